@@ -1,0 +1,67 @@
+"""Where dissectors attach: the handoff tables (Wireshark's proto_reg_handoff phase).
+
+A dissector module declares what it is and exposes a factory; this module is the
+single list that says where each attaches. The pipeline consults these tables in
+order; heuristics are opt-in and ordered. Plugins add entries through
+`chargescope.plugins` (explicitly loaded, never by import side effects).
+
+Interfaces (sans-I/O, no files/sockets/clocks/globals):
+
+* A *frame dissector* is ``fn(packet) -> list[Message]``; `packet` is the
+  link/net/transport decode of one frame (see `chargescope.analyzer.net`). It is
+  attached by EtherType (e.g. 0x88E1 HomePlug) or UDP port (15118 SDP).
+* A *stream dissector* is an object created per TCP connection by a factory
+  ``factory(conn: Connection) -> StreamDissector`` and fed that connection's
+  stream events in capture order. It is attached by TCP port or by a heuristic
+  ``probe(first_bytes: bytes, direction: int) -> bool`` over the first bytes the
+  client (direction 0) or server (1) sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chargescope.analyzer.records import (
+    Connection,
+    Message,
+    StreamClose,
+    StreamData,
+    StreamGap,
+)
+
+
+class StreamDissector(Protocol):
+    """Fed one TCP connection's events; returns the Messages each event completed.
+
+    A partial unit is kept until more data arrives (never an exception); a gap makes
+    the dissector resynchronise and report what it lost as a decode problem.
+    """
+
+    def on_data(self, event: StreamData) -> list[Message]: ...
+
+    def on_gap(self, event: StreamGap) -> list[Message]: ...
+
+    def on_close(self, event: StreamClose) -> list[Message]: ...
+
+
+FrameDissector = Callable[[Any], list[Message]]
+StreamFactory = Callable[[Connection], StreamDissector]
+StreamProbe = Callable[[bytes, int], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameHandoff:
+    name: str
+    ethertype: int | None  # attach by EtherType ...
+    udp_port: int | None  # ... or by UDP port (either side)
+    dissector: FrameDissector
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHandoff:
+    name: str
+    tcp_ports: tuple[int, ...]  # attach when either side uses one of these ports
+    probe: StreamProbe | None  # or when the heuristic accepts the first bytes
+    factory: StreamFactory

@@ -1,0 +1,3 @@
+from chargescope.cli import main
+
+main()

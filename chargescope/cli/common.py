@@ -1,0 +1,69 @@
+"""Options and output helpers shared by every verb that reads captures."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
+
+
+def capture_options(func: Callable) -> Callable:
+    """The options every capture-reading verb takes, in one place."""
+    options = [
+        click.argument("captures", nargs=-1, required=True,
+                       type=click.Path(exists=True, dir_okay=True, path_type=Path)),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Machine-readable output: one JSON document on stdout."),
+        click.option("--keylog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     multiple=True, help="TLS key log file (NSS format); may repeat."),
+        click.option("--site", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Site map (TOML) joining charger ids, EVSE ids and MACs."),
+        click.option("--show-secrets", is_flag=True,
+                     help="Show passwords, keys and tokens instead of masking them."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+
+
+def expand_captures(paths: tuple[Path, ...]) -> list[Path]:
+    """Files as given; directories expanded to the capture files inside, sorted."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*")
+                              if p.is_file() and p.name.lower().endswith(CAPTURE_SUFFIXES)))
+        else:
+            out.append(path)
+    return out
+
+
+def emit_json(document: Any) -> None:
+    json.dump(document, sys.stdout, indent=2, default=_json_default, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return bytes(obj).hex()
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: getattr(obj, k) for k in obj.__dataclass_fields__}
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+def diag(text: str) -> None:
+    """Progress and diagnostics: stderr, never into --json output."""
+    click.echo(text, err=True)
