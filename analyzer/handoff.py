@@ -65,3 +65,19 @@ class StreamHandoff:
     tcp_ports: tuple[int, ...]  # attach when either side uses one of these ports
     probe: StreamProbe | None  # or when the heuristic accepts the first bytes
     factory: StreamFactory
+
+
+def frame_handoffs() -> tuple[FrameHandoff, ...]:
+    """The built-in frame dissectors, in the order the pipeline tries them.
+
+    Dissector modules are imported here, explicitly, when a pipeline is built;
+    each exposes its FrameHandoff record (one declaration per fact).
+    """
+    entries: list[FrameHandoff] = []
+    return tuple(entries)
+
+
+def stream_handoffs() -> tuple[StreamHandoff, ...]:
+    """The built-in TCP stream dissectors, in the order the pipeline tries them."""
+    entries: list[StreamHandoff] = []
+    return tuple(entries)

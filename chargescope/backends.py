@@ -54,7 +54,7 @@ def report() -> dict[str, str]:
     out = {}
     for name, (extension, _twin) in sorted(HOT_PATHS.items()):
         if pure_forced():
-            out[name] = "python (forced by %s)" % PURE_ENV
+            out[name] = f"python (forced by {PURE_ENV})"
             continue
         try:
             importlib.import_module(extension)
