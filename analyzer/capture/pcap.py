@@ -76,8 +76,14 @@ def read_pcap(cap: CaptureFile, rd: ChunkReader) -> Iterator[Frame]:
             _at_end(cap, rd, pos, number, header, frac_limit, last_sec)
             return
         # BAD_RECORD: say what is wrong, then look for the next plausible record
-        sec, frac, caplen, wirelen = header.unpack_from(rd.buf, pos)
         offset = rd.base + pos
+        sec, frac, caplen, wirelen = header.unpack_from(rd.buf, pos)
+        pos = _resync(rd, pos, header, frac_limit, last_sec)
+        if pos < 0 and rd.eof:
+            cap.problem(m.P_GARBAGE, f"{rd.base + len(rd.buf) - offset} bytes after the last "
+                        f"record at offset {offset} are not a pcap record", frame=number + 1,
+                        offset=offset)
+            return
         if caplen > m.MAX_CAPLEN:
             detail = (f"record header at offset {offset}: captured length {caplen} exceeds the "
                       f"maximum {m.MAX_CAPLEN}")
@@ -86,9 +92,14 @@ def read_pcap(cap: CaptureFile, rd: ChunkReader) -> Iterator[Frame]:
                       f"{frac_limit}")
         cap.problem(m.P_PCAP_RECORD_LENGTH, detail, frame=number + 1, offset=offset)
         cap.malformed += 1
-        pos = _resync(cap, rd, pos, number, header, frac_limit, last_sec)
         if pos < 0:
+            cap.problem(m.P_PCAP_RESYNC, f"no plausible record header within {RESYNC_WINDOW} "
+                        f"bytes after offset {offset}; reading stopped", frame=number + 1,
+                        offset=offset)
             return
+        cap.problem(m.P_PCAP_RESYNC, f"skipped {rd.base + pos - offset} bytes from offset "
+                    f"{offset} to the next plausible record at offset {rd.base + pos}",
+                    frame=number + 1, offset=rd.base + pos)
 
 
 def _plausible(header: struct.Struct, buf: bytes, at: int, frac_limit: int,
@@ -103,8 +114,8 @@ def _plausible(header: struct.Struct, buf: bytes, at: int, frac_limit: int,
     return 16 + caplen
 
 
-def _resync(cap: CaptureFile, rd: ChunkReader, pos: int, number: int, header: struct.Struct,
-            frac_limit: int, last_sec: int | None) -> int:
+def _resync(rd: ChunkReader, pos: int, header: struct.Struct, frac_limit: int,
+            last_sec: int | None) -> int:
     """Position of the next record whose header and successor both look real, or -1."""
     start = rd.base + pos
     cand = rd.fill(pos, 2 * m.MAX_CAPLEN + 64) + 1
@@ -112,20 +123,14 @@ def _resync(cap: CaptureFile, rd: ChunkReader, pos: int, number: int, header: st
         if rd.available(cand) < 2 * m.MAX_CAPLEN + 48 and not rd.eof:
             cand = rd.fill(cand, 2 * m.MAX_CAPLEN + 64)
         if rd.available(cand) < 16:
-            break
+            return -1
         length = _plausible(header, rd.buf, cand, frac_limit, last_sec)
         if length > 0:
-            after = cand + length
-            left = len(rd.buf) - after
-            if left == 0 or (left >= 16 and _plausible(header, rd.buf, after, frac_limit,
-                                                       last_sec) > 0):
-                cap.problem(m.P_PCAP_RESYNC, f"skipped {rd.base + cand - start} bytes from offset "
-                            f"{start} to the next plausible record at offset {rd.base + cand}",
-                            frame=number + 1, offset=rd.base + cand)
+            left = len(rd.buf) - (cand + length)
+            if left == 0 or (left >= 16 and _plausible(header, rd.buf, cand + length,
+                                                       frac_limit, last_sec) > 0):
                 return cand
         cand += 1
-    cap.problem(m.P_PCAP_RESYNC, f"no plausible record header after offset {start}; reading "
-                "stopped", frame=number + 1, offset=start)
     return -1
 
 

@@ -113,7 +113,8 @@ def _block(cap: CaptureFile, rd: ChunkReader, sec: _Section, pos: int, number: i
     btype, total = struct.unpack_from(e + "II", buf, pos)
     packet = btype in PACKET_BLOCKS
     if total < 12 or total & 3 or total > m.MAX_BLOCK:
-        if btype not in KNOWN_BLOCKS and _nothing_after(cap, rd, sec, pos):
+        pos = rd.fill(pos, 1 << 20)
+        if btype not in KNOWN_BLOCKS and _nothing_after(rd, sec, pos):
             cap.problem(m.P_GARBAGE, f"{rd.available(pos)} bytes after the last block at offset "
                         f"{offset} are not a pcapng block", frame=number + 1, offset=offset)
             return -1, number
@@ -355,7 +356,7 @@ def _resync(cap: CaptureFile, rd: ChunkReader, sec: _Section, pos: int, number: 
     return -1
 
 
-def _nothing_after(cap: CaptureFile, rd: ChunkReader, sec: _Section, pos: int) -> bool:
+def _nothing_after(rd: ChunkReader, sec: _Section, pos: int) -> bool:
     """True when no plausible block follows `pos` before the end of the file's buffer."""
     if not rd.eof:
         return False

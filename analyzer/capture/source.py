@@ -45,7 +45,8 @@ class ChunkReader:
 
     def _read(self, size: int) -> bytes:
         try:
-            return self._file.read(size)
+            # read1 for gzip: a truncated stream still yields what was decompressed before it
+            return self._file.read1(size) if self.compressed else self._file.read(size)
         except (EOFError, OSError, zlib.error, gzip.BadGzipFile, io.UnsupportedOperation) as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             return b""
