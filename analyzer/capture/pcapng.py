@@ -206,7 +206,12 @@ def _dispatch(cap: CaptureFile, sec: _Section, btype: int, little: bool, body: b
         if length > len(body) - 8:
             raise _BadBlock(f"secrets length {length} exceeds the {len(body) - 8} bytes present")
         cap.secrets.append(m.Secret(stype, body[8:8 + length], sec.index, offset))
-    else:  # comments-only/custom blocks and block types we do not know: skipped by length
+    elif btype in (m.BLOCK_CUSTOM, m.BLOCK_CUSTOM_NOCOPY):
+        # Wireshark lists custom blocks as records, so they take a frame number: our
+        # numbers stay the ones a user sees in Wireshark, with a gap where the block was
+        number += 1
+        cap.skipped_blocks += 1
+    else:  # block types we do not know: skipped by length
         cap.skipped_blocks += 1
     return number
 
