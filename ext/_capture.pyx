@@ -115,19 +115,22 @@ def walk_pcap(bytes buf, Py_ssize_t pos, bint little, bint nano, object linktype
     cdef int64_t frac_scale = 1 if nano else 1000
     cdef uint32_t frac_limit = 1000000000 if nano else 1000000
     cdef int64_t ts
+    cdef Py_ssize_t size = 0, cut = 0
     iface = 0
     while True:
         if end - pos < 16:
-            return pos, number, NEED_DATA
+            return pos, number, NEED_DATA, size, cut
         sec = _u32(p + pos, little)
         frac = _u32(p + pos + 4, little)
         caplen = _u32(p + pos + 8, little)
         wirelen = _u32(p + pos + 12, little)
         if caplen > C_MAX_CAPLEN or frac >= frac_limit:
-            return pos, number, BAD_RECORD
+            return pos, number, BAD_RECORD, size, cut
         if <Py_ssize_t>caplen > end - pos - 16:
-            return pos, number, NEED_DATA
+            return pos, number, NEED_DATA, size, cut
         number += 1
+        size += caplen
+        cut += caplen < wirelen
         ts = <int64_t>sec * 1000000000 + <int64_t>frac * frac_scale
         data = PyBytes_FromStringAndSize(<const char*>p + pos + 16, caplen)
         PyList_Append(out, _frame(number, ts, linktype, data, wirelen, iface, source, base + pos))
@@ -143,6 +146,7 @@ def walk_pcapng(bytes buf, Py_ssize_t pos, bint little, list ifaces, Py_ssize_t 
     cdef uint64_t ts
     cdef int64_t ns_per_unit, offset_ns
     cdef Py_ssize_t i
+    cdef Py_ssize_t size = 0, cut = 0
     # per-interface values unpacked once per call, not per frame
     cdef int64_t[64] units_small
     cdef int64_t[64] offsets_small
@@ -158,26 +162,28 @@ def walk_pcapng(bytes buf, Py_ssize_t pos, bint little, list ifaces, Py_ssize_t 
         iface_objs.append(first_iface + i)
     while True:
         if end - pos < 8:
-            return pos, number, NEED_DATA
+            return pos, number, NEED_DATA, size, cut
         btype = _u32(p + pos, little)
         total = _u32(p + pos + 4, little)
         if btype != C_EPB:
-            return pos, number, OTHER_BLOCK
+            return pos, number, OTHER_BLOCK, size, cut
         if total < 32 or total & 3 or total > C_MAX_BLOCK:
-            return pos, number, BAD_RECORD
+            return pos, number, BAD_RECORD, size, cut
         if end - pos < total:
-            return pos, number, NEED_DATA
+            return pos, number, NEED_DATA, size, cut
         iface = _u32(p + pos + 8, little)
         caplen = _u32(p + pos + 20, little)
         if _u32(p + pos + total - 4, little) != total or iface >= count or caplen > total - 32:
-            return pos, number, BAD_RECORD
+            return pos, number, BAD_RECORD, size, cut
         ns_per_unit = units_small[iface]
         offset_ns = offsets_small[iface]
         ts = (<uint64_t>_u32(p + pos + 12, little) << 32) | _u32(p + pos + 16, little)
         if ns_per_unit == 0 or ts > <uint64_t>((INT64_MAX_ - offset_ns) // ns_per_unit):
-            return pos, number, OTHER_BLOCK
+            return pos, number, OTHER_BLOCK, size, cut
         wirelen = _u32(p + pos + 24, little)
         number += 1
+        size += caplen
+        cut += caplen < wirelen
         data = PyBytes_FromStringAndSize(<const char*>p + pos + 28, caplen)
         PyList_Append(out, _frame(number, <int64_t>ts * ns_per_unit + offset_ns,
                                   linktypes[iface], data, wirelen, iface_objs[iface], source,

@@ -33,7 +33,8 @@ def pcap_byte_order(magic4: bytes) -> tuple[bool, bool] | None:
     return None
 
 
-def read_pcap(cap: CaptureFile, rd: ChunkReader) -> Iterator[Frame]:
+def read_pcap(cap: CaptureFile, rd: ChunkReader) -> Iterator[list[Frame]]:
+    """Batches of frames (one per buffer walk) of a pcap file; problems go to `cap`."""
     pos = rd.fill(0, 24)
     order = pcap_byte_order(rd.buf[:4])
     assert order is not None  # sniffed by the caller
@@ -62,13 +63,15 @@ def read_pcap(cap: CaptureFile, rd: ChunkReader) -> Iterator[Frame]:
     last_sec: int | None = None
     out: list[Frame] = []
     while True:
-        pos, number, status = walk(rd.buf, pos, little, nano, linktype, number, rd.base, source,
-                                   out)
+        pos, number, status, size, cut = walk(rd.buf, pos, little, nano, linktype, number,
+                                              rd.base, source, out)
         if out:
             last_sec = out[-1].ts_ns // 1_000_000_000
-            cap.count(out)
-            yield from out
-            out.clear()
+            cap.frames_read += len(out)
+            cap.bytes_read += size
+            cap.truncated += cut
+            yield out
+            out = []
         if status == NEED_DATA:
             if not rd.eof:
                 pos = rd.more(pos)

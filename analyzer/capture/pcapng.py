@@ -52,34 +52,37 @@ class _BadBlock(Exception):
     """A block whose body contradicts its type (raised and caught inside this module)."""
 
 
-def read_pcapng(cap: CaptureFile, rd: ChunkReader) -> Iterator[Frame]:
+def read_pcapng(cap: CaptureFile, rd: ChunkReader) -> Iterator[list[Frame]]:
+    """Batches of frames (one per buffer walk or slow block) of a pcapng file."""
     sec = _Section()
     walk = cap.impl.walk_pcapng
     source = cap.source
     pos = 0
     number = 0
-    out: list[Frame] = []
     status = OTHER_BLOCK  # the first block is the Section Header: not for the fast path
     while True:
         if sec.index >= 0:
-            pos, number, status = walk(rd.buf, pos, sec.little, sec.fast, sec.first_iface,
-                                       number, rd.base, source, out)
+            out: list[Frame] = []
+            pos, number, status, size, cut = walk(rd.buf, pos, sec.little, sec.fast,
+                                                  sec.first_iface, number, rd.base, source, out)
+            if out:
+                cap.frames_read += len(out)
+                cap.bytes_read += size
+                cap.truncated += cut
+                yield out
         if status == NEED_DATA and not rd.eof:
             pos = rd.more(pos)
             continue
         if status == NEED_DATA and rd.available(pos) == 0:
-            if out:
-                cap.count(out)
-                yield from out
             if rd.error:
                 cap.problem(m.P_GZIP, f"decompression stopped: {rd.error}", frame=number + 1,
                             offset=rd.base + pos)
             return
-        pos, number = _block(cap, rd, sec, pos, number, out)
-        if out:
-            cap.count(out)
-            yield from out
-            out.clear()
+        slow: list[Frame] = []
+        pos, number = _block(cap, rd, sec, pos, number, slow)
+        if slow:
+            cap.count(slow)
+            yield slow
         if pos < 0:
             if rd.error:
                 cap.problem(m.P_GZIP, f"decompression stopped: {rd.error}", frame=number + 1,

@@ -11,6 +11,7 @@ never from the file name. A file that is neither raises `NotACaptureError` at op
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,8 +65,13 @@ class CaptureFile:
 
     def frames(self) -> Iterator[Frame]:
         """The file's frames in file order (one pass: a second call raises RuntimeError)."""
+        return itertools.chain.from_iterable(self.batches())
+
+    def batches(self) -> Iterator[list[Frame]]:
+        """The same frames as lists of a few thousand, for loops that want less per-frame
+        overhead (a list per buffer walk; the lists are not reused)."""
         if self._started:
-            raise RuntimeError(f"{self.source}: frames() already iterated (captures stream once)")
+            raise RuntimeError(f"{self.source}: frames already iterated (captures stream once)")
         self._started = True
         if self.format == "pcap":
             return read_pcap(self, self._reader)

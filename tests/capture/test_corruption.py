@@ -22,11 +22,17 @@ IMPLS = twin_params("capture")
 
 def both(path):
     """Frames and problems from every available implementation, required identical."""
-    results = [read(path, impl)[:2] for impl in
-               (backends.load_twin("capture"), backends.load_extension("capture")) if impl]
+    results = []
+    for impl in (backends.load_twin("capture"), backends.load_extension("capture")):
+        if impl:
+            frames, problems, cap = read(path, impl)
+            counters = (cap.frames_read, cap.bytes_read, cap.truncated, cap.malformed)
+            assert counters[:3] == (len(frames), sum(len(f.data) for f in frames),
+                                    sum(f.truncated for f in frames))
+            results.append((frames, problems, counters))
     for other in results[1:]:
         assert other == results[0]
-    return results[0]
+    return results[0][:2]
 
 
 def record_ends(data: bytes, fmt: str, packets_only: bool = True) -> list[int]:
