@@ -11,8 +11,8 @@ import pytest
 from conftest import load_impl, twin_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from samples import T0, kinds, payloads, pcap_bytes, pcapng_bytes, read
 
+from capture.samples import T0, kinds, payloads, pcap_bytes, pcapng_bytes, read
 from chargescope import backends
 from chargescope.analyzer.capture import NotACaptureError, open_capture
 from chargescope.analyzer.capture.writer import PcapngWriter

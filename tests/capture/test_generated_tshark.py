@@ -8,12 +8,12 @@ import gzip
 
 import pytest
 from conftest import load_impl, twin_params
-from samples import read
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Dot1Q, Ether
 from scapy.utils import PcapNgWriter, wrpcap
-from tshark import needs_tshark, section_local, tshark_frames
 
+from capture.samples import read
+from capture.tshark import needs_tshark, section_local, tshark_frames
 from chargescope.analyzer.capture import SECRETS_TLS_KEY_LOG
 from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import CORPUS, load_impl, twin_params
-from tshark import needs_tshark, tshark_frames
 
+from capture.tshark import needs_tshark, tshark_frames
 from chargescope.analyzer.capture import open_capture
 
 TRUNCATION_KINDS = {"pcap.record.truncated", "pcapng.block.truncated"}

@@ -8,8 +8,8 @@ import pytest
 from conftest import load_impl, twin_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from samples import read
 
+from capture.samples import read
 from chargescope.analyzer.capture import SECRETS_TLS_KEY_LOG
 from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
 from chargescope.analyzer.records import Frame
