@@ -28,9 +28,11 @@ def tshark_frames(path: Path) -> list[tuple[int, int, int, int, int]]:
     rows = []
     for line in out.splitlines():
         number, epoch, caplen, wirelen, iface = line.split("\t")
-        if not epoch:  # a record that is not a packet (pcapng custom block): no Frame
+        if not epoch and not iface:  # a record that is not a packet (pcapng custom block)
             continue
-        rows.append((int(number), epoch_ns(epoch), int(caplen), int(wirelen), int(iface or 0)))
+        # a Simple Packet Block has no timestamp: tshark shows none, we say 0
+        rows.append((int(number), epoch_ns(epoch) if epoch else 0, int(caplen), int(wirelen),
+                     int(iface)))
     return rows
 
 
