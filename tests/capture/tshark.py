@@ -32,7 +32,7 @@ def tshark_frames(path: Path) -> list[tuple[int, int, int, int, int]]:
             continue
         # a Simple Packet Block has no timestamp: tshark shows none, we say 0
         rows.append((int(number), epoch_ns(epoch) if epoch else 0, int(caplen), int(wirelen),
-                     int(iface)))
+                     int(iface or 0)))
     return rows
 
 
