@@ -7,6 +7,7 @@ chargescope's decode + reassembly over the same frames and gathers the same fact
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections import defaultdict
@@ -21,7 +22,7 @@ from chargescope.analyzer.reassembly import IpDefragmenter, TcpReassembler
 from chargescope.analyzer.records import Frame, StreamData, StreamGap
 
 TSHARK = shutil.which("tshark")
-FIELDS = ("frame.number", "eth.src", "eth.dst", "sll.src.eth", "vlan.id", "ip.src", "ip.dst",
+FIELDS = ("frame.number", "eth.src", "eth.dst", "sll.src.eth", "ieee8021ad.id", "vlan.id", "ip.src", "ip.dst",
           "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport",
           "tcp.stream", "tcp.seq_raw", "tcp.flags", "tcp.len")
 
@@ -52,28 +53,39 @@ def tshark_frames(path: Path) -> dict[int, dict[str, list[str]]]:
     return rows
 
 
-def tshark_follow(path: Path, streams: list[int]) -> dict[int, tuple[bytes, bytes]]:
-    """stream index -> (bytes of unindented lines, bytes of tab-indented lines)."""
+GAP_MARK = re.compile(rb"^\[(\d+) bytes missing in capture file\][\s\x00]*$")
+
+
+@dataclass
+class FollowSide:
+    data: bytearray = field(default_factory=bytearray)
+    gaps: list[int] = field(default_factory=list)  # lengths, in order
+
+
+def tshark_follow(path: Path, streams: list[int]) -> dict[int, tuple[FollowSide, FollowSide]]:
+    """stream index -> (unindented lines, tab-indented lines) with tshark's gap markers
+    (``[N bytes missing in capture file]``, which raw mode writes as hex) set apart."""
     if not streams:
         return {}
     args = ["-r", str(path), "-q"]
     for index in streams:
         args += ["-z", f"follow,tcp,raw,{index}"]
-    out: dict[int, tuple[bytes, bytes]] = {}
+    out: dict[int, tuple[FollowSide, FollowSide]] = {}
     current: int | None = None
-    sides: list[bytearray] = [bytearray(), bytearray()]
     for line in _run(args).splitlines():
         if line.startswith("Filter: tcp.stream eq "):
             current = int(line.rsplit(" ", 1)[1])
-            sides = [bytearray(), bytearray()]
-            out[current] = (b"", b"")
+            out[current] = (FollowSide(), FollowSide())
             continue
         if current is None or not line.strip() or line.startswith(("=", "Follow:", "Node ")):
-            if line.startswith("=") and current is not None:
-                out[current] = (bytes(sides[0]), bytes(sides[1]))
             continue
-        side = 1 if line.startswith("\t") else 0
-        sides[side] += bytes.fromhex(line.strip())
+        side = out[current][1 if line.startswith("\t") else 0]
+        chunk = bytes.fromhex(line.strip())
+        mark = GAP_MARK.match(chunk)
+        if mark:
+            side.gaps.append(int(mark.group(1)))
+        else:
+            side.data += chunk
     return out
 
 
@@ -140,7 +152,9 @@ def compare_fields(path: Path, view: OurView) -> int:
             assert packet.eth_src == row["eth.src"][0], number
             assert packet.eth_dst == row["eth.dst"][0], number
         if packet.vlans:
-            assert [str(v) for v in packet.vlans] == row["vlan.id"], number
+            # scapy-made and corpus stacks put 802.1ad (S-tag) outside 802.1Q (C-tag)
+            assert [str(v) for v in packet.vlans] == row["ieee8021ad.id"] + row["vlan.id"], \
+                number
         if packet.ip_version == 4:
             assert packet.ip_src == row["ip.src"][0], number
             assert packet.ip_dst == row["ip.dst"][0], number
@@ -167,6 +181,8 @@ def compare_follow(path: Path, view: OurView) -> int:
     indexes = sorted(view.streams)
     theirs = tshark_follow(path, indexes)
     for index in indexes:
-        ours = (bytes(view.streams[index][0]), bytes(view.streams[index][1]))
-        assert sorted(theirs[index]) == sorted(ours), f"stream {index}"
+        ours = sorted((bytes(view.streams[index][d]),
+                       [g.length for g in view.gaps[index] if g.direction == d]) for d in (0, 1))
+        tshark = sorted((bytes(side.data), side.gaps) for side in theirs[index])
+        assert tshark == ours, f"stream {index}"
     return len(indexes)
