@@ -8,6 +8,7 @@ import pytest
 from conftest import corpus_path, load_impl, twin_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from netbuild import eth, ipv4, ipv6, tcp, udp
 from scapy_frames import read_frames
 
 from chargescope import backends
@@ -25,38 +26,6 @@ def decode(request):
 def frame(data: bytes, linktype: int = 1, wirelen: int | None = None) -> Frame:
     return Frame(7, 1_000, linktype, data, len(data) if wirelen is None else wirelen,
                  source="t.pcap")
-
-
-def eth(ethertype: int, payload: bytes, tags: tuple[tuple[int, int], ...] = ()) -> bytes:
-    out = bytes.fromhex("020000000002020000000001")
-    for tpid, vid in tags:
-        out += struct.pack(">HH", tpid, vid)
-    return out + struct.pack(">H", ethertype) + payload
-
-
-def ipv4(proto: int, payload: bytes, *, ihl: int = 5, total: int | None = None,
-         flags_frag: int = 0, ident: int = 1) -> bytes:
-    options = b"\x01" * (ihl * 4 - 20)
-    total = 20 + len(options) + len(payload) if total is None else total
-    return struct.pack(">BBHHHBBH4s4s", 0x40 | ihl, 0, total, ident, flags_frag, 64, proto, 0,
-                       bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + options + payload
-
-
-def ipv6(nxt: int, payload: bytes) -> bytes:
-    return struct.pack(">IHBB16s16s", 0x60000000, len(payload), nxt, 64,
-                       bytes.fromhex("fe800000000000000000000000000001"),
-                       bytes.fromhex("20010db8000000000000000000000002")) + payload
-
-
-def tcp(payload: bytes = b"", *, flags: int = 0x18, offset_words: int = 5) -> bytes:
-    options = b"\x01" * (offset_words * 4 - 20)
-    return struct.pack(">HHIIBBHHH", 40000, 15118, 0xFFFFFFF0, 7, offset_words << 4, flags,
-                       512, 0, 0) + options + payload
-
-
-def udp(payload: bytes, length: int | None = None) -> bytes:
-    return struct.pack(">HHHH", 15118, 49152, 8 + len(payload) if length is None else length,
-                       0) + payload
 
 
 def test_ethernet_ipv4_tcp_with_options_and_padding(decode) -> None:

@@ -152,7 +152,8 @@ class TcpReassembler:
             # number seen in its direction, else port reuse (tshark's tcp.stream rule)
             isn = state.halves[direction].isn
             if isn is not None and isn != packet.tcp_seq:
-                self._close(state, -1, "reused", ts, events)
+                if not state.finished:
+                    self._close(state, -1, "reused", ts, events)
                 del self._conns[ckey]
                 state = None
         if state is None:
