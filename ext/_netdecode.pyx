@@ -16,6 +16,81 @@ from chargescope.analyzer.net import (
 )
 from chargescope.analyzer.records import Problem
 
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+
+# Packet is a frozen slotted dataclass: its __init__ sets 20 attributes through
+# object.__setattr__ (about 1.3 us, most of a decode). The slots are plain member
+# descriptors, so the extension fills them directly at their offsets instead; the
+# result is the same immutable Packet (equal to the twin's). Checked once at import:
+# if Packet ever stops being a plain slotted class, the normal constructor is used.
+cdef Py_ssize_t SLOT[20]
+cdef bint FAST = False
+cdef object _new = object.__new__
+
+
+cdef bint _find_slots():
+    from dataclasses import fields
+    names = [f.name for f in fields(Packet)]
+    if len(names) != 20:
+        return False
+    member = type(Packet.__dict__[names[0]])
+    for i, name in enumerate(names):
+        desc = Packet.__dict__.get(name)
+        if type(desc) is not member or member.__name__ != "member_descriptor":
+            return False
+        SLOT[i] = (<PyMemberDescrObject*>desc).d_member.offset
+    return True
+
+
+FAST = _find_slots()
+
+
+cdef inline void _put(object obj, int i, object value):
+    Py_INCREF(value)
+    (<PyObject**>((<char*>(<PyObject*>obj)) + SLOT[i]))[0] = <PyObject*>value
+
+
+cdef object _make_packet(object frame, str status, object problem, int ethertype, tuple vlans,
+                    Py_ssize_t l2_src, Py_ssize_t l2_dst, Py_ssize_t l3, int version,
+                    int proto, object frag, Py_ssize_t l4, int sport, int dport,
+                    long long seq, long long ack, int flags, int window,
+                    Py_ssize_t payload_offset, Py_ssize_t payload_length):
+    if not FAST:
+        return Packet(frame, status, problem, ethertype, vlans, l2_src, l2_dst, l3, version,
+                      proto, frag, l4, sport, dport, seq, ack, flags, window, payload_offset,
+                      payload_length)
+    obj = _new(Packet)
+    _put(obj, 0, frame)
+    _put(obj, 1, status)
+    _put(obj, 2, problem)
+    _put(obj, 3, ethertype)
+    _put(obj, 4, vlans)
+    _put(obj, 5, l2_src)
+    _put(obj, 6, l2_dst)
+    _put(obj, 7, l3)
+    _put(obj, 8, version)
+    _put(obj, 9, proto)
+    _put(obj, 10, frag)
+    _put(obj, 11, l4)
+    _put(obj, 12, sport)
+    _put(obj, 13, dport)
+    _put(obj, 14, seq)
+    _put(obj, 15, ack)
+    _put(obj, 16, flags)
+    _put(obj, 17, window)
+    _put(obj, 18, payload_offset)
+    _put(obj, 19, payload_length)
+    return obj
+
 cdef int ETH_IPV4 = 0x0800
 cdef int ETH_IPV6 = 0x86DD
 
@@ -35,14 +110,14 @@ cdef object _problem(object frame, str kind, str detail, Py_ssize_t offset):
 cdef object _link_packet(object frame, str status, object problem, int ethertype,
                          tuple vlans, Py_ssize_t l2_src, Py_ssize_t l2_dst, Py_ssize_t l3,
                          Py_ssize_t n):
-    return Packet(frame, status, problem, ethertype, vlans, l2_src, l2_dst, l3, 0, -1, None,
+    return _make_packet(frame, status, problem, ethertype, vlans, l2_src, l2_dst, l3, 0, -1, None,
                   -1, 0, 0, 0, 0, 0, 0, l3 if l3 >= 0 else -1, n - l3 if l3 >= 0 else 0)
 
 
 cdef object _ip_problem(object frame, str kind, str detail, Py_ssize_t offset, Py_ssize_t l3,
                         int ethertype, tuple vlans, Py_ssize_t l2_src, Py_ssize_t l2_dst,
                         int version, int proto):
-    return Packet(frame, MALFORMED, _problem(frame, kind, detail, offset), ethertype, vlans,
+    return _make_packet(frame, MALFORMED, _problem(frame, kind, detail, offset), ethertype, vlans,
                   l2_src, l2_dst, l3, version, proto, None, -1, 0, 0, 0, 0, 0, 0, -1, 0)
 
 
@@ -180,7 +255,7 @@ cdef object _ipv4(object frame, const unsigned char* p, Py_ssize_t n, Py_ssize_t
     end = pos + total
     if more or frag_offset:
         ident = u16(p, pos + 4)
-        return Packet(frame, DECODED, None, ethertype, vlans, l2_src, l2_dst, pos, 4, proto,
+        return _make_packet(frame, DECODED, None, ethertype, vlans, l2_src, l2_dst, pos, 4, proto,
                       (ident, frag_offset, more), -1, 0, 0, 0, 0, 0, 0, start, end - start)
     return _transport(frame, p, n, start, end, ethertype, vlans, l2_src, l2_dst, pos, 4, proto)
 
@@ -224,7 +299,7 @@ cdef object _ipv6(object frame, const unsigned char* p, Py_ssize_t n, Py_ssize_t
             nxt = p[cur]
             cur += 8
             if more or frag_offset:
-                return Packet(frame, DECODED, None, ethertype, vlans, l2_src, l2_dst, pos, 6,
+                return _make_packet(frame, DECODED, None, ethertype, vlans, l2_src, l2_dst, pos, 6,
                               nxt, (ident, frag_offset, more), -1, 0, 0, 0, 0, 0, 0, cur,
                               end - cur)
             continue
@@ -249,7 +324,7 @@ cdef object _ipv6(object frame, const unsigned char* p, Py_ssize_t n, Py_ssize_t
 cdef object _l4_problem(object frame, str kind, str detail, Py_ssize_t offset, int ethertype,
                         tuple vlans, Py_ssize_t l2_src, Py_ssize_t l2_dst, Py_ssize_t l3,
                         int version, int proto):
-    return Packet(frame, MALFORMED, _problem(frame, kind, detail, offset), ethertype, vlans,
+    return _make_packet(frame, MALFORMED, _problem(frame, kind, detail, offset), ethertype, vlans,
                   l2_src, l2_dst, l3, version, proto, None, -1, 0, 0, 0, 0, 0, 0, -1, 0)
 
 
@@ -267,7 +342,7 @@ cdef object _transport(object frame, const unsigned char* p, Py_ssize_t n, Py_ss
             return _l4_problem(frame, "net.tcp.header_length",
                                f"TCP header length {hlen} outside 20..{avail}", start,
                                ethertype, vlans, l2_src, l2_dst, l3, version, proto)
-        return Packet(frame, DECODED, None, ethertype, vlans, l2_src, l2_dst, l3, version, proto,
+        return _make_packet(frame, DECODED, None, ethertype, vlans, l2_src, l2_dst, l3, version, proto,
                       None, start, u16(p, start), u16(p, start + 2), u32(p, start + 4),
                       u32(p, start + 8), ((p[start + 12] & 0x01) << 8) | p[start + 13],
                       u16(p, start + 14), start + hlen, avail - hlen)
@@ -282,8 +357,8 @@ cdef object _transport(object frame, const unsigned char* p, Py_ssize_t n, Py_ss
                                    f"UDP length {ulen} outside 8..{avail}", start, ethertype,
                                    vlans, l2_src, l2_dst, l3, version, proto)
             ulen = avail
-        return Packet(frame, DECODED, None, ethertype, vlans, l2_src, l2_dst, l3, version, proto,
+        return _make_packet(frame, DECODED, None, ethertype, vlans, l2_src, l2_dst, l3, version, proto,
                       None, start, u16(p, start), u16(p, start + 2), 0, 0, 0, 0, start + 8,
                       ulen - 8)
-    return Packet(frame, DECODED, None, ethertype, vlans, l2_src, l2_dst, l3, version, proto,
+    return _make_packet(frame, DECODED, None, ethertype, vlans, l2_src, l2_dst, l3, version, proto,
                   None, -1, 0, 0, 0, 0, 0, 0, start, avail)
