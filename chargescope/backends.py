@@ -17,6 +17,7 @@ PURE_ENV = "CHARGESCOPE_PUREPYTHON"
 # Both modules expose the same functions and raise the same exceptions.
 HOT_PATHS: dict[str, tuple[str, str]] = {
     "capture": ("chargescope.ext._capture", "chargescope.analyzer.capture.walk"),
+    "netdecode": ("chargescope.ext._netdecode", "chargescope.analyzer.net"),
 }
 
 
