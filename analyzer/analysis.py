@@ -37,9 +37,13 @@ class SourceReader:
 
 
 def _is_capture(path: Path) -> bool:
-    from chargescope.analyzer.capture import sniff_format
+    from chargescope.analyzer.capture import NotACaptureError, open_capture
 
-    return sniff_format(path) is not None
+    try:
+        with open_capture(path):
+            return True
+    except NotACaptureError:
+        return False
 
 
 def _read_capture(path: Path) -> Iterator[Message | Problem]:
