@@ -22,6 +22,7 @@ from chargescope.dissectors.exi.tables import (
     EE,
     SE,
     Grammar,
+    grammar,
 )
 
 _NON_EMPTY = {DT_BIN_B64: "AA==", DT_BIN_HEX: "00"}
@@ -100,8 +101,9 @@ def _element(draw, g: Grammar, state: int, shape: int, budget: list[int], depth:
 
 
 @st.composite
-def trees(draw, g: Grammar, roots: tuple[str, ...] | None = None):
-    """A tree in the decoded JSON form, valid for grammar `g` (one of its root elements)."""
+def trees(draw, schema: str, roots: tuple[str, ...] | None = None):
+    """A tree in the decoded JSON form, valid for `schema`'s grammar (any of its roots)."""
+    g = grammar(schema)
     names = roots or tuple(r[0] for r in g.document[1])
     name = draw(st.sampled_from(names))
     _, state, shape = g.document[1][g.roots[name]]
