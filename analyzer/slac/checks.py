@@ -25,7 +25,7 @@ SPECS: tuple[FindingSpec, ...] = (
     FindingSpec("slac.parm.retry", N, "sequence",
                 "EV repeated CM_SLAC_PARM.REQ (C_EV_match_retry)", "[V2G3-A09-16]"),
     FindingSpec("slac.retries.exhausted", E, "sequence",
-                "EV used up its retries (C_EV_match_retry) without a match", "[V2G3-A09-94]"),
+                "EV used up its retries (C_EV_match_retry) without a match"),
     FindingSpec("slac.response.late", W, "timing",
                 "response later than TT_match_response (200 ms)"),
     FindingSpec("slac.sequence.late", W, "timing",

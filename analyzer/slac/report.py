@@ -108,6 +108,9 @@ def run_json(run: SlacRun, findings: list[Finding]) -> dict[str, Any]:
             "count": count, "unexpected": step.unexpected,
             "frame": step.message.refs[0].frame if step.message and step.message.refs
             else (step.traffic.frame if step.traffic else 0),
+            "src": step.message.src if step.message else step.traffic.src,
+            "dst": step.message.dst if step.message else step.traffic.dst,
+            "fields": step.message.fields if step.message else {"what": step.traffic.what},
         } for step, count in _collapsed(run.steps)],
         "findings": [finding_json(f) for f in findings],
     }
