@@ -8,6 +8,9 @@ from pathlib import Path
 from conftest import CORPUS
 from scapy.utils import RawPcapReader
 
+from chargescope.dissectors.homeplug.mme import split_ethernet
+from chargescope.dissectors.homeplug.registry import ETHERTYPE_HOMEPLUG
+
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".dump", ".cap")
 
 
@@ -19,11 +22,13 @@ def corpus_captures() -> list[Path]:
 
 
 def homeplug_frames(path: Path) -> Iterator[tuple[int, bytes, int]]:
-    """(1-based frame number, Ethernet bytes, ts_ns) of the frames with EtherType 0x88E1."""
+    """(1-based frame number, Ethernet bytes, ts_ns) of the frames with EtherType 0x88E1
+    (VLAN tags allowed: `mme_offset` finds the MME)."""
     reader = RawPcapReader(str(path))
     try:
         for number, (data, meta) in enumerate(reader, start=1):
-            if len(data) >= 14 and data[12:14] == b"\x88\xe1":
+            split = split_ethernet(bytes(data))
+            if split is not None and split[2] == ETHERTYPE_HOMEPLUG:
                 sec = getattr(meta, "sec", None)
                 if sec is None:  # pcapng metadata
                     ts = (meta.tshigh << 32 | meta.tslow) * 1000
@@ -32,3 +37,9 @@ def homeplug_frames(path: Path) -> Iterator[tuple[int, bytes, int]]:
                 yield number, bytes(data), ts
     finally:
         reader.close()
+
+
+def mme_offset(eth: bytes) -> int:
+    split = split_ethernet(eth)
+    assert split is not None
+    return split[3]

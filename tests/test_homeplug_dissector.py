@@ -5,7 +5,7 @@ from __future__ import annotations
 import construct as cs
 import pytest
 from conftest import load_impl, twin_params
-from homeplug_corpus import corpus_captures, homeplug_frames
+from homeplug_corpus import corpus_captures, homeplug_frames, mme_offset
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_homeplug_codec import plain
@@ -34,7 +34,7 @@ def test_corpus_mmes_decode_like_construct(which):
     checked = 0
     for path in corpus_or_skip():
         for _number, eth, _ts in homeplug_frames(path):
-            result = impl.decode_mme(eth, 14, len(eth), table)
+            result = impl.decode_mme(eth, mme_offset(eth), len(eth), table)
             mmv, mmtype, fmi, _fmsn, oui, body_start, entry, fields, stop, problem = result
             if 0x6000 <= mmtype < 0x6100 or mmtype < 0x2000:
                 assert entry is not None, hex(mmtype)
