@@ -73,7 +73,13 @@ def frame_handoffs() -> tuple[FrameHandoff, ...]:
     Dissector modules are imported here, explicitly, when a pipeline is built;
     each exposes its FrameHandoff record (one declaration per fact).
     """
-    entries: list[FrameHandoff] = []
+    from chargescope.dissectors.homeplug.mme import HomePlugDissector
+    from chargescope.dissectors.homeplug.registry import ETHERTYPE_HOMEPLUG
+
+    entries: list[FrameHandoff] = [
+        # a fresh dissector per pipeline: it keeps MME fragments until they complete
+        FrameHandoff("homeplug", ETHERTYPE_HOMEPLUG, None, HomePlugDissector()),
+    ]
     return tuple(entries)
 
 

@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "analyze",
     "info",
     "frames",
+    "slac",
 )
 
 
