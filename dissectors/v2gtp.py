@@ -276,6 +276,13 @@ class V2gtpStream:
             if d.buf or d.skipped:
                 out.extend(self._lose(direction, d.start + len(d.buf), event.ts_ns,
                                       reason="stream closed inside a V2GTP unit"))
+        # The session analyser needs to know how the connection ended (FIN, RST, end of
+        # capture): that is often the whole story of a failed session.
+        src, dst = self._endpoints(max(event.direction, 0))
+        closed_by = {0: "client", 1: "server"}.get(event.direction, "both")
+        out.append(Message(Link.A, "v2gtp", "ConnectionClosed", event.ts_ns, src, dst,
+                           {"v2gtp": {"tcp_stream": self.conn.index}, "reason": event.reason,
+                            "closed_by": closed_by}))
         return out
 
     # internals
@@ -290,7 +297,8 @@ class V2gtpStream:
         problem = Problem(kind=kind, detail=detail, source=self.conn.source, offset=offset,
                           where="stream")
         return Message(Link.A, "v2gtp", "V2GTP", ts_ns, src, dst,
-                       {"v2gtp": extra or {}, "stream_offset": offset}, refs, (problem,))
+                       {"v2gtp": {**(extra or {}), "tcp_stream": self.conn.index},
+                        "stream_offset": offset}, refs, (problem,))
 
     def _lose(self, direction: int, resume_at: int, ts_ns: int, *, gap: int = 0,
               reason: str = "") -> list[Message]:
@@ -362,7 +370,8 @@ class V2gtpStream:
     def _unit_message(self, direction: int, header: Header, payload: bytes, offset: int,
                       ts_ns: int, refs: tuple[ByteRef, ...]) -> Message:
         src, dst = self._endpoints(direction)
-        fields: dict[str, Any] = {"v2gtp": header.as_fields(), "stream_offset": offset}
+        fields: dict[str, Any] = {"v2gtp": {**header.as_fields(), "tcp_stream": self.conn.index},
+                                  "stream_offset": offset}
         ptype = PAYLOAD_TYPES.get(header.payload_type)
         if ptype is None or ptype.schema is None:
             fields["payload"] = payload.hex().upper()

@@ -184,7 +184,8 @@ def test_close_inside_unit_reports_truncation():
     stream = v2gtp.V2gtpStream(CONN, OracleDecoder())
     part = unit("din", "SessionSetupReq")[:-2]
     out = feed(stream, data_events([part], 0) + [StreamClose(CONN, 0, 99, "rst")])
-    assert _names(out) == [("V2GTP", ("v2gtp.stream.truncated",))]
+    assert _names(out) == [("V2GTP", ("v2gtp.stream.truncated",)), ("ConnectionClosed", ())]
+    assert out[1].fields["reason"] == "rst" and out[1].fields["closed_by"] == "client"
 
 
 def test_non_exi_payload_types_are_reported_not_dropped():
