@@ -73,11 +73,15 @@ def frame_handoffs() -> tuple[FrameHandoff, ...]:
     Dissector modules are imported here, explicitly, when a pipeline is built;
     each exposes its FrameHandoff record (one declaration per fact).
     """
-    entries: list[FrameHandoff] = []
+    from chargescope.dissectors import sdp
+
+    entries: list[FrameHandoff] = [sdp.HANDOFF]
     return tuple(entries)
 
 
 def stream_handoffs() -> tuple[StreamHandoff, ...]:
     """The built-in TCP stream dissectors, in the order the pipeline tries them."""
-    entries: list[StreamHandoff] = []
+    from chargescope.dissectors import v2gtp
+
+    entries: list[StreamHandoff] = [v2gtp.HANDOFF]
     return tuple(entries)

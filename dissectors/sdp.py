@@ -14,6 +14,7 @@ from typing import Any
 
 from construct import Bytes, Int8ub, Int16ub, Struct
 
+from chargescope.analyzer.handoff import FrameHandoff
 from chargescope.analyzer.records import ByteRef, Link, Message, Problem
 from chargescope.dissectors import v2gtp
 
@@ -132,22 +133,31 @@ def build_response(ip: str, port: int, security: int = 0x10, transport: int = 0x
         "security": security, "transport": transport}))
 
 
+def announced_endpoint(msg: Message) -> tuple[str, int] | None:
+    """(SECC IPv6 address, TCP port) of a decoded SDP response: where V2G TCP will go."""
+    if msg.name == "SDPResponse" and "SECCPort" in msg.fields:
+        return msg.fields["SECCIPAddress"], msg.fields["SECCPort"]
+    return None
+
+
 def frame_dissector(packet: Any) -> list[Message]:
     """FrameDissector for UDP 15118: adapts the pipeline's decoded packet to `decode`."""
     return [decode(datagram_of(packet))]
 
 
 def datagram_of(packet: Any) -> Datagram:
-    """The SDP-relevant view of a decoded packet (chargescope.analyzer.net.Packet)."""
-    frame = getattr(packet, "frame", None)
-    payload = bytes(getattr(packet, "payload", b"") or b"")
-    src = _endpoint(getattr(packet, "src_ip", ""), getattr(packet, "src_port", 0))
-    dst = _endpoint(getattr(packet, "dst_ip", ""), getattr(packet, "dst_port", 0))
-    return Datagram(payload, getattr(packet, "ts_ns", getattr(frame, "ts_ns", 0)), src, dst,
-                    getattr(frame, "source", ""), getattr(frame, "number", 0),
-                    getattr(packet, "payload_offset", 0))
+    """The SDP-relevant view of a decoded packet (`chargescope.analyzer.net.Packet`)."""
+    frame = packet.frame
+    src = _endpoint(packet.ip_src, packet.sport)
+    dst = _endpoint(packet.ip_dst, packet.dport)
+    return Datagram(bytes(packet.payload), frame.ts_ns, src, dst, frame.source, frame.number,
+                    packet.payload_offset)
 
 
 def _endpoint(ip: Any, port: int) -> str:
     ip = str(ip)
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+# Where SDP attaches (read by analyzer.handoff.frame_handoffs): UDP 15118, either side.
+HANDOFF = FrameHandoff(name="sdp", ethertype=None, udp_port=SDP_PORT, dissector=frame_dissector)

@@ -17,6 +17,7 @@ from typing import Any
 
 from construct import Bytes, Const, Int8ub, Int16ub, Int32ub, Struct, this
 
+from chargescope.analyzer.handoff import StreamHandoff
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -449,3 +450,8 @@ def _find_header(buf: bytearray, start: int) -> int:
 
 def stream_factory(conn: Connection) -> V2gtpStream:
     return V2gtpStream(conn)
+
+
+# Where V2GTP attaches (read by analyzer.handoff.stream_handoffs): the V2G TCP port is dynamic
+# (announced in SDP), so by heuristic on the first bytes, never by port.
+HANDOFF = StreamHandoff(name="v2gtp", tcp_ports=(), probe=probe, factory=stream_factory)
