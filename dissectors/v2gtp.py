@@ -298,7 +298,8 @@ class V2gtpStream:
         problem = Problem(kind=kind, detail=detail, source=self.conn.source, offset=offset,
                           where="stream")
         return Message(Link.A, "v2gtp", "V2GTP", ts_ns, src, dst,
-                       {"v2gtp": {**(extra or {}), "tcp_stream": self.conn.index},
+                       {"v2gtp": {**(extra or {}), "tcp_stream": self.conn.index,
+                                  "direction": direction},
                         "stream_offset": offset}, refs, (problem,))
 
     def _lose(self, direction: int, resume_at: int, ts_ns: int, *, gap: int = 0,
@@ -371,7 +372,8 @@ class V2gtpStream:
     def _unit_message(self, direction: int, header: Header, payload: bytes, offset: int,
                       ts_ns: int, refs: tuple[ByteRef, ...]) -> Message:
         src, dst = self._endpoints(direction)
-        fields: dict[str, Any] = {"v2gtp": {**header.as_fields(), "tcp_stream": self.conn.index},
+        fields: dict[str, Any] = {"v2gtp": {**header.as_fields(), "tcp_stream": self.conn.index,
+                                            "direction": direction},
                                   "stream_offset": offset}
         ptype = PAYLOAD_TYPES.get(header.payload_type)
         if ptype is None or ptype.schema is None:

@@ -89,6 +89,7 @@ class _Session:
     once: set[str] = field(default_factory=set)
     ev_max_voltage: float | None = None
     ev_min_current: float | None = None
+    decode_problems: dict[str, list] = field(default_factory=dict)  # kind -> [n, msg, detail]
 
 
 @dataclass(slots=True)
@@ -145,9 +146,9 @@ class V2GAnalyser:
             return
         sess = conn.session
         sess.messages.append(msg)
-        if msg.problems:
-            self._finding(sess, "v2g.decode.problem",
-                          f"{msg.name}: {msg.problems[0].kind}: {msg.problems[0].detail}", msg)
+        for problem in msg.problems:
+            entry = sess.decode_problems.setdefault(problem.kind, [0, msg, problem.detail])
+            entry[0] += 1
         if msg.protocol != "exi":
             return
         if msg.fields.get("schema_guessed"):
@@ -163,6 +164,10 @@ class V2GAnalyser:
         for conn in list(self._conns.values()):
             if not conn.closed:
                 self._close(conn, "end-of-capture", None)
+        for sess in self._sessions:
+            for kind, (count, msg, detail) in sess.decode_problems.items():
+                self._finding(sess, "v2g.decode.problem", f"{count} x {kind}, first: {detail}",
+                              msg, key=f"decode.{kind}", kind=kind, count=count)
         sessions = tuple(self._freeze(s) for s in self._sessions if s.messages)
         return LinkAReport(sessions, tuple(self._discovery), tuple(self._sdp_findings()),
                            tuple(sorted(self._announced())))
@@ -179,9 +184,13 @@ class V2GAnalyser:
             sess.connections.append(v2gtp.get("tcp_stream", conn.index))
             self._conns[key] = conn
         sess = conn.session
-        if not sess.evcc and msg.protocol == "exi":
-            sess.evcc, sess.secc = (msg.src, msg.dst) if is_request(msg.name) else (msg.dst,
-                                                                                   msg.src)
+        if not sess.evcc and msg.name != "ConnectionClosed":
+            # the EVCC is the TCP client (the SECC runs the server it announced in SDP);
+            # decoded messages also tell by their name
+            direction = v2gtp.get("direction")
+            if direction is None:
+                direction = 0 if is_request(msg.name) else 1
+            sess.evcc, sess.secc = (msg.src, msg.dst) if direction == 0 else (msg.dst, msg.src)
             host, _, port = sess.secc.rpartition(":")
             if port.isdigit():
                 self._tcp_servers.add((host.strip("[]"), int(port)))
