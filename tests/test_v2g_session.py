@@ -277,3 +277,39 @@ def test_any_prefix_of_a_session_is_analysed_without_error(cut):
     report = analyse(msgs)
     for sess in report.sessions:
         assert sess.outcome.status in ("success", "failed", "incomplete")
+
+
+def test_precharge_gap_accepted_by_the_ev_is_a_warning_not_the_end():
+    v = lambda x: {"Multiplier": 0, "Unit": "V", "Value": x}  # noqa: E731
+    s = prelude(Script("din"))
+    s.pair("CableCheck", EVSEProcessing="Finished")
+    for present in (40, 106, 366):
+        s.pair("PreCharge", req={"EVTargetVoltage": v(460)}, EVSEPresentVoltage=v(present))
+    s.pair("PowerDelivery", req={"ReadyToChargeState": True})
+    s.pair("CurrentDemand").pair("PowerDelivery", req={"ReadyToChargeState": False})
+    s.pair("WeldingDetection").pair("SessionStop").close()
+    sess = only(analyse(s.messages))
+    gap = [f for f in sess.findings if f.code == "v2g.dc.precharge_gap"]
+    assert gap and gap[0].extra["gap_v"] == 94.0 and gap[0].severity == Severity.WARNING
+    assert "v2g.dc.precharge_not_converged" not in codes(sess)
+    assert sess.outcome.status == "success"
+
+
+def test_half_close_waits_for_the_late_response():
+    s = prelude(Script("iso2"))
+    s.pair("CableCheck", EVSEProcessing="Finished").pair("PreCharge").pair("PowerDelivery")
+    s.add("CurrentDemandReq")
+    s.close("fin", by="client")  # the EV closes its side first ...
+    s.add("CurrentDemandRes", 5)  # ... and the charger still answers
+    s.close("fin", by="server")
+    sess = only(analyse(s.messages))
+    assert "v2g.response.missing" not in codes(sess)
+    assert "v2g.response.unsolicited" not in codes(sess)
+    assert sess.outcome.code == "v2g.session.no_stop"
+    assert "client closed" in sess.outcome.reason
+
+
+def test_one_sided_fin_at_end_of_capture_still_names_the_closer():
+    s = prelude(Script("iso2")).close("fin", by="server")
+    sess = only(analyse(s.messages))
+    assert sess.outcome.code == "v2g.session.no_stop" and "server" in sess.outcome.reason

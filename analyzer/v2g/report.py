@@ -64,37 +64,46 @@ def _fmt(fields: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in fields.items())
 
 
+def _runs(msgs: tuple[Message, ...]) -> list[list[int]]:
+    """Indices of consecutive messages with the same base name (a loop is one run)."""
+    runs: list[list[int]] = []
+    prev = None
+    for i, msg in enumerate(msgs):
+        base = msg.name[:-3] if msg.name.endswith(("Req", "Res")) else msg.name
+        if base != prev:
+            runs.append([])
+            prev = base
+        runs[-1].append(i)
+    return runs
+
+
 def ladder_lines(session: V2GSession, *, max_loop: int = 3) -> list[str]:
     """One line per message (time since session start, direction, name, key fields), with
-    findings under the message they point at. Long loops (charge loop, CableCheck Ongoing)
-    are folded after `max_loop` identical request names, showing how many were hidden."""
+    findings under the message they point at. A loop (charge loop, CableCheck Ongoing) shows
+    its first `max_loop` request/response pairs, the messages findings point at, and its last
+    pair; the rest is folded into one "... n more" line, in place."""
     pinned: dict[int, list[Finding]] = {}
     for f in session.findings:
         if f.evidence:
             pinned.setdefault(id(f.evidence[-1]), []).append(f)
-    lines: list[str] = []
-    run_name, run_count, hidden = "", 0, 0
     msgs = session.messages
-    for i, msg in enumerate(msgs):
-        base = msg.name[:-3] if msg.name.endswith(("Req", "Res")) else msg.name
-        if base == run_name:
-            run_count += 1 if msg.name.endswith("Req") else 0
-        else:
+    lines: list[str] = []
+    for run in _runs(msgs):
+        keep = set(run[:2 * max_loop]) | set(run[-2:]) | {i for i in run if id(msgs[i]) in pinned}
+        hidden = 0
+        for i in run:
+            if i not in keep:
+                hidden += 1
+                continue
             if hidden:
-                lines.append(f"{'':>10}  ... {hidden} more {run_name} messages")
-            run_name, run_count, hidden = base, 1, 0
-        notes = pinned.get(id(msg), [])
-        last_of_run = i + 1 >= len(msgs) or not msgs[i + 1].name.startswith(base)
-        if run_count > max_loop and not notes and not last_of_run:
-            hidden += 1
-            continue
-        t = (msg.ts_ns - session.start_ns) / 1e9
-        lines.append(f"{t:10.3f}  {_direction(session, msg)}  {msg.name:<32} "
-                     f"{_fmt(key_fields(msg))}".rstrip())
-        for f in notes:
-            lines.append(f"{'':>10}  !! {f.severity}: {f.code}: {f.text}")
-    if hidden:
-        lines.append(f"{'':>10}  ... {hidden} more {run_name} messages")
+                lines.append(f"{'':>10}  ... {hidden} more")
+                hidden = 0
+            msg = msgs[i]
+            t = (msg.ts_ns - session.start_ns) / 1e9
+            lines.append(f"{t:10.3f}  {_direction(session, msg)}  {msg.name:<32} "
+                         f"{_fmt(key_fields(msg))}".rstrip())
+            for f in pinned.get(id(msg), []):
+                lines.append(f"{'':>10}  !! {f.severity}: {f.code}: {f.text}")
     return lines
 
 

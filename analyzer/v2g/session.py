@@ -119,6 +119,8 @@ class _Conn:
     run: _Run = field(default_factory=_Run)
     closed: bool = False
     slow: dict[str, list] = field(default_factory=dict)  # base -> [count, worst_s, limit, msg]
+    fin: list[Message] = field(default_factory=list)  # FIN markers seen, first closer first
+    ev_stopping_next: bool = False  # the request ending a loop is PowerDelivery(stop)
 
 
 class V2GAnalyser:
@@ -142,7 +144,15 @@ class V2GAnalyser:
             return
         conn = self._conn(msg)
         if msg.name == "ConnectionClosed":
-            self._close(conn, msg.fields.get("reason", "fin"), msg)
+            reason = msg.fields.get("reason", "fin")
+            if reason == "fin" and msg.fields.get("closed_by") in ("client", "server"):
+                # a half-close: the other side may still answer; the connection ends when
+                # both sides have closed (or at a reset / the end of the capture)
+                conn.fin.append(msg)
+                if len({m.fields["closed_by"] for m in conn.fin}) < 2:
+                    return
+                msg = conn.fin[0]
+            self._close(conn, reason, msg)
             return
         sess = conn.session
         sess.messages.append(msg)
@@ -163,7 +173,10 @@ class V2GAnalyser:
     def finish(self) -> LinkAReport:
         for conn in list(self._conns.values()):
             if not conn.closed:
-                self._close(conn, "end-of-capture", None)
+                if conn.fin:
+                    self._close(conn, "fin", conn.fin[0])
+                else:
+                    self._close(conn, "end-of-capture", None)
         for sess in self._sessions:
             for kind, (count, msg, detail) in sess.decode_problems.items():
                 self._finding(sess, "v2g.decode.problem", f"{count} x {kind}, first: {detail}",
@@ -249,6 +262,7 @@ class V2GAnalyser:
         self._check_sequence(conn, msg, base)
         self._check_session_id(sess, msg, base)
         if base != conn.run.name:
+            conn.ev_stopping_next = base == "PowerDelivery" and _stops(body(msg))
             self._end_run(conn, msg.ts_ns, next_base=base)
             conn.run = _Run(base, msg.ts_ns)
         self._request_facts(conn, msg, base)
@@ -316,9 +330,7 @@ class V2GAnalyser:
             sess.ev_min_current = physical(find(b, "EVMinimumChargeCurrent")) or \
                 sess.ev_min_current
         elif base == "PowerDelivery":
-            progress = b.get("ChargeProgress")
-            conn.ev_stopping = progress in ("Stop", "Standby") or \
-                b.get("ReadyToChargeState") is False
+            conn.ev_stopping = _stops(b)
         elif base == "SessionStop":
             conn.ev_stopping = True
         if base in DC_LOOP and find(b, "EVMaximumVoltageLimit") is not None:
@@ -519,13 +531,20 @@ class V2GAnalyser:
 
     def _end_run(self, conn: _Conn, ts_ns: int, next_base: str = "") -> None:
         run, sess = conn.run, conn.session
-        if run.name in PRECHARGE and run.last is not None and not run.converged \
-                and run.last_gap_v is not None:
-            self._finding(sess, "v2g.dc.precharge_not_converged",
-                          f"precharge ended{' for ' + next_base if next_base else ''} with the "
-                          f"EVSE {run.last_gap_v:.0f} V away from the EV target (tolerance "
-                          f"{PRECHARGE_TOLERANCE_V:g} V)", run.last,
-                          gap_v=round(run.last_gap_v, 1))
+        if run.name in PRECHARGE and run.last is not None and run.last_gap_v is not None \
+                and run.last_gap_v > PRECHARGE_TOLERANCE_V:
+            if next_base == "PowerDelivery" and not conn.ev_stopping_next:
+                # the EV went on to close its contactors anyway: an inrush risk, not the end
+                self._finding(sess, "v2g.dc.precharge_gap", f"PowerDelivery requested with the "
+                              f"EVSE {run.last_gap_v:.0f} V away from the EV target "
+                              f"(tolerance {PRECHARGE_TOLERANCE_V:g} V)", run.last,
+                              gap_v=round(run.last_gap_v, 1))
+            elif not run.converged:
+                self._finding(sess, "v2g.dc.precharge_not_converged",
+                              f"precharge ended{' for ' + next_base if next_base else ''} with "
+                              f"the EVSE {run.last_gap_v:.0f} V away from the EV target "
+                              f"(tolerance {PRECHARGE_TOLERANCE_V:g} V)", run.last,
+                              gap_v=round(run.last_gap_v, 1))
         for code, (count, worst, msg) in run.deviations.items():
             unit = "A" if code == "v2g.dc.overcurrent" else "V"
             self._finding(sess, code, f"{count} {run.name} responses, worst by {worst:.1f} "
@@ -593,6 +612,12 @@ class V2GAnalyser:
             connections=tuple(s.connections), start_ns=s.messages[0].ts_ns,
             end_ns=s.messages[-1].ts_ns, messages=tuple(s.messages),
             exchanges=tuple(s.exchanges), findings=findings, outcome=_outcome(s, findings))
+
+
+def _stops(power_delivery: dict) -> bool:
+    """PowerDeliveryReq asking to stop (ISO ChargeProgress, DIN ReadyToChargeState=false)."""
+    return power_delivery.get("ChargeProgress") in ("Stop", "Standby") or \
+        power_delivery.get("ReadyToChargeState") is False
 
 
 def _outcome(s: _Session, findings: tuple[Finding, ...]) -> Outcome:

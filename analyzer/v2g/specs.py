@@ -82,6 +82,8 @@ FINDINGS: tuple[FindingSpec, ...] = (
                 "the EV reported an error code (DC_EVErrorCode)"),
     FindingSpec("v2g.dc.precharge_not_converged", E, "protocol",
                 "precharge ended with the EVSE voltage still far from the EV target"),
+    FindingSpec("v2g.dc.precharge_gap", W, "protocol",
+                "the EV started power delivery before precharge reached its target voltage"),
     FindingSpec("v2g.dc.overvoltage", E, "protocol",
                 "EVSE present voltage above the EV's maximum voltage limit"),
     FindingSpec("v2g.dc.overcurrent", E, "protocol",
