@@ -313,3 +313,13 @@ def test_one_sided_fin_at_end_of_capture_still_names_the_closer():
     s = prelude(Script("iso2")).close("fin", by="server")
     sess = only(analyse(s.messages))
     assert sess.outcome.code == "v2g.session.no_stop" and "server" in sess.outcome.reason
+
+
+def test_a_failing_loop_is_one_finding_with_a_count():
+    s = prelude(Script("din"))
+    for _ in range(50):
+        s.pair("CableCheck", ResponseCode="FAILED_SequenceError", EVSEProcessing="Finished")
+    sess = only(analyse(s.messages))
+    failed = [f for f in sess.findings if f.code == "v2g.response.failed"]
+    assert len(failed) == 1 and failed[0].extra["count"] == 50
+    assert failed[0].evidence[0].ts_ns < s.messages[-1].ts_ns  # the first occurrence

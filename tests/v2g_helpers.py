@@ -54,6 +54,9 @@ class OracleDecoder:
 
 
 def vector(schema: str, message: str, variant: str = "min") -> dict:
+    if not REFERENCE.exists():
+        import pytest
+        pytest.skip(f"EXI reference vectors not present: {REFERENCE}")
     return reference_vectors()[(schema, message, variant)]
 
 

@@ -11,7 +11,7 @@ assigns the SessionID, by TCP connection.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chargescope.analyzer.records import Finding, Message
@@ -90,6 +90,8 @@ class _Session:
     ev_max_voltage: float | None = None
     ev_min_current: float | None = None
     decode_problems: dict[str, list] = field(default_factory=dict)  # kind -> [n, msg, detail]
+    tagged: dict[str, int] = field(default_factory=dict)  # finding key -> index in findings
+    repeats: dict[str, int] = field(default_factory=dict)  # finding key -> occurrences
 
 
 @dataclass(slots=True)
@@ -250,7 +252,8 @@ class V2GAnalyser:
         if conn.outstanding is not None:
             prev = conn.outstanding
             self._finding(sess, "v2g.response.missing",
-                          f"{prev.name} got no response before {msg.name}", prev, msg)
+                          f"{prev.name} got no response before {msg.name}", prev, msg,
+                          key=f"missing.{prev.name}")
             sess.exchanges.append(Exchange(base_name(prev.name), prev, None))
         if proto and conn.last_response_ns is not None:
             gap = (msg.ts_ns - conn.last_response_ns) / NS
@@ -259,17 +262,18 @@ class V2GAnalyser:
                               f"{gap:.1f} s before {msg.name}, more than V2G_SECC_Sequence_"
                               f"Timeout {proto.sequence_timeout:g} s ({proto.timers_ref})",
                               msg, limit_s=proto.sequence_timeout, measured_s=round(gap, 3))
-        self._check_sequence(conn, msg, base)
-        self._check_session_id(sess, msg, base)
         if base != conn.run.name:
+            # loop findings belong to the loop's stage, so close it before moving on
             conn.ev_stopping_next = base == "PowerDelivery" and _stops(body(msg))
             self._end_run(conn, msg.ts_ns, next_base=base)
             conn.run = _Run(base, msg.ts_ns)
+        if base != "SessionStop" or not sess.stop_ok:
+            sess.stage = STAGES.get(base, base)
+        self._check_sequence(conn, msg, base)
+        self._check_session_id(sess, msg, base)
         self._request_facts(conn, msg, base)
         if base in CHARGING:
             sess.charged = True
-        if base != "SessionStop" or not sess.stop_ok:
-            sess.stage = STAGES.get(base, base)
         conn.state = base
         conn.outstanding = msg
 
@@ -288,12 +292,13 @@ class V2GAnalyser:
         if allowed is None or base in allowed:
             return
         if base == conn.state and base not in LOOPS:
-            self._finding(sess, "v2g.sequence.repeated", f"{msg.name} repeated", msg)
+            self._finding(sess, "v2g.sequence.repeated", f"{msg.name} repeated", msg,
+                          key=f"repeated.{base}")
         else:
             self._finding(sess, "v2g.sequence.unexpected",
                           f"{msg.name} after {conn.state} (allowed: "
                           f"{', '.join(sorted(allowed)) or 'nothing'})", msg,
-                          after=conn.state)
+                          key=f"unexpected.{conn.state}.{base}", after=conn.state)
 
     def _check_session_id(self, sess: _Session, msg: Message, base: str) -> None:
         if base in ("supportedAppProtocol", "SessionSetup") or not sess.session_id:
@@ -348,7 +353,8 @@ class V2GAnalyser:
         if req is None or base_name(req.name) != base:
             self._finding(sess, "v2g.response.unsolicited",
                           f"{msg.name} without an outstanding {base}Req"
-                          + (f" (outstanding: {req.name})" if req else ""), msg)
+                          + (f" (outstanding: {req.name})" if req else ""), msg,
+                          key=f"unsolicited.{base}")
             sess.exchanges.append(Exchange(base, None, msg))
             if req is not None:
                 return  # keep waiting for the right response
@@ -364,10 +370,10 @@ class V2GAnalyser:
             self._handshake(conn, req, msg, b, code)
         elif code.startswith("FAILED"):
             self._finding(sess, "v2g.response.failed", f"{msg.name}: {code}", req, msg,
-                          response_code=code)
+                          key=f"failed.{msg.name}.{code}", response_code=code)
         elif code.startswith("WARNING"):
             self._finding(sess, "v2g.response.warning", f"{msg.name}: {code}", req, msg,
-                          response_code=code)
+                          key=f"warning.{msg.name}.{code}", response_code=code)
         if base == "SessionSetup":
             self._bind_session(conn, msg, b)
         elif base == "SessionStop" and code.startswith("OK"):
@@ -425,7 +431,7 @@ class V2GAnalyser:
             self._finding(conn.session, "v2g.timing.response_timeout",
                           f"{res.name} after {latency * 1000:.0f} ms; the EVCC waits at most "
                           f"{limit * 1000:.0f} ms ({proto.msg_timeout_ref})", req, res,
-                          limit_s=limit, measured_s=round(latency, 6))
+                          key=f"timeout.{base}", limit_s=limit, measured_s=round(latency, 6))
             return
         perf = proto.performance.get(base, proto.performance_default)
         if perf is not None and latency > perf:
@@ -557,8 +563,12 @@ class V2GAnalyser:
                  once: bool = False, key: str = "", **extra: Any) -> None:
         tag = key or code
         if (once or key) and tag in sess.once:
+            # the same fact again (a loop answering FAILED 100 times): count, don't repeat
+            sess.repeats[tag] = sess.repeats.get(tag, 1) + 1
             return
         sess.once.add(tag)
+        if key:
+            sess.tagged[tag] = len(sess.findings)
         ev = tuple(m for m in evidence if m is not None)
         ts = ev[-1].ts_ns if ev else 0
         sess.findings.append(self._reg.make(code, text, ts_ns=ts, evidence=ev, link="A",
@@ -603,7 +613,13 @@ class V2GAnalyser:
 
     def _freeze(self, s: _Session) -> V2GSession:
         proto = PROTOCOLS.get(s.protocol)
-        findings = tuple(sorted(s.findings, key=lambda f: f.ts_ns))
+        found = list(s.findings)
+        for tag, count in s.repeats.items():
+            if tag in s.tagged:
+                f = found[s.tagged[tag]]
+                found[s.tagged[tag]] = replace(f, text=f"{f.text} (x{count})",
+                                               extra={**f.extra, "count": count})
+        findings = tuple(sorted(found, key=lambda f: f.ts_ns))
         return V2GSession(
             index=s.index, session_id=s.session_id, protocol=s.protocol,
             protocol_title=proto.title if proto else "", namespace=s.namespace,
