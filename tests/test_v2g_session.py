@@ -323,3 +323,23 @@ def test_a_failing_loop_is_one_finding_with_a_count():
     failed = [f for f in sess.findings if f.code == "v2g.response.failed"]
     assert len(failed) == 1 and failed[0].extra["count"] == 50
     assert failed[0].evidence[0].ts_ns < s.messages[-1].ts_ns  # the first occurrence
+
+
+def test_current_demand_after_power_delivery_stop_is_the_fatal_error():
+    # pyPLC 2022-12-20 alpi: a slow precharge the EV ignored, then PowerDelivery with
+    # ReadyToChargeState=false followed by CurrentDemand -> FAILED_SequenceError, shutdown
+    v = lambda x: {"Multiplier": 0, "Unit": "V", "Value": x}  # noqa: E731
+    s = prelude(Script("din"))
+    s.pair("CableCheck", EVSEProcessing="Finished")
+    for present in (0, 230, 230, 230, 230):
+        s.pair("PreCharge", req={"EVTargetVoltage": v(230)}, EVSEPresentVoltage=v(present),
+               dt_ms=1900)
+    s.pair("PowerDelivery", req={"ReadyToChargeState": False})
+    s.pair("CurrentDemand", ResponseCode="FAILED_SequenceError")
+    s.close("rst")
+    sess = only(analyse(s.messages))
+    assert {"v2g.timing.precharge_timeout", "v2g.sequence.unexpected",
+            "v2g.response.failed"} <= set(codes(sess))
+    assert sess.outcome.code == "v2g.sequence.unexpected"
+    assert sess.outcome.stage == "charging loop"
+    assert "PowerDelivery:stop" in sess.outcome.reason

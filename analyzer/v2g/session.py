@@ -274,7 +274,7 @@ class V2GAnalyser:
         self._request_facts(conn, msg, base)
         if base in CHARGING:
             sess.charged = True
-        conn.state = base
+        conn.state = states.state_of(base, body(msg))
         conn.outstanding = msg
 
     def _check_sequence(self, conn: _Conn, msg: Message, base: str) -> None:
@@ -636,6 +636,18 @@ def _stops(power_delivery: dict) -> bool:
         power_delivery.get("ReadyToChargeState") is False
 
 
+def _progress_after(s: _Session, f: Finding) -> bool:
+    stage = f.extra.get("stage")
+    for ex in s.exchanges:
+        res = ex.response
+        if res is None or res.ts_ns <= f.ts_ns or ex.name == "SessionStop":
+            continue
+        if STAGES.get(ex.name, ex.name) != stage and \
+                str(body(res).get("ResponseCode", "")).startswith("OK"):
+            return True
+    return False
+
+
 def _outcome(s: _Session, findings: tuple[Finding, ...]) -> Outcome:
     rank = {code: i for i, code in enumerate(DECISIVE)}
     decisive = [f for f in findings if f.code in rank]
@@ -645,9 +657,12 @@ def _outcome(s: _Session, findings: tuple[Finding, ...]) -> Outcome:
         return Outcome("success", "session stop", f"SessionStop acknowledged {how}", "",
                        s.charged)
     if decisive:
-        # the first error in time explains the end; later ones are consequences
+        # The cause is the first error the session never recovered from: after it, no
+        # exchange of another stage was answered OK (SessionStop aside). An EV that ignores
+        # a late precharge and charges on has not failed at precharge.
         errors = [f for f in decisive if f.severity >= 3] or decisive
-        cause = min(errors, key=lambda f: (f.ts_ns, rank[f.code]))
+        fatal = [f for f in errors if not _progress_after(s, f)] or errors
+        cause = min(fatal, key=lambda f: (f.ts_ns, rank[f.code]))
         return Outcome("failed", str(cause.extra.get("stage", s.stage)), cause.text,
                        cause.code, s.charged)
     if s.paused:

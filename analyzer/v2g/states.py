@@ -13,6 +13,16 @@ from chargescope.analyzer.v2g.protocols import DIN, ISO2, ISO20
 
 START = "start"
 _HS = "supportedAppProtocol"
+PD_STOP = "PowerDelivery:stop"  # PowerDelivery asking to stop is a state of its own
+
+
+def state_of(base: str, body: dict) -> str:
+    """The table state a request leaves the connection in (its base name, except that
+    PowerDeliveryReq(ChargeProgress=Stop / ReadyToChargeState=false) ends energy transfer)."""
+    if base == "PowerDelivery" and (body.get("ChargeProgress") == "Stop"
+                                    or body.get("ReadyToChargeState") is False):
+        return PD_STOP
+    return base
 
 
 def _table(rows: dict[str, str]) -> dict[str, frozenset[str]]:
@@ -33,6 +43,7 @@ NEXT: dict[str, dict[str, frozenset[str]]] = {
         "CableCheck": "CableCheck PreCharge PowerDelivery SessionStop",
         "PreCharge": "PreCharge PowerDelivery SessionStop",
         "PowerDelivery": "CurrentDemand WeldingDetection PowerDelivery SessionStop",
+        PD_STOP: "WeldingDetection PowerDelivery SessionStop",
         "CurrentDemand": "CurrentDemand PowerDelivery SessionStop",
         "WeldingDetection": "WeldingDetection SessionStop",
         "SessionStop": "",
@@ -56,6 +67,7 @@ NEXT: dict[str, dict[str, frozenset[str]]] = {
         "PreCharge": "PreCharge PowerDelivery SessionStop",
         "PowerDelivery": "CurrentDemand ChargingStatus WeldingDetection ChargeParameterDiscovery "
                          "PowerDelivery SessionStop",
+        PD_STOP: "WeldingDetection PowerDelivery SessionStop",
         "CurrentDemand": "CurrentDemand MeteringReceipt PowerDelivery SessionStop",
         "ChargingStatus": "ChargingStatus MeteringReceipt PowerDelivery SessionStop",
         "MeteringReceipt": "CurrentDemand ChargingStatus PowerDelivery SessionStop",
@@ -84,6 +96,8 @@ NEXT: dict[str, dict[str, frozenset[str]]] = {
         "PowerDelivery": "AC_ChargeLoop DC_ChargeLoop DC_WeldingDetection ScheduleExchange "
                          "DC_PreCharge MeteringConfirmation PowerDelivery VehicleCheckOut "
                          "SessionStop",
+        PD_STOP: "DC_WeldingDetection MeteringConfirmation PowerDelivery VehicleCheckOut "
+                 "SessionStop",
         "AC_ChargeLoop": "AC_ChargeLoop MeteringConfirmation PowerDelivery SessionStop",
         "DC_ChargeLoop": "DC_ChargeLoop MeteringConfirmation PowerDelivery SessionStop",
         "MeteringConfirmation": "AC_ChargeLoop DC_ChargeLoop PowerDelivery SessionStop",
