@@ -53,6 +53,9 @@ def key_fields(msg: Message) -> dict[str, Any]:
 
 
 def _direction(session: V2GSession, msg: Message) -> str:
+    direction = (msg.fields.get("v2gtp") or {}).get("direction")
+    if direction in (0, 1):  # the EVCC is the TCP client, whichever connection this is
+        return "EV -> EVSE" if direction == 0 else "EV <- EVSE"
     if msg.src == session.evcc:
         return "EV -> EVSE"
     if msg.src == session.secc:
