@@ -343,3 +343,21 @@ def test_current_demand_after_power_delivery_stop_is_the_fatal_error():
     assert sess.outcome.code == "v2g.sequence.unexpected"
     assert sess.outcome.stage == "charging loop"
     assert "PowerDelivery:stop" in sess.outcome.reason
+
+
+def test_old_connection_reset_after_resume_is_not_a_failure():
+    a = Script("iso2", stream=0).handshake()
+    a.add("SessionSetupReq", sid="00").add("SessionSetupRes", 5)
+    a.pair("ServiceDiscovery").pair("PaymentServiceSelection").pair("Authorization")
+    a.pair("ChargeParameterDiscovery").pair("PowerDelivery")
+    a.pair("SessionStop", req={"ChargingSession": "Pause"})
+    b = Script("iso2", stream=1, t0_ms=a.t_ms + 5000).handshake()
+    b.add("SessionSetupReq", sid=SID).add("SessionSetupRes", 5, ResponseCode="OK_OldSessionJoined")
+    old_reset = Script("iso2", stream=0, t0_ms=b.t_ms + 1).close("rst")  # late RST, old conn
+    b.pair("ServiceDiscovery").pair("PaymentServiceSelection").pair("Authorization")
+    b.pair("ChargeParameterDiscovery").pair("PowerDelivery").pair("ChargingStatus")
+    b.pair("PowerDelivery", req={"ChargeProgress": "Stop"}).pair("SessionStop").close("rst")
+    msgs = sorted(a.messages + b.messages + old_reset.messages, key=lambda m: m.ts_ns)
+    sess = only(analyse(msgs))
+    assert "v2g.session.tcp_reset" not in codes(sess)
+    assert sess.outcome.status == "success"

@@ -123,6 +123,8 @@ class _Conn:
     slow: dict[str, list] = field(default_factory=dict)  # base -> [count, worst_s, limit, msg]
     fin: list[Message] = field(default_factory=list)  # FIN markers seen, first closer first
     ev_stopping_next: bool = False  # the request ending a loop is PowerDelivery(stop)
+    stop_ok: bool = False  # SessionStop acknowledged on this connection
+    stream: Any = None  # the pipeline's TCP stream index (or our connection index)
 
 
 class V2GAnalyser:
@@ -196,7 +198,8 @@ class V2GAnalyser:
             sess = _Session(len(self._sessions))
             self._sessions.append(sess)
             conn = _Conn(key, len(self._conns), sess)
-            sess.connections.append(v2gtp.get("tcp_stream", conn.index))
+            conn.stream = v2gtp.get("tcp_stream", conn.index)
+            sess.connections.append(conn.stream)
             self._conns[key] = conn
         sess = conn.session
         if not sess.evcc and msg.name != "ConnectionClosed":
@@ -224,11 +227,11 @@ class V2GAnalyser:
         self._end_run(conn, ts)
         self._flush_slow(conn)
         conn.closed = True
-        if sess.stop_ok and not sess.paused:
-            sess.ended = reason
-            return
-        if sess.paused and reason != "rst":
-            sess.ended = reason
+        if conn.stop_ok:
+            # SessionStop was acknowledged on this connection (terminate or pause): whatever
+            # happens to the TCP connection afterwards is the normal end of it
+            if conn.session.connections[-1:] == [conn.stream]:
+                sess.ended = reason
             return
         sess.ended = reason
         evidence = [msg] if msg else sess.messages[-1:]
@@ -377,7 +380,7 @@ class V2GAnalyser:
         if base == "SessionSetup":
             self._bind_session(conn, msg, b)
         elif base == "SessionStop" and code.startswith("OK"):
-            sess.stop_ok = True
+            sess.stop_ok = conn.stop_ok = True
             sess.paused = req is not None and body(req).get("ChargingSession") == "Pause"
         self._evse_status(conn, msg, b)
         self._loop_values(conn, req, msg, base)
