@@ -80,10 +80,15 @@ def frame_handoffs() -> tuple[FrameHandoff, ...]:
         # a fresh dissector per pipeline: it keeps MME fragments until they complete
         FrameHandoff("homeplug", ETHERTYPE_HOMEPLUG, None, HomePlugDissector()),
     ]
+    from chargescope.dissectors import sdp
+
+    entries: list[FrameHandoff] = [sdp.HANDOFF]
     return tuple(entries)
 
 
 def stream_handoffs() -> tuple[StreamHandoff, ...]:
     """The built-in TCP stream dissectors, in the order the pipeline tries them."""
-    entries: list[StreamHandoff] = []
+    from chargescope.dissectors import v2gtp
+
+    entries: list[StreamHandoff] = [v2gtp.HANDOFF]
     return tuple(entries)

@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "info",
     "frames",
     "slac",
+    "v2g",
 )
 
 
