@@ -79,5 +79,8 @@ def frame_handoffs() -> tuple[FrameHandoff, ...]:
 
 def stream_handoffs() -> tuple[StreamHandoff, ...]:
     """The built-in TCP stream dissectors, in the order the pipeline tries them."""
+    from chargescope.dissectors.ocpp import stream_handoff as websocket_ocpp
+
     entries: list[StreamHandoff] = []
+    entries.append(websocket_ocpp())
     return tuple(entries)
