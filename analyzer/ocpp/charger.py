@@ -75,7 +75,8 @@ class ChargerTracker:
         self.statuses: list[StatusChange] = []
         self.connections: list[dict[str, Any]] = []
         self.iso15118: list[dict[str, Any]] = []
-        self.versions: dict[str, Message] = {}
+        self.versions: dict[str, Message] = {}  # negotiated subprotocol -> its handshake
+        self.ocpp_versions: dict[str, None] = {}  # versions messages were decoded as, in order
         self._registration: str | None = None  # last boot answer
         self._pending_run = 0
         self._last_cp_msg: dict[Any, Message] = {}
@@ -134,6 +135,8 @@ class ChargerTracker:
         mtype = f.get("message_type")
         payload = f.get("payload")
         from_cp = f.get("direction") == 0
+        if f.get("ocpp_version"):
+            self.ocpp_versions.setdefault(f["ocpp_version"], None)
         if from_cp and mtype == "CALL":
             out.extend(self._keepalive(msg, conn))
             if (self._registration in ("Pending", "Rejected") and action not in _ALLOWED_WHILE_PENDING

@@ -109,7 +109,8 @@ def _times(msg: Message) -> CheckResult:
     for key, value in _walk_times(payload, 0):
         m = _ISO.match(value)
         if m is None:
-            continue  # the schema check reports non-date-time strings
+            out.append(("ocpp.time.malformed", f"{key} {value[:40]!r} is not an RFC 3339 date-time"))
+            continue
         if m.group(4) is None:
             out.append(("ocpp.time.no_timezone", f"{key} {value!r} has no 'Z' or UTC offset"))
         if int(m.group(1)) < 2010:

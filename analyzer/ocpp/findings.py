@@ -57,6 +57,7 @@ SPECS: tuple[FindingSpec, ...] = (
     FindingSpec("ocpp.reconnect.storm", W, "timing", "many reconnects of one charge point in a short time"),
     # Time (pattern 5)
     FindingSpec("ocpp.time.no_timezone", W, "interop", "timestamp without a UTC designator or offset"),
+    FindingSpec("ocpp.time.malformed", W, "interop", "timestamp is not an RFC 3339 date-time"),
     FindingSpec("ocpp.time.implausible", W, "interop", "timestamp before 2010 (clock not set?)"),
     # Transactions (patterns 2, 6, 8)
     FindingSpec("ocpp.tx.stop_without_start", W, "sequence", "transaction ended without a start in the capture"),

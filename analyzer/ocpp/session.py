@@ -52,8 +52,8 @@ class OcppReport:
 
 
 def connection_key(msg: Message) -> Hashable:
-    source = msg.refs[0].source if msg.refs else ""
-    return (source, msg.fields.get("connection"))
+    """(capture file, connection index): indexes are unique within one capture only."""
+    return (msg.fields.get("capture", ""), msg.fields.get("connection"))
 
 
 class OcppAnalyzer:
@@ -146,7 +146,7 @@ class OcppAnalyzer:
             findings = sorted(self._by_charger.get(cp, []), key=lambda f: f.ts_ns)
             chargers.append(ChargerReport(
                 cp, dict(ch.boot), tuple(ch.boot_statuses), ch.heartbeat_interval,
-                tuple(ch.versions), tuple(ch.connection_infos()), tuple(ch.statuses),
+                tuple(ch.ocpp_versions), tuple(ch.connection_infos()), tuple(ch.statuses),
                 tuple(self._txs[cp].transactions()), tuple(ch.iso15118), tuple(findings),
                 self._counts.get(cp, 0)))
         findings = tuple(sorted(self._findings, key=lambda f: f.ts_ns))

@@ -16,6 +16,7 @@ from chargescope import __version__, backends
 
 # verb modules, in the order `--help` lists them
 COMMANDS: tuple[str, ...] = (
+    "ocpp",
 )
 
 

@@ -25,7 +25,8 @@ def payload_handoff(version: str | None = None, validate: bool = True) -> Payloa
 
     def factory(conn: Connection) -> PayloadHandler:
         decoder = OcppDecoder(conn.index, version=version,
-                              version_source="option" if version else "", validate=validate)
+                              version_source="option" if version else "", validate=validate,
+                              capture=conn.source)
 
         def handle(payload: bytes, info: WsMessageInfo) -> Message:
             if info.subprotocol:

@@ -42,8 +42,10 @@ _GUESS_ORDER = ("2.0.1", "2.1", "1.6")
 class OcppDecoder:
     def __init__(self, connection: Any, *, version: str | None = None,
                  version_source: str = "", charge_point_id: str = "",
-                 store: SchemaStore | None = None, validate: bool = True) -> None:
+                 store: SchemaStore | None = None, validate: bool = True,
+                 capture: str = "") -> None:
         self.connection = connection
+        self.capture = capture  # the capture file: connection indexes are unique within it
         self.version = version
         self.version_source = version_source if version else ""
         self.charge_point_id = charge_point_id
@@ -101,6 +103,7 @@ class OcppDecoder:
                 f"MessageTypeId {mtype} is not defined in OCPP {version}",
                 where_source, where_frame, 0, "unit"))
         fields: dict[str, Any] = {
+            "capture": self.capture,
             "connection": self.connection,
             "charge_point_id": self.charge_point_id,
             "direction": direction,

@@ -51,7 +51,10 @@ class _Compiled:
         self._rs = None
         self._py = None
         if _rs is not None:
-            self._rs = _rs.validator_for(schema)
+            # Formats are annotations here, as in the `ocpp` package's jsonschema use: the
+            # reference verdicts stay identical, and date-time problems get their own,
+            # more specific findings (analyzer.ocpp.checks: ocpp.time.*).
+            self._rs = _rs.validator_for(schema, validate_formats=False)
         else:
             import jsonschema
 
@@ -85,8 +88,10 @@ class SchemaStore:
         self._cache: dict[tuple[str, str, bool], _Compiled | None] = {}
         self._actions: dict[str, frozenset[str]] = {}
 
-    def _file(self, version: OcppVersion, action: str, response: bool):
-        suffix = version.response_suffix if response else version.request_suffix
+    def _file(self, version: OcppVersion, action: str, response: bool | None):
+        """The schema file; response=None asks for the suffix-less name (2.1 SEND)."""
+        suffix = "" if response is None else (
+            version.response_suffix if response else version.request_suffix)
         return resources.files(self._package).joinpath(version.schema_dir, "schemas",
                                                        f"{action}{suffix}.json")
 
@@ -100,10 +105,10 @@ class SchemaStore:
                 stem = entry.name.removesuffix(".json")
                 if stem.endswith("Response"):
                     continue
-                if v.request_suffix:
-                    if not stem.endswith(v.request_suffix):
-                        continue
+                if v.request_suffix and stem.endswith(v.request_suffix):
                     stem = stem[: -len(v.request_suffix)]
+                # else: a message without a response (2.1 SEND, e.g. NotifyPeriodicEventStream)
+                # whose schema file carries no suffix at all
                 names.add(stem)
             self._actions[version] = frozenset(names)
         return self._actions[version]
@@ -117,6 +122,8 @@ class SchemaStore:
         compiled = None
         if action in self.actions(version):
             path = self._file(BY_NAME[version], action, response)
+            if not path.is_file() and not response:
+                path = self._file(BY_NAME[version], action, None)
             if path.is_file():
                 compiled = _Compiled(json.loads(path.read_text(encoding="utf-8")))
         self._cache[key] = compiled

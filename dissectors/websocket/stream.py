@@ -217,8 +217,8 @@ class WebSocketStream:
     def _ws_message(self, direction: int, name: str, ts_ns: int, fields: dict,
                     refs: tuple[ByteRef, ...], problems: Sequence[Problem] = ()) -> Message:
         src, dst = (self._ends if direction != 1 else self._ends[::-1])
-        fields = {"connection": self.conn.index, "charge_point_id": self.charge_point_id,
-                  "direction": direction, **fields}
+        fields = {"capture": self.conn.source, "connection": self.conn.index,
+                  "charge_point_id": self.charge_point_id, "direction": direction, **fields}
         return Message(Link.B, "websocket", name, ts_ns, src, dst, fields, refs, tuple(problems))
 
     def _problem(self, kind: str, detail: str, offset: int, refs: tuple[ByteRef, ...]) -> Problem:
