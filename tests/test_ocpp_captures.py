@@ -122,3 +122,23 @@ def test_unauthorized_handshake():
     assert [m.name for m in msgs] == ["Handshake Request", "Handshake Response", "Connection closed"]
     assert {f.code for f in report.findings} == {"websocket.handshake.rejected",
                                                  "ocpp.security.basic_auth_cleartext"}
+
+
+def test_link_sessions_for_the_correlator():
+    from chargescope.analyzer.correlate import build_sessions
+    from chargescope.analyzer.correlate.milestones import MILESTONES
+    from chargescope.analyzer.ocpp import link_sessions
+
+    parts = link_sessions(analyze(capture_messages("ocpp16_basic")))
+    by_kind = {p.kind: p for p in parts}
+    tx = by_kind["ocpp.transaction"]
+    assert (tx.ident, tx.outcome, tx.energy_wh, tx.stop_reason) == ("42", "success", 1500, "remote")
+    assert tx.keys == {"charge_point_id": "CP16-001", "transaction_id": "42", "id_token": "GOODTAG1",
+                       "connector": "1"}
+    names = [e.name for e in tx.events]
+    assert {"ocpp.authorize_accepted", "ocpp.tx_started", "ocpp.tx_ended", "ocpp.meter"} <= set(names)
+    assert "ocpp.authorize_rejected" not in names  # BADTAG01 is another card
+    rejected = by_kind["ocpp.authorization"]
+    assert rejected.outcome == "failed" and rejected.keys["id_token"] == "BADTAG01"
+    assert all(e.name in MILESTONES for p in parts for e in p.events)
+    assert build_sessions(parts).sessions

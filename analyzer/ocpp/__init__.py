@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chargescope.analyzer.ocpp.milestones import link_sessions
 from chargescope.analyzer.ocpp.session import (
     ChargerReport,
     OcppAnalyzer,
@@ -10,4 +11,5 @@ from chargescope.analyzer.ocpp.session import (
     connection_key,
 )
 
-__all__ = ["ChargerReport", "OcppAnalyzer", "OcppReport", "analyze", "connection_key"]
+__all__ = ["ChargerReport", "OcppAnalyzer", "OcppReport", "analyze", "connection_key",
+           "link_sessions"]

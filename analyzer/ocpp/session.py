@@ -16,10 +16,12 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from chargescope.analyzer.correlate.model import LinkEvent
 from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.ocpp.charger import ChargerTracker, ConnectionInfo, StatusChange
 from chargescope.analyzer.ocpp.checks import CHECKS, subprotocol_check
 from chargescope.analyzer.ocpp.findings import registry as ocpp_registry
+from chargescope.analyzer.ocpp.milestones import MilestoneCollector
 from chargescope.analyzer.ocpp.pairing import DEFAULT_TIMEOUT_NS, PairingTracker
 from chargescope.analyzer.ocpp.transactions import Transaction, TransactionTracker
 from chargescope.analyzer.records import Finding, Link, Message, Severity
@@ -38,6 +40,7 @@ class ChargerReport:
     iso15118: tuple[dict[str, Any], ...]
     findings: tuple[Finding, ...]
     messages: int
+    milestones: tuple[LinkEvent, ...] = ()  # for the correlator (milestones.link_sessions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ class OcppAnalyzer:
         self._conn_cp: dict[Hashable, str] = {}
         self._requests: dict[Hashable, Message] = {}
         self._counts: dict[str, int] = {}
+        self._milestones: dict[str, MilestoneCollector] = {}
         self._messages = 0
         self._last_ts = 0
 
@@ -102,6 +106,7 @@ class OcppAnalyzer:
         if charger is None:
             charger = self._chargers[cp] = ChargerTracker(cp)
             self._txs[cp] = TransactionTracker()
+            self._milestones[cp] = MilestoneCollector()
         for check in CHECKS[msg.protocol]:
             for code, text in check(msg):
                 self._emit(cp, code, text, (msg,), msg.ts_ns)
@@ -116,6 +121,7 @@ class OcppAnalyzer:
             self._emit(cp, code, text, evidence, msg.ts_ns)
         for code, text, evidence in self._txs[cp].feed(msg):
             self._emit(cp, code, text, evidence, msg.ts_ns)
+        self._milestones[cp].feed(msg)
 
     def _websocket(self, msg: Message, conn: Hashable, cp: str, charger: ChargerTracker) -> None:
         if msg.name == "Handshake Request":
@@ -148,7 +154,7 @@ class OcppAnalyzer:
                 cp, dict(ch.boot), tuple(ch.boot_statuses), ch.heartbeat_interval,
                 tuple(ch.ocpp_versions), tuple(ch.connection_infos()), tuple(ch.statuses),
                 tuple(self._txs[cp].transactions()), tuple(ch.iso15118), tuple(findings),
-                self._counts.get(cp, 0)))
+                self._counts.get(cp, 0), tuple(self._milestones[cp].events)))
         findings = tuple(sorted(self._findings, key=lambda f: f.ts_ns))
         return OcppReport(tuple(chargers), findings, self._messages)
 
