@@ -142,3 +142,28 @@ def test_link_sessions_for_the_correlator():
     assert rejected.outcome == "failed" and rejected.keys["id_token"] == "BADTAG01"
     assert all(e.name in MILESTONES for p in parts for e in p.events)
     assert build_sessions(parts).sessions
+
+
+@pytest.mark.parametrize("cut", [0, 5])
+def test_capture_starting_mid_connection(cut):
+    """Drop the handshake and the first exchanges (and `cut` bytes of the next segment)."""
+    from chargescope.analyzer.records import StreamData
+    from chargescope.dissectors.websocket.stream import WebSocketStream
+
+    events = stream_events(DATA / "ocpp16_basic.pcap")
+    data = [e for e in events if isinstance(e, StreamData)]
+    first = data[6]  # after handshake + two exchanges
+    kept = [StreamData(first.conn, first.direction, first.offset + cut, first.data[cut:], first.ts_ns,
+                       first.refs)] + data[7:]
+    ws = WebSocketStream(first.conn, [payload_handoff()])
+    msgs = [m for e in kept for m in ws.on_data(e)]
+    full = [m for m in capture_messages("ocpp16_basic") if m.protocol == "ocpp"]
+    ocpp = [m for m in msgs if m.protocol == "ocpp"]
+    tail = full[-len(ocpp):]
+    assert [m.fields["unique_id"] for m in ocpp] == [m.fields["unique_id"] for m in tail]
+    assert ocpp[-1].fields["ocpp_version"] == "1.6"
+    if cut:
+        assert msgs[0].name == "Undecoded bytes"
+        assert msgs[0].problems[0].kind == "websocket.resync.skipped"
+    # names of results paired from the CALLs seen after the cut
+    assert all(m.fields["action"] for m in ocpp[2:] if m.fields["message_type"] == "CALLRESULT")

@@ -136,3 +136,39 @@ def test_probe():
     assert looks_like_ocpp(b' [ 3 ,"1",{}]')
     assert not looks_like_ocpp(b'[20,1]')
     assert not looks_like_ocpp(b'{"a":1}')
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=80), max_size=8), st.sampled_from([None, "jsonl", "text"]))
+def test_hostile_log_lines_never_raise(lines, fmt):
+    from chargescope.analyzer.ocpp.logs import read_log_lines
+
+    for msg in read_log_lines([line + "\n" for line in lines], "fuzz.log", fmt):
+        assert msg.protocol == "ocpp"
+
+
+def test_json_array_log_of_records_and_of_bare_arrays():
+    from chargescope.analyzer.ocpp.logs import read_log_lines
+
+    records = json.dumps([{"time": "2024-01-01T00:00:00Z", "dir": "out", "cp": "X",
+                           "msg": '[2,"1","Reset",{"type":"Soft"}]'}], indent=1).splitlines(True)
+    (msg,) = read_log_lines(records, "a.json")
+    assert (msg.fields["direction"], msg.fields["charge_point_id"], msg.name) == (1, "X", "Reset Request")
+    bare = json.dumps([[2, "1", "Heartbeat", {}], [3, "1", {"currentTime": "2024-01-01T00:00:00Z"}]],
+                      indent=1).splitlines(True)
+    names = [m.name for m in read_log_lines(bare, "b.json")]
+    assert names == ["Heartbeat Request", "Heartbeat Response"]
+
+
+def test_text_log_direction_words_and_cp_side():
+    from chargescope.analyzer.ocpp.logs import read_log_lines
+
+    lines = ['[2024-01-01T10:00:00.000Z] station=CP9 RX [2,"1","Heartbeat",{}]\n',
+             '[2024-01-01T10:00:00.100Z] station=CP9 TX [3,"1",{"currentTime":"2024-01-01T00:00:00Z"}]\n',
+             'random noise line\n']
+    csms = list(read_log_lines(lines, "c.log"))
+    assert [m.fields["direction"] for m in csms] == [0, 1]
+    cp_side = list(read_log_lines(lines, "c.log", log_side="cp"))
+    assert [m.fields["direction"] for m in cp_side] == [1, 0]
+    assert csms[0].fields["charge_point_id"] == "CP9"
+    assert csms[1].ts_ns - csms[0].ts_ns == 100_000_000

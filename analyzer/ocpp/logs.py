@@ -189,6 +189,8 @@ class LogReader:
 def detect_format(head: str) -> str:
     """"json-array", "jsonl" or "text" from the first non-blank characters of a file."""
     stripped = head.lstrip()
+    if _TEXT_TS.match(stripped.split("\n", 1)[0]):
+        return "text"
     if stripped.startswith("["):
         # A whole-file array of records, unless the first line is itself an OCPP-J array.
         first_line = stripped.split("\n", 1)[0].strip()

@@ -52,6 +52,8 @@ class OcppDecoder:
         self.store = store or default_store()
         self.validate = validate
         self._pending: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._plausible: list[str] = list(_GUESS_ORDER)
+        self._guessing = version is None
 
     # ------------------------------------------------------------------ version
 
@@ -61,18 +63,24 @@ class OcppDecoder:
         v = version_for_subprotocol(subprotocol)
         if v is not None:
             self.version, self.version_source = v.name, "handshake"
+            self._guessing = False
 
     def _guess_version(self, action: str, payload: Any) -> None:
-        candidates = [v for v in _GUESS_ORDER if action in self.store.actions(v)]
-        if not candidates:
-            return
-        if len(candidates) == 1:
-            self.version, self.version_source = candidates[0], "guessed"
-            return
-        for name in candidates:
-            if self.store.validate(name, action, False, payload) == []:
-                self.version, self.version_source = name, "guessed"
-                return
+        """Narrow the plausible versions with every CALL until one remains.
+
+        A version stays plausible while each CALL seen names one of its actions and
+        validates against its schema; the current guess is the first plausible one in
+        `_GUESS_ORDER`. (Heartbeat `{}` fits every version; StartTransaction only 1.6.)
+        """
+        fits = [v for v in self._plausible if action in self.store.actions(v)
+                and (len(self._plausible) == 1 or self.store.validate(v, action, False, payload) == [])]
+        if not fits:
+            fits = [v for v in self._plausible if action in self.store.actions(v)]
+        if fits:
+            self._plausible = fits
+            self.version, self.version_source = fits[0], "guessed"
+        if len(self._plausible) == 1:
+            self._guessing = False
 
     # ------------------------------------------------------------------ decode
 
@@ -89,7 +97,7 @@ class OcppDecoder:
         mtype = rpc.message_type_id
         action = rpc.action
         paired = False
-        if mtype in (MessageType.CALL, MessageType.SEND) and action and self.version is None:
+        if mtype in (MessageType.CALL, MessageType.SEND) and action and self._guessing:
             self._guess_version(action, rpc.payload)
         version = self.version
         if mtype == MessageType.CALL and action and rpc.unique_id is not None:

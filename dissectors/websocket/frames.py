@@ -135,7 +135,8 @@ def plausible_frame_at(buf: bytes | bytearray, pos: int, *, from_client: bool | 
         return False
     if from_client is not None and head.masked != from_client:
         return False
-    if head.length > max_len or (head.opcode >= 0x8 and (head.length > 125 or not head.fin)):
+    if head.length > max_len or (head.opcode >= 0x8 and (head.length > 125 or not head.fin
+                                                          or head.rsv1)):
         return False
     if head.opcode == Opcode.CONTINUATION:
         return False  # never resynchronise into the middle of a fragmented message

@@ -44,6 +44,7 @@ from chargescope.dissectors.websocket.handshake import (
 )
 
 MAX_HEADER_BLOCK = 64 << 10
+HUNT_HORIZON = 64 << 10  # longest frame a resync candidate may claim without evidence
 _HTTP_METHODS = (b"GET ", b"POST", b"PUT ", b"HEAD", b"OPTI", b"DELE", b"PATC", b"CONN")
 
 
@@ -134,7 +135,8 @@ class _Fragmented:
 
 
 class _Direction:
-    __slots__ = ("buf", "base", "mode", "frag", "skip", "refs", "inflater", "window_lost")
+    __slots__ = ("buf", "base", "mode", "frag", "skip", "refs", "inflater", "window_lost",
+                 "tentative", "hunt_from")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -145,6 +147,8 @@ class _Direction:
         self.refs = _RefMap()
         self.inflater: Inflater | None = None
         self.window_lost = False
+        self.tentative = False  # just resynchronised: the boundary is not yet confirmed
+        self.hunt_from = 0  # where the next hunt starts (1 after a false boundary)
 
     def consume(self, n: int) -> None:
         del self.buf[:n]
@@ -402,17 +406,44 @@ class WebSocketStream:
 
     # ------------------------------------------------------------------ frames
 
+    def _candidate(self, buf: bytearray, pos: int, from_client: bool) -> bool | None:
+        """Is `pos` a frame boundary? True/False, or None while the bytes cannot tell yet.
+
+        A boundary must hold a plausible frame *and* be followed by another plausible
+        frame (a chain of two), unless the frame is a text frame that starts like JSON,
+        which is evidence enough on its own. Candidates claiming more than
+        `HUNT_HORIZON` bytes without that evidence are rejected, so hunting never
+        buffers much.
+        """
+        head = wsf.parse_header(buf, pos)
+        if head is None or (head.length and len(buf) < pos + head.header_len + 1):
+            return None
+        if not wsf.plausible_frame_at(buf, pos, from_client=from_client,
+                                      max_len=self.options.max_message_size):
+            return False
+        strong = head.opcode == wsf.Opcode.TEXT and not head.rsv1 and head.length > 0
+        end = pos + head.total_len
+        if end >= len(buf):
+            if strong:
+                return True
+            return None if head.length <= HUNT_HORIZON else False
+        nxt = wsf.parse_header(buf, end)
+        if nxt is None or (nxt.length and len(buf) < end + nxt.header_len + 1):
+            return True if strong else None
+        return wsf.plausible_frame_at(buf, end, from_client=from_client,
+                                      max_len=self.options.max_message_size)
+
     def _hunt(self, direction: int, ts_ns: int, out: list[Message]) -> bool:
         d = self._dirs[direction]
         buf = d.buf
-        pos = 0
+        pos = d.hunt_from
+        d.hunt_from = 0
         found = False
         while pos < len(buf):
-            head = wsf.parse_header(buf, pos)
-            if head is None or (head.length and len(buf) < pos + head.header_len + 1):
-                break  # cannot judge yet (header or first payload byte missing): wait
-            if wsf.plausible_frame_at(buf, pos, from_client=direction == 0,
-                                      max_len=self.options.max_message_size):
+            verdict = self._candidate(buf, pos, direction == 0)
+            if verdict is None:
+                break  # cannot judge yet: wait for more bytes
+            if verdict:
                 found = True
                 break
             pos += 1
@@ -426,6 +457,7 @@ class WebSocketStream:
             d.consume(pos)
         if found:
             d.mode = _Mode.FRAMES
+            d.tentative = True
             if d.inflater is None and self.response is None:
                 # Handshake unseen: compressed frames (RSV1) tell us deflate was on; assume
                 # the shared window is unknown and inflate each message on its own.
@@ -442,6 +474,13 @@ class WebSocketStream:
         deflate_on = d.inflater is not None
         violations = wsf.header_violations(head, from_client=direction == 0, deflate=deflate_on)
         start = d.base
+        if d.tentative:
+            if violations:  # right after a resync, a bad header means a false boundary
+                d.mode = _Mode.HUNT
+                d.hunt_from = 1
+                return True
+            if head.opcode in (wsf.Opcode.TEXT, wsf.Opcode.BINARY):
+                d.tentative = False
         cap = self.options.max_message_size
         if head.opcode not in wsf.KNOWN_OPCODES or head.length > cap:
             header_refs = d.refs.slice(start, start + head.header_len)
