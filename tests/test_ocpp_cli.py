@@ -42,7 +42,7 @@ def test_text_output_lists_charger_transactions_and_findings():
 
 def test_unreadable_input_is_exit_2(tmp_path):
     bad = tmp_path / "x.pcap"
-    bad.write_bytes(b"\xd4\xc3\xb2\xa1" + b"\0" * 3)
+    bad.write_bytes(b"this is not a capture at all")
     res = run(bad)
     assert res.exit_code == 2
 

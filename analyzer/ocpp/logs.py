@@ -257,7 +257,10 @@ LOG_SUFFIXES = (".jsonl", ".ndjson", ".log", ".txt", ".json")
 
 def is_log_file(path: Path) -> bool:
     """Logs are recognised by name, or by not starting with a pcap/pcapng magic."""
-    if path.name.lower().endswith(LOG_SUFFIXES):
+    name = path.name.lower()
+    if name.endswith((".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")):
+        return False
+    if name.endswith(LOG_SUFFIXES):
         return True
     try:
         with open(path, "rb") as fh:
