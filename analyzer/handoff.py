@@ -91,4 +91,8 @@ def stream_handoffs() -> tuple[StreamHandoff, ...]:
     from chargescope.dissectors import v2gtp
 
     entries: list[StreamHandoff] = [v2gtp.HANDOFF]
+    from chargescope.dissectors.ocpp import stream_handoff as websocket_ocpp
+
+    entries: list[StreamHandoff] = []
+    entries.append(websocket_ocpp())
     return tuple(entries)
