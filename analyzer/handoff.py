@@ -79,5 +79,8 @@ def frame_handoffs() -> tuple[FrameHandoff, ...]:
 
 def stream_handoffs() -> tuple[StreamHandoff, ...]:
     """The built-in TCP stream dissectors, in the order the pipeline tries them."""
+    from chargescope.dissectors.ocpi.stream import ocpi_handoff
+
     entries: list[StreamHandoff] = []
+    entries.append(ocpi_handoff())  # HTTP/1.1 -> OCPI (link C); declines WebSocket upgrades
     return tuple(entries)
