@@ -95,4 +95,8 @@ def stream_handoffs() -> tuple[StreamHandoff, ...]:
 
     entries: list[StreamHandoff] = []
     entries.append(websocket_ocpp())
+    from chargescope.dissectors.ocpi.stream import ocpi_handoff
+
+    entries: list[StreamHandoff] = []
+    entries.append(ocpi_handoff())  # HTTP/1.1 -> OCPI (link C); declines WebSocket upgrades
     return tuple(entries)
