@@ -60,12 +60,13 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
         for path in write(result, export_dir, export_format):
             diag(f"wrote {path}")
     if as_json:
-        doc = render_json(result.correlation)
+        doc = render_json(result.correlation, result.link_findings)
         doc["sources"] = [vars_of(s) for s in result.sources]
         doc["problems"] = [vars_of(p) for p in result.problems]
         emit_json(doc)
     else:
-        click.echo(render_text(result.correlation, show_timeline=not no_timeline))
+        click.echo(render_text(result.correlation, show_timeline=not no_timeline,
+                               other_findings=result.link_findings))
     errors = any(f.severity is Severity.ERROR for f in result.findings)
     sys.exit(EXIT_FINDINGS if errors else EXIT_OK)
 
