@@ -58,8 +58,11 @@ def _read_capture(path: Path) -> Iterator[Message | Problem]:
 
 def source_readers() -> tuple[SourceReader, ...]:
     """The readers tried in order for every input file."""
+    from chargescope.analyzer.ocpp.logs import is_log_file, read_log
+
     return (
         SourceReader("capture", _is_capture, _read_capture),
+        SourceReader("ocpp-log", is_log_file, read_log),
     )
 
 

@@ -15,6 +15,7 @@ from chargescope.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
     EXIT_OK,
+    SOURCE_SUFFIXES,
     capture_options,
     diag,
     emit_json,
@@ -34,12 +35,13 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
             no_timeline):
     """Join every link of every charging session and judge it.
 
-    CAPTURES are capture files (pcap, pcapng, gzip-compressed) or directories of them;
-    each file is one capture source with its own clock. Prints one block per charging
+    CAPTURES are capture files (pcap, pcapng, gzip-compressed), OCPP logs (JSON lines,
+    JSON arrays, timestamp-prefixed text; see `chargescope ocpp --help`) or directories
+    of them; each file is one capture source with its own clock. Prints one block per charging
     session (verdict, join keys, cross-link timeline, findings) and a summary. Exit
     status: 0 no error findings, 1 error findings, 2 unreadable input.
     """
-    paths = expand_captures(captures)
+    paths = expand_captures(captures, SOURCE_SUFFIXES)
     if not paths:
         diag("chargescope analyze: no capture files found")
         sys.exit(EXIT_BAD_INPUT)
