@@ -96,12 +96,17 @@ class _Conn:
         self.finished = False  # both FINs delivered, or RST: late packets are ignored
 
 
-def _endpoints(packet: Packet) -> tuple[bytes, bytes]:
-    data = packet.frame.data
+def _addresses(packet: Packet) -> bytes:
+    """Source then destination address, as one slice of the IP header."""
     l3 = packet.l3_offset
     if packet.ip_version == 4:
-        return data[l3 + 12:l3 + 16], data[l3 + 16:l3 + 20]
-    return data[l3 + 8:l3 + 24], data[l3 + 24:l3 + 40]
+        return packet.frame.data[l3 + 12:l3 + 20]
+    return packet.frame.data[l3 + 8:l3 + 40]
+
+
+def _swap(addrs: bytes) -> bytes:
+    half = len(addrs) >> 1
+    return addrs[half:] + addrs[:half]
 
 
 class TcpReassembler:
@@ -111,8 +116,12 @@ class TcpReassembler:
                  idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS) -> None:
         self.max_buffer = max_buffer
         self.idle_timeout_ns = idle_timeout_ns
-        self._conns: OrderedDict[tuple, _Conn] = OrderedDict()  # key: client-side 5-tuple
+        # key: (source, client address + server address, client port, server port)
+        self._conns: OrderedDict[tuple, _Conn] = OrderedDict()
         self._next_index = 0
+        # idle connections are looked for every 1/16 of the timeout of capture time
+        self._expiry_step = max(1, idle_timeout_ns // 16)
+        self._next_expiry = -(1 << 62)
 
     @property
     def open_connections(self) -> int:
@@ -120,10 +129,10 @@ class TcpReassembler:
 
     def connection_of(self, packet: Packet) -> Connection | None:
         """The connection a TCP packet belongs to (after `feed`), like tcp.stream."""
-        src, dst = _endpoints(packet)
+        addrs = _addresses(packet)
         source = packet.frame.source
-        state = (self._conns.get((source, src, packet.sport, dst, packet.dport))
-                 or self._conns.get((source, dst, packet.dport, src, packet.sport)))
+        state = (self._conns.get((source, addrs, packet.sport, packet.dport))
+                 or self._conns.get((source, _swap(addrs), packet.dport, packet.sport)))
         return state.conn if state else None
 
     def feed(self, packet: Packet) -> list[Event]:
@@ -131,12 +140,12 @@ class TcpReassembler:
         events: list[Event] = []
         frame = packet.frame
         ts = frame.ts_ns
-        if self._conns:
+        if ts >= self._next_expiry:
+            self._next_expiry = ts + self._expiry_step
             self._expire(ts, events)
-        src, dst = _endpoints(packet)
+        addrs = _addresses(packet)
         source = frame.source
-        key = (source, src, packet.sport, dst, packet.dport)
-        rkey = (source, dst, packet.dport, src, packet.sport)
+        key = (source, addrs, packet.sport, packet.dport)
         flags = packet.tcp_flags
         syn = flags & TCP_SYN
         state = self._conns.get(key)
@@ -144,9 +153,9 @@ class TcpReassembler:
             direction = 0
             ckey = key
         else:
-            state = self._conns.get(rkey)
+            ckey = (source, _swap(addrs), packet.dport, packet.sport)
+            state = self._conns.get(ckey)
             direction = 1
-            ckey = rkey
         if state is not None and syn and not flags & TCP_ACK:
             # a SYN on a known 4-tuple: a retransmission when it repeats the first sequence
             # number seen in its direction, else port reuse (tshark's tcp.stream rule)
@@ -157,7 +166,7 @@ class TcpReassembler:
                 del self._conns[ckey]
                 state = None
         if state is None:
-            state, direction = self._open(packet, key, rkey, src, dst, events)
+            state, direction = self._open(packet, key, addrs, events)
         else:
             self._conns.move_to_end(state.client_key)
         state.last_ts = ts
@@ -208,8 +217,11 @@ class TcpReassembler:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _open(self, packet: Packet, key: tuple, rkey: tuple, src: bytes, dst: bytes,
-              events: list[Event]) -> tuple[_Conn, int]:
+    def _open(self, packet: Packet, key: tuple, addrs: bytes, events: list[Event]
+              ) -> tuple[_Conn, int]:
+        half = len(addrs) >> 1
+        src, dst = addrs[:half], addrs[half:]
+        rkey = (key[0], dst + src, packet.dport, packet.sport)
         flags = packet.tcp_flags
         source = packet.frame.source
         handshake = bool(flags & TCP_SYN)
