@@ -224,3 +224,17 @@ def test_out_of_order_buffer_overflow_emits_gap_early() -> None:
     gaps = [e for e in events if isinstance(e, StreamGap)]
     assert [(g.offset, g.length) for g in gaps] == [(0, 100)]
     assert sum(len(e.data) for e in events if isinstance(e, StreamData)) >= 20
+
+
+def test_connection_limit_evicts_least_recently_active() -> None:
+    r = TcpReassembler(max_connections=2)
+    events = []
+    for isn, port in ((1, 1000), (2, 1001), (3, 1002)):
+        wire = Wire(isn_c=isn)
+        p = wire.packet(0, 0, flags=SYN)
+        raw = bytearray(p.frame.data)
+        raw[34:36] = port.to_bytes(2, "big")
+        events += r.feed(net.decode(Frame(isn, isn, 1, bytes(raw), len(raw))))
+    assert r.open_connections == 2
+    evicted = [e for e in events if isinstance(e, StreamClose)]
+    assert [(e.conn.index, e.reason) for e in evicted] == [(0, "evicted")]

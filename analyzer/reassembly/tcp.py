@@ -23,10 +23,11 @@ Rules, chosen to match what users know from tshark's "follow TCP stream":
 * A SYN with a new sequence number on a known 4-tuple, or any SYN after the
   connection closed, starts a new connection (port reuse), like tshark's `tcp.stream`.
 * Idle connections (no packet for `idle_timeout_ns` of capture time) are closed with
-  reason ``"idle-timeout"``, so memory is bounded by the open connections.
+  reason ``"idle-timeout"``, so memory is bounded by the open connections; beyond
+  `max_connections` tracked at once the least recently active is closed (``"evicted"``).
 
-StreamClose reasons: ``"fin"``, ``"rst"``, ``"idle-timeout"``, ``"reused"`` (a new SYN
-took over the 4-tuple) and ``"end-of-capture"``.
+StreamClose reasons: ``"fin"``, ``"rst"``, ``"idle-timeout"``, ``"evicted"``, ``"reused"``
+(a new SYN took over the 4-tuple) and ``"end-of-capture"``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ HALF32 = 1 << 31
 
 DEFAULT_MAX_BUFFER = 4 << 20  # out-of-order bytes held per direction
 DEFAULT_IDLE_TIMEOUT_NS = 600 * 1_000_000_000  # ten minutes of capture time
+DEFAULT_MAX_CONNECTIONS = 100_000  # tracked at once; the least recently active go first
 
 
 class _Chunk:
@@ -113,9 +115,11 @@ class TcpReassembler:
     """Turns TCP Packets into stream events; one instance per pipeline run."""
 
     def __init__(self, *, max_buffer: int = DEFAULT_MAX_BUFFER,
-                 idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS) -> None:
+                 idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
         self.max_buffer = max_buffer
         self.idle_timeout_ns = idle_timeout_ns
+        self.max_connections = max_connections
         # key: (source, client address + server address, client port, server port)
         self._conns: OrderedDict[tuple, _Conn] = OrderedDict()
         self._next_index = 0
@@ -241,6 +245,10 @@ class TcpReassembler:
         conn = Connection(self._next_index, client, server, source)
         self._next_index += 1
         state = _Conn(conn, ckey, packet.frame.ts_ns)
+        if len(self._conns) >= self.max_connections:  # e.g. a SYN scan: evict the stalest
+            _old_key, old = self._conns.popitem(last=False)
+            if not old.finished:
+                self._close(old, -1, "evicted", packet.frame.ts_ns, events)
         self._conns[ckey] = state
         events.append(StreamOpen(conn, packet.frame.ts_ns, handshake))
         return state, direction
