@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from netbuild import eth, ipv4, tcp, udp
 
 from chargescope.analyzer import net
 from chargescope.analyzer.handoff import FrameHandoff, StreamHandoff
@@ -18,6 +17,8 @@ from chargescope.analyzer.records import (
     StreamClose,
     StreamData,
 )
+
+from .netbuild import eth, ipv4, tcp, udp
 
 CLIENT, SERVER = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
 

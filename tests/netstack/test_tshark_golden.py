@@ -11,8 +11,9 @@ import os
 
 import pytest
 from conftest import CORPUS, corpus_path, twin_params
-from scapy_frames import read_frames
-from tshark_golden import compare_fields, compare_follow, need_tshark, our_view
+
+from .frames import read_frames
+from .tshark_golden import compare_fields, compare_follow, need_tshark, our_view
 
 SUBSET = [
     "uhi22+pyPLC/2022-12-13_compleo_powerdelivery230_no_load.pcapng",  # 91 streams

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from netbuild import eth, ipv4, tcp
 
 from chargescope.analyzer import net
 from chargescope.analyzer.reassembly import TcpReassembler
@@ -16,6 +15,8 @@ from chargescope.analyzer.records import (
     StreamGap,
     StreamOpen,
 )
+
+from .netbuild import eth, ipv4, tcp
 
 CLIENT, SERVER = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
 SYN, ACK, FIN, RST, PSH = 0x02, 0x10, 0x01, 0x04, 0x08

@@ -8,12 +8,13 @@ import pytest
 from conftest import corpus_path, load_impl, twin_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from netbuild import eth, ipv4, ipv6, tcp, udp
-from scapy_frames import read_frames
 
 from chargescope import backends
 from chargescope.analyzer import net
 from chargescope.analyzer.records import Frame
+
+from .frames import read_frames
+from .netbuild import eth, ipv4, ipv6, tcp, udp
 
 LINKTYPES = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 147]
 
