@@ -242,16 +242,12 @@ def run_pipeline(path: Path, limit: int) -> tuple[int, int]:
     return pipeline.stats.frames, path.stat().st_size
 
 
-def run_tshark(args: list[str]) -> Callable[[Path, int], tuple[int, int]]:
+def run_tshark(args: tuple[str, ...]) -> Callable[[Path, int], tuple[int, int]]:
+    """tshark with extra taps; frames and bytes from an io,stat tap in the same pass."""
     def run(path: Path, limit: int) -> tuple[int, int]:
-        cmd = ["tshark", "-n", "-r", str(path), *args]
-        if limit:
-            cmd[1:1] = ["-c", str(limit)]
-        subprocess.run(cmd, capture_output=True, check=True)
-        count = subprocess.run(["capinfos", "-c", "-M", str(path)], capture_output=True,
-                               text=True).stdout
-        frames = int(count.strip().split()[-1]) if count.strip() else 0
-        return (min(frames, limit) if limit else frames), path.stat().st_size
+        from bench_capture import run_tshark as io_stat_pass
+
+        return io_stat_pass(path, limit, args)
     return run
 
 
@@ -261,8 +257,8 @@ RUNNERS: dict[str, Callable[[Path, int], tuple[int, int]]] = {
     "decode-python": run_decode("python"),
     "streams": run_decode_reassembly,
     "pipeline": run_pipeline,
-    "tshark-conv": run_tshark(["-2", "-q", "-z", "conv,tcp"]),
-    "tshark-io": run_tshark(["-q", "-z", "io,stat,0"]),
+    "tshark-conv": run_tshark(("-2", "-z", "conv,tcp")),
+    "tshark-io": run_tshark(()),
 }
 LABELS = {
     "read": "chargescope frames (read only)",
@@ -279,9 +275,13 @@ def measure(tool: str, path: Path, limit: int) -> dict:
     start = time.perf_counter()
     frames, size = RUNNERS[tool](path, limit)
     seconds = time.perf_counter() - start
-    who = resource.RUSAGE_CHILDREN if tool.startswith("tshark") else resource.RUSAGE_SELF
-    return {"frames": frames, "bytes": size, "seconds": seconds,
-            "rss_mb": resource.getrusage(who).ru_maxrss / 1024}
+    if tool.startswith("tshark"):  # the only child this process had
+        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    else:
+        from bench_capture import own_peak_rss_mb
+
+        rss_mb = own_peak_rss_mb()
+    return {"frames": frames, "bytes": size, "seconds": seconds, "rss_mb": rss_mb}
 
 
 def main() -> None:
