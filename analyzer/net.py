@@ -74,6 +74,29 @@ AF_INET6_VALUES = frozenset({10, 24, 28, 30})
 
 NO_VLANS: tuple[int, ...] = ()
 
+# Problem kinds this decoder reports (stable codes; the detail sentence may change)
+PROBLEM_KINDS: dict[str, str] = {
+    "net.ethernet.short": "Ethernet header shorter than 14 bytes",
+    "net.sll.short": "Linux cooked (SLL) header shorter than 16 bytes",
+    "net.sll2.short": "Linux cooked v2 (SLL2) header shorter than 20 bytes",
+    "net.raw.short": "raw IP frame with no bytes",
+    "net.raw.version": "raw IP frame whose version nibble is neither 4 nor 6",
+    "net.null.short": "BSD null/loopback header shorter than 4 bytes",
+    "net.vlan.short": "802.1Q/802.1ad tag cut short",
+    "net.ipv4.short": "IPv4 header shorter than 20 bytes",
+    "net.ipv4.version": "IPv4 EtherType but version nibble not 4",
+    "net.ipv4.header_length": "IPv4 IHL below 20 bytes or beyond the frame",
+    "net.ipv4.total_length": "IPv4 total length below the header or beyond the captured bytes",
+    "net.ipv6.short": "IPv6 header shorter than 40 bytes",
+    "net.ipv6.version": "IPv6 EtherType but version nibble not 6",
+    "net.ipv6.payload_length": "IPv6 payload length beyond the captured bytes",
+    "net.ipv6.extension": "IPv6 extension header cut short",
+    "net.tcp.short": "TCP header shorter than 20 bytes",
+    "net.tcp.header_length": "TCP data offset below 20 bytes or beyond the segment",
+    "net.udp.short": "UDP header shorter than 8 bytes",
+    "net.udp.length": "UDP length below 8 or beyond the datagram",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Packet:

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from chargescope import backends
-from chargescope.analyzer import handoff
+from chargescope.analyzer import handoff, net
 from chargescope.analyzer.handoff import FrameHandoff, StreamDissector, StreamHandoff
 from chargescope.analyzer.net import (
     DECODED,
@@ -54,6 +54,8 @@ from chargescope.analyzer.net import (
     Packet,
 )
 from chargescope.analyzer.reassembly import IpDefragmenter, TcpReassembler
+from chargescope.analyzer.reassembly import ip as ip_reassembly
+from chargescope.analyzer.reassembly import tcp as tcp_reassembly
 from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS
 from chargescope.analyzer.reassembly.tcp import DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_BUFFER
 from chargescope.analyzer.records import (
@@ -69,6 +71,14 @@ from chargescope.analyzer.records import (
 
 StreamEvent = StreamOpen | StreamData | StreamGap | StreamClose
 PROBE_WINDOW = 4  # data events a connection may wait for a heuristic decision
+
+# every Problem kind the decode/reassembly pipeline itself can yield (dissectors add theirs)
+PROBLEM_KINDS: dict[str, str] = {
+    **net.PROBLEM_KINDS,
+    **ip_reassembly.PROBLEM_KINDS,
+    **tcp_reassembly.PROBLEM_KINDS,
+    "pipeline.dissector.error": "a dissector raised; it was detached and the run went on",
+}
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ Rules, chosen to match what users know from tshark's "follow TCP stream":
 * Retransmissions and overlaps are resolved once: the first bytes seen for a stream
   offset win. A later copy with different bytes is reported as a
   ``tcp.overlap.conflict`` Problem (checked against buffered segments and the last
-  delivered chunk).
+  delivered chunk; a one-byte keep-alive probe at the last byte is not a conflict).
 * Out-of-order segments wait in a bounded buffer per direction. When it overflows, or
   on FIN/RST, idle timeout or end of capture, missing bytes become a `StreamGap` and
   the buffered bytes after it are delivered.
@@ -55,6 +55,10 @@ HALF32 = 1 << 31
 DEFAULT_MAX_BUFFER = 4 << 20  # out-of-order bytes held per direction
 DEFAULT_IDLE_TIMEOUT_NS = 600 * 1_000_000_000  # ten minutes of capture time
 DEFAULT_MAX_CONNECTIONS = 100_000  # tracked at once; the least recently active go first
+
+PROBLEM_KINDS: dict[str, str] = {
+    "tcp.overlap.conflict": "retransmitted or overlapping bytes differ (first copy kept)",
+}
 
 
 class _Chunk:
@@ -257,7 +261,9 @@ class TcpReassembler:
                  ref: ByteRef, ts: int, events: list[Event]) -> None:
         end = start + len(data)
         if end <= half.next:
-            self._check_delivered(state, direction, half, start, data, ref, events)
+            # a keep-alive repeats the last byte, often as garbage: not a conflict
+            if not (len(data) == 1 and end == half.next):
+                self._check_delivered(state, direction, half, start, data, ref, events)
             return
         if start > half.next:
             self._buffer(state, direction, half, start, data, ref, ts, events)

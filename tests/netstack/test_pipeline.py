@@ -181,3 +181,19 @@ def test_any_fragment_order_with_duplicates_rebuilds_the_datagram(size, fragsize
     # duplicates arriving after completion may complete the datagram a second time
     assert len(rebuilt) >= 1 and (len(rebuilt) == 1 or dups)
     assert all(r.status == net.DECODED and r.payload == payload[:size] for r in rebuilt)
+
+
+def test_every_problem_kind_in_the_sources_is_registered() -> None:
+    import re
+    from pathlib import Path
+
+    from chargescope.analyzer import pipeline
+
+    root = Path(pipeline.__file__).resolve().parent
+    sources = [root / "net.py", root / "pipeline.py", *sorted((root / "reassembly").glob("*.py")),
+               *(root.parent / "ext").glob("_netdecode.pyx")]
+    used = set()
+    for path in sources:
+        used |= set(re.findall(r'"((?:net|ip|tcp|pipeline)\.[a-z0-9_]+\.[a-z0-9_]+)"',
+                               path.read_text()))
+    assert used and used <= set(pipeline.PROBLEM_KINDS)

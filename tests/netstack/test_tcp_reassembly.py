@@ -239,3 +239,12 @@ def test_connection_limit_evicts_least_recently_active() -> None:
     assert r.open_connections == 2
     evicted = [e for e in events if isinstance(e, StreamClose)]
     assert [(e.conn.index, e.reason) for e in evicted] == [(0, "evicted")]
+
+
+def test_keepalive_with_garbage_byte_is_not_a_conflict() -> None:
+    wire = Wire()
+    packets = wire.handshake() + [wire.packet(0, 0, b"abc"), wire.packet(0, 2, b"\0"),
+                                  wire.packet(0, 3, b"d")]
+    events = run(packets)
+    assert tiles(events, 0, wire.frames) == (b"abcd", [])
+    assert not [e for e in events if isinstance(e, Problem)]
