@@ -142,20 +142,20 @@ class Packet:
 
     @property
     def ip_src(self) -> str:
-        if self.ip_version == 4:
-            return socket.inet_ntop(socket.AF_INET, self.frame.data[self.l3_offset + 12:
-                                                                    self.l3_offset + 16])
-        if self.ip_version == 6:
-            return ipv6_text(self.frame.data[self.l3_offset + 8:self.l3_offset + 24])
-        return ""
+        return self._address(0)
 
     @property
     def ip_dst(self) -> str:
+        return self._address(1)
+
+    def _address(self, which: int) -> str:
+        """Text form of the source (0) or destination (1) IP address; "" without IP."""
         if self.ip_version == 4:
-            return socket.inet_ntop(socket.AF_INET, self.frame.data[self.l3_offset + 16:
-                                                                    self.l3_offset + 20])
+            start = self.l3_offset + 12 + 4 * which
+            return ip_text(self.frame.data[start:start + 4])
         if self.ip_version == 6:
-            return ipv6_text(self.frame.data[self.l3_offset + 24:self.l3_offset + 40])
+            start = self.l3_offset + 8 + 16 * which
+            return ip_text(self.frame.data[start:start + 16])
         return ""
 
     @property
@@ -177,9 +177,9 @@ def _mac(data: bytes, offset: int) -> str:
     return data[offset:offset + 6].hex(":")
 
 
-def ipv6_text(raw: bytes) -> str:
-    """RFC 5952 text form, as tshark prints it (IPv4-mapped tail in dotted form)."""
-    return socket.inet_ntop(socket.AF_INET6, raw)
+def ip_text(raw: bytes) -> str:
+    """Text form of a 4- or 16-byte address as tshark prints it (IPv6: RFC 5952 form)."""
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
 def _packet(frame: Frame, status: str, problem: Problem | None, ethertype: int,

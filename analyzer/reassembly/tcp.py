@@ -32,10 +32,9 @@ StreamClose reasons: ``"fin"``, ``"rst"``, ``"idle-timeout"``, ``"evicted"``, ``
 
 from __future__ import annotations
 
-import socket
 from collections import OrderedDict
 
-from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, ipv6_text
+from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, ip_text
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -240,12 +239,12 @@ class TcpReassembler:
             client_is_sender = packet.sport >= packet.dport
         if client_is_sender:
             ckey, direction = key, 0
-            client = Endpoint(_ip_text(src), packet.sport)
-            server = Endpoint(_ip_text(dst), packet.dport)
+            client = Endpoint(ip_text(src), packet.sport)
+            server = Endpoint(ip_text(dst), packet.dport)
         else:
             ckey, direction = rkey, 1
-            client = Endpoint(_ip_text(dst), packet.dport)
-            server = Endpoint(_ip_text(src), packet.sport)
+            client = Endpoint(ip_text(dst), packet.dport)
+            server = Endpoint(ip_text(src), packet.sport)
         conn = Connection(self._next_index, client, server, source)
         self._next_index += 1
         state = _Conn(conn, ckey, packet.frame.ts_ns)
@@ -424,7 +423,3 @@ def _conflict(state: _Conn, direction: int, offset: int, length: int, ref: ByteR
                    ref.source, ref.frame, offset, "stream")
 
 
-def _ip_text(raw: bytes) -> str:
-    if len(raw) == 4:
-        return socket.inet_ntop(socket.AF_INET, raw)
-    return ipv6_text(raw)
