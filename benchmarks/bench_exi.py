@@ -35,6 +35,18 @@ FAMILIES = {
 }
 
 
+def load_session_mix():
+    """Real messages: the DIN session of pyPLC's RawExiLog (V2GTP frames, hex per line)."""
+    from chargescope.dissectors import exi
+
+    path = CORPUS.parent / "vectors" / "uhi22+pyPLC" / "RawExiLog.txt"
+    items = []
+    for line in path.read_text().split():
+        payload = bytes.fromhex(line)[8:]
+        items.append(("urn:din:70121:2012:MsgDef", payload.hex(), exi.decode(payload, "din")))
+    return items
+
+
 def load_family(members):
     items = []
     for schema, message in members:
@@ -69,6 +81,7 @@ def main() -> None:
     parser.add_argument("--jar", help="EXICodec.jar from the iso15118 package")
     args = parser.parse_args()
     families = {name: load_family(m) for name, m in FAMILIES.items()}
+    families["real DIN session (pyPLC)"] = load_session_mix()
     twin, ext = backends.load_twin("exi"), backends.load_extension("exi")
     reference = {}
     if args.exificient_python and args.jar:
