@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import construct as cs
 import pytest
-from conftest import load_impl, twin_params
+from conftest import corpus_path, load_impl, twin_params
 from homeplug_corpus import corpus_captures, homeplug_frames, mme_offset
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -165,3 +165,19 @@ def test_bad_fragment_sequences_are_problems():
     (left,) = dissector.flush()
     assert left.problems[0].kind == "homeplug.fragment.sequence"
     assert "capture ended" in left.problems[0].detail
+
+
+def test_pipeline_hands_homeplug_frames_to_the_dissector():
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.analyzer.pipeline import Pipeline
+
+    path = corpus_path("pcaps", "EVerest+logfiles", "Audi", "Q4", "ac_iso2-1.dump")
+    with open_capture(path) as capture:
+        messages = [m for m in Pipeline().run(capture.frames())
+                    if getattr(m, "protocol", "") == "homeplug"]
+    direct = HomePlugDissector()
+    expected = [m for number, eth, ts in homeplug_frames(path)
+                for m in direct.feed(eth, ts_ns=ts, frame=number, source=str(path))]
+    assert len(messages) == 35
+    assert [(m.name, m.fields, m.refs[0].frame) for m in messages] == \
+        [(m.name, m.fields, m.refs[0].frame) for m in expected]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from conftest import corpus_path
-from scapy.utils import RawPcapReader
 from slac_scenario import (
     BCAST,
     EV,
@@ -22,7 +21,7 @@ from slac_scenario import (
     nominal,
 )
 
-from chargescope.analyzer.records import Frame
+from chargescope.analyzer.capture import open_capture
 from chargescope.analyzer.slac import (
     REGISTRY,
     SPECS,
@@ -157,23 +156,14 @@ def test_every_state_has_transitions_and_codes_are_stable_format():
 # -- real captures ----------------------------------------------------------------------
 def _corpus_runs(*parts: str):
     path = corpus_path("pcaps", *parts)
-    reader = RawPcapReader(str(path))
-
-    def frames():
-        for number, (data, meta) in enumerate(reader, start=1):
-            sec = getattr(meta, "sec", None)
-            ts = (meta.tshigh << 32 | meta.tslow) * 1000 if sec is None \
-                else sec * 1_000_000_000 + meta.usec * 1000
-            yield Frame(number, ts, 1, bytes(data), len(data), source=str(path))
-
     builder = SlacRunBuilder()
-    for item in slac_inputs(frames(), HomePlugDissector()):
-        if isinstance(item, Traffic):
-            builder.feed_traffic(item)
-        else:
-            builder.feed(item)
-            builder.mark_time(item.ts_ns)
-    reader.close()
+    with open_capture(path) as capture:
+        for item in slac_inputs(capture.frames(), HomePlugDissector()):
+            if isinstance(item, Traffic):
+                builder.feed_traffic(item)
+            else:
+                builder.feed(item)
+                builder.mark_time(item.ts_ns)
     return [(run, {f.code for f in check_run(run)}) for run in builder.runs()]
 
 

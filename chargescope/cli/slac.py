@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from chargescope.analyzer.capture import NotACaptureError, open_capture
 from chargescope.analyzer.records import Frame, Problem, Severity
 from chargescope.analyzer.slac import SlacCheckConfig, SlacRunBuilder, Traffic, check_run
 from chargescope.analyzer.slac.frames import slac_inputs
@@ -25,32 +26,9 @@ from chargescope.dissectors.homeplug.mme import HomePlugDissector
 
 
 def _frames(path: Path, problems: list[Problem]) -> Iterator[Frame]:
-    try:
-        from chargescope.analyzer.capture import open_capture
-    except ImportError:  # the project's capture reader is not merged yet: read with scapy
-        yield from _scapy_frames(path)
-        return
     with open_capture(path) as capture:
         yield from capture.frames()
         problems.extend(capture.problems)
-
-
-def _scapy_frames(path: Path) -> Iterator[Frame]:
-    from scapy.utils import RawPcapReader
-
-    reader = RawPcapReader(str(path))
-    try:
-        for number, (data, meta) in enumerate(reader, start=1):
-            sec = getattr(meta, "sec", None)
-            if sec is None:  # pcapng: microsecond resolution assumed
-                ts = (meta.tshigh << 32 | meta.tslow) * 1000
-            else:
-                ts = sec * 1_000_000_000 + meta.usec * 1000
-            linktype = getattr(meta, "linktype", getattr(reader, "linktype", 1))
-            yield Frame(number, ts, linktype, bytes(data), getattr(meta, "wirelen", len(data)),
-                        source=str(path))
-    finally:
-        reader.close()
 
 
 def analyze_capture(path: Path, *, show_secrets: bool, config: SlacCheckConfig) -> dict:
@@ -85,10 +63,7 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
     for path in expand_captures(captures):
         try:
             results.append(analyze_capture(path, show_secrets=show_secrets, config=config))
-        except Exception as exc:  # NotACaptureError (or scapy's) or unreadable file
-            if exc.__class__.__name__ not in ("NotACaptureError", "Scapy_Exception") \
-                    and not isinstance(exc, OSError):
-                raise
+        except (NotACaptureError, OSError) as exc:
             diag(f"{path}: not readable as a capture: {exc}")
             raise SystemExit(EXIT_BAD_INPUT) from exc
     worst = max((f.severity for r in results for _run, fs in r["runs"] for f in fs), default=None)
