@@ -77,12 +77,20 @@ def test_message_shape_and_secrets():
 
 
 def test_unknown_vendor_mme_is_a_named_raw_record():
-    blob = bytes.fromhex("012ea200000080e1000000000001640000")
+    blob = bytes.fromhex("012ea200000016e8000000000001640000")
     message = decode_mme(blob)
     assert message.ok
     assert message.name == "MME_0xA22C.IND"
-    assert message.fields["oui"] == "00:80:e1" and message.fields["vendor"] == "STMicroelectronics"
+    assert message.fields["oui"] == "00:16:e8" and message.fields["vendor"] == "Lumissil Microsystems"
     assert message.fields["body"] == "000000000001640000"
+
+
+def test_cp_state_vendor_mme():
+    blob = bytes.fromhex("012ea200000080e1000000000003" "05" "e803" "f822" "00" + "00" * 6)
+    message = decode_mme(blob)
+    assert message.ok and message.name == "STP_CPSTATE.IND"
+    assert (message.fields["cp_state"], message.fields["pwm_duty"], message.fields["pwm_freq"],
+            message.fields["cp_voltage"]) == (3, 5, 1000, 8952)
 
 
 @pytest.mark.parametrize("which", IMPLS)

@@ -188,3 +188,29 @@ def test_corpus_audi_session_joins_cleanly():
     ((run, codes),) = _corpus_runs("EVerest+logfiles", "Audi", "Q4", "ac_iso2-1.dump")
     assert run.state == JOINED and not run.partial
     assert not any(REGISTRY[code].severity >= 2 for code in codes)
+
+
+def _cp(s: Scenario, ms: float, state: int, duty: int) -> None:
+    s.mme(ms, EVSE_A, LOCAL_MODEM, 0xA22E, oui=0x0080E1, cp_state=state, pwm_duty=duty,
+          cp_voltage=9000)
+
+
+def test_slac_init_late_after_cp_b_5_percent():
+    s = Scenario()
+    _cp(s, -60_000, 0x03, 100)
+    _cp(s, -55_000, 0x03, 5)  # HLC asked for 55 s before the EV's first CM_SLAC_PARM.REQ
+    nominal(s)
+    ((run, findings),) = s.analyze()
+    assert len(run.cp_states) == 2
+    assert "slac.init.late" in {f.code for f in findings}
+    prompt = Scenario()
+    _cp(prompt, -3_000, 0x03, 5)
+    nominal(prompt)
+    assert "slac.init.late" not in prompt.codes()
+
+
+def test_join_without_v2g_traffic():
+    s = nominal(traffic_at=None)
+    s.traffic(2_000, EV, BCAST, "ipv6")  # neighbour discovery only: no SDP, no TCP
+    codes = s.codes()
+    assert "slac.join.no_v2g" in codes and "slac.join.none" not in codes

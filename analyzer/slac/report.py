@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargescope.analyzer.records import Finding, Severity
+from chargescope.analyzer.records import Finding, Message, Severity
 from chargescope.analyzer.slac.runs import JOINED, MATCHED, SlacRun, Step
+from chargescope.dissectors.homeplug.registry import CP_STATES
 
 
 def verdict(run: SlacRun, findings: list[Finding]) -> str:
@@ -64,15 +65,27 @@ def _collapsed(steps: tuple[Step, ...]) -> list[tuple[Step, int]]:
     return out
 
 
+def _step_line(step: Step, count: int, t0: int) -> str:
+    mark = " !" if step.unexpected else "  "
+    times = f" x{count}" if count > 1 else ""
+    return (f" {mark}{(step.ts_ns - t0) / 1e9:+9.3f}s  {step.src_role:>5} -> "
+            f"{step.dst_role:<5} {step.name}{times}  {_detail(step)}").rstrip()
+
+
+def _cp_line(cp: Message, t0: int) -> str:
+    f = cp.fields
+    state = CP_STATES.get(f.get("cp_state", -1), f"0x{f.get('cp_state', 0):02x}")
+    return (f"   {(cp.ts_ns - t0) / 1e9:+9.3f}s   --- CP state {state}, PWM {f.get('pwm_duty')} %,"
+            f" {f.get('cp_voltage', 0) / 1000:.1f} V ---")
+
+
 def ladder_text(index: int, run: SlacRun, findings: list[Finding]) -> list[str]:
     lines = [f"SLAC run {index}  EV {run.ev_mac}  RUN_ID {run.run_id or '?'}  "
              f"verdict: {verdict(run, findings)}"]
     t0 = run.started_ns
-    for step, count in _collapsed(run.steps):
-        mark = " !" if step.unexpected else "  "
-        times = f" x{count}" if count > 1 else ""
-        lines.append(f" {mark}{(step.ts_ns - t0) / 1e9:+9.3f}s  {step.src_role:>5} -> "
-                     f"{step.dst_role:<5} {step.name}{times}  {_detail(step)}".rstrip())
+    rows = [(step.ts_ns, _step_line(step, count, t0)) for step, count in _collapsed(run.steps)]
+    rows += [(cp.ts_ns, _cp_line(cp, t0)) for cp in run.cp_states]
+    lines.extend(line for _ts, line in sorted(rows, key=lambda row: row[0]))
     for leg in run.evses:
         avg = leg.average_attenuation
         lines.append(f"    EVSE {leg.mac}: " + (f"avg attenuation {avg:.1f} dB" if avg is not None
@@ -112,6 +125,10 @@ def run_json(run: SlacRun, findings: list[Finding]) -> dict[str, Any]:
             "dst": step.message.dst if step.message else step.traffic.dst,
             "fields": step.message.fields if step.message else {"what": step.traffic.what},
         } for step, count in _collapsed(run.steps)],
+        "cp_states": [{"ts_ns": cp.ts_ns, "t_ms": round((cp.ts_ns - t0) / 1e6, 3),
+                       "state": CP_STATES.get(cp.fields.get("cp_state", -1)),
+                       **{k: cp.fields.get(k) for k in ("cp_state", "pwm_duty", "cp_voltage")}}
+                      for cp in run.cp_states],
         "findings": [finding_json(f) for f in findings],
     }
 

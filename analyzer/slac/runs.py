@@ -26,6 +26,7 @@ MATCHED = "MATCHED"
 JOINED = "JOINED"  # traffic seen on the logical network after the match
 
 TRAFFIC = "traffic"
+CP_STATE = "STP_CPSTATE.IND"  # control pilot state reports (test systems, some EVSEs)
 DUPLICATE_WINDOW_NS = 1_000_000  # identical MMEs closer than 1 ms are one frame seen twice  # pseudo event: a non-SLAC frame from/to the EV after the match
 
 _RESTART = {"CM_SLAC_PARM.REQ": PARM}  # [V2G3-A09-16]: a new PARM.REQ restarts matching
@@ -147,6 +148,7 @@ class SlacRun:
     set_keys: tuple[Message, ...] = ()
     traffic: tuple[Traffic, ...] = ()
     duplicates: tuple[Message, ...] = ()  # MMEs recorded twice by the capture
+    cp_states: tuple[Message, ...] = ()  # CP state reports since the previous run ended
     ended_ns: int = 0  # last timestamp seen in the whole input (for timeouts)
 
     @property
@@ -210,11 +212,16 @@ class SlacRunBuilder:
         self._latest_by_ev: dict[str, _Run] = {}
         self._latest_by_evse: dict[str, _Run] = {}
         self._last_ts = 0
+        self._cp_states: list[Message] = []
         self.unattributed: list[Message] = []  # SLAC MMEs naming no known EV (sniffer gaps)
 
     # -- feeding -----------------------------------------------------------------------
     def feed(self, message: Message) -> None:
-        if message.protocol != "homeplug" or message.name not in SLAC_NAMES:
+        if message.protocol != "homeplug":
+            return
+        if message.name == CP_STATE:
+            self._cp_states.append(message)
+        if message.name not in SLAC_NAMES:
             return
         self._last_ts = max(self._last_ts, message.ts_ns)
         run, ev_is_src = self._attribute(message)
@@ -339,10 +346,15 @@ class SlacRunBuilder:
     # -- output ------------------------------------------------------------------------
     def runs(self) -> list[SlacRun]:
         out = []
+        previous_end: int | None = None
         for run in self._runs:
+            end = run.steps[-1].ts_ns if run.steps else (previous_end or 0)
+            cp = tuple(m for m in self._cp_states
+                       if (previous_end is None or previous_end < m.ts_ns) and m.ts_ns <= end)
+            previous_end = end if previous_end is None else max(previous_end, end)
             out.append(SlacRun(
                 ev_mac=run.ev_mac, run_id=run.run_id, state=run.state, steps=tuple(run.steps),
                 evses=tuple(leg.freeze() for leg in run.legs.values()), partial=run.partial,
-                duplicates=tuple(run.duplicates), ended_ns=self._last_ts,
+                duplicates=tuple(run.duplicates), cp_states=cp, ended_ns=self._last_ts,
                 **{k: tuple(v) for k, v in run.lists.items()}))
         return out

@@ -34,6 +34,7 @@ from chargescope.dissectors.homeplug.fields import (
 
 ETHERTYPE_HOMEPLUG = 0x88E1
 OUI_QUALCOMM = 0x00B052
+OUI_ST = 0x0080E1
 VENDOR_RANGE = range(0xA000, 0xC000)  # vendor-specific MMEs carry an OUI after the header
 MANUFACTURER_RANGE = range(0x8000, 0xA000)  # manufacturer-specific: OUI too
 
@@ -303,7 +304,20 @@ _QUALCOMM: tuple[MmeSpec, ...] = (
     }, extra_ouis=(0x000000,), summary="Modem attenuation report during sounding"),
 )
 
-MMES: tuple[MmeSpec, ...] = _PUBLIC + _QUALCOMM
+# --- ST/IoTecha vendor-specific MMEs (OUI 00:80:E1), as sent by dSPACE test systems -------
+_ST: tuple[MmeSpec, ...] = (
+    MmeSpec(0xA22C, "STP_CPSTATE", {
+        Variant.IND: layout(u8("mme_version"), hexbytes("reserved", 3), u8("message_version"),
+                            u8("cp_state"), u8("pwm_duty"), u16("pwm_freq"), u16("cp_voltage"),
+                            u8("adc_bitmask"), u16("adc_channel_1"), u16("adc_channel_2"),
+                            u16("adc_channel_3")),
+    }, oui=OUI_ST, summary="Control pilot state, PWM duty (%) and frequency (Hz), voltage (mV)"),
+)
+
+# CP state codes seen in STP_CPSTATE.IND (IEC 61851-1 states)
+CP_STATES: dict[int, str] = {0x01: "A", 0x03: "B", 0x05: "C", 0x09: "E"}
+
+MMES: tuple[MmeSpec, ...] = _PUBLIC + _QUALCOMM + _ST
 
 
 def mmtype_name(mmtype: int, base_name: str | None) -> str:
