@@ -28,6 +28,8 @@ def _default(ins: tuple) -> Any:
         return ""
     if kind in (prog.U8LIST, prog.GROUP):
         return []
+    if kind == prog.STRUCT:
+        return with_defaults(_b, {})
     return 0
 
 

@@ -18,7 +18,7 @@ import construct as cs
 
 from chargescope.dissectors.homeplug.registry import MMES, MmeSpec, Variant, mmtype_name
 
-U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH = range(13)
+U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT = range(14)
 
 _KINDS = {
     "u8": U8, "u16": U16, "u32": U32, "u64": U64, "mac": MAC, "hex": HEX, "text": TEXT,
@@ -32,6 +32,8 @@ Program = tuple[Instruction, ...]
 
 
 def _compile_field(con: cs.Construct) -> Instruction:
+    if isinstance(con, cs.Struct):  # a switch case of several fields: a nested record
+        return (STRUCT, "", None, compile_layout(con))
     op = getattr(con, "_cs_op", None)
     if op is None:
         raise TypeError(f"layout field {con!r} was not built with chargescope.dissectors.homeplug.fields")

@@ -100,7 +100,7 @@ def _match_var_field(*, cnf: bool) -> tuple[cs.Construct, ...]:
     return members
 
 
-_CIPHER = {1: hexbytes("cipher_suite", 2)}
+_CIPHER = {1: u16("cipher_suite")}
 
 # --- HomePlug AV / Green PHY public MMEs -----------------------------------------------
 _PUBLIC: tuple[MmeSpec, ...] = (
@@ -163,8 +163,11 @@ _PUBLIC: tuple[MmeSpec, ...] = (
         ),
     }, summary="Network statistics"),
     MmeSpec(0x6064, "CM_SLAC_PARM", {
-        # secure SLAC (security_type 1) appends a cipher-suite list; not seen in the field
-        Variant.REQ: layout(*_APP_SEC, hexbytes("run_id", _RUN_ID)),
+        Variant.REQ: layout(*_APP_SEC, hexbytes("run_id", _RUN_ID),
+                            # secure SLAC (security_type 1) appends the offered cipher suites
+                            switch("cipher_suites", "security_type", {1: layout(
+                                count_of("cipher_suite_set_size", "suites"),
+                                group("suites", "cipher_suite_set_size", u16("cipher_suite")))})),
         Variant.CNF: layout(mac("m_sound_target"), u8("num_sounds"), u8("time_out"),
                             u8("resp_type"), mac("forwarding_sta"), *_APP_SEC,
                             hexbytes("run_id", _RUN_ID),
