@@ -33,12 +33,22 @@ class Correlation:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class SourceSpan:
+    """How long a capture source watched which links, on its own clock."""
+
+    first_ns: int
+    last_ns: int
+    links: frozenset[str]
+
+
 def build_sessions(parts: list[LinkSession], site: SiteMap | None = None,
-                   coverage: dict[str, tuple[int, int]] | None = None) -> Correlation:
+                   sources: dict[str, SourceSpan] | None = None) -> Correlation:
     """Join per-link sessions, run the cross-link checks and give each session a verdict.
 
-    `coverage` maps a link to the (first, last) capture time of that link's sources in
-    the source's own clock; without it, the parts' own extents are used.
+    `sources` tells how long each capture source watched which links (rules such as
+    "the transaction was never ended" need to know the capture went on long enough);
+    without it, the parts' own extents stand in.
     """
     groups, edges, offsets = correlate(parts, site)
 
@@ -46,13 +56,15 @@ def build_sessions(parts: list[LinkSession], site: SiteMap | None = None,
         off = offsets.get(source)
         return ts + (off.offset_ns if off else 0)
 
+    watched = [(p.source, p.start_ns, p.end_ns, {p.link}) for p in parts]
+    if sources:
+        watched += [(name, s.first_ns, s.last_ns, s.links) for name, s in sources.items()]
     span: dict[str, tuple[int, int]] = {}
-    for part in parts:
-        first, last = ref(part.source, part.start_ns), ref(part.source, part.end_ns)
-        old = span.get(part.link)
-        span[part.link] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
-    if coverage:
-        span.update(coverage)
+    for source, start, end, links in watched:
+        first, last = ref(source, start), ref(source, end)
+        for link in links:
+            old = span.get(link)
+            span[link] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
     ctx = Context(offsets, span)
 
     sessions = []
@@ -78,21 +90,30 @@ def build_sessions(parts: list[LinkSession], site: SiteMap | None = None,
 
 
 def judge(parts: list[LinkSession], findings: tuple[Finding, ...]) -> tuple[str, str]:
-    """success / failed / inconclusive, and why."""
+    """success / failed / inconclusive, and why.
+
+    A part that failed, or a cross-link error, fails the session. A session whose
+    every part completed is a success even when a link's own checks found errors
+    along the way (they are listed, and set the exit status); the reason says so.
+    """
     failed = sorted((p for p in parts if p.outcome == "failed"), key=lambda p: p.start_ns)
     if failed:
         part = failed[0]
         where = f" at stage {part.stage}" if part.stage else ""
         return "failed", f"failed on link {part.link} ({part.kind}){where}"
     errors = [f for f in findings if f.severity is Severity.ERROR]
-    if errors:
-        first = errors[0]
-        link = "cross-link" if first.link == "X" else f"link {first.link}"
-        return "failed", f"{link}: {first.code}"
+    cross = [f for f in errors if f.link == "X"]
+    if cross:
+        return "failed", f"cross-link: {cross[0].code}"
     if parts and all(p.outcome == "success" for p in parts):
+        if errors:
+            return "success", (f"every link completed, with {len(errors)} error finding(s): "
+                               f"{errors[0].code}")
         return "success", "every link completed"
     open_parts = [p for p in parts if p.outcome != "success"]
     names = ", ".join(f"{p.link} {p.kind} {p.outcome}" for p in open_parts)
+    if errors:
+        return "failed", f"link {errors[0].link}: {errors[0].code} ({names})"
     return "inconclusive", f"not every link completed ({names})"
 
 
