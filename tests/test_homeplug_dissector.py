@@ -232,3 +232,12 @@ def test_fragments_out_of_order_or_lost_are_accounted(groups, count, order, drop
         assert message.ok and message.fields["aag"] == groups
     else:
         assert any(p.kind == "homeplug.fragment.sequence" for m in out for p in m.problems)
+
+
+def test_declared_length_that_disagrees_is_a_problem():
+    good = bytes.fromhex("017c6000000000" "3e00") + bytes(62)
+    assert decode_mme(good).ok
+    bad = bytes.fromhex("017c6000000000" "4000") + bytes(62)
+    message = decode_mme(bad)
+    assert [p.kind for p in message.problems] == ["homeplug.mme.length_mismatch"]
+    assert message.fields["mvf_length"] == 64 and message.name == "CM_SLAC_MATCH.REQ"

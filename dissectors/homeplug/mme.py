@@ -105,6 +105,13 @@ def build_message(result: tuple, buf: bytes, base: int, ctx: MmeContext,
             "homeplug.mme.truncated",
             f"{name}: expected {need} octet(s) for {what} at MME offset {at - base}, {left} left",
             ctx, at - base),)
+    elif body is not None and entry is not None and entry[3] is not None:
+        length_field, octets = entry[3]
+        if body.get(length_field) != octets:
+            problems = (_problem(
+                "homeplug.mme.length_mismatch",
+                f"{name}: {length_field} says {body.get(length_field)} octets, the layout has "
+                f"{octets}; decoded by the layout", ctx, body_start - base),)
     if refs is None:
         refs = (ByteRef(ctx.source, ctx.frame, ctx.offset, stop - base),)
     return Message(Link.A, PROTOCOL, name, ctx.ts_ns, ctx.src, ctx.dst, fields, refs, problems)

@@ -70,13 +70,17 @@ def _keys(spec: MmeSpec, mmtype: int) -> list[int]:
     return [table_key(mmtype, oui, mmv) for oui in ouis]
 
 
-def build_table(specs: Iterable[MmeSpec] = MMES) -> dict[int, tuple[str, Program, tuple[str, ...]]]:
-    """key -> (display name, program, secret field names), for every declared variant."""
-    table: dict[int, tuple[str, Program, tuple[str, ...]]] = {}
+Entry = tuple[str, Program, tuple[str, ...], tuple[str, int] | None]
+
+
+def build_table(specs: Iterable[MmeSpec] = MMES) -> dict[int, Entry]:
+    """key -> (display name, program, secret field names, declared length or None)."""
+    table: dict[int, Entry] = {}
     for spec in specs:
         for variant, struct in spec.layouts.items():
             mmtype = spec.base | int(variant)
-            entry = (mmtype_name(mmtype, spec.name), compile_layout(struct), spec.secrets)
+            entry = (mmtype_name(mmtype, spec.name), compile_layout(struct), spec.secrets,
+                     spec.declared.get(variant))
             for key in _keys(spec, mmtype):
                 if key in table:
                     raise ValueError(f"MMTYPE 0x{mmtype:04X} declared twice")
@@ -84,12 +88,18 @@ def build_table(specs: Iterable[MmeSpec] = MMES) -> dict[int, tuple[str, Program
     return table
 
 
-def layout_for(mmtype: int, oui: int = 0, mmv: int = 1) -> cs.Struct | None:
-    """The construct layout for one MME variant (the encoder and the test oracle)."""
+def spec_for(mmtype: int, oui: int = 0, mmv: int = 1) -> MmeSpec | None:
+    """The registry record declaring this MMTYPE (variant bits ignored)."""
     for spec in MMES:
         if spec.base != mmtype & ~3 or oui not in (spec.oui or 0, *spec.extra_ouis):
             continue
         if spec.mmv is not None and spec.mmv != mmv:
             continue
-        return spec.layouts.get(Variant(mmtype & 3))
+        return spec
     return None
+
+
+def layout_for(mmtype: int, oui: int = 0, mmv: int = 1) -> cs.Struct | None:
+    """The construct layout for one MME variant (the encoder and the test oracle)."""
+    spec = spec_for(mmtype, oui, mmv)
+    return None if spec is None else spec.layouts.get(Variant(mmtype & 3))

@@ -65,6 +65,8 @@ class MmeSpec:
     secrets: tuple[str, ...] = ()  # field names masked unless --show-secrets
     summary: str = ""
     extra_ouis: tuple[int, ...] = field(default=())  # also seen with these OUIs
+    # length fields the layout fixes: variant -> (field, octets it must say)
+    declared: dict[Variant, tuple[str, int]] = field(default_factory=dict)
 
 
 def _empty() -> cs.Struct:
@@ -198,7 +200,9 @@ _PUBLIC: tuple[MmeSpec, ...] = (
     MmeSpec(0x607C, "CM_SLAC_MATCH", {
         Variant.REQ: layout(*_APP_SEC, u16("mvf_length"), *_match_var_field(cnf=False)),
         Variant.CNF: layout(*_APP_SEC, u16("mvf_length"), *_match_var_field(cnf=True)),
-    }, secrets=("nmk",), summary="SLAC match: the EVSE hands out NID and NMK"),
+    }, secrets=("nmk",), summary="SLAC match: the EVSE hands out NID and NMK", declared={
+        Variant.REQ: ("mvf_length", layout(*_match_var_field(cnf=False)).sizeof()),
+        Variant.CNF: ("mvf_length", layout(*_match_var_field(cnf=True)).sizeof())}),
     MmeSpec(0x6080, "CM_SLAC_USER_DATA", {
         Variant.REQ: layout(hexrest("user_data")),
         Variant.CNF: layout(hexrest("user_data")),
