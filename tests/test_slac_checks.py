@@ -214,3 +214,16 @@ def test_join_without_v2g_traffic():
     s.traffic(2_000, EV, BCAST, "ipv6")  # neighbour discovery only: no SDP, no TCP
     codes = s.codes()
     assert "slac.join.no_v2g" in codes and "slac.join.none" not in codes
+
+
+def test_sniffer_gaps_advance_the_run_and_are_noted():
+    s = Scenario()
+    s.mme(0, EVSE_A, EV, 0x6065, m_sound_target=BCAST, num_sounds=10, time_out=6, resp_type=1,
+          forwarding_sta=EV, run_id=RUN)
+    s.mme(500, EVSE_A, EV, MATCH_CNF, pev_mac=EV, evse_mac=EVSE_A, run_id=RUN, nid=NID, nmk=NMK)
+    s.traffic(800, EV, EVSE_A, "sdp")
+    ((run, findings),) = s.analyze()
+    assert run.state == JOINED
+    codes = {f.code for f in findings}
+    assert "slac.capture.gaps" in codes and "slac.sequence.unexpected" not in codes
+    assert "slac.run.incomplete" not in codes

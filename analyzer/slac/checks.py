@@ -68,6 +68,8 @@ SPECS: tuple[FindingSpec, ...] = (
                 "first CM_SLAC_PARM.REQ later than TT_EVSE_SLAC_init (50 s) after CP state B with 5 % PWM"),
     FindingSpec("slac.join.no_v2g", W, "sequence",
                 "the EV is on the network after the match but sends no SDP or V2G (TCP) traffic"),
+    FindingSpec("slac.capture.gaps", N, "capture",
+                "steps of the matching sequence are missing from the capture (sniffer did not see them)"),
     FindingSpec("slac.capture.duplicates", N, "capture",
                 "the capture holds some SLAC frames twice (ignored for counts and timing)"),
 )
@@ -338,9 +340,12 @@ def check_join(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
     after = [tr for tr in run.traffic if tr.ts_ns >= matched_at]
     if not after:
         if run.ended_ns - matched_at >= t.TT_MATCH_JOIN.ns:  # else the capture is too short
+            blind = any(s.skipped for s in run.steps)
             yield _f("slac.join.none",
                      f"nothing from or to {run.ev_mac} in the {_ms(run.ended_ns - matched_at)} "
-                     f"after CM_SLAC_MATCH.CNF", run, leg.match_cnf[0])
+                     f"after CM_SLAC_MATCH.CNF" + (" (this capture also misses SLAC steps: the "
+                                                   "sniffer may not see unicast frames)" if blind else ""),
+                     run, leg.match_cnf[0], sniffer_gaps=blind)
         return
     if not any(tr.what in ("sdp", "tcp") for tr in after) and \
             run.ended_ns - matched_at >= t.TT_MATCH_JOIN.ns:
@@ -384,6 +389,14 @@ def check_init(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
                  f"(TT_EVSE_SLAC_init 20-50 s)", run, since, first_req, delay_ns=delay)
 
 
+def check_gaps(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
+    jumps = [s for s in run.steps if s.skipped and s.message is not None]
+    if jumps:
+        yield _f("slac.capture.gaps",
+                 f"{len(jumps)} step(s) arrived without the steps before them, first {jumps[0].name}",
+                 run, *(s.message for s in jumps[:5]), count=len(jumps))
+
+
 def check_duplicates(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
     if run.duplicates:
         yield _f("slac.capture.duplicates", f"{len(run.duplicates)} SLAC frame(s) recorded twice",
@@ -393,7 +406,7 @@ def check_duplicates(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
 CHECKS: tuple[Callable[[SlacRun, SlacCheckConfig], Iterator[Finding]], ...] = (
     check_incomplete, check_parm, check_response_times, check_sequence_gap, check_sounding,
     check_atten_results, check_run_id, check_attenuation, check_validation, check_match,
-    check_keys, check_join, check_unexpected, check_duplicates, check_init,
+    check_keys, check_join, check_unexpected, check_duplicates, check_init, check_gaps,
 )
 
 

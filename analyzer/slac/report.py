@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chargescope.analyzer.records import Finding, Message, Severity
+from chargescope.analyzer.slac.capture import SlacCaptureResult
 from chargescope.analyzer.slac.runs import JOINED, MATCHED, SlacRun, Step
 from chargescope.dissectors.homeplug.registry import CP_STATES
 
@@ -66,7 +67,7 @@ def _collapsed(steps: tuple[Step, ...]) -> list[tuple[Step, int]]:
 
 
 def _step_line(step: Step, count: int, t0: int) -> str:
-    mark = " !" if step.unexpected else "  "
+    mark = " !" if step.unexpected else (" >" if step.skipped else "  ")
     times = f" x{count}" if count > 1 else ""
     return (f" {mark}{(step.ts_ns - t0) / 1e9:+9.3f}s  {step.src_role:>5} -> "
             f"{step.dst_role:<5} {step.name}{times}  {_detail(step)}").rstrip()
@@ -118,7 +119,7 @@ def run_json(run: SlacRun, findings: list[Finding]) -> dict[str, Any]:
         "ladder": [{
             "ts_ns": step.ts_ns, "t_ms": round((step.ts_ns - t0) / 1e6, 3),
             "src_role": step.src_role, "dst_role": step.dst_role, "name": step.name,
-            "count": count, "unexpected": step.unexpected,
+            "count": count, "unexpected": step.unexpected, "skipped": step.skipped,
             "frame": step.message.refs[0].frame if step.message and step.message.refs
             else (step.traffic.frame if step.traffic else 0),
             "src": step.message.src if step.message else step.traffic.src,
@@ -144,3 +145,23 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 def worst(findings: list[Finding]) -> Severity | None:
     return max((f.severity for f in findings), default=None)
+
+
+def capture_json(result: SlacCaptureResult) -> dict[str, Any]:
+    return {
+        "capture": result.capture,
+        "mmes": result.mmes,
+        "runs": [run_json(run, list(findings)) for run, findings in result.runs],
+        "unattributed_mmes": [{"name": m.name, "frame": m.refs[0].frame if m.refs else 0}
+                              for m in result.unattributed],
+        "problems": [str(p) for p in result.problems],
+    }
+
+
+def capture_text(result: SlacCaptureResult) -> list[str]:
+    lines = [f"{result.capture}: {result.mmes} HomePlug MMEs, {len(result.runs)} SLAC run(s)"]
+    for index, (run, findings) in enumerate(result.runs, start=1):
+        lines.extend(ladder_text(index, run, list(findings)))
+    if result.unattributed:
+        lines.append(f"  {len(result.unattributed)} SLAC MME(s) naming no EV seen in a run")
+    return lines

@@ -71,6 +71,10 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     },
 }
 
+# progress order, for telling "steps missing from the capture" from "out of sequence"
+_ORDER = {state: i for i, state in enumerate(
+    (START, PARM, SOUNDING, RESULTS, VALIDATING, MATCHING, MATCHED, JOINED))}
+
 # a host may (re)set its own modem's key at any point: never a sequence violation
 for _state, _moves in TRANSITIONS.items():
     for _name in ("CM_SET_KEY.REQ", "CM_SET_KEY.CNF"):
@@ -108,7 +112,8 @@ class Step:
     state: str  # the run's state after this step
     message: Message | None = None
     traffic: Traffic | None = None
-    unexpected: bool = False
+    unexpected: bool = False  # the transition table does not allow it here
+    skipped: bool = False  # it jumps over steps the capture does not hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,9 +238,16 @@ class SlacRunBuilder:
             return
         name = message.name
         allowed = TRANSITIONS[run.state]
-        unexpected = name not in allowed
-        if not unexpected:
+        unexpected = skipped = False
+        if name in allowed:
             run.state = allowed[name]
+        elif _ORDER.get(TRANSITIONS[START].get(name, START), 0) > _ORDER[run.state]:
+            # a later step without the ones before it: the sniffer missed frames (common
+            # with PLC sniffers that only see broadcasts); move on, note the gap
+            run.state = TRANSITIONS[START][name]
+            skipped = True
+        else:
+            unexpected = True
         if name == "CM_SLAC_PARM.REQ":
             run.partial = False
         if name in _EV_LISTS:
@@ -247,7 +259,7 @@ class SlacRunBuilder:
             self._latest_by_evse[evse_mac] = run
         src_role, dst_role = self._roles(run, message)
         run.steps.append(Step(message.ts_ns, name, src_role, dst_role, run.state,
-                              message=message, unexpected=unexpected))
+                              message=message, unexpected=unexpected, skipped=skipped))
 
     def feed_traffic(self, traffic: Traffic) -> None:
         self._last_ts = max(self._last_ts, traffic.ts_ns)
