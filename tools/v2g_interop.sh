@@ -19,14 +19,19 @@ PY=$JOSEV/bin/python
 EX=$($PY -c 'import iso15118, os; print(os.path.dirname(iso15118.__file__))')/shared/examples/evcc
 EV=v2gev EVSE=v2gevse
 
+SESSIONS=1
 case "$SCENARIO" in
   din-dc)   PROTOCOLS=DIN_SPEC_70121;  EVCFG=$EX/DIN/evcc_config.json ;;
   iso2-ac)  PROTOCOLS=ISO_15118_2;     EVCFG=$EX/iso15118_2/evcc_config_eim_ac.json ;;
   iso2-dc)  PROTOCOLS=ISO_15118_2;     EVCFG=$EX/iso15118_2/evcc_config_eim_dc.json ;;
-  iso20-dc) PROTOCOLS=ISO_15118_20_DC; EVCFG=$EX/iso15118_20/evcc_config_dc.json ;;
-  iso20-ac) PROTOCOLS=ISO_15118_20_AC; EVCFG=$EX/iso15118_20/evcc_config_ac.json ;;
+  # the SECC's EXI codec (Java) loads the -20 grammars on first use, too slowly for the
+  # EV's 2 s SessionSetup timeout: the EV retries SDP and the second session runs warm
+  iso20-dc) PROTOCOLS=ISO_15118_20_DC; EVCFG=$EX/iso15118_20/evcc_config_dc.json; SESSIONS=2 ;;
+  iso20-ac) PROTOCOLS=ISO_15118_20_AC; EVCFG=$EX/iso15118_20/evcc_config_ac.json; SESSIONS=2 ;;
   no-common-protocol) PROTOCOLS=ISO_15118_2; EVCFG=$EX/DIN/evcc_config.json ;;
-  evcc-killed) PROTOCOLS=DIN_SPEC_70121; EVCFG=$EX/DIN/evcc_config.json; KILL_AFTER=${KILL_AFTER:-9} ;;
+  # the EV process dies in the middle of the AC charging loop
+  evcc-killed) PROTOCOLS=ISO_15118_2; EVCFG=$EX/iso15118_2/evcc_config_eim_ac.json
+               KILL_ON="Sent ChargingStatusReq" ;;
   *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
 esac
 
@@ -48,6 +53,11 @@ setup_net() {
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+if [ "$SESSIONS" -gt 1 ]; then  # let the EV retry SDP after a failed session
+  "$PY" -c 'import json, sys; c = json.load(open(sys.argv[1])); c["sdpRetryCycles"] = int(sys.argv[2]); json.dump(c, open(sys.argv[3], "w"))' \
+    "$EVCFG" "$SESSIONS" "$OUT/evcc_config.json"
+  EVCFG=$OUT/evcc_config.json
+fi
 setup_net
 cd "$OUT"
 ip netns exec $EVSE tcpdump -i v2g-evse -U -w "$OUT/cap.pcap" ip6 >"$OUT/tcpdump.log" 2>&1 &
@@ -60,14 +70,19 @@ sleep 6
 ip netns exec $EV env NETWORK_INTERFACE=v2g-ev EVCC_CONFIG_PATH="$EVCFG" LOG_LEVEL=DEBUG \
   "$PY" -m iso15118.evcc.main >"$OUT/evcc.log" 2>&1 &
 EVCC=$!
-if [ -n "${KILL_AFTER:-}" ]; then
-  sleep "$KILL_AFTER"; kill -9 $EVCC 2>/dev/null || true   # the EV dies mid-session
-  sleep 5
-else
-  # the EVCC retries SDP after a session ends; one session is all we want
+if [ -n "${KILL_ON:-}" ]; then
   for _ in $(seq 1 90); do
+    [ "$(grep -c "$KILL_ON" "$OUT/evcc.log" || true)" -ge 3 ] && break
+    sleep 0.2
+  done
+  pkill -9 -P $EVCC 2>/dev/null || true; kill -9 $EVCC 2>/dev/null || true  # the EV dies
+  sleep 8
+else
+  # the EVCC retries SDP after a session ends; stop after the sessions we want
+  for _ in $(seq 1 120); do
     kill -0 $EVCC 2>/dev/null || break
-    grep -q "TCP connection closed to peer" "$OUT/evcc.log" && { sleep 2; break; }
+    [ "$(grep -c "TCP connection closed to peer" "$OUT/evcc.log" || true)" -ge "$SESSIONS" ] \
+      && { sleep 2; break; }
     sleep 1
   done
   kill $EVCC 2>/dev/null || true

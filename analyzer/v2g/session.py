@@ -51,6 +51,13 @@ PRECHARGE_TOLERANCE_V = 20.0
 VOLTAGE_MARGIN_V, VOLTAGE_MARGIN_REL = 10.0, 0.02
 CURRENT_MARGIN_A, CURRENT_MARGIN_REL = 2.0, 0.10
 
+SHUTDOWN_PHASE = frozenset({"WeldingDetection", "DC_WeldingDetection", "SessionStop"})
+# Violations the EV put up with: when it still ends the session with an acknowledged
+# SessionStop, they are findings, not the verdict.
+TOLERATED = frozenset({"v2g.timing.response_timeout", "v2g.dc.overvoltage",
+                       "v2g.dc.overcurrent", "v2g.dc.voltage_deviation",
+                       "v2g.sequence.unexpected", "v2g.session.id_mismatch"})
+
 # Which finding decides the verdict when several happened (earliest of the highest rank wins).
 DECISIVE = (
     "v2g.handshake.failed", "v2g.response.failed", "v2g.evse.shutdown",
@@ -640,13 +647,17 @@ def _stops(power_delivery: dict) -> bool:
 
 
 def _progress_after(s: _Session, f: Finding) -> bool:
+    """Did the EV go on after `f`, to a request of another stage (the shutdown sequence —
+    PowerDelivery stop, WeldingDetection, SessionStop — does not count)? Then `f` was not
+    what ended the session."""
     stage = f.extra.get("stage")
     for ex in s.exchanges:
-        res = ex.response
-        if res is None or res.ts_ns <= f.ts_ns or ex.name == "SessionStop":
+        req = ex.request
+        if req is None or req.ts_ns <= f.ts_ns or ex.name in SHUTDOWN_PHASE:
             continue
-        if STAGES.get(ex.name, ex.name) != stage and \
-                str(body(res).get("ResponseCode", "")).startswith("OK"):
+        if states.state_of(ex.name, body(req)) == states.PD_STOP:
+            continue
+        if STAGES.get(ex.name, ex.name) != stage:
             return True
     return False
 
@@ -654,8 +665,11 @@ def _progress_after(s: _Session, f: Finding) -> bool:
 def _outcome(s: _Session, findings: tuple[Finding, ...]) -> Outcome:
     rank = {code: i for i, code in enumerate(DECISIVE)}
     decisive = [f for f in findings if f.code in rank]
-    if s.stop_ok and not s.paused and not any(f.severity >= 3 and f.code in rank
-                                              for f in decisive):
+    unrecovered = [f for f in decisive if f.severity >= 3 and not _progress_after(s, f)
+                   and not (s.stop_ok and f.code in TOLERATED)]
+    if s.stop_ok and not s.paused and not unrecovered:
+        # errors the session went on from (e.g. a late response the EV tolerated) stay in the
+        # findings; the verdict is about how the session ended
         how = "after charging" if s.charged else "before any energy transfer"
         return Outcome("success", "session stop", f"SessionStop acknowledged {how}", "",
                        s.charged)
@@ -664,7 +678,7 @@ def _outcome(s: _Session, findings: tuple[Finding, ...]) -> Outcome:
         # exchange of another stage was answered OK (SessionStop aside). An EV that ignores
         # a late precharge and charges on has not failed at precharge.
         errors = [f for f in decisive if f.severity >= 3] or decisive
-        fatal = [f for f in errors if not _progress_after(s, f)] or errors
+        fatal = unrecovered or errors
         cause = min(fatal, key=lambda f: (f.ts_ns, rank[f.code]))
         return Outcome("failed", str(cause.extra.get("stage", s.stage)), cause.text,
                        cause.code, s.charged)
