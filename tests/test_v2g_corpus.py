@@ -36,12 +36,16 @@ CASES = [
     # (capture, session index, protocol, status, stage, deciding finding code)
     ("uhi22+pyPLC/2024-04-20_ModelY_pyPLC_stop_in_precharge.pcapng", 0, "din", "failed",
      "precharge", "v2g.timing.precharge_timeout"),
+    # PowerDelivery(ReadyToChargeState=false), then CurrentDemand: FAILED_SequenceError
     ("uhi22+pyPLC/2022-12-20_alpi_currentDemandSequenceErrorShutdown.pcapng", 0, "din",
-     "failed", "charging loop", "v2g.sequence.unexpected"),
-    # pyPLC sent a fixed SessionID; the Supercharger answered FAILED_UnknownSession to
-    # everything, pyPLC went on regardless until cable check never finished
+     "failed", "charging loop", "v2g.response.failed"),
+    # pyPLC sent a fixed SessionID; the Supercharger answered FAILED_UnknownSession from
+    # ServiceDiscovery on, pyPLC went on regardless until cable check never finished
     ("uhi22+pyPLC/2023-03-02_SuperCharger_CableCheck_error.pcapng", 0, "din", "failed",
-     "cable check", "v2g.response.failed"),
+     "service discovery", "v2g.response.failed"),
+    # the EV asked for AC, got FAILED_WrongChargeParameter, then tried DC cable check
+    ("EVerest+logfiles/Seres/2024-01-10T13:40:14.939Z-2_iso2_ac/ethernet-traffic.dump", 0,
+     "iso2", "failed", "charge parameter discovery", "v2g.response.failed"),
     ("uhi22+pyPLC/2022-11-25_v0.2_ABB_until_ChargeParamDiscovery.pcapng", 0, "din", "failed",
      "charge parameter discovery", "v2g.sequence.unexpected"),
     ("EVerest+logfiles/Opel/Ampera-E/2023-01-13-din_spec_70121/session/ampera_dc_din_1.dump",

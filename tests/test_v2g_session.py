@@ -342,9 +342,11 @@ def test_current_demand_after_power_delivery_stop_is_the_fatal_error():
     sess = only(analyse(s.messages))
     assert {"v2g.timing.precharge_timeout", "v2g.sequence.unexpected",
             "v2g.response.failed"} <= set(codes(sess))
-    assert sess.outcome.code == "v2g.sequence.unexpected"
+    # the EV went on after its own sequence error; the charger's FAILED answer ended it
+    assert sess.outcome.code == "v2g.response.failed"
     assert sess.outcome.stage == "charging loop"
-    assert "PowerDelivery:stop" in sess.outcome.reason
+    unexpected = next(f for f in sess.findings if f.code == "v2g.sequence.unexpected")
+    assert "PowerDelivery:stop" in unexpected.text
 
 
 def test_old_connection_reset_after_resume_is_not_a_failure():
@@ -377,3 +379,10 @@ def test_late_responses_the_ev_tolerated_do_not_make_the_verdict():
     sess = only(analyse(s.messages))
     assert "v2g.timing.response_timeout" in codes(sess)
     assert sess.outcome.status == "success"
+
+
+def test_dc_steps_in_an_ac_session_are_out_of_sequence():
+    s = prelude(Script("iso2"), cpd_req={"RequestedEnergyTransferMode": "AC_three_phase_core"})
+    s.pair("CableCheck", ResponseCode="FAILED_SequenceError")
+    sess = only(analyse(s.messages))
+    assert "v2g.sequence.unexpected" in codes(sess)

@@ -299,6 +299,9 @@ class V2GAnalyser:
             self._finding(sess, "v2g.sequence.ongoing_abandoned",
                           f"{msg.name} while {conn.state} was still Ongoing", msg)
         allowed = states.allowed_next(sess.protocol, conn.state)
+        if allowed is not None and sess.energy_transfer.startswith("AC") \
+                and base in states.DC_ONLY:
+            allowed = allowed - states.DC_ONLY
         if allowed is None or base in allowed:
             return
         if base == conn.state and base not in LOOPS:
@@ -650,6 +653,8 @@ def _progress_after(s: _Session, f: Finding) -> bool:
     """Did the EV go on after `f`, to a request of another stage (the shutdown sequence —
     PowerDelivery stop, WeldingDetection, SessionStop — does not count)? Then `f` was not
     what ended the session."""
+    if f.code in ("v2g.response.failed", "v2g.handshake.failed"):
+        return False  # a FAILED answer ends the session by rule, whatever the EV does next
     stage = f.extra.get("stage")
     for ex in s.exchanges:
         req = ex.request
