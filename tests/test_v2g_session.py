@@ -32,11 +32,7 @@ def test_healthy_din_dc_session_is_a_success_with_facts():
 
 
 def test_failed_response_code_decides_the_verdict():
-    s = Script("din").handshake()
-    s.add("SessionSetupReq", sid="00").add("SessionSetupRes", 5)
-    s.pair("ServiceDiscovery").pair("ServicePaymentSelection")
-    s.pair("ContractAuthentication", EVSEProcessing="Finished")
-    s.pair("ChargeParameterDiscovery", EVSEProcessing="Finished")
+    s = prelude(Script("din"))
     s.pair("CableCheck", ResponseCode="FAILED", EVSEProcessing="Finished")
     s.close()
     sess = only(analyse(s.messages))
@@ -338,6 +334,7 @@ def test_current_demand_after_power_delivery_stop_is_the_fatal_error():
                dt_ms=1900)
     s.pair("PowerDelivery", req={"ReadyToChargeState": False})
     s.pair("CurrentDemand", ResponseCode="FAILED_SequenceError")
+    s.add("CurrentDemandReq")  # the EV tries once more; the charger resets
     s.close("rst")
     sess = only(analyse(s.messages))
     assert {"v2g.timing.precharge_timeout", "v2g.sequence.unexpected",

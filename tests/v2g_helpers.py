@@ -306,4 +306,8 @@ def prelude(s: Script, cpd_req: dict | None = None) -> Script:
     else:
         s.pair("PaymentServiceSelection", req={"SelectedPaymentOption": "ExternalPayment"})
         s.pair("Authorization", EVSEProcessing="Finished")
+    if cpd_req is None:  # the reference "min" trees ask for AC; these sessions are DC
+        key = "EVRequestedEnergyTransferType" if s.schema == "din" else \
+            "RequestedEnergyTransferMode"
+        cpd_req = {key: "DC_extended"}
     return s.pair("ChargeParameterDiscovery", req=cpd_req, EVSEProcessing="Finished")
