@@ -31,7 +31,7 @@ case "$SCENARIO" in
   no-common-protocol) PROTOCOLS=ISO_15118_2; EVCFG=$EX/DIN/evcc_config.json ;;
   # the EV process dies in the middle of the AC charging loop
   evcc-killed) PROTOCOLS=ISO_15118_2; EVCFG=$EX/iso15118_2/evcc_config_eim_ac.json
-               KILL_ON="Sent ChargingStatusReq" ;;
+               KILL_ON="Sent ChargingStatusReq"; SESSIONS=2 ;;
   *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
 esac
 
@@ -71,7 +71,7 @@ ip netns exec $EV env NETWORK_INTERFACE=v2g-ev EVCC_CONFIG_PATH="$EVCFG" LOG_LEV
   "$PY" -m iso15118.evcc.main >"$OUT/evcc.log" 2>&1 &
 EVCC=$!
 if [ -n "${KILL_ON:-}" ]; then
-  for _ in $(seq 1 90); do
+  for _ in $(seq 1 300); do
     [ "$(grep -c "$KILL_ON" "$OUT/evcc.log" || true)" -ge 3 ] && break
     sleep 0.2
   done

@@ -19,22 +19,30 @@ SENT = re.compile(r"comm_session \(\d+\): Sent (\w+)$")
 RECEIVED = re.compile(r"comm_session \(\d+\): (\w+) received$")
 CHOSEN = re.compile(r"Chosen protocol: (\w+)")
 REASON = re.compile(r"comm_session \(\d+\): Reason: (.*)$")
+NEW_SESSION = "Starting a new communication session"
 
 
 def truth(log: str) -> dict:
-    messages: list[str] = []
-    protocol = reason = ""
+    """{"sessions": [{"protocol", "messages": ["EV->EVSE SessionSetupReq", ...], "reason"}]}:
+    one entry per V2G communication session the EVCC started (SDP retries start new ones)."""
+    sessions: list[dict] = []
     for line in log.splitlines():
         line = line.rstrip()
+        if NEW_SESSION in line:
+            sessions.append({"protocol": "", "messages": [], "reason": ""})
+            continue
+        if not sessions:
+            continue
+        cur = sessions[-1]
         if m := SENT.search(line):
-            messages.append(f"EV->EVSE {m.group(1)}")
+            cur["messages"].append(f"EV->EVSE {m.group(1)}")
         elif m := RECEIVED.search(line):
-            messages.append(f"EVSE->EV {m.group(1)}")
-        elif (m := CHOSEN.search(line)) and not protocol:
-            protocol = m.group(1)
-        elif (m := REASON.search(line)) and not reason:
-            reason = m.group(1)[:300]
-    return {"messages": messages, "protocol": protocol, "reason": reason}
+            cur["messages"].append(f"EVSE->EV {m.group(1)}")
+        elif (m := CHOSEN.search(line)) and not cur["protocol"]:
+            cur["protocol"] = m.group(1)
+        elif (m := REASON.search(line)) and not cur["reason"]:
+            cur["reason"] = m.group(1)[:300]
+    return {"sessions": sessions}
 
 
 def main() -> None:
