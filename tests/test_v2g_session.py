@@ -383,3 +383,26 @@ def test_dc_steps_in_an_ac_session_are_out_of_sequence():
     s.pair("CableCheck", ResponseCode="FAILED_SequenceError")
     sess = only(analyse(s.messages))
     assert "v2g.sequence.unexpected" in codes(sess)
+
+
+def _sdp(name, ts, port=61000, security="NoTLS"):
+    from chargescope.analyzer.records import Link, Message
+    fields = {"Security": security, "TransportProtocol": "TCP"}
+    if name == "SDPResponse":
+        fields.update(SECCIPAddress="fe80::1", SECCPort=port)
+    return Message(Link.A, "sdp", name, ts, "", "", fields)
+
+
+def test_sdp_findings():
+    s = din_dc_session()  # the SECC is [fe80::1]:61000
+    msgs = [_sdp("SDPRequest", 1), _sdp("SDPRequest", 2), _sdp("SDPResponse", 3, 62000)]
+    report = analyse(msgs + s.messages)
+    got = {f.code: f for f in report.findings}
+    assert set(got) == {"v2g.sdp.retries", "v2g.sdp.port_mismatch"}
+    assert got["v2g.sdp.port_mismatch"].extra["used_port"] == 61000
+    tls = analyse([_sdp("SDPRequest", 1), _sdp("SDPResponse", 2, 62000, "TLS")])
+    assert [f.code for f in tls.findings] == ["v2g.tls.not_decrypted"]
+    lone = analyse([_sdp("SDPRequest", 1), _sdp("SDPRequest", 2)])
+    assert {f.code for f in lone.findings} == {"v2g.sdp.unanswered", "v2g.sdp.retries"}
+    plain = analyse([_sdp("SDPRequest", 1), _sdp("SDPResponse", 2, 62000)])
+    assert [f.code for f in plain.findings] == ["v2g.sdp.no_connection"]

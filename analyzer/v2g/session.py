@@ -612,11 +612,23 @@ class V2GAnalyser:
                                       + ", ".join(sorted(str(s) for s in seccs)),
                                       ts_ns=responses[-1].ts_ns, evidence=responses, link="A"))
         for ip, port in sorted(self._announced()):
-            if (ip, port) not in self._tcp_servers:
-                ev = [m for m in responses if m.fields.get("SECCPort") == port][:1]
-                out.append(self._reg.make("v2g.sdp.no_connection", f"[{ip}]:{port} announced, "
-                                          "no V2G traffic to it", ts_ns=ev[0].ts_ns if ev else 0,
+            if (ip, port) in self._tcp_servers:
+                continue
+            ev = [m for m in responses if m.fields.get("SECCPort") == port][:1]
+            ts = ev[0].ts_ns if ev else 0
+            used = sorted(p for host, p in self._tcp_servers if host == ip)
+            if used:
+                out.append(self._reg.make("v2g.sdp.port_mismatch", f"[{ip}]:{port} announced, "
+                                          f"the EVCC connected to port {used[0]}", ts_ns=ts,
+                                          evidence=ev, link="A", used_port=used[0]))
+            elif ev and ev[0].fields.get("Security") == "TLS":
+                out.append(self._reg.make("v2g.tls.not_decrypted", f"[{ip}]:{port} announced "
+                                          "with TLS; no V2GTP in clear text", ts_ns=ts,
                                           evidence=ev, link="A"))
+            else:
+                out.append(self._reg.make("v2g.sdp.no_connection", f"[{ip}]:{port} announced, "
+                                          "no V2G traffic to it", ts_ns=ts, evidence=ev,
+                                          link="A"))
         tls = [m for m in responses if m.fields.get("Security") == "TLS"]
         if tls and any(s.protocol == "din" for s in self._sessions):
             out.append(self._reg.make("v2g.sdp.tls_for_din", "SDP agreed TLS but the session "
