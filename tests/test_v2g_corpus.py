@@ -10,19 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from v2g_helpers import CORPUS
+from v2g_helpers import CORPUS, link_a_engine
 
 PCAPS = CORPUS / "pcaps"
-
-
-def _engine():
-    pytest.importorskip("chargescope.analyzer.pipeline")
-    pytest.importorskip("chargescope.analyzer.capture")
-    exi = pytest.importorskip("chargescope.dissectors.exi")
-    if not hasattr(exi, "decode"):
-        pytest.skip("EXI codec not installed")
-    from chargescope.cli.v2g import analyse_capture
-    return analyse_capture
 
 
 def _capture(rel: str) -> Path:
@@ -66,7 +56,7 @@ CASES = [
 @pytest.mark.parametrize(("rel", "index", "protocol", "status", "stage", "code"), CASES,
                          ids=[c[0].rsplit("/", 1)[-1][:40] for c in CASES])
 def test_verdicts_of_known_captures(rel, index, protocol, status, stage, code):
-    analyse_capture = _engine()
+    analyse_capture = link_a_engine()
     report, _problems = analyse_capture(_capture(rel))
     s = report.sessions[index]
     assert (s.protocol, s.outcome.status, s.outcome.stage, s.outcome.code) == (
@@ -74,14 +64,14 @@ def test_verdicts_of_known_captures(rel, index, protocol, status, stage, code):
 
 
 def test_pause_resume_is_one_session_over_two_connections():
-    analyse_capture = _engine()
+    analyse_capture = link_a_engine()
     report, _ = analyse_capture(_capture("dspace-group+dsV2Gshark/ISO-2_DC_Pause_DS5366.pcapng"))
     assert len(report.sessions) == 1
     assert len(report.sessions[0].connections) == 2
 
 
 def test_every_link_a_capture_is_analysed_and_every_unit_decoded():
-    analyse_capture = _engine()
+    analyse_capture = link_a_engine()
     paths = sorted(p for p in PCAPS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".dump"))
     if not paths:
         pytest.skip("corpus not present")

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from v2g_helpers import link_a_engine
 
 DATA = Path(__file__).resolve().parent / "data" / "v2g" / "josev"
 SCENARIOS = sorted(p.name for p in DATA.iterdir() if (p / "cap.pcap").exists())
@@ -19,13 +20,7 @@ PROTOCOLS = {"DIN_SPEC_70121": "din", "ISO_15118_2": "iso2", "ISO_15118_20_AC": 
 
 
 def _analyse(path: Path):
-    pytest.importorskip("chargescope.analyzer.pipeline")
-    exi = pytest.importorskip("chargescope.dissectors.exi")
-    if not hasattr(exi, "decode"):
-        pytest.skip("EXI codec not installed")
-    from chargescope.cli.v2g import analyse_capture
-
-    report, _problems = analyse_capture(path)
+    report, _problems = link_a_engine()(path)
     return report
 
 

@@ -311,3 +311,16 @@ def prelude(s: Script, cpd_req: dict | None = None) -> Script:
             "RequestedEnergyTransferMode"
         cpd_req = {key: "DC_extended"}
     return s.pair("ChargeParameterDiscovery", req=cpd_req, EVSEProcessing="Finished")
+
+
+def link_a_engine():
+    """`chargescope.cli.v2g.analyse_capture`, or skip while the capture engine, the pipeline
+    or the EXI codec is not installed."""
+    import pytest
+    pytest.importorskip("chargescope.analyzer.pipeline")
+    pytest.importorskip("chargescope.analyzer.capture")
+    exi = pytest.importorskip("chargescope.dissectors.exi")
+    if not hasattr(exi, "decode"):
+        pytest.skip("EXI codec not installed")
+    from chargescope.cli.v2g import analyse_capture
+    return analyse_capture
