@@ -48,6 +48,7 @@ class ConnectionInfo:
     subprotocol: str
     handshake_seen: bool
     close_code: int | None
+    http_status: int | None = None  # the upgrade's answer (101, or the HTTP error)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -90,7 +91,7 @@ class ChargerTracker:
             if c["connection"] == conn:
                 return c
         c = {"connection": conn, "opened_ns": ts_ns, "closed_ns": None, "subprotocol": "",
-             "handshake_seen": False, "close_code": None}
+             "handshake_seen": False, "close_code": None, "http_status": None}
         self.connections.append(c)
         return c
 
@@ -109,6 +110,7 @@ class ChargerTracker:
                             f"{STORM_WINDOW_NS // 10**9} s", (msg,)))
         elif name == "Handshake Response":
             c["subprotocol"] = msg.fields.get("subprotocol", "")
+            c["http_status"] = msg.fields.get("status")
             sub = c["subprotocol"]
             if sub:
                 if self.versions and sub not in self.versions:
@@ -212,4 +214,5 @@ class ChargerTracker:
 
     def connection_infos(self) -> list[ConnectionInfo]:
         return [ConnectionInfo(c["connection"], c["opened_ns"], c["closed_ns"], c["subprotocol"],
-                               c["handshake_seen"], c["close_code"]) for c in self.connections]
+                               c["handshake_seen"], c["close_code"], c["http_status"])
+                for c in self.connections]

@@ -153,7 +153,9 @@ def print_report(report: OcppReport, messages: list[Message] | None) -> None:
             echo(f"  boot: {boots}{hb}")
         for c in ch.connections:
             name = c.connection[-1] if isinstance(c.connection, tuple) else c.connection
-            echo(f"  connection {name}: {c.subprotocol or '(no handshake seen)'} "
+            how = c.subprotocol or (f"HTTP {c.http_status}" if c.http_status else
+                                    "upgrade unanswered" if c.handshake_seen else "(no handshake seen)")
+            echo(f"  connection {name}: {how} "
                  f"{_clock(c.opened_ns)}..{_clock(c.closed_ns or 0)}"
                  + (f" close {c.close_code}" if c.close_code is not None else ""))
         if ch.status_timeline:

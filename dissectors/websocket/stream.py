@@ -175,6 +175,7 @@ class WebSocketStream:
         self._handler_name = ""
         self._pending_body = 0  # body bytes of a non-101 response still expected
         self._response_msg: dict | None = None
+        self._closed: set[int] = set()  # directions that sent FIN/RST
 
     # ------------------------------------------------------------------ events
 
@@ -207,13 +208,24 @@ class WebSocketStream:
         return out
 
     def on_close(self, event: StreamClose) -> list[Message]:
+        """A side closed (FIN/RST) or the capture ended (-1).
+
+        The closing side's leftovers are reported at once; "Connection closed" comes
+        once, when no side can send any more (both closed, RST, or end of capture).
+        """
         out: list[Message] = []
-        for direction in (0, 1):
-            out.extend(self._flush(direction, event.ts_ns, "connection closed"))
-        out.append(self._ws_message(-1 if event.direction < 0 else event.direction,
-                                    "Connection closed", event.ts_ns,
-                                    {"event": "close", "reason": event.reason,
-                                     "closed_by": event.direction}, ()))
+        if self._closed == {0, 1}:
+            return out
+        sides = (0, 1) if event.direction < 0 or event.reason == "rst" else (event.direction,)
+        for direction in sides:
+            if direction not in self._closed:
+                out.extend(self._flush(direction, event.ts_ns, "connection closed"))
+                self._closed.add(direction)
+        if self._closed == {0, 1}:
+            out.append(self._ws_message(-1 if event.direction < 0 else event.direction,
+                                        "Connection closed", event.ts_ns,
+                                        {"event": "close", "reason": event.reason,
+                                         "closed_by": event.direction}, ()))
         return out
 
     # ------------------------------------------------------------------ helpers
