@@ -18,6 +18,7 @@ PURE_ENV = "CHARGESCOPE_PUREPYTHON"
 HOT_PATHS: dict[str, tuple[str, str]] = {
     "capture": ("chargescope.ext._capture", "chargescope.analyzer.capture.walk"),
     "netdecode": ("chargescope.ext._netdecode", "chargescope.analyzer.net"),
+    "wsmask": ("chargescope.ext._wsmask", "chargescope.dissectors.websocket.mask"),
 }
 
 

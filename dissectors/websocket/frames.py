@@ -11,6 +11,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from chargescope import backends
+
+_unmask = backends.load("wsmask").unmask
+
 
 class Opcode(enum.IntEnum):
     CONTINUATION = 0x0
@@ -98,12 +102,11 @@ def header_violations(head: FrameHeader, *, from_client: bool | None,
 
 
 def unmask(payload: bytes | bytearray | memoryview, key: bytes) -> bytes:
-    """XOR `payload` with the repeating 4-byte `key` (its own inverse)."""
-    n = len(payload)
-    if not key or n == 0:
-        return bytes(payload)
-    stream = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
+    """XOR `payload` with the repeating 4-byte `key` (its own inverse).
+
+    Hot path "wsmask": the Cython extension when built, else its pure-Python twin.
+    """
+    return _unmask(payload, key)
 
 
 def build_frame(payload: bytes, opcode: int = Opcode.TEXT, *, fin: bool = True,

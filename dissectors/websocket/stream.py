@@ -44,6 +44,8 @@ from chargescope.dissectors.websocket.handshake import (
 )
 
 MAX_HEADER_BLOCK = 64 << 10
+# plain ints on the per-frame path (enum member lookups cost more than the frame parse)
+_OP_CONTINUATION, _OP_TEXT, _OP_BINARY = 0x0, 0x1, 0x2
 HUNT_HORIZON = 64 << 10  # longest frame a resync candidate may claim without evidence
 _HTTP_METHODS = (b"GET ", b"POST", b"PUT ", b"HEAD", b"OPTI", b"DELE", b"PATC", b"CONN")
 
@@ -433,7 +435,7 @@ class WebSocketStream:
         if not wsf.plausible_frame_at(buf, pos, from_client=from_client,
                                       max_len=self.options.max_message_size):
             return False
-        strong = head.opcode == wsf.Opcode.TEXT and not head.rsv1 and head.length > 0
+        strong = head.opcode == _OP_TEXT and not head.rsv1 and head.length > 0
         end = pos + head.total_len
         if end >= len(buf):
             if strong:
@@ -491,7 +493,7 @@ class WebSocketStream:
                 d.mode = _Mode.HUNT
                 d.hunt_from = 1
                 return True
-            if head.opcode in (wsf.Opcode.TEXT, wsf.Opcode.BINARY):
+            if head.opcode in (_OP_TEXT, _OP_BINARY):
                 d.tentative = False
         cap = self.options.max_message_size
         if head.opcode not in wsf.KNOWN_OPCODES or head.length > cap:
@@ -532,7 +534,7 @@ class WebSocketStream:
         if head.opcode >= 0x8:
             out.append(self._control(direction, head, payload, ts_ns, refs, problems))
             return True
-        if head.opcode == wsf.Opcode.CONTINUATION:
+        if head.opcode == _OP_CONTINUATION:
             frag = d.frag
             if frag is None:
                 problems.append(self._problem("websocket.continuation.orphan",
@@ -622,7 +624,7 @@ class WebSocketStream:
                 return self._ws_message(direction, "Oversized message", ts_ns, ws, refs,
                                         problems)
             payload = inflated.data
-        if frag.opcode == wsf.Opcode.TEXT:
+        if frag.opcode == _OP_TEXT:
             try:
                 payload.decode("utf-8")
             except UnicodeDecodeError as exc:
