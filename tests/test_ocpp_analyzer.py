@@ -193,3 +193,12 @@ def test_unanswered_call_on_close_is_an_error_finding():
     report = analyze(msgs)
     assert codes(report) == ["ocpp.call.unanswered"]
     assert report.worst is not None and str(report.worst) == "error"
+
+
+def test_certificate_operations_without_tls():
+    o = Ocpp("2.0.1")
+    msgs = exchange(o, "SignCertificate", {"csr": "x"}, {"status": "Accepted"}, 1)
+    assert codes(analyze(msgs)) == []  # from a log: transport unknown
+    o.dec.capture = "site.pcap"
+    msgs = exchange(o, "SignCertificate", {"csr": "x"}, {"status": "Accepted"}, 1)
+    assert codes(analyze(msgs)) == ["ocpp.security.cert_ops_without_tls"]

@@ -20,6 +20,11 @@ HEARTBEAT_SLACK = 2.0  # silence longer than this many intervals is a missed hea
 # Actions a Pending station may still send (B02: boot itself; answers to the CSMS's
 # Get/Set requests are results, not calls); TriggerMessage-triggered ones are allowed.
 _ALLOWED_WHILE_PENDING = frozenset({"BootNotification"})
+# Certificate management that security profiles 0/1 (no TLS) should not carry (pattern 10).
+CERT_ACTIONS = frozenset({
+    "InstallCertificate", "CertificateSigned", "SignCertificate", "DeleteCertificate",
+    "GetInstalledCertificateIds", "Get15118EVCertificate", "ExtendedTriggerMessage",
+})
 ISO15118_ACTIONS = frozenset({
     "Get15118EVCertificate", "GetCertificateStatus", "SignCertificate", "CertificateSigned",
     "NotifyEVChargingNeeds", "NotifyEVChargingSchedule", "SetChargingProfile",
@@ -83,6 +88,7 @@ class ChargerTracker:
         self._last_cp_msg: dict[Any, Message] = {}
         self._reported_pending_loop = False
         self._reported_early: set[str] = set()
+        self._cert_reported = False
 
     # ---------------------------------------------------------------- connections
 
@@ -151,6 +157,12 @@ class ChargerTracker:
                 and ("iso15118CertificateHashData" in payload or "certificate" in payload)):
             self.iso15118.append({"ts_ns": msg.ts_ns, "action": action, "message_type": mtype,
                                   "unique_id": f.get("unique_id")})
+        if (mtype == "CALL" and action in CERT_ACTIONS and action != "ExtendedTriggerMessage"
+                and msg.fields.get("capture") and not self._cert_reported):
+            # decoded straight from a capture: the connection carried no TLS
+            self._cert_reported = True
+            out.append(("ocpp.security.cert_ops_without_tls",
+                        f"{action} on a connection without TLS", (msg,)))
         if not isinstance(payload, dict):
             return out
         if action == "BootNotification":

@@ -73,6 +73,8 @@ SPECS: tuple[FindingSpec, ...] = (
     # Security (pattern 10)
     FindingSpec("ocpp.security.basic_auth_cleartext", W, "security",
                 "Basic-auth credentials readable in the capture (ws:// without TLS)"),
+    FindingSpec("ocpp.security.cert_ops_without_tls", W, "security",
+                "certificate management over a connection without TLS (security profile 0/1)"),
 )
 
 

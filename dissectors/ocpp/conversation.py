@@ -57,6 +57,7 @@ class OcppDecoder:
         self.validate = validate
         self._pending: OrderedDict[tuple[int, str], str] = OrderedDict()
         self._validators: dict[tuple[str, str, bool], Any] = {}
+        self._answered: OrderedDict[tuple[int, str], str] = OrderedDict()
         self._plausible: list[str] = list(_GUESS_ORDER)
         self._guessing = version is None
 
@@ -111,6 +112,13 @@ class OcppDecoder:
         elif mtype in (3, 4) and rpc.unique_id is not None:
             action = self._pending.pop((1 - direction, rpc.unique_id), None)
             paired = action is not None
+            if paired and mtype == 3:  # a 2.1 CALLRESULTERROR may still name this id
+                self._answered[(1 - direction, rpc.unique_id)] = action
+                if len(self._answered) > 256:
+                    self._answered.popitem(last=False)
+        elif mtype == 5 and rpc.unique_id is not None:
+            # CALLRESULTERROR: the caller objects to the result it got for its CALL
+            action = self._answered.pop((direction, rpc.unique_id), None)
         if version is not None and mtype is not None and mtype not in _TYPES_OF[version]:
             all_problems.append(Problem(
                 "ocpp.rpc.type_unsupported",
