@@ -167,3 +167,15 @@ def test_capture_starting_mid_connection(cut):
         assert msgs[0].problems[0].kind == "websocket.resync.skipped"
     # names of results paired from the CALLs seen after the cut
     assert all(m.fields["action"] for m in ocpp[2:] if m.fields["message_type"] == "CALLRESULT")
+
+
+def test_malformed_frame_sent_raw():
+    msgs = capture_messages("ocpp16_badframe")
+    assert [m.name for m in msgs] == ["Handshake Request", "Handshake Response",
+                                      "BootNotification Request", "BootNotification Response",
+                                      "Invalid frame", "Close", "Close", "Connection closed"]
+    assert [p.kind for p in msgs[4].problems] == ["websocket.opcode.reserved"]
+    assert msgs[5].fields["code"] == 1002
+    report = analyze(msgs)
+    assert {f.code for f in report.findings} == {"ocpp.security.basic_auth_cleartext",
+                                                 "websocket.malformed", "websocket.close.abnormal"}

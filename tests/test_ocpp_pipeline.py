@@ -33,7 +33,7 @@ def key(m):
 
 
 @pytest.mark.parametrize("name", ["ocpp16_basic", "ocpp201_deflate", "ocpp21_nocontext",
-                                  "ocpp16_unauthorized"])
+                                  "ocpp16_unauthorized", "ocpp16_badframe"])
 def test_pipeline_gives_the_same_messages(name):
     ours = [m for m in through_pipeline(DATA / f"{name}.pcap") if m.protocol in ("ocpp", "websocket")]
     helper = dissect(stream_events(DATA / f"{name}.pcap"), stream_factory([payload_handoff()]))

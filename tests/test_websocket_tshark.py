@@ -45,7 +45,8 @@ def wire(msg):
 
 
 @pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
-@pytest.mark.parametrize("name", ["ocpp16_basic", "ocpp201_deflate", "ocpp21_nocontext"])
+@pytest.mark.parametrize("name", ["ocpp16_basic", "ocpp201_deflate", "ocpp21_nocontext",
+                                  "ocpp16_badframe"])
 def test_frames_agree_with_tshark(name):
     pcap = DATA / f"{name}.pcap"
     ours = {}

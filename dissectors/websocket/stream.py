@@ -440,6 +440,13 @@ class WebSocketStream:
             return False
         strong = head.opcode == _OP_TEXT and not head.rsv1 and head.length > 0
         end = pos + head.total_len
+        if end == len(buf) and head.opcode == 0x8 and head.length >= 2:
+            # a Close ending exactly where the bytes end, with a registered close code
+            code_bytes = bytes(buf[end - head.length:end - head.length + 2])
+            if head.masked:
+                code_bytes = wsf.unmask(code_bytes, head.mask_key[:2])
+            if 1000 <= int.from_bytes(code_bytes, "big") <= 4999:
+                return True
         if end >= len(buf):
             if strong:
                 return True
@@ -499,6 +506,19 @@ class WebSocketStream:
             if head.opcode in (_OP_TEXT, _OP_BINARY):
                 d.tentative = False
         cap = self.options.max_message_size
+        if (head.opcode not in wsf.KNOWN_OPCODES and head.length <= HUNT_HORIZON
+                and not any(k.startswith("websocket.mask") for k, _ in violations)):
+            # A reserved opcode in an otherwise sane header: the frame's extent is known,
+            # so report the whole frame and stay aligned (RFC 6455 5.2: peers fail the
+            # connection; we keep reading what they send next, e.g. the Close).
+            if len(d.buf) < head.total_len:
+                return False
+            refs = d.refs.slice(start, start + head.total_len)
+            out.append(self._ws_message(direction, "Invalid frame", ts_ns,
+                                        {"opcode": head.opcode, "length": head.length}, refs,
+                                        [self._problem(k, t, start, refs) for k, t in violations]))
+            d.consume(head.total_len)
+            return True
         if head.opcode not in wsf.KNOWN_OPCODES or head.length > cap:
             header_refs = d.refs.slice(start, start + head.header_len)
             if head.opcode in wsf.KNOWN_OPCODES and not any(
