@@ -17,6 +17,7 @@ from ocpp_streams import dissect, stream_events
 from chargescope.analyzer.ocpp import analyze
 from chargescope.analyzer.ocpp.logs import read_log
 from chargescope.dissectors.ocpp import payload_handoff
+from chargescope.dissectors.ocpp.codec import rpc_array
 from chargescope.dissectors.websocket import stream_factory
 
 DATA = Path(__file__).resolve().parent / "data" / "ocpp"
@@ -38,17 +39,6 @@ def capture_messages(name):
     return dissect(stream_events(DATA / f"{name}.pcap"), stream_factory([payload_handoff()]))
 
 
-def as_wire(msg):
-    """The OCPP-J array a Message stands for, rebuilt from its fields."""
-    f = msg.fields
-    t = f["message_type_id"]
-    if t in (2, 6):
-        return [t, f["unique_id"], f["action"], f["payload"]]
-    if t == 3:
-        return [t, f["unique_id"], f["payload"]]
-    return [t, f["unique_id"], f["error_code"], f["error_description"], f["error_details"]]
-
-
 def check_messages(name, messages):
     expected = truth(name)["messages"]
     ocpp = [m for m in messages if m.protocol == "ocpp"]
@@ -60,7 +50,7 @@ def check_messages(name, messages):
         except ValueError:
             assert [p.kind for p in msg.problems] == ["ocpp.json.syntax"]
             continue
-        assert as_wire(msg) == wire
+        assert rpc_array(msg.fields) == wire
         if wire[0] in (3, 4):
             assert msg.fields["action"] is not None  # named after its CALL
 

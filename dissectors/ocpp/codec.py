@@ -118,3 +118,17 @@ def parse_rpc_value(doc: Any) -> RpcFrame:
                          f"{type(payload).__name__}", 0))
     return RpcFrame(mtype, unique_id, action, payload, error_code, error_description,
                     tuple(problems))
+
+
+def rpc_array(fields: dict[str, Any]) -> list[Any]:
+    """The OCPP-J array an OCPP Message's fields stand for (inverse of the decode).
+
+    For exports, anonymised re-encoding and tests comparing against the wire.
+    """
+    t = fields["message_type_id"]
+    if t in (_CALL, _SEND):
+        return [t, fields["unique_id"], fields["action"], fields["payload"]]
+    if t == _CALLRESULT:
+        return [t, fields["unique_id"], fields["payload"]]
+    return [t, fields["unique_id"], fields["error_code"], fields["error_description"],
+            fields["error_details"]]
