@@ -202,3 +202,25 @@ def test_certificate_operations_without_tls():
     o.dec.capture = "site.pcap"
     msgs = exchange(o, "SignCertificate", {"csr": "x"}, {"status": "Accepted"}, 1)
     assert codes(analyze(msgs)) == ["ocpp.security.cert_ops_without_tls"]
+
+
+def test_energy_rising_after_faulted_and_stuck_connector():
+    o = Ocpp()
+    msgs = exchange(o, "StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": 0,
+                                            "timestamp": T0}, {"transactionId": 5, **OK16}, 1)
+    msgs += exchange(o, "MeterValues", mv16(5, 100), {}, 2)
+    msgs += exchange(o, "StatusNotification", {"connectorId": 1, "errorCode": "OverCurrentFailure",
+                                               "status": "Faulted"}, {}, 3)
+    msgs += exchange(o, "MeterValues", mv16(5, 400), {}, 4)
+    msgs += exchange(o, "MeterValues", mv16(5, 700), {}, 5)  # reported once per fault
+    msgs += exchange(o, "Heartbeat", {}, {"currentTime": T0}, 900)  # capture runs on
+    got = codes(analyze(msgs))
+    assert got == ["ocpp.status.faulted", "ocpp.status.energy_while_faulted", "ocpp.status.stuck"]
+
+
+def test_faulted_without_energy_is_not_charging():
+    o = Ocpp()
+    msgs = exchange(o, "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
+                                              "status": "Finishing"}, {}, 1)
+    msgs += exchange(o, "Heartbeat", {}, {"currentTime": T0}, 60)
+    assert codes(analyze(msgs)) == []  # Finishing for a minute is not stuck

@@ -16,6 +16,8 @@ PENDING_LOOP = 3  # consecutive Pending/Rejected boot answers that make a loop
 STORM_COUNT = 3  # connections ...
 STORM_WINDOW_NS = 60 * 10**9  # ... within this window make a reconnect storm
 HEARTBEAT_SLACK = 2.0  # silence longer than this many intervals is a missed heartbeat
+STUCK_NS = 600 * 10**9  # Finishing/Faulted for longer than this at capture end is "stuck"
+_STUCK_STATES = frozenset({"Finishing", "Faulted"})
 
 # Actions a Pending station may still send (B02: boot itself; answers to the CSMS's
 # Get/Set requests are results, not calls); TriggerMessage-triggered ones are allowed.
@@ -89,6 +91,7 @@ class ChargerTracker:
         self._reported_pending_loop = False
         self._reported_early: set[str] = set()
         self._cert_reported = False
+        self._status_msgs: list[Message] = []
 
     # ---------------------------------------------------------------- connections
 
@@ -217,12 +220,34 @@ class ChargerTracker:
             change = StatusChange(msg.ts_ns, None, p.get("connectorId"), p.get("status"),
                                   p.get("errorCode"), p.get("info") or p.get("vendorErrorCode"))
         self.statuses.append(change)
+        self._status_msgs.append(msg)
         if change.status == "Faulted":
             where = f"EVSE {change.evse_id} " if change.evse_id is not None else ""
             code = f" ({change.error_code})" if change.error_code else ""
             return [("ocpp.status.faulted",
                      f"{self.charge_point_id}: {where}connector {change.connector_id} Faulted{code}", (msg,))]
         return []
+
+    def current_status(self, evse_id: int | None, connector_id: int | None) -> StatusChange | None:
+        """The last status reported for this connector (2.x: EVSE and connector)."""
+        for change in reversed(self.statuses):
+            if change.connector_id == connector_id and (evse_id is None or change.evse_id in (None, evse_id)):
+                return change
+        return None
+
+    def stuck(self, end_ns: int) -> list[tuple[str, str, tuple[Message, ...]]]:
+        """Connectors whose last status is Finishing/Faulted for over STUCK_NS at the end."""
+        out = []
+        last: dict[tuple[int | None, int | None], tuple[StatusChange, Message]] = {}
+        for change, msg in zip(self.statuses, self._status_msgs, strict=True):
+            last[(change.evse_id, change.connector_id)] = (change, msg)
+        for (evse, conn), (change, msg) in last.items():
+            if change.status in _STUCK_STATES and end_ns - change.ts_ns > STUCK_NS:
+                where = f"EVSE {evse} " if evse is not None else ""
+                out.append(("ocpp.status.stuck",
+                            f"{self.charge_point_id}: {where}connector {conn} {change.status} for "
+                            f"{(end_ns - change.ts_ns) / 1e9:.0f} s until the capture ends", (msg,)))
+        return out
 
     def connection_infos(self) -> list[ConnectionInfo]:
         return [ConnectionInfo(c["connection"], c["opened_ns"], c["closed_ns"], c["subprotocol"],

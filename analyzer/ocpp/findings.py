@@ -70,6 +70,10 @@ SPECS: tuple[FindingSpec, ...] = (
                 "stop meter value disagrees with the meter values reported during the transaction"),
     # Connector state (pattern 11)
     FindingSpec("ocpp.status.faulted", W, "protocol", "connector or EVSE reported Faulted"),
+    FindingSpec("ocpp.status.stuck", N, "timing",
+                "connector left in Finishing or Faulted until the end of the capture"),
+    FindingSpec("ocpp.status.energy_while_faulted", W, "protocol",
+                "energy register still rising on a connector that reported Faulted"),
     # Security (pattern 10)
     FindingSpec("ocpp.security.basic_auth_cleartext", W, "security",
                 "Basic-auth credentials readable in the capture (ws:// without TLS)"),

@@ -105,6 +105,7 @@ def problem_record(p: Problem) -> dict[str, Any]:
 def finding_record(f: Finding) -> dict[str, Any]:
     return {"code": f.code, "severity": str(f.severity), "text": f.text, "ts": _iso(f.ts_ns),
             "requirement": f.requirement, "charge_point_id": f.extra.get("charge_point_id", ""),
+            "unique_id": f.extra.get("unique_id"),
             "evidence": [{"source": m.refs[0].source if m.refs else "",
                           "frame": m.refs[0].frame if m.refs else 0, "name": m.name,
                           "unique_id": m.fields.get("unique_id")} for m in f.evidence]}
