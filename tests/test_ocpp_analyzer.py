@@ -162,7 +162,8 @@ def test_schema_violation_error_spelling_and_time_checks():
                                                "Available", "evseId": 1, "connectorId": 1}, {}, 4)
     report = analyze(msgs)
     assert codes(report) == ["ocpp.schema.violation", "ocpp.callerror", "ocpp.callerror.code_unknown",
-                             "ocpp.time.no_timezone", "ocpp.time.implausible", "ocpp.time.malformed"]
+                             "ocpp.time.no_timezone", "ocpp.time.implausible", "ocpp.time.drift",
+                             "ocpp.time.malformed"]
     spelling = report.findings[2].text
     assert "FormatViolation" in spelling
 
@@ -224,3 +225,19 @@ def test_faulted_without_energy_is_not_charging():
                                               "status": "Finishing"}, {}, 1)
     msgs += exchange(o, "Heartbeat", {}, {"currentTime": T0}, 60)
     assert codes(analyze(msgs)) == []  # Finishing for a minute is not stuck
+
+
+def test_station_clock_drift_reported_once():
+    o = Ocpp()
+    now = 0  # capture clock: 2024-01-01T00:00:00Z
+    late = "2024-01-01T00:10:00Z"  # = now + 600 s
+    msgs = exchange(o, "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
+                                              "status": "Available", "timestamp": late}, {}, now)
+    msgs += exchange(o, "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
+                                               "status": "Available", "timestamp": late}, {}, now + 1)
+    report = analyze(msgs)
+    assert codes(report) == ["ocpp.time.drift"]
+    assert "+600 s" in report.findings[0].text
+    ok = exchange(Ocpp(), "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
+                                                 "status": "Available", "timestamp": late}, {}, now + 590)
+    assert codes(analyze(ok)) == []

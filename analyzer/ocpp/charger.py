@@ -7,6 +7,7 @@ the WebSocket handshake/close events) in capture order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chargescope.analyzer.records import Message
@@ -16,6 +17,7 @@ PENDING_LOOP = 3  # consecutive Pending/Rejected boot answers that make a loop
 STORM_COUNT = 3  # connections ...
 STORM_WINDOW_NS = 60 * 10**9  # ... within this window make a reconnect storm
 HEARTBEAT_SLACK = 2.0  # silence longer than this many intervals is a missed heartbeat
+DRIFT_NS = 300 * 10**9  # payload timestamps further than this from the capture clock drift
 STUCK_NS = 600 * 10**9  # Finishing/Faulted for longer than this at capture end is "stuck"
 _STUCK_STATES = frozenset({"Finishing", "Faulted"})
 
@@ -61,6 +63,17 @@ class ConnectionInfo:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+def iso_to_ns(text: str) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 timestamp with a zone, else None."""
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return None  # zone-less times are their own finding (ocpp.time.no_timezone)
+    return int(dt.timestamp() * 1e9)
+
+
 def boot_info(payload: dict) -> dict[str, Any]:
     """Vendor, model, firmware, serial from a 1.6 or 2.x BootNotification request."""
     station = payload.get("chargingStation")
@@ -92,6 +105,7 @@ class ChargerTracker:
         self._reported_early: set[str] = set()
         self._cert_reported = False
         self._status_msgs: list[Message] = []
+        self._drift_reported = False
 
     # ---------------------------------------------------------------- connections
 
@@ -150,6 +164,7 @@ class ChargerTracker:
             self.ocpp_versions.setdefault(f["ocpp_version"], None)
         if from_cp and mtype == "CALL":
             out.extend(self._keepalive(msg, conn))
+            out.extend(self._drift(msg))
             if (self._registration in ("Pending", "Rejected") and action not in _ALLOWED_WHILE_PENDING
                     and action not in self._reported_early):
                 self._reported_early.add(action)
@@ -176,6 +191,22 @@ class ChargerTracker:
         elif action == "StatusNotification" and mtype == "CALL":
             out.extend(self._status(msg, payload))
         return out
+
+    def _drift(self, msg: Message) -> list[FindingTuple]:
+        """FIELD_NOTES pattern 5: the station's clock against the capture's (reported once)."""
+        payload = msg.fields.get("payload")
+        stamp = payload.get("timestamp") if isinstance(payload, dict) else None
+        if self._drift_reported or not isinstance(stamp, str) or not msg.ts_ns:
+            return []
+        station_ns = iso_to_ns(stamp)
+        if station_ns is None:
+            return []
+        offset = station_ns - msg.ts_ns
+        if abs(offset) <= DRIFT_NS:
+            return []
+        self._drift_reported = True
+        return [("ocpp.time.drift", f"{self.charge_point_id}: {msg.fields.get('action')} timestamp "
+                 f"{stamp} is {offset / 1e9:+.0f} s from the capture clock", (msg,))]
 
     def _keepalive(self, msg: Message, conn: Any) -> list[FindingTuple]:
         out: list[FindingTuple] = []

@@ -58,6 +58,8 @@ SPECS: tuple[FindingSpec, ...] = (
     # Time (pattern 5)
     FindingSpec("ocpp.time.no_timezone", W, "interop", "timestamp without a UTC designator or offset"),
     FindingSpec("ocpp.time.malformed", W, "interop", "timestamp is not an RFC 3339 date-time"),
+    FindingSpec("ocpp.time.drift", W, "timing",
+                "charge point clock differs from the capture clock by more than the tolerance"),
     FindingSpec("ocpp.time.implausible", W, "interop", "timestamp before 2010 (clock not set?)"),
     # Transactions (patterns 2, 6, 8)
     FindingSpec("ocpp.tx.stop_without_start", W, "sequence", "transaction ended without a start in the capture"),
