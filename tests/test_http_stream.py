@@ -180,7 +180,7 @@ def test_gap_in_a_body_reports_and_resynchronises():
 def test_response_cut_by_close_is_truncated():
     resp = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"
     messages = run(HttpStream(CONN), [(0, REQ), (1, resp)])
-    assert [p.kind for p in messages[1].problems] == ["http.message.malformed"]
+    assert [p.kind for p in messages[1].problems] == ["http.message.truncated"]
 
 
 def test_websocket_upgrade_goes_opaque():

@@ -134,6 +134,8 @@ def expected_response_object(route: OcpiRoute, method: str) -> Expected | None:
 def _json_body(fields: dict) -> tuple[Any, str]:
     """(parsed body or None, error text or "")."""
     text = fields.get("body")
+    if fields.get("incomplete"):
+        return None, ""  # cut short: the HTTP problem already says so
     if text is None:
         return None, "" if "body_base64" not in fields else "body is not UTF-8 text"
     if not text.strip():
