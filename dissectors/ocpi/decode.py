@@ -15,7 +15,7 @@ import binascii
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from chargescope.analyzer.records import Message, Problem
 from chargescope.dissectors.http.secrets import fingerprint, mask, mask_header
@@ -251,7 +251,8 @@ class OcpiDecoder:
         headers = _header_map(fields.get("headers", ()))
         out = self._common(message, route, version, headers)
         method = request.get("method", "GET")
-        out.update(kind="response", method=method, path=split.path, status=fields["status"],
+        out.update(kind="response", method=method, path=split.path,
+                   query=dict(parse_qsl(split.query)), status=fields["status"],
                    request_ts_ns=request.get("ts_ns", 0))
         problems = list(message.problems)
         violations: list[dict] = []
