@@ -1,0 +1,93 @@
+"""Clock alignment between capture sources.
+
+Each capture source (a file from the PLC sniffer, a tcpdump on the charger, a CSMS
+log, an API gateway's HAR) keeps its own clock. Events that happen at the same moment
+on two links give samples of the offset between their sources; the median of the
+samples is the offset assumed, and the correlator reports it with its basis.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict, deque
+from collections.abc import Iterable
+
+from chargescope.analyzer.correlate.model import ClockOffset, LinkSession
+
+# Milestones on two links that mark the same real-world moment, with the usual lag of
+# the second after the first (ns). Authorization on A waits for the CSMS on B; the
+# transaction starts on B when the EV asks for energy on A. OCPI reports a session's
+# end and CDR at the CPO's leisure, so only its start-side events serve as samples.
+SYNC_PAIRS: tuple[tuple[str, str, int], ...] = (
+    ("v2g.auth_ok", "ocpp.authorize_accepted", 0),
+    ("v2g.charging", "ocpp.tx_started", 0),
+    ("v2g.stop", "ocpp.tx_ended", 0),
+    ("ocpp.tx_started", "ocpi.session_active", 0),
+    ("ocpp.remote_start", "ocpi.start_session", 0),
+)
+
+
+def offset_samples(first: LinkSession, second: LinkSession) -> list[int]:
+    """Samples of (second's clock - first's clock) from their shared milestones."""
+    samples = []
+    for name_a, name_b, lag in SYNC_PAIRS:
+        for x, y in ((first, second), (second, first)):
+            ea, eb = x.first(name_a), y.first(name_b)
+            if ea is None or eb is None:
+                continue
+            delta = eb.ts_ns - ea.ts_ns - lag
+            samples.append(delta if x is first else -delta)
+    return samples
+
+
+def estimate_offsets(
+    pairs: Iterable[tuple[LinkSession, LinkSession]],
+    sources: Iterable[str],
+    given_s: dict[str, float] | None = None,
+) -> dict[str, ClockOffset]:
+    """Offsets of every source relative to a reference source.
+
+    `pairs` are link sessions already joined by identifiers; `given_s` are offsets the
+    user stated (site map [clock]), which win. The reference is the first source in
+    `sources` (link A's sniffer where there is one: the caller orders them).
+    """
+    sources = list(dict.fromkeys(sources))
+    if not sources:
+        return {}
+    reference = sources[0]
+    samples: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for x, y in pairs:
+        if x.source == y.source:
+            continue
+        found = offset_samples(x, y)
+        if not found:  # weaker: the sessions' starts
+            found = [y.start_ns - x.start_ns]
+        samples[(x.source, y.source)].extend(found)
+        samples[(y.source, x.source)].extend(-s for s in found)
+
+    out: dict[str, ClockOffset] = {}
+    given_s = given_s or {}
+    for source in sources:
+        if source in given_s:
+            out[source] = ClockOffset(source, reference, int(given_s[source] * 1e9),
+                                      "given in the site map", 0)
+    if reference not in out:
+        out[reference] = ClockOffset(reference, reference, 0, "reference clock", 0)
+    # breadth-first from the sources whose offset is known
+    queue = deque(out)
+    while queue:
+        known = queue.popleft()
+        for (src, dst), values in samples.items():
+            if src != known or dst in out:
+                continue
+            # dst_time - src_time = delta; to reference: t + offset
+            delta = int(statistics.median(values))
+            out[dst] = ClockOffset(dst, reference, out[known].offset_ns - delta,
+                                   f"{len(values)} matched event pair(s) with {known} (median)",
+                                   len(values))
+            queue.append(dst)
+    for source in sources:
+        if source not in out:
+            out[source] = ClockOffset(source, reference, 0,
+                                      "no shared events: assumed same clock", 0)
+    return out

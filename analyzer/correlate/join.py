@@ -1,0 +1,193 @@
+"""Joining per-link sessions into charging sessions.
+
+Strongest evidence first: shared identifiers (contract id across A/B/C, EVSEID on A
+and C, OCPP transaction or authorization reference on C, EVCCID forwarded on B), then
+the site map (both sides resolve to the same charger EVSE), then plain time overlap
+when the pairing is unambiguous. Every join carries its key, a confidence and a reason;
+sessions that join nothing are still reported on their own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import combinations
+
+from chargescope.analyzer.correlate.clock import estimate_offsets
+from chargescope.analyzer.correlate.keys import identity_tokens, normalise
+from chargescope.analyzer.correlate.model import ClockOffset, JoinEdge, LinkSession
+from chargescope.analyzer.correlate.sitemap import SiteMap
+
+SECOND = 1_000_000_000
+# how far apart two parts of one charging session may lie (reference clock):
+# A and B act within seconds of each other; OCPI reports sessions and CDRs late.
+TIME_SLACK_NS = {
+    frozenset("AB"): 120 * SECOND,
+    frozenset("BC"): 1800 * SECOND,
+    frozenset("AC"): 1800 * SECOND,
+}
+CONFIDENCE = {
+    "contract": 0.95,
+    "authorization_reference": 0.95,
+    "transaction_id": 0.9,
+    "evccid": 0.9,
+    "evse_id": 0.8,
+    "site": 0.7,
+    "time-overlap": 0.4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    x: LinkSession
+    y: LinkSession
+    key: str
+    confidence: float
+    reason: str
+
+
+def identifier_candidates(x: LinkSession, y: LinkSession) -> list[Candidate]:
+    """Identifier matches between two sessions of different links (time not checked)."""
+    out: list[Candidate] = []
+    shared = identity_tokens(x.keys) & identity_tokens(y.keys)
+    if shared:
+        token = sorted(shared)[0]
+        out.append(Candidate(x, y, "contract", CONFIDENCE["contract"],
+                             f"same contract/token id {token} on links {x.link} and {y.link}"))
+    for key in ("authorization_reference", "evccid", "evse_id"):
+        vx, vy = normalise(key, x.keys.get(key)), normalise(key, y.keys.get(key))
+        if vx and vx == vy:
+            out.append(Candidate(x, y, key, CONFIDENCE[key], f"same {key} {vx}"))
+    # OCPP transactionId reused as the OCPI session id (a common CPO convention)
+    for b, c in ((x, y), (y, x)):
+        if b.link == "B" and c.link == "C":
+            tx = b.keys.get("transaction_id", "")
+            if tx and tx in (c.keys.get("ocpi_session_id", ""), c.keys.get("transaction_id", "")):
+                out.append(Candidate(b, c, "transaction_id", CONFIDENCE["transaction_id"],
+                                     f"OCPP transactionId {tx} is the OCPI session id"))
+    return out
+
+
+def correlate(
+    sessions: list[LinkSession],
+    site: SiteMap | None = None,
+) -> tuple[list[list[LinkSession]], list[JoinEdge], dict[str, ClockOffset]]:
+    """Group link sessions into charging sessions.
+
+    Returns the groups (each a list of parts), the join edges used, and the clock
+    offset assumed for every capture source.
+    """
+    seen: dict[str, int] = defaultdict(int)
+    for s in sessions:
+        seen[s.label] += 1
+    # two sessions with the same label (an id reused): disambiguate by position
+    sessions = [_relabel(s, n) if seen[s.label] > 1 else s for n, s in enumerate(sessions)]
+
+    pairs = [(x, y) for x, y in combinations(sessions, 2) if x.link != y.link]
+    id_cands = [c for x, y in pairs for c in identifier_candidates(x, y)]
+
+    # offsets from unambiguous identifier matches
+    strong = _unambiguous([c for c in id_cands if c.confidence >= 0.8])
+    sources = _ordered_sources(sessions)
+    offsets = estimate_offsets(((c.x, c.y) for c in strong), sources,
+                               site.clock_offsets_s if site else None)
+
+    def window(s: LinkSession) -> tuple[int, int]:
+        off = offsets[s.source].offset_ns
+        return s.start_ns + off, s.end_ns + off
+
+    def plausible(x: LinkSession, y: LinkSession) -> bool:
+        slack = TIME_SLACK_NS[frozenset(x.link + y.link)]
+        (xs, xe), (ys, ye) = window(x), window(y)
+        return xs - slack <= ye and ys - slack <= xe
+
+    candidates = [c for c in id_cands if plausible(c.x, c.y)]
+
+    if site is not None:
+        identity = {s.label: site.resolve(s.link, s.keys) for s in sessions}
+        for x, y in pairs:
+            ex, ey = identity[x.label], identity[y.label]
+            if ex is not None and ex == ey and plausible(x, y):
+                candidates.append(Candidate(x, y, "site", CONFIDENCE["site"],
+                                            f"both at {ex.identity} per the site map"))
+    else:
+        identity = {}
+
+    candidates.extend(_time_overlap(pairs, window, identity))
+
+    groups, edges = _union(sessions, candidates)
+    return groups, edges, offsets
+
+
+def _time_overlap(pairs, window, identity) -> list[Candidate]:
+    """Overlap joins, only where each side has exactly one overlapping partner on the other link."""
+    overlapping: dict[tuple[str, str], list[LinkSession]] = defaultdict(list)
+    found = []
+    for x, y in pairs:
+        ex, ey = identity.get(x.label), identity.get(y.label)
+        if ex is not None and ey is not None and ex != ey:
+            continue  # different chargers per the site map
+        (xs, xe), (ys, ye) = window(x), window(y)
+        if xs <= ye and ys <= xe:
+            overlapping[(x.label, y.link)].append(y)
+            overlapping[(y.label, x.link)].append(x)
+            found.append((x, y))
+    out = []
+    for x, y in found:
+        if len(overlapping[(x.label, y.link)]) == 1 and len(overlapping[(y.label, x.link)]) == 1:
+            out.append(Candidate(x, y, "time-overlap", CONFIDENCE["time-overlap"],
+                                 "the only overlapping sessions on their links"))
+    return out
+
+
+def _unambiguous(cands: list[Candidate]) -> list[Candidate]:
+    partners: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for c in cands:
+        partners[(c.x.label, c.y.link)].add(c.y.label)
+        partners[(c.y.label, c.x.link)].add(c.x.label)
+    return [c for c in cands
+            if len(partners[(c.x.label, c.y.link)]) == 1
+            and len(partners[(c.y.label, c.x.link)]) == 1]
+
+
+def _union(sessions, candidates) -> tuple[list[list[LinkSession]], list[JoinEdge]]:
+    """Greedy merge, strongest first; a group holds at most one session per link and kind."""
+    parent = {s.label: s.label for s in sessions}
+    members = {s.label: [s] for s in sessions}
+
+    def find(label: str) -> str:
+        while parent[label] != label:
+            parent[label] = parent[parent[label]]
+            label = parent[label]
+        return label
+
+    edges: list[JoinEdge] = []
+    # strongest first; among equals, the pair closest in time
+    ordered = sorted(candidates, key=lambda c: (-c.confidence, abs(c.x.start_ns - c.y.start_ns)))
+    for c in ordered:
+        rx, ry = find(c.x.label), find(c.y.label)
+        if rx == ry:
+            if not any({e.a, e.b} == {c.x.label, c.y.label} for e in edges):
+                edges.append(JoinEdge(c.x.label, c.y.label, c.key, c.confidence, c.reason))
+            continue
+        kinds_x = {(s.link, s.kind) for s in members[rx]}
+        kinds_y = {(s.link, s.kind) for s in members[ry]}
+        if kinds_x & kinds_y:
+            continue  # would put two V2G sessions (or two transactions) in one story
+        parent[ry] = rx
+        members[rx].extend(members.pop(ry))
+        edges.append(JoinEdge(c.x.label, c.y.label, c.key, c.confidence, c.reason))
+    groups = [sorted(m, key=lambda s: (s.link, s.start_ns)) for m in members.values()]
+    groups.sort(key=lambda g: min(s.start_ns for s in g))
+    return groups, edges
+
+
+def _ordered_sources(sessions: list[LinkSession]) -> list[str]:
+    """Reference clock first: link A's source when present (the sniffer at the charger)."""
+    return [s.source for s in sorted(sessions, key=lambda s: (s.link, s.start_ns))]
+
+
+def _relabel(session: LinkSession, n: int) -> LinkSession:
+    from dataclasses import replace
+
+    return replace(session, ident=f"{session.ident or '?'}#{n}")

@@ -1,0 +1,97 @@
+import pytest
+
+from chargescope.analyzer.correlate import SiteMap, SiteMapError, build_sessions
+from chargescope.analyzer.correlate.keys import normalise
+
+from .helpers import a_part, b_part, c_part, part
+
+
+def test_normalise_spellings_of_one_identity():
+    assert normalise("evse_id", "DE*ABC*E0001*1") == normalise("evse_id", "deabce00011")
+    assert normalise("emaid", "DE-ABC-C12345678-X") == "DEABCC12345678X"
+    assert normalise("secc_mac", "02-00-00-00-00-0A") == "02:00:00:00:00:0a"
+
+
+def test_three_links_joined_by_identifiers_and_overlap():
+    corr = build_sessions([a_part(), b_part(), c_part()])
+    assert len(corr.sessions) == 1
+    session = corr.sessions[0]
+    assert session.links == "ABC"
+    keys = {e.key for e in session.joins}
+    assert {"contract", "evse_id"} <= keys  # B-C by token, A-C by EVSEID
+    assert session.verdict == "success"
+
+
+def test_unrelated_sessions_stay_apart_and_are_reported():
+    a = a_part(start=100, end=200)
+    b = b_part(start=5000, end=5100, keys={"charge_point_id": "CP9", "id_token": "X"})
+    corr = build_sessions([a, b])
+    assert len(corr.sessions) == 2
+    assert all(len(s.parts) == 1 for s in corr.sessions)
+
+
+def test_clock_offset_estimated_from_matched_events():
+    # link B's clock runs 3600 s ahead; the sessions share the contract id
+    a = a_part(keys={"emaid": "DE-ABC-C12345678-X"},
+               events=[(150, "v2g.auth_ok"), (160, "v2g.charging"), (390, "v2g.stop")])
+    b = b_part(start=3700, end=4001, source="csms.log",
+               keys={"id_token": "DEABCC12345678X", "transaction_id": "7"},
+               events=[(3750.5, "ocpp.authorize_accepted"), (3760.5, "ocpp.tx_started"),
+                       (3990.5, "ocpp.tx_ended")])
+    corr = build_sessions([a, b])
+    assert len(corr.sessions) == 1
+    off = corr.offsets["csms.log"]
+    assert off.offset_ns == -3600_500_000_000
+    assert off.samples == 3
+    assert [f.code for f in corr.findings] == ["xlink.clock.offset"]
+
+
+def test_site_map_joins_what_captures_do_not_say():
+    site = SiteMap.from_dict({"charger": [{
+        "charge_point_id": "CP1", "secc_mac": "02:00:00:00:00:01",
+        "evse": [{"connector": "1", "evse_id": "DE*ABC*E0001*1"}]}]})
+    a = a_part(keys={"secc_mac": "02:00:00:00:00:01"})
+    b = b_part(keys={"charge_point_id": "CP1", "connector": "1"})
+    # a second, unrelated charger overlapping in time would make overlap ambiguous
+    other = b_part(keys={"charge_point_id": "CP2", "connector": "1"})
+    other = part("B", "ocpp.transaction", "99", 100, 400, keys=other.keys, source="B.pcap")
+    corr = build_sessions([a, b, other], site)
+    joined = [s for s in corr.sessions if len(s.parts) == 2][0]
+    assert [e.key for e in joined.joins] == ["site"]
+    assert joined.confidence == pytest.approx(0.7)
+
+
+def test_ambiguous_overlap_is_not_joined_without_evidence():
+    a = a_part(keys={})
+    b1 = b_part(keys={"charge_point_id": "CP1"})
+    b2 = part("B", "ocpp.transaction", "43", 100, 400, keys={"charge_point_id": "CP2"})
+    corr = build_sessions([a, b1, b2])
+    assert all(len(s.parts) == 1 for s in corr.sessions)
+
+
+def test_one_group_never_holds_two_sessions_of_one_link_kind():
+    a1 = a_part(keys={"emaid": "E1"})
+    a2 = part("A", "v2g", "SESSION02", 120, 380, keys={"emaid": "E1"})
+    b = b_part(keys={"id_token": "E1"})
+    corr = build_sessions([a1, a2, b])
+    for session in corr.sessions:
+        kinds = [(p.link, p.kind) for p in session.parts]
+        assert len(kinds) == len(set(kinds))
+
+
+def test_site_map_errors_name_the_entry(tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text('[[charger]]\nsecc_mac = "x"\n')
+    with pytest.raises(SiteMapError, match="charger #1 has no charge_point_id"):
+        SiteMap.load(path)
+    path.write_text("not toml [")
+    with pytest.raises(SiteMapError, match="not valid TOML"):
+        SiteMap.load(path)
+
+
+def test_verdict_failed_names_link_and_stage():
+    a = a_part(outcome="failed", stage="CableCheck")
+    corr = build_sessions([a])
+    assert corr.sessions[0].verdict == "failed"
+    assert "link A" in corr.sessions[0].verdict_reason
+    assert "CableCheck" in corr.sessions[0].verdict_reason
