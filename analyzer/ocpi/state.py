@@ -541,6 +541,11 @@ class OcpiAnalysis:
                 self._find("ocpi.session.without-cdr", f"session {session.key}: no CDR", last,
                            session.pair, session=session.key)
         for command in self.commands.values():
+            if not command.result and not command.callback:
+                self._find("ocpi.command.result-missing",
+                           f"{command.command}: neither a CommandResponse nor a result",
+                           command.request, command.pair, command=command.command)
+                continue
             if command.result != "ACCEPTED" or command.callback:
                 continue
             timeout = command.timeout_s
