@@ -107,3 +107,29 @@ def test_cli_bad_input(tmp_path):
     bad.write_bytes(b"not a capture at all")
     result = CliRunner().invoke(cli, ["ocpi", str(bad)])
     assert result.exit_code == 2
+
+
+def test_link_c_sessions_for_the_correlator(messages):
+    from chargescope.analyzer.correlate.milestones import MILESTONES
+    from chargescope.analyzer.ocpi.link import OcpiLinkAnalyzer
+
+    analyzer = OcpiLinkAnalyzer(str(PCAP))
+    for m in messages:
+        analyzer.feed(m)
+    result = analyzer.finish()
+    by_kind: dict[str, list] = {}
+    for part in result.sessions:
+        by_kind.setdefault(part.kind, []).append(part)
+        assert part.link == "C"
+        assert all(e.name in MILESTONES for e in part.events)
+    s1 = next(p for p in by_kind["ocpi.session"] if p.ident == "S1")
+    assert (s1.outcome, s1.energy_wh) == ("success", 11000.0)
+    assert s1.keys["evse_id"] == "NL*CPO*E1" and s1.keys["token_uid"] == "RFID1"
+    assert [e.name for e in s1.events] == ["ocpi.session_active", "ocpi.session_completed",
+                                           "ocpi.cdr"]
+    starts = [p for p in by_kind["ocpi.command"] if p.first("ocpi.start_session")]
+    assert [p.first("ocpi.start_session").detail["result"] for p in starts] == ["ACCEPTED",
+                                                                                "REJECTED"]
+    assert starts[0].has("ocpi.command_result")
+    names = sorted(p.events[0].name for p in by_kind["ocpi.authorization"])
+    assert names == ["ocpi.token_authorized", "ocpi.token_authorized", "ocpi.token_unknown"]

@@ -58,6 +58,10 @@ class SessionState:
     cdrs: list[str] = field(default_factory=list)
     last: Message | None = None
     pair: tuple[str, str] = ("", "")
+    version: str = ""
+    keys: dict[str, str] = field(default_factory=dict)  # join keys (correlate.keys names)
+    events: list[tuple[int, str, dict[str, Any], Message]] = field(default_factory=list)
+    energy_kwh: float | None = None  # from the CDR when there is one
 
 
 @dataclass(slots=True)
@@ -73,6 +77,7 @@ class CommandState:
     callback_ts_ns: int = 0
     callback_message: Message | None = None
     pair: tuple[str, str] = ("", "")
+    response: Message | None = None
 
 
 @dataclass(slots=True)
@@ -163,6 +168,9 @@ class OcpiAnalysis:
         self.cdr_sessions: dict[str, str] = {}  # session key -> CDR id
         self.commands: dict[str, CommandState] = {}  # response_url path -> command
         self.walks: dict[tuple[str, str, str], PageWalk] = {}
+        # for the correlator: (response, token uid, AuthorizationInfo) and token objects seen
+        self.authorization_events: list[tuple[Message, str, dict[str, Any]]] = []
+        self.tokens_seen: list[tuple[Message, dict[str, Any]]] = []
         self.open_requests: dict[tuple[str, str, Any], Message] = {}
         self.messages = 0
         self.problems = 0
@@ -216,6 +224,8 @@ class OcpiAnalysis:
             self._command_request(m, body, pair)
         elif module == "commands" and f.get("action") == "result":
             self._command_result(m, body)
+        elif module == "tokens" and method in ("PUT", "PATCH") and isinstance(body, dict):
+            self.tokens_seen.append((m, {"uid": f.get("token_uid"), **body}))
         if method == "GET" and module in PAGED_MODULES and f.get("interface") == "SENDER" and not (
                 _object_ids(f)):
             self._walk_request(m, pair)
@@ -257,6 +267,8 @@ class OcpiAnalysis:
             for item in data if isinstance(data, list) else [data]:
                 if isinstance(item, dict) and "status" in item:
                     self._session_update(m, item, pair)
+        elif module == "tokens" and method == "GET" and code == 1000 and isinstance(data, list):
+            self.tokens_seen += [(m, item) for item in data if isinstance(item, dict)]
         elif module == "cdrs" and method == "GET" and code == 1000 and isinstance(data, list):
             for item in data:
                 if isinstance(item, dict):
@@ -356,6 +368,10 @@ class OcpiAnalysis:
                            session=key, before=session.status, after=status)
             if status != session.status:
                 session.history.append((m.ts_ns, f.get("method", ""), status))
+                milestone = {"ACTIVE": "ocpi.session_active",
+                             "COMPLETED": "ocpi.session_completed"}.get(status)
+                if milestone:
+                    session.events.append((m.ts_ns, milestone, {"status": status}, m))
             session.status = status
         kwh = body.get("kwh")
         if isinstance(kwh, int | float) and not isinstance(kwh, bool):
@@ -366,6 +382,8 @@ class OcpiAnalysis:
         session.start = body.get("start_date_time") or body.get("start_datetime") or session.start
         session.end = body.get("end_date_time") or body.get("end_datetime") or session.end
         session.location_id = body.get("location_id") or session.location_id
+        session.version = f.get("version") or session.version
+        session.keys.update(_session_keys(sid, body))
         session.last = m
 
     def _cdr(self, m: Message, body: dict, pair: tuple[str, str]) -> None:
@@ -384,6 +402,12 @@ class OcpiAnalysis:
             if session is not None:
                 session.cdrs.append(str(cid))
                 energy = body.get("total_energy")
+                session.keys.update({k: v for k, v in _session_keys(sid, body).items()
+                                     if k not in session.keys})
+                session.keys["cdr_id"] = str(cid)
+                session.events.append((m.ts_ns, "ocpi.cdr", {"total_energy": energy}, m))
+                if isinstance(energy, int | float) and not isinstance(energy, bool):
+                    session.energy_kwh = float(energy)
                 if (isinstance(energy, int | float) and session.kwh is not None
                         and abs(float(energy) - session.kwh) > checks.ENERGY_TOLERANCE_KWH):
                     self._find("ocpi.cdr.session-mismatch",
@@ -401,6 +425,7 @@ class OcpiAnalysis:
         self.pairs.setdefault(pair, PairState()).authorizations.append(
             {"token_uid": uid, "allowed": allowed, "status": f.get("status"),
              "status_code": f.get("status_code")})
+        self.authorization_events.append((m, uid, info if isinstance(info, dict) else {}))
         if f.get("status") == 404 or f.get("status_code") == 2004:
             self._find("ocpi.token.unknown",
                        f"token {uid}: HTTP {f.get('status')}, status_code {f.get('status_code')}",
@@ -423,6 +448,7 @@ class OcpiAnalysis:
         if command is None:
             return
         info = data[0] if isinstance(data, list) and len(data) == 1 else data
+        command.response = m
         command.status_code = m.fields.get("status_code")
         if isinstance(info, dict):
             command.result = str(info.get("result", ""))
@@ -618,6 +644,22 @@ class OcpiAnalysis:
             extra["pair"] = list(pair)
         self.findings.append(self.registry.make(code, text, ts_ns=m.ts_ns, evidence=(m,),
                                                 link="C", **extra))
+
+
+def _session_keys(sid: str, body: dict) -> dict[str, str]:
+    """Join keys a Session or CDR carries (names from analyzer.correlate.keys)."""
+    keys = {"ocpi_session_id": sid}
+    token = body.get("cdr_token") if isinstance(body.get("cdr_token"), dict) else {}
+    location = body.get("cdr_location") if isinstance(body.get("cdr_location"), dict) else {}
+    for name, value in (("token_uid", token.get("uid") or body.get("auth_id")),
+                        ("emaid", token.get("contract_id")),
+                        ("authorization_reference", body.get("authorization_reference")),
+                        ("location_id", body.get("location_id") or location.get("id")),
+                        ("evse_uid", body.get("evse_uid") or location.get("evse_uid")),
+                        ("evse_id", location.get("evse_id"))):
+        if isinstance(value, str) and value:
+            keys[name] = value
+    return keys
 
 
 def _int(value: Any) -> int | None:

@@ -51,8 +51,10 @@ def _ts_ns(value: Any) -> int:
 def _headers(value: Any) -> list[list[str]]:
     if isinstance(value, dict):
         return [[str(k), str(v)] for k, v in value.items()]
+    if not isinstance(value, list | tuple):
+        return []
     out = []
-    for item in value or ():
+    for item in value:
         if isinstance(item, dict) and "name" in item:
             out.append([str(item["name"]), str(item.get("value", ""))])
         elif isinstance(item, list | tuple) and len(item) == 2:
