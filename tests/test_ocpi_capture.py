@@ -133,3 +133,27 @@ def test_link_c_sessions_for_the_correlator(messages):
     assert starts[0].has("ocpi.command_result")
     names = sorted(p.events[0].name for p in by_kind["ocpi.authorization"])
     assert names == ["ocpi.token_authorized", "ocpi.token_authorized", "ocpi.token_unknown"]
+
+
+def test_capture_starting_mid_connection(tmp_path):
+    import dpkt
+
+    cut = tmp_path / "mid.pcap"
+    with PCAP.open("rb") as src, cut.open("wb") as dst:
+        reader = dpkt.pcap.Reader(src)
+        writer = dpkt.pcap.Writer(dst, linktype=reader.datalink(), nano=False)
+        for number, (ts, buf) in enumerate(reader, start=1):
+            if number > 57:  # inside the first locations page's chunked response
+                writer.writepkt(buf, ts)
+    messages = [m for m in read_capture(cut) if isinstance(m, Message)]
+    names = [m.name for m in messages]
+    # the tail of that response precedes anything the probe claims; the next request starts
+    assert names[0] == "GET /ocpi/cpo/VersionNumber.v_2_2_1/ModuleID.locations/"
+    assert "GET locations" in names and "POST cdrs response" in names
+    assert all(m.ok for m in messages if m.name != "POST commands RESERVE_NOW response")
+    analysis = OcpiAnalysis()
+    for m in messages:
+        analysis.add(m)
+    report = analysis.finish()
+    assert {"ocpi.cdr.energy-mismatch", "ocpi.session.not-completed"} <= {
+        f.code for f in report.findings}
