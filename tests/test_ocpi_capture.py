@@ -150,7 +150,12 @@ def test_capture_starting_mid_connection(tmp_path):
     # the tail of that response precedes anything the probe claims; the next request starts
     assert names[0] == "GET /ocpi/cpo/VersionNumber.v_2_2_1/ModuleID.locations/"
     assert "GET locations" in names and "POST cdrs response" in names
-    assert all(m.ok for m in messages if m.name != "POST commands RESERVE_NOW response")
+    # the chunked terminator left of that response is reported, not dropped
+    skipped = [m for m in messages if m.name == "HTTP skipped bytes"]
+    assert [(m.fields["length"], m.problems[0].kind) for m in skipped] == [
+        (5, "http.stream.skipped")]
+    assert all(m.ok for m in messages
+               if m.name not in ("POST commands RESERVE_NOW response", "HTTP skipped bytes"))
     analysis = OcpiAnalysis()
     for m in messages:
         analysis.add(m)
