@@ -16,6 +16,8 @@ PURE_ENV = "CHARGESCOPE_PUREPYTHON"
 # The table of hot paths: name -> (Cython extension module, pure-Python twin module).
 # Both modules expose the same functions and raise the same exceptions.
 HOT_PATHS: dict[str, tuple[str, str]] = {
+    "capture": ("chargescope.ext._capture", "chargescope.analyzer.capture.walk"),
+    "netdecode": ("chargescope.ext._netdecode", "chargescope.analyzer.net"),
 }
 
 

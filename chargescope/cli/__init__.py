@@ -16,6 +16,8 @@ from chargescope import __version__, backends
 
 # verb modules, in the order `--help` lists them
 COMMANDS: tuple[str, ...] = (
+    "info",
+    "frames",
 )
 
 

@@ -1,0 +1,35 @@
+"""Capture files into `Frame`s: pcap, pcapng, gzip-compressed, several merged by time.
+
+Public API (other components code against these names):
+
+- `open_capture(path) -> CaptureFile` (context manager): `.frames()`, `.format`,
+  `.interfaces`, `.problems`, `.secrets`, `.names`, `.stats` and the counters;
+- `iter_frames(paths)` / `merge_frames(captures)`: several files merged in time order;
+- records `Interface`, `Secret`, `NameRecord`, `InterfaceStats`; `NotACaptureError`.
+
+The record walk is the hot path "capture" (`ext/_capture.pyx`, twin `walk.py`).
+"""
+
+from chargescope.analyzer.capture.merge import iter_frames, merge_frames
+from chargescope.analyzer.capture.model import (
+    SECRETS_TLS_KEY_LOG,
+    Interface,
+    InterfaceStats,
+    NameRecord,
+    NotACaptureError,
+    Secret,
+)
+from chargescope.analyzer.capture.reader import CaptureFile, open_capture
+
+__all__ = [
+    "SECRETS_TLS_KEY_LOG",
+    "CaptureFile",
+    "Interface",
+    "InterfaceStats",
+    "NameRecord",
+    "NotACaptureError",
+    "Secret",
+    "iter_frames",
+    "merge_frames",
+    "open_capture",
+]

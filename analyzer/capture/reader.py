@@ -1,0 +1,131 @@
+"""`CaptureFile`: one capture file opened for streaming, whatever its format.
+
+    with open_capture("session.pcapng") as cap:
+        for frame in cap.frames():
+            ...
+        print(cap.frames_read, cap.problems)
+
+The format is sniffed from the first bytes (gzip by its magic, then pcap or pcapng),
+never from the file name. A file that is neither raises `NotACaptureError` at open.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType, TracebackType
+
+from chargescope import backends
+from chargescope.analyzer.capture import model as m
+from chargescope.analyzer.capture.pcap import pcap_byte_order, read_pcap
+from chargescope.analyzer.capture.pcapng import read_pcapng
+from chargescope.analyzer.capture.source import CHUNK, ChunkReader
+from chargescope.analyzer.records import Frame, Problem
+
+
+class CaptureFile:
+    """A capture being read: interfaces, secrets and problems fill in as frames stream by.
+
+    Counters: `frames_read` frames yielded, `bytes_read` their captured bytes,
+    `truncated` frames cut by the snap length (captured < original length), `malformed`
+    records that could not be turned into frames (each has a Problem).
+    """
+
+    def __init__(self, path: str | Path, impl: ModuleType | None = None,
+                 chunk: int = CHUNK) -> None:
+        self.path = Path(path)
+        self.source = str(path)
+        self.impl = impl if impl is not None else backends.load("capture")
+        self.interfaces: list[m.Interface] = []
+        self.problems: list[Problem] = []
+        self.secrets: list[m.Secret] = []
+        self.names: list[m.NameRecord] = []
+        self.stats: list[m.InterfaceStats] = []
+        self.frames_read = 0
+        self.bytes_read = 0
+        self.truncated = 0
+        self.malformed = 0
+        self.sections = 0
+        self.skipped_blocks = 0
+        self.version = ""
+        self._started = False
+        self._reader = ChunkReader(self.path, chunk)
+        try:
+            self.format = self._sniff()
+        except BaseException:
+            self._reader.close()
+            raise
+
+    # --- the public face ------------------------------------------------------------------
+    @property
+    def compressed(self) -> bool:
+        return self._reader.compressed
+
+    def frames(self) -> Iterator[Frame]:
+        """The file's frames in file order (one pass: a second call raises RuntimeError)."""
+        return itertools.chain.from_iterable(self.batches())
+
+    def batches(self) -> Iterator[list[Frame]]:
+        """The same frames as lists of a few thousand, for loops that want less per-frame
+        overhead (a list per buffer walk; the lists are not reused)."""
+        if self._started:
+            raise RuntimeError(f"{self.source}: frames already iterated (captures stream once)")
+        self._started = True
+        if self.format == "pcap":
+            return read_pcap(self, self._reader)
+        return read_pcapng(self, self._reader)
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> CaptureFile:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<CaptureFile {self.source!r} {self.format} frames_read={self.frames_read}>"
+
+    # --- used by the format readers --------------------------------------------------------
+    def problem(self, kind: str, detail: str, frame: int = 0, offset: int = 0) -> None:
+        self.problems.append(Problem(kind, detail, self.source, frame, offset, "file"))
+
+    def add_interface(self, interface: m.Interface) -> None:
+        self.interfaces.append(interface)
+
+    def count(self, frames: list[Frame]) -> None:
+        self.frames_read += len(frames)
+        for frame in frames:
+            size = len(frame.data)
+            self.bytes_read += size
+            if size < frame.wirelen:
+                self.truncated += 1
+
+    def _sniff(self) -> str:
+        rd = self._reader
+        rd.fill(0, 12)
+        head = rd.buf[:12]
+        if rd.error:
+            raise m.NotACaptureError(self.source, f"unreadable ({rd.error})")
+        if not head:
+            raise m.NotACaptureError(self.source, "the file is empty")
+        if len(head) >= 4 and pcap_byte_order(head[:4]) is not None:
+            return "pcap"
+        if head[:4] == struct.pack("<I", m.PCAPNG_SHB) and len(head) >= 12 and head[8:12] in (
+                b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+            return "pcapng"
+        raise m.NotACaptureError(self.source, f"first bytes {head[:4].hex()} are neither a pcap "
+                                 "nor a pcapng magic" + (" (after gzip)" if rd.compressed else ""))
+
+
+def open_capture(path: str | Path, impl: ModuleType | None = None) -> CaptureFile:
+    """Open one capture file for streaming (use as a context manager).
+
+    `impl` forces a hot-path implementation (`backends.load_twin("capture")`, ...); by
+    default `chargescope.backends` chooses.
+    """
+    return CaptureFile(path, impl)

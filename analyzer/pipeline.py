@@ -1,0 +1,337 @@
+"""The streaming pipeline: frames -> decode -> reassembly -> dissectors -> Messages.
+
+Public API (streams all the way; memory is bounded by open connections and
+fragments, not by capture size)::
+
+    from chargescope.analyzer.pipeline import Pipeline, iter_stream_events
+
+    pipeline = Pipeline()                      # built-in handoffs from analyzer.handoff
+    for item in pipeline.run(frames):          # frames: Iterable[Frame], capture order
+        ...                                    # item: Message or Problem, capture order
+    pipeline.stats                             # PipelineStats: per-frame accounting
+
+    for item in iter_stream_events(frames):    # raw layer for tools: Packet, StreamOpen,
+        ...                                    # StreamData, StreamGap, StreamClose, Problem
+
+`Pipeline(frame_handoffs=..., stream_handoffs=..., tcp_max_buffer=...,
+tcp_idle_timeout_ns=..., ip_timeout_ns=...)` takes explicit handoff tables (default:
+`handoff.frame_handoffs()` and `handoff.stream_handoffs()`).
+
+Dispatch:
+
+* Frame dissectors (`FrameHandoff`) get every packet whose EtherType matches (e.g.
+  0x88E1 HomePlug) and every whole UDP datagram (after IP reassembly) whose source or
+  destination port matches. Several entries may match; all are called in table order.
+* Stream dissectors (`StreamHandoff`) are chosen once per TCP connection: first by
+  port (server port, then client port), else by the first handoff whose `probe`
+  accepts the first bytes one side sent. Undecided connections hold their events
+  (at most `PROBE_WINDOW` data events) until a probe decides; then the dissector is
+  fed all of them in order. A connection no probe accepts is counted, not dissected.
+* A dissector that raises is a bug in chargescope, but a field tool must go on: the
+  exception becomes a ``pipeline.dissector.error`` Problem and the dissector is
+  detached from that connection.
+
+Every frame is counted exactly once in `stats.frames` and in one of `decoded`,
+`malformed` or `out_of_scope`; `stats.protocols` counts frames per layer name
+(``"ethernet"``, ``"ipv4"``, ``"tcp"``, ``"udp"``, ``"ethertype:0x88e1"``, ...) and
+per handoff name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from chargescope import backends
+from chargescope.analyzer import handoff
+from chargescope.analyzer.handoff import FrameHandoff, StreamDissector, StreamHandoff
+from chargescope.analyzer.net import (
+    DECODED,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    MALFORMED,
+    Packet,
+)
+from chargescope.analyzer.reassembly import IpDefragmenter, TcpReassembler
+from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS
+from chargescope.analyzer.reassembly.tcp import DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_BUFFER
+from chargescope.analyzer.records import (
+    Connection,
+    Frame,
+    Message,
+    Problem,
+    StreamClose,
+    StreamData,
+    StreamGap,
+    StreamOpen,
+)
+
+StreamEvent = StreamOpen | StreamData | StreamGap | StreamClose
+PROBE_WINDOW = 4  # data events a connection may wait for a heuristic decision
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    """Per-frame accounting of one run (mutable while the run goes on)."""
+
+    frames: int = 0
+    decoded: int = 0
+    malformed: int = 0
+    out_of_scope: int = 0
+    problems: int = 0
+    messages: int = 0
+    connections: int = 0
+    protocols: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        return {"frames": self.frames, "decoded": self.decoded, "malformed": self.malformed,
+                "out_of_scope": self.out_of_scope, "problems": self.problems,
+                "messages": self.messages, "connections": self.connections,
+                "protocols": dict(sorted(self.protocols.items()))}
+
+
+@dataclass(frozen=True, slots=True)
+class Reassembled:
+    """A whole IP datagram rebuilt from fragments (its frame is the completing fragment)."""
+
+    packet: Packet
+
+
+class _Decoder:
+    """decode -> IP reassembly -> TCP reassembly, shared by both public entry points."""
+
+    def __init__(self, *, tcp_max_buffer: int, tcp_idle_timeout_ns: int,
+                 ip_timeout_ns: int) -> None:
+        self.decode = backends.load("netdecode").decode
+        self.defrag = IpDefragmenter(self.decode, timeout_ns=ip_timeout_ns)
+        self.tcp = TcpReassembler(max_buffer=tcp_max_buffer,
+                                  idle_timeout_ns=tcp_idle_timeout_ns)
+
+
+def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT_MAX_BUFFER,
+                       tcp_idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
+                       ip_timeout_ns: int = DEFAULT_TIMEOUT_NS,
+                       ) -> Iterator[Packet | Reassembled | StreamEvent | Problem]:
+    """Packets (one per frame, plus one per reassembled IP datagram) and TCP stream events.
+
+    A frame's Packet comes first, then its decode Problem if malformed, then the events
+    it caused. IP fragments are yielded as fragment Packets; the datagram they complete
+    follows as a `Reassembled` record (its Packet's frame is a raw-IP rebuild carrying
+    the completing fragment's number and time).
+    """
+    dec = _Decoder(tcp_max_buffer=tcp_max_buffer, tcp_idle_timeout_ns=tcp_idle_timeout_ns,
+                   ip_timeout_ns=ip_timeout_ns)
+    decode = dec.decode
+    tcp_feed = dec.tcp.feed
+    defrag_feed = dec.defrag.feed
+    for frame in frames:
+        packet = decode(frame)
+        yield packet
+        if packet.status is not DECODED:
+            if packet.problem is not None:
+                yield packet.problem
+            continue
+        if packet.frag is not None:
+            whole, problems = defrag_feed(packet)
+            yield from problems
+            if whole is None:
+                continue
+            yield Reassembled(whole)
+            if whole.status is not DECODED:
+                if whole.problem is not None:
+                    yield whole.problem
+                continue
+            packet = whole
+        if packet.l4_offset >= 0 and packet.ip_proto == IPPROTO_TCP:
+            yield from tcp_feed(packet)
+    yield from dec.defrag.finish()
+    yield from dec.tcp.finish()
+
+
+class _StreamRoute:
+    """Which stream dissector a connection feeds, once decided."""
+
+    __slots__ = ("dissector", "name", "held", "decided", "data_seen", "fin_sides")
+
+    def __init__(self) -> None:
+        self.dissector: StreamDissector | None = None
+        self.name = ""
+        self.held: list[StreamEvent] = []
+        self.decided = False
+        self.data_seen = 0
+        self.fin_sides = 0  # bit 0: client sent FIN, bit 1: server
+
+
+class Pipeline:
+    """Frames in, Messages and Problems out, in capture order (see module docstring)."""
+
+    def __init__(self, frame_handoffs: Iterable[FrameHandoff] | None = None,
+                 stream_handoffs: Iterable[StreamHandoff] | None = None, *,
+                 tcp_max_buffer: int = DEFAULT_MAX_BUFFER,
+                 tcp_idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
+                 ip_timeout_ns: int = DEFAULT_TIMEOUT_NS) -> None:
+        self.frame_handoffs = tuple(handoff.frame_handoffs() if frame_handoffs is None
+                                    else frame_handoffs)
+        self.stream_handoffs = tuple(handoff.stream_handoffs() if stream_handoffs is None
+                                     else stream_handoffs)
+        self._options = {"tcp_max_buffer": tcp_max_buffer,
+                         "tcp_idle_timeout_ns": tcp_idle_timeout_ns,
+                         "ip_timeout_ns": ip_timeout_ns}
+        self._by_ethertype: dict[int, list[FrameHandoff]] = {}
+        self._by_udp_port: dict[int, list[FrameHandoff]] = {}
+        for entry in self.frame_handoffs:
+            if entry.ethertype is not None:
+                self._by_ethertype.setdefault(entry.ethertype, []).append(entry)
+            if entry.udp_port is not None:
+                self._by_udp_port.setdefault(entry.udp_port, []).append(entry)
+        self._by_tcp_port: dict[int, StreamHandoff] = {}
+        for entry in self.stream_handoffs:
+            for port in entry.tcp_ports:
+                self._by_tcp_port.setdefault(port, entry)
+        self._probes = tuple(e for e in self.stream_handoffs if e.probe is not None)
+        self.stats = PipelineStats()
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[Message | Problem]:
+        stats = self.stats = PipelineStats()
+        protocols = stats.protocols
+        routes: dict[int, _StreamRoute] = {}
+        for item in iter_stream_events(frames, **self._options):
+            if isinstance(item, Packet):
+                stats.frames += 1
+                status = item.status
+                if status is DECODED:
+                    stats.decoded += 1
+                elif status is MALFORMED:
+                    stats.malformed += 1
+                    continue
+                else:
+                    stats.out_of_scope += 1
+                _count_layers(item, protocols)
+                yield from self._dispatch_frame(item)
+            elif isinstance(item, Reassembled):
+                protocols["ip-reassembled"] += 1
+                if item.packet.status is DECODED:
+                    _count_layers(item.packet, protocols)
+                    yield from self._dispatch_frame(item.packet)
+            elif isinstance(item, Problem):
+                stats.problems += 1
+                yield item
+            else:
+                yield from self._stream_event(item, routes, stats)
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def _dispatch_frame(self, packet: Packet) -> Iterator[Message | Problem]:
+        if self._by_ethertype:
+            entries = self._by_ethertype.get(packet.ethertype)
+            if entries:
+                yield from self._frame_dissect(entries, packet)
+        if self._by_udp_port and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0:
+            entries = (self._by_udp_port.get(packet.dport)
+                       or self._by_udp_port.get(packet.sport))
+            if entries:
+                yield from self._frame_dissect(entries, packet)
+
+    def _frame_dissect(self, entries: list[FrameHandoff], packet: Packet
+                       ) -> Iterator[Message | Problem]:
+        for entry in entries:
+            self.stats.protocols[entry.name] += 1
+            try:
+                messages = entry.dissector(packet)
+            except Exception as exc:  # a dissector bug must not stop a field analysis
+                self.stats.problems += 1
+                frame = packet.frame
+                yield Problem("pipeline.dissector.error",
+                              f"frame dissector {entry.name} raised {exc!r}", frame.source,
+                              frame.number, packet.payload_offset, "frame")
+                continue
+            self.stats.messages += len(messages)
+            yield from messages
+
+    def _stream_event(self, event: StreamEvent, routes: dict[int, _StreamRoute],
+                      stats: PipelineStats) -> Iterator[Message | Problem]:
+        conn = event.conn
+        if isinstance(event, StreamOpen):
+            stats.connections += 1
+            route = routes[conn.index] = _StreamRoute()
+            entry = (self._by_tcp_port.get(conn.server.port)
+                     or self._by_tcp_port.get(conn.client.port))
+            if entry is not None:
+                self._attach(route, entry, conn)
+            elif not self._probes:
+                route.decided = True
+            return
+        route = routes.get(conn.index)
+        if route is None:
+            return
+        if not route.decided:
+            route.held.append(event)
+            if isinstance(event, StreamData):
+                route.data_seen += 1
+                for entry in self._probes:
+                    if entry.probe is not None and entry.probe(event.data, event.direction):
+                        self._attach(route, entry, conn)
+                        break
+                else:
+                    if route.data_seen >= PROBE_WINDOW:
+                        route.decided = True
+                        route.held.clear()
+                        stats.protocols["tcp:undissected"] += 1
+            if not route.decided and not isinstance(event, StreamClose):
+                return
+            held, route.held = route.held, []
+            route.decided = True
+            for item in held:
+                yield from self._feed(route, item, routes, stats)
+        else:
+            yield from self._feed(route, event, routes, stats)
+        if isinstance(event, StreamClose):
+            if event.reason == "fin":
+                route.fin_sides |= 1 << event.direction
+            if event.reason != "fin" or route.fin_sides == 3:
+                routes.pop(conn.index, None)
+
+    def _attach(self, route: _StreamRoute, entry: StreamHandoff, conn: Connection) -> None:
+        route.dissector = entry.factory(conn)
+        route.name = entry.name
+        route.decided = True
+        self.stats.protocols[entry.name] += 1
+
+    def _feed(self, route: _StreamRoute, event: StreamEvent, routes: dict[int, _StreamRoute],
+              stats: PipelineStats) -> Iterator[Message | Problem]:
+        dissector = route.dissector
+        if dissector is None:
+            return
+        try:
+            if isinstance(event, StreamData):
+                messages = dissector.on_data(event)
+            elif isinstance(event, StreamGap):
+                messages = dissector.on_gap(event)
+            else:
+                messages = dissector.on_close(event)
+        except Exception as exc:  # a dissector bug must not stop a field analysis
+            route.dissector = None
+            stats.problems += 1
+            yield Problem("pipeline.dissector.error",
+                          f"stream dissector {route.name} raised {exc!r} on TCP stream "
+                          f"{event.conn.index}; detached", event.conn.source, 0,
+                          getattr(event, "offset", 0), "stream")
+            return
+        stats.messages += len(messages)
+        yield from messages
+
+
+def _count_layers(packet: Packet, protocols: Counter) -> None:
+    if packet.ip_version == 4:
+        protocols["ipv4"] += 1
+    elif packet.ip_version == 6:
+        protocols["ipv6"] += 1
+    elif packet.ethertype >= 0:
+        protocols[f"ethertype:0x{packet.ethertype:04x}"] += 1
+    else:
+        protocols[f"linktype:{packet.frame.linktype}"] += 1
+    if packet.frag is not None:
+        protocols["ip-fragment"] += 1
+    elif packet.l4_offset >= 0:
+        protocols["tcp" if packet.ip_proto == IPPROTO_TCP else "udp"] += 1

@@ -1,0 +1,404 @@
+"""TCP reassembly per connection and direction: segments in, stream events out.
+
+Feed decoded TCP `Packet`s in capture order with `TcpReassembler.feed(packet)`; each
+call returns the events that packet caused, in order: `StreamOpen`, `StreamData`
+(in-order bytes, with a `ByteRef` per frame chunk), `StreamGap` (bytes that will never
+arrive), `StreamClose`, and `Problem`s (conflicting retransmissions). Call
+`finish()` at the end of the capture to drain what is still buffered.
+
+Rules, chosen to match what users know from tshark's "follow TCP stream":
+
+* Connections are keyed by source and 4-tuple; the side sending a SYN without ACK is
+  the client. A connection already open when the capture starts gets the higher port
+  as client (equal ports: the first sender) and `handshake_seen=False`.
+* Each direction's stream offset 0 is the byte after the SYN, or the first byte seen.
+  Sequence numbers are unwrapped against the next expected offset (wraparound safe).
+* Retransmissions and overlaps are resolved once: the first bytes seen for a stream
+  offset win. A later copy with different bytes is reported as a
+  ``tcp.overlap.conflict`` Problem (checked against buffered segments and the last
+  delivered chunk).
+* Out-of-order segments wait in a bounded buffer per direction. When it overflows, or
+  on FIN/RST, idle timeout or end of capture, missing bytes become a `StreamGap` and
+  the buffered bytes after it are delivered.
+* A SYN with a new sequence number on a known 4-tuple, or any SYN after the
+  connection closed, starts a new connection (port reuse), like tshark's `tcp.stream`.
+* Idle connections (no packet for `idle_timeout_ns` of capture time) are closed with
+  reason ``"idle-timeout"``, so memory is bounded by the open connections.
+
+StreamClose reasons: ``"fin"``, ``"rst"``, ``"idle-timeout"``, ``"reused"`` (a new SYN
+took over the 4-tuple) and ``"end-of-capture"``.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import OrderedDict
+
+from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, ipv6_text
+from chargescope.analyzer.records import (
+    ByteRef,
+    Connection,
+    Endpoint,
+    Problem,
+    StreamClose,
+    StreamData,
+    StreamGap,
+    StreamOpen,
+)
+
+Event = StreamOpen | StreamData | StreamGap | StreamClose | Problem
+
+MOD32 = 1 << 32
+HALF32 = 1 << 31
+
+DEFAULT_MAX_BUFFER = 4 << 20  # out-of-order bytes held per direction
+DEFAULT_IDLE_TIMEOUT_NS = 600 * 1_000_000_000  # ten minutes of capture time
+
+
+class _Chunk:
+    """Bytes waiting in the out-of-order buffer, with where they came from."""
+
+    __slots__ = ("start", "data", "ref", "ts_ns")
+
+    def __init__(self, start: int, data: bytes, ref: ByteRef, ts_ns: int) -> None:
+        self.start = start
+        self.data = data
+        self.ref = ref
+        self.ts_ns = ts_ns
+
+
+class _Half:
+    """One direction of a connection."""
+
+    __slots__ = ("isn", "base", "next", "pending", "pending_bytes", "fin_at", "closed",
+                 "last_start", "last_data")
+
+    def __init__(self) -> None:
+        self.isn: int | None = None  # SYN's sequence number, or the first one seen
+        self.base: int | None = None  # sequence number of stream offset 0
+        self.next = 0  # next stream offset expected
+        self.pending: list[_Chunk] = []  # sorted, non-overlapping, all beyond `next`
+        self.pending_bytes = 0
+        self.fin_at: int | None = None  # stream offset of the FIN
+        self.closed = False
+        self.last_start = 0  # the last delivered chunk, to spot conflicting retransmissions
+        self.last_data = b""
+
+
+class _Conn:
+    __slots__ = ("conn", "halves", "client_key", "last_ts", "finished")
+
+    def __init__(self, conn: Connection, client_key: tuple, ts_ns: int) -> None:
+        self.conn = conn
+        self.halves = (_Half(), _Half())
+        self.client_key = client_key
+        self.last_ts = ts_ns
+        self.finished = False  # both FINs delivered, or RST: late packets are ignored
+
+
+def _endpoints(packet: Packet) -> tuple[bytes, bytes]:
+    data = packet.frame.data
+    l3 = packet.l3_offset
+    if packet.ip_version == 4:
+        return data[l3 + 12:l3 + 16], data[l3 + 16:l3 + 20]
+    return data[l3 + 8:l3 + 24], data[l3 + 24:l3 + 40]
+
+
+class TcpReassembler:
+    """Turns TCP Packets into stream events; one instance per pipeline run."""
+
+    def __init__(self, *, max_buffer: int = DEFAULT_MAX_BUFFER,
+                 idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS) -> None:
+        self.max_buffer = max_buffer
+        self.idle_timeout_ns = idle_timeout_ns
+        self._conns: OrderedDict[tuple, _Conn] = OrderedDict()  # key: client-side 5-tuple
+        self._next_index = 0
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._conns)
+
+    def connection_of(self, packet: Packet) -> Connection | None:
+        """The connection a TCP packet belongs to (after `feed`), like tcp.stream."""
+        src, dst = _endpoints(packet)
+        source = packet.frame.source
+        state = (self._conns.get((source, src, packet.sport, dst, packet.dport))
+                 or self._conns.get((source, dst, packet.dport, src, packet.sport)))
+        return state.conn if state else None
+
+    def feed(self, packet: Packet) -> list[Event]:
+        """The events one decoded TCP packet causes (empty for pure ACKs and old data)."""
+        events: list[Event] = []
+        frame = packet.frame
+        ts = frame.ts_ns
+        if self._conns:
+            self._expire(ts, events)
+        src, dst = _endpoints(packet)
+        source = frame.source
+        key = (source, src, packet.sport, dst, packet.dport)
+        rkey = (source, dst, packet.dport, src, packet.sport)
+        flags = packet.tcp_flags
+        syn = flags & TCP_SYN
+        state = self._conns.get(key)
+        if state is not None:
+            direction = 0
+            ckey = key
+        else:
+            state = self._conns.get(rkey)
+            direction = 1
+            ckey = rkey
+        if state is not None and syn and not flags & TCP_ACK:
+            # a SYN on a known 4-tuple: a retransmission when it repeats the first sequence
+            # number seen in its direction, else port reuse (tshark's tcp.stream rule)
+            isn = state.halves[direction].isn
+            if isn is not None and isn != packet.tcp_seq:
+                if not state.finished:
+                    self._close(state, -1, "reused", ts, events)
+                del self._conns[ckey]
+                state = None
+        if state is None:
+            state, direction = self._open(packet, key, rkey, src, dst, events)
+        else:
+            self._conns.move_to_end(state.client_key)
+        state.last_ts = ts
+        if state.finished:
+            return events
+        half = state.halves[direction]
+        seq = packet.tcp_seq
+        if half.isn is None:
+            half.isn = seq
+        if syn:
+            if half.base is None:
+                half.base = (seq + 1) % MOD32
+            seq = (seq + 1) % MOD32
+        length = packet.payload_length
+        if half.base is None:
+            half.base = seq
+        rel32 = (seq - half.base) % MOD32
+        diff = (rel32 - half.next % MOD32) % MOD32
+        if diff >= HALF32:
+            diff -= MOD32
+        start = half.next + diff
+        if length:
+            data = frame.data[packet.payload_offset:packet.payload_offset + length]
+            ref = ByteRef(source, frame.number, packet.payload_offset, length)
+            self._segment(state, direction, half, start, data, ref, ts, events)
+        if flags & TCP_FIN and half.fin_at is None:
+            half.fin_at = start + length
+        if flags & TCP_RST:
+            self._reset(state, direction, ts, events)
+            return events
+        if half.fin_at is not None and not half.closed:
+            if half.next >= half.fin_at:
+                half.closed = True
+                events.append(StreamClose(state.conn, direction, ts, "fin"))
+                if state.halves[1 - direction].closed:
+                    state.finished = True
+        return events
+
+    def finish(self, ts_ns: int | None = None) -> list[Event]:
+        """End of capture: gaps for missing bytes, then close every open connection."""
+        events: list[Event] = []
+        for state in self._conns.values():
+            if not state.finished:
+                self._close(state, -1, "end-of-capture",
+                            state.last_ts if ts_ns is None else ts_ns, events)
+        self._conns.clear()
+        return events
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _open(self, packet: Packet, key: tuple, rkey: tuple, src: bytes, dst: bytes,
+              events: list[Event]) -> tuple[_Conn, int]:
+        flags = packet.tcp_flags
+        source = packet.frame.source
+        handshake = bool(flags & TCP_SYN)
+        if handshake:
+            # SYN: sender is the client; SYN+ACK without SYN seen: receiver is the client
+            client_is_sender = not flags & TCP_ACK
+        else:
+            client_is_sender = packet.sport >= packet.dport
+        if client_is_sender:
+            ckey, direction = key, 0
+            client = Endpoint(_ip_text(src), packet.sport)
+            server = Endpoint(_ip_text(dst), packet.dport)
+        else:
+            ckey, direction = rkey, 1
+            client = Endpoint(_ip_text(dst), packet.dport)
+            server = Endpoint(_ip_text(src), packet.sport)
+        conn = Connection(self._next_index, client, server, source)
+        self._next_index += 1
+        state = _Conn(conn, ckey, packet.frame.ts_ns)
+        self._conns[ckey] = state
+        events.append(StreamOpen(conn, packet.frame.ts_ns, handshake))
+        return state, direction
+
+    def _segment(self, state: _Conn, direction: int, half: _Half, start: int, data: bytes,
+                 ref: ByteRef, ts: int, events: list[Event]) -> None:
+        end = start + len(data)
+        if end <= half.next:
+            self._check_delivered(state, direction, half, start, data, ref, events)
+            return
+        if start > half.next:
+            self._buffer(state, direction, half, start, data, ref, ts, events)
+            if half.pending_bytes > self.max_buffer:
+                self._skip_to_pending(state, direction, half, ts, events)
+            return
+        if start < half.next:
+            self._check_delivered(state, direction, half, start, data, ref, events)
+            cut = half.next - start
+            data = data[cut:]
+            ref = ByteRef(ref.source, ref.frame, ref.start + cut, ref.length - cut)
+            start = half.next
+        self._deliver(state, direction, half, start, data, (ref,), ts, events)
+
+    def _deliver(self, state: _Conn, direction: int, half: _Half, start: int, data: bytes,
+                 refs: tuple[ByteRef, ...], ts: int, events: list[Event]) -> None:
+        """Emit in-order bytes starting at half.next, plus buffered bytes they unlock."""
+        pending = half.pending
+        if pending and pending[0].start <= start + len(data):
+            parts = [data]
+            ref_list = list(refs)
+            end = start + len(data)
+            while pending and pending[0].start <= end:
+                chunk = pending.pop(0)
+                half.pending_bytes -= len(chunk.data)
+                skip = end - chunk.start
+                if skip >= len(chunk.data):
+                    continue
+                piece = chunk.data[skip:] if skip else chunk.data
+                parts.append(piece)
+                r = chunk.ref
+                ref_list.append(ByteRef(r.source, r.frame, r.start + skip, r.length - skip)
+                                if skip else r)
+                end += len(piece)
+            data = b"".join(parts)
+            refs = tuple(ref_list)
+        half.next = start + len(data)
+        half.last_start = start
+        half.last_data = data
+        events.append(StreamData(state.conn, direction, start, data, ts, refs))
+
+    def _buffer(self, state: _Conn, direction: int, half: _Half, start: int, data: bytes,
+                ref: ByteRef, ts: int, events: list[Event]) -> None:
+        """Keep the parts of an out-of-order segment not already buffered (first seen wins)."""
+        end = start + len(data)
+        pending = half.pending
+        pieces: list[_Chunk] = []
+        cur = start
+        for chunk in pending:
+            c_end = chunk.start + len(chunk.data)
+            if c_end <= cur:
+                continue
+            if chunk.start >= end:
+                break
+            if chunk.start > cur:
+                pieces.append(_piece(cur, chunk.start, start, data, ref, ts))
+            lo = max(cur, chunk.start)
+            hi = min(end, c_end)
+            if data[lo - start:hi - start] != chunk.data[lo - chunk.start:hi - chunk.start]:
+                events.append(_conflict(state, direction, lo, hi - lo, ref))
+            cur = max(cur, c_end)
+            if cur >= end:
+                break
+        if cur < end:
+            pieces.append(_piece(cur, end, start, data, ref, ts))
+        for piece in pieces:
+            half.pending_bytes += len(piece.data)
+            pending.append(piece)
+        if pieces:
+            pending.sort(key=_chunk_start)
+
+    def _check_delivered(self, state: _Conn, direction: int, half: _Half, start: int,
+                         data: bytes, ref: ByteRef, events: list[Event]) -> None:
+        """Compare a retransmission with the last delivered chunk where they overlap."""
+        last_end = half.last_start + len(half.last_data)
+        lo = max(start, half.last_start)
+        hi = min(start + len(data), last_end)
+        if lo < hi and (data[lo - start:hi - start]
+                        != half.last_data[lo - half.last_start:hi - half.last_start]):
+            events.append(_conflict(state, direction, lo, hi - lo, ref))
+
+    def _skip_to_pending(self, state: _Conn, direction: int, half: _Half, ts: int,
+                         events: list[Event]) -> None:
+        """Give up on the missing bytes before the first buffered chunk: gap, then deliver."""
+        while half.pending and half.pending_bytes > self.max_buffer:
+            first = half.pending[0]
+            if first.start > half.next:
+                events.append(StreamGap(state.conn, direction, half.next,
+                                        first.start - half.next, ts))
+                half.next = first.start
+            half.pending.pop(0)
+            half.pending_bytes -= len(first.data)
+            self._deliver(state, direction, half, first.start, first.data, (first.ref,),
+                          first.ts_ns, events)
+
+    def _drain(self, state: _Conn, direction: int, ts: int, events: list[Event]) -> None:
+        """Deliver everything buffered, with gaps where bytes are missing (and up to FIN)."""
+        half = state.halves[direction]
+        while half.pending:
+            first = half.pending.pop(0)
+            half.pending_bytes -= len(first.data)
+            if first.start > half.next:
+                events.append(StreamGap(state.conn, direction, half.next,
+                                        first.start - half.next, ts))
+                half.next = first.start
+            self._deliver(state, direction, half, first.start, first.data, (first.ref,),
+                          first.ts_ns, events)
+        if half.fin_at is not None and half.fin_at > half.next:
+            events.append(StreamGap(state.conn, direction, half.next, half.fin_at - half.next,
+                                    ts))
+            half.next = half.fin_at
+
+    def _reset(self, state: _Conn, direction: int, ts: int, events: list[Event]) -> None:
+        for d in (0, 1):
+            self._drain(state, d, ts, events)
+        state.finished = True
+        events.append(StreamClose(state.conn, direction, ts, "rst"))
+
+    def _close(self, state: _Conn, direction: int, reason: str, ts: int,
+               events: list[Event]) -> None:
+        for d in (0, 1):
+            half = state.halves[d]
+            self._drain(state, d, ts, events)
+            if half.fin_at is not None and not half.closed:
+                half.closed = True
+                events.append(StreamClose(state.conn, d, ts, "fin"))
+        state.finished = True
+        if not (state.halves[0].closed and state.halves[1].closed):
+            events.append(StreamClose(state.conn, direction, ts, reason))
+
+    def _expire(self, now: int, events: list[Event]) -> None:
+        limit = now - self.idle_timeout_ns
+        conns = self._conns
+        while conns:
+            key, state = next(iter(conns.items()))
+            if state.last_ts >= limit:
+                break
+            del conns[key]
+            if not state.finished:
+                self._close(state, -1, "idle-timeout", now, events)
+
+
+def _chunk_start(chunk: _Chunk) -> int:
+    return chunk.start
+
+
+def _piece(lo: int, hi: int, start: int, data: bytes, ref: ByteRef, ts: int) -> _Chunk:
+    skip = lo - start
+    return _Chunk(lo, data[skip:hi - start],
+                  ByteRef(ref.source, ref.frame, ref.start + skip, hi - lo), ts)
+
+
+def _conflict(state: _Conn, direction: int, offset: int, length: int, ref: ByteRef) -> Problem:
+    side = "client" if direction == 0 else "server"
+    return Problem("tcp.overlap.conflict",
+                   f"TCP stream {state.conn.index} {side} bytes {offset}..{offset + length} "
+                   f"retransmitted with different content; first copy kept",
+                   ref.source, ref.frame, offset, "stream")
+
+
+def _ip_text(raw: bytes) -> str:
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw)
+    return ipv6_text(raw)

@@ -1,0 +1,115 @@
+"""`chargescope info CAPTURE...`: what is in capture files (like capinfos)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from chargescope.analyzer.capture.linktypes import linktype_name
+from chargescope.analyzer.capture.model import NotACaptureError
+from chargescope.analyzer.capture.summary import CaptureSummary, summarize
+from chargescope.cli.common import EXIT_BAD_INPUT, capture_options, diag, emit_json, expand_captures
+
+
+def utc_text(ts_ns: int | None) -> str:
+    if ts_ns is None:
+        return "-"
+    sec, ns = divmod(ts_ns, 1_000_000_000)
+    try:
+        stamp = dt.datetime.fromtimestamp(sec, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return f"{ts_ns} ns"
+    return f"{stamp}.{ns:09d} UTC"
+
+
+def resolution_text(units: int) -> str:
+    exact = {10 ** 9: "ns", 10 ** 6: "µs", 10 ** 3: "ms", 1: "s"}
+    return exact.get(units, f"1/{units} s")
+
+
+def summary_text(s: CaptureSummary) -> str:
+    fmt = s.format + (f" {s.version}" if s.version else "")
+    if s.compressed:
+        fmt += ", gzip-compressed"
+    if s.format == "pcapng":
+        fmt += f", {s.sections} section{'s' if s.sections != 1 else ''}"
+    lines = [f"File name:          {s.path}", f"File format:        {fmt}"]
+    for i in s.interfaces:
+        label = f"#{i.index}" + (f" {i.name}" if i.name else "")
+        extra = f", section {i.section}" if s.sections > 1 else ""
+        offset = f", ts offset {i.tsoffset} s" if i.tsoffset else ""
+        lines.append(f"Interface:          {label}: {linktype_name(i.linktype)} ({i.linktype}), "
+                     f"snaplen {i.snaplen}, timestamps in {resolution_text(i.tsresol)}{offset}"
+                     f"{extra}, {s.per_interface.get(i.index, 0)} frames")
+    lines += [
+        f"Frames:             {s.frames}",
+        f"Data size:          {s.bytes} bytes",
+        f"Truncated frames:   {s.truncated} (captured shorter than on the wire)",
+        f"Malformed records:  {s.malformed}",
+        f"First frame:        {utc_text(s.first_ts_ns)}",
+        f"Last frame:         {utc_text(s.last_ts_ns)}",
+        f"Duration:           {s.duration_ns / 1e9:.9f} s",
+    ]
+    if s.secrets:
+        lines.append("Decryption secrets: " + ", ".join(f"{name} ({size} bytes)"
+                                                        for name, size in s.secrets))
+    if s.names:
+        lines.append(f"Name resolutions:   {s.names}")
+    if s.skipped_blocks:
+        lines.append(f"Skipped blocks:     {s.skipped_blocks} (custom or unknown pcapng blocks)")
+    lines.append(f"Problems:           {len(s.problems) or 'none'}")
+    lines.extend(f"  {p.kind} (frame {p.frame}, offset {p.offset}): {p.detail}"
+                 for p in s.problems)
+    return "\n".join(lines)
+
+
+def summary_json(s: CaptureSummary) -> dict:
+    return {
+        "path": s.path, "format": s.format, "compressed": s.compressed, "version": s.version,
+        "sections": s.sections,
+        "interfaces": [{"index": i.index, "linktype": i.linktype,
+                        "linktype_name": linktype_name(i.linktype), "snaplen": i.snaplen,
+                        "name": i.name, "tsresol": i.tsresol, "tsoffset": i.tsoffset,
+                        "section": i.section, "frames": s.per_interface.get(i.index, 0)}
+                       for i in s.interfaces],
+        "frames": s.frames, "bytes": s.bytes, "truncated": s.truncated,
+        "malformed": s.malformed, "first_ts_ns": s.first_ts_ns, "last_ts_ns": s.last_ts_ns,
+        "duration_ns": s.duration_ns,
+        "secrets": [{"type": name, "bytes": size} for name, size in s.secrets],
+        "names": s.names, "skipped_blocks": s.skipped_blocks,
+        "problems": [{"kind": p.kind, "detail": p.detail, "frame": p.frame, "offset": p.offset}
+                     for p in s.problems],
+    }
+
+
+@click.command("info")
+@capture_options
+@click.pass_context
+def command(ctx: click.Context, captures: tuple[Path, ...], as_json: bool,
+            keylog: tuple[Path, ...], site: Path | None, show_secrets: bool) -> None:
+    """What is in capture files: format, interfaces, counts, time span, problems.
+
+    Like capinfos. Reads pcap and pcapng, gzip-compressed or not; directories are searched
+    for capture files. Exit status 2 when a file is not a capture (the others are still
+    shown).
+    """
+    paths = expand_captures(captures)
+    if not paths:
+        diag("info: no capture files found")
+        ctx.exit(EXIT_BAD_INPUT)
+    summaries: list[CaptureSummary] = []
+    unreadable = 0
+    for path in paths:
+        try:
+            summaries.append(summarize(path))
+        except (NotACaptureError, OSError) as exc:
+            diag(f"info: {exc}")
+            unreadable += 1
+    if as_json:
+        emit_json({"captures": [summary_json(s) for s in summaries]})
+    elif summaries:
+        click.echo("\n\n".join(summary_text(s) for s in summaries))
+    if unreadable:
+        ctx.exit(EXIT_BAD_INPUT)

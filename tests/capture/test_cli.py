@@ -1,0 +1,82 @@
+"""`chargescope info` and `chargescope frames` on generated captures."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from click.testing import CliRunner
+
+from capture.samples import pcap_bytes, pcapng_bytes
+from chargescope.cli import cli
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_info_json(tmp_path):
+    a = tmp_path / "a.pcapng"
+    a.write_bytes(pcapng_bytes())
+    b = tmp_path / "b.cap"
+    b.write_bytes(gzip.compress(pcap_bytes(nano=False)))
+    result = run("info", "--json", str(a), str(b))
+    assert result.exit_code == 0
+    docs = json.loads(result.stdout)["captures"]
+    assert [(d["format"], d["compressed"], d["frames"]) for d in docs] == [
+        ("pcapng", False, 5), ("pcap", True, 5)]
+    assert [i["frames"] for i in docs[0]["interfaces"]] == [3, 2]
+    assert docs[1]["truncated"] == 2 and docs[1]["problems"] == []
+    assert docs[0]["duration_ns"] == 4_000_000
+
+
+def test_info_text_and_directory(tmp_path):
+    (tmp_path / "a.pcap").write_bytes(pcap_bytes())
+    (tmp_path / "notes.txt").write_text("not a capture, and not named like one")
+    result = run("info", str(tmp_path))
+    assert result.exit_code == 0
+    assert "Frames:             5" in result.stdout
+    assert "notes.txt" not in result.stdout
+
+
+def test_info_reports_problems(tmp_path):
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(pcap_bytes()[:-5])
+    doc = json.loads(run("info", "--json", str(path)).stdout)["captures"][0]
+    assert [p["kind"] for p in doc["problems"]] == ["pcap.record.truncated"]
+    assert doc["malformed"] == 1 and doc["frames"] == 4
+
+
+def test_not_a_capture_exits_2(tmp_path):
+    good = tmp_path / "a.pcap"
+    good.write_bytes(pcap_bytes())
+    bad = tmp_path / "b.pcap"
+    bad.write_bytes(b"GET / HTTP/1.1\r\n\r\n")
+    result = run("info", "--json", str(good), str(bad))
+    assert result.exit_code == 2
+    assert len(json.loads(result.stdout)["captures"]) == 1
+    assert "not a capture file" in result.stderr
+    assert run("frames", str(bad)).exit_code == 2
+
+
+def test_frames_lines_and_json(tmp_path):
+    a = tmp_path / "a.pcap"
+    a.write_bytes(pcap_bytes())
+    result = run("frames", str(a))
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and len(lines) == 5
+    assert lines[0].split()[:2] == ["1", "0.000000000"]
+    doc = json.loads(run("frames", "--json", "-c", "3", str(a)).stdout)
+    assert [f["number"] for f in doc["frames"]] == [1, 2, 3]
+    assert doc["frames"][2]["time"] == 0.002 and doc["problems"] == []
+
+
+def test_frames_merges_files_by_time(tmp_path):
+    a = tmp_path / "a.pcap"
+    a.write_bytes(pcap_bytes())
+    b = tmp_path / "b.pcapng"
+    b.write_bytes(pcapng_bytes())  # same instants (to the µs) as a.pcap
+    doc = json.loads(run("frames", "--json", str(a), str(b)).stdout)
+    times = [f["ts_ns"] for f in doc["frames"]]
+    assert times == sorted(times) and len(times) == 10
+    assert {f["file"] for f in doc["frames"]} == {str(a), str(b)}

@@ -1,0 +1,214 @@
+"""Bad input: every case gives Problems with stable kinds, complete frames still read,
+no exception, no hang; both implementations agree frame for frame and problem for problem."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+
+import pytest
+from conftest import load_impl, twin_params
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from capture.samples import T0, kinds, payloads, pcap_bytes, pcapng_bytes, read
+from chargescope import backends
+from chargescope.analyzer.capture import NotACaptureError, open_capture
+from chargescope.analyzer.capture.writer import PcapngWriter
+
+IMPLS = twin_params("capture")
+
+
+def both(path):
+    """Frames and problems from every available implementation, required identical."""
+    results = []
+    for impl in (backends.load_twin("capture"), backends.load_extension("capture")):
+        if impl:
+            frames, problems, cap = read(path, impl)
+            counters = (cap.frames_read, cap.bytes_read, cap.truncated, cap.malformed)
+            assert counters[:3] == (len(frames), sum(len(f.data) for f in frames),
+                                    sum(f.truncated for f in frames))
+            results.append((frames, problems, counters))
+    for other in results[1:]:
+        assert other == results[0]
+    return results[0][:2]
+
+
+def record_ends(data: bytes, fmt: str, packets_only: bool = True) -> list[int]:
+    """End offsets of the packet records (or of all blocks) of a well-formed file."""
+    ends = []
+    if fmt == "pcap":
+        pos = 24
+        while pos < len(data):
+            caplen = struct.unpack_from("<I", data, pos + 8)[0]
+            pos += 16 + caplen
+            ends.append(pos)
+    else:
+        pos = 0
+        while pos < len(data):
+            btype, total = struct.unpack_from("<II", data, pos)
+            pos += total
+            if btype == 6 or not packets_only:
+                ends.append(pos)
+    return ends
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_truncate_at_every_offset(tmp_path, fmt):
+    data = pcap_bytes() if fmt == "pcap" else pcapng_bytes()
+    ends = record_ends(data, fmt)
+    boundaries = set(record_ends(data, fmt, packets_only=False))
+    path = tmp_path / f"cut.{fmt}"
+    header_len = 24 if fmt == "pcap" else 12
+    for cut in range(1, len(data)):
+        path.write_bytes(data[:cut])
+        if cut < (4 if fmt == "pcap" else 12):
+            with pytest.raises(NotACaptureError):
+                open_capture(path)
+            continue
+        frames, problems = both(path)
+        complete = sum(1 for end in ends if end <= cut)
+        assert len(frames) == complete, cut
+        if cut > header_len and cut not in boundaries:
+            # cut inside a record (or inside the header blocks): it is said
+            assert problems, cut
+        assert all(p.offset <= cut for p in problems)
+
+
+def write(tmp_path, name, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_pcap_huge_caplen_resyncs(tmp_path):
+    data = bytearray(pcap_bytes(n=6))
+    first = 24 + 16 + len(payloads()[0])  # second record header
+    struct.pack_into("<I", data, first + 8, 0x7FFFFFFF)
+    frames, problems = both(write(tmp_path, "huge.pcap", bytes(data)))
+    assert kinds(problems) == ["pcap.record.bad_length", "pcap.resync"]
+    assert problems[0].frame == 2 and problems[0].offset == first
+    assert [f.number for f in frames] == [1, 2, 3, 4, 5]  # frames after the bad one go on
+    assert [f.data for f in frames] == [payloads(6)[i] for i in (0, 2, 3, 4, 5)]
+
+
+def test_pcap_zeroed_lengths_resync(tmp_path):
+    data = bytearray(pcap_bytes(n=6))
+    first = 24 + 16 + len(payloads()[0])
+    struct.pack_into("<II", data, first + 8, 0, 0)  # zero caplen and wirelen
+    frames, problems = both(write(tmp_path, "zero.pcap", bytes(data)))
+    # the zero-length record is read as tshark reads it; its payload then looks like a header
+    assert "pcap.resync" in kinds(problems)
+    assert frames[-1].data == payloads(6)[5]
+
+
+@pytest.mark.parametrize("which", IMPLS)
+def test_pcap_unknown_linktype(tmp_path, which):
+    frames, problems, cap = read(write(tmp_path, "lt.pcap", pcap_bytes(linktype=4242)),
+                                 load_impl("capture", which))
+    assert kinds(problems) == ["pcap.linktype.unknown"]
+    assert len(frames) == 5 and cap.interfaces[0].linktype == 4242
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_garbage_after_end(tmp_path, fmt):
+    data = (pcap_bytes() if fmt == "pcap" else pcapng_bytes()) + b"\xffGARBAGE\xff" * 3
+    frames, problems = both(write(tmp_path, f"g.{fmt}", data))
+    assert len(frames) == 5
+    assert kinds(problems) == ["capture.trailing_garbage"]
+
+
+def test_pcapng_zero_block_length_resyncs(tmp_path):
+    data = bytearray(pcapng_bytes(n=5))
+    ends = record_ends(bytes(data), "pcapng")
+    struct.pack_into("<I", data, ends[1] + 4, 0)  # third EPB: total length 0
+    frames, problems = both(write(tmp_path, "z.pcapng", bytes(data)))
+    assert kinds(problems) == ["pcapng.block.bad_length", "pcapng.resync"]
+    assert problems[0].frame == 3 and problems[0].offset == ends[1]
+    assert [f.data for f in frames] == [payloads()[i] for i in (0, 1, 3, 4)]
+
+
+def test_pcapng_trailer_mismatch_resyncs(tmp_path):
+    data = bytearray(pcapng_bytes(n=5))
+    ends = record_ends(bytes(data), "pcapng")
+    struct.pack_into("<I", data, ends[2] - 4, 12345)  # third EPB: wrong trailing total
+    frames, problems = both(write(tmp_path, "t.pcapng", bytes(data)))
+    assert kinds(problems)[0] == "pcapng.block.trailer_mismatch"
+    assert [f.data for f in frames] == [payloads()[i] for i in (0, 1, 3, 4)]
+
+
+def test_pcapng_huge_block_length(tmp_path):
+    data = bytearray(pcapng_bytes(n=5))
+    ends = record_ends(bytes(data), "pcapng")
+    struct.pack_into("<I", data, ends[0] + 4, 0xFFFFFFF0)
+    frames, problems = both(write(tmp_path, "h.pcapng", bytes(data)))
+    assert kinds(problems) == ["pcapng.block.bad_length", "pcapng.resync"]
+    assert len(frames) == 4
+
+
+def test_pcapng_unknown_interface_and_linktype(tmp_path):
+    out = io.BytesIO()
+    with PcapngWriter(out) as w:
+        w.add_interface(4242)
+        w.write(b"a" * 20, T0, 0)
+        w.write_block(6, struct.pack("<IIIII", 3, 0, 0, 20, 20) + b"b" * 20)  # no interface 3
+        w.write(b"c" * 20, T0, 0)
+    frames, problems = both(write(tmp_path, "i.pcapng", out.getvalue()))
+    assert kinds(problems) == ["pcapng.linktype.unknown", "pcapng.interface.unknown"]
+    assert problems[1].frame == 2
+    assert [f.data[:1] for f in frames] == [b"a", b"c"]
+
+
+def test_pcapng_caplen_beyond_block(tmp_path):
+    data = bytearray(pcapng_bytes(n=3))
+    ends = record_ends(bytes(data), "pcapng")
+    struct.pack_into("<I", data, ends[0] + 20, 5000)  # second EPB: caplen past its block
+    frames, problems = both(write(tmp_path, "c.pcapng", bytes(data)))
+    assert kinds(problems) == ["pcapng.block.bad_body"]
+    assert len(frames) == 2
+
+
+@pytest.mark.parametrize("what", ["empty", "text", "elf"])
+def test_not_a_capture(tmp_path, what):
+    content = {"empty": b"", "text": b"hello, this is not a capture\n",
+               "elf": b"\x7fELF" + bytes(100)}[what]
+    with pytest.raises(NotACaptureError):
+        open_capture(write(tmp_path, "x.pcap", content))
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_gzip_detected_by_magic(tmp_path, fmt):
+    data = pcap_bytes() if fmt == "pcap" else pcapng_bytes()
+    plain = both(write(tmp_path, f"p.{fmt}", data))[0]
+    frames, problems = both(write(tmp_path, "no_suffix", gzip.compress(data)))
+    assert [(f.ts_ns, f.data, f.offset) for f in frames] == [
+        (f.ts_ns, f.data, f.offset) for f in plain]
+    assert problems == []
+
+
+def test_gzip_truncated(tmp_path):
+    packed = gzip.compress(pcap_bytes(n=40) * 1)
+    frames, problems = both(write(tmp_path, "cut.pcap.gz", packed[:len(packed) // 2]))
+    assert "capture.gzip.corrupt" in kinds(problems)
+    assert 0 < len(frames) < 40
+
+
+def test_gzip_not_a_capture(tmp_path):
+    with pytest.raises(NotACaptureError):
+        open_capture(write(tmp_path, "x.gz", gzip.compress(b"just text" * 10)))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fmt=st.sampled_from(["pcap", "pcapng"]), noise=st.binary(max_size=400),
+       at=st.integers(0, 400), keep=st.booleans())
+def test_hostile_bytes_never_crash(tmp_path, fmt, noise, at, keep):
+    """Noise spliced into a valid file: reading ends, twins agree, frames are all sane."""
+    data = pcap_bytes() if fmt == "pcap" else pcapng_bytes()
+    head = 24 if fmt == "pcap" else 28
+    at = head + at % (len(data) - head)
+    data = data[:at] + noise + (data[at:] if keep else data[at + len(noise):])
+    frames, problems = both(write(tmp_path, f"n.{fmt}", data))
+    assert [f.number for f in frames] == list(range(1, len(frames) + 1))
+    assert all(f.offset < len(data) for f in frames)

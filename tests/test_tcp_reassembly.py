@@ -1,0 +1,226 @@
+"""TCP reassembly: permutations, duplicates, losses, overlaps, wraparound, lifecycle."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from netbuild import eth, ipv4, tcp
+
+from chargescope.analyzer import net
+from chargescope.analyzer.reassembly import TcpReassembler
+from chargescope.analyzer.records import (
+    Frame,
+    Problem,
+    StreamClose,
+    StreamData,
+    StreamGap,
+    StreamOpen,
+)
+
+CLIENT, SERVER = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+SYN, ACK, FIN, RST, PSH = 0x02, 0x10, 0x01, 0x04, 0x08
+
+
+class Wire:
+    """Makes decoded TCP packets of one connection, numbering frames as it goes."""
+
+    def __init__(self, isn_c: int = 1000, isn_s: int = 9000) -> None:
+        self.isn = (isn_c, isn_s)
+        self.number = 0
+        self.frames: dict[int, Frame] = {}
+
+    def packet(self, direction: int, rel: int, data: bytes = b"", flags: int = ACK | PSH,
+               ts: int | None = None) -> net.Packet:
+        self.number += 1
+        src, dst = (CLIENT, SERVER) if direction == 0 else (SERVER, CLIENT)
+        sport, dport = (40000, 15118) if direction == 0 else (15118, 40000)
+        seq = self.isn[direction] + (0 if flags & SYN else 1 + rel)
+        raw = eth(0x0800, ipv4(6, tcp(data, flags=flags, sport=sport, dport=dport, seq=seq),
+                               src=src, dst=dst))
+        frame = Frame(self.number, self.number * 1000 if ts is None else ts, 1, raw, len(raw),
+                      source="w")
+        self.frames[self.number] = frame
+        return net.decode(frame)
+
+    def handshake(self) -> list[net.Packet]:
+        return [self.packet(0, 0, flags=SYN), self.packet(1, 0, flags=SYN | ACK),
+                self.packet(0, 0, flags=ACK)]
+
+
+def run(packets: list[net.Packet], **options) -> list:
+    r = TcpReassembler(**options)
+    events = []
+    for p in packets:
+        events += r.feed(p)
+    return events + r.finish()
+
+
+def tiles(events: list, direction: int, frames: dict[int, Frame]) -> tuple[bytes, list]:
+    """Check data and gaps tile the stream from 0 and refs map every byte; return both."""
+    out = bytearray()
+    gaps = []
+    pos = 0
+    for e in events:
+        if isinstance(e, StreamData) and e.direction == direction:
+            assert e.offset == pos
+            assert sum(r.length for r in e.refs) == len(e.data)
+            joined = b"".join(frames[r.frame].data[r.start:r.start + r.length] for r in e.refs)
+            assert joined == e.data
+            out += e.data
+            pos += len(e.data)
+        elif isinstance(e, StreamGap) and e.direction == direction:
+            assert e.offset == pos and e.length > 0
+            gaps.append((e.offset, e.length))
+            out += b"\0" * e.length
+            pos += e.length
+    return bytes(out), gaps
+
+
+def cut(stream: bytes, points: list[int]) -> list[tuple[int, bytes]]:
+    bounds = sorted({0, len(stream), *(p % (len(stream) + 1) for p in points)})
+    return [(a, stream[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+streams = st.binary(min_size=1, max_size=400)
+isns = st.integers(0, (1 << 32) - 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=streams, points=st.lists(st.integers(0, 400), max_size=12), isn=isns,
+       order=st.randoms(use_true_random=False), dups=st.lists(st.integers(0, 50), max_size=6))
+def test_any_permutation_with_duplicates_reassembles(data, points, isn, order, dups) -> None:
+    wire = Wire(isn_c=isn, isn_s=(isn * 7) % (1 << 32))
+    segments = cut(data, points)
+    shuffled = segments + [segments[i % len(segments)] for i in dups]
+    order.shuffle(shuffled)
+    packets = wire.handshake() + [wire.packet(0, rel, chunk) for rel, chunk in shuffled]
+    packets.append(wire.packet(0, len(data), flags=FIN | ACK))
+    events = run(packets)
+    stream, gaps = tiles(events, 0, wire.frames)
+    assert stream == data and gaps == []
+    assert not [e for e in events if isinstance(e, Problem)]
+    closes = [e for e in events if isinstance(e, StreamClose)]
+    assert closes[0].direction == 0 and closes[0].reason == "fin"
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=streams, points=st.lists(st.integers(0, 400), min_size=1, max_size=12),
+       keep=st.lists(st.booleans(), min_size=13, max_size=13), isn=isns,
+       order=st.randoms(use_true_random=False), small_buffer=st.booleans())
+def test_losses_become_gaps_exactly_where_bytes_are_missing(data, points, keep, isn, order,
+                                                           small_buffer) -> None:
+    wire = Wire(isn_c=isn)
+    segments = cut(data, points)
+    kept = [s for s, k in zip(segments, keep, strict=False) if k]
+    order.shuffle(kept)
+    packets = wire.handshake() + [wire.packet(0, rel, chunk) for rel, chunk in kept]
+    packets.append(wire.packet(0, len(data), flags=FIN | ACK))
+    events = run(packets, max_buffer=40 if small_buffer else 1 << 20)
+    stream, gaps = tiles(events, 0, wire.frames)
+    assert len(stream) == len(data)
+    covered = bytearray(len(data))
+    for rel, chunk in kept:
+        covered[rel:rel + len(chunk)] = b"\1" * len(chunk)
+    if not small_buffer:  # every kept byte arrives; every missing byte is in a gap
+        expected_gaps = []
+        i = 0
+        while i < len(data):
+            if not covered[i]:
+                j = i
+                while j < len(data) and not covered[j]:
+                    j += 1
+                expected_gaps.append((i, j - i))
+                i = j
+            else:
+                i += 1
+        assert gaps == expected_gaps
+    for offset, length in gaps:  # bytes outside gaps are the original bytes
+        stream = stream[:offset] + data[offset:offset + length] + stream[offset + length:]
+    assert stream == data
+
+
+def test_conflicting_retransmission_first_copy_wins() -> None:
+    wire = Wire()
+    packets = wire.handshake() + [wire.packet(0, 0, b"abcdef"), wire.packet(0, 2, b"XY"),
+                                  wire.packet(0, 10, b"klm"), wire.packet(0, 9, b"jKL"),
+                                  wire.packet(0, 6, b"ghi")]
+    events = run(packets)
+    stream, gaps = tiles(events, 0, wire.frames)
+    assert stream == b"abcdefghijklm" and gaps == []
+    problems = [e for e in events if isinstance(e, Problem)]
+    assert [(p.kind, p.frame, p.offset) for p in problems] == [
+        ("tcp.overlap.conflict", 5, 2), ("tcp.overlap.conflict", 7, 10)]
+
+
+def test_lifecycle_open_data_both_ways_fin_and_late_ack() -> None:
+    wire = Wire()
+    packets = wire.handshake() + [
+        wire.packet(0, 0, b"req"), wire.packet(1, 0, b"resp"),
+        wire.packet(0, 3, flags=FIN | ACK), wire.packet(1, 4, flags=FIN | ACK),
+        wire.packet(0, 4, flags=ACK)]
+    events = run(packets)
+    kinds = [(type(e).__name__, getattr(e, "direction", None)) for e in events]
+    assert kinds == [("StreamOpen", None), ("StreamData", 0), ("StreamData", 1),
+                     ("StreamClose", 0), ("StreamClose", 1)]
+    opened = events[0]
+    assert opened.handshake_seen and opened.conn.index == 0
+    assert (str(opened.conn.client), str(opened.conn.server)) == ("10.0.0.1:40000",
+                                                                  "10.0.0.2:15118")
+
+
+def test_connection_open_before_capture_and_end_of_capture_close() -> None:
+    wire = Wire()
+    events = run([wire.packet(1, 50, b"late"), wire.packet(0, 7, b"x")])
+    opened = events[0]
+    assert isinstance(opened, StreamOpen) and not opened.handshake_seen
+    assert opened.conn.client.port == 40000  # the higher port
+    data = [e for e in events if isinstance(e, StreamData)]
+    assert [(d.direction, d.offset, d.data) for d in data] == [(1, 0, b"late"), (0, 0, b"x")]
+    assert events[-1] == StreamClose(opened.conn, -1, 2000, "end-of-capture")
+
+
+def test_rst_drains_with_gap_and_port_reuse_gets_new_index() -> None:
+    wire = Wire()
+    first = wire.handshake() + [wire.packet(0, 0, b"ab"), wire.packet(0, 5, b"fg"),
+                                wire.packet(1, 0, flags=RST | ACK)]
+    again = Wire(isn_c=777)
+    again.number = wire.number
+    again.frames = wire.frames
+    events = run(first + again.handshake())
+    gaps = [e for e in events if isinstance(e, StreamGap)]
+    assert [(g.offset, g.length) for g in gaps] == [(2, 3)]
+    closes = [e for e in events if isinstance(e, StreamClose)]
+    assert [(c.conn.index, c.direction, c.reason) for c in closes] == [
+        (0, 1, "rst"), (1, -1, "end-of-capture")]
+
+
+def test_idle_connections_close_by_capture_time() -> None:
+    wire = Wire()
+    r = TcpReassembler(idle_timeout_ns=10_000)
+    events = []
+    for p in wire.handshake():
+        events += r.feed(p)
+    assert r.open_connections == 1
+    other = Wire(isn_c=5)
+    other.number = 100
+    late = other.packet(0, 0, b"x", ts=1_000_000)
+    late_frame = late.frame
+    moved = net.decode(Frame(late_frame.number, late_frame.ts_ns, 1,
+                             late_frame.data[:34] + b"\x9c\x41" + late_frame.data[36:],
+                             len(late_frame.data), source="w"))
+    events = r.feed(moved)
+    assert any(isinstance(e, StreamClose) and e.reason == "idle-timeout" and e.conn.index == 0
+               for e in events)
+    assert r.open_connections == 1
+
+
+def test_out_of_order_buffer_overflow_emits_gap_early() -> None:
+    wire = Wire()
+    packets = wire.handshake() + [wire.packet(0, 100 + 10 * i, b"z" * 10) for i in range(5)]
+    r = TcpReassembler(max_buffer=25)
+    events = []
+    for p in packets:
+        events += r.feed(p)
+    gaps = [e for e in events if isinstance(e, StreamGap)]
+    assert [(g.offset, g.length) for g in gaps] == [(0, 100)]
+    assert sum(len(e.data) for e in events if isinstance(e, StreamData)) >= 20
