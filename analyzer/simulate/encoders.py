@@ -11,7 +11,6 @@ renderer reports the capture source it could not write instead of writing a wron
 from __future__ import annotations
 
 import importlib
-import struct
 from types import ModuleType
 from typing import Any
 
@@ -30,14 +29,12 @@ def _module(name: str) -> ModuleType:
 # ---- link A ---------------------------------------------------------------------------
 
 def mme(name: str, variant: str, fields: dict[str, Any]) -> bytes:
-    """A HomePlug MME (MMV 1 header + body) built from the registry's construct layout."""
+    """A HomePlug MME (MMV 1 header + body) from the registry's construct layout."""
     registry = _module("dissectors.homeplug.registry")
+    build = _module("dissectors.homeplug.build")
     for spec in registry.MMES:
         if spec.name == name and spec.oui is None:
-            kind = registry.Variant[variant]
-            body = spec.layouts[kind].build(fields)
-            # header: MMV=1 (HomePlug AV 1.1 / Green PHY), MMTYPE little-endian, no fragmentation
-            return struct.pack("<BHBB", 1, spec.base | kind, 0, 0) + body
+            return build.build_mme(spec.base | registry.Variant[variant], **fields)
     raise EncoderMissing(f"MME {name} is not in the HomePlug registry")
 
 

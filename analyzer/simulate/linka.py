@@ -312,7 +312,7 @@ def _iso2(d: Dialogue, scn: Scenario, facts: Facts) -> None:
                 "EVSEMaxCurrent": t.pv(ch.current_a, "A"),
                 "MeterInfo": t.meter_info(meter_id, reading, sample.ts_ns // SECOND),
                 "ReceiptRequired": False, "AC_EVSEStatus": t.ac_evse_status()})
-        d.pair("iso2", PT_SAP, req, res, think=(8, 14), proc=(12, 30))
+        d.pair("iso2", PT_SAP, req, res, think=(8, 14), proc=(8, 20))
     last_soc = facts.samples[-1].soc
     pd_ev = ({"DC_EVPowerDeliveryParameter": {"DC_EVStatus": t.dc_ev_status(last_soc),
                                               "ChargingComplete": True}} if dc else {})
@@ -438,7 +438,7 @@ def _din(d: Dialogue, scn: Scenario, facts: Facts) -> None:
                 "EVSEPresentVoltage": t.pv(sample.voltage_v, "V"),
                 "EVSEPresentCurrent": t.pv(sample.current_a, "A"),
                 "EVSECurrentLimitAchieved": False, "EVSEVoltageLimitAchieved": False,
-                "EVSEPowerLimitAchieved": False}), think=(8, 14), proc=(12, 30))
+                "EVSEPowerLimitAchieved": False}), think=(8, 14), proc=(8, 20))
     last_soc = facts.samples[-1].soc
     d.pair("din", PT_SAP, msg("PowerDeliveryReq", {
         "ReadyToChargeState": False,
@@ -534,7 +534,7 @@ def _iso20(d: Dialogue, scn: Scenario, facts: Facts) -> None:
                 "EVSEPresentVoltage": t.rational(sample.voltage_v),
                 "EVSEPowerLimitAchieved": False, "EVSECurrentLimitAchieved": False,
                 "EVSEVoltageLimitAchieved": False, "Scheduled_DC_CLResControlMode": {}}),
-            think=(8, 14), proc=(12, 30))
+            think=(8, 14), proc=(8, 20))
     d.pair(cm, PT_ISO20, msg("PowerDeliveryReq", {"EVProcessing": "Finished",
                                                   "ChargeProgress": "Stop"}),
            msg("PowerDeliveryRes", {"ResponseCode": "OK"}), think=(40, 60), proc=(150, 300))

@@ -33,21 +33,39 @@ def iso_time(ts_ns: int) -> str:
 
 
 class Conversation:
-    """CALL/CALLRESULT pairs on the charger's WebSocket, with seeded message ids."""
+    """CALL/CALLRESULT pairs on the charger's WebSocket, with seeded message ids.
+
+    OCPP-J allows one outstanding CALL per direction: `events()` moves a CALL that would
+    overlap the previous one of its side until just after that one was answered.
+    """
+
+    GAP_NS = 15 * MS
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self.events: list[Any] = []
+        self.opened: list[Any] = []
+        self._calls: list[tuple[int, bool, str, str, dict, int, dict]] = []
 
     def call(self, ts_ns: int, from_cp: bool, action: str, payload: dict, result: dict,
              answer_ns: int | None = None) -> int:
         """A CALL and its CALLRESULT; returns the result's time."""
         unique_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        self.events.append(Ocpp(ts_ns, from_cp, [2, unique_id, action, payload]))
         answered = answer_ns if answer_ns is not None else ts_ns + int(
             self.rng.uniform(25, 90) * MS)
-        self.events.append(Ocpp(answered, not from_cp, [3, unique_id, result]))
+        self._calls.append((ts_ns, from_cp, unique_id, action, payload, answered, result))
         return answered
+
+    def events(self) -> list[Any]:
+        out: list[Any] = list(self.opened)
+        free = {True: 0, False: 0}
+        for ts, from_cp, unique_id, action, payload, answered, result in sorted(
+                self._calls, key=lambda c: c[0]):
+            shift = max(0, free[from_cp] + self.GAP_NS - ts)
+            ts, answered = ts + shift, answered + shift
+            free[from_cp] = answered
+            out.append(Ocpp(ts, from_cp, [2, unique_id, action, payload]))
+            out.append(Ocpp(answered, not from_cp, [3, unique_id, result]))
+        return sorted(out, key=lambda e: e.ts_ns)
 
 
 def _sampled(facts: Facts, ts_ns: int, context: str, v16: bool) -> dict:
@@ -85,7 +103,7 @@ def script(scn: Scenario, facts: Facts, rng: random.Random,
     conv = Conversation(rng)
     v16 = scn.ocpp == "ocpp1.6"
     start = facts.plug_ns - BOOT_LEAD_NS
-    conv.events.append(WsOpen(start))
+    conv.opened.append(WsOpen(start))
     t = start + 120 * MS
     if v16:
         t = conv.call(t, True, "BootNotification", {
@@ -109,7 +127,7 @@ def script(scn: Scenario, facts: Facts, rng: random.Random,
     while beat < end + 5 * SECOND:
         conv.call(beat, True, "Heartbeat", {}, {"currentTime": iso_time(beat + 30 * MS)})
         beat += HEARTBEAT_S * SECOND
-    return sorted(conv.events, key=lambda e: e.ts_ns)
+    return conv.events()
 
 
 def _status_sender(conv: Conversation, scn: Scenario, v16: bool) -> Callable[[int, str], None]:

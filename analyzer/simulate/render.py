@@ -13,6 +13,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -237,7 +238,8 @@ def _http_exchange(wire: nb.Wire, client: nb.Node, server: nb.Node, ts: int, ans
         pass
     t = conv.connect(ts - 2 * conv.rtt_ns)
     conv.send(max(t + 1, ts), raw, from_client=True)
-    answer = _h11_bytes(s, h11.Response(status_code=status, headers=[
+    answer = _h11_bytes(s, h11.Response(status_code=status, reason=HTTPStatus(status).phrase,
+                                         headers=[
         ("Content-Type", "application/json"), ("Content-Length", str(len(reply))),
         ("X-Request-ID", request_id), ("X-Correlation-ID", request_id)]),
         h11.Data(data=reply), h11.EndOfMessage())

@@ -40,9 +40,9 @@ class Identities:
     evse_id: str = "DE*CSC*E0042*1"  # ISO 15118 EVSEID; OCPI evse_id is the same
     location_id: str = "LOC-0042"
     evse_uid: str = "EVSE-0042-1"
-    ev_mac: str = "02:1a:2b:3c:4d:5e"
+    ev_mac: str = "02:00:5e:7a:11:01"
     secc_mac: str = "02:00:5e:10:42:01"
-    ev_modem_mac: str = "02:1a:2b:3c:4d:5f"  # the EV's PLC modem (CM_SET_KEY target)
+    ev_modem_mac: str = "02:00:5e:7a:11:02"  # the EV's PLC modem (CM_SET_KEY target)
     secc_modem_mac: str = "02:00:5e:10:42:02"
     emaid: str = "DE-CSC-C12345678-9"  # contract id (PnC) / token contract_id (C)
     rfid_uid: str = "04A1B2C3D4E5F6"  # EIM token uid (RFID)
@@ -130,22 +130,26 @@ _CATALOGUE: tuple[Scenario, ...] = (
            protocol="din", payment="EIM", ocpp="ocpp1.6", charge=_DC),
     _fault(_DC_EIM, "slac-timeout",
            "EVSE never answers CM_SLAC_PARM.REQ: no link, no V2G; the charger goes back "
-           "to Available", {Fault.SLAC_TIMEOUT}, {"slac.match.timeout"}),
+           "to Available", {Fault.SLAC_TIMEOUT},
+           {"slac.parm.retry", "slac.parm.unanswered", "slac.retries.exhausted",
+            "slac.run.incomplete"}),
     _fault(replace(_DC_EIM, protocol="din"), "cablecheck-failure",
            "DIN 70121 DC: CableCheck reports an isolation fault; the charger ends the "
            "transaction", {Fault.CABLE_CHECK},
-           {"v2g.response.failed", "v2g.evse.isolation_fault"}),
+           {"v2g.response.failed", "v2g.evse.isolation_fault", "v2g.evse.shutdown",
+            "v2g.session.no_stop"}),
     _fault(_DC_EIM, "auth-rejected-b",
            "CSMS answers Authorize with Invalid for an RFID the eMSP allows on link C",
            {Fault.CSMS_REJECTS},
-           {"ocpp.auth.rejected", "v2g.response.failed", "xlink.auth.b_rejected_c_allowed"}),
+           {"ocpp.auth.rejected", "v2g.response.failed", "v2g.session.no_stop",
+            "xlink.auth.b_rejected_c_allowed"}),
     _fault(_DC_EIM, "token-unknown-c",
            "CSMS accepts the RFID but the eMSP answers the OCPI token lookup with "
            "2004 Unknown Token", {Fault.TOKEN_UNKNOWN_C}, {"xlink.auth.token_unknown_on_c"}),
     _fault(_DC_PNC, "pnc-cert-failure",
            "Plug & Charge: Get15118EVCertificate fails on B, so CertificateInstallation "
            "fails on A", {Fault.PNC_CERT},
-           {"v2g.response.failed", "xlink.pnc.certificate_failure"}),
+           {"v2g.response.failed", "v2g.session.no_stop", "xlink.pnc.certificate_failure"}),
     _fault(_DC_EIM, "energy-mismatch",
            "The CDR on link C bills 8 % more energy than the OCPP meter on link B",
            {Fault.ENERGY_MISMATCH}, {"xlink.energy.b_c_mismatch"}),
