@@ -23,7 +23,7 @@ BOOT_LEAD_NS = 8 * SECOND  # the capture starts with the charger (re)connecting
 HEARTBEAT_S = 60
 METER_PERIOD_NS = 10 * SECOND
 REMOTE_START_ID = 4711
-REMOTE_WAIT_NS = 150 * SECOND  # how long the capture runs after an unanswered remote start
+REMOTE_WAIT_NS = 190 * SECOND  # the CSMS capture runs past the correlator's 120 s start timeout
 
 
 def iso_time(ts_ns: int) -> str:

@@ -151,7 +151,7 @@ _CATALOGUE: tuple[Scenario, ...] = (
            "fails on A", {Fault.PNC_CERT},
            {"v2g.response.failed", "v2g.session.no_stop", "xlink.pnc.certificate_failure"}),
     _fault(_DC_EIM, "energy-mismatch",
-           "The CDR on link C bills 8 % more energy than the OCPP meter on link B",
+           "The CDR on link C bills 0.31 kWh more energy than the OCPP meter on link B",
            {Fault.ENERGY_MISMATCH}, {"xlink.energy.b_c_mismatch"}),
     _fault(replace(_DC_EIM, ocpp="ocpp2.0.1"), "ocpi-command-timeout",
            "eMSP sends OCPI START_SESSION, the CPO accepts it, but the result callback "

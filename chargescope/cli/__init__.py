@@ -18,6 +18,7 @@ from chargescope import __version__, backends
 COMMANDS: tuple[str, ...] = (
     "info",
     "frames",
+    "simulate",
 )
 
 
