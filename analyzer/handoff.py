@@ -73,11 +73,25 @@ def frame_handoffs() -> tuple[FrameHandoff, ...]:
     Dissector modules are imported here, explicitly, when a pipeline is built;
     each exposes its FrameHandoff record (one declaration per fact).
     """
-    entries: list[FrameHandoff] = []
-    return tuple(entries)
+    from chargescope.dissectors import sdp
+    from chargescope.dissectors.homeplug.mme import HomePlugDissector
+    from chargescope.dissectors.homeplug.registry import ETHERTYPE_HOMEPLUG
+
+    return (
+        # a fresh dissector per pipeline: it keeps MME fragments until they complete
+        FrameHandoff("homeplug", ETHERTYPE_HOMEPLUG, None, HomePlugDissector()),
+        sdp.HANDOFF,  # UDP 15118
+    )
 
 
 def stream_handoffs() -> tuple[StreamHandoff, ...]:
     """The built-in TCP stream dissectors, in the order the pipeline tries them."""
-    entries: list[StreamHandoff] = []
-    return tuple(entries)
+    from chargescope.dissectors import v2gtp
+    from chargescope.dissectors.ocpi.stream import ocpi_handoff
+    from chargescope.dissectors.ocpp import stream_handoff as websocket_ocpp
+
+    return (
+        v2gtp.HANDOFF,  # V2GTP (link A): dynamic ports, probed on the header
+        websocket_ocpp(),  # WebSocket -> OCPP (link B)
+        ocpi_handoff(),  # HTTP/1.1 -> OCPI (link C); declines WebSocket upgrades
+    )

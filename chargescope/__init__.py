@@ -6,3 +6,28 @@ setuptools' package-dir, so nothing generic lands in site-packages.
 """
 
 __version__ = "0.1.0"
+
+
+def open(paths, site=None):  # noqa: A001 - the notebook API is `chargescope.open(paths)`
+    """Analyse captures from Python: ``chargescope.open(["a.pcapng", "b.pcap"]).sessions``.
+
+    `paths` is one path or a list (each file one capture source with its own clock);
+    `site` an optional site map path. Returns an `Analysis` with `.sessions`,
+    `.findings`, `.messages`, `.problems` and `.dataframes()`.
+    """
+    from pathlib import Path
+
+    from chargescope.analyzer.analysis import analyze
+    from chargescope.analyzer.correlate import SiteMap
+
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            from chargescope.cli.common import expand_captures
+
+            files.extend(expand_captures((path,)))
+        else:
+            files.append(path)
+    return analyze(files, SiteMap.load(site) if site else None, keep_messages=True)

@@ -167,7 +167,7 @@ def _schema(version: str, action: str, response: bool) -> dict:
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_ocpp_payloads_follow_the_official_schemas(name):
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
     scn, _facts, _a, b, _c = _run(name)
     frames = [e.frame for e in b if isinstance(e, Ocpp)]
     actions = {f[1]: f[2] for f in frames if f[0] == 2}
@@ -176,7 +176,7 @@ def test_ocpp_payloads_follow_the_official_schemas(name):
         call = frame[0] == 2
         action = frame[2] if call else actions[frame[1]]
         payload = frame[3] if call else frame[2]
-        jsonschema.validate(payload, _schema(scn.ocpp, action, not call))
+        jsonschema_rs.validate(_schema(scn.ocpp, action, not call), payload)
 
 
 def test_one_outstanding_call_per_direction():

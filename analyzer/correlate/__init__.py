@@ -13,7 +13,7 @@ from chargescope.analyzer.correlate.model import (
     LinkEvent,
     LinkSession,
 )
-from chargescope.analyzer.correlate.session import Correlation, build_sessions
+from chargescope.analyzer.correlate.session import Correlation, SourceSpan, build_sessions
 from chargescope.analyzer.correlate.sitemap import SiteMap, SiteMapError
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "LinkSession",
     "SiteMap",
     "SiteMapError",
+    "SourceSpan",
     "build_sessions",
 ]

@@ -16,13 +16,13 @@ from chargescope.analyzer.correlate.model import ClockOffset, LinkSession
 
 # Milestones on two links that mark the same real-world moment, with the usual lag of
 # the second after the first (ns). Authorization on A waits for the CSMS on B; the
-# transaction starts on B when the EV asks for energy on A; OCPI lags behind OCPP.
+# transaction starts on B when the EV asks for energy on A. OCPI reports a session's
+# end and CDR at the CPO's leisure, so only its start-side events serve as samples.
 SYNC_PAIRS: tuple[tuple[str, str, int], ...] = (
     ("v2g.auth_ok", "ocpp.authorize_accepted", 0),
     ("v2g.charging", "ocpp.tx_started", 0),
     ("v2g.stop", "ocpp.tx_ended", 0),
     ("ocpp.tx_started", "ocpi.session_active", 0),
-    ("ocpp.tx_ended", "ocpi.session_completed", 0),
     ("ocpp.remote_start", "ocpi.start_session", 0),
 )
 

@@ -33,12 +33,22 @@ class Correlation:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class SourceSpan:
+    """How long a capture source watched which links, on its own clock."""
+
+    first_ns: int
+    last_ns: int
+    links: frozenset[str]
+
+
 def build_sessions(parts: list[LinkSession], site: SiteMap | None = None,
-                   coverage: dict[str, tuple[int, int]] | None = None) -> Correlation:
+                   sources: dict[str, SourceSpan] | None = None) -> Correlation:
     """Join per-link sessions, run the cross-link checks and give each session a verdict.
 
-    `coverage` maps a link to the (first, last) capture time of that link's sources in
-    the source's own clock; without it, the parts' own extents are used.
+    `sources` tells how long each capture source watched which links (rules such as
+    "the transaction was never ended" need to know the capture went on long enough);
+    without it, the parts' own extents stand in.
     """
     groups, edges, offsets = correlate(parts, site)
 
@@ -46,13 +56,15 @@ def build_sessions(parts: list[LinkSession], site: SiteMap | None = None,
         off = offsets.get(source)
         return ts + (off.offset_ns if off else 0)
 
+    watched = [(p.source, p.start_ns, p.end_ns, {p.link}) for p in parts]
+    if sources:
+        watched += [(name, s.first_ns, s.last_ns, s.links) for name, s in sources.items()]
     span: dict[str, tuple[int, int]] = {}
-    for part in parts:
-        first, last = ref(part.source, part.start_ns), ref(part.source, part.end_ns)
-        old = span.get(part.link)
-        span[part.link] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
-    if coverage:
-        span.update(coverage)
+    for source, start, end, links in watched:
+        first, last = ref(source, start), ref(source, end)
+        for link in links:
+            old = span.get(link)
+            span[link] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
     ctx = Context(offsets, span)
 
     sessions = []

@@ -16,8 +16,12 @@ from chargescope import __version__, backends
 
 # verb modules, in the order `--help` lists them
 COMMANDS: tuple[str, ...] = (
+    "analyze",
     "info",
     "frames",
+    "slac",
+    "v2g",
+    "ocpp",
     "simulate",
 )
 

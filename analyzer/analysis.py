@@ -1,0 +1,156 @@
+"""One analysis of a capture set: read every source, decode, rebuild, join, judge.
+
+Each input file is one capture source with its own clock: a PLC sniffer capture, a
+tcpdump on the charger or CSMS, a CSMS log, a HAR export. Sources are read one at a
+time through the reader that claims them (`SOURCE_READERS`), their Messages fed to
+the link analyzers, and the per-link sessions joined by the correlator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chargescope.analyzer.correlate import (
+    Correlation,
+    LinkSession,
+    SiteMap,
+    SourceSpan,
+    build_sessions,
+)
+from chargescope.analyzer.links import LinkAnalyzerFactory, link_analyzers
+from chargescope.analyzer.records import Message, Problem
+
+
+class UnreadableSource(Exception):
+    """No reader accepts this file, or it cannot be opened: exit status 2 in the CLI."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReader:
+    """Reads one kind of input file into Messages and Problems, in capture order."""
+
+    name: str
+    probe: Callable[[Path], bool]
+    read: Callable[[Path], Iterator[Message | Problem]]
+
+
+def _is_capture(path: Path) -> bool:
+    from chargescope.analyzer.capture import NotACaptureError, open_capture
+
+    try:
+        with open_capture(path):
+            return True
+    except NotACaptureError:
+        return False
+
+
+def _read_capture(path: Path) -> Iterator[Message | Problem]:
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.analyzer.pipeline import Pipeline
+
+    with open_capture(path) as capture:
+        pipeline = Pipeline()
+        yield from pipeline.run(capture.frames())
+        yield from capture.problems
+
+
+def source_readers() -> tuple[SourceReader, ...]:
+    """The readers tried in order for every input file."""
+    return (
+        SourceReader("capture", _is_capture, _read_capture),
+    )
+
+
+@dataclass(slots=True)
+class SourceSummary:
+    path: str
+    reader: str
+    messages: int = 0
+    problems: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+
+
+@dataclass(slots=True)
+class Analysis:
+    """What `analyze` found: sources read, problems, link sessions and charging sessions."""
+
+    sources: list[SourceSummary]
+    problems: list[Problem]
+    link_sessions: list[LinkSession]
+    correlation: Correlation
+    messages: list[Message] = field(default_factory=list)
+
+    @property
+    def sessions(self):
+        return self.correlation.sessions
+
+    @property
+    def findings(self):
+        return self.correlation.all_findings
+
+    def dataframes(self):
+        """The export tables as pandas DataFrames (see `chargescope.analyzer.export`)."""
+        from chargescope.analyzer.export import dataframes
+
+        return dataframes(self)
+
+
+def analyze(
+    paths: Iterable[str | Path],
+    site: SiteMap | None = None,
+    *,
+    keep_messages: bool = False,
+    readers: tuple[SourceReader, ...] | None = None,
+    analyzers: tuple[LinkAnalyzerFactory, ...] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Analysis:
+    """Analyse a capture set. Every file is its own capture source (its own clock)."""
+    readers = readers if readers is not None else source_readers()
+    analyzers = analyzers if analyzers is not None else link_analyzers()
+    summaries: list[SourceSummary] = []
+    problems: list[Problem] = []
+    parts: list[LinkSession] = []
+    kept: list[Message] = []
+    spans: dict[str, SourceSpan] = {}
+    for path in map(Path, paths):
+        reader = next((r for r in readers if _safe_probe(r, path)), None)
+        if reader is None:
+            raise UnreadableSource(f"{path}: not a capture, log or HAR file chargescope can read")
+        if progress:
+            progress(f"reading {path} ({reader.name})")
+        source = str(path)
+        summary = SourceSummary(source, reader.name)
+        active = [factory(source) for factory in analyzers]
+        links: set[str] = set()
+        for item in reader.read(path):
+            if isinstance(item, Problem):
+                summary.problems += 1
+                problems.append(item)
+                continue
+            summary.messages += 1
+            links.add(str(item.link))
+            if summary.first_ns is None or item.ts_ns < summary.first_ns:
+                summary.first_ns = item.ts_ns
+            if summary.last_ns is None or item.ts_ns > summary.last_ns:
+                summary.last_ns = item.ts_ns
+            if keep_messages:
+                kept.append(item)
+            for analyzer in active:
+                analyzer.feed(item)
+        for analyzer in active:
+            parts.extend(analyzer.finish())
+        summaries.append(summary)
+        if summary.first_ns is not None:
+            spans[source] = SourceSpan(summary.first_ns, summary.last_ns, frozenset(links))
+    correlation = build_sessions(parts, site, spans)
+    return Analysis(summaries, problems, parts, correlation, kept)
+
+
+def _safe_probe(reader: SourceReader, path: Path) -> bool:
+    try:
+        return reader.probe(path)
+    except OSError:
+        return False

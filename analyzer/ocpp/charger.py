@@ -1,0 +1,215 @@
+"""Charger state from OCPP messages: boot, heartbeat, connector/EVSE status, connections.
+
+One `ChargerTracker` per charge point identity, fed that charger's Messages (OCPP and
+the WebSocket handshake/close events) in capture order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chargescope.analyzer.records import Message
+
+FindingTuple = tuple[str, str, tuple[Message, ...]]
+PENDING_LOOP = 3  # consecutive Pending/Rejected boot answers that make a loop
+STORM_COUNT = 3  # connections ...
+STORM_WINDOW_NS = 60 * 10**9  # ... within this window make a reconnect storm
+HEARTBEAT_SLACK = 2.0  # silence longer than this many intervals is a missed heartbeat
+
+# Actions a Pending station may still send (B02: boot itself; answers to the CSMS's
+# Get/Set requests are results, not calls); TriggerMessage-triggered ones are allowed.
+_ALLOWED_WHILE_PENDING = frozenset({"BootNotification"})
+ISO15118_ACTIONS = frozenset({
+    "Get15118EVCertificate", "GetCertificateStatus", "SignCertificate", "CertificateSigned",
+    "NotifyEVChargingNeeds", "NotifyEVChargingSchedule", "SetChargingProfile",
+    "InstallCertificate", "GetInstalledCertificateIds", "DeleteCertificate",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    ts_ns: int
+    evse_id: int | None
+    connector_id: int | None
+    status: str
+    error_code: str | None
+    info: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    connection: Any
+    opened_ns: int
+    closed_ns: int | None
+    subprotocol: str
+    handshake_seen: bool
+    close_code: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def boot_info(payload: dict) -> dict[str, Any]:
+    """Vendor, model, firmware, serial from a 1.6 or 2.x BootNotification request."""
+    station = payload.get("chargingStation")
+    if isinstance(station, dict):  # 2.x
+        return {"vendor": station.get("vendorName"), "model": station.get("model"),
+                "firmware": station.get("firmwareVersion"), "serial": station.get("serialNumber"),
+                "reason": payload.get("reason")}
+    return {"vendor": payload.get("chargePointVendor"), "model": payload.get("chargePointModel"),
+            "firmware": payload.get("firmwareVersion"),
+            "serial": payload.get("chargePointSerialNumber") or payload.get("chargeBoxSerialNumber"),
+            "reason": None}
+
+
+class ChargerTracker:
+    def __init__(self, charge_point_id: str) -> None:
+        self.charge_point_id = charge_point_id
+        self.boot: dict[str, Any] = {}
+        self.boot_statuses: list[tuple[int, str]] = []
+        self.heartbeat_interval: int | None = None
+        self.statuses: list[StatusChange] = []
+        self.connections: list[dict[str, Any]] = []
+        self.iso15118: list[dict[str, Any]] = []
+        self.versions: dict[str, Message] = {}  # negotiated subprotocol -> its handshake
+        self.ocpp_versions: dict[str, None] = {}  # versions messages were decoded as, in order
+        self._registration: str | None = None  # last boot answer
+        self._pending_run = 0
+        self._last_cp_msg: dict[Any, Message] = {}
+        self._reported_pending_loop = False
+        self._reported_early: set[str] = set()
+
+    # ---------------------------------------------------------------- connections
+
+    def _connection(self, conn: Any, ts_ns: int) -> dict[str, Any]:
+        for c in self.connections:
+            if c["connection"] == conn:
+                return c
+        c = {"connection": conn, "opened_ns": ts_ns, "closed_ns": None, "subprotocol": "",
+             "handshake_seen": False, "close_code": None}
+        self.connections.append(c)
+        return c
+
+    def on_websocket(self, msg: Message, conn: Any) -> list[FindingTuple]:
+        out: list[FindingTuple] = []
+        c = self._connection(conn, msg.ts_ns)
+        name = msg.name
+        if name == "Handshake Request":
+            c["handshake_seen"] = True
+            c["opened_ns"] = msg.ts_ns
+            starts = [x["opened_ns"] for x in self.connections if x["handshake_seen"]]
+            recent = [t for t in starts if msg.ts_ns - t <= STORM_WINDOW_NS]
+            if len(recent) == STORM_COUNT:
+                out.append(("ocpp.reconnect.storm",
+                            f"{self.charge_point_id}: {len(recent)} connections within "
+                            f"{STORM_WINDOW_NS // 10**9} s", (msg,)))
+        elif name == "Handshake Response":
+            c["subprotocol"] = msg.fields.get("subprotocol", "")
+            sub = c["subprotocol"]
+            if sub:
+                if self.versions and sub not in self.versions:
+                    first = next(iter(self.versions.values()))
+                    out.append(("ocpp.subprotocol.changed",
+                                f"{self.charge_point_id}: {sub} here, {next(iter(self.versions))} "
+                                "on an earlier connection", (first, msg)))
+                self.versions.setdefault(sub, msg)
+        elif name == "Close":
+            if c["close_code"] is None:
+                c["close_code"] = msg.fields.get("code")
+        elif name == "Connection closed":
+            c["closed_ns"] = msg.ts_ns
+            self._last_cp_msg.pop(conn, None)
+        return out
+
+    # ---------------------------------------------------------------- OCPP
+
+    def on_ocpp(self, msg: Message, conn: Any) -> list[FindingTuple]:
+        out: list[FindingTuple] = []
+        self._connection(conn, msg.ts_ns)
+        f = msg.fields
+        action = f.get("action")
+        mtype = f.get("message_type")
+        payload = f.get("payload")
+        from_cp = f.get("direction") == 0
+        if f.get("ocpp_version"):
+            self.ocpp_versions.setdefault(f["ocpp_version"], None)
+        if from_cp and mtype == "CALL":
+            out.extend(self._keepalive(msg, conn))
+            if (self._registration in ("Pending", "Rejected") and action not in _ALLOWED_WHILE_PENDING
+                    and action not in self._reported_early):
+                self._reported_early.add(action)
+                out.append(("ocpp.boot.call_before_accepted",
+                            f"{action} sent while the boot was {self._registration}", (msg,)))
+        if action in ISO15118_ACTIONS or "iso15118_pnc" in f or (
+                action == "Authorize" and isinstance(payload, dict)
+                and ("iso15118CertificateHashData" in payload or "certificate" in payload)):
+            self.iso15118.append({"ts_ns": msg.ts_ns, "action": action, "message_type": mtype,
+                                  "unique_id": f.get("unique_id")})
+        if not isinstance(payload, dict):
+            return out
+        if action == "BootNotification":
+            if mtype == "CALL":
+                self.boot = boot_info(payload)
+            elif mtype == "CALLRESULT":
+                out.extend(self._boot_answer(msg, payload))
+        elif action == "StatusNotification" and mtype == "CALL":
+            out.extend(self._status(msg, payload))
+        return out
+
+    def _keepalive(self, msg: Message, conn: Any) -> list[FindingTuple]:
+        out: list[FindingTuple] = []
+        prev = self._last_cp_msg.get(conn)
+        self._last_cp_msg[conn] = msg
+        interval = self.heartbeat_interval
+        if prev is None or not interval:
+            return out
+        silence = msg.ts_ns - prev.ts_ns
+        if silence > HEARTBEAT_SLACK * interval * 10**9:
+            out.append(("ocpp.heartbeat.missed",
+                        f"{self.charge_point_id} silent for {silence / 1e9:.0f} s with a "
+                        f"{interval} s heartbeat interval", (prev, msg)))
+        return out
+
+    def _boot_answer(self, msg: Message, p: dict) -> list[FindingTuple]:
+        out: list[FindingTuple] = []
+        status = p.get("status")
+        self.boot_statuses.append((msg.ts_ns, status))
+        self._registration = status
+        if isinstance(p.get("interval"), int) and status == "Accepted":
+            self.heartbeat_interval = p["interval"]
+        if status == "Rejected":
+            out.append(("ocpp.boot.rejected", f"{self.charge_point_id}: BootNotification Rejected", (msg,)))
+        if status in ("Pending", "Rejected"):
+            self._pending_run += 1
+            if self._pending_run >= PENDING_LOOP and not self._reported_pending_loop:
+                self._reported_pending_loop = True
+                out.append(("ocpp.boot.pending_loop",
+                            f"{self.charge_point_id}: {self._pending_run} boots in a row not accepted",
+                            (msg,)))
+        else:
+            self._pending_run = 0
+            self._reported_early.clear()
+        return out
+
+    def _status(self, msg: Message, p: dict) -> list[FindingTuple]:
+        if "connectorStatus" in p:  # 2.x
+            change = StatusChange(msg.ts_ns, p.get("evseId"), p.get("connectorId"),
+                                  p.get("connectorStatus"), None, None)
+        else:
+            change = StatusChange(msg.ts_ns, None, p.get("connectorId"), p.get("status"),
+                                  p.get("errorCode"), p.get("info") or p.get("vendorErrorCode"))
+        self.statuses.append(change)
+        if change.status == "Faulted":
+            where = f"EVSE {change.evse_id} " if change.evse_id is not None else ""
+            code = f" ({change.error_code})" if change.error_code else ""
+            return [("ocpp.status.faulted",
+                     f"{self.charge_point_id}: {where}connector {change.connector_id} Faulted{code}", (msg,))]
+        return []
+
+    def connection_infos(self) -> list[ConnectionInfo]:
+        return [ConnectionInfo(c["connection"], c["opened_ns"], c["closed_ns"], c["subprotocol"],
+                               c["handshake_seen"], c["close_code"]) for c in self.connections]

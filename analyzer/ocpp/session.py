@@ -1,0 +1,166 @@
+"""Link-B session builder: Messages in, per-charger state, transactions and findings out.
+
+    from chargescope.analyzer.ocpp import OcppAnalyzer
+    analyzer = OcppAnalyzer(call_timeout_ns=30 * 10**9)
+    for msg in messages:            # link-B Messages ("websocket" / "ocpp"), capture order
+        analyzer.feed(msg)
+    report = analyzer.finish()      # OcppReport
+
+Composes the pairing tables (`pairing`), the charger and transaction trackers and the
+single-message checks; every finding carries the Messages that show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chargescope.analyzer.correlate.model import LinkEvent
+from chargescope.analyzer.findings import FindingRegistry
+from chargescope.analyzer.ocpp.charger import ChargerTracker, ConnectionInfo, StatusChange
+from chargescope.analyzer.ocpp.checks import CHECKS, subprotocol_check
+from chargescope.analyzer.ocpp.findings import registry as ocpp_registry
+from chargescope.analyzer.ocpp.milestones import MilestoneCollector
+from chargescope.analyzer.ocpp.pairing import DEFAULT_TIMEOUT_NS, PairingTracker
+from chargescope.analyzer.ocpp.transactions import Transaction, TransactionTracker
+from chargescope.analyzer.records import Finding, Link, Message, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerReport:
+    charge_point_id: str
+    boot: dict[str, Any]
+    boot_statuses: tuple[tuple[int, str], ...]
+    heartbeat_interval: int | None
+    ocpp_versions: tuple[str, ...]
+    connections: tuple[ConnectionInfo, ...]
+    status_timeline: tuple[StatusChange, ...]
+    transactions: tuple[Transaction, ...]
+    iso15118: tuple[dict[str, Any], ...]
+    findings: tuple[Finding, ...]
+    messages: int
+    milestones: tuple[LinkEvent, ...] = ()  # for the correlator (milestones.link_sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class OcppReport:
+    chargers: tuple[ChargerReport, ...]
+    findings: tuple[Finding, ...]
+    messages: int
+
+    @property
+    def worst(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+
+def connection_key(msg: Message) -> Hashable:
+    """(capture file, connection index): indexes are unique within one capture only."""
+    return (msg.fields.get("capture", ""), msg.fields.get("connection"))
+
+
+class OcppAnalyzer:
+    def __init__(self, call_timeout_ns: int = DEFAULT_TIMEOUT_NS,
+                 registry: FindingRegistry | None = None) -> None:
+        self.registry = registry or ocpp_registry()
+        self.pairing = PairingTracker(call_timeout_ns)
+        self._chargers: dict[str, ChargerTracker] = {}
+        self._txs: dict[str, TransactionTracker] = {}
+        self._findings: list[Finding] = []
+        self._by_charger: dict[str, list[Finding]] = {}
+        self._conn_cp: dict[Hashable, str] = {}
+        self._requests: dict[Hashable, Message] = {}
+        self._counts: dict[str, int] = {}
+        self._milestones: dict[str, MilestoneCollector] = {}
+        self._messages = 0
+        self._last_ts = 0
+
+    # ---------------------------------------------------------------- feeding
+
+    def _charger_id(self, msg: Message, conn: Hashable) -> str:
+        cp = self._conn_cp.get(conn)
+        if cp:
+            return cp
+        cp = msg.fields.get("charge_point_id") or ""
+        if not cp:  # handshake not captured: name the charger by its address
+            cp = msg.src if msg.fields.get("direction") == 0 else msg.dst
+        self._conn_cp[conn] = cp
+        return cp
+
+    def _emit(self, cp: str, code: str, text: str, evidence: Iterable[Message], ts_ns: int,
+              **extra: Any) -> None:
+        finding = self.registry.make(code, text, ts_ns=ts_ns, evidence=evidence, link=Link.B.value,
+                                     charge_point_id=cp, **extra)
+        self._findings.append(finding)
+        self._by_charger.setdefault(cp, []).append(finding)
+
+    def feed(self, msg: Message) -> None:
+        if msg.link is not Link.B or msg.protocol not in ("websocket", "ocpp"):
+            return
+        self._messages += 1
+        self._last_ts = max(self._last_ts, msg.ts_ns)
+        conn = connection_key(msg)
+        cp = self._charger_id(msg, conn)
+        self._counts[cp] = self._counts.get(cp, 0) + 1
+        charger = self._chargers.get(cp)
+        if charger is None:
+            charger = self._chargers[cp] = ChargerTracker(cp)
+            self._txs[cp] = TransactionTracker()
+            self._milestones[cp] = MilestoneCollector()
+        for check in CHECKS[msg.protocol]:
+            for code, text in check(msg):
+                self._emit(cp, code, text, (msg,), msg.ts_ns)
+        if msg.protocol == "websocket":
+            self._websocket(msg, conn, cp, charger)
+            return
+        for pf in self.pairing.feed(msg, conn):
+            self._emit(self._conn_cp.get(conn, cp), pf.code,
+                       f"{pf.action or '?'} [{pf.unique_id}]: {self.registry[pf.code].summary}",
+                       pf.evidence, pf.ts_ns, unique_id=pf.unique_id)
+        for code, text, evidence in charger.on_ocpp(msg, conn):
+            self._emit(cp, code, text, evidence, msg.ts_ns)
+        for code, text, evidence in self._txs[cp].feed(msg):
+            self._emit(cp, code, text, evidence, msg.ts_ns)
+        self._milestones[cp].feed(msg)
+
+    def _websocket(self, msg: Message, conn: Hashable, cp: str, charger: ChargerTracker) -> None:
+        if msg.name == "Handshake Request":
+            self._requests[conn] = msg
+        elif msg.name == "Handshake Response":
+            for code, text in subprotocol_check(self._requests.pop(conn, None), msg):
+                self._emit(cp, code, text, (msg,), msg.ts_ns)
+        elif msg.name == "Connection closed":
+            for pf in self.pairing.close(conn, msg.ts_ns):
+                self._emit(cp, pf.code, f"{pf.action or '?'} [{pf.unique_id}]: connection closed "
+                           "before the answer", pf.evidence, pf.ts_ns, unique_id=pf.unique_id)
+        for code, text, evidence in charger.on_websocket(msg, conn):
+            self._emit(cp, code, text, evidence, msg.ts_ns)
+
+    # ---------------------------------------------------------------- results
+
+    def finish(self) -> OcppReport:
+        for pf in self.pairing.finish(self._last_ts):
+            cp = self._conn_cp.get(connection_key(pf.evidence[0]), "") if pf.evidence else ""
+            self._emit(cp, pf.code, f"{pf.action or '?'} [{pf.unique_id}]: "
+                       f"{self.registry[pf.code].summary}", pf.evidence, pf.ts_ns,
+                       unique_id=pf.unique_id)
+        for cp, tracker in self._txs.items():
+            for code, text, evidence in tracker.finish():
+                self._emit(cp, code, text, evidence, evidence[0].ts_ns if evidence else 0)
+        chargers = []
+        for cp, ch in self._chargers.items():
+            findings = sorted(self._by_charger.get(cp, []), key=lambda f: f.ts_ns)
+            chargers.append(ChargerReport(
+                cp, dict(ch.boot), tuple(ch.boot_statuses), ch.heartbeat_interval,
+                tuple(ch.ocpp_versions), tuple(ch.connection_infos()), tuple(ch.statuses),
+                tuple(self._txs[cp].transactions()), tuple(ch.iso15118), tuple(findings),
+                self._counts.get(cp, 0), tuple(self._milestones[cp].events)))
+        findings = tuple(sorted(self._findings, key=lambda f: f.ts_ns))
+        return OcppReport(tuple(chargers), findings, self._messages)
+
+
+def analyze(messages: Iterable[Message], **options: Any) -> OcppReport:
+    analyzer = OcppAnalyzer(**options)
+    for msg in messages:
+        analyzer.feed(msg)
+    return analyzer.finish()

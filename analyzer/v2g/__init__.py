@@ -1,0 +1,12 @@
+"""The V2G session analyser (link A): SDP, supportedAppProtocol, DIN 70121, ISO 15118-2/-20.
+
+Public API: `analyse(messages) -> LinkAReport`, the incremental `V2GAnalyser` (feed/finish),
+the records in `chargescope.analyzer.v2g.records` and the finding codes in `specs.FINDINGS`.
+"""
+
+from chargescope.analyzer.v2g.records import Exchange, LinkAReport, Outcome, V2GSession
+from chargescope.analyzer.v2g.session import V2GAnalyser, analyse
+from chargescope.analyzer.v2g.specs import FINDINGS
+
+__all__ = ["FINDINGS", "Exchange", "LinkAReport", "Outcome", "V2GAnalyser", "V2GSession",
+           "analyse"]

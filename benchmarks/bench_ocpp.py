@@ -1,0 +1,243 @@
+"""OCPP parse + schema validation: chargescope beside the peers, one run, same input.
+
+    python benchmarks/bench_ocpp.py [--seconds 1.0] [--markdown]
+
+Input: one 1.3 kB OCPP 2.0.1 TransactionEventRequest (the message of PERFORMANCE.md),
+as the bytes of a WebSocket text payload. Paths, all ending in a schema verdict:
+
+* chargescope: `OcppDecoder.decode(bytes)` -> Message (parse, RPC checks, pairing,
+  validation against the official schema, fields built)
+* chargescope schema only: orjson + the compiled validator chargescope uses
+* `ocpp` package: `unpack()` + `validate_payload()` (jsonschema, as its CSMS does)
+* json.loads + jsonschema (Draft6Validator, prebuilt)
+* json.loads + fastjsonschema (compiled once)
+* json.loads only (no validation; the parsing floor)
+
+Also, when `chargescope.analyzer.pipeline` and tshark are present: a synthetic capture of
+N such messages over WebSocket, pcap -> validated messages through chargescope vs
+`tshark -2 -Y json` (tshark's WebSocket + JSON dissection), messages/s.
+Medians of 5 repetitions; ratios against the `ocpp` package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+
+def transaction_event() -> bytes:
+    sampled = [{"value": v, "measurand": m, "unitOfMeasure": {"unit": u}, "context": "Sample.Periodic"}
+               for v, m, u in ((12345.6, "Energy.Active.Import.Register", "Wh"),
+                               (7400.0, "Power.Active.Import", "W"),
+                               (32.0, "Current.Import", "A"), (230.1, "Voltage", "V"),
+                               (55.0, "SoC", "Percent"))]
+    payload = {
+        "eventType": "Updated", "timestamp": "2024-05-01T10:15:00.000Z",
+        "triggerReason": "MeterValuePeriodic", "seqNo": 17, "offline": False,
+        "numberOfPhasesUsed": 3, "cableMaxCurrent": 32,
+        "transactionInfo": {"transactionId": "f3a1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b",
+                            "chargingState": "Charging", "timeSpentCharging": 900},
+        "evse": {"id": 1, "connectorId": 1},
+        "idToken": {"idToken": "DE-ABC-C12345678-X", "type": "eMAID",
+                    "additionalInfo": [{"additionalIdToken": "04A2B3C4D5E6F7", "type": "RFID"}]},
+        "meterValue": [{"timestamp": "2024-05-01T10:15:00.000Z", "sampledValue": sampled},
+                       {"timestamp": "2024-05-01T10:14:00.000Z", "sampledValue": sampled[:1]}],
+    }
+    return json.dumps([2, "0b6c4c38-1f5a-4ab6-8a0d-1c2b3a4d5e6f", "TransactionEvent", payload],
+                      separators=(",", ":")).encode()
+
+
+def rate(fn: Callable[[], object], seconds: float) -> float:
+    """Calls per second: median of 5 timed batches."""
+    fn()
+    n = 1
+    while True:  # size a batch to ~seconds/5
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt > seconds / 5 or n > 10**7:
+            break
+        n *= 2
+    samples = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        samples.append(n / (time.perf_counter() - t0))
+    return statistics.median(samples)
+
+
+def schema_201(name: str) -> dict:
+    return json.loads(resources.files("ocpp").joinpath("v201", "schemas", f"{name}.json").read_text())
+
+
+def single_message_paths(data: bytes) -> list[tuple[str, Callable[[], object] | None, str]]:
+    from chargescope.dissectors.ocpp.codec import parse_rpc
+    from chargescope.dissectors.ocpp.conversation import OcppDecoder
+    from chargescope.dissectors.ocpp.schemas import default_store
+
+    paths: list[tuple[str, Callable[[], object] | None, str]] = []
+    dec = OcppDecoder(0, version="2.0.1", version_source="option")
+    assert dec.decode(data, direction=0, ts_ns=0, src="a", dst="b").fields["schema"] == "valid"
+    paths.append(("chargescope OcppDecoder.decode -> Message", lambda: dec.decode(
+        data, direction=0, ts_ns=0, src="a", dst="b"), "parse + validate + Message"))
+    validator = default_store().validator("2.0.1", "TransactionEvent", False)
+
+    def cs_schema_only():
+        rpc = parse_rpc(data)
+        return validator.is_valid(rpc.payload)
+
+    paths.append(("chargescope parse_rpc + compiled schema", cs_schema_only, "orjson + jsonschema-rs"))
+
+    from ocpp.messages import unpack, validate_payload
+
+    loop = asyncio.new_event_loop()
+    text = data.decode()
+
+    def ocpp_pkg():
+        msg = unpack(text)
+        loop.run_until_complete(validate_payload(msg, "2.0.1"))
+
+    paths.append(("ocpp package unpack + validate_payload", ocpp_pkg, "jsonschema, per call"))
+    schema = schema_201("TransactionEventRequest")
+    import jsonschema
+
+    v = jsonschema.Draft6Validator(schema)
+    paths.append(("json.loads + jsonschema (prebuilt)", lambda: v.is_valid(json.loads(data)[3]), ""))
+    try:
+        import fastjsonschema
+
+        fv = fastjsonschema.compile(schema)
+        paths.append(("json.loads + fastjsonschema", lambda: fv(json.loads(data)[3]), ""))
+    except ImportError:
+        paths.append(("json.loads + fastjsonschema", None, "not installed"))
+    paths.append(("json.loads only (no validation)", lambda: json.loads(data), "floor"))
+    return paths
+
+
+def synthetic_capture(path: Path, data: bytes, n: int) -> None:
+    """pcap of one WebSocket connection carrying n copies of `data` and their results."""
+    import dpkt
+
+    from chargescope.dissectors.websocket.frames import build_frame
+
+    result = json.dumps([3, "0b6c4c38-1f5a-4ab6-8a0d-1c2b3a4d5e6f", {}]).encode()
+    cli, srv = (b"\x0a\x00\x00\x02", 40000), (b"\x0a\x00\x00\x01", 9000)
+    seq = {0: 1000, 1: 5000}
+
+    def packet(direction: int, payload: bytes, flags=dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH) -> bytes:
+        (sip, sport), (dip, dport) = (cli, srv) if direction == 0 else (srv, cli)
+        tcp = dpkt.tcp.TCP(sport=sport, dport=dport, seq=seq[direction], ack=seq[1 - direction],
+                           flags=flags, data=payload)
+        seq[direction] += len(payload) + (1 if flags & dpkt.tcp.TH_SYN else 0)
+        ip = dpkt.ip.IP(src=sip, dst=dip, p=6, data=tcp, ttl=64)
+        ip.len = len(ip)
+        return bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, type=0x0800, data=ip))
+
+    upgrade = (b"GET /ocpp/CS1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+               b"Sec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n")
+    answer = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n")
+    call_frame = build_frame(data, mask_key=b"\x12\x34\x56\x78")
+    result_frame = build_frame(result)
+    with open(path, "wb") as fh:
+        w = dpkt.pcap.Writer(fh)
+        t = 1_700_000_000.0
+        w.writepkt(packet(0, b"", dpkt.tcp.TH_SYN), t)
+        w.writepkt(packet(1, b"", dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK), t)
+        w.writepkt(packet(0, upgrade), t)
+        w.writepkt(packet(1, answer), t)
+        for _ in range(n):
+            t += 0.001
+            w.writepkt(packet(0, call_frame), t)
+            w.writepkt(packet(1, result_frame), t)
+
+
+def capture_paths(data: bytes, n: int) -> list[tuple[str, float | None, str]]:
+    out: list[tuple[str, float | None, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pcap = Path(tmp) / "ocpp.pcap"
+        synthetic_capture(pcap, data, n)
+        msgs = 2 * n
+        try:
+            from chargescope.analyzer.capture import open_capture
+            from chargescope.analyzer.pipeline import Pipeline
+            from chargescope.dissectors.ocpp import stream_handoff
+
+            def run() -> int:
+                count = 0
+                pipeline = Pipeline(frame_handoffs=(), stream_handoffs=(stream_handoff(),))
+                with open_capture(pcap) as cap:
+                    for item in pipeline.run(cap.frames()):
+                        if getattr(item, "protocol", "") == "ocpp" and item.fields.get("schema") == "valid":
+                            count += 1
+                return count
+
+            assert run() == msgs, "every message must decode and validate"
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - t0)
+            out.append(("chargescope pcap -> validated Messages", msgs / statistics.median(times), ""))
+        except ImportError as exc:
+            out.append(("chargescope pcap -> validated Messages", None, f"pipeline missing: {exc.name}"))
+        tshark = shutil.which("tshark")
+        if tshark:
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                subprocess.run([tshark, "-r", str(pcap), "-2", "-Y", "json", "-T", "fields",
+                                "-e", "frame.number"], check=True, capture_output=True)
+                times.append(time.perf_counter() - t0)
+            out.append(("tshark -2 -Y json (WebSocket + JSON)", msgs / statistics.median(times),
+                        "no schema validation"))
+        else:
+            out.append(("tshark -2 -Y json (WebSocket + JSON)", None, "tshark not installed"))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="time per path")
+    parser.add_argument("--capture-messages", type=int, default=5000,
+                        help="messages in the synthetic capture (calls; results double it)")
+    args = parser.parse_args()
+    data = transaction_event()
+    rows: list[tuple[str, float | None, str]] = []
+    for name, fn, note in single_message_paths(data):
+        rows.append((name, rate(fn, args.seconds) if fn else None, note))
+    base = next(r for n, r, _ in rows if n.startswith("ocpp package"))
+    cap_rows = capture_paths(data, args.capture_messages)
+    tshark_rate = next((r for n, r, _ in cap_rows if n.startswith("tshark")), None)
+    print(f"OCPP parse + validation, {len(data)}-byte TransactionEventRequest "
+          f"(python {platform.python_version()}, {platform.machine()})\n")
+    print("| path | msgs/s | vs ocpp package | note |")
+    print("|---|---:|---:|---|")
+    for name, r, note in rows:
+        cell = f"{r:,.0f}" if r else "-"
+        ratio = f"{r / base:.1f}x" if r else "-"
+        print(f"| {name} | {cell} | {ratio} | {note} |")
+    print(f"\nCapture path ({2 * args.capture_messages} messages over one WebSocket connection):\n")
+    print("| path | msgs/s | vs tshark | note |")
+    print("|---|---:|---:|---|")
+    for name, r, note in cap_rows:
+        cell = f"{r:,.0f}" if r else "-"
+        ratio = f"{r / tshark_rate:.1f}x" if r and tshark_rate else "-"
+        print(f"| {name} | {cell} | {ratio} | {note} |")
+
+
+if __name__ == "__main__":
+    main()

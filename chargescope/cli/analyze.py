@@ -1,0 +1,74 @@
+"""`chargescope analyze`: all links joined per charging session."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from chargescope.analyzer.analysis import UnreadableSource, analyze
+from chargescope.analyzer.correlate import SiteMap, SiteMapError
+from chargescope.analyzer.records import Severity
+from chargescope.analyzer.report import render_json, render_text
+from chargescope.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    capture_options,
+    diag,
+    emit_json,
+    expand_captures,
+)
+
+
+@click.command("analyze")
+@capture_options
+@click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write the tables (sessions, link_sessions, findings, messages, "
+                   "problems) to this directory.")
+@click.option("--format", "export_format", type=click.Choice(["parquet", "csv", "json"]),
+              default="parquet", show_default=True, help="File format for --export.")
+@click.option("--no-timeline", is_flag=True, help="Leave the per-session timeline out of the text.")
+def command(captures, as_json, keylog, site, show_secrets, export_dir, export_format,
+            no_timeline):
+    """Join every link of every charging session and judge it.
+
+    CAPTURES are capture files (pcap, pcapng, gzip-compressed) or directories of them;
+    each file is one capture source with its own clock. Prints one block per charging
+    session (verdict, join keys, cross-link timeline, findings) and a summary. Exit
+    status: 0 no error findings, 1 error findings, 2 unreadable input.
+    """
+    paths = expand_captures(captures)
+    if not paths:
+        diag("chargescope analyze: no capture files found")
+        sys.exit(EXIT_BAD_INPUT)
+    try:
+        site_map = SiteMap.load(site) if site else None
+        result = analyze(paths, site_map, keep_messages=bool(export_dir),
+                         progress=diag if sys.stderr.isatty() else None)
+    except (UnreadableSource, SiteMapError) as exc:
+        diag(f"chargescope analyze: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    for problem in result.problems[:20]:
+        diag(f"problem: {problem}")
+    if len(result.problems) > 20:
+        diag(f"... {len(result.problems) - 20} more problems (see --json or --export)")
+    if export_dir:
+        from chargescope.analyzer.export import write
+
+        for path in write(result, export_dir, export_format):
+            diag(f"wrote {path}")
+    if as_json:
+        doc = render_json(result.correlation)
+        doc["sources"] = [vars_of(s) for s in result.sources]
+        doc["problems"] = [vars_of(p) for p in result.problems]
+        emit_json(doc)
+    else:
+        click.echo(render_text(result.correlation, show_timeline=not no_timeline))
+    errors = any(f.severity is Severity.ERROR for f in result.findings)
+    sys.exit(EXIT_FINDINGS if errors else EXIT_OK)
+
+
+def vars_of(record) -> dict:
+    return {name: getattr(record, name) for name in record.__slots__}

@@ -1,0 +1,495 @@
+"""Pure-Python EXI codec over the generated grammar tables (twin of ext/_exi.pyx).
+
+EXI options are those of the V2G codecs (see dissectors/exi/__init__.py): bit-packed,
+schema-informed, strict=false, no preserved fidelity, no string-table values. Every read is
+bounds-checked against the stream length; every length read from the stream is checked
+against the bits that remain before anything is allocated.
+
+Functions (same signatures and exceptions in the Cython twin):
+    decode(data: bytes, grammar: Grammar) -> dict
+    encode(tree: dict, grammar: Grammar) -> bytes
+Both raise only ExiError.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from .errors import ExiError
+from .tables import (
+    AT,
+    CH,
+    COMPLEX,
+    DT_BIN_B64,
+    DT_BIN_HEX,
+    DT_BOOL,
+    DT_ENUM,
+    DT_INT,
+    DT_NBIT,
+    DT_STR,
+    DT_UINT,
+    EE,
+    SE,
+    SIMPLE,
+    Grammar,
+    expected_events,
+)
+
+MAX_DEPTH = 64  # the V2G schemas nest < 20 deep; bounds recursion on hostile input
+COOKIE = b"$EXI"
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding
+# ---------------------------------------------------------------------------------------------
+class _Reader:
+    __slots__ = ("data", "pos", "nbits")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.nbits = len(data) * 8
+
+    def bits(self, n: int) -> int:
+        pos = self.pos
+        end = pos + n
+        if end > self.nbits:
+            raise ExiError("exi.truncated", f"stream ends: {n} bits needed, "
+                           f"{self.nbits - pos} left", pos)
+        first = pos >> 3
+        last = (end + 7) >> 3
+        chunk = int.from_bytes(self.data[first:last], "big")
+        self.pos = end
+        return (chunk >> ((last << 3) - end)) & ((1 << n) - 1)
+
+    def uint(self) -> int:
+        start = self.pos
+        value = 0
+        shift = 0
+        while True:
+            if self.pos + 8 > self.nbits:
+                raise ExiError("exi.truncated", "stream ends inside an unsigned integer", start)
+            octet = self.bits(8)
+            value |= (octet & 0x7F) << shift
+            if not octet & 0x80:
+                return value
+            shift += 7
+
+    def octets(self, length: int) -> bytes:
+        start = self.pos
+        if length * 8 > self.nbits - start:
+            raise ExiError("exi.value", f"binary length {length} exceeds the "
+                           f"{(self.nbits - start) // 8} bytes left", start)
+        if not start & 7:
+            self.pos = start + length * 8
+            return bytes(self.data[start >> 3:(start >> 3) + length])
+        if length == 0:
+            return b""
+        return self.bits(length * 8).to_bytes(length, "big")
+
+
+def _value(r: _Reader, dt: tuple):
+    kind = dt[0]
+    if kind == DT_NBIT:
+        return r.bits(dt[2]) + dt[1]
+    if kind == DT_UINT:
+        return r.uint()
+    if kind == DT_BOOL:
+        return r.bits(1) == 1
+    if kind == DT_INT:
+        negative = r.bits(1)
+        magnitude = r.uint()
+        return -(magnitude + 1) if negative else magnitude
+    if kind == DT_ENUM:
+        start = r.pos
+        values = dt[1]
+        index = r.bits((len(values) - 1).bit_length())
+        if index >= len(values):
+            raise ExiError("exi.value", f"enumeration index {index} of {len(values)} values",
+                           start)
+        return values[index]
+    if kind == DT_STR:
+        start = r.pos
+        code = r.uint()
+        if code < 2:
+            raise ExiError("exi.value", "string-table hit, but the V2G options keep no values "
+                           "in the string table", start)
+        length = code - 2
+        if length * 8 > r.nbits - r.pos:
+            raise ExiError("exi.value", f"string length {length} exceeds the bits left", start)
+        chars = []
+        for _ in range(length):
+            point = r.uint()
+            if point > 0x10FFFF:
+                raise ExiError("exi.value", f"code point {point:#x} out of range", start)
+            chars.append(chr(point))
+        return "".join(chars)
+    if kind == DT_BIN_HEX:
+        return r.octets(r.uint()).hex().upper()
+    if kind == DT_BIN_B64:
+        return base64.b64encode(r.octets(r.uint())).decode("ascii")
+    raise ExiError("exi.unsupported", f"datatype kind {kind}", r.pos)
+
+
+def _second_level_end(r: _Reader, g: Grammar, state: int, start: int) -> bool:
+    """Read a second-level event code: True for EE (how empty values are sent), False for
+    untyped CH (how out-of-range values are sent); anything else is unsupported."""
+    width2, ee_code, ch_code = g.second[state]
+    code = r.bits(width2)
+    if code == ee_code:
+        return True
+    if code == ch_code:
+        return False
+    events = g.states[state][2]
+    name = events[code] if code < len(events) else f"undefined code {code}"
+    raise ExiError("exi.unsupported", f"second-level event {name} is not supported", start,
+                   state, expected_events(g.states, state))
+
+
+def _untyped_value(r: _Reader, g: Grammar, prods: tuple):
+    """An untyped (string) value, given back as the declared type when it parses as one."""
+    text = _value(r, (DT_STR,))
+    for prod in prods:
+        if prod[0] == CH:
+            kind = g.datatypes[prod[1]][0]
+            if kind in (DT_INT, DT_UINT, DT_NBIT):
+                try:
+                    return int(text)
+                except ValueError:
+                    return text
+            if kind == DT_BOOL and text in ("true", "false"):
+                return text == "true"
+    return text
+
+
+def _after_characters(states: tuple, state: int) -> int:
+    """Where untyped characters lead: content2 from the attribute phase, else stay."""
+    content2 = states[state][3]
+    return state if content2 < 0 else content2
+
+
+def _empty_value(g: Grammar, prods: tuple, start: int):
+    """The value of a simple element that ended without characters: '' where allowed."""
+    for prod in prods:
+        if prod[0] == CH:
+            if g.datatypes[prod[1]][0] in (DT_STR, DT_BIN_HEX, DT_BIN_B64):
+                return ""
+            raise ExiError("exi.value", "element ended before its value", start)
+    return None  # not a value position: an element with no content
+
+
+def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name: str,
+             is_list: bool, depth: int) -> None:
+    """Decode one element's content into parent[name] (appended when is_list)."""
+    if depth > MAX_DEPTH:
+        raise ExiError("exi.value", f"elements nested deeper than {MAX_DEPTH}", r.pos)
+    states = g.states
+    datatypes = g.datatypes
+    node: dict = {}
+    if shape == COMPLEX:
+        if is_list:
+            parent.setdefault(name, []).append(node)
+        else:
+            parent[name] = node
+    value = None
+    try:
+        while True:
+            width, prods = states[state][:2]
+            start = r.pos
+            code = r.bits(width) if width else 0
+            if code >= len(prods):
+                if code > len(prods):
+                    raise ExiError("exi.event_code", f"event code {code} is undefined here",
+                                   start, state, expected_events(states, state))
+                if _second_level_end(r, g, state, start):
+                    if value is None:
+                        value = _empty_value(g, prods, start)
+                        if shape == COMPLEX and value is not None:
+                            node["value"] = value
+                    break
+                # untyped characters: a value the schema type does not allow
+                value = _untyped_value(r, g, prods)
+                if shape == COMPLEX:
+                    node["value"] = value
+                state = _after_characters(states, state)
+                continue
+            prod = prods[code]
+            kind = prod[0]
+            if kind == SE:
+                _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1)
+                state = prod[5]
+            elif kind == CH:
+                value = _value(r, datatypes[prod[1]])
+                if shape == COMPLEX:
+                    node["value"] = value
+                state = prod[2]
+            elif kind == AT:
+                node[prod[1]] = _value(r, datatypes[prod[2]])
+                state = prod[3]
+            elif kind == EE:
+                break
+            else:
+                raise ExiError("exi.unsupported", "wildcard element content is not supported",
+                               start, state, expected_events(states, state))
+    except ExiError as exc:
+        if exc.state is None:
+            exc.state = state
+            exc.expected = expected_events(states, state)
+        exc.path.insert(0, name)
+        raise
+    if shape == SIMPLE:
+        if is_list:
+            parent.setdefault(name, []).append(value)
+        else:
+            parent[name] = value
+
+
+def _header(r: _Reader) -> None:
+    if r.nbits >= 32 and bytes(r.data[:4]) == COOKIE:
+        r.pos = 32
+    start = r.pos
+    bits = r.bits(8)
+    if bits >> 6 != 0b10:
+        raise ExiError("exi.header", f"distinguishing bits {bits >> 6:02b}, expected 10", start)
+    if bits & 0x20:
+        raise ExiError("exi.header", "EXI options in the header are not supported (the V2G "
+                       "profile sends none)", start)
+    if bits & 0x1F:
+        raise ExiError("exi.header", f"EXI version field {bits & 0x1F:05b}, expected 00000 "
+                       "(final version 1)", start)
+
+
+def decode(data: bytes, g: Grammar) -> dict:
+    r = _Reader(data)
+    tree: dict = {}
+    try:
+        _header(r)
+        width, roots = g.document
+        start = r.pos
+        code = r.bits(width)
+        if code >= len(roots):
+            raise ExiError("exi.unsupported" if code == len(roots) else "exi.event_code",
+                           f"document starts with event code {code}, not a declared root "
+                           "element", start, None, tuple(f"SE({x[0]})" for x in roots))
+        name, state, shape = roots[code]
+        _element(r, g, state, shape, tree, name, False, 0)
+    except ExiError as exc:
+        exc.partial = tree
+        raise
+    return tree
+
+
+# ---------------------------------------------------------------------------------------------
+# encoding
+# ---------------------------------------------------------------------------------------------
+class _Writer:
+    __slots__ = ("acc", "nbits")
+
+    def __init__(self) -> None:
+        self.acc = 0
+        self.nbits = 0
+
+    def bits(self, value: int, n: int) -> None:
+        self.acc = (self.acc << n) | value
+        self.nbits += n
+
+    def uint(self, value: int) -> None:
+        while True:
+            low = value & 0x7F
+            value >>= 7
+            if value:
+                self.bits(low | 0x80, 8)
+            else:
+                self.bits(low, 8)
+                return
+
+    def getvalue(self) -> bytes:
+        pad = -self.nbits % 8
+        return (self.acc << pad).to_bytes((self.nbits + pad) // 8, "big")
+
+
+def _tree_error(path: list[str], detail: str) -> ExiError:
+    exc = ExiError("exi.tree", detail)
+    exc.path = list(path)
+    return exc
+
+
+def _put_value(w: _Writer, dt: tuple, value, path: list[str]) -> None:
+    kind = dt[0]
+    if kind in (DT_NBIT, DT_UINT, DT_INT):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _tree_error(path, f"expected an integer, got {value!r}")
+        if kind == DT_NBIT:
+            offset = value - dt[1]
+            if not 0 <= offset < (1 << dt[2]):
+                raise _tree_error(path, f"{value} outside [{dt[1]}, {dt[1] + (1 << dt[2]) - 1}]")
+            w.bits(offset, dt[2])
+        elif kind == DT_UINT:
+            if value < 0:
+                raise _tree_error(path, f"expected an unsigned integer, got {value}")
+            w.uint(value)
+        elif value < 0:
+            w.bits(1, 1)
+            w.uint(-value - 1)
+        else:
+            w.bits(0, 1)
+            w.uint(value)
+    elif kind == DT_BOOL:
+        if not isinstance(value, bool):
+            raise _tree_error(path, f"expected a boolean, got {value!r}")
+        w.bits(1 if value else 0, 1)
+    elif kind == DT_ENUM:
+        values = dt[1]
+        try:
+            index = values.index(value)
+        except ValueError:
+            raise _tree_error(path, f"{value!r} is not one of {values}") from None
+        w.bits(index, (len(values) - 1).bit_length())
+    elif kind == DT_STR:
+        if not isinstance(value, str):
+            raise _tree_error(path, f"expected a string, got {value!r}")
+        w.uint(len(value) + 2)
+        for char in value:
+            w.uint(ord(char))
+    elif kind in (DT_BIN_HEX, DT_BIN_B64):
+        try:
+            raw = bytes.fromhex(value) if kind == DT_BIN_HEX else base64.b64decode(
+                value, validate=True)
+        except (ValueError, TypeError, binascii.Error):
+            raise _tree_error(path, f"expected {'hex' if kind == DT_BIN_HEX else 'base64'} "
+                              f"text, got {value!r}") from None
+        w.uint(len(raw))
+        for octet in raw:
+            w.bits(octet, 8)
+    else:
+        raise _tree_error(path, f"datatype kind {kind} cannot be encoded")
+
+
+def _untyped_text(value) -> str | None:
+    """Text for an integer outside its type's range (sent untyped, as the reference encoder
+    does); other mismatches are errors in the tree, not deviations to encode."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _put_characters(w: _Writer, g: Grammar, state: int, prod: tuple, value,
+                    path: list[str]) -> int:
+    """Write CH for `value` at `state`; returns the next state.
+
+    A value the datatype cannot carry goes out as untyped characters (second level), as
+    the reference encoder does (e.g. a 0 where the schema's range starts at 1)."""
+    width = g.states[state][0]
+    try:
+        acc, nbits = w.acc, w.nbits
+        if width:
+            w.bits(_code_of(g, state, prod), width)
+        _put_value(w, g.datatypes[prod[1]], value, path)
+        return prod[2]
+    except ExiError:
+        w.acc, w.nbits = acc, nbits
+        text = _untyped_text(value)
+        if text is None:
+            raise
+    width2, _ee, ch_code = g.second[state]
+    w.bits(len(g.states[state][1]), width)
+    w.bits(ch_code, width2)
+    _put_value(w, (DT_STR,), text, path)
+    return _after_characters(g.states, state)
+
+
+def _code_of(g: Grammar, state: int, prod: tuple) -> int:
+    return g.states[state][1].index(prod)
+
+
+def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: list[str],
+                 depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise _tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
+    states = g.states
+    datatypes = g.datatypes
+    if shape == SIMPLE:
+        items: dict = {"value": content}
+    elif isinstance(content, dict):
+        items = content
+    else:
+        raise _tree_error(path, f"expected an object, got {content!r}")
+    used: dict[str, int] = {}
+    while True:
+        width, prods = states[state][:2]
+        chosen = -1
+        ee_code = -1
+        for code, prod in enumerate(prods):
+            kind = prod[0]
+            if kind == SE or kind == AT:
+                key = prod[1]
+                if key in items:
+                    value = items[key]
+                    count = len(value) if kind == SE and prod[4] else 1
+                    if kind == SE and prod[4] and not isinstance(value, list):
+                        raise _tree_error(path + [key], "expected a list (maxOccurs > 1)")
+                    if used.get(key, 0) < count:
+                        chosen = code
+                        break
+            elif kind == CH:
+                if "value" in items and not used.get("value"):
+                    if items["value"] == "" and datatypes[prod[1]][0] in (
+                            DT_STR, DT_BIN_HEX, DT_BIN_B64):
+                        used["value"] = 1  # empty content: no CH event at all
+                        continue
+                    chosen = code
+                    break
+            elif kind == EE and ee_code < 0:
+                ee_code = code  # taken only when no other event fits (mixed content)
+        if chosen < 0:
+            chosen = ee_code
+        if chosen < 0:
+            leftover = [k for k in items if used.get(k, 0) == 0]
+            ee2 = g.second[state][1]
+            if leftover or ee2 < 0:
+                raise _tree_error(path, f"no event of {expected_events(states, state)} fits "
+                                  f"the remaining keys {leftover}")
+            w.bits(len(prods), width)  # escape to the second level: EE there
+            w.bits(ee2, g.second[state][0])
+            return
+        prod = prods[chosen]
+        kind = prod[0]
+        if kind == CH:
+            used["value"] = 1
+            state = _put_characters(w, g, state, prod, items["value"], path)
+            continue
+        if width:
+            w.bits(chosen, width)
+        if kind == EE:
+            leftover = [k for k in items if k not in used]
+            if leftover:
+                raise _tree_error(path, f"keys {leftover} are not allowed here by the schema")
+            return
+        if kind == SE:
+            key = prod[1]
+            n = used.get(key, 0)
+            used[key] = n + 1
+            child = items[key][n] if prod[4] else items[key]
+            _put_element(w, g, prod[2], prod[3], child, path + [key], depth + 1)
+            state = prod[5]
+        else:
+            used[prod[1]] = 1
+            _put_value(w, datatypes[prod[2]], items[prod[1]], path + [prod[1]])
+            state = prod[3]
+
+
+def encode(tree: dict, g: Grammar) -> bytes:
+    if not isinstance(tree, dict) or len(tree) != 1:
+        raise _tree_error([], "the tree must be an object with exactly one root element")
+    (name, content), = tree.items()
+    index = g.roots.get(name)
+    if index is None:
+        raise _tree_error([name], f"{name!r} is not a root element of {g.name}")
+    w = _Writer()
+    w.bits(0x80, 8)
+    width, roots = g.document
+    w.bits(index, width)
+    _, state, shape = roots[index]
+    _put_element(w, g, state, shape, content, [name], 0)
+    return w.getvalue()

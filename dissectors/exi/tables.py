@@ -1,0 +1,79 @@
+"""Schema registry: short names and namespace URIs -> generated grammar tables."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+
+from .errors import ExiError
+
+# production kinds and datatype kinds, as written by tools/exigen
+SE, AT, CH, EE, SEW = 0, 1, 2, 3, 4
+COMPLEX, SIMPLE = 0, 1
+DT_BIN_HEX, DT_BIN_B64, DT_BOOL, DT_INT, DT_UINT, DT_NBIT, DT_STR, DT_ENUM = range(8)
+
+# short name -> namespace of the message set's root schema
+SCHEMAS: dict[str, str] = {
+    "appHand": "urn:iso:15118:2:2010:AppProtocol",
+    "din": "urn:din:70121:2012:MsgDef",
+    "iso2": "urn:iso:15118:2:2013:MsgDef",
+    "iso20_CommonMessages": "urn:iso:std:iso:15118:-20:CommonMessages",
+    "iso20_AC": "urn:iso:std:iso:15118:-20:AC",
+    "iso20_DC": "urn:iso:std:iso:15118:-20:DC",
+    "iso20_WPT": "urn:iso:std:iso:15118:-20:WPT",
+    "iso20_ACDP": "urn:iso:std:iso:15118:-20:ACDP",
+}
+_BY_NAMESPACE = {ns: name for name, ns in SCHEMAS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Grammar:
+    """One schema set's tables, as the codec backends consume them."""
+
+    name: str
+    namespace: str
+    datatypes: tuple
+    states: tuple
+    document: tuple  # (width, ((root name, state, shape), ...))
+    roots: dict  # root name -> index in document roots (for the encoder)
+    second: tuple  # per state: (second-level width, code of EE or -1, code of untyped CH)
+
+
+def schema_name(schema: str) -> str:
+    """The short name for a short name or a namespace URI; ExiError(exi.schema) otherwise."""
+    if schema in SCHEMAS:
+        return schema
+    if schema in _BY_NAMESPACE:
+        return _BY_NAMESPACE[schema]
+    raise ExiError("exi.schema", f"unknown EXI schema {schema!r}; known: {', '.join(SCHEMAS)}")
+
+
+@cache
+def grammar(schema: str) -> Grammar:
+    name = schema_name(schema)
+    module: ModuleType = importlib.import_module(f"{__package__}.generated.{name}")
+    roots = {root[0]: i for i, root in enumerate(module.DOCUMENT[1])}
+    second = tuple(((len(s[2]) - 1).bit_length(), s[2].index("EE") if "EE" in s[2] else -1,
+                    s[2].index("CH(untyped)")) for s in module.STATES)
+    return Grammar(name, module.NAMESPACE, module.DATATYPES, module.STATES, module.DOCUMENT,
+                   roots, second)
+
+
+def describe(prod: tuple) -> str:
+    """A production as an event name, for error messages (e.g. 'SE(Header)')."""
+    kind = prod[0]
+    if kind == SE:
+        return f"SE({prod[1]})"
+    if kind == AT:
+        return f"AT({prod[1]})"
+    if kind == CH:
+        return "CH"
+    if kind == EE:
+        return "EE"
+    return f"SE({prod[1] or ''}*)"
+
+
+def expected_events(states: tuple, state: int) -> tuple[str, ...]:
+    return tuple(describe(p) for p in states[state][1])

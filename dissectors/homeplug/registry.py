@@ -1,0 +1,314 @@
+"""The MME registry: one record per MMTYPE family, the only place an MME is declared.
+
+An `MmeSpec` holds the base MMTYPE (variant bits cleared), its name, the vendor OUI
+for vendor-specific MMEs, and one `construct` layout per variant (REQ/CNF/IND/RSP).
+Everything else is derived from this table: the dispatch keys, the display names
+(`CM_SLAC_PARM.REQ`), the secret fields to mask, and the compiled programs the fast
+decoders run. Sources: HomePlug AV 1.1 / Green PHY 1.1 specifications, ISO 15118-3
+Annex A (SLAC MMEs), Qualcomm Atheros open-plc-utils (vendor MMEs, OUI 00:B0:52).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import construct as cs
+
+from chargescope.dissectors.homeplug.fields import (
+    count_of,
+    group,
+    hexbytes,
+    hexrest,
+    layout,
+    mac,
+    switch,
+    text_length_of,
+    textvar,
+    u8,
+    u8list,
+    u16,
+    u32,
+    u64,
+)
+
+ETHERTYPE_HOMEPLUG = 0x88E1
+OUI_QUALCOMM = 0x00B052
+VENDOR_RANGE = range(0xA000, 0xC000)  # vendor-specific MMEs carry an OUI after the header
+MANUFACTURER_RANGE = range(0x8000, 0xA000)  # manufacturer-specific: OUI too
+
+OUI_NAMES: dict[int, str] = {
+    0x00B052: "Qualcomm Atheros",
+    0x0080E1: "STMicroelectronics",
+    0x0016E8: "Lumissil Microsystems",
+    0x644D70: "dSPACE",
+}
+
+
+class Variant(enum.IntEnum):
+    """The two low bits of MMTYPE."""
+
+    REQ = 0
+    CNF = 1
+    IND = 2
+    RSP = 3
+
+
+@dataclass(frozen=True, slots=True)
+class MmeSpec:
+    base: int  # MMTYPE with the two variant bits cleared
+    name: str  # e.g. "CM_SLAC_PARM"
+    layouts: dict[Variant, cs.Struct]
+    oui: int | None = None  # vendor-specific MMEs: the OUI that owns this MMTYPE
+    mmv: int | None = None  # layouts valid only for this MME version (None: any)
+    secrets: tuple[str, ...] = ()  # field names masked unless --show-secrets
+    summary: str = ""
+    extra_ouis: tuple[int, ...] = field(default=())  # also seen with these OUIs
+
+
+def _empty() -> cs.Struct:
+    return layout()
+
+
+def _raw() -> cs.Struct:
+    """A vendor MME whose body layout is not published: named, body kept as hex."""
+    return layout(hexrest("body"))
+
+
+_APP_SEC = (u8("application_type"), u8("security_type"))
+_RUN_ID = 8
+_ID17 = 17  # PEV ID / EVSE ID / SOURCE_ID / RESP_ID / SenderID: 17 octets
+_NID = 7
+_KEY = 16
+_HASH_KEY = 384
+_KEY_SIZES = {0: _KEY, 1: _KEY, 2: _KEY, 3: _KEY, 4: _HASH_KEY}  # DAK, NMK, NEK, TEK, hash key
+
+
+def _key_field(name: str, selector: str) -> cs.Construct:
+    return switch(name, selector, {k: hexbytes(name, n) for k, n in _KEY_SIZES.items()})
+
+
+def _match_var_field(*, cnf: bool) -> tuple[cs.Construct, ...]:
+    members = (
+        hexbytes("pev_id", _ID17), mac("pev_mac"),
+        hexbytes("evse_id", _ID17), mac("evse_mac"),
+        hexbytes("run_id", _RUN_ID), hexbytes("reserved", 8),
+    )
+    if cnf:
+        members += (hexbytes("nid", _NID), u8("reserved2"), hexbytes("nmk", _KEY))
+    return members
+
+
+_CIPHER = {1: hexbytes("cipher_suite", 2)}
+
+# --- HomePlug AV / Green PHY public MMEs -----------------------------------------------
+_PUBLIC: tuple[MmeSpec, ...] = (
+    MmeSpec(0x0014, "CC_DISCOVER_LIST", {
+        Variant.REQ: _empty(),
+        Variant.CNF: layout(
+            count_of("num_stations", "stations"),
+            group("stations", "num_stations", mac("mac"), u8("tei"), u8("same_network"),
+                  u8("snid"), u8("cco_capability"), u8("signal_level"), u8("average_ble")),
+            count_of("num_networks", "networks"),
+            group("networks", "num_networks", hexbytes("nid", _NID), u8("snid"),
+                  u8("hybrid_mode"), u8("num_beacon_slots"), u8("coordinating_status"),
+                  u16("beacon_offset")),
+        ),
+    }, summary="Central coordination discovery list"),
+    MmeSpec(0x6004, "CM_ENCRYPTED_PAYLOAD", {
+        Variant.IND: layout(u8("peks"), u8("avln_status"), u8("pid"), u16("prn"), u8("pmn"),
+                            hexbytes("iv", 16), u16("length"), hexrest("encrypted_payload")),
+        Variant.RSP: layout(u8("result"), u8("pid"), u16("prn")),
+    }, summary="Encrypted payload (key distribution)"),
+    MmeSpec(0x6008, "CM_SET_KEY", {
+        Variant.REQ: layout(u8("key_type"), hexbytes("my_nonce", 4), hexbytes("your_nonce", 4),
+                            u8("pid"), u16("prn"), u8("pmn"), u8("cco_capability"),
+                            hexbytes("nid", _NID), u8("new_eks"), _key_field("new_key", "key_type")),
+        Variant.CNF: layout(u8("result"), hexbytes("my_nonce", 4), hexbytes("your_nonce", 4),
+                            u8("pid"), u16("prn"), u8("pmn"), u8("cco_capability")),
+    }, secrets=("new_key",), summary="Set the network membership key in the local modem"),
+    MmeSpec(0x600C, "CM_GET_KEY", {
+        Variant.REQ: layout(u8("request_type"), u8("requested_key_type"), hexbytes("nid", _NID),
+                            hexbytes("my_nonce", 4), u8("pid"), u16("prn"), u8("pmn"),
+                            switch("hash_key", "requested_key_type",
+                                   {4: hexbytes("hash_key", _HASH_KEY)})),
+        Variant.CNF: layout(u8("result"), u8("requested_key_type"), hexbytes("my_nonce", 4),
+                            hexbytes("your_nonce", 4), hexbytes("nid", _NID), u8("eks"),
+                            u8("pid"), u16("prn"), u8("pmn"),
+                            _key_field("key", "requested_key_type")),
+    }, secrets=("key", "hash_key"), summary="Get a key from the modem"),
+    MmeSpec(0x601C, "CM_AMP_MAP", {
+        Variant.REQ: layout(u16("amlen"), hexrest("amdata")),
+        Variant.CNF: layout(u8("res_type")),
+    }, summary="Amplitude map"),
+    MmeSpec(0x6020, "CM_BRG_INFO", {
+        Variant.REQ: _empty(),
+        Variant.CNF: layout(u8("bsf"), u8("btei"), count_of("num_stas", "stations"),
+                            group("stations", "num_stas", mac("mac"))),
+    }, summary="Bridge information"),
+    MmeSpec(0x6038, "CM_NW_INFO", {
+        Variant.REQ: _empty(),
+        Variant.CNF: layout(
+            count_of("num_avlns", "networks"),
+            group("networks", "num_avlns", hexbytes("nid", _NID), u8("snid"), u8("tei"),
+                  u8("sta_role"), mac("cco_mac"), u8("access"), u8("num_coord_networks")),
+        ),
+    }, summary="Network information"),
+    MmeSpec(0x6048, "CM_NW_STATS", {
+        Variant.REQ: _empty(),
+        Variant.CNF: layout(
+            count_of("num_stas", "stations"),
+            group("stations", "num_stas", mac("da"), u8("avg_phy_dr_tx"), u8("avg_phy_dr_rx")),
+        ),
+    }, summary="Network statistics"),
+    MmeSpec(0x6064, "CM_SLAC_PARM", {
+        # secure SLAC (security_type 1) appends a cipher-suite list; not seen in the field
+        Variant.REQ: layout(*_APP_SEC, hexbytes("run_id", _RUN_ID)),
+        Variant.CNF: layout(mac("m_sound_target"), u8("num_sounds"), u8("time_out"),
+                            u8("resp_type"), mac("forwarding_sta"), *_APP_SEC,
+                            hexbytes("run_id", _RUN_ID),
+                            switch("cipher_suite", "security_type", _CIPHER)),
+    }, summary="SLAC parameter exchange"),
+    MmeSpec(0x6068, "CM_START_ATTEN_CHAR", {
+        Variant.IND: layout(*_APP_SEC, u8("num_sounds"), u8("time_out"), u8("resp_type"),
+                            mac("forwarding_sta"), hexbytes("run_id", _RUN_ID)),
+    }, summary="Start of attenuation characterization"),
+    MmeSpec(0x606C, "CM_ATTEN_CHAR", {
+        Variant.IND: layout(*_APP_SEC, mac("source_address"), hexbytes("run_id", _RUN_ID),
+                            hexbytes("source_id", _ID17), hexbytes("resp_id", _ID17),
+                            u8("num_sounds"), count_of("num_groups", "aag"),
+                            u8list("aag", "num_groups")),
+        Variant.RSP: layout(*_APP_SEC, mac("source_address"), hexbytes("run_id", _RUN_ID),
+                            hexbytes("source_id", _ID17), hexbytes("resp_id", _ID17),
+                            u8("result")),
+    }, summary="Attenuation characterization result"),
+    MmeSpec(0x6074, "CM_MNBC_SOUND", {
+        Variant.IND: layout(*_APP_SEC, hexbytes("sender_id", _ID17), u8("cnt"),
+                            hexbytes("run_id", _RUN_ID), hexbytes("reserved", 8),
+                            hexbytes("rnd", 16)),
+    }, summary="M-sounds (multi-network broadcast sounding)"),
+    MmeSpec(0x6078, "CM_VALIDATE", {
+        Variant.REQ: layout(u8("signal_type"), u8("timer"), u8("result")),
+        Variant.CNF: layout(u8("signal_type"), u8("toggle_num"), u8("result")),
+    }, summary="Validation by BCB toggles"),
+    MmeSpec(0x607C, "CM_SLAC_MATCH", {
+        Variant.REQ: layout(*_APP_SEC, u16("mvf_length"), *_match_var_field(cnf=False)),
+        Variant.CNF: layout(*_APP_SEC, u16("mvf_length"), *_match_var_field(cnf=True)),
+    }, secrets=("nmk",), summary="SLAC match: the EVSE hands out NID and NMK"),
+    MmeSpec(0x6080, "CM_SLAC_USER_DATA", {
+        Variant.REQ: layout(hexrest("user_data")),
+        Variant.CNF: layout(hexrest("user_data")),
+    }, summary="SLAC user data (vendor TLVs)"),
+    MmeSpec(0x6084, "CM_ATTEN_PROFILE", {
+        Variant.IND: layout(mac("pev_mac"), count_of("num_groups", "aag"), u8("reserved"),
+                            u8list("aag", "num_groups")),
+    }, summary="Attenuation profile of one sound, as measured by a modem"),
+)
+
+_NW_INFO_V10 = layout(
+    count_of("num_networks", "networks"),
+    group("networks", "num_networks", hexbytes("nid", _NID), u8("snid"), u8("tei"),
+          u8("sta_role"), mac("cco_mac"), u8("cco_tei"), count_of("num_stas", "stations"),
+          group("stations", "num_stas", mac("mac"), u8("tei"), mac("bda"), u8("avg_phy_tx"),
+                u8("avg_phy_rx"))),
+)
+_NW_INFO_V11 = layout(
+    hexbytes("reserved", 5),
+    count_of("num_networks", "networks"),
+    group("networks", "num_networks", hexbytes("nid", _NID), hexbytes("reserved1", 2),
+          u8("snid"), u8("tei"), hexbytes("reserved2", 4), u8("sta_role"), mac("cco_mac"),
+          u8("cco_tei"), hexbytes("reserved3", 3), count_of("num_stas", "stations"),
+          hexbytes("reserved4", 5),
+          group("stations", "num_stas", mac("mac"), u8("tei"), hexbytes("reserved1", 3),
+                mac("bda"), u16("avg_phy_tx"), u8("coupling"), u8("reserved2"),
+                u16("avg_phy_rx"), u8("reserved3"))),
+)
+def _module_operation(*head: cs.Construct) -> cs.Struct:
+    return layout(*head, u32("reserved"), u8("num_op_data"), u16("mod_op"), u16("mod_op_data_len"),
+                  u32("mod_op_reserved"), u16("module_id"), u16("module_sub_id"),
+                  hexrest("op_data"))
+
+
+# --- Qualcomm Atheros vendor-specific MMEs (OUI 00:B0:52) -------------------------------
+def _qca(base: int, name: str, layouts: dict[Variant, cs.Struct], **kw) -> MmeSpec:
+    return MmeSpec(base, name, layouts, oui=OUI_QUALCOMM, **kw)
+
+
+def _qca_raw(base: int, name: str, summary: str) -> MmeSpec:
+    return _qca(base, name, {v: _raw() for v in Variant}, summary=summary)
+
+
+_QUALCOMM: tuple[MmeSpec, ...] = (
+    _qca(0xA000, "VS_SW_VER", {
+        Variant.REQ: _empty(),
+        Variant.CNF: layout(u8("status"), u8("device_id"), text_length_of("version_length", "version"),
+                            textvar("version", "version_length")),
+    }, summary="Firmware version"),
+    _qca_raw(0xA004, "VS_WR_MEM", "Write memory"),
+    _qca_raw(0xA008, "VS_RD_MEM", "Read memory"),
+    _qca_raw(0xA00C, "VS_ST_MAC", "Start MAC"),
+    _qca_raw(0xA010, "VS_GET_NVM", "NVM parameters"),
+    _qca(0xA01C, "VS_RS_DEV", {
+        Variant.REQ: _empty(),
+        Variant.CNF: layout(u8("status")),
+    }, summary="Reset device"),
+    _qca_raw(0xA020, "VS_WR_MOD", "Write module"),
+    _qca_raw(0xA024, "VS_RD_MOD", "Read module"),
+    _qca_raw(0xA028, "VS_MOD_NVM", "Commit module to NVM"),
+    _qca(0xA030, "VS_LNK_STATS", {
+        Variant.REQ: layout(u8("control"), u8("direction"), u8("lid"), mac("mac")),
+        Variant.CNF: layout(u8("status"), u8("direction"), u8("lid"), u8("tei"),
+                            hexrest("link_stats")),
+    }, summary="Link statistics"),
+    _qca(0xA034, "VS_SNIFFER", {
+        Variant.REQ: layout(u8("control"), hexbytes("reserved", 4)),
+        Variant.CNF: layout(u8("status"), u8("state"), mac("da")),
+        Variant.IND: layout(u8("sniffer_type"), u8("direction"), u64("system_time"),
+                            u32("beacon_time"), hexbytes("frame_control", 16),
+                            hexrest("beacon_body")),
+    }, summary="Sniffer mode and sniffed PHY frame control"),
+    _qca(0xA038, "VS_NW_INFO", {Variant.REQ: _empty(), Variant.CNF: _NW_INFO_V10}, mmv=0,
+         summary="Network and station information (MME v1.0)"),
+    _qca(0xA038, "VS_NW_INFO", {Variant.REQ: _empty(), Variant.CNF: _NW_INFO_V11}, mmv=1,
+         summary="Network and station information (MME v1.1)"),
+    _qca_raw(0xA048, "VS_LOOPBACK", "Loopback"),
+    _qca_raw(0xA050, "VS_SET_KEY", "Set encryption key"),
+    _qca_raw(0xA054, "VS_MFG_STRING", "Manufacturer string"),
+    _qca_raw(0xA058, "VS_RD_CBLOCK", "Read configuration block"),
+    _qca(0xA060, "VS_HOST_ACTION", {
+        Variant.IND: layout(u8("action"), u8("major_version"), u8("minor_version")),
+        Variant.RSP: layout(u8("status")),
+    }, summary="Embedded host action required"),
+    _qca_raw(0xA068, "VS_OP_ATTRIBUTES", "Operational attributes"),
+    _qca_raw(0xA06C, "VS_ENET_SETTINGS", "Ethernet settings"),
+    _qca_raw(0xA070, "VS_TONE_MAP_CHAR", "Tone map characteristics"),
+    _qca_raw(0xA074, "VS_NW_INFO_STATS", "Network information statistics"),
+    _qca_raw(0xA07C, "VS_FAC_DEFAULTS", "Factory defaults"),
+    _qca_raw(0xA090, "VS_RX_TONE_MAP_CHAR", "Receive tone map characteristics"),
+    _qca(0xA0B0, "VS_MODULE_OPERATION", {
+        Variant.REQ: _module_operation(),
+        Variant.CNF: _module_operation(u16("status"), u16("err_rec_code")),
+    }, summary="Module operation (read/write PIB and firmware modules)"),
+    _qca(0xA0B8, "VS_PL_LNK_STATUS", {
+        Variant.REQ: _empty(),
+        Variant.CNF: layout(u8("status"), u8("link_status")),
+    }, summary="Powerline link status"),
+    _qca_raw(0xA0F8, "VS_GET_PROPERTY", "Get property"),
+    _qca_raw(0xA100, "VS_SET_PROPERTY", "Set property"),
+    # Sent by QCA modems during SLAC sounding (seen with zero and Qualcomm OUI); the same
+    # attenuation groups as CM_ATTEN_PROFILE.IND plus 8 octets of unpublished meaning.
+    _qca(0xA14C, "VS_ATTEN_CHAR", {
+        Variant.IND: layout(mac("pev_mac"), count_of("num_groups", "aag"), u8("reserved"),
+                            hexbytes("unpublished", 8), u8list("aag", "num_groups")),
+    }, extra_ouis=(0x000000,), summary="Modem attenuation report during sounding"),
+)
+
+MMES: tuple[MmeSpec, ...] = _PUBLIC + _QUALCOMM
+
+
+def mmtype_name(mmtype: int, base_name: str | None) -> str:
+    """Display name: `CM_SLAC_PARM.REQ`; unknown MMTYPEs keep their number."""
+    variant = Variant(mmtype & 3).name
+    if base_name is None:
+        return f"MME_0x{mmtype & ~3:04X}.{variant}"
+    return f"{base_name}.{variant}"

@@ -1,0 +1,549 @@
+"""HTTP/1.1 over one reassembled TCP connection: a sans-I/O StreamDissector.
+
+Parsing of each message is h11's (python-hyper/h11): a well-kept, strict, sans-I/O
+HTTP/1.1 parser that already handles request lines, header folding rules,
+Content-Length, chunked bodies, close-delimited responses, 1xx responses and a cap
+on incomplete heads. h11 is built for one endpoint of a live connection, so a
+passive observer drives it one message at a time: a fresh server-role
+`h11.Connection` reads each request, a fresh client-role one reads each response
+after being told (by a mirrored send) which request it answers, and whatever h11
+holds after `EndOfMessage` (`trailing_data`) seeds the next message. That gives
+pipelining and keep-alive for free and lets this module do what h11 cannot:
+start mid-connection, resynchronise after gaps or garbage, and pair responses with
+requests for a third party.
+
+Every byte is accounted for: a message that breaks carries a Problem, and bytes
+skipped while resynchronising are reported in a Message of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+import h11
+
+from chargescope.analyzer.records import (
+    ByteRef,
+    Connection,
+    Link,
+    Message,
+    Problem,
+    StreamClose,
+    StreamData,
+    StreamGap,
+)
+from chargescope.dissectors.http.body import MAX_BODY_BYTES, body_fields, decode_body
+from chargescope.dissectors.http.secrets import mask_header
+
+MAX_HEAD_BYTES = 64 * 1024  # h11 refuses a request/status line + headers longer than this
+
+_METHODS = rb"GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|CONNECT|TRACE"
+# Not anchored to line starts: after a gap, the next message follows a body's last byte.
+REQUEST_START = re.compile(rb"(?:" + _METHODS + rb") [^ \r\n]+ HTTP/1\.[01]\r?\n")
+RESPONSE_START = re.compile(rb"HTTP/1\.[01] [1-5]\d\d[ \r\n]")
+_STARTS = (REQUEST_START, RESPONSE_START)
+_KEEP_FOR_SCAN = 2048  # bytes kept while resynchronising, enough for one start line
+
+SYNC, RESYNC, OPAQUE, HOLD = "sync", "resync", "opaque", "hold"
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A parsed request still waiting for its response."""
+
+    method: str
+    target: str
+    exchange: int
+    ts_ns: int
+    upgrade: bytes  # the Upgrade header value, b"" if none
+
+
+@dataclass(slots=True)
+class _Partial:
+    """The message being read in one direction."""
+
+    start: int  # stream offset of its first byte
+    head: h11.Request | h11.Response | None = None
+    body: bytearray = field(default_factory=bytearray)
+    body_len: int = 0
+    informational: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    pending: _Pending | None = None  # responses: the request answered
+
+
+class _Direction:
+    """Parser state for one direction of the connection."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.mode = RESYNC  # until the first bytes show a message start
+        self.h11: h11.Connection | None = None
+        self.partial: _Partial | None = None
+        self.raw = bytearray()  # bytes of the current message (kept up to a cap, for resync)
+        self.raw_start = 0  # stream offset of raw[0]
+        self.next_offset: int | None = None  # stream offset expected next
+        self.scan = bytearray()  # resync buffer
+        self.scan_start = 0
+        self.skipped = 0  # bytes dropped while resynchronising, not yet reported
+        self.skipped_at = 0
+        self.refs: deque[tuple[int, ByteRef]] = deque()
+        self.ts_ns = 0
+        self.first_seen = True
+
+    def add_refs(self, offset: int, refs: tuple[ByteRef, ...]) -> None:
+        pos = offset
+        for ref in refs:
+            self.refs.append((pos, ref))
+            pos += ref.length
+
+    def refs_for(self, start: int, end: int) -> tuple[ByteRef, ...]:
+        out = []
+        for pos, ref in self.refs:
+            lo, hi = max(pos, start), min(pos + ref.length, end)
+            if lo < hi:
+                out.append(ByteRef(ref.source, ref.frame, ref.start + lo - pos, hi - lo))
+        return tuple(out)
+
+    def forget_before(self, offset: int) -> None:
+        while self.refs and self.refs[0][0] + self.refs[0][1].length <= offset:
+            self.refs.popleft()
+
+    def first_frame(self, offset: int) -> int:
+        for pos, ref in self.refs:
+            if pos + ref.length > offset:
+                return ref.frame
+        return 0
+
+
+class HttpStream:
+    """StreamDissector for HTTP/1.1: yields one `http` Message per request and response."""
+
+    def __init__(self, conn: Connection, *, show_secrets: bool = False) -> None:
+        self.conn = conn
+        self.show_secrets = show_secrets
+        self._dirs = (_Direction(0), _Direction(1))
+        self._pending: deque[_Pending] = deque()
+        self._exchanges = 0
+        self._held = bytearray()  # client bytes after an Upgrade request, until the answer
+        self._held_offset = 0
+        self._closed = [False, False]
+        self._extra: list[Message] = []  # messages released while completing another
+
+    # -- StreamDissector -------------------------------------------------------------
+
+    def on_data(self, event: StreamData) -> list[Message]:
+        d = self._dirs[event.direction]
+        out: list[Message] = []
+        d.ts_ns = event.ts_ns
+        d.add_refs(event.offset, event.refs)
+        data = event.data
+        if d.next_offset is not None and event.offset > d.next_offset:
+            # the reassembler should have sent a StreamGap; treat the hole as one
+            out += self._gap(d, d.next_offset, event.offset - d.next_offset, event.ts_ns)
+        d.next_offset = event.offset + len(data)
+        if d.first_seen:
+            d.first_seen = False
+            d.scan_start = d.skipped_at = event.offset
+        out += self._feed(d, event.offset, data)
+        return out
+
+    def on_gap(self, event: StreamGap) -> list[Message]:
+        d = self._dirs[event.direction]
+        d.ts_ns = event.ts_ns
+        out = self._gap(d, event.offset, event.length, event.ts_ns)
+        d.next_offset = event.offset + event.length
+        return out
+
+    def on_close(self, event: StreamClose) -> list[Message]:
+        out: list[Message] = []
+        which = (0, 1) if event.direction not in (0, 1) else (event.direction,)
+        for index in which:
+            if self._closed[index]:
+                continue
+            self._closed[index] = True
+            d = self._dirs[index]
+            d.ts_ns = event.ts_ns
+            if index == 0 and self._held:
+                held, self._held = bytes(self._held), bytearray()
+                d.mode = SYNC
+                out += self._feed(d, self._held_offset, held)
+            if d.mode == SYNC and d.h11 is not None:
+                d.h11.receive_data(b"")
+                out += self._pump(d)
+            if d.partial is not None and d.partial.head is not None:
+                out.append(self._broken(d, "http.message.truncated",
+                                        "the connection closed before the message ended"))
+            if d.mode == RESYNC and d.scan:
+                d.skipped += len(d.scan)
+                d.scan.clear()
+            if d.mode == OPAQUE and d.skipped:
+                pass
+            out += self._report_skipped(d, "")
+        return out
+
+    # -- feeding -----------------------------------------------------------------------
+
+    def _feed(self, d: _Direction, offset: int, data: bytes) -> list[Message]:
+        if d.mode == OPAQUE:
+            d.skipped += len(data)
+            return []
+        if d.mode == HOLD:
+            if not self._held:
+                self._held_offset = offset
+            self._held += data
+            return []
+        if d.mode == RESYNC:
+            if not d.scan:
+                d.scan_start = offset
+            d.scan += data
+            return self._resync(d)
+        if d.h11 is None:  # between messages: the next one starts here
+            self._start_message(d, offset)
+        d.raw += data
+        if len(d.raw) > MAX_BODY_BYTES + MAX_HEAD_BYTES:  # too big to rescan: keep the tail only
+            del d.raw[:len(d.raw) - _KEEP_FOR_SCAN]
+            d.raw_start = offset + len(data) - len(d.raw)
+        assert d.h11 is not None
+        d.h11.receive_data(data)
+        return self._pump(d)
+
+    def _resync(self, d: _Direction) -> list[Message]:
+        match = _STARTS[d.index].search(d.scan)
+        if match is None:
+            keep = min(len(d.scan), _KEEP_FOR_SCAN)
+            drop = len(d.scan) - keep
+            if drop:
+                if not d.skipped:
+                    d.skipped_at = d.scan_start
+                d.skipped += drop
+                del d.scan[:drop]
+                d.scan_start += drop
+            return []
+        out: list[Message] = []
+        if match.start():
+            if not d.skipped:
+                d.skipped_at = d.scan_start
+            d.skipped += match.start()
+        out += self._report_skipped(d, "resynchronised on a message start")
+        start = d.scan_start + match.start()
+        rest = bytes(d.scan[match.start():])
+        d.scan.clear()
+        self._start_message(d, start)
+        d.mode = SYNC
+        out += self._feed(d, start, rest)
+        return out
+
+    def _start_message(self, d: _Direction, start: int) -> None:
+        d.forget_before(start)
+        d.raw = bytearray()
+        d.raw_start = start
+        d.partial = None
+        if d.index == 0:
+            d.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+            return
+        d.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+        pending = self._pending.popleft() if self._pending else None
+        method, target, upgrade = ("GET", "/", b"") if pending is None else (
+            pending.method, pending.target, pending.upgrade)
+        headers = [("Host", "observed")]
+        if upgrade:
+            headers += [("Connection", "Upgrade"), ("Upgrade", upgrade)]
+        try:
+            d.h11.send(h11.Request(method=method, target=target or "/", headers=headers))
+            d.h11.send(h11.EndOfMessage())
+        except h11.LocalProtocolError:
+            d.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+            d.h11.send(h11.Request(method="GET", target="/", headers=[("Host", "observed")]))
+            d.h11.send(h11.EndOfMessage())
+        d.partial = _Partial(start=start, pending=pending)
+
+    def _pump(self, d: _Direction) -> list[Message]:
+        out: list[Message] = []
+        conn = d.h11
+        while conn is not None and d.mode == SYNC:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                out += self._protocol_error(d, str(exc))
+                break
+            if event is h11.NEED_DATA or event is h11.PAUSED or isinstance(
+                    event, h11.ConnectionClosed):
+                break
+            partial = d.partial
+            if partial is None:
+                partial = d.partial = _Partial(start=d.raw_start)
+            if isinstance(event, h11.InformationalResponse):
+                partial.informational.append(event.status_code)
+                if event.status_code == 101:
+                    out += self._switch_protocols(d, event)
+                    break
+            elif isinstance(event, (h11.Request, h11.Response)):
+                partial.head = event
+                size = sum(len(k) + len(v) + 4 for k, v in event.headers.raw_items())
+                if size > MAX_HEAD_BYTES:  # h11 only caps heads that arrive in pieces
+                    partial.problems.append(self._problem(
+                        d, "http.head.too-large",
+                        f"{size} bytes of headers, over the {MAX_HEAD_BYTES} byte cap",
+                        partial.start))
+            elif isinstance(event, h11.Data):
+                partial.body_len += len(event.data)
+                if len(partial.body) < MAX_BODY_BYTES:
+                    partial.body += event.data[:MAX_BODY_BYTES - len(partial.body)]
+            elif isinstance(event, h11.EndOfMessage):
+                trailing, _closed = conn.trailing_data
+                end = d.raw_start + len(d.raw) - len(trailing)
+                out.append(self._complete(d, end))
+                out += self._extra
+                self._extra = []
+                conn = self._next_message(d, end, bytes(trailing))
+                if conn is not None and trailing:
+                    continue
+                break
+        return out
+
+    def _next_message(self, d: _Direction, start: int, trailing: bytes) -> h11.Connection | None:
+        if d.mode == HOLD and trailing:
+            self._held_offset = start
+            self._held += trailing
+        if d.mode != SYNC or not trailing:
+            # started lazily: a response parser must know the request it answers
+            d.h11 = None
+            d.forget_before(start)
+            d.raw = bytearray()
+            d.raw_start = start
+            return None
+        self._start_message(d, start)
+        d.raw += trailing
+        assert d.h11 is not None
+        if trailing:
+            d.h11.receive_data(trailing)
+        return d.h11
+
+    # -- results -----------------------------------------------------------------------
+
+    def _endpoints(self, d: _Direction) -> tuple[str, str]:
+        client, server = str(self.conn.client), str(self.conn.server)
+        return (client, server) if d.index == 0 else (server, client)
+
+    def _headers(self, head: h11.Request | h11.Response) -> list[list[str]]:
+        out = []
+        for name, value in head.headers.raw_items():
+            text_name = name.decode("latin-1")
+            text_value = value.decode("latin-1")
+            out.append([text_name, mask_header(text_name, text_value, self.show_secrets)])
+        return out
+
+    def _complete(self, d: _Direction, end: int) -> Message:
+        partial = d.partial
+        assert partial is not None and partial.head is not None
+        head = partial.head
+        fields = self._head_fields(d, head)
+        encoding = _header(head, b"content-encoding")
+        fields["body_length"] = partial.body_len
+        problems = list(partial.problems)
+        if partial.body_len > len(partial.body):
+            problems.append(Problem("http.body.too-large",
+                                    f"body of {partial.body_len} bytes kept only up to "
+                                    f"{MAX_BODY_BYTES}", source=self.conn.source,
+                                    frame=d.first_frame(partial.start), offset=partial.start,
+                                    where="stream"))
+        if encoding:
+            decoded = decode_body(bytes(partial.body), encoding, offset=partial.start)
+            fields["content_encoding"] = decoded.encoding
+            fields["decoded_length"] = len(decoded.data)
+            fields.update(body_fields(decoded.data))
+            problems += [_at(p, self.conn.source, d.first_frame(partial.start))
+                         for p in decoded.problems]
+        else:
+            fields.update(body_fields(bytes(partial.body)))
+        message = self._message(d, partial, fields, end, problems)
+        if fields["kind"] == "response" and self._dirs[0].mode == HOLD:
+            request = fields.get("request") or {}
+            if request.get("method") == "CONNECT" and 200 <= fields["status"] < 300:
+                for side in self._dirs:
+                    side.mode, side.h11 = OPAQUE, None
+                self._dirs[0].skipped += len(self._held)
+                self._held.clear()
+            else:
+                self._extra = self._release_hold()
+        return message
+
+    def _head_fields(self, d: _Direction, head: h11.Request | h11.Response) -> dict:
+        fields: dict = {"version": head.http_version.decode("ascii"),
+                        "headers": self._headers(head)}
+        chunked = b"chunked" in _header(head, b"transfer-encoding").encode().lower()
+        fields["chunked"] = chunked
+        if isinstance(head, h11.Request):
+            target = head.target.decode("latin-1")
+            split = urlsplit(target)
+            fields.update(kind="request", method=head.method.decode("ascii"), target=target,
+                          path=split.path, query=dict(parse_qsl(split.query)),
+                          exchange=self._exchanges)
+            return fields
+        pending = d.partial.pending if d.partial else None
+        fields.update(kind="response", status=head.status_code,
+                      reason=head.reason.decode("latin-1"))
+        if d.partial and d.partial.informational:
+            fields["informational"] = list(d.partial.informational)
+        if pending is None:
+            fields["request"] = None
+        else:
+            fields.update(exchange=pending.exchange,
+                          request={"method": pending.method, "target": pending.target,
+                                   "ts_ns": pending.ts_ns})
+        return fields
+
+    def _message(self, d: _Direction, partial: _Partial, fields: dict, end: int,
+                 problems: list[Problem]) -> Message:
+        src, dst = self._endpoints(d)
+        if fields.get("kind") == "request":
+            name = f"{fields['method']} {fields['path']}"
+            self._request_done(d, partial, fields)
+        elif fields.get("kind") == "response":
+            name = f"{fields['status']} {fields['reason']}".strip()
+        else:
+            name = "HTTP"
+        message = Message(link=Link.C, protocol="http", name=name, ts_ns=d.ts_ns, src=src,
+                          dst=dst, fields=fields, refs=d.refs_for(partial.start, end),
+                          problems=tuple(problems))
+        d.partial = None
+        return message
+
+    def _request_done(self, d: _Direction, partial: _Partial, fields: dict) -> None:
+        head = partial.head
+        assert isinstance(head, h11.Request)
+        upgrade = head.headers and _header(head, b"upgrade").encode("latin-1")
+        self._pending.append(_Pending(method=fields["method"], target=fields["target"],
+                                      exchange=self._exchanges, ts_ns=d.ts_ns,
+                                      upgrade=upgrade or b""))
+        self._exchanges += 1
+        if upgrade or fields["method"] == "CONNECT":
+            d.mode = HOLD  # the answer decides whether what follows is still HTTP
+
+    def _switch_protocols(self, d: _Direction, event: h11.InformationalResponse) -> list[Message]:
+        partial = d.partial
+        assert partial is not None
+        fields = self._head_fields(d, h11.Response(status_code=200, headers=event.headers,
+                                                   reason=event.reason))
+        fields.update(status=101, reason=event.reason.decode("latin-1"), upgraded=True)
+        fields["informational"] = []
+        trailing, _ = d.h11.trailing_data if d.h11 else (b"", False)
+        end = d.raw_start + len(d.raw) - len(trailing)
+        message = self._message(d, partial, fields, end, list(partial.problems))
+        # both directions now carry another protocol: count, do not parse
+        for side in self._dirs:
+            side.mode = OPAQUE
+            side.h11 = None
+        d.skipped += len(trailing)
+        self._dirs[0].skipped += len(self._held)
+        self._held.clear()
+        return [message]
+
+    def _release_hold(self) -> list[Message]:
+        """The answer to an Upgrade/CONNECT request was not a switch: resume the client side."""
+        client = self._dirs[0]
+        if client.mode != HOLD:
+            return []
+        client.mode = SYNC
+        held, self._held = bytes(self._held), bytearray()
+        return self._feed(client, self._held_offset, held) if held else []
+
+    # -- failures ----------------------------------------------------------------------
+
+    def _problem(self, d: _Direction, kind: str, detail: str, offset: int) -> Problem:
+        return Problem(kind, detail, source=self.conn.source, frame=d.first_frame(offset),
+                       offset=offset, where="stream")
+
+    def _broken(self, d: _Direction, kind: str, detail: str) -> Message:
+        """The message in progress, ended early: what was read plus the reason."""
+        partial = d.partial
+        assert partial is not None
+        end = d.raw_start + len(d.raw)
+        problems = [*partial.problems, self._problem(d, kind, detail, partial.start)]
+        if partial.head is None:
+            src, dst = self._endpoints(d)
+            d.partial = None
+            return Message(link=Link.C, protocol="http", name="HTTP malformed", ts_ns=d.ts_ns,
+                           src=src, dst=dst, fields={"kind": "malformed",
+                                                     "length": end - partial.start},
+                           refs=d.refs_for(partial.start, end), problems=tuple(problems))
+        fields = self._head_fields(d, partial.head)
+        fields["body_length"] = partial.body_len
+        fields.update(body_fields(bytes(partial.body)))
+        fields["incomplete"] = True
+        return self._message(d, partial, fields, end, problems)
+
+    def _protocol_error(self, d: _Direction, detail: str) -> list[Message]:
+        if d.partial is None:
+            d.partial = _Partial(start=d.raw_start)
+        kind = "http.head.too-large" if "buffer" in detail.lower() else "http.message.malformed"
+        message = self._broken(d, kind, f"expected a valid HTTP/1.1 message: {detail}")
+        rest = bytes(d.raw[1:])
+        rest_start = d.raw_start + 1
+        d.h11 = None
+        d.mode = RESYNC
+        d.scan = bytearray()
+        d.scan_start = rest_start
+        out = [message, *self._release_hold()] if d.index == 1 else [message]
+        if rest:
+            out += self._feed(d, rest_start, rest)
+        return out
+
+    def _gap(self, d: _Direction, offset: int, length: int, ts_ns: int) -> list[Message]:
+        out: list[Message] = []
+        if d.mode == SYNC and d.partial is not None and (d.partial.head is not None or d.raw):
+            out.append(self._broken(d, "http.stream.gap",
+                                    f"{length} bytes missing at stream offset {offset}"))
+        elif d.mode in (RESYNC, HOLD, OPAQUE):
+            if d.mode == RESYNC and d.scan:
+                if not d.skipped:
+                    d.skipped_at = d.scan_start
+                d.skipped += len(d.scan)
+                d.scan.clear()
+        if d.mode != OPAQUE:
+            out += self._report_skipped(d, "")
+            out.append(self._gap_message(d, offset, length, ts_ns))
+        if d.mode in (SYNC, RESYNC):
+            d.mode = RESYNC
+            d.h11 = None
+            d.partial = None
+            d.scan = bytearray()
+            d.scan_start = offset + length
+        return out
+
+    def _gap_message(self, d: _Direction, offset: int, length: int, ts_ns: int) -> Message:
+        src, dst = self._endpoints(d)
+        return Message(link=Link.C, protocol="http", name="HTTP gap", ts_ns=ts_ns, src=src,
+                       dst=dst, fields={"kind": "gap", "offset": offset, "length": length},
+                       problems=(self._problem(d, "http.stream.gap",
+                                               f"{length} bytes never captured", offset),))
+
+    def _report_skipped(self, d: _Direction, why: str) -> list[Message]:
+        if not d.skipped:
+            return []
+        count, at = d.skipped, d.skipped_at
+        d.skipped = 0
+        src, dst = self._endpoints(d)
+        detail = f"{count} bytes are not part of any HTTP message"
+        if d.mode == OPAQUE:
+            detail = f"{count} bytes after a protocol switch, not HTTP"
+        elif why:
+            detail += f" ({why})"
+        return [Message(link=Link.C, protocol="http", name="HTTP skipped bytes", ts_ns=d.ts_ns,
+                        src=src, dst=dst, fields={"kind": "skipped", "offset": at,
+                                                  "length": count},
+                        refs=d.refs_for(at, at + count),
+                        problems=(self._problem(d, "http.stream.skipped", detail, at),))]
+
+
+def _header(head: h11.Request | h11.Response | h11.InformationalResponse, name: bytes) -> str:
+    values = [v for k, v in head.headers if k == name]
+    return ", ".join(v.decode("latin-1") for v in values)
+
+
+def _at(problem: Problem, source: str, frame: int) -> Problem:
+    return Problem(problem.kind, problem.detail, source=source, frame=frame,
+                   offset=problem.offset, where=problem.where)

@@ -1,0 +1,193 @@
+"""One OCPP-J conversation (a WebSocket connection or a log's charge point).
+
+Turns each OCPP-J text into a Message: parses the RPC frame, names results after the
+CALL they answer (unique ids are per connection and per calling side), picks the
+schema of the negotiated version and validates the payload. Pairing *findings*
+(duplicates, unanswered calls, ...) are the analyzer's job (`analyzer.ocpp.pairing`);
+this object only remembers which action each outstanding id belongs to.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from chargescope.analyzer.records import ByteRef, Link, Message, Problem
+from chargescope.dissectors.ocpp.codec import RpcFrame, parse_rpc, parse_rpc_value
+from chargescope.dissectors.ocpp.schemas import SchemaStore, default_store
+from chargescope.dissectors.ocpp.versions import (
+    BY_NAME,
+    ERROR_CODES,
+    VERSIONS,
+    MessageType,
+    version_for_subprotocol,
+)
+
+MAX_PENDING = 4096  # outstanding ids remembered per conversation (bounded memory)
+PNC_VENDOR_ID = "org.openchargealliance.iso15118pnc"  # OCA 1.6 PnC whitepaper
+
+_ROLE = {
+    MessageType.CALL: "Request",
+    MessageType.CALLRESULT: "Response",
+    MessageType.CALLERROR: "Error",
+    MessageType.CALLRESULTERROR: "ResultError",
+    MessageType.SEND: "Send",
+}
+# When the version must be guessed, prefer the earliest 2.x that validates (2.1 is
+# mostly a superset of 2.0.1), then 1.6.
+_GUESS_ORDER = ("2.0.1", "2.1", "1.6")
+
+
+class OcppDecoder:
+    def __init__(self, connection: Any, *, version: str | None = None,
+                 version_source: str = "", charge_point_id: str = "",
+                 store: SchemaStore | None = None, validate: bool = True,
+                 capture: str = "") -> None:
+        self.connection = connection
+        self.capture = capture  # the capture file: connection indexes are unique within it
+        self.version = version
+        self.version_source = version_source if version else ""
+        self.charge_point_id = charge_point_id
+        self.store = store or default_store()
+        self.validate = validate
+        self._pending: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._plausible: list[str] = list(_GUESS_ORDER)
+        self._guessing = version is None
+
+    # ------------------------------------------------------------------ version
+
+    def set_subprotocol(self, subprotocol: str) -> None:
+        if self.version_source in ("handshake", "option"):
+            return
+        v = version_for_subprotocol(subprotocol)
+        if v is not None:
+            self.version, self.version_source = v.name, "handshake"
+            self._guessing = False
+
+    def _guess_version(self, action: str, payload: Any) -> None:
+        """Narrow the plausible versions with every CALL until one remains.
+
+        A version stays plausible while each CALL seen names one of its actions and
+        validates against its schema; the current guess is the first plausible one in
+        `_GUESS_ORDER`. (Heartbeat `{}` fits every version; StartTransaction only 1.6.)
+        """
+        fits = [v for v in self._plausible if action in self.store.actions(v)
+                and (len(self._plausible) == 1 or self.store.validate(v, action, False, payload) == [])]
+        if not fits:
+            fits = [v for v in self._plausible if action in self.store.actions(v)]
+        if fits:
+            self._plausible = fits
+            self.version, self.version_source = fits[0], "guessed"
+        if len(self._plausible) == 1:
+            self._guessing = False
+
+    # ------------------------------------------------------------------ decode
+
+    def decode(self, text: bytes | str | list, *, direction: int, ts_ns: int, src: str,
+               dst: str, refs: tuple[ByteRef, ...] = (), websocket: dict | None = None,
+               problems: Sequence[Problem] = (), source: str = "", frame: int = 0) -> Message:
+        """`direction` 0 = charge point -> CSMS, 1 = CSMS -> charge point."""
+        rpc = parse_rpc_value(text) if isinstance(text, list) else parse_rpc(text)
+        where_source = refs[0].source if refs else source
+        where_frame = refs[0].frame if refs else frame
+        all_problems = list(problems)
+        all_problems.extend(Problem(kind, detail, where_source, where_frame, off, "unit")
+                            for kind, detail, off in rpc.problems)
+        mtype = rpc.message_type_id
+        action = rpc.action
+        paired = False
+        if mtype in (MessageType.CALL, MessageType.SEND) and action and self._guessing:
+            self._guess_version(action, rpc.payload)
+        version = self.version
+        if mtype == MessageType.CALL and action and rpc.unique_id is not None:
+            self._remember(direction, rpc.unique_id, action)
+        elif mtype in (MessageType.CALLRESULT, MessageType.CALLERROR) and rpc.unique_id is not None:
+            action = self._pending.pop((1 - direction, rpc.unique_id), None)
+            paired = action is not None
+        if version is not None and mtype is not None and mtype not in BY_NAME[version].message_types:
+            all_problems.append(Problem(
+                "ocpp.rpc.type_unsupported",
+                f"MessageTypeId {mtype} is not defined in OCPP {version}",
+                where_source, where_frame, 0, "unit"))
+        fields: dict[str, Any] = {
+            "capture": self.capture,
+            "connection": self.connection,
+            "charge_point_id": self.charge_point_id,
+            "direction": direction,
+            "ocpp_version": version,
+            "version_source": self.version_source,
+            "message_type": rpc.message_type,
+            "message_type_id": mtype,
+            "unique_id": rpc.unique_id,
+            "action": action,
+        }
+        if mtype in (MessageType.CALLRESULT, MessageType.CALLERROR):
+            fields["paired"] = paired
+        if rpc.error_code is not None or mtype in (MessageType.CALLERROR, MessageType.CALLRESULTERROR):
+            fields["error_code"] = rpc.error_code
+            fields["error_description"] = rpc.error_description
+            fields["error_details"] = rpc.payload
+            if version is not None and rpc.error_code is not None:
+                fields["error_code_known"] = rpc.error_code in ERROR_CODES[version]
+        else:
+            fields["payload"] = rpc.payload
+        fields.update(self._validation(rpc, action, version))
+        if action == "DataTransfer" and isinstance(rpc.payload, dict):
+            pnc = _pnc_data_transfer(rpc.payload)
+            if pnc is not None:
+                fields["iso15118_pnc"] = pnc
+        if websocket is not None:
+            fields["websocket"] = websocket
+        role = _ROLE.get(mtype, "Unknown") if mtype is not None else "Malformed"
+        name = f"{action} {role}" if action else role
+        return Message(Link.B, "ocpp", name, ts_ns, src, dst, fields, refs, tuple(all_problems))
+
+    def _remember(self, direction: int, unique_id: str, action: str) -> None:
+        key = (direction, unique_id)
+        self._pending[key] = action
+        self._pending.move_to_end(key)
+        while len(self._pending) > MAX_PENDING:
+            self._pending.popitem(last=False)
+
+    def _validation(self, rpc: RpcFrame, action: str | None, version: str | None) -> dict:
+        mtype = rpc.message_type_id
+        if mtype not in (MessageType.CALL, MessageType.CALLRESULT, MessageType.SEND):
+            return {}
+        if not self.validate:
+            return {"schema": "not-validated"}
+        if version is None:
+            return {"schema": "unknown-version"}
+        if action is None:
+            return {"schema": "unknown-action" if mtype != MessageType.CALLRESULT else "unpaired"}
+        if action not in self.store.actions(version):
+            return {"schema": "unknown-action"}
+        if not isinstance(rpc.payload, dict):
+            return {"schema": "invalid", "schema_errors": [
+                {"pointer": "", "rule": "type", "detail": "payload is not an object"}]}
+        result = self.store.validate(version, action, mtype == MessageType.CALLRESULT, rpc.payload)
+        if result is None:
+            return {"schema": "no-schema"}
+        if not result:
+            return {"schema": "valid"}
+        return {"schema": "invalid", "schema_errors": [v.as_dict() for v in result]}
+
+
+def _pnc_data_transfer(payload: dict) -> dict | None:
+    """OCPP 1.6 PnC: ISO 15118 messages tunnelled in DataTransfer (OCA whitepaper)."""
+    if payload.get("vendorId") != PNC_VENDOR_ID:
+        return None
+    out: dict[str, Any] = {"message_id": payload.get("messageId")}
+    data = payload.get("data")
+    if isinstance(data, str):
+        try:
+            import json
+
+            out["data"] = json.loads(data)
+        except ValueError:
+            out["data_problem"] = "data is not a JSON string"
+    return out
+
+
+def known_subprotocols() -> tuple[str, ...]:
+    return tuple(v.subprotocol for v in VERSIONS) + ("ocpp2.0", "ocpp1.5", "ocpp1.2")

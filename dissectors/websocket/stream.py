@@ -1,0 +1,674 @@
+"""One TCP connection carrying WebSocket: a sans-I/O StreamDissector.
+
+Feed `StreamData` / `StreamGap` / `StreamClose` in capture order, get back the
+Messages each event completed. A partial frame is kept until more bytes arrive; a
+capture that starts mid-connection, or a gap, puts the direction into *hunt* mode,
+which resynchronises on the next plausible frame boundary and reports the bytes it
+skipped. Every byte ends up in a Message, as a decode problem if nothing else.
+
+Complete data messages go to a payload handler chosen by the negotiated subprotocol
+(Wireshark's `ws.protocol` table) or by a probe over the payload when the handshake
+was not captured; without a handler they become plain "websocket" Messages.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from chargescope.analyzer.records import (
+    ByteRef,
+    Connection,
+    Link,
+    Message,
+    Problem,
+    StreamClose,
+    StreamData,
+    StreamGap,
+)
+from chargescope.dissectors.websocket import frames as wsf
+from chargescope.dissectors.websocket.deflate import (
+    DEFAULT_MAX_MESSAGE,
+    DeflateParams,
+    InflateError,
+    Inflater,
+    negotiated_deflate,
+)
+from chargescope.dissectors.websocket.handshake import (
+    HandshakeError,
+    accept_for_key,
+    parse_header_block,
+    request_fields,
+    response_fields,
+)
+
+MAX_HEADER_BLOCK = 64 << 10
+HUNT_HORIZON = 64 << 10  # longest frame a resync candidate may claim without evidence
+_HTTP_METHODS = (b"GET ", b"POST", b"PUT ", b"HEAD", b"OPTI", b"DELE", b"PATC", b"CONN")
+
+
+@dataclass(frozen=True, slots=True)
+class WsMessageInfo:
+    """Everything a payload handler needs besides the payload itself."""
+
+    conn: Connection
+    direction: int  # 0 client -> server (charge point -> CSMS for OCPP-J), 1 back
+    ts_ns: int
+    src: str
+    dst: str
+    refs: tuple[ByteRef, ...]
+    subprotocol: str  # "" when the handshake was not seen
+    charge_point_id: str
+    websocket: dict  # opcode, fragments, compressed, sizes
+    problems: tuple[Problem, ...]
+
+
+PayloadHandler = Callable[[bytes, WsMessageInfo], Message]
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadHandoff:
+    """Where a payload dissector attaches on WebSocket (one declaration per fact)."""
+
+    name: str
+    subprotocols: tuple[str, ...]  # exact Sec-WebSocket-Protocol values
+    probe: Callable[[bytes], bool] | None  # used when no subprotocol is known
+    factory: Callable[[Connection], PayloadHandler]
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketOptions:
+    max_message_size: int = DEFAULT_MAX_MESSAGE  # per (decompressed) message
+    show_secrets: bool = False
+
+
+class _Mode(enum.Enum):
+    HANDSHAKE = "handshake"
+    FRAMES = "frames"
+    HUNT = "hunt"
+    OPAQUE = "opaque"  # not WebSocket (e.g. after an HTTP 401): counted, reported
+
+
+class _RefMap:
+    """Maps stream offsets of buffered bytes back to frame byte ranges."""
+
+    __slots__ = ("_spans",)
+
+    def __init__(self) -> None:
+        self._spans: list[tuple[int, ByteRef]] = []
+
+    def add(self, offset: int, refs: Sequence[ByteRef]) -> None:
+        for ref in refs:
+            self._spans.append((offset, ref))
+            offset += ref.length
+
+    def slice(self, start: int, end: int) -> tuple[ByteRef, ...]:
+        out: list[ByteRef] = []
+        for off, ref in self._spans:
+            lo, hi = max(start, off), min(end, off + ref.length)
+            if lo < hi:
+                out.append(ByteRef(ref.source, ref.frame, ref.start + lo - off, hi - lo))
+        return coalesce(out)
+
+    def drop_before(self, offset: int) -> None:
+        spans = self._spans
+        i = 0
+        while i < len(spans) and spans[i][0] + spans[i][1].length <= offset:
+            i += 1
+        if i:
+            del spans[:i]
+
+
+@dataclass(slots=True)
+class _Fragmented:
+    opcode: int
+    compressed: bool
+    start: int  # stream offset of the first frame
+    ts_ns: int
+    parts: list[bytes] = field(default_factory=list)
+    size: int = 0
+    frames: int = 0
+    oversized: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    refs: list[ByteRef] = field(default_factory=list)
+
+
+class _Direction:
+    __slots__ = ("buf", "base", "mode", "frag", "skip", "refs", "inflater", "window_lost",
+                 "tentative", "hunt_from")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.base = 0  # stream offset of buf[0]
+        self.mode = _Mode.HANDSHAKE
+        self.frag: _Fragmented | None = None
+        self.skip = 0  # payload bytes of an oversized frame still to discard
+        self.refs = _RefMap()
+        self.inflater: Inflater | None = None
+        self.window_lost = False
+        self.tentative = False  # just resynchronised: the boundary is not yet confirmed
+        self.hunt_from = 0  # where the next hunt starts (1 after a false boundary)
+
+    def consume(self, n: int) -> None:
+        del self.buf[:n]
+        self.base += n
+        self.refs.drop_before(self.base)
+
+
+class WebSocketStream:
+    """StreamDissector for one TCP connection (see analyzer.handoff.StreamDissector)."""
+
+    def __init__(self, conn: Connection, handoffs: Sequence[PayloadHandoff] = (),
+                 options: WebSocketOptions | None = None) -> None:
+        self.conn = conn
+        self.options = options or WebSocketOptions()
+        self._handoffs = tuple(handoffs)
+        self._dirs = (_Direction(), _Direction())
+        self._ends = (str(conn.client), str(conn.server))
+        self.request: dict | None = None
+        self.response: dict | None = None
+        self.subprotocol = ""
+        self.charge_point_id = ""
+        self.deflate: DeflateParams | None = None
+        self._handler: PayloadHandler | None = None
+        self._handler_name = ""
+        self._pending_body = 0  # body bytes of a non-101 response still expected
+        self._response_msg: dict | None = None
+
+    # ------------------------------------------------------------------ events
+
+    def on_data(self, event: StreamData) -> list[Message]:
+        d = self._dirs[event.direction]
+        out: list[Message] = []
+        expected = d.base + len(d.buf)
+        data = event.data
+        offset = event.offset
+        if offset > expected and (d.buf or d.base):
+            out.extend(self._gap(event.direction, expected, offset - expected, event.ts_ns))
+        elif offset < expected:  # overlap the reassembler let through: keep the first copy
+            cut = expected - offset
+            data = data[cut:]
+            offset = expected
+            if not data:
+                return out
+        if not d.buf:
+            d.base = offset
+        d.buf += data
+        d.refs.add(offset, _refs_for(event, offset))
+        out.extend(self._process(event.direction, event.ts_ns))
+        return out
+
+    def on_gap(self, event: StreamGap) -> list[Message]:
+        d = self._dirs[event.direction]
+        out = self._gap(event.direction, event.offset, event.length, event.ts_ns,
+                        flush_partial=True)
+        d.base = event.offset + event.length
+        return out
+
+    def on_close(self, event: StreamClose) -> list[Message]:
+        out: list[Message] = []
+        for direction in (0, 1):
+            out.extend(self._flush(direction, event.ts_ns, "connection closed"))
+        out.append(self._ws_message(-1 if event.direction < 0 else event.direction,
+                                    "Connection closed", event.ts_ns,
+                                    {"event": "close", "reason": event.reason,
+                                     "closed_by": event.direction}, ()))
+        return out
+
+    # ------------------------------------------------------------------ helpers
+
+    def _ws_message(self, direction: int, name: str, ts_ns: int, fields: dict,
+                    refs: tuple[ByteRef, ...], problems: Sequence[Problem] = ()) -> Message:
+        src, dst = (self._ends if direction != 1 else self._ends[::-1])
+        fields = {"capture": self.conn.source, "connection": self.conn.index,
+                  "charge_point_id": self.charge_point_id, "direction": direction, **fields}
+        return Message(Link.B, "websocket", name, ts_ns, src, dst, fields, refs, tuple(problems))
+
+    def _problem(self, kind: str, detail: str, offset: int, refs: tuple[ByteRef, ...]) -> Problem:
+        first = refs[0] if refs else None
+        return Problem(kind, detail, source=first.source if first else self.conn.source,
+                       frame=first.frame if first else 0, offset=offset, where="stream")
+
+    def _gap(self, direction: int, offset: int, length: int, ts_ns: int,
+             flush_partial: bool = False) -> list[Message]:
+        d = self._dirs[direction]
+        out = self._flush(direction, ts_ns, f"{length} bytes missing at stream offset {offset}")
+        if d.mode is _Mode.FRAMES or d.mode is _Mode.HANDSHAKE:
+            d.mode = _Mode.HUNT
+        d.skip = max(0, d.skip - length)
+        if d.inflater is not None and d.inflater.context_takeover:
+            d.inflater.reset()
+            d.window_lost = True
+        problem = self._problem("websocket.stream.gap",
+                                f"{length} bytes missing at stream offset {offset}; "
+                                "resynchronising on the next frame boundary", offset, ())
+        out.append(self._ws_message(direction, "Gap", ts_ns,
+                                    {"event": "gap", "offset": offset, "length": length}, (),
+                                    [problem]))
+        d.base = offset + length
+        return out
+
+    def _flush(self, direction: int, ts_ns: int, why: str) -> list[Message]:
+        """Report what is buffered but incomplete (a gap or the end of the stream)."""
+        d = self._dirs[direction]
+        out: list[Message] = []
+        if d.frag is not None:
+            frag = d.frag
+            d.frag = None
+            refs = coalesce(frag.refs)
+            problem = self._problem("websocket.message.incomplete",
+                                    f"fragmented message of {frag.frames} frame(s) never "
+                                    f"finished: {why}", frag.start, refs)
+            out.append(self._ws_message(direction, "Incomplete message", frag.ts_ns,
+                                        {"opcode": frag.opcode, "size": frag.size}, refs,
+                                        [*frag.problems, problem]))
+        if d.buf:
+            refs = d.refs.slice(d.base, d.base + len(d.buf))
+            kind = ("websocket.bytes.unparsed" if d.mode is _Mode.OPAQUE
+                    else "websocket.frame.truncated")
+            problem = self._problem(kind, f"{len(d.buf)} bytes left undecoded ({d.mode.value}): "
+                                    f"{why}", d.base, refs)
+            out.append(self._ws_message(direction, "Undecoded bytes", ts_ns,
+                                        {"length": len(d.buf)}, refs, [problem]))
+            d.consume(len(d.buf))
+        return out
+
+    def _process(self, direction: int, ts_ns: int) -> list[Message]:
+        d = self._dirs[direction]
+        out: list[Message] = []
+        while d.buf:
+            if d.skip:
+                n = min(d.skip, len(d.buf))
+                d.skip -= n
+                d.consume(n)
+                continue
+            if d.mode is _Mode.HANDSHAKE:
+                if not self._handshake(direction, ts_ns, out):
+                    break
+            elif d.mode is _Mode.FRAMES:
+                if not self._frame(direction, ts_ns, out):
+                    break
+            elif d.mode is _Mode.HUNT:
+                if not self._hunt(direction, ts_ns, out):
+                    break
+            else:  # OPAQUE: kept until close/gap, reported then as unparsed bytes
+                if self._pending_body and direction == 1:
+                    if not self._response_body(ts_ns, out):
+                        break
+                    continue
+                break
+        return out
+
+    # ------------------------------------------------------------------ handshake
+
+    def _handshake(self, direction: int, ts_ns: int, out: list[Message]) -> bool:
+        d = self._dirs[direction]
+        prefix = bytes(d.buf[:5])
+        is_http = prefix.startswith(b"HTTP/") if direction == 1 else prefix[:4] in _HTTP_METHODS
+        if len(d.buf) < 5 and (b"HTTP/".startswith(prefix) or any(m.startswith(prefix[:4]) for m in _HTTP_METHODS)):
+            return False
+        if not is_http:
+            d.mode = _Mode.HUNT  # the capture started after the handshake
+            return True
+        end = d.buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(d.buf) > MAX_HEADER_BLOCK:
+                refs = d.refs.slice(d.base, d.base + len(d.buf))
+                out.append(self._ws_message(direction, "Handshake", ts_ns, {}, refs, [
+                    self._problem("websocket.handshake.too_long",
+                                  f"no end of HTTP headers within {MAX_HEADER_BLOCK} bytes",
+                                  d.base, refs)]))
+                d.consume(len(d.buf))
+                d.mode = _Mode.HUNT
+                return True
+            return False
+        block_len = end + 4
+        refs = d.refs.slice(d.base, d.base + block_len)
+        problems: list[Problem] = []
+        try:
+            head = parse_header_block(bytes(d.buf[:end]))
+            fields = (request_fields(head, self.options.show_secrets) if direction == 0
+                      else response_fields(head))
+        except HandshakeError as exc:
+            problems.append(self._problem("websocket.handshake.malformed", str(exc), d.base, refs))
+            out.append(self._ws_message(direction, "Handshake", ts_ns, {}, refs, problems))
+            d.consume(block_len)
+            d.mode = _Mode.HUNT
+            return True
+        d.consume(block_len)
+        if direction == 0:
+            self.request = fields
+            self.charge_point_id = fields["charge_point_id"]
+            d.mode = _Mode.FRAMES
+            out.append(self._ws_message(0, "Handshake Request", ts_ns, fields, refs, problems))
+            return True
+        self.response = fields
+        status = fields["status"]
+        if status == 101:
+            self.subprotocol = fields["subprotocol"]
+            self.deflate = negotiated_deflate(fields["extensions"])
+            self._setup_inflaters()
+            key = (self.request or {}).get("websocket_key", "")
+            if key and fields["websocket_accept"] != accept_for_key(key):
+                problems.append(self._problem(
+                    "websocket.handshake.accept_mismatch",
+                    "Sec-WebSocket-Accept does not match the client's key (RFC 6455 4.2.2)",
+                    d.base - block_len, refs))
+            d.mode = _Mode.FRAMES
+            fields["deflate"] = self.deflate.as_fields() if self.deflate else None
+            out.append(self._ws_message(1, "Handshake Response", ts_ns, fields, refs, problems))
+            return True
+        # Not upgraded (401, 404, ...): the connection stays HTTP.
+        for dd in self._dirs:
+            dd.mode = _Mode.OPAQUE
+        self._pending_body = fields["content_length"] or 0
+        self._response_msg = {"fields": fields, "refs": refs, "problems": problems, "ts": ts_ns}
+        if not self._pending_body:
+            self._emit_response(out)
+        return True
+
+    def _response_body(self, ts_ns: int, out: list[Message]) -> bool:
+        d = self._dirs[1]
+        if len(d.buf) < self._pending_body and self._pending_body <= MAX_HEADER_BLOCK:
+            return False
+        n = min(self._pending_body, len(d.buf))
+        body = bytes(d.buf[:n])
+        assert self._response_msg is not None
+        self._response_msg["fields"]["body"] = body[:1024].decode("utf-8", "replace")
+        self._response_msg["refs"] += d.refs.slice(d.base, d.base + n)
+        d.consume(n)
+        self._pending_body -= n
+        if not self._pending_body:
+            self._emit_response(out)
+        return True
+
+    def _emit_response(self, out: list[Message]) -> None:
+        msg = self._response_msg
+        assert msg is not None
+        self._response_msg = None
+        out.append(self._ws_message(1, "Handshake Response", msg["ts"], msg["fields"],
+                                    msg["refs"], msg["problems"]))
+
+    def _setup_inflaters(self) -> None:
+        p = self.deflate
+        for direction, d in enumerate(self._dirs):
+            if p is None:
+                d.inflater = None
+            elif direction == 0:
+                d.inflater = Inflater(context_takeover=not p.client_no_context_takeover,
+                                      window_bits=p.client_max_window_bits,
+                                      max_size=self.options.max_message_size)
+            else:
+                d.inflater = Inflater(context_takeover=not p.server_no_context_takeover,
+                                      window_bits=p.server_max_window_bits,
+                                      max_size=self.options.max_message_size)
+
+    # ------------------------------------------------------------------ frames
+
+    def _candidate(self, buf: bytearray, pos: int, from_client: bool) -> bool | None:
+        """Is `pos` a frame boundary? True/False, or None while the bytes cannot tell yet.
+
+        A boundary must hold a plausible frame *and* be followed by another plausible
+        frame (a chain of two), unless the frame is a text frame that starts like JSON,
+        which is evidence enough on its own. Candidates claiming more than
+        `HUNT_HORIZON` bytes without that evidence are rejected, so hunting never
+        buffers much.
+        """
+        head = wsf.parse_header(buf, pos)
+        if head is None or (head.length and len(buf) < pos + head.header_len + 1):
+            return None
+        if not wsf.plausible_frame_at(buf, pos, from_client=from_client,
+                                      max_len=self.options.max_message_size):
+            return False
+        strong = head.opcode == wsf.Opcode.TEXT and not head.rsv1 and head.length > 0
+        end = pos + head.total_len
+        if end >= len(buf):
+            if strong:
+                return True
+            return None if head.length <= HUNT_HORIZON else False
+        nxt = wsf.parse_header(buf, end)
+        if nxt is None or (nxt.length and len(buf) < end + nxt.header_len + 1):
+            return True if strong else None
+        return wsf.plausible_frame_at(buf, end, from_client=from_client,
+                                      max_len=self.options.max_message_size)
+
+    def _hunt(self, direction: int, ts_ns: int, out: list[Message]) -> bool:
+        d = self._dirs[direction]
+        buf = d.buf
+        pos = d.hunt_from
+        d.hunt_from = 0
+        found = False
+        while pos < len(buf):
+            verdict = self._candidate(buf, pos, direction == 0)
+            if verdict is None:
+                break  # cannot judge yet: wait for more bytes
+            if verdict:
+                found = True
+                break
+            pos += 1
+        if pos:
+            refs = d.refs.slice(d.base, d.base + pos)
+            problem = self._problem("websocket.resync.skipped",
+                                    f"{pos} bytes before the first plausible frame boundary",
+                                    d.base, refs)
+            out.append(self._ws_message(direction, "Undecoded bytes", ts_ns,
+                                        {"length": pos}, refs, [problem]))
+            d.consume(pos)
+        if found:
+            d.mode = _Mode.FRAMES
+            d.tentative = True
+            if d.inflater is None and self.response is None:
+                # Handshake unseen: compressed frames (RSV1) tell us deflate was on; assume
+                # the shared window is unknown and inflate each message on its own.
+                d.inflater = Inflater(context_takeover=False,
+                                      max_size=self.options.max_message_size)
+            return True
+        return False
+
+    def _frame(self, direction: int, ts_ns: int, out: list[Message]) -> bool:
+        d = self._dirs[direction]
+        head = wsf.parse_header(d.buf)
+        if head is None:
+            return False
+        deflate_on = d.inflater is not None
+        violations = wsf.header_violations(head, from_client=direction == 0, deflate=deflate_on)
+        start = d.base
+        if d.tentative:
+            if violations:  # right after a resync, a bad header means a false boundary
+                d.mode = _Mode.HUNT
+                d.hunt_from = 1
+                return True
+            if head.opcode in (wsf.Opcode.TEXT, wsf.Opcode.BINARY):
+                d.tentative = False
+        cap = self.options.max_message_size
+        if head.opcode not in wsf.KNOWN_OPCODES or head.length > cap:
+            header_refs = d.refs.slice(start, start + head.header_len)
+            if head.opcode in wsf.KNOWN_OPCODES and not any(
+                    k.startswith("websocket.mask") for k, _ in violations):
+                # A well-formed but oversized frame: skip its payload without buffering it.
+                problem = self._problem("websocket.frame.too_large",
+                                        f"frame payload of {head.length} bytes exceeds the "
+                                        f"{cap}-byte message cap; skipped", start, header_refs)
+                out.append(self._ws_message(direction, "Oversized frame", ts_ns,
+                                            {"opcode": head.opcode, "length": head.length},
+                                            header_refs, [problem]))
+                d.consume(head.header_len)
+                d.skip = head.length
+                if d.frag is not None:
+                    d.frag.oversized = True
+                return True
+            problems = [self._problem(k, t, start, header_refs) for k, t in violations]
+            if not problems:
+                problems.append(self._problem("websocket.frame.implausible",
+                                              f"frame header claims {head.length} bytes", start,
+                                              header_refs))
+            out.append(self._ws_message(direction, "Invalid frame", ts_ns,
+                                        {"opcode": head.opcode, "length": head.length},
+                                        header_refs, problems))
+            d.consume(1)
+            d.mode = _Mode.HUNT
+            return True
+        if len(d.buf) < head.total_len:
+            return False
+        payload = bytes(d.buf[head.header_len:head.total_len])
+        if head.masked:
+            payload = wsf.unmask(payload, head.mask_key)
+        refs = d.refs.slice(start, start + head.total_len)
+        problems = [self._problem(k, t, start, refs) for k, t in violations]
+        d.consume(head.total_len)
+        if head.opcode >= 0x8:
+            out.append(self._control(direction, head, payload, ts_ns, refs, problems))
+            return True
+        if head.opcode == wsf.Opcode.CONTINUATION:
+            frag = d.frag
+            if frag is None:
+                problems.append(self._problem("websocket.continuation.orphan",
+                                              "continuation frame without a message to continue",
+                                              start, refs))
+                out.append(self._ws_message(direction, "Orphan continuation", ts_ns,
+                                            {"length": len(payload)}, refs, problems))
+                return True
+        else:
+            if d.frag is not None:
+                out.extend(self._flush_frag(direction, ts_ns, "a new data frame started"))
+            frag = d.frag = _Fragmented(head.opcode, head.rsv1 and deflate_on, start, ts_ns)
+        frag.frames += 1
+        frag.size += len(payload)
+        frag.refs.extend(refs)
+        frag.problems.extend(problems)
+        if frag.size > cap:
+            frag.oversized = True
+            frag.parts.clear()
+        elif not frag.oversized:
+            frag.parts.append(payload)
+        if head.fin:
+            d.frag = None
+            out.append(self._complete(direction, frag, ts_ns, coalesce(frag.refs)))
+        return True
+
+    def _flush_frag(self, direction: int, ts_ns: int, why: str) -> list[Message]:
+        d = self._dirs[direction]
+        frag = d.frag
+        assert frag is not None
+        d.frag = None
+        refs = coalesce(frag.refs)
+        problem = self._problem("websocket.message.incomplete",
+                                f"fragmented message abandoned: {why}", frag.start, refs)
+        return [self._ws_message(direction, "Incomplete message", frag.ts_ns,
+                                 {"opcode": frag.opcode, "size": frag.size}, refs,
+                                 [*frag.problems, problem])]
+
+    def _control(self, direction: int, head: wsf.FrameHeader, payload: bytes, ts_ns: int,
+                 refs: tuple[ByteRef, ...], problems: list[Problem]) -> Message:
+        name = wsf.Opcode(head.opcode).name.capitalize()
+        fields: dict = {"opcode": head.opcode, "length": len(payload)}
+        if head.opcode == wsf.Opcode.CLOSE:
+            if len(payload) == 1:
+                problems.append(self._problem("websocket.close.malformed",
+                                              "close payload of 1 byte (RFC 6455 5.5.1)",
+                                              refs[0].start if refs else 0, refs))
+            if len(payload) >= 2:
+                fields["code"] = int.from_bytes(payload[:2], "big")
+                fields["reason"] = payload[2:].decode("utf-8", "replace")
+        else:
+            fields["data"] = payload.hex()
+        return self._ws_message(direction, name, ts_ns, fields, refs, problems)
+
+    def _complete(self, direction: int, frag: _Fragmented, ts_ns: int,
+                  refs: tuple[ByteRef, ...]) -> Message:
+        d = self._dirs[direction]
+        problems = list(frag.problems)
+        ws = {"opcode": frag.opcode, "fragments": frag.frames, "compressed": frag.compressed,
+              "wire_size": frag.size}
+        payload = b"".join(frag.parts)
+        if frag.oversized:
+            problems.append(self._problem("websocket.message.too_large",
+                                          f"message of {frag.size} bytes exceeds the "
+                                          f"{self.options.max_message_size}-byte cap",
+                                          frag.start, refs))
+            return self._ws_message(direction, "Oversized message", ts_ns, ws, refs, problems)
+        if frag.compressed:
+            assert d.inflater is not None
+            try:
+                inflated = d.inflater.inflate(payload)
+            except InflateError as exc:
+                why = " (the shared window was lost in a gap or before the capture)" \
+                    if d.window_lost or self.response is None else ""
+                problems.append(self._problem("websocket.deflate.failed",
+                                              f"permessage-deflate payload does not inflate: "
+                                              f"{exc}{why}", frag.start, refs))
+                return self._ws_message(direction, "Undecodable message", ts_ns, ws, refs,
+                                        problems)
+            ws["size"] = inflated.size
+            if inflated.oversized:
+                problems.append(self._problem(
+                    "websocket.deflate.too_large",
+                    f"message inflates to {inflated.size} bytes, over the "
+                    f"{self.options.max_message_size}-byte cap (decompression bomb?)",
+                    frag.start, refs))
+                return self._ws_message(direction, "Oversized message", ts_ns, ws, refs,
+                                        problems)
+            payload = inflated.data
+        if frag.opcode == wsf.Opcode.TEXT:
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(self._problem("websocket.text.invalid_utf8",
+                                              f"text message is not UTF-8 at payload byte "
+                                              f"{exc.start} (RFC 6455 8.1)", frag.start, refs))
+        handler = self._payload_handler(payload)
+        src, dst = (self._ends if direction == 0 else self._ends[::-1])
+        if handler is None:
+            fields = {**ws, "text" if frag.opcode == 1 else "data":
+                      payload.decode("utf-8", "replace") if frag.opcode == 1 else payload.hex()}
+            return self._ws_message(direction, "Text" if frag.opcode == 1 else "Binary",
+                                    frag.ts_ns, fields, refs, problems)
+        info = WsMessageInfo(self.conn, direction, frag.ts_ns, src, dst, refs, self.subprotocol,
+                             self.charge_point_id, ws, tuple(problems))
+        return handler(payload, info)
+
+    def _payload_handler(self, payload: bytes) -> PayloadHandler | None:
+        if self._handler is not None:
+            return self._handler
+        for handoff in self._handoffs:
+            if self.subprotocol:
+                if self.subprotocol in handoff.subprotocols:
+                    break
+            elif handoff.probe is not None and handoff.probe(payload):
+                break
+        else:
+            return None
+        self._handler = handoff.factory(self.conn)
+        self._handler_name = handoff.name
+        return self._handler
+
+
+def coalesce(refs: Sequence[ByteRef]) -> tuple[ByteRef, ...]:
+    """Adjacent ranges of the same frame merged: one range per frame piece, however fed."""
+    out: list[ByteRef] = []
+    for ref in refs:
+        if out:
+            last = out[-1]
+            if (last.source == ref.source and last.frame == ref.frame
+                    and last.start + last.length == ref.start):
+                out[-1] = ByteRef(last.source, last.frame, last.start, last.length + ref.length)
+                continue
+        out.append(ref)
+    return tuple(out)
+
+
+def _refs_for(event: StreamData, offset: int) -> tuple[ByteRef, ...]:
+    """The event's refs, trimmed when its head overlapped bytes already buffered."""
+    cut = offset - event.offset
+    refs = event.refs
+    if not cut:
+        return refs
+    out: list[ByteRef] = []
+    for ref in refs:
+        if cut >= ref.length:
+            cut -= ref.length
+            continue
+        out.append(ByteRef(ref.source, ref.frame, ref.start + cut, ref.length - cut))
+        cut = 0
+    return tuple(out)

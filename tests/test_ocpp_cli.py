@@ -1,0 +1,63 @@
+"""`chargescope ocpp`: text and JSON output, exit codes, secrets, logs and captures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chargescope.cli import cli
+
+DATA = Path(__file__).resolve().parent / "data" / "ocpp"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["ocpp", *map(str, args)])
+
+
+def test_json_records_carry_protocol_field_names():
+    res = run("--json", DATA / "ocpp16_basic.jsonl")
+    assert res.exit_code == 1  # the malformed message is an error finding
+    doc = json.loads(res.stdout)
+    (charger,) = doc["chargers"]
+    assert charger["charge_point_id"] == "CP16-001"
+    assert charger["transactions"][0]["transaction_id"] == "42"
+    recs = doc["messages"]
+    assert {"unique_id", "action", "message_type", "transaction_id"} <= set(recs[0])
+    stop = next(r for r in recs if r["action"] == "StopTransaction" and r["message_type"] == "CALL")
+    assert stop["transaction_id"] == 42 and stop["direction"] == "cp->csms"
+    assert any(f["code"] == "ocpp.rpc.malformed" for f in doc["findings"])
+    assert "reading" not in res.stdout  # diagnostics go to stderr
+
+
+def test_text_output_lists_charger_transactions_and_findings():
+    res = run(DATA / "ocpp201_deflate.log", "--ocpp-version", "2.0.1")
+    assert res.exit_code == 0, res.output
+    out = res.stdout
+    assert "CS201-001  OCPP 2.0.1" in out
+    assert "tx-201-1" in out and "ocpp.tx.seqno_gap [E01.FR.07]" in out
+
+
+def test_unreadable_input_is_exit_2(tmp_path):
+    bad = tmp_path / "x.pcap"
+    bad.write_bytes(b"this is not a capture at all")
+    res = run(bad)
+    assert res.exit_code == 2
+
+
+def test_help_documents_log_formats():
+    res = CliRunner().invoke(cli, ["ocpp", "--help"])
+    assert "JSON lines" in res.output and "timestamp-prefixed" in res.output
+
+
+@pytest.mark.parametrize("show", [False, True])
+def test_passwords_only_with_show_secrets(show):
+    pytest.importorskip("chargescope.analyzer.pipeline")
+    pytest.importorskip("chargescope.analyzer.capture")
+    args = ["--json", DATA / "ocpp16_basic.pcap"] + (["--show-secrets"] if show else [])
+    res = run(*args)
+    assert ("s3cret-pass" in res.stdout) == show
+    doc = json.loads(res.stdout)
+    assert len([r for r in doc["messages"] if r["protocol"] == "ocpp"]) == 32

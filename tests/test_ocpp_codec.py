@@ -1,0 +1,174 @@
+"""OCPP-J RPC framing and schema validation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chargescope.dissectors.ocpp import looks_like_ocpp
+from chargescope.dissectors.ocpp.codec import parse_rpc
+from chargescope.dissectors.ocpp.conversation import OcppDecoder
+from chargescope.dissectors.ocpp.schemas import SchemaStore, default_store
+
+
+@pytest.mark.parametrize("text, mtype, uid, action, kinds", [
+    ('[2,"1","Heartbeat",{}]', 2, "1", "Heartbeat", []),
+    ('[3,"1",{"currentTime":"2024-01-01T00:00:00Z"}]', 3, "1", None, []),
+    ('[4,"1","NotImplemented","nope",{}]', 4, "1", None, []),
+    ('[5,"1","InternalError","bad result",{}]', 5, "1", None, []),
+    ('[6,"1","NotifyPeriodicEventStream",{}]', 6, "1", "NotifyPeriodicEventStream", []),
+    ('[2,"1","Heartbeat"]', 2, "1", "Heartbeat", ["ocpp.rpc.shape", "ocpp.rpc.payload"]),
+    ('[2,1,"Heartbeat",{}]', 2, "1", "Heartbeat", ["ocpp.rpc.unique_id"]),
+    ('[2,"' + "x" * 37 + '","Heartbeat",{}]', 2, "x" * 37, "Heartbeat", ["ocpp.rpc.unique_id"]),
+    ('[7,"1",{}]', 7, "1", None, ["ocpp.rpc.type_unknown"]),
+    ('{"a":1}', None, None, None, ["ocpp.rpc.not_array"]),
+    ('[2,"1","Heartbeat",{', None, None, None, ["ocpp.json.syntax"]),
+    ('[3,"1",[]]', 3, "1", None, ["ocpp.rpc.payload"]),
+    ('[4,"1",5,"x",{}]', 4, "1", None, ["ocpp.rpc.error_code"]),
+])
+def test_rpc_shapes(text, mtype, uid, action, kinds):
+    rpc = parse_rpc(text.encode())
+    assert rpc.message_type_id == mtype
+    assert rpc.unique_id == uid
+    assert rpc.action == action
+    assert [k for k, _, _ in rpc.problems] == kinds
+
+
+def test_json_syntax_error_carries_offset():
+    rpc = parse_rpc(b'[2,"1","Heartbeat",{')
+    assert rpc.problems[0][2] > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_hostile_bytes_never_raise(data):
+    parse_rpc(data)
+    OcppDecoder(0, version="1.6").decode(data, direction=0, ts_ns=0, src="a", dst="b")
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                           lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+                           max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(json_values, max_size=6))
+def test_any_json_array_decodes_to_a_message(doc):
+    for version in ("1.6", "2.0.1", "2.1"):
+        msg = OcppDecoder(0, version=version).decode(json.dumps(doc).encode(), direction=1,
+                                                     ts_ns=0, src="a", dst="b")
+        assert msg.protocol == "ocpp"
+        json.dumps(msg.fields)  # stays JSON-serialisable
+
+
+def test_validation_names_pointer_and_rule():
+    store = SchemaStore()
+    bad = {"chargePointVendor": "x" * 21, "chargePointModel": "M", "extra": 1}
+    violations = store.validate("1.6", "BootNotification", False, bad)
+    assert {(v.pointer, v.rule) for v in violations} == {("/chargePointVendor", "maxLength"),
+                                                         ("", "additionalProperties")}
+    assert store.validate("1.6", "BootNotification", False,
+                          {"chargePointVendor": "V", "chargePointModel": "M"}) == []
+    assert store.validate("1.6", "NoSuchAction", False, {}) is None
+
+
+def test_nested_pointer_for_2x_meter_values():
+    payload = {"eventType": "Started", "timestamp": "2024-01-01T00:00:00Z", "triggerReason": "Authorized",
+               "seqNo": 0, "transactionInfo": {"transactionId": "t"},
+               "meterValue": [{"timestamp": "2024-01-01T00:00:00Z",
+                               "sampledValue": [{"value": 1, "measurand": "Bogus"}]}]}
+    violations = default_store().validate("2.0.1", "TransactionEvent", False, payload)
+    assert [(v.pointer, v.rule) for v in violations] == [("/meterValue/0/sampledValue/0/measurand", "enum")]
+
+
+def test_actions_per_version():
+    store = default_store()
+    assert "StartTransaction" in store.actions("1.6") and "StartTransaction" not in store.actions("2.0.1")
+    assert "TransactionEvent" in store.actions("2.0.1")
+    assert "NotifyPeriodicEventStream" in store.actions("2.1")
+    assert "NotifyPeriodicEventStream" not in store.actions("2.0.1")
+
+
+def test_results_are_named_after_their_call_per_side():
+    dec = OcppDecoder(0, version="1.6")
+    call = dec.decode(b'[2,"7","Heartbeat",{}]', direction=0, ts_ns=1, src="cp", dst="csms")
+    # the same id from the other side is a different call
+    other = dec.decode(b'[2,"7","Reset",{"type":"Soft"}]', direction=1, ts_ns=2, src="csms", dst="cp")
+    res = dec.decode(b'[3,"7",{"currentTime":"2024-01-01T00:00:00Z"}]', direction=1, ts_ns=3,
+                     src="csms", dst="cp")
+    res2 = dec.decode(b'[3,"7",{"status":"Accepted"}]', direction=0, ts_ns=4, src="cp", dst="csms")
+    assert (call.name, other.name, res.name, res2.name) == (
+        "Heartbeat Request", "Reset Request", "Heartbeat Response", "Reset Response")
+    assert res.fields["schema"] == "valid" and res2.fields["schema"] == "valid"
+    unpaired = dec.decode(b'[3,"99",{}]', direction=1, ts_ns=5, src="csms", dst="cp")
+    assert unpaired.fields["action"] is None and unpaired.fields["schema"] == "unpaired"
+
+
+def test_version_guess_uses_the_schemas():
+    dec = OcppDecoder(0)
+    msg = dec.decode(b'[2,"1","BootNotification",{"reason":"PowerUp","chargingStation":'
+                     b'{"model":"M","vendorName":"V"}}]', direction=0, ts_ns=0, src="a", dst="b")
+    assert msg.fields["ocpp_version"] == "2.0.1" and msg.fields["version_source"] == "guessed"
+    dec16 = OcppDecoder(0)
+    dec16.decode(b'[2,"1","StartTransaction",{}]', direction=0, ts_ns=0, src="a", dst="b")
+    assert dec16.version == "1.6"
+
+
+def test_send_is_not_defined_before_2_1():
+    msg = OcppDecoder(0, version="2.0.1").decode(b'[6,"1","NotifyPeriodicEventStream",{}]',
+                                                 direction=0, ts_ns=0, src="a", dst="b")
+    assert "ocpp.rpc.type_unsupported" in [p.kind for p in msg.problems]
+
+
+def test_pnc_data_transfer_is_unpacked():
+    text = json.dumps([2, "1", "DataTransfer", {"vendorId": "org.openchargealliance.iso15118pnc",
+                                                "messageId": "Authorize",
+                                                "data": json.dumps({"idToken": {"idToken": "X"}})}])
+    msg = OcppDecoder(0, version="1.6").decode(text.encode(), direction=0, ts_ns=0, src="a", dst="b")
+    assert msg.fields["iso15118_pnc"] == {"message_id": "Authorize", "data": {"idToken": {"idToken": "X"}}}
+
+
+def test_probe():
+    assert looks_like_ocpp(b'[2,"1","Heartbeat",{}]')
+    assert looks_like_ocpp(b' [ 3 ,"1",{}]')
+    assert not looks_like_ocpp(b'[20,1]')
+    assert not looks_like_ocpp(b'{"a":1}')
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=80), max_size=8), st.sampled_from([None, "jsonl", "text"]))
+def test_hostile_log_lines_never_raise(lines, fmt):
+    from chargescope.analyzer.ocpp.logs import read_log_lines
+
+    for msg in read_log_lines([line + "\n" for line in lines], "fuzz.log", fmt):
+        assert msg.protocol == "ocpp"
+
+
+def test_json_array_log_of_records_and_of_bare_arrays():
+    from chargescope.analyzer.ocpp.logs import read_log_lines
+
+    records = json.dumps([{"time": "2024-01-01T00:00:00Z", "dir": "out", "cp": "X",
+                           "msg": '[2,"1","Reset",{"type":"Soft"}]'}], indent=1).splitlines(True)
+    (msg,) = read_log_lines(records, "a.json")
+    assert (msg.fields["direction"], msg.fields["charge_point_id"], msg.name) == (1, "X", "Reset Request")
+    bare = json.dumps([[2, "1", "Heartbeat", {}], [3, "1", {"currentTime": "2024-01-01T00:00:00Z"}]],
+                      indent=1).splitlines(True)
+    names = [m.name for m in read_log_lines(bare, "b.json")]
+    assert names == ["Heartbeat Request", "Heartbeat Response"]
+
+
+def test_text_log_direction_words_and_cp_side():
+    from chargescope.analyzer.ocpp.logs import read_log_lines
+
+    lines = ['[2024-01-01T10:00:00.000Z] station=CP9 RX [2,"1","Heartbeat",{}]\n',
+             '[2024-01-01T10:00:00.100Z] station=CP9 TX [3,"1",{"currentTime":"2024-01-01T00:00:00Z"}]\n',
+             'random noise line\n']
+    csms = list(read_log_lines(lines, "c.log"))
+    assert [m.fields["direction"] for m in csms] == [0, 1]
+    cp_side = list(read_log_lines(lines, "c.log", log_side="cp"))
+    assert [m.fields["direction"] for m in cp_side] == [1, 0]
+    assert csms[0].fields["charge_point_id"] == "CP9"
+    assert csms[1].ts_ns - csms[0].ts_ns == 100_000_000

@@ -1,0 +1,369 @@
+"""EXI 1.0 schema-informed grammars (W3C EXI 1.0 §8.5) for one schema set, strict=false.
+
+Every type gets a proto-grammar built as a small NFA (attribute uses in qname order, then the
+content particle: sequences concatenate, choices branch, occurrence bounds unroll into
+required and optional copies, unbounded maxima loop). Normalisation (§8.5.4.2) is an ordered
+subset construction: ε-productions are replaced in place by the productions they lead to, and
+productions with the same terminal are merged into one whose right-hand side is the union
+(§8.5.4.2.2). Event codes follow §8.5.4.3: AT(qname) sorted by local name then uri, SE in schema
+order, wildcards, EE, CH. With strict=false every non-terminal also owns second-level
+productions (xsi:type, xsi:nil, undeclared AT/SE/CH), so each first-level code is read with
+ceil(log2(n + 1)) bits where n is the number of first-level productions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .xsd import (
+    UNBOUNDED,
+    XS,
+    ComplexType,
+    ElementDecl,
+    ModelGroup,
+    Particle,
+    QName,
+    SchemaSet,
+    SimpleType,
+    UnsupportedSchema,
+    Wildcard,
+    _ElementRef,
+)
+
+# production kinds in the generated tables (the decoder and encoder share these numbers)
+SE, AT, CH, EE, SEW = 0, 1, 2, 3, 4
+# element shapes in the JSON form
+COMPLEX, SIMPLE = 0, 1
+# datatype kinds
+DT_BIN_HEX, DT_BIN_B64, DT_BOOL, DT_INT, DT_UINT, DT_NBIT, DT_STR, DT_ENUM = range(8)
+NBIT_LIMIT = 4096  # EXI 1.0 §7.1.5: bounded ranges below this use n-bit unsigned integers
+
+_EPS = ("eps",)
+_ACCEPT = ("accept",)
+
+
+@dataclass(frozen=True)
+class _Terminal:
+    kind: int
+    name: QName | None = None  # SE/AT qname, SEW namespace constraint
+    payload: object = None  # SE: (decl, is_list); AT/CH: SimpleType
+
+
+class _NFA:
+    def __init__(self) -> None:
+        self.edges: list[list[tuple[object, int]]] = []
+
+    def new(self) -> int:
+        self.edges.append([])
+        return len(self.edges) - 1
+
+    def add(self, src: int, label: object, dst: int) -> None:
+        self.edges[src].append((label, dst))
+
+
+class GrammarSet:
+    """Compiled grammars of one schema set, as plain tables."""
+
+    def __init__(self, schemas: SchemaSet, loop_above: int | None = None) -> None:
+        self.schemas = schemas
+        self.loop_above = loop_above
+        self.states: list[tuple[int, tuple]] = []
+        self.datatypes: list[tuple] = []
+        self._dt_index: dict[tuple, int] = {}
+        self._type_start: dict[int, int] = {}
+        self._pending: list[tuple[int, object]] = []
+        self.document = self._document()
+        while self._pending:
+            slot, type_obj = self._pending.pop(0)
+            self._fill_type(slot, type_obj)
+
+    # ---- datatypes -----------------------------------------------------------------------
+    def datatype(self, st: SimpleType) -> int:
+        key = self._datatype_key(st)
+        if key not in self._dt_index:
+            self._dt_index[key] = len(self.datatypes)
+            self.datatypes.append(key)
+        return self._dt_index[key]
+
+    @staticmethod
+    def _datatype_key(st: SimpleType) -> tuple:
+        if st.enumeration:
+            values = tuple(int(v) for v in st.enumeration) if st.builtin == "integer" else tuple(
+                st.enumeration)
+            return (DT_ENUM, values)
+        if st.builtin == "integer":
+            lo, hi = st.min_inclusive, st.max_inclusive
+            if lo is not None and hi is not None and hi - lo < NBIT_LIMIT:
+                return (DT_NBIT, lo, (hi - lo).bit_length())
+            if lo is not None and lo >= 0:
+                return (DT_UINT,)
+            return (DT_INT,)
+        simple = {"string": (DT_STR,), "boolean": (DT_BOOL,), "hexBinary": (DT_BIN_HEX,),
+                  "base64Binary": (DT_BIN_B64,), "anySimpleType": (DT_STR,)}
+        if st.builtin in simple:
+            return simple[st.builtin]
+        raise UnsupportedSchema(f"datatype {st.builtin}")
+
+    # ---- document ------------------------------------------------------------------------
+    def _document(self) -> tuple:
+        globals_ = sorted(self.schemas.elements.values(), key=lambda d: (d.name[1], d.name[0]))
+        roots = []
+        for decl in globals_:
+            start, shape = self._element_grammar(decl)
+            roots.append((decl.name[1], start, shape))
+        return (len(roots).bit_length(), tuple(roots))
+
+    def _element_type(self, decl: ElementDecl) -> ComplexType | SimpleType:
+        if decl.inline_type is not None:
+            return decl.inline_type
+        qn = decl.type_ref
+        if qn in self.schemas.complex_types:
+            return self.schemas.complex_type(qn)
+        if qn[0] == XS and qn[1] == "anyType":
+            raise UnsupportedSchema(f"element {decl.name} of type xs:anyType")
+        return self.schemas.simple_type(qn)
+
+    def _element_grammar(self, decl: ElementDecl) -> tuple[int, int]:
+        """(start state, shape) of an element's grammar; the states are filled later."""
+        type_obj = self._element_type(decl)
+        shape = SIMPLE if isinstance(type_obj, SimpleType) else COMPLEX
+        key = id(type_obj)
+        if key not in self._type_start:
+            slot = len(self.states)
+            self.states.append((0, (), (), -1))  # placeholder, filled by _fill_type
+            self._type_start[key] = slot
+            self._pending.append((slot, type_obj))
+        return self._type_start[key], shape
+
+    # ---- type grammars -------------------------------------------------------------------
+    def _fill_type(self, slot: int, type_obj: object) -> None:
+        nfa = _NFA()
+        start = nfa.new()
+        if isinstance(type_obj, SimpleType):
+            mid, end = nfa.new(), nfa.new()
+            nfa.add(start, _Terminal(CH, payload=type_obj), mid)
+            nfa.add(mid, _EPS, end)
+            nfa.add(end, _ACCEPT, end)
+            head, has_attributes = {start}, False
+        else:
+            assert isinstance(type_obj, ComplexType)
+            cur = start
+            head = {start}
+            has_attributes = bool(type_obj.attributes)
+            for attr in sorted(type_obj.attributes, key=lambda a: (a.name[1], a.name[0])):
+                nxt = nfa.new()
+                nfa.add(cur, _Terminal(AT, attr.name, attr.type), nxt)
+                if not attr.required:
+                    nfa.add(cur, _EPS, nxt)
+                cur = nxt
+                head.add(cur)
+            if type_obj.simple is not None:
+                end = nfa.new()
+                nfa.add(cur, _Terminal(CH, payload=type_obj.simple), end)
+            elif type_obj.particle is not None:
+                first_content = len(nfa.edges)
+                p_start, p_end = self._particle(nfa, type_obj.particle, 1)
+                nfa.add(cur, _EPS, p_start)
+                end = p_end
+                if type_obj.mixed:
+                    untyped = SimpleType(name=None, base=None, builtin="string")
+                    for node in [cur, *range(first_content, len(nfa.edges))]:
+                        nfa.add(node, _Terminal(CH, payload=untyped), node)
+            else:
+                end = cur
+            nfa.add(end, _ACCEPT, end)
+        self._determinise(nfa, start, slot, head, has_attributes)
+
+    def _particle(self, nfa: _NFA, p: Particle, mult: int) -> tuple[int, int]:
+        repeat = mult * (2 if p.max == UNBOUNDED else p.max)
+        if (self.loop_above is not None and p.max > self.loop_above
+                and not isinstance(p.term, ModelGroup)):
+            # The reference codec's ISO 15118-2 grammar (EXIficient, precompiled in the
+            # iso15118 package) repeats such element particles as X+ / X*, with no state
+            # counting the bound; the other schema sets are unrolled as the spec says.
+            p = Particle(min(p.min, 1), UNBOUNDED, p.term)
+        start = cur = nfa.new()
+        for _ in range(p.min):
+            s, e = self._term(nfa, p.term, repeat)
+            nfa.add(cur, _EPS, s)
+            cur = e
+        if p.max == UNBOUNDED:
+            s, e = self._term(nfa, p.term, repeat)
+            exit_ = nfa.new()
+            nfa.add(cur, _EPS, s)
+            nfa.add(cur, _EPS, exit_)
+            nfa.add(e, _EPS, s)
+            nfa.add(e, _EPS, exit_)
+            cur = exit_
+        elif p.max > p.min:
+            # optional copies; skipping one skips the rest (same language and event codes as
+            # the spec's chain of optional copies after duplicate-terminal merging, without
+            # its quadratic state sets for maxOccurs=1024)
+            exit_ = nfa.new()
+            for _ in range(p.max - p.min):
+                s, e = self._term(nfa, p.term, repeat)
+                nfa.add(cur, _EPS, s)
+                nfa.add(cur, _EPS, exit_)
+                cur = e
+            nfa.add(cur, _EPS, exit_)
+            cur = exit_
+        return start, cur
+
+    def _term(self, nfa: _NFA, term: object, mult: int) -> tuple[int, int]:
+        start, end = nfa.new(), nfa.new()
+        if isinstance(term, _ElementRef):
+            head = self.schemas.element(term.ref)
+            members = [d for d in self.schemas.substitutes(head)]
+            members.sort(key=lambda d: (d.name[1], d.name[0]))
+            for decl in members:
+                nfa.add(start, _Terminal(SE, decl.name, (decl, mult > 1)), end)
+        elif isinstance(term, ElementDecl):
+            nfa.add(start, _Terminal(SE, term.name, (term, mult > 1)), end)
+        elif isinstance(term, Wildcard):
+            if isinstance(term.constraint, tuple):
+                for uri in term.constraint:
+                    nfa.add(start, _Terminal(SEW, (uri, "*")), end)
+            else:
+                nfa.add(start, _Terminal(SEW, None), end)
+        elif isinstance(term, ModelGroup):
+            if term.compositor == "sequence":
+                cur = start
+                for part in term.particles:
+                    s, e = self._particle(nfa, part, mult)
+                    nfa.add(cur, _EPS, s)
+                    cur = e
+                nfa.add(cur, _EPS, end)
+            elif term.compositor == "choice":
+                for part in term.particles:
+                    s, e = self._particle(nfa, part, mult)
+                    nfa.add(start, _EPS, s)
+                    nfa.add(e, _EPS, end)
+            else:
+                raise UnsupportedSchema(f"model group {term.compositor}")
+        else:
+            raise UnsupportedSchema(f"term {term!r}")
+        return start, end
+
+    @staticmethod
+    def _closure(nfa: _NFA, node: int, out: list, seen: set[int]) -> None:
+        """Terminal productions reachable through ε, in place order (iterative pre-order)."""
+        if node in seen:
+            return
+        seen.add(node)
+        stack = [iter(nfa.edges[node])]
+        while stack:
+            for label, dst in stack[-1]:
+                if label is _EPS:
+                    if dst not in seen:
+                        seen.add(dst)
+                        stack.append(iter(nfa.edges[dst]))
+                        break
+                else:
+                    out.append((label, dst))
+            else:
+                stack.pop()
+
+    def _determinise(self, nfa: _NFA, start: int, slot: int, head: set[int],
+                     has_attributes: bool) -> None:
+        index: dict[frozenset[int], int] = {frozenset([start]): slot}
+        order: list[tuple[int, ...]] = [(start,)]
+        slots = [slot]
+        i = 0
+        while i < len(order):
+            nodes = order[i]
+            prods: list[tuple[object, ...]] = []
+            seen: set[int] = set()
+            for n in nodes:
+                self._closure(nfa, n, prods, seen)
+            merged: dict[object, list[int]] = {}
+            for label, dst in prods:
+                key = _ACCEPT if label is _ACCEPT else (label.kind, label.name,
+                                                        id(label.payload) if label.kind == CH
+                                                        else None)
+                merged.setdefault(key, [])
+                if dst not in merged[key]:
+                    merged[key].append(dst)
+            labels: dict[object, object] = {}
+            for label, _dst in prods:
+                key = _ACCEPT if label is _ACCEPT else (label.kind, label.name,
+                                                        id(label.payload) if label.kind == CH
+                                                        else None)
+                labels.setdefault(key, label)
+            table = []
+            for key, dsts in merged.items():
+                label = labels[key]
+                if label is _ACCEPT:
+                    table.append((_category(None), None, (EE,)))
+                    continue
+                target = frozenset(dsts)
+                if target not in index:
+                    index[target] = len(self.states)
+                    self.states.append((0, (), (), -1))
+                    order.append(tuple(dsts))
+                    slots.append(index[target])
+                nxt = index[target]
+                table.append((_category(label), label, self._production(label, nxt)))
+            table.sort(key=lambda item: item[0])
+            productions = tuple(item[2] for item in table)
+            attribute_phase = bool(head & set(nodes))
+            has_ee = any(p[0] == EE for p in productions)
+            second = _second_level(nodes[0] == start and i == 0, attribute_phase, has_ee,
+                                   has_attributes)
+            content2 = -1
+            if attribute_phase:
+                # Element_i,content2 (§8.5.4.4.1): where undeclared SE(*) / untyped CH lead
+                # from the attribute phase: the same content productions without attributes,
+                # and second-level EE, SE(*), CH only
+                twin = tuple(p for p in productions if p[0] != AT)
+                content2 = len(self.states)
+                self.states.append((len(twin).bit_length(), twin,
+                                    (() if any(p[0] == EE for p in twin) else ("EE",))
+                                    + ("SE(*)", "CH(untyped)"), -1))
+            self.states[slots[i]] = (len(productions).bit_length(), productions, second,
+                                     content2)
+            i += 1
+
+    def _production(self, label: _Terminal, nxt: int) -> tuple:
+        if label.kind == SE:
+            decl, is_list = label.payload
+            child, shape = self._element_grammar(decl)
+            return (SE, label.name[1], child, shape, is_list, nxt)
+        if label.kind == AT:
+            return (AT, label.name[1], self.datatype(label.payload), nxt)
+        if label.kind == CH:
+            return (CH, self.datatype(label.payload), nxt)
+        if label.kind == SEW:
+            return (SEW, label.name[0] if label.name else None, nxt)
+        raise AssertionError(label)
+
+
+def _category(label: _Terminal | None) -> tuple:
+    """Sort key for event-code assignment (§8.5.4.3); Python's sort is stable for schema order."""
+    if label is None:
+        return (4,)
+    if label.kind == AT:
+        return (0, label.name[1], label.name[0])
+    if label.kind == SE:
+        return (2,)
+    if label.kind == SEW:
+        return (3,)
+    return (5,)  # CH
+
+
+def _second_level(initial: bool, attribute_phase: bool, has_ee: bool,
+                  has_attributes: bool) -> tuple[str, ...]:
+    """Second-level events strict=false adds to a non-terminal (§8.5.4.4.1), in code order.
+
+    The initial non-terminal gets xsi:type and xsi:nil; the non-terminals up to the start of
+    the content (attribute phase) get EE when the schema did not give them one, AT(*) and the
+    untyped-value attribute escape; every non-terminal gets undeclared SE(*) and untyped CH.
+    """
+    events: list[str] = []
+    if attribute_phase:
+        if not has_ee:
+            events.append("EE")
+        if initial:
+            events += ["AT(xsi:type)", "AT(xsi:nil)"]
+        events += ["AT(*)", "AT(untyped)"]
+    events += ["SE(*)", "CH(untyped)"]
+    return tuple(events)
