@@ -67,6 +67,7 @@ class Rendered:
     """The frames of every source that saw traffic, before they are written."""
 
     frames: dict[str, list[nb.WireFrame]]
+    events: dict[str, list[Any]]  # source -> the link script's events (what was said)
     facts: Facts
 
 
@@ -91,6 +92,7 @@ def build(scenario: Scenario, seed: int = 0) -> Rendered:
     b_events = linkb.script(scenario, facts, rngs["b"], cert_exi)
     c_events = linkc.script(scenario, facts, rngs["c"])
     frames: dict[str, list[nb.WireFrame]] = {}
+    said = {"plc": a_events, "csms": b_events, "ocpi": c_events}
     for source, events, wire_rng, render_link in (
             (SOURCES[0], a_events, rngs["wire_a"], _link_a),
             (SOURCES[1], b_events, rngs["wire_b"], _link_b),
@@ -100,7 +102,7 @@ def build(scenario: Scenario, seed: int = 0) -> Rendered:
         wire = nb.Wire(wire_rng)
         render_link(wire, scenario, events, scenario.offset_ns(source.name))
         frames[source.name] = wire.ordered()
-    return Rendered(frames, facts)
+    return Rendered(frames, said, facts)
 
 
 def render(scenario: Scenario, out_dir: Path, seed: int = 0) -> list[Path]:
