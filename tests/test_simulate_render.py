@@ -155,3 +155,17 @@ def test_tshark_reads_every_file_without_warnings(rendered):
                 assert "websocket" in protocols
             else:
                 assert "http" in protocols and "json" in protocols
+
+
+def test_committed_demo_captures_are_reproducible(rendered, tmp_path):
+    import importlib.util
+
+    tool = Path(__file__).resolve().parent.parent / "tools" / "make_demo_captures.py"
+    spec = importlib.util.spec_from_file_location("make_demo_captures", tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in module.DEMO:
+        for path in render(SCENARIOS[name], tmp_path, seed=module.SEED):
+            committed = module.OUT / path.name
+            assert committed.exists() and committed.read_bytes() == path.read_bytes(), (
+                f"captures/demo/{path.name} is stale: run python tools/make_demo_captures.py")
