@@ -22,7 +22,6 @@ from chargescope.analyzer.simulate.scenarios import Fault, Scenario
 BOOT_LEAD_NS = 8 * SECOND  # the capture starts with the charger (re)connecting
 HEARTBEAT_S = 60
 METER_PERIOD_NS = 10 * SECOND
-REMOTE_START_ID = 4711
 REMOTE_WAIT_NS = 190 * SECOND  # the CSMS capture runs past the correlator's 120 s start timeout
 
 
@@ -160,7 +159,7 @@ def _session(conv: Conversation, scn: Scenario, facts: Facts, v16: bool,
         ts = facts.plug_ns + 400 * MS
         return conv.call(ts, False, "RequestStartTransaction", {
             "idToken": {"idToken": ids.rfid_uid, "type": "ISO14443"},
-            "remoteStartId": REMOTE_START_ID, "evseId": 1}, {"status": "Accepted"})
+            "remoteStartId": ids.remote_start_id, "evseId": 1}, {"status": "Accepted"})
     status(facts.plug_ns + 250 * MS, "Preparing")
     tx = _Transaction(conv, scn, facts, v16)
     if not v16:

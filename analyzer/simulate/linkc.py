@@ -13,7 +13,7 @@ from typing import Any
 
 from chargescope.analyzer.simulate.events import Http
 from chargescope.analyzer.simulate.facts import MS, SECOND, Facts
-from chargescope.analyzer.simulate.linkb import REMOTE_START_ID, iso_time
+from chargescope.analyzer.simulate.linkb import iso_time
 from chargescope.analyzer.simulate.scenarios import Fault, Scenario
 
 VERSION = "2.2.1"
@@ -65,10 +65,13 @@ def script(scn: Scenario, facts: Facts, rng: random.Random) -> list[Any]:
     emsp = f"/ocpi/emsp/{VERSION}"
     if Fault.OCPI_RESULT_TIMEOUT in scn.faults:
         ts = facts.plug_ns - 300 * MS
+        # the CPO relays the command as RequestStartTransaction with this reference as its
+        # remoteStartId, so links B and C share the key
+        reference = str(ids.remote_start_id)
         gw.exchange(ts, False, "POST", f"/ocpi/cpo/{VERSION}/commands/START_SESSION", {
-            "response_url": f"https://emsp.example{emsp}/commands/START_SESSION/{REMOTE_START_ID}",
+            "response_url": f"https://emsp.example{emsp}/commands/START_SESSION/{reference}",
             "token": token(scn, ts), "location_id": ids.location_id, "evse_uid": ids.evse_uid,
-            "authorization_reference": ids.authorization_reference},
+            "authorization_reference": reference},
             200, _ok({"result": "ACCEPTED", "timeout": 30}, ts + 60 * MS))
         # the CPO never POSTs the CommandResult to response_url: that is the fault
         return gw.events

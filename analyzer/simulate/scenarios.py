@@ -51,6 +51,7 @@ class Identities:
     ocpi_session_id: str = "SES-20260314-0042-0001"
     cdr_id: str = "CDR-20260314-0042-0001"
     authorization_reference: str = "AUTHREF-8C2D41"
+    remote_start_id: int = 4711  # OCPP 2.0.1 remoteStartId; a remote start's OCPI reference
     cpo_party: tuple[str, str] = ("DE", "CSC")
     emsp_party: tuple[str, str] = ("NL", "EMP")
     session_id_hex: str = "6A1F3C5E7B9D0A2C"  # V2G SessionID (8 bytes)
