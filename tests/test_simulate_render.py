@@ -99,10 +99,14 @@ def test_project_dissectors_decode_everything_cleanly(rendered):
                 assert counts["exi"] == len(_v2g_events(name))
                 if build_.facts.slac_matched_ns:
                     assert counts["homeplug"] == 23 and counts["sdp"] == 2
-            elif "linkB" in path.name:
-                assert counts["ocpp"] >= 6
-            else:
-                assert counts["ocpi"] >= 2
+            elif "linkB" in path.name:  # every OCPP-J frame, schema-valid for its version
+                assert counts["ocpp"] == len(build_.events["csms"]) - 1  # minus the upgrade
+                assert all(m.fields.get("schema") == "valid" for m in messages
+                           if m.protocol == "ocpp")
+            else:  # every OCPI request and response, no object or envelope violation
+                assert counts["ocpi"] == 2 * len(build_.events["ocpi"])
+                assert not [m.fields["violations"] for m in messages
+                            if m.protocol == "ocpi" and m.fields.get("violations")]
 
 
 def _source_of(path: Path) -> str:

@@ -29,6 +29,7 @@ class Fault(enum.StrEnum):
     PNC_CERT = "pnc-cert"  # Get15118EVCertificate Failed on B, CertificateInstallation FAILED on A
     ENERGY_MISMATCH = "energy-mismatch"  # CDR total_energy disagrees with the OCPP meter
     OCPI_RESULT_TIMEOUT = "ocpi-result-timeout"  # START_SESSION accepted, no result, no session
+    CLOCK_SKEW = "clock-skew"  # a capture source's clock is off by more than the 5 s threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,7 @@ def _fault(base: Scenario, name: str, summary: str, faults: set[Fault],
                    expected_findings=frozenset(expected), **kw)
 
 
+_AC_EIM = _happy("ac-eim", "", protocol="iso2", payment="EIM", ocpp="ocpp1.6", charge=_AC)
 _DC_EIM = _happy("dc-eim", "", protocol="iso2", payment="EIM", ocpp="ocpp1.6", charge=_DC)
 _DC_PNC = _happy("dc-pnc", "", protocol="iso2", payment="PnC", ocpp="ocpp2.0.1", charge=_DC)
 
@@ -158,6 +160,10 @@ _CATALOGUE: tuple[Scenario, ...] = (
            "eMSP sends OCPI START_SESSION, the CPO accepts it, but the result callback "
            "never arrives and no transaction starts on B", {Fault.OCPI_RESULT_TIMEOUT},
            {"xlink.ocpi.start_no_transaction"}, remote_start=True),
+    _fault(_AC_EIM, "clock-skew",
+           "A happy AC session, but the CSMS host's clock runs 7.5 s ahead of the PLC sniffer",
+           {Fault.CLOCK_SKEW}, {"xlink.clock.offset"},
+           clock_offsets_ns=(("plc", 0), ("csms", 7_500_000_000), ("ocpi", -1_100_000_000))),
 )
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in _CATALOGUE}
