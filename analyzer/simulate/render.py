@@ -130,6 +130,28 @@ def render(scenario: Scenario, out_dir: Path, seed: int = 0) -> list[Path]:
     return paths
 
 
+def site_map(scenarios: list[Scenario]) -> str:
+    """The site map (TOML, see analyzer/correlate/sitemap.py) of the scenarios' chargers.
+
+    What a site operator knows and the captures do not say: which SECC MAC and which
+    EVSEID belong to which OCPP charge point and connector. `analyze --site` uses it to
+    join link A and link B sessions that share no identifier (EIM sessions).
+    """
+    lines = ["# chargescope simulate: the charging site of the generated captures", ""]
+    seen: set[str] = set()
+    for scn in scenarios:
+        ids = scn.ids
+        if ids.charge_point_id in seen:
+            continue
+        seen.add(ids.charge_point_id)
+        connector = str(ids.connector_id) if scn.ocpp == "ocpp1.6" else f"1:{ids.connector_id}"
+        lines += ["[[charger]]", f'charge_point_id = "{ids.charge_point_id}"',
+                  f'secc_mac = "{ids.secc_mac}"', f'location_id = "{ids.location_id}"', "",
+                  "[[charger.evse]]", f'connector = "{connector}"', f'evse_id = "{ids.evse_id}"',
+                  f'evse_uid = "{ids.evse_uid}"', f'secc_mac = "{ids.secc_mac}"', ""]
+    return "\n".join(lines)
+
+
 # ---- link A ---------------------------------------------------------------------------
 
 def _link_a(wire: nb.Wire, scn: Scenario, events: list[Any], offset: int) -> None:

@@ -6,7 +6,8 @@ session id, MACs), how each capture source's clock is off, what is charged, and 
 failures are injected. `timeline.plan()` turns it into times and values; the link
 renderers turn those into frames. `expected_findings` is the exact set of finding
 codes `chargescope analyze` must report for the generated captures: the injected
-failures and nothing else.
+failures and nothing else, when it is given the site map `render.site_map()` writes
+(`analyze --site site.toml`), as a site operator would.
 
 Add a scenario by adding one entry to `SCENARIOS` (a registration table).
 """
@@ -14,6 +15,8 @@ Add a scenario by adding one entry to `SCENARIOS` (a registration table).
 from __future__ import annotations
 
 import enum
+import hashlib
+import uuid
 from dataclasses import dataclass, field, replace
 
 SECOND = 1_000_000_000
@@ -135,7 +138,7 @@ _CATALOGUE: tuple[Scenario, ...] = (
            "EVSE never answers CM_SLAC_PARM.REQ: no link, no V2G; the charger goes back "
            "to Available", {Fault.SLAC_TIMEOUT},
            {"slac.parm.retry", "slac.parm.unanswered", "slac.retries.exhausted",
-            "slac.run.incomplete"}),
+            "slac.run.incomplete", "xlink.join.unmatched"}),
     _fault(replace(_DC_EIM, protocol="din"), "cablecheck-failure",
            "DIN 70121 DC: CableCheck reports an isolation fault; the charger ends the "
            "transaction", {Fault.CABLE_CHECK},
@@ -166,4 +169,28 @@ _CATALOGUE: tuple[Scenario, ...] = (
            clock_offsets_ns=(("plc", 0), ("csms", 7_500_000_000), ("ocpi", -1_100_000_000))),
 )
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in _CATALOGUE}
+SLOT_NS = 900 * SECOND  # scenarios happen one after another at the same site
+
+
+def _placed(scn: Scenario, index: int) -> Scenario:
+    """Give catalogue entry `index` its own time slot, EV, driver and session ids.
+
+    All scenarios take place at one charger, a quarter of an hour apart, so any set of
+    them can be analysed together (as `captures/demo/` is) without two stories sharing
+    an EV, a token or a transaction.
+    """
+    digest = hashlib.sha256(scn.name.encode()).digest()
+    n = index + 1
+    ids = replace(
+        scn.ids,
+        ev_mac=f"02:00:5e:7a:{n:02x}:01", ev_modem_mac=f"02:00:5e:7a:{n:02x}:02",
+        emaid=f"DE-CSC-C{12345600 + n:08d}-{digest[0] % 10}",
+        rfid_uid=f"04A1B2C3D4{n:04X}", transaction_id=7310 + n,
+        tx_uuid=str(uuid.UUID(bytes=digest[:16], version=4)),
+        ocpi_session_id=f"SES-20260314-0042-{n:04d}", cdr_id=f"CDR-20260314-0042-{n:04d}",
+        authorization_reference=f"AUTHREF-{digest[1:4].hex().upper()}",
+        remote_start_id=4700 + n, session_id_hex=digest[4:12].hex().upper())
+    return replace(scn, ids=ids, start_ns=scn.start_ns + index * SLOT_NS)
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: _placed(s, i) for i, s in enumerate(_CATALOGUE)}

@@ -32,10 +32,11 @@ def command(scenarios: tuple[str, ...], out_dir: Path, seed: int, show_list: boo
     """Write consistent captures of links A, B and C for catalogue SCENARIOs (or `all`).
 
     One file per capture source (PLC sniffer, CSMS, OCPI gateway), each with its own
-    clock offset; `expected_findings` is what `chargescope analyze` must report.
+    clock offset, and `site.toml`, the site map joining charger identities;
+    `expected_findings` is what `chargescope analyze --site site.toml` must report.
     """
     from chargescope.analyzer.simulate.encoders import EncoderMissing
-    from chargescope.analyzer.simulate.render import render
+    from chargescope.analyzer.simulate.render import render, site_map
     from chargescope.analyzer.simulate.scenarios import SCENARIOS
 
     if show_list:
@@ -70,5 +71,9 @@ def command(scenarios: tuple[str, ...], out_dir: Path, seed: int, show_list: boo
             diag(f"{name}: {len(paths)} file(s)")
             for path in paths:
                 click.echo(f"{path}  ({path.stat().st_size} bytes)")
+    site = out_dir / "site.toml"
+    site.write_text(site_map([SCENARIOS[name] for name in names]), encoding="utf-8")
     if as_json:
-        emit_json(report)
+        emit_json({"scenarios": report, "site_map": str(site)})
+    else:
+        click.echo(f"{site}  (site map: chargescope analyze --site {site} ...)")
