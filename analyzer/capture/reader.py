@@ -63,6 +63,17 @@ class CaptureFile:
     def compressed(self) -> bool:
         return self._reader.compressed
 
+    @property
+    def counters(self) -> dict[str, int]:
+        """frames, bytes (captured), truncated (snaplen-cut) and malformed, so far."""
+        return {"frames": self.frames_read, "bytes": self.bytes_read,
+                "truncated": self.truncated, "malformed": self.malformed}
+
+    def tls_key_log(self) -> bytes:
+        """The NSS key log lines of every TLS Decryption Secrets Block read so far."""
+        return b"".join(s.data if s.data.endswith(b"\n") else s.data + b"\n"
+                        for s in self.secrets if s.type == m.SECRETS_TLS_KEY_LOG)
+
     def frames(self) -> Iterator[Frame]:
         """The file's frames in file order (one pass: a second call raises RuntimeError)."""
         return itertools.chain.from_iterable(self.batches())

@@ -127,6 +127,8 @@ def test_multi_section_pcapng(tmp_path, which, gz):
                                                          ("fe80::1", ("ev",))]
     assert [(s.interface, s.received, s.dropped) for s in cap.stats] == [(0, 4, 0)]
     assert cap.truncated == 1
+    assert cap.counters == {"frames": 10, "bytes": 524, "truncated": 1, "malformed": 0}
+    assert cap.tls_key_log() == b"CLIENT_RANDOM aa bb\n"
 
 
 @needs_tshark
