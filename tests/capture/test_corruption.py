@@ -256,3 +256,18 @@ def test_truncate_rich_pcapng_at_every_offset(tmp_path):
         assert frames == reference[:len(frames)]
         # every frame whose block (header, data, options, trailer) ends before the cut
         assert len(frames) >= sum(1 for f in reference if f[5] + 40 + len(f[2]) <= cut)
+
+
+def test_large_negative_tsoffset(tmp_path):
+    """if_tsoffset near -2**62 ns: no int64 overflow in either twin, exact values."""
+    out = io.BytesIO()
+    with PcapngWriter(out) as w:
+        w.add_interface(1, tsoffset=-4_000_000_000)
+        w.add_interface(1, tsoffset=4_000_000_000)
+        w.write_block(6, struct.pack("<IIIII", 0, 0, 5, 4, 4) + b"abcd")
+        w.write_block(6, struct.pack("<IIIII", 0, 0x7FFFFFFF, 5, 4, 4) + b"efgh")
+        w.write_block(6, struct.pack("<IIIII", 1, 0x10000000, 5, 4, 4) + b"ijkl")
+    frames, problems = both(write(tmp_path, "neg.pcapng", out.getvalue()))
+    assert problems == []
+    assert [f.ts_ns for f in frames] == [5 - 4 * 10 ** 18, (0x7FFFFFFF << 32 | 5) - 4 * 10 ** 18,
+                                         (0x10000000 << 32 | 5) + 4 * 10 ** 18]
