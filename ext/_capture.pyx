@@ -118,7 +118,6 @@ def walk_pcap(bytes buf, Py_ssize_t pos, bint little, bint nano, object linktype
     cdef Py_ssize_t end = PyBytes_GET_SIZE(buf)
     cdef uint32_t sec, frac, caplen, wirelen
     cdef int64_t frac_scale = 1 if nano else 1000
-    cdef uint32_t frac_limit = 1000000000 if nano else 1000000
     cdef int64_t ts
     cdef Py_ssize_t size = 0, cut = 0
     iface = 0
@@ -129,7 +128,7 @@ def walk_pcap(bytes buf, Py_ssize_t pos, bint little, bint nano, object linktype
         frac = _u32(p + pos + 4, little)
         caplen = _u32(p + pos + 8, little)
         wirelen = _u32(p + pos + 12, little)
-        if caplen > C_MAX_CAPLEN or frac >= frac_limit:
+        if caplen > C_MAX_CAPLEN:
             return pos, number, BAD_RECORD, size, cut
         if <Py_ssize_t>caplen > end - pos - 16:
             return pos, number, NEED_DATA, size, cut
