@@ -272,3 +272,13 @@ def test_large_negative_tsoffset(tmp_path):
     assert problems == []
     assert [f.ts_ns for f in frames] == [5 - 4 * 10 ** 18, (0x7FFFFFFF << 32 | 5) - 4 * 10 ** 18,
                                          (0x10000000 << 32 | 5) + 4 * 10 ** 18]
+
+
+def test_huge_tsoffset(tmp_path):
+    """if_tsoffset beyond int64 ns (found by fuzzing): exact big integers, no OverflowError."""
+    out = io.BytesIO()
+    with PcapngWriter(out) as w:
+        w.add_interface(1, tsoffset=2 ** 62)
+        w.write_block(6, struct.pack("<IIIII", 0, 0, 7, 4, 4) + b"abcd")
+    frames, problems = both(write(tmp_path, "off.pcapng", out.getvalue()))
+    assert problems == [] and [f.ts_ns for f in frames] == [7 + 2 ** 62 * 10 ** 9]
