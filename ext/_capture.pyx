@@ -81,6 +81,16 @@ def _check_frame_layout():
 _check_frame_layout()
 
 
+def _use_fast_frames(bint on):
+    """Switch direct slot filling off (tests of the ordinary-constructor path) or back on
+    (only if the layout check passes); returns whether it is now on."""
+    global FAST_FRAMES
+    if on:
+        return _check_frame_layout()
+    FAST_FRAMES = False
+    return False
+
+
 cdef inline void _put(object obj, int i, object value):
     Py_INCREF(value)
     (<PyObject**>((<char*><PyObject*>obj) + SLOT[i]))[0] = <PyObject*>value

@@ -282,3 +282,18 @@ def test_huge_tsoffset(tmp_path):
         w.write_block(6, struct.pack("<IIIII", 0, 0, 7, 4, 4) + b"abcd")
     frames, problems = both(write(tmp_path, "off.pcapng", out.getvalue()))
     assert problems == [] and [f.ts_ns for f in frames] == [7 + 2 ** 62 * 10 ** 9]
+
+
+def test_extension_without_fast_frames(tmp_path):
+    """The extension's fallback (ordinary Frame constructor) gives the same frames."""
+    ext = backends.load_extension("capture")
+    if ext is None:
+        pytest.skip("capture extension not built")
+    path = write(tmp_path, "a.pcapng", pcapng_bytes(n=8))
+    fast = read(path, ext)[0]
+    try:
+        assert ext._use_fast_frames(False) is False
+        slow = read(path, ext)[0]
+    finally:
+        assert ext._use_fast_frames(True) is True
+    assert slow == fast == read(path, backends.load_twin("capture"))[0]
