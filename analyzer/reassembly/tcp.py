@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from chargescope import backends
 from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, ip_text
 from chargescope.analyzer.records import (
     ByteRef,
@@ -91,12 +92,14 @@ class _Half:
 
 
 class _Conn:
-    __slots__ = ("conn", "halves", "client_key", "last_ts", "finished")
+    __slots__ = ("conn", "halves", "client_key", "server_key", "last_ts", "finished")
 
-    def __init__(self, conn: Connection, client_key: tuple, ts_ns: int) -> None:
+    def __init__(self, conn: Connection, client_key: tuple, server_key: tuple,
+                 ts_ns: int) -> None:
         self.conn = conn
         self.halves = (_Half(), _Half())
-        self.client_key = client_key
+        self.client_key = client_key  # (source, addresses, ports) as the client sends
+        self.server_key = server_key  # the same as the server sends
         self.last_ts = ts_ns
         self.finished = False  # both FINs delivered, or RST: late packets are ignored
 
@@ -109,11 +112,6 @@ def _addresses(packet: Packet) -> bytes:
     return packet.frame.data[l3 + 8:l3 + 40]
 
 
-def _swap(addrs: bytes) -> bytes:
-    half = len(addrs) >> 1
-    return addrs[half:] + addrs[:half]
-
-
 class TcpReassembler:
     """Turns TCP Packets into stream events; one instance per pipeline run."""
 
@@ -123,8 +121,12 @@ class TcpReassembler:
         self.max_buffer = max_buffer
         self.idle_timeout_ns = idle_timeout_ns
         self.max_connections = max_connections
+        build = backends.load("recordbuild").builder  # fast record constructors
+        self._byteref = build(ByteRef)
+        self._streamdata = build(StreamData)
         # key: (source, client address + server address, client port, server port)
-        self._conns: OrderedDict[tuple, _Conn] = OrderedDict()
+        self._conns: OrderedDict[tuple, _Conn] = OrderedDict()  # least recently active first
+        self._lookup: dict[tuple, tuple[_Conn, int]] = {}  # either side's key -> direction
         self._next_index = 0
         # idle connections are looked for every 1/16 of the timeout of capture time
         self._expiry_step = max(1, idle_timeout_ns // 16)
@@ -138,9 +140,8 @@ class TcpReassembler:
         """The connection a TCP packet belongs to (after `feed`), like tcp.stream."""
         addrs = _addresses(packet)
         source = packet.frame.source
-        state = (self._conns.get((source, addrs, packet.sport, packet.dport))
-                 or self._conns.get((source, _swap(addrs), packet.dport, packet.sport)))
-        return state.conn if state else None
+        entry = self._lookup.get((source, addrs, packet.sport, packet.dport))
+        return entry[0].conn if entry else None
 
     def feed(self, packet: Packet) -> list[Event]:
         """The events one decoded TCP packet causes (empty for pure ACKs and old data)."""
@@ -155,14 +156,12 @@ class TcpReassembler:
         key = (source, addrs, packet.sport, packet.dport)
         flags = packet.tcp_flags
         syn = flags & TCP_SYN
-        state = self._conns.get(key)
-        if state is not None:
-            direction = 0
-            ckey = key
+        entry = self._lookup.get(key)
+        if entry is not None:
+            state, direction = entry
         else:
-            ckey = (source, _swap(addrs), packet.dport, packet.sport)
-            state = self._conns.get(ckey)
-            direction = 1
+            state = None
+            direction = 0
         if state is not None and syn and not flags & TCP_ACK:
             # a SYN on a known 4-tuple: a retransmission when it repeats the first sequence
             # number seen in its direction, else port reuse (tshark's tcp.stream rule)
@@ -170,7 +169,7 @@ class TcpReassembler:
             if isn is not None and isn != packet.tcp_seq:
                 if not state.finished:
                     self._close(state, -1, "reused", ts, events)
-                del self._conns[ckey]
+                self._forget(state)
                 state = None
         if state is None:
             state, direction = self._open(packet, key, addrs, events)
@@ -197,7 +196,7 @@ class TcpReassembler:
         start = half.next + diff
         if length:
             data = frame.data[packet.payload_offset:packet.payload_offset + length]
-            ref = ByteRef(source, frame.number, packet.payload_offset, length)
+            ref = self._byteref(source, frame.number, packet.payload_offset, length)
             self._segment(state, direction, half, start, data, ref, ts, events)
         if flags & TCP_FIN and half.fin_at is None:
             half.fin_at = start + length
@@ -220,6 +219,7 @@ class TcpReassembler:
                 self._close(state, -1, "end-of-capture",
                             state.last_ts if ts_ns is None else ts_ns, events)
         self._conns.clear()
+        self._lookup.clear()
         return events
 
     # -- internals ---------------------------------------------------------------------
@@ -247,12 +247,15 @@ class TcpReassembler:
             server = Endpoint(ip_text(src), packet.sport)
         conn = Connection(self._next_index, client, server, source)
         self._next_index += 1
-        state = _Conn(conn, ckey, packet.frame.ts_ns)
+        state = _Conn(conn, ckey, rkey if ckey is key else key, packet.frame.ts_ns)
         if len(self._conns) >= self.max_connections:  # e.g. a SYN scan: evict the stalest
-            _old_key, old = self._conns.popitem(last=False)
+            old = next(iter(self._conns.values()))
+            self._forget(old)
             if not old.finished:
                 self._close(old, -1, "evicted", packet.frame.ts_ns, events)
         self._conns[ckey] = state
+        self._lookup[ckey] = (state, 0)
+        self._lookup[state.server_key] = (state, 1)
         events.append(StreamOpen(conn, packet.frame.ts_ns, handshake))
         return state, direction
 
@@ -273,7 +276,7 @@ class TcpReassembler:
             self._check_delivered(state, direction, half, start, data, ref, events)
             cut = half.next - start
             data = data[cut:]
-            ref = ByteRef(ref.source, ref.frame, ref.start + cut, ref.length - cut)
+            ref = self._byteref(ref.source, ref.frame, ref.start + cut, ref.length - cut)
             start = half.next
         self._deliver(state, direction, half, start, data, (ref,), ts, events)
 
@@ -302,7 +305,7 @@ class TcpReassembler:
         half.next = start + len(data)
         half.last_start = start
         half.last_data = data
-        events.append(StreamData(state.conn, direction, start, data, ts, refs))
+        events.append(self._streamdata(state.conn, direction, start, data, ts, refs))
 
     def _buffer(self, state: _Conn, direction: int, half: _Half, start: int, data: bytes,
                 ref: ByteRef, ts: int, events: list[Event]) -> None:
@@ -393,14 +396,19 @@ class TcpReassembler:
         if not (state.halves[0].closed and state.halves[1].closed):
             events.append(StreamClose(state.conn, direction, ts, reason))
 
+    def _forget(self, state: _Conn) -> None:
+        del self._conns[state.client_key]
+        del self._lookup[state.client_key]
+        del self._lookup[state.server_key]
+
     def _expire(self, now: int, events: list[Event]) -> None:
         limit = now - self.idle_timeout_ns
         conns = self._conns
         while conns:
-            key, state = next(iter(conns.items()))
+            state = next(iter(conns.values()))
             if state.last_ts >= limit:
                 break
-            del conns[key]
+            self._forget(state)
             if not state.finished:
                 self._close(state, -1, "idle-timeout", now, events)
 
