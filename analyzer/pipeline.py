@@ -56,7 +56,7 @@ from chargescope.analyzer.net import (
 from chargescope.analyzer.reassembly import IpDefragmenter, TcpReassembler
 from chargescope.analyzer.reassembly import ip as ip_reassembly
 from chargescope.analyzer.reassembly import tcp as tcp_reassembly
-from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS
+from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS, Reassembled
 from chargescope.analyzer.reassembly.tcp import DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_BUFFER
 from chargescope.analyzer.records import (
     Connection,
@@ -124,13 +124,6 @@ class PipelineStats:
                 "protocols": dict(sorted(self.protocols.items()))}
 
 
-@dataclass(frozen=True, slots=True)
-class Reassembled:
-    """A whole IP datagram rebuilt from fragments (its frame is the completing fragment)."""
-
-    packet: Packet
-
-
 class _Decoder:
     """decode -> IP reassembly -> TCP reassembly, shared by both public entry points."""
 
@@ -151,7 +144,8 @@ def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT
     A frame's Packet comes first, then its decode Problem if malformed, then the events
     it caused. IP fragments are yielded as fragment Packets; the datagram they complete
     follows as a `Reassembled` record (its Packet's frame is a raw-IP rebuild carrying
-    the completing fragment's number and time).
+    the completing fragment's number and time; `origin` maps its payload to the
+    fragments, and TCP byte references of such a datagram point at the fragments).
     """
     dec = _Decoder(tcp_max_buffer=tcp_max_buffer, tcp_idle_timeout_ns=tcp_idle_timeout_ns,
                    ip_timeout_ns=ip_timeout_ns)
@@ -166,16 +160,19 @@ def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT
                 yield packet.problem
             continue
         if packet.frag is not None:
-            whole, problems = defrag_feed(packet)
+            rebuilt, problems = defrag_feed(packet)
             yield from problems
-            if whole is None:
+            if rebuilt is None:
                 continue
-            yield Reassembled(whole)
+            yield rebuilt
+            whole = rebuilt.packet
             if whole.status is not DECODED:
                 if whole.problem is not None:
                     yield whole.problem
                 continue
-            packet = whole
+            if whole.l4_offset >= 0 and whole.ip_proto == IPPROTO_TCP:
+                yield from tcp_feed(whole, rebuilt.origin)
+            continue
         if packet.l4_offset >= 0 and packet.ip_proto == IPPROTO_TCP:
             yield from tcp_feed(packet)
     yield from dec.defrag.finish()

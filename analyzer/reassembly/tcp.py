@@ -143,8 +143,12 @@ class TcpReassembler:
         entry = self._lookup.get((source, addrs, packet.sport, packet.dport))
         return entry[0].conn if entry else None
 
-    def feed(self, packet: Packet) -> list[Event]:
-        """The events one decoded TCP packet causes (empty for pure ACKs and old data)."""
+    def feed(self, packet: Packet, origin: tuple[ByteRef, ...] = ()) -> list[Event]:
+        """The events one decoded TCP packet causes (empty for pure ACKs and old data).
+
+        `origin` is given for a datagram rebuilt from IP fragments: it maps the IP
+        payload to the fragments' frames, so that byte references point there.
+        """
         events: list[Event] = []
         frame = packet.frame
         ts = frame.ts_ns
@@ -196,8 +200,16 @@ class TcpReassembler:
         start = half.next + diff
         if length:
             data = frame.data[packet.payload_offset:packet.payload_offset + length]
-            ref = self._byteref(source, frame.number, packet.payload_offset, length)
-            self._segment(state, direction, half, start, data, ref, ts, events)
+            if origin:
+                skip = packet.payload_offset - packet.l4_offset  # TCP header, in IP payload
+                at = start
+                for ref in _map_refs(origin, skip, length):
+                    piece = data[at - start:at - start + ref.length]
+                    self._segment(state, direction, half, at, piece, ref, ts, events)
+                    at += ref.length
+            else:
+                ref = self._byteref(source, frame.number, packet.payload_offset, length)
+                self._segment(state, direction, half, start, data, ref, ts, events)
         if flags & TCP_FIN and half.fin_at is None:
             half.fin_at = start + length
         if flags & TCP_RST:
@@ -411,6 +423,21 @@ class TcpReassembler:
             self._forget(state)
             if not state.finished:
                 self._close(state, -1, "idle-timeout", now, events)
+
+
+def _map_refs(origin: tuple[ByteRef, ...], skip: int, length: int) -> list[ByteRef]:
+    """The frame byte ranges of bytes skip..skip+length of a payload mapped by `origin`."""
+    out = []
+    pos = 0
+    end = skip + length
+    for ref in origin:
+        lo, hi = max(pos, skip), min(pos + ref.length, end)
+        if lo < hi:
+            out.append(ByteRef(ref.source, ref.frame, ref.start + lo - pos, hi - lo))
+        pos += ref.length
+        if pos >= end:
+            break
+    return out
 
 
 def _chunk_start(chunk: _Chunk) -> int:

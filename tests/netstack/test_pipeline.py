@@ -180,7 +180,11 @@ def test_any_fragment_order_with_duplicates_rebuilds_the_datagram(size, fragsize
             rebuilt.append(whole)
     # duplicates arriving after completion may complete the datagram a second time
     assert len(rebuilt) >= 1 and (len(rebuilt) == 1 or dups)
-    assert all(r.status == net.DECODED and r.payload == payload[:size] for r in rebuilt)
+    frames = {f.number: f for f in frames_of(raws)}
+    for r in rebuilt:
+        assert r.packet.status == net.DECODED and r.packet.payload == payload[:size]
+        mapped = b"".join(frames[o.frame].data[o.start:o.start + o.length] for o in r.origin)
+        assert mapped == udp(payload[:size])  # origin maps the IP payload to the fragments
 
 
 def test_every_problem_kind_in_the_sources_is_registered() -> None:

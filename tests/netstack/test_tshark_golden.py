@@ -141,6 +141,8 @@ def _scenarios() -> dict[str, tuple[list, int | None]]:
                       / UDP(sport=1234, dport=15118) / _payload(3000, 8), 1280)
     dest6 = IPv6(src="fe80::1", dst="fe80::2") / IPv6ExtHdrDestOpt() / UDP(sport=5, dport=6) / b"x"
     vlan = [Ether() / Dot1AD(vlan=100) / Dot1Q(vlan=200) / p for p in plain[:6]]
+    # a TCP segment cut into IP fragments (bytes must map back to the fragments)
+    tcpfrag = s["open"] + [c[0]] + fragment(c[1], fragsize=48)[::-1] + c[2:] + sv + s["close"]
     mid = s["client"][3:] + s["server"][2:] + s["close"]  # connection open before capture
     return {
         "plain.pcap": ([eth(p) for p in plain], None),
@@ -152,6 +154,7 @@ def _scenarios() -> dict[str, tuple[list, int | None]]:
         "midstream.pcap": ([eth(p) for p in mid], None),
         "fragments.pcap": ([eth(p) for p in frag4[::-1] + frag6 + [dest6]], None),
         "vlan.pcap": (vlan + [Ether() / ARP()], None),
+        "tcp-fragmented.pcap": ([eth(p) for p in tcpfrag], None),
         "sll.pcap": ([CookedLinux(lladdrlen=6, src=b"\x02\x00\x00\x00\x00\x01\x00\x00") / p for p in plain], 113),
         "sll2.pcap": ([CookedLinuxV2(lladdrlen=6, src=b"\x02\x00\x00\x00\x00\x01\x00\x00") / p
                        for p in reordered], 276),
