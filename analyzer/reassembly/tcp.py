@@ -17,7 +17,8 @@ Rules, chosen to match what users know from tshark's "follow TCP stream":
   offset win. A later copy with different bytes is reported as a
   ``tcp.overlap.conflict`` Problem (checked against buffered segments and the last
   delivered chunk; a one-byte keep-alive probe at the last byte is not a conflict).
-* Out-of-order segments wait in a bounded buffer per direction. When it overflows, or
+* Out-of-order segments wait in a bounded buffer per direction (`max_buffer` bytes,
+  `MAX_PENDING_CHUNKS` pieces). When it overflows, or
   on FIN/RST, idle timeout or end of capture, missing bytes become a `StreamGap` and
   the buffered bytes after it are delivered.
 * A SYN with a new sequence number on a known 4-tuple, or any SYN after the
@@ -55,6 +56,7 @@ HALF32 = 1 << 31
 DEFAULT_MAX_BUFFER = 4 << 20  # out-of-order bytes held per direction
 DEFAULT_IDLE_TIMEOUT_NS = 600 * 1_000_000_000  # ten minutes of capture time
 DEFAULT_MAX_CONNECTIONS = 100_000  # tracked at once; the least recently active go first
+MAX_PENDING_CHUNKS = 1024  # out-of-order pieces per direction (hostile 1-byte segments)
 
 PROBLEM_KINDS: dict[str, str] = {
     "tcp.overlap.conflict": "retransmitted or overlapping bytes differ (first copy kept)",
@@ -281,7 +283,7 @@ class TcpReassembler:
             return
         if start > half.next:
             self._buffer(state, direction, half, start, data, ref, ts, events)
-            if half.pending_bytes > self.max_buffer:
+            if half.pending_bytes > self.max_buffer or len(half.pending) > MAX_PENDING_CHUNKS:
                 self._skip_to_pending(state, direction, half, ts, events)
             return
         if start < half.next:
@@ -362,7 +364,8 @@ class TcpReassembler:
     def _skip_to_pending(self, state: _Conn, direction: int, half: _Half, ts: int,
                          events: list[Event]) -> None:
         """Give up on the missing bytes before the first buffered chunk: gap, then deliver."""
-        while half.pending and half.pending_bytes > self.max_buffer:
+        while half.pending and (half.pending_bytes > self.max_buffer
+                                or len(half.pending) > MAX_PENDING_CHUNKS):
             first = half.pending[0]
             if first.start > half.next:
                 events.append(StreamGap(state.conn, direction, half.next,
