@@ -59,12 +59,18 @@ def _finding_line(finding: Finding) -> str:
     return f"{str(finding.severity).upper():7} {finding.code}: {finding.text}{req}"
 
 
-def render_text(corr: Correlation, *, show_timeline: bool = True) -> str:
+def render_text(corr: Correlation, *, show_timeline: bool = True,
+                other_findings: list[Finding] = ()) -> str:
+    """The report; `other_findings` are per-link findings outside any session."""
     lines: list[str] = []
     for session in corr.sessions:
         lines.extend(_session_block(corr, session, show_timeline))
         lines.append("")
-    lines.extend(_summary(corr))
+    if other_findings:
+        lines.append("Findings outside any charging session:")
+        lines.extend("  " + _finding_line(f) for f in other_findings)
+        lines.append("")
+    lines.extend(_summary(corr, other_findings))
     return "\n".join(lines)
 
 
@@ -109,9 +115,9 @@ def _session_block(corr: Correlation, session: ChargingSession, show_timeline: b
     return lines
 
 
-def _summary(corr: Correlation) -> list[str]:
+def _summary(corr: Correlation, other_findings: list[Finding]) -> list[str]:
     verdicts = Counter(s.verdict for s in corr.sessions)
-    sev = Counter(f.severity for f in corr.all_findings)
+    sev = Counter(f.severity for f in [*corr.all_findings, *other_findings])
     lines = [f"{len(corr.sessions)} charging session(s): "
              + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in ("success", "failed", "inconclusive")),
              "findings: " + ", ".join(f"{sev.get(s, 0)} {s}" for s in
@@ -168,7 +174,7 @@ def part_json(corr: Correlation, part: LinkSession) -> dict[str, Any]:
     }
 
 
-def render_json(corr: Correlation) -> dict[str, Any]:
+def render_json(corr: Correlation, other_findings: list[Finding] = ()) -> dict[str, Any]:
     sessions = []
     for session in corr.sessions:
         sessions.append({
@@ -194,8 +200,9 @@ def render_json(corr: Correlation) -> dict[str, Any]:
         "clock_offsets": [{"source": o.source, "reference": o.reference,
                            "offset_ns": o.offset_ns, "basis": o.basis, "samples": o.samples}
                           for o in corr.offsets.values()],
-        "findings": [finding_json(f) for f in corr.findings],
+        "findings": [finding_json(f) for f in [*corr.findings, *other_findings]],
         "summary": {"sessions": len(corr.sessions),
                     **{v: verdicts.get(v, 0) for v in ("success", "failed", "inconclusive")},
-                    "errors": sum(1 for f in corr.all_findings if f.severity is Severity.ERROR)},
+                    "errors": sum(1 for f in [*corr.all_findings, *other_findings]
+                                  if f.severity is Severity.ERROR)},
     }

@@ -21,6 +21,7 @@ HOT_PATHS: dict[str, tuple[str, str]] = {
     "recordbuild": ("chargescope.ext._recordbuild", "chargescope.analyzer.recordbuild"),
     "exi": ("chargescope.ext._exi", "chargescope.dissectors.exi._codec"),
     "homeplug": ("chargescope.ext._homeplug", "chargescope.dissectors.homeplug._decode"),
+    "wsmask": ("chargescope.ext._wsmask", "chargescope.dissectors.websocket.mask"),
 }
 
 

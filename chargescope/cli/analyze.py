@@ -15,6 +15,7 @@ from chargescope.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
     EXIT_OK,
+    SOURCE_SUFFIXES,
     capture_options,
     diag,
     emit_json,
@@ -34,12 +35,13 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
             no_timeline):
     """Join every link of every charging session and judge it.
 
-    CAPTURES are capture files (pcap, pcapng, gzip-compressed) or directories of them;
-    each file is one capture source with its own clock. Prints one block per charging
+    CAPTURES are capture files (pcap, pcapng, gzip-compressed), OCPP logs (JSON lines,
+    JSON arrays, timestamp-prefixed text; see `chargescope ocpp --help`) or directories
+    of them; each file is one capture source with its own clock. Prints one block per charging
     session (verdict, join keys, cross-link timeline, findings) and a summary. Exit
     status: 0 no error findings, 1 error findings, 2 unreadable input.
     """
-    paths = expand_captures(captures)
+    paths = expand_captures(captures, SOURCE_SUFFIXES)
     if not paths:
         diag("chargescope analyze: no capture files found")
         sys.exit(EXIT_BAD_INPUT)
@@ -60,12 +62,13 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
         for path in write(result, export_dir, export_format):
             diag(f"wrote {path}")
     if as_json:
-        doc = render_json(result.correlation)
+        doc = render_json(result.correlation, result.link_findings)
         doc["sources"] = [vars_of(s) for s in result.sources]
         doc["problems"] = [vars_of(p) for p in result.problems]
         emit_json(doc)
     else:
-        click.echo(render_text(result.correlation, show_timeline=not no_timeline))
+        click.echo(render_text(result.correlation, show_timeline=not no_timeline,
+                               other_findings=result.link_findings))
     errors = any(f.severity is Severity.ERROR for f in result.findings)
     sys.exit(EXIT_FINDINGS if errors else EXIT_OK)
 

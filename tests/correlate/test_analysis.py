@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from chargescope.analyzer.analysis import SourceReader, UnreadableSource, analyze
 from chargescope.analyzer.correlate import LinkEvent, LinkSession
 from chargescope.analyzer.export import rows, write
+from chargescope.analyzer.links import LinkResult
 from chargescope.analyzer.records import Link, Message, Problem
 from chargescope.analyzer.report import render_json, render_text
 
@@ -45,7 +46,7 @@ class FakeLinkAnalyzer:
             out.append(LinkSession(link, f"fake{link}", "1", self.source, msgs[0].ts_ns,
                                    msgs[-1].ts_ns, {"id_token": "T1"} if link != "A" else {},
                                    "success", events=events))
-        return out
+        return LinkResult(out)
 
 
 def run(tmp_path, files):
