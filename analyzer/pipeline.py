@@ -173,8 +173,10 @@ def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT
             if whole.l4_offset >= 0 and whole.ip_proto == IPPROTO_TCP:
                 yield from tcp_feed(whole, rebuilt.origin)
             continue
-        if packet.l4_offset >= 0 and packet.ip_proto == IPPROTO_TCP:
-            yield from tcp_feed(packet)
+        if packet.ip_proto == IPPROTO_TCP and packet.l4_offset >= 0:
+            events = tcp_feed(packet)
+            if events:  # most segments (ACKs, old data) cause none
+                yield from events
     yield from dec.defrag.finish()
     yield from dec.tcp.finish()
 
