@@ -50,6 +50,7 @@ from chargescope.analyzer.records import (
 
 Event = StreamOpen | StreamData | StreamGap | StreamClose | Problem
 
+PLAIN_MASK = TCP_SYN | TCP_FIN | TCP_RST  # flags that change a stream's state
 MOD32 = 1 << 32
 HALF32 = 1 << 31
 
@@ -185,6 +186,8 @@ class TcpReassembler:
         if state.finished:
             return events
         half = state.halves[direction]
+        if not packet.payload_length and flags & PLAIN_MASK == 0 and half.base is not None:
+            return events  # a bare ACK on a known direction: nothing to reassemble
         seq = packet.tcp_seq
         if half.isn is None:
             half.isn = seq
