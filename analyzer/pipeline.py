@@ -71,6 +71,7 @@ from chargescope.analyzer.records import (
 
 StreamEvent = StreamOpen | StreamData | StreamGap | StreamClose
 PROBE_WINDOW = 4  # data events a connection may wait for a heuristic decision
+_NOTHING: list = []  # shared empty result (never appended to)
 
 # every Problem kind the decode/reassembly pipeline itself can yield (dissectors add theirs)
 PROBLEM_KINDS: dict[str, str] = {
@@ -262,7 +263,9 @@ class Pipeline:
                 stats.problems += 1
                 yield item
             else:
-                yield from self._stream_event(item, routes, stats)
+                out = self._stream_event(item, routes, stats)
+                if out:
+                    yield from out
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -294,9 +297,11 @@ class Pipeline:
             yield from messages
 
     def _stream_event(self, event: StreamEvent, routes: dict[int, _StreamRoute],
-                      stats: PipelineStats) -> Iterator[Message | Problem]:
+                      stats: PipelineStats) -> list[Message | Problem]:
+        """The Messages/Problems one stream event yields (a list: most yield none)."""
         conn = event.conn
-        if isinstance(event, StreamOpen):
+        kind = type(event)
+        if kind is StreamOpen:
             stats.connections += 1
             route = routes[conn.index] = _StreamRoute()
             entry = (self._by_tcp_port.get(conn.server.port)
@@ -305,13 +310,14 @@ class Pipeline:
                 self._attach(route, entry, conn)
             elif not self._probes:
                 route.decided = True
-            return
+            return _NOTHING
         route = routes.get(conn.index)
         if route is None:
-            return
+            return _NOTHING
+        out: list[Message | Problem] = _NOTHING
         if not route.decided:
             route.held.append(event)
-            if isinstance(event, StreamData):
+            if kind is StreamData:
                 route.data_seen += 1
                 for entry in self._probes:
                     if entry.probe is not None and entry.probe(event.data, event.direction):
@@ -322,19 +328,20 @@ class Pipeline:
                         route.decided = True
                         route.held.clear()
                         stats.handoffs["tcp:undissected"] += 1
-            if not route.decided and not isinstance(event, StreamClose):
-                return
-            held, route.held = route.held, []
-            route.decided = True
-            for item in held:
-                yield from self._feed(route, item, routes, stats)
-        else:
-            yield from self._feed(route, event, routes, stats)
-        if isinstance(event, StreamClose):
+            if route.decided or kind is StreamClose:
+                held, route.held = route.held, []
+                route.decided = True
+                out = []
+                for item in held:
+                    out += self._feed(route, item, stats)
+        elif route.dissector is not None:
+            out = self._feed(route, event, stats)
+        if kind is StreamClose:
             if event.reason == "fin":
                 route.fin_sides |= 1 << event.direction
             if event.reason != "fin" or route.fin_sides == 3:
                 routes.pop(conn.index, None)
+        return out
 
     def _attach(self, route: _StreamRoute, entry: StreamHandoff, conn: Connection) -> None:
         route.dissector = entry.factory(conn)
@@ -342,25 +349,25 @@ class Pipeline:
         route.decided = True
         self.stats.handoffs[entry.name] += 1
 
-    def _feed(self, route: _StreamRoute, event: StreamEvent, routes: dict[int, _StreamRoute],
-              stats: PipelineStats) -> Iterator[Message | Problem]:
+    def _feed(self, route: _StreamRoute, event: StreamEvent, stats: PipelineStats
+              ) -> list[Message | Problem]:
         dissector = route.dissector
         if dissector is None:
-            return
+            return _NOTHING
         try:
-            if isinstance(event, StreamData):
+            kind = type(event)
+            if kind is StreamData:
                 messages = dissector.on_data(event)
-            elif isinstance(event, StreamGap):
+            elif kind is StreamGap:
                 messages = dissector.on_gap(event)
             else:
                 messages = dissector.on_close(event)
         except Exception as exc:  # a dissector bug must not stop a field analysis
             route.dissector = None
             stats.problems += 1
-            yield Problem("pipeline.dissector.error",
-                          f"stream dissector {route.name} raised {exc!r} on TCP stream "
-                          f"{event.conn.index}; detached", event.conn.source, 0,
-                          getattr(event, "offset", 0), "stream")
-            return
+            return [Problem("pipeline.dissector.error",
+                            f"stream dissector {route.name} raised {exc!r} on TCP stream "
+                            f"{event.conn.index}; detached", event.conn.source, 0,
+                            getattr(event, "offset", 0), "stream")]
         stats.messages += len(messages)
-        yield from messages
+        return messages
