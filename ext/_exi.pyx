@@ -41,6 +41,10 @@ cdef struct Reader:
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
 
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object obj, int* overflow) except? -1
+
+
 cdef int* _ints(Py_ssize_t n) except NULL:
     cdef int* p = <int*>PyMem_Malloc((n if n > 0 else 1) * sizeof(int))
     if p == NULL:
@@ -68,6 +72,7 @@ cdef class CTables:
     cdef long long* dt_min
     cdef int* dt_bits
     cdef list dt_values
+    cdef list dt_index
     cdef object g
 
     def __cinit__(self, g):
@@ -126,6 +131,7 @@ cdef class CTables:
         if self.dt_min == NULL:
             raise MemoryError()
         self.dt_values = [None] * ndt
+        self.dt_index = [None] * ndt
         for j in range(ndt):
             dt = g.datatypes[j]
             self.dt_kind[j] = dt[0]
@@ -136,6 +142,7 @@ cdef class CTables:
                 self.dt_bits[j] = dt[2]
             elif dt[0] == D_ENUM:
                 self.dt_values[j] = dt[1]
+                self.dt_index[j] = {v: i for i, v in reversed(list(enumerate(dt[1])))}
                 self.dt_bits[j] = (len(dt[1]) - 1).bit_length()
 
     def __dealloc__(self):
@@ -541,11 +548,18 @@ cdef object tree_error(list path, str detail):
 
 cdef int put_value(Writer w, CTables t, int d, object value, list path) except -1:
     cdef int kind = t.dt_kind[d]
-    cdef tuple dt
+    cdef long long v
+    cdef int overflow
     if kind == D_NBIT or kind == D_UINT or kind == D_INT:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
             raise tree_error(path, f"expected an integer, got {value!r}")
         if kind == D_NBIT:
+            v = PyLong_AsLongLongAndOverflow(value, &overflow)
+            if not overflow:
+                v -= t.dt_min[d]
+                if 0 <= v < (1LL << t.dt_bits[d]):
+                    w.bits(<unsigned long long>v, t.dt_bits[d])
+                    return 0
             offset = value - t.dt_min[d]
             if not 0 <= offset < (1 << t.dt_bits[d]):
                 raise tree_error(path, f"{value} outside [{t.dt_min[d]}, "
@@ -566,11 +580,10 @@ cdef int put_value(Writer w, CTables t, int d, object value, list path) except -
             raise tree_error(path, f"expected a boolean, got {value!r}")
         w.bits(1 if value else 0, 1)
     elif kind == D_ENUM:
-        values = <tuple>t.dt_values[d]
-        try:
-            index = values.index(value)
-        except ValueError:
-            raise tree_error(path, f"{value!r} is not one of {values}") from None
+        index = (<dict>t.dt_index[d]).get(value) if isinstance(value, (str, int)) else None
+        if index is None or isinstance(value, bool) != isinstance(
+                (<tuple>t.dt_values[d])[index], bool):
+            raise tree_error(path, f"{value!r} is not one of {t.dt_values[d]}")
         w.bits(<unsigned long long>index, t.dt_bits[d])
     elif kind == D_STR:
         put_string(w, value, path)
@@ -608,35 +621,69 @@ cdef void put_octets(Writer w, bytes raw):
         w.bits(p[i], 8)
 
 
-cdef object untyped_text(object value):
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
+cdef bint int_out_of_range(CTables t, int d, object value) except -1:
+    """An integer the datatype cannot carry: the reference encoder sends it untyped."""
+    cdef int kind = t.dt_kind[d]
+    cdef int overflow
+    cdef long long v
+    if type(value) is not int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return False
+    v = PyLong_AsLongLongAndOverflow(value, &overflow)
+    if kind == D_NBIT:
+        if overflow:
+            return True
+        v -= t.dt_min[d]
+        return not (0 <= v < (1LL << t.dt_bits[d]))
+    if kind == D_UINT:
+        return overflow < 0 or (not overflow and v < 0)
+    return False
 
 
 cdef int put_characters(Writer w, CTables t, int state, int k, object value,
                         list path) except -1:
     """CH for value (or untyped CH for an integer out of range); returns the next state."""
     cdef int width = t.st_width[state]
-    cdef Py_ssize_t mark_len = len(w.out)
-    cdef unsigned long long mark_acc = w.acc
-    cdef int mark_nacc = w.nacc
-    try:
-        if width:
-            w.bits(<unsigned long long>(k - t.st_first[state]), width)
-        put_value(w, t, t.p_a[k], value, path)
-        return t.p_next[k]
-    except ExiError:
-        del w.out[mark_len:]
-        w.acc = mark_acc
-        w.nacc = mark_nacc
-        text = untyped_text(value)
-        if text is None:
-            raise
-    w.bits(<unsigned long long>t.st_nprods[state], width)
-    w.bits(<unsigned long long>t.st_ch2[state], t.st_w2[state])
-    put_string(w, text, path)
-    return state if t.st_content2[state] < 0 else t.st_content2[state]
+    cdef int kind = t.dt_kind[t.p_a[k]]
+    if (kind == D_NBIT or kind == D_UINT) and int_out_of_range(t, t.p_a[k], value):
+        w.bits(<unsigned long long>t.st_nprods[state], width)
+        w.bits(<unsigned long long>t.st_ch2[state], t.st_w2[state])
+        put_string(w, str(value), path)
+        return state if t.st_content2[state] < 0 else t.st_content2[state]
+    if width:
+        w.bits(<unsigned long long>(k - t.st_first[state]), width)
+    put_value(w, t, t.p_a[k], value, path)
+    return t.p_next[k]
+
+
+cdef int put_end(Writer w, CTables t, int state, list path) except -1:
+    """EE at `state`: first level when the grammar has it there, else second level."""
+    cdef int k
+    for k in range(t.st_first[state], t.st_first[state] + t.st_nprods[state]):
+        if t.p_kind[k] == K_EE:
+            if t.st_width[state]:
+                w.bits(<unsigned long long>(k - t.st_first[state]), t.st_width[state])
+            return 0
+    if t.st_ee2[state] < 0:
+        raise tree_error(path, f"no event of {expected_events(t.g.states, state)} fits "
+                         f"the remaining keys []")
+    w.bits(<unsigned long long>t.st_nprods[state], t.st_width[state])
+    w.bits(<unsigned long long>t.st_ee2[state], t.st_w2[state])
+    return 0
+
+
+cdef int put_simple(Writer w, CTables t, int state, object value, list path) except -1:
+    """A simple-typed element: CH then EE (an empty string/binary value is EE alone)."""
+    cdef int k = first_ch(t, state)
+    cdef int dkind
+    if k < 0:
+        raise tree_error(path, f"no event of {expected_events(t.g.states, state)} fits "
+                         f"the remaining keys ['value']")
+    dkind = t.dt_kind[t.p_a[k]]
+    if not (value == "" and isinstance(value, str)
+            and (dkind == D_STR or dkind == D_BIN_HEX or dkind == D_BIN_B64)):
+        state = put_characters(w, t, state, k, value, path)
+    return put_end(w, t, state, path)
 
 
 cdef int put_element(Writer w, CTables t, int state, int shape, object content, list path,
@@ -648,8 +695,8 @@ cdef int put_element(Writer w, CTables t, int state, int shape, object content, 
     if depth > MAX_DEPTH:
         raise tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
     if shape == SHAPE_SIMPLE:
-        items = {"value": content}
-    elif isinstance(content, dict):
+        return put_simple(w, t, state, content, path)
+    if isinstance(content, dict):
         items = <dict>content
     else:
         raise tree_error(path, f"expected an object, got {content!r}")
