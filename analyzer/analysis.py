@@ -20,7 +20,7 @@ from chargescope.analyzer.correlate import (
     build_sessions,
 )
 from chargescope.analyzer.links import LinkAnalyzerFactory, link_analyzers
-from chargescope.analyzer.records import Message, Problem
+from chargescope.analyzer.records import Finding, Message, Problem
 
 
 class UnreadableSource(Exception):
@@ -58,8 +58,13 @@ def _read_capture(path: Path) -> Iterator[Message | Problem]:
 
 def source_readers() -> tuple[SourceReader, ...]:
     """The readers tried in order for every input file."""
+    from chargescope.analyzer.ocpi.sources import is_har, is_http_log, read_http_file
+    from chargescope.analyzer.ocpp.logs import is_log_file, read_log
+
     return (
         SourceReader("capture", _is_capture, _read_capture),
+        SourceReader("http-log", lambda p: is_har(p) or is_http_log(p), read_http_file),
+        SourceReader("ocpp-log", is_log_file, read_log),
     )
 
 
@@ -82,14 +87,15 @@ class Analysis:
     link_sessions: list[LinkSession]
     correlation: Correlation
     messages: list[Message] = field(default_factory=list)
+    link_findings: list[Finding] = field(default_factory=list)  # per-link, outside any session
 
     @property
     def sessions(self):
         return self.correlation.sessions
 
     @property
-    def findings(self):
-        return self.correlation.all_findings
+    def findings(self) -> list[Finding]:
+        return self.link_findings + self.correlation.all_findings
 
     def dataframes(self):
         """The export tables as pandas DataFrames (see `chargescope.analyzer.export`)."""
@@ -113,6 +119,7 @@ def analyze(
     summaries: list[SourceSummary] = []
     problems: list[Problem] = []
     parts: list[LinkSession] = []
+    link_findings: list[Finding] = []
     kept: list[Message] = []
     spans: dict[str, SourceSpan] = {}
     for path in map(Path, paths):
@@ -141,12 +148,15 @@ def analyze(
             for analyzer in active:
                 analyzer.feed(item)
         for analyzer in active:
-            parts.extend(analyzer.finish())
+            result = analyzer.finish()
+            parts.extend(result.sessions)
+            link_findings.extend(result.findings)
         summaries.append(summary)
         if summary.first_ns is not None:
             spans[source] = SourceSpan(summary.first_ns, summary.last_ns, frozenset(links))
     correlation = build_sessions(parts, site, spans)
-    return Analysis(summaries, problems, parts, correlation, kept)
+    link_findings.sort(key=lambda f: f.ts_ns)
+    return Analysis(summaries, problems, parts, correlation, kept, link_findings)
 
 
 def _safe_probe(reader: SourceReader, path: Path) -> bool:

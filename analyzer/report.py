@@ -59,12 +59,18 @@ def _finding_line(finding: Finding) -> str:
     return f"{str(finding.severity).upper():7} {finding.code}: {finding.text}{req}"
 
 
-def render_text(corr: Correlation, *, show_timeline: bool = True) -> str:
+def render_text(corr: Correlation, *, show_timeline: bool = True,
+                other_findings: list[Finding] = ()) -> str:
+    """The report; `other_findings` are per-link findings outside any session."""
     lines: list[str] = []
     for session in corr.sessions:
         lines.extend(_session_block(corr, session, show_timeline))
         lines.append("")
-    lines.extend(_summary(corr))
+    if other_findings:
+        lines.append("Findings outside any charging session:")
+        lines.extend("  " + _finding_line(f) for f in other_findings)
+        lines.append("")
+    lines.extend(_summary(corr, other_findings))
     return "\n".join(lines)
 
 
@@ -109,17 +115,25 @@ def _session_block(corr: Correlation, session: ChargingSession, show_timeline: b
     return lines
 
 
-def _summary(corr: Correlation) -> list[str]:
+def _summary(corr: Correlation, other_findings: list[Finding]) -> list[str]:
     verdicts = Counter(s.verdict for s in corr.sessions)
-    sev = Counter(f.severity for f in corr.all_findings)
+    sev = Counter(f.severity for f in [*corr.all_findings, *other_findings])
     lines = [f"{len(corr.sessions)} charging session(s): "
              + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in ("success", "failed", "inconclusive")),
              "findings: " + ", ".join(f"{sev.get(s, 0)} {s}" for s in
                                       (Severity.ERROR, Severity.WARNING, Severity.NOTE))]
+    assumed = 0
     for off in corr.offsets.values():
-        if off.source != off.reference:
-            lines.append(f"clock: {off.source} {off.offset_ns / SECOND:+.3f} s vs {off.reference}"
-                         f" ({off.basis})")
+        if off.source == off.reference:
+            continue
+        if not off.samples and not off.offset_ns:
+            assumed += 1
+            continue
+        lines.append(f"clock: {off.source} {off.offset_ns / SECOND:+.3f} s vs {off.reference}"
+                     f" ({off.basis})")
+    if assumed:
+        lines.append(f"clock: {assumed} source(s) shared no events with another link; "
+                     "assumed on the reference clock (state offsets in the site map's [clock])")
     for finding in corr.findings:
         lines.append(_finding_line(finding))
     return lines
@@ -168,7 +182,7 @@ def part_json(corr: Correlation, part: LinkSession) -> dict[str, Any]:
     }
 
 
-def render_json(corr: Correlation) -> dict[str, Any]:
+def render_json(corr: Correlation, other_findings: list[Finding] = ()) -> dict[str, Any]:
     sessions = []
     for session in corr.sessions:
         sessions.append({
@@ -194,8 +208,9 @@ def render_json(corr: Correlation) -> dict[str, Any]:
         "clock_offsets": [{"source": o.source, "reference": o.reference,
                            "offset_ns": o.offset_ns, "basis": o.basis, "samples": o.samples}
                           for o in corr.offsets.values()],
-        "findings": [finding_json(f) for f in corr.findings],
+        "findings": [finding_json(f) for f in [*corr.findings, *other_findings]],
         "summary": {"sessions": len(corr.sessions),
                     **{v: verdicts.get(v, 0) for v in ("success", "failed", "inconclusive")},
-                    "errors": sum(1 for f in corr.all_findings if f.severity is Severity.ERROR)},
+                    "errors": sum(1 for f in [*corr.all_findings, *other_findings]
+                                  if f.severity is Severity.ERROR)},
     }

@@ -90,21 +90,30 @@ def build_sessions(parts: list[LinkSession], site: SiteMap | None = None,
 
 
 def judge(parts: list[LinkSession], findings: tuple[Finding, ...]) -> tuple[str, str]:
-    """success / failed / inconclusive, and why."""
+    """success / failed / inconclusive, and why.
+
+    A part that failed, or a cross-link error, fails the session. A session whose
+    every part completed is a success even when a link's own checks found errors
+    along the way (they are listed, and set the exit status); the reason says so.
+    """
     failed = sorted((p for p in parts if p.outcome == "failed"), key=lambda p: p.start_ns)
     if failed:
         part = failed[0]
         where = f" at stage {part.stage}" if part.stage else ""
         return "failed", f"failed on link {part.link} ({part.kind}){where}"
     errors = [f for f in findings if f.severity is Severity.ERROR]
-    if errors:
-        first = errors[0]
-        link = "cross-link" if first.link == "X" else f"link {first.link}"
-        return "failed", f"{link}: {first.code}"
+    cross = [f for f in errors if f.link == "X"]
+    if cross:
+        return "failed", f"cross-link: {cross[0].code}"
     if parts and all(p.outcome == "success" for p in parts):
+        if errors:
+            return "success", (f"every link completed, with {len(errors)} error finding(s): "
+                               f"{errors[0].code}")
         return "success", "every link completed"
     open_parts = [p for p in parts if p.outcome != "success"]
     names = ", ".join(f"{p.link} {p.kind} {p.outcome}" for p in open_parts)
+    if errors:
+        return "failed", f"link {errors[0].link}: {errors[0].code} ({names})"
     return "inconclusive", f"not every link completed ({names})"
 
 

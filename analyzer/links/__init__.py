@@ -1,30 +1,47 @@
 """Per-link analyzers behind one interface, for `analyze` and the correlator.
 
-A link analyzer is fed every decoded `Message` of a capture source in capture order
-and, at the end, summarises what it rebuilt as `LinkSession`s (milestones and join
-keys for the correlator, its own findings attached). `LINK_ANALYZERS` is the table of
-built-in ones; each entry is a factory taking the source name.
+A link analyzer is fed every decoded `Message` of one capture source in capture order
+and, at the end, summarises what it rebuilt: `LinkSession`s (milestones and join keys
+for the correlator, their own findings attached) plus the findings that concern no
+single session (a boot loop, a malformed frame between sessions). `link_analyzers()`
+is the table of built-in ones; each entry is a factory taking the source name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from chargescope.analyzer.correlate.model import LinkSession
-from chargescope.analyzer.records import Message
+from chargescope.analyzer.records import Finding, Message
+
+
+@dataclass(slots=True)
+class LinkResult:
+    sessions: list[LinkSession] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # not tied to one session
 
 
 class LinkAnalyzer(Protocol):
     def feed(self, message: Message) -> None: ...
 
-    def finish(self) -> list[LinkSession]: ...
+    def finish(self) -> LinkResult: ...
 
 
 LinkAnalyzerFactory = Callable[[str], LinkAnalyzer]
 
 
+def loose(findings, sessions: list[LinkSession]) -> list[Finding]:
+    """The findings no session carries (identity, not equality: findings may repeat)."""
+    carried = {id(f) for s in sessions for f in s.findings}
+    return [f for f in findings if id(f) not in carried]
+
+
 def link_analyzers() -> tuple[LinkAnalyzerFactory, ...]:
     """The built-in link analyzers, imported explicitly when an analysis starts."""
-    factories: list[LinkAnalyzerFactory] = []
-    return tuple(factories)
+    from chargescope.analyzer.links.link_a import LinkAAnalyzer
+    from chargescope.analyzer.links.link_b import LinkBAnalyzer
+    from chargescope.analyzer.ocpi.link import OcpiLinkAnalyzer
+
+    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer)

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from chargescope.analyzer.analysis import SourceReader, UnreadableSource, analyze
 from chargescope.analyzer.correlate import LinkEvent, LinkSession
 from chargescope.analyzer.export import rows, write
+from chargescope.analyzer.links import LinkResult
 from chargescope.analyzer.records import Link, Message, Problem
 from chargescope.analyzer.report import render_json, render_text
 
@@ -45,7 +46,7 @@ class FakeLinkAnalyzer:
             out.append(LinkSession(link, f"fake{link}", "1", self.source, msgs[0].ts_ns,
                                    msgs[-1].ts_ns, {"id_token": "T1"} if link != "A" else {},
                                    "success", events=events))
-        return out
+        return LinkResult(out)
 
 
 def run(tmp_path, files):
@@ -86,7 +87,8 @@ def test_unreadable_source_is_a_clear_error(tmp_path):
 def test_export_tables(tmp_path):
     result = run(tmp_path, {"b.fake": "B,100,ocpp.tx_started\nB,400,ocpp.tx_ended\n"})
     tables = rows(result)
-    assert set(tables) == {"sessions", "link_sessions", "findings", "messages", "problems"}
+    assert set(tables) == {"sessions", "link_sessions", "findings", "messages", "problems",
+                           "frames"}
     assert len(tables["messages"]) == 2 and tables["link_sessions"][0]["session"] == 1
     pd = pytest.importorskip("pandas")
     for fmt in ("csv", "json"):

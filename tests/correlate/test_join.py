@@ -95,3 +95,17 @@ def test_verdict_failed_names_link_and_stage():
     assert corr.sessions[0].verdict == "failed"
     assert "link A" in corr.sessions[0].verdict_reason
     assert "CableCheck" in corr.sessions[0].verdict_reason
+
+
+def test_verdict_success_with_link_errors_and_failed_on_cross_link_error():
+    from chargescope.analyzer.records import Finding, Severity
+
+    err = Finding("v2g.dc.overcurrent", Severity.ERROR, "x", ts_ns=1, link="A")
+    corr = build_sessions([a_part(findings=(err,))])
+    assert corr.sessions[0].verdict == "success"
+    assert "v2g.dc.overcurrent" in corr.sessions[0].verdict_reason
+    # the charger let the EV charge although the CSMS rejected it: a cross-link error
+    corr = build_sessions([a_part(events=[(122, "v2g.auth_ok")]),
+                           b_part(events=[(121, "ocpp.authorize_rejected")])])
+    assert corr.sessions[0].verdict == "failed"
+    assert "xlink.auth.b_rejected_a_authorized" in corr.sessions[0].verdict_reason
