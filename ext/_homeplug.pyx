@@ -20,6 +20,7 @@ cdef enum:
     K_GROUP = 11
     K_SWITCH = 12
     K_STRUCT = 13
+    K_NIBBLES = 14
     ANY_MMV = 0xFF
 
 cdef const char* _DIGITS = b"0123456789abcdef"
@@ -78,6 +79,8 @@ cdef tuple _decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t e
             size = out[a]
         elif kind == K_HEXREST:
             size = end - pos
+        elif kind == K_NIBBLES:
+            size = (<Py_ssize_t>out[a] + 1) >> 1
         elif kind == K_STRUCT:
             sub = _decode_body(<tuple>b, buf, pos, end)
             out[name] = sub[0]

@@ -22,6 +22,7 @@ from chargescope.dissectors.homeplug.fields import (
     hexrest,
     layout,
     mac,
+    nibbles,
     switch,
     text_length_of,
     textvar,
@@ -141,7 +142,7 @@ _PUBLIC: tuple[MmeSpec, ...] = (
                             _key_field("key", "requested_key_type")),
     }, secrets=("key", "hash_key"), summary="Get a key from the modem"),
     MmeSpec(0x601C, "CM_AMP_MAP", {
-        Variant.REQ: layout(u16("amlen"), hexrest("amdata")),
+        Variant.REQ: layout(u16("amlen"), nibbles("amdata", "amlen")),
         Variant.CNF: layout(u8("res_type")),
     }, summary="Amplitude map"),
     MmeSpec(0x6020, "CM_BRG_INFO", {
