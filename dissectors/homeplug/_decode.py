@@ -30,6 +30,10 @@ def _text(b: bytes) -> str:
 
 def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
     """Run `program` over buf[start:end]: (fields, stop offset, problem or None)."""
+    if buf.__class__ is not bytes:  # the extension's typed argument rejects the same
+        raise TypeError(f"buf must be bytes, not {type(buf).__name__}")
+    if start < 0:
+        raise ValueError("start must not be negative")
     end = min(end, len(buf))
     out: dict = {}
     pos = start
@@ -87,6 +91,10 @@ def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
 
 def decode_mme(buf: bytes, start: int, end: int, table: dict) -> tuple:
     """Header, dispatch and body of one MME in buf[start:end] (see module doc)."""
+    if buf.__class__ is not bytes:
+        raise TypeError(f"buf must be bytes, not {type(buf).__name__}")
+    if start < 0:
+        raise ValueError("start must not be negative")
     end = min(end, len(buf))
     if end - start < 3:
         return (-1, -1, 0, 0, -1, start, None, None, start, ("mmtype", start, 3, end - start))
