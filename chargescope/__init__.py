@@ -25,9 +25,9 @@ def open(paths, site=None):  # noqa: A001 - the notebook API is `chargescope.ope
     files = []
     for path in map(Path, paths):
         if path.is_dir():
-            from chargescope.cli.common import expand_captures
+            from chargescope.cli.common import SOURCE_SUFFIXES, expand_captures
 
-            files.extend(expand_captures((path,)))
+            files.extend(expand_captures((path,), SOURCE_SUFFIXES))
         else:
             files.append(path)
     return analyze(files, SiteMap.load(site) if site else None, keep_messages=True)

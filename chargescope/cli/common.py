@@ -35,15 +35,18 @@ def capture_options(func: Callable) -> Callable:
 
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+# what `analyze` also picks up in a directory: CSMS logs and HAR exports
+SOURCE_SUFFIXES = CAPTURE_SUFFIXES + (".jsonl", ".ndjson", ".log", ".har")
 
 
-def expand_captures(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; directories expanded to the capture files inside, sorted."""
+def expand_captures(paths: tuple[Path, ...], suffixes: tuple[str, ...] = CAPTURE_SUFFIXES
+                    ) -> list[Path]:
+    """Files as given; directories expanded to the files inside with `suffixes`, sorted."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
             out.extend(sorted(p for p in path.rglob("*")
-                              if p.is_file() and p.name.lower().endswith(CAPTURE_SUFFIXES)))
+                              if p.is_file() and p.name.lower().endswith(suffixes)))
         else:
             out.append(path)
     return out
