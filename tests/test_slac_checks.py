@@ -227,3 +227,23 @@ def test_sniffer_gaps_advance_the_run_and_are_noted():
     codes = {f.code for f in findings}
     assert "slac.capture.gaps" in codes and "slac.sequence.unexpected" not in codes
     assert "slac.run.incomplete" not in codes
+
+
+def test_every_corpus_capture_analyzes_with_verdicts():
+    from homeplug_corpus import corpus_captures
+
+    from chargescope.analyzer.slac.capture import analyze_capture
+    from chargescope.analyzer.slac.report import verdict
+
+    captures = corpus_captures()
+    if not captures:
+        pytest.skip("corpus not present")
+    runs = 0
+    for path in captures:
+        result = analyze_capture(path)
+        for run, findings in result.runs:
+            runs += 1
+            assert verdict(run, list(findings))
+            assert all(f.code in REGISTRY for f in findings)
+            assert all(f.evidence for f in findings)  # every finding points at messages
+    assert runs > 80
