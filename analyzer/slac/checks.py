@@ -164,12 +164,13 @@ def check_sequence_gap(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
                  gap_ns=gap)
 
 
-def _announced_sounds(run: SlacRun) -> int | None:
+def _announced_sounds(run: SlacRun) -> int:
+    """NUM_SOUNDS as the EV announced it (or the EVSE asked), else C_EV_match_MNBC."""
     for message in run.start_atten + tuple(m for leg in run.evses for m in leg.parm_cnf):
         value = message.fields.get("num_sounds")
         if isinstance(value, int):
             return value
-    return None
+    return t.C_EV_MATCH_MNBC
 
 
 def check_sounding(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
@@ -181,14 +182,14 @@ def check_sounding(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
                  f"{count} CM_START_ATTEN_CHAR.IND (expected {t.C_EV_START_ATTEN_CHAR_INDS})",
                  run, *run.start_atten, count=count)
     announced = _announced_sounds(run)
-    if announced is not None and len(run.sounds) < announced:
+    if len(run.sounds) < announced:
         yield _f("slac.sounds.missing",
                  f"EV sent {len(run.sounds)} CM_MNBC_SOUND.IND of {announced} announced", run,
                  *run.start_atten[:1], sent=len(run.sounds), announced=announced)
     for leg in run.evses:
         for ind in leg.atten_char:
             got = ind.fields.get("num_sounds")
-            if announced is not None and isinstance(got, int) and got < announced:
+            if isinstance(got, int) and got < announced:
                 yield _f("slac.sounds.missing",
                          f"EVSE {leg.mac} received {got} of {announced} M-sounds", run, ind,
                          received=got, announced=announced, evse_mac=leg.mac)
