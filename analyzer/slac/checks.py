@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.records import Finding, FindingSpec, Message, Severity
 from chargescope.analyzer.slac import timing as t
-from chargescope.analyzer.slac.runs import JOINED, MATCHED, EvseLeg, SlacRun
+from chargescope.analyzer.slac.runs import JOINED, MATCHED, V2G_TRAFFIC, EvseLeg, SlacRun
 
 E, W, N = Severity.ERROR, Severity.WARNING, Severity.NOTE
 
@@ -326,7 +326,7 @@ def check_keys(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
         if other.fields.get("nmk") != key or other.fields.get("nid") != first.fields.get("nid"):
             yield _f("slac.nmk.changed", "a later CM_SLAC_MATCH.CNF hands out another NID/NMK",
                      run, first, other)
-    session = [tr.ts_ns for tr in run.traffic if tr.what in ("sdp", "tcp")]
+    session = [tr.ts_ns for tr in run.traffic if tr.what in V2G_TRAFFIC]
     last_traffic = session[-1] if session else 0
     for set_key in run.set_keys:
         new_key = set_key.fields.get("new_key")
@@ -352,7 +352,7 @@ def check_join(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
                                                    "sniffer may not see unicast frames)" if blind else ""),
                      run, leg.match_cnf[0], sniffer_gaps=blind)
         return
-    if not any(tr.what in ("sdp", "tcp") for tr in after) and \
+    if not any(tr.what in V2G_TRAFFIC for tr in after) and \
             run.ended_ns - matched_at >= t.TT_MATCH_JOIN.ns:
         yield _f("slac.join.no_v2g",
                  f"{len(after)} frame(s) from/to the EV after the match, none SDP or TCP "

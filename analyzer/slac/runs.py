@@ -26,6 +26,9 @@ MATCHED = "MATCHED"
 JOINED = "JOINED"  # traffic seen on the logical network after the match
 
 TRAFFIC = "traffic"
+# Traffic.what values that mean the V2G session runs (from frames here, or the protocol
+# names of the SDP/V2GTP/EXI dissectors when a pipeline feeds their Messages)
+V2G_TRAFFIC = frozenset({"sdp", "tcp", "v2gtp", "exi", "tls"})
 CP_STATE = "STP_CPSTATE.IND"  # control pilot state reports (test systems, some EVSEs)
 DUPLICATE_WINDOW_NS = 1_000_000  # identical MMEs closer than 1 ms are one frame seen twice  # pseudo event: a non-SLAC frame from/to the EV after the match
 
