@@ -244,8 +244,13 @@ def test_iso20_dc_session():
     s.add("SessionSetupRes", 5, EVSEID="DE*ABC*E1")
     s.pair("AuthorizationSetup")
     s.pair("Authorization", EVSEProcessing="Finished")
-    s.pair("ServiceDiscovery").pair("ServiceSelection")
-    s.pair("DC_ChargeParameterDiscovery").pair("ScheduleExchange", EVSEProcessing="Finished")
+    s.pair("ServiceDiscovery")
+    s.pair("ServiceSelection", req={"SelectedEnergyTransferService": {"ServiceID": 6,
+                                                                       "ParameterSetID": 1}})
+    s.pair("DC_ChargeParameterDiscovery")
+    s.pair("ScheduleExchange", req={"Dynamic_SEReqControlMode": None,
+                                    "Scheduled_SEReqControlMode": {}},
+           EVSEProcessing="Finished")
     s.pair("DC_CableCheck", EVSEProcessing="Finished")
     s.pair("DC_PreCharge", req={"EVTargetVoltage": r(400)}, EVSEPresentVoltage=r(398))
     s.pair("PowerDelivery")
@@ -254,7 +259,7 @@ def test_iso20_dc_session():
     s.pair("DC_WeldingDetection").pair("SessionStop").close()
     sess = only(analyse(s.messages))
     assert sess.protocol == "iso20" and sess.namespace.endswith(":-20:DC")
-    assert (sess.payment, sess.energy_transfer) == ("EIM", "DC")
+    assert (sess.payment, sess.energy_transfer, sess.control_mode) == ("EIM", "DC_BPT", "Scheduled")
     assert sess.evcc_id == "WMIV1234567890ABCDEX"
     assert codes(sess) == ["v2g.timing.response_timeout"]
 

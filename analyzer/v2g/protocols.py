@@ -151,3 +151,7 @@ STAGES: dict[str, str] = {
     "SessionStop": "session stop",
     "VehicleCheckIn": "vehicle check-in", "VehicleCheckOut": "vehicle check-out",
 }
+
+# ISO 15118-20 energy transfer services (SelectedEnergyTransferService/ServiceID).
+ENERGY_SERVICES: dict[int, str] = {1: "AC", 2: "DC", 3: "WPT", 4: "DC_ACDP", 5: "AC_BPT",
+                                   6: "DC_BPT", 7: "DC_ACDP_BPT"}

@@ -17,6 +17,7 @@ from typing import Any
 from chargescope.analyzer.records import Finding, Message
 from chargescope.analyzer.v2g import states
 from chargescope.analyzer.v2g.protocols import (
+    ENERGY_SERVICES,
     LOOPS,
     NAMESPACES,
     PROTOCOLS,
@@ -84,6 +85,7 @@ class _Session:
     evse_id: str = ""
     payment: str = ""
     energy_transfer: str = ""
+    control_mode: str = ""
     connections: list[int] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
@@ -341,9 +343,17 @@ class V2GAnalyser:
             sess.ev_max_voltage = physical(find(b, "EVMaximumVoltageLimit")) or \
                 sess.ev_max_voltage
             sess.ev_min_current = physical(find(b, "EVMinCurrent")) or sess.ev_min_current
+        elif base == "ServiceSelection":
+            service = (b.get("SelectedEnergyTransferService") or {}).get("ServiceID")
+            sess.energy_transfer = ENERGY_SERVICES.get(service, sess.energy_transfer)
+        elif base == "ScheduleExchange":
+            mode = next((k for k in b if k.endswith("SEReqControlMode")), "")
+            sess.control_mode = mode.split("_", 1)[0]  # "Dynamic" or "Scheduled"
         elif base in ("DC_ChargeParameterDiscovery", "AC_ChargeParameterDiscovery"):
             kind = "DC" if base.startswith("DC") else "AC"
-            sess.energy_transfer = f"{kind}_BPT" if any(k.startswith("BPT") for k in b) else kind
+            if not sess.energy_transfer:
+                sess.energy_transfer = f"{kind}_BPT" if any(k.startswith("BPT") for k in b) \
+                    else kind
             sess.ev_max_voltage = physical(find(b, "EVMaximumVoltage")) or sess.ev_max_voltage
             sess.ev_min_current = physical(find(b, "EVMinimumChargeCurrent")) or \
                 sess.ev_min_current
@@ -650,6 +660,7 @@ class V2GAnalyser:
             protocol_title=proto.title if proto else "", namespace=s.namespace,
             schema_guessed=s.schema_guessed, evcc=s.evcc, secc=s.secc, evcc_id=s.evcc_id,
             evse_id=s.evse_id, payment=s.payment, energy_transfer=s.energy_transfer,
+            control_mode=s.control_mode,
             connections=tuple(s.connections), start_ns=s.messages[0].ts_ns,
             end_ns=s.messages[-1].ts_ns, messages=tuple(s.messages),
             exchanges=tuple(s.exchanges), findings=findings, outcome=_outcome(s, findings))
