@@ -10,7 +10,7 @@ from typing import Any
 
 from chargescope.analyzer.records import Finding, Message
 from chargescope.analyzer.v2g.records import LinkAReport, V2GSession
-from chargescope.analyzer.v2g.tree import body, find, physical, session_id
+from chargescope.analyzer.v2g.tree import body, find, items, physical, session_id
 
 # Fields worth a glance in a ladder line, in display order (element names as in the XSDs).
 _SCALARS = ("ResponseCode", "EVSEProcessing", "EVProcessing", "EVCCID", "EVSEID",
@@ -33,9 +33,8 @@ def key_fields(msg: Message) -> dict[str, Any]:
     b = body(msg)
     out: dict[str, Any] = {}
     if msg.name == "supportedAppProtocolReq":
-        offer = b.get("AppProtocol") or []
         out["offered"] = [f"{p.get('ProtocolNamespace')}#{p.get('SchemaID')}"
-                          for p in (offer if isinstance(offer, list) else [offer])]
+                          for p in items(b, "AppProtocol")]
     if msg.name.startswith("SessionSetup"):
         out["SessionID"] = session_id(msg)
     service = b.get("SelectedEnergyTransferService")

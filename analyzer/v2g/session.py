@@ -29,7 +29,7 @@ from chargescope.analyzer.v2g.protocols import (
 )
 from chargescope.analyzer.v2g.records import Exchange, LinkAReport, Outcome, V2GSession
 from chargescope.analyzer.v2g.specs import registry
-from chargescope.analyzer.v2g.tree import body, find, physical, session_id
+from chargescope.analyzer.v2g.tree import body, find, items, physical, session_id, sub, text
 
 NS = 1_000_000_000
 
@@ -200,8 +200,9 @@ class V2GAnalyser:
 
     # ---------------------------------------------------------------- connections
     def _conn(self, msg: Message) -> _Conn:
-        v2gtp = msg.fields.get("v2gtp") or {}
-        key = (v2gtp.get("tcp_stream"), frozenset((msg.src, msg.dst)))
+        v2gtp = sub(msg.fields, "v2gtp")
+        stream = v2gtp.get("tcp_stream")
+        key = (stream if isinstance(stream, int) else None, frozenset((msg.src, msg.dst)))
         conn = self._conns.get(key)
         if conn is None or conn.closed and msg.name.startswith("supportedAppProtocol"):
             sess = _Session(len(self._sessions))
@@ -327,25 +328,27 @@ class V2GAnalyser:
     def _request_facts(self, conn: _Conn, msg: Message, base: str) -> None:
         sess = conn.session
         b = body(msg)
-        if base == "SessionSetup" and b.get("EVCCID"):
-            sess.evcc_id = str(b["EVCCID"])
+        if base == "SessionSetup" and text(b, "EVCCID"):
+            sess.evcc_id = text(b, "EVCCID")
         elif base in ("ServicePaymentSelection", "PaymentServiceSelection"):
-            sess.payment = str(b.get("SelectedPaymentOption", ""))
+            sess.payment = text(b, "SelectedPaymentOption")
             if sess.protocol == "din" and sess.payment and sess.payment != "ExternalPayment":
                 self._finding(sess, "v2g.payment.not_external",
                               f"DIN session selected {sess.payment}", msg)
-        elif base == "Authorization" and "SelectedAuthorizationService" in b:
-            sess.payment = str(b["SelectedAuthorizationService"])
+        elif base == "Authorization" and text(b, "SelectedAuthorizationService"):
+            sess.payment = text(b, "SelectedAuthorizationService")
         elif base == "ChargeParameterDiscovery":
-            mode = b.get("RequestedEnergyTransferMode") or b.get("EVRequestedEnergyTransferType")
+            mode = text(b, "RequestedEnergyTransferMode") or \
+                text(b, "EVRequestedEnergyTransferType")
             if mode:
-                sess.energy_transfer = str(mode)
+                sess.energy_transfer = mode
             sess.ev_max_voltage = physical(find(b, "EVMaximumVoltageLimit")) or \
                 sess.ev_max_voltage
             sess.ev_min_current = physical(find(b, "EVMinCurrent")) or sess.ev_min_current
         elif base == "ServiceSelection":
-            service = (b.get("SelectedEnergyTransferService") or {}).get("ServiceID")
-            sess.energy_transfer = ENERGY_SERVICES.get(service, sess.energy_transfer)
+            service = sub(b, "SelectedEnergyTransferService").get("ServiceID")
+            if isinstance(service, int):
+                sess.energy_transfer = ENERGY_SERVICES.get(service, sess.energy_transfer)
         elif base == "ScheduleExchange":
             mode = next((k for k in b if k.endswith("SEReqControlMode")), "")
             sess.control_mode = mode.split("_", 1)[0]  # "Dynamic" or "Scheduled"
@@ -387,8 +390,8 @@ class V2GAnalyser:
         conn.outstanding = None
         conn.last_response_ns = msg.ts_ns
         b = body(msg)
-        conn.last_processing = str(b.get("EVSEProcessing", ""))
-        code = str(b.get("ResponseCode", ""))
+        conn.last_processing = text(b, "EVSEProcessing")
+        code = text(b, "ResponseCode")
         if base == "supportedAppProtocol":
             self._handshake(conn, req, msg, b, code)
         elif code.startswith("FAILED"):
@@ -401,7 +404,7 @@ class V2GAnalyser:
             self._bind_session(conn, msg, b)
         elif base == "SessionStop" and code.startswith("OK"):
             sess.stop_ok = conn.stop_ok = True
-            sess.paused = req is not None and body(req).get("ChargingSession") == "Pause"
+            sess.paused = req is not None and text(body(req), "ChargingSession") == "Pause"
         self._evse_status(conn, msg, b)
         self._loop_values(conn, req, msg, base)
         self._check_loop_time(conn, msg, base)
@@ -413,20 +416,19 @@ class V2GAnalyser:
             self._finding(sess, "v2g.handshake.failed", f"supportedAppProtocolRes: {code}",
                           req, msg)
             return
-        offer = body(req).get("AppProtocol", []) if req else []
-        if isinstance(offer, dict):
-            offer = [offer]
+        offer = items(body(req), "AppProtocol") if req else []
         for proto in offer:
-            if isinstance(proto, dict) and proto.get("SchemaID") == b.get("SchemaID"):
-                sess.namespace = str(proto.get("ProtocolNamespace", ""))
+            if proto.get("SchemaID") == b.get("SchemaID") and \
+                    text(proto, "ProtocolNamespace"):
+                sess.namespace = text(proto, "ProtocolNamespace")
                 sess.protocol = NAMESPACES.get(sess.namespace, sess.protocol)
                 sess.schema_guessed = False
 
     def _bind_session(self, conn: _Conn, msg: Message, b: dict) -> None:
         sess = conn.session
         sid = session_id(msg) or ""
-        if b.get("EVSEID"):
-            sess.evse_id = str(b["EVSEID"])
+        if text(b, "EVSEID"):
+            sess.evse_id = text(b, "EVSEID")
         previous = self._by_id.get(sid)
         if previous is not None and previous is not sess and previous.paused:
             # ISO 15118-2 pause/resume: the EVCC rejoins its session on a new connection
@@ -474,11 +476,9 @@ class V2GAnalyser:
 
     def _evse_status(self, conn: _Conn, msg: Message, b: dict) -> None:
         sess = conn.session
-        status = b.get("DC_EVSEStatus") or b.get("AC_EVSEStatus") or b.get("EVSEStatus") or {}
-        if not isinstance(status, dict):
-            return
-        code = status.get("EVSEStatusCode")
-        note = status.get("EVSENotification")
+        status = sub(b, "DC_EVSEStatus") or sub(b, "AC_EVSEStatus") or sub(b, "EVSEStatus")
+        code = text(status, "EVSEStatusCode")
+        note = text(status, "EVSENotification")
         if not conn.ev_stopping:
             if code in SHUTDOWN_CODES:
                 self._finding(sess, "v2g.evse.shutdown", f"{msg.name}: EVSEStatusCode {code}",
@@ -486,7 +486,7 @@ class V2GAnalyser:
             if note in STOP_NOTIFICATIONS:
                 self._finding(sess, "v2g.evse.stop_requested",
                               f"{msg.name}: EVSENotification {note}", msg, once=True)
-        isolation = status.get("EVSEIsolationStatus")
+        isolation = text(status, "EVSEIsolationStatus")
         if isolation == "Fault":
             self._finding(sess, "v2g.evse.isolation_fault", f"{msg.name}: EVSEIsolationStatus "
                           "Fault", msg, once=True)
