@@ -22,6 +22,9 @@ COMMANDS: tuple[str, ...] = (
     "slac",
     "v2g",
     "ocpp",
+    "ocpi",
+    "simulate",
+    "tui",
 )
 
 
