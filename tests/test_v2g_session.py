@@ -411,3 +411,10 @@ def test_sdp_findings():
     assert {f.code for f in lone.findings} == {"v2g.sdp.unanswered", "v2g.sdp.retries"}
     plain = analyse([_sdp("SDPRequest", 1), _sdp("SDPResponse", 2, 62000)])
     assert [f.code for f in plain.findings] == ["v2g.sdp.no_connection"]
+
+
+def test_more_than_50_sdp_requests():
+    report = analyse([_sdp("SDPRequest", i) for i in range(1, 53)])
+    limit = [f for f in report.findings if f.code == "v2g.sdp.retry_limit"]
+    assert limit and limit[0].extra["count"] == 52 and limit[0].requirement == "[V2G2-161]"
+    assert limit[0].evidence[0].ts_ns == 51  # the 51st request is the first too many

@@ -52,6 +52,9 @@ PRECHARGE_TOLERANCE_V = 20.0
 VOLTAGE_MARGIN_V, VOLTAGE_MARGIN_REL = 10.0, 0.02
 CURRENT_MARGIN_A, CURRENT_MARGIN_REL = 2.0, 0.10
 
+# The EVCC sends at most 50 consecutive SECC Discovery Requests ([V2G2-161]).
+SDP_MAX_REQUESTS = 50
+
 SHUTDOWN_PHASE = frozenset({"WeldingDetection", "DC_WeldingDetection", "SessionStop"})
 # Violations the EV put up with: when it still ends the session with an acknowledged
 # SessionStop, they are findings, not the verdict.
@@ -616,6 +619,12 @@ class V2GAnalyser:
             out.append(self._reg.make("v2g.sdp.retries", f"{len(before)} SDP requests before "
                                       "the first answer", ts_ns=before[-1].ts_ns,
                                       evidence=before[:3], link="A", count=len(before)))
+        if len(before) > SDP_MAX_REQUESTS:
+            out.append(self._reg.make("v2g.sdp.retry_limit", f"{len(before)} consecutive SDP "
+                                      f"requests, more than {SDP_MAX_REQUESTS}",
+                                      ts_ns=before[SDP_MAX_REQUESTS].ts_ns,
+                                      evidence=before[SDP_MAX_REQUESTS:SDP_MAX_REQUESTS + 1],
+                                      link="A", count=len(before)))
         seccs = {m.fields.get("SECCIPAddress") for m in responses}
         if len(seccs) > 1:
             out.append(self._reg.make("v2g.sdp.several_seccs", "SECCs answering: "
