@@ -177,7 +177,7 @@ class WebSocketStream:
         self.charge_point_id = ""
         self.deflate: DeflateParams | None = None
         self._handler: PayloadHandler | None = None
-        self._handler_name = ""
+        self.payload_protocol = ""  # name of the payload handoff chosen (e.g. "ocpp")
         self._pending_body = 0  # body bytes of a non-101 response still expected
         self._response_msg: dict | None = None
         self._closed: set[int] = set()  # directions that sent FIN/RST
@@ -246,8 +246,7 @@ class WebSocketStream:
 
     def on_gap(self, event: StreamGap) -> list[Message]:
         d = self._dirs[event.direction]
-        out = self._gap(event.direction, event.offset, event.length, event.ts_ns,
-                        flush_partial=True)
+        out = self._gap(event.direction, event.offset, event.length, event.ts_ns)
         d.base = event.offset + event.length
         return out
 
@@ -286,8 +285,7 @@ class WebSocketStream:
         return Problem(kind, detail, source=first.source if first else self.conn.source,
                        frame=first.frame if first else 0, offset=offset, where="stream")
 
-    def _gap(self, direction: int, offset: int, length: int, ts_ns: int,
-             flush_partial: bool = False) -> list[Message]:
+    def _gap(self, direction: int, offset: int, length: int, ts_ns: int) -> list[Message]:
         d = self._dirs[direction]
         out = self._flush(direction, ts_ns, f"{length} bytes missing at stream offset {offset}")
         if d.mode is _Mode.FRAMES or d.mode is _Mode.HANDSHAKE:
@@ -723,7 +721,7 @@ class WebSocketStream:
         else:
             return None
         self._handler = handoff.factory(self.conn)
-        self._handler_name = handoff.name
+        self.payload_protocol = handoff.name
         return self._handler
 
 
