@@ -49,7 +49,7 @@ def test_unreadable_input_is_exit_2(tmp_path):
 
 def test_help_documents_log_formats():
     res = CliRunner().invoke(cli, ["ocpp", "--help"])
-    assert "JSON lines" in res.output and "timestamp-prefixed" in res.output
+    assert "JSON lines" in res.output and "timestamped text lines" in res.output
 
 
 @pytest.mark.parametrize("show", [False, True])

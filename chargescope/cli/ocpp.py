@@ -42,9 +42,12 @@ LOG (recognised by .jsonl/.ndjson/.log/.txt/.json or by not being a capture):
     from --log-side; chargePointId/chargeBoxId/station/identity; msg/frame/payload,
     as array or JSON text)
   * a JSON array of such objects or of bare OCPP-J arrays
-  * timestamp-prefixed text lines (SteVe, EVerest): "2024-05-01 10:00:00,123 INFO
-    chargeBoxId=CP1 Received: [2,"42","Heartbeat",{}]"; direction words
-    cp->csms/csms->cp, Received/Sending, RX/TX, <</>>, IN/OUT
+  * timestamped text lines (SteVe, evcc, EVerest, the `ocpp` package): a timestamp
+    (2024-05-01 10:00:00,123 / 2024/05/01 10:00:00 / ISO 8601), free text, then the
+    OCPP-J array, which may continue over the next lines (pretty-printed JSON), e.g.
+    "2024-05-01 10:00:00,123 INFO chargeBoxId=CP1 Received: [2,"42","Heartbeat",{}]",
+    "... recv CP1: [2,...]", "... CP1: send [2,...]"; direction words cp->csms/csms->cp,
+    Received/Sending, recv/send, RX/TX, <</>>, IN/OUT
 Lines without a direction get it from the action (who may send it) or the CALL
 a result answers.
 
