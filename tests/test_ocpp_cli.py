@@ -61,3 +61,11 @@ def test_passwords_only_with_show_secrets(show):
     assert ("s3cret-pass" in res.stdout) == show
     doc = json.loads(res.stdout)
     assert len([r for r in doc["messages"] if r["protocol"] == "ocpp"]) == 32
+
+
+def test_no_validate_skips_schema_but_keeps_decoding():
+    res = run("--json", "--no-validate", DATA / "ocpp201_deflate.jsonl")
+    doc = json.loads(res.stdout)
+    states = {r.get("schema") for r in doc["messages"] if r["message_type"] in ("CALL", "CALLRESULT")}
+    assert states == {"not-validated"}
+    assert doc["chargers"][0]["transactions"][0]["transaction_id"] == "tx-201-1"

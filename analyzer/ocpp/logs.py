@@ -112,8 +112,9 @@ class LogReader:
     """Turns log records into Messages, one OcppDecoder per charge point."""
 
     def __init__(self, source: str, *, log_side: str = "csms", version: str | None = None,
-                 charge_point_id: str = "") -> None:
+                 charge_point_id: str = "", validate: bool = True) -> None:
         self.source = source
+        self.validate = validate
         self.log_side = log_side
         self.version = version
         self.default_cp = charge_point_id or Path(source).stem
@@ -126,7 +127,8 @@ class LogReader:
         if dec is None:
             dec = self._decoders[cp] = OcppDecoder(
                 f"log:{self.source}:{cp}", version=self.version,
-                version_source="option" if self.version else "", charge_point_id=cp)
+                version_source="option" if self.version else "", charge_point_id=cp,
+                validate=self.validate)
         return dec
 
     def _infer(self, cp: str, msg: Any) -> int | None:

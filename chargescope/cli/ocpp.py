@@ -197,12 +197,13 @@ def print_report(report: OcppReport, messages: list[Message] | None) -> None:
 
 
 def _capture_messages(path: Path, options: WebSocketOptions, version: str | None,
-                      problems: list[Problem]) -> Iterator[Message]:
+                      problems: list[Problem], validate: bool = True) -> Iterator[Message]:
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
     from chargescope.dissectors.ocpp import stream_handoff
 
-    pipeline = Pipeline(frame_handoffs=(), stream_handoffs=(stream_handoff(options, version),))
+    pipeline = Pipeline(frame_handoffs=(),
+                        stream_handoffs=(stream_handoff(options, version, validate),))
     with open_capture(path) as cap:
         for item in pipeline.run(cap.frames()):
             if isinstance(item, Problem):
@@ -222,12 +223,14 @@ def _capture_messages(path: Path, options: WebSocketOptions, version: str | None
               help="Who wrote the log files: decides what 'in'/'Received' means.")
 @click.option("--max-message-size", type=int, default=DEFAULT_MAX_MESSAGE, show_default=True,
               help="Cap per (decompressed) WebSocket message, in bytes.")
+@click.option("--no-validate", is_flag=True,
+              help="Skip JSON-schema validation (messages are still decoded and paired).")
 @click.option("--messages", "list_messages", is_flag=True,
               help="Also list every message (always included in --json).")
 def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
             site: Path | None, show_secrets: bool, call_timeout: float,
             ocpp_version: str | None, log_side: str, max_message_size: int,
-            list_messages: bool) -> None:
+            no_validate: bool, list_messages: bool) -> None:
     paths = expand_captures(captures)
     analyzer = OcppAnalyzer(call_timeout_ns=int(call_timeout * 1e9))
     options = WebSocketOptions(max_message_size=max_message_size, show_secrets=show_secrets)
@@ -238,9 +241,11 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
         diag(f"ocpp: reading {path}")
         try:
             if is_log_file(path):
-                source = read_log(path, log_side=log_side, version=ocpp_version)
+                source = read_log(path, log_side=log_side, version=ocpp_version,
+                                  validate=not no_validate)
             else:
-                source = _capture_messages(path, options, ocpp_version, problems)
+                source = _capture_messages(path, options, ocpp_version, problems,
+                                           validate=not no_validate)
             for msg in source:
                 analyzer.feed(msg)
                 if keep is not None:
