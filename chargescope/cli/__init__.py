@@ -22,6 +22,8 @@ COMMANDS: tuple[str, ...] = (
     "slac",
     "v2g",
     "ocpp",
+    "ocpi",
+    "simulate",
 )
 
 
