@@ -241,3 +241,13 @@ def test_station_clock_drift_reported_once():
     ok = exchange(Ocpp(), "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
                                                  "status": "Available", "timestamp": late}, {}, now + 590)
     assert codes(analyze(ok)) == []
+
+
+def test_csms_requests_to_a_rejected_station():
+    o = Ocpp()
+    msgs = exchange(o, "BootNotification", BOOT16, boot16("Rejected"), 1)
+    msgs += exchange(o, "GetConfiguration", {}, {"configurationKey": []}, 2, direction=1)
+    msgs += exchange(o, "GetConfiguration", {}, {"configurationKey": []}, 3, direction=1)
+    msgs += exchange(o, "BootNotification", BOOT16, boot16("Accepted"), 4)
+    msgs += exchange(o, "GetConfiguration", {}, {"configurationKey": []}, 5, direction=1)
+    assert codes(analyze(msgs)) == ["ocpp.boot.rejected", "ocpp.boot.csms_call_while_rejected"]

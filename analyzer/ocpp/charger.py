@@ -170,6 +170,12 @@ class ChargerTracker:
                 self._reported_early.add(action)
                 out.append(("ocpp.boot.call_before_accepted",
                             f"{action} sent while the boot was {self._registration}", (msg,)))
+        if (not from_cp and mtype == "CALL" and self._registration == "Rejected"
+                and "csms:" + str(action) not in self._reported_early):
+            # FIELD_NOTES pattern 3: configuration pushed at a station it just turned away
+            self._reported_early.add("csms:" + str(action))
+            out.append(("ocpp.boot.csms_call_while_rejected",
+                        f"CSMS sent {action} while the boot was Rejected", (msg,)))
         if action in ISO15118_ACTIONS or "iso15118_pnc" in f or (
                 action == "Authorize" and isinstance(payload, dict)
                 and ("iso15118CertificateHashData" in payload or "certificate" in payload)):
