@@ -11,8 +11,7 @@ could be read are kept.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chargescope.dissectors.ocpp.versions import MessageType
 
@@ -38,8 +37,10 @@ _SHAPES: dict[int, tuple[int, str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class RpcFrame:
+class RpcFrame(NamedTuple):
+    """The parts of one OCPP-J message (an immutable tuple: built once per message on the
+    hot path, where a frozen dataclass's field assignments would cost more than parsing)."""
+
     message_type_id: int | None
     unique_id: str | None
     action: str | None  # CALL and SEND only; results get theirs from pairing
