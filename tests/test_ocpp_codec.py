@@ -208,3 +208,19 @@ def test_real_world_text_log_shapes():
         assert msgs[1].fields["action"] == msgs[0].fields["action"]  # paired across lines
         assert all(m.ok for m in msgs) and all(m.fields["schema"] == "valid" for m in msgs)
         assert msgs[0].ts_ns > 1_735_000_000 * 10**9
+
+
+def test_deeply_nested_json_is_a_problem_not_a_crash():
+    from chargescope.analyzer.ocpp.logs import read_log_lines
+
+    deep = '[2,"1","DataTransfer",' + "[" * 200_000 + "]" * 200_000 + "]"
+    msg = OcppDecoder(0, version="1.6").decode(deep.encode(), direction=0, ts_ns=0, src="a", dst="b")
+    assert [p.kind for p in msg.problems] == ["ocpp.json.syntax"]
+    for fmt in ("jsonl", "text"):
+        line = json.dumps({"message": deep}) if fmt == "jsonl" else "2024-01-01T00:00:00Z " + deep
+        (got,) = read_log_lines([line + "\n"], "deep.log", fmt)
+        assert not got.ok
+    pnc = json.dumps([2, "1", "DataTransfer", {"vendorId": "org.openchargealliance.iso15118pnc",
+                                               "data": "[" * 100_000}])
+    msg = OcppDecoder(0, version="1.6").decode(pnc.encode(), direction=0, ts_ns=0, src="a", dst="b")
+    assert msg.fields["iso15118_pnc"]["data_problem"]

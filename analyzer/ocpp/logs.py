@@ -100,7 +100,7 @@ def _parse_ts(value: Any) -> int:
             text = text[:-1] + "+00:00"
         try:
             dt = datetime.fromisoformat(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return 0
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)  # logs without zone: read as UTC, like the capture clock
@@ -145,7 +145,7 @@ class LogReader:
         if isinstance(message, str):
             try:
                 parsed: Any = json.loads(message)
-            except ValueError:
+            except (ValueError, RecursionError):
                 parsed = None
         else:
             parsed = message
@@ -234,7 +234,7 @@ def read_log_lines(lines: Iterable[str], source: str, fmt: str | None = None,
         text = "".join(it)
         try:
             doc = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             yield Message(Link.B, "ocpp", "Malformed", 0, "", "", {"log_format": fmt}, (),
                           (Problem("ocpp.log.syntax", f"JSON array log is not JSON: {exc}",
                                    source, 0, getattr(exc, "pos", 0), "file"),))
@@ -268,7 +268,7 @@ def read_log_lines(lines: Iterable[str], source: str, fmt: str | None = None,
         if fmt == "jsonl" and line.lstrip()[:1] in ("{", "["):
             try:
                 obj = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 msg = reader.from_text_line(line, number)
             else:
                 msg = reader.from_object(obj, number, len(line))

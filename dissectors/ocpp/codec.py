@@ -15,14 +15,26 @@ from typing import Any, NamedTuple
 
 from chargescope.dissectors.ocpp.versions import MessageType
 
-try:
-    import orjson
 
-    _loads = orjson.loads
-    _DecodeError: type[Exception] = orjson.JSONDecodeError
-except ImportError:  # pragma: no cover - orjson is optional
-    _loads = json.loads
-    _DecodeError = json.JSONDecodeError
+def _pick_loads() -> tuple[Any, type[Exception]]:
+    """orjson when it bounds nesting depth, else the standard library.
+
+    Old orjson releases (e.g. 3.8) recurse without limit and crash the process (C stack
+    overflow) on a hostile `[[[[...` payload; current ones stop at depth 1024 with a
+    JSONDecodeError. One cheap probe at import tells which we have.
+    """
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is optional
+        return json.loads, json.JSONDecodeError
+    try:
+        orjson.loads(b"[" * 1100 + b"]" * 1100)
+    except orjson.JSONDecodeError:
+        return orjson.loads, orjson.JSONDecodeError
+    return json.loads, json.JSONDecodeError
+
+
+_loads, _DecodeError = _pick_loads()
 
 _TYPE_NAMES = {int(t): t.name for t in MessageType}
 MAX_UNIQUE_ID = 36  # OCPP-J: "maximum of 36 characters, to allow for GUIDs"

@@ -207,7 +207,7 @@ def _pnc_data_transfer(payload: dict) -> dict | None:
             import json
 
             out["data"] = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             out["data_problem"] = "data is not a JSON string"
     return out
 
