@@ -69,3 +69,17 @@ def test_no_validate_skips_schema_but_keeps_decoding():
     states = {r.get("schema") for r in doc["messages"] if r["message_type"] in ("CALL", "CALLRESULT")}
     assert states == {"not-validated"}
     assert doc["chargers"][0]["transactions"][0]["transaction_id"] == "tx-201-1"
+
+
+def test_deeply_nested_payload_is_elided_in_json(tmp_path):
+    deep = "[" * 1000 + "]" * 1000
+    log = tmp_path / "deep.jsonl"
+    log.write_text(json.dumps({"timestamp": "2024-01-01T00:00:00Z", "direction": "cp->csms",
+                               "charge_point_id": "X", "message": f'[2,"1","DataTransfer",'
+                               f'{{"vendorId":"v","data":{deep}}}]'}) + "\n")
+    res = run("--json", "--ocpp-version", "1.6", log)
+    assert res.exit_code == 1, res.output  # 1.6 wants a string: a schema violation (error)
+    doc = json.loads(res.stdout)
+    (rec,) = doc["messages"]
+    assert rec["schema"] == "invalid"
+    assert "elided" in json.dumps(rec["payload"])

@@ -75,6 +75,23 @@ def transaction_id(fields: dict[str, Any]) -> Any:
     return info.get("transactionId") if isinstance(info, dict) else None
 
 
+MAX_JSON_DEPTH = 64  # deeper payload subtrees are elided in --json output
+
+
+def bounded(value: Any, depth: int = MAX_JSON_DEPTH) -> Any:
+    """`value` with subtrees deeper than `depth` replaced by a marker: hostile nesting
+    (up to 1024 levels get through the parser) must not break the JSON writer."""
+    if isinstance(value, dict):
+        if depth <= 0:
+            return "<nested too deeply; elided>"
+        return {k: bounded(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        if depth <= 0:
+            return "<nested too deeply; elided>"
+        return [bounded(v, depth - 1) for v in value]
+    return value
+
+
 def message_record(msg: Message) -> dict[str, Any]:
     f = msg.fields
     ref = msg.refs[0] if msg.refs else None
@@ -91,7 +108,7 @@ def message_record(msg: Message) -> dict[str, Any]:
         for key in ("schema", "schema_errors", "payload", "error_code", "error_description",
                     "error_details", "iso15118_pnc"):
             if key in f:
-                rec[key] = f[key]
+                rec[key] = bounded(f[key])
     else:
         rec.update({k: v for k, v in f.items()
                     if k not in ("capture", "connection", "charge_point_id", "direction")})
