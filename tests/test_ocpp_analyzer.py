@@ -251,3 +251,16 @@ def test_csms_requests_to_a_rejected_station():
     msgs += exchange(o, "BootNotification", BOOT16, boot16("Accepted"), 4)
     msgs += exchange(o, "GetConfiguration", {}, {"configurationKey": []}, 5, direction=1)
     assert codes(analyze(msgs)) == ["ocpp.boot.rejected", "ocpp.boot.csms_call_while_rejected"]
+
+
+def test_connection_dropped_after_silence_without_close_frame():
+    o = Ocpp()
+    msgs = exchange(o, "Heartbeat", {}, {"currentTime": T0}, 1)
+    msgs.append(o.ws("Connection closed", 61.2, event="close", reason="rst"))
+    report = analyze(msgs)
+    assert codes(report) == ["ocpp.connection.idle_drop"]
+    assert "60.2 s" in report.findings[0].text
+    o2 = Ocpp(conn=1)
+    clean = exchange(o2, "Heartbeat", {}, {"currentTime": T0}, 1)
+    clean += [o2.ws("Close", 61, code=1000), o2.ws("Connection closed", 61.2, event="close")]
+    assert codes(analyze(clean)) == []
