@@ -83,3 +83,14 @@ def test_deeply_nested_payload_is_elided_in_json(tmp_path):
     (rec,) = doc["messages"]
     assert rec["schema"] == "invalid"
     assert "elided" in json.dumps(rec["payload"])
+
+
+def test_skip_validation_per_action():
+    res = run("--json", "--skip-validation", "TransactionEvent", DATA / "ocpp201_deflate.jsonl")
+    doc = json.loads(res.stdout)
+    by_action = {}
+    for r in doc["messages"]:
+        if r["message_type"] == "CALL":
+            by_action.setdefault(r["action"], set()).add(r["schema"])
+    assert by_action["TransactionEvent"] == {"not-validated"}
+    assert by_action["BootNotification"] == {"valid"}

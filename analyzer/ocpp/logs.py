@@ -112,7 +112,7 @@ class LogReader:
     """Turns log records into Messages, one OcppDecoder per charge point."""
 
     def __init__(self, source: str, *, log_side: str = "csms", version: str | None = None,
-                 charge_point_id: str = "", validate: bool = True) -> None:
+                 charge_point_id: str = "", validate: bool | frozenset[str] = True) -> None:
         self.source = source
         self.validate = validate
         self.log_side = log_side

@@ -214,7 +214,8 @@ def print_report(report: OcppReport, messages: list[Message] | None) -> None:
 
 
 def _capture_messages(path: Path, options: WebSocketOptions, version: str | None,
-                      problems: list[Problem], validate: bool = True) -> Iterator[Message]:
+                      problems: list[Problem],
+                      validate: bool | frozenset[str] = True) -> Iterator[Message]:
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
     from chargescope.dissectors.ocpp import stream_handoff
@@ -242,13 +243,18 @@ def _capture_messages(path: Path, options: WebSocketOptions, version: str | None
               help="Cap per (decompressed) WebSocket message, in bytes.")
 @click.option("--no-validate", is_flag=True,
               help="Skip JSON-schema validation (messages are still decoded and paired).")
+@click.option("--skip-validation", "skip_actions", multiple=True, metavar="ACTION",
+              help="Do not validate this action's messages (lenient mode for known firmware "
+                   "quirks); may repeat.")
 @click.option("--messages", "list_messages", is_flag=True,
               help="Also list every message (always included in --json).")
 def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
             site: Path | None, show_secrets: bool, call_timeout: float,
             ocpp_version: str | None, log_side: str, max_message_size: int,
-            no_validate: bool, list_messages: bool) -> None:
+            no_validate: bool, skip_actions: tuple[str, ...], list_messages: bool) -> None:
     paths = expand_captures(captures)
+    validate: bool | frozenset[str] = False if no_validate else (
+        frozenset(skip_actions) if skip_actions else True)
     analyzer = OcppAnalyzer(call_timeout_ns=int(call_timeout * 1e9))
     options = WebSocketOptions(max_message_size=max_message_size, show_secrets=show_secrets)
     keep = [] if (as_json or list_messages) else None
@@ -259,10 +265,10 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
         try:
             if is_log_file(path):
                 source = read_log(path, log_side=log_side, version=ocpp_version,
-                                  validate=not no_validate)
+                                  validate=validate)
             else:
                 source = _capture_messages(path, options, ocpp_version, problems,
-                                           validate=not no_validate)
+                                           validate=validate)
             for msg in source:
                 analyzer.feed(msg)
                 if keep is not None:
