@@ -133,7 +133,8 @@ class ChargerTracker:
                             f"{self.charge_point_id}: {len(recent)} connections within "
                             f"{STORM_WINDOW_NS // 10**9} s", (msg,)))
         elif name == "Handshake Response":
-            c["subprotocol"] = msg.fields.get("subprotocol", "")
+            c["subprotocol"] = (msg.fields.get("subprotocol")
+                                or msg.fields.get("subprotocol_assumed", ""))
             c["http_status"] = msg.fields.get("status")
             sub = c["subprotocol"]
             if sub:

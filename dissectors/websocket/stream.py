@@ -401,6 +401,12 @@ class WebSocketStream:
         status = fields["status"]
         if status == 101:
             self.subprotocol = fields["subprotocol"]
+            offered = (self.request or {}).get("subprotocols_offered") or []
+            if not self.subprotocol and len(offered) == 1:
+                # The server did not echo a subprotocol (a common CSMS bug); the client's
+                # only offer is still the best statement of what it will speak.
+                self.subprotocol = offered[0]
+                fields["subprotocol_assumed"] = offered[0]
             self.deflate = negotiated_deflate(fields["extensions"])
             self._setup_inflaters()
             key = (self.request or {}).get("websocket_key", "")
