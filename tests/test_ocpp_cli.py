@@ -94,3 +94,13 @@ def test_skip_validation_per_action():
             by_action.setdefault(r["action"], set()).add(r["schema"])
     assert by_action["TransactionEvent"] == {"not-validated"}
     assert by_action["BootNotification"] == {"valid"}
+
+
+def test_charger_filter():
+    both = [DATA / "ocpp16_basic.jsonl", DATA / "ocpp201_deflate.jsonl"]
+    res = run("--json", "--charger", "CS2*", *both)
+    doc = json.loads(res.stdout)
+    assert [c["charge_point_id"] for c in doc["chargers"]] == ["CS201-001"]
+    assert {r["charge_point_id"] for r in doc["messages"]} == {"CS201-001"}
+    assert all(f["charge_point_id"] == "CS201-001" for f in doc["findings"])
+    assert res.exit_code == 0  # the 1.6 charger's error findings are filtered out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -213,6 +214,22 @@ def print_report(report: OcppReport, messages: list[Message] | None) -> None:
                  f"{uid:36} {state}{bad}")
 
 
+def only_chargers(report: OcppReport, messages: list[Message] | None,
+                  patterns: tuple[str, ...]) -> tuple[OcppReport, list[Message] | None]:
+    """The report (and message list) restricted to charge points matching `patterns`."""
+    def wanted(cp: str) -> bool:
+        return any(fnmatch.fnmatchcase(cp, pat) for pat in patterns)
+
+    chargers = tuple(c for c in report.chargers if wanted(c.charge_point_id))
+    findings = tuple(f for f in report.findings if wanted(f.extra.get("charge_point_id", "")))
+    kept = ids = None
+    if messages is not None:
+        ids = {c.charge_point_id for c in chargers}
+        kept = [m for m in messages if m.fields.get("charge_point_id") in ids
+                or (m.src in ids or m.dst in ids)]
+    return OcppReport(chargers, findings, sum(c.messages for c in chargers)), kept
+
+
 def _capture_messages(path: Path, options: WebSocketOptions, version: str | None,
                       problems: list[Problem],
                       validate: bool | frozenset[str] = True) -> Iterator[Message]:
@@ -246,12 +263,15 @@ def _capture_messages(path: Path, options: WebSocketOptions, version: str | None
 @click.option("--skip-validation", "skip_actions", multiple=True, metavar="ACTION",
               help="Do not validate this action's messages (lenient mode for known firmware "
                    "quirks); may repeat.")
+@click.option("--charger", "chargers", multiple=True, metavar="ID",
+              help="Only these charge points (shell-style patterns, e.g. 'CP-12*'); may repeat.")
 @click.option("--messages", "list_messages", is_flag=True,
               help="Also list every message (always included in --json).")
 def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
             site: Path | None, show_secrets: bool, call_timeout: float,
             ocpp_version: str | None, log_side: str, max_message_size: int,
-            no_validate: bool, skip_actions: tuple[str, ...], list_messages: bool) -> None:
+            no_validate: bool, skip_actions: tuple[str, ...], chargers: tuple[str, ...],
+            list_messages: bool) -> None:
     paths = expand_captures(captures)
     validate: bool | frozenset[str] = False if no_validate else (
         frozenset(skip_actions) if skip_actions else True)
@@ -280,6 +300,8 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
             diag(f"ocpp: {path}: unreadable: {exc}")
             bad_input = True
     report = analyzer.finish()
+    if chargers:
+        report, keep = only_chargers(report, keep, chargers)
     if as_json:
         emit_json(report_document(report, keep, problems, [str(p) for p in paths]))
     else:
