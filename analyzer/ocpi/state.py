@@ -216,10 +216,10 @@ class OcpiAnalysis:
         if module == "credentials" and method in ("POST", "PUT"):
             for code, text, extra in checks.check_credentials(body, f"{m.name} request"):
                 self._find(code, text, m, pair, **extra)
-        elif module == "sessions" and method in ("PUT", "PATCH") and isinstance(body, dict):
-            self._session_update(m, body, pair)
         elif module == "cdrs" and method == "POST" and isinstance(body, dict):
-            self._cdr(m, body, pair)
+            # the CDR's own arithmetic is wrong whether or not the receiver takes it
+            for code, text, extra in checks.check_cdr(body):
+                self._find(code, text, m, pair, **extra)
         elif module == "commands" and f.get("interface") == "RECEIVER" and isinstance(body, dict):
             self._command_request(m, body, pair)
         elif module == "commands" and f.get("action") == "result":
@@ -250,6 +250,15 @@ class OcpiAnalysis:
                        m, pair, status_code=code)
         data = f.get("data")
         module, method = f["module"], f["method"]
+        accepted = isinstance(status, int) and status < 400 and (
+            code is None or code // 1000 == 1) and not f.get("incomplete")
+        body = request.fields.get("body") if request is not None else None
+        if accepted and isinstance(body, dict) and request is not None:
+            # the receiver took the object: only now does it count as delivered
+            if module == "sessions" and method in ("PUT", "PATCH"):
+                self._session_update(request, body, pair)
+            elif module == "cdrs" and method == "POST":
+                self._cdr(request, body, pair)
         if module == "versions" and f.get("action") != "details":
             for c, text, extra in checks.check_versions(data):
                 self._find(c, text, m, pair, **extra)
@@ -272,6 +281,8 @@ class OcpiAnalysis:
         elif module == "cdrs" and method == "GET" and code == 1000 and isinstance(data, list):
             for item in data:
                 if isinstance(item, dict):
+                    for c, text, extra in checks.check_cdr(item):
+                        self._find(c, text, m, pair, **extra)
                     self._cdr(m, item, pair)
         if method == "GET" and module in PAGED_MODULES and f.get("interface") == "SENDER" and not (
                 _object_ids(f)) and code == 1000 and isinstance(data, list):
@@ -387,18 +398,22 @@ class OcpiAnalysis:
         session.last = m
 
     def _cdr(self, m: Message, body: dict, pair: tuple[str, str]) -> None:
+        """A CDR the receiver accepted (or a sender listed): link it to its session."""
         cid = body.get("id", "?")
-        for code, text, extra in checks.check_cdr(body):
-            self._find(code, text, m, pair, **extra)
         sid = body.get("session_id")
         cc, pid = body.get("country_code", ""), body.get("party_id", "")
+        session = None
+        if isinstance(sid, str):
+            session = self.sessions.get(f"{cc}*{pid}*{sid}" if cc else sid) or self.sessions.get(sid)
+        else:
+            session = self._session_of_211_cdr(body)
+            sid = session.keys.get("ocpi_session_id") if session else None
         entry = {"id": cid, "session_id": sid, "total_energy": body.get("total_energy"),
                  "total_time": body.get("total_time"), "total_cost": body.get("total_cost"),
                  "currency": body.get("currency")}
         self.pairs.setdefault(pair, PairState()).cdrs.append(entry)
         if isinstance(sid, str):
-            key = f"{cc}*{pid}*{sid}" if cc else sid
-            session = self.sessions.get(key) or self.sessions.get(sid)
+            key = session.key if session is not None else sid
             if session is not None:
                 session.cdrs.append(str(cid))
                 energy = body.get("total_energy")
@@ -414,6 +429,16 @@ class OcpiAnalysis:
                                f"CDR {cid}: total_energy {energy:g} kWh, session {sid} ended at "
                                f"{session.kwh:g} kWh", m, pair, cdr_id=cid, session=session.key)
             self.cdr_sessions[key] = str(cid)
+
+    def _session_of_211_cdr(self, cdr: dict) -> SessionState | None:
+        """2.1.1 CDRs carry no session_id: the session with the same auth_id and start."""
+        start = checks.parse_time(cdr.get("start_date_time"))
+        auth = cdr.get("auth_id")
+        for session in self.sessions.values():
+            if (auth and session.keys.get("token_uid") == auth and start is not None
+                    and checks.parse_time(session.start) == start):
+                return session
+        return None
 
     # -- tokens and commands ------------------------------------------------------------
 
@@ -650,7 +675,8 @@ def _session_keys(sid: str, body: dict) -> dict[str, str]:
     """Join keys a Session or CDR carries (names from analyzer.correlate.keys)."""
     keys = {"ocpi_session_id": sid}
     token = body.get("cdr_token") if isinstance(body.get("cdr_token"), dict) else {}
-    location = body.get("cdr_location") if isinstance(body.get("cdr_location"), dict) else {}
+    location = next((body[k] for k in ("cdr_location", "location")
+                     if isinstance(body.get(k), dict)), {})
     for name, value in (("token_uid", token.get("uid") or body.get("auth_id")),
                         ("emaid", token.get("contract_id")),
                         ("authorization_reference", body.get("authorization_reference")),
