@@ -83,7 +83,7 @@ FINDINGS: tuple[FindingSpec, ...] = (
     FindingSpec("ocpi.token.not-allowed", S.NOTE, "sequence",
                 "Real-time authorization answered something other than ALLOWED",
                 "tokens 12.4.1"),
-    FindingSpec("ocpi.token.unknown", S.WARNING, "interop",
+    FindingSpec("ocpi.token.unknown", S.NOTE, "interop",
                 "Real-time authorization of an unknown token (HTTP 404 or status 2004); "
                 "partners disagree on which to send", "tokens 12.2.2"),
     # commands

@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "v2g",
     "ocpp",
     "ocpi",
+    "simulate",
 )
 
 

@@ -1,0 +1,1 @@
+"""`chargescope simulate`: consistent multi-link demo captures from declarative scenarios."""
