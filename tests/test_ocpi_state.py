@@ -225,3 +225,15 @@ def test_report_json_has_no_secrets():
     assert "secret" not in document and "tok-a" not in document
     assert ("NL*CPO", "NL*EMS") in report.pairs
     assert report.parties["NL*CPO"].role == "CPO"
+
+
+def test_response_must_echo_request_ids():
+    path = "/ocpi/cpo/2.2.1/locations/L1"
+    assert "ocpi.header.not-echoed" not in codes(analyse([(request("GET", path), response())]))
+    report = analyse([(request("GET", path), response(headers={"X-Request-ID": "other"},
+                                                      echo=False))])
+    assert [f.extra["header"] for f in report.findings
+            if f.code == "ocpi.header.not-echoed"] == ["x-request-id", "x-correlation-id"]
+    old = analyse([(request("GET", "/ocpi/cpo/2.1.1/locations/L1", base64_token=False),
+                    response())])
+    assert "ocpi.header.not-echoed" not in codes(old)

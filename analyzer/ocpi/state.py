@@ -172,6 +172,7 @@ class OcpiAnalysis:
         self.authorization_events: list[tuple[Message, str, dict[str, Any]]] = []
         self.tokens_seen: list[tuple[Message, dict[str, Any]]] = []
         self.open_requests: dict[tuple[str, str, Any], Message] = {}
+        self._not_echoed: set[tuple[tuple[str, str], str]] = set()
         self.messages = 0
         self.problems = 0
         self.last_ts = 0
@@ -237,6 +238,8 @@ class OcpiAnalysis:
         pair = (self._pair_of(request, client=request.src, server=request.dst)
                 if request is not None else self._pair_of(m, client=m.dst, server=m.src))
         self._violations(m, pair)
+        if request is not None:
+            self._echoed_ids(request, m, pair)
         status, code = f.get("status"), f.get("status_code")
         # 404 + 2004 is how OCPI answers the authorization of an unknown token: that is
         # reported as ocpi.token.unknown, not as a client error
@@ -652,6 +655,22 @@ class OcpiAnalysis:
                           problems=self.problems)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _echoed_ids(self, request: Message, response: Message, pair: tuple[str, str]) -> None:
+        """2.2+: the response SHALL carry the request's X-Request-ID and X-Correlation-ID."""
+        version = request.fields.get("version", "")
+        if not version or version.startswith(("2.0", "2.1")):
+            return
+        asked, answered = request.fields.get("headers", {}), response.fields.get("headers", {})
+        for name in ("x-request-id", "x-correlation-id"):
+            if name in asked and answered.get(name) != asked[name]:
+                if (pair, name) in self._not_echoed:
+                    continue  # once per pair and header: a server either echoes or not
+                self._not_echoed.add((pair, name))
+                got = answered.get(name)
+                self._find("ocpi.header.not-echoed",
+                           f"{response.name}: {name} {asked[name]!r} answered with "
+                           f"{'none' if got is None else repr(got)}", response, pair, header=name)
 
     def _violations(self, m: Message, pair: tuple[str, str]) -> None:
         for v in m.fields.get("violations", ()):
