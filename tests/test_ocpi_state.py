@@ -237,3 +237,14 @@ def test_response_must_echo_request_ids():
     old = analyse([(request("GET", "/ocpi/cpo/2.1.1/locations/L1", base64_token=False),
                     response())])
     assert "ocpi.header.not-echoed" not in codes(old)
+
+
+def test_push_that_changes_only_last_updated():
+    later = "2026-11-25T11:00:00Z"
+    report = analyse([(request("PUT", S, session_body("ACTIVE")), response()),
+                      (request("PUT", S, dict(session_body("ACTIVE"), last_updated=later)),
+                       response()),
+                      (request("PATCH", S, {"last_updated": later}), response()),
+                      (request("PATCH", S, {"kwh": 2.0, "last_updated": later}), response()),
+                      (request("PATCH", S, {"kwh": 2.0, "last_updated": later}), response())])
+    assert codes(report).count("ocpi.object.touched") == 3

@@ -60,6 +60,9 @@ FINDINGS: tuple[FindingSpec, ...] = (
                 "A version string is not one of the published version numbers "
                 "(e.g. \"2.1\" for \"2.1.1\")", "version_information_endpoint 6.2.1"),
     # sessions and CDRs (pattern 13, 15)
+    FindingSpec("ocpi.object.touched", S.NOTE, "interop",
+                "An object was pushed again with nothing changed but last_updated",
+                "transport_and_format 4.1.4"),
     FindingSpec("ocpi.session.transition", S.WARNING, "sequence",
                 "A session status change the Session state machine does not allow",
                 "sessions 9.4.1"),

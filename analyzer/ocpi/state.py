@@ -173,6 +173,7 @@ class OcpiAnalysis:
         self.tokens_seen: list[tuple[Message, dict[str, Any]]] = []
         self.open_requests: dict[tuple[str, str, Any], Message] = {}
         self._not_echoed: set[tuple[tuple[str, str], str]] = set()
+        self._objects: dict[tuple[str, str], dict[str, Any]] = {}  # last content per URL
         self.messages = 0
         self.problems = 0
         self.last_ts = 0
@@ -265,6 +266,8 @@ class OcpiAnalysis:
         body = request.fields.get("body") if request is not None else None
         if accepted and isinstance(body, dict) and request is not None:
             # the receiver took the object: only now does it count as delivered
+            if method in ("PUT", "PATCH") and f.get("interface") == "RECEIVER":
+                self._touched(request, body, pair)
             if module == "sessions" and method in ("PUT", "PATCH"):
                 self._session_update(request, body, pair)
             elif module == "cdrs" and method == "POST":
@@ -655,6 +658,26 @@ class OcpiAnalysis:
                           problems=self.problems)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _touched(self, m: Message, body: dict, pair: tuple[str, str]) -> None:
+        """PUT/PATCH that changes nothing but last_updated (FIELD_NOTES pattern 15)."""
+        key = (m.dst, m.fields.get("path", ""))
+        content = {k: v for k, v in body.items() if k != "last_updated"}
+        before = self._objects.get(key)
+        if m.fields["method"] == "PATCH":
+            unchanged = not content or (before is not None and all(
+                before.get(k) == v for k, v in content.items()))
+            merged = {**(before or {}), **content}
+        else:
+            unchanged = before is not None and before == content
+            merged = content
+        if unchanged and "last_updated" in body and (before is not None or not content):
+            self._find("ocpi.object.touched",
+                       f"{m.name} {m.fields.get('path', '')}: only last_updated changed", m,
+                       pair, path=m.fields.get("path", ""))
+        self._objects[key] = merged
+        if len(self._objects) > 100_000:  # bounded memory on very long captures
+            self._objects.pop(next(iter(self._objects)))
 
     def _echoed_ids(self, request: Message, response: Message, pair: tuple[str, str]) -> None:
         """2.2+: the response SHALL carry the request's X-Request-ID and X-Correlation-ID."""
