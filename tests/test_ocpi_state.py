@@ -248,3 +248,15 @@ def test_push_that_changes_only_last_updated():
                       (request("PATCH", S, {"kwh": 2.0, "last_updated": later}), response()),
                       (request("PATCH", S, {"kwh": 2.0, "last_updated": later}), response())])
     assert codes(report).count("ocpi.object.touched") == 3
+
+
+def test_token_exchange_is_listed_per_pair():
+    token = {"country_code": "NL", "party_id": "EMS", "uid": "RFID7", "type": "RFID",
+             "contract_id": "NL-EMS-C7", "issuer": "E", "valid": False, "whitelist": "NEVER",
+             "last_updated": NOW}
+    report = analyse([(request("PUT", "/ocpi/cpo/2.2.1/tokens/NL/EMS/RFID7", token), response()),
+                      (request("GET", "/ocpi/emsp/2.2.1/tokens?offset=0&limit=5"),
+                       response([dict(token, uid="RFID8", valid=True)],
+                                headers={"X-Total-Count": "1", "X-Limit": "5"}))])
+    (state,) = report.pairs.values()
+    assert [(t["uid"], t["valid"]) for t in state.tokens] == [("RFID7", False), ("RFID8", True)]

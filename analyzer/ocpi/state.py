@@ -100,6 +100,7 @@ class PairState:
     cdrs: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[dict[str, Any]] = field(default_factory=list)
     commands: list[CommandState] = field(default_factory=list)
+    tokens: list[dict[str, Any]] = field(default_factory=list)  # Token objects exchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ def _pair_json(pair: tuple[str, str], state: PairState, sessions: dict[str, Sess
                       "cdrs": sessions[key].cdrs} for key in state.sessions],
         "cdrs": state.cdrs,
         "authorizations": state.authorizations,
+        "tokens": state.tokens,
         "commands": [{"command": c.command, "result": c.result, "timeout": c.timeout_s,
                       "status_code": c.status_code, "callback_result": c.callback or None,
                       "response_url": c.response_url} for c in state.commands],
@@ -227,7 +229,7 @@ class OcpiAnalysis:
         elif module == "commands" and f.get("action") == "result":
             self._command_result(m, body)
         elif module == "tokens" and method in ("PUT", "PATCH") and isinstance(body, dict):
-            self.tokens_seen.append((m, {"uid": f.get("token_uid"), **body}))
+            self._token_seen(m, {"uid": f.get("token_uid"), **body}, pair)
         if method == "GET" and module in PAGED_MODULES and f.get("interface") == "SENDER" and not (
                 _object_ids(f)):
             self._walk_request(m, pair)
@@ -290,7 +292,9 @@ class OcpiAnalysis:
                 if isinstance(item, dict) and "status" in item:
                     self._session_update(m, item, pair)
         elif module == "tokens" and method == "GET" and code == 1000 and isinstance(data, list):
-            self.tokens_seen += [(m, item) for item in data if isinstance(item, dict)]
+            for item in data:
+                if isinstance(item, dict):
+                    self._token_seen(m, item, pair)
         elif module == "cdrs" and method == "GET" and code == 1000 and isinstance(data, list):
             for item in data:
                 if isinstance(item, dict):
@@ -472,6 +476,13 @@ class OcpiAnalysis:
             self._find("ocpi.token.not-allowed", f"token {uid}: {allowed}", m, pair,
                        token_uid=uid, allowed=allowed)
 
+    def _token_seen(self, m: Message, token: dict, pair: tuple[str, str]) -> None:
+        """A Token object exchanged (eMSP push to the CPO, or the CPO pulling the list)."""
+        self.tokens_seen.append((m, token))
+        self.pairs.setdefault(pair, PairState()).tokens.append(
+            {k: token.get(k) for k in ("uid", "type", "valid", "whitelist", "contract_id",
+                                       "auth_id") if token.get(k) is not None})
+
     def _command_request(self, m: Message, body: dict, pair: tuple[str, str]) -> None:
         url = body.get("response_url")
         path = urlsplit(url).path.rstrip("/") if isinstance(url, str) else ""
@@ -640,6 +651,7 @@ class OcpiAnalysis:
             merged.cdrs += state.cdrs
             merged.authorizations += state.authorizations
             merged.commands += state.commands
+            merged.tokens += state.tokens
         findings = []
         for finding in sorted(self.findings, key=lambda f: f.ts_ns):
             if "pair" in finding.extra:
