@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "ocpp",
     "ocpi",
     "simulate",
+    "tui",
 )
 
 

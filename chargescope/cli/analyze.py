@@ -65,7 +65,13 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
     if export_dir:
         from chargescope.analyzer.export import write
 
-        for path in write(result, export_dir, export_format):
+        try:
+            written = write(result, export_dir, export_format)
+        except ImportError as exc:
+            diag(f"chargescope analyze: --export needs pandas and pyarrow "
+                 f"(pip install 'chargescope[export]'): {exc}")
+            sys.exit(EXIT_BAD_INPUT)
+        for path in written:
             diag(f"wrote {path}")
     if as_json:
         doc = render_json(result.correlation, result.link_findings)
