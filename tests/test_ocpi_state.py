@@ -260,3 +260,10 @@ def test_token_exchange_is_listed_per_pair():
                                 headers={"X-Total-Count": "1", "X-Limit": "5"}))])
     (state,) = report.pairs.values()
     assert [(t["uid"], t["valid"]) for t in state.tokens] == [("RFID7", False), ("RFID8", True)]
+
+
+def test_230_cdr_costs_with_taxes():
+    ok = cdr_body(total_cost={"before_taxes": 3.0, "taxes": [{"name": "VAT", "amount": 0.63}]})
+    assert checks.check_cdr(ok) == []
+    bad = cdr_body(total_cost={"before_taxes": 3.0, "taxes": [{"name": "VAT", "amount": -1}]})
+    assert [c for c, _, _ in checks.check_cdr(bad)] == ["ocpi.cdr.cost-inconsistent"]
