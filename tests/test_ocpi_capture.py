@@ -184,3 +184,14 @@ def test_ocpi_211_interop_traps():
     assert ([s for _, _, s in session.history], session.cdrs) == (["ACTIVE", "COMPLETED"],
                                                                   ["CDR21"])
     assert "ocpi.session.without-cdr" not in {code for code, _, _ in found}
+
+
+def test_cli_directory_of_captures_and_har(tmp_path):
+    import shutil as sh
+
+    sh.copy(PCAP, tmp_path / "a.pcap")
+    (tmp_path / "b.har").write_text(json.dumps({"log": {"entries": []}}))
+    result = CliRunner().invoke(cli, ["ocpi", "--json", str(tmp_path)])
+    assert result.exit_code == 1
+    sources = [s["source"] for s in json.loads(result.output)["sources"]]
+    assert [Path(s).name for s in sources] == ["a.pcap", "b.har"]
