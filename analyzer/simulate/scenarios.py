@@ -181,8 +181,13 @@ def _placed(scn: Scenario, index: int) -> Scenario:
     """
     digest = hashlib.sha256(scn.name.encode()).digest()
     n = index + 1
+    site = scn.ids
+    if scn.charge.mode == "AC":  # the site's AC wallbox beside the DC charger
+        site = replace(site, charge_point_id="CP-DE-CSC-0017", evse_id="DE*CSC*E0017*1",
+                       evse_uid="EVSE-0017-1", secc_mac="02:00:5e:10:17:01",
+                       secc_modem_mac="02:00:5e:10:17:02", cp_ip="10.20.0.17")
     ids = replace(
-        scn.ids,
+        site,
         ev_mac=f"02:00:5e:7a:{n:02x}:01", ev_modem_mac=f"02:00:5e:7a:{n:02x}:02",
         emaid=f"DE-CSC-C{12345600 + n:08d}-{digest[0] % 10}",
         rfid_uid=f"04A1B2C3D4{n:04X}", transaction_id=7310 + n,
@@ -190,7 +195,9 @@ def _placed(scn: Scenario, index: int) -> Scenario:
         ocpi_session_id=f"SES-20260314-0042-{n:04d}", cdr_id=f"CDR-20260314-0042-{n:04d}",
         authorization_reference=f"AUTHREF-{digest[1:4].hex().upper()}",
         remote_start_id=4700 + n, session_id_hex=digest[4:12].hex().upper())
-    return replace(scn, ids=ids, start_ns=scn.start_ns + index * SLOT_NS)
+    # each charger's meter keeps counting from one session to the next
+    charge = replace(scn.charge, meter_start_wh=scn.charge.meter_start_wh + index * 2_500)
+    return replace(scn, ids=ids, charge=charge, start_ns=scn.start_ns + index * SLOT_NS)
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: _placed(s, i) for i, s in enumerate(_CATALOGUE)}
