@@ -74,6 +74,29 @@ AF_INET6_VALUES = frozenset({10, 24, 28, 30})
 
 NO_VLANS: tuple[int, ...] = ()
 
+# Problem kinds this decoder reports (stable codes; the detail sentence may change)
+PROBLEM_KINDS: dict[str, str] = {
+    "net.ethernet.short": "Ethernet header shorter than 14 bytes",
+    "net.sll.short": "Linux cooked (SLL) header shorter than 16 bytes",
+    "net.sll2.short": "Linux cooked v2 (SLL2) header shorter than 20 bytes",
+    "net.raw.short": "raw IP frame with no bytes",
+    "net.raw.version": "raw IP frame whose version nibble is neither 4 nor 6",
+    "net.null.short": "BSD null/loopback header shorter than 4 bytes",
+    "net.vlan.short": "802.1Q/802.1ad tag cut short",
+    "net.ipv4.short": "IPv4 header shorter than 20 bytes",
+    "net.ipv4.version": "IPv4 EtherType but version nibble not 4",
+    "net.ipv4.header_length": "IPv4 IHL below 20 bytes or beyond the frame",
+    "net.ipv4.total_length": "IPv4 total length below the header or beyond the captured bytes",
+    "net.ipv6.short": "IPv6 header shorter than 40 bytes",
+    "net.ipv6.version": "IPv6 EtherType but version nibble not 6",
+    "net.ipv6.payload_length": "IPv6 payload length beyond the captured bytes",
+    "net.ipv6.extension": "IPv6 extension header cut short",
+    "net.tcp.short": "TCP header shorter than 20 bytes",
+    "net.tcp.header_length": "TCP data offset below 20 bytes or beyond the segment",
+    "net.udp.short": "UDP header shorter than 8 bytes",
+    "net.udp.length": "UDP length below 8 or beyond the datagram",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Packet:
@@ -119,20 +142,20 @@ class Packet:
 
     @property
     def ip_src(self) -> str:
-        if self.ip_version == 4:
-            return socket.inet_ntop(socket.AF_INET, self.frame.data[self.l3_offset + 12:
-                                                                    self.l3_offset + 16])
-        if self.ip_version == 6:
-            return ipv6_text(self.frame.data[self.l3_offset + 8:self.l3_offset + 24])
-        return ""
+        return self._address(0)
 
     @property
     def ip_dst(self) -> str:
+        return self._address(1)
+
+    def _address(self, which: int) -> str:
+        """Text form of the source (0) or destination (1) IP address; "" without IP."""
         if self.ip_version == 4:
-            return socket.inet_ntop(socket.AF_INET, self.frame.data[self.l3_offset + 16:
-                                                                    self.l3_offset + 20])
+            start = self.l3_offset + 12 + 4 * which
+            return ip_text(self.frame.data[start:start + 4])
         if self.ip_version == 6:
-            return ipv6_text(self.frame.data[self.l3_offset + 24:self.l3_offset + 40])
+            start = self.l3_offset + 8 + 16 * which
+            return ip_text(self.frame.data[start:start + 16])
         return ""
 
     @property
@@ -154,9 +177,9 @@ def _mac(data: bytes, offset: int) -> str:
     return data[offset:offset + 6].hex(":")
 
 
-def ipv6_text(raw: bytes) -> str:
-    """RFC 5952 text form, as tshark prints it (IPv4-mapped tail in dotted form)."""
-    return socket.inet_ntop(socket.AF_INET6, raw)
+def ip_text(raw: bytes) -> str:
+    """Text form of a 4- or 16-byte address as tshark prints it (IPv6: RFC 5952 form)."""
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
 def _packet(frame: Frame, status: str, problem: Problem | None, ethertype: int,

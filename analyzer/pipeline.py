@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from chargescope import backends
-from chargescope.analyzer import handoff
+from chargescope.analyzer import handoff, net
 from chargescope.analyzer.handoff import FrameHandoff, StreamDissector, StreamHandoff
 from chargescope.analyzer.net import (
     DECODED,
@@ -54,6 +54,8 @@ from chargescope.analyzer.net import (
     Packet,
 )
 from chargescope.analyzer.reassembly import IpDefragmenter, TcpReassembler
+from chargescope.analyzer.reassembly import ip as ip_reassembly
+from chargescope.analyzer.reassembly import tcp as tcp_reassembly
 from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS
 from chargescope.analyzer.reassembly.tcp import DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_BUFFER
 from chargescope.analyzer.records import (
@@ -70,6 +72,14 @@ from chargescope.analyzer.records import (
 StreamEvent = StreamOpen | StreamData | StreamGap | StreamClose
 PROBE_WINDOW = 4  # data events a connection may wait for a heuristic decision
 
+# every Problem kind the decode/reassembly pipeline itself can yield (dissectors add theirs)
+PROBLEM_KINDS: dict[str, str] = {
+    **net.PROBLEM_KINDS,
+    **ip_reassembly.PROBLEM_KINDS,
+    **tcp_reassembly.PROBLEM_KINDS,
+    "pipeline.dissector.error": "a dissector raised; it was detached and the run went on",
+}
+
 
 @dataclass(slots=True)
 class PipelineStats:
@@ -82,7 +92,30 @@ class PipelineStats:
     problems: int = 0
     messages: int = 0
     connections: int = 0
-    protocols: Counter = field(default_factory=Counter)
+    # raw per-frame layer keys (ip version, ethertype, linktype if no ethertype, upper
+    # protocol: -2 fragment, -1 none); named only when asked, to keep the loop cheap
+    layers: Counter = field(default_factory=Counter)
+    handoffs: Counter = field(default_factory=Counter)  # handoff name -> frames or connections
+
+    @property
+    def protocols(self) -> Counter:
+        """Frames per layer name ("ipv4", "tcp", "ethertype:0x88e1", ...) and per handoff."""
+        out: Counter = Counter()
+        for (version, ethertype, linktype, upper), count in self.layers.items():
+            if version:
+                out[f"ipv{version}"] += count
+            elif ethertype >= 0:
+                out[f"ethertype:0x{ethertype:04x}"] += count
+            else:
+                out[f"linktype:{linktype}"] += count
+            if upper == -2:
+                out["ip-fragment"] += count
+            elif upper in (IPPROTO_TCP, IPPROTO_UDP):
+                out["tcp" if upper == IPPROTO_TCP else "udp"] += count
+            elif upper >= 0:
+                out[f"ip-proto:{upper}"] += count
+        out.update(self.handoffs)
+        return out
 
     def as_dict(self) -> dict:
         return {"frames": self.frames, "decoded": self.decoded, "malformed": self.malformed,
@@ -194,27 +227,39 @@ class Pipeline:
 
     def run(self, frames: Iterable[Frame]) -> Iterator[Message | Problem]:
         stats = self.stats = PipelineStats()
-        protocols = stats.protocols
+        layers = stats.layers
         routes: dict[int, _StreamRoute] = {}
+        by_ethertype = self._by_ethertype
+        by_udp_port = self._by_udp_port
         for item in iter_stream_events(frames, **self._options):
-            if isinstance(item, Packet):
-                stats.frames += 1
-                status = item.status
-                if status is DECODED:
-                    stats.decoded += 1
-                elif status is MALFORMED:
-                    stats.malformed += 1
-                    continue
+            kind = type(item)
+            if kind is Packet or kind is Reassembled:
+                if kind is Packet:
+                    stats.frames += 1
+                    status = item.status
+                    if status is DECODED:
+                        stats.decoded += 1
+                    elif status is MALFORMED:
+                        stats.malformed += 1
+                        continue
+                    else:
+                        stats.out_of_scope += 1
+                    packet = item
                 else:
-                    stats.out_of_scope += 1
-                _count_layers(item, protocols)
-                yield from self._dispatch_frame(item)
-            elif isinstance(item, Reassembled):
-                protocols["ip-reassembled"] += 1
-                if item.packet.status is DECODED:
-                    _count_layers(item.packet, protocols)
-                    yield from self._dispatch_frame(item.packet)
-            elif isinstance(item, Problem):
+                    stats.handoffs["ip-reassembled"] += 1
+                    packet = item.packet
+                    if packet.status is not DECODED:
+                        continue
+                ethertype = packet.ethertype
+                layers[(packet.ip_version, ethertype,
+                        packet.frame.linktype if ethertype < 0 else 0,
+                        -2 if packet.frag is not None else
+                        (packet.ip_proto if packet.l4_offset >= 0 else -1))] += 1
+                if (by_ethertype and ethertype in by_ethertype) or (
+                        by_udp_port and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
+                        and (packet.dport in by_udp_port or packet.sport in by_udp_port)):
+                    yield from self._dispatch_frame(packet)
+            elif kind is Problem:
                 stats.problems += 1
                 yield item
             else:
@@ -236,7 +281,7 @@ class Pipeline:
     def _frame_dissect(self, entries: list[FrameHandoff], packet: Packet
                        ) -> Iterator[Message | Problem]:
         for entry in entries:
-            self.stats.protocols[entry.name] += 1
+            self.stats.handoffs[entry.name] += 1
             try:
                 messages = entry.dissector(packet)
             except Exception as exc:  # a dissector bug must not stop a field analysis
@@ -277,7 +322,7 @@ class Pipeline:
                     if route.data_seen >= PROBE_WINDOW:
                         route.decided = True
                         route.held.clear()
-                        stats.protocols["tcp:undissected"] += 1
+                        stats.handoffs["tcp:undissected"] += 1
             if not route.decided and not isinstance(event, StreamClose):
                 return
             held, route.held = route.held, []
@@ -296,7 +341,7 @@ class Pipeline:
         route.dissector = entry.factory(conn)
         route.name = entry.name
         route.decided = True
-        self.stats.protocols[entry.name] += 1
+        self.stats.handoffs[entry.name] += 1
 
     def _feed(self, route: _StreamRoute, event: StreamEvent, routes: dict[int, _StreamRoute],
               stats: PipelineStats) -> Iterator[Message | Problem]:
@@ -320,18 +365,3 @@ class Pipeline:
             return
         stats.messages += len(messages)
         yield from messages
-
-
-def _count_layers(packet: Packet, protocols: Counter) -> None:
-    if packet.ip_version == 4:
-        protocols["ipv4"] += 1
-    elif packet.ip_version == 6:
-        protocols["ipv6"] += 1
-    elif packet.ethertype >= 0:
-        protocols[f"ethertype:0x{packet.ethertype:04x}"] += 1
-    else:
-        protocols[f"linktype:{packet.frame.linktype}"] += 1
-    if packet.frag is not None:
-        protocols["ip-fragment"] += 1
-    elif packet.l4_offset >= 0:
-        protocols["tcp" if packet.ip_proto == IPPROTO_TCP else "udp"] += 1

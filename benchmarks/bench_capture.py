@@ -136,8 +136,8 @@ def run_dpkt(path: Path, limit: int) -> tuple[int, int]:
     return frames, size
 
 
-def run_tshark(path: Path, limit: int) -> tuple[int, int]:
-    cmd = ["tshark", "-n", "-r", str(path), "-q", "-z", "io,stat,0"]
+def run_tshark(path: Path, limit: int, extra: tuple[str, ...] = ()) -> tuple[int, int]:
+    cmd = ["tshark", "-n", "-r", str(path), *extra, "-q", "-z", "io,stat,0"]
     if limit:
         cmd[1:1] = ["-c", str(limit)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -147,13 +147,22 @@ def run_tshark(path: Path, limit: int) -> tuple[int, int]:
     return int(cells[1]), int(cells[2])
 
 
+def _bench_pipeline():
+    """The decode + reassembly runner lives beside this script (bench_pipeline.py)."""
+    sys.path.insert(0, str(HERE))
+    import bench_pipeline
+
+    return bench_pipeline
+
+
 RUNNERS: dict[str, Callable[[Path, int], tuple[int, int]]] = {
     "cython": run_chargescope("cython"),
     "python": run_chargescope("python"),
     "scapy": run_scapy,
     "dpkt": run_dpkt,
     "tshark": run_tshark,
-    # "decode": full link/IP/TCP decode + reassembly (chargescope.analyzer.pipeline), to add
+    "decode": lambda path, limit: _bench_pipeline().run_decode_reassembly(path, limit),
+    "tshark-conv": lambda path, limit: run_tshark(path, limit, ("-2", "-z", "conv,tcp")),
 }
 LABELS = {
     "cython": "chargescope frames() (Cython)",
@@ -161,10 +170,12 @@ LABELS = {
     "scapy": "scapy PcapReader",
     "dpkt": "dpkt bare Reader loop",
     "tshark": "tshark -q -z io,stat,0",
+    "decode": "chargescope decode + IP/TCP reassembly",
+    "tshark-conv": "tshark -2 -z conv,tcp (two-pass, reassembly)",
 }
 # slow peers are measured on the first N frames (the rate is what matters), and once
 LIMITS = {"scapy": 200_000}
-RUN_ONCE = {"scapy", "tshark"}
+RUN_ONCE = {"scapy", "tshark", "tshark-conv"}
 
 
 def measure(tool: str, path: Path, limit: int) -> dict:
@@ -172,7 +183,7 @@ def measure(tool: str, path: Path, limit: int) -> dict:
     start = time.perf_counter()
     frames, size = RUNNERS[tool](path, limit)
     seconds = time.perf_counter() - start
-    if tool == "tshark":  # the only child this process had
+    if tool.startswith("tshark"):  # the only child this process had
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     else:
         rss_mb = own_peak_rss_mb()
@@ -215,7 +226,7 @@ def main() -> None:
     mb = path.stat().st_size / 1e6
     rows = {}
     for tool in args.tools.split(","):
-        if tool == "tshark" and not shutil.which("tshark"):
+        if tool.startswith("tshark") and not shutil.which("tshark"):
             continue
         limit = LIMITS.get(tool, 0)
         cmd = [sys.executable, __file__, "--measure", tool, "--file", str(path),

@@ -38,6 +38,135 @@ cdef struct Reader:
     Py_ssize_t nbits
 
 
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+
+
+cdef int* _ints(Py_ssize_t n) except NULL:
+    cdef int* p = <int*>PyMem_Malloc((n if n > 0 else 1) * sizeof(int))
+    if p == NULL:
+        raise MemoryError()
+    return p
+
+
+cdef class CTables:
+    """A grammar's tables flattened into C arrays, built once per Grammar."""
+    cdef int nstates
+    cdef int* st_width
+    cdef int* st_first
+    cdef int* st_nprods
+    cdef int* st_w2
+    cdef int* st_ee2
+    cdef int* st_ch2
+    cdef int* st_content2
+    cdef int* p_kind
+    cdef int* p_a
+    cdef int* p_b
+    cdef int* p_list
+    cdef int* p_next
+    cdef list p_name
+    cdef int* dt_kind
+    cdef long long* dt_min
+    cdef int* dt_bits
+    cdef list dt_values
+    cdef object g
+
+    def __cinit__(self, g):
+        cdef Py_ssize_t i, j, k, nprods = 0
+        self.g = g
+        states = g.states
+        self.nstates = len(states)
+        for st in states:
+            nprods += len(st[1])
+        self.st_width = _ints(self.nstates)
+        self.st_first = _ints(self.nstates)
+        self.st_nprods = _ints(self.nstates)
+        self.st_w2 = _ints(self.nstates)
+        self.st_ee2 = _ints(self.nstates)
+        self.st_ch2 = _ints(self.nstates)
+        self.st_content2 = _ints(self.nstates)
+        self.p_kind = _ints(nprods)
+        self.p_a = _ints(nprods)
+        self.p_b = _ints(nprods)
+        self.p_list = _ints(nprods)
+        self.p_next = _ints(nprods)
+        self.p_name = [None] * nprods
+        k = 0
+        for i in range(self.nstates):
+            st = states[i]
+            second = g.second[i]
+            self.st_width[i] = st[0]
+            self.st_first[i] = k
+            self.st_nprods[i] = len(st[1])
+            self.st_w2[i] = second[0]
+            self.st_ee2[i] = second[1]
+            self.st_ch2[i] = second[2]
+            self.st_content2[i] = st[3]
+            for prod in st[1]:
+                kind = prod[0]
+                self.p_kind[k] = kind
+                self.p_a[k] = self.p_b[k] = self.p_list[k] = self.p_next[k] = -1
+                if kind == K_SE:
+                    self.p_name[k] = prod[1]
+                    self.p_a[k] = prod[2]
+                    self.p_b[k] = prod[3]
+                    self.p_list[k] = 1 if prod[4] else 0
+                    self.p_next[k] = prod[5]
+                elif kind == K_AT:
+                    self.p_name[k] = prod[1]
+                    self.p_a[k] = prod[2]
+                    self.p_next[k] = prod[3]
+                elif kind == K_CH:
+                    self.p_a[k] = prod[1]
+                    self.p_next[k] = prod[2]
+                k += 1
+        ndt = len(g.datatypes)
+        self.dt_kind = _ints(ndt)
+        self.dt_bits = _ints(ndt)
+        self.dt_min = <long long*>PyMem_Malloc((ndt if ndt else 1) * sizeof(long long))
+        if self.dt_min == NULL:
+            raise MemoryError()
+        self.dt_values = [None] * ndt
+        for j in range(ndt):
+            dt = g.datatypes[j]
+            self.dt_kind[j] = dt[0]
+            self.dt_bits[j] = 0
+            self.dt_min[j] = 0
+            if dt[0] == D_NBIT:
+                self.dt_min[j] = dt[1]
+                self.dt_bits[j] = dt[2]
+            elif dt[0] == D_ENUM:
+                self.dt_values[j] = dt[1]
+                self.dt_bits[j] = (len(dt[1]) - 1).bit_length()
+
+    def __dealloc__(self):
+        PyMem_Free(self.st_width)
+        PyMem_Free(self.st_first)
+        PyMem_Free(self.st_nprods)
+        PyMem_Free(self.st_w2)
+        PyMem_Free(self.st_ee2)
+        PyMem_Free(self.st_ch2)
+        PyMem_Free(self.st_content2)
+        PyMem_Free(self.p_kind)
+        PyMem_Free(self.p_a)
+        PyMem_Free(self.p_b)
+        PyMem_Free(self.p_list)
+        PyMem_Free(self.p_next)
+        PyMem_Free(self.dt_kind)
+        PyMem_Free(self.dt_bits)
+        PyMem_Free(self.dt_min)
+
+
+cdef dict _tables = {}
+
+
+cdef CTables tables_for(object g):
+    cdef CTables t = _tables.get(g.name)
+    if t is None or t.g is not g:
+        t = CTables(g)
+        _tables[g.name] = t
+    return t
+
+
 cdef int _truncated(Reader* r, int n) except -1:
     raise ExiError("exi.truncated", f"stream ends: {n} bits needed, {r.nbits - r.pos} left",
                    r.pos)
@@ -60,33 +189,52 @@ cdef inline unsigned long long read_bits(Reader* r, int n) except? 0xFFFFFFFFFFF
     return v
 
 
-cdef object read_uint(Reader* r):
+cdef inline unsigned long long read_uint_c(Reader* r, bint* big) except? 0xFFFFFFFFFFFFFFFF:
+    """An unsigned integer that fits 63 bits; sets big[0] (position unchanged) otherwise."""
     cdef Py_ssize_t start = r.pos
+    cdef Py_ssize_t p = r.pos
     cdef unsigned long long value = 0
     cdef int shift = 0
+    cdef unsigned int octet
+    cdef const unsigned char* buf = r.buf
+    cdef int off
+    big[0] = False
+    while True:
+        if p + 8 > r.nbits:
+            raise ExiError("exi.truncated", "stream ends inside an unsigned integer", start)
+        off = p & 7
+        if off:
+            octet = ((buf[p >> 3] << off) | (buf[(p >> 3) + 1] >> (8 - off))) & 0xFF
+        else:
+            octet = buf[p >> 3]
+        p += 8
+        value |= (<unsigned long long>(octet & 0x7F)) << shift
+        if not octet & 0x80:
+            r.pos = p
+            return value
+        shift += 7
+        if shift > 56:
+            big[0] = True
+            return 0
+
+
+cdef object read_uint(Reader* r):
+    cdef bint big
+    cdef unsigned long long small = read_uint_c(r, &big)
+    if not big:
+        return small
+    cdef Py_ssize_t start = r.pos
+    cdef object value = 0
+    cdef int shift = 0
     cdef unsigned long long octet
-    cdef object big
     while True:
         if r.pos + 8 > r.nbits:
             raise ExiError("exi.truncated", "stream ends inside an unsigned integer", start)
         octet = read_bits(r, 8)
-        if shift <= 56:
-            value |= (octet & 0x7F) << shift
-            if not octet & 0x80:
-                return value
-            shift += 7
-        else:
-            # beyond 63 bits: continue in Python integers
-            big = value
-            while True:
-                big |= (<object>(octet & 0x7F)) << shift
-                if not octet & 0x80:
-                    return big
-                shift += 7
-                if r.pos + 8 > r.nbits:
-                    raise ExiError("exi.truncated", "stream ends inside an unsigned integer",
-                                   start)
-                octet = read_bits(r, 8)
+        value |= (<object>(octet & 0x7F)) << shift
+        if not octet & 0x80:
+            return value
+        shift += 7
 
 
 cdef bytes read_octets(Reader* r, object length_obj):
@@ -107,25 +255,28 @@ cdef bytes read_octets(Reader* r, object length_obj):
 
 cdef object read_string(Reader* r):
     cdef Py_ssize_t start = r.pos
-    cdef object code = read_uint(r)
+    cdef bint big
+    cdef unsigned long long code = read_uint_c(r, &big)
     cdef Py_ssize_t length, i
-    cdef object point
+    cdef unsigned long long point
+    if big or code > <unsigned long long>(r.nbits - r.pos) // 8 + 2:
+        raise ExiError("exi.value", f"string length {read_uint(r) - 2 if big else code - 2} "
+                       "exceeds the bits left", start)
     if code < 2:
         raise ExiError("exi.value", "string-table hit, but the V2G options keep no values "
                        "in the string table", start)
-    if (code - 2) * 8 > r.nbits - r.pos:
-        raise ExiError("exi.value", f"string length {code - 2} exceeds the bits left", start)
     length = code - 2
     cdef bytearray ascii = bytearray(length)
+    cdef unsigned char* out = ascii
     cdef list chars = None
     for i in range(length):
-        point = read_uint(r)
-        if chars is None and point < 128:
-            ascii[i] = <unsigned char>point
-            continue
-        if point > 0x10FFFF:
-            raise ExiError("exi.value", f"code point {point:#x} out of range", start)
+        point = read_uint_c(r, &big)
+        if big or point > 0x10FFFF:
+            raise ExiError("exi.value", "code point out of range", start)
         if chars is None:
+            if point < 128:
+                out[i] = <unsigned char>point
+                continue
             chars = [chr(c) for c in ascii[:i]]
         chars.append(chr(point))
     if chars is None:
@@ -133,13 +284,13 @@ cdef object read_string(Reader* r):
     return "".join(chars)
 
 
-cdef object read_value(Reader* r, tuple dt):
-    cdef int kind = dt[0]
+cdef object read_value(Reader* r, CTables t, int d):
+    cdef int kind = t.dt_kind[d]
     cdef Py_ssize_t start
     cdef unsigned long long index
     cdef tuple values
     if kind == D_NBIT:
-        return <long long>read_bits(r, dt[2]) + <long long>dt[1]
+        return <long long>read_bits(r, t.dt_bits[d]) + t.dt_min[d]
     if kind == D_UINT:
         return read_uint(r)
     if kind == D_BOOL:
@@ -150,8 +301,8 @@ cdef object read_value(Reader* r, tuple dt):
         return read_uint(r)
     if kind == D_ENUM:
         start = r.pos
-        values = dt[1]
-        index = read_bits(r, (len(values) - 1).bit_length())
+        values = <tuple>t.dt_values[d]
+        index = read_bits(r, t.dt_bits[d])
         if index >= <unsigned long long>len(values):
             raise ExiError("exi.value", f"enumeration index {index} of {len(values)} values",
                            start)
@@ -165,55 +316,64 @@ cdef object read_value(Reader* r, tuple dt):
     raise ExiError("exi.unsupported", f"datatype kind {kind}", r.pos)
 
 
-cdef bint second_level_end(Reader* r, object g, int state, Py_ssize_t start) except -1:
-    cdef tuple second = g.second[state]
-    cdef unsigned long long code = read_bits(r, second[0])
-    if <long long>code == <long long>second[1]:
+cdef bint second_level_end(Reader* r, CTables t, int state, Py_ssize_t start) except -1:
+    cdef unsigned long long code = read_bits(r, t.st_w2[state])
+    if <long long>code == t.st_ee2[state]:
         return True
-    if <long long>code == <long long>second[2]:
+    if <long long>code == t.st_ch2[state]:
         return False
-    events = g.states[state][2]
+    events = t.g.states[state][2]
     name = events[code] if code < <unsigned long long>len(events) else f"undefined code {code}"
     raise ExiError("exi.unsupported", f"second-level event {name} is not supported", start,
-                   state, expected_events(g.states, state))
+                   state, expected_events(t.g.states, state))
 
 
-cdef object untyped_value(Reader* r, tuple datatypes, tuple prods):
+cdef int first_ch(CTables t, int state):
+    cdef int k
+    for k in range(t.st_first[state], t.st_first[state] + t.st_nprods[state]):
+        if t.p_kind[k] == K_CH:
+            return k
+    return -1
+
+
+cdef object untyped_value(Reader* r, CTables t, int state):
     text = read_string(r)
-    for prod in prods:
-        if prod[0] == K_CH:
-            kind = datatypes[prod[1]][0]
-            if kind == D_INT or kind == D_UINT or kind == D_NBIT:
-                try:
-                    return int(text)
-                except ValueError:
-                    return text
-            if kind == D_BOOL and text in ("true", "false"):
-                return text == "true"
+    cdef int k = first_ch(t, state)
+    cdef int kind
+    if k >= 0:
+        kind = t.dt_kind[t.p_a[k]]
+        if kind == D_INT or kind == D_UINT or kind == D_NBIT:
+            try:
+                return int(text)
+            except ValueError:
+                return text
+        if kind == D_BOOL and text in ("true", "false"):
+            return text == "true"
     return text
 
 
-cdef object empty_value(tuple datatypes, tuple prods, Py_ssize_t start):
-    for prod in prods:
-        if prod[0] == K_CH:
-            kind = datatypes[prod[1]][0]
-            if kind == D_STR or kind == D_BIN_HEX or kind == D_BIN_B64:
-                return ""
-            raise ExiError("exi.value", "element ended before its value", start)
-    return None
+cdef object empty_value(CTables t, int state, Py_ssize_t start):
+    cdef int k = first_ch(t, state)
+    cdef int kind
+    if k < 0:
+        return None
+    kind = t.dt_kind[t.p_a[k]]
+    if kind == D_STR or kind == D_BIN_HEX or kind == D_BIN_B64:
+        return ""
+    raise ExiError("exi.value", "element ended before its value", start)
 
 
-cdef int element(Reader* r, object g, tuple states, tuple datatypes, int state, int shape,
-                 dict parent, str name, bint is_list, int depth) except -1:
-    cdef dict node = {}
+cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str name,
+                 bint is_list, int depth) except -1:
+    cdef dict node = None
     cdef object value = None
-    cdef tuple st, prods, prod
-    cdef int width, kind, content2
+    cdef int width, kind, k
     cdef Py_ssize_t start, nprods
     cdef unsigned long long code
     if depth > MAX_DEPTH:
         raise ExiError("exi.value", f"elements nested deeper than {MAX_DEPTH}", r.pos)
     if shape == SHAPE_COMPLEX:
+        node = {}
         if is_list:
             lst = parent.get(name)
             if lst is None:
@@ -224,52 +384,49 @@ cdef int element(Reader* r, object g, tuple states, tuple datatypes, int state, 
             parent[name] = node
     try:
         while True:
-            st = <tuple>states[state]
-            width = st[0]
-            prods = <tuple>st[1]
-            nprods = len(prods)
+            width = t.st_width[state]
+            nprods = t.st_nprods[state]
             start = r.pos
             code = read_bits(r, width) if width else 0
             if code >= <unsigned long long>nprods:
                 if code > <unsigned long long>nprods:
                     raise ExiError("exi.event_code", f"event code {code} is undefined here",
-                                   start, state, expected_events(states, state))
-                if second_level_end(r, g, state, start):
+                                   start, state, expected_events(t.g.states, state))
+                if second_level_end(r, t, state, start):
                     if value is None:
-                        value = empty_value(datatypes, prods, start)
+                        value = empty_value(t, state, start)
                         if shape == SHAPE_COMPLEX and value is not None:
                             node["value"] = value
                     break
-                value = untyped_value(r, datatypes, prods)
+                value = untyped_value(r, t, state)
                 if shape == SHAPE_COMPLEX:
                     node["value"] = value
-                content2 = st[3]
-                if content2 >= 0:
-                    state = content2
+                if t.st_content2[state] >= 0:
+                    state = t.st_content2[state]
                 continue
-            prod = <tuple>prods[code]
-            kind = prod[0]
+            k = t.st_first[state] + <int>code
+            kind = t.p_kind[k]
             if kind == K_SE:
-                element(r, g, states, datatypes, prod[2], prod[3], node, prod[1], prod[4],
+                element(r, t, t.p_a[k], t.p_b[k], node, <str>t.p_name[k], t.p_list[k],
                         depth + 1)
-                state = prod[5]
+                state = t.p_next[k]
             elif kind == K_CH:
-                value = read_value(r, <tuple>datatypes[prod[1]])
+                value = read_value(r, t, t.p_a[k])
                 if shape == SHAPE_COMPLEX:
                     node["value"] = value
-                state = prod[2]
+                state = t.p_next[k]
             elif kind == K_AT:
-                node[prod[1]] = read_value(r, <tuple>datatypes[prod[2]])
-                state = prod[3]
+                node[<str>t.p_name[k]] = read_value(r, t, t.p_a[k])
+                state = t.p_next[k]
             elif kind == K_EE:
                 break
             else:
                 raise ExiError("exi.unsupported", "wildcard element content is not supported",
-                               start, state, expected_events(states, state))
+                               start, state, expected_events(t.g.states, state))
     except ExiError as exc:
         if exc.state is None:
             exc.state = state
-            exc.expected = expected_events(states, state)
+            exc.expected = expected_events(t.g.states, state)
         exc.path.insert(0, name)
         raise
     if shape == SHAPE_SIMPLE:
@@ -285,11 +442,12 @@ cdef int element(Reader* r, object g, tuple states, tuple datatypes, int state, 
 
 
 def decode(data, g):
-    cdef bytes buf = bytes(data)
+    cdef bytes buf = data if type(data) is bytes else bytes(data)
     cdef Reader r
     cdef dict tree = {}
     cdef unsigned long long bits, code
     cdef Py_ssize_t start
+    cdef CTables t = tables_for(g)
     r.buf = buf
     r.pos = 0
     r.nbits = len(buf) * 8
@@ -315,7 +473,7 @@ def decode(data, g):
                            f"document starts with event code {code}, not a declared root "
                            "element", start, None, tuple(f"SE({x[0]})" for x in roots))
         name, state, shape = roots[code]
-        element(&r, g, g.states, g.datatypes, state, shape, tree, name, False, 0)
+        element(&r, t, state, shape, tree, name, False, 0)
     except ExiError as exc:
         exc.partial = tree
         raise

@@ -19,6 +19,7 @@ cdef enum:
     K_U8LIST = 10
     K_GROUP = 11
     K_SWITCH = 12
+    K_STRUCT = 13
     ANY_MMV = 0xFF
 
 cdef const char* _DIGITS = b"0123456789abcdef"
@@ -77,6 +78,13 @@ cdef tuple _decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t e
             size = out[a]
         elif kind == K_HEXREST:
             size = end - pos
+        elif kind == K_STRUCT:
+            sub = _decode_body(<tuple>b, buf, pos, end)
+            out[name] = sub[0]
+            pos = sub[1]
+            if sub[2] is not None:
+                return out, pos, sub[2]
+            continue
         else:  # K_GROUP
             items = []
             out[name] = items

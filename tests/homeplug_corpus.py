@@ -1,4 +1,4 @@
-"""Corpus captures with HomePlug frames, read as raw Ethernet bytes (test helper)."""
+"""Corpus captures with HomePlug frames, read with the project's capture reader (test helper)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from conftest import CORPUS
-from scapy.utils import RawPcapReader
 
+from chargescope.analyzer.capture import open_capture
 from chargescope.dissectors.homeplug.mme import split_ethernet
 from chargescope.dissectors.homeplug.registry import ETHERTYPE_HOMEPLUG
 
@@ -24,19 +24,11 @@ def corpus_captures() -> list[Path]:
 def homeplug_frames(path: Path) -> Iterator[tuple[int, bytes, int]]:
     """(1-based frame number, Ethernet bytes, ts_ns) of the frames with EtherType 0x88E1
     (VLAN tags allowed: `mme_offset` finds the MME)."""
-    reader = RawPcapReader(str(path))
-    try:
-        for number, (data, meta) in enumerate(reader, start=1):
-            split = split_ethernet(bytes(data))
+    with open_capture(path) as capture:
+        for frame in capture.frames():
+            split = split_ethernet(frame.data)
             if split is not None and split[2] == ETHERTYPE_HOMEPLUG:
-                sec = getattr(meta, "sec", None)
-                if sec is None:  # pcapng metadata
-                    ts = (meta.tshigh << 32 | meta.tslow) * 1000
-                else:
-                    ts = sec * 1_000_000_000 + meta.usec * 1000
-                yield number, bytes(data), ts
-    finally:
-        reader.close()
+                yield frame.number, bytes(frame.data), frame.ts_ns
 
 
 def mme_offset(eth: bytes) -> int:

@@ -9,6 +9,7 @@ from chargescope.analyzer.records import Link, Message
 from chargescope.dissectors.ocpp.conversation import OcppDecoder
 
 S = 10**9
+BASE = 1_704_067_200  # 2024-01-01T00:00:00Z: test times are seconds after it
 
 
 class Ocpp:
@@ -20,7 +21,7 @@ class Ocpp:
 
     def _msg(self, doc: list, direction: int, t: float) -> Message:
         src, dst = (self.cp, "CSMS") if direction == 0 else ("CSMS", self.cp)
-        return self.dec.decode(json.dumps(doc).encode(), direction=direction, ts_ns=int(t * S),
+        return self.dec.decode(json.dumps(doc).encode(), direction=direction, ts_ns=int((BASE + t) * S),
                                src=src, dst=dst)
 
     def call(self, action: str, payload: dict, t: float, direction: int = 0,
@@ -35,7 +36,7 @@ class Ocpp:
         return self._msg([4, uid, code, "", {}], direction, t)
 
     def ws(self, name: str, t: float, **fields: Any) -> Message:
-        return Message(Link.B, "websocket", name, int(t * S), self.cp, "CSMS",
+        return Message(Link.B, "websocket", name, int((BASE + t) * S), self.cp, "CSMS",
                        {"connection": self.conn, "charge_point_id": self.cp, "direction": 0, **fields})
 
 

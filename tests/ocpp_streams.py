@@ -67,7 +67,6 @@ def dissect(events: list, factory) -> list:
     """Feed events to one dissector per connection (what the pipeline does)."""
     out: list = []
     dissectors: dict[int, object] = {}
-    closed: set[int] = set()
     for ev in events:
         idx = ev.conn.index
         if isinstance(ev, StreamOpen):
@@ -75,7 +74,5 @@ def dissect(events: list, factory) -> list:
         elif isinstance(ev, StreamData):
             out.extend(dissectors[idx].on_data(ev))
         elif isinstance(ev, StreamClose):
-            if idx not in closed:  # report the connection's end once
-                closed.add(idx)
-                out.extend(dissectors[idx].on_close(ev))
+            out.extend(dissectors[idx].on_close(ev))
     return out

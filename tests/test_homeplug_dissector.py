@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import construct as cs
 import pytest
-from conftest import load_impl, twin_params
+from conftest import corpus_path, load_impl, twin_params
 from homeplug_corpus import corpus_captures, homeplug_frames, mme_offset
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -77,12 +77,20 @@ def test_message_shape_and_secrets():
 
 
 def test_unknown_vendor_mme_is_a_named_raw_record():
-    blob = bytes.fromhex("012ea200000080e1000000000001640000")
+    blob = bytes.fromhex("012ea200000016e8000000000001640000")
     message = decode_mme(blob)
     assert message.ok
     assert message.name == "MME_0xA22C.IND"
-    assert message.fields["oui"] == "00:80:e1" and message.fields["vendor"] == "STMicroelectronics"
+    assert message.fields["oui"] == "00:16:e8" and message.fields["vendor"] == "Lumissil Microsystems"
     assert message.fields["body"] == "000000000001640000"
+
+
+def test_cp_state_vendor_mme():
+    blob = bytes.fromhex("012ea200000080e1000000000003" "05" "e803" "f822" "00" + "00" * 6)
+    message = decode_mme(blob)
+    assert message.ok and message.name == "STP_CPSTATE.IND"
+    assert (message.fields["cp_state"], message.fields["pwm_duty"], message.fields["pwm_freq"],
+            message.fields["cp_voltage"]) == (3, 5, 1000, 8952)
 
 
 @pytest.mark.parametrize("which", IMPLS)
@@ -165,3 +173,71 @@ def test_bad_fragment_sequences_are_problems():
     (left,) = dissector.flush()
     assert left.problems[0].kind == "homeplug.fragment.sequence"
     assert "capture ended" in left.problems[0].detail
+
+
+def test_pipeline_hands_homeplug_frames_to_the_dissector():
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.analyzer.pipeline import Pipeline
+
+    path = corpus_path("pcaps", "EVerest+logfiles", "Audi", "Q4", "ac_iso2-1.dump")
+    with open_capture(path) as capture:
+        messages = [m for m in Pipeline().run(capture.frames())
+                    if getattr(m, "protocol", "") == "homeplug"]
+    direct = HomePlugDissector()
+    expected = [m for number, eth, ts in homeplug_frames(path)
+                for m in direct.feed(eth, ts_ns=ts, frame=number, source=str(path))]
+    assert len(messages) == 35
+    assert [(m.name, m.fields, m.refs[0].frame) for m in messages] == \
+        [(m.name, m.fields, m.refs[0].frame) for m in expected]
+
+
+def _feed_all(frames: list[tuple[int, bytes]]) -> list:
+    dissector = HomePlugDissector()
+    return [m for number, f in frames for m in dissector.feed(f, frame=number)] + dissector.flush()
+
+
+_GROUPS = st.lists(st.integers(0, 255), min_size=1, max_size=200)
+
+
+def _atten_body(groups: list[int]) -> bytes:
+    return bytes.fromhex("0000a0cec8ca5fa2f02b00009a380001") + bytes(34) \
+        + bytes([10, len(groups)]) + bytes(groups)
+
+
+@settings(max_examples=60, deadline=None)
+@given(groups=_GROUPS, count=st.integers(2, 8), fmsn=st.integers(0, 255))
+def test_fragment_reassembly_property(groups, count, fmsn):
+    body = _atten_body(groups)
+    (whole,) = HomePlugDissector().feed(ETH + bytes.fromhex("016e600000") + body)
+    frames = list(enumerate(_fragments(body, 0x606E, count, fmsn), start=1))
+    (message,) = _feed_all(frames)
+    assert message.ok and message.fields["aag"] == whole.fields["aag"] == groups
+    assert [ref.frame for ref in message.refs] == list(range(1, count + 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(groups=_GROUPS, count=st.integers(2, 6), order=st.randoms(use_true_random=False),
+       drop=st.booleans())
+def test_fragments_out_of_order_or_lost_are_accounted(groups, count, order, drop):
+    frames = list(enumerate(_fragments(_atten_body(groups), 0x606E, count), start=1))
+    order.shuffle(frames)
+    if drop:
+        frames.pop(order.randrange(len(frames)))
+    out = _feed_all(frames)
+    # every fed frame is in some Message's refs: nothing dropped silently
+    assert sorted(ref.frame for m in out for ref in m.refs) == sorted(n for n, _f in frames)
+    complete = not drop and frames[0][0] == 1
+    if complete:  # fragment 1 first: the rest may come in any order
+        (message,) = out
+        assert message.ok and message.fields["aag"] == groups
+    else:
+        assert any(p.kind == "homeplug.fragment.sequence" for m in out for p in m.problems)
+
+
+def test_declared_length_that_disagrees_is_a_problem():
+    good = bytes.fromhex("017c6000000000" "3e00") + bytes(62)
+    assert decode_mme(good).ok
+    bad = bytes.fromhex("017c6000000000" "4000") + bytes(62)
+    message = decode_mme(bad)
+    assert [p.kind for p in message.problems] == ["homeplug.mme.length_mismatch"]
+    assert message.fields["mvf_length"] == 64 and message.name == "CM_SLAC_MATCH.REQ"

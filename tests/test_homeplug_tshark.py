@@ -79,6 +79,10 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "CM_BRG_INFO.CNF": [("btei", "homeplug_av.brg_infos_cnf.btei", "int"),
                         ("num_stas", "homeplug_av.brg_infos_cnf.num_stas", "int")],
     "CM_NW_INFO.CNF": [("num_avlns", "homeplug_av.nw_info.num_avlns", "int")],
+    "STP_CPSTATE.IND": [("cp_state", "homeplug_av.st_iotecha.cpstate.state", "int"),
+                        ("pwm_duty", "homeplug_av.st_iotecha.cpstate.pwm_duty", "int"),
+                        ("pwm_freq", "homeplug_av.st_iotecha.cpstate.pwm_freq", "int"),
+                        ("cp_voltage", "homeplug_av.st_iotecha.cpstate.cp_volatge", "int")],
 }
 HEADER = [("mmv", "homeplug_av.mmhdr.mmver", "int")]
 ALL_TSHARK = sorted({f for specs in FIELDS.values() for _o, f, _k in specs} | {"homeplug_av.mmhdr.mmver"})
@@ -117,7 +121,8 @@ def _slac_captures():
         pytest.skip("corpus not present")
     return [c for c in captures if "slacFail" in c.name or "multi_EVSE" in c.name
             or "ac_iso2-1" in c.name or "listenMode_01" in c.name or "Ioniq_runs" in c.name
-            or "BatteryData" in c.name or "enyaq-ac-iso" in c.name or "compleo_with_bulb" in c.name]
+            or "BatteryData" in c.name or "enyaq-ac-iso" in c.name or "compleo_with_bulb" in c.name
+            or "DIN_DC_DS5366" in c.name]
 
 
 @pytest.mark.parametrize("path", _slac_captures(), ids=lambda p: p.name)

@@ -180,7 +180,7 @@ def test_gap_in_a_body_reports_and_resynchronises():
 def test_response_cut_by_close_is_truncated():
     resp = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"
     messages = run(HttpStream(CONN), [(0, REQ), (1, resp)])
-    assert [p.kind for p in messages[1].problems] == ["http.message.malformed"]
+    assert [p.kind for p in messages[1].problems] == ["http.message.truncated"]
 
 
 def test_websocket_upgrade_goes_opaque():
@@ -221,3 +221,33 @@ def test_mutated_requests_never_crash(noise, at):
     data = REQ + POST
     messages = run(HttpStream(CONN), [(0, data[:at] + noise + data[at:])], chunk=5)
     assert all(m.link == "C" for m in messages)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=30))
+def test_any_segmentation_gives_the_same_messages(sizes):
+    requests, responses = REQ + POST + REQ, CHUNKED + CLOSE_DELIMITED
+    whole = summary(run(HttpStream(CONN), [(0, requests), (1, responses)]))
+
+    def cut(data):
+        out, pos, i = [], 0, 0
+        while pos < len(data):
+            size = sizes[i % len(sizes)]
+            out.append(data[pos:pos + size])
+            pos, i = pos + size, i + 1
+        return out
+
+    script = [(0, piece) for piece in cut(requests)] + [(1, piece) for piece in cut(responses)]
+    assert summary(run(HttpStream(CONN), script)) == whole
+
+
+def test_probe_claims_http_but_not_websocket_upgrades():
+    from chargescope.dissectors.http.probe import probe
+
+    assert probe(REQ, 0) and probe(CHUNKED, 1)
+    upgrade = (b"GET /ocpp/CP1 HTTP/1.1\r\nHost: c\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\n\r\n")
+    assert not probe(upgrade, 0)
+    assert not probe(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", 1)
+    assert not probe(b"\x16\x03\x01\x02\x00", 0)  # TLS ClientHello
+    assert not probe(b"\x81\x05hello", 1)

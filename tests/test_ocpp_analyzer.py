@@ -162,7 +162,8 @@ def test_schema_violation_error_spelling_and_time_checks():
                                                "Available", "evseId": 1, "connectorId": 1}, {}, 4)
     report = analyze(msgs)
     assert codes(report) == ["ocpp.schema.violation", "ocpp.callerror", "ocpp.callerror.code_unknown",
-                             "ocpp.time.no_timezone", "ocpp.time.implausible", "ocpp.time.malformed"]
+                             "ocpp.time.no_timezone", "ocpp.time.implausible", "ocpp.time.drift",
+                             "ocpp.time.malformed"]
     spelling = report.findings[2].text
     assert "FormatViolation" in spelling
 
@@ -193,3 +194,50 @@ def test_unanswered_call_on_close_is_an_error_finding():
     report = analyze(msgs)
     assert codes(report) == ["ocpp.call.unanswered"]
     assert report.worst is not None and str(report.worst) == "error"
+
+
+def test_certificate_operations_without_tls():
+    o = Ocpp("2.0.1")
+    msgs = exchange(o, "SignCertificate", {"csr": "x"}, {"status": "Accepted"}, 1)
+    assert codes(analyze(msgs)) == []  # from a log: transport unknown
+    o.dec.capture = "site.pcap"
+    msgs = exchange(o, "SignCertificate", {"csr": "x"}, {"status": "Accepted"}, 1)
+    assert codes(analyze(msgs)) == ["ocpp.security.cert_ops_without_tls"]
+
+
+def test_energy_rising_after_faulted_and_stuck_connector():
+    o = Ocpp()
+    msgs = exchange(o, "StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": 0,
+                                            "timestamp": T0}, {"transactionId": 5, **OK16}, 1)
+    msgs += exchange(o, "MeterValues", mv16(5, 100), {}, 2)
+    msgs += exchange(o, "StatusNotification", {"connectorId": 1, "errorCode": "OverCurrentFailure",
+                                               "status": "Faulted"}, {}, 3)
+    msgs += exchange(o, "MeterValues", mv16(5, 400), {}, 4)
+    msgs += exchange(o, "MeterValues", mv16(5, 700), {}, 5)  # reported once per fault
+    msgs += exchange(o, "Heartbeat", {}, {"currentTime": T0}, 900)  # capture runs on
+    got = codes(analyze(msgs))
+    assert got == ["ocpp.status.faulted", "ocpp.status.energy_while_faulted", "ocpp.status.stuck"]
+
+
+def test_faulted_without_energy_is_not_charging():
+    o = Ocpp()
+    msgs = exchange(o, "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
+                                              "status": "Finishing"}, {}, 1)
+    msgs += exchange(o, "Heartbeat", {}, {"currentTime": T0}, 60)
+    assert codes(analyze(msgs)) == []  # Finishing for a minute is not stuck
+
+
+def test_station_clock_drift_reported_once():
+    o = Ocpp()
+    now = 0  # capture clock: 2024-01-01T00:00:00Z
+    late = "2024-01-01T00:10:00Z"  # = now + 600 s
+    msgs = exchange(o, "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
+                                              "status": "Available", "timestamp": late}, {}, now)
+    msgs += exchange(o, "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
+                                               "status": "Available", "timestamp": late}, {}, now + 1)
+    report = analyze(msgs)
+    assert codes(report) == ["ocpp.time.drift"]
+    assert "+600 s" in report.findings[0].text
+    ok = exchange(Ocpp(), "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
+                                                 "status": "Available", "timestamp": late}, {}, now + 590)
+    assert codes(analyze(ok)) == []

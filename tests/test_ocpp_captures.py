@@ -17,6 +17,7 @@ from ocpp_streams import dissect, stream_events
 from chargescope.analyzer.ocpp import analyze
 from chargescope.analyzer.ocpp.logs import read_log
 from chargescope.dissectors.ocpp import payload_handoff
+from chargescope.dissectors.ocpp.codec import rpc_array
 from chargescope.dissectors.websocket import stream_factory
 
 DATA = Path(__file__).resolve().parent / "data" / "ocpp"
@@ -38,17 +39,6 @@ def capture_messages(name):
     return dissect(stream_events(DATA / f"{name}.pcap"), stream_factory([payload_handoff()]))
 
 
-def as_wire(msg):
-    """The OCPP-J array a Message stands for, rebuilt from its fields."""
-    f = msg.fields
-    t = f["message_type_id"]
-    if t in (2, 6):
-        return [t, f["unique_id"], f["action"], f["payload"]]
-    if t == 3:
-        return [t, f["unique_id"], f["payload"]]
-    return [t, f["unique_id"], f["error_code"], f["error_description"], f["error_details"]]
-
-
 def check_messages(name, messages):
     expected = truth(name)["messages"]
     ocpp = [m for m in messages if m.protocol == "ocpp"]
@@ -60,7 +50,7 @@ def check_messages(name, messages):
         except ValueError:
             assert [p.kind for p in msg.problems] == ["ocpp.json.syntax"]
             continue
-        assert as_wire(msg) == wire
+        assert rpc_array(msg.fields) == wire
         if wire[0] in (3, 4):
             assert msg.fields["action"] is not None  # named after its CALL
 
@@ -167,3 +157,15 @@ def test_capture_starting_mid_connection(cut):
         assert msgs[0].problems[0].kind == "websocket.resync.skipped"
     # names of results paired from the CALLs seen after the cut
     assert all(m.fields["action"] for m in ocpp[2:] if m.fields["message_type"] == "CALLRESULT")
+
+
+def test_malformed_frame_sent_raw():
+    msgs = capture_messages("ocpp16_badframe")
+    assert [m.name for m in msgs] == ["Handshake Request", "Handshake Response",
+                                      "BootNotification Request", "BootNotification Response",
+                                      "Invalid frame", "Close", "Close", "Connection closed"]
+    assert [p.kind for p in msgs[4].problems] == ["websocket.opcode.reserved"]
+    assert msgs[5].fields["code"] == 1002
+    report = analyze(msgs)
+    assert {f.code for f in report.findings} == {"ocpp.security.basic_auth_cleartext",
+                                                 "websocket.malformed", "websocket.close.abnormal"}

@@ -172,3 +172,13 @@ def test_text_log_direction_words_and_cp_side():
     assert [m.fields["direction"] for m in cp_side] == [1, 0]
     assert csms[0].fields["charge_point_id"] == "CP9"
     assert csms[1].ts_ns - csms[0].ts_ns == 100_000_000
+
+
+def test_callresulterror_is_named_after_the_call_it_objects_to():
+    dec = OcppDecoder(0, version="2.1")
+    dec.decode(b'[2,"9","Heartbeat",{}]', direction=0, ts_ns=0, src="a", dst="b")
+    dec.decode(b'[3,"9",{"currentTime":"bad"}]', direction=1, ts_ns=1, src="b", dst="a")
+    err = dec.decode(b'[5,"9","FormatViolation","bad result",{}]', direction=0, ts_ns=2,
+                     src="a", dst="b")
+    assert (err.name, err.fields["message_type"], err.fields["error_code"]) == (
+        "Heartbeat ResultError", "CALLRESULTERROR", "FormatViolation")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from conftest import corpus_path
-from scapy.utils import RawPcapReader
 from slac_scenario import (
     BCAST,
     EV,
@@ -22,7 +21,7 @@ from slac_scenario import (
     nominal,
 )
 
-from chargescope.analyzer.records import Frame
+from chargescope.analyzer.capture import open_capture
 from chargescope.analyzer.slac import (
     REGISTRY,
     SPECS,
@@ -157,23 +156,14 @@ def test_every_state_has_transitions_and_codes_are_stable_format():
 # -- real captures ----------------------------------------------------------------------
 def _corpus_runs(*parts: str):
     path = corpus_path("pcaps", *parts)
-    reader = RawPcapReader(str(path))
-
-    def frames():
-        for number, (data, meta) in enumerate(reader, start=1):
-            sec = getattr(meta, "sec", None)
-            ts = (meta.tshigh << 32 | meta.tslow) * 1000 if sec is None \
-                else sec * 1_000_000_000 + meta.usec * 1000
-            yield Frame(number, ts, 1, bytes(data), len(data), source=str(path))
-
     builder = SlacRunBuilder()
-    for item in slac_inputs(frames(), HomePlugDissector()):
-        if isinstance(item, Traffic):
-            builder.feed_traffic(item)
-        else:
-            builder.feed(item)
-            builder.mark_time(item.ts_ns)
-    reader.close()
+    with open_capture(path) as capture:
+        for item in slac_inputs(capture.frames(), HomePlugDissector()):
+            if isinstance(item, Traffic):
+                builder.feed_traffic(item)
+            else:
+                builder.feed(item)
+                builder.mark_time(item.ts_ns)
     return [(run, {f.code for f in check_run(run)}) for run in builder.runs()]
 
 
@@ -198,3 +188,42 @@ def test_corpus_audi_session_joins_cleanly():
     ((run, codes),) = _corpus_runs("EVerest+logfiles", "Audi", "Q4", "ac_iso2-1.dump")
     assert run.state == JOINED and not run.partial
     assert not any(REGISTRY[code].severity >= 2 for code in codes)
+
+
+def _cp(s: Scenario, ms: float, state: int, duty: int) -> None:
+    s.mme(ms, EVSE_A, LOCAL_MODEM, 0xA22E, oui=0x0080E1, cp_state=state, pwm_duty=duty,
+          cp_voltage=9000)
+
+
+def test_slac_init_late_after_cp_b_5_percent():
+    s = Scenario()
+    _cp(s, -60_000, 0x03, 100)
+    _cp(s, -55_000, 0x03, 5)  # HLC asked for 55 s before the EV's first CM_SLAC_PARM.REQ
+    nominal(s)
+    ((run, findings),) = s.analyze()
+    assert len(run.cp_states) == 2
+    assert "slac.init.late" in {f.code for f in findings}
+    prompt = Scenario()
+    _cp(prompt, -3_000, 0x03, 5)
+    nominal(prompt)
+    assert "slac.init.late" not in prompt.codes()
+
+
+def test_join_without_v2g_traffic():
+    s = nominal(traffic_at=None)
+    s.traffic(2_000, EV, BCAST, "ipv6")  # neighbour discovery only: no SDP, no TCP
+    codes = s.codes()
+    assert "slac.join.no_v2g" in codes and "slac.join.none" not in codes
+
+
+def test_sniffer_gaps_advance_the_run_and_are_noted():
+    s = Scenario()
+    s.mme(0, EVSE_A, EV, 0x6065, m_sound_target=BCAST, num_sounds=10, time_out=6, resp_type=1,
+          forwarding_sta=EV, run_id=RUN)
+    s.mme(500, EVSE_A, EV, MATCH_CNF, pev_mac=EV, evse_mac=EVSE_A, run_id=RUN, nid=NID, nmk=NMK)
+    s.traffic(800, EV, EVSE_A, "sdp")
+    ((run, findings),) = s.analyze()
+    assert run.state == JOINED
+    codes = {f.code for f in findings}
+    assert "slac.capture.gaps" in codes and "slac.sequence.unexpected" not in codes
+    assert "slac.run.incomplete" not in codes

@@ -10,19 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from v2g_helpers import CORPUS
+from v2g_helpers import CORPUS, link_a_engine
 
 PCAPS = CORPUS / "pcaps"
-
-
-def _engine():
-    pytest.importorskip("chargescope.analyzer.pipeline")
-    pytest.importorskip("chargescope.analyzer.capture")
-    exi = pytest.importorskip("chargescope.dissectors.exi")
-    if not hasattr(exi, "decode"):
-        pytest.skip("EXI codec not installed")
-    from chargescope.cli.v2g import analyse_capture
-    return analyse_capture
 
 
 def _capture(rel: str) -> Path:
@@ -36,10 +26,16 @@ CASES = [
     # (capture, session index, protocol, status, stage, deciding finding code)
     ("uhi22+pyPLC/2024-04-20_ModelY_pyPLC_stop_in_precharge.pcapng", 0, "din", "failed",
      "precharge", "v2g.timing.precharge_timeout"),
+    # PowerDelivery(ReadyToChargeState=false), then CurrentDemand: FAILED_SequenceError
     ("uhi22+pyPLC/2022-12-20_alpi_currentDemandSequenceErrorShutdown.pcapng", 0, "din",
-     "failed", "charging loop", "v2g.sequence.unexpected"),
+     "failed", "charging loop", "v2g.response.failed"),
+    # pyPLC sent a fixed SessionID; the Supercharger answered FAILED_UnknownSession from
+    # ServiceDiscovery on, pyPLC went on regardless until cable check never finished
     ("uhi22+pyPLC/2023-03-02_SuperCharger_CableCheck_error.pcapng", 0, "din", "failed",
-     "service discovery", "v2g.session.id_mismatch"),
+     "service discovery", "v2g.response.failed"),
+    # the EV asked for AC, got FAILED_WrongChargeParameter, then tried DC cable check
+    ("EVerest+logfiles/Seres/2024-01-10T13:40:14.939Z-2_iso2_ac/ethernet-traffic.dump", 0,
+     "iso2", "failed", "charge parameter discovery", "v2g.response.failed"),
     ("uhi22+pyPLC/2022-11-25_v0.2_ABB_until_ChargeParamDiscovery.pcapng", 0, "din", "failed",
      "charge parameter discovery", "v2g.sequence.unexpected"),
     ("EVerest+logfiles/Opel/Ampera-E/2023-01-13-din_spec_70121/session/ampera_dc_din_1.dump",
@@ -60,7 +56,7 @@ CASES = [
 @pytest.mark.parametrize(("rel", "index", "protocol", "status", "stage", "code"), CASES,
                          ids=[c[0].rsplit("/", 1)[-1][:40] for c in CASES])
 def test_verdicts_of_known_captures(rel, index, protocol, status, stage, code):
-    analyse_capture = _engine()
+    analyse_capture = link_a_engine()
     report, _problems = analyse_capture(_capture(rel))
     s = report.sessions[index]
     assert (s.protocol, s.outcome.status, s.outcome.stage, s.outcome.code) == (
@@ -68,14 +64,14 @@ def test_verdicts_of_known_captures(rel, index, protocol, status, stage, code):
 
 
 def test_pause_resume_is_one_session_over_two_connections():
-    analyse_capture = _engine()
+    analyse_capture = link_a_engine()
     report, _ = analyse_capture(_capture("dspace-group+dsV2Gshark/ISO-2_DC_Pause_DS5366.pcapng"))
     assert len(report.sessions) == 1
     assert len(report.sessions[0].connections) == 2
 
 
 def test_every_link_a_capture_is_analysed_and_every_unit_decoded():
-    analyse_capture = _engine()
+    analyse_capture = link_a_engine()
     paths = sorted(p for p in PCAPS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".dump"))
     if not paths:
         pytest.skip("corpus not present")

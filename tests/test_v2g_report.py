@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from v2g_helpers import CORPUS, Script, din_dc_session, prelude
+from v2g_helpers import CORPUS, Script, din_dc_session, link_a_engine, prelude
 
 from chargescope.analyzer.v2g import analyse
 from chargescope.analyzer.v2g.report import (
@@ -54,11 +54,7 @@ def test_json_document_is_serialisable_and_complete():
 
 
 def test_cli_on_a_real_capture():
-    pytest.importorskip("chargescope.analyzer.pipeline")
-    pytest.importorskip("chargescope.analyzer.capture")
-    exi = pytest.importorskip("chargescope.dissectors.exi")
-    if not hasattr(exi, "decode"):
-        pytest.skip("EXI codec not on this branch yet")
+    link_a_engine()
     from chargescope.cli import cli
 
     path = CORPUS / "pcaps" / "uhi22+pyPLC" / "2024-04-20_ModelY_pyPLC_stop_in_precharge.pcapng"

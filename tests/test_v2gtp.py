@@ -52,6 +52,13 @@ def test_bad_headers_are_named(raw, kind):
     assert v2gtp.header_problem(h, tcp=True)[0] == kind
 
 
+@given(st.binary(min_size=8, max_size=8))
+def test_fast_header_parse_agrees_with_the_construct_spec(raw):
+    spec = v2gtp.HEADER.parse(raw)
+    assert v2gtp.parse_header(raw) == v2gtp.Header(spec.version, spec.inverse_version,
+                                                   spec.payload_type, spec.payload_length)
+
+
 def test_payload_type_table_names_every_range():
     assert v2gtp.payload_type_name(0x8004) == "ISO 15118-20 DC main stream"
     assert v2gtp.payload_type_name(0xA14E) == "manufacturer specific"

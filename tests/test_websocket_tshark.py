@@ -15,6 +15,7 @@ import pytest
 from ocpp_streams import dissect, stream_events
 
 from chargescope.dissectors.ocpp import payload_handoff
+from chargescope.dissectors.ocpp.codec import rpc_array
 from chargescope.dissectors.websocket import stream_factory
 
 DATA = Path(__file__).resolve().parent / "data" / "ocpp"
@@ -34,18 +35,9 @@ def tshark_frames(pcap: Path) -> list[tuple[int, int, str, str]]:
     return rows
 
 
-def wire(msg):
-    f = msg.fields
-    t = f["message_type_id"]
-    if t in (2, 6):
-        return [t, f["unique_id"], f["action"], f["payload"]]
-    if t == 3:
-        return [t, f["unique_id"], f["payload"]]
-    return [t, f["unique_id"], f["error_code"], f["error_description"], f["error_details"]]
-
-
 @pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
-@pytest.mark.parametrize("name", ["ocpp16_basic", "ocpp201_deflate", "ocpp21_nocontext"])
+@pytest.mark.parametrize("name", ["ocpp16_basic", "ocpp201_deflate", "ocpp21_nocontext",
+                                  "ocpp16_badframe"])
 def test_frames_agree_with_tshark(name):
     pcap = DATA / f"{name}.pcap"
     ours = {}
@@ -63,7 +55,7 @@ def test_frames_agree_with_tshark(name):
             except ValueError:
                 assert [p.kind for p in msg.problems] == ["ocpp.json.syntax"]
                 continue
-            assert wire(msg) == expected
+            assert rpc_array(msg.fields) == expected
         elif opcode == 8:
             assert msg.name == "Close" and msg.fields.get("code") == (int(close) if close else None)
         else:

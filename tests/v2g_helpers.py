@@ -306,4 +306,21 @@ def prelude(s: Script, cpd_req: dict | None = None) -> Script:
     else:
         s.pair("PaymentServiceSelection", req={"SelectedPaymentOption": "ExternalPayment"})
         s.pair("Authorization", EVSEProcessing="Finished")
+    if cpd_req is None:  # the reference "min" trees ask for AC; these sessions are DC
+        key = "EVRequestedEnergyTransferType" if s.schema == "din" else \
+            "RequestedEnergyTransferMode"
+        cpd_req = {key: "DC_extended"}
     return s.pair("ChargeParameterDiscovery", req=cpd_req, EVSEProcessing="Finished")
+
+
+def link_a_engine():
+    """`chargescope.cli.v2g.analyse_capture`, or skip while the capture engine, the pipeline
+    or the EXI codec is not installed."""
+    import pytest
+    pytest.importorskip("chargescope.analyzer.pipeline")
+    pytest.importorskip("chargescope.analyzer.capture")
+    exi = pytest.importorskip("chargescope.dissectors.exi")
+    if not hasattr(exi, "decode"):
+        pytest.skip("EXI codec not installed")
+    from chargescope.cli.v2g import analyse_capture
+    return analyse_capture

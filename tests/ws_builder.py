@@ -90,7 +90,9 @@ class Conversation:
         self.offsets[direction] += len(data)
 
     def close(self) -> None:
+        """Both sides send FIN, client first."""
         self.events.append(StreamClose(self.conn, 0, self.ts + 1, "fin"))
+        self.events.append(StreamClose(self.conn, 1, self.ts + 2, "fin"))
 
 
 def split_bytewise(events: list) -> list:

@@ -15,7 +15,8 @@ records the port. Written per scenario:
 Needs root (tcpdump on lo) and `pip install ocpp websockets`. Scenarios:
 v16 (ocpp1.6, no compression, Basic auth), v201 (ocpp2.0.1, permessage-deflate with
 context takeover), v21 (ocpp2.1, permessage-deflate without context takeover and
-10-bit windows), and v16-unauthorized (HTTP 401 on the upgrade).
+10-bit windows), v16-unauthorized (HTTP 401 on the upgrade) and v16-badframe (a frame
+with a reserved opcode written raw to the socket; the CSMS closes with 1002).
 """
 
 from __future__ import annotations
@@ -256,6 +257,15 @@ async def scenario_v21(cp: Cp21, csms: Csms21, ws: Any) -> list[dict]:
     return [{"transaction_id": "tx-21-1", "stopped_reason": "Local"}]
 
 
+async def scenario_badframe(cp: Cp16Client, csms: Csms16, ws: Any) -> list[dict]:
+    """A boot, then a frame with a reserved opcode and an unmasked text frame, raw on the socket."""
+    await cp.call(call16.BootNotification(charge_point_vendor="ChargeScope", charge_point_model="Loop-16"))
+    transport = ws.conn.transport
+    transport.write(b"\x83\x80\x00\x00\x00\x00")  # opcode 0x3 (reserved), masked, empty
+    await asyncio.sleep(0.3)
+    return []
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -276,6 +286,7 @@ SCENARIOS = (
              "deflate-no-context"),
     Scenario("ocpp16_unauthorized", 9017, "ocpp1.6", "CP16-401", Csms16, Cp16Client, scenario_v16, "off",
              reject=True),
+    Scenario("ocpp16_badframe", 9018, "ocpp1.6", "CP16-BAD", Csms16, Cp16Client, scenario_badframe, "off"),
 )
 
 
@@ -342,7 +353,10 @@ async def run_scenario(s: Scenario) -> dict:
                 cp = s.cp_cls(s.cp_id, rec, response_timeout=1)
                 runner = asyncio.create_task(cp.start())
                 await csms_box["ready"].wait()
-                transactions = await s.run(cp, csms_box["csms"], rec)
+                try:
+                    transactions = await s.run(cp, csms_box["csms"], rec)
+                except websockets.ConnectionClosed:
+                    transactions = []
                 cp_log = rec.log
                 runner.cancel()
         except websockets.InvalidStatus as exc:

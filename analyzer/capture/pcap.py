@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from chargescope.analyzer.capture import model as m
 from chargescope.analyzer.capture.linktypes import is_known, linktype_name
+from chargescope.analyzer.capture.walk import NEED_DATA
 from chargescope.analyzer.records import Frame
 
 if TYPE_CHECKING:
@@ -19,7 +20,6 @@ RESYNC_WINDOW = 8 * 1024 * 1024
 # A resynced record's timestamp must lie within this many seconds of the last good one.
 RESYNC_TIME_SLACK = 366 * 86400
 
-NEED_DATA, OTHER_BLOCK, BAD_RECORD = 0, 1, 2
 
 
 def pcap_byte_order(magic4: bytes) -> tuple[bool, bool] | None:

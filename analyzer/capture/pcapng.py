@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 from chargescope.analyzer.capture import model as m
 from chargescope.analyzer.capture.linktypes import is_known, linktype_name
+from chargescope.analyzer.capture.walk import NEED_DATA, OTHER_BLOCK
 from chargescope.analyzer.records import Frame
 
 if TYPE_CHECKING:
     from chargescope.analyzer.capture.reader import CaptureFile
     from chargescope.analyzer.capture.source import ChunkReader
 
-NEED_DATA, OTHER_BLOCK, BAD_RECORD = 0, 1, 2
 RESYNC_WINDOW = 8 * 1024 * 1024
 PACKET_BLOCKS = (m.BLOCK_EPB, m.BLOCK_SPB, m.BLOCK_PB)
 KNOWN_BLOCKS = frozenset((m.PCAPNG_SHB, m.BLOCK_IDB, m.BLOCK_PB, m.BLOCK_SPB, m.BLOCK_NRB,

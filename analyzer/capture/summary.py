@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from chargescope import backends
+from chargescope.analyzer.capture.census import ProtocolCensus
 from chargescope.analyzer.capture.model import Interface
 from chargescope.analyzer.capture.reader import open_capture
 from chargescope.analyzer.records import Problem
@@ -33,6 +35,7 @@ class CaptureSummary:
     names: int = 0
     skipped_blocks: int = 0
     problems: tuple[Problem, ...] = ()
+    protocols: dict[str, int] = field(default_factory=dict)  # ProtocolCensus counts
 
     @property
     def duration_ns(self) -> int:
@@ -41,8 +44,15 @@ class CaptureSummary:
         return self.last_ts_ns - self.first_ts_ns
 
 
-def summarize(path: str | Path, impl: ModuleType | None = None) -> CaptureSummary:
-    """Read the whole file once (streaming) and count; raises NotACaptureError like open."""
+def summarize(path: str | Path, impl: ModuleType | None = None,
+              protocols: bool = True) -> CaptureSummary:
+    """Read the whole file once (streaming) and count; raises NotACaptureError like open.
+
+    With `protocols`, every frame also goes through the link/IP/transport decode (hot
+    path "netdecode") for the per-protocol counts.
+    """
+    decode = backends.load("netdecode").decode if protocols else None
+    census = ProtocolCensus()
     first: int | None = None
     last: int | None = None
     per_interface: dict[int, int] = {}
@@ -54,6 +64,8 @@ def summarize(path: str | Path, impl: ModuleType | None = None) -> CaptureSummar
             last = high if last is None else max(last, high)
             for frame in batch:
                 per_interface[frame.interface] = per_interface.get(frame.interface, 0) + 1
+                if decode is not None:
+                    census.add(decode(frame))
     return CaptureSummary(
         path=cap.source, format=cap.format, compressed=cap.compressed, version=cap.version,
         sections=max(cap.sections, 1), interfaces=tuple(cap.interfaces),
@@ -61,4 +73,5 @@ def summarize(path: str | Path, impl: ModuleType | None = None) -> CaptureSummar
         malformed=cap.malformed, first_ts_ns=first, last_ts_ns=last,
         per_interface=per_interface,
         secrets=tuple((s.type_name, len(s.data)) for s in cap.secrets), names=len(cap.names),
-        skipped_blocks=cap.skipped_blocks, problems=tuple(cap.problems))
+        skipped_blocks=cap.skipped_blocks, problems=tuple(cap.problems),
+        protocols=dict(sorted(census.counts.items())))

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import struct
 
+from chargescope.analyzer.capture.model import MAX_BLOCK, MAX_CAPLEN
 from chargescope.analyzer.records import Frame
 
 NEED_DATA = 0
 OTHER_BLOCK = 1
 BAD_RECORD = 2
 
-MAX_CAPLEN = 262144
-MAX_BLOCK = 16 * 1024 * 1024 + 4096
 _EPB = 6
 _INT64_MAX = (1 << 63) - 1
 

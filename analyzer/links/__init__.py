@@ -42,5 +42,6 @@ def link_analyzers() -> tuple[LinkAnalyzerFactory, ...]:
     """The built-in link analyzers, imported explicitly when an analysis starts."""
     from chargescope.analyzer.links.link_a import LinkAAnalyzer
     from chargescope.analyzer.links.link_b import LinkBAnalyzer
+    from chargescope.analyzer.ocpi.link import OcpiLinkAnalyzer
 
-    return (LinkAAnalyzer, LinkBAnalyzer)
+    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer)

@@ -7,6 +7,7 @@ the WebSocket handshake/close events) in capture order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chargescope.analyzer.records import Message
@@ -16,10 +17,18 @@ PENDING_LOOP = 3  # consecutive Pending/Rejected boot answers that make a loop
 STORM_COUNT = 3  # connections ...
 STORM_WINDOW_NS = 60 * 10**9  # ... within this window make a reconnect storm
 HEARTBEAT_SLACK = 2.0  # silence longer than this many intervals is a missed heartbeat
+DRIFT_NS = 300 * 10**9  # payload timestamps further than this from the capture clock drift
+STUCK_NS = 600 * 10**9  # Finishing/Faulted for longer than this at capture end is "stuck"
+_STUCK_STATES = frozenset({"Finishing", "Faulted"})
 
 # Actions a Pending station may still send (B02: boot itself; answers to the CSMS's
 # Get/Set requests are results, not calls); TriggerMessage-triggered ones are allowed.
 _ALLOWED_WHILE_PENDING = frozenset({"BootNotification"})
+# Certificate management that security profiles 0/1 (no TLS) should not carry (pattern 10).
+CERT_ACTIONS = frozenset({
+    "InstallCertificate", "CertificateSigned", "SignCertificate", "DeleteCertificate",
+    "GetInstalledCertificateIds", "Get15118EVCertificate", "ExtendedTriggerMessage",
+})
 ISO15118_ACTIONS = frozenset({
     "Get15118EVCertificate", "GetCertificateStatus", "SignCertificate", "CertificateSigned",
     "NotifyEVChargingNeeds", "NotifyEVChargingSchedule", "SetChargingProfile",
@@ -48,9 +57,21 @@ class ConnectionInfo:
     subprotocol: str
     handshake_seen: bool
     close_code: int | None
+    http_status: int | None = None  # the upgrade's answer (101, or the HTTP error)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def iso_to_ns(text: str) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 timestamp with a zone, else None."""
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return None  # zone-less times are their own finding (ocpp.time.no_timezone)
+    return int(dt.timestamp() * 1e9)
 
 
 def boot_info(payload: dict) -> dict[str, Any]:
@@ -82,6 +103,9 @@ class ChargerTracker:
         self._last_cp_msg: dict[Any, Message] = {}
         self._reported_pending_loop = False
         self._reported_early: set[str] = set()
+        self._cert_reported = False
+        self._status_msgs: list[Message] = []
+        self._drift_reported = False
 
     # ---------------------------------------------------------------- connections
 
@@ -90,7 +114,7 @@ class ChargerTracker:
             if c["connection"] == conn:
                 return c
         c = {"connection": conn, "opened_ns": ts_ns, "closed_ns": None, "subprotocol": "",
-             "handshake_seen": False, "close_code": None}
+             "handshake_seen": False, "close_code": None, "http_status": None}
         self.connections.append(c)
         return c
 
@@ -109,6 +133,7 @@ class ChargerTracker:
                             f"{STORM_WINDOW_NS // 10**9} s", (msg,)))
         elif name == "Handshake Response":
             c["subprotocol"] = msg.fields.get("subprotocol", "")
+            c["http_status"] = msg.fields.get("status")
             sub = c["subprotocol"]
             if sub:
                 if self.versions and sub not in self.versions:
@@ -139,6 +164,7 @@ class ChargerTracker:
             self.ocpp_versions.setdefault(f["ocpp_version"], None)
         if from_cp and mtype == "CALL":
             out.extend(self._keepalive(msg, conn))
+            out.extend(self._drift(msg))
             if (self._registration in ("Pending", "Rejected") and action not in _ALLOWED_WHILE_PENDING
                     and action not in self._reported_early):
                 self._reported_early.add(action)
@@ -149,6 +175,12 @@ class ChargerTracker:
                 and ("iso15118CertificateHashData" in payload or "certificate" in payload)):
             self.iso15118.append({"ts_ns": msg.ts_ns, "action": action, "message_type": mtype,
                                   "unique_id": f.get("unique_id")})
+        if (mtype == "CALL" and action in CERT_ACTIONS and action != "ExtendedTriggerMessage"
+                and msg.fields.get("capture") and not self._cert_reported):
+            # decoded straight from a capture: the connection carried no TLS
+            self._cert_reported = True
+            out.append(("ocpp.security.cert_ops_without_tls",
+                        f"{action} on a connection without TLS", (msg,)))
         if not isinstance(payload, dict):
             return out
         if action == "BootNotification":
@@ -159,6 +191,22 @@ class ChargerTracker:
         elif action == "StatusNotification" and mtype == "CALL":
             out.extend(self._status(msg, payload))
         return out
+
+    def _drift(self, msg: Message) -> list[FindingTuple]:
+        """FIELD_NOTES pattern 5: the station's clock against the capture's (reported once)."""
+        payload = msg.fields.get("payload")
+        stamp = payload.get("timestamp") if isinstance(payload, dict) else None
+        if self._drift_reported or not isinstance(stamp, str) or not msg.ts_ns:
+            return []
+        station_ns = iso_to_ns(stamp)
+        if station_ns is None:
+            return []
+        offset = station_ns - msg.ts_ns
+        if abs(offset) <= DRIFT_NS:
+            return []
+        self._drift_reported = True
+        return [("ocpp.time.drift", f"{self.charge_point_id}: {msg.fields.get('action')} timestamp "
+                 f"{stamp} is {offset / 1e9:+.0f} s from the capture clock", (msg,))]
 
     def _keepalive(self, msg: Message, conn: Any) -> list[FindingTuple]:
         out: list[FindingTuple] = []
@@ -203,6 +251,7 @@ class ChargerTracker:
             change = StatusChange(msg.ts_ns, None, p.get("connectorId"), p.get("status"),
                                   p.get("errorCode"), p.get("info") or p.get("vendorErrorCode"))
         self.statuses.append(change)
+        self._status_msgs.append(msg)
         if change.status == "Faulted":
             where = f"EVSE {change.evse_id} " if change.evse_id is not None else ""
             code = f" ({change.error_code})" if change.error_code else ""
@@ -210,6 +259,28 @@ class ChargerTracker:
                      f"{self.charge_point_id}: {where}connector {change.connector_id} Faulted{code}", (msg,))]
         return []
 
+    def current_status(self, evse_id: int | None, connector_id: int | None) -> StatusChange | None:
+        """The last status reported for this connector (2.x: EVSE and connector)."""
+        for change in reversed(self.statuses):
+            if change.connector_id == connector_id and (evse_id is None or change.evse_id in (None, evse_id)):
+                return change
+        return None
+
+    def stuck(self, end_ns: int) -> list[tuple[str, str, tuple[Message, ...]]]:
+        """Connectors whose last status is Finishing/Faulted for over STUCK_NS at the end."""
+        out = []
+        last: dict[tuple[int | None, int | None], tuple[StatusChange, Message]] = {}
+        for change, msg in zip(self.statuses, self._status_msgs, strict=True):
+            last[(change.evse_id, change.connector_id)] = (change, msg)
+        for (evse, conn), (change, msg) in last.items():
+            if change.status in _STUCK_STATES and end_ns - change.ts_ns > STUCK_NS:
+                where = f"EVSE {evse} " if evse is not None else ""
+                out.append(("ocpp.status.stuck",
+                            f"{self.charge_point_id}: {where}connector {conn} {change.status} for "
+                            f"{(end_ns - change.ts_ns) / 1e9:.0f} s until the capture ends", (msg,)))
+        return out
+
     def connection_infos(self) -> list[ConnectionInfo]:
         return [ConnectionInfo(c["connection"], c["opened_ns"], c["closed_ns"], c["subprotocol"],
-                               c["handshake_seen"], c["close_code"]) for c in self.connections]
+                               c["handshake_seen"], c["close_code"], c["http_status"])
+                for c in self.connections]

@@ -58,6 +58,8 @@ SPECS: tuple[FindingSpec, ...] = (
     # Time (pattern 5)
     FindingSpec("ocpp.time.no_timezone", W, "interop", "timestamp without a UTC designator or offset"),
     FindingSpec("ocpp.time.malformed", W, "interop", "timestamp is not an RFC 3339 date-time"),
+    FindingSpec("ocpp.time.drift", W, "timing",
+                "charge point clock differs from the capture clock by more than the tolerance"),
     FindingSpec("ocpp.time.implausible", W, "interop", "timestamp before 2010 (clock not set?)"),
     # Transactions (patterns 2, 6, 8)
     FindingSpec("ocpp.tx.stop_without_start", W, "sequence", "transaction ended without a start in the capture"),
@@ -70,9 +72,15 @@ SPECS: tuple[FindingSpec, ...] = (
                 "stop meter value disagrees with the meter values reported during the transaction"),
     # Connector state (pattern 11)
     FindingSpec("ocpp.status.faulted", W, "protocol", "connector or EVSE reported Faulted"),
+    FindingSpec("ocpp.status.stuck", N, "timing",
+                "connector left in Finishing or Faulted until the end of the capture"),
+    FindingSpec("ocpp.status.energy_while_faulted", W, "protocol",
+                "energy register still rising on a connector that reported Faulted"),
     # Security (pattern 10)
     FindingSpec("ocpp.security.basic_auth_cleartext", W, "security",
                 "Basic-auth credentials readable in the capture (ws:// without TLS)"),
+    FindingSpec("ocpp.security.cert_ops_without_tls", W, "security",
+                "certificate management over a connection without TLS (security profile 0/1)"),
 )
 
 

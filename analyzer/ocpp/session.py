@@ -21,6 +21,7 @@ from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.ocpp.charger import ChargerTracker, ConnectionInfo, StatusChange
 from chargescope.analyzer.ocpp.checks import CHECKS, subprotocol_check
 from chargescope.analyzer.ocpp.findings import registry as ocpp_registry
+from chargescope.analyzer.ocpp.meter import energy_wh
 from chargescope.analyzer.ocpp.milestones import MilestoneCollector
 from chargescope.analyzer.ocpp.pairing import DEFAULT_TIMEOUT_NS, PairingTracker
 from chargescope.analyzer.ocpp.transactions import Transaction, TransactionTracker
@@ -72,6 +73,7 @@ class OcppAnalyzer:
         self._requests: dict[Hashable, Message] = {}
         self._counts: dict[str, int] = {}
         self._milestones: dict[str, MilestoneCollector] = {}
+        self._fault_reported: set[tuple] = set()
         self._messages = 0
         self._last_ts = 0
 
@@ -122,6 +124,32 @@ class OcppAnalyzer:
         for code, text, evidence in self._txs[cp].feed(msg):
             self._emit(cp, code, text, evidence, msg.ts_ns)
         self._milestones[cp].feed(msg)
+        self._energy_while_faulted(msg, cp, charger)
+
+    def _energy_while_faulted(self, msg: Message, cp: str, charger: ChargerTracker) -> None:
+        """FIELD_NOTES pattern 11: still charging after reporting Faulted."""
+        f = msg.fields
+        if f.get("message_type") != "CALL" or f.get("action") not in ("MeterValues", "TransactionEvent"):
+            return
+        if not energy_wh((f.get("payload") or {}).get("meterValue")):
+            return
+        evse, connector, tx_id = self._txs[cp].place_of(msg)
+        if connector is None:
+            return
+        status = charger.current_status(evse, connector)
+        if status is None or status.status != "Faulted":
+            return
+        key = (cp, evse, connector, status.ts_ns)
+        if key in self._fault_reported:
+            return
+        self._fault_reported.add(key)
+        readings = self._txs[cp].readings(tx_id)
+        if len(readings) >= 2 and readings[-1] > readings[-2]:
+            self._emit(cp, "ocpp.status.energy_while_faulted",
+                       f"connector {connector} Faulted yet transaction {tx_id} energy rose to "
+                       f"{readings[-1]:g} Wh", (msg,), msg.ts_ns)
+        else:
+            self._fault_reported.discard(key)
 
     def _websocket(self, msg: Message, conn: Hashable, cp: str, charger: ChargerTracker) -> None:
         if msg.name == "Handshake Request":
@@ -147,6 +175,9 @@ class OcppAnalyzer:
         for cp, tracker in self._txs.items():
             for code, text, evidence in tracker.finish():
                 self._emit(cp, code, text, evidence, evidence[0].ts_ns if evidence else 0)
+        for cp, charger in self._chargers.items():
+            for code, text, evidence in charger.stuck(self._last_ts):
+                self._emit(cp, code, text, evidence, self._last_ts)
         chargers = []
         for cp, ch in self._chargers.items():
             findings = sorted(self._by_charger.get(cp, []), key=lambda f: f.ts_ns)

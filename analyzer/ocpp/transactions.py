@@ -90,6 +90,24 @@ class TransactionTracker:
         self._remote_start_pending = False
         self._remote_stop_ids: set[str] = set()
 
+    def place_of(self, msg: Message) -> tuple[int | None, int | None, str | None]:
+        """(evse, connector, transaction id) a MeterValues/TransactionEvent CALL is about."""
+        p = msg.fields.get("payload") or {}
+        if msg.fields.get("action") == "MeterValues":
+            tx = p.get("transactionId")
+            return None, p.get("connectorId"), None if tx is None else str(tx)
+        info = p.get("transactionInfo") or {}
+        tx_id = info.get("transactionId")
+        tx = self._txs.get(str(tx_id)) if tx_id is not None else None
+        if tx is None:
+            return None, None, None
+        return tx.evse_id, tx.connector_id, tx.transaction_id
+
+    def readings(self, tx_id: str | None) -> list[float]:
+        """Energy register readings (Wh) seen so far for a transaction, in order."""
+        tx = self._txs.get(tx_id) if tx_id is not None else None
+        return list(tx.readings) if tx is not None else []
+
     def transactions(self) -> list[Transaction]:
         return [self._txs[t].freeze() for t in self._order]
 

@@ -26,6 +26,13 @@ DEFAULT_TIMEOUT_NS = 60 * 1_000_000_000  # Linux ipfrag_time is 30 s; be generou
 DEFAULT_MAX_BYTES = 16 << 20
 MAX_DATAGRAM = 65535 + 40  # IPv4 limit; IPv6 without jumbograms
 
+PROBLEM_KINDS: dict[str, str] = {
+    "ip.fragment.too_long": "fragment reaching beyond the largest possible datagram",
+    "ip.fragment.length_conflict": "two last fragments disagree on the datagram length",
+    "ip.fragment.overlap_conflict": "overlapping fragments with different bytes (first kept)",
+    "ip.fragment.incomplete": "datagram still missing fragments at timeout, limit or end",
+}
+
 
 class _Datagram:
     __slots__ = ("first", "pieces", "total", "held", "started_ns", "frames")

@@ -16,25 +16,25 @@ Rules, chosen to match what users know from tshark's "follow TCP stream":
 * Retransmissions and overlaps are resolved once: the first bytes seen for a stream
   offset win. A later copy with different bytes is reported as a
   ``tcp.overlap.conflict`` Problem (checked against buffered segments and the last
-  delivered chunk).
+  delivered chunk; a one-byte keep-alive probe at the last byte is not a conflict).
 * Out-of-order segments wait in a bounded buffer per direction. When it overflows, or
   on FIN/RST, idle timeout or end of capture, missing bytes become a `StreamGap` and
   the buffered bytes after it are delivered.
 * A SYN with a new sequence number on a known 4-tuple, or any SYN after the
   connection closed, starts a new connection (port reuse), like tshark's `tcp.stream`.
 * Idle connections (no packet for `idle_timeout_ns` of capture time) are closed with
-  reason ``"idle-timeout"``, so memory is bounded by the open connections.
+  reason ``"idle-timeout"``, so memory is bounded by the open connections; beyond
+  `max_connections` tracked at once the least recently active is closed (``"evicted"``).
 
-StreamClose reasons: ``"fin"``, ``"rst"``, ``"idle-timeout"``, ``"reused"`` (a new SYN
-took over the 4-tuple) and ``"end-of-capture"``.
+StreamClose reasons: ``"fin"``, ``"rst"``, ``"idle-timeout"``, ``"evicted"``, ``"reused"``
+(a new SYN took over the 4-tuple) and ``"end-of-capture"``.
 """
 
 from __future__ import annotations
 
-import socket
 from collections import OrderedDict
 
-from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, ipv6_text
+from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, ip_text
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -53,6 +53,11 @@ HALF32 = 1 << 31
 
 DEFAULT_MAX_BUFFER = 4 << 20  # out-of-order bytes held per direction
 DEFAULT_IDLE_TIMEOUT_NS = 600 * 1_000_000_000  # ten minutes of capture time
+DEFAULT_MAX_CONNECTIONS = 100_000  # tracked at once; the least recently active go first
+
+PROBLEM_KINDS: dict[str, str] = {
+    "tcp.overlap.conflict": "retransmitted or overlapping bytes differ (first copy kept)",
+}
 
 
 class _Chunk:
@@ -96,23 +101,34 @@ class _Conn:
         self.finished = False  # both FINs delivered, or RST: late packets are ignored
 
 
-def _endpoints(packet: Packet) -> tuple[bytes, bytes]:
-    data = packet.frame.data
+def _addresses(packet: Packet) -> bytes:
+    """Source then destination address, as one slice of the IP header."""
     l3 = packet.l3_offset
     if packet.ip_version == 4:
-        return data[l3 + 12:l3 + 16], data[l3 + 16:l3 + 20]
-    return data[l3 + 8:l3 + 24], data[l3 + 24:l3 + 40]
+        return packet.frame.data[l3 + 12:l3 + 20]
+    return packet.frame.data[l3 + 8:l3 + 40]
+
+
+def _swap(addrs: bytes) -> bytes:
+    half = len(addrs) >> 1
+    return addrs[half:] + addrs[:half]
 
 
 class TcpReassembler:
     """Turns TCP Packets into stream events; one instance per pipeline run."""
 
     def __init__(self, *, max_buffer: int = DEFAULT_MAX_BUFFER,
-                 idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS) -> None:
+                 idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
         self.max_buffer = max_buffer
         self.idle_timeout_ns = idle_timeout_ns
-        self._conns: OrderedDict[tuple, _Conn] = OrderedDict()  # key: client-side 5-tuple
+        self.max_connections = max_connections
+        # key: (source, client address + server address, client port, server port)
+        self._conns: OrderedDict[tuple, _Conn] = OrderedDict()
         self._next_index = 0
+        # idle connections are looked for every 1/16 of the timeout of capture time
+        self._expiry_step = max(1, idle_timeout_ns // 16)
+        self._next_expiry = -(1 << 62)
 
     @property
     def open_connections(self) -> int:
@@ -120,10 +136,10 @@ class TcpReassembler:
 
     def connection_of(self, packet: Packet) -> Connection | None:
         """The connection a TCP packet belongs to (after `feed`), like tcp.stream."""
-        src, dst = _endpoints(packet)
+        addrs = _addresses(packet)
         source = packet.frame.source
-        state = (self._conns.get((source, src, packet.sport, dst, packet.dport))
-                 or self._conns.get((source, dst, packet.dport, src, packet.sport)))
+        state = (self._conns.get((source, addrs, packet.sport, packet.dport))
+                 or self._conns.get((source, _swap(addrs), packet.dport, packet.sport)))
         return state.conn if state else None
 
     def feed(self, packet: Packet) -> list[Event]:
@@ -131,12 +147,12 @@ class TcpReassembler:
         events: list[Event] = []
         frame = packet.frame
         ts = frame.ts_ns
-        if self._conns:
+        if ts >= self._next_expiry:
+            self._next_expiry = ts + self._expiry_step
             self._expire(ts, events)
-        src, dst = _endpoints(packet)
+        addrs = _addresses(packet)
         source = frame.source
-        key = (source, src, packet.sport, dst, packet.dport)
-        rkey = (source, dst, packet.dport, src, packet.sport)
+        key = (source, addrs, packet.sport, packet.dport)
         flags = packet.tcp_flags
         syn = flags & TCP_SYN
         state = self._conns.get(key)
@@ -144,9 +160,9 @@ class TcpReassembler:
             direction = 0
             ckey = key
         else:
-            state = self._conns.get(rkey)
+            ckey = (source, _swap(addrs), packet.dport, packet.sport)
+            state = self._conns.get(ckey)
             direction = 1
-            ckey = rkey
         if state is not None and syn and not flags & TCP_ACK:
             # a SYN on a known 4-tuple: a retransmission when it repeats the first sequence
             # number seen in its direction, else port reuse (tshark's tcp.stream rule)
@@ -157,7 +173,7 @@ class TcpReassembler:
                 del self._conns[ckey]
                 state = None
         if state is None:
-            state, direction = self._open(packet, key, rkey, src, dst, events)
+            state, direction = self._open(packet, key, addrs, events)
         else:
             self._conns.move_to_end(state.client_key)
         state.last_ts = ts
@@ -208,8 +224,11 @@ class TcpReassembler:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _open(self, packet: Packet, key: tuple, rkey: tuple, src: bytes, dst: bytes,
-              events: list[Event]) -> tuple[_Conn, int]:
+    def _open(self, packet: Packet, key: tuple, addrs: bytes, events: list[Event]
+              ) -> tuple[_Conn, int]:
+        half = len(addrs) >> 1
+        src, dst = addrs[:half], addrs[half:]
+        rkey = (key[0], dst + src, packet.dport, packet.sport)
         flags = packet.tcp_flags
         source = packet.frame.source
         handshake = bool(flags & TCP_SYN)
@@ -220,15 +239,19 @@ class TcpReassembler:
             client_is_sender = packet.sport >= packet.dport
         if client_is_sender:
             ckey, direction = key, 0
-            client = Endpoint(_ip_text(src), packet.sport)
-            server = Endpoint(_ip_text(dst), packet.dport)
+            client = Endpoint(ip_text(src), packet.sport)
+            server = Endpoint(ip_text(dst), packet.dport)
         else:
             ckey, direction = rkey, 1
-            client = Endpoint(_ip_text(dst), packet.dport)
-            server = Endpoint(_ip_text(src), packet.sport)
+            client = Endpoint(ip_text(dst), packet.dport)
+            server = Endpoint(ip_text(src), packet.sport)
         conn = Connection(self._next_index, client, server, source)
         self._next_index += 1
         state = _Conn(conn, ckey, packet.frame.ts_ns)
+        if len(self._conns) >= self.max_connections:  # e.g. a SYN scan: evict the stalest
+            _old_key, old = self._conns.popitem(last=False)
+            if not old.finished:
+                self._close(old, -1, "evicted", packet.frame.ts_ns, events)
         self._conns[ckey] = state
         events.append(StreamOpen(conn, packet.frame.ts_ns, handshake))
         return state, direction
@@ -237,7 +260,9 @@ class TcpReassembler:
                  ref: ByteRef, ts: int, events: list[Event]) -> None:
         end = start + len(data)
         if end <= half.next:
-            self._check_delivered(state, direction, half, start, data, ref, events)
+            # a keep-alive repeats the last byte, often as garbage: not a conflict
+            if not (len(data) == 1 and end == half.next):
+                self._check_delivered(state, direction, half, start, data, ref, events)
             return
         if start > half.next:
             self._buffer(state, direction, half, start, data, ref, ts, events)
@@ -398,7 +423,3 @@ def _conflict(state: _Conn, direction: int, offset: int, length: int, ref: ByteR
                    ref.source, ref.frame, offset, "stream")
 
 
-def _ip_text(raw: bytes) -> str:
-    if len(raw) == 4:
-        return socket.inet_ntop(socket.AF_INET, raw)
-    return ipv6_text(raw)

@@ -64,6 +64,12 @@ SPECS: tuple[FindingSpec, ...] = (
                 "first traffic after the match later than TT_match_join (12 s)"),
     FindingSpec("slac.sequence.unexpected", N, "sequence",
                 "SLAC message out of the matching sequence"),
+    FindingSpec("slac.init.late", W, "timing",
+                "first CM_SLAC_PARM.REQ later than TT_EVSE_SLAC_init (50 s) after CP state B with 5 % PWM"),
+    FindingSpec("slac.join.no_v2g", W, "sequence",
+                "the EV is on the network after the match but sends no SDP or V2G (TCP) traffic"),
+    FindingSpec("slac.capture.gaps", N, "capture",
+                "steps of the matching sequence are missing from the capture (sniffer did not see them)"),
     FindingSpec("slac.capture.duplicates", N, "capture",
                 "the capture holds some SLAC frames twice (ignored for counts and timing)"),
 )
@@ -334,10 +340,18 @@ def check_join(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
     after = [tr for tr in run.traffic if tr.ts_ns >= matched_at]
     if not after:
         if run.ended_ns - matched_at >= t.TT_MATCH_JOIN.ns:  # else the capture is too short
+            blind = any(s.skipped for s in run.steps)
             yield _f("slac.join.none",
                      f"nothing from or to {run.ev_mac} in the {_ms(run.ended_ns - matched_at)} "
-                     f"after CM_SLAC_MATCH.CNF", run, leg.match_cnf[0])
+                     f"after CM_SLAC_MATCH.CNF" + (" (this capture also misses SLAC steps: the "
+                                                   "sniffer may not see unicast frames)" if blind else ""),
+                     run, leg.match_cnf[0], sniffer_gaps=blind)
         return
+    if not any(tr.what in ("sdp", "tcp") for tr in after) and \
+            run.ended_ns - matched_at >= t.TT_MATCH_JOIN.ns:
+        yield _f("slac.join.no_v2g",
+                 f"{len(after)} frame(s) from/to the EV after the match, none SDP or TCP "
+                 f"(first: {after[0].what})", run, leg.match_cnf[0])
     delay = after[0].ts_ns - matched_at
     if delay > t.TT_MATCH_JOIN.ns:
         yield _f("slac.join.late", f"first traffic ({after[0].what}) {_ms(delay)} after the match",
@@ -352,6 +366,37 @@ def check_unexpected(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
                  *(s.message for s in odd[:5]), count=len(odd))
 
 
+HLC_DUTY = 5  # % PWM: the EVSE asks for high-level (ISO 15118 / DIN 70121) communication
+CP_B, CP_C = 0x03, 0x05
+
+
+def check_init(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
+    if run.partial or not run.parm_req or not run.cp_states:
+        return
+    first_req = run.parm_req[0]
+    since = None
+    for cp in run.cp_states:
+        if cp.ts_ns > first_req.ts_ns:
+            break
+        hlc = cp.fields.get("pwm_duty") == HLC_DUTY and cp.fields.get("cp_state") in (CP_B, CP_C)
+        since = (since or cp) if hlc else None
+    if since is None:
+        return
+    delay = first_req.ts_ns - since.ts_ns
+    if delay > t.TT_EVSE_SLAC_INIT_MAX.ns:
+        yield _f("slac.init.late",
+                 f"first CM_SLAC_PARM.REQ {delay / 1e9:.1f} s after CP state B/5 % "
+                 f"(TT_EVSE_SLAC_init 20-50 s)", run, since, first_req, delay_ns=delay)
+
+
+def check_gaps(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
+    jumps = [s for s in run.steps if s.skipped and s.message is not None]
+    if jumps:
+        yield _f("slac.capture.gaps",
+                 f"{len(jumps)} step(s) arrived without the steps before them, first {jumps[0].name}",
+                 run, *(s.message for s in jumps[:5]), count=len(jumps))
+
+
 def check_duplicates(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
     if run.duplicates:
         yield _f("slac.capture.duplicates", f"{len(run.duplicates)} SLAC frame(s) recorded twice",
@@ -361,7 +406,7 @@ def check_duplicates(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
 CHECKS: tuple[Callable[[SlacRun, SlacCheckConfig], Iterator[Finding]], ...] = (
     check_incomplete, check_parm, check_response_times, check_sequence_gap, check_sounding,
     check_atten_results, check_run_id, check_attenuation, check_validation, check_match,
-    check_keys, check_join, check_unexpected, check_duplicates,
+    check_keys, check_join, check_unexpected, check_duplicates, check_init, check_gaps,
 )
 
 

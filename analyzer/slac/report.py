@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargescope.analyzer.records import Finding, Severity
+from chargescope.analyzer.records import Finding, Message, Severity
+from chargescope.analyzer.slac.capture import SlacCaptureResult
 from chargescope.analyzer.slac.runs import JOINED, MATCHED, SlacRun, Step
+from chargescope.dissectors.homeplug.registry import CP_STATES
 
 
 def verdict(run: SlacRun, findings: list[Finding]) -> str:
@@ -64,15 +66,27 @@ def _collapsed(steps: tuple[Step, ...]) -> list[tuple[Step, int]]:
     return out
 
 
+def _step_line(step: Step, count: int, t0: int) -> str:
+    mark = " !" if step.unexpected else (" >" if step.skipped else "  ")
+    times = f" x{count}" if count > 1 else ""
+    return (f" {mark}{(step.ts_ns - t0) / 1e9:+9.3f}s  {step.src_role:>5} -> "
+            f"{step.dst_role:<5} {step.name}{times}  {_detail(step)}").rstrip()
+
+
+def _cp_line(cp: Message, t0: int) -> str:
+    f = cp.fields
+    state = CP_STATES.get(f.get("cp_state", -1), f"0x{f.get('cp_state', 0):02x}")
+    return (f"   {(cp.ts_ns - t0) / 1e9:+9.3f}s   --- CP state {state}, PWM {f.get('pwm_duty')} %,"
+            f" {f.get('cp_voltage', 0) / 1000:.1f} V ---")
+
+
 def ladder_text(index: int, run: SlacRun, findings: list[Finding]) -> list[str]:
     lines = [f"SLAC run {index}  EV {run.ev_mac}  RUN_ID {run.run_id or '?'}  "
              f"verdict: {verdict(run, findings)}"]
     t0 = run.started_ns
-    for step, count in _collapsed(run.steps):
-        mark = " !" if step.unexpected else "  "
-        times = f" x{count}" if count > 1 else ""
-        lines.append(f" {mark}{(step.ts_ns - t0) / 1e9:+9.3f}s  {step.src_role:>5} -> "
-                     f"{step.dst_role:<5} {step.name}{times}  {_detail(step)}".rstrip())
+    rows = [(step.ts_ns, _step_line(step, count, t0)) for step, count in _collapsed(run.steps)]
+    rows += [(cp.ts_ns, _cp_line(cp, t0)) for cp in run.cp_states]
+    lines.extend(line for _ts, line in sorted(rows, key=lambda row: row[0]))
     for leg in run.evses:
         avg = leg.average_attenuation
         lines.append(f"    EVSE {leg.mac}: " + (f"avg attenuation {avg:.1f} dB" if avg is not None
@@ -105,13 +119,17 @@ def run_json(run: SlacRun, findings: list[Finding]) -> dict[str, Any]:
         "ladder": [{
             "ts_ns": step.ts_ns, "t_ms": round((step.ts_ns - t0) / 1e6, 3),
             "src_role": step.src_role, "dst_role": step.dst_role, "name": step.name,
-            "count": count, "unexpected": step.unexpected,
+            "count": count, "unexpected": step.unexpected, "skipped": step.skipped,
             "frame": step.message.refs[0].frame if step.message and step.message.refs
             else (step.traffic.frame if step.traffic else 0),
             "src": step.message.src if step.message else step.traffic.src,
             "dst": step.message.dst if step.message else step.traffic.dst,
             "fields": step.message.fields if step.message else {"what": step.traffic.what},
         } for step, count in _collapsed(run.steps)],
+        "cp_states": [{"ts_ns": cp.ts_ns, "t_ms": round((cp.ts_ns - t0) / 1e6, 3),
+                       "state": CP_STATES.get(cp.fields.get("cp_state", -1)),
+                       **{k: cp.fields.get(k) for k in ("cp_state", "pwm_duty", "cp_voltage")}}
+                      for cp in run.cp_states],
         "findings": [finding_json(f) for f in findings],
     }
 
@@ -127,3 +145,23 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 def worst(findings: list[Finding]) -> Severity | None:
     return max((f.severity for f in findings), default=None)
+
+
+def capture_json(result: SlacCaptureResult) -> dict[str, Any]:
+    return {
+        "capture": result.capture,
+        "mmes": result.mmes,
+        "runs": [run_json(run, list(findings)) for run, findings in result.runs],
+        "unattributed_mmes": [{"name": m.name, "frame": m.refs[0].frame if m.refs else 0}
+                              for m in result.unattributed],
+        "problems": [str(p) for p in result.problems],
+    }
+
+
+def capture_text(result: SlacCaptureResult) -> list[str]:
+    lines = [f"{result.capture}: {result.mmes} HomePlug MMEs, {len(result.runs)} SLAC run(s)"]
+    for index, (run, findings) in enumerate(result.runs, start=1):
+        lines.extend(ladder_text(index, run, list(findings)))
+    if result.unattributed:
+        lines.append(f"  {len(result.unattributed)} SLAC MME(s) naming no EV seen in a run")
+    return lines

@@ -26,6 +26,7 @@ MATCHED = "MATCHED"
 JOINED = "JOINED"  # traffic seen on the logical network after the match
 
 TRAFFIC = "traffic"
+CP_STATE = "STP_CPSTATE.IND"  # control pilot state reports (test systems, some EVSEs)
 DUPLICATE_WINDOW_NS = 1_000_000  # identical MMEs closer than 1 ms are one frame seen twice  # pseudo event: a non-SLAC frame from/to the EV after the match
 
 _RESTART = {"CM_SLAC_PARM.REQ": PARM}  # [V2G3-A09-16]: a new PARM.REQ restarts matching
@@ -70,6 +71,10 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     },
 }
 
+# progress order, for telling "steps missing from the capture" from "out of sequence"
+_ORDER = {state: i for i, state in enumerate(
+    (START, PARM, SOUNDING, RESULTS, VALIDATING, MATCHING, MATCHED, JOINED))}
+
 # a host may (re)set its own modem's key at any point: never a sequence violation
 for _state, _moves in TRANSITIONS.items():
     for _name in ("CM_SET_KEY.REQ", "CM_SET_KEY.CNF"):
@@ -107,7 +112,8 @@ class Step:
     state: str  # the run's state after this step
     message: Message | None = None
     traffic: Traffic | None = None
-    unexpected: bool = False
+    unexpected: bool = False  # the transition table does not allow it here
+    skipped: bool = False  # it jumps over steps the capture does not hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +153,7 @@ class SlacRun:
     set_keys: tuple[Message, ...] = ()
     traffic: tuple[Traffic, ...] = ()
     duplicates: tuple[Message, ...] = ()  # MMEs recorded twice by the capture
+    cp_states: tuple[Message, ...] = ()  # CP state reports since the previous run ended
     ended_ns: int = 0  # last timestamp seen in the whole input (for timeouts)
 
     @property
@@ -210,11 +217,16 @@ class SlacRunBuilder:
         self._latest_by_ev: dict[str, _Run] = {}
         self._latest_by_evse: dict[str, _Run] = {}
         self._last_ts = 0
+        self._cp_states: list[Message] = []
         self.unattributed: list[Message] = []  # SLAC MMEs naming no known EV (sniffer gaps)
 
     # -- feeding -----------------------------------------------------------------------
     def feed(self, message: Message) -> None:
-        if message.protocol != "homeplug" or message.name not in SLAC_NAMES:
+        if message.protocol != "homeplug":
+            return
+        if message.name == CP_STATE:
+            self._cp_states.append(message)
+        if message.name not in SLAC_NAMES:
             return
         self._last_ts = max(self._last_ts, message.ts_ns)
         run, ev_is_src = self._attribute(message)
@@ -226,9 +238,16 @@ class SlacRunBuilder:
             return
         name = message.name
         allowed = TRANSITIONS[run.state]
-        unexpected = name not in allowed
-        if not unexpected:
+        unexpected = skipped = False
+        if name in allowed:
             run.state = allowed[name]
+        elif _ORDER.get(TRANSITIONS[START].get(name, START), 0) > _ORDER[run.state]:
+            # a later step without the ones before it: the sniffer missed frames (common
+            # with PLC sniffers that only see broadcasts); move on, note the gap
+            run.state = TRANSITIONS[START][name]
+            skipped = True
+        else:
+            unexpected = True
         if name == "CM_SLAC_PARM.REQ":
             run.partial = False
         if name in _EV_LISTS:
@@ -240,7 +259,7 @@ class SlacRunBuilder:
             self._latest_by_evse[evse_mac] = run
         src_role, dst_role = self._roles(run, message)
         run.steps.append(Step(message.ts_ns, name, src_role, dst_role, run.state,
-                              message=message, unexpected=unexpected))
+                              message=message, unexpected=unexpected, skipped=skipped))
 
     def feed_traffic(self, traffic: Traffic) -> None:
         self._last_ts = max(self._last_ts, traffic.ts_ns)
@@ -339,10 +358,15 @@ class SlacRunBuilder:
     # -- output ------------------------------------------------------------------------
     def runs(self) -> list[SlacRun]:
         out = []
+        previous_end: int | None = None
         for run in self._runs:
+            end = run.steps[-1].ts_ns if run.steps else (previous_end or 0)
+            cp = tuple(m for m in self._cp_states
+                       if (previous_end is None or previous_end < m.ts_ns) and m.ts_ns <= end)
+            previous_end = end if previous_end is None else max(previous_end, end)
             out.append(SlacRun(
                 ev_mac=run.ev_mac, run_id=run.run_id, state=run.state, steps=tuple(run.steps),
                 evses=tuple(leg.freeze() for leg in run.legs.values()), partial=run.partial,
-                duplicates=tuple(run.duplicates), ended_ns=self._last_ts,
+                duplicates=tuple(run.duplicates), cp_states=cp, ended_ns=self._last_ts,
                 **{k: tuple(v) for k, v in run.lists.items()}))
         return out

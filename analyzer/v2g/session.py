@@ -51,6 +51,13 @@ PRECHARGE_TOLERANCE_V = 20.0
 VOLTAGE_MARGIN_V, VOLTAGE_MARGIN_REL = 10.0, 0.02
 CURRENT_MARGIN_A, CURRENT_MARGIN_REL = 2.0, 0.10
 
+SHUTDOWN_PHASE = frozenset({"WeldingDetection", "DC_WeldingDetection", "SessionStop"})
+# Violations the EV put up with: when it still ends the session with an acknowledged
+# SessionStop, they are findings, not the verdict.
+TOLERATED = frozenset({"v2g.timing.response_timeout", "v2g.dc.overvoltage",
+                       "v2g.dc.overcurrent", "v2g.dc.voltage_deviation",
+                       "v2g.sequence.unexpected", "v2g.session.id_mismatch"})
+
 # Which finding decides the verdict when several happened (earliest of the highest rank wins).
 DECISIVE = (
     "v2g.handshake.failed", "v2g.response.failed", "v2g.evse.shutdown",
@@ -292,6 +299,9 @@ class V2GAnalyser:
             self._finding(sess, "v2g.sequence.ongoing_abandoned",
                           f"{msg.name} while {conn.state} was still Ongoing", msg)
         allowed = states.allowed_next(sess.protocol, conn.state)
+        if allowed is not None and sess.energy_transfer.startswith("AC") \
+                and base in states.DC_ONLY:
+            allowed = allowed - states.DC_ONLY
         if allowed is None or base in allowed:
             return
         if base == conn.state and base not in LOOPS:
@@ -602,11 +612,23 @@ class V2GAnalyser:
                                       + ", ".join(sorted(str(s) for s in seccs)),
                                       ts_ns=responses[-1].ts_ns, evidence=responses, link="A"))
         for ip, port in sorted(self._announced()):
-            if (ip, port) not in self._tcp_servers:
-                ev = [m for m in responses if m.fields.get("SECCPort") == port][:1]
-                out.append(self._reg.make("v2g.sdp.no_connection", f"[{ip}]:{port} announced, "
-                                          "no V2G traffic to it", ts_ns=ev[0].ts_ns if ev else 0,
+            if (ip, port) in self._tcp_servers:
+                continue
+            ev = [m for m in responses if m.fields.get("SECCPort") == port][:1]
+            ts = ev[0].ts_ns if ev else 0
+            used = sorted(p for host, p in self._tcp_servers if host == ip)
+            if used:
+                out.append(self._reg.make("v2g.sdp.port_mismatch", f"[{ip}]:{port} announced, "
+                                          f"the EVCC connected to port {used[0]}", ts_ns=ts,
+                                          evidence=ev, link="A", used_port=used[0]))
+            elif ev and ev[0].fields.get("Security") == "TLS":
+                out.append(self._reg.make("v2g.tls.not_decrypted", f"[{ip}]:{port} announced "
+                                          "with TLS; no V2GTP in clear text", ts_ns=ts,
                                           evidence=ev, link="A"))
+            else:
+                out.append(self._reg.make("v2g.sdp.no_connection", f"[{ip}]:{port} announced, "
+                                          "no V2G traffic to it", ts_ns=ts, evidence=ev,
+                                          link="A"))
         tls = [m for m in responses if m.fields.get("Security") == "TLS"]
         if tls and any(s.protocol == "din" for s in self._sessions):
             out.append(self._reg.make("v2g.sdp.tls_for_din", "SDP agreed TLS but the session "
@@ -640,13 +662,20 @@ def _stops(power_delivery: dict) -> bool:
 
 
 def _progress_after(s: _Session, f: Finding) -> bool:
+    """Did the EV go on after `f`, to a request of another stage (the shutdown sequence —
+    PowerDelivery stop, WeldingDetection, SessionStop — does not count)? Then `f` was not
+    what ended the session."""
+    if f.code in ("v2g.response.failed", "v2g.handshake.failed"):
+        return False  # a FAILED answer ends the session by rule, whatever the EV does next
     stage = f.extra.get("stage")
     for ex in s.exchanges:
-        res = ex.response
-        if res is None or res.ts_ns <= f.ts_ns or ex.name == "SessionStop":
+        req = ex.request
+        if req is None or req.ts_ns <= f.ts_ns or ex.name in SHUTDOWN_PHASE:
             continue
-        if STAGES.get(ex.name, ex.name) != stage and \
-                str(body(res).get("ResponseCode", "")).startswith("OK"):
+        if states.state_of(ex.name, body(req)) == states.PD_STOP:
+            continue
+        # a violation of the tolerable kind is shrugged off by simply carrying on
+        if STAGES.get(ex.name, ex.name) != stage or f.code in TOLERATED:
             return True
     return False
 
@@ -654,8 +683,11 @@ def _progress_after(s: _Session, f: Finding) -> bool:
 def _outcome(s: _Session, findings: tuple[Finding, ...]) -> Outcome:
     rank = {code: i for i, code in enumerate(DECISIVE)}
     decisive = [f for f in findings if f.code in rank]
-    if s.stop_ok and not s.paused and not any(f.severity >= 3 and f.code in rank
-                                              for f in decisive):
+    unrecovered = [f for f in decisive if f.severity >= 3 and not _progress_after(s, f)
+                   and not (s.stop_ok and f.code in TOLERATED)]
+    if s.stop_ok and not s.paused and not unrecovered:
+        # errors the session went on from (e.g. a late response the EV tolerated) stay in the
+        # findings; the verdict is about how the session ended
         how = "after charging" if s.charged else "before any energy transfer"
         return Outcome("success", "session stop", f"SessionStop acknowledged {how}", "",
                        s.charged)
@@ -664,7 +696,7 @@ def _outcome(s: _Session, findings: tuple[Finding, ...]) -> Outcome:
         # exchange of another stage was answered OK (SessionStop aside). An EV that ignores
         # a late precharge and charges on has not failed at precharge.
         errors = [f for f in decisive if f.severity >= 3] or decisive
-        fatal = [f for f in errors if not _progress_after(s, f)] or errors
+        fatal = unrecovered or errors
         cause = min(fatal, key=lambda f: (f.ts_ns, rank[f.code]))
         return Outcome("failed", str(cause.extra.get("stage", s.stage)), cause.text,
                        cause.code, s.charged)

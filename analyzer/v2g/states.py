@@ -12,6 +12,9 @@ from __future__ import annotations
 from chargescope.analyzer.v2g.protocols import DIN, ISO2, ISO20
 
 START = "start"
+# Steps only a DC session takes (an AC session that sends them is out of sequence)
+DC_ONLY = frozenset({"CableCheck", "PreCharge", "CurrentDemand", "WeldingDetection",
+                     "DC_CableCheck", "DC_PreCharge", "DC_ChargeLoop", "DC_WeldingDetection"})
 _HS = "supportedAppProtocol"
 PD_STOP = "PowerDelivery:stop"  # PowerDelivery asking to stop is a state of its own
 

@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "slac",
     "v2g",
     "ocpp",
+    "ocpi",
     "simulate",
 )
 

@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 import click
 
+from chargescope import backends
 from chargescope.analyzer.capture import NotACaptureError, merge_frames, open_capture
-from chargescope.analyzer.capture.linktypes import linktype_name
+from chargescope.analyzer.capture.census import addresses, info_of, protocol_of
+from chargescope.analyzer.net import Packet
 from chargescope.analyzer.records import Frame
 from chargescope.cli.common import EXIT_BAD_INPUT, capture_options, diag, expand_captures
 
 
-def columns(frame: Frame) -> tuple[str, str, str, str]:
-    """(source, destination, protocol, info) of a frame.
-
-    The capture layer knows the link type only; addresses and protocols come from the
-    link/IP/transport decode when it is wired in here.
-    """
-    info = f"[cut by snaplen: {len(frame.data)} of {frame.wirelen} bytes]" if frame.truncated \
-        else ""
-    return "", "", linktype_name(frame.linktype), info
+def columns(frame: Frame, decode: Callable[[Frame], Packet]) -> tuple[str, str, str, str]:
+    """(source, destination, protocol, info) of a frame, from its link/IP/transport decode."""
+    packet = decode(frame)
+    src, dst = addresses(packet)
+    return src, dst, protocol_of(packet), info_of(packet)
 
 
-def frame_record(frame: Frame, t0: int, with_file: bool) -> dict:
-    src, dst, protocol, info = columns(frame)
+def frame_record(frame: Frame, t0: int, with_file: bool,
+                 decode: Callable[[Frame], Packet]) -> dict:
+    src, dst, protocol, info = columns(frame, decode)
     record = {"number": frame.number, "time": (frame.ts_ns - t0) / 1e9, "ts_ns": frame.ts_ns,
               "src": src, "dst": dst, "protocol": protocol, "length": frame.wirelen,
               "caplen": len(frame.data), "interface": frame.interface, "info": info}
@@ -67,6 +67,7 @@ def command(ctx: click.Context, captures: tuple[Path, ...], as_json: bool,
             diag(f"frames: {exc}")
             ctx.exit(EXIT_BAD_INPUT)
         with_file = len(caps) > 1
+        decode = backends.load("netdecode").decode
         out = sys.stdout
         if as_json:
             out.write('{"frames": [')
@@ -75,7 +76,7 @@ def command(ctx: click.Context, captures: tuple[Path, ...], as_json: bool,
         for frame in merge_frames(caps):
             if t0 is None:
                 t0 = frame.ts_ns
-            record = frame_record(frame, t0, with_file)
+            record = frame_record(frame, t0, with_file, decode)
             if as_json:
                 out.write(("\n  " if not shown else ",\n  ") + json.dumps(record))
             else:

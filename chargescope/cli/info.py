@@ -29,6 +29,18 @@ def resolution_text(units: int) -> str:
     return exact.get(units, f"1/{units} s")
 
 
+# the protocols of interest first, in this order; then the layers
+PROTOCOL_ORDER = ("homeplug", "udp-15118", "tcp-15118", "v2gtp", "websocket-upgrade", "http",
+                  "tls", "ipv4", "ipv6", "tcp", "udp", "ip-fragment", "vlan", "decoded",
+                  "malformed", "out-of-scope")
+
+
+def protocols_text(counts: dict[str, int]) -> str:
+    keys = [k for k in PROTOCOL_ORDER if counts.get(k)] + sorted(
+        k for k in counts if k not in PROTOCOL_ORDER and counts[k])
+    return ", ".join(f"{k} {counts[k]}" for k in keys)
+
+
 def summary_text(s: CaptureSummary) -> str:
     fmt = s.format + (f" {s.version}" if s.version else "")
     if s.compressed:
@@ -52,6 +64,8 @@ def summary_text(s: CaptureSummary) -> str:
         f"Last frame:         {utc_text(s.last_ts_ns)}",
         f"Duration:           {s.duration_ns / 1e9:.9f} s",
     ]
+    if s.protocols:
+        lines.append("Protocols:          " + protocols_text(s.protocols))
     if s.secrets:
         lines.append("Decryption secrets: " + ", ".join(f"{name} ({size} bytes)"
                                                         for name, size in s.secrets))
@@ -78,7 +92,7 @@ def summary_json(s: CaptureSummary) -> dict:
         "malformed": s.malformed, "first_ts_ns": s.first_ts_ns, "last_ts_ns": s.last_ts_ns,
         "duration_ns": s.duration_ns,
         "secrets": [{"type": name, "bytes": size} for name, size in s.secrets],
-        "names": s.names, "skipped_blocks": s.skipped_blocks,
+        "names": s.names, "skipped_blocks": s.skipped_blocks, "protocols": s.protocols,
         "problems": [{"kind": p.kind, "detail": p.detail, "frame": p.frame, "offset": p.offset}
                      for p in s.problems],
     }

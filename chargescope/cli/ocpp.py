@@ -105,6 +105,7 @@ def problem_record(p: Problem) -> dict[str, Any]:
 def finding_record(f: Finding) -> dict[str, Any]:
     return {"code": f.code, "severity": str(f.severity), "text": f.text, "ts": _iso(f.ts_ns),
             "requirement": f.requirement, "charge_point_id": f.extra.get("charge_point_id", ""),
+            "unique_id": f.extra.get("unique_id"),
             "evidence": [{"source": m.refs[0].source if m.refs else "",
                           "frame": m.refs[0].frame if m.refs else 0, "name": m.name,
                           "unique_id": m.fields.get("unique_id")} for m in f.evidence]}
@@ -153,7 +154,9 @@ def print_report(report: OcppReport, messages: list[Message] | None) -> None:
             echo(f"  boot: {boots}{hb}")
         for c in ch.connections:
             name = c.connection[-1] if isinstance(c.connection, tuple) else c.connection
-            echo(f"  connection {name}: {c.subprotocol or '(no handshake seen)'} "
+            how = c.subprotocol or (f"HTTP {c.http_status}" if c.http_status else
+                                    "upgrade unanswered" if c.handshake_seen else "(no handshake seen)")
+            echo(f"  connection {name}: {how} "
                  f"{_clock(c.opened_ns)}..{_clock(c.closed_ns or 0)}"
                  + (f" close {c.close_code}" if c.close_code is not None else ""))
         if ch.status_timeline:

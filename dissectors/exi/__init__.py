@@ -64,14 +64,17 @@ class Detection:
 
     schema: str
     clean: bool  # decoded to the end of the document without a problem
+    exact: bool  # and re-encoding the tree gives the same bytes back (strongest evidence)
     root: str | None  # the root element decoded (None when even that failed)
     bits_decoded: int  # how far the decoder got (the failing offset, or the stream length)
     error: ExiError | None
 
 
 def detect(data: bytes, candidates: Iterable[str] | None = None) -> list[Detection]:
-    """Try each candidate grammar (default: all) and rank them: clean decodes first, then the
-    ones that got furthest. A message is claimed with confidence when exactly one is clean."""
+    """Try each candidate grammar (default: all) and rank them: clean decodes whose tree
+    re-encodes to the same bytes first, then other clean decodes, then the failures that got
+    furthest. Short messages can decode cleanly under several grammars; `exact` separates
+    them in practice, and a caller with the handshake should still prefer the agreed one."""
     data = bytes(data)
     results = []
     for name in (candidates if candidates is not None else SCHEMAS):
@@ -81,8 +84,12 @@ def detect(data: bytes, candidates: Iterable[str] | None = None) -> list[Detecti
         except ExiError as exc:
             partial = exc.partial or {}
             root = next(iter(partial), None)
-            results.append(Detection(short, False, root, exc.bit_offset or 0, exc))
+            results.append(Detection(short, False, False, root, exc.bit_offset or 0, exc))
         else:
-            results.append(Detection(short, True, next(iter(tree)), len(data) * 8, None))
-    results.sort(key=lambda d: (not d.clean, -d.bits_decoded))
+            try:
+                exact = encode(tree, short) == data
+            except ExiError:
+                exact = False
+            results.append(Detection(short, True, exact, next(iter(tree)), len(data) * 8, None))
+    results.sort(key=lambda d: (not d.clean, not d.exact, -d.bits_decoded))
     return results

@@ -284,15 +284,35 @@ def decode(data: bytes, g: Grammar) -> dict:
 # encoding
 # ---------------------------------------------------------------------------------------------
 class _Writer:
-    __slots__ = ("acc", "nbits")
+    """Bit writer: a small accumulator flushed to a bytearray a byte at a time (linear time)."""
+
+    __slots__ = ("out", "acc", "nacc")
 
     def __init__(self) -> None:
+        self.out = bytearray()
         self.acc = 0
-        self.nbits = 0
+        self.nacc = 0
+
+    @property
+    def nbits(self) -> int:
+        return len(self.out) * 8 + self.nacc
+
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.out), self.acc, self.nacc
+
+    def reset(self, mark: tuple[int, int, int]) -> None:
+        del self.out[mark[0]:]
+        self.acc, self.nacc = mark[1], mark[2]
 
     def bits(self, value: int, n: int) -> None:
-        self.acc = (self.acc << n) | value
-        self.nbits += n
+        acc = (self.acc << n) | value
+        nacc = self.nacc + n
+        out = self.out
+        while nacc >= 8:
+            nacc -= 8
+            out.append((acc >> nacc) & 0xFF)
+        self.acc = acc & ((1 << nacc) - 1)
+        self.nacc = nacc
 
     def uint(self, value: int) -> None:
         while True:
@@ -305,8 +325,9 @@ class _Writer:
                 return
 
     def getvalue(self) -> bytes:
-        pad = -self.nbits % 8
-        return (self.acc << pad).to_bytes((self.nbits + pad) // 8, "big")
+        if self.nacc:
+            return bytes(self.out) + bytes([(self.acc << (8 - self.nacc)) & 0xFF])
+        return bytes(self.out)
 
 
 def _tree_error(path: list[str], detail: str) -> ExiError:
@@ -382,13 +403,13 @@ def _put_characters(w: _Writer, g: Grammar, state: int, prod: tuple, value,
     the reference encoder does (e.g. a 0 where the schema's range starts at 1)."""
     width = g.states[state][0]
     try:
-        acc, nbits = w.acc, w.nbits
+        mark = w.mark()
         if width:
             w.bits(_code_of(g, state, prod), width)
         _put_value(w, g.datatypes[prod[1]], value, path)
         return prod[2]
     except ExiError:
-        w.acc, w.nbits = acc, nbits
+        w.reset(mark)
         text = _untyped_text(value)
         if text is None:
             raise

@@ -15,7 +15,7 @@ fragment, or a short header: then `problem` says which header field was short).
 
 from __future__ import annotations
 
-U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH = range(13)
+U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT = range(14)
 ANY_MMV = 0xFF
 _SIZES = {U8: 1, U16: 2, U32: 4, U64: 8, MAC: 6}
 
@@ -48,6 +48,12 @@ def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
             size = out[a]
         elif kind == HEXREST:
             size = end - pos
+        elif kind == STRUCT:
+            item, pos, problem = decode_body(b, buf, pos, end)
+            out[name] = item
+            if problem is not None:
+                return out, pos, problem
+            continue
         else:  # GROUP
             items = []
             out[name] = items

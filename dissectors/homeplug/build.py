@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chargescope.dissectors.homeplug import program as prog
-from chargescope.dissectors.homeplug.registry import ETHERTYPE_HOMEPLUG, OUI_QUALCOMM
+from chargescope.dissectors.homeplug.registry import ETHERTYPE_HOMEPLUG, OUI_QUALCOMM, Variant
 
 ETH_MIN = 60
 
@@ -28,6 +28,8 @@ def _default(ins: tuple) -> Any:
         return ""
     if kind in (prog.U8LIST, prog.GROUP):
         return []
+    if kind == prog.STRUCT:
+        return with_defaults(_b, {})
     return 0
 
 
@@ -51,9 +53,13 @@ def build_mme(mmtype: int, *, mmv: int = 1, oui: int | None = None, fmi: int = 0
     vendor = 0x8000 <= mmtype < 0xC000
     if vendor and oui is None:
         oui = OUI_QUALCOMM
-    layout = prog.layout_for(mmtype, oui or 0, mmv)
-    if layout is None:
+    spec = prog.spec_for(mmtype, oui or 0, mmv)
+    layout = None if spec is None else spec.layouts.get(Variant(mmtype & 3))
+    if spec is None or layout is None:
         raise KeyError(f"MMTYPE 0x{mmtype:04X} (OUI {oui}, MMV {mmv}) is not declared")
+    declared = spec.declared.get(Variant(mmtype & 3))
+    if declared is not None:
+        fields.setdefault(*declared)  # e.g. mvf_length: what the layout fixes
     head = bytes([mmv]) + mmtype.to_bytes(2, "little")
     if mmv >= 1:
         head += bytes([fmi, fmsn])

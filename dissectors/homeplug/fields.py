@@ -128,9 +128,10 @@ def switch(name: str, selector: str, cases: dict[int, cs.Construct]) -> cs.Const
     """A field whose layout depends on an earlier field; absent (None) for other values.
 
     Each case is a single helper-built field (its own name is ignored: the value goes
-    under `name`).
+    under `name`) or a `layout(...)` of several fields (the value is then a dict).
     """
-    inner = {value: case.subcon for value, case in cases.items()}
+    inner = {value: case if isinstance(case, cs.Struct) else case.subcon
+             for value, case in cases.items()}
     con = name / cs.Switch(lambda ctx: ctx[selector], inner, default=cs.Pass)
     return _tag(con, ("switch", name, selector, cases))
 

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from chargescope import backends
 from chargescope.analyzer.records import ByteRef, Link, Message, Problem
@@ -48,9 +48,12 @@ def redact(value: Any) -> Any:
     return f"<redacted {len(value) // 2} octets, sha256 {digest}>"
 
 
-@dataclass(frozen=True, slots=True)
-class MmeContext:
-    """Where an MME came from: for the Message's header, refs and problems."""
+class MmeContext(NamedTuple):
+    """Where an MME came from: for the Message's header, refs and problems.
+
+    A NamedTuple, not a record: it lives for one decode call, on the hot path, where
+    a frozen dataclass's per-field __setattr__ would cost more than the decode itself.
+    """
 
     ts_ns: int = 0
     src: str = ""
@@ -66,53 +69,60 @@ def _problem(kind: str, detail: str, ctx: MmeContext, offset: int) -> Problem:
                    offset=ctx.offset + offset, where="frame")
 
 
-def _header_fields(mmv: int, mmtype: int, fmi: int, fmsn: int, oui: int) -> dict[str, Any]:
-    fields: dict[str, Any] = {"mmv": mmv, "mmtype": mmtype}
-    if mmv >= 1:
-        fields["fmi"] = {"nf_mi": fmi >> 4, "fn_mi": fmi & 0x0F, "fmsn": fmsn}
-    if oui >= 0:
-        fields["oui"] = oui_text(oui)
-        fields["vendor"] = OUI_NAMES.get(oui, "unknown")
-    return fields
-
-
-def build_message(result: tuple, data: bytes, ctx: MmeContext,
+def build_message(result: tuple, buf: bytes, base: int, ctx: MmeContext,
                   refs: tuple[ByteRef, ...] | None = None) -> Message:
-    """A Message from a hot-path `decode_mme` result over `data` (one MME)."""
+    """A Message from a hot-path `decode_mme` result over `buf`, the MME starting at `base`.
+
+    Offsets in `result` index `buf`; Problems and ByteRefs give them in the frame
+    (`buf` is the frame, or a reassembled MME with `base` 0).
+    """
     mmv, mmtype, fmi, fmsn, oui, body_start, entry, body, stop, short = result
-    problems: list[Problem] = []
     if mmtype < 0:
         name = "MME.MALFORMED"
         fields: dict[str, Any] = {}
     else:
         name = entry[0] if entry is not None else mmtype_name(mmtype, None)
-        fields = _header_fields(mmv, mmtype, fmi, fmsn, oui)
+        fields = {"mmv": mmv, "mmtype": mmtype}
+        if mmv >= 1:
+            fields["fmi"] = {"nf_mi": fmi >> 4, "fn_mi": fmi & 0x0F, "fmsn": fmsn}
+        if oui >= 0:
+            fields["oui"] = oui_text(oui)
+            fields["vendor"] = OUI_NAMES.get(oui, "unknown")
     raw = body is None and short is None and mmtype >= 0
     if raw:
-        body = {"body": data[body_start:].hex()}  # undeclared MMTYPE: raw record
+        body = {"body": buf[body_start:].hex()}  # undeclared MMTYPE: raw record
+        stop = len(buf)
     if body is not None:
-        if entry is not None and not ctx.show_secrets:
+        if entry is not None and entry[2] and not ctx.show_secrets:
             for secret in entry[2]:
                 if secret in body:
                     body[secret] = redact(body[secret])
         fields.update(body)
+    problems: tuple[Problem, ...] = ()
     if short is not None:
         what, at, need, left = short
-        problems.append(_problem(
+        problems = (_problem(
             "homeplug.mme.truncated",
-            f"{name}: expected {need} octet(s) for {what} at MME offset {at}, {left} left",
-            ctx, at))
+            f"{name}: expected {need} octet(s) for {what} at MME offset {at - base}, {left} left",
+            ctx, at - base),)
+    elif body is not None and entry is not None and entry[3] is not None:
+        length_field, octets = entry[3]
+        if body.get(length_field) != octets:
+            problems = (_problem(
+                "homeplug.mme.length_mismatch",
+                f"{name}: {length_field} says {body.get(length_field)} octets, the layout has "
+                f"{octets}; decoded by the layout", ctx, body_start - base),)
     if refs is None:
-        refs = (ByteRef(ctx.source, ctx.frame, ctx.offset, len(data) if raw else stop),)
-    return Message(link=Link.A, protocol=PROTOCOL, name=name, ts_ns=ctx.ts_ns, src=ctx.src,
-                   dst=ctx.dst, fields=fields, refs=refs, problems=tuple(problems))
+        refs = (ByteRef(ctx.source, ctx.frame, ctx.offset, stop - base),)
+    return Message(Link.A, PROTOCOL, name, ctx.ts_ns, ctx.src, ctx.dst, fields, refs, problems)
 
 
-def decode_mme(data: bytes, ctx: MmeContext = MmeContext(), impl: Any = None) -> Message:
+def decode_mme(data: bytes, ctx: MmeContext | None = None, impl: Any = None) -> Message:
     """Decode one complete (unfragmented or reassembled) MME."""
+    ctx = ctx or MmeContext()
     impl = impl or backends.load("homeplug")
     data = bytes(data)
-    return build_message(impl.decode_mme(data, 0, len(data), dispatch_table()), data, ctx)
+    return build_message(impl.decode_mme(data, 0, len(data), dispatch_table()), data, 0, ctx)
 
 
 def split_ethernet(frame: bytes) -> tuple[str, str, int, int] | None:
@@ -159,26 +169,21 @@ class HomePlugDissector:
 
     def feed(self, eth: bytes, *, ts_ns: int = 0, source: str = "", frame: int = 0) -> list[Message]:
         """One Ethernet frame (bytes) -> the Messages it completes (0, 1 or 2)."""
-        eth = bytes(eth)
-        split = split_ethernet(eth)
-        if split is None or split[2] != ETHERTYPE_HOMEPLUG:
-            return []
-        dst, src, _ethertype, offset = split
-        ctx = MmeContext(ts_ns=ts_ns, src=src, dst=dst, source=source, frame=frame,
-                         offset=offset, show_secrets=self.show_secrets)
+        if eth.__class__ is not bytes:
+            eth = bytes(eth)
+        if len(eth) > ETH_HEADER and eth[12] == 0x88 and eth[13] == 0xE1:  # untagged: most
+            offset = ETH_HEADER
+        else:
+            split = split_ethernet(eth)
+            if split is None or split[2] != ETHERTYPE_HOMEPLUG:
+                return []
+            offset = split[3]
+        ctx = MmeContext(ts_ns, eth[6:12].hex(":"), eth[0:6].hex(":"), source, frame, offset,
+                         self.show_secrets)
         result = self.impl.decode_mme(eth, offset, len(eth), self.table)
-        mmv, mmtype, fmi, fmsn = result[0], result[1], result[2], result[3]
-        if mmv >= 1 and fmi & 0xF0:
-            return self._fragment(eth, offset, ctx, mmtype, fmi, fmsn)
-        return [self._message(result, eth, offset, ctx)]
-
-    def _message(self, result: tuple, eth: bytes, offset: int, ctx: MmeContext) -> Message:
-        # shift offsets from frame to MME so the Message/Problem offsets are frame-based once
-        mmv, mmtype, fmi, fmsn, oui, body_start, entry, body, stop, short = result
-        if short is not None:
-            short = (short[0], short[1] - offset, short[2], short[3])
-        local = (mmv, mmtype, fmi, fmsn, oui, body_start - offset, entry, body, stop - offset, short)
-        return build_message(local, eth[offset:], ctx)
+        if result[0] >= 1 and result[2] & 0xF0:
+            return self._fragment(eth, offset, ctx, result[1], result[2], result[3])
+        return [build_message(result, eth, offset, ctx)]
 
     def _fragment(self, eth: bytes, offset: int, ctx: MmeContext, mmtype: int, fmi: int,
                   fmsn: int) -> list[Message]:
@@ -210,7 +215,7 @@ class HomePlugDissector:
             reassembled = MmeContext(ts_ns=ctx.ts_ns, src=first.src, dst=first.dst,
                                      source=first.source, frame=ctx.frame, offset=0,
                                      show_secrets=self.show_secrets)
-            message = build_message(result, data, reassembled, refs=tuple(partial.refs))
+            message = build_message(result, data, 0, reassembled, refs=tuple(partial.refs))
             fields = dict(message.fields)
             fields["fmi"] = {"nf_mi": partial.count - 1, "fn_mi": 0, "fmsn": partial.fmsn,
                              "reassembled_from": partial.count}

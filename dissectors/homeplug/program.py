@@ -18,7 +18,7 @@ import construct as cs
 
 from chargescope.dissectors.homeplug.registry import MMES, MmeSpec, Variant, mmtype_name
 
-U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH = range(13)
+U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT = range(14)
 
 _KINDS = {
     "u8": U8, "u16": U16, "u32": U32, "u64": U64, "mac": MAC, "hex": HEX, "text": TEXT,
@@ -32,6 +32,8 @@ Program = tuple[Instruction, ...]
 
 
 def _compile_field(con: cs.Construct) -> Instruction:
+    if isinstance(con, cs.Struct):  # a switch case of several fields: a nested record
+        return (STRUCT, "", None, compile_layout(con))
     op = getattr(con, "_cs_op", None)
     if op is None:
         raise TypeError(f"layout field {con!r} was not built with chargescope.dissectors.homeplug.fields")
@@ -68,13 +70,17 @@ def _keys(spec: MmeSpec, mmtype: int) -> list[int]:
     return [table_key(mmtype, oui, mmv) for oui in ouis]
 
 
-def build_table(specs: Iterable[MmeSpec] = MMES) -> dict[int, tuple[str, Program, tuple[str, ...]]]:
-    """key -> (display name, program, secret field names), for every declared variant."""
-    table: dict[int, tuple[str, Program, tuple[str, ...]]] = {}
+Entry = tuple[str, Program, tuple[str, ...], tuple[str, int] | None]
+
+
+def build_table(specs: Iterable[MmeSpec] = MMES) -> dict[int, Entry]:
+    """key -> (display name, program, secret field names, declared length or None)."""
+    table: dict[int, Entry] = {}
     for spec in specs:
         for variant, struct in spec.layouts.items():
             mmtype = spec.base | int(variant)
-            entry = (mmtype_name(mmtype, spec.name), compile_layout(struct), spec.secrets)
+            entry = (mmtype_name(mmtype, spec.name), compile_layout(struct), spec.secrets,
+                     spec.declared.get(variant))
             for key in _keys(spec, mmtype):
                 if key in table:
                     raise ValueError(f"MMTYPE 0x{mmtype:04X} declared twice")
@@ -82,12 +88,18 @@ def build_table(specs: Iterable[MmeSpec] = MMES) -> dict[int, tuple[str, Program
     return table
 
 
-def layout_for(mmtype: int, oui: int = 0, mmv: int = 1) -> cs.Struct | None:
-    """The construct layout for one MME variant (the encoder and the test oracle)."""
+def spec_for(mmtype: int, oui: int = 0, mmv: int = 1) -> MmeSpec | None:
+    """The registry record declaring this MMTYPE (variant bits ignored)."""
     for spec in MMES:
         if spec.base != mmtype & ~3 or oui not in (spec.oui or 0, *spec.extra_ouis):
             continue
         if spec.mmv is not None and spec.mmv != mmv:
             continue
-        return spec.layouts.get(Variant(mmtype & 3))
+        return spec
     return None
+
+
+def layout_for(mmtype: int, oui: int = 0, mmv: int = 1) -> cs.Struct | None:
+    """The construct layout for one MME variant (the encoder and the test oracle)."""
+    spec = spec_for(mmtype, oui, mmv)
+    return None if spec is None else spec.layouts.get(Variant(mmtype & 3))

@@ -34,6 +34,7 @@ from chargescope.dissectors.homeplug.fields import (
 
 ETHERTYPE_HOMEPLUG = 0x88E1
 OUI_QUALCOMM = 0x00B052
+OUI_ST = 0x0080E1
 VENDOR_RANGE = range(0xA000, 0xC000)  # vendor-specific MMEs carry an OUI after the header
 MANUFACTURER_RANGE = range(0x8000, 0xA000)  # manufacturer-specific: OUI too
 
@@ -64,6 +65,8 @@ class MmeSpec:
     secrets: tuple[str, ...] = ()  # field names masked unless --show-secrets
     summary: str = ""
     extra_ouis: tuple[int, ...] = field(default=())  # also seen with these OUIs
+    # length fields the layout fixes: variant -> (field, octets it must say)
+    declared: dict[Variant, tuple[str, int]] = field(default_factory=dict)
 
 
 def _empty() -> cs.Struct:
@@ -99,7 +102,7 @@ def _match_var_field(*, cnf: bool) -> tuple[cs.Construct, ...]:
     return members
 
 
-_CIPHER = {1: hexbytes("cipher_suite", 2)}
+_CIPHER = {1: u16("cipher_suite")}
 
 # --- HomePlug AV / Green PHY public MMEs -----------------------------------------------
 _PUBLIC: tuple[MmeSpec, ...] = (
@@ -162,8 +165,11 @@ _PUBLIC: tuple[MmeSpec, ...] = (
         ),
     }, summary="Network statistics"),
     MmeSpec(0x6064, "CM_SLAC_PARM", {
-        # secure SLAC (security_type 1) appends a cipher-suite list; not seen in the field
-        Variant.REQ: layout(*_APP_SEC, hexbytes("run_id", _RUN_ID)),
+        Variant.REQ: layout(*_APP_SEC, hexbytes("run_id", _RUN_ID),
+                            # secure SLAC (security_type 1) appends the offered cipher suites
+                            switch("cipher_suites", "security_type", {1: layout(
+                                count_of("cipher_suite_set_size", "suites"),
+                                group("suites", "cipher_suite_set_size", u16("cipher_suite")))})),
         Variant.CNF: layout(mac("m_sound_target"), u8("num_sounds"), u8("time_out"),
                             u8("resp_type"), mac("forwarding_sta"), *_APP_SEC,
                             hexbytes("run_id", _RUN_ID),
@@ -194,7 +200,9 @@ _PUBLIC: tuple[MmeSpec, ...] = (
     MmeSpec(0x607C, "CM_SLAC_MATCH", {
         Variant.REQ: layout(*_APP_SEC, u16("mvf_length"), *_match_var_field(cnf=False)),
         Variant.CNF: layout(*_APP_SEC, u16("mvf_length"), *_match_var_field(cnf=True)),
-    }, secrets=("nmk",), summary="SLAC match: the EVSE hands out NID and NMK"),
+    }, secrets=("nmk",), summary="SLAC match: the EVSE hands out NID and NMK", declared={
+        Variant.REQ: ("mvf_length", layout(*_match_var_field(cnf=False)).sizeof()),
+        Variant.CNF: ("mvf_length", layout(*_match_var_field(cnf=True)).sizeof())}),
     MmeSpec(0x6080, "CM_SLAC_USER_DATA", {
         Variant.REQ: layout(hexrest("user_data")),
         Variant.CNF: layout(hexrest("user_data")),
@@ -303,7 +311,20 @@ _QUALCOMM: tuple[MmeSpec, ...] = (
     }, extra_ouis=(0x000000,), summary="Modem attenuation report during sounding"),
 )
 
-MMES: tuple[MmeSpec, ...] = _PUBLIC + _QUALCOMM
+# --- ST/IoTecha vendor-specific MMEs (OUI 00:80:E1), as sent by dSPACE test systems -------
+_ST: tuple[MmeSpec, ...] = (
+    MmeSpec(0xA22C, "STP_CPSTATE", {
+        Variant.IND: layout(u8("mme_version"), hexbytes("reserved", 3), u8("message_version"),
+                            u8("cp_state"), u8("pwm_duty"), u16("pwm_freq"), u16("cp_voltage"),
+                            u8("adc_bitmask"), u16("adc_channel_1"), u16("adc_channel_2"),
+                            u16("adc_channel_3")),
+    }, oui=OUI_ST, summary="Control pilot state, PWM duty (%) and frequency (Hz), voltage (mV)"),
+)
+
+# CP state codes seen in STP_CPSTATE.IND (IEC 61851-1 states)
+CP_STATES: dict[int, str] = {0x01: "A", 0x03: "B", 0x05: "C", 0x09: "E"}
+
+MMES: tuple[MmeSpec, ...] = _PUBLIC + _QUALCOMM + _ST
 
 
 def mmtype_name(mmtype: int, base_name: str | None) -> str:

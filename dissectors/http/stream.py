@@ -92,6 +92,7 @@ class _Direction:
         self.refs: deque[tuple[int, ByteRef]] = deque()
         self.ts_ns = 0
         self.first_seen = True
+        self.closing = False
 
     def add_refs(self, offset: int, refs: tuple[ByteRef, ...]) -> None:
         pos = offset
@@ -172,6 +173,7 @@ class HttpStream:
                 out += self._feed(d, self._held_offset, held)
             if d.mode == SYNC and d.h11 is not None:
                 d.h11.receive_data(b"")
+                d.closing = True  # an error now means "cut short", not garbage to rescan
                 out += self._pump(d)
             if d.partial is not None and d.partial.head is not None:
                 out.append(self._broken(d, "http.message.truncated",
@@ -479,6 +481,12 @@ class HttpStream:
     def _protocol_error(self, d: _Direction, detail: str) -> list[Message]:
         if d.partial is None:
             d.partial = _Partial(start=d.raw_start)
+        if d.closing:
+            message = self._broken(d, "http.message.truncated",
+                                   f"the connection closed before the message ended ({detail})")
+            d.h11 = None
+            d.mode = RESYNC
+            return [message]
         kind = "http.head.too-large" if "buffer" in detail.lower() else "http.message.malformed"
         message = self._broken(d, kind, f"expected a valid HTTP/1.1 message: {detail}")
         rest = bytes(d.raw[1:])

@@ -15,7 +15,7 @@ import binascii
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from chargescope.analyzer.records import Message, Problem
 from chargescope.dissectors.http.secrets import fingerprint, mask, mask_header
@@ -134,6 +134,8 @@ def expected_response_object(route: OcpiRoute, method: str) -> Expected | None:
 def _json_body(fields: dict) -> tuple[Any, str]:
     """(parsed body or None, error text or "")."""
     text = fields.get("body")
+    if fields.get("incomplete"):
+        return None, ""  # cut short: the HTTP problem already says so
     if text is None:
         return None, "" if "body_base64" not in fields else "body is not UTF-8 text"
     if not text.strip():
@@ -249,7 +251,8 @@ class OcpiDecoder:
         headers = _header_map(fields.get("headers", ()))
         out = self._common(message, route, version, headers)
         method = request.get("method", "GET")
-        out.update(kind="response", method=method, path=split.path, status=fields["status"],
+        out.update(kind="response", method=method, path=split.path,
+                   query=dict(parse_qsl(split.query)), status=fields["status"],
                    request_ts_ns=request.get("ts_ns", 0))
         problems = list(message.problems)
         violations: list[dict] = []

@@ -139,11 +139,12 @@ def _interpret(module: str, method: str, rest: list[str], has_response_url: bool
         if len(rest) > 1 and rest[1] == "authorize":
             out.update(action="authorize", interface="SENDER")
     elif module == "commands":
-        if rest:
+        if rest and rest[0].upper() in COMMAND_TYPES:
             ids["command"] = rest[0].upper()
             out["action"] = rest[0].upper()
-        if len(rest) > 1:
-            ids["command_id"] = rest[1]
+            rest = rest[1:]
+        if rest:  # callback URLs often end in an id of the sender's choosing
+            ids["command_id"] = rest[0]
         out["interface"] = "RECEIVER" if has_response_url else "SENDER"
         if not has_response_url and method == "POST":
             out["action"] = "result"

@@ -25,14 +25,16 @@ except ImportError:  # pragma: no cover - orjson is optional
     _loads = json.loads
     _DecodeError = json.JSONDecodeError
 
+_TYPE_NAMES = {int(t): t.name for t in MessageType}
 MAX_UNIQUE_ID = 36  # OCPP-J: "maximum of 36 characters, to allow for GUIDs"
 
+_CALL, _CALLRESULT, _SEND = int(MessageType.CALL), int(MessageType.CALLRESULT), int(MessageType.SEND)
 _SHAPES: dict[int, tuple[int, str]] = {
-    MessageType.CALL: (4, "[2, uniqueId, action, payload]"),
-    MessageType.CALLRESULT: (3, "[3, uniqueId, payload]"),
-    MessageType.CALLERROR: (5, "[4, uniqueId, errorCode, errorDescription, errorDetails]"),
-    MessageType.CALLRESULTERROR: (5, "[5, uniqueId, errorCode, errorDescription, errorDetails]"),
-    MessageType.SEND: (4, "[6, uniqueId, action, payload]"),
+    2: (4, "[2, uniqueId, action, payload]"),
+    3: (3, "[3, uniqueId, payload]"),
+    4: (5, "[4, uniqueId, errorCode, errorDescription, errorDetails]"),
+    5: (5, "[5, uniqueId, errorCode, errorDescription, errorDetails]"),
+    6: (4, "[6, uniqueId, action, payload]"),
 }
 
 
@@ -48,10 +50,7 @@ class RpcFrame:
 
     @property
     def message_type(self) -> str:
-        try:
-            return MessageType(self.message_type_id).name  # type: ignore[arg-type]
-        except ValueError:
-            return "UNKNOWN"
+        return _TYPE_NAMES.get(self.message_type_id, "UNKNOWN")  # type: ignore[arg-type]
 
 
 def parse_rpc(text: bytes | str) -> RpcFrame:
@@ -94,13 +93,13 @@ def parse_rpc_value(doc: Any) -> RpcFrame:
                          f"uniqueId must be 1..{MAX_UNIQUE_ID} characters, found {len(unique_id)}", 0))
     action = error_code = error_description = None
     payload: Any = None
-    if mtype in (MessageType.CALL, MessageType.SEND):
+    if mtype == _CALL or mtype == _SEND:
         action = doc[2] if len(doc) > 2 else None
         if not isinstance(action, str) or not action:
             problems.append(("ocpp.rpc.action", f"action must be a non-empty string, found {action!r}"[:200], 0))
             action = None if action is None else str(action)
         payload = doc[3] if len(doc) > 3 else None
-    elif mtype == MessageType.CALLRESULT:
+    elif mtype == _CALLRESULT:
         payload = doc[2] if len(doc) > 2 else None
     else:
         error_code = doc[2] if len(doc) > 2 else None
@@ -119,3 +118,17 @@ def parse_rpc_value(doc: Any) -> RpcFrame:
                          f"{type(payload).__name__}", 0))
     return RpcFrame(mtype, unique_id, action, payload, error_code, error_description,
                     tuple(problems))
+
+
+def rpc_array(fields: dict[str, Any]) -> list[Any]:
+    """The OCPP-J array an OCPP Message's fields stand for (inverse of the decode).
+
+    For exports, anonymised re-encoding and tests comparing against the wire.
+    """
+    t = fields["message_type_id"]
+    if t in (_CALL, _SEND):
+        return [t, fields["unique_id"], fields["action"], fields["payload"]]
+    if t == _CALLRESULT:
+        return [t, fields["unique_id"], fields["payload"]]
+    return [t, fields["unique_id"], fields["error_code"], fields["error_description"],
+            fields["error_details"]]

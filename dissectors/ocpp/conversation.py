@@ -17,23 +17,27 @@ from chargescope.analyzer.records import ByteRef, Link, Message, Problem
 from chargescope.dissectors.ocpp.codec import RpcFrame, parse_rpc, parse_rpc_value
 from chargescope.dissectors.ocpp.schemas import SchemaStore, default_store
 from chargescope.dissectors.ocpp.versions import (
-    BY_NAME,
     ERROR_CODES,
     VERSIONS,
-    MessageType,
     version_for_subprotocol,
 )
 
 MAX_PENDING = 4096  # outstanding ids remembered per conversation (bounded memory)
 PNC_VENDOR_ID = "org.openchargealliance.iso15118pnc"  # OCA 1.6 PnC whitepaper
 
+# MessageTypeId -> role in a Message name (ints on the hot path; see versions.MessageType)
 _ROLE = {
-    MessageType.CALL: "Request",
-    MessageType.CALLRESULT: "Response",
-    MessageType.CALLERROR: "Error",
-    MessageType.CALLRESULTERROR: "ResultError",
-    MessageType.SEND: "Send",
+    2: "Request",
+    3: "Response",
+    4: "Error",
+    5: "ResultError",
+    6: "Send",
 }
+_TYPES_OF = {v.name: v.message_types for v in VERSIONS}
+_MISSING = object()
+_UNKNOWN_ACTION = object()
+_VALID = {"schema": "valid"}  # shared, never mutated (fields.update copies it)
+
 # When the version must be guessed, prefer the earliest 2.x that validates (2.1 is
 # mostly a superset of 2.0.1), then 1.6.
 _GUESS_ORDER = ("2.0.1", "2.1", "1.6")
@@ -52,6 +56,8 @@ class OcppDecoder:
         self.store = store or default_store()
         self.validate = validate
         self._pending: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._validators: dict[tuple[str, str, bool], Any] = {}
+        self._answered: OrderedDict[tuple[int, str], str] = OrderedDict()
         self._plausible: list[str] = list(_GUESS_ORDER)
         self._guessing = version is None
 
@@ -92,20 +98,28 @@ class OcppDecoder:
         where_source = refs[0].source if refs else source
         where_frame = refs[0].frame if refs else frame
         all_problems = list(problems)
-        all_problems.extend(Problem(kind, detail, where_source, where_frame, off, "unit")
-                            for kind, detail, off in rpc.problems)
+        if rpc.problems:
+            all_problems.extend(Problem(kind, detail, where_source, where_frame, off, "unit")
+                                for kind, detail, off in rpc.problems)
         mtype = rpc.message_type_id
         action = rpc.action
         paired = False
-        if mtype in (MessageType.CALL, MessageType.SEND) and action and self._guessing:
+        if mtype in (2, 6) and action and self._guessing:
             self._guess_version(action, rpc.payload)
         version = self.version
-        if mtype == MessageType.CALL and action and rpc.unique_id is not None:
+        if mtype == 2 and action and rpc.unique_id is not None:
             self._remember(direction, rpc.unique_id, action)
-        elif mtype in (MessageType.CALLRESULT, MessageType.CALLERROR) and rpc.unique_id is not None:
+        elif mtype in (3, 4) and rpc.unique_id is not None:
             action = self._pending.pop((1 - direction, rpc.unique_id), None)
             paired = action is not None
-        if version is not None and mtype is not None and mtype not in BY_NAME[version].message_types:
+            if paired and mtype == 3:  # a 2.1 CALLRESULTERROR may still name this id
+                self._answered[(1 - direction, rpc.unique_id)] = action
+                if len(self._answered) > 256:
+                    self._answered.popitem(last=False)
+        elif mtype == 5 and rpc.unique_id is not None:
+            # CALLRESULTERROR: the caller objects to the result it got for its CALL
+            action = self._answered.pop((direction, rpc.unique_id), None)
+        if version is not None and mtype is not None and mtype not in _TYPES_OF[version]:
             all_problems.append(Problem(
                 "ocpp.rpc.type_unsupported",
                 f"MessageTypeId {mtype} is not defined in OCPP {version}",
@@ -122,9 +136,9 @@ class OcppDecoder:
             "unique_id": rpc.unique_id,
             "action": action,
         }
-        if mtype in (MessageType.CALLRESULT, MessageType.CALLERROR):
+        if mtype in (3, 4):
             fields["paired"] = paired
-        if rpc.error_code is not None or mtype in (MessageType.CALLERROR, MessageType.CALLRESULTERROR):
+        if rpc.error_code is not None or mtype in (4, 5):
             fields["error_code"] = rpc.error_code
             fields["error_description"] = rpc.error_description
             fields["error_details"] = rpc.payload
@@ -132,7 +146,9 @@ class OcppDecoder:
                 fields["error_code_known"] = rpc.error_code in ERROR_CODES[version]
         else:
             fields["payload"] = rpc.payload
-        fields.update(self._validation(rpc, action, version))
+        validation = self._validation(rpc, action, version)
+        if validation:
+            fields.update(validation)
         if action == "DataTransfer" and isinstance(rpc.payload, dict):
             pnc = _pnc_data_transfer(rpc.payload)
             if pnc is not None:
@@ -152,25 +168,32 @@ class OcppDecoder:
 
     def _validation(self, rpc: RpcFrame, action: str | None, version: str | None) -> dict:
         mtype = rpc.message_type_id
-        if mtype not in (MessageType.CALL, MessageType.CALLRESULT, MessageType.SEND):
+        if mtype not in (2, 3, 6):
             return {}
         if not self.validate:
             return {"schema": "not-validated"}
         if version is None:
             return {"schema": "unknown-version"}
         if action is None:
-            return {"schema": "unknown-action" if mtype != MessageType.CALLRESULT else "unpaired"}
-        if action not in self.store.actions(version):
+            return {"schema": "unknown-action" if mtype != 3 else "unpaired"}
+        key = (version, action, mtype == 3)
+        compiled = self._validators.get(key, _MISSING)
+        if compiled is _MISSING:
+            compiled = self._validators[key] = (
+                self.store.validator(version, action, mtype == 3)
+                if action in self.store.actions(version) else _UNKNOWN_ACTION)
+        if compiled is _UNKNOWN_ACTION:
             return {"schema": "unknown-action"}
-        if not isinstance(rpc.payload, dict):
+        if compiled is None:
+            return {"schema": "no-schema"}
+        payload = rpc.payload
+        if not isinstance(payload, dict):
             return {"schema": "invalid", "schema_errors": [
                 {"pointer": "", "rule": "type", "detail": "payload is not an object"}]}
-        result = self.store.validate(version, action, mtype == MessageType.CALLRESULT, rpc.payload)
-        if result is None:
-            return {"schema": "no-schema"}
-        if not result:
-            return {"schema": "valid"}
-        return {"schema": "invalid", "schema_errors": [v.as_dict() for v in result]}
+        if compiled.is_valid(payload):
+            return _VALID
+        return {"schema": "invalid",
+                "schema_errors": [v.as_dict() for v in compiled.violations(payload)]}
 
 
 def _pnc_data_transfer(payload: dict) -> dict | None:

@@ -9,7 +9,11 @@ can report them and go on.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
+
+from chargescope import backends
+
+_unmask = backends.load("wsmask").unmask
 
 
 class Opcode(enum.IntEnum):
@@ -28,8 +32,11 @@ class Opcode(enum.IntEnum):
 KNOWN_OPCODES = frozenset(int(o) for o in Opcode)
 
 
-@dataclass(frozen=True, slots=True)
-class FrameHeader:
+class FrameHeader(NamedTuple):
+    """One parsed frame header (an immutable tuple, not a record: it never leaves the
+    WebSocket layer, and a frozen dataclass's nine field assignments cost more than the
+    whole header parse on this per-frame path)."""
+
     fin: bool
     rsv1: bool
     rsv2: bool
@@ -68,11 +75,8 @@ def parse_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> FrameHead
     elif length == 127:
         length = int.from_bytes(buf[pos + 2:pos + 10], "big")
     mask_key = bytes(buf[pos + need - 4:pos + need]) if masked else b""
-    return FrameHeader(
-        fin=bool(b0 & 0x80), rsv1=bool(b0 & 0x40), rsv2=bool(b0 & 0x20),
-        rsv3=bool(b0 & 0x10), opcode=b0 & 0x0F, masked=masked, length=length,
-        mask_key=mask_key, header_len=need,
-    )
+    return FrameHeader(b0 & 0x80 != 0, b0 & 0x40 != 0, b0 & 0x20 != 0, b0 & 0x10 != 0,
+                       b0 & 0x0F, masked, length, mask_key, need)
 
 
 def header_violations(head: FrameHeader, *, from_client: bool | None,
@@ -98,12 +102,11 @@ def header_violations(head: FrameHeader, *, from_client: bool | None,
 
 
 def unmask(payload: bytes | bytearray | memoryview, key: bytes) -> bytes:
-    """XOR `payload` with the repeating 4-byte `key` (its own inverse)."""
-    n = len(payload)
-    if not key or n == 0:
-        return bytes(payload)
-    stream = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
+    """XOR `payload` with the repeating 4-byte `key` (its own inverse).
+
+    Hot path "wsmask": the Cython extension when built, else its pure-Python twin.
+    """
+    return _unmask(payload, key)
 
 
 def build_frame(payload: bytes, opcode: int = Opcode.TEXT, *, fin: bool = True,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from chargescope.analyzer.records import (
     ByteRef,
@@ -44,13 +45,17 @@ from chargescope.dissectors.websocket.handshake import (
 )
 
 MAX_HEADER_BLOCK = 64 << 10
+# plain ints on the per-frame path (enum member lookups cost more than the frame parse)
+_OP_CONTINUATION, _OP_TEXT, _OP_BINARY = 0x0, 0x1, 0x2
 HUNT_HORIZON = 64 << 10  # longest frame a resync candidate may claim without evidence
 _HTTP_METHODS = (b"GET ", b"POST", b"PUT ", b"HEAD", b"OPTI", b"DELE", b"PATC", b"CONN")
 
 
-@dataclass(frozen=True, slots=True)
-class WsMessageInfo:
-    """Everything a payload handler needs besides the payload itself."""
+class WsMessageInfo(NamedTuple):
+    """Everything a payload handler needs besides the payload itself.
+
+    Immutable like a record, but a tuple: it is built once per message on the hot
+    path and a frozen dataclass's ten field assignments would double its cost."""
 
     conn: Connection
     direction: int  # 0 client -> server (charge point -> CSMS for OCPP-J), 1 back
@@ -175,6 +180,7 @@ class WebSocketStream:
         self._handler_name = ""
         self._pending_body = 0  # body bytes of a non-101 response still expected
         self._response_msg: dict | None = None
+        self._closed: set[int] = set()  # directions that sent FIN/RST
 
     # ------------------------------------------------------------------ events
 
@@ -207,13 +213,24 @@ class WebSocketStream:
         return out
 
     def on_close(self, event: StreamClose) -> list[Message]:
+        """A side closed (FIN/RST) or the capture ended (-1).
+
+        The closing side's leftovers are reported at once; "Connection closed" comes
+        once, when no side can send any more (both closed, RST, or end of capture).
+        """
         out: list[Message] = []
-        for direction in (0, 1):
-            out.extend(self._flush(direction, event.ts_ns, "connection closed"))
-        out.append(self._ws_message(-1 if event.direction < 0 else event.direction,
-                                    "Connection closed", event.ts_ns,
-                                    {"event": "close", "reason": event.reason,
-                                     "closed_by": event.direction}, ()))
+        if self._closed == {0, 1}:
+            return out
+        sides = (0, 1) if event.direction < 0 or event.reason == "rst" else (event.direction,)
+        for direction in sides:
+            if direction not in self._closed:
+                out.extend(self._flush(direction, event.ts_ns, "connection closed"))
+                self._closed.add(direction)
+        if self._closed == {0, 1}:
+            out.append(self._ws_message(-1 if event.direction < 0 else event.direction,
+                                        "Connection closed", event.ts_ns,
+                                        {"event": "close", "reason": event.reason,
+                                         "closed_by": event.direction}, ()))
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -421,8 +438,15 @@ class WebSocketStream:
         if not wsf.plausible_frame_at(buf, pos, from_client=from_client,
                                       max_len=self.options.max_message_size):
             return False
-        strong = head.opcode == wsf.Opcode.TEXT and not head.rsv1 and head.length > 0
+        strong = head.opcode == _OP_TEXT and not head.rsv1 and head.length > 0
         end = pos + head.total_len
+        if end == len(buf) and head.opcode == 0x8 and head.length >= 2:
+            # a Close ending exactly where the bytes end, with a registered close code
+            code_bytes = bytes(buf[end - head.length:end - head.length + 2])
+            if head.masked:
+                code_bytes = wsf.unmask(code_bytes, head.mask_key[:2])
+            if 1000 <= int.from_bytes(code_bytes, "big") <= 4999:
+                return True
         if end >= len(buf):
             if strong:
                 return True
@@ -479,9 +503,22 @@ class WebSocketStream:
                 d.mode = _Mode.HUNT
                 d.hunt_from = 1
                 return True
-            if head.opcode in (wsf.Opcode.TEXT, wsf.Opcode.BINARY):
+            if head.opcode in (_OP_TEXT, _OP_BINARY):
                 d.tentative = False
         cap = self.options.max_message_size
+        if (head.opcode not in wsf.KNOWN_OPCODES and head.length <= HUNT_HORIZON
+                and not any(k.startswith("websocket.mask") for k, _ in violations)):
+            # A reserved opcode in an otherwise sane header: the frame's extent is known,
+            # so report the whole frame and stay aligned (RFC 6455 5.2: peers fail the
+            # connection; we keep reading what they send next, e.g. the Close).
+            if len(d.buf) < head.total_len:
+                return False
+            refs = d.refs.slice(start, start + head.total_len)
+            out.append(self._ws_message(direction, "Invalid frame", ts_ns,
+                                        {"opcode": head.opcode, "length": head.length}, refs,
+                                        [self._problem(k, t, start, refs) for k, t in violations]))
+            d.consume(head.total_len)
+            return True
         if head.opcode not in wsf.KNOWN_OPCODES or head.length > cap:
             header_refs = d.refs.slice(start, start + head.header_len)
             if head.opcode in wsf.KNOWN_OPCODES and not any(
@@ -520,7 +557,7 @@ class WebSocketStream:
         if head.opcode >= 0x8:
             out.append(self._control(direction, head, payload, ts_ns, refs, problems))
             return True
-        if head.opcode == wsf.Opcode.CONTINUATION:
+        if head.opcode == _OP_CONTINUATION:
             frag = d.frag
             if frag is None:
                 problems.append(self._problem("websocket.continuation.orphan",
@@ -610,7 +647,7 @@ class WebSocketStream:
                 return self._ws_message(direction, "Oversized message", ts_ns, ws, refs,
                                         problems)
             payload = inflated.data
-        if frag.opcode == wsf.Opcode.TEXT:
+        if frag.opcode == _OP_TEXT:
             try:
                 payload.decode("utf-8")
             except UnicodeDecodeError as exc:

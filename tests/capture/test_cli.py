@@ -80,3 +80,50 @@ def test_frames_merges_files_by_time(tmp_path):
     times = [f["ts_ns"] for f in doc["frames"]]
     assert times == sorted(times) and len(times) == 10
     assert {f["file"] for f in doc["frames"]} == {str(a), str(b)}
+
+
+def mixed_capture(path) -> None:
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Dot1Q, Ether
+
+    from chargescope.analyzer.capture.writer import PcapWriter
+
+    v6 = Ether() / IPv6(src="fe80::1", dst="fe80::2")
+    frames = [
+        Ether(src="00:01:87:00:00:01", dst="ff:ff:ff:ff:ff:ff", type=0x88E1)
+        / bytes.fromhex("016460000000") / bytes(40),  # CM_SLAC_PARM.REQ
+        v6 / UDP(sport=50000, dport=15118) / bytes.fromhex("01fe900000000210"),  # SDP request
+        v6 / TCP(sport=50001, dport=61000, flags="PA") / bytes.fromhex("01fe800100000002aabb"),
+        Ether() / Dot1Q(vlan=5) / IP(src="10.0.0.1", dst="10.0.0.2")
+        / TCP(sport=40000, dport=80, flags="PA")
+        / b"GET /ocpp/CP1 HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        Ether() / IP() / TCP(sport=40001, dport=443, flags="PA") / bytes.fromhex("160301002a"),
+        Ether() / IP() / TCP(sport=40002, dport=80, flags="PA") / b"PUT /ocpi/x HTTP/1.1\r\n\r\n",
+        Ether() / IP() / TCP(sport=40002, dport=80, flags="S"),
+    ]
+    with PcapWriter(path) as w:
+        for i, f in enumerate(frames):
+            w.write(bytes(f), 1_700_000_000_000_000_000 + i)
+
+
+def test_info_protocol_counts(tmp_path):
+    path = tmp_path / "mixed.pcap"
+    mixed_capture(path)
+    doc = json.loads(run("info", "--json", str(path)).stdout)["captures"][0]
+    counts = doc["protocols"]
+    assert {k: counts.get(k, 0) for k in ("homeplug", "udp-15118", "v2gtp", "websocket-upgrade",
+                                          "http", "tls", "tcp", "vlan", "decoded")} == {
+        "homeplug": 1, "udp-15118": 1, "v2gtp": 1, "websocket-upgrade": 1, "http": 1, "tls": 1,
+        "tcp": 5, "vlan": 1, "decoded": 7}
+
+
+def test_frames_columns(tmp_path):
+    path = tmp_path / "mixed.pcap"
+    mixed_capture(path)
+    doc = json.loads(run("frames", "--json", str(path)).stdout)["frames"]
+    assert [f["protocol"] for f in doc] == ["HomePlug", "SDP", "V2GTP", "HTTP", "TLS", "HTTP",
+                                            "TCP"]
+    assert doc[0]["src"] == "00:01:87:00:00:01" and "MMTYPE 0x6064" in doc[0]["info"]
+    assert (doc[1]["src"], doc[1]["dst"]) == ("fe80::1", "fe80::2")
+    assert "[SYN]" in doc[6]["info"] and "VLAN 5" in doc[3]["info"]

@@ -212,3 +212,26 @@ def test_hostile_bytes_never_crash(tmp_path, fmt, noise, at, keep):
     frames, problems = both(write(tmp_path, f"n.{fmt}", data))
     assert [f.number for f in frames] == list(range(1, len(frames) + 1))
     assert all(f.offset < len(data) for f in frames)
+
+
+def test_timestamps_beyond_int64(tmp_path):
+    """Ticks whose ns value overflows 64 bits: exact big integers, same in both twins."""
+    out = io.BytesIO()
+    with PcapngWriter(out) as w:
+        w.add_interface(1)
+        w.add_interface(1, tsresol=1_000_000, tsoffset=-5)
+        for iface in (0, 1):
+            w.write_block(6, struct.pack("<IIIII", iface, 0xFFFFFFFF, 0xFFFFFFFF, 4, 4) + b"abcd")
+        w.write(b"efgh", T0, 0)
+    frames, problems = both(write(tmp_path, "big.pcapng", out.getvalue()))
+    assert problems == []
+    assert [f.ts_ns for f in frames] == [2 ** 64 - 1, (2 ** 64 - 1) * 1000 - 5 * 10 ** 9, T0]
+
+
+def test_pcap_bad_timestamp_fraction(tmp_path):
+    data = bytearray(pcap_bytes(nano=False, n=6))
+    second = 24 + 16 + len(payloads()[0])
+    struct.pack_into("<I", data, second + 4, 1_500_000)  # µs fraction past one second
+    frames, problems = both(write(tmp_path, "frac.pcap", bytes(data)))
+    assert kinds(problems) == ["pcap.record.bad_length", "pcap.resync"]
+    assert "fraction" in problems[0].detail and len(frames) == 5

@@ -127,3 +127,19 @@ def test_multi_section_pcapng(tmp_path, which, gz):
                                                          ("fe80::1", ("ev",))]
     assert [(s.interface, s.received, s.dropped) for s in cap.stats] == [(0, 4, 0)]
     assert cap.truncated == 1
+
+
+@needs_tshark
+@pytest.mark.parametrize("which", twin_params("capture"))
+def test_simple_packet_blocks(tmp_path, which):
+    path = tmp_path / "spb.pcapng"
+    with PcapngWriter(path, little=False) as w:
+        w.add_interface(1, snaplen=30)
+        w.write(b"a" * 20, T0)
+        w.write_simple(b"b" * 30, wirelen=50)  # cut by the interface's snaplen
+        w.write_simple(b"c" * 20)
+        w.write(b"d" * 20, T0 + 5)
+    rows, problems = ours(path, which)
+    assert problems == []
+    assert rows == tshark_frames(path)
+    assert [r[1] for r in rows] == [T0, 0, 0, T0 + 5]

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 TSHARK = shutil.which("tshark")
+CAPINFOS = shutil.which("capinfos")
 needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+needs_capinfos = pytest.mark.skipif(CAPINFOS is None, reason="capinfos (wireshark) not installed")
 
 
 @functools.cache
@@ -28,9 +30,11 @@ def tshark_frames(path: Path) -> list[tuple[int, int, int, int, int]]:
     rows = []
     for line in out.splitlines():
         number, epoch, caplen, wirelen, iface = line.split("\t")
-        if not epoch:  # a record that is not a packet (pcapng custom block): no Frame
+        if not epoch and not iface:  # a record that is not a packet (pcapng custom block)
             continue
-        rows.append((int(number), epoch_ns(epoch), int(caplen), int(wirelen), int(iface or 0)))
+        # a Simple Packet Block has no timestamp: tshark shows none, we say 0
+        rows.append((int(number), epoch_ns(epoch) if epoch else 0, int(caplen), int(wirelen),
+                     int(iface or 0)))
     return rows
 
 
@@ -46,3 +50,15 @@ def section_local(cap, interface: int) -> int:
     """Our file-wide interface index as tshark 4.0 numbers it (per section)."""
     iface = cap.interfaces[interface]
     return interface - min(i.index for i in cap.interfaces if i.section == iface.section)
+
+
+@functools.cache
+def capinfos_table(paths: tuple[Path, ...]) -> dict[str, tuple[int, int, int, int]]:
+    """path -> (frames, data bytes, earliest ts_ns, latest ts_ns), one capinfos run for all."""
+    cmd = [CAPINFOS, "-T", "-r", "-c", "-d", "-a", "-e", "-S", *map(str, paths)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300).stdout
+    table = {}
+    for line in out.splitlines():
+        name, frames, size, first, last = line.split("\t")
+        table[name] = (int(frames), int(size), epoch_ns(first), epoch_ns(last))
+    return table

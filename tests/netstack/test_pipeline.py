@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from netbuild import eth, ipv4, tcp, udp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from chargescope.analyzer import net
 from chargescope.analyzer.handoff import FrameHandoff, StreamHandoff
@@ -16,6 +17,8 @@ from chargescope.analyzer.records import (
     StreamClose,
     StreamData,
 )
+
+from .netbuild import eth, ipv4, tcp, udp
 
 CLIENT, SERVER = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
 
@@ -156,3 +159,41 @@ def test_fragment_timeout_by_capture_time() -> None:
     assert defrag.feed(net.decode(first)) == (None, [])
     whole, problems = defrag.feed(net.decode(later))
     assert whole is None and [p.kind for p in problems] == ["ip.fragment.incomplete"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(1, 600), fragsize=st.sampled_from([8, 16, 64, 256]),
+       order=st.randoms(use_true_random=False), dups=st.lists(st.integers(0, 80), max_size=5))
+def test_any_fragment_order_with_duplicates_rebuilds_the_datagram(size, fragsize, order,
+                                                                  dups) -> None:
+    assume(8 + size > fragsize)  # else it is one whole datagram, not fragments
+    payload = bytes(range(256)) * 3
+    raws = _fragments(payload[:size], 11, fragsize)
+    raws += [raws[i % len(raws)] for i in dups]
+    order.shuffle(raws)
+    defrag = IpDefragmenter(net.decode)
+    rebuilt = []
+    for f in frames_of(raws):
+        whole, problems = defrag.feed(net.decode(f))
+        assert problems == []
+        if whole is not None:
+            rebuilt.append(whole)
+    # duplicates arriving after completion may complete the datagram a second time
+    assert len(rebuilt) >= 1 and (len(rebuilt) == 1 or dups)
+    assert all(r.status == net.DECODED and r.payload == payload[:size] for r in rebuilt)
+
+
+def test_every_problem_kind_in_the_sources_is_registered() -> None:
+    import re
+    from pathlib import Path
+
+    from chargescope.analyzer import pipeline
+
+    root = Path(pipeline.__file__).resolve().parent
+    sources = [root / "net.py", root / "pipeline.py", *sorted((root / "reassembly").glob("*.py")),
+               *(root.parent / "ext").glob("_netdecode.pyx")]
+    used = set()
+    for path in sources:
+        used |= set(re.findall(r'"((?:net|ip|tcp|pipeline)\.[a-z0-9_]+\.[a-z0-9_]+)"',
+                               path.read_text()))
+    assert used and used <= set(pipeline.PROBLEM_KINDS)

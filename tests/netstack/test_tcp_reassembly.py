@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from netbuild import eth, ipv4, tcp
 
 from chargescope.analyzer import net
 from chargescope.analyzer.reassembly import TcpReassembler
@@ -16,6 +15,8 @@ from chargescope.analyzer.records import (
     StreamGap,
     StreamOpen,
 )
+
+from .netbuild import eth, ipv4, tcp
 
 CLIENT, SERVER = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
 SYN, ACK, FIN, RST, PSH = 0x02, 0x10, 0x01, 0x04, 0x08
@@ -224,3 +225,26 @@ def test_out_of_order_buffer_overflow_emits_gap_early() -> None:
     gaps = [e for e in events if isinstance(e, StreamGap)]
     assert [(g.offset, g.length) for g in gaps] == [(0, 100)]
     assert sum(len(e.data) for e in events if isinstance(e, StreamData)) >= 20
+
+
+def test_connection_limit_evicts_least_recently_active() -> None:
+    r = TcpReassembler(max_connections=2)
+    events = []
+    for isn, port in ((1, 1000), (2, 1001), (3, 1002)):
+        wire = Wire(isn_c=isn)
+        p = wire.packet(0, 0, flags=SYN)
+        raw = bytearray(p.frame.data)
+        raw[34:36] = port.to_bytes(2, "big")
+        events += r.feed(net.decode(Frame(isn, isn, 1, bytes(raw), len(raw))))
+    assert r.open_connections == 2
+    evicted = [e for e in events if isinstance(e, StreamClose)]
+    assert [(e.conn.index, e.reason) for e in evicted] == [(0, "evicted")]
+
+
+def test_keepalive_with_garbage_byte_is_not_a_conflict() -> None:
+    wire = Wire()
+    packets = wire.handshake() + [wire.packet(0, 0, b"abc"), wire.packet(0, 2, b"\0"),
+                                  wire.packet(0, 3, b"d")]
+    events = run(packets)
+    assert tiles(events, 0, wire.frames) == (b"abcd", [])
+    assert not [e for e in events if isinstance(e, Problem)]

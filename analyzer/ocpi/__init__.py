@@ -1,0 +1,1 @@
+"""Link C (OCPI) analysis: business state, checks and findings."""

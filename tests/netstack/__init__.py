@@ -1,0 +1,1 @@
+"""Tests of link/IP/transport decode, reassembly and the pipeline."""

@@ -1,0 +1,107 @@
+"""HTTP -> OCPI Messages: names, envelope, validation, learned routes, masked secrets."""
+
+from __future__ import annotations
+
+import json
+
+from ocpi_helpers import play, request, response
+
+from chargescope.dissectors.ocpi.decode import OcpiContext, token_of
+
+CREDS_221 = {"token": "secret-token-b", "url": "http://emsp.example/ocpi/versions",
+             "roles": [{"role": "EMSP", "party_id": "EMS", "country_code": "NL",
+                        "business_details": {"name": "EMSP"}}]}
+
+
+def test_names_and_route_fields():
+    msgs = play([(request("PUT", "/ocpi/emsp/2.2.1/sessions/NL/CPO/S1",
+                          {"kwh": 1, "last_updated": "2026-11-25T10:00:00Z"}),
+                  response())])
+    req, resp = msgs
+    assert (req.protocol, req.name, resp.name) == ("ocpi", "PUT sessions", "PUT sessions response")
+    for m in msgs:
+        f = m.fields
+        assert (f["module"], f["version"], f["interface"], f["server_role"]) == (
+            "sessions", "2.2.1", "RECEIVER", "EMSP")
+        assert (f["country_code"], f["party_id"], f["session_id"]) == ("NL", "CPO", "S1")
+    assert resp.fields["status_code"] == 1000 and resp.fields["status"] == 200
+    # a PUT must carry the whole Session: the missing fields are named
+    assert {v["path"] for v in req.fields["violations"]} >= {"body.id", "body.status"}
+
+
+def test_envelope_violations():
+    msgs = play([(request("GET", "/ocpi/cpo/2.2.1/locations"), response(raw=b'{"detail": "x"}',
+                                                                         status=404)),
+                 (request("GET", "/ocpi/cpo/2.2.1/locations"),
+                  response(raw=b'{"status_code": "1000", "timestamp": "now"}')),
+                 (request("GET", "/ocpi/cpo/2.2.1/locations"), response(raw=b"not json"))])
+    first, second, third = msgs[1], msgs[3], msgs[5]
+    assert [v["rule"] for v in first.fields["violations"]] == ["envelope"]
+    assert sorted(v["rule"] for v in second.fields["violations"]) == ["format", "type"]
+    assert [p.kind for p in third.problems] == ["ocpi.body.invalid-json"]
+
+
+def test_list_data_is_validated_per_item():
+    good = {"country_code": "NL", "party_id": "CPO", "id": "T1", "currency": "EUR",
+            "elements": [{"price_components": [{"type": "ENERGY", "price": 0.3,
+                                                "step_size": 1}]}],
+            "last_updated": "2026-11-25T10:00:00Z"}
+    bad = dict(good, currency=None, elements=[])
+    resp = play([(request("GET", "/ocpi/cpo/2.2.1/tariffs?offset=0"), response([good, bad]))])[1]
+    assert resp.fields["data_count"] == 2
+    assert sorted((v["path"], v["rule"]) for v in resp.fields["violations"]) == [
+        ("data[1].currency", "required"), ("data[1].elements", "empty")]
+
+
+def test_secrets_are_fingerprinted_unless_asked():
+    exchange = [(request("POST", "/ocpi/2.2.1/credentials", CREDS_221, token="token-a"),
+                 response(dict(CREDS_221, token="secret-token-c")))]
+    masked = play(exchange)
+    text = json.dumps([m.fields for m in masked])
+    for secret in ("secret-token-b", "secret-token-c", "token-a", "dG9rZW4tYQ=="):
+        assert secret not in text
+    assert masked[0].fields["body"]["token_fingerprint"]
+    assert masked[0].fields["authorization"].startswith("Token <redacted ")
+    shown = play(exchange, show_secrets=True)
+    assert shown[0].fields["body"]["token"] == "secret-token-b"
+    assert shown[1].fields["data"]["token"] == "secret-token-c"
+
+
+def test_token_fingerprint_is_the_same_raw_or_base64():
+    raw = play([(request("GET", "/ocpi/2.1.1/locations", token="abc", base64_token=False),
+                 None)])[0]
+    b64 = play([(request("GET", "/ocpi/2.2.1/locations", token="abc"), None)])[0]
+    assert raw.fields["token_fingerprint"] == b64.fields["token_fingerprint"]
+    assert (raw.fields["token_base64"], b64.fields["token_base64"]) == (False, True)
+    assert token_of("Token not-base64!") == ("not-base64!", False)
+
+
+def test_details_teach_custom_endpoint_urls():
+    details = {"version": "2.2.1", "endpoints": [
+        {"identifier": "sessions", "role": "RECEIVER",
+         "url": "http://emsp.example/api/s-receiver"}]}
+    context = OcpiContext()
+    msgs = play([(request("GET", "/ocpi/2.2.1/details"), response(details)),
+                 (request("PUT", "/api/s-receiver/NL/CPO/S9", {"last_updated": "x"}),
+                  response())], context=context)
+    put = msgs[2]
+    assert (put.protocol, put.name, put.fields["version"]) == ("ocpi", "PUT sessions", "2.2.1")
+    assert put.fields["session_id"] == "S9"
+
+
+def test_response_url_routes_the_command_result():
+    start = {"response_url": "http://emsp.example/callbacks/xyz", "location_id": "L1",
+             "token": {"uid": "U"}}
+    msgs = play([(request("POST", "/ocpi/cpo/2.2.1/commands/START_SESSION", start),
+                  response({"result": "ACCEPTED", "timeout": 30})),
+                 (request("POST", "/callbacks/xyz", {"result": "ACCEPTED"}), response())])
+    result = msgs[2]
+    assert result.name == "POST commands result"
+    assert result.fields["command"] == "START_SESSION"
+    assert result.fields["violations"] == []
+
+
+def test_non_ocpi_http_stays_http_and_masked():
+    msgs = play([(request("GET", "/favicon.ico", token="zzz"), response(raw=b"", status=404))])
+    assert [m.protocol for m in msgs] == ["http", "http"]
+    assert all("enp6eg==" not in json.dumps(m.fields) for m in msgs)
