@@ -73,7 +73,14 @@ def script(scn: Scenario, facts: Facts, rng: random.Random) -> list[Any]:
             "token": token(scn, ts), "location_id": ids.location_id, "evse_uid": ids.evse_uid,
             "authorization_reference": reference},
             200, _ok({"result": "ACCEPTED", "timeout": 30}, ts + 60 * MS))
-        # the CPO never POSTs the CommandResult to response_url: that is the fault
+        # the CPO never POSTs the CommandResult to response_url: that is the fault. The
+        # gateway keeps pushing EVSE status, so the capture outlasts the 30 s timeout.
+        evse = f"{emsp}/locations/{cc}/{pid}/{ids.location_id}/{ids.evse_uid}"
+        for later in (45 * SECOND, 150 * SECOND):
+            at = ts + later
+            gw.exchange(at, True, "PATCH", evse, {"status": "AVAILABLE",
+                                                  "last_updated": iso_time(at)},
+                        200, _ok(None, at + 40 * MS))
         return gw.events
     pnc = scn.payment == "PnC"
     if facts.auth_request_ns is not None and not pnc:

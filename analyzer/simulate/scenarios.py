@@ -151,18 +151,24 @@ _CATALOGUE: tuple[Scenario, ...] = (
             "xlink.auth.b_rejected_c_allowed"}),
     _fault(_DC_EIM, "token-unknown-c",
            "CSMS accepts the RFID but the eMSP answers the OCPI token lookup with "
-           "2004 Unknown Token", {Fault.TOKEN_UNKNOWN_C}, {"xlink.auth.token_unknown_on_c"}),
+           "2004 Unknown Token", {Fault.TOKEN_UNKNOWN_C},
+           {"ocpi.token.unknown", "ocpi.http.client-error", "ocpi.status.client-error",
+            "xlink.auth.token_unknown_on_c"}),
     _fault(_DC_PNC, "pnc-cert-failure",
            "Plug & Charge: Get15118EVCertificate fails on B, so CertificateInstallation "
            "fails on A", {Fault.PNC_CERT},
-           {"v2g.response.failed", "v2g.session.no_stop", "xlink.pnc.certificate_failure"}),
+           # the CSMS capture is plain ws:// (a simulated capture is not encrypted), which the
+           # OCPP analyzer rightly reports for certificate operations
+           {"v2g.response.failed", "v2g.session.no_stop", "xlink.pnc.certificate_failure",
+            "ocpp.security.cert_ops_without_tls"}),
     _fault(_DC_EIM, "energy-mismatch",
            "The CDR on link C bills 0.31 kWh more energy than the OCPP meter on link B",
-           {Fault.ENERGY_MISMATCH}, {"xlink.energy.b_c_mismatch"}),
+           {Fault.ENERGY_MISMATCH}, {"ocpi.cdr.session-mismatch", "xlink.energy.b_c_mismatch"}),
     _fault(replace(_DC_EIM, ocpp="ocpp2.0.1"), "ocpi-command-timeout",
            "eMSP sends OCPI START_SESSION, the CPO accepts it, but the result callback "
            "never arrives and no transaction starts on B", {Fault.OCPI_RESULT_TIMEOUT},
-           {"xlink.ocpi.start_no_transaction"}, remote_start=True),
+           {"ocpi.command.result-missing", "xlink.ocpi.start_no_transaction",
+            "xlink.join.unmatched"}, remote_start=True),
     _fault(_AC_EIM, "clock-skew",
            "A happy AC session, but the CSMS host's clock runs 7.5 s ahead of the PLC sniffer",
            {Fault.CLOCK_SKEW}, {"xlink.clock.offset"},
