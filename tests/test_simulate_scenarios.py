@@ -61,6 +61,7 @@ def test_catalogue_has_the_required_scenarios():
         assert scn.protocol in ("iso2", "din", "iso20") and scn.ocpp in ("ocpp1.6", "ocpp2.0.1")
         assert all(CODE.match(code) for code in scn.expected_findings)
         assert bool(scn.faults) == bool(scn.expected_findings), name
+        assert not scn.remote_start or scn.ocpp == "ocpp2.0.1"  # RequestStartTransaction
         skewed = any(abs(off) >= 5 * SECOND for _, off in scn.clock_offsets_ns)
         assert skewed == (Fault.CLOCK_SKEW in scn.faults)
         assert len({off for _, off in scn.clock_offsets_ns}) == 3  # every source its own clock
@@ -103,9 +104,18 @@ def test_identities_agree_across_links(name):
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_authorization_is_asked_while_the_ev_waits(name):
-    scn, facts, a, b, _c = _run(name)
+    scn, facts, a, b, c = _run(name)
     if facts.auth_request_ns is None:
         assert not _calls(b, "Authorize")
+        return
+    if scn.remote_start:  # authorized by the eMSP: START_SESSION relayed, no Authorize
+        assert not _calls(b, "Authorize")
+        (auth,) = _calls(b, "RequestStartTransaction")
+        (start,) = [e for e in c if e.path.endswith("/commands/START_SESSION")]
+        results = [e for e in c if "/commands/START_SESSION/" in e.path and e.from_cpo]
+        assert start.ts_ns < facts.auth_request_ns < facts.auth_answer_ns < results[0].ts_ns
+        assert str(auth[3]["remoteStartId"]) == start.body["authorization_reference"]
+        assert results[0].body == {"result": "ACCEPTED"}
         return
     (auth,) = _calls(b, "Authorize")
     answer = _result_of(b, auth)

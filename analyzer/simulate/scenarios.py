@@ -130,8 +130,9 @@ _CATALOGUE: tuple[Scenario, ...] = (
            protocol="iso2", payment="EIM", ocpp="ocpp1.6", charge=_AC),
     _happy("dc-pnc-happy", "ISO 15118-2 DC Plug & Charge, OCPP 2.0.1, roaming via OCPI",
            protocol="iso2", payment="PnC", ocpp="ocpp2.0.1", charge=_DC),
-    _happy("iso20-dc-happy", "ISO 15118-20 DC, EIM on OCPP 2.0.1, roaming via OCPI",
-           protocol="iso20", payment="EIM", ocpp="ocpp2.0.1", charge=_DC),
+    _happy("iso20-dc-happy", "ISO 15118-20 DC, started from the eMSP app (OCPI START_SESSION "
+           "-> RequestStartTransaction -> result), OCPP 2.0.1",
+           protocol="iso20", payment="EIM", ocpp="ocpp2.0.1", charge=_DC, remote_start=True),
     _happy("din-dc-happy", "DIN 70121 DC (EIM only), OCPP 1.6, roaming via OCPI",
            protocol="din", payment="EIM", ocpp="ocpp1.6", charge=_DC),
     _fault(_DC_EIM, "slac-timeout",
