@@ -14,6 +14,8 @@ Tables and their columns:
 * ``messages``: one row per decoded message (when kept) — source, link, protocol, name,
   ts_ns, src, dst, frames (JSON), problems, fields (JSON).
 * ``problems``: one row per decode/read problem — kind, detail, source, frame, offset, where.
+* ``frames``: one row per captured frame of every capture source — source, number,
+  ts_ns, src, dst, protocol, length, caplen, interface, info (as `chargescope frames`).
 
 Loading one in pandas is one line: ``pandas.read_parquet("out/sessions.parquet")``.
 """
@@ -73,7 +75,24 @@ def rows(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
     problems = [{"kind": p.kind, "detail": p.detail, "source": p.source, "frame": p.frame,
                  "offset": p.offset, "where": p.where} for p in analysis.problems]
     return {"sessions": sessions, "link_sessions": parts, "findings": findings,
-            "messages": messages, "problems": problems}
+            "messages": messages, "problems": problems,
+            "frames": frame_rows(s.path for s in analysis.sources if s.reader == "capture")}
+
+
+def frame_rows(paths) -> list[dict[str, Any]]:
+    """The frames table: every capture re-read, one summary row per frame."""
+    from chargescope import backends
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.cli.frames import frame_record
+
+    decode = backends.load("netdecode").decode
+    out = []
+    for path in paths:
+        with open_capture(path) as capture:
+            for frame in capture.frames():
+                row = frame_record(frame, 0, True, decode)
+                out.append({"source": row.pop("file"), **row})
+    return out
 
 
 def _finding_row(session: int, finding) -> dict[str, Any]:

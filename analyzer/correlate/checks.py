@@ -349,9 +349,15 @@ REGISTRY = FindingRegistry(SPECS)
 
 
 def run_checks(parts: list[LinkSession], ctx: Context) -> list[Finding]:
-    """Every cross-link rule over one joined session, as Findings in time order."""
+    """Every cross-link rule over one joined session, as Findings in time order.
+
+    The "could not be joined" note is left out when another rule already says why
+    the other links have nothing (e.g. a START_SESSION that no transaction followed).
+    """
     findings = []
     for spec, rule in RULES:
+        if rule is unmatched_part and findings:
+            continue
         for hit in rule(parts, ctx):
             evidence = tuple(e.message for e in hit.events if e.message is not None)
             findings.append(REGISTRY.make(spec.code, hit.text, ts_ns=hit.ts_ns,

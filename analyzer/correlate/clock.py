@@ -59,9 +59,11 @@ def estimate_offsets(
     for x, y in pairs:
         if x.source == y.source:
             continue
+        # only shared moments count: the parts' starts mean different things per link
+        # (SLAC on A, Authorize or the transaction on B), so they are no sample
         found = offset_samples(x, y)
-        if not found:  # weaker: the sessions' starts
-            found = [y.start_ns - x.start_ns]
+        if not found:
+            continue
         samples[(x.source, y.source)].extend(found)
         samples[(y.source, x.source)].extend(-s for s in found)
 

@@ -19,13 +19,14 @@ from chargescope.analyzer.correlate.model import ClockOffset, JoinEdge, LinkSess
 from chargescope.analyzer.correlate.sitemap import SiteMap
 
 SECOND = 1_000_000_000
-# how far apart two parts of one charging session may lie (reference clock):
-# A and B act within seconds of each other; OCPI reports sessions and CDRs late.
-TIME_SLACK_NS = {
-    frozenset("AB"): 120 * SECOND,
-    frozenset("BC"): 1800 * SECOND,
-    frozenset("AC"): 1800 * SECOND,
-}
+# How far apart two parts of one charging session may lie (reference clock). A and B
+# act within seconds of each other. An OCPI session starts when charging starts (its
+# end and CDR may come much later), so a link-C part must *start* within this slack of
+# the other part's span; its own end does not count.
+TIME_SLACK_NS = 120 * SECOND
+# Plain overlap joins tolerate this much: a CSMS answers Authorize a moment after the
+# EV's last V2G message when the charger gives up.
+OVERLAP_SLACK_NS = 30 * SECOND
 CONFIDENCE = {
     "contract": 0.95,
     "authorization_reference": 0.95,
@@ -85,11 +86,19 @@ def correlate(
 
     pairs = [(x, y) for x, y in combinations(sessions, 2) if x.link != y.link]
     id_cands = [c for x, y in pairs for c in identifier_candidates(x, y)]
+    identity = {s.label: site.resolve(s.link, s.keys) for s in sessions} if site else {}
+    site_cands = [Candidate(x, y, "site", CONFIDENCE["site"],
+                            f"both at {identity[x.label].identity} per the site map")
+                  for x, y in pairs
+                  if identity.get(x.label) is not None
+                  and identity[x.label] == identity.get(y.label)]
 
-    # offsets from unambiguous identifier matches
-    strong = _unambiguous([c for c in id_cands if c.confidence >= 0.8])
+    # Clocks first, from pairs that are surely one session: strong identifiers, or the
+    # same charger EVSE per the site map, each the other's nearest such partner (one
+    # EVSE serves many sessions a day; the nearest, not all, are the same story).
+    evidence = [c for c in id_cands if c.confidence >= 0.8] + site_cands
     sources = _ordered_sources(sessions)
-    offsets = estimate_offsets(((c.x, c.y) for c in strong), sources,
+    offsets = estimate_offsets(((c.x, c.y) for c in _mutual_nearest(evidence)), sources,
                                site.clock_offsets_s if site else None)
 
     def window(s: LinkSession) -> tuple[int, int]:
@@ -97,22 +106,14 @@ def correlate(
         return s.start_ns + off, s.end_ns + off
 
     def plausible(x: LinkSession, y: LinkSession) -> bool:
-        slack = TIME_SLACK_NS[frozenset(x.link + y.link)]
+        if x.link == "C":
+            x, y = y, x
         (xs, xe), (ys, ye) = window(x), window(y)
-        return xs - slack <= ye and ys - slack <= xe
+        if y.link == "C":
+            ye = ys  # only the start of an OCPI session is tied to the charging
+        return xs - TIME_SLACK_NS <= ye and ys - TIME_SLACK_NS <= xe
 
-    candidates = [c for c in id_cands if plausible(c.x, c.y)]
-
-    if site is not None:
-        identity = {s.label: site.resolve(s.link, s.keys) for s in sessions}
-        for x, y in pairs:
-            ex, ey = identity[x.label], identity[y.label]
-            if ex is not None and ex == ey and plausible(x, y):
-                candidates.append(Candidate(x, y, "site", CONFIDENCE["site"],
-                                            f"both at {ex.identity} per the site map"))
-    else:
-        identity = {}
-
+    candidates = [c for c in id_cands + site_cands if plausible(c.x, c.y)]
     candidates.extend(_time_overlap(pairs, window, identity))
 
     groups, edges = _union(sessions, candidates)
@@ -128,7 +129,7 @@ def _time_overlap(pairs, window, identity) -> list[Candidate]:
         if ex is not None and ey is not None and ex != ey:
             continue  # different chargers per the site map
         (xs, xe), (ys, ye) = window(x), window(y)
-        if xs <= ye and ys <= xe:
+        if xs - OVERLAP_SLACK_NS <= ye and ys - OVERLAP_SLACK_NS <= xe:
             overlapping[(x.label, y.link)].append(y)
             overlapping[(y.label, x.link)].append(x)
             found.append((x, y))
@@ -140,14 +141,25 @@ def _time_overlap(pairs, window, identity) -> list[Candidate]:
     return out
 
 
-def _unambiguous(cands: list[Candidate]) -> list[Candidate]:
-    partners: dict[tuple[str, str], set[str]] = defaultdict(set)
+def _mutual_nearest(cands: list[Candidate]) -> list[Candidate]:
+    """Candidates whose two sides are each other's nearest partner (raw start times)."""
+    nearest: dict[tuple[str, str], tuple[int, str]] = {}
     for c in cands:
-        partners[(c.x.label, c.y.link)].add(c.y.label)
-        partners[(c.y.label, c.x.link)].add(c.x.label)
-    return [c for c in cands
-            if len(partners[(c.x.label, c.y.link)]) == 1
-            and len(partners[(c.y.label, c.x.link)]) == 1]
+        gap = abs(c.x.start_ns - c.y.start_ns)
+        for a, b in ((c.x, c.y), (c.y, c.x)):
+            key = (a.label, b.link)
+            if key not in nearest or gap < nearest[key][0]:
+                nearest[key] = (gap, b.label)
+    out, seen = [], set()
+    for c in cands:
+        pair = (c.x.label, c.y.label)
+        if pair in seen:
+            continue
+        if nearest[(c.x.label, c.y.link)][1] == c.y.label and \
+                nearest[(c.y.label, c.x.link)][1] == c.x.label:
+            seen.add(pair)
+            out.append(c)
+    return out
 
 
 def _union(sessions, candidates) -> tuple[list[list[LinkSession]], list[JoinEdge]]:

@@ -44,11 +44,30 @@ def normalise(name: str, value: object) -> str:
     if name in ("ev_mac", "secc_mac"):
         digits = re.sub(r"[^0-9a-fA-F]", "", text).lower()
         return ":".join(digits[i:i + 2] for i in range(0, len(digits), 2))
+    if name == "evse_id":
+        text = _hex_text(text)
     if name in ("evse_id", "emaid", "evccid"):
         return _SEPARATORS.sub("", text).upper()
     if name in ("id_token", "token_uid"):
         return text.upper()
     return text
+
+
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2}){4,}")
+
+
+def _hex_text(value: str) -> str:
+    """DIN 70121 carries the EVSEID as hexBinary of its ASCII text ("44452A..." is "DE*...").
+
+    Decoded only when every byte is printable ASCII with a letter among them, so a
+    genuine ISO EVSEID (never pure hex: it holds '*' or country letters beyond F) stays.
+    """
+    if not _HEX.fullmatch(value):
+        return value
+    raw = bytes.fromhex(value)
+    if all(0x20 < b < 0x7F for b in raw) and any(chr(b).isalpha() for b in raw):
+        return raw.decode("ascii")
+    return value
 
 
 def identity_tokens(keys: dict[str, str]) -> set[str]:

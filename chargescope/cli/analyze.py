@@ -37,11 +37,17 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
 
     CAPTURES are capture files (pcap, pcapng, gzip-compressed), OCPP logs (JSON lines,
     JSON arrays, timestamp-prefixed text; see `chargescope ocpp --help`) or directories
-    of them; each file is one capture source with its own clock. Prints one block per charging
+    of them; each file is one capture source with its own clock. A directory holding a
+    `site.toml` (as `chargescope simulate` writes) uses it as the site map unless --site
+    is given. Prints one block per charging
     session (verdict, join keys, cross-link timeline, findings) and a summary. Exit
     status: 0 no error findings, 1 error findings, 2 unreadable input.
     """
     paths = expand_captures(captures, SOURCE_SUFFIXES)
+    if site is None:
+        site = discover_site_map(captures)
+        if site is not None:
+            diag(f"using site map {site} (give --site to choose another)")
     if not paths:
         diag("chargescope analyze: no capture files found")
         sys.exit(EXIT_BAD_INPUT)
@@ -59,7 +65,13 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
     if export_dir:
         from chargescope.analyzer.export import write
 
-        for path in write(result, export_dir, export_format):
+        try:
+            written = write(result, export_dir, export_format)
+        except ImportError as exc:
+            diag(f"chargescope analyze: --export needs pandas and pyarrow "
+                 f"(pip install 'chargescope[export]'): {exc}")
+            sys.exit(EXIT_BAD_INPUT)
+        for path in written:
             diag(f"wrote {path}")
     if as_json:
         doc = render_json(result.correlation, result.link_findings)
@@ -71,6 +83,15 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
                                other_findings=result.link_findings))
     errors = any(f.severity is Severity.ERROR for f in result.findings)
     sys.exit(EXIT_FINDINGS if errors else EXIT_OK)
+
+
+SITE_MAP_NAME = "site.toml"
+
+
+def discover_site_map(captures: tuple[Path, ...]) -> Path | None:
+    """A `site.toml` inside a directory given on the command line, as `simulate` writes it."""
+    found = [p / SITE_MAP_NAME for p in captures if p.is_dir() and (p / SITE_MAP_NAME).is_file()]
+    return found[0] if len(found) == 1 else None
 
 
 def vars_of(record) -> dict:

@@ -87,7 +87,8 @@ def test_unreadable_source_is_a_clear_error(tmp_path):
 def test_export_tables(tmp_path):
     result = run(tmp_path, {"b.fake": "B,100,ocpp.tx_started\nB,400,ocpp.tx_ended\n"})
     tables = rows(result)
-    assert set(tables) == {"sessions", "link_sessions", "findings", "messages", "problems"}
+    assert set(tables) == {"sessions", "link_sessions", "findings", "messages", "problems",
+                           "frames"}
     assert len(tables["messages"]) == 2 and tables["link_sessions"][0]["session"] == 1
     pd = pytest.importorskip("pandas")
     for fmt in ("csv", "json"):
