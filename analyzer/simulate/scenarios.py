@@ -168,8 +168,8 @@ _CATALOGUE: tuple[Scenario, ...] = (
     _fault(replace(_DC_EIM, ocpp="ocpp2.0.1"), "ocpi-command-timeout",
            "eMSP sends OCPI START_SESSION, the CPO accepts it, but the result callback "
            "never arrives and no transaction starts on B", {Fault.OCPI_RESULT_TIMEOUT},
-           {"ocpi.command.result-missing", "xlink.ocpi.start_no_transaction",
-            "xlink.join.unmatched"}, remote_start=True),
+           {"ocpi.command.result-missing", "xlink.ocpi.start_no_transaction"},
+           remote_start=True),
     _fault(_AC_EIM, "clock-skew",
            "A happy AC session, but the CSMS host's clock runs 7.5 s ahead of the PLC sniffer",
            {Fault.CLOCK_SKEW}, {"xlink.clock.offset"},
