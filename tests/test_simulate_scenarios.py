@@ -226,3 +226,17 @@ def test_faults_show_on_the_links_that_carry_them():
     assert not _calls(b, "TransactionEvent") and _calls(b, "RequestStartTransaction")
     last_b = max(e.ts_ns for e in b)
     assert last_b - c[0].ts_ns > 120 * SECOND  # B covers the correlator's start timeout
+
+
+def test_physical_values_fit_their_types():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from chargescope.analyzer.simulate.v2g_trees import pv, rational
+
+    @given(st.floats(min_value=-1e7, max_value=1e7, allow_nan=False))
+    def check(value):
+        for tree, exponent in ((pv(value, "W"), "Multiplier"), (rational(value), "Exponent")):
+            assert -32768 <= tree["Value"] <= 32767 and -3 <= tree[exponent] <= 3
+            assert abs(tree["Value"] * 10 ** tree[exponent] - value) <= 0.5 * 10 ** tree[exponent]
+    check()
