@@ -42,7 +42,9 @@ CABLE_CHECK = frozenset({"CableCheck", "DC_CableCheck"})
 PRECHARGE = frozenset({"PreCharge", "DC_PreCharge"})
 DC_LOOP = frozenset({"CurrentDemand", "DC_ChargeLoop"})
 CHARGING = frozenset({"CurrentDemand", "ChargingStatus", "AC_ChargeLoop", "DC_ChargeLoop"})
-SHUTDOWN_CODES = frozenset({"EVSE_Shutdown", "EVSE_EmergencyShutdown", "EVSE_Malfunction",
+# EVSE_Shutdown is the charger ending the session in order (e.g. stop pressed at the charger);
+# these are faults
+SHUTDOWN_CODES = frozenset({"EVSE_EmergencyShutdown", "EVSE_Malfunction",
                             "EVSE_UtilityInterruptEvent"})
 STOP_NOTIFICATIONS = frozenset({"StopCharging", "Terminate"})
 EV_OK_CODES = frozenset({"NO_ERROR", "NoData"})
@@ -467,9 +469,11 @@ class V2GAnalyser:
             if code in SHUTDOWN_CODES:
                 self._finding(sess, "v2g.evse.shutdown", f"{msg.name}: EVSEStatusCode {code}",
                               msg, once=True)
-            if note in STOP_NOTIFICATIONS:
-                self._finding(sess, "v2g.evse.stop_requested",
-                              f"{msg.name}: EVSENotification {note}", msg, once=True)
+            if note in STOP_NOTIFICATIONS or code == "EVSE_Shutdown":
+                why = f"EVSENotification {note}" if note in STOP_NOTIFICATIONS else \
+                    "EVSEStatusCode EVSE_Shutdown"
+                self._finding(sess, "v2g.evse.stop_requested", f"{msg.name}: {why}", msg,
+                              once=True)
         isolation = text(status, "EVSEIsolationStatus")
         if isolation == "Fault":
             self._finding(sess, "v2g.evse.isolation_fault", f"{msg.name}: EVSEIsolationStatus "

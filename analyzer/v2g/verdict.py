@@ -78,6 +78,8 @@ def judge(findings: Sequence[Finding], exchanges: Sequence[Exchange], s: Ending)
         # errors the session went on from (e.g. a late response the EV tolerated) stay in the
         # findings; the verdict is about how the session ended
         how = "after charging" if s.charged else "before any energy transfer"
+        if any(f.code == "v2g.evse.stop_requested" for f in findings):
+            how += " (the EVSE asked to stop)"
         return Outcome("success", "session stop", f"SessionStop acknowledged {how}", "",
                        s.charged)
     if decisive:
