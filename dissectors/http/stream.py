@@ -209,7 +209,8 @@ class HttpStream:
             del d.raw[:len(d.raw) - _KEEP_FOR_SCAN]
             d.raw_start = offset + len(data) - len(d.raw)
         assert d.h11 is not None
-        d.h11.receive_data(data)
+        if data:  # h11 reads an empty chunk as end of stream and then refuses more data
+            d.h11.receive_data(data)
         return self._pump(d)
 
     def _resync(self, d: _Direction) -> list[Message]:
