@@ -66,6 +66,9 @@ def summary_text(s: CaptureSummary) -> str:
     ]
     if s.protocols:
         lines.append("Protocols:          " + protocols_text(s.protocols))
+        a = accounting(s)
+        lines.append(f"Frame accounting:   {a['read']} read = {a['decoded']} decoded + "
+                     f"{a['malformed']} malformed + {a['out_of_scope']} out of scope")
     if s.secrets:
         lines.append("Decryption secrets: " + ", ".join(f"{name} ({size} bytes)"
                                                         for name, size in s.secrets))
@@ -77,6 +80,13 @@ def summary_text(s: CaptureSummary) -> str:
     lines.extend(f"  {p.kind} (frame {p.frame}, offset {p.offset}): {p.detail}"
                  for p in s.problems)
     return "\n".join(lines)
+
+
+def accounting(s: CaptureSummary) -> dict[str, int]:
+    """Every frame read is decoded, malformed or out of scope (the net decode's status)."""
+    return {"read": s.frames, "decoded": s.protocols.get("decoded", 0),
+            "malformed": s.protocols.get("malformed", 0),
+            "out_of_scope": s.protocols.get("out-of-scope", 0)}
 
 
 def summary_json(s: CaptureSummary) -> dict:
@@ -93,6 +103,7 @@ def summary_json(s: CaptureSummary) -> dict:
         "duration_ns": s.duration_ns,
         "secrets": [{"type": name, "bytes": size} for name, size in s.secrets],
         "names": s.names, "skipped_blocks": s.skipped_blocks, "protocols": s.protocols,
+        **({"accounting": accounting(s)} if s.protocols else {}),
         "problems": [{"kind": p.kind, "detail": p.detail, "frame": p.frame, "offset": p.offset}
                      for p in s.problems],
     }
