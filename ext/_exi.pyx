@@ -479,7 +479,7 @@ def decode(data, g):
             raise ExiError("exi.unsupported" if code == len(roots) else "exi.event_code",
                            f"document starts with event code {code}, not a declared root "
                            "element", start, None, tuple(f"SE({x[0]})" for x in roots))
-        name, state, shape = roots[code]
+        name, state, shape = roots[code][:3]
         element(&r, t, state, shape, tree, name, False, 0)
     except ExiError as exc:
         exc.partial = tree
@@ -786,6 +786,6 @@ def encode(tree, g):
     w.bits(0x80, 8)
     width, roots = g.document
     w.bits(<unsigned long long>index, width)
-    _, state, shape = roots[index]
+    _, state, shape = roots[index][:3]
     put_element(w, t, state, shape, content, [name], 0)
     return w.getvalue()

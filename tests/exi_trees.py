@@ -106,5 +106,5 @@ def trees(draw, schema: str, roots: tuple[str, ...] | None = None):
     g = grammar(schema)
     names = roots or tuple(r[0] for r in g.document[1])
     name = draw(st.sampled_from(names))
-    _, state, shape = g.document[1][g.roots[name]]
+    _, state, shape = g.document[1][g.roots[name]][:3]
     return {name: _element(draw, g, state, shape, [60], 0)}
