@@ -518,13 +518,19 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
             state = prod[3]
 
 
-def encode(tree: dict, g: Grammar) -> bytes:
+def document_root(tree: dict, g: Grammar) -> tuple[int, str, object]:
+    """(index among the grammar's roots, root name, content) of a tree to encode or write."""
     if not isinstance(tree, dict) or len(tree) != 1:
         raise _tree_error([], "the tree must be an object with exactly one root element")
     (name, content), = tree.items()
     index = g.roots.get(name)
     if index is None:
         raise _tree_error([name], f"{name!r} is not a root element of {g.name}")
+    return index, name, content
+
+
+def encode(tree: dict, g: Grammar) -> bytes:
+    index, name, content = document_root(tree, g)
     w = _Writer()
     w.bits(0x80, 8)
     width, roots = g.document

@@ -20,6 +20,7 @@ from ._codec import (
     SECOND_LEVEL_EE,
     _tree_error,
     check_all_used,
+    document_root,
     element_items,
     next_event,
 )
@@ -107,12 +108,7 @@ def _nsmap(schema: str) -> dict[str, str]:
 def to_xml(tree: dict, schema: str) -> etree._Element:
     """The XML document of a decoded tree (raises ExiError like encode)."""
     g = grammar(schema)
-    if not isinstance(tree, dict) or len(tree) != 1:
-        raise _tree_error([], "the tree must be an object with exactly one root element")
-    (name, content), = tree.items()
-    index = g.roots.get(name)
-    if index is None:
-        raise _tree_error([name], f"{name!r} is not a root element of {g.name}")
+    index, name, content = document_root(tree, g)
     _, state, shape, uri = g.document[1][index]
     root = etree.Element(_qname(uri, name), nsmap=_nsmap(g.name))
     _fill(root, g, state, shape, content, [name])
