@@ -32,7 +32,7 @@ _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_si
 def _value(draw, dt: tuple):
     kind = dt[0]
     if kind == DT_NBIT:
-        return draw(st.integers(dt[1], dt[1] + (1 << dt[2]) - 1))
+        return draw(st.integers(dt[1], dt[3]))
     if kind == DT_UINT:
         return draw(st.integers(0, 2**64 - 1))
     if kind == DT_INT:

@@ -342,10 +342,9 @@ def _put_value(w: _Writer, dt: tuple, value, path: list[str]) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _tree_error(path, f"expected an integer, got {value!r}")
         if kind == DT_NBIT:
-            offset = value - dt[1]
-            if not 0 <= offset < (1 << dt[2]):
-                raise _tree_error(path, f"{value} outside [{dt[1]}, {dt[1] + (1 << dt[2]) - 1}]")
-            w.bits(offset, dt[2])
+            if not dt[1] <= value <= dt[3]:
+                raise _tree_error(path, f"{value} outside [{dt[1]}, {dt[3]}]")
+            w.bits(value - dt[1], dt[2])
         elif kind == DT_UINT:
             if value < 0:
                 raise _tree_error(path, f"expected an unsigned integer, got {value}")

@@ -94,7 +94,7 @@ class GrammarSet:
         if st.builtin == "integer":
             lo, hi = st.min_inclusive, st.max_inclusive
             if lo is not None and hi is not None and hi - lo < NBIT_LIMIT:
-                return (DT_NBIT, lo, (hi - lo).bit_length())
+                return (DT_NBIT, lo, (hi - lo).bit_length(), hi)
             if lo is not None and lo >= 0:
                 return (DT_UINT,)
             return (DT_INT,)

@@ -19,10 +19,10 @@ DATATYPES = ((7,
   ('OK_SuccessfulNegotiation',
    'OK_SuccessfulNegotiationWithMinorDeviation',
    'Failed_NoNegotiation')),
- (5, 0, 8),
+ (5, 0, 8, 255),
  (6,),
  (4,),
- (5, 1, 5))
+ (5, 1, 5, 20))
 
 STATES = (
     (1, ((0, 'AppProtocol', 3, 0, True, 2, ''),), ('EE', 'AT(xsi:type)', 'AT(xsi:nil)', 'AT(*)', 'AT(untyped)', 'SE(*)', 'CH(untyped)'), 4),  # 0

@@ -67,7 +67,7 @@ DATATYPES = ((6,),
  (0,),
  (4,),
  (7, ('StateA', 'StateB', 'StateC', 'StateD', 'StateE')),
- (5, 0, 7),
+ (5, 0, 7, 100),
  (7,
   ('OK_NoEVError',
    'FAILED',
@@ -79,7 +79,7 @@ DATATYPES = ((6,),
    'FAILED_ChargingVoltageOutOfRange',
    'FAILED_Reserved1',
    'FAILED_Reserved2')),
- (5, -128, 8))
+ (5, -128, 8, 127))
 
 STATES = (
     (1, ((0, 'Header', 32, 0, False, 31, 'urn:iso:std:iso:15118:-20:CommonTypes'),), ('EE', 'AT(xsi:type)', 'AT(xsi:nil)', 'AT(*)', 'AT(untyped)', 'SE(*)', 'CH(untyped)'), 33),  # 0

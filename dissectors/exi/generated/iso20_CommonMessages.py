@@ -61,10 +61,10 @@ DATATYPES = ((6,),
    'FAILED_WrongChargeParameter')),
  (7, ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')),
  (2,),
- (5, 0, 8),
+ (5, 0, 8, 255),
  (7, ('Start', 'Stop', 'Standby', 'ScheduleRenegotiation')),
  (7, ('Charge', 'Discharge')),
- (5, 12, 10),
+ (5, 12, 10, 1024),
  (4,),
  (7, ('Pause', 'Terminate', 'ServiceRenegotiation')),
  (3,),
@@ -81,9 +81,9 @@ DATATYPES = ((6,),
    'ScheduleRenegotiation',
    'ServiceRenegotiation',
    'MeteringConfirmation')),
- (5, 0, 7),
+ (5, 0, 7, 100),
  (7, ('PowerToleranceNotConfirmed', 'PowerToleranceConfirmed')),
- (5, -128, 8))
+ (5, -128, 8, 127))
 
 STATES = (
     (1, ((0, 'Header', 54, 0, False, 53, 'urn:iso:std:iso:15118:-20:CommonTypes'),), ('EE', 'AT(xsi:type)', 'AT(xsi:nil)', 'AT(*)', 'AT(untyped)', 'SE(*)', 'CH(untyped)'), 55),  # 0
