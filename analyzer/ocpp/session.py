@@ -19,7 +19,7 @@ from typing import Any
 from chargescope.analyzer.correlate.model import LinkEvent
 from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.ocpp.charger import ChargerTracker, ConnectionInfo, StatusChange
-from chargescope.analyzer.ocpp.checks import CHECKS, subprotocol_check
+from chargescope.analyzer.ocpp.checks import CHECKS, close_check, subprotocol_check
 from chargescope.analyzer.ocpp.findings import registry as ocpp_registry
 from chargescope.analyzer.ocpp.meter import energy_wh
 from chargescope.analyzer.ocpp.milestones import MilestoneCollector
@@ -117,6 +117,9 @@ class OcppAnalyzer:
             for code, text in check(msg):
                 self._emit(cp, code, text, (msg,), msg.ts_ns)
         if msg.name == "Close":
+            if not self._close_seen.get(conn):
+                for code, text in close_check(msg):
+                    self._emit(cp, code, text, (msg,), msg.ts_ns)
             self._close_seen[conn] = True
         if msg.name != "Connection closed":
             self._last_frame[conn] = msg
