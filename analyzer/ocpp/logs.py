@@ -128,7 +128,7 @@ class LogReader:
             dec = self._decoders[cp] = OcppDecoder(
                 f"log:{self.source}:{cp}", version=self.version,
                 version_source="option" if self.version else "", charge_point_id=cp,
-                validate=self.validate)
+                validate=self.validate, capture=self.source)
         return dec
 
     def _infer(self, cp: str, msg: Any) -> int | None:
