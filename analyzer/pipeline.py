@@ -53,7 +53,7 @@ from chargescope.analyzer.net import (
     MALFORMED,
     Packet,
 )
-from chargescope.analyzer.reassembly import IpDefragmenter, TcpReassembler
+from chargescope.analyzer.reassembly import IpDefragmenter
 from chargescope.analyzer.reassembly import ip as ip_reassembly
 from chargescope.analyzer.reassembly import tcp as tcp_reassembly
 from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS, Reassembled
@@ -132,8 +132,8 @@ class _Decoder:
                  ip_timeout_ns: int) -> None:
         self.decode = backends.load("netdecode").decode
         self.defrag = IpDefragmenter(self.decode, timeout_ns=ip_timeout_ns)
-        self.tcp = TcpReassembler(max_buffer=tcp_max_buffer,
-                                  idle_timeout_ns=tcp_idle_timeout_ns)
+        self.tcp = backends.load("tcpreassembly").TcpReassembler(
+            max_buffer=tcp_max_buffer, idle_timeout_ns=tcp_idle_timeout_ns)
 
 
 def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT_MAX_BUFFER,
