@@ -11,6 +11,7 @@ from collections import OrderedDict
 
 from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, ip_text
 from chargescope.analyzer.reassembly.tcp import (
+    DEFAULT_CLOSED_TIMEOUT_NS,
     DEFAULT_IDLE_TIMEOUT_NS,
     DEFAULT_MAX_BUFFER,
     DEFAULT_MAX_CONNECTIONS,
@@ -121,21 +122,23 @@ cdef list _map_refs(tuple origin, long long skip, long long length):
 cdef class TcpReassembler:
     """Turns TCP Packets into stream events; one instance per pipeline run."""
 
-    cdef public long long max_buffer, idle_timeout_ns, max_connections
+    cdef public long long max_buffer, idle_timeout_ns, max_connections, closed_timeout_ns
     cdef object _conns
     cdef dict _lookup
     cdef long long _next_index, _expiry_step, _next_expiry
 
     def __init__(self, *, max_buffer=DEFAULT_MAX_BUFFER,
                  idle_timeout_ns=DEFAULT_IDLE_TIMEOUT_NS,
-                 max_connections=DEFAULT_MAX_CONNECTIONS):
+                 max_connections=DEFAULT_MAX_CONNECTIONS,
+                 closed_timeout_ns=DEFAULT_CLOSED_TIMEOUT_NS):
         self.max_buffer = max_buffer
         self.idle_timeout_ns = idle_timeout_ns
         self.max_connections = max_connections
+        self.closed_timeout_ns = min(closed_timeout_ns, idle_timeout_ns)
         self._conns = OrderedDict()
         self._lookup = {}
         self._next_index = 0
-        self._expiry_step = max(1, idle_timeout_ns // 16)
+        self._expiry_step = max(1, self.closed_timeout_ns // 16)
         self._next_expiry = -(1LL << 62)
 
     @property
@@ -437,13 +440,16 @@ cdef class TcpReassembler:
         del self._lookup[state.server_key]
 
     cdef void _expire(self, long long now, list events):
-        cdef long long limit = now - self.idle_timeout_ns
+        cdef long long idle_limit = now - self.idle_timeout_ns
+        cdef long long closed_limit = now - self.closed_timeout_ns
         cdef _Conn state
-        conns = self._conns
-        while conns:
-            state = <_Conn>next(iter(conns.values()))
-            if state.last_ts >= limit:
+        cdef list stale = []
+        for state in self._conns.values():
+            if state.last_ts >= closed_limit:
                 break
+            if state.finished or state.last_ts < idle_limit:
+                stale.append(state)
+        for state in stale:
             self._forget(state)
             if not state.finished:
                 self._close(state, -1, "idle-timeout", now, events)

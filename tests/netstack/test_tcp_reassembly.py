@@ -294,3 +294,22 @@ def test_many_tiny_out_of_order_pieces_are_bounded_too() -> None:
     events += r.finish()
     stream, _gaps = tiles(events, 0, wire.frames)
     assert stream.replace(b"\0", b"") == b"q" * (MAX_PENDING_CHUNKS + 5)
+
+
+def test_closed_connections_are_forgotten_after_the_closed_timeout() -> None:
+    wire = Wire()
+    r = TcpReassembler(idle_timeout_ns=1_000_000, closed_timeout_ns=10_000)
+    packets = wire.handshake() + [wire.packet(0, 0, flags=FIN | ACK),
+                                  wire.packet(1, 0, flags=FIN | ACK)]
+    for p in packets:
+        r.feed(p)
+    assert r.open_connections == 1  # closed, kept for late retransmissions
+    later = Wire(isn_c=3)
+    later.number = 50
+    late = later.packet(0, 0, b"x", ts=30_000)
+    moved = net.decode(Frame(late.frame.number, late.frame.ts_ns, 1,
+                             late.frame.data[:34] + b"\x9c\x42" + late.frame.data[36:],
+                             len(late.frame.data), source="w"))
+    events = r.feed(moved)
+    assert not [e for e in events if isinstance(e, StreamClose)]  # nothing left to close
+    assert r.open_connections == 1  # only the new one
