@@ -33,8 +33,13 @@ Dispatch:
 
 Every frame is counted exactly once in `stats.frames` and in one of `decoded`,
 `malformed` or `out_of_scope`; `stats.protocols` counts frames per layer name
-(``"ethernet"``, ``"ipv4"``, ``"tcp"``, ``"udp"``, ``"ethertype:0x88e1"``, ...) and
-per handoff name.
+(``"ipv4"``, ``"ipv6"``, ``"tcp"``, ``"udp"``, ``"ip-fragment"``, ``"ethertype:0x88e1"``,
+``"linktype:N"``, ...) and per handoff name (plus ``"tcp:undissected"``).
+
+Hot paths (`chargescope.backends`): ``netdecode`` (link/IP/transport decode, twin
+`analyzer/net.py`), ``tcpreassembly`` (twin `analyzer/reassembly/tcp.py`) and
+``recordbuild`` (fast record constructors, twin `analyzer/recordbuild.py`).
+Every Problem kind this layer emits is listed in `PROBLEM_KINDS`.
 """
 
 from __future__ import annotations
