@@ -249,7 +249,7 @@ class OcpiAnalysis:
         unknown_token = f["module"] == "tokens" and f.get("action") == "authorize" and (
             status == 404 or code == 2004)
         if unknown_token:
-            pass
+            pass  # reported by _authorization below
         elif status in (401, 403) or code == 2001:
             self._find("ocpi.auth.failed", f"{m.name}: HTTP {status}, status_code {code}", m, pair)
         elif isinstance(status, int) and status >= 500:
