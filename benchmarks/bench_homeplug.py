@@ -115,15 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     if not frames:
         print("no corpus frames found under", CORPUS, file=sys.stderr)
         return 2
-    rows = []
-    for name, run in runners(frames).items():
+    table = runners(frames)
+    times: dict[str, list[float]] = {name: [] for name in table}
+    for run in table.values():
         run()  # warm-up (imports, caches)
-        times = []
-        for _ in range(args.repeat):
+    for _ in range(args.repeat):  # interleaved, so load changes hit every row alike
+        for name, run in table.items():
             t0 = time.perf_counter()
             count = run()
-            times.append(time.perf_counter() - t0)
-        rows.append((name, count / statistics.median(times)))
+            times[name].append(time.perf_counter() - t0)
+    rows = [(name, count / statistics.median(times[name])) for name in table]
     scapy_rate = dict(rows)["scapy homepluggp"]
     print(f"{len(frames)} HomePlug frames from {CORPUS}; median of {args.repeat}")
     print(f"| {'decoder':<20} | {'MMEs/s':>12} | {'vs scapy':>9} |")

@@ -20,6 +20,7 @@ cdef enum:
     K_GROUP = 11
     K_SWITCH = 12
     K_STRUCT = 13
+    K_NIBBLES = 14
     ANY_MMV = 0xFF
 
 cdef const char* _DIGITS = b"0123456789abcdef"
@@ -78,6 +79,8 @@ cdef tuple _decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t e
             size = out[a]
         elif kind == K_HEXREST:
             size = end - pos
+        elif kind == K_NIBBLES:
+            size = (<Py_ssize_t>out[a] + 1) >> 1
         elif kind == K_STRUCT:
             sub = _decode_body(<tuple>b, buf, pos, end)
             out[name] = sub[0]
@@ -119,14 +122,16 @@ cdef tuple _decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t e
     return out, pos, None
 
 
-def decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t end):
+def decode_body(tuple program not None, bytes buf not None, Py_ssize_t start, Py_ssize_t end):
     """Run `program` over buf[start:end]: (fields, stop offset, problem or None)."""
+    if start < 0:
+        raise ValueError("start must not be negative")
     if end > len(buf):
         end = len(buf)
     return _decode_body(program, buf, start, end)
 
 
-def decode_mme(bytes buf, Py_ssize_t start, Py_ssize_t end, dict table):
+def decode_mme(bytes buf not None, Py_ssize_t start, Py_ssize_t end, dict table not None):
     """Header, dispatch and body of one MME in buf[start:end] (see the twin's doc)."""
     cdef const unsigned char* p = buf
     cdef Py_ssize_t pos
@@ -134,6 +139,8 @@ def decode_mme(bytes buf, Py_ssize_t start, Py_ssize_t end, dict table):
     cdef long long oui = -1, key_oui
     cdef object entry
     cdef tuple body
+    if start < 0:
+        raise ValueError("start must not be negative")
     if end > len(buf):
         end = len(buf)
     if end - start < 3:

@@ -50,7 +50,7 @@ def value_strategy(ins: tuple) -> st.SearchStrategy:
     if kind in (prog.TEXT, prog.TEXTVAR):
         size = a if kind == prog.TEXT else 40
         return st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=size)
-    if kind in (prog.HEXVAR, prog.HEXREST):
+    if kind in (prog.HEXVAR, prog.HEXREST, prog.NIBBLES):
         return st.binary(max_size=60).map(bytes.hex)
     if kind == prog.U8LIST:
         return st.lists(st.integers(0, 0xFF), max_size=80)
@@ -70,6 +70,10 @@ def record_strategy(program: tuple) -> st.SearchStrategy:
             if kind == prog.SWITCH:
                 selector = out[a]
                 out[name] = draw(value_strategy(b[selector])) if selector in b else None
+            elif kind == prog.NIBBLES:  # the count field fixes the size: keep both consistent
+                out[a] = draw(st.integers(0, 300))
+                size = (out[a] + 1) // 2
+                out[name] = draw(st.binary(min_size=size, max_size=size)).hex()
             else:
                 out[name] = draw(value_strategy(ins))
         return out

@@ -241,3 +241,18 @@ def test_declared_length_that_disagrees_is_a_problem():
     message = decode_mme(bad)
     assert [p.kind for p in message.problems] == ["homeplug.mme.length_mismatch"]
     assert message.fields["mvf_length"] == 64 and message.name == "CM_SLAC_MATCH.REQ"
+
+
+@pytest.mark.parametrize("which", IMPLS)
+def test_twins_reject_non_bytes_alike(which):
+    impl = load_impl("homeplug", which)
+    table = prog.build_table()
+    for wrong in (bytearray(SLAC_PARM_REQ), memoryview(SLAC_PARM_REQ), None):
+        with pytest.raises(TypeError):
+            impl.decode_mme(wrong, 0, 10, table)
+        with pytest.raises(TypeError):
+            impl.decode_body((), wrong, 0, 10)
+    with pytest.raises(ValueError):
+        impl.decode_mme(SLAC_PARM_REQ, -1, 10, table)
+    with pytest.raises(ValueError):
+        impl.decode_body((), SLAC_PARM_REQ, -5, 10)

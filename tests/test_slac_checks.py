@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import corpus_path
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from slac_scenario import (
     BCAST,
     EV,
@@ -227,3 +229,51 @@ def test_sniffer_gaps_advance_the_run_and_are_noted():
     codes = {f.code for f in findings}
     assert "slac.capture.gaps" in codes and "slac.sequence.unexpected" not in codes
     assert "slac.run.incomplete" not in codes
+
+
+def test_every_corpus_capture_analyzes_with_verdicts():
+    from homeplug_corpus import corpus_captures
+
+    from chargescope.analyzer.slac.capture import analyze_capture
+    from chargescope.analyzer.slac.report import verdict
+
+    captures = corpus_captures()
+    if not captures:
+        pytest.skip("corpus not present")
+    runs = 0
+    for path in captures:
+        result = analyze_capture(path)
+        for run, findings in result.runs:
+            runs += 1
+            assert verdict(run, list(findings))
+            assert all(f.code in REGISTRY for f in findings)
+            assert all(f.evidence for f in findings)  # every finding points at messages
+    assert runs > 80
+
+
+_SLAC_TYPES = [0x6064, 0x6065, 0x606A, 0x6076, 0x6086, 0x606E, 0x606F, 0x6078, 0x6079, 0x607C,
+               0x607D, 0x6008, 0x6009]
+_MACS = [EV, EVSE_A, EVSE_B, LOCAL_MODEM, BCAST]
+_RUN_IDS = [RUN, "ffeeddccbbaa9988", "0000000000000000"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_SLAC_TYPES), st.sampled_from(_MACS),
+                          st.sampled_from(_MACS), st.sampled_from(_RUN_IDS),
+                          st.integers(0, 3000), st.integers(0, 255)), max_size=40),
+       st.lists(st.tuples(st.integers(0, 60_000), st.sampled_from(_MACS),
+                          st.sampled_from(["sdp", "tcp", "ipv6"])), max_size=5))
+def test_any_slac_sequence_builds_and_checks_without_error(steps, traffic):
+    """The builder and every check take any order of SLAC MMEs: findings, never exceptions."""
+    s = Scenario()
+    now = 0
+    for mmtype, src, dst, run_id, gap, value in steps:
+        now += gap
+        s.mme(now, src, dst, mmtype, run_id=run_id, pev_mac=src, source_address=dst,
+              forwarding_sta=src, num_sounds=value % 12, result=value % 5, aag=[value] * 58,
+              nid=NID, nmk=NMK if value % 2 else "00" * 16, new_key=NMK, key_type=1)
+    for ts, src, what in traffic:
+        s.traffic(ts, src, EVSE_A, what)
+    for run, findings in s.analyze():
+        assert run.state in TRANSITIONS
+        assert all(f.code in REGISTRY and f.evidence for f in findings)

@@ -52,3 +52,20 @@ def test_unreadable_input_exits_2(tmp_path):
     bogus.write_bytes(b"this is not a capture file at all")
     result = CliRunner().invoke(cli, ["slac", str(bogus)])
     assert result.exit_code == 2
+
+
+def test_simulated_captures_give_the_scenario_verdicts(tmp_path):
+    """`chargescope simulate` writes link-A captures with the MME encoder; `slac` judges them."""
+    made = CliRunner().invoke(cli, ["simulate", "--out", str(tmp_path), "slac-timeout",
+                                    "din-dc-happy"])
+    if made.exit_code != 0:
+        raise AssertionError(made.output)
+    happy = run("--json", str(tmp_path / "din-dc-happy-linkA-plc.pcapng"))
+    assert happy.exit_code == 0
+    (slac_run,) = json.loads(happy.output)["captures"][0]["runs"]
+    assert slac_run["state"] == "JOINED" and slac_run["findings"] == []
+    timeout = run("--json", str(tmp_path / "slac-timeout-linkA-plc.pcapng"))
+    assert timeout.exit_code == 1
+    codes = {f["code"] for r in json.loads(timeout.output)["captures"][0]["runs"]
+             for f in r["findings"]}
+    assert {"slac.parm.unanswered", "slac.run.incomplete"} <= codes

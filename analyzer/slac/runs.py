@@ -26,6 +26,9 @@ MATCHED = "MATCHED"
 JOINED = "JOINED"  # traffic seen on the logical network after the match
 
 TRAFFIC = "traffic"
+# Traffic.what values that mean the V2G session runs (from frames here, or the protocol
+# names of the SDP/V2GTP/EXI dissectors when a pipeline feeds their Messages)
+V2G_TRAFFIC = frozenset({"sdp", "tcp", "v2gtp", "exi", "tls"})
 CP_STATE = "STP_CPSTATE.IND"  # control pilot state reports (test systems, some EVSEs)
 DUPLICATE_WINDOW_NS = 1_000_000  # identical MMEs closer than 1 ms are one frame seen twice  # pseudo event: a non-SLAC frame from/to the EV after the match
 
@@ -229,14 +232,15 @@ class SlacRunBuilder:
         if message.name not in SLAC_NAMES:
             return
         self._last_ts = max(self._last_ts, message.ts_ns)
-        run, ev_is_src = self._attribute(message)
+        name = message.name
+        run = self._attribute(message)
         if run is None:
-            self.unattributed.append(message)
+            if not name.startswith("CM_SET_KEY"):  # a host keying its modem before any run
+                self.unattributed.append(message)  # is setup, not a stray SLAC message
             return
         if self._is_duplicate(run, message):
             run.duplicates.append(message)
             return
-        name = message.name
         allowed = TRANSITIONS[run.state]
         unexpected = skipped = False
         if name in allowed:
@@ -290,7 +294,7 @@ class SlacRunBuilder:
         return False
 
     # -- attribution -------------------------------------------------------------------
-    def _attribute(self, message: Message) -> tuple[_Run | None, bool]:
+    def _attribute(self, message: Message) -> _Run | None:
         name, fields = message.name, message.fields
         run_id = fields.get("run_id")
         if name in _BY_RUN_ID_FROM_EV:
@@ -299,22 +303,22 @@ class SlacRunBuilder:
             run = self._run_for(message.src, run_id, new=True)
             if name == "CM_SLAC_PARM.REQ" and run.state in (MATCHED, JOINED):
                 run = self._open(message.src, run_id or "")  # same RUN_ID, next session
-            return run, True
+            return run
         if name in _BY_RUN_ID_TO_EV:
             ev = fields.get("pev_mac") or fields.get("source_address") or message.dst
             if name == "CM_SLAC_PARM.CNF" and message.dst.startswith("ff:ff"):
                 ev = fields.get("forwarding_sta", ev)
-            return self._run_for(ev, run_id, new=False), False
+            return self._run_for(ev, run_id, new=False)
         if name == "CM_ATTEN_PROFILE.IND":
-            return self._latest_by_ev.get(fields.get("pev_mac", "")), False
+            return self._latest_by_ev.get(fields.get("pev_mac", ""))
         if name == "CM_VALIDATE.REQ":
-            return self._latest_by_ev.get(message.src), True
+            return self._latest_by_ev.get(message.src)
         if name == "CM_VALIDATE.CNF":
-            return self._latest_by_ev.get(message.dst), False
+            return self._latest_by_ev.get(message.dst)
         # CM_SET_KEY: the host talking to its own modem, EV side or EVSE side
         host = message.src if name == "CM_SET_KEY.REQ" else message.dst
         run = self._latest_by_ev.get(host) or self._latest_by_evse.get(host)
-        return run, run is not None and run.ev_mac == host
+        return run
 
     def _run_for(self, ev_mac: str, run_id: str | None, *, new: bool) -> _Run:
         """The run of (EV, RUN_ID). With `new`, an unknown RUN_ID opens a run; without, it

@@ -25,6 +25,8 @@ COMMANDS: tuple[str, ...] = (
     "ocpi",
     "simulate",
     "tui",
+    "batch",
+    "triage",
 )
 
 

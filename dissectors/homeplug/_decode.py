@@ -15,7 +15,7 @@ fragment, or a short header: then `problem` says which header field was short).
 
 from __future__ import annotations
 
-U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT = range(14)
+U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT, NIBBLES = range(15)
 ANY_MMV = 0xFF
 _SIZES = {U8: 1, U16: 2, U32: 4, U64: 8, MAC: 6}
 
@@ -30,6 +30,10 @@ def _text(b: bytes) -> str:
 
 def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
     """Run `program` over buf[start:end]: (fields, stop offset, problem or None)."""
+    if buf.__class__ is not bytes:  # the extension's typed argument rejects the same
+        raise TypeError(f"buf must be bytes, not {type(buf).__name__}")
+    if start < 0:
+        raise ValueError("start must not be negative")
     end = min(end, len(buf))
     out: dict = {}
     pos = start
@@ -48,6 +52,8 @@ def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
             size = out[a]
         elif kind == HEXREST:
             size = end - pos
+        elif kind == NIBBLES:
+            size = (out[a] + 1) >> 1
         elif kind == STRUCT:
             item, pos, problem = decode_body(b, buf, pos, end)
             out[name] = item
@@ -85,6 +91,10 @@ def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
 
 def decode_mme(buf: bytes, start: int, end: int, table: dict) -> tuple:
     """Header, dispatch and body of one MME in buf[start:end] (see module doc)."""
+    if buf.__class__ is not bytes:
+        raise TypeError(f"buf must be bytes, not {type(buf).__name__}")
+    if start < 0:
+        raise ValueError("start must not be negative")
     end = min(end, len(buf))
     if end - start < 3:
         return (-1, -1, 0, 0, -1, start, None, None, start, ("mmtype", start, 3, end - start))

@@ -22,7 +22,7 @@ def _default(ins: tuple) -> Any:
         return "00:00:00:00:00:00"
     if kind in (prog.HEX,):
         return "00" * a
-    if kind in (prog.HEXVAR, prog.HEXREST):
+    if kind in (prog.HEXVAR, prog.HEXREST, prog.NIBBLES):
         return ""
     if kind in (prog.TEXT, prog.TEXTVAR):
         return ""

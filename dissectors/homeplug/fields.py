@@ -108,6 +108,12 @@ def textvar(name: str, length_field: str) -> cs.Construct:
     return _tag(con, ("textvar", name, length_field))
 
 
+def nibbles(name: str, count_field: str) -> cs.Construct:
+    """`count_field` 4-bit values packed two per octet (CM_AMP_MAP amplitudes), as hex."""
+    con = name / _Hex(cs.Bytes(lambda ctx: (ctx[count_field] + 1) // 2))
+    return _tag(con, ("nibbles", name, count_field))
+
+
 def hexrest(name: str) -> cs.Construct:
     """All remaining bytes of the MME (raw bodies, encrypted payloads)."""
     return _tag(name / _Hex(cs.GreedyBytes), ("hexrest", name))

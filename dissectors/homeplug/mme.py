@@ -27,7 +27,7 @@ MMV1_HEADER = 5  # MMV, MMTYPE (2), FMI, FMSN
 
 @functools.cache
 def dispatch_table() -> dict:
-    """key -> (display name, program, secret fields); built once, from the registry."""
+    """key -> (display name, program, secret fields, declared length); built once."""
     return build_table()
 
 

@@ -20,8 +20,11 @@ from chargescope.dissectors.homeplug.fields import (
     group,
     hexbytes,
     hexrest,
+    hexvar,
     layout,
+    length_of,
     mac,
+    nibbles,
     switch,
     text_length_of,
     textvar,
@@ -141,7 +144,7 @@ _PUBLIC: tuple[MmeSpec, ...] = (
                             _key_field("key", "requested_key_type")),
     }, secrets=("key", "hash_key"), summary="Get a key from the modem"),
     MmeSpec(0x601C, "CM_AMP_MAP", {
-        Variant.REQ: layout(u16("amlen"), hexrest("amdata")),
+        Variant.REQ: layout(u16("amlen"), nibbles("amdata", "amlen")),
         Variant.CNF: layout(u8("res_type")),
     }, summary="Amplitude map"),
     MmeSpec(0x6020, "CM_BRG_INFO", {
@@ -287,7 +290,13 @@ _QUALCOMM: tuple[MmeSpec, ...] = (
         Variant.IND: layout(u8("action"), u8("major_version"), u8("minor_version")),
         Variant.RSP: layout(u8("status")),
     }, summary="Embedded host action required"),
-    _qca_raw(0xA068, "VS_OP_ATTRIBUTES", "Operational attributes"),
+    _qca(0xA068, "VS_OP_ATTRIBUTES", {
+        Variant.REQ: layout(u32("cookie"), u8("report_type")),
+        # the attribute block (hardware/firmware platform strings, versions, build
+        # date) is kept as octets: its layout differs per report type and firmware
+        Variant.CNF: layout(u16("status"), u32("cookie"), u8("report_type"),
+                            length_of("size", "attributes", width=2), hexvar("attributes", "size")),
+    }, summary="Operational attributes (platform, firmware)"),
     _qca_raw(0xA06C, "VS_ENET_SETTINGS", "Ethernet settings"),
     _qca_raw(0xA070, "VS_TONE_MAP_CHAR", "Tone map characteristics"),
     _qca_raw(0xA074, "VS_NW_INFO_STATS", "Network information statistics"),
