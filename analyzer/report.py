@@ -122,18 +122,16 @@ def _summary(corr: Correlation, other_findings: list[Finding]) -> list[str]:
              + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in ("success", "failed", "inconclusive")),
              "findings: " + ", ".join(f"{sev.get(s, 0)} {s}" for s in
                                       (Severity.ERROR, Severity.WARNING, Severity.NOTE))]
-    assumed = 0
+    alone = 0
     for off in corr.offsets.values():
         if off.source == off.reference:
-            continue
-        if not off.samples and not off.offset_ns:
-            assumed += 1
+            alone += 1
             continue
         lines.append(f"clock: {off.source} {off.offset_ns / SECOND:+.3f} s vs {off.reference}"
                      f" ({off.basis})")
-    if assumed:
-        lines.append(f"clock: {assumed} source(s) shared no events with another link; "
-                     "assumed on the reference clock (state offsets in the site map's [clock])")
+    if alone > 1:
+        lines.append(f"clock: {alone} clock groups (sources sharing no moment with another "
+                     "are their own reference; state offsets in the site map's [clock])")
     for finding in corr.findings:
         lines.append(_finding_line(finding))
     return lines

@@ -45,11 +45,12 @@ def estimate_offsets(
     sources: Iterable[str],
     given_s: dict[str, float] | None = None,
 ) -> dict[str, ClockOffset]:
-    """Offsets of every source relative to a reference source.
+    """Offsets of every source relative to the reference of its clock group.
 
-    `pairs` are link sessions already joined by identifiers; `given_s` are offsets the
-    user stated (site map [clock]), which win. The reference is the first source in
-    `sources` (link A's sniffer where there is one: the caller orders them).
+    `pairs` are link sessions surely of one charging session; `given_s` are offsets the
+    user stated (site map [clock]), which win. A source that shares no moment with any
+    other is its own reference (offset 0, `reference == source`). References are
+    chosen in `sources` order (link A's sniffer first: the caller orders them).
     """
     sources = list(dict.fromkeys(sources))
     if not sources:
@@ -67,29 +68,30 @@ def estimate_offsets(
         samples[(x.source, y.source)].extend(found)
         samples[(y.source, x.source)].extend(-s for s in found)
 
+    # Sources that shared moments form clock groups; each group is aligned to its own
+    # reference (its first source in `sources` order), breadth-first over the samples.
+    # Offsets the user gave (site map [clock]) are relative to the overall reference.
     out: dict[str, ClockOffset] = {}
     given_s = given_s or {}
     for source in sources:
         if source in given_s:
             out[source] = ClockOffset(source, reference, int(given_s[source] * 1e9),
                                       "given in the site map", 0)
-    if reference not in out:
-        out[reference] = ClockOffset(reference, reference, 0, "reference clock", 0)
-    # breadth-first from the sources whose offset is known
-    queue = deque(out)
-    while queue:
-        known = queue.popleft()
-        for (src, dst), values in samples.items():
-            if src != known or dst in out:
-                continue
-            # dst_time - src_time = delta; to reference: t + offset
-            delta = int(statistics.median(values))
-            out[dst] = ClockOffset(dst, reference, out[known].offset_ns - delta,
-                                   f"{len(values)} matched event pair(s) with {known} (median)",
-                                   len(values))
-            queue.append(dst)
-    for source in sources:
-        if source not in out:
-            out[source] = ClockOffset(source, reference, 0,
-                                      "no shared events: assumed same clock", 0)
+    roots = list(out) + [s for s in sources if s not in out]
+    for root in roots:
+        if root not in out:
+            out[root] = ClockOffset(root, root, 0, "reference clock", 0)
+        queue = deque([root])
+        while queue:
+            known = queue.popleft()
+            for (src, dst), values in samples.items():
+                if src != known or dst in out:
+                    continue
+                # dst_time - src_time = delta; to the group's reference: t + offset
+                delta = int(statistics.median(values))
+                base = out[known]
+                out[dst] = ClockOffset(dst, base.reference, base.offset_ns - delta,
+                                       f"{len(values)} matched event pair(s) with {known} "
+                                       "(median)", len(values))
+                queue.append(dst)
     return out
