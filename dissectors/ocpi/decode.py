@@ -154,7 +154,7 @@ def token_of(authorization: str) -> tuple[str, bool]:
     if len(credential) % 4 == 0:
         try:
             decoded = base64.b64decode(credential, validate=True).decode("ascii")
-        except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input
+        except (ValueError, UnicodeDecodeError):  # binascii.Error, non-ASCII header text
             return credential, False
         if decoded and decoded.isprintable():
             return decoded, True
