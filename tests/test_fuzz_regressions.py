@@ -36,3 +36,14 @@ def test_ocpi_token_with_non_ascii_credential_is_kept_verbatim() -> None:
     from chargescope.dissectors.ocpi.decode import token_of
 
     assert token_of("Token ZW1z\u00e9MTA") == ("ZW1z\u00e9MTA", False)
+
+
+def test_urls_urlsplit_rejects_still_decode() -> None:
+    from chargescope.dissectors.http.stream import split_url
+    from chargescope.dissectors.ocpi.decode import OcpiContext
+
+    assert split_url("http://[fe80::1/ocpi/commands").path == "http://[fe80::1/ocpi/commands"
+    assert split_url("https://h:9/ocpi/x?a=1").path == "/ocpi/x"
+    ctx = OcpiContext()
+    ctx.learn_response_url("http://[broken/cb/1", "START_SESSION")
+    assert list(ctx.response_urls.values()) == ["START_SESSION"]

@@ -435,15 +435,20 @@ def campaign(target: str, runs: int, seed: int = 0, timeout: float = 5.0,
     return done, list(findings.values())
 
 
-def _atheris(target: str) -> None:
-    import atheris  # optional: coverage-guided when installed
+def _atheris(target: str, runs: int, timeout: float) -> None:
+    """Coverage-guided: atheris (libFuzzer) over the same target, seeds from our corpus."""
+    import atheris  # optional dependency: pip install atheris
 
-    run = TARGETS[target].run
-
-    def one(data: bytes) -> None:
-        run(data)
-
-    atheris.Setup(sys.argv[:1] + [a for a in sys.argv[1:] if a.startswith("-atheris")], one)
+    spec = TARGETS[target]
+    seeds = spec.seeds()  # imports the chargescope modules the target reaches
+    seed_dir = Path(tempfile.mkdtemp(prefix=f"fuzz-{target}-"))
+    for i, data in enumerate(seeds):
+        (seed_dir / f"seed{i:05d}").write_bytes(data)
+    for data in seeds[:1]:  # import every module the target reaches, so all get instrumented
+        run_one(spec.run, data, timeout)
+    atheris.instrument_all()
+    atheris.Setup([sys.argv[0], f"-runs={runs}", f"-timeout={int(timeout) or 1}",
+                   f"-max_len={MAX_INPUT}", str(seed_dir)], spec.run)
     atheris.Fuzz()
 
 
@@ -461,7 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.pure:  # read by chargescope.backends when a hot path is first loaded
         os.environ["CHARGESCOPE_PUREPYTHON"] = "1"
     if args.atheris:
-        _atheris(args.target)
+        if args.target == "all":
+            ap.error("--atheris runs one target at a time")
+        _atheris(args.target, args.runs, args.timeout)
         return 0
     failed = False
     for target in sorted(TARGETS) if args.target == "all" else [args.target]:

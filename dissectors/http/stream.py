@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import h11
 
@@ -379,7 +379,7 @@ class HttpStream:
         fields["chunked"] = chunked
         if isinstance(head, h11.Request):
             target = head.target.decode("latin-1")
-            split = urlsplit(target)
+            split = split_url(target)
             fields.update(kind="request", method=head.method.decode("ascii"), target=target,
                           path=split.path, query=dict(parse_qsl(split.query)),
                           exchange=self._exchanges)
@@ -544,6 +544,15 @@ class HttpStream:
                                                   "length": count},
                         refs=d.refs_for(at, at + count),
                         problems=(self._problem(d, "http.stream.skipped", detail, at),))]
+
+
+def split_url(url: str) -> SplitResult:
+    """`urlsplit` that never raises: a URL it rejects (an unclosed "[" IPv6 host, a bad
+    port) is kept whole as the path, so the message still decodes."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return SplitResult("", "", url, "", "")
 
 
 def _header(head: h11.Request | h11.Response | h11.InformationalResponse, name: bytes) -> str:

@@ -14,10 +14,11 @@ import base64
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from chargescope.analyzer.records import Message, Problem
 from chargescope.dissectors.http.secrets import fingerprint, mask, mask_header
+from chargescope.dissectors.http.stream import split_url
 from chargescope.dissectors.ocpi.model import DATETIME, validate, version_line
 from chargescope.dissectors.ocpi.paths import OcpiRoute, parse_path
 
@@ -66,14 +67,14 @@ class OcpiContext:
             return
         for endpoint in data.get("endpoints") or ():
             if isinstance(endpoint, dict) and isinstance(endpoint.get("url"), str):
-                path = urlsplit(endpoint["url"]).path.rstrip("/")
+                path = split_url(endpoint["url"]).path.rstrip("/")
                 self.endpoints[path] = (str(data.get("version", version)),
                                         str(endpoint.get("identifier", "")),
                                         str(endpoint.get("role", "")))
 
     def learn_response_url(self, url: Any, command: str) -> None:
         if isinstance(url, str):
-            self.response_urls[urlsplit(url).path.rstrip("/")] = command
+            self.response_urls[split_url(url).path.rstrip("/")] = command
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +238,7 @@ class OcpiDecoder:
         if not request:
             return self._masked_http(message)
         target = request.get("target", "")
-        split = urlsplit(target)
+        split = split_url(target)
         body, error = _json_body(fields)
         known = self._routes.pop((message.dst, message.src, fields.get("exchange")), None)
         if known is None:
