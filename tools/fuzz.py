@@ -219,11 +219,12 @@ def _tmpdir() -> str:
 
 
 def run_net(data: bytes) -> None:
-    from chargescope.analyzer import net
+    from chargescope import backends
     from chargescope.analyzer.records import Frame
 
     linktype = (1, 101, 113, 276, 0)[data[0] % 5] if data else 1
-    packet = net.decode(Frame(1, 0, linktype, data[1:], len(data)))
+    decode = backends.load("netdecode").decode  # the extension unless --pure
+    packet = decode(Frame(1, 0, linktype, data[1:], len(data)))
     packet.payload  # noqa: B018 (the property slices with the decoded offsets)
 
 
