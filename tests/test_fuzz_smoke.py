@@ -37,3 +37,21 @@ def test_mutation_is_deterministic_and_bounded() -> None:
     b = [mutate(random.Random(7), b"\x01\xfe\x80\x01" * 10, [b"abc"]) for _ in range(50)]
     assert a == b
     assert any(x != b"\x01\xfe\x80\x01" * 10 for x in a)
+
+
+def test_harness_tells_crashes_and_hangs_from_documented_errors() -> None:
+    import time
+
+    from tools.fuzz import run_one
+
+    def crashes(data: bytes) -> None:
+        raise IndexError(data)
+
+    def hangs(data: bytes) -> None:
+        time.sleep(5)
+
+    assert run_one(lambda data: None, b"x", timeout=1.0) is None
+    crash = run_one(crashes, b"x", timeout=1.0)
+    assert crash is not None and crash.kind == "crash" and "IndexError" in crash.error
+    hang = run_one(hangs, b"x", timeout=0.2)
+    assert hang is not None and hang.kind == "hang"

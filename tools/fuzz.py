@@ -52,7 +52,7 @@ EXI_SCHEMAS = {"exi-apphand": "appHand", "exi-din": "din", "exi-iso2": "iso2",
                "exi-iso20-ac": "iso20_AC"}
 
 
-class Hang(Exception):
+class Hang(BaseException):  # not Exception: a target's broad handler must not swallow it
     """Raised from the alarm handler when one input runs past the time bound."""
 
 
@@ -403,6 +403,7 @@ def _alarm(signum, frame) -> None:
 
 def run_one(run: Callable[[bytes], None], data: bytes, timeout: float) -> Finding | None:
     """Run one input; a Finding when it crashed or hung, else None."""
+    old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         run(data)
@@ -412,6 +413,7 @@ def run_one(run: Callable[[bytes], None], data: bytes, timeout: float) -> Findin
         return Finding("crash", data, "".join(traceback.format_exception(exc)[-4:]))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
     return None
 
 
@@ -419,20 +421,16 @@ def campaign(target: str, runs: int, seed: int = 0, timeout: float = 5.0,
              max_seconds: float | None = None) -> tuple[int, list[Finding]]:
     """Run `runs` inputs against `target`: (inputs run, findings, one per distinct error)."""
     spec = TARGETS[target]
-    old = signal.signal(signal.SIGALRM, _alarm)
     findings: dict[str, Finding] = {}
     started, done = time.monotonic(), 0
-    try:
-        for data in inputs(spec.seeds(), runs, seed):
-            found = run_one(spec.run, data, timeout)
-            done += 1
-            if found is not None:
-                key = found.kind + found.error.strip().splitlines()[-1]
-                findings.setdefault(key, found)
-            if max_seconds is not None and time.monotonic() - started > max_seconds:
-                break
-    finally:
-        signal.signal(signal.SIGALRM, old)
+    for data in inputs(spec.seeds(), runs, seed):
+        found = run_one(spec.run, data, timeout)
+        done += 1
+        if found is not None:
+            key = found.kind + found.error.strip().splitlines()[-1]
+            findings.setdefault(key, found)
+        if max_seconds is not None and time.monotonic() - started > max_seconds:
+            break
     return done, list(findings.values())
 
 
