@@ -47,3 +47,10 @@ def test_urls_urlsplit_rejects_still_decode() -> None:
     ctx = OcpiContext()
     ctx.learn_response_url("http://[broken/cb/1", "START_SESSION")
     assert list(ctx.response_urls.values()) == ["START_SESSION"]
+
+
+def test_deflate_window_bits_with_a_non_ascii_digit_fall_back_to_15() -> None:
+    from chargescope.dissectors.websocket.deflate import negotiated_deflate
+
+    params = negotiated_deflate(["permessage-deflate; client_max_window_bits=1\u00b2"])
+    assert params is not None and params.client_max_window_bits == 15

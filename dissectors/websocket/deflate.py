@@ -55,7 +55,7 @@ def negotiated_deflate(extensions: list[str]) -> DeflateParams | None:
 
 
 def _bits(text: str | None) -> int:
-    if text and text.isdigit() and 8 <= int(text) <= 15:
+    if text and text.isascii() and text.isdigit() and 8 <= int(text) <= 15:  # "1²".isdigit()
         return int(text)
     return 15
 
