@@ -54,3 +54,19 @@ def test_deflate_window_bits_with_a_non_ascii_digit_fall_back_to_15() -> None:
 
     params = negotiated_deflate(["permessage-deflate; client_max_window_bits=1\u00b2"])
     assert params is not None and params.client_max_window_bits == 15
+
+
+@pytest.mark.parametrize("head", [b"HTTP/1.1 1\xb21 Switching Protocols",
+                                  b"HTTP/1.1 101 OK\r\nContent-Length: 1\xb2"])
+def test_handshake_numbers_with_non_ascii_digits_do_not_crash(head: bytes) -> None:
+    from chargescope.dissectors.websocket.handshake import (
+        HandshakeError,
+        parse_header_block,
+        response_fields,
+    )
+
+    try:
+        fields = response_fields(parse_header_block(head))
+    except HandshakeError:
+        return
+    assert fields["content_length"] is None

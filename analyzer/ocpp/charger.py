@@ -213,7 +213,7 @@ class ChargerTracker:
             for item in p.get("setVariableData") or []:
                 if isinstance(item, dict) and (item.get("variable") or {}).get("name") == "HeartbeatInterval":
                     value = item.get("attributeValue")
-            if value is not None and str(value).strip().isdigit():
+            if value is not None and str(value).strip().isascii() and str(value).strip().isdigit():
                 self._interval_pending[uid] = int(str(value).strip())
             return
         value = self._interval_pending.pop(uid, None)

@@ -131,7 +131,7 @@ def response_fields(head: HeaderBlock) -> dict:
     """Fields of the server's answer: status, selected subprotocol and extensions."""
     version, _, rest = head.start_line.partition(" ")
     status_text, _, reason = rest.partition(" ")
-    if not version.startswith("HTTP/") or not status_text.isdigit():
+    if not version.startswith("HTTP/") or not (status_text.isascii() and status_text.isdigit()):
         raise HandshakeError(f"not an HTTP status line: {head.start_line[:80]!r}")
     return {
         "http": "response",
@@ -147,7 +147,7 @@ def response_fields(head: HeaderBlock) -> dict:
 
 
 def _int_or_none(text: str | None) -> int | None:
-    if text is None or not text.strip().isdigit():
+    if text is None or not (text.strip().isascii() and text.strip().isdigit()):
         return None
     return int(text.strip())
 
