@@ -32,6 +32,8 @@ CAN_EFF_MASK = 0x1FFFFFFF
 CAN_SFF_MASK = 0x7FF
 _HEADER = 8  # can_id (4), len (1), flags/pad (1), res0 (1), len8_dlc/res1 (1)
 
+_FD_LENGTHS = frozenset((*range(9), 12, 16, 20, 24, 32, 48, 64))  # the CAN FD DLC table
+
 P_CAN_SHORT = "can.frame.truncated"
 P_CAN_LENGTH = "can.frame.bad_length"
 
@@ -78,7 +80,7 @@ def _socketcan(frame: Frame, start: int, host_order: bool, fd: bool
     length = body[4]
     limit = 64 if fd else 8
     data = bytes(body[_HEADER:_HEADER + length])
-    if length > limit or len(data) < length:
+    if length > limit or len(data) < length or (fd and length not in _FD_LENGTHS):
         return Problem(P_CAN_LENGTH, f"CAN payload length {length} (at most {limit} expected, "
                        f"{len(body) - _HEADER} bytes present)", frame.source, frame.number,
                        start + 4, "frame")

@@ -138,7 +138,7 @@ def _timing(s: ChademoSession, cfg: ChademoCheckConfig) -> list[Finding]:
     out: list[Finding] = []
     last: dict[int, Message] = {}
     late: dict[int, list[tuple[int, Message]]] = {}
-    ended = s.phase == "ended"
+    ended = next((p for p in s.phases if p.phase == "ended"), None)
     for m in s.messages:
         can_id = m.fields.get("can_id")
         if can_id not in PERIODIC_IDS:
@@ -148,18 +148,19 @@ def _timing(s: ChademoSession, cfg: ChademoCheckConfig) -> list[Finding]:
             gap = m.ts_ns - before.ts_ns
             if gap > cfg.timeout_ns:
                 out.append(_make("chademo.timing.timeout", f"0x{can_id:03X} missing for "
-                                 f"{gap / 1e9:.3f} s", m, can_id=can_id, gap_ns=gap))
+                                 f"{gap / 1e9:.3f} s", m, can_id=can_id, gap_ns=gap,
+                                 silent_from_ns=before.ts_ns))
             elif gap > cfg.period_ns + cfg.period_tolerance_ns:
                 late.setdefault(can_id, []).append((gap, m))
         last[can_id] = m
-    if not ended:
-        # a side that fell silent while the other went on: the timeout a charger acts on
-        for can_id, m in last.items():
-            silent = s.end_ns - m.ts_ns
-            if silent > cfg.timeout_ns:
-                out.append(_make("chademo.timing.timeout", f"0x{can_id:03X} silent for the "
-                                 f"last {silent / 1e9:.3f} s of the session", m,
-                                 can_id=can_id, gap_ns=silent))
+    # a side that fell silent while the session was live and the other side went on
+    live_until = ended.message.ts_ns if ended else s.end_ns
+    for can_id, m in last.items():
+        silent = live_until - m.ts_ns
+        if silent > cfg.timeout_ns:
+            out.append(_make("chademo.timing.timeout", f"0x{can_id:03X} silent for "
+                             f"{silent / 1e9:.3f} s before the session ended", m,
+                             can_id=can_id, gap_ns=silent, silent_from_ns=m.ts_ns))
     for can_id, gaps in sorted(late.items()):
         worst_gap, worst = max(gaps, key=lambda g: g[0])
         out.append(_make("chademo.timing.period", f"0x{can_id:03X} late {len(gaps)} times, "
@@ -241,11 +242,23 @@ def _sequence(s: ChademoSession) -> list[Finding]:
     return out
 
 
+def _timeout_stop(s: ChademoSession, timing: list[Finding]) -> None:
+    """A frame that went silent before the stop (or with no stop at all) caused it."""
+    stop = next((p for p in s.phases if p.phase == "stopping"), None)
+    for f in timing:
+        if f.code == "chademo.timing.timeout" and (
+                stop is None or f.extra["silent_from_ns"] < stop.ts_ns):
+            s.stop_event = "timeout"
+            return
+
+
 def check_session(session: ChademoSession, config: ChademoCheckConfig | None = None
                   ) -> list[Finding]:
     """Run every check; the findings are also stored on the session, in time order."""
     cfg = config or ChademoCheckConfig()
-    found = (_compatibility(session) + _faults(session) + _timing(session, cfg)
+    timing = _timing(session, cfg)
+    _timeout_stop(session, timing)
+    found = (_compatibility(session) + _faults(session) + timing
              + _electrical(session, cfg) + _sequence(session))
     found.sort(key=lambda f: f.ts_ns)
     session.findings = found

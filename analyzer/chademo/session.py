@@ -36,7 +36,10 @@ STOP_EVENTS: dict[str, str] = {
     "evse.incompatible": "battery incompatibility (H'109.5.3)",
     "evse.stop_control": "charger stop control (H'109.5.5)",
     "evse.charging_off": "charger stopped energizing (H'109.5.0 cleared)",
+    "timeout": "communication timeout of a periodic frame",
 }
+# within one frame, a fault explains the stop better than the flags cleared with it
+_PRIORITY = {"ev.fault": 0, "evse.fault": 0, "evse.incompatible": 1}
 _LIVE = ("parameters", "permitted", "insulation_test", "contactors_closed", "charging")
 
 # (phase, event) -> next phase; "*" matches every live phase
@@ -50,7 +53,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("contactors_closed", "evse.charging"): "charging",
     ("permitted", "evse.charging"): "charging",
     ("parameters", "evse.charging"): "charging",
-    **{("*", event): "stopping" for event in STOP_EVENTS},
+    **{("*", event): "stopping" for event in STOP_EVENTS if event != "timeout"},
     ("stopping", "ev.contactor_open"): "ended",
     ("stopping", "evse.unlock"): "ended",
 }
@@ -102,9 +105,6 @@ class ChademoSession:
     def stop_cause(self) -> str:
         if self.stop_event:
             return STOP_EVENTS.get(self.stop_event, self.stop_event)
-        timeouts = [f for f in self.findings if f.code == "chademo.timing.timeout"]
-        if timeouts:
-            return f"timeout: {timeouts[0].text}"
         return "recording ended before a stop"
 
     def first(self, can_id: int) -> Message | None:
@@ -217,7 +217,7 @@ class SessionBuilder:
             if raised and not self._fault_bits:
                 events.append("ev.fault")
             self._fault_bits = raised
-        return events
+        return sorted(events, key=lambda e: _PRIORITY.get(e, 2))
 
     def feed(self, message: Message) -> None:
         session = self._current
