@@ -1,0 +1,37 @@
+"""CHAdeMO through the capture pipeline and `analyze`: handoff by link type, CAN lane."""
+
+from __future__ import annotations
+
+from chargescope.analyzer.analysis import analyze
+from chargescope.analyzer.capture import open_capture
+from chargescope.analyzer.chademo.simulate import scenario, simulate, write_candump, write_pcap
+from chargescope.analyzer.pipeline import Pipeline
+from chargescope.tui.data import LANES, lane_of
+
+
+def test_pipeline_hands_socketcan_and_cooked_can_to_chademo(tmp_path):
+    frames = list(simulate(scenario("happy")))
+    for cooked in (False, True):
+        path = tmp_path / f"c{cooked}.pcap"
+        write_pcap(path, frames, cooked=cooked)
+        with open_capture(path) as cap:
+            out = list(Pipeline().run(cap.frames()))
+            assert not cap.problems
+        assert len(out) == len(frames)
+        assert {m.protocol for m in out} == {"chademo"}
+        assert [m.ts_ns for m in out] == [f.ts_ns for f in frames]
+        assert LANES[lane_of(out[0])][0] == "A CAN"
+
+
+def test_analyze_reads_pcaps_and_logs(tmp_path):
+    write_pcap(tmp_path / "ok.pcap", list(simulate(scenario("happy"))))
+    write_candump(tmp_path / "fault.log", list(simulate(scenario("vehicle_fault"))))
+    result = analyze([tmp_path / "ok.pcap", tmp_path / "fault.log"])
+    assert [s.reader for s in result.sources] == ["capture", "can-log"]
+    parts = {p.source.rsplit("/", 1)[-1]: p for p in result.link_sessions}
+    ok, fault = parts["ok.pcap"], parts["fault.log"]
+    assert (ok.kind, ok.outcome, ok.stop_reason) == ("chademo", "success", "ev")
+    assert [e.name for e in ok.events] == ["chademo.start", "chademo.charging", "chademo.stop"]
+    assert (fault.outcome, fault.stop_reason) == ("failed", "fault")
+    assert fault.has("chademo.failed")
+    assert "chademo.fault.vehicle" in {f.code for f in result.findings}
