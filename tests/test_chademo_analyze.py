@@ -35,3 +35,16 @@ def test_analyze_reads_pcaps_and_logs(tmp_path):
     assert (fault.outcome, fault.stop_reason) == ("failed", "fault")
     assert fault.has("chademo.failed")
     assert "chademo.fault.vehicle" in {f.code for f in result.findings}
+
+
+def test_malformed_socketcan_frame_is_a_message_with_a_problem(tmp_path):
+    from chargescope.analyzer.capture.writer import PcapWriter
+
+    path = tmp_path / "bad.pcap"
+    with PcapWriter(path, linktype=227) as out:
+        out.write((0x102).to_bytes(4, "big") + bytes([8, 0, 0, 0]) + b"\1\2", 10)
+        out.write((0x7DF).to_bytes(4, "big") + bytes([2, 0, 0, 0]) + b"\1\2", 20)
+    with open_capture(path) as cap:
+        out = list(Pipeline().run(cap.frames()))
+    [bad] = out  # the OBD request 0x7DF is out of scope: no Message
+    assert bad.protocol == "can" and bad.problems[0].kind == "can.frame.bad_length"

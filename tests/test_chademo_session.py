@@ -110,3 +110,16 @@ def test_corpus_leaf_aero3():
     assert first.protocol == {"vehicle": 2, "charger": 1, "agreed": 1}
     assert max(f.severity for f in first.findings) == Severity.ERROR
     assert len(result.sessions) == 3
+
+
+def test_energy_is_integrated_from_charger_reports(tmp_path):
+    from chargescope.analyzer.chademo.report import energy_wh
+
+    write_pcap(tmp_path / "h.pcap", list(simulate(scenario("happy"))))
+    [s] = analyze_recording(tmp_path / "h.pcap").sessions
+    expected = 0.0
+    reports = [m for m in s.messages if m.fields["can_id"] == 0x109]
+    for a, b in zip(reports, reports[1:], strict=False):
+        expected += a.fields["present_voltage"] * a.fields["present_current"] * (
+            b.ts_ns - a.ts_ns) / 3.6e12
+    assert energy_wh(s) == round(expected, 3) and expected > 100

@@ -55,7 +55,7 @@ def link_session(s: ChademoSession) -> LinkSession:
     params = parameters(s)
     return LinkSession(
         link="A", kind="chademo", ident=f"{s.index}", source=s.source, start_ns=s.start_ns,
-        end_ns=s.end_ns, keys={}, outcome=outcome, stage=s.phase,
+        end_ns=s.end_ns, keys={}, outcome=outcome, stage=s.phase, energy_wh=params["energy_wh"],
         stop_reason=_STOP_REASON.get(s.stop_event, ""),
         protocol=f"CHAdeMO (protocol number {params['protocol']['agreed']})",
         events=tuple(sorted(events, key=lambda e: e.ts_ns)), findings=tuple(s.findings),

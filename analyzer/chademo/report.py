@@ -25,6 +25,23 @@ _EVENT_TEXT = {
 }
 
 
+def energy_wh(s: ChademoSession, max_step_ns: int = 1_000_000_000) -> float:
+    """Energy delivered as the charger reports it: present voltage x current of each
+    0x109 frame held until the next one (steps over `max_step_ns` count that long:
+    a gap in the recording is not energy)."""
+    total = 0.0
+    previous = None
+    for m in s.messages:
+        if m.fields.get("can_id") != 0x109:
+            continue
+        if previous is not None:
+            step = min(m.ts_ns - previous.ts_ns, max_step_ns)
+            total += (previous.fields.get("present_voltage", 0)
+                      * previous.fields.get("present_current", 0) * step)
+        previous = m
+    return round(total / 3.6e12, 3)  # V*A*ns -> Wh
+
+
 def parameters(s: ChademoSession) -> dict[str, Any]:
     """The negotiated parameters and the current tracking summary of a session."""
     ev_limits, ev_time, evse = s.first(0x100), s.first(0x101), s.first(0x108)
@@ -46,6 +63,7 @@ def parameters(s: ChademoSession) -> dict[str, Any]:
         out["charger_threshold_voltage_v"] = evse.fields.get("threshold_voltage")
     out["max_current_request_a"] = max(requests, default=None)
     out["max_present_current_a"] = max(present, default=None)
+    out["energy_wh"] = energy_wh(s)
     if soc:
         out["soc_first"], out["soc_last"] = soc[0], soc[-1]
     return out
@@ -103,7 +121,7 @@ def session_text(s: ChademoSession) -> list[str]:
         arrow = f"──{text}──▶" if message.src == "vehicle" else f"◀──{text}──"
         lines.append(f"  {rel:8.3f}  {arrow}")
     lines.append(f"  current: max request {p['max_current_request_a']} A, max present "
-                 f"{p['max_present_current_a']} A"
+                 f"{p['max_present_current_a']} A, {p['energy_wh']} Wh"
                  + (f", SoC {p['soc_first']} -> {p['soc_last']} %" if "soc_first" in p else ""))
     lines.append(f"  stop: {s.stop_cause}")
     lines.append(f"  verdict: {s.verdict}")
