@@ -122,4 +122,4 @@ def test_energy_is_integrated_from_charger_reports(tmp_path):
     for a, b in zip(reports, reports[1:], strict=False):
         expected += a.fields["present_voltage"] * a.fields["present_current"] * (
             b.ts_ns - a.ts_ns) / 3.6e12
-    assert energy_wh(s) == round(expected, 3) and expected > 100
+    assert energy_wh(s) == round(expected, 3) and 40 < expected < 70  # ~38 kW for ~5 s
