@@ -152,3 +152,16 @@ def test_hostile_text_logs_never_raise(tmp_path_factory, lines):
     rec = read_recording(path)
     assert rec.frames
     assert all(isinstance(p, Problem) for p in rec.problems)
+
+
+def test_candump_ascii_variants(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text(" (1654210198.125771)  can1  RX - -  100   [8]  06 00 00 00 B3 01 F0 00\n"
+                    "  can1  18DAF110   [2]  01 02\n"
+                    " (1654210198.200000)  can1  101   [3]  01 02\n")
+    rec = read_recording(path)
+    assert rec.format == "candump-ascii"
+    a, b = rec.frames
+    assert (a.can_id, a.ts_ns, len(a.data)) == (0x100, 1654210198125771000, 8)
+    assert (b.can_id, b.extended, b.ts_ns) == (0x18DAF110, True, a.ts_ns)
+    assert [p.kind for p in rec.problems] == ["can.log.bad_line"]  # [3] with 2 bytes

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chargescope.analyzer.chademo.analyze import analyze_recording
 from chargescope.analyzer.chademo.checks import REGISTRY, SPECS
@@ -123,3 +125,25 @@ def test_energy_is_integrated_from_charger_reports(tmp_path):
         expected += a.fields["present_voltage"] * a.fields["present_current"] * (
             b.ts_ns - a.ts_ns) / 3.6e12
     assert energy_wh(s) == round(expected, 3) and 40 < expected < 70  # ~38 kW for ~5 s
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0x100, 0x101, 0x102, 0x108, 0x109, 0x110, 0x7DF]),
+                          st.binary(max_size=8), st.integers(0, 3_000_000_000)),
+                max_size=80))
+def test_any_frame_sequence_builds_and_checks(frames):
+    from chargescope.analyzer.chademo.analyze import analyze_frames
+    from chargescope.analyzer.chademo.can import CanFrame
+    from chargescope.analyzer.chademo.report import result_json
+
+    ts, can_frames = 0, []
+    for number, (can_id, data, step) in enumerate(frames, 1):
+        ts += step
+        can_frames.append(CanFrame(number, ts, can_id, data))
+    result = analyze_frames(can_frames, "fuzz")
+    doc = result_json(result)
+    assert sum(s["frames"] for s in doc["sessions"]) <= len(frames)
+    for s in result.sessions:
+        assert s.phase in ("parameters", "permitted", "insulation_test", "contactors_closed",
+                           "charging", "stopping", "ended")
+        assert all(f.code in REGISTRY for f in s.findings)

@@ -34,7 +34,8 @@ _CANDUMP_L = re.compile(
     r"^\((?P<ts>\d+\.\d+)\)\s+(?P<iface>\S+)\s+(?P<id>[0-9A-Fa-f]{1,8})"
     r"(?P<sep>##?)(?P<data>[0-9A-Fa-f.]*|R\d?)(?:\s+[RT])?\s*$")  # python-can adds R/T
 _CANDUMP_ASCII = re.compile(
-    r"^\s*(?:\((?P<ts>[^)]*)\)\s+)?(?P<iface>\S+)\s+(?P<id>[0-9A-Fa-f]{1,8})\s+"
+    r"^\s*(?:\((?P<ts>[^)]*)\)\s+)?(?P<iface>\S+)\s+(?:[RT]X\s+\S+\s+\S+\s+)?"  # -x: RX - -
+    r"(?P<id>[0-9A-Fa-f]{1,8})\s+"
     r"\[(?P<len>\d{1,2})\]\s*(?P<data>(?:[0-9A-Fa-f]{2}\s*)*|remote request)\s*(?:'.*')?$")
 _CANDUE = re.compile(
     r"^Rcvd msgID:\s*0x(?P<id>[0-9A-Fa-f]{1,8})(?P<data>(?:;\s*[0-9A-Fa-f]{1,2})*)\s+"
