@@ -43,3 +43,12 @@ def test_unreadable_exit_2(tmp_path):
     (tmp_path / "x.txt").write_text("not a log\n")
     out = CliRunner().invoke(cli, ["chademo", str(tmp_path / "x.txt")])
     assert out.exit_code == 2
+
+
+def test_directory_skips_files_that_are_not_recordings(tmp_path):
+    write_candump(tmp_path / "ok.log", list(simulate(scenario("happy"))))
+    (tmp_path / "notes.txt").write_text("not a log\n")
+    out = CliRunner().invoke(cli, ["chademo", "--json", str(tmp_path)])
+    assert out.exit_code == 0
+    [rec] = json.loads(out.stdout)["recordings"]
+    assert rec["sessions"][0]["verdict"] == "ok"

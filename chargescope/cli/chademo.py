@@ -40,12 +40,14 @@ def command(recordings: tuple[Path, ...], as_json: bool, timeout_ms: int,
     candump ASCII, SavvyCAN CSV, CANDue): ladder, stop cause, verdict, findings."""
     config = ChademoCheckConfig(timeout_ns=timeout_ms * 1_000_000, overshoot_a=overshoot_a)
     results = []
+    named = {p for p in recordings if not p.is_dir()}
     for path in expand_captures(recordings, LOG_SUFFIXES):
         try:
             results.append(analyze_recording(path, config))
         except (NotACaptureError, NotACanRecording, OSError) as exc:
             diag(f"{path}: not readable as a CAN recording: {exc}")
-            raise SystemExit(EXIT_BAD_INPUT) from exc
+            if path in named:  # a file found in a directory may be anything: skip it
+                raise SystemExit(EXIT_BAD_INPUT) from exc
     worst = max((f.severity for r in results for s in r.sessions for f in s.findings),
                 default=None)
     if as_json:
