@@ -48,3 +48,16 @@ def test_malformed_socketcan_frame_is_a_message_with_a_problem(tmp_path):
         out = list(Pipeline().run(cap.frames()))
     [bad] = out  # the OBD request 0x7DF is out of scope: no Message
     assert bad.protocol == "can" and bad.problems[0].kind == "can.frame.bad_length"
+
+
+def test_site_map_resolves_a_can_recording_to_its_evse(tmp_path):
+    from chargescope.analyzer.correlate import SiteMap
+
+    write_candump(tmp_path / "bay2.log", list(simulate(scenario("happy"))))
+    site = SiteMap.from_dict({"charger": [{"charge_point_id": "CP-7", "evse": [
+        {"connector": "1", "can_source": "bay1.log"},
+        {"connector": "2", "can_source": ["other.log", "bay2.log"]}]}]})
+    result = analyze([tmp_path / "bay2.log"], site)
+    [part] = result.link_sessions
+    assert part.keys == {"can_source": "bay2.log"}
+    assert site.resolve("A", part.keys).identity == "CP-7/2"

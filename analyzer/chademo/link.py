@@ -1,9 +1,9 @@
 """CHAdeMO sessions for `analyze`: a source reader for CAN text logs and a link analyzer
 summarising each session as a correlator `LinkSession` (link "A", kind "chademo").
 
-A CHAdeMO session has no EVCCID, MAC or EVSEID on CAN: it carries no join keys, so the
-correlator joins it with links B/C by time (and the site map once it can name a CAN
-source, see the report of issue 15).
+A CHAdeMO session has no EVCCID, MAC or EVSEID on CAN: its only join key is the file
+name of its recording (`can_source`), which a site map EVSE may list (`can_source =
+"..."`); the correlator then joins it with links B/C by site identity and time.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def link_session(s: ChademoSession) -> LinkSession:
     params = parameters(s)
     return LinkSession(
         link="A", kind="chademo", ident=f"{s.index}", source=s.source, start_ns=s.start_ns,
-        end_ns=s.end_ns, keys={}, outcome=outcome, stage=s.phase, energy_wh=params["energy_wh"],
+        end_ns=s.end_ns, keys={"can_source": Path(s.source).name}, outcome=outcome, stage=s.phase, energy_wh=params["energy_wh"],
         stop_reason=_STOP_REASON.get(s.stop_event, ""),
         protocol=f"CHAdeMO (protocol number {params['protocol']['agreed']})",
         events=tuple(sorted(events, key=lambda e: e.ts_ns)), findings=tuple(s.findings),
