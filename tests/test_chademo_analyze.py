@@ -61,3 +61,31 @@ def test_site_map_resolves_a_can_recording_to_its_evse(tmp_path):
     [part] = result.link_sessions
     assert part.keys == {"can_source": "bay2.log"}
     assert site.resolve("A", part.keys).identity == "CP-7/2"
+
+
+def test_chademo_joins_ocpp_by_site_map_not_the_other_bay(tmp_path):
+    from chargescope.analyzer.chademo.link import link_session
+    from chargescope.analyzer.chademo.session import build_sessions as chademo_sessions
+    from chargescope.analyzer.correlate import SiteMap, build_sessions
+    from tests.correlate.helpers import b_part
+
+    frames = list(simulate(scenario("happy"), start_ns=1_000 * 10**9))
+    write_candump(tmp_path / "bay2.log", frames)
+    from chargescope.analyzer.chademo.analyze import decode_recording
+    from chargescope.analyzer.chademo.checks import check_session
+
+    [s] = chademo_sessions(decode_recording(tmp_path / "bay2.log"), str(tmp_path / "bay2.log"))
+    check_session(s)
+    a = link_session(s)
+    site = SiteMap.from_dict({"charger": [
+        {"charge_point_id": "CP1", "evse": [{"connector": "1", "can_source": "bay1.log"},
+                                            {"connector": "2", "can_source": "bay2.log"}]}]})
+    # two overlapping OCPP transactions on the same charger: only connector 2 is this bay
+    bay1 = b_part(999, 1015, keys={"charge_point_id": "CP1", "connector": "1",
+                                   "transaction_id": "1"}, source="csms.log")
+    bay2 = b_part(999, 1015, keys={"charge_point_id": "CP1", "connector": "2",
+                                   "transaction_id": "2"}, source="csms.log")
+    correlation = build_sessions([a, bay1, bay2], site)
+    joined = [c for c in correlation.sessions if len(c.parts) == 2]
+    assert len(joined) == 1
+    assert {p.keys.get("transaction_id") for p in joined[0].parts} == {None, "2"}
