@@ -165,3 +165,26 @@ def test_candump_ascii_variants(tmp_path):
     assert (a.can_id, a.ts_ns, len(a.data)) == (0x100, 1654210198125771000, 8)
     assert (b.can_id, b.extended, b.ts_ns) == (0x18DAF110, True, a.ts_ns)
     assert [p.kind for p in rec.problems] == ["can.log.bad_line"]  # [3] with 2 bytes
+
+
+def test_pcapng_with_socketcan_and_sll2_interfaces(tmp_path):
+    from chargescope.analyzer.capture.writer import PcapngWriter
+
+    frames = list(simulate(scenario("happy")))[:20]
+    path = tmp_path / "two.pcapng"
+    with PcapngWriter(path) as out:
+        raw = out.add_interface(LINKTYPE_CAN_SOCKETCAN, name="can0")
+        cooked = out.add_interface(LINKTYPE_LINUX_SLL2, name="any")
+        for n, f in enumerate(frames):
+            body = socketcan_bytes(f.can_id, f.data)
+            if n % 2:
+                sll2 = (0x000C).to_bytes(2, "big") + b"\0\0" + b"\0\0\0\1" \
+                    + (280).to_bytes(2, "big") + b"\0\0" + b"\0" * 8
+                out.write(sll2 + body[:4][::-1] + body[4:], f.ts_ns, cooked)
+            else:
+                out.write(body, f.ts_ns, raw)
+    rec = read_recording(path)
+    assert rec.format == "pcapng" and not rec.problems
+    assert [(f.ts_ns, f.can_id, f.data) for f in rec.frames] == [
+        (f.ts_ns, f.can_id, f.data) for f in frames]
+    assert {f.interface for f in rec.frames} == {"0", "1"}
