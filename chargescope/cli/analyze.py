@@ -20,6 +20,7 @@ from chargescope.cli.common import (
     diag,
     emit_json,
     expand_captures,
+    problem_record,
 )
 
 
@@ -76,7 +77,7 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
     if as_json:
         doc = render_json(result.correlation, result.link_findings)
         doc["sources"] = [vars_of(s) for s in result.sources]
-        doc["problems"] = [vars_of(p) for p in result.problems]
+        doc["problems"] = [problem_record(p) for p in result.problems]
         emit_json(doc)
     else:
         click.echo(render_text(result.correlation, show_timeline=not no_timeline,
