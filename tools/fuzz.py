@@ -297,6 +297,46 @@ def _exi_runner(schema: str) -> Callable[[bytes], None]:
     return run
 
 
+def run_canlog(data: bytes) -> None:
+    from chargescope.analyzer.chademo.analyze import analyze_recording
+    from chargescope.analyzer.chademo.canlog import NotACanRecording
+
+    fd, name = tempfile.mkstemp(suffix=".log", dir=_tmpdir())
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        try:
+            analyze_recording(name)
+        except NotACanRecording:
+            pass
+    finally:
+        os.unlink(name)
+
+
+def run_chademo(data: bytes) -> None:
+    from chargescope.analyzer.chademo.can import CanFrame, can_from_frame
+    from chargescope.analyzer.records import Frame
+    from chargescope.dissectors.chademo import decode_can
+
+    linktype = (227, 113, 276)[data[0] % 3] if data else 227
+    can = can_from_frame(Frame(1, 0, linktype, data[1:], len(data) - 1))
+    if isinstance(can, CanFrame):
+        decode_can(can)
+
+
+def _canlog_seeds() -> list[bytes]:
+    folder = CORPUS / "can"
+    return [p.read_bytes()[:8000] for p in sorted(folder.iterdir())
+            if p.is_file() and p.suffix != ".md"] if folder.is_dir() else []
+
+
+def _chademo_seeds() -> list[bytes]:
+    from chargescope.analyzer.chademo.can import socketcan_bytes
+
+    return [b"\x00" + socketcan_bytes(can_id, bytes(range(8)))
+            for can_id in (0x100, 0x101, 0x102, 0x108, 0x109, 0x200, 0x201)]
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     run: Callable[[bytes], None]
@@ -330,6 +370,8 @@ TARGETS: dict[str, Target] = {
     "ocpp": Target(run_ocpp, _ocpp_seeds),
     "http": Target(run_http, lambda: _harvest()["http"]),
     "ocpi": Target(run_ocpi, lambda: _harvest()["http"]),
+    "canlog": Target(run_canlog, _canlog_seeds),
+    "chademo": Target(run_chademo, _chademo_seeds),
     **{name: Target(_exi_runner(schema), lambda schema=schema: _exi_seeds(schema))
        for name, schema in EXI_SCHEMAS.items()},
 }
