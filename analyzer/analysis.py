@@ -46,23 +46,29 @@ def _is_capture(path: Path) -> bool:
         return False
 
 
-def _read_capture(path: Path) -> Iterator[Message | Problem]:
+def _read_capture(path: Path, keylog_files: tuple[Path, ...] = ()
+                  ) -> Iterator[Message | Problem]:
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
+    from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
 
+    keylog = load_key_logs(keylog_files)  # + DSBs as read + in-band UDP lines (pipeline)
     with open_capture(path) as capture:
-        pipeline = Pipeline()
-        yield from pipeline.run(capture.frames())
+        pipeline = Pipeline(keylog=keylog)
+        yield from pipeline.run(frames_with_secrets(capture, keylog))
         yield from capture.problems
 
 
-def source_readers() -> tuple[SourceReader, ...]:
-    """The readers tried in order for every input file."""
+def source_readers(keylog_files: Iterable[Path] = ()) -> tuple[SourceReader, ...]:
+    """The readers tried in order for every input file (`keylog_files`: TLS key logs)."""
+    import functools
+
     from chargescope.analyzer.ocpi.sources import is_har, is_http_log, read_http_file
     from chargescope.analyzer.ocpp.logs import is_log_file, read_log
 
     return (
-        SourceReader("capture", _is_capture, _read_capture),
+        SourceReader("capture", _is_capture,
+                     functools.partial(_read_capture, keylog_files=tuple(keylog_files))),
         SourceReader("http-log", lambda p: is_har(p) or is_http_log(p), read_http_file),
         SourceReader("ocpp-log", is_log_file, read_log),
     )
@@ -112,9 +118,13 @@ def analyze(
     readers: tuple[SourceReader, ...] | None = None,
     analyzers: tuple[LinkAnalyzerFactory, ...] | None = None,
     progress: Callable[[str], None] | None = None,
+    keylog_files: Iterable[Path] = (),
 ) -> Analysis:
-    """Analyse a capture set. Every file is its own capture source (its own clock)."""
-    readers = readers if readers is not None else source_readers()
+    """Analyse a capture set. Every file is its own capture source (its own clock).
+
+    `keylog_files`: NSS key log files for TLS (pcapng DSBs and in-band secrets are always
+    used)."""
+    readers = readers if readers is not None else source_readers(keylog_files)
     analyzers = analyzers if analyzers is not None else link_analyzers()
     summaries: list[SourceSummary] = []
     problems: list[Problem] = []

@@ -53,7 +53,7 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
         sys.exit(EXIT_BAD_INPUT)
     try:
         site_map = SiteMap.load(site) if site else None
-        result = analyze(paths, site_map, keep_messages=bool(export_dir),
+        result = analyze(paths, site_map, keep_messages=bool(export_dir), keylog_files=keylog,
                          progress=diag if sys.stderr.isatty() else None)
     except (UnreadableSource, SiteMapError) as exc:
         diag(f"chargescope analyze: {exc}")

@@ -1,0 +1,100 @@
+"""TLS through the whole pipeline: the three key sources, the CLI, and the corpus captures."""
+
+from __future__ import annotations
+
+import collections
+import ssl
+import struct
+
+import pytest
+from click.testing import CliRunner
+
+from chargescope.analyzer.capture import open_capture
+from chargescope.analyzer.pipeline import Pipeline
+from chargescope.analyzer.records import Message
+from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
+from chargescope.cli import cli
+from tests.conftest import corpus_path
+from tests.tls_session import run_session, to_capture
+
+SAP_REQ = bytes.fromhex("8000dbab9371d3234b71d1b981899189d191818991d26b9b3a232b30020000040040")
+EXCHANGE = [(0, b"\x01\xfe\x80\x01" + struct.pack("!I", len(SAP_REQ)) + SAP_REQ),
+            (1, b"\x01\xfe\x80\x01" + struct.pack("!I", 4) + b"\x80\x04\x00\x40")]
+
+
+@pytest.fixture(scope="module", params=[ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
+                ids=["tls12", "tls13"])
+def session(request, tmp_path_factory):
+    ciphers = "ECDHE-ECDSA-AES128-SHA256" if request.param == ssl.TLSVersion.TLSv1_2 else None
+    return run_session(tmp_path_factory.mktemp("tlscap"), EXCHANGE, version=request.param,
+                       ciphers=ciphers)
+
+
+def _run(path, keylog_files=()):
+    keylog = load_key_logs(keylog_files)
+    with open_capture(path) as capture:
+        items = list(Pipeline(keylog=keylog).run(frames_with_secrets(capture, keylog)))
+    return [i for i in items if isinstance(i, Message)], keylog
+
+
+def _v2gtp(messages):
+    return [m for m in messages if m.protocol == "v2gtp"]
+
+
+@pytest.mark.parametrize("source", ["file", "dsb", "inband", "none"])
+def test_each_key_source_unlocks_the_v2g_stream(session, tmp_path, source):
+    keyfile = tmp_path / "keys.log"
+    keyfile.write_bytes(session.keylog)
+    path = to_capture(session, tmp_path / "s.pcapng",
+                      dsb=session.keylog if source == "dsb" else None,
+                      inband=session.keylog if source == "inband" else None)
+    messages, keylog = _run(path, [keyfile] if source == "file" else [])
+    kinds = collections.Counter(p.kind for m in messages for p in m.problems)
+    if source == "none":
+        assert _v2gtp(messages) == [] and kinds["tls.keys.missing"] >= 1
+        return
+    assert len(keylog) >= 1
+    assert kinds["tls.keys.missing"] == 0 and kinds["tls.record.decrypt_failed"] == 0
+    v2gtp = [m for m in _v2gtp(messages) if m.name != "ConnectionClosed"]
+    assert len(v2gtp) + sum(m.protocol == "exi" for m in messages) >= 2
+    with open_capture(path) as capture:
+        frames = {f.number: f.data for f in capture.frames()}
+    for message in v2gtp + [m for m in messages if m.protocol == "exi"]:
+        assert message.link == "A"
+        # byte ranges point at the ciphertext that carried the plaintext, inside real frames
+        assert message.refs and all(r.start + r.length <= len(frames[r.frame])
+                                    for r in message.refs)
+    if source == "inband":
+        disclosure = [m for m in messages if m.protocol == "tls-keylog"]
+        assert len(disclosure) == 1
+        assert session.keylog.split()[2].decode() not in str(disclosure[0].fields)
+
+
+def test_cli_keylog_option_decrypts(session, tmp_path):
+    keyfile = tmp_path / "keys.log"
+    keyfile.write_bytes(session.keylog)
+    path = to_capture(session, tmp_path / "s.pcapng")
+    runner = CliRunner()
+    without = runner.invoke(cli, ["v2g", "--json", str(path)])
+    with_keys = runner.invoke(cli, ["v2g", "--json", "--keylog", str(keyfile), str(path)])
+    assert "supportedAppProtocolReq" not in without.stdout
+    assert "supportedAppProtocolReq" in with_keys.stdout
+
+
+TLS_CAPTURES = ["ISO-2_DC_PnC_TLS_Contract_DS5366_RiseV2G.pcapng",
+                "ISO-2_AC_PnC_TLS_Contract_MeteringReceipt_DS5366_RiseV2G.pcapng",
+                "ISO-20_TLS13_DC_DS5366_Josev.pcapng", "ISO-20_mTLS_DC_DS5366_Josev.pcapng"]
+
+
+@pytest.mark.parametrize("name", TLS_CAPTURES)
+def test_dsv2gshark_tls_captures_decrypt_to_complete_sessions(name):
+    path = corpus_path("pcaps", "dspace-group+dsV2Gshark", name)
+    messages, keylog = _run(path)
+    assert len(keylog) >= 1  # in-band disclosure found
+    kinds = collections.Counter(p.kind for m in messages for p in m.problems
+                                if p.kind.startswith("tls."))
+    assert kinds == {}
+    exi = [m.name for m in messages if m.protocol == "exi"]
+    assert exi[0] == "supportedAppProtocolReq"
+    assert "SessionStopRes" in exi
+    assert any(n.startswith("Authorization") for n in exi)

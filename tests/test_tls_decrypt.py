@@ -1,0 +1,140 @@
+"""TLS decryption against real sessions made on this machine with Python's `ssl`.
+
+The oracle is the endpoints themselves: the plaintext the TLS dissector hands to the inner
+dissector must equal, byte for byte, what each `ssl` endpoint read from the other.
+"""
+
+from __future__ import annotations
+
+import ssl
+import struct
+
+import pytest
+
+from chargescope.analyzer.handoff import StreamHandoff
+from chargescope.analyzer.records import (
+    Connection,
+    Endpoint,
+    Message,
+    StreamClose,
+    StreamData,
+    StreamGap,
+)
+from chargescope.analyzer.tls.keylog import KeyLog
+from chargescope.dissectors.tls.stream import TlsStream
+from tests.tls_session import run_session
+
+CONFIGS = [
+    pytest.param((ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-SHA256"),
+                 id="tls12-aes128-cbc-sha256"),
+    pytest.param((ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-GCM-SHA256"), id="tls12-aes128-gcm"),
+    pytest.param((ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES256-GCM-SHA384"), id="tls12-aes256-gcm"),
+    pytest.param((ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-CHACHA20-POLY1305"), id="tls12-chacha20"),
+    pytest.param((ssl.TLSVersion.TLSv1_3, None), id="tls13-default"),
+]
+EXCHANGE = [(0, b"\x01\xfe\x80\x01" + struct.pack("!I", 5) + b"hello"),
+            (1, bytes(range(256)) * 90),  # larger than one record: several records
+            (0, b"bye")]
+CONN = Connection(3, Endpoint("fe80::1", 50123), Endpoint("fe80::2", 61000), "test")
+
+
+class _Recorder:
+    """An inner stream dissector that keeps what it was fed."""
+
+    def __init__(self) -> None:
+        self.data = [bytearray(), bytearray()]
+        self.offsets_ok = True
+        self.closed = False
+
+    def on_data(self, event: StreamData) -> list[Message]:
+        self.offsets_ok &= event.offset == len(self.data[event.direction])
+        self.data[event.direction] += event.data
+        return []
+
+    def on_gap(self, event: StreamGap) -> list[Message]:
+        return []
+
+    def on_close(self, event: StreamClose) -> list[Message]:
+        self.closed = True
+        return []
+
+
+def _feed(session, keylog: KeyLog, *, keys_after: int | None = None, split: int = 0):
+    recorder = _Recorder()
+    inner = StreamHandoff("recorder", (), lambda data, direction: True, lambda conn: recorder)
+    stream = TlsStream(CONN, keylog if keys_after is None else KeyLog(), (inner,))
+    offsets = [0, 0]
+    out: list[Message] = []
+    for index, (direction, data) in enumerate(session.chunks):
+        if keys_after is not None and index == keys_after:
+            stream.keylog.add_text(session.keylog, "late")
+        pieces = [data[i:i + split] for i in range(0, len(data), split)] if split else [data]
+        for piece in pieces:
+            out += stream.on_data(StreamData(CONN, direction, offsets[direction], piece, 0))
+            offsets[direction] += len(piece)
+    out += stream.on_close(StreamClose(CONN, -1, 0, "end-of-capture"))
+    return recorder, out
+
+
+@pytest.fixture(scope="module", params=CONFIGS)
+def session(request, tmp_path_factory):
+    version, ciphers = request.param
+    return run_session(tmp_path_factory.mktemp("tls"), EXCHANGE, version=version,
+                       ciphers=ciphers)
+
+
+def test_decrypted_bytes_equal_what_the_endpoints_read(session):
+    keylog = KeyLog()
+    assert keylog.add_text(session.keylog, "client.keylog") >= 1
+    recorder, out = _feed(session, keylog)
+    assert bytes(recorder.data[0]) == session.received[0] == b"".join(
+        d for s, d in EXCHANGE if s == 0)
+    assert bytes(recorder.data[1]) == session.received[1]
+    assert recorder.offsets_ok and recorder.closed
+    assert [p.kind for m in out for p in m.problems] == []
+    names = [m.name for m in out]
+    assert names[:2] == ["ClientHello", "ServerHello"]
+    assert names.count("Finished") == 2
+    assert names[-1] == "Alert"  # close_notify, decrypted
+    assert out[-1].fields["tls"]["description"] == "close_notify"
+
+
+def test_records_split_into_small_segments_decode_the_same(session):
+    keylog = KeyLog()
+    keylog.add_text(session.keylog, "client.keylog")
+    recorder, out = _feed(session, keylog, split=7)
+    assert bytes(recorder.data[1]) == session.received[1]
+    assert [p.kind for m in out for p in m.problems] == []
+
+
+def test_keys_arriving_after_the_handshake_still_decrypt_everything(session):
+    recorder, out = _feed(session, KeyLog(), keys_after=4)
+    assert bytes(recorder.data[0]) == session.received[0]
+    assert bytes(recorder.data[1]) == session.received[1]
+    assert [p.kind for m in out for p in m.problems] == []
+
+
+def test_without_keys_the_handshake_is_decoded_and_the_rest_reported(session):
+    recorder, out = _feed(session, KeyLog(), keys_after=len(session.chunks) + 1)
+    assert recorder.data == [bytearray(), bytearray()]
+    hello = next(m for m in out if m.name == "ClientHello").fields["tls"]
+    assert hello["server_name"] == ["SECC.test"]
+    server = next(m for m in out if m.name == "ServerHello").fields["tls"]
+    assert server["version"] == session.version.replace("v", " ")
+    assert server["cipher_suite_code"] in {0xC023, 0xC02B, 0xC02C, 0xCCA9, 0x1301, 0x1302, 0x1303}
+    kinds = [p.kind for m in out for p in m.problems]
+    assert kinds and set(kinds) == {"tls.keys.missing"}
+    if session.version == "TLSv1.2":  # TLS 1.3 sends the certificate encrypted
+        cert = next(m for m in out if m.name == "Certificate").fields["tls"]["certificates"][0]
+        assert cert["subject"] == "CN=SECC.test"
+
+
+def test_a_wrong_key_is_reported_not_raised(session):
+    keylog = KeyLog()
+    wrong = b"\n".join(line[:-4] + b"abcd" for line in session.keylog.splitlines()
+                       if line and not line.startswith(b"#"))
+    keylog.add_text(wrong, "wrong")
+    recorder, out = _feed(session, keylog)
+    kinds = {p.kind for m in out for p in m.problems}
+    assert "tls.record.decrypt_failed" in kinds
+    assert recorder.data[1] == bytearray()
