@@ -287,6 +287,14 @@ class Pipeline:
                 out = self._stream_event(item, routes, stats)
                 if out:
                     yield from out
+        # end of input: frame dissectors that hold partial units (HomePlug fragments)
+        # report them, so nothing read is lost silently
+        for entry in self.frame_handoffs:
+            flush = getattr(entry.dissector, "flush", None)
+            if flush is not None:
+                leftovers = flush()
+                stats.messages += len(leftovers)
+                yield from leftovers
 
     # -- dispatch ------------------------------------------------------------------------
 

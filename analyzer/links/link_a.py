@@ -8,7 +8,9 @@ A run with no V2G session after it stays a link-A part of its own (kind "slac").
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import replace
+from functools import lru_cache
 
 from chargescope.analyzer.correlate.model import LinkEvent, LinkSession
 from chargescope.analyzer.links import LinkResult, loose
@@ -110,10 +112,9 @@ def _run_end(run) -> int:
     return run.steps[-1].ts_ns if run.steps else run.started_ns
 
 
+@lru_cache(maxsize=4096)  # a session repeats the same two endpoints thousands of times
 def mac_of(endpoint: str) -> str:
     """The MAC inside an EUI-64 IPv6 link-local address ("[fe80::...]:port"), or ''."""
-    import ipaddress
-
     host = endpoint.rpartition("]")[0].lstrip("[") if endpoint.startswith("[") else endpoint
     try:
         addr = ipaddress.IPv6Address(host.split("%")[0])
