@@ -87,3 +87,30 @@ def test_every_link_a_capture_matches_its_golden_verdicts():
     # nothing on link A was left undecoded
     assert not any("v2g.decode.problem" in row.get("findings", ())
                    for rows in now.values() for row in rows)
+
+
+def test_v2g_tcp_found_without_sdp_and_without_the_handshake():
+    """The capture starts after the handshake (no SDP, no SYN, no supportedAppProtocol): the
+    stream is still recognised by its V2GTP header and the DIN grammar found by trying the
+    candidates."""
+    link_a_engine()
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.analyzer.pipeline import Pipeline
+    from chargescope.analyzer.records import Message
+    from chargescope.analyzer.v2g import analyse
+
+    path = _capture("uhi22+pyPLC/2024-04-20_ModelY_pyPLC_stop_in_precharge.pcapng")
+    full, _ = link_a_engine()(path)
+    setup = full.sessions[0].messages[2]
+    assert setup.name == "SessionSetupReq"
+    with open_capture(path) as capture:
+        frames = [f for f in capture.frames() if f.number >= setup.refs[0].frame]
+    msgs = [m for m in Pipeline().run(frames) if isinstance(m, Message)
+            and m.protocol in ("sdp", "v2gtp", "exi")]
+    report = analyse(msgs)
+    (s,) = report.sessions
+    assert report.discovery == ()
+    assert s.protocol == "din" and s.schema_guessed
+    assert len(s.messages) == len(full.sessions[0].messages) - 2
+    assert s.outcome.stage == "precharge"
+    assert "v2g.handshake.not_captured" in {f.code for f in s.findings}

@@ -68,3 +68,17 @@ def test_cli_on_a_real_capture():
     assert sess["outcome"]["stage"] == "precharge"
     assert sess["outcome"]["code"] == "v2g.timing.precharge_timeout"
     assert len(sess["messages"]) == 274
+
+
+def test_cli_session_filter():
+    link_a_engine()
+    from chargescope.cli import cli
+
+    path = CORPUS / "pcaps" / "uhi22+pyPLC" / "2023-03-02_SuperCharger_CableCheck_error.pcapng"
+    if not path.exists():
+        pytest.skip("corpus not present")
+    result = CliRunner().invoke(cli, ["v2g", "--json", "--session", "06f0fe77", str(path)])
+    sessions = json.loads(result.stdout)["captures"][0]["sessions"]
+    assert [s["session_id"] for s in sessions] == ["06F0FE77"]
+    text = CliRunner().invoke(cli, ["v2g", "--session", "1", str(path)]).stdout
+    assert "V2G session 1 " in text and "V2G session 0 " not in text

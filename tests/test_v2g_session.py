@@ -418,3 +418,52 @@ def test_more_than_50_sdp_requests():
     limit = [f for f in report.findings if f.code == "v2g.sdp.retry_limit"]
     assert limit and limit[0].extra["count"] == 52 and limit[0].requirement == "[V2G2-161]"
     assert limit[0].evidence[0].ts_ns == 51  # the 51st request is the first too many
+
+
+def test_iso2_pnc_with_certificate_installation():
+    s = Script("iso2").handshake()
+    s.add("SessionSetupReq", sid="00").add("SessionSetupRes", 5)
+    s.pair("ServiceDiscovery").pair("ServiceDetail")
+    s.pair("PaymentServiceSelection", req={"SelectedPaymentOption": "Contract"})
+    s.pair("CertificateInstallation").pair("PaymentDetails")
+    for processing in ("Ongoing", "Finished"):
+        s.pair("Authorization", EVSEProcessing=processing)
+    s.pair("ChargeParameterDiscovery", req={"RequestedEnergyTransferMode":
+                                            "AC_three_phase_core"})
+    s.pair("PowerDelivery").pair("ChargingStatus").pair("MeteringReceipt")
+    s.pair("ChargingStatus").pair("PowerDelivery", req={"ChargeProgress": "Stop"})
+    s.pair("SessionStop").close()
+    sess = only(analyse(s.messages))
+    assert [f.code for f in sess.findings if f.severity >= Severity.WARNING] == []
+    assert (sess.payment, sess.energy_transfer) == ("Contract", "AC_three_phase_core")
+    assert sess.outcome.status == "success" and sess.outcome.charged
+
+
+def test_iso20_ac_session():
+    s = Script("iso20_CommonMessages").handshake(namespace="urn:iso:std:iso:15118:-20:AC")
+    s.add("SessionSetupReq", sid="00").add("SessionSetupRes", 5)
+    s.pair("AuthorizationSetup").pair("Authorization", EVSEProcessing="Finished")
+    s.pair("ServiceDiscovery")
+    s.pair("ServiceSelection", req={"SelectedEnergyTransferService": {"ServiceID": 1,
+                                                                       "ParameterSetID": 1}})
+    s.pair("AC_ChargeParameterDiscovery").pair("ScheduleExchange", EVSEProcessing="Finished")
+    s.pair("PowerDelivery")
+    for _ in range(3):
+        s.pair("AC_ChargeLoop", res_dt_ms=100)
+    s.pair("PowerDelivery", req={"ChargeProgress": "Stop"})
+    s.pair("SessionStop", req={"ChargingSession": "Terminate"}).close()
+    sess = only(analyse(s.messages))
+    assert sess.protocol == "iso20" and sess.energy_transfer == "AC"
+    assert [f.code for f in sess.findings if f.severity >= Severity.WARNING] == []
+    assert sess.outcome.status == "success"
+
+
+def test_iso20_charge_loop_before_power_delivery_is_unexpected():
+    s = Script("iso20_CommonMessages").handshake()
+    s.add("SessionSetupReq", sid="00").add("SessionSetupRes", 5)
+    s.pair("AuthorizationSetup").pair("Authorization", EVSEProcessing="Finished")
+    s.pair("ServiceDiscovery").pair("ServiceSelection").pair("DC_ChargeParameterDiscovery")
+    s.pair("DC_ChargeLoop")  # skipped ScheduleExchange, cable check, precharge, power delivery
+    found = [f for f in only(analyse(s.messages)).findings
+             if f.code == "v2g.sequence.unexpected"]
+    assert found and found[0].extra["after"] == "DC_ChargeParameterDiscovery"

@@ -2,6 +2,9 @@
 
 Public API: `analyse(messages) -> LinkAReport`, the incremental `V2GAnalyser` (feed/finish),
 the records in `chargescope.analyzer.v2g.records` and the finding codes in `specs.FINDINGS`.
+Modules: `states` (the transition tables), `protocols` (namespaces, timing parameters),
+`session` (the builder), `verdict` (how a session ended), `discovery` (SDP findings),
+`report` (ladder and JSON), `link` (LinkSessions for the correlator), `tree` (reading trees).
 """
 
 from chargescope.analyzer.v2g.records import Exchange, LinkAReport, Outcome, V2GSession

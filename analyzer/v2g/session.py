@@ -16,6 +16,7 @@ from typing import Any
 
 from chargescope.analyzer.records import Finding, Message
 from chargescope.analyzer.v2g import states
+from chargescope.analyzer.v2g.discovery import announced, sdp_findings
 from chargescope.analyzer.v2g.protocols import (
     ENERGY_SERVICES,
     LOOPS,
@@ -27,9 +28,10 @@ from chargescope.analyzer.v2g.protocols import (
     is_response,
     protocol_of_schema,
 )
-from chargescope.analyzer.v2g.records import Exchange, LinkAReport, Outcome, V2GSession
+from chargescope.analyzer.v2g.records import Exchange, LinkAReport, V2GSession
 from chargescope.analyzer.v2g.specs import registry
 from chargescope.analyzer.v2g.tree import body, find, items, physical, session_id, sub, text
+from chargescope.analyzer.v2g.verdict import Ending, judge
 
 NS = 1_000_000_000
 
@@ -40,7 +42,9 @@ CABLE_CHECK = frozenset({"CableCheck", "DC_CableCheck"})
 PRECHARGE = frozenset({"PreCharge", "DC_PreCharge"})
 DC_LOOP = frozenset({"CurrentDemand", "DC_ChargeLoop"})
 CHARGING = frozenset({"CurrentDemand", "ChargingStatus", "AC_ChargeLoop", "DC_ChargeLoop"})
-SHUTDOWN_CODES = frozenset({"EVSE_Shutdown", "EVSE_EmergencyShutdown", "EVSE_Malfunction",
+# EVSE_Shutdown is the charger ending the session in order (e.g. stop pressed at the charger);
+# these are faults
+SHUTDOWN_CODES = frozenset({"EVSE_EmergencyShutdown", "EVSE_Malfunction",
                             "EVSE_UtilityInterruptEvent"})
 STOP_NOTIFICATIONS = frozenset({"StopCharging", "Terminate"})
 EV_OK_CODES = frozenset({"NO_ERROR", "NoData"})
@@ -51,29 +55,6 @@ PRECHARGE_TOLERANCE_V = 20.0
 # Charge-loop deviations tolerated before a finding: regulation is never exact.
 VOLTAGE_MARGIN_V, VOLTAGE_MARGIN_REL = 10.0, 0.02
 CURRENT_MARGIN_A, CURRENT_MARGIN_REL = 2.0, 0.10
-
-# The EVCC sends at most 50 consecutive SECC Discovery Requests ([V2G2-161]).
-SDP_MAX_REQUESTS = 50
-
-SHUTDOWN_PHASE = frozenset({"WeldingDetection", "DC_WeldingDetection", "SessionStop"})
-# Violations the EV put up with: when it still ends the session with an acknowledged
-# SessionStop, they are findings, not the verdict.
-TOLERATED = frozenset({"v2g.timing.response_timeout", "v2g.dc.overvoltage",
-                       "v2g.dc.overcurrent", "v2g.dc.voltage_deviation",
-                       "v2g.sequence.unexpected", "v2g.session.id_mismatch"})
-
-# Which finding decides the verdict when several happened (earliest of the highest rank wins).
-DECISIVE = (
-    "v2g.handshake.failed", "v2g.response.failed", "v2g.evse.shutdown",
-    "v2g.evse.isolation_fault", "v2g.ac.rcd", "v2g.ev.error",
-    "v2g.timing.response_timeout", "v2g.timing.sequence_timeout",
-    "v2g.timing.ongoing_timeout", "v2g.timing.cable_check_timeout",
-    "v2g.timing.precharge_timeout", "v2g.dc.precharge_not_converged",
-    "v2g.dc.overvoltage", "v2g.evse.stop_requested", "v2g.sequence.unexpected",
-    "v2g.response.missing", "v2g.session.tcp_reset", "v2g.session.no_stop",
-    "v2g.session.id_mismatch",
-)
-
 
 @dataclass(slots=True)
 class _Session:
@@ -198,8 +179,10 @@ class V2GAnalyser:
                 self._finding(sess, "v2g.decode.problem", f"{count} x {kind}, first: {detail}",
                               msg, key=f"decode.{kind}", kind=kind, count=count)
         sessions = tuple(self._freeze(s) for s in self._sessions if s.messages)
-        return LinkAReport(sessions, tuple(self._discovery), tuple(self._sdp_findings()),
-                           tuple(sorted(self._announced())))
+        protocols = {s.protocol for s in self._sessions}
+        findings = sdp_findings(self._reg, self._discovery, self._tcp_servers, protocols)
+        return LinkAReport(sessions, tuple(self._discovery), tuple(findings),
+                           tuple(sorted(announced(self._discovery))))
 
     # ---------------------------------------------------------------- connections
     def _conn(self, msg: Message) -> _Conn:
@@ -486,9 +469,11 @@ class V2GAnalyser:
             if code in SHUTDOWN_CODES:
                 self._finding(sess, "v2g.evse.shutdown", f"{msg.name}: EVSEStatusCode {code}",
                               msg, once=True)
-            if note in STOP_NOTIFICATIONS:
-                self._finding(sess, "v2g.evse.stop_requested",
-                              f"{msg.name}: EVSENotification {note}", msg, once=True)
+            if note in STOP_NOTIFICATIONS or code == "EVSE_Shutdown":
+                why = f"EVSENotification {note}" if note in STOP_NOTIFICATIONS else \
+                    "EVSEStatusCode EVSE_Shutdown"
+                self._finding(sess, "v2g.evse.stop_requested", f"{msg.name}: {why}", msg,
+                              once=True)
         isolation = text(status, "EVSEIsolationStatus")
         if isolation == "Fault":
             self._finding(sess, "v2g.evse.isolation_fault", f"{msg.name}: EVSEIsolationStatus "
@@ -600,61 +585,6 @@ class V2GAnalyser:
         sess.findings.append(self._reg.make(code, text, ts_ns=ts, evidence=ev, link="A",
                                             stage=sess.stage, **extra))
 
-    def _announced(self) -> set[tuple[str, int]]:
-        return {(m.fields["SECCIPAddress"], m.fields["SECCPort"]) for m in self._discovery
-                if m.name == "SDPResponse" and "SECCPort" in m.fields}
-
-    def _sdp_findings(self) -> list[Finding]:
-        out: list[Finding] = []
-        reqs = [m for m in self._discovery if m.name == "SDPRequest"]
-        responses = [m for m in self._discovery if m.name == "SDPResponse"]
-        if reqs and not responses:
-            out.append(self._reg.make("v2g.sdp.unanswered", f"{len(reqs)} SDP requests, no "
-                                      "response", ts_ns=reqs[-1].ts_ns, evidence=reqs[:3],
-                                      link="A", count=len(reqs)))
-        # retries: requests between the first request and the first response
-        first_res = responses[0].ts_ns if responses else None
-        before = [m for m in reqs if first_res is None or m.ts_ns < first_res]
-        if len(before) > 1:
-            out.append(self._reg.make("v2g.sdp.retries", f"{len(before)} SDP requests before "
-                                      "the first answer", ts_ns=before[-1].ts_ns,
-                                      evidence=before[:3], link="A", count=len(before)))
-        if len(before) > SDP_MAX_REQUESTS:
-            out.append(self._reg.make("v2g.sdp.retry_limit", f"{len(before)} consecutive SDP "
-                                      f"requests, more than {SDP_MAX_REQUESTS}",
-                                      ts_ns=before[SDP_MAX_REQUESTS].ts_ns,
-                                      evidence=before[SDP_MAX_REQUESTS:SDP_MAX_REQUESTS + 1],
-                                      link="A", count=len(before)))
-        seccs = {m.fields.get("SECCIPAddress") for m in responses}
-        if len(seccs) > 1:
-            out.append(self._reg.make("v2g.sdp.several_seccs", "SECCs answering: "
-                                      + ", ".join(sorted(str(s) for s in seccs)),
-                                      ts_ns=responses[-1].ts_ns, evidence=responses, link="A"))
-        for ip, port in sorted(self._announced()):
-            if (ip, port) in self._tcp_servers:
-                continue
-            ev = [m for m in responses if m.fields.get("SECCPort") == port][:1]
-            ts = ev[0].ts_ns if ev else 0
-            used = sorted(p for host, p in self._tcp_servers if host == ip)
-            if used:
-                out.append(self._reg.make("v2g.sdp.port_mismatch", f"[{ip}]:{port} announced, "
-                                          f"the EVCC connected to port {used[0]}", ts_ns=ts,
-                                          evidence=ev, link="A", used_port=used[0]))
-            elif ev and ev[0].fields.get("Security") == "TLS":
-                out.append(self._reg.make("v2g.tls.not_decrypted", f"[{ip}]:{port} announced "
-                                          "with TLS; no V2GTP in clear text", ts_ns=ts,
-                                          evidence=ev, link="A"))
-            else:
-                out.append(self._reg.make("v2g.sdp.no_connection", f"[{ip}]:{port} announced, "
-                                          "no V2G traffic to it", ts_ns=ts, evidence=ev,
-                                          link="A"))
-        tls = [m for m in responses if m.fields.get("Security") == "TLS"]
-        if tls and any(s.protocol == "din" for s in self._sessions):
-            out.append(self._reg.make("v2g.sdp.tls_for_din", "SDP agreed TLS but the session "
-                                      "is DIN 70121", ts_ns=tls[0].ts_ns, evidence=tls[:1],
-                                      link="A"))
-        return out
-
     def _freeze(self, s: _Session) -> V2GSession:
         proto = PROTOCOLS.get(s.protocol)
         found = list(s.findings)
@@ -672,62 +602,15 @@ class V2GAnalyser:
             control_mode=s.control_mode,
             connections=tuple(s.connections), start_ns=s.messages[0].ts_ns,
             end_ns=s.messages[-1].ts_ns, messages=tuple(s.messages),
-            exchanges=tuple(s.exchanges), findings=findings, outcome=_outcome(s, findings))
+            exchanges=tuple(s.exchanges), findings=findings,
+            outcome=judge(findings, s.exchanges, Ending(s.stage, s.stop_ok, s.paused, s.charged,
+                                                        s.ended)))
 
 
 def _stops(power_delivery: dict) -> bool:
     """PowerDeliveryReq asking to stop (ISO ChargeProgress, DIN ReadyToChargeState=false)."""
     return power_delivery.get("ChargeProgress") in ("Stop", "Standby") or \
         power_delivery.get("ReadyToChargeState") is False
-
-
-def _progress_after(s: _Session, f: Finding) -> bool:
-    """Did the EV go on after `f`, to a request of another stage (the shutdown sequence —
-    PowerDelivery stop, WeldingDetection, SessionStop — does not count)? Then `f` was not
-    what ended the session."""
-    if f.code in ("v2g.response.failed", "v2g.handshake.failed"):
-        return False  # a FAILED answer ends the session by rule, whatever the EV does next
-    stage = f.extra.get("stage")
-    for ex in s.exchanges:
-        req = ex.request
-        if req is None or req.ts_ns <= f.ts_ns or ex.name in SHUTDOWN_PHASE:
-            continue
-        if states.state_of(ex.name, body(req)) == states.PD_STOP:
-            continue
-        # a violation of the tolerable kind is shrugged off by simply carrying on
-        if STAGES.get(ex.name, ex.name) != stage or f.code in TOLERATED:
-            return True
-    return False
-
-
-def _outcome(s: _Session, findings: tuple[Finding, ...]) -> Outcome:
-    rank = {code: i for i, code in enumerate(DECISIVE)}
-    decisive = [f for f in findings if f.code in rank]
-    unrecovered = [f for f in decisive if f.severity >= 3 and not _progress_after(s, f)
-                   and not (s.stop_ok and f.code in TOLERATED)]
-    if s.stop_ok and not s.paused and not unrecovered:
-        # errors the session went on from (e.g. a late response the EV tolerated) stay in the
-        # findings; the verdict is about how the session ended
-        how = "after charging" if s.charged else "before any energy transfer"
-        return Outcome("success", "session stop", f"SessionStop acknowledged {how}", "",
-                       s.charged)
-    if decisive:
-        # The cause is the first error the session never recovered from: after it, no
-        # exchange of another stage was answered OK (SessionStop aside). An EV that ignores
-        # a late precharge and charges on has not failed at precharge.
-        errors = [f for f in decisive if f.severity >= 3] or decisive
-        fatal = unrecovered or errors
-        cause = min(fatal, key=lambda f: (f.ts_ns, rank[f.code]))
-        return Outcome("failed", str(cause.extra.get("stage", s.stage)), cause.text,
-                       cause.code, s.charged)
-    if s.paused:
-        return Outcome("incomplete", s.stage, "session paused (SessionStop Pause) and not "
-                       "resumed in the capture", "", s.charged)
-    if s.ended == "end-of-capture" or not s.ended:
-        return Outcome("incomplete", s.stage, f"capture ends at stage {s.stage}",
-                       "v2g.session.capture_ended", s.charged)
-    return Outcome("failed", s.stage, f"connection ended ({s.ended}) at stage {s.stage}",
-                   "", s.charged)
 
 
 def analyse(messages: Iterable[Message]) -> LinkAReport:

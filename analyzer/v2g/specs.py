@@ -77,9 +77,9 @@ FINDINGS: tuple[FindingSpec, ...] = (
                 "precharge lasted longer than V2G_EVCC_PreCharge_Timeout"),
     # EVSE and EV status
     FindingSpec("v2g.evse.shutdown", E, "protocol",
-                "the EVSE reported a shutdown, emergency shutdown or malfunction"),
+                "the EVSE reported an emergency shutdown, a malfunction or a utility interrupt"),
     FindingSpec("v2g.evse.stop_requested", W, "protocol",
-                "the EVSE asked the EV to stop charging (EVSENotification=StopCharging)"),
+                "the EVSE asked the EV to stop charging (StopCharging, EVSE_Shutdown)"),
     FindingSpec("v2g.evse.isolation_fault", E, "protocol",
                 "the EVSE reported an isolation fault"),
     FindingSpec("v2g.evse.isolation_warning", W, "protocol",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -56,8 +57,10 @@ def analyse_capture(path: Path, keylog_files: tuple[Path, ...] = ()
 @click.option("--full", is_flag=True, help="With --json: include every decoded tree.")
 @click.option("--loop", "max_loop", default=3, show_default=True,
               help="Ladder: show at most this many requests of a repeating loop.")
+@click.option("--session", "only", multiple=True, metavar="ID",
+              help="Only sessions with this SessionID (or index); may repeat.")
 def command(captures: tuple[Path, ...], as_json: bool, keylog, site, show_secrets: bool,
-            full: bool, max_loop: int) -> None:
+            full: bool, max_loop: int, only: tuple[str, ...]) -> None:
     """V2G sessions (SDP, supportedAppProtocol, DIN 70121, ISO 15118-2/-20): ladder and verdict."""
     files = expand_captures(captures)
     if not files:
@@ -71,6 +74,11 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog, site, show_secret
             diag(f"{path}: cannot read: {exc}")
             bad += 1
             continue
+        if only:
+            wanted = {o.upper() for o in only}
+            report = replace(report, sessions=tuple(
+                s for s in report.sessions
+                if s.session_id.upper() in wanted or str(s.index) in wanted))
         for problem in problems[:20]:
             diag(f"{path}: {problem}")
         if len(problems) > 20:
@@ -91,7 +99,7 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog, site, show_secret
 
 def _print_report(path: Path, report: LinkAReport, max_loop: int) -> None:
     click.echo(f"== {path}")
-    sdp = [m for m in report.discovery]
+    sdp = report.discovery
     if sdp:
         click.echo(f"SDP: {sum(m.name == 'SDPRequest' for m in sdp)} requests, "
                    f"{sum(m.name == 'SDPResponse' for m in sdp)} responses; announced "
