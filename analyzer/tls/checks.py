@@ -131,16 +131,22 @@ class TlsChecker:
 
 
 class TlsLinkAnalyzer:
-    """The TLS checks as a link analyzer (`analyzer.links.link_analyzers`)."""
+    """The TLS and Plug & Charge checks as a link analyzer (`analyzer.links.link_analyzers`)."""
 
     def __init__(self, source: str = "") -> None:
+        from chargescope.analyzer.tls.pnc import PncChecker
+
         self.source = source
         self.checker = TlsChecker()
+        self.pnc = PncChecker()
 
     def feed(self, message: Message) -> None:
-        self.checker.feed(message)
+        if message.protocol == "tls":
+            self.checker.feed(message)
+        elif message.protocol == "exi":
+            self.pnc.feed(message)
 
     def finish(self):  # -> LinkResult (imported late: links imports analyzers lazily too)
         from chargescope.analyzer.links import LinkResult
 
-        return LinkResult(findings=self.checker.finish())
+        return LinkResult(findings=self.checker.finish() + self.pnc.finish())
