@@ -98,3 +98,30 @@ def test_dsv2gshark_tls_captures_decrypt_to_complete_sessions(name):
     assert exi[0] == "supportedAppProtocolReq"
     assert "SessionStopRes" in exi
     assert any(n.startswith("Authorization") for n in exi)
+
+
+def test_ocpp_over_wss_decrypts_into_the_ocpp_dissector(tmp_path):
+    from ocpp.messages import Call, CallResult
+
+    from tests import ws_builder as ws
+    from tests.tls_session import Node
+
+    call = Call("42", "BootNotification", {"chargePointModel": "M", "chargePointVendor": "V"})
+    result = CallResult("42", {"status": "Accepted", "currentTime": "2025-01-01T00:00:00Z",
+                               "interval": 300}, action="BootNotification")
+    exchange = [(0, ws.request("CP-7")), (1, ws.response()),
+                (0, ws.client_frame(call.to_json())), (1, ws.server_frame(result.to_json()))]
+    session = run_session(tmp_path, exchange, version=ssl.TLSVersion.TLSv1_2,
+                          ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
+    keyfile = tmp_path / "keys.log"
+    keyfile.write_bytes(session.keylog)
+    path = to_capture(session, tmp_path / "wss.pcapng", server_port=443,
+                      client=Node("02:00:00:00:00:07", "10.0.0.7"),
+                      server=Node("02:00:00:00:00:01", "10.0.0.1"))
+    messages, _ = _run(path, [keyfile])
+    ocpp = [m for m in messages if m.protocol == "ocpp"]
+    assert [m.fields.get("message_type") for m in ocpp] == ["CALL", "CALLRESULT"]
+    assert ocpp[0].fields.get("action") == "BootNotification" and ocpp[0].link == "B"
+    runner = CliRunner()
+    out = runner.invoke(cli, ["ocpp", "--json", "--keylog", str(keyfile), str(path)])
+    assert "BootNotification" in out.stdout and "CP-7" in out.stdout
