@@ -275,7 +275,8 @@ class Pipeline:
                         and (packet.dport in by_udp_port or packet.sport in by_udp_port)):
                     yield from self._dispatch_frame(packet)
                 elif (self._tls and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
-                      and looks_like_inband_key_log(packet.payload)):
+                      and looks_like_inband_key_log(packet.frame.data[
+                          packet.payload_offset:packet.payload_offset + 64])):
                     message = inband_key_log(packet, self.keylog)
                     stats.handoffs["tls-keylog"] += 1
                     stats.messages += 1

@@ -88,3 +88,13 @@ def test_garbage_certificate_is_a_finding_not_an_exception():
             "ContractSignatureCertChain": {"Certificate": "not base64!"}}}}}
     message = Message(Link.A, "exi", "PaymentDetailsReq", TS, "a", "b", tree)
     assert _codes(message) == ["pnc.certificate.unparsable"]
+
+
+def test_failed_response_placeholders_are_not_checked():
+    tree = {"V2G_Message": {"Body": {"CertificateInstallationRes": {
+        "ResponseCode": "FAILED_NoCertificateAvailable",
+        "ContractSignatureCertChain": {"Certificate": ""}}}}}
+    message = Message(Link.A, "exi", "CertificateInstallationRes", TS, "a", "b", tree)
+    assert _codes(message) == []
+    tree["V2G_Message"]["Body"]["CertificateInstallationRes"]["ResponseCode"] = "OK"
+    assert _codes(message) == ["pnc.certificate.unparsable"]

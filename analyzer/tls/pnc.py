@@ -142,6 +142,15 @@ def load_trust_anchors(paths: Iterable[Path]) -> list[x509.Certificate]:
     return anchors
 
 
+def _failed_response(message: Message) -> bool:
+    root = message.fields.get("V2G_Message")
+    body = root.get("Body") if isinstance(root, dict) else message.fields.get(message.name)
+    if isinstance(body, dict) and message.name in body:
+        body = body[message.name]
+    code = body.get("ResponseCode") if isinstance(body, dict) else None
+    return isinstance(code, str) and code.startswith("FAILED")
+
+
 def _normalise_emaid(text: str) -> str:
     return text.replace("-", "").replace(" ", "").upper()
 
@@ -165,8 +174,8 @@ class PncChecker:
     findings: list[Finding] = field(default_factory=list)
 
     def feed(self, message: Message) -> None:
-        if message.protocol != "exi":
-            return
+        if message.protocol != "exi" or _failed_response(message):
+            return  # a FAILED response fills its mandatory chains with placeholders
         for chain in find_chains(message.fields):
             self._check(message, chain)
         body = message.fields.get("V2G_Message", {}).get("Body", {})

@@ -45,7 +45,7 @@ from chargescope.dissectors.tls.handshake import (
     parse_alert,
     parse_handshake,
 )
-from chargescope.dissectors.tls.keyschedule import tls12_keys, tls13_keys
+from chargescope.dissectors.tls.keyschedule import hkdf_expand_label, tls12_keys, tls13_keys
 from chargescope.dissectors.tls.suites import DECRYPTABLE
 
 PROBLEM_KINDS: dict[str, str] = {
@@ -69,7 +69,7 @@ class _Side:
 
     __slots__ = ("buf", "start", "segments", "synced", "hs_buf", "protected", "decryptor",
                  "epoch", "failed", "plain_offset", "undecrypted", "undecrypted_bytes",
-                 "skipped")
+                 "skipped", "app_secret")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -85,6 +85,7 @@ class _Side:
         self.undecrypted = 0
         self.undecrypted_bytes = 0
         self.skipped = 0
+        self.app_secret = b""  # TLS 1.3: current application traffic secret (KeyUpdate)
 
     def refs(self, start: int, end: int) -> tuple[ByteRef, ...]:
         out = []
@@ -309,6 +310,8 @@ class TlsStream:
             secret = secrets.get(label)
             if secret is None:
                 return None
+            if side.epoch:
+                side.app_secret = secret
             side.decryptor = RecordDecryptor(suite, tls13_keys(suite, secret), tls13=True)
         else:
             master = secrets.get(TLS12_MASTER)
@@ -419,14 +422,32 @@ class TlsStream:
     def _learn(self, msg_type: int, fields: dict[str, Any], direction: int) -> None:
         if msg_type == 1 and direction == 0:
             self.client_random = bytes.fromhex(fields["random"])
-        elif msg_type == 2 and direction == 1 and not fields["hello_retry_request"]:
-            self.server_random = bytes.fromhex(fields["random"])
+        elif msg_type == 2 and direction == 1:
+            # a HelloRetryRequest already fixes version and suite (its random is not the
+            # server random: the real ServerHello follows the second ClientHello)
             self.version = fields["version_code"]
             self.suite_code = fields["cipher_suite_code"]
-            self.encrypt_then_mac = fields["encrypt_then_mac"]
+            if not fields["hello_retry_request"]:
+                self.server_random = bytes.fromhex(fields["random"])
+                self.encrypt_then_mac = fields["encrypt_then_mac"]
         elif msg_type == 20 and self.version == TLS13:
             side = self.sides[direction]
             side.epoch, side.decryptor = 1, None  # Finished: application traffic keys next
+        elif msg_type == 24 and self.version == TLS13:
+            self._key_update(direction)
+
+    def _key_update(self, direction: int) -> None:
+        """KeyUpdate (RFC 8446 §4.6.3, §7.2): the sender's next records use the next secret."""
+        side = self.sides[direction]
+        suite = DECRYPTABLE.get(self.suite_code)
+        if suite is None or not side.app_secret:
+            side.failed = True  # cannot follow the update: reported as undecrypted
+            return
+        size = 48 if suite.hash_name == "sha384" else 32
+        side.app_secret = hkdf_expand_label(side.app_secret, "traffic upd", b"", size,
+                                            suite.hash_name)
+        side.epoch += 1
+        side.decryptor = RecordDecryptor(suite, tls13_keys(suite, side.app_secret), tls13=True)
 
     def _application_data(self, rec: rl.Record, data: bytes, refs: tuple[ByteRef, ...],
                           out: list[Message]) -> None:
