@@ -138,3 +138,39 @@ def test_a_wrong_key_is_reported_not_raised(session):
     kinds = {p.kind for m in out for p in m.problems}
     assert "tls.record.decrypt_failed" in kinds
     assert recorder.data[1] == bytearray()
+
+
+def _seal(keys, seq: int, inner: bytes) -> bytes:
+    """One TLS 1.3 record protected the way a sender would (RFC 8446 §5.2)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = bytes(a ^ b for a, b in zip(keys.iv, seq.to_bytes(12, "big"), strict=True))
+    header = b"\x17\x03\x03" + (len(inner) + 16).to_bytes(2, "big")
+    return header + AESGCM(keys.key).encrypt(nonce, inner, header)
+
+
+def test_tls13_key_update_switches_to_the_next_secret(tmp_path):
+    from chargescope.dissectors.tls.keyschedule import hkdf_expand_label, tls13_keys
+    from chargescope.dissectors.tls.suites import DECRYPTABLE
+
+    session = run_session(tmp_path, [(1, b"before")], version=ssl.TLSVersion.TLSv1_3)
+    keylog = KeyLog()
+    keylog.add_text(session.keylog, "k")
+    recorder = _Recorder()
+    inner = StreamHandoff("recorder", (), lambda data, direction: True, lambda conn: recorder)
+    stream = TlsStream(CONN, keylog, (inner,))
+    offsets = [0, 0]
+    for direction, data in session.chunks:
+        stream.on_data(StreamData(CONN, direction, offsets[direction], data, 0))
+        offsets[direction] += len(data)
+    server = stream.sides[1]
+    suite = DECRYPTABLE[stream.suite_code]
+    size = 48 if suite.hash_name == "sha384" else 32
+    seq = server.decryptor.seq
+    key_update = b"\x18\x00\x00\x01\x00" + b"\x16"  # KeyUpdate(update_not_requested), type 22
+    updated = hkdf_expand_label(server.app_secret, "traffic upd", b"", size, suite.hash_name)
+    wire = (_seal(tls13_keys(suite, server.app_secret), seq, key_update)
+            + _seal(tls13_keys(suite, updated), 0, b"after\x17"))
+    out = stream.on_data(StreamData(CONN, 1, offsets[1], wire, 0))
+    assert [m.name for m in out] == ["KeyUpdate"]
+    assert bytes(recorder.data[1]) == b"beforeafter"
