@@ -103,12 +103,18 @@ def _alpn(r: _Reader) -> list[str]:
     return out
 
 
-def parse_client_hello(body: bytes) -> dict[str, Any]:
-    r = _Reader(body)
-    legacy = r.uint(2, "client_version")
+def _hello_start(r: _Reader) -> tuple[int, bytes]:
+    """legacy_version and random of a Client/ServerHello; the session id is skipped."""
+    legacy = r.uint(2, "legacy_version")
     random = r.take(32, "random")
     session = r.vector(1, "session_id")
     session.take(session.left, "session_id")
+    return legacy, random
+
+
+def parse_client_hello(body: bytes) -> dict[str, Any]:
+    r = _Reader(body)
+    legacy, random = _hello_start(r)
     suites_r = r.vector(2, "cipher_suites")
     suites = []
     while suites_r.left:
@@ -135,10 +141,7 @@ def parse_client_hello(body: bytes) -> dict[str, Any]:
 
 def parse_server_hello(body: bytes) -> dict[str, Any]:
     r = _Reader(body)
-    legacy = r.uint(2, "server_version")
-    random = r.take(32, "random")
-    session = r.vector(1, "session_id")
-    session.take(session.left, "session_id")
+    legacy, random = _hello_start(r)
     suite = r.uint(2, "cipher_suite")
     r.uint(1, "compression_method")
     version = legacy
