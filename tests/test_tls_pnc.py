@@ -13,7 +13,12 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from chargescope.analyzer.records import Link, Message
-from chargescope.analyzer.tls.pnc import PncChecker, find_chains, load_trust_anchors
+from chargescope.analyzer.tls.pnc import (
+    PncChecker,
+    find_chains,
+    load_trust_anchors,
+    ocpp_chains,
+)
 
 NOW = datetime.datetime(2025, 6, 1, tzinfo=datetime.UTC)
 TS = int(NOW.timestamp()) * 1_000_000_000
@@ -98,3 +103,39 @@ def test_failed_response_placeholders_are_not_checked():
     assert _codes(message) == []
     tree["V2G_Message"]["Body"]["CertificateInstallationRes"]["ResponseCode"] = "OK"
     assert _codes(message) == ["pnc.certificate.unparsable"]
+
+
+def _ocpp(action: str, payload: dict, ts: int = TS) -> Message:
+    return Message(Link.B, "ocpp", action, ts, "cp", "csms",
+                   {"action": action, "message_type": "CALL", "payload": payload})
+
+
+def test_ocpp_certificate_signed_pem_chain():
+    leaf, _ = _issue("CP-7", MO_SUB, ca=False)
+    pem = (leaf.public_bytes(Encoding.PEM) + MO_SUB[0].public_bytes(Encoding.PEM)).decode()
+    assert _codes(_ocpp("CertificateSigned", {"certificateChain": pem}), [MO_ROOT[0]]) == []
+    assert _codes(_ocpp("CertificateSigned", {"certificateChain": pem}), [V2G_ROOT[0]]) == [
+        "pnc.chain.unknown_root"]
+    assert _codes(_ocpp("CertificateSigned", {"certificateChain": "garbage"})) == [
+        "pnc.certificate.unparsable"]
+
+
+def test_ocpp_get15118evcertificate_exi_response_from_the_corpus():
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.analyzer.pipeline import Pipeline
+    from chargescope.dissectors.exi import encode
+    from tests.conftest import corpus_path
+
+    path = corpus_path("pcaps", "dspace-group+dsV2Gshark",
+                       "ISO-2_DC_PnC_TLS_CertInstallation_DS5366_RiseV2G.pcapng")
+    with open_capture(path) as capture:
+        res = next(m for m in Pipeline().run(capture.frames())
+                   if getattr(m, "name", "") == "CertificateInstallationRes")
+    tree = {"V2G_Message": res.fields["V2G_Message"]}
+    exi = base64.b64encode(encode(tree, "iso2")).decode()
+    message = _ocpp("Get15118EVCertificate", {"status": "Accepted", "exiResponse": exi},
+                    res.ts_ns)
+    chains = list(ocpp_chains(message.fields["payload"]))
+    assert {c.element for c in chains} == {"SAProvisioningCertificateChain",
+                                           "ContractSignatureCertChain"}
+    assert _codes(message) == []  # the RiseV2G test PKI chains are consistent and valid

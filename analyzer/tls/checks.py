@@ -143,7 +143,7 @@ class TlsLinkAnalyzer:
     def feed(self, message: Message) -> None:
         if message.protocol == "tls":
             self.checker.feed(message)
-        elif message.protocol == "exi":
+        elif message.protocol in ("exi", "ocpp"):
             self.pnc.feed(message)
 
     def finish(self):  # -> LinkResult (imported late: links imports analyzers lazily too)

@@ -1,7 +1,8 @@
 """Plug & Charge certificate chains carried in V2G messages, and their checks.
 
 Chains are found in the decoded EXI trees (ISO 15118-2 ContractSignatureCertChain,
-SAProvisioningCertificateChain, OEMProvisioningCert; ISO 15118-20 *CertificateChain) and
+SAProvisioningCertificateChain, OEMProvisioningCert; ISO 15118-20 *CertificateChain) and in
+OCPP payloads (CertificateSigned PEM chains, Get15118EVCertificate EXI requests/responses) and
 described (subject, issuer, validity, key usage, eMAID). `PncChecker` verifies each chain:
 validity at the message's time, issuer/subject links and signatures between consecutive
 certificates, the root against user-supplied trust anchors (V2G, MO, OEM roots), and the
@@ -142,13 +143,44 @@ def load_trust_anchors(paths: Iterable[Path]) -> list[x509.Certificate]:
     return anchors
 
 
-def _failed_response(message: Message) -> bool:
-    root = message.fields.get("V2G_Message")
-    body = root.get("Body") if isinstance(root, dict) else message.fields.get(message.name)
-    if isinstance(body, dict) and message.name in body:
-        body = body[message.name]
+def _failed_response(tree: dict) -> bool:
+    """Does this decoded V2G tree hold a response with a FAILED* ResponseCode?"""
+    root = tree.get("V2G_Message")
+    body = root.get("Body") if isinstance(root, dict) else tree
+    if isinstance(body, dict) and len(body) == 1:
+        body = next(iter(body.values()))
     code = body.get("ResponseCode") if isinstance(body, dict) else None
     return isinstance(code, str) and code.startswith("FAILED")
+
+
+OCPP_EXI_FIELDS = ("exiRequest", "exiResponse")  # Get15118EVCertificate (2.0.1 / 2.1)
+OCPP_EXI_SCHEMAS = ("iso2", "iso20_CommonMessages")
+
+
+def ocpp_chains(payload: dict) -> Iterator[CertChain]:
+    """Chains in an OCPP payload: CertificateSigned's PEM `certificateChain`, and the EXI
+    CertificateInstallationReq/Res carried base64 in Get15118EVCertificate."""
+    pem = payload.get("certificateChain")
+    if isinstance(pem, str):
+        try:
+            certs = x509.load_pem_x509_certificates(pem.encode())
+            yield CertChain("certificateChain", tuple(certs))
+        except ValueError as exc:
+            yield CertChain("certificateChain", (None,), (f"not PEM X.509: {exc}"[:160],))
+    for name in OCPP_EXI_FIELDS:
+        data = _der(payload.get(name))
+        if not data:
+            continue
+        from chargescope.dissectors.exi import ExiError, decode
+
+        for schema in OCPP_EXI_SCHEMAS:
+            try:
+                tree = decode(data, schema)
+            except ExiError:
+                continue
+            if not _failed_response(tree):
+                yield from find_chains(tree)
+            break
 
 
 def _normalise_emaid(text: str) -> str:
@@ -174,7 +206,13 @@ class PncChecker:
     findings: list[Finding] = field(default_factory=list)
 
     def feed(self, message: Message) -> None:
-        if message.protocol != "exi" or _failed_response(message):
+        if message.protocol == "ocpp":
+            payload = message.fields.get("payload")
+            if isinstance(payload, dict):
+                for chain in ocpp_chains(payload):
+                    self._check(message, chain)
+            return
+        if message.protocol != "exi" or _failed_response(message.fields):
             return  # a FAILED response fills its mandatory chains with placeholders
         for chain in find_chains(message.fields):
             self._check(message, chain)
@@ -188,7 +226,8 @@ class PncChecker:
 
     def _make(self, code: str, text: str, message: Message, **extra) -> None:
         self.findings.append(self.registry.make(code, text, ts_ns=message.ts_ns,
-                                                evidence=(message,), link="A", **extra))
+                                                evidence=(message,), link=str(message.link),
+                                                **extra))
 
     def _check(self, message: Message, chain: CertChain) -> None:
         for error in chain.errors:
