@@ -108,11 +108,21 @@ class KeyLog:
         """The labels and secrets known for one handshake (empty if none yet)."""
         return self._secrets.get(client_random, {})
 
+    def entries(self) -> list[KeyLogEntry]:
+        """Every entry known, in the order first seen (e.g. to write an NSS key log file)."""
+        return [KeyLogEntry(label, random, secret) for random, labels in self._secrets.items()
+                for label, secret in labels.items()]
+
     def __len__(self) -> int:
         return sum(len(v) for v in self._secrets.values())
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
+
+
+def format_key_log(entries: Iterable[KeyLogEntry]) -> str:
+    """NSS key log text (what Wireshark's "(Pre)-Master-Secret log filename" reads)."""
+    return "".join(f"{e.label} {e.client_random.hex()} {e.secret.hex()}\n" for e in entries)
 
 
 def looks_like_inband_key_log(payload: bytes) -> bool:
