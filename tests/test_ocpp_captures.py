@@ -26,7 +26,7 @@ EXPECTED_FINDINGS = {
     "ocpp16_basic": {"ocpp.security.basic_auth_cleartext", "ocpp.auth.rejected", "ocpp.callerror",
                      "ocpp.rpc.malformed", "ocpp.call.unanswered"},
     "ocpp201_deflate": {"ocpp.security.basic_auth_cleartext", "ocpp.tx.seqno_gap", "ocpp.callerror",
-                        "ocpp.status.faulted"},
+                        "ocpp.status.faulted", "ocpp.auth.rejected"},
     "ocpp21_nocontext": {"ocpp.security.basic_auth_cleartext"},
 }
 
@@ -82,6 +82,7 @@ def test_capture_transactions_and_findings(name):
         if "energy_wh" in exp:
             assert tx.energy_wh == exp["energy_wh"]
         assert tx.stop_reason == exp.get("reason", exp.get("stopped_reason"))
+        assert tx.remote_start == exp.get("remote_start", False)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -104,3 +104,12 @@ def test_charger_filter():
     assert {r["charge_point_id"] for r in doc["messages"]} == {"CS201-001"}
     assert all(f["charge_point_id"] == "CS201-001" for f in doc["findings"])
     assert res.exit_code == 0  # the 1.6 charger's error findings are filtered out
+
+
+def test_sources_keep_their_own_clocks():
+    """A call pending at the end of one log is not timed out by a later log's clock."""
+    both = [DATA / "ocpp16_basic.jsonl", DATA / "ocpp201_deflate.jsonl"]
+    doc = json.loads(run("--json", *both).stdout)
+    by_cp = {c["charge_point_id"]: {f["code"] for f in c["findings"]} for c in doc["chargers"]}
+    assert "ocpp.call.pending_at_end" in by_cp["CP16-001"]
+    assert "ocpp.call.unanswered" not in by_cp["CP16-001"] | by_cp["CS201-001"]

@@ -35,7 +35,7 @@ def test_happy_pairs_make_no_findings():
     msgs = [o.call("Heartbeat", {}, 1, uid="a"), o.result("a", HB, 1.1),
             o.call("Heartbeat", {}, 2, uid="b"), o.result("b", HB, 2.1)]
     assert codes(t, msgs) == []
-    assert t.finish((BASE + 3) * S) == []
+    assert t.finish({None: (BASE + 3) * S}) == []
 
 
 def test_duplicate_id_unknown_and_duplicate_results():
@@ -73,10 +73,10 @@ def test_close_and_end_of_capture():
     assert [f.code for f in t.close(0, (BASE + 2) * S)] == ["ocpp.call.unanswered"]
     t2 = PairingTracker()
     codes(t2, [o.call("Heartbeat", {}, 1, uid="a")])
-    assert [f.code for f in t2.finish((BASE + 2) * S)] == ["ocpp.call.pending_at_end"]
+    assert [f.code for f in t2.finish({None: (BASE + 2) * S})] == ["ocpp.call.pending_at_end"]
     t3 = PairingTracker(timeout_ns=10**9)
     codes(t3, [o.call("Heartbeat", {}, 1, uid="a")])
-    assert [f.code for f in t3.finish((BASE + 5) * S)] == ["ocpp.call.unanswered"]
+    assert [f.code for f in t3.finish({None: (BASE + 5) * S})] == ["ocpp.call.unanswered"]
 
 
 def test_callerror_settles_a_call():

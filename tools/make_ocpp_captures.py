@@ -161,6 +161,12 @@ class Csms21(Cp21):
         return res21.TransactionEvent()
 
 
+class Cp201Client(Cp201):
+    @on("RequestStartTransaction")
+    def on_request_start(self, id_token, remote_start_id, **_):
+        return res201.RequestStartTransaction(status="Accepted")
+
+
 class Cp16Client(Cp16):
     @on("RemoteStopTransaction")
     def on_remote_stop(self, transaction_id):
@@ -208,6 +214,9 @@ async def scenario_v201(cp: Cp201, csms: Csms201, ws: Any) -> list[dict]:
         reason="PowerUp"))
     await cp.call(call201.StatusNotification(timestamp=now(), connector_status="Available", evse_id=1,
                                              connector_id=1))
+    await cp.call(call201.Authorize(id_token={"id_token": "STOLEN01", "type": "ISO14443"}))  # Blocked
+    await csms.call(call201.RequestStartTransaction(id_token={"id_token": "TOKEN201", "type": "ISO14443"},
+                                                    remote_start_id=77, evse_id=1))
     await cp.call(call201.Authorize(id_token={"id_token": "TOKEN201", "type": "ISO14443"}))
     evse = {"id": 1, "connector_id": 1}
     token = {"id_token": "TOKEN201", "type": "ISO14443"}
@@ -217,7 +226,8 @@ async def scenario_v201(cp: Cp201, csms: Csms201, ws: Any) -> list[dict]:
             {"value": wh, "measurand": "Energy.Active.Import.Register", "unit_of_measure": {"unit": "Wh"}}]}]
 
     await cp.call(call201.TransactionEvent(event_type="Started", timestamp=now(), trigger_reason="Authorized",
-                                           seq_no=0, transaction_info={"transaction_id": "tx-201-1"},
+                                           seq_no=0, transaction_info={"transaction_id": "tx-201-1",
+                                                                       "remote_start_id": 77},
                                            evse=evse, id_token=token, meter_value=energy(0)))
     await cp.call(call201.StatusNotification(timestamp=now(), connector_status="Occupied", evse_id=1,
                                              connector_id=1))
@@ -239,7 +249,7 @@ async def scenario_v201(cp: Cp201, csms: Csms201, ws: Any) -> list[dict]:
                                              connector_id=1))
     await cp.call(call201.Heartbeat())
     return [{"transaction_id": "tx-201-1", "id_token": "TOKEN201", "seq_gap": [2], "stopped_reason":
-             "EVDisconnected", "energy_wh": 3000}]
+             "EVDisconnected", "energy_wh": 3000, "remote_start": True}]
 
 
 async def scenario_v21(cp: Cp21, csms: Csms21, ws: Any) -> list[dict]:
@@ -281,7 +291,8 @@ class Scenario:
 
 SCENARIOS = (
     Scenario("ocpp16_basic", 9016, "ocpp1.6", "CP16-001", Csms16, Cp16Client, scenario_v16, "off"),
-    Scenario("ocpp201_deflate", 9201, "ocpp2.0.1", "CS201-001", Csms201, Cp201, scenario_v201, "deflate"),
+    Scenario("ocpp201_deflate", 9201, "ocpp2.0.1", "CS201-001", Csms201, Cp201Client, scenario_v201,
+             "deflate"),
     Scenario("ocpp21_nocontext", 9210, "ocpp2.1", "CS21-001", Csms21, Cp21, scenario_v21,
              "deflate-no-context"),
     Scenario("ocpp16_unauthorized", 9017, "ocpp1.6", "CP16-401", Csms16, Cp16Client, scenario_v16, "off",

@@ -2,8 +2,12 @@
 
 Public API (other components code against these names):
 
-- `open_capture(path) -> CaptureFile` (context manager): `.frames()`, `.format`,
-  `.interfaces`, `.problems`, `.secrets`, `.names`, `.stats` and the counters;
+- `open_capture(path, impl=None, convert=False) -> CaptureFile` (context manager):
+  `.frames()` (iterator of `Frame`, one pass) or `.batches()` (the same frames as lists,
+  less per-frame overhead), `.format` ("pcap"/"pcapng"), `.interfaces`, `.problems`,
+  `.secrets` (+ `.tls_key_log()`), `.names`, `.stats`, counters `.frames_read`,
+  `.bytes_read`, `.truncated`, `.malformed` (also as `.counters`);
+  `Frame.interface` indexes `.interfaces` (file-wide; tshark 4.0 counts per section);
 - `iter_frames(paths)` / `merge_frames(captures)`: several files merged in time order;
 - records `Interface`, `Secret`, `NameRecord`, `InterfaceStats`; `NotACaptureError`.
 

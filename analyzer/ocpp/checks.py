@@ -151,11 +151,15 @@ def _handshake(msg: Message) -> CheckResult:
         status = f.get("status")
         if status != 101:
             out.append(("websocket.handshake.rejected", f"HTTP {status} {f.get('reason', '')}".strip()))
-    elif msg.name == "Close":
-        code = f.get("code")
-        if code is not None and code not in NORMAL_CLOSE_CODES:
-            out.append(("websocket.close.abnormal", f"close code {code} {f.get('reason', '')}".strip()))
     return out
+
+
+def close_check(msg: Message) -> CheckResult:
+    """The first Close of a connection (the echo repeats the code): was it a normal one?"""
+    code = msg.fields.get("code")
+    if code is not None and code not in NORMAL_CLOSE_CODES:
+        return [("websocket.close.abnormal", f"close code {code} {msg.fields.get('reason', '')}".strip())]
+    return []
 
 
 CHECKS: dict[str, tuple[Callable[[Message], CheckResult], ...]] = {

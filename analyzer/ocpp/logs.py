@@ -128,7 +128,7 @@ class LogReader:
             dec = self._decoders[cp] = OcppDecoder(
                 f"log:{self.source}:{cp}", version=self.version,
                 version_source="option" if self.version else "", charge_point_id=cp,
-                validate=self.validate)
+                validate=self.validate, capture=self.source)
         return dec
 
     def _infer(self, cp: str, msg: Any) -> int | None:
@@ -319,7 +319,7 @@ def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:
 
 def read_log(path: Path, **options: Any) -> Iterator[Message]:
     with open(path, encoding="utf-8", errors="replace") as fh:
-        yield from read_log_lines(fh, path.name, **options)
+        yield from read_log_lines(fh, str(path), **options)
 
 
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".log", ".txt", ".json")

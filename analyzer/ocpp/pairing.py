@@ -23,6 +23,11 @@ DEFAULT_TIMEOUT_NS = 30 * 10**9  # OCPP 2.x MessageTimeout default practice; 1.6
 MAX_REMEMBERED_IDS = 4096  # finished ids kept per side for duplicate detection
 
 
+def _group(conn: Hashable) -> Hashable:
+    """The capture source of a connection key `(capture, connection)`: one clock."""
+    return conn[0] if isinstance(conn, tuple) and conn else None
+
+
 class IdState(enum.Enum):
     NONE = "none"
     OPEN = "open"
@@ -82,6 +87,7 @@ class PairingFinding:
     evidence: tuple[Message, ...]
     unique_id: str
     action: str | None
+    conn: Hashable = None  # the connection the finding is about
 
 
 class _Side:
@@ -135,7 +141,7 @@ class PairingTracker:
         uid = f.get("unique_id")
         mtype = f.get("message_type")
         direction = f.get("direction", 0)
-        out = self.expire(msg.ts_ns)
+        out = self.expire(msg.ts_ns, _group(conn))
         if uid is None or mtype not in ("CALL", "CALLRESULT", "CALLERROR"):
             return out
         if mtype == "CALL":
@@ -144,11 +150,12 @@ class PairingTracker:
             if code:
                 open_ids = [u for u, s in side.ids.items() if s is IdState.OPEN and u != uid]
                 evidence = tuple(side.calls[u] for u in open_ids if u in side.calls) + (msg,)
-                out.append(PairingFinding(code, msg.ts_ns, evidence, uid, f.get("action")))
+                out.append(PairingFinding(code, msg.ts_ns, evidence, uid, f.get("action"), conn))
             code = self._id_step(side, uid, IdEvent.CALL)
             if code:
                 out.append(PairingFinding(code, msg.ts_ns, (side.calls.get(uid, msg), msg)
-                                          if uid in side.calls else (msg,), uid, f.get("action")))
+                                          if uid in side.calls else (msg,), uid, f.get("action"),
+                                          conn))
             side.calls[uid] = msg
             self._deadlines[(conn, direction, uid)] = msg.ts_ns + self.timeout_ns
             return out
@@ -158,16 +165,20 @@ class PairingTracker:
         self._deadlines.pop((conn, 1 - direction, uid), None)
         if code:
             evidence = (call, msg) if call is not None else (msg,)
-            out.append(PairingFinding(code, msg.ts_ns, evidence, uid, f.get("action")))
+            out.append(PairingFinding(code, msg.ts_ns, evidence, uid, f.get("action"), conn))
         self._settle(side)
         return out
 
-    def expire(self, now_ns: int) -> list[PairingFinding]:
-        """TIMEOUT events for every open CALL whose deadline passed before `now_ns`."""
+    def expire(self, now_ns: int, group: Hashable) -> list[PairingFinding]:
+        """TIMEOUT events for every open CALL whose deadline passed before `now_ns`.
+
+        Only connections of the same capture source (`group`, its clock) are judged:
+        another file's timestamps say nothing about this one's silence.
+        """
         out: list[PairingFinding] = []
         if not self._deadlines:
             return out
-        due = [k for k, t in self._deadlines.items() if t < now_ns]
+        due = [k for k, t in self._deadlines.items() if t < now_ns and _group(k[0]) == group]
         for key in due:
             conn, direction, uid = key
             del self._deadlines[key]
@@ -176,13 +187,13 @@ class PairingTracker:
             if code:
                 call = side.calls.get(uid)
                 out.append(PairingFinding(code, now_ns, (call,) if call else (), uid,
-                                          call.fields.get("action") if call else None))
+                                          call.fields.get("action") if call else None, conn))
             self._settle(side)
         return out
 
     def close(self, conn: Hashable, ts_ns: int) -> list[PairingFinding]:
         """The connection ended: open CALLs on it will never be answered."""
-        out = self.expire(ts_ns)
+        out = self.expire(ts_ns, _group(conn))
         for direction in (0, 1):
             side = self._sides.get((conn, direction))
             if side is None:
@@ -193,21 +204,26 @@ class PairingTracker:
                 call = side.calls.get(uid)
                 if code:
                     out.append(PairingFinding(code, ts_ns, (call,) if call else (), uid,
-                                              call.fields.get("action") if call else None))
+                                              call.fields.get("action") if call else None, conn))
             # ids are per connection: once it is closed nothing can refer to them again
             del self._sides[(conn, direction)]
         return out
 
-    def finish(self, end_ns: int) -> list[PairingFinding]:
-        """End of input: expire what is due, note what is still pending."""
-        out = self.expire(end_ns)
-        for (_conn, _direction), side in self._sides.items():
+    def finish(self, end_by_group: dict[Hashable, int]) -> list[PairingFinding]:
+        """End of input: expire what is due (each source at its own last timestamp),
+        note what is still pending."""
+        out: list[PairingFinding] = []
+        for group, end_ns in end_by_group.items():
+            out.extend(self.expire(end_ns, group))
+        for (conn, _direction), side in self._sides.items():
+            end_ns = end_by_group.get(_group(conn), 0)
             for uid, state in list(side.ids.items()):
                 if state is IdState.OPEN:
                     code = self._id_step(side, uid, IdEvent.END)
                     call = side.calls.get(uid)
                     if code:
                         out.append(PairingFinding(code, end_ns, (call,) if call else (), uid,
-                                                  call.fields.get("action") if call else None))
+                                                  call.fields.get("action") if call else None,
+                                                  conn))
         self._deadlines.clear()
         return out

@@ -19,7 +19,7 @@ from typing import Any
 from chargescope.analyzer.correlate.model import LinkEvent
 from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.ocpp.charger import ChargerTracker, ConnectionInfo, StatusChange
-from chargescope.analyzer.ocpp.checks import CHECKS, subprotocol_check
+from chargescope.analyzer.ocpp.checks import CHECKS, close_check, subprotocol_check
 from chargescope.analyzer.ocpp.findings import registry as ocpp_registry
 from chargescope.analyzer.ocpp.meter import energy_wh
 from chargescope.analyzer.ocpp.milestones import MilestoneCollector
@@ -80,6 +80,8 @@ class OcppAnalyzer:
         self._close_seen: dict[Hashable, bool] = {}
         self._messages = 0
         self._last_ts = 0
+        self._end_by_source: dict[Hashable, int] = {}  # last timestamp per capture source
+        self._cp_sources: dict[str, set[Hashable]] = {}  # charger -> sources it appears in
 
     # ---------------------------------------------------------------- feeding
 
@@ -106,7 +108,11 @@ class OcppAnalyzer:
         self._messages += 1
         self._last_ts = max(self._last_ts, msg.ts_ns)
         conn = connection_key(msg)
+        group = conn[0]
+        if msg.ts_ns > self._end_by_source.get(group, 0):
+            self._end_by_source[group] = msg.ts_ns
         cp = self._charger_id(msg, conn)
+        self._cp_sources.setdefault(cp, set()).add(group)
         self._counts[cp] = self._counts.get(cp, 0) + 1
         charger = self._chargers.get(cp)
         if charger is None:
@@ -117,6 +123,9 @@ class OcppAnalyzer:
             for code, text in check(msg):
                 self._emit(cp, code, text, (msg,), msg.ts_ns)
         if msg.name == "Close":
+            if not self._close_seen.get(conn):
+                for code, text in close_check(msg):
+                    self._emit(cp, code, text, (msg,), msg.ts_ns)
             self._close_seen[conn] = True
         if msg.name != "Connection closed":
             self._last_frame[conn] = msg
@@ -124,7 +133,7 @@ class OcppAnalyzer:
             self._websocket(msg, conn, cp, charger)
             return
         for pf in self.pairing.feed(msg, conn):
-            self._emit(self._conn_cp.get(conn, cp), pf.code,
+            self._emit(self._conn_cp.get(pf.conn, cp), pf.code,
                        f"{pf.action or '?'} [{pf.unique_id}]: {self.registry[pf.code].summary}",
                        pf.evidence, pf.ts_ns, unique_id=pf.unique_id)
         for code, text, evidence in charger.on_ocpp(msg, conn):
@@ -188,8 +197,8 @@ class OcppAnalyzer:
     # ---------------------------------------------------------------- results
 
     def finish(self) -> OcppReport:
-        for pf in self.pairing.finish(self._last_ts):
-            cp = self._conn_cp.get(connection_key(pf.evidence[0]), "") if pf.evidence else ""
+        for pf in self.pairing.finish(self._end_by_source):
+            cp = self._conn_cp.get(pf.conn, "")
             self._emit(cp, pf.code, f"{pf.action or '?'} [{pf.unique_id}]: "
                        f"{self.registry[pf.code].summary}", pf.evidence, pf.ts_ns,
                        unique_id=pf.unique_id)
@@ -197,8 +206,10 @@ class OcppAnalyzer:
             for code, text, evidence in tracker.finish():
                 self._emit(cp, code, text, evidence, evidence[0].ts_ns if evidence else 0)
         for cp, charger in self._chargers.items():
-            for code, text, evidence in charger.stuck(self._last_ts):
-                self._emit(cp, code, text, evidence, self._last_ts)
+            end = max((self._end_by_source.get(g, 0) for g in self._cp_sources.get(cp, ())),
+                      default=self._last_ts)
+            for code, text, evidence in charger.stuck(end):
+                self._emit(cp, code, text, evidence, end)
         chargers = []
         for cp, ch in self._chargers.items():
             findings = sorted(self._by_charger.get(cp, []), key=lambda f: f.ts_ns)

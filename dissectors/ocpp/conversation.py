@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from chargescope import backends
 from chargescope.analyzer.records import ByteRef, Link, Message, Problem
 from chargescope.dissectors.ocpp.codec import RpcFrame, parse_rpc, parse_rpc_value
 from chargescope.dissectors.ocpp.schemas import SchemaStore, default_store
@@ -34,6 +35,8 @@ _ROLE = {
     6: "Send",
 }
 _TYPES_OF = {v.name: v.message_types for v in VERSIONS}
+# Message(...) positionally, with the slots filled directly when the extension is built
+_new_message = backends.load("recordbuild").builder(Message)
 _MISSING = object()
 _UNKNOWN_ACTION = object()
 _VALID = {"schema": "valid"}  # shared, never mutated (fields.update copies it)
@@ -159,7 +162,8 @@ class OcppDecoder:
             fields["websocket"] = websocket
         role = _ROLE.get(mtype, "Unknown") if mtype is not None else "Malformed"
         name = f"{action} {role}" if action else role
-        return Message(Link.B, "ocpp", name, ts_ns, src, dst, fields, refs, tuple(all_problems))
+        return _new_message(Link.B, "ocpp", name, ts_ns, src, dst, fields, refs,
+                            tuple(all_problems))
 
     def _remember(self, direction: int, unique_id: str, action: str) -> None:
         key = (direction, unique_id)

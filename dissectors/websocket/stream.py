@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from chargescope import backends
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -45,6 +46,7 @@ from chargescope.dissectors.websocket.handshake import (
 )
 
 MAX_HEADER_BLOCK = 64 << 10
+_new_ref = backends.load("recordbuild").builder(ByteRef)  # ByteRef(...), slots filled directly
 # plain ints on the per-frame path (enum member lookups cost more than the frame parse)
 _OP_CONTINUATION, _OP_TEXT, _OP_BINARY = 0x0, 0x1, 0x2
 HUNT_HORIZON = 64 << 10  # longest frame a resync candidate may claim without evidence
@@ -237,7 +239,7 @@ class WebSocketStream:
             payload = data[pos + head.header_len:end]
             if head.masked:
                 payload = wsf.unmask(payload, head.mask_key)
-            refs = (ByteRef(ref.source, ref.frame, ref.start + pos, end - pos),)
+            refs = (_new_ref(ref.source, ref.frame, ref.start + pos, end - pos),)
             out.append(self._deliver(direction, head.opcode, head.rsv1, payload, 1, head.length,
                                      [], d.base + pos, event.ts_ns, refs))
             pos = end

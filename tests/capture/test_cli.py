@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
 
 from click.testing import CliRunner
+from conftest import corpus_path
 
 from capture.samples import pcap_bytes, pcapng_bytes
+from capture.tshark import TSHARK, needs_tshark
 from chargescope.cli import cli
 
 
@@ -127,3 +130,18 @@ def test_frames_columns(tmp_path):
     assert doc[0]["src"] == "00:01:87:00:00:01" and "MMTYPE 0x6064" in doc[0]["info"]
     assert (doc[1]["src"], doc[1]["dst"]) == ("fe80::1", "fe80::2")
     assert "[SYN]" in doc[6]["info"] and "VLAN 5" in doc[3]["info"]
+
+
+@needs_tshark
+def test_frames_addresses_match_tshark():
+    """Source/destination columns: IP (v4 or v6) addresses, else MAC addresses, as tshark."""
+    path = corpus_path("pcaps", "uhi22+ccs32", "2023-04-05_wt32_alpi_first_charge.pcapng")
+    cmd = [TSHARK, "-n", "-r", str(path), "-T", "fields", "-E", "separator=\t",
+           "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src", "-e", "ipv6.dst",
+           "-e", "eth.src", "-e", "eth.dst"]
+    expected = []
+    for line in subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines():
+        ip4s, ip4d, ip6s, ip6d, eths, ethd = line.split("\t")
+        expected.append((ip4s or ip6s or eths, ip4d or ip6d or ethd))
+    doc = json.loads(run("frames", "--json", str(path)).stdout)["frames"]
+    assert [(f["src"], f["dst"]) for f in doc] == expected
