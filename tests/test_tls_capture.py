@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import ssl
 import struct
 
@@ -125,3 +126,17 @@ def test_ocpp_over_wss_decrypts_into_the_ocpp_dissector(tmp_path):
     runner = CliRunner()
     out = runner.invoke(cli, ["ocpp", "--json", "--keylog", str(keyfile), str(path)])
     assert "BootNotification" in out.stdout and "CP-7" in out.stdout
+
+
+def test_ocpp_verb_without_keys_says_the_wss_stream_stayed_encrypted(tmp_path):
+    from tests import ws_builder as ws
+    from tests.tls_session import Node
+
+    exchange = [(0, ws.request("CP-7")), (1, ws.response())]
+    session = run_session(tmp_path, exchange, version=ssl.TLSVersion.TLSv1_3)
+    path = to_capture(session, tmp_path / "wss.pcapng", server_port=443,
+                      client=Node("02:00:00:00:00:07", "10.0.0.7"),
+                      server=Node("02:00:00:00:00:01", "10.0.0.1"))
+    out = CliRunner().invoke(cli, ["ocpp", "--json", str(path)])
+    kinds = [p["kind"] for p in json.loads(out.stdout)["problems"]]
+    assert "tls.keys.missing" in kinds

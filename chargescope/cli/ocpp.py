@@ -248,6 +248,9 @@ def _capture_messages(path: Path, options: WebSocketOptions, version: str | None
                 problems.append(item)
             elif item.protocol not in ("tls", "tls-keylog"):  # TLS layer: not OCPP input
                 yield item
+            else:  # undecrypted wss is reported (a Problem each), never silently empty
+                problems.extend(p for p in item.problems if p.kind in (
+                    "tls.keys.missing", "tls.record.decrypt_failed", "tls.cipher.unsupported"))
         problems.extend(getattr(cap, "problems", ()))
 
 
