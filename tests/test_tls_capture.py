@@ -140,3 +140,24 @@ def test_ocpp_verb_without_keys_says_the_wss_stream_stayed_encrypted(tmp_path):
     out = CliRunner().invoke(cli, ["ocpp", "--json", str(path)])
     kinds = [p["kind"] for p in json.loads(out.stdout)["problems"]]
     assert "tls.keys.missing" in kinds
+
+
+def test_ocpi_over_https_decrypts_into_the_http_ocpi_dissector(tmp_path):
+    from tests import ocpi_helpers as ocpi
+    from tests.tls_session import Node
+
+    exchange = [(0, ocpi.request("GET", "/ocpi/versions")),
+                (1, ocpi.response([{"version": "2.2.1",
+                                    "url": "https://cpo.example/ocpi/2.2.1"}]))]
+    session = run_session(tmp_path, exchange, version=ssl.TLSVersion.TLSv1_2,
+                          ciphers="ECDHE-ECDSA-CHACHA20-POLY1305")
+    keyfile = tmp_path / "keys.log"
+    keyfile.write_bytes(session.keylog)
+    path = to_capture(session, tmp_path / "https.pcapng", server_port=443,
+                      client=Node("02:00:00:00:00:07", "10.0.0.7"),
+                      server=Node("02:00:00:00:00:01", "10.0.0.1"))
+    messages, _ = _run(path, [keyfile])
+    inner = [m for m in messages if m.protocol not in ("tls", "tls-keylog")]
+    assert inner and all(m.link == "C" for m in inner)
+    assert {m.protocol for m in inner} & {"http", "ocpi"}
+    assert "/ocpi/versions" in json.dumps([m.fields for m in inner], default=str)
