@@ -231,7 +231,9 @@ class Pipeline:
         self.keylog = keylog if keylog is not None else KeyLog()
         self._tls = tls
         if tls:
-            self.stream_handoffs = (tls_handoff(self.keylog, self.stream_handoffs),
+            self._tls_deferred: list = []  # TLS connections closed while awaiting a key
+            self.stream_handoffs = (tls_handoff(self.keylog, self.stream_handoffs,
+                                                self._tls_deferred),
                                     *self.stream_handoffs)
         self._by_tcp_port: dict[int, StreamHandoff] = {}
         for entry in self.stream_handoffs:
@@ -242,6 +244,8 @@ class Pipeline:
 
     def run(self, frames: Iterable[Frame]) -> Iterator[Message | Problem]:
         stats = self.stats = PipelineStats()
+        if self._tls:
+            self._tls_deferred.clear()  # left over from a run that was not iterated to its end
         layers = stats.layers
         routes: dict[int, _StreamRoute] = {}
         by_ethertype = self._by_ethertype
@@ -296,6 +300,12 @@ class Pipeline:
                 leftovers = flush()
                 stats.messages += len(leftovers)
                 yield from leftovers
+        if self._tls:  # keys disclosed after their connection closed (in-band, late)
+            deferred, self._tls_deferred[:] = list(self._tls_deferred), []
+            for stream, close in deferred:
+                late = stream.finish_late(close)
+                stats.messages += len(late)
+                yield from late
 
     # -- dispatch ------------------------------------------------------------------------
 

@@ -161,3 +161,13 @@ def test_ocpi_over_https_decrypts_into_the_http_ocpi_dissector(tmp_path):
     assert inner and all(m.link == "C" for m in inner)
     assert {m.protocol for m in inner} & {"http", "ocpi"}
     assert "/ocpi/versions" in json.dumps([m.fields for m in inner], default=str)
+
+
+def test_keys_disclosed_after_the_connection_closed_still_decrypt(session, tmp_path):
+    path = to_capture(session, tmp_path / "late.pcapng", inband=session.keylog, late=True)
+    messages, keylog = _run(path)
+    kinds = collections.Counter(p.kind for m in messages for p in m.problems)
+    assert len(keylog) >= 1 and kinds["tls.keys.missing"] == 0
+    assert sum(m.protocol == "exi" for m in messages) >= 1
+    closed = [m for m in _v2gtp(messages) if m.name == "ConnectionClosed"]
+    assert closed  # the inner dissector still saw the close, after the late data

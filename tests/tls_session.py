@@ -126,20 +126,22 @@ SECC = Node("02:00:00:00:00:02", "fe80::2")
 
 def to_capture(session: TlsSession, path: Path, *, dsb: bytes | None = None,
                inband: bytes | None = None, server_port: int = 50000,
-               client: Node = EV, server: Node = SECC) -> Path:
+               client: Node = EV, server: Node = SECC, late: bool = False) -> Path:
     """The session's bytes as a pcapng: TCP over IPv6 link-local, one send per chunk.
 
     `dsb` writes a Decryption Secrets Block; `inband` sends key log lines in a UDP datagram
-    right after the handshake (the V2G test-device convention)."""
+    right after the handshake (the V2G test-device convention), or after the close (`late`)."""
     wire = Wire(random.Random(7))
     conn = wire.tcp(client, server, server_port)
     ts = conn.connect(1_000 * MS)
     for index, (direction, data) in enumerate(session.chunks):
         ts = conn.send(ts + MS, data, from_client=direction == 0)
-        if inband is not None and index == 3:
+        if inband is not None and index == 3 and not late:
             wire.udp(ts + MS, server, 52345, client, 52345, inband)
             ts += 2 * MS
-    conn.close(ts + MS)
+    ts = conn.close(ts + MS)
+    if inband is not None and late:
+        wire.udp(ts + 50 * MS, server, 52345, client, 52345, inband)
     with PcapngWriter(path) as writer:
         writer.add_interface(linktype=1)
         if dsb is not None:

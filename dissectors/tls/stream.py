@@ -105,8 +105,10 @@ class TlsStream:
     """Sans-I/O TLS dissector for one TCP connection (see module docstring)."""
 
     def __init__(self, conn: Connection, keylog: KeyLog, inner: Sequence[StreamHandoff] = (),
-                 *, max_pending: int = DEFAULT_MAX_PENDING) -> None:
+                 *, max_pending: int = DEFAULT_MAX_PENDING,
+                 deferred: list[tuple[TlsStream, StreamClose]] | None = None) -> None:
         self.conn = conn
+        self.deferred = deferred
         self.keylog = keylog
         self.inner_handoffs = tuple(inner)
         self.max_pending = max_pending
@@ -168,8 +170,23 @@ class TlsStream:
         self._drain(out)
         if event.reason == "fin" and event.direction >= 0:
             self.fin_sides |= 1 << event.direction
-        if event.reason != "fin" or self.fin_sides == 3:  # the connection is over: report
+        final = event.reason != "fin" or self.fin_sides == 3
+        if final and self.pending and event.reason == "fin" and self.deferred is not None:
+            # closed while records still wait for a key: a key disclosed later in the
+            # capture can still unlock them; the pipeline calls finish_late() at its end
+            self.deferred.append((self, event))
+            return out
+        if final:  # the connection is over: report what stayed encrypted
             self._flush_pending(event, out)
+        if self.inner is not None:
+            out += self.inner.on_close(event)
+        return out
+
+    def finish_late(self, event: StreamClose) -> list[Message]:
+        """End of capture for a connection that closed with records waiting for a key."""
+        out: list[Message] = []
+        self._drain(out)
+        self._flush_pending(event, out)
         if self.inner is not None:
             out += self.inner.on_close(event)
         return out
@@ -485,11 +502,15 @@ class TlsStream:
                        (problem,) if problem else ())
 
 
-def tls_handoff(keylog: KeyLog, inner: Sequence[StreamHandoff]) -> StreamHandoff:
-    """The TLS stream handoff of one pipeline: shares its KeyLog, decrypts into `inner`."""
+def tls_handoff(keylog: KeyLog, inner: Sequence[StreamHandoff],
+                deferred: list[tuple[TlsStream, StreamClose]] | None = None) -> StreamHandoff:
+    """The TLS stream handoff of one pipeline: shares its KeyLog, decrypts into `inner`.
+
+    `deferred` (owned by the pipeline) collects connections that closed while records
+    waited for a key; the pipeline calls `stream.finish_late(close)` on each at its end."""
     inner = tuple(inner)
 
     def factory(conn: Connection) -> TlsStream:
-        return TlsStream(conn, keylog, inner)
+        return TlsStream(conn, keylog, inner, deferred=deferred)
 
     return StreamHandoff(name="tls", tcp_ports=(), probe=rl.probe, factory=factory)
