@@ -98,3 +98,23 @@ def test_garbage_between_records_is_skipped_and_reported():
     assert [m.name for m in out].count("Alert") == 2
     assert any(p.kind == "tls.record.malformed" for m in out for p in m.problems)
     assert out[0].fields["tls"]["description"] == "handshake_failure"
+
+
+def test_inband_datagram_with_a_bad_line_keeps_the_good_ones():
+    from types import SimpleNamespace
+
+    from chargescope.analyzer.records import Frame
+    from chargescope.analyzer.tls.inband import PROBLEM_KINDS as INBAND_KINDS
+    from chargescope.analyzer.tls.inband import inband_key_log
+
+    payload = f"CLIENT_RANDOM {RANDOM} {'11' * 48}\nCLIENT_RANDOM zz\n".encode()
+    frame = Frame(9, 5, 1, b"\0" * 62 + payload, 62 + len(payload), 0, "cap")
+    packet = SimpleNamespace(frame=frame, payload=payload, payload_offset=62,
+                             payload_length=len(payload), ip_src="fe80::2", ip_dst="fe80::1",
+                             sport=52345, dport=52345)
+    log = KeyLog()
+    message = inband_key_log(packet, log)
+    assert len(log) == 1 and message.link == "A"
+    assert [p.kind for p in message.problems] == ["tls.keylog.line"]
+    assert all(p.kind in INBAND_KINDS for p in message.problems)
+    assert "11" * 48 not in str(message.fields)  # the secret itself is never in a Message

@@ -13,6 +13,10 @@ from typing import Any
 from chargescope.analyzer.records import ByteRef, Link, Message, Problem
 from chargescope.analyzer.tls.keylog import KeyLog, parse_key_log
 
+PROBLEM_KINDS: dict[str, str] = {
+    "tls.keylog.line": "a line of an in-band key log datagram is not a key log entry",
+}
+
 
 def inband_key_log(packet: Any, keylog: KeyLog) -> Message:
     """Add the key log lines of one UDP datagram to `keylog`; a Message describing them."""

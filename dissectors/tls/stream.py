@@ -432,8 +432,6 @@ class TlsStream:
                                         rec.offset)
             if problem is None:
                 self._learn(msg_type, fields, rec.direction)
-            fields = {k: v for k, v in fields.items() if not k.endswith("_code")
-                      or k in ("cipher_suite_code", "version_code")}
             out.append(self._tls_message(rec.direction, name, rec.ts_ns, fields, refs, problem))
 
     def _learn(self, msg_type: int, fields: dict[str, Any], direction: int) -> None:
