@@ -99,10 +99,11 @@ def test_decrypted_bytes_equal_what_the_endpoints_read(session):
     assert out[-1].fields["tls"]["description"] == "close_notify"
 
 
-def test_records_split_into_small_segments_decode_the_same(session):
+@pytest.mark.parametrize("split", [1, 7], ids=["bytewise", "7-byte"])
+def test_records_split_into_small_segments_decode_the_same(session, split):
     keylog = KeyLog()
     keylog.add_text(session.keylog, "client.keylog")
-    recorder, out = _feed(session, keylog, split=7)
+    recorder, out = _feed(session, keylog, split=split)
     assert bytes(recorder.data[1]) == session.received[1]
     assert [p.kind for m in out for p in m.problems] == []
 
