@@ -118,3 +118,29 @@ def test_inband_datagram_with_a_bad_line_keeps_the_good_ones():
     assert [p.kind for p in message.problems] == ["tls.keylog.line"]
     assert all(p.kind in INBAND_KINDS for p in message.problems)
     assert "11" * 48 not in str(message.fields)  # the secret itself is never in a Message
+
+
+def test_application_data_without_a_handshake_is_reported_never_passed_on():
+    fed = []
+
+    class Inner:
+        def on_data(self, event):
+            fed.append(event)
+            return []
+
+        def on_gap(self, event):
+            return []
+
+        def on_close(self, event):
+            return []
+
+    from chargescope.analyzer.handoff import StreamHandoff
+
+    inner = StreamHandoff("any", (), lambda data, direction: True, lambda conn: Inner())
+    stream = TlsStream(CONN, KeyLog(), (inner,))
+    data = _record(rl.APPLICATION_DATA, b"\x01\xfe\x80\x01" + bytes(40))
+    out = stream.on_data(StreamData(CONN, 0, 0, data, 0))
+    out += stream.on_close(StreamClose(CONN, -1, 0, "end-of-capture"))
+    assert fed == []
+    assert [p.kind for m in out for p in m.problems] == ["tls.keys.missing"]
+    assert "handshake is not in the capture" in out[0].problems[0].detail

@@ -239,8 +239,10 @@ class TlsStream:
     # -- record handling --------------------------------------------------------------------
 
     def _is_protected(self, rec: rl.Record) -> bool:
+        if rec.content_type == rl.APPLICATION_DATA:
+            return True  # never plaintext, even when the handshake was not captured
         if self.version == TLS13:
-            return rec.content_type == rl.APPLICATION_DATA
+            return False
         return self.sides[rec.direction].protected
 
     def _on_record(self, rec: rl.Record, out: list[Message]) -> None:
@@ -306,7 +308,9 @@ class TlsStream:
                     {"records": side.undecrypted, "bytes": side.undecrypted_bytes,
                      "client_random": self.client_random.hex()}, (),
                     self._problem(kind, f"{side.undecrypted} protected records "
-                                  f"({side.undecrypted_bytes} bytes) not decrypted", 0)))
+                                  f"({side.undecrypted_bytes} bytes) not decrypted"
+                                  + ("" if self.client_random else
+                                     " (the handshake is not in the capture)"), 0)))
                 side.undecrypted = side.undecrypted_bytes = 0
 
     # -- keys -------------------------------------------------------------------------------
