@@ -171,3 +171,15 @@ def test_keys_disclosed_after_the_connection_closed_still_decrypt(session, tmp_p
     assert sum(m.protocol == "exi" for m in messages) >= 1
     closed = [m for m in _v2gtp(messages) if m.name == "ConnectionClosed"]
     assert closed  # the inner dissector still saw the close, after the late data
+
+
+def test_analyze_api_uses_keylog_files(session, tmp_path):
+    from chargescope.analyzer.analysis import analyze
+
+    keyfile = tmp_path / "keys.log"
+    keyfile.write_bytes(session.keylog)
+    path = to_capture(session, tmp_path / "s.pcapng")
+    plain = analyze([path], keep_messages=True)
+    keyed = analyze([path], keep_messages=True, keylog_files=[keyfile])
+    assert not any(m.protocol == "exi" for m in plain.messages)
+    assert any(m.protocol == "exi" for m in keyed.messages)
