@@ -80,3 +80,14 @@ def test_certificate_validity_and_key_usage():
         _cert(-10, 10, digital_signature=False)]})) == ["tls.certificate.key_usage"]
     assert _codes(_msg("Certificate", {"certificates": [describe_certificate(b"\x30\x03junk")]})
                   ) == ["tls.certificate.unparsable"]
+
+
+def test_unset_device_clock_does_not_judge_validity():
+    boot = _msg("Certificate", {"certificates": [_cert(-10, -1)]})
+    boot = Message(boot.link, boot.protocol, boot.name, 5_000_000_000, boot.src, boot.dst,
+                   boot.fields)
+    assert _codes(boot) == []
+    bad_usage = _msg("Certificate", {"certificates": [_cert(-10, 10, digital_signature=False)]})
+    bad_usage = Message(bad_usage.link, "tls", "Certificate", 5_000_000_000, "a", "b",
+                        bad_usage.fields)
+    assert _codes(bad_usage) == ["tls.certificate.key_usage"]

@@ -40,6 +40,9 @@ TLS_FINDINGS: tuple[FindingSpec, ...] = (
                 "a certificate in a Certificate message is not valid DER X.509"),
 )
 _NS = 1_000_000_000
+# capture clocks before this are unset device clocks (1970 boot time), not real time:
+# certificate validity cannot be judged against them
+PLAUSIBLE_CLOCK_NS = int(datetime.datetime(2010, 1, 1, tzinfo=datetime.UTC).timestamp()) * _NS
 
 
 @dataclass(slots=True)
@@ -111,7 +114,9 @@ class TlsChecker:
             subject = cert["subject"]
             not_before = datetime.datetime.fromisoformat(cert["not_before"])
             not_after = datetime.datetime.fromisoformat(cert["not_after"])
-            if when > not_after:
+            if message.ts_ns < PLAUSIBLE_CLOCK_NS:
+                pass  # an unset device clock says nothing about validity
+            elif when > not_after:
                 self._make("tls.certificate.expired", f"{subject} expired "
                            f"{cert['not_after']}, before the handshake at {when.isoformat()}",
                            message, subject=subject, position=position)

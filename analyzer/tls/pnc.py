@@ -45,6 +45,7 @@ PNC_FINDINGS: tuple[FindingSpec, ...] = (
                 "the eMAID sent does not match the contract certificate's subject"),
 )
 _NS = 1_000_000_000
+PLAUSIBLE_CLOCK_NS = int(datetime.datetime(2010, 1, 1, tzinfo=datetime.UTC).timestamp()) * _NS
 _SINGLE_CERT_KEYS = ("OEMProvisioningCert",)
 
 
@@ -235,8 +236,11 @@ class PncChecker:
                        message, element=chain.element)
         when = datetime.datetime.fromtimestamp(message.ts_ns / _NS, datetime.UTC)
         certs = [c for c in chain.certificates if c is not None]
+        clock_ok = message.ts_ns >= PLAUSIBLE_CLOCK_NS  # not an unset (1970) device clock
         for cert in certs:
             subject = cert.subject.rfc4514_string()
+            if not clock_ok:
+                break
             if when > cert.not_valid_after_utc:
                 self._make("pnc.certificate.expired", f"{chain.element}: {subject} expired "
                            f"{cert.not_valid_after_utc.isoformat()}", message, subject=subject)
