@@ -78,6 +78,8 @@ def source_readers(keylog_files: Iterable[Path] = ()) -> tuple[SourceReader, ...
     """The readers tried in order for every input file (`keylog_files`: TLS key logs)."""
     import functools
 
+    from chargescope.analyzer.chademo.canlog import is_can_log
+    from chargescope.analyzer.chademo.link import read_can_log
     from chargescope.analyzer.ocpi.sources import is_har, is_http_log, read_http_file
     from chargescope.analyzer.ocpp.logs import is_log_file, read_log
 
@@ -86,6 +88,7 @@ def source_readers(keylog_files: Iterable[Path] = ()) -> tuple[SourceReader, ...
     return (
         SourceReader("capture", _is_capture, read_capture, read_capture),
         SourceReader("http-log", lambda p: is_har(p) or is_http_log(p), read_http_file),
+        SourceReader("can-log", is_can_log, read_can_log),  # candump, SavvyCAN, CANDue
         SourceReader("ocpp-log", is_log_file, read_log),
     )
 

@@ -62,9 +62,11 @@ def attach_by_evidence(sessions: list[LinkSession], findings
 
 def link_analyzers() -> tuple[LinkAnalyzerFactory, ...]:
     """The built-in link analyzers, imported explicitly when an analysis starts."""
+    from chargescope.analyzer.chademo.link import ChademoLinkAnalyzer
     from chargescope.analyzer.links.link_a import LinkAAnalyzer
     from chargescope.analyzer.links.link_b import LinkBAnalyzer
     from chargescope.analyzer.ocpi.link import OcpiLinkAnalyzer
     from chargescope.analyzer.tls.checks import TlsLinkAnalyzer
 
-    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer, TlsLinkAnalyzer)
+    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer, ChademoLinkAnalyzer,
+            TlsLinkAnalyzer)

@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "slac",
     "v2g",
     "tls",
+    "chademo",
     "ocpp",
     "ocpi",
     "simulate",
