@@ -175,3 +175,44 @@ def test_tls13_key_update_switches_to_the_next_secret(tmp_path):
     out = stream.on_data(StreamData(CONN, 1, offsets[1], wire, 0))
     assert [m.name for m in out] == ["KeyUpdate"]
     assert bytes(recorder.data[1]) == b"beforeafter"
+
+
+_CHILD = """
+import json, ssl, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from tests.tls_session import run_session
+s = run_session(Path(sys.argv[1]), [(0, b"ping" * 50), (1, bytes(range(256)) * 30)],
+                version=ssl.TLSVersion.TLSv1_3)
+print(json.dumps({"cipher": s.cipher, "keylog": s.keylog.decode(),
+                  "chunks": [[d, c.hex()] for d, c in s.chunks],
+                  "received": [r.hex() for r in s.received]}))
+"""
+
+
+@pytest.mark.parametrize("suite", ["TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"])
+def test_tls13_suites_python_cannot_select_in_process(tmp_path, suite):
+    """Python's ssl cannot choose TLS 1.3 suites; an OpenSSL config in a child process can."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    conf = tmp_path / "openssl.cnf"
+    conf.write_text("openssl_conf = default_conf\n[default_conf]\nssl_conf = ssl_sect\n"
+                    "[ssl_sect]\nsystem_default = sys\n[sys]\nCiphersuites = " + suite + "\n")
+    repo = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(tmp_path), repo],
+                         capture_output=True, text=True, check=True, timeout=60,
+                         env={**os.environ, "OPENSSL_CONF": str(conf)})
+    child = json.loads(out.stdout)
+    assert child["cipher"] == suite
+    session = SimpleNamespace(chunks=[(d, bytes.fromhex(c)) for d, c in child["chunks"]])
+    keylog = KeyLog()
+    keylog.add_text(child["keylog"], "child")
+    recorder, messages = _feed(session, keylog)
+    assert [p.kind for m in messages for p in m.problems] == []
+    assert bytes(recorder.data[0]) == bytes.fromhex(child["received"][0])
+    assert bytes(recorder.data[1]) == bytes.fromhex(child["received"][1])
