@@ -66,5 +66,7 @@ def link_analyzers() -> tuple[LinkAnalyzerFactory, ...]:
     from chargescope.analyzer.links.link_a import LinkAAnalyzer
     from chargescope.analyzer.links.link_b import LinkBAnalyzer
     from chargescope.analyzer.ocpi.link import OcpiLinkAnalyzer
+    from chargescope.analyzer.tls.checks import TlsLinkAnalyzer
 
-    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer, ChademoLinkAnalyzer)
+    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer, ChademoLinkAnalyzer,
+            TlsLinkAnalyzer)
