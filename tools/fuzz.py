@@ -43,6 +43,8 @@ SEED_CAPTURES = (
     "pcaps/dspace-group+dsV2Gshark/ISO-2_AC_DS5366.pcapng",
     "pcaps/dspace-group+dsV2Gshark/ISO-20_BPT_AC_DS5366_Josev.pcapng",
     "pcaps/uhi22+pyPLC/2023-05-03_TaycanLeftside_slacFail.pcapng",
+    "pcaps/dspace-group+dsV2Gshark/ISO-20_TLS13_DC_DS5366_Josev.pcapng",
+    "pcaps/dspace-group+dsV2Gshark/ISO-2_DC_PnC_TLS_Contract_DS5366_RiseV2G.pcapng",
 )
 TEST_CAPTURES = ("ocpp/ocpp16_basic.pcap", "ocpp/ocpp16_badframe.pcap",
                  "ocpp/ocpp201_deflate.pcap", "ocpp/ocpp21_nocontext.pcap",
@@ -110,7 +112,8 @@ def _harvest() -> dict[str, list[bytes]]:
     from chargescope.analyzer.records import StreamData
 
     seeds: dict[str, list[bytes]] = {k: [] for k in
-                                     ("frames", "homeplug", "sdp", "v2gtp", "websocket", "http")}
+                                     ("frames", "homeplug", "sdp", "v2gtp", "websocket", "http",
+                                      "tls")}
     paths = [CORPUS / p for p in SEED_CAPTURES] + [TEST_DATA / p for p in TEST_CAPTURES]
     for path in paths:
         if not path.is_file():
@@ -131,6 +134,7 @@ def _harvest() -> dict[str, list[bytes]]:
         for conv in convs.values():
             first = conv[0][1]
             kind = ("v2gtp" if first[:2] == b"\x01\xfe" else
+                    "tls" if first[:1] == b"\x16" and first[1:2] == b"\x03" else
                     "websocket" if b"Upgrade: websocket" in first or first[:1] in (b"\x81", b"\x82")
                     else "http" if first[:4] in (b"GET ", b"POST", b"PUT ", b"PATC", b"HTTP",
                                                  b"DELE")
@@ -280,6 +284,15 @@ def run_http(data: bytes) -> None:
     _feed_stream(HttpStream(_conn()), data)
 
 
+def run_tls(data: bytes) -> None:
+    """TLS records (no keys: handshake decoding, record framing, the pending-record cap)."""
+    from chargescope.analyzer import handoff
+    from chargescope.analyzer.tls.keylog import KeyLog
+    from chargescope.dissectors.tls.stream import tls_handoff
+
+    _feed_stream(tls_handoff(KeyLog(), handoff.stream_handoffs()).factory(_conn()), data)
+
+
 def run_ocpi(data: bytes) -> None:
     from chargescope.dissectors.ocpi.stream import ocpi_handoff
 
@@ -370,6 +383,7 @@ TARGETS: dict[str, Target] = {
     "ocpp": Target(run_ocpp, _ocpp_seeds),
     "http": Target(run_http, lambda: _harvest()["http"]),
     "ocpi": Target(run_ocpi, lambda: _harvest()["http"]),
+    "tls": Target(run_tls, lambda: _harvest()["tls"]),
     "canlog": Target(run_canlog, _canlog_seeds),
     "chademo": Target(run_chademo, _chademo_seeds),
     **{name: Target(_exi_runner(schema), lambda schema=schema: _exi_seeds(schema))
