@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "tui",
     "batch",
     "triage",
+    "anonymize",
 )
 
 
