@@ -33,8 +33,13 @@ Dispatch:
 
 Every frame is counted exactly once in `stats.frames` and in one of `decoded`,
 `malformed` or `out_of_scope`; `stats.protocols` counts frames per layer name
-(``"ethernet"``, ``"ipv4"``, ``"tcp"``, ``"udp"``, ``"ethertype:0x88e1"``, ...) and
-per handoff name.
+(``"ipv4"``, ``"ipv6"``, ``"tcp"``, ``"udp"``, ``"ip-fragment"``, ``"ethertype:0x88e1"``,
+``"linktype:N"``, ...) and per handoff name (plus ``"tcp:undissected"``).
+
+Hot paths (`chargescope.backends`): ``netdecode`` (link/IP/transport decode, twin
+`analyzer/net.py`), ``tcpreassembly`` (twin `analyzer/reassembly/tcp.py`) and
+``recordbuild`` (fast record constructors, twin `analyzer/recordbuild.py`).
+Every Problem kind this layer emits is listed in `PROBLEM_KINDS`.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from chargescope.analyzer.net import (
     MALFORMED,
     Packet,
 )
-from chargescope.analyzer.reassembly import IpDefragmenter, TcpReassembler
+from chargescope.analyzer.reassembly import IpDefragmenter
 from chargescope.analyzer.reassembly import ip as ip_reassembly
 from chargescope.analyzer.reassembly import tcp as tcp_reassembly
 from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS, Reassembled
@@ -132,8 +137,8 @@ class _Decoder:
                  ip_timeout_ns: int) -> None:
         self.decode = backends.load("netdecode").decode
         self.defrag = IpDefragmenter(self.decode, timeout_ns=ip_timeout_ns)
-        self.tcp = TcpReassembler(max_buffer=tcp_max_buffer,
-                                  idle_timeout_ns=tcp_idle_timeout_ns)
+        self.tcp = backends.load("tcpreassembly").TcpReassembler(
+            max_buffer=tcp_max_buffer, idle_timeout_ns=tcp_idle_timeout_ns)
 
 
 def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT_MAX_BUFFER,

@@ -70,6 +70,7 @@ cdef class CTables:
     cdef list p_name
     cdef int* dt_kind
     cdef long long* dt_min
+    cdef long long* dt_max
     cdef int* dt_bits
     cdef list dt_values
     cdef list dt_index
@@ -128,7 +129,8 @@ cdef class CTables:
         self.dt_kind = _ints(ndt)
         self.dt_bits = _ints(ndt)
         self.dt_min = <long long*>PyMem_Malloc((ndt if ndt else 1) * sizeof(long long))
-        if self.dt_min == NULL:
+        self.dt_max = <long long*>PyMem_Malloc((ndt if ndt else 1) * sizeof(long long))
+        if self.dt_min == NULL or self.dt_max == NULL:
             raise MemoryError()
         self.dt_values = [None] * ndt
         self.dt_index = [None] * ndt
@@ -137,9 +139,11 @@ cdef class CTables:
             self.dt_kind[j] = dt[0]
             self.dt_bits[j] = 0
             self.dt_min[j] = 0
+            self.dt_max[j] = 0
             if dt[0] == D_NBIT:
                 self.dt_min[j] = dt[1]
                 self.dt_bits[j] = dt[2]
+                self.dt_max[j] = dt[3]
             elif dt[0] == D_ENUM:
                 self.dt_values[j] = dt[1]
                 self.dt_index[j] = {v: i for i, v in reversed(list(enumerate(dt[1])))}
@@ -161,6 +165,7 @@ cdef class CTables:
         PyMem_Free(self.dt_kind)
         PyMem_Free(self.dt_bits)
         PyMem_Free(self.dt_min)
+        PyMem_Free(self.dt_max)
 
 
 cdef dict _tables = {}
@@ -479,7 +484,7 @@ def decode(data, g):
             raise ExiError("exi.unsupported" if code == len(roots) else "exi.event_code",
                            f"document starts with event code {code}, not a declared root "
                            "element", start, None, tuple(f"SE({x[0]})" for x in roots))
-        name, state, shape = roots[code]
+        name, state, shape = roots[code][:3]
         element(&r, t, state, shape, tree, name, False, 0)
     except ExiError as exc:
         exc.partial = tree
@@ -555,16 +560,9 @@ cdef int put_value(Writer w, CTables t, int d, object value, list path) except -
             raise tree_error(path, f"expected an integer, got {value!r}")
         if kind == D_NBIT:
             v = PyLong_AsLongLongAndOverflow(value, &overflow)
-            if not overflow:
-                v -= t.dt_min[d]
-                if 0 <= v < (1LL << t.dt_bits[d]):
-                    w.bits(<unsigned long long>v, t.dt_bits[d])
-                    return 0
-            offset = value - t.dt_min[d]
-            if not 0 <= offset < (1 << t.dt_bits[d]):
-                raise tree_error(path, f"{value} outside [{t.dt_min[d]}, "
-                                 f"{t.dt_min[d] + (1 << t.dt_bits[d]) - 1}]")
-            w.bits(<unsigned long long>offset, t.dt_bits[d])
+            if overflow or not t.dt_min[d] <= v <= t.dt_max[d]:
+                raise tree_error(path, f"{value} outside [{t.dt_min[d]}, {t.dt_max[d]}]")
+            w.bits(<unsigned long long>(v - t.dt_min[d]), t.dt_bits[d])
         elif kind == D_UINT:
             if value < 0:
                 raise tree_error(path, f"expected an unsigned integer, got {value}")
@@ -631,10 +629,7 @@ cdef bint int_out_of_range(CTables t, int d, object value) except -1:
             return False
     v = PyLong_AsLongLongAndOverflow(value, &overflow)
     if kind == D_NBIT:
-        if overflow:
-            return True
-        v -= t.dt_min[d]
-        return not (0 <= v < (1LL << t.dt_bits[d]))
+        return overflow != 0 or not t.dt_min[d] <= v <= t.dt_max[d]
     if kind == D_UINT:
         return overflow < 0 or (not overflow and v < 0)
     return False
@@ -786,6 +781,6 @@ def encode(tree, g):
     w.bits(0x80, 8)
     width, roots = g.document
     w.bits(<unsigned long long>index, width)
-    _, state, shape = roots[index]
+    _, state, shape = roots[index][:3]
     put_element(w, t, state, shape, content, [name], 0)
     return w.getvalue()

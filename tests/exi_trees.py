@@ -32,7 +32,7 @@ _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_si
 def _value(draw, dt: tuple):
     kind = dt[0]
     if kind == DT_NBIT:
-        return draw(st.integers(dt[1], dt[1] + (1 << dt[2]) - 1))
+        return draw(st.integers(dt[1], dt[3]))
     if kind == DT_UINT:
         return draw(st.integers(0, 2**64 - 1))
     if kind == DT_INT:
@@ -106,5 +106,5 @@ def trees(draw, schema: str, roots: tuple[str, ...] | None = None):
     g = grammar(schema)
     names = roots or tuple(r[0] for r in g.document[1])
     name = draw(st.sampled_from(names))
-    _, state, shape = g.document[1][g.roots[name]]
+    _, state, shape = g.document[1][g.roots[name]][:3]
     return {name: _element(draw, g, state, shape, [60], 0)}

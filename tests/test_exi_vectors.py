@@ -64,3 +64,13 @@ def test_unknown_schema_is_an_exi_error():
     with pytest.raises(exi.ExiError) as err:
         exi.decode(b"\x80\x00", "iso3")
     assert err.value.kind == "exi.schema"
+
+
+def test_cookie_and_buffer_types_are_accepted(impl):
+    path = corpus_path("exi-reference", "iso2", "SessionSetupReq.jsonl")
+    v = json.loads(path.read_text().splitlines()[2])
+    data = bytes.fromhex(v["hex"])
+    g = grammar("iso2")
+    assert impl.decode(b"$EXI" + data, g) == v["json"]
+    assert impl.decode(bytearray(data), g) == v["json"]
+    assert exi.decode(memoryview(data), "iso2") == v["json"]

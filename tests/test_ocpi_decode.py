@@ -135,3 +135,7 @@ def test_any_json_through_decoder_and_analysis(method, path, body, answer, statu
         json.dumps(m.fields)  # fields stay plain JSON
         analysis.add(m)
     json.dumps(analysis.finish().to_json(), default=str)
+
+
+def test_non_ascii_token_is_not_base64():
+    assert token_of("Token \xe4bcd") == ("\xe4bcd", False)

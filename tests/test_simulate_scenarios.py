@@ -238,5 +238,6 @@ def test_physical_values_fit_their_types():
     def check(value):
         for tree, exponent in ((pv(value, "W"), "Multiplier"), (rational(value), "Exponent")):
             assert -32768 <= tree["Value"] <= 32767 and -3 <= tree[exponent] <= 3
-            assert abs(tree["Value"] * 10 ** tree[exponent] - value) <= 0.5 * 10 ** tree[exponent]
+            step = 10 ** tree[exponent]  # half a step, plus float noise in value * 10**-exp
+            assert abs(tree["Value"] * step - value) <= 0.5 * step + 1e-9 * max(1, abs(value))
     check()

@@ -244,20 +244,13 @@ class OcpiAnalysis:
         if request is not None:
             self._echoed_ids(request, m, pair)
         status, code = f.get("status"), f.get("status_code")
-        # 404 + 2004 is how OCPI answers the authorization of an unknown token: that is
-        # reported as ocpi.token.unknown, not as a client error
-        unknown_token = f["module"] == "tokens" and f.get("action") == "authorize" and (
-            status == 404 or code == 2004)
-        if unknown_token:
-            pass
-        elif status in (401, 403) or code == 2001:
+        if status in (401, 403) or code == 2001:
             self._find("ocpi.auth.failed", f"{m.name}: HTTP {status}, status_code {code}", m, pair)
         elif isinstance(status, int) and status >= 500:
             self._find("ocpi.http.server-error", f"{m.name}: HTTP {status}", m, pair)
         elif isinstance(status, int) and status >= 400:
             self._find("ocpi.http.client-error", f"{m.name}: HTTP {status}", m, pair)
-        if isinstance(code, int) and code not in (2001, 2004 if unknown_token else 0) and (
-                code // 1000 != 1):  # 1xxx: success
+        if isinstance(code, int) and code != 2001 and code // 1000 != 1:  # 1xxx: success
             self._find(STATUS_CLASS_CODES.get(code // 1000 * 1000, "ocpi.status.unknown"),
                        f"{m.name}: status_code {code} {f.get('status_message', '')}".strip(),
                        m, pair, status_code=code)
@@ -677,8 +670,9 @@ class OcpiAnalysis:
         content = {k: v for k, v in body.items() if k != "last_updated"}
         before = self._objects.get(key)
         if m.fields["method"] == "PATCH":
-            unchanged = not content or (before is not None and all(
-                before.get(k) == v for k, v in content.items()))
+            # a PATCH repeating earlier values may follow states that were never pushed
+            # (an EVSE briefly CHARGING), so only a PATCH of last_updated alone counts
+            unchanged = not content
             merged = {**(before or {}), **content}
         else:
             unchanged = before is not None and before == content

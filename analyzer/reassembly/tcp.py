@@ -24,7 +24,9 @@ Rules, chosen to match what users know from tshark's "follow TCP stream":
 * A SYN with a new sequence number on a known 4-tuple, or any SYN after the
   connection closed, starts a new connection (port reuse), like tshark's `tcp.stream`.
 * Idle connections (no packet for `idle_timeout_ns` of capture time) are closed with
-  reason ``"idle-timeout"``, so memory is bounded by the open connections; beyond
+  reason ``"idle-timeout"``; closed ones (FIN both ways, RST) are kept for late
+  retransmissions for `closed_timeout_ns` (60 s, like TIME_WAIT), then forgotten. So
+  memory is bounded by the open connections; beyond
   `max_connections` tracked at once the least recently active is closed (``"evicted"``).
 
 StreamClose reasons: ``"fin"``, ``"rst"``, ``"idle-timeout"``, ``"evicted"``, ``"reused"``
@@ -56,6 +58,7 @@ HALF32 = 1 << 31
 
 DEFAULT_MAX_BUFFER = 4 << 20  # out-of-order bytes held per direction
 DEFAULT_IDLE_TIMEOUT_NS = 600 * 1_000_000_000  # ten minutes of capture time
+DEFAULT_CLOSED_TIMEOUT_NS = 60 * 1_000_000_000  # closed ones wait for late packets (TIME_WAIT)
 DEFAULT_MAX_CONNECTIONS = 100_000  # tracked at once; the least recently active go first
 MAX_PENDING_CHUNKS = 1024  # out-of-order pieces per direction (hostile 1-byte segments)
 
@@ -120,10 +123,12 @@ class TcpReassembler:
 
     def __init__(self, *, max_buffer: int = DEFAULT_MAX_BUFFER,
                  idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
-                 max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 closed_timeout_ns: int = DEFAULT_CLOSED_TIMEOUT_NS) -> None:
         self.max_buffer = max_buffer
         self.idle_timeout_ns = idle_timeout_ns
         self.max_connections = max_connections
+        self.closed_timeout_ns = min(closed_timeout_ns, idle_timeout_ns)
         build = backends.load("recordbuild").builder  # fast record constructors
         self._byteref = build(ByteRef)
         self._streamdata = build(StreamData)
@@ -132,7 +137,7 @@ class TcpReassembler:
         self._lookup: dict[tuple, tuple[_Conn, int]] = {}  # either side's key -> direction
         self._next_index = 0
         # idle connections are looked for every 1/16 of the timeout of capture time
-        self._expiry_step = max(1, idle_timeout_ns // 16)
+        self._expiry_step = max(1, self.closed_timeout_ns // 16)
         self._next_expiry = -(1 << 62)
 
     @property
@@ -420,12 +425,16 @@ class TcpReassembler:
         del self._lookup[state.server_key]
 
     def _expire(self, now: int, events: list[Event]) -> None:
-        limit = now - self.idle_timeout_ns
-        conns = self._conns
-        while conns:
-            state = next(iter(conns.values()))
-            if state.last_ts >= limit:
+        """Forget closed connections quiet for `closed_timeout_ns`, close idle open ones."""
+        idle_limit = now - self.idle_timeout_ns
+        closed_limit = now - self.closed_timeout_ns
+        stale = []
+        for state in self._conns.values():  # least recently active first
+            if state.last_ts >= closed_limit:
                 break
+            if state.finished or state.last_ts < idle_limit:
+                stale.append(state)
+        for state in stale:
             self._forget(state)
             if not state.finished:
                 self._close(state, -1, "idle-timeout", now, events)

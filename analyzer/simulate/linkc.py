@@ -74,11 +74,12 @@ def script(scn: Scenario, facts: Facts, rng: random.Random) -> list[Any]:
             "authorization_reference": reference},
             200, _ok({"result": "ACCEPTED", "timeout": 30}, ts + 60 * MS))
         # the CPO never POSTs the CommandResult to response_url: that is the fault. The
-        # gateway keeps pushing EVSE status, so the capture outlasts the 30 s timeout.
+        # gateway keeps pushing EVSE status (held for the remote user, then released), so
+        # the capture outlasts the command's 30 s timeout.
         evse = f"{emsp}/locations/{cc}/{pid}/{ids.location_id}/{ids.evse_uid}"
-        for later in (45 * SECOND, 150 * SECOND):
+        for later, status in ((45 * SECOND, "RESERVED"), (150 * SECOND, "AVAILABLE")):
             at = ts + later
-            gw.exchange(at, True, "PATCH", evse, {"status": "AVAILABLE",
+            gw.exchange(at, True, "PATCH", evse, {"status": status,
                                                   "last_updated": iso_time(at)},
                         200, _ok(None, at + 40 * MS))
         return gw.events

@@ -153,8 +153,7 @@ _CATALOGUE: tuple[Scenario, ...] = (
     _fault(_DC_EIM, "token-unknown-c",
            "CSMS accepts the RFID but the eMSP answers the OCPI token lookup with "
            "2004 Unknown Token", {Fault.TOKEN_UNKNOWN_C},
-           {"ocpi.token.unknown", "ocpi.http.client-error", "ocpi.status.client-error",
-            "xlink.auth.token_unknown_on_c"}),
+           {"ocpi.token.unknown", "xlink.auth.token_unknown_on_c"}),
     _fault(_DC_PNC, "pnc-cert-failure",
            "Plug & Charge: Get15118EVCertificate fails on B, so CertificateInstallation "
            "fails on A", {Fault.PNC_CERT},

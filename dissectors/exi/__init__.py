@@ -17,6 +17,8 @@ Public API (stable; other components code against it):
         Decoding without the supportedAppProtocol handshake: tries every candidate grammar and
         returns one Detection per schema, clean decodes first.
     SCHEMAS: dict[str, str]  short name -> namespace URI.
+    XML: chargescope.dissectors.exi.xml.to_xml(tree, schema) -> lxml element (and
+        to_xml_bytes, canonical): the same document EXIficient writes, equal after C14N 2.0.
 
 EXI options (those of the V2G reference codec, see corpus/exi-reference/README.md): header
 0x80 without cookie or options (a "$EXI" cookie is accepted on input), bit-packed,

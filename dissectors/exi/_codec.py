@@ -272,7 +272,7 @@ def decode(data: bytes, g: Grammar) -> dict:
             raise ExiError("exi.unsupported" if code == len(roots) else "exi.event_code",
                            f"document starts with event code {code}, not a declared root "
                            "element", start, None, tuple(f"SE({x[0]})" for x in roots))
-        name, state, shape = roots[code]
+        name, state, shape = roots[code][:3]
         _element(r, g, state, shape, tree, name, False, 0)
     except ExiError as exc:
         exc.partial = tree
@@ -342,10 +342,9 @@ def _put_value(w: _Writer, dt: tuple, value, path: list[str]) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _tree_error(path, f"expected an integer, got {value!r}")
         if kind == DT_NBIT:
-            offset = value - dt[1]
-            if not 0 <= offset < (1 << dt[2]):
-                raise _tree_error(path, f"{value} outside [{dt[1]}, {dt[1] + (1 << dt[2]) - 1}]")
-            w.bits(offset, dt[2])
+            if not dt[1] <= value <= dt[3]:
+                raise _tree_error(path, f"{value} outside [{dt[1]}, {dt[3]}]")
+            w.bits(value - dt[1], dt[2])
         elif kind == DT_UINT:
             if value < 0:
                 raise _tree_error(path, f"expected an unsigned integer, got {value}")
@@ -424,55 +423,75 @@ def _code_of(g: Grammar, state: int, prod: tuple) -> int:
     return g.states[state][1].index(prod)
 
 
+SECOND_LEVEL_EE = -1
+
+
+def next_event(g: Grammar, state: int, items: dict, used: dict, path: list[str]) -> int:
+    """The production the tree needs next at `state`: its code, or SECOND_LEVEL_EE.
+
+    Schema order decides: the first declared event whose key still has unconsumed items;
+    EE only when nothing else fits (mixed content). An empty string/binary value is no
+    event at all (the reference encoder then ends the element at the second level). Shared
+    by the encoder and the XML writer, so both see the same document order."""
+    prods = g.states[state][1]
+    datatypes = g.datatypes
+    ee_code = -1
+    for code, prod in enumerate(prods):
+        kind = prod[0]
+        if kind == SE or kind == AT:
+            key = prod[1]
+            if key in items:
+                value = items[key]
+                count = len(value) if kind == SE and prod[4] else 1
+                if kind == SE and prod[4] and not isinstance(value, list):
+                    raise _tree_error(path + [key], "expected a list (maxOccurs > 1)")
+                if used.get(key, 0) < count:
+                    return code
+        elif kind == CH:
+            if "value" in items and not used.get("value"):
+                if items["value"] == "" and datatypes[prod[1]][0] in (
+                        DT_STR, DT_BIN_HEX, DT_BIN_B64):
+                    used["value"] = 1  # empty content: no CH event at all
+                    continue
+                return code
+        elif kind == EE and ee_code < 0:
+            ee_code = code  # taken only when no other event fits (mixed content)
+    if ee_code >= 0:
+        return ee_code
+    leftover = [k for k in items if used.get(k, 0) == 0]
+    if leftover or g.second[state][1] < 0:
+        raise _tree_error(path, f"no event of {expected_events(g.states, state)} fits "
+                          f"the remaining keys {leftover}")
+    return SECOND_LEVEL_EE
+
+
+def element_items(shape: int, content, path: list[str]) -> dict:
+    if shape == SIMPLE:
+        return {"value": content}
+    if isinstance(content, dict):
+        return content
+    raise _tree_error(path, f"expected an object, got {content!r}")
+
+
+def check_all_used(items: dict, used: dict, path: list[str]) -> None:
+    leftover = [k for k in items if k not in used]
+    if leftover:
+        raise _tree_error(path, f"keys {leftover} are not allowed here by the schema")
+
+
 def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: list[str],
                  depth: int) -> None:
     if depth > MAX_DEPTH:
         raise _tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
     states = g.states
-    datatypes = g.datatypes
-    if shape == SIMPLE:
-        items: dict = {"value": content}
-    elif isinstance(content, dict):
-        items = content
-    else:
-        raise _tree_error(path, f"expected an object, got {content!r}")
+    items = element_items(shape, content, path)
     used: dict[str, int] = {}
     while True:
         width, prods = states[state][:2]
-        chosen = -1
-        ee_code = -1
-        for code, prod in enumerate(prods):
-            kind = prod[0]
-            if kind == SE or kind == AT:
-                key = prod[1]
-                if key in items:
-                    value = items[key]
-                    count = len(value) if kind == SE and prod[4] else 1
-                    if kind == SE and prod[4] and not isinstance(value, list):
-                        raise _tree_error(path + [key], "expected a list (maxOccurs > 1)")
-                    if used.get(key, 0) < count:
-                        chosen = code
-                        break
-            elif kind == CH:
-                if "value" in items and not used.get("value"):
-                    if items["value"] == "" and datatypes[prod[1]][0] in (
-                            DT_STR, DT_BIN_HEX, DT_BIN_B64):
-                        used["value"] = 1  # empty content: no CH event at all
-                        continue
-                    chosen = code
-                    break
-            elif kind == EE and ee_code < 0:
-                ee_code = code  # taken only when no other event fits (mixed content)
-        if chosen < 0:
-            chosen = ee_code
-        if chosen < 0:
-            leftover = [k for k in items if used.get(k, 0) == 0]
-            ee2 = g.second[state][1]
-            if leftover or ee2 < 0:
-                raise _tree_error(path, f"no event of {expected_events(states, state)} fits "
-                                  f"the remaining keys {leftover}")
+        chosen = next_event(g, state, items, used, path)
+        if chosen == SECOND_LEVEL_EE:
             w.bits(len(prods), width)  # escape to the second level: EE there
-            w.bits(ee2, g.second[state][0])
+            w.bits(g.second[state][1], g.second[state][0])
             return
         prod = prods[chosen]
         kind = prod[0]
@@ -483,9 +502,7 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
         if width:
             w.bits(chosen, width)
         if kind == EE:
-            leftover = [k for k in items if k not in used]
-            if leftover:
-                raise _tree_error(path, f"keys {leftover} are not allowed here by the schema")
+            check_all_used(items, used, path)
             return
         if kind == SE:
             key = prod[1]
@@ -496,21 +513,27 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
             state = prod[5]
         else:
             used[prod[1]] = 1
-            _put_value(w, datatypes[prod[2]], items[prod[1]], path + [prod[1]])
+            _put_value(w, g.datatypes[prod[2]], items[prod[1]], path + [prod[1]])
             state = prod[3]
 
 
-def encode(tree: dict, g: Grammar) -> bytes:
+def document_root(tree: dict, g: Grammar) -> tuple[int, str, object]:
+    """(index among the grammar's roots, root name, content) of a tree to encode or write."""
     if not isinstance(tree, dict) or len(tree) != 1:
         raise _tree_error([], "the tree must be an object with exactly one root element")
     (name, content), = tree.items()
     index = g.roots.get(name)
     if index is None:
         raise _tree_error([name], f"{name!r} is not a root element of {g.name}")
+    return index, name, content
+
+
+def encode(tree: dict, g: Grammar) -> bytes:
+    index, name, content = document_root(tree, g)
     w = _Writer()
     w.bits(0x80, 8)
     width, roots = g.document
     w.bits(index, width)
-    _, state, shape = roots[index]
+    _, state, shape = roots[index][:3]
     _put_element(w, g, state, shape, content, [name], 0)
     return w.getvalue()

@@ -181,8 +181,6 @@ class HttpStream:
             if d.mode == RESYNC and d.scan:
                 d.skipped += len(d.scan)
                 d.scan.clear()
-            if d.mode == OPAQUE and d.skipped:
-                pass
             out += self._report_skipped(d, "")
         return out
 

@@ -11,7 +11,6 @@ one capture (Wireshark's conversation table, not a global).
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -155,7 +154,7 @@ def token_of(authorization: str) -> tuple[str, bool]:
     if len(credential) % 4 == 0:
         try:
             decoded = base64.b64decode(credential, validate=True).decode("ascii")
-        except (binascii.Error, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):  # binascii.Error, non-ASCII header text
             return credential, False
         if decoded and decoded.isprintable():
             return decoded, True

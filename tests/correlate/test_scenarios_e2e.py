@@ -28,9 +28,6 @@ def test_scenario_reports_exactly_its_injected_failures(name, tmp_path):
     assert {f.code for f in result.findings} == set(SCENARIOS[name].expected_findings)
 
 
-@pytest.mark.xfail(reason="offsets are estimated only for sources linked to the one reference "
-                   "source; each scenario's files form their own group, so clock-skew's "
-                   "xlink.clock.offset is lost when all are analysed together", strict=True)
 def test_all_scenarios_together_keep_their_stories_apart(tmp_path):
     result = run(sorted(SCENARIOS), tmp_path)
     expected = set().union(*(s.expected_findings for s in SCENARIOS.values()))

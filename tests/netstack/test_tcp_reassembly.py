@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chargescope import backends
 from chargescope.analyzer import net
-from chargescope.analyzer.reassembly import TcpReassembler
 from chargescope.analyzer.records import (
     Frame,
     Problem,
@@ -46,6 +46,35 @@ class Wire:
     def handshake(self) -> list[net.Packet]:
         return [self.packet(0, 0, flags=SYN), self.packet(1, 0, flags=SYN | ACK),
                 self.packet(0, 0, flags=ACK)]
+
+
+IMPLS = [m for m in (backends.load_twin("tcpreassembly"),
+                     backends.load_extension("tcpreassembly")) if m is not None]
+
+
+def TcpReassembler(**options):  # noqa: N802 - stands for the class of each twin
+    """A recorder that drives every built twin and requires identical events."""
+    return _Both([impl.TcpReassembler(**options) for impl in IMPLS])
+
+
+class _Both:
+    def __init__(self, twins: list) -> None:
+        self.twins = twins
+
+    def _same(self, results: list) -> list:
+        for other in results[1:]:
+            assert other == results[0]
+        return results[0]
+
+    def feed(self, packet, origin=()):
+        return self._same([t.feed(packet, origin) for t in self.twins])
+
+    def finish(self, ts_ns=None):
+        return self._same([t.finish(ts_ns) for t in self.twins])
+
+    @property
+    def open_connections(self) -> int:
+        return self._same([t.open_connections for t in self.twins])
 
 
 def run(packets: list[net.Packet], **options) -> list:
@@ -265,3 +294,22 @@ def test_many_tiny_out_of_order_pieces_are_bounded_too() -> None:
     events += r.finish()
     stream, _gaps = tiles(events, 0, wire.frames)
     assert stream.replace(b"\0", b"") == b"q" * (MAX_PENDING_CHUNKS + 5)
+
+
+def test_closed_connections_are_forgotten_after_the_closed_timeout() -> None:
+    wire = Wire()
+    r = TcpReassembler(idle_timeout_ns=1_000_000, closed_timeout_ns=10_000)
+    packets = wire.handshake() + [wire.packet(0, 0, flags=FIN | ACK),
+                                  wire.packet(1, 0, flags=FIN | ACK)]
+    for p in packets:
+        r.feed(p)
+    assert r.open_connections == 1  # closed, kept for late retransmissions
+    later = Wire(isn_c=3)
+    later.number = 50
+    late = later.packet(0, 0, b"x", ts=30_000)
+    moved = net.decode(Frame(late.frame.number, late.frame.ts_ns, 1,
+                             late.frame.data[:34] + b"\x9c\x42" + late.frame.data[36:],
+                             len(late.frame.data), source="w"))
+    events = r.feed(moved)
+    assert not [e for e in events if isinstance(e, StreamClose)]  # nothing left to close
+    assert r.open_connections == 1  # only the new one

@@ -18,7 +18,7 @@ import pytest
 
 from chargescope import backends
 from chargescope.analyzer.net import DECODED, IPPROTO_TCP, Packet
-from chargescope.analyzer.reassembly import IpDefragmenter, TcpReassembler
+from chargescope.analyzer.reassembly import IpDefragmenter
 from chargescope.analyzer.records import Frame, StreamData, StreamGap
 
 TSHARK = shutil.which("tshark")
@@ -103,7 +103,8 @@ def our_view(frames: list[Frame], impl: str = "python") -> OurView:
     decode = (backends.load_twin("netdecode") if impl == "python"
               else backends.load_extension("netdecode")).decode
     defrag = IpDefragmenter(decode)
-    tcp = TcpReassembler()
+    tcp = (backends.load_twin("tcpreassembly") if impl == "python"
+           else backends.load_extension("tcpreassembly")).TcpReassembler()
     view = OurView()
 
     by_number = {frame.number: frame for frame in frames}

@@ -94,7 +94,7 @@ class GrammarSet:
         if st.builtin == "integer":
             lo, hi = st.min_inclusive, st.max_inclusive
             if lo is not None and hi is not None and hi - lo < NBIT_LIMIT:
-                return (DT_NBIT, lo, (hi - lo).bit_length())
+                return (DT_NBIT, lo, (hi - lo).bit_length(), hi)
             if lo is not None and lo >= 0:
                 return (DT_UINT,)
             return (DT_INT,)
@@ -110,7 +110,7 @@ class GrammarSet:
         roots = []
         for decl in globals_:
             start, shape = self._element_grammar(decl)
-            roots.append((decl.name[1], start, shape))
+            roots.append((decl.name[1], start, shape, decl.name[0]))
         return (len(roots).bit_length(), tuple(roots))
 
     def _element_type(self, decl: ElementDecl) -> ComplexType | SimpleType:
@@ -327,9 +327,9 @@ class GrammarSet:
         if label.kind == SE:
             decl, is_list = label.payload
             child, shape = self._element_grammar(decl)
-            return (SE, label.name[1], child, shape, is_list, nxt)
+            return (SE, label.name[1], child, shape, is_list, nxt, label.name[0])
         if label.kind == AT:
-            return (AT, label.name[1], self.datatype(label.payload), nxt)
+            return (AT, label.name[1], self.datatype(label.payload), nxt, label.name[0])
         if label.kind == CH:
             return (CH, self.datatype(label.payload), nxt)
         if label.kind == SEW:

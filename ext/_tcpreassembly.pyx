@@ -1,0 +1,459 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Cython hot path "tcpreassembly": TCP segments -> stream events.
+
+Twin of `chargescope.analyzer.reassembly.tcp` (read its docstring for the rules): same
+constructor, same `feed`/`finish`/`connection_of`, same events and Problems in the
+same order. Sequence arithmetic and the per-direction state are C integers here;
+`None` states of the twin (no ISN/base/FIN yet) are -1.
+"""
+
+from collections import OrderedDict
+
+from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, ip_text
+from chargescope.analyzer.reassembly.tcp import (
+    DEFAULT_CLOSED_TIMEOUT_NS,
+    DEFAULT_IDLE_TIMEOUT_NS,
+    DEFAULT_MAX_BUFFER,
+    DEFAULT_MAX_CONNECTIONS,
+    MAX_PENDING_CHUNKS,
+)
+from chargescope.analyzer.records import (
+    ByteRef,
+    Connection,
+    Endpoint,
+    Problem,
+    StreamClose,
+    StreamData,
+    StreamGap,
+    StreamOpen,
+)
+from chargescope.ext._recordbuild import builder
+
+cdef long long MOD32 = 1LL << 32
+cdef long long HALF32 = 1LL << 31
+cdef int PLAIN_MASK = TCP_SYN | TCP_FIN | TCP_RST
+cdef Py_ssize_t MAX_CHUNKS = MAX_PENDING_CHUNKS
+
+cdef object _ByteRef = builder(ByteRef)
+cdef object _StreamData = builder(StreamData)
+cdef object _StreamGap = builder(StreamGap)
+cdef object _StreamClose = builder(StreamClose)
+
+
+cdef class _Chunk:
+    cdef long long start
+    cdef bytes data
+    cdef object ref
+    cdef long long ts_ns
+
+
+cdef class _Half:
+    cdef long long isn, base, next, pending_bytes, fin_at, last_start
+    cdef list pending
+    cdef bint closed
+    cdef bytes last_data
+
+    def __cinit__(self):
+        self.isn = -1
+        self.base = -1
+        self.next = 0
+        self.pending = []
+        self.pending_bytes = 0
+        self.fin_at = -1
+        self.closed = False
+        self.last_start = 0
+        self.last_data = b""
+
+
+cdef class _Conn:
+    cdef object conn
+    cdef _Half h0, h1
+    cdef tuple client_key, server_key
+    cdef long long last_ts
+    cdef bint finished
+
+    cdef inline _Half half(self, int direction):
+        return self.h0 if direction == 0 else self.h1
+
+
+cdef inline bytes _addresses(object packet):
+    cdef Py_ssize_t l3 = packet.l3_offset
+    data = packet.frame.data
+    if packet.ip_version == 4:
+        return data[l3 + 12:l3 + 20]
+    return data[l3 + 8:l3 + 40]
+
+
+cdef _Chunk _piece(long long lo, long long hi, long long start, bytes data, object ref,
+                   long long ts):
+    cdef long long skip = lo - start
+    cdef _Chunk chunk = _Chunk.__new__(_Chunk)
+    chunk.start = lo
+    chunk.data = data[skip:hi - start]
+    chunk.ref = _ByteRef(ref.source, ref.frame, ref.start + skip, hi - lo)
+    chunk.ts_ns = ts
+    return chunk
+
+
+cdef object _conflict(_Conn state, int direction, long long offset, long long length,
+                      object ref):
+    side = "client" if direction == 0 else "server"
+    return Problem("tcp.overlap.conflict",
+                   f"TCP stream {state.conn.index} {side} bytes {offset}..{offset + length} "
+                   f"retransmitted with different content; first copy kept",
+                   ref.source, ref.frame, offset, "stream")
+
+
+cdef list _map_refs(tuple origin, long long skip, long long length):
+    cdef list out = []
+    cdef long long pos = 0, end = skip + length, lo, hi, rlen
+    for ref in origin:
+        rlen = ref.length
+        lo = pos if pos > skip else skip
+        hi = pos + rlen if pos + rlen < end else end
+        if lo < hi:
+            out.append(ByteRef(ref.source, ref.frame, ref.start + lo - pos, hi - lo))
+        pos += rlen
+        if pos >= end:
+            break
+    return out
+
+
+cdef class TcpReassembler:
+    """Turns TCP Packets into stream events; one instance per pipeline run."""
+
+    cdef public long long max_buffer, idle_timeout_ns, max_connections, closed_timeout_ns
+    cdef object _conns
+    cdef dict _lookup
+    cdef long long _next_index, _expiry_step, _next_expiry
+
+    def __init__(self, *, max_buffer=DEFAULT_MAX_BUFFER,
+                 idle_timeout_ns=DEFAULT_IDLE_TIMEOUT_NS,
+                 max_connections=DEFAULT_MAX_CONNECTIONS,
+                 closed_timeout_ns=DEFAULT_CLOSED_TIMEOUT_NS):
+        self.max_buffer = max_buffer
+        self.idle_timeout_ns = idle_timeout_ns
+        self.max_connections = max_connections
+        self.closed_timeout_ns = min(closed_timeout_ns, idle_timeout_ns)
+        self._conns = OrderedDict()
+        self._lookup = {}
+        self._next_index = 0
+        self._expiry_step = max(1, self.closed_timeout_ns // 16)
+        self._next_expiry = -(1LL << 62)
+
+    @property
+    def open_connections(self):
+        return len(self._conns)
+
+    def connection_of(self, packet):
+        """The connection a TCP packet belongs to (after `feed`), like tcp.stream."""
+        entry = self._lookup.get((packet.frame.source, _addresses(packet), packet.sport,
+                                  packet.dport))
+        return (<_Conn>entry[0]).conn if entry else None
+
+    def feed(self, packet, tuple origin=()):
+        """The events one decoded TCP packet causes (empty for pure ACKs and old data)."""
+        cdef list events = []
+        cdef _Conn state
+        cdef _Half half
+        cdef int direction, flags, syn
+        cdef long long ts, seq, length, rel32, diff, start, at, payload_offset
+        frame = packet.frame
+        ts = frame.ts_ns
+        if ts >= self._next_expiry:
+            self._next_expiry = ts + self._expiry_step
+            self._expire(ts, events)
+        addrs = _addresses(packet)
+        source = frame.source
+        key = (source, addrs, packet.sport, packet.dport)
+        flags = packet.tcp_flags
+        syn = flags & TCP_SYN
+        entry = self._lookup.get(key)
+        found = entry is not None
+        if found:
+            state = <_Conn>entry[0]
+            direction = entry[1]
+            if syn and not flags & TCP_ACK:
+                isn = state.half(direction).isn
+                if isn != -1 and isn != <long long>packet.tcp_seq:
+                    if not state.finished:
+                        self._close(state, -1, "reused", ts, events)
+                    self._forget(state)
+                    found = False
+        if not found:
+            opened = self._open(packet, key, addrs, events)
+            state = <_Conn>opened[0]
+            direction = opened[1]
+        else:
+            self._conns.move_to_end(state.client_key)
+        state.last_ts = ts
+        if state.finished:
+            return events
+        half = state.half(direction)
+        length = packet.payload_length
+        if length == 0 and flags & PLAIN_MASK == 0 and half.base != -1:
+            return events
+        seq = packet.tcp_seq
+        if half.isn == -1:
+            half.isn = seq
+        if syn:
+            if half.base == -1:
+                half.base = (seq + 1) % MOD32
+            seq = (seq + 1) % MOD32
+        if half.base == -1:
+            half.base = seq
+        rel32 = (seq - half.base) % MOD32
+        if rel32 < 0:
+            rel32 += MOD32
+        diff = (rel32 - half.next % MOD32) % MOD32
+        if diff < 0:
+            diff += MOD32
+        if diff >= HALF32:
+            diff -= MOD32
+        start = half.next + diff
+        if length:
+            payload_offset = packet.payload_offset
+            data = frame.data[payload_offset:payload_offset + length]
+            if type(data) is not bytes:
+                data = bytes(data)
+            if origin:
+                at = start
+                for ref in _map_refs(origin, payload_offset - packet.l4_offset, length):
+                    self._segment(state, direction, half, at,
+                                  data[at - start:at - start + ref.length], ref, ts, events)
+                    at += ref.length
+            else:
+                ref = _ByteRef(source, frame.number, payload_offset, length)
+                self._segment(state, direction, half, start, data, ref, ts, events)
+        if flags & TCP_FIN and half.fin_at == -1:
+            half.fin_at = start + length
+        if flags & TCP_RST:
+            self._reset(state, direction, ts, events)
+            return events
+        if half.fin_at != -1 and not half.closed:
+            if half.next >= half.fin_at:
+                half.closed = True
+                events.append(_StreamClose(state.conn, direction, ts, "fin"))
+                if state.half(1 - direction).closed:
+                    state.finished = True
+        return events
+
+    def finish(self, ts_ns=None):
+        """End of capture: gaps for missing bytes, then close every open connection."""
+        cdef list events = []
+        cdef _Conn state
+        for state in self._conns.values():
+            if not state.finished:
+                self._close(state, -1, "end-of-capture",
+                            state.last_ts if ts_ns is None else ts_ns, events)
+        self._conns.clear()
+        self._lookup.clear()
+        return events
+
+    # -- internals ---------------------------------------------------------------------
+
+    cdef tuple _open(self, packet, tuple key, bytes addrs, list events):
+        cdef Py_ssize_t half = len(addrs) >> 1
+        cdef _Conn state, old
+        cdef int flags = packet.tcp_flags
+        src, dst = addrs[:half], addrs[half:]
+        rkey = (key[0], dst + src, packet.dport, packet.sport)
+        source = packet.frame.source
+        handshake = bool(flags & TCP_SYN)
+        if handshake:
+            client_is_sender = not flags & TCP_ACK
+        else:
+            client_is_sender = packet.sport >= packet.dport
+        if client_is_sender:
+            ckey, direction = key, 0
+            client = Endpoint(ip_text(src), packet.sport)
+            server = Endpoint(ip_text(dst), packet.dport)
+        else:
+            ckey, direction = rkey, 1
+            client = Endpoint(ip_text(dst), packet.dport)
+            server = Endpoint(ip_text(src), packet.sport)
+        conn = Connection(self._next_index, client, server, source)
+        self._next_index += 1
+        state = _Conn.__new__(_Conn)
+        state.conn = conn
+        state.h0 = _Half()
+        state.h1 = _Half()
+        state.client_key = ckey
+        state.server_key = rkey if ckey is key else key
+        state.last_ts = packet.frame.ts_ns
+        state.finished = False
+        if len(self._conns) >= self.max_connections:
+            old = next(iter(self._conns.values()))
+            self._forget(old)
+            if not old.finished:
+                self._close(old, -1, "evicted", packet.frame.ts_ns, events)
+        self._conns[ckey] = state
+        self._lookup[ckey] = (state, 0)
+        self._lookup[state.server_key] = (state, 1)
+        events.append(StreamOpen(conn, packet.frame.ts_ns, handshake))
+        return state, direction
+
+    cdef void _segment(self, _Conn state, int direction, _Half half, long long start,
+                       bytes data, object ref, long long ts, list events):
+        cdef long long n = len(data)
+        cdef long long end = start + n, cut
+        if end <= half.next:
+            if not (n == 1 and end == half.next):
+                self._check_delivered(state, direction, half, start, data, ref, events)
+            return
+        if start > half.next:
+            self._buffer(state, direction, half, start, data, ref, ts, events)
+            if half.pending_bytes > self.max_buffer or len(half.pending) > MAX_CHUNKS:
+                self._skip_to_pending(state, direction, half, ts, events)
+            return
+        if start < half.next:
+            self._check_delivered(state, direction, half, start, data, ref, events)
+            cut = half.next - start
+            data = data[cut:]
+            ref = _ByteRef(ref.source, ref.frame, ref.start + cut, ref.length - cut)
+            start = half.next
+        self._deliver(state, direction, half, start, data, (ref,), ts, events)
+
+    cdef void _deliver(self, _Conn state, int direction, _Half half, long long start,
+                       bytes data, tuple refs, long long ts, list events):
+        cdef list pending = half.pending
+        cdef _Chunk chunk
+        cdef long long end, skip, clen
+        if pending and (<_Chunk>pending[0]).start <= start + len(data):
+            parts = [data]
+            ref_list = list(refs)
+            end = start + len(data)
+            while pending and (<_Chunk>pending[0]).start <= end:
+                chunk = <_Chunk>pending.pop(0)
+                clen = len(chunk.data)
+                half.pending_bytes -= clen
+                skip = end - chunk.start
+                if skip >= clen:
+                    continue
+                piece = chunk.data[skip:] if skip else chunk.data
+                parts.append(piece)
+                r = chunk.ref
+                ref_list.append(ByteRef(r.source, r.frame, r.start + skip, r.length - skip)
+                                if skip else r)
+                end += len(piece)
+            data = b"".join(parts)
+            refs = tuple(ref_list)
+        half.next = start + len(data)
+        half.last_start = start
+        half.last_data = data
+        events.append(_StreamData(state.conn, direction, start, data, ts, refs))
+
+    cdef void _buffer(self, _Conn state, int direction, _Half half, long long start,
+                      bytes data, object ref, long long ts, list events):
+        cdef long long end = start + len(data), cur = start, c_end, lo, hi
+        cdef list pending = half.pending
+        cdef list pieces = []
+        cdef _Chunk chunk
+        for chunk in pending:
+            c_end = chunk.start + len(chunk.data)
+            if c_end <= cur:
+                continue
+            if chunk.start >= end:
+                break
+            if chunk.start > cur:
+                pieces.append(_piece(cur, chunk.start, start, data, ref, ts))
+            lo = cur if cur > chunk.start else chunk.start
+            hi = end if end < c_end else c_end
+            if data[lo - start:hi - start] != chunk.data[lo - chunk.start:hi - chunk.start]:
+                events.append(_conflict(state, direction, lo, hi - lo, ref))
+            cur = cur if cur > c_end else c_end
+            if cur >= end:
+                break
+        if cur < end:
+            pieces.append(_piece(cur, end, start, data, ref, ts))
+        for chunk in pieces:
+            half.pending_bytes += len(chunk.data)
+            pending.append(chunk)
+        if pieces:
+            pending.sort(key=_chunk_start)
+
+    cdef void _check_delivered(self, _Conn state, int direction, _Half half, long long start,
+                               bytes data, object ref, list events):
+        cdef long long last_end = half.last_start + len(half.last_data)
+        cdef long long lo = start if start > half.last_start else half.last_start
+        cdef long long hi = start + len(data)
+        if last_end < hi:
+            hi = last_end
+        if lo < hi and (data[lo - start:hi - start]
+                        != half.last_data[lo - half.last_start:hi - half.last_start]):
+            events.append(_conflict(state, direction, lo, hi - lo, ref))
+
+    cdef void _skip_to_pending(self, _Conn state, int direction, _Half half, long long ts,
+                               list events):
+        cdef _Chunk first
+        while half.pending and (half.pending_bytes > self.max_buffer
+                                or len(half.pending) > MAX_CHUNKS):
+            first = <_Chunk>half.pending[0]
+            if first.start > half.next:
+                events.append(_StreamGap(state.conn, direction, half.next,
+                                         first.start - half.next, ts))
+                half.next = first.start
+            half.pending.pop(0)
+            half.pending_bytes -= len(first.data)
+            self._deliver(state, direction, half, first.start, first.data, (first.ref,),
+                          first.ts_ns, events)
+
+    cdef void _drain(self, _Conn state, int direction, long long ts, list events):
+        cdef _Half half = state.half(direction)
+        cdef _Chunk first
+        while half.pending:
+            first = <_Chunk>half.pending.pop(0)
+            half.pending_bytes -= len(first.data)
+            if first.start > half.next:
+                events.append(_StreamGap(state.conn, direction, half.next,
+                                         first.start - half.next, ts))
+                half.next = first.start
+            self._deliver(state, direction, half, first.start, first.data, (first.ref,),
+                          first.ts_ns, events)
+        if half.fin_at != -1 and half.fin_at > half.next:
+            events.append(_StreamGap(state.conn, direction, half.next, half.fin_at - half.next,
+                                     ts))
+            half.next = half.fin_at
+
+    cdef void _reset(self, _Conn state, int direction, long long ts, list events):
+        self._drain(state, 0, ts, events)
+        self._drain(state, 1, ts, events)
+        state.finished = True
+        events.append(_StreamClose(state.conn, direction, ts, "rst"))
+
+    cdef void _close(self, _Conn state, int direction, str reason, long long ts, list events):
+        cdef _Half half
+        cdef int d
+        for d in range(2):
+            half = state.half(d)
+            self._drain(state, d, ts, events)
+            if half.fin_at != -1 and not half.closed:
+                half.closed = True
+                events.append(_StreamClose(state.conn, d, ts, "fin"))
+        state.finished = True
+        if not (state.h0.closed and state.h1.closed):
+            events.append(_StreamClose(state.conn, direction, ts, reason))
+
+    cdef void _forget(self, _Conn state):
+        del self._conns[state.client_key]
+        del self._lookup[state.client_key]
+        del self._lookup[state.server_key]
+
+    cdef void _expire(self, long long now, list events):
+        cdef long long idle_limit = now - self.idle_timeout_ns
+        cdef long long closed_limit = now - self.closed_timeout_ns
+        cdef _Conn state
+        cdef list stale = []
+        for state in self._conns.values():
+            if state.last_ts >= closed_limit:
+                break
+            if state.finished or state.last_ts < idle_limit:
+                stale.append(state)
+        for state in stale:
+            self._forget(state)
+            if not state.finished:
+                self._close(state, -1, "idle-timeout", now, events)
+
+
+def _chunk_start(_Chunk chunk):
+    return chunk.start
