@@ -43,5 +43,6 @@ def link_analyzers() -> tuple[LinkAnalyzerFactory, ...]:
     from chargescope.analyzer.links.link_a import LinkAAnalyzer
     from chargescope.analyzer.links.link_b import LinkBAnalyzer
     from chargescope.analyzer.ocpi.link import OcpiLinkAnalyzer
+    from chargescope.plugins import installed
 
-    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer)
+    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer) + tuple(installed().link_analyzers)

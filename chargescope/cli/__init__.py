@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "batch",
     "triage",
     "anonymize",
+    "plugins",
 )
 
 
