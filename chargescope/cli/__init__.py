@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "triage",
     "anonymize",
     "plugins",
+    "live",
 )
 
 
