@@ -38,12 +38,14 @@ class LiveCapture:
 
     def __init__(self, iface: str, *, write: Path | None = None, bpf: str | None = None,
                  stop: StopRule = StopRule(),
-                 on_started: Callable[[], None] | None = None) -> None:
+                 on_started: Callable[[], None] | None = None,
+                 on_frame: Callable[[Frame], None] | None = None) -> None:
         self.iface = iface
         self.write_path = write
         self.bpf = bpf
         self.stop_rule = stop
         self.on_started = on_started
+        self.on_frame = on_frame  # e.g. the PLC joiner: sees each frame before decoding
         self.frames_seen = 0
         self.error = ""  # why the sniffer ended by itself, if it did
         self._queue: queue.Queue[tuple[bytes, int, int]] = queue.Queue()
@@ -111,6 +113,8 @@ class LiveCapture:
                     interface = self._writer.add_interface(linktype, name=self.iface)
                 self._writer.write(data, ts_ns, interface)
                 self._file.flush()  # as it goes: the file is readable while capturing
+            if self.on_frame is not None:
+                self.on_frame(frame)
             yield frame
             if rule.count is not None and self.frames_seen >= rule.count:
                 break

@@ -11,6 +11,14 @@ import click
 from chargescope.analyzer.analysis import analyze
 from chargescope.analyzer.correlate import SiteMap, SiteMapError
 from chargescope.analyzer.live import LiveCapture, StopRule, live_reader
+from chargescope.analyzer.live.plc import (
+    NMK_LEN,
+    QCA_LOCAL,
+    PlcJoiner,
+    interface_mac,
+    raw_sender,
+    sniffer_request,
+)
 from chargescope.analyzer.records import Message, Problem, Severity
 from chargescope.analyzer.report import render_json, render_text
 from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag, emit_json
@@ -31,10 +39,19 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
               help="Stop after this many seconds without a frame (once one arrived).")
 @click.option("--site", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Site map (TOML) joining charger ids, EVSE ids and MACs.")
+@click.option("--plc-join", is_flag=True,
+              help="PLC sniffer dongle: on each CM_SLAC_MATCH.CNF seen, send CM_SET_KEY.REQ "
+                   "so the local modem joins that EV-EVSE network (the NMK is never shown).")
+@click.option("--nmk", help="PLC: join the network of this NMK (32 hex digits) at start.")
+@click.option("--sniffer", type=click.Choice(["on", "off"]),
+              help="PLC: switch the local Qualcomm modem's sniffer mode (VS_SNIFFER.REQ).")
+@click.option("--modem", default=QCA_LOCAL, show_default=True,
+              help="PLC: MAC the management frames go to (the local modem).")
 @click.option("--json", "as_json", is_flag=True,
               help="At the end, one JSON document (messages, and the analysis with "
                    "--analyze) instead of running text.")
-def command(iface, write_path, run_analysis, bpf, count, duration, idle, site, as_json):
+def command(iface, write_path, run_analysis, bpf, count, duration, idle, site, plc_join, nmk,
+            sniffer, modem, as_json):
     """Capture on IFACE and decode as frames arrive: one line per message (SLAC, SDP,
     V2G, OCPP, OCPI) while capturing; Ctrl-C, --count, --duration or --idle ends it.
     With --analyze the sessions and findings follow, exactly as `chargescope analyze`
@@ -56,9 +73,11 @@ def command(iface, write_path, run_analysis, bpf, count, duration, idle, site, a
         if not as_json:
             click.echo(_line(item))
 
+    joiner = _plc_setup(iface, modem, plc_join, nmk, sniffer)
     capture = LiveCapture(iface, write=write_path, bpf=bpf,
                           stop=StopRule(count, duration, idle),
-                          on_started=lambda: diag(f"listening on {iface}"))
+                          on_started=lambda: diag(f"listening on {iface}"),
+                          on_frame=joiner.on_frame if joiner and plc_join else None)
     # Ctrl-C ends the capture, not the program: the analysis of what came still runs
     previous = signal.signal(signal.SIGINT, lambda _sig, _frame: capture.stop())
     try:
@@ -88,6 +107,34 @@ def command(iface, write_path, run_analysis, bpf, count, duration, idle, site, a
     if as_json:
         emit_json(doc)
     sys.exit(EXIT_FINDINGS if errors else EXIT_OK)
+
+
+def _plc_setup(iface: str, modem: str, plc_join: bool, nmk: str | None,
+               sniffer: str | None) -> PlcJoiner | None:
+    """Send what the PLC options ask for before capturing; the joiner for --plc-join."""
+    if not (plc_join or nmk or sniffer):
+        return None
+    key = None
+    if nmk:
+        try:
+            key = bytes.fromhex(nmk)
+        except ValueError:
+            key = b""
+        if len(key) != NMK_LEN:
+            raise click.BadParameter("32 hex digits (16 octets)", param_hint="--nmk")
+    try:
+        send = raw_sender(iface)
+    except OSError as exc:
+        diag(f"chargescope live: cannot send on {iface}: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    host = interface_mac(iface)
+    joiner = PlcJoiner(host, send, diag, modem)
+    if sniffer:
+        send(sniffer_request(host, sniffer == "on", modem))
+        diag(f"plc: VS_SNIFFER.REQ ({sniffer}) sent to {modem}")
+    if key is not None:
+        joiner.join(key)
+    return joiner
 
 
 def _line(message: Message) -> str:
