@@ -65,8 +65,8 @@ def netns():
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
-def _offline() -> dict:
-    out = subprocess.run([str(CHARGESCOPE), "analyze", "--json", str(CAPTURE)],
+def _offline(path: Path) -> dict:
+    out = subprocess.run([str(CHARGESCOPE), "analyze", "--json", str(path)],
                          capture_output=True, text=True, timeout=120)
     return json.loads(out.stdout)
 
@@ -94,8 +94,10 @@ def test_live_matches_offline(netns: list[str], tmp_path: Path) -> None:
     # the file written while capturing holds the very frames sent
     with open_capture(written) as cap:
         assert [f.data for f in cap.frames()] == [f.data for f in frames]
-    # same messages, in the same order, and the same sessions and findings
-    reference = _offline()
+    # the same sessions and findings as offline analysis of the same frames (the file it
+    # wrote: replay timing under load may differ from the original's by milliseconds,
+    # which timing checks rightly notice), and the original capture's messages
+    reference = _offline(written)
     live_analysis = doc["analysis"]
     assert [s["verdict"] for s in live_analysis["sessions"]] == \
         [s["verdict"] for s in reference["sessions"]]
