@@ -34,6 +34,8 @@ class SourceReader:
     name: str
     probe: Callable[[Path], bool]
     read: Callable[[Path], Iterator[Message | Problem]]
+    # the same, calling tick(bytes of the file read so far) now and then (progress bars)
+    read_ticking: Callable[[Path, Callable[[int], None]], Iterator[Message | Problem]] | None = None
 
 
 def _is_capture(path: Path) -> bool:
@@ -46,24 +48,39 @@ def _is_capture(path: Path) -> bool:
         return False
 
 
-def _read_capture(path: Path) -> Iterator[Message | Problem]:
+TICK_FRAMES = 16384  # frames between two progress ticks
+
+
+def _read_capture(path: Path, tick: Callable[[int], None] | None = None
+                  ) -> Iterator[Message | Problem]:
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
 
     with open_capture(path) as capture:
         pipeline = Pipeline()
-        yield from pipeline.run(capture.frames())
+        frames = capture.frames() if tick is None else _ticking(capture.frames(), tick)
+        yield from pipeline.run(frames)
         yield from capture.problems
+
+
+def _ticking(frames, tick: Callable[[int], None]):
+    for n, frame in enumerate(frames, 1):
+        if n % TICK_FRAMES == 0:
+            tick(frame.offset)  # offset in the (decompressed) file: the caller clamps
+        yield frame
 
 
 def source_readers() -> tuple[SourceReader, ...]:
     """The readers tried in order for every input file."""
+    from chargescope.analyzer.chademo.canlog import is_can_log
+    from chargescope.analyzer.chademo.link import read_can_log
     from chargescope.analyzer.ocpi.sources import is_har, is_http_log, read_http_file
     from chargescope.analyzer.ocpp.logs import is_log_file, read_log
 
     return (
-        SourceReader("capture", _is_capture, _read_capture),
+        SourceReader("capture", _is_capture, _read_capture, _read_capture),
         SourceReader("http-log", lambda p: is_har(p) or is_http_log(p), read_http_file),
+        SourceReader("can-log", is_can_log, read_can_log),  # candump, SavvyCAN, CANDue
         SourceReader("ocpp-log", is_log_file, read_log),
     )
 
@@ -112,8 +129,13 @@ def analyze(
     readers: tuple[SourceReader, ...] | None = None,
     analyzers: tuple[LinkAnalyzerFactory, ...] | None = None,
     progress: Callable[[str], None] | None = None,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> Analysis:
-    """Analyse a capture set. Every file is its own capture source (its own clock)."""
+    """Analyse a capture set. Every file is its own capture source (its own clock).
+
+    `progress` hears which file is being read; `on_bytes(done, total)` how many bytes
+    of all input files are done (for a progress bar), now and then.
+    """
     readers = readers if readers is not None else source_readers()
     analyzers = analyzers if analyzers is not None else link_analyzers()
     summaries: list[SourceSummary] = []
@@ -122,7 +144,10 @@ def analyze(
     link_findings: list[Finding] = []
     kept: list[Message] = []
     spans: dict[str, SourceSpan] = {}
-    for path in map(Path, paths):
+    paths = list(map(Path, paths))
+    total = sum(_size(p) for p in paths)
+    done_bytes = 0
+    for path in paths:
         reader = next((r for r in readers if _safe_probe(r, path)), None)
         if reader is None:
             raise UnreadableSource(f"{path}: not a capture, log or HAR file chargescope can read")
@@ -132,7 +157,17 @@ def analyze(
         summary = SourceSummary(source, reader.name)
         active = [factory(source) for factory in analyzers]
         links: set[str] = set()
-        for item in reader.read(path):
+        size = _size(path)
+        if on_bytes is not None and reader.read_ticking is not None:
+            base = done_bytes
+
+            def tick(offset: int, base: int = base, size: int = size) -> None:
+                on_bytes(base + min(offset, size), total)
+
+            items = reader.read_ticking(path, tick)
+        else:
+            items = reader.read(path)
+        for item in items:
             if isinstance(item, Problem):
                 summary.problems += 1
                 problems.append(item)
@@ -152,11 +187,21 @@ def analyze(
             parts.extend(result.sessions)
             link_findings.extend(result.findings)
         summaries.append(summary)
+        done_bytes += size
+        if on_bytes is not None:
+            on_bytes(done_bytes, total)
         if summary.first_ns is not None:
             spans[source] = SourceSpan(summary.first_ns, summary.last_ns, frozenset(links))
     correlation = build_sessions(parts, site, spans)
     link_findings.sort(key=lambda f: f.ts_ns)
     return Analysis(summaries, problems, parts, correlation, kept, link_findings)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _safe_probe(reader: SourceReader, path: Path) -> bool:

@@ -57,6 +57,8 @@ class FrameHandoff:
     ethertype: int | None  # attach by EtherType ...
     udp_port: int | None  # ... or by UDP port (either side)
     dissector: FrameDissector
+    # ... or by link type, for frames that carry no EtherType at all (SocketCAN, 227)
+    linktype: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ def frame_handoffs() -> tuple[FrameHandoff, ...]:
     each exposes its FrameHandoff record (one declaration per fact).
     """
     from chargescope.dissectors import sdp
+    from chargescope.dissectors.chademo.handoff import HANDOFFS as CHADEMO
     from chargescope.dissectors.homeplug.mme import HomePlugDissector
     from chargescope.dissectors.homeplug.registry import ETHERTYPE_HOMEPLUG
     from chargescope.plugins import installed
@@ -82,6 +85,7 @@ def frame_handoffs() -> tuple[FrameHandoff, ...]:
         # a fresh dissector per pipeline: it keeps MME fragments until they complete
         FrameHandoff("homeplug", ETHERTYPE_HOMEPLUG, None, HomePlugDissector()),
         sdp.HANDOFF,  # UDP 15118
+        *CHADEMO,  # CAN: LINKTYPE_CAN_SOCKETCAN, and Linux cooked with protocol 0x000C
     ) + installed().frame_handoff_records()  # tried after the built-ins
 
 

@@ -218,7 +218,10 @@ class Pipeline:
                          "ip_timeout_ns": ip_timeout_ns}
         self._by_ethertype: dict[int, list[FrameHandoff]] = {}
         self._by_udp_port: dict[int, list[FrameHandoff]] = {}
+        self._by_linktype: dict[int, list[FrameHandoff]] = {}
         for entry in self.frame_handoffs:
+            if entry.linktype is not None:
+                self._by_linktype.setdefault(entry.linktype, []).append(entry)
             if entry.ethertype is not None:
                 self._by_ethertype.setdefault(entry.ethertype, []).append(entry)
             if entry.udp_port is not None:
@@ -236,6 +239,7 @@ class Pipeline:
         routes: dict[int, _StreamRoute] = {}
         by_ethertype = self._by_ethertype
         by_udp_port = self._by_udp_port
+        by_linktype = self._by_linktype
         for item in iter_stream_events(frames, **self._options):
             kind = type(item)
             if kind is Packet or kind is Reassembled:
@@ -262,7 +266,8 @@ class Pipeline:
                         (packet.ip_proto if packet.l4_offset >= 0 else -1))] += 1
                 if (by_ethertype and ethertype in by_ethertype) or (
                         by_udp_port and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
-                        and (packet.dport in by_udp_port or packet.sport in by_udp_port)):
+                        and (packet.dport in by_udp_port or packet.sport in by_udp_port)) or (
+                        by_linktype and ethertype < 0 and packet.frame.linktype in by_linktype):
                     yield from self._dispatch_frame(packet)
             elif kind is Problem:
                 stats.problems += 1
@@ -283,6 +288,11 @@ class Pipeline:
     # -- dispatch ------------------------------------------------------------------------
 
     def _dispatch_frame(self, packet: Packet) -> Iterator[Message | Problem]:
+        if self._by_linktype and packet.ethertype < 0:
+            entries = self._by_linktype.get(packet.frame.linktype)
+            if entries:
+                yield from self._frame_dissect(entries, packet)
+                return
         if self._by_ethertype:
             entries = self._by_ethertype.get(packet.ethertype)
             if entries:

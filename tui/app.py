@@ -107,17 +107,13 @@ class ChargescopeApp(App):
     @work(thread=True, exclusive=True)
     def load(self) -> None:
         bar = self.query_one("#loading", ProgressBar)
-        self.call_from_thread(bar.update, total=len(self.paths), progress=0)
-        done = 0
 
-        def progress(_text: str) -> None:
-            nonlocal done
-            done += 1
-            self.call_from_thread(bar.update, progress=max(0, done - 1))
+        def on_bytes(done: int, total: int) -> None:
+            self.call_from_thread(bar.update, total=total or 1, progress=done)
 
         site = SiteMap.load(self.site) if self.site else None
         try:
-            result = analyze(self.paths, site, keep_messages=True, progress=progress)
+            result = analyze(self.paths, site, keep_messages=True, on_bytes=on_bytes)
         except Exception as exc:  # an unreadable input must reach the user, not kill the app
             self.call_from_thread(self.notify, f"cannot analyse: {exc}", severity="error",
                                   timeout=30)

@@ -22,6 +22,7 @@ SESSION_MARGIN_NS = 5 * SECOND
 LANES: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("A SLAC", "A", frozenset({"homeplug"})),
     ("A V2G", "A", frozenset({"sdp", "v2gtp", "exi"})),
+    ("A CAN", "A", frozenset({"chademo", "can"})),
     ("B OCPP", "B", frozenset({"websocket", "ocpp"})),
     ("C OCPI", "C", frozenset({"http", "ocpi"})),
 )

@@ -12,6 +12,7 @@ LINKTYPE_NAMES: dict[int, str] = {
     113: "LINUX_SLL",
     228: "IPV4",
     229: "IPV6",
+    227: "CAN_SOCKETCAN",  # CHAdeMO (IEEE 2030.1.1) link A, see analyzer/chademo
     276: "LINUX_SLL2",
 }
 

@@ -15,14 +15,16 @@ from collections.abc import Iterable
 from chargescope.analyzer.correlate.model import ClockOffset, LinkSession
 
 # Milestones on two links that mark the same real-world moment, with the usual lag of
-# the second after the first (ns). Authorization on A waits for the CSMS on B; the
-# transaction starts on B when the EV asks for energy on A. OCPI reports a session's
-# end and CDR at the CPO's leisure, so only its start-side events serve as samples.
+# the second after the first (ns): moments where one side waits for the other. The EVSE
+# answers the EV's Authorization once the CSMS answered Authorize; the CSMS answers
+# Authorize once the eMSP answered the real-time token authorization; a remote start
+# follows START_SESSION. Transaction start/stop are no such moment: OCPP 2.x starts at
+# plug-in or authorization, 1.6 before CableCheck, and stops at unplug or at SessionStop.
 SYNC_PAIRS: tuple[tuple[str, str, int], ...] = (
     ("v2g.auth_ok", "ocpp.authorize_accepted", 0),
-    ("v2g.charging", "ocpp.tx_started", 0),
-    ("v2g.stop", "ocpp.tx_ended", 0),
-    ("ocpp.tx_started", "ocpi.session_active", 0),
+    ("v2g.auth_failed", "ocpp.authorize_rejected", 0),
+    ("ocpp.authorize_accepted", "ocpi.token_authorized", 0),
+    ("ocpp.authorize_rejected", "ocpi.token_authorized", 0),
     ("ocpp.remote_start", "ocpi.start_session", 0),
 )
 

@@ -142,12 +142,14 @@ def _time_overlap(pairs, window, identity) -> list[Candidate]:
 
 
 def _mutual_nearest(cands: list[Candidate]) -> list[Candidate]:
-    """Candidates whose two sides are each other's nearest partner (raw start times)."""
-    nearest: dict[tuple[str, str], tuple[int, str]] = {}
+    """Candidates whose two sides are each other's nearest partner of that link and kind
+    (raw start times): an OCPP transaction pairs with the nearest OCPI session *and* the
+    nearest OCPI authorization."""
+    nearest: dict[tuple[str, str, str], tuple[int, str]] = {}
     for c in cands:
         gap = abs(c.x.start_ns - c.y.start_ns)
         for a, b in ((c.x, c.y), (c.y, c.x)):
-            key = (a.label, b.link)
+            key = (a.label, b.link, b.kind)
             if key not in nearest or gap < nearest[key][0]:
                 nearest[key] = (gap, b.label)
     out, seen = [], set()
@@ -155,8 +157,8 @@ def _mutual_nearest(cands: list[Candidate]) -> list[Candidate]:
         pair = (c.x.label, c.y.label)
         if pair in seen:
             continue
-        if nearest[(c.x.label, c.y.link)][1] == c.y.label and \
-                nearest[(c.y.label, c.x.link)][1] == c.x.label:
+        if nearest[(c.x.label, c.y.link, c.y.kind)][1] == c.y.label and \
+                nearest[(c.y.label, c.x.link, c.x.kind)][1] == c.x.label:
             seen.add(pair)
             out.append(c)
     return out

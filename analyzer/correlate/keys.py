@@ -29,6 +29,7 @@ KEY_NAMES: dict[str, str] = {
     "cdr_id": "OCPI CDR id (C)",
     "location_id": "OCPI location id (C)",
     "evse_uid": "OCPI EVSE uid (C)",
+    "can_source": "file name of the CAN recording of a CHAdeMO session (A)",
 }
 
 _SEPARATORS = re.compile(r"[\s*\-_:.]")

@@ -27,6 +27,11 @@ MILESTONES: dict[str, tuple[str, str]] = {
     "v2g.charging_loop": ("A", "Still in the charging loop (CurrentDemand / ChargingStatus)"),
     "v2g.stop": ("A", "Session stopped (PowerDelivery Stop / SessionStop)"),
     "v2g.failed": ("A", "A response carried FAILED or the session broke off"),
+    # link A, CHAdeMO over CAN (no EVCCID: joins B/C by site map and time)
+    "chademo.start": ("A", "First CHAdeMO vehicle frame (detail: protocol)"),
+    "chademo.charging": ("A", "Charger energizing (H'109.5.0 set)"),
+    "chademo.stop": ("A", "Stop began (detail: event)"),
+    "chademo.failed": ("A", "Session failed (detail: code of the worst finding)"),
     # link B, OCPP
     "ocpp.boot": ("B", "BootNotification answered"),
     "ocpp.authorize_accepted": ("B", "Authorize answered Accepted"),

@@ -13,6 +13,7 @@ entries, joining the identities the three links use::
     evse_id = "DE*ABC*E0042*1"           # ISO 15118 EVSEID = OCPI evse_id
     evse_uid = "EVSE-42-1"               # optional: OCPI EVSE uid
     secc_mac = "02:00:00:00:00:01"       # optional: SECC MAC of this EVSE
+    can_source = "leaf-chademo.log"      # optional: CAN recording(s) of this (CHAdeMO) EVSE
 
     [clock]                              # optional: known offsets of capture sources, seconds
     "charger-ocpp.pcapng" = -3.25        # add to that source's times to get reference time
@@ -41,6 +42,7 @@ class SiteEvse:
     evse_uid: str = ""
     secc_macs: tuple[str, ...] = ()
     location_id: str = ""
+    can_sources: tuple[str, ...] = ()  # CHAdeMO: file names of CAN recordings at this EVSE
 
     @property
     def identity(self) -> str:
@@ -92,6 +94,7 @@ class SiteMap:
                     evse_uid=str(evse.get("evse_uid", "")),
                     secc_macs=_macs(evse.get("secc_mac")) or charger_macs,
                     location_id=str(evse.get("location_id", location)),
+                    can_sources=_names(evse.get("can_source")),
                 ))
         clock = doc.get("clock", {})
         if not isinstance(clock, dict):
@@ -122,12 +125,25 @@ class SiteMap:
             for evse in self.evses:
                 if uid and evse.evse_uid == uid:
                     return evse
+        can_source = Path(keys.get("can_source", "")).name
+        if can_source:
+            matches = [e for e in self.evses if can_source in e.can_sources]
+            if len(matches) == 1:
+                return matches[0]
         mac = normalise("secc_mac", keys.get("secc_mac", ""))
         if mac:
             matches = [e for e in self.evses if mac in e.secc_macs]
             if len(matches) == 1:
                 return matches[0]
         return None
+
+
+def _names(value) -> tuple[str, ...]:
+    """One file name or a list of them (only the name part is compared)."""
+    if not value:
+        return ()
+    values = value if isinstance(value, list) else [value]
+    return tuple(Path(str(v)).name for v in values)
 
 
 def _macs(value) -> tuple[str, ...]:

@@ -38,11 +38,35 @@ def loose(findings, sessions: list[LinkSession]) -> list[Finding]:
     return [f for f in findings if id(f) not in carried]
 
 
+def attach_by_evidence(sessions: list[LinkSession], findings
+                       ) -> tuple[list[LinkSession], list[Finding]]:
+    """Give each session the loose findings whose evidence is one of its messages."""
+    from dataclasses import replace
+
+    owner: dict[int, int] = {}
+    for index, session in enumerate(sessions):
+        for message in session.messages:
+            owner.setdefault(id(message), index)
+    extra: dict[int, list[Finding]] = {}
+    remaining = []
+    for finding in findings:
+        index = next((owner[id(m)] for m in finding.evidence if id(m) in owner), None)
+        if index is None:
+            remaining.append(finding)
+        else:
+            extra.setdefault(index, []).append(finding)
+    out = [replace(s, findings=s.findings + tuple(extra[i])) if i in extra else s
+           for i, s in enumerate(sessions)]
+    return out, remaining
+
+
 def link_analyzers() -> tuple[LinkAnalyzerFactory, ...]:
     """The built-in link analyzers, imported explicitly when an analysis starts."""
+    from chargescope.analyzer.chademo.link import ChademoLinkAnalyzer
     from chargescope.analyzer.links.link_a import LinkAAnalyzer
     from chargescope.analyzer.links.link_b import LinkBAnalyzer
     from chargescope.analyzer.ocpi.link import OcpiLinkAnalyzer
     from chargescope.plugins import installed
 
-    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer) + tuple(installed().link_analyzers)
+    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer, ChademoLinkAnalyzer) + tuple(
+        installed().link_analyzers)

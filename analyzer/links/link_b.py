@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chargescope.analyzer.links import LinkResult, loose
+from chargescope.analyzer.links import LinkResult, attach_by_evidence, loose
 from chargescope.analyzer.ocpp.milestones import link_sessions
 from chargescope.analyzer.ocpp.session import OcppAnalyzer
 from chargescope.analyzer.records import Message
@@ -20,4 +20,7 @@ class LinkBAnalyzer:
     def finish(self) -> LinkResult:
         report = self.ocpp.finish()
         sessions = link_sessions(report)
-        return LinkResult(sessions, loose(report.findings, sessions))
+        # charger-level findings about a session's own messages (e.g. the Authorize a
+        # CSMS rejected) belong to that session
+        sessions, rest = attach_by_evidence(sessions, loose(report.findings, sessions))
+        return LinkResult(sessions, rest)

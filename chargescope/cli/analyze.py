@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -20,6 +21,7 @@ from chargescope.cli.common import (
     diag,
     emit_json,
     expand_captures,
+    problem_record,
 )
 
 
@@ -53,8 +55,11 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
         sys.exit(EXIT_BAD_INPUT)
     try:
         site_map = SiteMap.load(site) if site else None
+        bar = ProgressBar() if sys.stderr.isatty() else None
         result = analyze(paths, site_map, keep_messages=bool(export_dir),
-                         progress=diag if sys.stderr.isatty() else None)
+                         on_bytes=bar.update if bar else None)
+        if bar:
+            bar.close()
     except (UnreadableSource, SiteMapError) as exc:
         diag(f"chargescope analyze: {exc}")
         sys.exit(EXIT_BAD_INPUT)
@@ -76,13 +81,40 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
     if as_json:
         doc = render_json(result.correlation, result.link_findings)
         doc["sources"] = [vars_of(s) for s in result.sources]
-        doc["problems"] = [vars_of(p) for p in result.problems]
+        doc["problems"] = [problem_record(p) for p in result.problems]
         emit_json(doc)
     else:
         click.echo(render_text(result.correlation, show_timeline=not no_timeline,
                                other_findings=result.link_findings))
     errors = any(f.severity is Severity.ERROR for f in result.findings)
     sys.exit(EXIT_FINDINGS if errors else EXIT_OK)
+
+
+class ProgressBar:
+    """A one-line byte progress bar on stderr (only when stderr is a terminal)."""
+
+    WIDTH = 30
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def update(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and done < total:
+            return
+        self.last = now
+        frac = done / total if total else 1.0
+        filled = int(frac * self.WIDTH)
+        elapsed = now - self.started
+        eta = elapsed / frac - elapsed if frac > 0 else 0.0
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {frac:4.0%} "
+                         f"{done / 1e6:7.1f}/{total / 1e6:.1f} MB  ETA {eta:4.0f} s ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\r" + " " * (self.WIDTH + 50) + "\r")
+        sys.stderr.flush()
 
 
 SITE_MAP_NAME = "site.toml"

@@ -71,3 +71,19 @@ def _json_default(obj: Any) -> Any:
 def diag(text: str) -> None:
     """Progress and diagnostics: stderr, never into --json output."""
     click.echo(text, err=True)
+
+
+def iso_time(ts_ns: int) -> str:
+    """A capture timestamp as ISO 8601 UTC with milliseconds ('' for 0: no timestamp)."""
+    if not ts_ns:
+        return ""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def problem_record(p) -> dict[str, Any]:
+    """A Problem as the JSON record every verb prints."""
+    return {"kind": p.kind, "detail": p.detail, "source": p.source, "frame": p.frame,
+            "offset": p.offset, "where": p.where}

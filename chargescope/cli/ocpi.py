@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ from chargescope.cli.common import (
     diag,
     emit_json,
     expand_captures,
+    iso_time,
+    problem_record,
 )
 
 HELP = """Decode OCPI 2.1.1 / 2.2.1 / 2.3.0 over HTTP/1.1 and rebuild what the parties
@@ -39,16 +40,10 @@ Authorization tokens and credentials tokens are shown as fingerprints
 Exit status: 0 no error findings, 1 error findings, 2 unreadable input."""
 
 
-def _iso(ts_ns: int) -> str:
-    if not ts_ns:
-        return ""
-    return datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
-
 
 def message_record(m: Message) -> dict[str, Any]:
     ref = m.refs[0] if m.refs else None
-    rec: dict[str, Any] = {"ts": _iso(m.ts_ns), "source": ref.source if ref else "",
+    rec: dict[str, Any] = {"ts": iso_time(m.ts_ns), "source": ref.source if ref else "",
                            "frame": ref.frame if ref else 0, "protocol": m.protocol,
                            "name": m.name, "src": m.src, "dst": m.dst, **m.fields}
     if m.problems:
@@ -56,9 +51,6 @@ def message_record(m: Message) -> dict[str, Any]:
     return rec
 
 
-def problem_record(p: Problem) -> dict[str, Any]:
-    return {"kind": p.kind, "detail": p.detail, "source": p.source, "frame": p.frame,
-            "offset": p.offset, "where": p.where}
 
 
 def analyse(paths: list[Path], *, show_secrets: bool, keep: bool
@@ -157,7 +149,7 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
             for m in messages:
                 ref = m.refs[0] if m.refs else None
                 status = m.fields.get("status_code", m.fields.get("status", ""))
-                click.echo(f"  {_iso(m.ts_ns)[11:23]} {ref.frame if ref else '-':>5} "
+                click.echo(f"  {iso_time(m.ts_ns)[11:23]} {ref.frame if ref else '-':>5} "
                            f"{m.src} -> {m.dst} {m.name} {status or ''}"
                            f"{' !' + ','.join(p.kind for p in m.problems) if m.problems else ''}")
         for p in problems:

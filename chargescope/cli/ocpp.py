@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,8 @@ from chargescope.cli.common import (
     diag,
     emit_json,
     expand_captures,
+    iso_time,
+    problem_record,
 )
 from chargescope.dissectors.websocket.deflate import DEFAULT_MAX_MESSAGE
 from chargescope.dissectors.websocket.stream import WebSocketOptions
@@ -55,15 +56,9 @@ a result answers.
 Exit status: 0 no error findings, 1 error findings, 2 unreadable input."""
 
 
-def _iso(ts_ns: int) -> str:
-    if not ts_ns:
-        return ""
-    return datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
-
 
 def _clock(ts_ns: int) -> str:
-    return _iso(ts_ns)[11:23] if ts_ns else "--:--:--.---"
+    return iso_time(ts_ns)[11:23] if ts_ns else "--:--:--.---"
 
 
 def transaction_id(fields: dict[str, Any]) -> Any:
@@ -97,7 +92,7 @@ def message_record(msg: Message) -> dict[str, Any]:
     f = msg.fields
     ref = msg.refs[0] if msg.refs else None
     rec: dict[str, Any] = {
-        "ts": _iso(msg.ts_ns), "ts_ns": msg.ts_ns,
+        "ts": iso_time(msg.ts_ns), "ts_ns": msg.ts_ns,
         "source": ref.source if ref else "", "frame": ref.frame if ref else 0,
         "charge_point_id": f.get("charge_point_id", ""), "connection": f.get("connection"),
         "direction": {0: "cp->csms", 1: "csms->cp"}.get(f.get("direction"), ""),
@@ -118,13 +113,10 @@ def message_record(msg: Message) -> dict[str, Any]:
     return rec
 
 
-def problem_record(p: Problem) -> dict[str, Any]:
-    return {"kind": p.kind, "detail": p.detail, "source": p.source, "frame": p.frame,
-            "offset": p.offset, "where": p.where}
 
 
 def finding_record(f: Finding) -> dict[str, Any]:
-    return {"code": f.code, "severity": str(f.severity), "text": f.text, "ts": _iso(f.ts_ns),
+    return {"code": f.code, "severity": str(f.severity), "text": f.text, "ts": iso_time(f.ts_ns),
             "requirement": f.requirement, "charge_point_id": f.extra.get("charge_point_id", ""),
             "unique_id": f.extra.get("unique_id"),
             "evidence": [{"source": m.refs[0].source if m.refs else "",
@@ -138,10 +130,10 @@ def report_document(report: OcppReport, messages: list[Message] | None,
     for ch in report.chargers:
         chargers.append({
             "charge_point_id": ch.charge_point_id, "boot": ch.boot,
-            "boot_statuses": [{"ts": _iso(t), "status": s} for t, s in ch.boot_statuses],
+            "boot_statuses": [{"ts": iso_time(t), "status": s} for t, s in ch.boot_statuses],
             "heartbeat_interval": ch.heartbeat_interval, "ocpp_versions": list(ch.ocpp_versions),
             "connections": [c.as_dict() for c in ch.connections],
-            "status_timeline": [{**s.as_dict(), "ts": _iso(s.ts_ns)} for s in ch.status_timeline],
+            "status_timeline": [{**s.as_dict(), "ts": iso_time(s.ts_ns)} for s in ch.status_timeline],
             "transactions": [t.as_dict() for t in ch.transactions],
             "iso15118": list(ch.iso15118), "messages": ch.messages,
             "findings": [finding_record(f) for f in ch.findings],

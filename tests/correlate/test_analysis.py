@@ -106,3 +106,14 @@ def test_analyze_cli_bad_input_exits_2(tmp_path):
     path.write_bytes(b"not a capture at all")
     result = CliRunner().invoke(cli, ["analyze", str(path)])
     assert result.exit_code == 2
+
+
+def test_byte_progress_reaches_the_total():
+    from tests.conftest import REPO
+
+    paths = sorted((REPO / "captures" / "demo").glob("*.pcap*"))
+    seen = []
+    analyze(paths, on_bytes=lambda done, total: seen.append((done, total)))
+    total = sum(p.stat().st_size for p in paths)
+    assert seen[-1] == (total, total)
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
