@@ -131,3 +131,13 @@ def _tcp(payload: bytes, seq: int) -> net.Packet:
     tcp = struct.pack("!HHIIBBHHH", 40000, 9000, seq, 0, 0x50, 0x18, 1024, 0, 0)
     data = eth + ip + tcp + payload
     return net.decode(Frame(1, 0, 1, data, len(data)))
+
+
+def test_nid_derived_from_nmk_stays_derived() -> None:
+    from chargescope.analyzer.live.plc import nid_from_nmk, set_key_request
+
+    nmk = bytes(range(16))
+    frame = set_key_request("02:00:00:00:00:07", nmk)
+    out = _rewriter(b"04A1B2C3D40007").rewrite(Frame(1, 0, 1, frame, len(frame)))
+    new_nid, new_nmk = out[33:40], out[41:57]
+    assert new_nmk != nmk and new_nid == nid_from_nmk(new_nmk)

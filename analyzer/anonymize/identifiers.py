@@ -22,7 +22,7 @@ TEXT_ID_FIELDS: frozenset[str] = frozenset({
     "idToken", "uid", "token_uid", "visual_number", "MeterID", "meterSerialNumber",
     "serialNumber", "chargePointSerialNumber", "chargeBoxSerialNumber", "session_id",
     "evse_uid", "evse_uids", "location_id", "cdr_id", "authorization_reference",
-    "chargePointId", "charging_station_id",
+    "chargePointId", "charging_station_id", "charge_point_id",
 })
 # binary identifiers given as hex in the fields (EVCCID is the EV's MAC in ISO/DIN)
 HEX_ID_FIELDS: frozenset[str] = frozenset({"EVCCID"})

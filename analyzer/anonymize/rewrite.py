@@ -17,10 +17,11 @@ from chargescope.analyzer import net
 from chargescope.analyzer.anonymize.checksum import fix_checksums, l4_checksum_ok
 from chargescope.analyzer.anonymize.pseudonym import Pseudonymizer
 from chargescope.analyzer.anonymize.streams import TcpStreams
+from chargescope.analyzer.live.plc import nid_from_nmk
 from chargescope.analyzer.records import Frame
 
 ETH_HOMEPLUG = 0x88E1
-# MMTYPE -> (offset, length) of key material in the frame (Ethernet header included)
+# MMTYPE -> ((offset, length) of the NID, of the NMK) in the frame, Ethernet header included
 MME_SECRETS: dict[int, tuple[tuple[int, int], ...]] = {
     0x607D: ((85, 7), (93, 16)),  # CM_SLAC_MATCH.CNF: NID, NMK
     0x6008: ((33, 7), (41, 16)),  # CM_SET_KEY.REQ: NID, new key (NMK)
@@ -91,10 +92,18 @@ class FrameRewriter:
         if len(data) < base + 17:
             return
         mmtype = int.from_bytes(data[base + 15:base + 17], "little")
-        for offset, length in MME_SECRETS.get(mmtype, ()):
-            at = base + offset
-            if at + length <= len(data):
-                data[at:at + length] = self.pseudo.opaque(bytes(data[at:at + length]))
+        spots = MME_SECRETS.get(mmtype)
+        if spots is None or base + spots[1][0] + spots[1][1] > len(data):
+            return
+        (nid_at, nid_len), (nmk_at, nmk_len) = ((base + o, n) for o, n in spots)
+        nid, nmk = bytes(data[nid_at:nid_at + nid_len]), bytes(data[nmk_at:nmk_at + nmk_len])
+        new_nmk = self.pseudo.opaque(nmk)
+        level = (nid[-1] >> 4) & 0x03
+        # where the NID is the one HomePlug AV derives from the NMK, keep it so
+        derived = nid == nid_from_nmk(nmk, level)
+        data[nid_at:nid_at + nid_len] = (nid_from_nmk(new_nmk, level) if derived
+                                         else self.pseudo.opaque(nid))
+        data[nmk_at:nmk_at + nmk_len] = new_nmk
 
     def _payload(self, payload: bytes, pkt: net.Packet, source: str) -> bytes:
         if pkt.is_tcp:
