@@ -55,7 +55,9 @@ def test_ipv4_prefix_preserving_and_text_length_kept(a: bytes, b: bytes) -> None
 def test_mac_keeps_group_and_local_bits(raw: bytes) -> None:
     out = PSEUDO.mac(raw)
     assert out[0] & 3 == raw[0] & 3
-    if raw not in (b"\xff" * 6, b"\0" * 6):
+    if raw[0] & 1 or raw == b"\0" * 6:
+        assert out == raw
+    else:
         assert out != raw
 
 
@@ -141,3 +143,11 @@ def test_nid_derived_from_nmk_stays_derived() -> None:
     out = _rewriter(b"04A1B2C3D40007").rewrite(Frame(1, 0, 1, frame, len(frame)))
     new_nid, new_nmk = out[33:40], out[41:57]
     assert new_nmk != nmk and new_nid == nid_from_nmk(new_nmk)
+
+
+def test_eui64_link_local_follows_the_mac_pseudonym() -> None:
+    mac = bytes.fromhex("dc0ea1116708")
+    address = bytes.fromhex("fe80000000000000de0ea1fffe116708")
+    new_mac, new = PSEUDO.mac(mac), PSEUDO.ipv6(address)
+    assert new[:8] == address[:8] and new[11:13] == b"\xff\xfe"
+    assert bytes([new[8] ^ 2]) + new[9:11] + new[13:] == new_mac

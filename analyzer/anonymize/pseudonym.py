@@ -54,11 +54,12 @@ class Pseudonymizer:
 
     # --- addresses -------------------------------------------------------------------
     def mac(self, raw: bytes) -> bytes:
-        """Keep broadcast/zero and the group/local bits; the rest is keyed."""
-        if raw in _KEEP_MACS or len(raw) != 6:
+        """Group (multicast/broadcast) and zero MACs kept: they name no device, and IPv6
+        multicast MACs follow from the group address. The local bit is kept too."""
+        if raw in _KEEP_MACS or len(raw) != 6 or raw[0] & 0x01:
             return raw
         d = self._stream("mac", raw, 6)
-        first = (raw[0] & 0x03) | (d[0] & 0xFC)
+        first = (raw[0] & 0x03) | (d[0] & 0xFC)  # raw[0] & 1 is 0 here: stays unicast
         out = bytes([first]) + d[1:]
         if out == raw:  # vanishingly rare; never hand back the original
             out = bytes([first]) + bytes([d[1] ^ 1]) + d[2:]
@@ -82,11 +83,17 @@ class Pseudonymizer:
 
     def ipv6(self, raw: bytes) -> bytes:
         """Multicast, loopback and unspecified kept; link-local keeps fe80::/64 and gets
-        a keyed interface id; other addresses keep their first 16 bits (prefix-preserving
+        a keyed interface id (an EUI-64 one: that of the MAC's pseudonym); other addresses keep their first 16 bits (prefix-preserving
         beyond them by per-bit keyed flips, as Crypto-PAn does)."""
         if len(raw) != 16 or raw[0] == 0xFF or raw in (b"\0" * 16, b"\0" * 15 + b"\1"):
             return raw
         keep = 64 if raw[:8] == b"\xfe\x80" + b"\0" * 6 else 16
+        if keep == 64 and raw[11:13] == b"\xff\xfe":
+            # modified EUI-64 (RFC 4291 App. A): the interface id is the MAC; derive it
+            # from the MAC's pseudonym so address and MAC still belong together
+            mac = bytes([raw[8] ^ 0x02]) + raw[9:11] + raw[13:16]
+            new = self.mac(mac)
+            return raw[:8] + bytes([new[0] ^ 0x02]) + new[1:3] + b"\xff\xfe" + new[3:6]
         bits = int.from_bytes(raw, "big")
         out = bits
         for i in range(keep, 128):
