@@ -5,15 +5,7 @@ from __future__ import annotations
 import struct
 
 from chargescope.analyzer.net import IPPROTO_TCP, IPPROTO_UDP, Packet
-
-
-def internet_checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
+from chargescope.analyzer.simulate.netbuild import checksum as internet_checksum
 
 
 def _pseudo_header(data: bytes, pkt: Packet, l4_len: int) -> bytes:
