@@ -151,3 +151,19 @@ def test_eui64_link_local_follows_the_mac_pseudonym() -> None:
     new_mac, new = PSEUDO.mac(mac), PSEUDO.ipv6(address)
     assert new[:8] == address[:8] and new[11:13] == b"\xff\xfe"
     assert bytes([new[8] ^ 2]) + new[9:11] + new[13:] == new_mac
+
+
+def test_tls_records_keep_headers_and_lose_payloads() -> None:
+    from chargescope.analyzer.anonymize.tls import scrub_tls
+
+    cert_body = b"\x00\x00\x10" + b"CN=DE*CSC*E0042" + b"!"
+    hello = b"\x01\x00\x00\x02\x03\x03"
+    handshake = hello + b"\x0b" + len(cert_body).to_bytes(3, "big") + cert_body
+    stream = (b"\x16\x03\x03" + len(handshake).to_bytes(2, "big") + handshake
+              + b"\x17\x03\x03\x00\x05" + b"secre" + b"\x17\x03\x03\x00\x04" + b"abcd")
+    out = scrub_tls(stream)
+    assert len(out) == len(stream)
+    assert b"DE*CSC" not in out and b"secre" not in out and b"abcd" not in out
+    assert out[:5] == stream[:5] and out[5:11] == hello  # headers and hello kept
+    rewriter = _rewriter(b"04A1B2C3D40007")
+    assert rewriter.transform(stream) == out

@@ -23,6 +23,7 @@ _SEPARATORS = re.compile(r"([-*_/:. ])")
 _EMAID_COMPACT = re.compile(r"^([A-Z]{2})([A-Z0-9]{3})([A-Z0-9]{9})([A-Z0-9]?)$")
 _ALPHABETS = (string.ascii_uppercase, string.ascii_lowercase, string.digits)
 _KEEP_MACS = {b"\xff" * 6, b"\0" * 6}
+CERT_MARKER = b"ANONYMISED-CERTIFICATE."  # what replaces a certificate, repeated
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from chargescope.analyzer import net
 from chargescope.analyzer.anonymize.checksum import fix_checksums, l4_checksum_ok
 from chargescope.analyzer.anonymize.pseudonym import Pseudonymizer
 from chargescope.analyzer.anonymize.streams import TcpStreams
+from chargescope.analyzer.anonymize.tls import looks_like_tls, scrub_tls
 from chargescope.analyzer.live.plc import nid_from_nmk
 from chargescope.analyzer.records import Frame
 
@@ -113,6 +114,8 @@ class FrameRewriter:
 
     def transform(self, data: bytes) -> bytes:
         """Same-length rewrite of one payload or one whole TCP stream."""
+        if "tls" not in self.keep and looks_like_tls(data):
+            return scrub_tls(data)
         data = self.substitute(data)
         if "auth" not in self.keep:
             data = _AUTH.sub(lambda m: m.group(1) + (m.group(2) + b" " if m.group(2) else b"")

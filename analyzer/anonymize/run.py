@@ -9,14 +9,14 @@ from pathlib import Path
 from chargescope.analyzer import net
 from chargescope.analyzer.analysis import analyze
 from chargescope.analyzer.anonymize.identifiers import Identifiers
-from chargescope.analyzer.anonymize.pseudonym import Pseudonymizer
+from chargescope.analyzer.anonymize.pseudonym import CERT_MARKER, Pseudonymizer
 from chargescope.analyzer.anonymize.rewrite import FrameRewriter, bit_text
 from chargescope.analyzer.anonymize.streams import TcpStreams
 from chargescope.analyzer.capture.reader import open_capture
 from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
 
 # what `--keep` can leave untouched
-KEEP_CHOICES = ("mac", "ip", "ids", "auth", "keys", "certs")
+KEEP_CHOICES = ("mac", "ip", "ids", "auth", "keys", "certs", "tls")
 TEXT_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".log", ".txt", ".csv")
 BIT_MIN = 4  # identifiers shorter than this are not searched at bit offsets
 
@@ -126,9 +126,6 @@ def _plan(pseudo: Pseudonymizer, ids: Identifiers, macs: set[bytes], v4: set[byt
     if "ids" not in keep:
         parties = {p.encode(): pseudo.identifier(p).encode() for p in ids.parties}
     return plan, bits, parties
-
-
-CERT_MARKER = b"ANONYMISED-CERTIFICATE."
 
 
 def certificate_marker(original: bytes) -> bytes:
