@@ -32,8 +32,11 @@ from chargescope.analyzer.report import _keys, message_ref_json
 FORMATS = ("parquet", "csv", "json")
 
 
-def rows(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
-    """The tables as lists of plain dicts (no pandas needed)."""
+def rows(analysis: Analysis, *, frames: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """The tables as lists of plain dicts (no pandas needed).
+
+    The frames table re-reads every capture; `frames=False` leaves it empty.
+    """
     corr = analysis.correlation
     sessions, parts, findings = [], [], []
     owner: dict[int, int] = {}
@@ -76,7 +79,8 @@ def rows(analysis: Analysis) -> dict[str, list[dict[str, Any]]]:
                  "offset": p.offset, "where": p.where} for p in analysis.problems]
     return {"sessions": sessions, "link_sessions": parts, "findings": findings,
             "messages": messages, "problems": problems,
-            "frames": frame_rows(s.path for s in analysis.sources if s.reader == "capture")}
+            "frames": frame_rows(s.path for s in analysis.sources if s.reader == "capture")
+            if frames else []}
 
 
 def frame_rows(paths) -> list[dict[str, Any]]:

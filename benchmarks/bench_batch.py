@@ -1,10 +1,10 @@
 """Batch throughput: captures/s on a local Dask cluster with 1 and 2 workers, beside the
 same analyses run sequentially in one process (the per-capture overhead of Dask).
 
-    python benchmarks/bench_batch.py [--sets 12]
+    python benchmarks/bench_batch.py [--corpus | --sets 12]
 
-Inputs are simulated capture sets (3 capture files each), written to a temporary
-directory; every group is one file (`--group-by file`).
+Inputs: the real captures of ../shared/corpus/pcaps (`--corpus`), or simulated capture
+sets (3 capture files each) written to a temporary directory; every group is one file.
 """
 
 from __future__ import annotations
@@ -51,10 +51,22 @@ def worker_rss(workers: int) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sets", type=int, default=12)
+    parser.add_argument("--corpus", action="store_true",
+                        help="use the real captures of ../shared/corpus/pcaps")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="chargescope-batch-"))
     try:
-        files = make_inputs(root / "in", args.sets)
+        if args.corpus:
+            corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pcaps"
+            (root / "in").mkdir()
+            files = []
+            for n, path in enumerate(sorted(corpus.rglob("*"))):
+                if path.suffix in (".pcap", ".pcapng", ".dump"):
+                    link = root / "in" / f"{n:03d}-{path.name}"
+                    link.symlink_to(path)
+                    files.append(link)
+        else:
+            files = make_inputs(root / "in", args.sets)
         size = sum(p.stat().st_size for p in files)
         t = time.perf_counter()
         for path in files:

@@ -18,7 +18,7 @@ S, N, F = "string", "int64", "float64"  # text, integer, float columns
 _COMMON = {"group": S, "key": S, "version": S}
 TABLES: dict[str, dict[str, str]] = {
     "groups": {**_COMMON, "files": S, "site": S, "status": S, "error": S, "sessions": N,
-               "frames": N, "problems": N, "seconds": F},
+               "messages": N, "problems": N, "seconds": F},
     "sessions": {**_COMMON, "index": N, "verdict": S, "verdict_reason": S, "start_ns": N,
                  "end_ns": N, "links": S, "confidence": F, "join_keys": S, "n_findings": N,
                  "worst_severity": S, "evccid": S, "evse_id": S, "emaid": S, "id_token": S,

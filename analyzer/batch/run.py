@@ -68,7 +68,7 @@ def run_batch(groups: list[Group], out: str, *, workers: int = 2, scheduler: str
                 result = {"groups": [{"group": names[future.key], "key": keys[future.key],
                                       "version": __version__, "status": "error",
                                       "error": f"worker failed: {type(exc).__name__}: {exc}",
-                                      "files": "", "site": "", "sessions": 0, "frames": 0,
+                                      "files": "", "site": "", "sessions": 0, "messages": 0,
                                       "problems": 0, "seconds": 0.0}]}
             for table, rows in result.items():
                 buffer[table].extend(rows)
