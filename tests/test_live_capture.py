@@ -88,3 +88,19 @@ def test_count_rule_stops_early(frames: list) -> None:
     with capture:
         got = list(capture.frames())
     assert [f.number for f in got] == [1, 2, 3, 4, 5]
+
+
+def test_ring_buffer_rotates_and_keeps_the_newest(frames: list, tmp_path: Path) -> None:
+    written = tmp_path / "ring.pcapng"
+    capture = LiveCapture("fake0", write=written, stop=StopRule(count=len(frames)),
+                          ring_bytes=1000, ring_files=3)
+    with capture:
+        list(capture.frames())
+    files = sorted(tmp_path.iterdir())
+    assert [p.name for p in files] == ["ring.pcapng", "ring.pcapng.1", "ring.pcapng.2"]
+    kept = []
+    for path in (written.with_name("ring.pcapng.2"), written.with_name("ring.pcapng.1"), written):
+        with open_capture(path) as cap:  # each file is a complete pcapng of its own
+            kept.extend(f.data for f in cap.frames())
+    assert kept == [f.data for f in frames][-len(kept):]
+    assert len(kept) < len(frames)

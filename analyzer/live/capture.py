@@ -39,13 +39,19 @@ class LiveCapture:
     def __init__(self, iface: str, *, write: Path | None = None, bpf: str | None = None,
                  stop: StopRule = StopRule(),
                  on_started: Callable[[], None] | None = None,
-                 on_frame: Callable[[Frame], None] | None = None) -> None:
+                 on_frame: Callable[[Frame], None] | None = None,
+                 ring_bytes: int | None = None, ring_files: int = 2) -> None:
         self.iface = iface
         self.write_path = write
         self.bpf = bpf
         self.stop_rule = stop
         self.on_started = on_started
         self.on_frame = on_frame  # e.g. the PLC joiner: sees each frame before decoding
+        # ring buffer: past ring_bytes the file becomes FILE.1 (FILE.1 -> FILE.2, ...) and
+        # a new FILE starts; at most ring_files files are kept
+        self.ring_bytes = ring_bytes
+        self.ring_files = max(1, ring_files)
+        self._interface: int | None = None
         self.frames_seen = 0
         self.error = ""  # why the sniffer ended by itself, if it did
         self._queue: queue.Queue[tuple[bytes, int, int]] = queue.Queue()
@@ -66,12 +72,39 @@ class LiveCapture:
             self._queue.put((bytes(pkt), int(pkt.time * 1_000_000_000), linktype))
 
         if self.write_path is not None:
-            self._file = open(self.write_path, "wb")  # noqa: SIM115 - closed in __exit__
-            self._writer = PcapngWriter(self._file)
+            self._open_output()
         self._sniffer = AsyncSniffer(iface=self.iface, filter=self.bpf, store=False,
                                      prn=queue_packet, started_callback=self._started)
         self._sniffer.start()
         return self
+
+    def _open_output(self) -> None:
+        self._file = open(self.write_path, "wb")  # noqa: SIM115 - closed in __exit__
+        self._writer = PcapngWriter(self._file)
+        self._interface = None
+
+    def _rotate(self) -> None:
+        self._file.close()
+        path = self.write_path
+        oldest = path.with_name(f"{path.name}.{self.ring_files - 1}")
+        if self.ring_files == 1:
+            path.unlink()
+        else:
+            oldest.unlink(missing_ok=True)
+            for n in range(self.ring_files - 2, 0, -1):
+                older = path.with_name(f"{path.name}.{n}")
+                if older.exists():
+                    older.rename(path.with_name(f"{path.name}.{n + 1}"))
+            path.rename(path.with_name(f"{path.name}.1"))
+        self._open_output()
+
+    def _write(self, data: bytes, ts_ns: int, linktype: int) -> None:
+        if self._interface is None:
+            self._interface = self._writer.add_interface(linktype, name=self.iface)
+        self._writer.write(data, ts_ns, self._interface)
+        self._file.flush()  # as it goes: the file is readable while capturing
+        if self.ring_bytes is not None and self._file.tell() >= self.ring_bytes:
+            self._rotate()
 
     def _started(self) -> None:
         if self.on_started is not None:
@@ -90,7 +123,6 @@ class LiveCapture:
         """Frames in arrival order until the stop rule, `stop()` or the sniffer ends."""
         rule = self.stop_rule
         start = last = time.monotonic()
-        interface: int | None = None
         while not self._stopped.is_set():
             now = time.monotonic()
             if rule.duration_s is not None and now - start >= rule.duration_s:
@@ -109,10 +141,7 @@ class LiveCapture:
             self.frames_seen += 1
             frame = Frame(self.frames_seen, ts_ns, linktype, data, len(data), 0, self.iface)
             if self._writer is not None:
-                if interface is None:
-                    interface = self._writer.add_interface(linktype, name=self.iface)
-                self._writer.write(data, ts_ns, interface)
-                self._file.flush()  # as it goes: the file is readable while capturing
+                self._write(data, ts_ns, linktype)
             if self.on_frame is not None:
                 self.on_frame(frame)
             yield frame

@@ -29,6 +29,11 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
                                             "CAP_NET_RAW).")
 @click.option("--write", "write_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write every frame to this pcapng file, flushed frame by frame.")
+@click.option("--ring-size", type=click.FloatRange(min=0, min_open=True),
+              help="Ring buffer: start a new --write file past this many MB "
+                   "(older ones become FILE.1, FILE.2, ...).")
+@click.option("--ring-files", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Ring buffer: how many files to keep.")
 @click.option("--analyze", "run_analysis", is_flag=True,
               help="Judge the sessions when the capture ends, as `analyze` does.")
 @click.option("--filter", "bpf", help="BPF capture filter (e.g. 'not port 22').")
@@ -50,7 +55,7 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
 @click.option("--json", "as_json", is_flag=True,
               help="At the end, one JSON document (messages, and the analysis with "
                    "--analyze) instead of running text.")
-def command(iface, write_path, run_analysis, bpf, count, duration, idle, site, plc_join, nmk,
+def command(iface, write_path, ring_size, ring_files, run_analysis, bpf, count, duration, idle, site, plc_join, nmk,
             sniffer, modem, as_json):
     """Capture on IFACE and decode as frames arrive: one line per message (SLAC, SDP,
     V2G, OCPP, OCPI) while capturing; Ctrl-C, --count, --duration or --idle ends it.
@@ -77,7 +82,9 @@ def command(iface, write_path, run_analysis, bpf, count, duration, idle, site, p
     capture = LiveCapture(iface, write=write_path, bpf=bpf,
                           stop=StopRule(count, duration, idle),
                           on_started=lambda: diag(f"listening on {iface}"),
-                          on_frame=joiner.on_frame if joiner and plc_join else None)
+                          on_frame=joiner.on_frame if joiner and plc_join else None,
+                          ring_bytes=int(ring_size * 1_000_000) if ring_size else None,
+                          ring_files=ring_files)
     # Ctrl-C ends the capture, not the program: the analysis of what came still runs
     previous = signal.signal(signal.SIGINT, lambda _sig, _frame: capture.stop())
     try:
