@@ -51,14 +51,18 @@ def _is_capture(path: Path) -> bool:
 TICK_FRAMES = 16384  # frames between two progress ticks
 
 
-def _read_capture(path: Path, tick: Callable[[int], None] | None = None
-                  ) -> Iterator[Message | Problem]:
+def _read_capture(path: Path, tick: Callable[[int], None] | None = None,
+                  keylog_files: tuple[Path, ...] = ()) -> Iterator[Message | Problem]:
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
+    from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
 
+    keylog = load_key_logs(keylog_files)  # + DSBs as read + in-band UDP lines (pipeline)
     with open_capture(path) as capture:
-        pipeline = Pipeline()
-        frames = capture.frames() if tick is None else _ticking(capture.frames(), tick)
+        pipeline = Pipeline(keylog=keylog)
+        frames = frames_with_secrets(capture, keylog)
+        if tick is not None:
+            frames = _ticking(frames, tick)
         yield from pipeline.run(frames)
         yield from capture.problems
 
@@ -70,15 +74,19 @@ def _ticking(frames, tick: Callable[[int], None]):
         yield frame
 
 
-def source_readers() -> tuple[SourceReader, ...]:
-    """The readers tried in order for every input file."""
+def source_readers(keylog_files: Iterable[Path] = ()) -> tuple[SourceReader, ...]:
+    """The readers tried in order for every input file (`keylog_files`: TLS key logs)."""
+    import functools
+
     from chargescope.analyzer.chademo.canlog import is_can_log
     from chargescope.analyzer.chademo.link import read_can_log
     from chargescope.analyzer.ocpi.sources import is_har, is_http_log, read_http_file
     from chargescope.analyzer.ocpp.logs import is_log_file, read_log
 
+    read_capture = functools.partial(_read_capture, keylog_files=tuple(keylog_files))
+
     return (
-        SourceReader("capture", _is_capture, _read_capture, _read_capture),
+        SourceReader("capture", _is_capture, read_capture, read_capture),
         SourceReader("http-log", lambda p: is_har(p) or is_http_log(p), read_http_file),
         SourceReader("can-log", is_can_log, read_can_log),  # candump, SavvyCAN, CANDue
         SourceReader("ocpp-log", is_log_file, read_log),
@@ -130,13 +138,15 @@ def analyze(
     analyzers: tuple[LinkAnalyzerFactory, ...] | None = None,
     progress: Callable[[str], None] | None = None,
     on_bytes: Callable[[int, int], None] | None = None,
+    keylog_files: Iterable[Path] = (),
 ) -> Analysis:
     """Analyse a capture set. Every file is its own capture source (its own clock).
 
     `progress` hears which file is being read; `on_bytes(done, total)` how many bytes
-    of all input files are done (for a progress bar), now and then.
+    of all input files are done (for a progress bar), now and then. `keylog_files`: NSS
+    key log files for TLS (pcapng DSBs and in-band secrets are always used).
     """
-    readers = readers if readers is not None else source_readers()
+    readers = readers if readers is not None else source_readers(keylog_files)
     analyzers = analyzers if analyzers is not None else link_analyzers()
     summaries: list[SourceSummary] = []
     problems: list[Problem] = []

@@ -14,8 +14,14 @@ fragments, not by capture size)::
         ...                                    # StreamData, StreamGap, StreamClose, Problem
 
 `Pipeline(frame_handoffs=..., stream_handoffs=..., tcp_max_buffer=...,
-tcp_idle_timeout_ns=..., ip_timeout_ns=...)` takes explicit handoff tables (default:
-`handoff.frame_handoffs()` and `handoff.stream_handoffs()`).
+tcp_idle_timeout_ns=..., ip_timeout_ns=..., keylog=..., tls=True)` takes explicit handoff
+tables (default: `handoff.frame_handoffs()` and `handoff.stream_handoffs()`).
+
+TLS (``tls=True``): a TLS stream handoff is tried before the others and decrypts into
+them; its keys come from `keylog` (a `chargescope.analyzer.tls.keylog.KeyLog`, e.g. from
+``--keylog`` files and pcapng Decryption Secrets Blocks, known before the first frame) and
+from key log lines disclosed in-band in UDP datagrams of the capture itself (added to
+`pipeline.keylog` as they pass, so connections waiting for them decrypt).
 
 Dispatch:
 
@@ -73,6 +79,9 @@ from chargescope.analyzer.records import (
     StreamGap,
     StreamOpen,
 )
+from chargescope.analyzer.tls.inband import inband_key_log
+from chargescope.analyzer.tls.keylog import KeyLog, looks_like_inband_key_log
+from chargescope.dissectors.tls.stream import tls_handoff
 
 StreamEvent = StreamOpen | StreamData | StreamGap | StreamClose
 PROBE_WINDOW = 4  # data events a connection may wait for a heuristic decision
@@ -208,7 +217,8 @@ class Pipeline:
                  stream_handoffs: Iterable[StreamHandoff] | None = None, *,
                  tcp_max_buffer: int = DEFAULT_MAX_BUFFER,
                  tcp_idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
-                 ip_timeout_ns: int = DEFAULT_TIMEOUT_NS) -> None:
+                 ip_timeout_ns: int = DEFAULT_TIMEOUT_NS,
+                 keylog: KeyLog | None = None, tls: bool = True) -> None:
         self.frame_handoffs = tuple(handoff.frame_handoffs() if frame_handoffs is None
                                     else frame_handoffs)
         self.stream_handoffs = tuple(handoff.stream_handoffs() if stream_handoffs is None
@@ -226,6 +236,13 @@ class Pipeline:
                 self._by_ethertype.setdefault(entry.ethertype, []).append(entry)
             if entry.udp_port is not None:
                 self._by_udp_port.setdefault(entry.udp_port, []).append(entry)
+        self.keylog = keylog if keylog is not None else KeyLog()
+        self._tls = tls
+        if tls:
+            self._tls_deferred: list = []  # TLS connections closed while awaiting a key
+            self.stream_handoffs = (tls_handoff(self.keylog, self.stream_handoffs,
+                                                self._tls_deferred),
+                                    *self.stream_handoffs)
         self._by_tcp_port: dict[int, StreamHandoff] = {}
         for entry in self.stream_handoffs:
             for port in entry.tcp_ports:
@@ -235,6 +252,8 @@ class Pipeline:
 
     def run(self, frames: Iterable[Frame]) -> Iterator[Message | Problem]:
         stats = self.stats = PipelineStats()
+        if self._tls:
+            self._tls_deferred.clear()  # left over from a run that was not iterated to its end
         layers = stats.layers
         routes: dict[int, _StreamRoute] = {}
         by_ethertype = self._by_ethertype
@@ -269,6 +288,13 @@ class Pipeline:
                         and (packet.dport in by_udp_port or packet.sport in by_udp_port)) or (
                         by_linktype and ethertype < 0 and packet.frame.linktype in by_linktype):
                     yield from self._dispatch_frame(packet)
+                elif (self._tls and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
+                      and looks_like_inband_key_log(packet.frame.data[
+                          packet.payload_offset:packet.payload_offset + 64])):
+                    message = inband_key_log(packet, self.keylog)
+                    stats.handoffs["tls-keylog"] += 1
+                    stats.messages += 1
+                    yield message
             elif kind is Problem:
                 stats.problems += 1
                 yield item
@@ -284,6 +310,12 @@ class Pipeline:
                 leftovers = flush()
                 stats.messages += len(leftovers)
                 yield from leftovers
+        if self._tls:  # keys disclosed after their connection closed (in-band, late)
+            deferred, self._tls_deferred[:] = list(self._tls_deferred), []
+            for stream, close in deferred:
+                late = stream.finish_late(close)
+                stats.messages += len(late)
+                yield from late
 
     # -- dispatch ------------------------------------------------------------------------
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 from chargescope.analyzer.analysis import Analysis
 from chargescope.analyzer.correlate import ChargingSession
 from chargescope.analyzer.records import Finding, Message
+from chargescope.analyzer.v2g.tree import find, physical
 
 SECOND = 1_000_000_000
 SESSION_MARGIN_NS = 5 * SECOND
@@ -117,31 +117,6 @@ def summary_text(message: Message) -> str:
 
 # ---- plots -----------------------------------------------------------------------------
 
-def physical(value: Any) -> float | None:
-    """A V2G PhysicalValue ({Value, Multiplier}) or a plain number as a float."""
-    if isinstance(value, dict) and "Value" in value:
-        try:
-            return float(value["Value"]) * 10 ** int(value.get("Multiplier", 0))
-        except (TypeError, ValueError):
-            return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _find(tree: Any, key: str, depth: int = 0) -> Any:
-    if depth > 32:
-        return None
-    if isinstance(tree, dict):
-        if key in tree:
-            return tree[key]
-        for value in tree.values():
-            found = _find(value, key, depth + 1)
-            if found is not None:
-                return found
-    return None
-
-
 PLOT_KEYS = ("EVTargetVoltage", "EVSEPresentVoltage", "EVTargetCurrent", "EVSEPresentCurrent")
 
 
@@ -155,7 +130,7 @@ def dc_series(messages: list[tuple[int, Message]]) -> dict[str, list[tuple[float
         if message.protocol != "exi":
             continue
         for key in PLOT_KEYS:
-            value = physical(_find(message.fields, key))
+            value = physical(find(message.fields, key))
             if value is not None:
                 series[key].append(((ts - t0) / SECOND, value))
     return series

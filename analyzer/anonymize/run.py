@@ -17,6 +17,9 @@ from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
 
 # what `--keep` can leave untouched
 KEEP_CHOICES = ("mac", "ip", "ids", "auth", "keys", "certs", "tls")
+# what replacing a certificate by a marker necessarily changes in an analysis: the PnC
+# certificate checks cannot parse it (every other verdict and finding stays the same)
+CERTIFICATE_MARKER_CODES: frozenset[str] = frozenset({"pnc.certificate.unparsable"})
 TEXT_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".log", ".txt", ".csv")
 BIT_MIN = 4  # identifiers shorter than this are not searched at bit offsets
 

@@ -66,7 +66,8 @@ def link_analyzers() -> tuple[LinkAnalyzerFactory, ...]:
     from chargescope.analyzer.links.link_a import LinkAAnalyzer
     from chargescope.analyzer.links.link_b import LinkBAnalyzer
     from chargescope.analyzer.ocpi.link import OcpiLinkAnalyzer
+    from chargescope.analyzer.tls.checks import TlsLinkAnalyzer
     from chargescope.plugins import installed
 
-    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer, ChademoLinkAnalyzer) + tuple(
-        installed().link_analyzers)
+    return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer, ChademoLinkAnalyzer,
+            TlsLinkAnalyzer) + tuple(installed().link_analyzers)

@@ -18,6 +18,7 @@ from chargescope.analyzer.records import Message
 from chargescope.analyzer.slac import SlacRunBuilder, Traffic, check_run
 from chargescope.analyzer.v2g import V2GAnalyser
 from chargescope.analyzer.v2g.link import link_sessions
+from chargescope.analyzer.v2g.tree import find, physical
 
 SLAC_TO_V2G_NS = 60 * 1_000_000_000
 SLAC_RETRY_NS = 60 * 1_000_000_000
@@ -87,6 +88,8 @@ class LinkAAnalyzer:
                 stage="SLAC matched, no V2G" if matched else f"SLAC {run.state}",
                 protocol="ISO 15118-3", events=tuple(events), findings=tuple(findings),
                 messages=tuple(e.message for e in events if e.message is not None)))
+        merged = [p if p.energy_wh is not None else replace(p, energy_wh=energy_wh(p.messages))
+                  for p in merged]
         sessions = merged + slac_parts
         return LinkResult(sessions, loose(report.findings, sessions))
 
@@ -110,6 +113,31 @@ def _attempts(runs) -> list[list]:
 
 def _run_end(run) -> int:
     return run.steps[-1].ts_ns if run.steps else run.started_ns
+
+
+def energy_wh(messages) -> float | None:
+    """Energy of a V2G session as link A saw it: the EVSE meter (MeterInfo.MeterReading,
+    Wh) from first to last reading when the EVSE sends one, else, for DC, the EVSE's
+    present voltage × current integrated over the charging loop's responses."""
+    readings, samples = [], []
+    for message in messages:
+        if message.protocol != "exi":
+            continue
+        meter = find(message.fields, "MeterReading")
+        if isinstance(meter, int | float) and not isinstance(meter, bool):
+            readings.append(float(meter))
+        volts = physical(find(message.fields, "EVSEPresentVoltage"))
+        amps = physical(find(message.fields, "EVSEPresentCurrent"))
+        if volts is not None and amps is not None and message.name.endswith(
+                ("CurrentDemandRes", "DC_ChargeLoopRes")):
+            samples.append((message.ts_ns, volts * amps))
+    if len(readings) >= 2:
+        return readings[-1] - readings[0]
+    if len(samples) >= 2:
+        joules = sum((t1 - t0) / 1e9 * (p0 + p1) / 2
+                     for (t0, p0), (t1, p1) in zip(samples, samples[1:], strict=False))
+        return joules / 3600.0
+    return None
 
 
 @lru_cache(maxsize=4096)  # a session repeats the same two endpoints thousands of times

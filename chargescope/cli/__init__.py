@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "frames",
     "slac",
     "v2g",
+    "tls",
     "chademo",
     "ocpp",
     "ocpi",

@@ -56,7 +56,7 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
     try:
         site_map = SiteMap.load(site) if site else None
         bar = ProgressBar() if sys.stderr.isatty() else None
-        result = analyze(paths, site_map, keep_messages=bool(export_dir),
+        result = analyze(paths, site_map, keep_messages=bool(export_dir), keylog_files=keylog,
                          on_bytes=bar.update if bar else None)
         if bar:
             bar.close()

@@ -224,19 +224,25 @@ def only_chargers(report: OcppReport, messages: list[Message] | None,
 
 def _capture_messages(path: Path, options: WebSocketOptions, version: str | None,
                       problems: list[Problem],
-                      validate: bool | frozenset[str] = True) -> Iterator[Message]:
+                      validate: bool | frozenset[str] = True,
+                      keylog_files: tuple[Path, ...] = ()) -> Iterator[Message]:
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
+    from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
     from chargescope.dissectors.ocpp import stream_handoff
 
-    pipeline = Pipeline(frame_handoffs=(),
+    keylog = load_key_logs(keylog_files)  # wss: decrypted into the WebSocket dissector
+    pipeline = Pipeline(frame_handoffs=(), keylog=keylog,
                         stream_handoffs=(stream_handoff(options, version, validate),))
     with open_capture(path) as cap:
-        for item in pipeline.run(cap.frames()):
+        for item in pipeline.run(frames_with_secrets(cap, keylog)):
             if isinstance(item, Problem):
                 problems.append(item)
-            else:
+            elif item.protocol not in ("tls", "tls-keylog"):  # TLS layer: not OCPP input
                 yield item
+            else:  # undecrypted wss is reported (a Problem each), never silently empty
+                problems.extend(p for p in item.problems if p.kind in (
+                    "tls.keys.missing", "tls.record.decrypt_failed", "tls.cipher.unsupported"))
         problems.extend(getattr(cap, "problems", ()))
 
 
@@ -280,7 +286,7 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
                                   validate=validate)
             else:
                 source = _capture_messages(path, options, ocpp_version, problems,
-                                           validate=validate)
+                                           validate=validate, keylog_files=tuple(keylog))
             for msg in source:
                 analyzer.feed(msg)
                 if keep is not None:

@@ -30,15 +30,19 @@ from chargescope.cli.common import (
 LINK_A_PROTOCOLS = ("sdp", "v2gtp", "exi")
 
 
-def analyse_capture(path: Path) -> tuple[LinkAReport, list[Problem]]:
-    """Read one capture through the pipeline and build its V2G sessions."""
+def analyse_capture(path: Path, keylog_files: tuple[Path, ...] = ()
+                    ) -> tuple[LinkAReport, list[Problem]]:
+    """Read one capture through the pipeline and build its V2G sessions (TLS decrypted with
+    `keylog_files`, the capture's DSBs and in-band disclosed secrets)."""
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
+    from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
 
     analyser = V2GAnalyser()
     problems: list[Problem] = []
+    keylog = load_key_logs(keylog_files)
     with open_capture(path) as capture:
-        for item in Pipeline().run(capture.frames()):
+        for item in Pipeline(keylog=keylog).run(frames_with_secrets(capture, keylog)):
             if isinstance(item, Message):
                 if item.protocol in LINK_A_PROTOCOLS:
                     analyser.feed(item)
@@ -65,7 +69,7 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog, site, show_secret
     documents, worst, bad = [], 0, 0
     for path in files:
         try:
-            report, problems = analyse_capture(path)
+            report, problems = analyse_capture(path, tuple(keylog or ()))
         except (OSError, ValueError) as exc:
             diag(f"{path}: cannot read: {exc}")
             bad += 1

@@ -42,3 +42,24 @@ def test_slac_only_capture_gives_failed_slac_parts(name):
     assert result.sessions
     assert all(p.kind == "slac" for s in result.sessions for p in s.parts)
     assert all(s.verdict == "failed" for s in result.sessions)
+
+
+def test_link_a_energy_from_meter_or_dc_integration():
+    from chargescope.analyzer.links.link_a import energy_wh
+    from chargescope.analyzer.records import Link, Message
+
+    def res(t_s, volts, amps, meter=None):
+        body = {"EVSEPresentVoltage": {"Multiplier": 0, "Unit": "V", "Value": volts},
+                "EVSEPresentCurrent": {"Multiplier": -1, "Unit": "A", "Value": amps * 10}}
+        if meter is not None:
+            body["MeterInfo"] = {"MeterID": "M", "MeterReading": meter}
+        return Message(Link.A, "exi", "CurrentDemandRes", int(t_s * 1e9), "s", "d",
+                       {"V2G_Message": {"Body": {"CurrentDemandRes": body}}})
+
+    # 400 V x 100 A = 40 kW for 90 s = 1000 Wh (trapezoids over 1 s steps)
+    dc = [res(t, 400, 100) for t in range(91)]
+    assert energy_wh(dc) == pytest.approx(1000.0)
+    # the EVSE's meter wins when it reports one
+    metered = [res(0, 400, 100, meter=5000), res(90, 400, 100, meter=5980)]
+    assert energy_wh(metered) == pytest.approx(980.0)
+    assert energy_wh([res(0, 400, 100)]) is None

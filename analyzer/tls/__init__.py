@@ -1,0 +1,1 @@
+"""TLS key material (key logs from files, pcapng DSBs and in-band UDP) and TLS checks."""

@@ -1,0 +1,1 @@
+"""TLS: record layer, handshake decoding, key schedule, record decryption, stream dissector."""

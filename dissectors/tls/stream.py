@@ -1,0 +1,518 @@
+"""The TLS stream dissector: records and handshake without keys, decryption with them.
+
+One `TlsStream` per TCP connection (a `StreamDissector`). It frames records per direction,
+decodes the plaintext handshake (ClientHello, ServerHello, Certificate, alerts) into
+Messages of protocol "tls", and once the shared `KeyLog` holds secrets for the connection's
+client random it decrypts the protected records and feeds the plaintext as synthetic
+`StreamData` to an inner stream dissector chosen by probing the decrypted first bytes with
+the pipeline's other handoffs (V2GTP, WebSocket/OCPP, HTTP/OCPI). Plaintext bytes carry the
+frame byte ranges of the ciphertext bytes they were decrypted from.
+
+Keys may arrive after the handshake (in-band UDP disclosure): protected records wait, in
+capture order and bounded by `max_pending` bytes, until the key appears or the stream ends.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from chargescope.analyzer.handoff import StreamDissector, StreamHandoff
+from chargescope.analyzer.records import (
+    ByteRef,
+    Connection,
+    Link,
+    Message,
+    Problem,
+    StreamClose,
+    StreamData,
+    StreamGap,
+)
+from chargescope.analyzer.tls.keylog import (
+    CLIENT_APP,
+    CLIENT_HS,
+    SERVER_APP,
+    SERVER_HS,
+    TLS12_MASTER,
+    KeyLog,
+)
+from chargescope.dissectors.tls import records as rl
+from chargescope.dissectors.tls.decrypt import DecryptError, RecordDecryptor
+from chargescope.dissectors.tls.handshake import (
+    HANDSHAKE_TYPES,
+    HandshakeError,
+    parse_alert,
+    parse_handshake,
+)
+from chargescope.dissectors.tls.keyschedule import hkdf_expand_label, tls12_keys, tls13_keys
+from chargescope.dissectors.tls.suites import DECRYPTABLE
+
+PROBLEM_KINDS: dict[str, str] = {
+    "tls.record.malformed": "bytes where a TLS record header was expected; resynchronised",
+    "tls.handshake.malformed": "a handshake message or alert does not decode",
+    "tls.record.decrypt_failed": "a protected record did not decrypt/authenticate under the key",
+    "tls.keys.missing": "protected records stayed encrypted: no key for this client random",
+    "tls.cipher.unsupported": "the negotiated cipher suite cannot be decrypted by chargescope",
+    "tls.stream.gap": "bytes of the TLS stream are missing; records after it cannot be decrypted",
+    "tls.pending.overflow": "too many protected records waited for a key; the oldest were dropped",
+    "tls.inner.unknown": "decrypted application data matches no known protocol",
+}
+DEFAULT_MAX_PENDING = 4 << 20  # bytes of protected records kept per connection awaiting a key
+INNER_PROBE_RECORDS = 4
+INNER_LINKS = {"v2gtp": Link.A, "websocket": Link.B, "http": Link.C}
+TLS13 = 0x0304
+
+
+class _Side:
+    """One direction: record framing buffer and decryption state."""
+
+    __slots__ = ("buf", "start", "segments", "synced", "hs_buf", "protected", "decryptor",
+                 "epoch", "failed", "plain_offset", "undecrypted", "undecrypted_bytes",
+                 "skipped", "app_secret")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.start = 0  # stream offset of buf[0]
+        self.segments: list[tuple[int, ByteRef]] = []
+        self.synced = True
+        self.hs_buf = bytearray()
+        self.protected = False  # TLS 1.2: ChangeCipherSpec seen
+        self.decryptor: RecordDecryptor | None = None
+        self.epoch = 0  # TLS 1.3: 0 handshake traffic keys, 1 application traffic keys
+        self.failed = False
+        self.plain_offset = 0
+        self.undecrypted = 0
+        self.undecrypted_bytes = 0
+        self.skipped = 0
+        self.app_secret = b""  # TLS 1.3: current application traffic secret (KeyUpdate)
+
+    def refs(self, start: int, end: int) -> tuple[ByteRef, ...]:
+        out = []
+        for seg_start, ref in self.segments:
+            lo, hi = max(start, seg_start), min(end, seg_start + ref.length)
+            if lo < hi:
+                out.append(ByteRef(ref.source, ref.frame, ref.start + lo - seg_start, hi - lo))
+        return tuple(out)
+
+    def consume(self, n: int) -> None:
+        del self.buf[:n]
+        self.start += n
+        self.segments = [(s, r) for s, r in self.segments if s + r.length > self.start]
+
+
+class TlsStream:
+    """Sans-I/O TLS dissector for one TCP connection (see module docstring)."""
+
+    def __init__(self, conn: Connection, keylog: KeyLog, inner: Sequence[StreamHandoff] = (),
+                 *, max_pending: int = DEFAULT_MAX_PENDING,
+                 deferred: list[tuple[TlsStream, StreamClose]] | None = None) -> None:
+        self.conn = conn
+        self.deferred = deferred
+        self.keylog = keylog
+        self.inner_handoffs = tuple(inner)
+        self.max_pending = max_pending
+        self.sides = (_Side(), _Side())
+        self.client_random = b""
+        self.server_random = b""
+        self.version = 0  # negotiated (ServerHello), 0 until known
+        self.suite_code = -1
+        self.encrypt_then_mac = False
+        self.pending: deque[rl.Record] = deque()
+        self.pending_bytes = 0
+        self.inner: StreamDissector | None = None
+        self.inner_name = ""
+        self.inner_tries = 0
+        self.link = Link.A if conn.client.ip.lower().startswith("fe80") else Link.B
+        client, server = str(conn.client), str(conn.server)
+        self._ends = ((client, server), (server, client))
+        self.fin_sides = 0
+
+    # -- StreamDissector --------------------------------------------------------------------
+
+    def on_data(self, event: StreamData) -> list[Message]:
+        side = self.sides[event.direction]
+        out: list[Message] = []
+        if not side.buf:
+            side.start = event.offset
+        pos = event.offset
+        for ref in event.refs:
+            side.segments.append((pos, ref))
+            pos += ref.length
+        side.buf += event.data
+        while True:
+            rec = self._next_record(side, event, out)
+            if rec is None:
+                break
+            self._on_record(rec, out)
+        self._drain(out)
+        return out
+
+    def on_gap(self, event: StreamGap) -> list[Message]:
+        side = self.sides[event.direction]
+        out: list[Message] = []
+        side.buf.clear()
+        side.segments.clear()
+        side.hs_buf.clear()
+        side.synced = False
+        if not side.failed and (side.protected or self.version == TLS13):
+            side.failed = True
+        out.append(self._tls_message(event.direction, "Gap", event.ts_ns,
+                                     {"offset": event.offset, "length": event.length}, (),
+                                     self._problem("tls.stream.gap",
+                                                   f"{event.length} bytes missing at stream "
+                                                   f"offset {event.offset}", event.offset)))
+        self._drain(out)
+        return out
+
+    def on_close(self, event: StreamClose) -> list[Message]:
+        out: list[Message] = []
+        self._drain(out)
+        if event.reason == "fin" and event.direction >= 0:
+            self.fin_sides |= 1 << event.direction
+        final = event.reason != "fin" or self.fin_sides == 3
+        if final and self.pending and event.reason == "fin" and self.deferred is not None:
+            # closed while records still wait for a key: a key disclosed later in the
+            # capture can still unlock them; the pipeline calls finish_late() at its end
+            self.deferred.append((self, event))
+            return out
+        if final:  # the connection is over: report what stayed encrypted
+            self._flush_pending(event, out)
+        if self.inner is not None:
+            out += self.inner.on_close(event)
+        return out
+
+    def finish_late(self, event: StreamClose) -> list[Message]:
+        """End of capture for a connection that closed with records waiting for a key."""
+        out: list[Message] = []
+        self._drain(out)
+        self._flush_pending(event, out)
+        if self.inner is not None:
+            out += self.inner.on_close(event)
+        return out
+
+    # -- record framing ---------------------------------------------------------------------
+
+    def _next_record(self, side: _Side, event: StreamData, out: list[Message]
+                     ) -> rl.Record | None:
+        buf = side.buf
+        if not side.synced:
+            pos = 0
+            while pos < len(buf) and not rl.header_ok(buf, pos):
+                pos += 1
+            if pos + rl.HEADER_LEN > len(buf):
+                keep = max(0, len(buf) - rl.HEADER_LEN + 1)
+                side.skipped += keep
+                side.consume(keep)
+                return None
+            side.skipped += pos
+            side.consume(pos)
+            side.synced = True
+            if side.skipped:
+                out.append(self._tls_message(event.direction, "Skipped", event.ts_ns,
+                                             {"bytes": side.skipped}, (), self._problem(
+                                                 "tls.record.malformed",
+                                                 f"skipped {side.skipped} bytes to the next "
+                                                 "record header", side.start)))
+                side.skipped = 0
+        if len(buf) < rl.HEADER_LEN:
+            return None
+        if not rl.header_ok(buf):
+            out.append(self._tls_message(
+                event.direction, "Record", event.ts_ns, {"header": bytes(buf[:5]).hex()},
+                side.refs(side.start, side.start + 5), self._problem(
+                    "tls.record.malformed", "expected a TLS record header (type 20-24, "
+                    "version 3.x, length <= 18432)", side.start)))
+            side.synced = False
+            side.consume(1)
+            return self._next_record(side, event, out)
+        length = int.from_bytes(buf[3:5], "big")
+        if len(buf) < rl.HEADER_LEN + length:
+            return None
+        start = side.start
+        rec = rl.Record(event.direction, buf[0], int.from_bytes(buf[1:3], "big"),
+                        bytes(buf[5:5 + length]), start, event.ts_ns,
+                        side.refs(start + 5, start + 5 + length))
+        side.consume(rl.HEADER_LEN + length)
+        return rec
+
+    # -- record handling --------------------------------------------------------------------
+
+    def _is_protected(self, rec: rl.Record) -> bool:
+        if rec.content_type == rl.APPLICATION_DATA:
+            return True  # never plaintext, even when the handshake was not captured
+        if self.version == TLS13:
+            return False
+        return self.sides[rec.direction].protected
+
+    def _on_record(self, rec: rl.Record, out: list[Message]) -> None:
+        if self.pending:
+            self._enqueue(rec, out)
+            return
+        if self._is_protected(rec):
+            if self._decryptor(rec.direction) is None:
+                self._enqueue(rec, out)
+                return
+            self._decrypt(rec, out)
+        else:
+            self._plain(rec, rec.content_type, rec.fragment, rec.refs, out)
+
+    def _enqueue(self, rec: rl.Record, out: list[Message]) -> None:
+        self.pending.append(rec)
+        self.pending_bytes += len(rec.fragment)
+        dropped = 0
+        while self.pending_bytes > self.max_pending and self.pending:
+            old = self.pending.popleft()
+            self.pending_bytes -= len(old.fragment)
+            dropped += 1
+        if dropped:
+            out.append(self._tls_message(rec.direction, "Pending", rec.ts_ns,
+                                         {"dropped_records": dropped}, (), self._problem(
+                                             "tls.pending.overflow",
+                                             f"{dropped} protected records dropped while "
+                                             f"waiting for a key (limit {self.max_pending} B)",
+                                             rec.offset)))
+
+    def _drain(self, out: list[Message]) -> None:
+        """Process waiting records whose keys are now known (capture order kept)."""
+        while self.pending:
+            rec = self.pending[0]
+            if self._is_protected(rec):
+                side = self.sides[rec.direction]
+                if not side.failed and self._decryptor(rec.direction) is None:
+                    return
+            self.pending.popleft()
+            self.pending_bytes -= len(rec.fragment)
+            if self._is_protected(rec):
+                self._decrypt(rec, out)
+            else:
+                self._plain(rec, rec.content_type, rec.fragment, rec.refs, out)
+
+    def _flush_pending(self, event: StreamClose, out: list[Message]) -> None:
+        """At close: what stayed encrypted is counted and reported, never dropped silently."""
+        while self.pending:
+            rec = self.pending.popleft()
+            self.pending_bytes -= len(rec.fragment)
+            if self._is_protected(rec):
+                side = self.sides[rec.direction]
+                side.undecrypted += 1
+                side.undecrypted_bytes += len(rec.fragment)
+            else:
+                self._plain(rec, rec.content_type, rec.fragment, rec.refs, out)
+        for direction, side in enumerate(self.sides):
+            if side.undecrypted:
+                kind = ("tls.cipher.unsupported" if self.suite_code >= 0
+                        and self.suite_code not in DECRYPTABLE else "tls.keys.missing")
+                out.append(self._tls_message(
+                    direction, "EncryptedData", event.ts_ns,
+                    {"records": side.undecrypted, "bytes": side.undecrypted_bytes,
+                     "client_random": self.client_random.hex()}, (),
+                    self._problem(kind, f"{side.undecrypted} protected records "
+                                  f"({side.undecrypted_bytes} bytes) not decrypted"
+                                  + ("" if self.client_random else
+                                     " (the handshake is not in the capture)"), 0)))
+                side.undecrypted = side.undecrypted_bytes = 0
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _decryptor(self, direction: int) -> RecordDecryptor | None:
+        side = self.sides[direction]
+        if side.decryptor is not None or side.failed:
+            return side.decryptor
+        suite = DECRYPTABLE.get(self.suite_code)
+        if suite is None or not self.client_random:
+            return None
+        secrets = self.keylog.secrets_for(self.client_random)
+        if not secrets:
+            return None
+        if self.version == TLS13:
+            label = ((CLIENT_HS, SERVER_HS) if side.epoch == 0 else
+                     (CLIENT_APP, SERVER_APP))[direction]
+            secret = secrets.get(label)
+            if secret is None:
+                return None
+            if side.epoch:
+                side.app_secret = secret
+            side.decryptor = RecordDecryptor(suite, tls13_keys(suite, secret), tls13=True)
+        else:
+            master = secrets.get(TLS12_MASTER)
+            if master is None or not self.server_random:
+                return None
+            keys = tls12_keys(suite, master, self.client_random, self.server_random)
+            for d, s in enumerate(self.sides):
+                if s.decryptor is None:
+                    s.decryptor = RecordDecryptor(suite, keys[d], tls13=False,
+                                                  encrypt_then_mac=self.encrypt_then_mac)
+        return side.decryptor
+
+    def _decrypt(self, rec: rl.Record, out: list[Message]) -> None:
+        side = self.sides[rec.direction]
+        decryptor = self._decryptor(rec.direction)
+        if decryptor is None or side.failed:
+            side.undecrypted += 1
+            side.undecrypted_bytes += len(rec.fragment)
+            return
+        try:
+            ctype, plain, start = decryptor.decrypt(rec.content_type, rec.version, rec.fragment)
+        except DecryptError as exc:
+            retried = self._retry_application_epoch(rec)
+            if retried is None:
+                side.failed = True
+                side.undecrypted += 1
+                side.undecrypted_bytes += len(rec.fragment)
+                out.append(self._tls_message(rec.direction, "EncryptedRecord", rec.ts_ns,
+                                             {"length": len(rec.fragment)}, rec.refs,
+                                             self._problem("tls.record.decrypt_failed",
+                                                           str(exc), rec.offset)))
+                return
+            ctype, plain, start = retried
+        refs = rl.slice_refs(rec.refs, start, len(plain))
+        self._plain(rec, ctype, plain, refs, out)
+
+    def _retry_application_epoch(self, rec: rl.Record) -> tuple[int, bytes, int] | None:
+        """TLS 1.3: a record that fails under handshake keys may be the first one under
+        application keys (the Finished that switches them was not seen)."""
+        side = self.sides[rec.direction]
+        if self.version != TLS13 or side.epoch != 0:
+            return None
+        side.epoch, side.decryptor = 1, None
+        decryptor = self._decryptor(rec.direction)
+        if decryptor is None:
+            side.epoch, side.decryptor = 0, None
+            return None
+        try:
+            return decryptor.decrypt(rec.content_type, rec.version, rec.fragment)
+        except DecryptError:
+            side.epoch, side.decryptor = 0, None
+            return None
+
+    # -- plaintext content ------------------------------------------------------------------
+
+    def _plain(self, rec: rl.Record, ctype: int, data: bytes, refs: tuple[ByteRef, ...],
+               out: list[Message]) -> None:
+        direction = rec.direction
+        side = self.sides[direction]
+        if ctype == rl.HANDSHAKE:
+            side.hs_buf += data
+            self._handshake_messages(rec, refs, out)
+        elif ctype == rl.CHANGE_CIPHER_SPEC:
+            if self.version != TLS13:  # TLS 1.3 middlebox-compatibility CCS changes nothing
+                side.protected = True
+            out.append(self._tls_message(direction, "ChangeCipherSpec", rec.ts_ns, {}, refs))
+        elif ctype == rl.ALERT:
+            try:
+                fields = parse_alert(data)
+                problem = None
+            except HandshakeError as exc:
+                fields, problem = {"length": len(data)}, self._problem(
+                    "tls.handshake.malformed", exc.detail, rec.offset)
+            out.append(self._tls_message(direction, "Alert", rec.ts_ns, fields, refs, problem))
+        elif ctype == rl.APPLICATION_DATA:
+            self._application_data(rec, data, refs, out)
+        else:
+            out.append(self._tls_message(direction, rl.CONTENT_TYPES.get(ctype, "Record"),
+                                         rec.ts_ns, {"length": len(data)}, refs))
+
+    def _handshake_messages(self, rec: rl.Record, refs: tuple[ByteRef, ...],
+                            out: list[Message]) -> None:
+        side = self.sides[rec.direction]
+        buf = side.hs_buf
+        while len(buf) >= 4:
+            length = int.from_bytes(buf[1:4], "big")
+            if len(buf) < 4 + length:
+                return
+            msg_type = buf[0]
+            body = bytes(buf[4:4 + length])
+            del buf[:4 + length]
+            name = HANDSHAKE_TYPES.get(msg_type, f"Handshake{msg_type}")
+            problem = None
+            try:
+                fields: dict[str, Any] = parse_handshake(msg_type, body,
+                                                         tls13=self.version == TLS13)
+            except HandshakeError as exc:
+                fields = {"length": length}
+                problem = self._problem("tls.handshake.malformed",
+                                        f"{name}: {exc.detail} at body offset {exc.offset}",
+                                        rec.offset)
+            if problem is None:
+                self._learn(msg_type, fields, rec.direction)
+            out.append(self._tls_message(rec.direction, name, rec.ts_ns, fields, refs, problem))
+
+    def _learn(self, msg_type: int, fields: dict[str, Any], direction: int) -> None:
+        if msg_type == 1 and direction == 0:
+            self.client_random = bytes.fromhex(fields["random"])
+        elif msg_type == 2 and direction == 1:
+            # a HelloRetryRequest already fixes version and suite (its random is not the
+            # server random: the real ServerHello follows the second ClientHello)
+            self.version = fields["version_code"]
+            self.suite_code = fields["cipher_suite_code"]
+            if not fields["hello_retry_request"]:
+                self.server_random = bytes.fromhex(fields["random"])
+                self.encrypt_then_mac = fields["encrypt_then_mac"]
+        elif msg_type == 20 and self.version == TLS13:
+            side = self.sides[direction]
+            side.epoch, side.decryptor = 1, None  # Finished: application traffic keys next
+        elif msg_type == 24 and self.version == TLS13:
+            self._key_update(direction)
+
+    def _key_update(self, direction: int) -> None:
+        """KeyUpdate (RFC 8446 §4.6.3, §7.2): the sender's next records use the next secret."""
+        side = self.sides[direction]
+        suite = DECRYPTABLE.get(self.suite_code)
+        if suite is None or not side.app_secret:
+            side.failed = True  # cannot follow the update: reported as undecrypted
+            return
+        size = 48 if suite.hash_name == "sha384" else 32
+        side.app_secret = hkdf_expand_label(side.app_secret, "traffic upd", b"", size,
+                                            suite.hash_name)
+        side.epoch += 1
+        side.decryptor = RecordDecryptor(suite, tls13_keys(suite, side.app_secret), tls13=True)
+
+    def _application_data(self, rec: rl.Record, data: bytes, refs: tuple[ByteRef, ...],
+                          out: list[Message]) -> None:
+        side = self.sides[rec.direction]
+        event = StreamData(self.conn, rec.direction, side.plain_offset, data, rec.ts_ns, refs)
+        side.plain_offset += len(data)
+        if self.inner is None and self.inner_tries < INNER_PROBE_RECORDS and data:
+            self.inner_tries += 1
+            for entry in self.inner_handoffs:
+                if entry.probe is not None and entry.probe(data, rec.direction):
+                    self.inner = entry.factory(self.conn)
+                    self.inner_name = entry.name
+                    self.link = INNER_LINKS.get(entry.name, self.link)
+                    break
+            else:
+                if self.inner_tries == INNER_PROBE_RECORDS:
+                    out.append(self._tls_message(rec.direction, "ApplicationData", rec.ts_ns,
+                                                 {"length": len(data)}, refs, self._problem(
+                                                     "tls.inner.unknown",
+                                                     "decrypted data matches no known protocol",
+                                                     rec.offset)))
+        if self.inner is not None:
+            out += self.inner.on_data(event)
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _problem(self, kind: str, detail: str, offset: int) -> Problem:
+        return Problem(kind, detail, self.conn.source, 0, offset, "stream")
+
+    def _tls_message(self, direction: int, name: str, ts_ns: int, fields: dict[str, Any],
+                     refs: tuple[ByteRef, ...], problem: Problem | None = None) -> Message:
+        src, dst = self._ends[direction]
+        fields = {"tls": {"tcp_stream": self.conn.index, **fields}}
+        return Message(self.link, "tls", name, ts_ns, src, dst, fields, refs,
+                       (problem,) if problem else ())
+
+
+def tls_handoff(keylog: KeyLog, inner: Sequence[StreamHandoff],
+                deferred: list[tuple[TlsStream, StreamClose]] | None = None) -> StreamHandoff:
+    """The TLS stream handoff of one pipeline: shares its KeyLog, decrypts into `inner`.
+
+    `deferred` (owned by the pipeline) collects connections that closed while records
+    waited for a key; the pipeline calls `stream.finish_late(close)` on each at its end."""
+    inner = tuple(inner)
+
+    def factory(conn: Connection) -> TlsStream:
+        return TlsStream(conn, keylog, inner, deferred=deferred)
+
+    return StreamHandoff(name="tls", tcp_ports=(), probe=rl.probe, factory=factory)
