@@ -79,13 +79,14 @@ def frame_handoffs() -> tuple[FrameHandoff, ...]:
     from chargescope.dissectors.chademo.handoff import HANDOFFS as CHADEMO
     from chargescope.dissectors.homeplug.mme import HomePlugDissector
     from chargescope.dissectors.homeplug.registry import ETHERTYPE_HOMEPLUG
+    from chargescope.plugins import installed
 
     return (
         # a fresh dissector per pipeline: it keeps MME fragments until they complete
         FrameHandoff("homeplug", ETHERTYPE_HOMEPLUG, None, HomePlugDissector()),
         sdp.HANDOFF,  # UDP 15118
         *CHADEMO,  # CAN: LINKTYPE_CAN_SOCKETCAN, and Linux cooked with protocol 0x000C
-    )
+    ) + installed().frame_handoff_records()  # tried after the built-ins
 
 
 def stream_handoffs() -> tuple[StreamHandoff, ...]:
@@ -93,9 +94,10 @@ def stream_handoffs() -> tuple[StreamHandoff, ...]:
     from chargescope.dissectors import v2gtp
     from chargescope.dissectors.ocpi.stream import ocpi_handoff
     from chargescope.dissectors.ocpp import stream_handoff as websocket_ocpp
+    from chargescope.plugins import installed
 
     return (
         v2gtp.HANDOFF,  # V2GTP (link A): dynamic ports, probed on the header
         websocket_ocpp(),  # WebSocket -> OCPP (link B)
         ocpi_handoff(),  # HTTP/1.1 -> OCPI (link C); declines WebSocket upgrades
-    )
+    ) + tuple(installed().stream_handoffs)

@@ -67,6 +67,7 @@ def link_analyzers() -> tuple[LinkAnalyzerFactory, ...]:
     from chargescope.analyzer.links.link_b import LinkBAnalyzer
     from chargescope.analyzer.ocpi.link import OcpiLinkAnalyzer
     from chargescope.analyzer.tls.checks import TlsLinkAnalyzer
+    from chargescope.plugins import installed
 
     return (LinkAAnalyzer, LinkBAnalyzer, OcpiLinkAnalyzer, ChademoLinkAnalyzer,
-            TlsLinkAnalyzer)
+            TlsLinkAnalyzer) + tuple(installed().link_analyzers)

@@ -29,6 +29,9 @@ COMMANDS: tuple[str, ...] = (
     "tui",
     "batch",
     "triage",
+    "anonymize",
+    "plugins",
+    "live",
 )
 
 

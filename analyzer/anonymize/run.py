@@ -1,0 +1,175 @@
+"""One anonymisation run over many files: learn identifiers, then rewrite every file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chargescope.analyzer import net
+from chargescope.analyzer.analysis import analyze
+from chargescope.analyzer.anonymize.identifiers import Identifiers
+from chargescope.analyzer.anonymize.pseudonym import CERT_MARKER, Pseudonymizer
+from chargescope.analyzer.anonymize.rewrite import FrameRewriter, bit_text
+from chargescope.analyzer.anonymize.streams import TcpStreams
+from chargescope.analyzer.capture.reader import open_capture
+from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
+
+# what `--keep` can leave untouched
+KEEP_CHOICES = ("mac", "ip", "ids", "auth", "keys", "certs", "tls")
+# what replacing a certificate by a marker necessarily changes in an analysis: the PnC
+# certificate checks cannot parse it (every other verdict and finding stays the same)
+CERTIFICATE_MARKER_CODES: frozenset[str] = frozenset({"pnc.certificate.unparsable"})
+TEXT_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".log", ".txt", ".csv")
+BIT_MIN = 4  # identifiers shorter than this are not searched at bit offsets
+
+
+@dataclass(slots=True)
+class AnonymizeReport:
+    written: list[Path] = field(default_factory=list)
+    frames: int = 0
+    identifiers: int = 0
+    websocket_flows_lost: int = 0  # flows whose framing could not be followed
+
+
+def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer,
+                    keep: frozenset[str] = frozenset(),
+                    progress: Callable[[str], None] | None = None) -> AnonymizeReport:
+    """Rewrite every capture (and site map / log text file) in `inputs` into `out_dir`."""
+    inputs = list(inputs)
+    captures = [p for p in inputs if not p.name.lower().endswith(TEXT_SUFFIXES)]
+    texts = [p for p in inputs if p.name.lower().endswith(TEXT_SUFFIXES)]
+    ids = Identifiers()
+    ids.add_messages(analyze(captures, keep_messages=True).messages)
+    streams = TcpStreams()
+    macs, v4, v6 = _first_pass(captures, streams)
+    rewriter = FrameRewriter(pseudo, *_plan(pseudo, ids, macs, v4, v6, keep), keep=keep,
+                             streams=streams)
+    streams.rewrite(rewriter.transform)
+    report = AnonymizeReport(identifiers=len(ids.texts) + len(ids.binaries) + len(ids.parties)
+                            + len(ids.certificates))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in captures:
+        target = out_dir / path.name
+        if progress:
+            progress(f"anonymising {path} -> {target}")
+        report.frames += _rewrite_capture(path, target, rewriter)
+        report.written.append(target)
+    for path in texts:
+        target = out_dir / path.name
+        target.write_bytes(rewriter.substitute(path.read_bytes()))
+        report.written.append(target)
+    report.websocket_flows_lost = rewriter.ws_lost
+    return report
+
+
+def _first_pass(paths: list[Path], streams: TcpStreams
+                ) -> tuple[set[bytes], set[bytes], set[bytes]]:
+    """Addresses seen, and every TCP stream collected whole."""
+    macs: set[bytes] = set()
+    v4: set[bytes] = set()
+    v6: set[bytes] = set()
+    for path in paths:
+        with open_capture(path) as cap:
+            for frame in cap.frames():
+                pkt = net.decode(frame)
+                if pkt.is_tcp and pkt.frag is None:
+                    streams.add(frame.source, pkt)
+                for at in (pkt.l2_src_offset, pkt.l2_dst_offset):
+                    if at >= 0:
+                        macs.add(frame.data[at:at + 6])
+                if pkt.ip_version == 4:
+                    v4.add(frame.data[pkt.l3_offset + 12:pkt.l3_offset + 16])
+                    v4.add(frame.data[pkt.l3_offset + 16:pkt.l3_offset + 20])
+                elif pkt.ip_version == 6:
+                    v6.add(frame.data[pkt.l3_offset + 8:pkt.l3_offset + 24])
+                    v6.add(frame.data[pkt.l3_offset + 24:pkt.l3_offset + 40])
+    return macs, v4, v6
+
+
+def _plan(pseudo: Pseudonymizer, ids: Identifiers, macs: set[bytes], v4: set[bytes],
+          v6: set[bytes], keep: frozenset[str]
+          ) -> tuple[dict[bytes, bytes], dict[str, str], dict[bytes, bytes]]:
+    """Byte replacements, bit-offset replacements (EXI) and OCPI party replacements."""
+    plan: dict[bytes, bytes] = {}
+    if "ids" not in keep:
+        for text in ids.texts:
+            plan[text.encode()] = pseudo.identifier(text).encode()
+        for raw in ids.binaries:
+            plan[raw] = pseudo.mac(raw) if len(raw) == 6 else pseudo.identifier(
+                raw.decode("latin-1")).encode("latin-1")
+    if "certs" not in keep:
+        for raw in ids.certificates:
+            plan[raw] = certificate_marker(raw)
+    if "mac" not in keep:
+        for raw in macs | {r for r in ids.binaries if len(r) == 6}:
+            new = pseudo.mac(raw)
+            if new != raw:
+                plan[raw] = new
+                plan.update(zip(_mac_forms(raw), _mac_forms(new), strict=True))
+    if "ip" not in keep:
+        for raw in v4:
+            new = pseudo.ipv4(raw)
+            if new != raw:
+                plan[raw] = new
+                plan[".".join(map(str, raw)).encode()] = ".".join(map(str, new)).encode()
+        for raw in v6:
+            new = pseudo.ipv6(raw)
+            if new != raw:
+                plan[raw] = new
+    # raw addresses shorter than BIT_MIN bytes (IPv4) only replaced where aligned and
+    # long enough to be unlikely by chance in payloads: IPv4 raw only in headers
+    for raw in [k for k in plan if len(k) < BIT_MIN]:
+        del plan[raw]
+    # longest first: a certificate is replaced whole before the eMAID inside it is seen
+    bits = {bit_text(old): bit_text(new)
+            for old, new in sorted(plan.items(), key=lambda kv: -len(kv[0]))
+            if len(old) >= BIT_MIN}
+    parties: dict[bytes, bytes] = {}
+    if "ids" not in keep:
+        parties = {p.encode(): pseudo.identifier(p).encode() for p in ids.parties}
+    return plan, bits, parties
+
+
+def certificate_marker(original: bytes) -> bytes:
+    """What replaces a certificate: a fixed marker of the original's length (line breaks
+    of PEM text kept, so the surrounding JSON or PEM framing still parses)."""
+    out = bytearray((CERT_MARKER * (len(original) // len(CERT_MARKER) + 1))[:len(original)])
+    if original.isascii():  # PEM or base64 text, not DER
+        for i, b in enumerate(original):
+            if b in b"\r\n":
+                out[i] = b
+    return bytes(out)
+
+
+def _mac_forms(raw: bytes) -> list[bytes]:
+    """Text forms a MAC takes in logs, site maps and EXI hex: aa:bb.., AA:BB.., AABB.."""
+    lower = ":".join(f"{b:02x}" for b in raw)
+    return [lower.encode(), lower.upper().encode(), raw.hex().upper().encode(),
+            lower.replace(":", "-").encode()]
+
+
+def _rewrite_capture(path: Path, target: Path, rewriter: FrameRewriter) -> int:
+    count = 0
+    with open_capture(path) as cap:
+        if cap.format.startswith("pcapng"):
+            writer: PcapngWriter | PcapWriter = PcapngWriter(target)
+            interfaces: dict[int, int] = {}
+            with writer:
+                for frame in cap.frames():
+                    if frame.interface not in interfaces:
+                        interfaces[frame.interface] = writer.add_interface(frame.linktype)
+                    writer.write(rewriter.rewrite(frame), frame.ts_ns,
+                                 interfaces[frame.interface], wirelen=frame.wirelen)
+                    count += 1
+        else:
+            frames = cap.frames()
+            first = next(frames, None)
+            with PcapWriter(target, linktype=first.linktype if first else 1) as plain:
+                for frame in ([first] if first else []):
+                    plain.write(rewriter.rewrite(frame), frame.ts_ns, frame.wirelen)
+                    count += 1
+                for frame in frames:
+                    plain.write(rewriter.rewrite(frame), frame.ts_ns, frame.wirelen)
+                    count += 1
+    return count

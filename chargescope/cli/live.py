@@ -1,0 +1,151 @@
+"""`chargescope live`: capture from an interface, write pcapng as it goes, analyse."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from chargescope.analyzer.analysis import analyze
+from chargescope.analyzer.correlate import SiteMap, SiteMapError
+from chargescope.analyzer.live import LiveCapture, StopRule, live_reader
+from chargescope.analyzer.live.plc import (
+    NMK_LEN,
+    QCA_LOCAL,
+    PlcJoiner,
+    interface_mac,
+    raw_sender,
+    sniffer_request,
+)
+from chargescope.analyzer.records import Message, Problem, Severity
+from chargescope.analyzer.report import render_json, render_text
+from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag, emit_json
+
+
+@click.command("live")
+@click.option("--iface", required=True, help="Interface to capture on (needs root or "
+                                            "CAP_NET_RAW).")
+@click.option("--write", "write_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every frame to this pcapng file, flushed frame by frame.")
+@click.option("--ring-size", type=click.FloatRange(min=0, min_open=True),
+              help="Ring buffer: start a new --write file past this many MB "
+                   "(older ones become FILE.1, FILE.2, ...).")
+@click.option("--ring-files", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Ring buffer: how many files to keep.")
+@click.option("--analyze", "run_analysis", is_flag=True,
+              help="Judge the sessions when the capture ends, as `analyze` does.")
+@click.option("--filter", "bpf", help="BPF capture filter (e.g. 'not port 22').")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many frames.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after this many seconds.")
+@click.option("--idle", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after this many seconds without a frame (once one arrived).")
+@click.option("--site", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Site map (TOML) joining charger ids, EVSE ids and MACs.")
+@click.option("--plc-join", is_flag=True,
+              help="PLC sniffer dongle: on each CM_SLAC_MATCH.CNF seen, send CM_SET_KEY.REQ "
+                   "so the local modem joins that EV-EVSE network (the NMK is never shown).")
+@click.option("--nmk", help="PLC: join the network of this NMK (32 hex digits) at start.")
+@click.option("--sniffer", type=click.Choice(["on", "off"]),
+              help="PLC: switch the local Qualcomm modem's sniffer mode (VS_SNIFFER.REQ).")
+@click.option("--modem", default=QCA_LOCAL, show_default=True,
+              help="PLC: MAC the management frames go to (the local modem).")
+@click.option("--json", "as_json", is_flag=True,
+              help="At the end, one JSON document (messages, and the analysis with "
+                   "--analyze) instead of running text.")
+def command(iface, write_path, ring_size, ring_files, run_analysis, bpf, count, duration, idle, site, plc_join, nmk,
+            sniffer, modem, as_json):
+    """Capture on IFACE and decode as frames arrive: one line per message (SLAC, SDP,
+    V2G, OCPP, OCPI) while capturing; Ctrl-C, --count, --duration or --idle ends it.
+    With --analyze the sessions and findings follow, exactly as `chargescope analyze`
+    of the written file would give them. Exit status: 0 done, 1 error findings, 2 the
+    interface cannot be captured on."""
+    try:
+        site_map = SiteMap.load(site) if site else None
+    except SiteMapError as exc:
+        diag(f"chargescope live: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    seen: list[Message] = []
+
+    def on_item(item: Message | Problem) -> None:
+        if isinstance(item, Problem):
+            if not as_json:
+                diag(f"problem: {item.kind}: {item.detail}")
+            return
+        seen.append(item)
+        if not as_json:
+            click.echo(_line(item))
+
+    joiner = _plc_setup(iface, modem, plc_join, nmk, sniffer)
+    capture = LiveCapture(iface, write=write_path, bpf=bpf,
+                          stop=StopRule(count, duration, idle),
+                          on_started=lambda: diag(f"listening on {iface}"),
+                          on_frame=joiner.on_frame if joiner and plc_join else None,
+                          ring_bytes=int(ring_size * 1_000_000) if ring_size else None,
+                          ring_files=ring_files)
+    # Ctrl-C ends the capture, not the program: the analysis of what came still runs
+    previous = signal.signal(signal.SIGINT, lambda _sig, _frame: capture.stop())
+    try:
+        with capture:
+            result = analyze([Path(iface)], site_map, keep_messages=False,
+                             readers=(live_reader(capture, on_item),))
+    except (OSError, ValueError) as exc:
+        diag(f"chargescope live: cannot capture on {iface}: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if capture.error:
+        diag(f"chargescope live: cannot capture on {iface}: {capture.error}")
+        sys.exit(EXIT_BAD_INPUT)
+    diag(f"{capture.frames_seen} frames, {len(seen)} messages"
+         + (f", written to {write_path}" if write_path else ""))
+    doc: dict = {"interface": iface, "frames": capture.frames_seen,
+                 "messages": [{"link": str(m.link), "protocol": m.protocol, "name": m.name,
+                               "ts_ns": m.ts_ns, "src": m.src, "dst": m.dst} for m in seen]}
+    errors = False
+    if run_analysis:
+        errors = any(f.severity is Severity.ERROR for f in result.findings)
+        if as_json:
+            doc["analysis"] = render_json(result.correlation, result.link_findings)
+        else:
+            click.echo(render_text(result.correlation, other_findings=result.link_findings))
+    if as_json:
+        emit_json(doc)
+    sys.exit(EXIT_FINDINGS if errors else EXIT_OK)
+
+
+def _plc_setup(iface: str, modem: str, plc_join: bool, nmk: str | None,
+               sniffer: str | None) -> PlcJoiner | None:
+    """Send what the PLC options ask for before capturing; the joiner for --plc-join."""
+    if not (plc_join or nmk or sniffer):
+        return None
+    key = None
+    if nmk:
+        try:
+            key = bytes.fromhex(nmk)
+        except ValueError:
+            key = b""
+        if len(key) != NMK_LEN:
+            raise click.BadParameter("32 hex digits (16 octets)", param_hint="--nmk")
+    try:
+        send = raw_sender(iface)
+    except OSError as exc:
+        diag(f"chargescope live: cannot send on {iface}: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    host = interface_mac(iface)
+    joiner = PlcJoiner(host, send, diag, modem)
+    if sniffer:
+        send(sniffer_request(host, sniffer == "on", modem))
+        diag(f"plc: VS_SNIFFER.REQ ({sniffer}) sent to {modem}")
+    if key is not None:
+        joiner.join(key)
+    return joiner
+
+
+def _line(message: Message) -> str:
+    seconds = message.ts_ns / 1e9
+    flag = " !" if message.problems else ""
+    return (f"{seconds:17.6f} {message.link} {message.protocol:<9} {message.name:<32} "
+            f"{message.src} -> {message.dst}{flag}")
