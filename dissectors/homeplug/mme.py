@@ -125,6 +125,9 @@ def decode_mme(data: bytes, ctx: MmeContext | None = None, impl: Any = None) -> 
     return build_message(impl.decode_mme(data, 0, len(data), dispatch_table()), data, 0, ctx)
 
 
+LINKTYPE_ETHERNET = 1
+
+
 def split_ethernet(frame: bytes) -> tuple[str, str, int, int] | None:
     """(dst, src, EtherType, payload offset), skipping VLAN tags; None when too short."""
     if len(frame) < ETH_HEADER:
@@ -163,9 +166,22 @@ class HomePlugDissector:
         self._partial: dict[tuple[str, str, int], _Fragments] = {}
 
     def __call__(self, packet: Any) -> list[Message]:
-        """The pipeline's frame-dissector interface: `fn(packet) -> list[Message]`."""
+        """The pipeline's frame-dissector interface: `fn(packet) -> list[Message]`.
+
+        Ethernet frames are read as such; other link types (Linux cooked SLL/SLL2 captures
+        of a PLC interface) come with the MME's offset and MACs from the link decode.
+        """
         frame = packet.frame
-        return self.feed(frame.data, ts_ns=frame.ts_ns, source=frame.source, frame=frame.number)
+        if frame.linktype == LINKTYPE_ETHERNET:
+            return self.feed(frame.data, ts_ns=frame.ts_ns, source=frame.source,
+                             frame=frame.number)
+        data = frame.data if frame.data.__class__ is bytes else bytes(frame.data)
+        offset = packet.l3_offset
+        if offset < 0 or offset >= len(data):
+            return []
+        ctx = MmeContext(frame.ts_ns, packet.eth_src, packet.eth_dst, frame.source,
+                         frame.number, offset, self.show_secrets)
+        return self._decode_at(data, offset, ctx)
 
     def feed(self, eth: bytes, *, ts_ns: int = 0, source: str = "", frame: int = 0) -> list[Message]:
         """One Ethernet frame (bytes) -> the Messages it completes (0, 1 or 2)."""
@@ -180,6 +196,9 @@ class HomePlugDissector:
             offset = split[3]
         ctx = MmeContext(ts_ns, eth[6:12].hex(":"), eth[0:6].hex(":"), source, frame, offset,
                          self.show_secrets)
+        return self._decode_at(eth, offset, ctx)
+
+    def _decode_at(self, eth: bytes, offset: int, ctx: MmeContext) -> list[Message]:
         result = self.impl.decode_mme(eth, offset, len(eth), self.table)
         if result[0] >= 1 and result[2] & 0xF0:
             return self._fragment(eth, offset, ctx, result[1], result[2], result[3])
