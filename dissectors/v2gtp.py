@@ -18,6 +18,7 @@ from typing import Any
 
 from construct import Bytes, Const, Int8ub, Int16ub, Int32ub, Struct, this
 
+from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.handoff import StreamHandoff
 from chargescope.analyzer.records import (
     ByteRef,
@@ -222,13 +223,7 @@ class _Direction:
     skipped_from: int = 0
 
     def refs(self, start: int, end: int) -> tuple[ByteRef, ...]:
-        out = []
-        for seg_start, ref in self.segments:
-            seg_end = seg_start + ref.length
-            lo, hi = max(start, seg_start), min(end, seg_end)
-            if lo < hi:
-                out.append(ByteRef(ref.source, ref.frame, ref.start + lo - seg_start, hi - lo))
-        return tuple(out)
+        return refs_between(self.segments, start, end)
 
     def consume(self, n: int) -> None:
         del self.buf[:n]

@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from chargescope import backends
+from chargescope.analyzer.byteranges import slice_refs
 from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, ip_text
 from chargescope.analyzer.records import (
     ByteRef,
@@ -213,7 +214,7 @@ class TcpReassembler:
             if origin:
                 skip = packet.payload_offset - packet.l4_offset  # TCP header, in IP payload
                 at = start
-                for ref in _map_refs(origin, skip, length):
+                for ref in slice_refs(origin, skip, length):
                     piece = data[at - start:at - start + ref.length]
                     self._segment(state, direction, half, at, piece, ref, ts, events)
                     at += ref.length
@@ -438,21 +439,6 @@ class TcpReassembler:
             self._forget(state)
             if not state.finished:
                 self._close(state, -1, "idle-timeout", now, events)
-
-
-def _map_refs(origin: tuple[ByteRef, ...], skip: int, length: int) -> list[ByteRef]:
-    """The frame byte ranges of bytes skip..skip+length of a payload mapped by `origin`."""
-    out = []
-    pos = 0
-    end = skip + length
-    for ref in origin:
-        lo, hi = max(pos, skip), min(pos + ref.length, end)
-        if lo < hi:
-            out.append(ByteRef(ref.source, ref.frame, ref.start + lo - pos, hi - lo))
-        pos += ref.length
-        if pos >= end:
-            break
-    return out
 
 
 def _chunk_start(chunk: _Chunk) -> int:

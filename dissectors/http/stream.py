@@ -25,6 +25,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import h11
 
+from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -101,12 +102,7 @@ class _Direction:
             pos += ref.length
 
     def refs_for(self, start: int, end: int) -> tuple[ByteRef, ...]:
-        out = []
-        for pos, ref in self.refs:
-            lo, hi = max(pos, start), min(pos + ref.length, end)
-            if lo < hi:
-                out.append(ByteRef(ref.source, ref.frame, ref.start + lo - pos, hi - lo))
-        return tuple(out)
+        return refs_between(self.refs, start, end)
 
     def forget_before(self, offset: int) -> None:
         while self.refs and self.refs[0][0] + self.refs[0][1].length <= offset:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chargescope.analyzer.byteranges import slice_refs  # noqa: F401 (re-exported)
 from chargescope.analyzer.records import ByteRef
 
 HEADER_LEN = 5
@@ -45,16 +46,3 @@ def probe(first_bytes: bytes, direction: int) -> bool:
         first_bytes[:HEADER_LEN].ljust(HEADER_LEN, b"\0"))
 
 
-def slice_refs(refs: tuple[ByteRef, ...], skip: int, length: int) -> tuple[ByteRef, ...]:
-    """Frame byte ranges of bytes skip..skip+length of data that `refs` cover in order."""
-    out = []
-    pos = 0
-    end = skip + length
-    for ref in refs:
-        lo, hi = max(pos, skip), min(pos + ref.length, end)
-        if lo < hi:
-            out.append(ByteRef(ref.source, ref.frame, ref.start + lo - pos, hi - lo))
-        pos += ref.length
-        if pos >= end:
-            break
-    return tuple(out)

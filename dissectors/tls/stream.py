@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.handoff import StreamDissector, StreamHandoff
 from chargescope.analyzer.records import (
     ByteRef,
@@ -88,12 +89,7 @@ class _Side:
         self.app_secret = b""  # TLS 1.3: current application traffic secret (KeyUpdate)
 
     def refs(self, start: int, end: int) -> tuple[ByteRef, ...]:
-        out = []
-        for seg_start, ref in self.segments:
-            lo, hi = max(start, seg_start), min(end, seg_start + ref.length)
-            if lo < hi:
-                out.append(ByteRef(ref.source, ref.frame, ref.start + lo - seg_start, hi - lo))
-        return tuple(out)
+        return refs_between(self.segments, start, end)
 
     def consume(self, n: int) -> None:
         del self.buf[:n]

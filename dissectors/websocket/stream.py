@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from chargescope import backends
+from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -111,12 +112,7 @@ class _RefMap:
             offset += ref.length
 
     def slice(self, start: int, end: int) -> tuple[ByteRef, ...]:
-        out: list[ByteRef] = []
-        for off, ref in self._spans:
-            lo, hi = max(start, off), min(end, off + ref.length)
-            if lo < hi:
-                out.append(ByteRef(ref.source, ref.frame, ref.start + lo - off, hi - lo))
-        return coalesce(out)
+        return coalesce(list(refs_between(self._spans, start, end)))
 
     def drop_before(self, offset: int) -> None:
         spans = self._spans

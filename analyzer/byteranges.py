@@ -1,0 +1,38 @@
+"""Mapping bytes of a reassembled or decrypted stream back to the frames they came from.
+
+Every stream layer (TCP reassembly, V2GTP, WebSocket, HTTP, TLS) keeps, for the bytes it
+holds, the `ByteRef`s of the frames that carried them; these two functions cut those
+lists down to the bytes of one unit, so the hex view can highlight exactly them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chargescope.analyzer.records import ByteRef
+
+
+def slice_refs(refs: Iterable[ByteRef], skip: int, length: int) -> tuple[ByteRef, ...]:
+    """The frame byte ranges of bytes skip..skip+length of data that `refs` cover in order."""
+    out = []
+    pos = 0
+    end = skip + length
+    for ref in refs:
+        lo, hi = max(pos, skip), min(pos + ref.length, end)
+        if lo < hi:
+            out.append(ByteRef(ref.source, ref.frame, ref.start + lo - pos, hi - lo))
+        pos += ref.length
+        if pos >= end:
+            break
+    return tuple(out)
+
+
+def refs_between(spans: Iterable[tuple[int, ByteRef]], start: int, end: int
+                 ) -> tuple[ByteRef, ...]:
+    """The frame byte ranges of stream bytes start..end, from (stream offset, ref) spans."""
+    out = []
+    for offset, ref in spans:
+        lo, hi = max(start, offset), min(end, offset + ref.length)
+        if lo < hi:
+            out.append(ByteRef(ref.source, ref.frame, ref.start + lo - offset, hi - lo))
+    return tuple(out)
