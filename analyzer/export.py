@@ -32,10 +32,12 @@ from chargescope.analyzer.report import _keys, message_ref_json
 FORMATS = ("parquet", "csv", "json")
 
 
-def rows(analysis: Analysis, *, frames: bool = True) -> dict[str, list[dict[str, Any]]]:
+def rows(analysis: Analysis, *, frames: bool = True, messages: bool = True
+         ) -> dict[str, list[dict[str, Any]]]:
     """The tables as lists of plain dicts (no pandas needed).
 
-    The frames table re-reads every capture; `frames=False` leaves it empty.
+    The frames table re-reads every capture and the messages table serialises every
+    decoded tree; `frames=False` / `messages=False` leave them empty.
     """
     corr = analysis.correlation
     sessions, parts, findings = [], [], []
@@ -74,7 +76,7 @@ def rows(analysis: Analysis, *, frames: bool = True) -> dict[str, list[dict[str,
         "frames": json.dumps(message_ref_json(m)["frames"]),
         "problems": "; ".join(str(p) for p in m.problems),
         "fields": json.dumps(m.fields, default=str),
-    } for m in analysis.messages]
+    } for m in (analysis.messages if messages else ())]
     problems = [{"kind": p.kind, "detail": p.detail, "source": p.source, "frame": p.frame,
                  "offset": p.offset, "where": p.where} for p in analysis.problems]
     return {"sessions": sessions, "link_sessions": parts, "findings": findings,

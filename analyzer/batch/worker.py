@@ -41,7 +41,7 @@ def analyze_group(name: str, files: tuple[str, ...], site: str | None, key: str)
     try:
         result = analyze([Path(f) for f in files], SiteMap.load(site) if site else None,
                          keep_messages=True)
-        tables = rows(result, frames=False)
+        tables = rows(result, frames=False, messages=False)
         vendors = _vendor_of(result.messages)
         for row in tables["sessions"]:
             cp = row.get("charge_point_id", "")
@@ -53,8 +53,7 @@ def analyze_group(name: str, files: tuple[str, ...], site: str | None, key: str)
             errors = [f for f in tables["findings"]
                       if f["session"] == row["index"] and f["severity"] == "error"]
             row["first_error"] = errors[0]["code"] if errors else ""
-        tables["messages_all"] = tables["messages"]
-        counts = Counter((m["link"], m["protocol"], m["name"]) for m in tables["messages"])
+        counts = Counter((str(m.link), m.protocol, m.name) for m in result.messages)
         summary = [{"link": link, "protocol": protocol, "name": msg_name, "count": n}
                    for (link, protocol, msg_name), n in sorted(counts.items())]
         out = {
@@ -65,7 +64,7 @@ def analyze_group(name: str, files: tuple[str, ...], site: str | None, key: str)
             for row in table:
                 row.update(base)
         status = {"status": "ok", "error": "", "sessions": len(tables["sessions"]),
-                  "messages": len(tables["messages_all"]), "problems": len(tables["problems"])}
+                  "messages": len(result.messages), "problems": len(tables["problems"])}
     except Exception as exc:  # a capture that breaks the analyzer must not stop a batch
         out = {}
         status = {"status": "error", "error": f"{type(exc).__name__}: {exc}\n"
