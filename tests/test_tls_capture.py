@@ -183,3 +183,23 @@ def test_analyze_api_uses_keylog_files(session, tmp_path):
     keyed = analyze([path], keep_messages=True, keylog_files=[keyfile])
     assert not any(m.protocol == "exi" for m in plain.messages)
     assert any(m.protocol == "exi" for m in keyed.messages)
+
+
+def test_ocpi_verb_decrypts_https_with_keylog(tmp_path):
+    from tests import ocpi_helpers as ocpi
+    from tests.tls_session import Node
+
+    exchange = [(0, ocpi.request("GET", "/ocpi/versions")),
+                (1, ocpi.response([{"version": "2.2.1",
+                                    "url": "https://cpo.example/ocpi/2.2.1"}]))]
+    session = run_session(tmp_path, exchange, version=ssl.TLSVersion.TLSv1_3)
+    keyfile = tmp_path / "keys.log"
+    keyfile.write_bytes(session.keylog)
+    path = to_capture(session, tmp_path / "https.pcapng", server_port=443,
+                      client=Node("02:00:00:00:00:07", "10.0.0.7"),
+                      server=Node("02:00:00:00:00:01", "10.0.0.1"))
+    without = CliRunner().invoke(cli, ["ocpi", "--json", "--messages", str(path)])
+    with_keys = CliRunner().invoke(cli, ["ocpi", "--json", "--messages", "--keylog",
+                                         str(keyfile), str(path)])
+    assert "/ocpi/versions" not in without.stdout
+    assert "/ocpi/versions" in with_keys.stdout

@@ -52,20 +52,25 @@ def read_http_file(path: Path, *, show_secrets: bool = False) -> Iterator[Messag
         yield decoder.decode(message)
 
 
-def read_capture(path: Path, *, show_secrets: bool = False) -> Iterator[Message | Problem]:
-    """OCPI/HTTP Messages (and capture Problems) from a pcap/pcapng through the pipeline."""
+def read_capture(path: Path, *, show_secrets: bool = False,
+                 keylog_files: tuple[Path, ...] = ()) -> Iterator[Message | Problem]:
+    """OCPI/HTTP Messages (and capture Problems) from a pcap/pcapng through the pipeline;
+    HTTPS is decrypted with keys from `keylog_files`, the capture's DSBs and in-band lines."""
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
+    from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
 
+    keylog = load_key_logs(keylog_files)
     pipeline = Pipeline(frame_handoffs=(), stream_handoffs=(
-        ocpi_handoff(OcpiContext(), show_secrets=show_secrets),))
+        ocpi_handoff(OcpiContext(), show_secrets=show_secrets),), keylog=keylog)
     with open_capture(path) as capture:
-        yield from pipeline.run(capture.frames())
+        yield from pipeline.run(frames_with_secrets(capture, keylog))
         yield from capture.problems
 
 
-def read_any(path: Path, *, show_secrets: bool = False) -> Iterator[Message | Problem]:
+def read_any(path: Path, *, show_secrets: bool = False,
+             keylog_files: tuple[Path, ...] = ()) -> Iterator[Message | Problem]:
     if is_har(path) or is_http_log(path):
         yield from read_http_file(path, show_secrets=show_secrets)
     else:
-        yield from read_capture(path, show_secrets=show_secrets)
+        yield from read_capture(path, show_secrets=show_secrets, keylog_files=keylog_files)

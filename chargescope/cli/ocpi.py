@@ -53,13 +53,13 @@ def message_record(m: Message) -> dict[str, Any]:
 
 
 
-def analyse(paths: list[Path], *, show_secrets: bool, keep: bool
-            ) -> tuple[list[dict], list[Message], list[Problem]]:
+def analyse(paths: list[Path], *, show_secrets: bool, keep: bool,
+            keylog_files: tuple[Path, ...] = ()) -> tuple[list[dict], list[Message], list[Problem]]:
     """One OcpiReport per input (each is its own capture source with its own clock)."""
     reports, kept, problems = [], [], []
     for path in paths:
         analysis = OcpiAnalysis()
-        for item in read_any(path, show_secrets=show_secrets):
+        for item in read_any(path, show_secrets=show_secrets, keylog_files=keylog_files):
             if isinstance(item, Problem):
                 problems.append(item)
                 continue
@@ -126,11 +126,9 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
     if not paths:
         diag("no capture, HAR or log files found")
         raise SystemExit(EXIT_BAD_INPUT)
-    if keylog:
-        diag("note: TLS decryption is not applied to OCPI yet; encrypted streams are skipped")
     try:
         reports, messages, problems = analyse(paths, show_secrets=show_secrets,
-                                              keep=with_messages)
+                                              keep=with_messages, keylog_files=tuple(keylog))
     except (OSError, ValueError, ImportError) as exc:
         diag(f"chargescope ocpi: cannot read input: {exc}")
         raise SystemExit(EXIT_BAD_INPUT) from exc
