@@ -37,11 +37,12 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
             no_timeline):
     """Join every link of every charging session and judge it.
 
-    CAPTURES are capture files (pcap, pcapng, gzip-compressed), OCPP logs (JSON lines,
-    JSON arrays, timestamp-prefixed text; see `chargescope ocpp --help`) or directories
-    of them; each file is one capture source with its own clock. A directory holding a
-    `site.toml` (as `chargescope simulate` writes) uses it as the site map unless --site
-    is given. Prints one block per charging
+    CAPTURES are capture files (pcap, pcapng, gzip-compressed; Ethernet, cooked and
+    SocketCAN link types), OCPP logs (JSON lines, JSON arrays, timestamp-prefixed text; see
+    `chargescope ocpp --help`), HAR files and HTTP JSON-lines logs (OCPI), CAN logs
+    (candump, SavvyCAN CSV, CANDue; CHAdeMO) or directories of them; each file is one
+    capture source with its own clock. A directory holding a `site.toml` (as `chargescope
+    simulate` writes) uses it as the site map unless --site is given. Prints one block per charging
     session (verdict, join keys, cross-link timeline, findings) and a summary. Exit
     status: 0 no error findings, 1 error findings, 2 unreadable input.
     """

@@ -36,8 +36,8 @@ def capture_options(func: Callable) -> Callable:
 
 # ".dump": what tcpdump users (EVerest logfiles among them) name plain libpcap files
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dump", ".pcap.gz", ".pcapng.gz", ".cap.gz")
-# what `analyze` also picks up in a directory: CSMS logs and HAR exports
-SOURCE_SUFFIXES = CAPTURE_SUFFIXES + (".jsonl", ".ndjson", ".log", ".har")
+# what `analyze` also picks up in a directory: CSMS logs, HAR exports, candump logs
+SOURCE_SUFFIXES = CAPTURE_SUFFIXES + (".jsonl", ".ndjson", ".log", ".har", ".candump")
 
 
 def expand_captures(paths: tuple[Path, ...], suffixes: tuple[str, ...] = CAPTURE_SUFFIXES
