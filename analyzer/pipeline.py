@@ -56,7 +56,7 @@ from chargescope.analyzer.net import (
 from chargescope.analyzer.reassembly import IpDefragmenter, TcpReassembler
 from chargescope.analyzer.reassembly import ip as ip_reassembly
 from chargescope.analyzer.reassembly import tcp as tcp_reassembly
-from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS
+from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS, Reassembled
 from chargescope.analyzer.reassembly.tcp import DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_BUFFER
 from chargescope.analyzer.records import (
     Connection,
@@ -71,6 +71,7 @@ from chargescope.analyzer.records import (
 
 StreamEvent = StreamOpen | StreamData | StreamGap | StreamClose
 PROBE_WINDOW = 4  # data events a connection may wait for a heuristic decision
+_NOTHING: list = []  # shared empty result (never appended to)
 
 # every Problem kind the decode/reassembly pipeline itself can yield (dissectors add theirs)
 PROBLEM_KINDS: dict[str, str] = {
@@ -124,13 +125,6 @@ class PipelineStats:
                 "protocols": dict(sorted(self.protocols.items()))}
 
 
-@dataclass(frozen=True, slots=True)
-class Reassembled:
-    """A whole IP datagram rebuilt from fragments (its frame is the completing fragment)."""
-
-    packet: Packet
-
-
 class _Decoder:
     """decode -> IP reassembly -> TCP reassembly, shared by both public entry points."""
 
@@ -151,7 +145,8 @@ def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT
     A frame's Packet comes first, then its decode Problem if malformed, then the events
     it caused. IP fragments are yielded as fragment Packets; the datagram they complete
     follows as a `Reassembled` record (its Packet's frame is a raw-IP rebuild carrying
-    the completing fragment's number and time).
+    the completing fragment's number and time; `origin` maps its payload to the
+    fragments, and TCP byte references of such a datagram point at the fragments).
     """
     dec = _Decoder(tcp_max_buffer=tcp_max_buffer, tcp_idle_timeout_ns=tcp_idle_timeout_ns,
                    ip_timeout_ns=ip_timeout_ns)
@@ -166,18 +161,23 @@ def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT
                 yield packet.problem
             continue
         if packet.frag is not None:
-            whole, problems = defrag_feed(packet)
+            rebuilt, problems = defrag_feed(packet)
             yield from problems
-            if whole is None:
+            if rebuilt is None:
                 continue
-            yield Reassembled(whole)
+            yield rebuilt
+            whole = rebuilt.packet
             if whole.status is not DECODED:
                 if whole.problem is not None:
                     yield whole.problem
                 continue
-            packet = whole
-        if packet.l4_offset >= 0 and packet.ip_proto == IPPROTO_TCP:
-            yield from tcp_feed(packet)
+            if whole.l4_offset >= 0 and whole.ip_proto == IPPROTO_TCP:
+                yield from tcp_feed(whole, rebuilt.origin)
+            continue
+        if packet.ip_proto == IPPROTO_TCP and packet.l4_offset >= 0:
+            events = tcp_feed(packet)
+            if events:  # most segments (ACKs, old data) cause none
+                yield from events
     yield from dec.defrag.finish()
     yield from dec.tcp.finish()
 
@@ -263,7 +263,9 @@ class Pipeline:
                 stats.problems += 1
                 yield item
             else:
-                yield from self._stream_event(item, routes, stats)
+                out = self._stream_event(item, routes, stats)
+                if out:
+                    yield from out
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -295,9 +297,11 @@ class Pipeline:
             yield from messages
 
     def _stream_event(self, event: StreamEvent, routes: dict[int, _StreamRoute],
-                      stats: PipelineStats) -> Iterator[Message | Problem]:
+                      stats: PipelineStats) -> list[Message | Problem]:
+        """The Messages/Problems one stream event yields (a list: most yield none)."""
         conn = event.conn
-        if isinstance(event, StreamOpen):
+        kind = type(event)
+        if kind is StreamOpen:
             stats.connections += 1
             route = routes[conn.index] = _StreamRoute()
             entry = (self._by_tcp_port.get(conn.server.port)
@@ -306,13 +310,14 @@ class Pipeline:
                 self._attach(route, entry, conn)
             elif not self._probes:
                 route.decided = True
-            return
+            return _NOTHING
         route = routes.get(conn.index)
         if route is None:
-            return
+            return _NOTHING
+        out: list[Message | Problem] = _NOTHING
         if not route.decided:
             route.held.append(event)
-            if isinstance(event, StreamData):
+            if kind is StreamData:
                 route.data_seen += 1
                 for entry in self._probes:
                     if entry.probe is not None and entry.probe(event.data, event.direction):
@@ -323,19 +328,20 @@ class Pipeline:
                         route.decided = True
                         route.held.clear()
                         stats.handoffs["tcp:undissected"] += 1
-            if not route.decided and not isinstance(event, StreamClose):
-                return
-            held, route.held = route.held, []
-            route.decided = True
-            for item in held:
-                yield from self._feed(route, item, routes, stats)
-        else:
-            yield from self._feed(route, event, routes, stats)
-        if isinstance(event, StreamClose):
+            if route.decided or kind is StreamClose:
+                held, route.held = route.held, []
+                route.decided = True
+                out = []
+                for item in held:
+                    out += self._feed(route, item, stats)
+        elif route.dissector is not None:
+            out = self._feed(route, event, stats)
+        if kind is StreamClose:
             if event.reason == "fin":
                 route.fin_sides |= 1 << event.direction
             if event.reason != "fin" or route.fin_sides == 3:
                 routes.pop(conn.index, None)
+        return out
 
     def _attach(self, route: _StreamRoute, entry: StreamHandoff, conn: Connection) -> None:
         route.dissector = entry.factory(conn)
@@ -343,25 +349,25 @@ class Pipeline:
         route.decided = True
         self.stats.handoffs[entry.name] += 1
 
-    def _feed(self, route: _StreamRoute, event: StreamEvent, routes: dict[int, _StreamRoute],
-              stats: PipelineStats) -> Iterator[Message | Problem]:
+    def _feed(self, route: _StreamRoute, event: StreamEvent, stats: PipelineStats
+              ) -> list[Message | Problem]:
         dissector = route.dissector
         if dissector is None:
-            return
+            return _NOTHING
         try:
-            if isinstance(event, StreamData):
+            kind = type(event)
+            if kind is StreamData:
                 messages = dissector.on_data(event)
-            elif isinstance(event, StreamGap):
+            elif kind is StreamGap:
                 messages = dissector.on_gap(event)
             else:
                 messages = dissector.on_close(event)
         except Exception as exc:  # a dissector bug must not stop a field analysis
             route.dissector = None
             stats.problems += 1
-            yield Problem("pipeline.dissector.error",
-                          f"stream dissector {route.name} raised {exc!r} on TCP stream "
-                          f"{event.conn.index}; detached", event.conn.source, 0,
-                          getattr(event, "offset", 0), "stream")
-            return
+            return [Problem("pipeline.dissector.error",
+                            f"stream dissector {route.name} raised {exc!r} on TCP stream "
+                            f"{event.conn.index}; detached", event.conn.source, 0,
+                            getattr(event, "offset", 0), "stream")]
         stats.messages += len(messages)
-        yield from messages
+        return messages

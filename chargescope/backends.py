@@ -18,6 +18,7 @@ PURE_ENV = "CHARGESCOPE_PUREPYTHON"
 HOT_PATHS: dict[str, tuple[str, str]] = {
     "capture": ("chargescope.ext._capture", "chargescope.analyzer.capture.walk"),
     "netdecode": ("chargescope.ext._netdecode", "chargescope.analyzer.net"),
+    "recordbuild": ("chargescope.ext._recordbuild", "chargescope.analyzer.recordbuild"),
     "exi": ("chargescope.ext._exi", "chargescope.dissectors.exi._codec"),
     "homeplug": ("chargescope.ext._homeplug", "chargescope.dissectors.homeplug._decode"),
     "wsmask": ("chargescope.ext._wsmask", "chargescope.dissectors.websocket.mask"),

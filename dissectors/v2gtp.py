@@ -438,10 +438,11 @@ class V2gtpStream:
             if isinstance(offer, dict):
                 offer = [offer]
             self._offered = {p.get("SchemaID"): p.get("ProtocolNamespace", "") for p in offer
-                             if isinstance(p, dict)}
+                             if isinstance(p, dict) and isinstance(p.get("SchemaID"), int)}
         elif "supportedAppProtocolRes" in tree:
             res = tree["supportedAppProtocolRes"]
-            namespace = self._offered.get(res.get("SchemaID"))
+            schema_id = res.get("SchemaID")
+            namespace = self._offered.get(schema_id) if isinstance(schema_id, int) else None
             if str(res.get("ResponseCode", "")).startswith("OK") and namespace:
                 self.agreed_namespace = namespace
                 self.agreed_schema = NAMESPACE_SCHEMAS.get(namespace)

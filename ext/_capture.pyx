@@ -81,6 +81,16 @@ def _check_frame_layout():
 _check_frame_layout()
 
 
+def _use_fast_frames(bint on):
+    """Switch direct slot filling off (tests of the ordinary-constructor path) or back on
+    (only if the layout check passes); returns whether it is now on."""
+    global FAST_FRAMES
+    if on:
+        return _check_frame_layout()
+    FAST_FRAMES = False
+    return False
+
+
 cdef inline void _put(object obj, int i, object value):
     Py_INCREF(value)
     (<PyObject**>((<char*><PyObject*>obj) + SLOT[i]))[0] = <PyObject*>value
@@ -118,7 +128,6 @@ def walk_pcap(bytes buf, Py_ssize_t pos, bint little, bint nano, object linktype
     cdef Py_ssize_t end = PyBytes_GET_SIZE(buf)
     cdef uint32_t sec, frac, caplen, wirelen
     cdef int64_t frac_scale = 1 if nano else 1000
-    cdef uint32_t frac_limit = 1000000000 if nano else 1000000
     cdef int64_t ts
     cdef Py_ssize_t size = 0, cut = 0
     iface = 0
@@ -129,7 +138,7 @@ def walk_pcap(bytes buf, Py_ssize_t pos, bint little, bint nano, object linktype
         frac = _u32(p + pos + 4, little)
         caplen = _u32(p + pos + 8, little)
         wirelen = _u32(p + pos + 12, little)
-        if caplen > C_MAX_CAPLEN or frac >= frac_limit:
+        if caplen > C_MAX_CAPLEN:
             return pos, number, BAD_RECORD, size, cut
         if <Py_ssize_t>caplen > end - pos - 16:
             return pos, number, NEED_DATA, size, cut
@@ -155,6 +164,7 @@ def walk_pcapng(bytes buf, Py_ssize_t pos, bint little, list ifaces, Py_ssize_t 
     # per-interface values unpacked once per call, not per frame
     cdef int64_t[64] units_small
     cdef int64_t[64] offsets_small
+    cdef uint64_t[64] max_ticks  # beyond this, ticks * ns_per_unit + offset leaves int64
     if count > 64:
         return _walk_pcapng_many(buf, pos, little, ifaces, first_iface, number, base, source, out)
     linktypes = []
@@ -164,6 +174,8 @@ def walk_pcapng(bytes buf, Py_ssize_t pos, bint little, list ifaces, Py_ssize_t 
         linktypes.append(lt)
         units_small[i] = npu
         offsets_small[i] = off
+        # in Python integers: INT64_MAX - off overflows int64 when off < 0
+        max_ticks[i] = (0x7FFFFFFFFFFFFFFF - off) // npu if npu > 0 else 0
         iface_objs.append(first_iface + i)
     while True:
         if end - pos < 8:
@@ -183,14 +195,17 @@ def walk_pcapng(bytes buf, Py_ssize_t pos, bint little, list ifaces, Py_ssize_t 
         ns_per_unit = units_small[iface]
         offset_ns = offsets_small[iface]
         ts = (<uint64_t>_u32(p + pos + 12, little) << 32) | _u32(p + pos + 16, little)
-        if ns_per_unit == 0 or ts > <uint64_t>((INT64_MAX_ - offset_ns) // ns_per_unit):
+        if ns_per_unit == 0 or ts > max_ticks[iface]:
             return pos, number, OTHER_BLOCK, size, cut
         wirelen = _u32(p + pos + 24, little)
         number += 1
         size += caplen
         cut += caplen < wirelen
         data = PyBytes_FromStringAndSize(<const char*>p + pos + 28, caplen)
-        PyList_Append(out, _frame(number, <int64_t>ts * ns_per_unit + offset_ns,
+        # unsigned arithmetic: ts * ns_per_unit <= INT64_MAX - offset_ns < 2**64, and the
+        # two's-complement wrap of adding a negative offset gives the right int64
+        PyList_Append(out, _frame(number,
+                                  <int64_t>(ts * <uint64_t>ns_per_unit + <uint64_t>offset_ns),
                                   linktypes[iface], data, wirelen, iface_objs[iface], source,
                                   base + pos))
         pos += total

@@ -3,13 +3,13 @@
 
 Same functions, signatures and exceptions as the twin:
     decode(data: bytes, grammar: Grammar) -> dict
-    encode(tree: dict, grammar: Grammar) -> bytes   (the twin's encoder, not yet compiled)
+    encode(tree: dict, grammar: Grammar) -> bytes
 Tests run both on the same inputs and require identical output (tests/test_exi_*.py).
 """
 
 import base64
+import binascii
 
-from chargescope.dissectors.exi._codec import encode  # noqa: F401  (shared, see docstring)
 from chargescope.dissectors.exi.errors import ExiError
 from chargescope.dissectors.exi.tables import expected_events
 
@@ -41,6 +41,10 @@ cdef struct Reader:
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
 
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object obj, int* overflow) except? -1
+
+
 cdef int* _ints(Py_ssize_t n) except NULL:
     cdef int* p = <int*>PyMem_Malloc((n if n > 0 else 1) * sizeof(int))
     if p == NULL:
@@ -68,6 +72,7 @@ cdef class CTables:
     cdef long long* dt_min
     cdef int* dt_bits
     cdef list dt_values
+    cdef list dt_index
     cdef object g
 
     def __cinit__(self, g):
@@ -126,6 +131,7 @@ cdef class CTables:
         if self.dt_min == NULL:
             raise MemoryError()
         self.dt_values = [None] * ndt
+        self.dt_index = [None] * ndt
         for j in range(ndt):
             dt = g.datatypes[j]
             self.dt_kind[j] = dt[0]
@@ -136,6 +142,7 @@ cdef class CTables:
                 self.dt_bits[j] = dt[2]
             elif dt[0] == D_ENUM:
                 self.dt_values[j] = dt[1]
+                self.dt_index[j] = {v: i for i, v in reversed(list(enumerate(dt[1])))}
                 self.dt_bits[j] = (len(dt[1]) - 1).bit_length()
 
     def __dealloc__(self):
@@ -478,3 +485,307 @@ def decode(data, g):
         exc.partial = tree
         raise
     return tree
+
+
+# ---------------------------------------------------------------------------------------------
+# encoding
+# ---------------------------------------------------------------------------------------------
+cdef class Writer:
+    """Bits into a bytearray; a 64-bit accumulator holds fewer than 8 pending bits."""
+    cdef bytearray out
+    cdef unsigned long long acc
+    cdef int nacc
+
+    def __cinit__(self):
+        self.out = bytearray()
+        self.acc = 0
+        self.nacc = 0
+
+    cdef inline void bits(self, unsigned long long value, int n):
+        # n <= 56 keeps acc within 64 bits (nacc < 8)
+        self.acc = (self.acc << n) | value
+        self.nacc += n
+        while self.nacc >= 8:
+            self.nacc -= 8
+            self.out.append(<unsigned char>((self.acc >> self.nacc) & 0xFF))
+        self.acc &= (1ULL << self.nacc) - 1
+
+    cdef void uint_c(self, unsigned long long value):
+        cdef unsigned long long low
+        while True:
+            low = value & 0x7F
+            value >>= 7
+            if value:
+                self.bits(low | 0x80, 8)
+            else:
+                self.bits(low, 8)
+                return
+
+    cdef void uint(self, object value):
+        if value < 0x8000000000000000:
+            self.uint_c(<unsigned long long>value)
+            return
+        while True:
+            low = value & 0x7F
+            value >>= 7
+            if value:
+                self.bits(<unsigned long long>(low | 0x80), 8)
+            else:
+                self.bits(<unsigned long long>low, 8)
+                return
+
+    cdef bytes getvalue(self):
+        if self.nacc:
+            return bytes(self.out) + bytes([(self.acc << (8 - self.nacc)) & 0xFF])
+        return bytes(self.out)
+
+
+cdef object tree_error(list path, str detail):
+    exc = ExiError("exi.tree", detail)
+    exc.path = list(path)
+    return exc
+
+
+cdef int put_value(Writer w, CTables t, int d, object value, list path) except -1:
+    cdef int kind = t.dt_kind[d]
+    cdef long long v
+    cdef int overflow
+    if kind == D_NBIT or kind == D_UINT or kind == D_INT:
+        if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise tree_error(path, f"expected an integer, got {value!r}")
+        if kind == D_NBIT:
+            v = PyLong_AsLongLongAndOverflow(value, &overflow)
+            if not overflow:
+                v -= t.dt_min[d]
+                if 0 <= v < (1LL << t.dt_bits[d]):
+                    w.bits(<unsigned long long>v, t.dt_bits[d])
+                    return 0
+            offset = value - t.dt_min[d]
+            if not 0 <= offset < (1 << t.dt_bits[d]):
+                raise tree_error(path, f"{value} outside [{t.dt_min[d]}, "
+                                 f"{t.dt_min[d] + (1 << t.dt_bits[d]) - 1}]")
+            w.bits(<unsigned long long>offset, t.dt_bits[d])
+        elif kind == D_UINT:
+            if value < 0:
+                raise tree_error(path, f"expected an unsigned integer, got {value}")
+            w.uint(value)
+        elif value < 0:
+            w.bits(1, 1)
+            w.uint(-value - 1)
+        else:
+            w.bits(0, 1)
+            w.uint(value)
+    elif kind == D_BOOL:
+        if not isinstance(value, bool):
+            raise tree_error(path, f"expected a boolean, got {value!r}")
+        w.bits(1 if value else 0, 1)
+    elif kind == D_ENUM:
+        index = (<dict>t.dt_index[d]).get(value) if isinstance(value, (str, int)) else None
+        if index is None or isinstance(value, bool) != isinstance(
+                (<tuple>t.dt_values[d])[index], bool):
+            raise tree_error(path, f"{value!r} is not one of {t.dt_values[d]}")
+        w.bits(<unsigned long long>index, t.dt_bits[d])
+    elif kind == D_STR:
+        put_string(w, value, path)
+    elif kind == D_BIN_HEX or kind == D_BIN_B64:
+        try:
+            raw = bytes.fromhex(value) if kind == D_BIN_HEX else base64.b64decode(
+                value, validate=True)
+        except (ValueError, TypeError, binascii.Error):
+            raise tree_error(path, f"expected {'hex' if kind == D_BIN_HEX else 'base64'} "
+                             f"text, got {value!r}") from None
+        put_octets(w, raw)
+    else:
+        raise tree_error(path, f"datatype kind {kind} cannot be encoded")
+    return 0
+
+
+cdef int put_string(Writer w, object value, list path) except -1:
+    cdef Py_UCS4 ch
+    if not isinstance(value, str):
+        raise tree_error(path, f"expected a string, got {value!r}")
+    w.uint_c(len(<str>value) + 2)
+    for ch in <str>value:
+        w.uint_c(<unsigned long long>ch)
+    return 0
+
+
+cdef void put_octets(Writer w, bytes raw):
+    cdef const unsigned char* p = raw
+    cdef Py_ssize_t i, n = len(raw)
+    w.uint_c(n)
+    if w.nacc == 0:
+        w.out += raw
+        return
+    for i in range(n):
+        w.bits(p[i], 8)
+
+
+cdef bint int_out_of_range(CTables t, int d, object value) except -1:
+    """An integer the datatype cannot carry: the reference encoder sends it untyped."""
+    cdef int kind = t.dt_kind[d]
+    cdef int overflow
+    cdef long long v
+    if type(value) is not int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return False
+    v = PyLong_AsLongLongAndOverflow(value, &overflow)
+    if kind == D_NBIT:
+        if overflow:
+            return True
+        v -= t.dt_min[d]
+        return not (0 <= v < (1LL << t.dt_bits[d]))
+    if kind == D_UINT:
+        return overflow < 0 or (not overflow and v < 0)
+    return False
+
+
+cdef int put_characters(Writer w, CTables t, int state, int k, object value,
+                        list path) except -1:
+    """CH for value (or untyped CH for an integer out of range); returns the next state."""
+    cdef int width = t.st_width[state]
+    cdef int kind = t.dt_kind[t.p_a[k]]
+    if (kind == D_NBIT or kind == D_UINT) and int_out_of_range(t, t.p_a[k], value):
+        w.bits(<unsigned long long>t.st_nprods[state], width)
+        w.bits(<unsigned long long>t.st_ch2[state], t.st_w2[state])
+        put_string(w, str(value), path)
+        return state if t.st_content2[state] < 0 else t.st_content2[state]
+    if width:
+        w.bits(<unsigned long long>(k - t.st_first[state]), width)
+    put_value(w, t, t.p_a[k], value, path)
+    return t.p_next[k]
+
+
+cdef int put_end(Writer w, CTables t, int state, list path) except -1:
+    """EE at `state`: first level when the grammar has it there, else second level."""
+    cdef int k
+    for k in range(t.st_first[state], t.st_first[state] + t.st_nprods[state]):
+        if t.p_kind[k] == K_EE:
+            if t.st_width[state]:
+                w.bits(<unsigned long long>(k - t.st_first[state]), t.st_width[state])
+            return 0
+    if t.st_ee2[state] < 0:
+        raise tree_error(path, f"no event of {expected_events(t.g.states, state)} fits "
+                         f"the remaining keys []")
+    w.bits(<unsigned long long>t.st_nprods[state], t.st_width[state])
+    w.bits(<unsigned long long>t.st_ee2[state], t.st_w2[state])
+    return 0
+
+
+cdef int put_simple(Writer w, CTables t, int state, object value, list path) except -1:
+    """A simple-typed element: CH then EE (an empty string/binary value is EE alone)."""
+    cdef int k = first_ch(t, state)
+    cdef int dkind
+    if k < 0:
+        raise tree_error(path, f"no event of {expected_events(t.g.states, state)} fits "
+                         f"the remaining keys ['value']")
+    dkind = t.dt_kind[t.p_a[k]]
+    if not (value == "" and isinstance(value, str)
+            and (dkind == D_STR or dkind == D_BIN_HEX or dkind == D_BIN_B64)):
+        state = put_characters(w, t, state, k, value, path)
+    return put_end(w, t, state, path)
+
+
+cdef int put_element(Writer w, CTables t, int state, int shape, object content, list path,
+                     int depth) except -1:
+    cdef dict items
+    cdef dict used = {}
+    cdef int width, k, first, last, chosen, ee_code, kind, n, count
+    cdef str key
+    if depth > MAX_DEPTH:
+        raise tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
+    if shape == SHAPE_SIMPLE:
+        return put_simple(w, t, state, content, path)
+    if isinstance(content, dict):
+        items = <dict>content
+    else:
+        raise tree_error(path, f"expected an object, got {content!r}")
+    while True:
+        width = t.st_width[state]
+        first = t.st_first[state]
+        last = first + t.st_nprods[state]
+        chosen = -1
+        ee_code = -1
+        for k in range(first, last):
+            kind = t.p_kind[k]
+            if kind == K_SE or kind == K_AT:
+                key = <str>t.p_name[k]
+                value = items.get(key, _MISSING)
+                if value is not _MISSING:
+                    if kind == K_SE and t.p_list[k]:
+                        if not isinstance(value, list):
+                            raise tree_error(path + [key], "expected a list (maxOccurs > 1)")
+                        count = len(<list>value)
+                    else:
+                        count = 1
+                    if used.get(key, 0) < count:
+                        chosen = k
+                        break
+            elif kind == K_CH:
+                if "value" in items and not used.get("value"):
+                    dkind = t.dt_kind[t.p_a[k]]
+                    if items["value"] == "" and (dkind == D_STR or dkind == D_BIN_HEX
+                                                 or dkind == D_BIN_B64):
+                        used["value"] = 1
+                        continue
+                    chosen = k
+                    break
+            elif kind == K_EE and ee_code < 0:
+                ee_code = k
+        if chosen < 0:
+            chosen = ee_code
+        if chosen < 0:
+            leftover = [x for x in items if used.get(x, 0) == 0]
+            if leftover or t.st_ee2[state] < 0:
+                raise tree_error(path, f"no event of {expected_events(t.g.states, state)} "
+                                 f"fits the remaining keys {leftover}")
+            w.bits(<unsigned long long>t.st_nprods[state], width)
+            w.bits(<unsigned long long>t.st_ee2[state], t.st_w2[state])
+            return 0
+        kind = t.p_kind[chosen]
+        if kind == K_CH:
+            used["value"] = 1
+            state = put_characters(w, t, state, chosen, items["value"], path)
+            continue
+        if width:
+            w.bits(<unsigned long long>(chosen - first), width)
+        if kind == K_EE:
+            leftover = [x for x in items if x not in used]
+            if leftover:
+                raise tree_error(path, f"keys {leftover} are not allowed here by the schema")
+            return 0
+        key = <str>t.p_name[chosen]
+        if kind == K_SE:
+            n = used.get(key, 0)
+            used[key] = n + 1
+            child = items[key][n] if t.p_list[chosen] else items[key]
+            path.append(key)
+            put_element(w, t, t.p_a[chosen], t.p_b[chosen], child, path, depth + 1)
+            path.pop()
+            state = t.p_next[chosen]
+        else:
+            used[key] = 1
+            path.append(key)
+            put_value(w, t, t.p_a[chosen], items[key], path)
+            path.pop()
+            state = t.p_next[chosen]
+
+
+cdef object _MISSING = object()
+
+
+def encode(tree, g):
+    if not isinstance(tree, dict) or len(tree) != 1:
+        raise tree_error([], "the tree must be an object with exactly one root element")
+    (name, content), = tree.items()
+    index = g.roots.get(name)
+    if index is None:
+        raise tree_error([name], f"{name!r} is not a root element of {g.name}")
+    cdef CTables t = tables_for(g)
+    cdef Writer w = Writer()
+    w.bits(0x80, 8)
+    width, roots = g.document
+    w.bits(<unsigned long long>index, width)
+    _, state, shape = roots[index]
+    put_element(w, t, state, shape, content, [name], 0)
+    return w.getvalue()

@@ -31,7 +31,9 @@ def request(method: str, path: str, body: Any = None, *, token: str | None = "to
 
 
 def response(data: Any = None, *, status: int = 200, status_code: int | None = 1000,
-             headers: dict[str, str] | None = None, raw: bytes | None = None) -> bytes:
+             headers: dict[str, str] | None = None, raw: bytes | None = None,
+             echo: bool = True) -> bytes:
+    """An OCPI response; by default it repeats the request ids `request()` sends."""
     if raw is None:
         envelope: dict[str, Any] = {"timestamp": STAMP}
         if status_code is not None:
@@ -41,7 +43,8 @@ def response(data: Any = None, *, status: int = 200, status_code: int | None = 1
         raw = json.dumps(envelope).encode()
     lines = [f"HTTP/1.1 {status} X", "Content-Type: application/json",
              f"Content-Length: {len(raw)}"]
-    for name, value in (headers or {}).items():
+    ids = {"X-Request-ID": "r1", "X-Correlation-ID": "c1"} if echo else {}
+    for name, value in {**ids, **(headers or {})}.items():
         lines.append(f"{name}: {value}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + raw
 

@@ -20,7 +20,6 @@ from chargescope.cli import cli
 
 DATA = Path(__file__).resolve().parent / "data" / "ocpi"
 PCAP = DATA / "ocpi221-extrawest.pcap"
-TRUTH = json.loads((DATA / "ocpi221-extrawest.truth.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,12 @@ def messages() -> list[Message]:
     return [m for m in read_capture(PCAP) if isinstance(m, Message)]
 
 
-def test_driver_exchanges_are_all_decoded_in_order(messages):
+@pytest.mark.parametrize("name", ["ocpi221-extrawest", "ocpi211-extrawest"])
+def test_driver_exchanges_are_all_decoded_in_order(name):
+    truth = json.loads((DATA / f"{name}.truth.json").read_text())
+    messages = [m for m in read_capture(DATA / f"{name}.pcap") if isinstance(m, Message)]
+    assert {m.fields.get("version") for m in messages if m.protocol == "ocpi"} >= {
+        truth["ocpi_version"]}
     responses = {}
     for m in messages:
         if m.fields.get("kind") == "response":
@@ -42,7 +46,7 @@ def test_driver_exchanges_are_all_decoded_in_order(messages):
         seen.append({"method": m.fields["method"], "path": m.fields["path"], "status": status,
                      "status_code": resp.fields.get("status_code") if resp else None})
     expected = [{k: e[k] for k in ("method", "path", "status", "status_code")}
-                for e in TRUTH["driver_exchanges"]]
+                for e in truth["driver_exchanges"]]
     it = iter(seen)
     for want in expected:  # a subsequence: the servers' own requests come in between
         assert any(got == want for got in it), want
@@ -162,3 +166,32 @@ def test_capture_starting_mid_connection(tmp_path):
     report = analysis.finish()
     assert {"ocpi.cdr.energy-mismatch", "ocpi.session.not-completed"} <= {
         f.code for f in report.findings}
+
+
+def test_ocpi_211_interop_traps():
+    """Two extrawest 2.1.1 servers: raw vs Base64 tokens, a failed handshake, a CDR field."""
+    analysis = OcpiAnalysis()
+    for m in read_capture(DATA / "ocpi211-extrawest.pcap"):
+        if isinstance(m, Message):
+            analysis.add(m)
+    report = analysis.finish()
+    found = [(f.code, f.extra.get("status_code"), f.extra.get("path")) for f in report.findings]
+    assert ("ocpi.status.server-error", 3000, None) in found  # raw token on /versions
+    assert ("ocpi.status.server-error", 3002, None) in found  # handshake failed
+    assert any(code == "ocpi.auth.token-encoding" for code, _, _ in found)
+    assert ("ocpi.schema.violation", None, "body.stop_date_time") in found
+    session = report.sessions["NL*CPO*S21"]
+    assert ([s for _, _, s in session.history], session.cdrs) == (["ACTIVE", "COMPLETED"],
+                                                                  ["CDR21"])
+    assert "ocpi.session.without-cdr" not in {code for code, _, _ in found}
+
+
+def test_cli_directory_of_captures_and_har(tmp_path):
+    import shutil as sh
+
+    sh.copy(PCAP, tmp_path / "a.pcap")
+    (tmp_path / "b.har").write_text(json.dumps({"log": {"entries": []}}))
+    result = CliRunner().invoke(cli, ["ocpi", "--json", str(tmp_path)])
+    assert result.exit_code == 1
+    sources = [s["source"] for s in json.loads(result.output)["sources"]]
+    assert [Path(s).name for s in sources] == ["a.pcap", "b.har"]

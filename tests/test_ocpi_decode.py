@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ocpi_helpers import play, request, response
 
 from chargescope.dissectors.ocpi.decode import OcpiContext, token_of
@@ -105,3 +107,31 @@ def test_non_ocpi_http_stays_http_and_masked():
     msgs = play([(request("GET", "/favicon.ico", token="zzz"), response(raw=b"", status=404))])
     assert [m.protocol for m in msgs] == ["http", "http"]
     assert all("enp6eg==" not in json.dumps(m.fields) for m in msgs)
+
+
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                       lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(st.sampled_from(
+                           ["data", "status_code", "timestamp", "token", "roles", "url",
+                            "response_url", "result", "allowed", "id", "status", "kwh",
+                            "charging_periods", "endpoints", "version"]), inner, max_size=5),
+                       max_leaves=20)
+PATHS = ["/ocpi/versions", "/ocpi/2.2.1/details", "/ocpi/2.1.1/credentials",
+         "/ocpi/emsp/2.2.1/sessions/NL/CPO/S1", "/ocpi/emsp/2.2.1/cdrs",
+         "/ocpi/cpo/2.2.1/commands/START_SESSION", "/ocpi/emsp/2.2.1/tokens/T/authorize",
+         "/ocpi/cpo/2.3.0/locations/L/E/C", "/ocpi/cpo/2.2.1/tariffs"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]), st.sampled_from(PATHS),
+       JSONISH, JSONISH, st.sampled_from([200, 404, 500]))
+def test_any_json_through_decoder_and_analysis(method, path, body, answer, status):
+    from chargescope.analyzer.ocpi.state import OcpiAnalysis
+
+    raw = json.dumps(answer).encode()
+    messages = play([(request(method, path, body), response(raw=raw, status=status))])
+    analysis = OcpiAnalysis()
+    for m in messages:
+        json.dumps(m.fields)  # fields stay plain JSON
+        analysis.add(m)
+    json.dumps(analysis.finish().to_json(), default=str)

@@ -135,3 +135,21 @@ def test_hostile_json_never_raises(value, name, version):
     for violation in validate(value, name, version):
         assert violation.rule in ("required", "type", "enum", "max_length", "format", "empty",
                                   "timezone")
+
+
+def test_230_prices_and_tariffs():
+    price = {"before_taxes": 3.0, "taxes": [{"name": "VAT", "percentage": 21, "amount": 0.63}]}
+    assert validate(price, "Price", "2.3.0") == []
+    assert rules(validate({"excl_vat": 3.0}, "Price", "2.3.0")) == [("Price.before_taxes",
+                                                                     "required")]
+    tariff = {"country_code": "NL", "party_id": "CPO", "id": "T1", "currency": "EUR",
+              "tax_included": "NO", "max_price": {"before_taxes": 10},
+              "elements": [{"price_components": [{"type": "ENERGY", "price": 0.3,
+                                                  "step_size": 1}]}],
+              "last_updated": NOW}
+    assert validate(tariff, "Tariff", "2.3.0") == []
+    assert ("Tariff.tax_included", "required") in rules(
+        validate({k: v for k, v in tariff.items() if k != "tax_included"}, "Tariff", "2.3.0"))
+    assert validate(dict(TOKEN_221, type="EMAID"), "Token", "2.3.0") == []
+    assert rules(validate(dict(TOKEN_221, type="EMAID"), "Token", "2.2.1")) == [
+        ("Token.type", "enum")]

@@ -225,3 +225,45 @@ def test_report_json_has_no_secrets():
     assert "secret" not in document and "tok-a" not in document
     assert ("NL*CPO", "NL*EMS") in report.pairs
     assert report.parties["NL*CPO"].role == "CPO"
+
+
+def test_response_must_echo_request_ids():
+    path = "/ocpi/cpo/2.2.1/locations/L1"
+    assert "ocpi.header.not-echoed" not in codes(analyse([(request("GET", path), response())]))
+    report = analyse([(request("GET", path), response(headers={"X-Request-ID": "other"},
+                                                      echo=False))])
+    assert [f.extra["header"] for f in report.findings
+            if f.code == "ocpi.header.not-echoed"] == ["x-request-id", "x-correlation-id"]
+    old = analyse([(request("GET", "/ocpi/cpo/2.1.1/locations/L1", base64_token=False),
+                    response())])
+    assert "ocpi.header.not-echoed" not in codes(old)
+
+
+def test_push_that_changes_only_last_updated():
+    later = "2026-11-25T11:00:00Z"
+    report = analyse([(request("PUT", S, session_body("ACTIVE")), response()),
+                      (request("PUT", S, dict(session_body("ACTIVE"), last_updated=later)),
+                       response()),
+                      (request("PATCH", S, {"last_updated": later}), response()),
+                      (request("PATCH", S, {"kwh": 2.0, "last_updated": later}), response()),
+                      (request("PATCH", S, {"kwh": 2.0, "last_updated": later}), response())])
+    assert codes(report).count("ocpi.object.touched") == 3
+
+
+def test_token_exchange_is_listed_per_pair():
+    token = {"country_code": "NL", "party_id": "EMS", "uid": "RFID7", "type": "RFID",
+             "contract_id": "NL-EMS-C7", "issuer": "E", "valid": False, "whitelist": "NEVER",
+             "last_updated": NOW}
+    report = analyse([(request("PUT", "/ocpi/cpo/2.2.1/tokens/NL/EMS/RFID7", token), response()),
+                      (request("GET", "/ocpi/emsp/2.2.1/tokens?offset=0&limit=5"),
+                       response([dict(token, uid="RFID8", valid=True)],
+                                headers={"X-Total-Count": "1", "X-Limit": "5"}))])
+    (state,) = report.pairs.values()
+    assert [(t["uid"], t["valid"]) for t in state.tokens] == [("RFID7", False), ("RFID8", True)]
+
+
+def test_230_cdr_costs_with_taxes():
+    ok = cdr_body(total_cost={"before_taxes": 3.0, "taxes": [{"name": "VAT", "amount": 0.63}]})
+    assert checks.check_cdr(ok) == []
+    bad = cdr_body(total_cost={"before_taxes": 3.0, "taxes": [{"name": "VAT", "amount": -1}]})
+    assert [c for c, _, _ in checks.check_cdr(bad)] == ["ocpi.cdr.cost-inconsistent"]

@@ -241,3 +241,44 @@ def test_station_clock_drift_reported_once():
     ok = exchange(Ocpp(), "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
                                                  "status": "Available", "timestamp": late}, {}, now + 590)
     assert codes(analyze(ok)) == []
+
+
+def test_csms_requests_to_a_rejected_station():
+    o = Ocpp()
+    msgs = exchange(o, "BootNotification", BOOT16, boot16("Rejected"), 1)
+    msgs += exchange(o, "GetConfiguration", {}, {"configurationKey": []}, 2, direction=1)
+    msgs += exchange(o, "GetConfiguration", {}, {"configurationKey": []}, 3, direction=1)
+    msgs += exchange(o, "BootNotification", BOOT16, boot16("Accepted"), 4)
+    msgs += exchange(o, "GetConfiguration", {}, {"configurationKey": []}, 5, direction=1)
+    assert codes(analyze(msgs)) == ["ocpp.boot.rejected", "ocpp.boot.csms_call_while_rejected"]
+
+
+def test_connection_dropped_after_silence_without_close_frame():
+    o = Ocpp()
+    msgs = exchange(o, "Heartbeat", {}, {"currentTime": T0}, 1)
+    msgs.append(o.ws("Connection closed", 61.2, event="close", reason="rst"))
+    report = analyze(msgs)
+    assert codes(report) == ["ocpp.connection.idle_drop"]
+    assert "60.2 s" in report.findings[0].text
+    o2 = Ocpp(conn=1)
+    clean = exchange(o2, "Heartbeat", {}, {"currentTime": T0}, 1)
+    clean += [o2.ws("Close", 61, code=1000), o2.ws("Connection closed", 61.2, event="close")]
+    assert codes(analyze(clean)) == []
+
+
+def test_heartbeat_interval_follows_accepted_changes():
+    o = Ocpp()
+    msgs = exchange(o, "BootNotification", BOOT16, boot16("Accepted", 10), 0)
+    msgs += exchange(o, "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "300"},
+                     {"status": "Accepted"}, 1, direction=1)
+    msgs += exchange(o, "Heartbeat", {}, {"currentTime": T0}, 2)
+    msgs += exchange(o, "Heartbeat", {}, {"currentTime": T0}, 250)  # fine at 300 s
+    report = analyze(msgs)
+    assert codes(report) == [] and report.chargers[0].heartbeat_interval == 300
+    o2 = Ocpp("2.0.1")
+    msgs = exchange(o2, "SetVariables", {"setVariableData": [
+        {"attributeValue": "30", "component": {"name": "OCPPCommCtrlr"},
+         "variable": {"name": "HeartbeatInterval"}}]}, {"setVariableResult": [
+        {"attributeStatus": "Rejected", "component": {"name": "OCPPCommCtrlr"},
+         "variable": {"name": "HeartbeatInterval"}}]}, 1, direction=1)
+    assert analyze(msgs).chargers[0].heartbeat_interval is None  # rejected: unchanged

@@ -49,7 +49,7 @@ def test_unreadable_input_is_exit_2(tmp_path):
 
 def test_help_documents_log_formats():
     res = CliRunner().invoke(cli, ["ocpp", "--help"])
-    assert "JSON lines" in res.output and "timestamp-prefixed" in res.output
+    assert "JSON lines" in res.output and "timestamped text lines" in res.output
 
 
 @pytest.mark.parametrize("show", [False, True])
@@ -61,3 +61,46 @@ def test_passwords_only_with_show_secrets(show):
     assert ("s3cret-pass" in res.stdout) == show
     doc = json.loads(res.stdout)
     assert len([r for r in doc["messages"] if r["protocol"] == "ocpp"]) == 32
+
+
+def test_no_validate_skips_schema_but_keeps_decoding():
+    res = run("--json", "--no-validate", DATA / "ocpp201_deflate.jsonl")
+    doc = json.loads(res.stdout)
+    states = {r.get("schema") for r in doc["messages"] if r["message_type"] in ("CALL", "CALLRESULT")}
+    assert states == {"not-validated"}
+    assert doc["chargers"][0]["transactions"][0]["transaction_id"] == "tx-201-1"
+
+
+def test_deeply_nested_payload_is_elided_in_json(tmp_path):
+    deep = "[" * 1000 + "]" * 1000
+    log = tmp_path / "deep.jsonl"
+    log.write_text(json.dumps({"timestamp": "2024-01-01T00:00:00Z", "direction": "cp->csms",
+                               "charge_point_id": "X", "message": f'[2,"1","DataTransfer",'
+                               f'{{"vendorId":"v","data":{deep}}}]'}) + "\n")
+    res = run("--json", "--ocpp-version", "1.6", log)
+    assert res.exit_code == 1, res.output  # 1.6 wants a string: a schema violation (error)
+    doc = json.loads(res.stdout)
+    (rec,) = doc["messages"]
+    assert rec["schema"] == "invalid"
+    assert "elided" in json.dumps(rec["payload"])
+
+
+def test_skip_validation_per_action():
+    res = run("--json", "--skip-validation", "TransactionEvent", DATA / "ocpp201_deflate.jsonl")
+    doc = json.loads(res.stdout)
+    by_action = {}
+    for r in doc["messages"]:
+        if r["message_type"] == "CALL":
+            by_action.setdefault(r["action"], set()).add(r["schema"])
+    assert by_action["TransactionEvent"] == {"not-validated"}
+    assert by_action["BootNotification"] == {"valid"}
+
+
+def test_charger_filter():
+    both = [DATA / "ocpp16_basic.jsonl", DATA / "ocpp201_deflate.jsonl"]
+    res = run("--json", "--charger", "CS2*", *both)
+    doc = json.loads(res.stdout)
+    assert [c["charge_point_id"] for c in doc["chargers"]] == ["CS201-001"]
+    assert {r["charge_point_id"] for r in doc["messages"]} == {"CS201-001"}
+    assert all(f["charge_point_id"] == "CS201-001" for f in doc["findings"])
+    assert res.exit_code == 0  # the 1.6 charger's error findings are filtered out

@@ -182,3 +182,45 @@ def test_callresulterror_is_named_after_the_call_it_objects_to():
                      src="a", dst="b")
     assert (err.name, err.fields["message_type"], err.fields["error_code"]) == (
         "Heartbeat ResultError", "CALLRESULTERROR", "FormatViolation")
+
+
+def test_real_world_text_log_shapes():
+    """Line shapes of SteVe, evcc and the `ocpp` package (Home Assistant, openWB) logs."""
+    from chargescope.analyzer.ocpp.logs import read_log_lines
+
+    steve = [
+        "[INFO]\t2025-01-02\t10:00:00,100\tde.rwth.idsg.steve.ocpp.ws.WebSocketLogger\t(qtp-1)\t-\t"
+        '[chargeBoxId=CB7,\tsessionId=abc]\tReceived:\t[2, "a1", "Heartbeat", {}]\n',
+        "[INFO]\t2025-01-02\t10:00:00,105\tde.rwth.idsg.steve.ocpp.ws.WebSocketLogger\t(qtp-1)\t-\t"
+        '[chargeBoxId=CB7,\tsessionId=abc]\tSending:\t[3,"a1",{"currentTime":"2025-01-02T10:00:00Z"}]\n',
+    ]
+    evcc = ['[ocpp  ] TRACE 2025/01/02 10:00:00 recv EVB42: [2,"x","Heartbeat",{}]\n',
+            '[ocpp  ] TRACE 2025/01/02 10:00:01 send EVB42: [3,"x",{"currentTime":"2025-01-02T10:00:01Z"}]\n']
+    pkg = ['2025-01-02 10:00:00 INFO (MainThread) [ocpp] Wallbox9: send [2,"t1","TriggerMessage",'
+           '{"requestedMessage":"BootNotification"}]\n',
+           '2025-01-02 10:00:00 INFO (MainThread) [ocpp] Wallbox9: receive message [3,"t1",\n',
+           "{\n", '"status": "Accepted"\n', "}]\n"]
+    for lines, cp, first_dir in ((steve, "CB7", 0), (evcc, "EVB42", 0), (pkg, "Wallbox9", 1)):
+        msgs = list(read_log_lines(lines, "x.log", version="1.6"))
+        assert len(msgs) == 2, lines
+        assert [m.fields["charge_point_id"] for m in msgs] == [cp, cp]
+        assert [m.fields["direction"] for m in msgs] == [first_dir, 1 - first_dir]
+        assert msgs[1].fields["action"] == msgs[0].fields["action"]  # paired across lines
+        assert all(m.ok for m in msgs) and all(m.fields["schema"] == "valid" for m in msgs)
+        assert msgs[0].ts_ns > 1_735_000_000 * 10**9
+
+
+def test_deeply_nested_json_is_a_problem_not_a_crash():
+    from chargescope.analyzer.ocpp.logs import read_log_lines
+
+    deep = '[2,"1","DataTransfer",' + "[" * 200_000 + "]" * 200_000 + "]"
+    msg = OcppDecoder(0, version="1.6").decode(deep.encode(), direction=0, ts_ns=0, src="a", dst="b")
+    assert [p.kind for p in msg.problems] == ["ocpp.json.syntax"]
+    for fmt in ("jsonl", "text"):
+        line = json.dumps({"message": deep}) if fmt == "jsonl" else "2024-01-01T00:00:00Z " + deep
+        (got,) = read_log_lines([line + "\n"], "deep.log", fmt)
+        assert not got.ok
+    pnc = json.dumps([2, "1", "DataTransfer", {"vendorId": "org.openchargealliance.iso15118pnc",
+                                               "data": "[" * 100_000}])
+    msg = OcppDecoder(0, version="1.6").decode(pnc.encode(), direction=0, ts_ns=0, src="a", dst="b")
+    assert msg.fields["iso15118_pnc"]["data_problem"]

@@ -85,3 +85,13 @@ def test_callerror_settles_a_call():
     msgs = [o.call("DataTransfer", {"vendorId": "x"}, 1, uid="a"), o.error("a", "NotImplemented", 1.1),
             o.call("Heartbeat", {}, 2, uid="b")]
     assert codes(t, msgs) == []
+
+
+def test_closed_connections_release_their_ids():
+    o = Ocpp()
+    t = PairingTracker()
+    codes(t, [o.call("Heartbeat", {}, 1, uid="a"), o.result("a", HB, 1.1)])
+    t.close(0, (BASE + 2) * S)
+    assert t._sides == {}
+    # the same id on a new connection is not a duplicate
+    assert codes(t, [o.call("Heartbeat", {}, 3, uid="a")]) == []

@@ -18,7 +18,7 @@ import pytest
 
 from chargescope.analyzer.records import Message, Problem
 from chargescope.analyzer.simulate.encoders import EncoderMissing
-from chargescope.analyzer.simulate.events import V2g
+from chargescope.analyzer.simulate.events import TcpOpen, V2g
 from chargescope.analyzer.simulate.render import build, render
 from chargescope.analyzer.simulate.scenarios import SCENARIOS
 
@@ -141,16 +141,22 @@ def test_tshark_reads_every_file_without_warnings(rendered):
             run = subprocess.run(
                 ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "separator=|",
                  "-e", "frame.protocols", "-e", "tcp.port", "-e", "_ws.malformed",
-                 "-e", "_ws.expert.severity"],
+                 "-e", "_ws.expert.severity", "-e", "tcp.stream"],
                 capture_output=True, text=True, timeout=120, check=True)
             rows = [line.split("|") for line in run.stdout.splitlines()]
             assert rows, path.name
-            for protocols, _ports, malformed, severity in rows:
+            for protocols, _ports, malformed, severity, _stream in rows:
                 assert not malformed, (path.name, protocols)
                 worst = max((int(s, 0) for s in severity.split(",") if s), default=0)
                 assert worst < TSHARK_WARN, (path.name, protocols)
             link = path.name.split("-")[-2]
             protocols = {p for row in rows for p in row[0].split(":")}
+            streams = {row[4] for row in rows if row[4]}
+            said = build(SCENARIOS[name]).events[_source_of(path)]
+            # one V2G connection, one OCPP WebSocket, one connection per OCPI exchange
+            v2g_connections = sum(isinstance(e, TcpOpen) for e in said)
+            assert len(streams) == {"linkA": v2g_connections, "linkB": 1,
+                                    "linkC": len(said)}[link], path.name
             if any(row[1] for row in rows):
                 assert any(expected_ports[link] in row[1].split(",") for row in rows)
             if link == "linkA":
@@ -158,7 +164,7 @@ def test_tshark_reads_every_file_without_warnings(rendered):
             elif link == "linkB":
                 assert "websocket" in protocols
             else:
-                assert "http" in protocols and "json" in protocols
+                assert {"vlan", "http", "json"} <= protocols  # the gateway's tagged uplink
 
 
 def test_committed_demo_captures_are_reproducible(rendered, tmp_path):

@@ -22,7 +22,7 @@ from chargescope.analyzer.simulate.scenarios import SCENARIOS, Fault
 REQUIRED = {"ac-eim-happy", "dc-pnc-happy", "iso20-dc-happy", "din-dc-happy", "slac-timeout",
             "cablecheck-failure", "auth-rejected-b", "token-unknown-c", "pnc-cert-failure",
             "energy-mismatch", "ocpi-command-timeout"}
-CODE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+CODE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_-]+)+$")
 
 
 def _run(name: str, seed: int = 0):
@@ -61,6 +61,7 @@ def test_catalogue_has_the_required_scenarios():
         assert scn.protocol in ("iso2", "din", "iso20") and scn.ocpp in ("ocpp1.6", "ocpp2.0.1")
         assert all(CODE.match(code) for code in scn.expected_findings)
         assert bool(scn.faults) == bool(scn.expected_findings), name
+        assert not scn.remote_start or scn.ocpp == "ocpp2.0.1"  # RequestStartTransaction
         skewed = any(abs(off) >= 5 * SECOND for _, off in scn.clock_offsets_ns)
         assert skewed == (Fault.CLOCK_SKEW in scn.faults)
         assert len({off for _, off in scn.clock_offsets_ns}) == 3  # every source its own clock
@@ -103,9 +104,18 @@ def test_identities_agree_across_links(name):
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_authorization_is_asked_while_the_ev_waits(name):
-    scn, facts, a, b, _c = _run(name)
+    scn, facts, a, b, c = _run(name)
     if facts.auth_request_ns is None:
         assert not _calls(b, "Authorize")
+        return
+    if scn.remote_start:  # authorized by the eMSP: START_SESSION relayed, no Authorize
+        assert not _calls(b, "Authorize")
+        (auth,) = _calls(b, "RequestStartTransaction")
+        (start,) = [e for e in c if e.path.endswith("/commands/START_SESSION")]
+        results = [e for e in c if "/commands/START_SESSION/" in e.path and e.from_cpo]
+        assert start.ts_ns < facts.auth_request_ns < facts.auth_answer_ns < results[0].ts_ns
+        assert str(auth[3]["remoteStartId"]) == start.body["authorization_reference"]
+        assert results[0].body == {"result": "ACCEPTED"}
         return
     (auth,) = _calls(b, "Authorize")
     answer = _result_of(b, auth)
@@ -209,8 +219,24 @@ def test_faults_show_on_the_links_that_carry_them():
     assert _result_of(b, cert)["status"] == "Failed"
     assert _bodies(a, "CertificateInstallationRes")[0]["ResponseCode"].startswith("FAILED")
     _s, facts, a, b, c = _run("ocpi-command-timeout")
-    assert not a and [e.path.rsplit("/", 1)[-1] for e in c] == ["START_SESSION"]
+    assert not a and c[0].path.endswith("/commands/START_SESSION")
+    assert not [e for e in c if "/commands/" in e.path and e.from_cpo]  # no result callback
+    assert c[-1].ts_ns - c[0].ts_ns > 30 * SECOND  # C covers the command's own timeout
     assert c[0].response["data"]["result"] == "ACCEPTED"
     assert not _calls(b, "TransactionEvent") and _calls(b, "RequestStartTransaction")
     last_b = max(e.ts_ns for e in b)
     assert last_b - c[0].ts_ns > 120 * SECOND  # B covers the correlator's start timeout
+
+
+def test_physical_values_fit_their_types():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from chargescope.analyzer.simulate.v2g_trees import pv, rational
+
+    @given(st.floats(min_value=-1e7, max_value=1e7, allow_nan=False))
+    def check(value):
+        for tree, exponent in ((pv(value, "W"), "Multiplier"), (rational(value), "Exponent")):
+            assert -32768 <= tree["Value"] <= 32767 and -3 <= tree[exponent] <= 3
+            assert abs(tree["Value"] * 10 ** tree[exponent] - value) <= 0.5 * 10 ** tree[exponent]
+    check()

@@ -244,8 +244,13 @@ def test_iso20_dc_session():
     s.add("SessionSetupRes", 5, EVSEID="DE*ABC*E1")
     s.pair("AuthorizationSetup")
     s.pair("Authorization", EVSEProcessing="Finished")
-    s.pair("ServiceDiscovery").pair("ServiceSelection")
-    s.pair("DC_ChargeParameterDiscovery").pair("ScheduleExchange", EVSEProcessing="Finished")
+    s.pair("ServiceDiscovery")
+    s.pair("ServiceSelection", req={"SelectedEnergyTransferService": {"ServiceID": 6,
+                                                                       "ParameterSetID": 1}})
+    s.pair("DC_ChargeParameterDiscovery")
+    s.pair("ScheduleExchange", req={"Dynamic_SEReqControlMode": None,
+                                    "Scheduled_SEReqControlMode": {}},
+           EVSEProcessing="Finished")
     s.pair("DC_CableCheck", EVSEProcessing="Finished")
     s.pair("DC_PreCharge", req={"EVTargetVoltage": r(400)}, EVSEPresentVoltage=r(398))
     s.pair("PowerDelivery")
@@ -254,7 +259,7 @@ def test_iso20_dc_session():
     s.pair("DC_WeldingDetection").pair("SessionStop").close()
     sess = only(analyse(s.messages))
     assert sess.protocol == "iso20" and sess.namespace.endswith(":-20:DC")
-    assert (sess.payment, sess.energy_transfer) == ("EIM", "DC")
+    assert (sess.payment, sess.energy_transfer, sess.control_mode) == ("EIM", "DC_BPT", "Scheduled")
     assert sess.evcc_id == "WMIV1234567890ABCDEX"
     assert codes(sess) == ["v2g.timing.response_timeout"]
 
@@ -406,3 +411,10 @@ def test_sdp_findings():
     assert {f.code for f in lone.findings} == {"v2g.sdp.unanswered", "v2g.sdp.retries"}
     plain = analyse([_sdp("SDPRequest", 1), _sdp("SDPResponse", 2, 62000)])
     assert [f.code for f in plain.findings] == ["v2g.sdp.no_connection"]
+
+
+def test_more_than_50_sdp_requests():
+    report = analyse([_sdp("SDPRequest", i) for i in range(1, 53)])
+    limit = [f for f in report.findings if f.code == "v2g.sdp.retry_limit"]
+    assert limit and limit[0].extra["count"] == 52 and limit[0].requirement == "[V2G2-161]"
+    assert limit[0].evidence[0].ts_ns == 51  # the 51st request is the first too many

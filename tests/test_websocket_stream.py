@@ -266,3 +266,24 @@ def test_random_text_messages_round_trip(texts, deflate):
 
 def test_frame_builder_masks_client_frames():
     assert build_frame(b"abc", mask_key=b"\x00\x00\x00\x01")[1] & 0x80
+
+
+def test_credentials_in_the_url_query_are_masked():
+    conv = Conversation()
+    conv.send(0, request().replace(b"GET /ocpp/CP-1 ", b"GET /ocpp/CP-1?token=abc123&site=7 "))
+    masked = feed(stream(), conv.events)[0].fields
+    assert masked["path"] == "/ocpp/CP-1?token=********&site=7"
+    assert masked["charge_point_id"] == "CP-1"
+    shown = feed(stream(show_secrets=True), conv.events)[0].fields
+    assert shown["path"] == "/ocpp/CP-1?token=abc123&site=7"
+
+
+def test_single_offer_is_assumed_when_the_server_echoes_no_subprotocol():
+    conv = Conversation()
+    conv.send(0, request(subprotocols="ocpp2.0.1"))
+    conv.send(1, response(subprotocol=""))
+    conv.send(0, client_frame('[2,"1","Heartbeat",{}]'))
+    msgs = feed(stream(), conv.events)
+    assert msgs[1].fields["subprotocol"] == "" and msgs[1].fields["subprotocol_assumed"] == "ocpp2.0.1"
+    assert msgs[2].fields["ocpp_version"] == "2.0.1"
+    assert msgs[2].fields["version_source"] == "handshake"

@@ -40,9 +40,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "tests" / "data" / "ocpi"
-CPO_PORT, EMSP_PORT = 9301, 9302
 TOKEN_A_CPO = "token-a-for-emsp"  # handed out of band by the CPO to the eMSP
 TOKEN_B = "emsp-token-b-0001"  # eMSP's token for the CPO, sent in credentials
+OUT_OF_BAND_TOKEN_C = "cpo-token-c-oob1"  # 2.1.1: agreed by e-mail after the failed handshake
 NOW = "2026-11-25T10:00:00Z"
 
 
@@ -66,6 +66,42 @@ def location(n: int) -> dict:
             "evses": [{"uid": f"EVSE{n}", "evse_id": f"NL*CPO*E{n}", "status": "AVAILABLE",
                        "connectors": [connector("1"), connector("2")], "last_updated": NOW}],
             "time_zone": "Europe/Amsterdam", "last_updated": NOW}
+
+
+def location_211(n: int) -> dict:
+    out = location(n)
+    for key in ("country_code", "party_id", "publish"):
+        del out[key]
+    out["type"] = "ON_STREET"
+    for evse in out["evses"]:
+        for conn in evse["connectors"]:
+            conn["voltage"], conn["amperage"] = conn.pop("max_voltage"), conn.pop("max_amperage")
+            conn["tariff_id"] = "T1"  # optional in 2.1.1, but this server requires it
+    return out
+
+
+def token_211(uid: str) -> dict:
+    return {"uid": uid, "type": "RFID", "auth_id": f"NL-EMS-C{uid}", "issuer": "EMSP Inc",
+            "valid": True, "whitelist": "ALLOWED", "last_updated": NOW}
+
+
+def session_211(sid: str, status: str, kwh: float, end: str | None = None) -> dict:
+    out = {"id": sid, "start_datetime": "2026-11-25T09:00:00Z", "kwh": kwh,
+           "auth_id": "NL-EMS-CRFID1", "auth_method": "WHITELIST", "location": location_211(1),
+           "currency": "EUR", "status": status, "last_updated": NOW}
+    if end:
+        out["end_datetime"] = end
+    return out
+
+
+def cdr_211(cid: str, total_energy: float) -> dict:
+    return {"id": cid, "start_date_time": "2026-11-25T09:00:00Z",
+            "stop_date_time": "2026-11-25T10:00:00Z", "auth_id": "NL-EMS-CRFID1",
+            "auth_method": "WHITELIST", "location": location_211(1), "currency": "EUR",
+            "charging_periods": [{"start_date_time": "2026-11-25T09:00:00Z", "dimensions": [
+                {"type": "ENERGY", "volume": total_energy}, {"type": "TIME", "volume": 1.0}]}],
+            "total_cost": 4.0, "total_energy": total_energy, "total_time": 1.0,
+            "last_updated": NOW}
 
 
 def cdr_token(uid: str) -> dict:
@@ -110,7 +146,7 @@ def cdr(cid: str, sid: str, total_energy: float, periods: list[tuple[str, float,
 
 # -- servers ----------------------------------------------------------------------------
 
-def serve(role: str, port: int) -> None:
+def serve(role: str, port: int, version: str = "2.2.1") -> None:
     os.environ.update(OCPI_HOST=f"127.0.0.1:{port}", PROTOCOL="http", COMMAND_AWAIT_TIME="1",
                       COUNTRY_CODE="NL", PARTY_ID="CPO" if role == "cpo" else "EMS",
                       ENVIRONMENT="production", CI_STRING_LOWERCASE_PREFERENCE="false")
@@ -123,9 +159,13 @@ def serve(role: str, port: int) -> None:
     from py_ocpi.modules.versions.enums import VersionNumber
     from starlette.middleware.gzip import GZipMiddleware
 
-    store: dict = {"tokens_c": {TOKEN_B} if role == "emsp" else set(), "client_token": {},
+    make_location = location if version == "2.2.1" else location_211
+    tokens_c = {TOKEN_B} if role == "emsp" else set()
+    if role == "cpo" and version == "2.1.1":
+        tokens_c.add(OUT_OF_BAND_TOKEN_C)
+    store: dict = {"tokens_c": tokens_c, "client_token": {OUT_OF_BAND_TOKEN_C: TOKEN_B},
                    "sessions": {}, "cdrs": {}, "commands": {},
-                   "locations": [location(n) for n in range(1, 6)]}
+                   "locations": [make_location(n) for n in range(1, 6)]}
     store["locations"][4]["coordinates"]["latitude"] = "51.98"  # a schema slip to find
     tokens = {"RFID1": token("RFID1"), "RFID2": {**token("RFID2"), "valid": False}}
 
@@ -169,6 +209,10 @@ def serve(role: str, port: int) -> None:
                 token_c = "cpo-token-c-0001"
                 store["tokens_c"].add(token_c)
                 store["client_token"][token_c] = data["credentials"]["token"]
+                if version == "2.1.1":
+                    return {"token": token_c, "url": f"http://127.0.0.1:{port}/ocpi/versions",
+                            "business_details": {"name": "CPO Inc"}, "party_id": "CPO",
+                            "country_code": "NL"}
                 return {"token": token_c, "url": f"http://127.0.0.1:{port}/ocpi/versions",
                         "roles": [{"role": "CPO", "party_id": "CPO", "country_code": "NL",
                                    "business_details": {"name": "CPO Inc"}}]}
@@ -237,7 +281,8 @@ def serve(role: str, port: int) -> None:
     roles = [RoleEnum.cpo] if role == "cpo" else [RoleEnum.emsp]
     modules = [ModuleID.credentials_and_registration, ModuleID.locations, ModuleID.sessions,
                ModuleID.cdrs, ModuleID.commands, ModuleID.tokens]
-    app = get_application(version_numbers=[VersionNumber.v_2_2_1], roles=roles,
+    numbers = [VersionNumber.v_2_2_1 if version == "2.2.1" else VersionNumber.v_2_1_1]
+    app = get_application(version_numbers=numbers, roles=roles,
                           crud=MemoryCrud, modules=modules, authenticator=Auth,
                           adapter=BaseAdapter)
     app.add_middleware(GZipMiddleware, minimum_size=400)
@@ -247,21 +292,32 @@ def serve(role: str, port: int) -> None:
 
 # -- the scenario -----------------------------------------------------------------------
 
-def drive(truth: list[dict]) -> None:
+def caller(truth: list[dict], encode: bool, ids: bool | None = None):
+    """An HTTP call that records what the driver saw in the truth list."""
     import httpx
 
-    cpo = f"http://127.0.0.1:{CPO_PORT}/ocpi"
-    emsp = f"http://127.0.0.1:{EMSP_PORT}/ocpi"
-
     def call(client, method, url, token, note, **kwargs):
-        headers = {"Authorization": f"Token {b64(token)}", "X-Request-ID": f"req-{len(truth)}",
-                   "X-Correlation-ID": f"corr-{len(truth)}", **kwargs.pop("headers", {})}
+        shown = b64(token) if encode else token
+        headers = {"Authorization": f"Token {shown}", **kwargs.pop("headers", {})}
+        if encode if ids is None else ids:  # 2.2: request and correlation ids on every request
+            headers.update({"X-Request-ID": f"req-{len(truth)}",
+                            "X-Correlation-ID": f"corr-{len(truth)}"})
         response = client.request(method, url, headers=headers, **kwargs)
         body = response.json() if response.content else None
         truth.append({"note": note, "method": method, "path": httpx.URL(url).path,
                       "status": response.status_code,
                       "status_code": body.get("status_code") if isinstance(body, dict) else None})
         return response, body
+
+    return call
+
+
+def drive_221(truth: list[dict], cpo_port: int, emsp_port: int) -> None:
+    import httpx
+
+    cpo = f"http://127.0.0.1:{cpo_port}/ocpi"
+    emsp = f"http://127.0.0.1:{emsp_port}/ocpi"
+    call = caller(truth, encode=True)
 
     with httpx.Client(http1=True, timeout=10) as as_emsp:
         call(as_emsp, "GET", f"{cpo}/versions", TOKEN_A_CPO, "versions")
@@ -339,18 +395,74 @@ def drive(truth: list[dict]) -> None:
                  json={"location_id": "LOC1", "evse_uids": ["EVSE1"]})
 
 
+def drive_211(truth: list[dict], cpo_port: int, emsp_port: int) -> None:
+    """OCPI 2.1.1: raw tokens, no request ids, final session state sent as a PUT."""
+    import httpx
+
+    cpo = f"http://127.0.0.1:{cpo_port}/ocpi"
+    emsp = f"http://127.0.0.1:{emsp_port}/ocpi"
+    call = caller(truth, encode=False)
+    # the server decodes Base64 on its shared versions endpoint whatever the version, so
+    # a 2.1.1 client sending its token raw fails there (status 3000) and has to retry
+    # Base64-encoded, then go raw again for 2.1.1 details and modules: the interop trap
+    # of FIELD_NOTES pattern 14
+    call_b64 = caller(truth, encode=True, ids=False)
+    with httpx.Client(http1=True, timeout=10) as as_emsp:
+        call(as_emsp, "GET", f"{cpo}/versions", TOKEN_A_CPO, "versions, raw token")
+        call_b64(as_emsp, "GET", f"{cpo}/versions", TOKEN_A_CPO, "versions, Base64 token")
+        call(as_emsp, "GET", f"{cpo}/2.1.1/details", TOKEN_A_CPO, "details")
+        creds = {"token": TOKEN_B, "url": f"{emsp}/versions", "party_id": "EMS",
+                 "country_code": "NL", "business_details": {"name": "EMSP Inc"}}
+        _, answer = call(as_emsp, "POST", f"{cpo}/cpo/2.1.1/credentials/", TOKEN_A_CPO,
+                         "credentials handshake", json=creds)
+        data = answer.get("data")
+        # two extrawest 2.1.1 instances cannot finish the handshake (the eMSP's versions
+        # endpoint wants Base64, the CPO sends raw): parties then swap tokens out of band
+        token_c = data["token"] if isinstance(data, dict) else OUT_OF_BAND_TOKEN_C
+        for offset in (0, 2, 4):
+            call(as_emsp, "GET", f"{cpo}/cpo/2.1.1/locations/?offset={offset}&limit=2", token_c,
+                 f"locations offset {offset}", headers={"Accept-Encoding": "gzip"})
+        wrong = caller(truth, encode=True)  # a 2.2-style Base64 token on a 2.1.1 server
+        wrong(as_emsp, "GET", f"{cpo}/cpo/2.1.1/locations/LOC1", token_c, "base64 token on 2.1.1")
+        call(as_emsp, "POST", f"{cpo}/cpo/2.1.1/commands/START_SESSION", token_c,
+             "start session accepted",
+             json={"response_url": f"{emsp}/emsp/2.1.1/commands/cmd-211-1",
+                   "token": token_211("RFID1"), "location_id": "LOC1", "evse_uid": "EVSE1"})
+    with httpx.Client(http1=True, timeout=10) as as_cpo:
+        base = f"{emsp}/emsp/2.1.1"
+        call(as_cpo, "PUT", f"{base}/sessions/NL/CPO/S21", TOKEN_B, "session active",
+             json=session_211("S21", "ACTIVE", 0.0))
+        call(as_cpo, "PUT", f"{base}/sessions/NL/CPO/S21", TOKEN_B, "session completed (PUT)",
+             json=session_211("S21", "COMPLETED", 7.5, end="2026-11-25T10:00:00Z"))
+        cdr = cdr_211("CDR21", 7.5)
+        call(as_cpo, "POST", f"{base}/cdrs/", TOKEN_B, "cdr as the 2.1.1 spec has it", json=cdr)
+        # this server wants 2.2's end_date_time instead of 2.1.1's stop_date_time
+        cdr["end_date_time"] = cdr.pop("stop_date_time")
+        call(as_cpo, "POST", f"{base}/cdrs/", TOKEN_B, "cdr as this server wants it", json=cdr)
+
+
+SCENARIOS = (("ocpi221-extrawest", "2.2.1", 9301, 9302, drive_221),
+             ("ocpi211-extrawest", "2.1.1", 9311, 9312, drive_211))
+
+
 def record(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    pcap = out / "ocpi221-extrawest.pcap"
+    for name, version, cpo_port, emsp_port, drive in SCENARIOS:
+        record_one(out, name, version, cpo_port, emsp_port, drive)
+
+
+def record_one(out: Path, name: str, version: str, cpo_port: int, emsp_port: int,
+               drive) -> None:
+    pcap = out / f"{name}.pcap"
     dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", str(pcap),
-                             f"tcp port {CPO_PORT} or tcp port {EMSP_PORT}"],
+                             f"tcp port {cpo_port} or tcp port {emsp_port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    servers = [subprocess.Popen([sys.executable, __file__, "serve", role, str(port)])
-               for role, port in (("cpo", CPO_PORT), ("emsp", EMSP_PORT))]
+    servers = [subprocess.Popen([sys.executable, __file__, "serve", role, str(port), version])
+               for role, port in (("cpo", cpo_port), ("emsp", emsp_port))]
     truth: list[dict] = []
     try:
         time.sleep(4)  # servers up, tcpdump listening
-        drive(truth)
+        drive(truth, cpo_port, emsp_port)
         time.sleep(3)  # the START_SESSION result callback; RESERVE_NOW's never comes
     finally:
         for proc in servers:  # uvicorn would wait for RESERVE_NOW's polling task: no grace
@@ -359,15 +471,15 @@ def record(out: Path) -> None:
         time.sleep(1)
         dump.send_signal(signal.SIGINT)
         dump.wait(timeout=10)
-    (out / "ocpi221-extrawest.truth.json").write_text(json.dumps(
+    (out / f"{name}.truth.json").write_text(json.dumps(
         {"capture": pcap.name, "implementation": "extrawest-ocpi 2025.7.16 (CPO and eMSP)",
-         "driver_exchanges": truth}, indent=1) + "\n")
+         "ocpi_version": version, "driver_exchanges": truth}, indent=1) + "\n")
     print(f"wrote {pcap} and its truth file ({len(truth)} driver exchanges)")
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
-        serve(sys.argv[2], int(sys.argv[3]))
+        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif sys.argv[1:2] == ["record"]:
         record(Path(sys.argv[2]) if len(sys.argv) > 2 else OUT)
     else:

@@ -22,6 +22,9 @@ def _ts(frame: Frame) -> int:
 
 def merge_frames(captures: Iterable[CaptureFile]) -> Iterator[Frame]:
     """Merge already open captures (their problems and counters stay readable on each)."""
+    captures = list(captures)
+    if len(captures) == 1:  # nothing to merge: no per-frame heap work
+        return captures[0].frames()
     return heapq.merge(*(cap.frames() for cap in captures), key=_ts)
 
 

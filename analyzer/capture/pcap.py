@@ -80,20 +80,16 @@ def read_pcap(cap: CaptureFile, rd: ChunkReader) -> Iterator[list[Frame]]:
             return
         # BAD_RECORD: say what is wrong, then look for the next plausible record
         offset = rd.base + pos
-        sec, frac, caplen, wirelen = header.unpack_from(rd.buf, pos)
+        caplen = header.unpack_from(rd.buf, pos)[2]
         pos = _resync(rd, pos, header, frac_limit, last_sec)
         if pos < 0 and rd.eof:
             cap.problem(m.P_GARBAGE, f"{rd.base + len(rd.buf) - offset} bytes after the last "
                         f"record at offset {offset} are not a pcap record", frame=number + 1,
                         offset=offset)
             return
-        if caplen > m.MAX_CAPLEN:
-            detail = (f"record header at offset {offset}: captured length {caplen} exceeds the "
-                      f"maximum {m.MAX_CAPLEN}")
-        else:
-            detail = (f"record header at offset {offset}: timestamp fraction {frac} is not below "
-                      f"{frac_limit}")
-        cap.problem(m.P_PCAP_RECORD_LENGTH, detail, frame=number + 1, offset=offset)
+        cap.problem(m.P_PCAP_RECORD_LENGTH, f"record header at offset {offset}: captured length "
+                    f"{caplen} exceeds the maximum {m.MAX_CAPLEN}", frame=number + 1,
+                    offset=offset)
         cap.malformed += 1
         if pos < 0:
             cap.problem(m.P_PCAP_RESYNC, f"no plausible record header within {RESYNC_WINDOW} "

@@ -256,9 +256,9 @@ def _interface(cap: CaptureFile, sec: _Section, e: str, body: bytes, offset: int
                                   description))
     offset_ns = tsoffset * 1_000_000_000
     ns_per_unit = 1_000_000_000 // units if 1_000_000_000 % units == 0 else 0
-    if abs(offset_ns) >= _FAST_OFFSET_LIMIT:
+    if abs(offset_ns) >= _FAST_OFFSET_LIMIT:  # exact arithmetic only; keep C ints in range
         ns_per_unit = 0
-    sec.fast.append((linktype, ns_per_unit, offset_ns))
+    sec.fast.append((linktype, ns_per_unit, offset_ns if ns_per_unit else 0))
     sec.exact.append((units, offset_ns))
     sec.snaplens.append(snaplen)
     if not is_known(linktype):

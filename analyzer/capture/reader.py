@@ -12,10 +12,14 @@ never from the file name. A file that is neither raises `NotACaptureError` at op
 from __future__ import annotations
 
 import itertools
+import shutil
 import struct
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, TracebackType
+from typing import BinaryIO
 
 from chargescope import backends
 from chargescope.analyzer.capture import model as m
@@ -34,7 +38,7 @@ class CaptureFile:
     """
 
     def __init__(self, path: str | Path, impl: ModuleType | None = None,
-                 chunk: int = CHUNK) -> None:
+                 chunk: int = CHUNK, convert: bool = False) -> None:
         self.path = Path(path)
         self.source = str(path)
         self.impl = impl if impl is not None else backends.load("capture")
@@ -51,17 +55,67 @@ class CaptureFile:
         self.skipped_blocks = 0
         self.version = ""
         self._started = False
+        self._converter: subprocess.Popen | None = None
+        self._converter_log: BinaryIO | None = None
+        self.converted_from = ""  # set when tshark converted a format we do not read
         self._reader = ChunkReader(self.path, chunk)
         try:
             self.format = self._sniff()
+        except m.NotACaptureError:
+            self._reader.close()
+            if not convert or not shutil.which("tshark") or not self.path.is_file():
+                raise
+            self._convert(chunk)
         except BaseException:
             self._reader.close()
             raise
+
+    def _convert(self, chunk: int) -> None:
+        """Let tshark translate a format Wireshark reads and we do not (snoop, ERF, pcap
+        variants, ...) into a pcapng stream, read through a pipe as it comes."""
+        cmd = ["tshark", "-n", "-r", str(self.path), "-F", "pcapng", "-w", "-"]
+        # stderr to a file, not a pipe: a pipe nobody reads could fill and stall tshark
+        self._converter_log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self._converter = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                           stderr=self._converter_log)
+        assert self._converter.stdout is not None
+        self._reader = ChunkReader(self.path, chunk, stream=self._converter.stdout)
+        try:
+            self.format = self._sniff()
+        except m.NotACaptureError:
+            reason = self._converter_error()
+            self.close()
+            raise m.NotACaptureError(self.source, "neither pcap nor pcapng, and tshark cannot "
+                                     f"read it either ({reason})") from None
+        self.converted_from = "tshark"
+        self.problem(m.P_CONVERTED, "not pcap or pcapng: read through tshark, converted to "
+                     "pcapng; offsets refer to the converted stream")
+
+    def _converter_error(self) -> str:
+        if self._converter is None:
+            return ""
+        self._converter.wait()
+        self._converter_log.seek(0)
+        text = self._converter_log.read().decode("utf-8", "replace")
+        lines = [ln.strip() for ln in text.splitlines()
+                 if ln.strip() and not ln.startswith("Running as user")]
+        return lines[0] if lines else f"exit status {self._converter.returncode}"
 
     # --- the public face ------------------------------------------------------------------
     @property
     def compressed(self) -> bool:
         return self._reader.compressed
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """frames, bytes (captured), truncated (snaplen-cut) and malformed, so far."""
+        return {"frames": self.frames_read, "bytes": self.bytes_read,
+                "truncated": self.truncated, "malformed": self.malformed}
+
+    def tls_key_log(self) -> bytes:
+        """The NSS key log lines of every TLS Decryption Secrets Block read so far."""
+        return b"".join(s.data if s.data.endswith(b"\n") else s.data + b"\n"
+                        for s in self.secrets if s.type == m.SECRETS_TLS_KEY_LOG)
 
     def frames(self) -> Iterator[Frame]:
         """The file's frames in file order (one pass: a second call raises RuntimeError)."""
@@ -79,6 +133,13 @@ class CaptureFile:
 
     def close(self) -> None:
         self._reader.close()
+        if self._converter is not None:
+            if self._converter.poll() is None:
+                self._converter.kill()
+            self._converter.wait()
+            if self._converter.stdout is not None:
+                self._converter.stdout.close()
+            self._converter_log.close()
 
     def __enter__(self) -> CaptureFile:
         return self
@@ -122,10 +183,14 @@ class CaptureFile:
                                  "nor a pcapng magic" + (" (after gzip)" if rd.compressed else ""))
 
 
-def open_capture(path: str | Path, impl: ModuleType | None = None) -> CaptureFile:
+def open_capture(path: str | Path, impl: ModuleType | None = None,
+                 convert: bool = False) -> CaptureFile:
     """Open one capture file for streaming (use as a context manager).
 
     `impl` forces a hot-path implementation (`backends.load_twin("capture")`, ...); by
-    default `chargescope.backends` chooses.
+    default `chargescope.backends` chooses. With `convert`, a file that is neither pcap
+    nor pcapng is handed to tshark (when installed) for conversion, with a
+    `capture.converted` Problem saying so; without it, such a file raises
+    `NotACaptureError` straight away (cheap, for callers that probe files).
     """
-    return CaptureFile(path, impl)
+    return CaptureFile(path, impl, convert=convert)

@@ -25,12 +25,17 @@ class ChunkReader:
     exhausted; `error` holds the text of a decompression/read failure that ended it early.
     """
 
-    def __init__(self, path: Path, chunk: int = CHUNK) -> None:
+    def __init__(self, path: Path, chunk: int = CHUNK, stream: BinaryIO | None = None) -> None:
+        """Read `path`, or the already open uncompressed `stream` (a pipe) when given."""
         self.path = path
         self.chunk = chunk
-        self._raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self.compressed = self._raw.read(2) == GZIP_MAGIC
-        self._raw.seek(0)
+        if stream is not None:
+            self._raw: BinaryIO = stream
+            self.compressed = False
+        else:
+            self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+            self.compressed = self._raw.read(2) == GZIP_MAGIC
+            self._raw.seek(0)
         self._file: BinaryIO = (gzip.GzipFile(fileobj=self._raw, mode="rb")  # type: ignore[assignment]
                                 if self.compressed else self._raw)
         self.buf = b""

@@ -45,7 +45,7 @@ class CaptureSummary:
 
 
 def summarize(path: str | Path, impl: ModuleType | None = None,
-              protocols: bool = True) -> CaptureSummary:
+              protocols: bool = True, convert: bool = False) -> CaptureSummary:
     """Read the whole file once (streaming) and count; raises NotACaptureError like open.
 
     With `protocols`, every frame also goes through the link/IP/transport decode (hot
@@ -56,7 +56,7 @@ def summarize(path: str | Path, impl: ModuleType | None = None,
     first: int | None = None
     last: int | None = None
     per_interface: dict[int, int] = {}
-    with open_capture(path, impl) as cap:
+    with open_capture(path, impl, convert=convert) as cap:
         for batch in cap.batches():
             low = min(f.ts_ns for f in batch)
             high = max(f.ts_ns for f in batch)

@@ -45,7 +45,6 @@ def walk_pcap(buf: bytes, pos: int, little: bool, nano: bool, linktype: int,
     header = _PCAP_LE if little else _PCAP_BE
     unpack = header.unpack_from
     frac_scale = 1 if nano else 1000
-    frac_limit = 1_000_000_000 if nano else 1_000_000
     end = len(buf)
     append = out.append
     size = cut = 0
@@ -53,7 +52,7 @@ def walk_pcap(buf: bytes, pos: int, little: bool, nano: bool, linktype: int,
         if end - pos < 16:
             return pos, number, NEED_DATA, size, cut
         sec, frac, caplen, wirelen = unpack(buf, pos)
-        if caplen > MAX_CAPLEN or frac >= frac_limit:
+        if caplen > MAX_CAPLEN:
             return pos, number, BAD_RECORD, size, cut
         start = pos + 16
         stop = start + caplen

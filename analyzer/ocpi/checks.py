@@ -37,8 +37,15 @@ def _number(value: Any) -> float | None:
 
 
 def _price(value: Any) -> tuple[float | None, float | None]:
-    """(excl_vat, incl_vat) of a 2.2+ Price, or (amount, None) of a 2.1.1 decimal."""
+    """(without taxes, with taxes) of a Price: 2.2.1 excl/incl_vat, 2.3.0 before_taxes +
+    taxes[].amount, or (amount, None) for a 2.1.1 decimal."""
     if isinstance(value, dict):
+        if "before_taxes" in value:
+            before = _number(value.get("before_taxes"))
+            taxes = [_number(t.get("amount")) for t in value.get("taxes") or ()
+                     if isinstance(t, dict)]
+            known = [t for t in taxes if t is not None]
+            return before, (before + sum(known) if before is not None and known else None)
         return _number(value.get("excl_vat")), _number(value.get("incl_vat"))
     return _number(value), None
 
@@ -98,7 +105,7 @@ def _check_costs(cdr: dict, cid: str) -> list[Check]:
     excl, incl = _price(cdr.get("total_cost"))
     if excl is not None and incl is not None and incl + 1e-9 < excl:
         out.append(("ocpi.cdr.cost-inconsistent",
-                    f"CDR {cid}: total_cost incl_vat {incl:g} is below excl_vat {excl:g}",
+                    f"CDR {cid}: total_cost with taxes {incl:g} is below {excl:g} without",
                     {"cdr_id": cid}))
     parts = [_price(cdr.get(k))[0] for k in ("total_fixed_cost", "total_energy_cost",
                                               "total_time_cost", "total_parking_cost",

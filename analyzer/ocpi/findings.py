@@ -37,6 +37,9 @@ FINDINGS: tuple[FindingSpec, ...] = (
     FindingSpec("ocpi.header.missing", S.WARNING, "protocol",
                 "A request lacks X-Request-ID or X-Correlation-ID (required from 2.2)",
                 f"{_T} 4.1.2"),
+    FindingSpec("ocpi.header.not-echoed", S.NOTE, "protocol",
+                "A response does not repeat its request's X-Request-ID / X-Correlation-ID",
+                f"{_T} 4.1.2"),
     FindingSpec("ocpi.schema.violation", S.WARNING, "protocol",
                 "An OCPI object breaks the data model (field and rule named)"),
     FindingSpec("ocpi.datetime.not-utc", S.NOTE, "interop",
@@ -57,6 +60,9 @@ FINDINGS: tuple[FindingSpec, ...] = (
                 "A version string is not one of the published version numbers "
                 "(e.g. \"2.1\" for \"2.1.1\")", "version_information_endpoint 6.2.1"),
     # sessions and CDRs (pattern 13, 15)
+    FindingSpec("ocpi.object.touched", S.NOTE, "interop",
+                "An object was pushed again with nothing changed but last_updated",
+                "transport_and_format 4.1.4"),
     FindingSpec("ocpi.session.transition", S.WARNING, "sequence",
                 "A session status change the Session state machine does not allow",
                 "sessions 9.4.1"),
@@ -83,7 +89,7 @@ FINDINGS: tuple[FindingSpec, ...] = (
     FindingSpec("ocpi.token.not-allowed", S.NOTE, "sequence",
                 "Real-time authorization answered something other than ALLOWED",
                 "tokens 12.4.1"),
-    FindingSpec("ocpi.token.unknown", S.WARNING, "interop",
+    FindingSpec("ocpi.token.unknown", S.NOTE, "interop",
                 "Real-time authorization of an unknown token (HTTP 404 or status 2004); "
                 "partners disagree on which to send", "tokens 12.2.2"),
     # commands

@@ -100,6 +100,7 @@ class PairState:
     cdrs: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[dict[str, Any]] = field(default_factory=list)
     commands: list[CommandState] = field(default_factory=list)
+    tokens: list[dict[str, Any]] = field(default_factory=list)  # Token objects exchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ def _pair_json(pair: tuple[str, str], state: PairState, sessions: dict[str, Sess
                       "cdrs": sessions[key].cdrs} for key in state.sessions],
         "cdrs": state.cdrs,
         "authorizations": state.authorizations,
+        "tokens": state.tokens,
         "commands": [{"command": c.command, "result": c.result, "timeout": c.timeout_s,
                       "status_code": c.status_code, "callback_result": c.callback or None,
                       "response_url": c.response_url} for c in state.commands],
@@ -172,6 +174,8 @@ class OcpiAnalysis:
         self.authorization_events: list[tuple[Message, str, dict[str, Any]]] = []
         self.tokens_seen: list[tuple[Message, dict[str, Any]]] = []
         self.open_requests: dict[tuple[str, str, Any], Message] = {}
+        self._not_echoed: set[tuple[tuple[str, str], str]] = set()
+        self._objects: dict[tuple[str, str], dict[str, Any]] = {}  # last content per URL
         self.messages = 0
         self.problems = 0
         self.last_ts = 0
@@ -216,16 +220,16 @@ class OcpiAnalysis:
         if module == "credentials" and method in ("POST", "PUT"):
             for code, text, extra in checks.check_credentials(body, f"{m.name} request"):
                 self._find(code, text, m, pair, **extra)
-        elif module == "sessions" and method in ("PUT", "PATCH") and isinstance(body, dict):
-            self._session_update(m, body, pair)
         elif module == "cdrs" and method == "POST" and isinstance(body, dict):
-            self._cdr(m, body, pair)
+            # the CDR's own arithmetic is wrong whether or not the receiver takes it
+            for code, text, extra in checks.check_cdr(body):
+                self._find(code, text, m, pair, **extra)
         elif module == "commands" and f.get("interface") == "RECEIVER" and isinstance(body, dict):
             self._command_request(m, body, pair)
         elif module == "commands" and f.get("action") == "result":
             self._command_result(m, body)
         elif module == "tokens" and method in ("PUT", "PATCH") and isinstance(body, dict):
-            self.tokens_seen.append((m, {"uid": f.get("token_uid"), **body}))
+            self._token_seen(m, {"uid": f.get("token_uid"), **body}, pair)
         if method == "GET" and module in PAGED_MODULES and f.get("interface") == "SENDER" and not (
                 _object_ids(f)):
             self._walk_request(m, pair)
@@ -237,19 +241,39 @@ class OcpiAnalysis:
         pair = (self._pair_of(request, client=request.src, server=request.dst)
                 if request is not None else self._pair_of(m, client=m.dst, server=m.src))
         self._violations(m, pair)
+        if request is not None:
+            self._echoed_ids(request, m, pair)
         status, code = f.get("status"), f.get("status_code")
-        if status in (401, 403) or code == 2001:
+        # 404 + 2004 is how OCPI answers the authorization of an unknown token: that is
+        # reported as ocpi.token.unknown, not as a client error
+        unknown_token = f["module"] == "tokens" and f.get("action") == "authorize" and (
+            status == 404 or code == 2004)
+        if unknown_token:
+            pass
+        elif status in (401, 403) or code == 2001:
             self._find("ocpi.auth.failed", f"{m.name}: HTTP {status}, status_code {code}", m, pair)
         elif isinstance(status, int) and status >= 500:
             self._find("ocpi.http.server-error", f"{m.name}: HTTP {status}", m, pair)
         elif isinstance(status, int) and status >= 400:
             self._find("ocpi.http.client-error", f"{m.name}: HTTP {status}", m, pair)
-        if isinstance(code, int) and code != 2001 and code // 1000 != 1:  # 1xxx: success
+        if isinstance(code, int) and code not in (2001, 2004 if unknown_token else 0) and (
+                code // 1000 != 1):  # 1xxx: success
             self._find(STATUS_CLASS_CODES.get(code // 1000 * 1000, "ocpi.status.unknown"),
                        f"{m.name}: status_code {code} {f.get('status_message', '')}".strip(),
                        m, pair, status_code=code)
         data = f.get("data")
         module, method = f["module"], f["method"]
+        accepted = isinstance(status, int) and status < 400 and (
+            code is None or code // 1000 == 1) and not f.get("incomplete")
+        body = request.fields.get("body") if request is not None else None
+        if accepted and isinstance(body, dict) and request is not None:
+            # the receiver took the object: only now does it count as delivered
+            if method in ("PUT", "PATCH") and f.get("interface") == "RECEIVER":
+                self._touched(request, body, pair)
+            if module == "sessions" and method in ("PUT", "PATCH"):
+                self._session_update(request, body, pair)
+            elif module == "cdrs" and method == "POST":
+                self._cdr(request, body, pair)
         if module == "versions" and f.get("action") != "details":
             for c, text, extra in checks.check_versions(data):
                 self._find(c, text, m, pair, **extra)
@@ -268,10 +292,14 @@ class OcpiAnalysis:
                 if isinstance(item, dict) and "status" in item:
                     self._session_update(m, item, pair)
         elif module == "tokens" and method == "GET" and code == 1000 and isinstance(data, list):
-            self.tokens_seen += [(m, item) for item in data if isinstance(item, dict)]
+            for item in data:
+                if isinstance(item, dict):
+                    self._token_seen(m, item, pair)
         elif module == "cdrs" and method == "GET" and code == 1000 and isinstance(data, list):
             for item in data:
                 if isinstance(item, dict):
+                    for c, text, extra in checks.check_cdr(item):
+                        self._find(c, text, m, pair, **extra)
                     self._cdr(m, item, pair)
         if method == "GET" and module in PAGED_MODULES and f.get("interface") == "SENDER" and not (
                 _object_ids(f)) and code == 1000 and isinstance(data, list):
@@ -387,18 +415,22 @@ class OcpiAnalysis:
         session.last = m
 
     def _cdr(self, m: Message, body: dict, pair: tuple[str, str]) -> None:
+        """A CDR the receiver accepted (or a sender listed): link it to its session."""
         cid = body.get("id", "?")
-        for code, text, extra in checks.check_cdr(body):
-            self._find(code, text, m, pair, **extra)
         sid = body.get("session_id")
         cc, pid = body.get("country_code", ""), body.get("party_id", "")
+        session = None
+        if isinstance(sid, str):
+            session = self.sessions.get(f"{cc}*{pid}*{sid}" if cc else sid) or self.sessions.get(sid)
+        else:
+            session = self._session_of_211_cdr(body)
+            sid = session.keys.get("ocpi_session_id") if session else None
         entry = {"id": cid, "session_id": sid, "total_energy": body.get("total_energy"),
                  "total_time": body.get("total_time"), "total_cost": body.get("total_cost"),
                  "currency": body.get("currency")}
         self.pairs.setdefault(pair, PairState()).cdrs.append(entry)
         if isinstance(sid, str):
-            key = f"{cc}*{pid}*{sid}" if cc else sid
-            session = self.sessions.get(key) or self.sessions.get(sid)
+            key = session.key if session is not None else sid
             if session is not None:
                 session.cdrs.append(str(cid))
                 energy = body.get("total_energy")
@@ -414,6 +446,16 @@ class OcpiAnalysis:
                                f"CDR {cid}: total_energy {energy:g} kWh, session {sid} ended at "
                                f"{session.kwh:g} kWh", m, pair, cdr_id=cid, session=session.key)
             self.cdr_sessions[key] = str(cid)
+
+    def _session_of_211_cdr(self, cdr: dict) -> SessionState | None:
+        """2.1.1 CDRs carry no session_id: the session with the same auth_id and start."""
+        start = checks.parse_time(cdr.get("start_date_time"))
+        auth = cdr.get("auth_id")
+        for session in self.sessions.values():
+            if (auth and session.keys.get("token_uid") == auth and start is not None
+                    and checks.parse_time(session.start) == start):
+                return session
+        return None
 
     # -- tokens and commands ------------------------------------------------------------
 
@@ -433,6 +475,13 @@ class OcpiAnalysis:
         elif isinstance(allowed, str) and allowed != "ALLOWED":
             self._find("ocpi.token.not-allowed", f"token {uid}: {allowed}", m, pair,
                        token_uid=uid, allowed=allowed)
+
+    def _token_seen(self, m: Message, token: dict, pair: tuple[str, str]) -> None:
+        """A Token object exchanged (eMSP push to the CPO, or the CPO pulling the list)."""
+        self.tokens_seen.append((m, token))
+        self.pairs.setdefault(pair, PairState()).tokens.append(
+            {k: token.get(k) for k in ("uid", "type", "valid", "whitelist", "contract_id",
+                                       "auth_id") if token.get(k) is not None})
 
     def _command_request(self, m: Message, body: dict, pair: tuple[str, str]) -> None:
         url = body.get("response_url")
@@ -602,6 +651,7 @@ class OcpiAnalysis:
             merged.cdrs += state.cdrs
             merged.authorizations += state.authorizations
             merged.commands += state.commands
+            merged.tokens += state.tokens
         findings = []
         for finding in sorted(self.findings, key=lambda f: f.ts_ns):
             if "pair" in finding.extra:
@@ -620,6 +670,42 @@ class OcpiAnalysis:
                           problems=self.problems)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _touched(self, m: Message, body: dict, pair: tuple[str, str]) -> None:
+        """PUT/PATCH that changes nothing but last_updated (FIELD_NOTES pattern 15)."""
+        key = (m.dst, m.fields.get("path", ""))
+        content = {k: v for k, v in body.items() if k != "last_updated"}
+        before = self._objects.get(key)
+        if m.fields["method"] == "PATCH":
+            unchanged = not content or (before is not None and all(
+                before.get(k) == v for k, v in content.items()))
+            merged = {**(before or {}), **content}
+        else:
+            unchanged = before is not None and before == content
+            merged = content
+        if unchanged and "last_updated" in body and (before is not None or not content):
+            self._find("ocpi.object.touched",
+                       f"{m.name} {m.fields.get('path', '')}: only last_updated changed", m,
+                       pair, path=m.fields.get("path", ""))
+        self._objects[key] = merged
+        if len(self._objects) > 100_000:  # bounded memory on very long captures
+            self._objects.pop(next(iter(self._objects)))
+
+    def _echoed_ids(self, request: Message, response: Message, pair: tuple[str, str]) -> None:
+        """2.2+: the response SHALL carry the request's X-Request-ID and X-Correlation-ID."""
+        version = request.fields.get("version", "")
+        if not version or version.startswith(("2.0", "2.1")):
+            return
+        asked, answered = request.fields.get("headers", {}), response.fields.get("headers", {})
+        for name in ("x-request-id", "x-correlation-id"):
+            if name in asked and answered.get(name) != asked[name]:
+                if (pair, name) in self._not_echoed:
+                    continue  # once per pair and header: a server either echoes or not
+                self._not_echoed.add((pair, name))
+                got = answered.get(name)
+                self._find("ocpi.header.not-echoed",
+                           f"{response.name}: {name} {asked[name]!r} answered with "
+                           f"{'none' if got is None else repr(got)}", response, pair, header=name)
 
     def _violations(self, m: Message, pair: tuple[str, str]) -> None:
         for v in m.fields.get("violations", ()):
@@ -650,7 +736,8 @@ def _session_keys(sid: str, body: dict) -> dict[str, str]:
     """Join keys a Session or CDR carries (names from analyzer.correlate.keys)."""
     keys = {"ocpi_session_id": sid}
     token = body.get("cdr_token") if isinstance(body.get("cdr_token"), dict) else {}
-    location = body.get("cdr_location") if isinstance(body.get("cdr_location"), dict) else {}
+    location = next((body[k] for k in ("cdr_location", "location")
+                     if isinstance(body.get(k), dict)), {})
     for name, value in (("token_uid", token.get("uid") or body.get("auth_id")),
                         ("emaid", token.get("contract_id")),
                         ("authorization_reference", body.get("authorization_reference")),

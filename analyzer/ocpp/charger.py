@@ -106,6 +106,7 @@ class ChargerTracker:
         self._cert_reported = False
         self._status_msgs: list[Message] = []
         self._drift_reported = False
+        self._interval_pending: dict[Any, int] = {}
 
     # ---------------------------------------------------------------- connections
 
@@ -132,7 +133,8 @@ class ChargerTracker:
                             f"{self.charge_point_id}: {len(recent)} connections within "
                             f"{STORM_WINDOW_NS // 10**9} s", (msg,)))
         elif name == "Handshake Response":
-            c["subprotocol"] = msg.fields.get("subprotocol", "")
+            c["subprotocol"] = (msg.fields.get("subprotocol")
+                                or msg.fields.get("subprotocol_assumed", ""))
             c["http_status"] = msg.fields.get("status")
             sub = c["subprotocol"]
             if sub:
@@ -170,6 +172,12 @@ class ChargerTracker:
                 self._reported_early.add(action)
                 out.append(("ocpp.boot.call_before_accepted",
                             f"{action} sent while the boot was {self._registration}", (msg,)))
+        if (not from_cp and mtype == "CALL" and self._registration == "Rejected"
+                and "csms:" + str(action) not in self._reported_early):
+            # FIELD_NOTES pattern 3: configuration pushed at a station it just turned away
+            self._reported_early.add("csms:" + str(action))
+            out.append(("ocpp.boot.csms_call_while_rejected",
+                        f"CSMS sent {action} while the boot was Rejected", (msg,)))
         if action in ISO15118_ACTIONS or "iso15118_pnc" in f or (
                 action == "Authorize" and isinstance(payload, dict)
                 and ("iso15118CertificateHashData" in payload or "certificate" in payload)):
@@ -190,7 +198,35 @@ class ChargerTracker:
                 out.extend(self._boot_answer(msg, payload))
         elif action == "StatusNotification" and mtype == "CALL":
             out.extend(self._status(msg, payload))
+        elif action in ("ChangeConfiguration", "SetVariables"):
+            self._interval_change(msg, action, mtype, payload)
         return out
+
+    def _interval_change(self, msg: Message, action: str, mtype: str, p: dict) -> None:
+        """Follow HeartbeatInterval changes the station accepted (1.6 ChangeConfiguration,
+        2.x SetVariables on OCPPCommCtrlr), so missed-heartbeat checks use the live value."""
+        uid = msg.fields.get("unique_id")
+        if mtype == "CALL":
+            value = None
+            if action == "ChangeConfiguration" and p.get("key") == "HeartbeatInterval":
+                value = p.get("value")
+            for item in p.get("setVariableData") or []:
+                if isinstance(item, dict) and (item.get("variable") or {}).get("name") == "HeartbeatInterval":
+                    value = item.get("attributeValue")
+            if value is not None and str(value).strip().isdigit():
+                self._interval_pending[uid] = int(str(value).strip())
+            return
+        value = self._interval_pending.pop(uid, None)
+        if value is None or mtype != "CALLRESULT":
+            return
+        if action == "ChangeConfiguration":
+            accepted = p.get("status") == "Accepted"
+        else:
+            accepted = any(isinstance(r, dict) and r.get("attributeStatus") == "Accepted"
+                           and (r.get("variable") or {}).get("name") == "HeartbeatInterval"
+                           for r in p.get("setVariableResult") or [])
+        if accepted:
+            self.heartbeat_interval = value
 
     def _drift(self, msg: Message) -> list[FindingTuple]:
         """FIELD_NOTES pattern 5: the station's clock against the capture's (reported once)."""

@@ -118,18 +118,25 @@ def _times(msg: Message) -> CheckResult:
     return out
 
 
+# Subtrees that never hold date-times but make up most of a payload's bulk.
+_NO_TIMES = frozenset({"sampledValue", "chargingSchedulePeriod", "salesTariffEntry",
+                       "additionalInfo", "customData", "data"})
+
+
 def _walk_times(node: Any, depth: int):
     if depth > 6:
         return
     if isinstance(node, dict):
         for k, v in node.items():
-            if k in _TIME_KEYS and isinstance(v, str):
-                yield k, v
-            elif isinstance(v, dict | list):
+            if k in _TIME_KEYS:
+                if isinstance(v, str):
+                    yield k, v
+            elif k not in _NO_TIMES and isinstance(v, dict | list):
                 yield from _walk_times(v, depth + 1)
     elif isinstance(node, list):
         for item in node[:64]:
-            yield from _walk_times(item, depth + 1)
+            if isinstance(item, dict | list):
+                yield from _walk_times(item, depth + 1)
 
 
 def _handshake(msg: Message) -> CheckResult:

@@ -53,7 +53,11 @@ SPECS: tuple[FindingSpec, ...] = (
     FindingSpec("ocpp.boot.call_before_accepted", W, "sequence",
                 "charge point sent other requests while its boot was Pending or Rejected",
                 "B02.FR.09"),
+    FindingSpec("ocpp.boot.csms_call_while_rejected", W, "sequence",
+                "CSMS sent requests to a charge point whose boot it Rejected"),
     FindingSpec("ocpp.heartbeat.missed", W, "timing", "charge point silent for more than twice the heartbeat interval"),
+    FindingSpec("ocpp.connection.idle_drop", N, "timing",
+                "connection dropped after a silence without a WebSocket Close (keepalive mismatch?)"),
     FindingSpec("ocpp.reconnect.storm", W, "timing", "many reconnects of one charge point in a short time"),
     # Time (pattern 5)
     FindingSpec("ocpp.time.no_timezone", W, "interop", "timestamp without a UTC designator or offset"),

@@ -10,12 +10,13 @@ Accepted formats (detected per file; see `chargescope ocpp --help` and the READM
   and the OCPP-J message (`message`, `msg`, `frame`, `payload`, `data`) as an array
   or as the JSON text.
 * **JSON array**: a file holding one array of such objects, or of bare OCPP-J arrays.
-* **Timestamp-prefixed text lines** as SteVe, EVerest/libocpp and most CSMSs write them:
-  an ISO-8601-like timestamp at the start of the line (optionally in brackets), then
-  free text, then the OCPP-J array. The charge point id is taken from
-  `chargeBoxId=`, `chargePointId=`, `station=`, `identity=` or `cp=` when present; the
-  direction from `cp->csms`/`csms->cp`, `Received`/`Sending`/`Sent`, `RX`/`TX`,
-  `<<`/`>>`, `IN`/`OUT`.
+* **Timestamped text lines** as SteVe, evcc, EVerest/libocpp and the `ocpp` package
+  write them: a timestamp (ISO 8601, `2024-05-01 10:00:00,123`, `2024/05/01 10:00:00`,
+  date and time possibly tab-separated) before the OCPP-J array, which may continue
+  over following lines when pretty-printed. The charge point id is taken from
+  `chargeBoxId=`, `chargePointId=`, `station=`, `identity=`, `cp=`, `CP1: send`, or
+  `recv CP1:`; the direction from `cp->csms`/`csms->cp`, `Received`/`Sending`/`Sent`,
+  `recv`/`send`, `RX`/`TX`, `<<`/`>>`, `IN`/`OUT`.
 
 Directions seen from the logging side (`in`, `Received`, ...) are resolved with
 `log_side` ("csms", the default, or "cp"); when a line has none, a CALL's direction
@@ -57,11 +58,20 @@ _CP_KEYS = ("charge_point_id", "chargePointId", "chargeBoxId", "charge_box_id", 
             "stationId", "identity", "cp_id", "cpId", "cp")
 _MSG_KEYS = ("message", "msg", "frame", "payload", "data", "ocpp")
 
+# A timestamp anywhere before the message: ISO 8601, or date and time apart (SteVe puts
+# "[INFO]<TAB>" first and a tab between them; evcc writes 2024/05/01).
 _TEXT_TS = re.compile(
-    r"^\s*\[?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\]?")
-_TEXT_CP = re.compile(
-    r"(?:chargeBoxId|chargePointId|charge_point_id|stationId|station|identity|cp)"
-    r"\s*[=:]\s*['\"]?([^\s'\",\]]+)", re.I)
+    r"(\d{4}[-/]\d\d[-/]\d\d[T \t]+\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
+_TEXT_CP = (
+    # chargeBoxId=CP1 (SteVe), chargePointId: CP1, station=CP1, identity=CP1, cp=CP1
+    re.compile(r"(?:chargeBoxId|chargePointId|charge_point_id|stationId|station|identity|cp)"
+               r"\s*[=:]\s*['\"]?([^\s'\",\]]+)", re.I),
+    # "CP1: send [..." / "CP1: receive message [..." (the `ocpp` package, openWB)
+    re.compile(r"([^\s:\[\]{}]+):\s*(?:send|sent|sending|receive|received|recv)\b[^\[]*$", re.I),
+    # "recv CP1: [..." / "send CP1: [..." (evcc)
+    re.compile(r"\b(?:recv|send|sent|receive|received)\s+([^\s:]+):\s*$", re.I),
+)
+MAX_CONTINUATION = 200  # lines a pretty-printed message may span
 _ARRAY_START = re.compile(r"\[\s*[2-6]\s*,")
 
 
@@ -85,12 +95,12 @@ def _parse_ts(value: Any) -> int:
         seconds = value / 1000 if value > 1e11 else value
         return int(seconds * 1e9)
     if isinstance(value, str) and value:
-        text = value.strip().replace(",", ".").replace(" ", "T", 1)
+        text = re.sub(r"[ \t]+", "T", value.strip().replace(",", ".").replace("/", "-"), count=1)
         if text.endswith("Z"):
             text = text[:-1] + "+00:00"
         try:
             dt = datetime.fromisoformat(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return 0
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)  # logs without zone: read as UTC, like the capture clock
@@ -102,8 +112,9 @@ class LogReader:
     """Turns log records into Messages, one OcppDecoder per charge point."""
 
     def __init__(self, source: str, *, log_side: str = "csms", version: str | None = None,
-                 charge_point_id: str = "") -> None:
+                 charge_point_id: str = "", validate: bool | frozenset[str] = True) -> None:
         self.source = source
+        self.validate = validate
         self.log_side = log_side
         self.version = version
         self.default_cp = charge_point_id or Path(source).stem
@@ -116,7 +127,8 @@ class LogReader:
         if dec is None:
             dec = self._decoders[cp] = OcppDecoder(
                 f"log:{self.source}:{cp}", version=self.version,
-                version_source="option" if self.version else "", charge_point_id=cp)
+                version_source="option" if self.version else "", charge_point_id=cp,
+                validate=self.validate)
         return dec
 
     def _infer(self, cp: str, msg: Any) -> int | None:
@@ -133,7 +145,7 @@ class LogReader:
         if isinstance(message, str):
             try:
                 parsed: Any = json.loads(message)
-            except ValueError:
+            except (ValueError, RecursionError):
                 parsed = None
         else:
             parsed = message
@@ -178,18 +190,25 @@ class LogReader:
             self.skipped_lines += 1
             return None
         prefix = text[:m.start()]
-        ts_match = _TEXT_TS.match(prefix)
-        cp_match = _TEXT_CP.search(prefix)
+        ts_match = _TEXT_TS.search(prefix)
+        cp = ""
+        for pattern in _TEXT_CP:
+            cp_match = pattern.search(prefix)
+            if cp_match:
+                cp = cp_match.group(1)
+                break
         return self.record(line=line, ts_ns=_parse_ts(ts_match.group(1)) if ts_match else 0,
-                           direction=_direction_word(prefix, self.log_side),
-                           cp=cp_match.group(1) if cp_match else "",
+                           direction=_direction_word(prefix, self.log_side), cp=cp,
                            message=text[m.start():].strip(), raw_len=len(text))
 
 
 def detect_format(head: str) -> str:
     """"json-array", "jsonl" or "text" from the first non-blank characters of a file."""
     stripped = head.lstrip()
-    if _TEXT_TS.match(stripped.split("\n", 1)[0]):
+    first_line = stripped.split("\n", 1)[0]
+    ts = _TEXT_TS.search(first_line)
+    if ts is not None and not first_line.startswith(("{", "[{")) and (
+            ts.start() < 16 or _ARRAY_START.search(first_line[:ts.start()]) is None):
         return "text"
     if stripped.startswith("["):
         # A whole-file array of records, unless the first line is itself an OCPP-J array.
@@ -215,7 +234,7 @@ def read_log_lines(lines: Iterable[str], source: str, fmt: str | None = None,
         text = "".join(it)
         try:
             doc = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             yield Message(Link.B, "ocpp", "Malformed", 0, "", "", {"log_format": fmt}, (),
                           (Problem("ocpp.log.syntax", f"JSON array log is not JSON: {exc}",
                                    source, 0, getattr(exc, "pos", 0), "file"),))
@@ -225,21 +244,72 @@ def read_log_lines(lines: Iterable[str], source: str, fmt: str | None = None,
             if msg is not None:
                 yield msg
         return
+    pending: tuple[int, str] | None = None  # a text message still missing its end
     for number, raw in enumerate(it, start=1):
         line = raw.rstrip("\r\n")
+        if pending is not None:
+            start, text = pending
+            if (_TEXT_TS.search(line[:40]) is None and number - start < MAX_CONTINUATION):
+                text += "\n" + line  # pretty-printed JSON goes on (the `ocpp` package does this)
+                if _complete_json(text):
+                    pending = None
+                    msg = reader.from_text_line(text, start)
+                    if msg is not None:
+                        yield msg
+                else:
+                    pending = (start, text)
+                continue
+            pending = None
+            msg = reader.from_text_line(text, start)  # never completed: reported malformed
+            if msg is not None:
+                yield msg
         if not line.strip():
             continue
         if fmt == "jsonl" and line.lstrip()[:1] in ("{", "["):
             try:
                 obj = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 msg = reader.from_text_line(line, number)
             else:
                 msg = reader.from_object(obj, number, len(line))
         else:
+            m = _ARRAY_START.search(line)
+            if fmt == "text" and m is not None and not _complete_json(line[m.start():]):
+                pending = (number, line)
+                continue
             msg = reader.from_text_line(line, number)
         if msg is not None:
             yield msg
+    if pending is not None:
+        msg = reader.from_text_line(pending[1], pending[0])
+        if msg is not None:
+            yield msg
+
+
+def _complete_json(text: str) -> bool:
+    """Does the OCPP-J array starting in `text` close? (brackets outside strings balance)"""
+    m = _ARRAY_START.search(text)
+    if m is None:
+        return True
+    depth = 0
+    in_string = escaped = False
+    for ch in text[m.start():]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return True
+    return False
 
 
 def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:

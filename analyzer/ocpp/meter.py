@@ -8,7 +8,10 @@ ENERGY_REGISTER = "Energy.Active.Import.Register"
 _SCALE = {"wh": 1.0, "kwh": 1000.0}
 
 
-def energy_wh(meter_values: Any) -> list[tuple[str, float]]:
+_last: list[Any] = [None, ()]  # one-entry memo: several trackers read the same message
+
+
+def energy_wh(meter_values: Any) -> tuple[tuple[str, float], ...]:
     """(timestamp, Wh) of every Energy.Active.Import.Register sample, in order.
 
     1.6: `sampledValue[].value` is a string, unit `unit` (default Wh), measurand
@@ -16,6 +19,14 @@ def energy_wh(meter_values: Any) -> list[tuple[str, float]]:
     `unitOfMeasure.unit` scaled by `unitOfMeasure.multiplier` (power of ten).
     Phase-specific samples are skipped (the register total is what billing uses).
     """
+    if meter_values is _last[0] and meter_values is not None:
+        return _last[1]
+    result = tuple(_energy_wh(meter_values))
+    _last[0], _last[1] = meter_values, result
+    return result
+
+
+def _energy_wh(meter_values: Any) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     if not isinstance(meter_values, list):
         return out

@@ -194,7 +194,8 @@ class PairingTracker:
                 if code:
                     out.append(PairingFinding(code, ts_ns, (call,) if call else (), uid,
                                               call.fields.get("action") if call else None))
-            self._settle(side)
+            # ids are per connection: once it is closed nothing can refer to them again
+            del self._sides[(conn, direction)]
         return out
 
     def finish(self, end_ns: int) -> list[PairingFinding]:

@@ -27,6 +27,8 @@ from chargescope.analyzer.ocpp.pairing import DEFAULT_TIMEOUT_NS, PairingTracker
 from chargescope.analyzer.ocpp.transactions import Transaction, TransactionTracker
 from chargescope.analyzer.records import Finding, Link, Message, Severity
 
+IDLE_DROP_NS = 20 * 10**9  # a silence this long before a TCP close without Close frames
+
 
 @dataclass(frozen=True, slots=True)
 class ChargerReport:
@@ -74,6 +76,8 @@ class OcppAnalyzer:
         self._counts: dict[str, int] = {}
         self._milestones: dict[str, MilestoneCollector] = {}
         self._fault_reported: set[tuple] = set()
+        self._last_frame: dict[Hashable, Message] = {}  # per open connection
+        self._close_seen: dict[Hashable, bool] = {}
         self._messages = 0
         self._last_ts = 0
 
@@ -112,6 +116,10 @@ class OcppAnalyzer:
         for check in CHECKS[msg.protocol]:
             for code, text in check(msg):
                 self._emit(cp, code, text, (msg,), msg.ts_ns)
+        if msg.name == "Close":
+            self._close_seen[conn] = True
+        if msg.name != "Connection closed":
+            self._last_frame[conn] = msg
         if msg.protocol == "websocket":
             self._websocket(msg, conn, cp, charger)
             return
@@ -158,11 +166,24 @@ class OcppAnalyzer:
             for code, text in subprotocol_check(self._requests.pop(conn, None), msg):
                 self._emit(cp, code, text, (msg,), msg.ts_ns)
         elif msg.name == "Connection closed":
+            self._idle_drop(msg, conn, cp)
             for pf in self.pairing.close(conn, msg.ts_ns):
                 self._emit(cp, pf.code, f"{pf.action or '?'} [{pf.unique_id}]: connection closed "
                            "before the answer", pf.evidence, pf.ts_ns, unique_id=pf.unique_id)
         for code, text, evidence in charger.on_websocket(msg, conn):
             self._emit(cp, code, text, evidence, msg.ts_ns)
+
+    def _idle_drop(self, msg: Message, conn: Hashable, cp: str) -> None:
+        """FIELD_NOTES pattern 4: TCP closed after a silence, no Close frame exchanged."""
+        last = self._last_frame.pop(conn, None)
+        closed_cleanly = self._close_seen.pop(conn, False)
+        if last is None or closed_cleanly:
+            return
+        idle = msg.ts_ns - last.ts_ns
+        if idle >= IDLE_DROP_NS:
+            self._emit(cp, "ocpp.connection.idle_drop",
+                       f"{cp}: TCP closed ({msg.fields.get('reason')}) {idle / 1e9:.1f} s after "
+                       "the last frame, without a WebSocket Close", (last, msg), msg.ts_ns)
 
     # ---------------------------------------------------------------- results
 

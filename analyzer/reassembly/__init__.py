@@ -5,7 +5,7 @@
   `StreamClose` events per connection and direction, with `Problem`s for conflicts.
 """
 
-from chargescope.analyzer.reassembly.ip import IpDefragmenter
+from chargescope.analyzer.reassembly.ip import IpDefragmenter, Reassembled
 from chargescope.analyzer.reassembly.tcp import TcpReassembler
 
-__all__ = ["IpDefragmenter", "TcpReassembler"]
+__all__ = ["IpDefragmenter", "Reassembled", "TcpReassembler"]

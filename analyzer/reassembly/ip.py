@@ -1,11 +1,11 @@
 """IPv4 and IPv6 fragment reassembly: fragments in, whole datagrams (decoded again) out.
 
-`IpDefragmenter.feed(packet)` returns ``(packet_or_None, problems)``: a packet that is
-not a fragment comes straight back; a fragment is held until its datagram is
-complete, and the fragment that completes it returns the decode of the rebuilt
-datagram. The rebuilt datagram is a raw-IP `Frame` (link type 228/229) carrying the
-number, time, interface and source of the completing fragment, so frame references
-of a reassembled datagram point at its last fragment.
+`IpDefragmenter.feed(packet)` returns ``(result, problems)``: a packet that is not a
+fragment comes straight back; a fragment is held (result None) until its datagram is
+complete, and the fragment that completes it returns a `Reassembled` record: the decode
+of the rebuilt datagram (a raw-IP `Frame`, link type 228/229, carrying the number,
+time, interface and source of the completing fragment) and `origin`, the `ByteRef`s
+that map its payload back to the fragments' frames.
 
 Overlapping fragments: the first bytes seen win (tshark's default); a later copy
 with different bytes is a ``ip.fragment.overlap_conflict`` Problem. Memory is bounded:
@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from chargescope.analyzer.net import LINKTYPE_IPV4, LINKTYPE_IPV6, Packet
-from chargescope.analyzer.records import Frame, Problem
+from chargescope.analyzer.records import ByteRef, Frame, Problem
 
 DEFAULT_TIMEOUT_NS = 60 * 1_000_000_000  # Linux ipfrag_time is 30 s; be generous
 DEFAULT_MAX_BYTES = 16 << 20
@@ -34,12 +35,26 @@ PROBLEM_KINDS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Reassembled:
+    """A whole IP datagram rebuilt from fragments.
+
+    `packet` decodes the rebuilt datagram: its frame is a raw-IP rebuild carrying the
+    number and time of the completing fragment. `origin` maps the datagram's payload
+    (the bytes after the IP header, in order) back to the fragments' frames.
+    """
+
+    packet: Packet
+    origin: tuple[ByteRef, ...]
+
+
 class _Datagram:
     __slots__ = ("first", "pieces", "total", "held", "started_ns", "frames")
 
     def __init__(self, ts_ns: int) -> None:
         self.first: Packet | None = None  # the fragment at offset 0 (gives the header)
-        self.pieces: list[tuple[int, bytes]] = []  # (offset, bytes), non-overlapping
+        # (offset, bytes, where they are in their frame), non-overlapping
+        self.pieces: list[tuple[int, bytes, ByteRef]] = []
         self.total: int | None = None  # known once the last fragment arrived
         self.held = 0
         self.started_ns = ts_ns
@@ -56,7 +71,7 @@ class IpDefragmenter:
         self._held = 0
         self._pending: OrderedDict[tuple, _Datagram] = OrderedDict()
 
-    def feed(self, packet: Packet) -> tuple[Packet | None, list[Problem]]:
+    def feed(self, packet: Packet) -> tuple[Packet | Reassembled | None, list[Problem]]:
         problems: list[Problem] = []
         frame = packet.frame
         if self._pending:
@@ -117,23 +132,29 @@ class IpDefragmenter:
              problems: list[Problem]) -> None:
         end = offset + len(payload)
         cur = offset
-        new: list[tuple[int, bytes]] = []
-        for start, piece in sorted(dgram.pieces):
+        new: list[tuple[int, bytes, ByteRef]] = []
+        frame = packet.frame
+
+        def take(lo: int, hi: int) -> tuple[int, bytes, ByteRef]:
+            return (lo, payload[lo - offset:hi - offset],
+                    ByteRef(frame.source, frame.number, packet.payload_offset + lo - offset,
+                            hi - lo))
+
+        for start, piece, _ref in sorted(dgram.pieces):
             p_end = start + len(piece)
             if p_end <= cur or start >= end:
                 continue
             if start > cur:
-                new.append((cur, payload[cur - offset:start - offset]))
+                new.append(take(cur, start))
             lo, hi = max(cur, start), min(end, p_end)
             if payload[lo - offset:hi - offset] != piece[lo - start:hi - start]:
-                frame = packet.frame
                 problems.append(Problem("ip.fragment.overlap_conflict",
                                         f"IP fragment bytes {lo}..{hi} differ from an earlier "
                                         f"copy; first copy kept", frame.source, frame.number,
                                         packet.payload_offset + lo - offset, "frame"))
             cur = max(cur, p_end)
         if cur < end:
-            new.append((cur, payload[cur - offset:]))
+            new.append(take(cur, end))
         for item in new:
             if item[1]:
                 dgram.pieces.append(item)
@@ -143,14 +164,19 @@ class IpDefragmenter:
     @staticmethod
     def _complete(dgram: _Datagram) -> bool:
         cur = 0
-        for start, piece in sorted(dgram.pieces):
+        for start, piece, _ref in sorted(dgram.pieces):
             if start > cur:
                 return False
             cur = max(cur, start + len(piece))
         return cur >= (dgram.total or 0)
 
-    def _rebuild(self, dgram: _Datagram, last: Packet) -> Packet:
-        payload = b"".join(piece for _start, piece in sorted(dgram.pieces))[:dgram.total]
+    def _rebuild(self, dgram: _Datagram, last: Packet) -> Reassembled:
+        pieces = sorted(dgram.pieces)
+        total = dgram.total or 0
+        payload = b"".join(piece for _start, piece, _ref in pieces)[:total]
+        origin = tuple(ref if start + ref.length <= total else
+                       ByteRef(ref.source, ref.frame, ref.start, total - start)
+                       for start, _piece, ref in pieces if start < total)
         first = dgram.first
         assert first is not None
         data = first.frame.data
@@ -168,8 +194,9 @@ class IpDefragmenter:
             linktype = LINKTYPE_IPV6
         frame = last.frame
         whole = bytes(header) + payload
-        return self._decode(Frame(frame.number, frame.ts_ns, linktype, whole, len(whole),
-                                  frame.interface, frame.source, frame.offset))
+        return Reassembled(self._decode(Frame(frame.number, frame.ts_ns, linktype, whole,
+                                              len(whole), frame.interface, frame.source,
+                                              frame.offset)), origin)
 
     def _expire(self, now: int, problems: list[Problem]) -> None:
         limit = now - self.timeout_ns

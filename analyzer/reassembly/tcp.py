@@ -17,7 +17,8 @@ Rules, chosen to match what users know from tshark's "follow TCP stream":
   offset win. A later copy with different bytes is reported as a
   ``tcp.overlap.conflict`` Problem (checked against buffered segments and the last
   delivered chunk; a one-byte keep-alive probe at the last byte is not a conflict).
-* Out-of-order segments wait in a bounded buffer per direction. When it overflows, or
+* Out-of-order segments wait in a bounded buffer per direction (`max_buffer` bytes,
+  `MAX_PENDING_CHUNKS` pieces). When it overflows, or
   on FIN/RST, idle timeout or end of capture, missing bytes become a `StreamGap` and
   the buffered bytes after it are delivered.
 * A SYN with a new sequence number on a known 4-tuple, or any SYN after the
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from chargescope import backends
 from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, ip_text
 from chargescope.analyzer.records import (
     ByteRef,
@@ -48,12 +50,14 @@ from chargescope.analyzer.records import (
 
 Event = StreamOpen | StreamData | StreamGap | StreamClose | Problem
 
+PLAIN_MASK = TCP_SYN | TCP_FIN | TCP_RST  # flags that change a stream's state
 MOD32 = 1 << 32
 HALF32 = 1 << 31
 
 DEFAULT_MAX_BUFFER = 4 << 20  # out-of-order bytes held per direction
 DEFAULT_IDLE_TIMEOUT_NS = 600 * 1_000_000_000  # ten minutes of capture time
 DEFAULT_MAX_CONNECTIONS = 100_000  # tracked at once; the least recently active go first
+MAX_PENDING_CHUNKS = 1024  # out-of-order pieces per direction (hostile 1-byte segments)
 
 PROBLEM_KINDS: dict[str, str] = {
     "tcp.overlap.conflict": "retransmitted or overlapping bytes differ (first copy kept)",
@@ -91,12 +95,14 @@ class _Half:
 
 
 class _Conn:
-    __slots__ = ("conn", "halves", "client_key", "last_ts", "finished")
+    __slots__ = ("conn", "halves", "client_key", "server_key", "last_ts", "finished")
 
-    def __init__(self, conn: Connection, client_key: tuple, ts_ns: int) -> None:
+    def __init__(self, conn: Connection, client_key: tuple, server_key: tuple,
+                 ts_ns: int) -> None:
         self.conn = conn
         self.halves = (_Half(), _Half())
-        self.client_key = client_key
+        self.client_key = client_key  # (source, addresses, ports) as the client sends
+        self.server_key = server_key  # the same as the server sends
         self.last_ts = ts_ns
         self.finished = False  # both FINs delivered, or RST: late packets are ignored
 
@@ -109,11 +115,6 @@ def _addresses(packet: Packet) -> bytes:
     return packet.frame.data[l3 + 8:l3 + 40]
 
 
-def _swap(addrs: bytes) -> bytes:
-    half = len(addrs) >> 1
-    return addrs[half:] + addrs[:half]
-
-
 class TcpReassembler:
     """Turns TCP Packets into stream events; one instance per pipeline run."""
 
@@ -123,8 +124,12 @@ class TcpReassembler:
         self.max_buffer = max_buffer
         self.idle_timeout_ns = idle_timeout_ns
         self.max_connections = max_connections
+        build = backends.load("recordbuild").builder  # fast record constructors
+        self._byteref = build(ByteRef)
+        self._streamdata = build(StreamData)
         # key: (source, client address + server address, client port, server port)
-        self._conns: OrderedDict[tuple, _Conn] = OrderedDict()
+        self._conns: OrderedDict[tuple, _Conn] = OrderedDict()  # least recently active first
+        self._lookup: dict[tuple, tuple[_Conn, int]] = {}  # either side's key -> direction
         self._next_index = 0
         # idle connections are looked for every 1/16 of the timeout of capture time
         self._expiry_step = max(1, idle_timeout_ns // 16)
@@ -138,12 +143,15 @@ class TcpReassembler:
         """The connection a TCP packet belongs to (after `feed`), like tcp.stream."""
         addrs = _addresses(packet)
         source = packet.frame.source
-        state = (self._conns.get((source, addrs, packet.sport, packet.dport))
-                 or self._conns.get((source, _swap(addrs), packet.dport, packet.sport)))
-        return state.conn if state else None
+        entry = self._lookup.get((source, addrs, packet.sport, packet.dport))
+        return entry[0].conn if entry else None
 
-    def feed(self, packet: Packet) -> list[Event]:
-        """The events one decoded TCP packet causes (empty for pure ACKs and old data)."""
+    def feed(self, packet: Packet, origin: tuple[ByteRef, ...] = ()) -> list[Event]:
+        """The events one decoded TCP packet causes (empty for pure ACKs and old data).
+
+        `origin` is given for a datagram rebuilt from IP fragments: it maps the IP
+        payload to the fragments' frames, so that byte references point there.
+        """
         events: list[Event] = []
         frame = packet.frame
         ts = frame.ts_ns
@@ -155,14 +163,12 @@ class TcpReassembler:
         key = (source, addrs, packet.sport, packet.dport)
         flags = packet.tcp_flags
         syn = flags & TCP_SYN
-        state = self._conns.get(key)
-        if state is not None:
-            direction = 0
-            ckey = key
+        entry = self._lookup.get(key)
+        if entry is not None:
+            state, direction = entry
         else:
-            ckey = (source, _swap(addrs), packet.dport, packet.sport)
-            state = self._conns.get(ckey)
-            direction = 1
+            state = None
+            direction = 0
         if state is not None and syn and not flags & TCP_ACK:
             # a SYN on a known 4-tuple: a retransmission when it repeats the first sequence
             # number seen in its direction, else port reuse (tshark's tcp.stream rule)
@@ -170,7 +176,7 @@ class TcpReassembler:
             if isn is not None and isn != packet.tcp_seq:
                 if not state.finished:
                     self._close(state, -1, "reused", ts, events)
-                del self._conns[ckey]
+                self._forget(state)
                 state = None
         if state is None:
             state, direction = self._open(packet, key, addrs, events)
@@ -180,6 +186,8 @@ class TcpReassembler:
         if state.finished:
             return events
         half = state.halves[direction]
+        if not packet.payload_length and flags & PLAIN_MASK == 0 and half.base is not None:
+            return events  # a bare ACK on a known direction: nothing to reassemble
         seq = packet.tcp_seq
         if half.isn is None:
             half.isn = seq
@@ -197,8 +205,16 @@ class TcpReassembler:
         start = half.next + diff
         if length:
             data = frame.data[packet.payload_offset:packet.payload_offset + length]
-            ref = ByteRef(source, frame.number, packet.payload_offset, length)
-            self._segment(state, direction, half, start, data, ref, ts, events)
+            if origin:
+                skip = packet.payload_offset - packet.l4_offset  # TCP header, in IP payload
+                at = start
+                for ref in _map_refs(origin, skip, length):
+                    piece = data[at - start:at - start + ref.length]
+                    self._segment(state, direction, half, at, piece, ref, ts, events)
+                    at += ref.length
+            else:
+                ref = self._byteref(source, frame.number, packet.payload_offset, length)
+                self._segment(state, direction, half, start, data, ref, ts, events)
         if flags & TCP_FIN and half.fin_at is None:
             half.fin_at = start + length
         if flags & TCP_RST:
@@ -220,6 +236,7 @@ class TcpReassembler:
                 self._close(state, -1, "end-of-capture",
                             state.last_ts if ts_ns is None else ts_ns, events)
         self._conns.clear()
+        self._lookup.clear()
         return events
 
     # -- internals ---------------------------------------------------------------------
@@ -247,12 +264,15 @@ class TcpReassembler:
             server = Endpoint(ip_text(src), packet.sport)
         conn = Connection(self._next_index, client, server, source)
         self._next_index += 1
-        state = _Conn(conn, ckey, packet.frame.ts_ns)
+        state = _Conn(conn, ckey, rkey if ckey is key else key, packet.frame.ts_ns)
         if len(self._conns) >= self.max_connections:  # e.g. a SYN scan: evict the stalest
-            _old_key, old = self._conns.popitem(last=False)
+            old = next(iter(self._conns.values()))
+            self._forget(old)
             if not old.finished:
                 self._close(old, -1, "evicted", packet.frame.ts_ns, events)
         self._conns[ckey] = state
+        self._lookup[ckey] = (state, 0)
+        self._lookup[state.server_key] = (state, 1)
         events.append(StreamOpen(conn, packet.frame.ts_ns, handshake))
         return state, direction
 
@@ -266,14 +286,14 @@ class TcpReassembler:
             return
         if start > half.next:
             self._buffer(state, direction, half, start, data, ref, ts, events)
-            if half.pending_bytes > self.max_buffer:
+            if half.pending_bytes > self.max_buffer or len(half.pending) > MAX_PENDING_CHUNKS:
                 self._skip_to_pending(state, direction, half, ts, events)
             return
         if start < half.next:
             self._check_delivered(state, direction, half, start, data, ref, events)
             cut = half.next - start
             data = data[cut:]
-            ref = ByteRef(ref.source, ref.frame, ref.start + cut, ref.length - cut)
+            ref = self._byteref(ref.source, ref.frame, ref.start + cut, ref.length - cut)
             start = half.next
         self._deliver(state, direction, half, start, data, (ref,), ts, events)
 
@@ -302,7 +322,7 @@ class TcpReassembler:
         half.next = start + len(data)
         half.last_start = start
         half.last_data = data
-        events.append(StreamData(state.conn, direction, start, data, ts, refs))
+        events.append(self._streamdata(state.conn, direction, start, data, ts, refs))
 
     def _buffer(self, state: _Conn, direction: int, half: _Half, start: int, data: bytes,
                 ref: ByteRef, ts: int, events: list[Event]) -> None:
@@ -347,7 +367,8 @@ class TcpReassembler:
     def _skip_to_pending(self, state: _Conn, direction: int, half: _Half, ts: int,
                          events: list[Event]) -> None:
         """Give up on the missing bytes before the first buffered chunk: gap, then deliver."""
-        while half.pending and half.pending_bytes > self.max_buffer:
+        while half.pending and (half.pending_bytes > self.max_buffer
+                                or len(half.pending) > MAX_PENDING_CHUNKS):
             first = half.pending[0]
             if first.start > half.next:
                 events.append(StreamGap(state.conn, direction, half.next,
@@ -393,16 +414,36 @@ class TcpReassembler:
         if not (state.halves[0].closed and state.halves[1].closed):
             events.append(StreamClose(state.conn, direction, ts, reason))
 
+    def _forget(self, state: _Conn) -> None:
+        del self._conns[state.client_key]
+        del self._lookup[state.client_key]
+        del self._lookup[state.server_key]
+
     def _expire(self, now: int, events: list[Event]) -> None:
         limit = now - self.idle_timeout_ns
         conns = self._conns
         while conns:
-            key, state = next(iter(conns.items()))
+            state = next(iter(conns.values()))
             if state.last_ts >= limit:
                 break
-            del conns[key]
+            self._forget(state)
             if not state.finished:
                 self._close(state, -1, "idle-timeout", now, events)
+
+
+def _map_refs(origin: tuple[ByteRef, ...], skip: int, length: int) -> list[ByteRef]:
+    """The frame byte ranges of bytes skip..skip+length of a payload mapped by `origin`."""
+    out = []
+    pos = 0
+    end = skip + length
+    for ref in origin:
+        lo, hi = max(pos, skip), min(pos + ref.length, end)
+        if lo < hi:
+            out.append(ByteRef(ref.source, ref.frame, ref.start + lo - pos, hi - lo))
+        pos += ref.length
+        if pos >= end:
+            break
+    return out
 
 
 def _chunk_start(chunk: _Chunk) -> int:

@@ -54,14 +54,8 @@ def _slac(events: list, scn: Scenario, facts: Facts, rng: random.Random) -> bool
     """The SLAC run (ISO 15118-3): returns whether it matched."""
     ids = scn.ids
     ts = facts.plug_ns + 400 * MS
-    nmk_ev = rng.randbytes(16).hex()
-    events.append(Mme(ts, ids.ev_mac, ids.ev_modem_mac, "CM_SET_KEY", "REQ", {
-        "key_type": 1, "my_nonce": rng.randbytes(4).hex(), "your_nonce": "00000000", "pid": 4,
-        "prn": 0, "pmn": 0, "cco_capability": 0, "nid": rng.randbytes(7).hex(), "new_eks": 1,
-        "new_key": nmk_ev}))
-    events.append(Mme(ts + 3 * MS, ids.ev_modem_mac, ids.ev_mac, "CM_SET_KEY", "CNF", {
-        "result": 0, "my_nonce": rng.randbytes(4).hex(), "your_nonce": "00000000", "pid": 4,
-        "prn": 0, "pmn": 0, "cco_capability": 0}))
+    # the EV leaves any previous network: a fresh random NMK in its own modem
+    _set_key(events, ts, scn, rng, rng.randbytes(7).hex(), rng.randbytes(16).hex())
     run_id = rng.randbytes(8).hex()
     app = {"application_type": 0, "security_type": 0}
     ts += 250 * MS
@@ -107,14 +101,20 @@ def _slac(events: list, scn: Scenario, facts: Facts, rng: random.Random) -> bool
     events.append(Mme(ts, ids.secc_mac, ids.ev_mac, "CM_SLAC_MATCH", "CNF", {
         **app, "mvf_length": 0x56, **match, "nid": nid, "reserved2": 0, "nmk": nmk}))
     facts.slac_matched_ns = ts
-    ts += 15 * MS
+    _set_key(events, ts + 15 * MS, scn, rng, nid, nmk)  # join the EVSE's logical network
+    return True
+
+
+def _set_key(events: list, ts: int, scn: Scenario, rng: random.Random, nid: str,
+             nmk: str) -> None:
+    """CM_SET_KEY.REQ from the EV host to its own modem, and the modem's confirmation."""
+    ids = scn.ids
     events.append(Mme(ts, ids.ev_mac, ids.ev_modem_mac, "CM_SET_KEY", "REQ", {
         "key_type": 1, "my_nonce": rng.randbytes(4).hex(), "your_nonce": "00000000", "pid": 4,
         "prn": 0, "pmn": 0, "cco_capability": 0, "nid": nid, "new_eks": 1, "new_key": nmk}))
-    events.append(Mme(ts + 4 * MS, ids.ev_modem_mac, ids.ev_mac, "CM_SET_KEY", "CNF", {
+    events.append(Mme(ts + 3 * MS, ids.ev_modem_mac, ids.ev_mac, "CM_SET_KEY", "CNF", {
         "result": 0, "my_nonce": rng.randbytes(4).hex(), "your_nonce": "00000000", "pid": 4,
         "prn": 0, "pmn": 0, "cco_capability": 0}))
-    return True
 
 
 def script(scn: Scenario, facts: Facts, rng: random.Random) -> list[Any]:

@@ -175,7 +175,14 @@ def _session(conv: Conversation, scn: Scenario, facts: Facts, v16: bool,
     if facts.auth_request_ns is not None:
         accepted = Fault.CSMS_REJECTS not in scn.faults
         pnc = scn.payment == "PnC"
-        if v16:
+        if scn.remote_start:
+            # started from the eMSP's app: the CSMS relays OCPI START_SESSION; a remote start
+            # is authorized by the eMSP, so the charger sends no Authorize
+            conv.call(facts.auth_request_ns, False, "RequestStartTransaction", {
+                "idToken": {"idToken": ids.rfid_uid, "type": "ISO14443"},
+                "remoteStartId": ids.remote_start_id, "evseId": 1}, {"status": "Accepted"},
+                answer_ns=facts.auth_answer_ns)
+        elif v16:
             conv.call(facts.auth_request_ns, True, "Authorize", {"idTag": ids.rfid_uid},
                       {"idTagInfo": {"status": "Accepted" if accepted else "Invalid"}},
                       answer_ns=facts.auth_answer_ns)
@@ -194,6 +201,9 @@ def _session(conv: Conversation, scn: Scenario, facts: Facts, v16: bool,
         facts.tx_start_ns = facts.auth_answer_ns + 300 * MS
         if v16:
             tx.started(facts.tx_start_ns, "Authorized")
+        elif scn.remote_start:
+            tx.updated(facts.tx_start_ns, "RemoteStart", idtoken=True,
+                       remote_start_id=ids.remote_start_id)
         else:
             tx.updated(facts.tx_start_ns, "Authorized", idtoken=True)
     if facts.charged:
@@ -254,8 +264,10 @@ class _Transaction:
                         "Transaction.Begin")
 
     def updated(self, ts_ns: int, trigger: str, state: str | None = None,
-                idtoken: bool = False) -> None:
-        info = {"chargingState": state} if state else {}
+                idtoken: bool = False, remote_start_id: int | None = None) -> None:
+        info: dict[str, Any] = {"chargingState": state} if state else {}
+        if remote_start_id is not None:
+            info["remoteStartId"] = remote_start_id
         self._event(ts_ns, "Updated", trigger, info, "Sample.Periodic" if trigger ==
                     "MeterValuePeriodic" else "Sample.Clock", idtoken)
 

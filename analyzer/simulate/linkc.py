@@ -73,10 +73,19 @@ def script(scn: Scenario, facts: Facts, rng: random.Random) -> list[Any]:
             "token": token(scn, ts), "location_id": ids.location_id, "evse_uid": ids.evse_uid,
             "authorization_reference": reference},
             200, _ok({"result": "ACCEPTED", "timeout": 30}, ts + 60 * MS))
-        # the CPO never POSTs the CommandResult to response_url: that is the fault
+        # the CPO never POSTs the CommandResult to response_url: that is the fault. The
+        # gateway keeps pushing EVSE status, so the capture outlasts the 30 s timeout.
+        evse = f"{emsp}/locations/{cc}/{pid}/{ids.location_id}/{ids.evse_uid}"
+        for later in (45 * SECOND, 150 * SECOND):
+            at = ts + later
+            gw.exchange(at, True, "PATCH", evse, {"status": "AVAILABLE",
+                                                  "last_updated": iso_time(at)},
+                        200, _ok(None, at + 40 * MS))
         return gw.events
     pnc = scn.payment == "PnC"
-    if facts.auth_request_ns is not None and not pnc:
+    if scn.remote_start and facts.auth_request_ns is not None:
+        _remote_start(gw, scn, facts)
+    elif facts.auth_request_ns is not None and not pnc:
         ts = facts.auth_request_ns + 30 * MS
         path = f"{emsp}/tokens/{ids.rfid_uid}/authorize?type=RFID"
         body = {"location_id": ids.location_id, "evse_uids": [ids.evse_uid]}
@@ -92,12 +101,13 @@ def script(scn: Scenario, facts: Facts, rng: random.Random) -> list[Any]:
         return gw.events
     sessions = f"{emsp}/sessions/{cc}/{pid}/{ids.ocpi_session_id}"
     start = facts.tx_start_ns + 700 * MS
-    auth_method = "WHITELIST" if pnc else "AUTH_REQUEST"
+    auth_method = "COMMAND" if scn.remote_start else "WHITELIST" if pnc else "AUTH_REQUEST"
+    reference = str(ids.remote_start_id) if scn.remote_start else ids.authorization_reference
     session = {
         "country_code": cc, "party_id": pid, "id": ids.ocpi_session_id,
         "start_date_time": iso_time(facts.tx_start_ns), "kwh": 0.0,
         "cdr_token": _cdr_token(scn), "auth_method": auth_method,
-        "authorization_reference": ids.authorization_reference,
+        "authorization_reference": reference,
         "location_id": ids.location_id, "evse_uid": ids.evse_uid,
         "connector_id": str(ids.connector_id), "currency": "EUR", "status": "ACTIVE",
         "last_updated": iso_time(start)}
@@ -125,7 +135,7 @@ def script(scn: Scenario, facts: Facts, rng: random.Random) -> list[Any]:
         "country_code": cc, "party_id": pid, "id": ids.cdr_id,
         "start_date_time": iso_time(facts.tx_start_ns), "end_date_time": iso_time(end - SECOND),
         "session_id": ids.ocpi_session_id, "cdr_token": _cdr_token(scn),
-        "auth_method": auth_method, "authorization_reference": ids.authorization_reference,
+        "auth_method": auth_method, "authorization_reference": reference,
         "cdr_location": {
             "id": ids.location_id, "name": "Simulated Charging Park",
             "address": "Musterstrasse 1", "city": "Berlin", "postal_code": "10115",
@@ -143,3 +153,20 @@ def script(scn: Scenario, facts: Facts, rng: random.Random) -> list[Any]:
         "total_energy": total_energy, "total_time": hours, "last_updated": iso_time(ts)}
     gw.exchange(ts, True, "POST", f"{emsp}/cdrs", cdr, 200, _ok(None, ts + 40 * MS))
     return sorted(gw.events, key=lambda e: e.ts_ns)
+
+
+def _remote_start(gw: _Gateway, scn: Scenario, facts: Facts) -> None:
+    """START_SESSION from the eMSP just before the CSMS relays it; the CPO's result after."""
+    ids = scn.ids
+    emsp = f"/ocpi/emsp/{VERSION}"
+    reference = str(ids.remote_start_id)
+    ts = facts.auth_request_ns - 150 * MS
+    result_url = f"{emsp}/commands/START_SESSION/{reference}"
+    gw.exchange(ts, False, "POST", f"/ocpi/cpo/{VERSION}/commands/START_SESSION", {
+        "response_url": f"https://emsp.example{result_url}", "token": token(scn, ts),
+        "location_id": ids.location_id, "evse_uid": ids.evse_uid,
+        "authorization_reference": reference},
+        200, _ok({"result": "ACCEPTED", "timeout": 30}, ts + 60 * MS))
+    at = facts.auth_answer_ns + 120 * MS
+    gw.exchange(at, True, "POST", result_url, {"result": "ACCEPTED"}, 200,
+                _ok(None, at + 40 * MS))

@@ -224,8 +224,9 @@ def _link_b(wire: nb.Wire, scn: Scenario, events: list[Any], offset: int) -> Non
 
 def _link_c(wire: nb.Wire, scn: Scenario, events: list[Any], offset: int) -> None:
     ids = scn.ids
-    cpo = nb.Node("02:00:5e:30:00:0a", ids.cpo_ip)
-    emsp = nb.Node("02:00:5e:30:00:01", ids.emsp_ip)  # the gateway's default router
+    # the OCPI gateway is captured on its tagged uplink (VLAN 120), as port mirrors often are
+    cpo = nb.Node("02:00:5e:30:00:0a", ids.cpo_ip, vlan=120)
+    emsp = nb.Node("02:00:5e:30:00:01", ids.emsp_ip, vlan=120)  # the default router
     tokens = {True: "Q1BPLXRva2VuLXNpbXVsYXRlZA==", False: "RU1TUC10b2tlbi1zaW11bGF0ZWQ="}
     for event in events:
         if not isinstance(event, Http):

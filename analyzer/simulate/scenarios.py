@@ -130,8 +130,9 @@ _CATALOGUE: tuple[Scenario, ...] = (
            protocol="iso2", payment="EIM", ocpp="ocpp1.6", charge=_AC),
     _happy("dc-pnc-happy", "ISO 15118-2 DC Plug & Charge, OCPP 2.0.1, roaming via OCPI",
            protocol="iso2", payment="PnC", ocpp="ocpp2.0.1", charge=_DC),
-    _happy("iso20-dc-happy", "ISO 15118-20 DC, EIM on OCPP 2.0.1, roaming via OCPI",
-           protocol="iso20", payment="EIM", ocpp="ocpp2.0.1", charge=_DC),
+    _happy("iso20-dc-happy", "ISO 15118-20 DC, started from the eMSP app (OCPI START_SESSION "
+           "-> RequestStartTransaction -> result), OCPP 2.0.1",
+           protocol="iso20", payment="EIM", ocpp="ocpp2.0.1", charge=_DC, remote_start=True),
     _happy("din-dc-happy", "DIN 70121 DC (EIM only), OCPP 1.6, roaming via OCPI",
            protocol="din", payment="EIM", ocpp="ocpp1.6", charge=_DC),
     _fault(_DC_EIM, "slac-timeout",
@@ -151,18 +152,24 @@ _CATALOGUE: tuple[Scenario, ...] = (
             "xlink.auth.b_rejected_c_allowed"}),
     _fault(_DC_EIM, "token-unknown-c",
            "CSMS accepts the RFID but the eMSP answers the OCPI token lookup with "
-           "2004 Unknown Token", {Fault.TOKEN_UNKNOWN_C}, {"xlink.auth.token_unknown_on_c"}),
+           "2004 Unknown Token", {Fault.TOKEN_UNKNOWN_C},
+           {"ocpi.token.unknown", "ocpi.http.client-error", "ocpi.status.client-error",
+            "xlink.auth.token_unknown_on_c"}),
     _fault(_DC_PNC, "pnc-cert-failure",
            "Plug & Charge: Get15118EVCertificate fails on B, so CertificateInstallation "
            "fails on A", {Fault.PNC_CERT},
-           {"v2g.response.failed", "v2g.session.no_stop", "xlink.pnc.certificate_failure"}),
+           # the CSMS capture is plain ws:// (a simulated capture is not encrypted), which the
+           # OCPP analyzer rightly reports for certificate operations
+           {"v2g.response.failed", "v2g.session.no_stop", "xlink.pnc.certificate_failure",
+            "ocpp.security.cert_ops_without_tls"}),
     _fault(_DC_EIM, "energy-mismatch",
            "The CDR on link C bills 0.31 kWh more energy than the OCPP meter on link B",
-           {Fault.ENERGY_MISMATCH}, {"xlink.energy.b_c_mismatch"}),
+           {Fault.ENERGY_MISMATCH}, {"ocpi.cdr.session-mismatch", "xlink.energy.b_c_mismatch"}),
     _fault(replace(_DC_EIM, ocpp="ocpp2.0.1"), "ocpi-command-timeout",
            "eMSP sends OCPI START_SESSION, the CPO accepts it, but the result callback "
            "never arrives and no transaction starts on B", {Fault.OCPI_RESULT_TIMEOUT},
-           {"xlink.ocpi.start_no_transaction"}, remote_start=True),
+           {"ocpi.command.result-missing", "xlink.ocpi.start_no_transaction"},
+           remote_start=True),
     _fault(_AC_EIM, "clock-skew",
            "A happy AC session, but the CSMS host's clock runs 7.5 s ahead of the PLC sniffer",
            {Fault.CLOCK_SKEW}, {"xlink.clock.offset"},
@@ -181,8 +188,13 @@ def _placed(scn: Scenario, index: int) -> Scenario:
     """
     digest = hashlib.sha256(scn.name.encode()).digest()
     n = index + 1
+    site = scn.ids
+    if scn.charge.mode == "AC":  # the site's AC wallbox beside the DC charger
+        site = replace(site, charge_point_id="CP-DE-CSC-0017", evse_id="DE*CSC*E0017*1",
+                       evse_uid="EVSE-0017-1", secc_mac="02:00:5e:10:17:01",
+                       secc_modem_mac="02:00:5e:10:17:02", cp_ip="10.20.0.17")
     ids = replace(
-        scn.ids,
+        site,
         ev_mac=f"02:00:5e:7a:{n:02x}:01", ev_modem_mac=f"02:00:5e:7a:{n:02x}:02",
         emaid=f"DE-CSC-C{12345600 + n:08d}-{digest[0] % 10}",
         rfid_uid=f"04A1B2C3D4{n:04X}", transaction_id=7310 + n,
@@ -190,7 +202,9 @@ def _placed(scn: Scenario, index: int) -> Scenario:
         ocpi_session_id=f"SES-20260314-0042-{n:04d}", cdr_id=f"CDR-20260314-0042-{n:04d}",
         authorization_reference=f"AUTHREF-{digest[1:4].hex().upper()}",
         remote_start_id=4700 + n, session_id_hex=digest[4:12].hex().upper())
-    return replace(scn, ids=ids, start_ns=scn.start_ns + index * SLOT_NS)
+    # each charger's meter keeps counting from one session to the next
+    charge = replace(scn.charge, meter_start_wh=scn.charge.meter_start_wh + index * 2_500)
+    return replace(scn, ids=ids, charge=charge, start_ns=scn.start_ns + index * SLOT_NS)
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: _placed(s, i) for i, s in enumerate(_CATALOGUE)}

@@ -39,9 +39,10 @@ PROTOCOLS: dict[str, Protocol] = {
         # DIN 70121 §9.6.2 Table 75: 2 s for every message, 0.25 s for CurrentDemand.
         msg_timeout={"CurrentDemand": 0.25}, msg_timeout_default=2.0,
         msg_timeout_ref="DIN 70121 Table 75 (V2G_EVCC_Msg_Timeout)",
-        # DIN 70121 Table 77: V2G_EVCC_CableCheck_Timeout 40 s, V2G_EVCC_PreCharge_Timeout 7 s;
-        # Table 76: V2G_SECC_Sequence_Timeout 60 s; V2G_EVCC_Ongoing_Timeout 60 s.
-        timers_ref="DIN 70121 Tables 76/77",
+        # DIN 70121 §9.6.5.5 Table 77: V2G_EVCC_CableCheck_Timeout 40 s,
+        # V2G_EVCC_PreCharge_Timeout 7 s; V2G_SECC_Sequence_Timeout 60 s (§9.6.2);
+        # V2G_EVCC_Ongoing_Timeout 60 s.
+        timers_ref="DIN 70121 §9.6",
     ),
     ISO2: Protocol(
         ISO2, "ISO 15118-2",
@@ -60,7 +61,9 @@ PROTOCOLS: dict[str, Protocol] = {
                      "CurrentDemand": 0.025},
         performance_default=1.5,
         performance_ref="ISO 15118-2 Table 109 (V2G_SECC_Msg_Performance_Time)",
-        timers_ref="ISO 15118-2 Table 111",
+        # V2G_EVCC_CableCheck_Timeout 40 s, V2G_EVCC_PreCharge_Timeout 7 s,
+        # V2G_EVCC_Ongoing_Timeout 60 s, V2G_SECC_Sequence_Timeout 60 s
+        timers_ref="ISO 15118-2 §9.6",
     ),
     ISO20: Protocol(
         ISO20, "ISO 15118-20",
@@ -151,3 +154,7 @@ STAGES: dict[str, str] = {
     "SessionStop": "session stop",
     "VehicleCheckIn": "vehicle check-in", "VehicleCheckOut": "vehicle check-out",
 }
+
+# ISO 15118-20 energy transfer services (SelectedEnergyTransferService/ServiceID).
+ENERGY_SERVICES: dict[int, str] = {1: "AC", 2: "DC", 3: "WPT", 4: "DC_ACDP", 5: "AC_BPT",
+                                   6: "DC_BPT", 7: "DC_ACDP_BPT"}

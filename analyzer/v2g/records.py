@@ -45,6 +45,7 @@ class V2GSession:
     evse_id: str
     payment: str  # "ExternalPayment"/"Contract" (DIN/ISO-2), "EIM"/"PnC" (-20)
     energy_transfer: str  # e.g. "DC_extended", "AC_three_phase_core", "DC_BPT"
+    control_mode: str  # ISO 15118-20: "Scheduled" or "Dynamic" ("" otherwise)
     connections: tuple[int, ...]
     start_ns: int
     end_ns: int

@@ -10,7 +10,7 @@ from typing import Any
 
 from chargescope.analyzer.records import Finding, Message
 from chargescope.analyzer.v2g.records import LinkAReport, V2GSession
-from chargescope.analyzer.v2g.tree import body, find, physical, session_id
+from chargescope.analyzer.v2g.tree import body, find, items, physical, session_id
 
 # Fields worth a glance in a ladder line, in display order (element names as in the XSDs).
 _SCALARS = ("ResponseCode", "EVSEProcessing", "EVProcessing", "EVCCID", "EVSEID",
@@ -33,11 +33,17 @@ def key_fields(msg: Message) -> dict[str, Any]:
     b = body(msg)
     out: dict[str, Any] = {}
     if msg.name == "supportedAppProtocolReq":
-        offer = b.get("AppProtocol") or []
         out["offered"] = [f"{p.get('ProtocolNamespace')}#{p.get('SchemaID')}"
-                          for p in (offer if isinstance(offer, list) else [offer])]
+                          for p in items(b, "AppProtocol")]
     if msg.name.startswith("SessionSetup"):
         out["SessionID"] = session_id(msg)
+    service = b.get("SelectedEnergyTransferService")
+    if isinstance(service, dict):
+        out["ServiceID"] = service.get("ServiceID")
+    mode = next((k for k in b if k.endswith("ControlMode") or k.endswith("EnergyTransferMode")),
+                None)
+    if mode:
+        out["mode"] = mode
     for key in _SCALARS:
         value = b.get(key) if key in b else find(b, key)
         if value is not None and not isinstance(value, (dict, list)):
@@ -126,7 +132,8 @@ def session_header(session: V2GSession) -> list[str]:
         f"  EVCC {session.evcc or '-'}  SECC {session.secc or '-'}  TCP streams "
         f"{', '.join(map(str, session.connections))}",
         f"  EVCCID={session.evcc_id or '-'}  EVSEID={session.evse_id or '-'}  "
-        f"payment={session.payment or '-'}  energy={session.energy_transfer or '-'}",
+        f"payment={session.payment or '-'}  energy={session.energy_transfer or '-'}"
+        + (f"  control={session.control_mode}" if session.control_mode else ""),
     ]
 
 
@@ -157,7 +164,8 @@ def session_document(s: V2GSession, *, full: bool = False) -> dict[str, Any]:
         "protocol_title": s.protocol_title, "namespace": s.namespace,
         "schema_guessed": s.schema_guessed, "evcc": s.evcc, "secc": s.secc,
         "evcc_id": s.evcc_id, "evse_id": s.evse_id, "payment": s.payment,
-        "energy_transfer": s.energy_transfer, "tcp_streams": list(s.connections),
+        "energy_transfer": s.energy_transfer, "control_mode": s.control_mode,
+        "tcp_streams": list(s.connections),
         "start_ns": s.start_ns, "end_ns": s.end_ns,
         "outcome": {"status": s.outcome.status, "stage": s.outcome.stage,
                     "reason": s.outcome.reason, "code": s.outcome.code,

@@ -17,6 +17,7 @@ from typing import Any
 from chargescope.analyzer.records import Finding, Message
 from chargescope.analyzer.v2g import states
 from chargescope.analyzer.v2g.protocols import (
+    ENERGY_SERVICES,
     LOOPS,
     NAMESPACES,
     PROTOCOLS,
@@ -28,7 +29,7 @@ from chargescope.analyzer.v2g.protocols import (
 )
 from chargescope.analyzer.v2g.records import Exchange, LinkAReport, Outcome, V2GSession
 from chargescope.analyzer.v2g.specs import registry
-from chargescope.analyzer.v2g.tree import body, find, physical, session_id
+from chargescope.analyzer.v2g.tree import body, find, items, physical, session_id, sub, text
 
 NS = 1_000_000_000
 
@@ -50,6 +51,9 @@ PRECHARGE_TOLERANCE_V = 20.0
 # Charge-loop deviations tolerated before a finding: regulation is never exact.
 VOLTAGE_MARGIN_V, VOLTAGE_MARGIN_REL = 10.0, 0.02
 CURRENT_MARGIN_A, CURRENT_MARGIN_REL = 2.0, 0.10
+
+# The EVCC sends at most 50 consecutive SECC Discovery Requests ([V2G2-161]).
+SDP_MAX_REQUESTS = 50
 
 SHUTDOWN_PHASE = frozenset({"WeldingDetection", "DC_WeldingDetection", "SessionStop"})
 # Violations the EV put up with: when it still ends the session with an acknowledged
@@ -84,6 +88,7 @@ class _Session:
     evse_id: str = ""
     payment: str = ""
     energy_transfer: str = ""
+    control_mode: str = ""
     connections: list[int] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
@@ -198,8 +203,9 @@ class V2GAnalyser:
 
     # ---------------------------------------------------------------- connections
     def _conn(self, msg: Message) -> _Conn:
-        v2gtp = msg.fields.get("v2gtp") or {}
-        key = (v2gtp.get("tcp_stream"), frozenset((msg.src, msg.dst)))
+        v2gtp = sub(msg.fields, "v2gtp")
+        stream = v2gtp.get("tcp_stream")
+        key = (stream if isinstance(stream, int) else None, frozenset((msg.src, msg.dst)))
         conn = self._conns.get(key)
         if conn is None or conn.closed and msg.name.startswith("supportedAppProtocol"):
             sess = _Session(len(self._sessions))
@@ -325,25 +331,35 @@ class V2GAnalyser:
     def _request_facts(self, conn: _Conn, msg: Message, base: str) -> None:
         sess = conn.session
         b = body(msg)
-        if base == "SessionSetup" and b.get("EVCCID"):
-            sess.evcc_id = str(b["EVCCID"])
+        if base == "SessionSetup" and text(b, "EVCCID"):
+            sess.evcc_id = text(b, "EVCCID")
         elif base in ("ServicePaymentSelection", "PaymentServiceSelection"):
-            sess.payment = str(b.get("SelectedPaymentOption", ""))
+            sess.payment = text(b, "SelectedPaymentOption")
             if sess.protocol == "din" and sess.payment and sess.payment != "ExternalPayment":
                 self._finding(sess, "v2g.payment.not_external",
                               f"DIN session selected {sess.payment}", msg)
-        elif base == "Authorization" and "SelectedAuthorizationService" in b:
-            sess.payment = str(b["SelectedAuthorizationService"])
+        elif base == "Authorization" and text(b, "SelectedAuthorizationService"):
+            sess.payment = text(b, "SelectedAuthorizationService")
         elif base == "ChargeParameterDiscovery":
-            mode = b.get("RequestedEnergyTransferMode") or b.get("EVRequestedEnergyTransferType")
+            mode = text(b, "RequestedEnergyTransferMode") or \
+                text(b, "EVRequestedEnergyTransferType")
             if mode:
-                sess.energy_transfer = str(mode)
+                sess.energy_transfer = mode
             sess.ev_max_voltage = physical(find(b, "EVMaximumVoltageLimit")) or \
                 sess.ev_max_voltage
             sess.ev_min_current = physical(find(b, "EVMinCurrent")) or sess.ev_min_current
+        elif base == "ServiceSelection":
+            service = sub(b, "SelectedEnergyTransferService").get("ServiceID")
+            if isinstance(service, int):
+                sess.energy_transfer = ENERGY_SERVICES.get(service, sess.energy_transfer)
+        elif base == "ScheduleExchange":
+            mode = next((k for k in b if k.endswith("SEReqControlMode")), "")
+            sess.control_mode = mode.split("_", 1)[0]  # "Dynamic" or "Scheduled"
         elif base in ("DC_ChargeParameterDiscovery", "AC_ChargeParameterDiscovery"):
             kind = "DC" if base.startswith("DC") else "AC"
-            sess.energy_transfer = f"{kind}_BPT" if any(k.startswith("BPT") for k in b) else kind
+            if not sess.energy_transfer:
+                sess.energy_transfer = f"{kind}_BPT" if any(k.startswith("BPT") for k in b) \
+                    else kind
             sess.ev_max_voltage = physical(find(b, "EVMaximumVoltage")) or sess.ev_max_voltage
             sess.ev_min_current = physical(find(b, "EVMinimumChargeCurrent")) or \
                 sess.ev_min_current
@@ -377,8 +393,8 @@ class V2GAnalyser:
         conn.outstanding = None
         conn.last_response_ns = msg.ts_ns
         b = body(msg)
-        conn.last_processing = str(b.get("EVSEProcessing", ""))
-        code = str(b.get("ResponseCode", ""))
+        conn.last_processing = text(b, "EVSEProcessing")
+        code = text(b, "ResponseCode")
         if base == "supportedAppProtocol":
             self._handshake(conn, req, msg, b, code)
         elif code.startswith("FAILED"):
@@ -391,7 +407,7 @@ class V2GAnalyser:
             self._bind_session(conn, msg, b)
         elif base == "SessionStop" and code.startswith("OK"):
             sess.stop_ok = conn.stop_ok = True
-            sess.paused = req is not None and body(req).get("ChargingSession") == "Pause"
+            sess.paused = req is not None and text(body(req), "ChargingSession") == "Pause"
         self._evse_status(conn, msg, b)
         self._loop_values(conn, req, msg, base)
         self._check_loop_time(conn, msg, base)
@@ -403,20 +419,19 @@ class V2GAnalyser:
             self._finding(sess, "v2g.handshake.failed", f"supportedAppProtocolRes: {code}",
                           req, msg)
             return
-        offer = body(req).get("AppProtocol", []) if req else []
-        if isinstance(offer, dict):
-            offer = [offer]
+        offer = items(body(req), "AppProtocol") if req else []
         for proto in offer:
-            if isinstance(proto, dict) and proto.get("SchemaID") == b.get("SchemaID"):
-                sess.namespace = str(proto.get("ProtocolNamespace", ""))
+            if proto.get("SchemaID") == b.get("SchemaID") and \
+                    text(proto, "ProtocolNamespace"):
+                sess.namespace = text(proto, "ProtocolNamespace")
                 sess.protocol = NAMESPACES.get(sess.namespace, sess.protocol)
                 sess.schema_guessed = False
 
     def _bind_session(self, conn: _Conn, msg: Message, b: dict) -> None:
         sess = conn.session
         sid = session_id(msg) or ""
-        if b.get("EVSEID"):
-            sess.evse_id = str(b["EVSEID"])
+        if text(b, "EVSEID"):
+            sess.evse_id = text(b, "EVSEID")
         previous = self._by_id.get(sid)
         if previous is not None and previous is not sess and previous.paused:
             # ISO 15118-2 pause/resume: the EVCC rejoins its session on a new connection
@@ -464,11 +479,9 @@ class V2GAnalyser:
 
     def _evse_status(self, conn: _Conn, msg: Message, b: dict) -> None:
         sess = conn.session
-        status = b.get("DC_EVSEStatus") or b.get("AC_EVSEStatus") or b.get("EVSEStatus") or {}
-        if not isinstance(status, dict):
-            return
-        code = status.get("EVSEStatusCode")
-        note = status.get("EVSENotification")
+        status = sub(b, "DC_EVSEStatus") or sub(b, "AC_EVSEStatus") or sub(b, "EVSEStatus")
+        code = text(status, "EVSEStatusCode")
+        note = text(status, "EVSENotification")
         if not conn.ev_stopping:
             if code in SHUTDOWN_CODES:
                 self._finding(sess, "v2g.evse.shutdown", f"{msg.name}: EVSEStatusCode {code}",
@@ -476,7 +489,7 @@ class V2GAnalyser:
             if note in STOP_NOTIFICATIONS:
                 self._finding(sess, "v2g.evse.stop_requested",
                               f"{msg.name}: EVSENotification {note}", msg, once=True)
-        isolation = status.get("EVSEIsolationStatus")
+        isolation = text(status, "EVSEIsolationStatus")
         if isolation == "Fault":
             self._finding(sess, "v2g.evse.isolation_fault", f"{msg.name}: EVSEIsolationStatus "
                           "Fault", msg, once=True)
@@ -606,6 +619,12 @@ class V2GAnalyser:
             out.append(self._reg.make("v2g.sdp.retries", f"{len(before)} SDP requests before "
                                       "the first answer", ts_ns=before[-1].ts_ns,
                                       evidence=before[:3], link="A", count=len(before)))
+        if len(before) > SDP_MAX_REQUESTS:
+            out.append(self._reg.make("v2g.sdp.retry_limit", f"{len(before)} consecutive SDP "
+                                      f"requests, more than {SDP_MAX_REQUESTS}",
+                                      ts_ns=before[SDP_MAX_REQUESTS].ts_ns,
+                                      evidence=before[SDP_MAX_REQUESTS:SDP_MAX_REQUESTS + 1],
+                                      link="A", count=len(before)))
         seccs = {m.fields.get("SECCIPAddress") for m in responses}
         if len(seccs) > 1:
             out.append(self._reg.make("v2g.sdp.several_seccs", "SECCs answering: "
@@ -650,6 +669,7 @@ class V2GAnalyser:
             protocol_title=proto.title if proto else "", namespace=s.namespace,
             schema_guessed=s.schema_guessed, evcc=s.evcc, secc=s.secc, evcc_id=s.evcc_id,
             evse_id=s.evse_id, payment=s.payment, energy_transfer=s.energy_transfer,
+            control_mode=s.control_mode,
             connections=tuple(s.connections), start_ns=s.messages[0].ts_ns,
             end_ns=s.messages[-1].ts_ns, messages=tuple(s.messages),
             exchanges=tuple(s.exchanges), findings=findings, outcome=_outcome(s, findings))

@@ -18,6 +18,8 @@ FINDINGS: tuple[FindingSpec, ...] = (
                 "SDP requests got no SDP response", "[V2G2-159]"),
     FindingSpec("v2g.sdp.retries", N, "sequence",
                 "the EVCC repeated its SDP request before getting an answer", "[V2G2-161]"),
+    FindingSpec("v2g.sdp.retry_limit", W, "sequence",
+                "the EVCC sent more consecutive SDP requests than allowed", "[V2G2-161]"),
     FindingSpec("v2g.sdp.several_seccs", W, "interop",
                 "more than one SECC answered the SDP request (crosstalk?)"),
     FindingSpec("v2g.sdp.no_connection", E, "sequence",

@@ -7,23 +7,41 @@ from typing import Any
 from chargescope.analyzer.records import Message
 
 
+def sub(node: Any, key: str) -> dict[str, Any]:
+    """`node[key]` when both are dicts, else {}: decoded trees are read defensively, since a
+    malformed or hand-made tree must never crash the analyser."""
+    if isinstance(node, dict):
+        value = node.get(key)
+        if isinstance(value, dict):
+            return value
+    return {}
+
+
+def text(node: Any, key: str) -> str:
+    """`node[key]` when it is a string (enumerations, ids), else ''."""
+    value = node.get(key) if isinstance(node, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def items(node: Any, key: str) -> list[dict[str, Any]]:
+    """The dict items of a repeatable element (a list, or one dict), else []."""
+    value = node.get(key) if isinstance(node, dict) else None
+    if isinstance(value, dict):
+        value = [value]
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def body(msg: Message) -> dict[str, Any]:
     """The message element's content: Body/<Name> for DIN and ISO-2, <Name> for -20 / SAP."""
-    fields = msg.fields
-    v2g = fields.get("V2G_Message")
-    if isinstance(v2g, dict):
-        node = (v2g.get("Body") or {}).get(msg.name)
-        return node if isinstance(node, dict) else {}
-    node = fields.get(msg.name)
-    return node if isinstance(node, dict) else {}
+    v2g = sub(msg.fields, "V2G_Message")
+    if v2g:
+        return sub(sub(v2g, "Body"), msg.name)
+    return sub(msg.fields, msg.name)
 
 
 def session_id(msg: Message) -> str | None:
-    v2g = msg.fields.get("V2G_Message")
-    if isinstance(v2g, dict):
-        sid = (v2g.get("Header") or {}).get("SessionID")
-    else:
-        sid = (body(msg).get("Header") or {}).get("SessionID")
+    v2g = sub(msg.fields, "V2G_Message")
+    sid = sub(v2g if v2g else body(msg), "Header").get("SessionID")
     return sid if isinstance(sid, str) else None
 
 

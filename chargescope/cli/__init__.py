@@ -24,6 +24,9 @@ COMMANDS: tuple[str, ...] = (
     "ocpp",
     "ocpi",
     "simulate",
+    "tui",
+    "batch",
+    "triage",
 )
 
 

@@ -34,7 +34,8 @@ def capture_options(func: Callable) -> Callable:
     return func
 
 
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+# ".dump": what tcpdump users (EVerest logfiles among them) name plain libpcap files
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dump", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 # what `analyze` also picks up in a directory: CSMS logs and HAR exports
 SOURCE_SUFFIXES = CAPTURE_SUFFIXES + (".jsonl", ".ndjson", ".log", ".har")
 

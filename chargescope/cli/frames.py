@@ -62,7 +62,7 @@ def command(ctx: click.Context, captures: tuple[Path, ...], as_json: bool,
         ctx.exit(EXIT_BAD_INPUT)
     with ExitStack() as stack:
         try:
-            caps = [stack.enter_context(open_capture(p)) for p in paths]
+            caps = [stack.enter_context(open_capture(p, convert=True)) for p in paths]
         except (NotACaptureError, OSError) as exc:
             diag(f"frames: {exc}")
             ctx.exit(EXIT_BAD_INPUT)

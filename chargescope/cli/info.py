@@ -105,8 +105,9 @@ def command(ctx: click.Context, captures: tuple[Path, ...], as_json: bool,
             keylog: tuple[Path, ...], site: Path | None, show_secrets: bool) -> None:
     """What is in capture files: format, interfaces, counts, time span, problems.
 
-    Like capinfos. Reads pcap and pcapng, gzip-compressed or not; directories are searched
-    for capture files. Exit status 2 when a file is not a capture (the others are still
+    Like capinfos. Reads pcap and pcapng, gzip-compressed or not; other formats Wireshark
+    knows are read through tshark when it is installed. Directories are searched for
+    capture files. Exit status 2 when a file is not a capture (the others are still
     shown).
     """
     paths = expand_captures(captures)
@@ -117,7 +118,7 @@ def command(ctx: click.Context, captures: tuple[Path, ...], as_json: bool,
     unreadable = 0
     for path in paths:
         try:
-            summaries.append(summarize(path))
+            summaries.append(summarize(path, convert=True))
         except (NotACaptureError, OSError) as exc:
             diag(f"info: {exc}")
             unreadable += 1

@@ -102,6 +102,9 @@ def _print_report(source: str, report: OcpiReport) -> None:
             click.echo(f"  cdr {cdr['id']} (session {cdr['session_id']}): "
                        f"{cdr['total_energy']} kWh, {cdr['total_time']} h, "
                        f"cost {cdr['total_cost']} {cdr['currency'] or ''}")
+        if state.tokens:
+            valid = sum(1 for t in state.tokens if t.get("valid") is True)
+            click.echo(f"  tokens exchanged: {len(state.tokens)} ({valid} valid)")
         for auth in state.authorizations:
             click.echo(f"  authorize {auth['token_uid']}: {auth['allowed'] or '-'} "
                        f"(HTTP {auth['status']}, status_code {auth['status_code']})")

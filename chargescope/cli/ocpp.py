@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -42,9 +43,12 @@ LOG (recognised by .jsonl/.ndjson/.log/.txt/.json or by not being a capture):
     from --log-side; chargePointId/chargeBoxId/station/identity; msg/frame/payload,
     as array or JSON text)
   * a JSON array of such objects or of bare OCPP-J arrays
-  * timestamp-prefixed text lines (SteVe, EVerest): "2024-05-01 10:00:00,123 INFO
-    chargeBoxId=CP1 Received: [2,"42","Heartbeat",{}]"; direction words
-    cp->csms/csms->cp, Received/Sending, RX/TX, <</>>, IN/OUT
+  * timestamped text lines (SteVe, evcc, EVerest, the `ocpp` package): a timestamp
+    (2024-05-01 10:00:00,123 / 2024/05/01 10:00:00 / ISO 8601), free text, then the
+    OCPP-J array, which may continue over the next lines (pretty-printed JSON), e.g.
+    "2024-05-01 10:00:00,123 INFO chargeBoxId=CP1 Received: [2,"42","Heartbeat",{}]",
+    "... recv CP1: [2,...]", "... CP1: send [2,...]"; direction words cp->csms/csms->cp,
+    Received/Sending, recv/send, RX/TX, <</>>, IN/OUT
 Lines without a direction get it from the action (who may send it) or the CALL
 a result answers.
 
@@ -72,6 +76,23 @@ def transaction_id(fields: dict[str, Any]) -> Any:
     return info.get("transactionId") if isinstance(info, dict) else None
 
 
+MAX_JSON_DEPTH = 64  # deeper payload subtrees are elided in --json output
+
+
+def bounded(value: Any, depth: int = MAX_JSON_DEPTH) -> Any:
+    """`value` with subtrees deeper than `depth` replaced by a marker: hostile nesting
+    (up to 1024 levels get through the parser) must not break the JSON writer."""
+    if isinstance(value, dict):
+        if depth <= 0:
+            return "<nested too deeply; elided>"
+        return {k: bounded(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        if depth <= 0:
+            return "<nested too deeply; elided>"
+        return [bounded(v, depth - 1) for v in value]
+    return value
+
+
 def message_record(msg: Message) -> dict[str, Any]:
     f = msg.fields
     ref = msg.refs[0] if msg.refs else None
@@ -88,7 +109,7 @@ def message_record(msg: Message) -> dict[str, Any]:
         for key in ("schema", "schema_errors", "payload", "error_code", "error_description",
                     "error_details", "iso15118_pnc"):
             if key in f:
-                rec[key] = f[key]
+                rec[key] = bounded(f[key])
     else:
         rec.update({k: v for k, v in f.items()
                     if k not in ("capture", "connection", "charge_point_id", "direction")})
@@ -193,13 +214,31 @@ def print_report(report: OcppReport, messages: list[Message] | None) -> None:
                  f"{uid:36} {state}{bad}")
 
 
+def only_chargers(report: OcppReport, messages: list[Message] | None,
+                  patterns: tuple[str, ...]) -> tuple[OcppReport, list[Message] | None]:
+    """The report (and message list) restricted to charge points matching `patterns`."""
+    def wanted(cp: str) -> bool:
+        return any(fnmatch.fnmatchcase(cp, pat) for pat in patterns)
+
+    chargers = tuple(c for c in report.chargers if wanted(c.charge_point_id))
+    findings = tuple(f for f in report.findings if wanted(f.extra.get("charge_point_id", "")))
+    kept = ids = None
+    if messages is not None:
+        ids = {c.charge_point_id for c in chargers}
+        kept = [m for m in messages if m.fields.get("charge_point_id") in ids
+                or (m.src in ids or m.dst in ids)]
+    return OcppReport(chargers, findings, sum(c.messages for c in chargers)), kept
+
+
 def _capture_messages(path: Path, options: WebSocketOptions, version: str | None,
-                      problems: list[Problem]) -> Iterator[Message]:
+                      problems: list[Problem],
+                      validate: bool | frozenset[str] = True) -> Iterator[Message]:
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
     from chargescope.dissectors.ocpp import stream_handoff
 
-    pipeline = Pipeline(frame_handoffs=(), stream_handoffs=(stream_handoff(options, version),))
+    pipeline = Pipeline(frame_handoffs=(),
+                        stream_handoffs=(stream_handoff(options, version, validate),))
     with open_capture(path) as cap:
         for item in pipeline.run(cap.frames()):
             if isinstance(item, Problem):
@@ -219,13 +258,23 @@ def _capture_messages(path: Path, options: WebSocketOptions, version: str | None
               help="Who wrote the log files: decides what 'in'/'Received' means.")
 @click.option("--max-message-size", type=int, default=DEFAULT_MAX_MESSAGE, show_default=True,
               help="Cap per (decompressed) WebSocket message, in bytes.")
+@click.option("--no-validate", is_flag=True,
+              help="Skip JSON-schema validation (messages are still decoded and paired).")
+@click.option("--skip-validation", "skip_actions", multiple=True, metavar="ACTION",
+              help="Do not validate this action's messages (lenient mode for known firmware "
+                   "quirks); may repeat.")
+@click.option("--charger", "chargers", multiple=True, metavar="ID",
+              help="Only these charge points (shell-style patterns, e.g. 'CP-12*'); may repeat.")
 @click.option("--messages", "list_messages", is_flag=True,
               help="Also list every message (always included in --json).")
 def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
             site: Path | None, show_secrets: bool, call_timeout: float,
             ocpp_version: str | None, log_side: str, max_message_size: int,
+            no_validate: bool, skip_actions: tuple[str, ...], chargers: tuple[str, ...],
             list_messages: bool) -> None:
     paths = expand_captures(captures)
+    validate: bool | frozenset[str] = False if no_validate else (
+        frozenset(skip_actions) if skip_actions else True)
     analyzer = OcppAnalyzer(call_timeout_ns=int(call_timeout * 1e9))
     options = WebSocketOptions(max_message_size=max_message_size, show_secrets=show_secrets)
     keep = [] if (as_json or list_messages) else None
@@ -235,9 +284,11 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
         diag(f"ocpp: reading {path}")
         try:
             if is_log_file(path):
-                source = read_log(path, log_side=log_side, version=ocpp_version)
+                source = read_log(path, log_side=log_side, version=ocpp_version,
+                                  validate=validate)
             else:
-                source = _capture_messages(path, options, ocpp_version, problems)
+                source = _capture_messages(path, options, ocpp_version, problems,
+                                           validate=validate)
             for msg in source:
                 analyzer.feed(msg)
                 if keep is not None:
@@ -249,6 +300,8 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
             diag(f"ocpp: {path}: unreadable: {exc}")
             bad_input = True
     report = analyzer.finish()
+    if chargers:
+        report, keep = only_chargers(report, keep, chargers)
     if as_json:
         emit_json(report_document(report, keep, problems, [str(p) for p in paths]))
     else:

@@ -417,7 +417,7 @@ class HttpStream:
     def _request_done(self, d: _Direction, partial: _Partial, fields: dict) -> None:
         head = partial.head
         assert isinstance(head, h11.Request)
-        upgrade = head.headers and _header(head, b"upgrade").encode("latin-1")
+        upgrade = _header(head, b"upgrade").encode("latin-1")
         self._pending.append(_Pending(method=fields["method"], target=fields["target"],
                                       exchange=self._exchanges, ts_ns=d.ts_ns,
                                       upgrade=upgrade or b""))
@@ -548,7 +548,8 @@ class HttpStream:
 
 
 def _header(head: h11.Request | h11.Response | h11.InformationalResponse, name: bytes) -> str:
-    values = [v for k, v in head.headers if k == name]
+    # raw_items() is one list; iterating `head.headers` goes through the Sequence ABC per item
+    values = [v for k, v in head.headers.raw_items() if k.lower() == name]
     return ", ".join(v.decode("latin-1") for v in values)
 
 

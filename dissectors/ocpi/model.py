@@ -98,7 +98,9 @@ ENUMS_230: dict[str, frozenset[str]] = {
     **ENUMS_221,
     "VersionNumber": frozenset({"2.0", "2.1", "2.1.1", "2.2", "2.2.1", "2.3.0"}),
     "ModuleID": ENUMS_221["ModuleID"] | {"payments"},
-    "Role": ENUMS_221["Role"] | {"PTP"},
+    "Role": (ENUMS_221["Role"] - {"HUB"}) | {"PTP"},  # a hub is Credentials.hub_party_id
+    "TokenType": ENUMS_221["TokenType"] | {"EMAID"},
+    "TaxIncluded": frozenset({"YES", "NO", "N/A"}),
 }
 
 # -- object tables -------------------------------------------------------------------
@@ -284,8 +286,16 @@ OBJECTS_221: dict[str, tuple[F, ...]] = {
 }
 OBJECTS_230: dict[str, tuple[F, ...]] = {
     **OBJECTS_221,
-    # 2.3.0 keeps the 2.2.1 tables for the objects validated here; its new Payments
-    # module objects are recognised by module but not checked field by field.
+    # 2.3.0 prices carry taxes as a list instead of excl/incl VAT, and tariffs say whether
+    # their prices include taxes; the rest of the objects checked here is unchanged
+    # (its new Payments module objects are recognised by module, not checked field by field).
+    "TaxAmount": (F("name", "string"), F("account_number", "string", "?"),
+                  F("percentage", "number", "?"), F("amount", "number")),
+    "Price": (F("before_taxes", "number"), F("taxes", "obj:TaxAmount", "*")),
+    "PriceLimit": (F("before_taxes", "number"), F("after_taxes", "number", "?")),
+    "Tariff": tuple(F(f.name, "obj:PriceLimit", f.card) if f.name in ("min_price", "max_price")
+                    else f for f in OBJECTS_221["Tariff"]) + (
+        F("tax_included", "enum:TaxIncluded"),),
 }
 
 TABLES = {"2.1.1": (OBJECTS_211, ENUMS_211), "2.2.1": (OBJECTS_221, ENUMS_221),

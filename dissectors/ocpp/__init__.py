@@ -20,7 +20,8 @@ def looks_like_ocpp(payload: bytes) -> bool:
     return head[:1] in (b"2", b"3", b"4", b"5", b"6") and head[1:2] in (b",", b" ", b"\t", b"\n", b"\r", b"")
 
 
-def payload_handoff(version: str | None = None, validate: bool = True) -> PayloadHandoff:
+def payload_handoff(version: str | None = None,
+                    validate: bool | frozenset[str] = True) -> PayloadHandoff:
     """The WebSocket payload handoff for OCPP; `version` forces a version for all."""
 
     def factory(conn: Connection) -> PayloadHandler:
@@ -44,7 +45,8 @@ def payload_handoff(version: str | None = None, validate: bool = True) -> Payloa
 __all__ = ["OcppDecoder", "looks_like_ocpp", "payload_handoff", "stream_handoff"]
 
 
-def stream_handoff(options=None, version: str | None = None, validate: bool = True):
+def stream_handoff(options=None, version: str | None = None,
+                   validate: bool | frozenset[str] = True):
     """The TCP StreamHandoff for WebSocket carrying OCPP (heuristic, no fixed ports:
     OCPP-J has no registered port and 80/8080 are shared with OCPI's HTTP)."""
     from chargescope.analyzer.handoff import StreamHandoff

@@ -11,19 +11,30 @@ could be read are kept.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chargescope.dissectors.ocpp.versions import MessageType
 
-try:
-    import orjson
 
-    _loads = orjson.loads
-    _DecodeError: type[Exception] = orjson.JSONDecodeError
-except ImportError:  # pragma: no cover - orjson is optional
-    _loads = json.loads
-    _DecodeError = json.JSONDecodeError
+def _pick_loads() -> tuple[Any, type[Exception]]:
+    """orjson when it bounds nesting depth, else the standard library.
+
+    Old orjson releases (e.g. 3.8) recurse without limit and crash the process (C stack
+    overflow) on a hostile `[[[[...` payload; current ones stop at depth 1024 with a
+    JSONDecodeError. One cheap probe at import tells which we have.
+    """
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is optional
+        return json.loads, json.JSONDecodeError
+    try:
+        orjson.loads(b"[" * 1100 + b"]" * 1100)
+    except orjson.JSONDecodeError:
+        return orjson.loads, orjson.JSONDecodeError
+    return json.loads, json.JSONDecodeError
+
+
+_loads, _DecodeError = _pick_loads()
 
 _TYPE_NAMES = {int(t): t.name for t in MessageType}
 MAX_UNIQUE_ID = 36  # OCPP-J: "maximum of 36 characters, to allow for GUIDs"
@@ -38,8 +49,10 @@ _SHAPES: dict[int, tuple[int, str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class RpcFrame:
+class RpcFrame(NamedTuple):
+    """The parts of one OCPP-J message (an immutable tuple: built once per message on the
+    hot path, where a frozen dataclass's field assignments would cost more than parsing)."""
+
     message_type_id: int | None
     unique_id: str | None
     action: str | None  # CALL and SEND only; results get theirs from pairing

@@ -46,8 +46,10 @@ _GUESS_ORDER = ("2.0.1", "2.1", "1.6")
 class OcppDecoder:
     def __init__(self, connection: Any, *, version: str | None = None,
                  version_source: str = "", charge_point_id: str = "",
-                 store: SchemaStore | None = None, validate: bool = True,
+                 store: SchemaStore | None = None, validate: bool | frozenset[str] = True,
                  capture: str = "") -> None:
+        """`validate`: True, False, or the set of actions *not* to validate (lenient
+        validation per message, as CSMSs offer for known-broken firmware)."""
         self.connection = connection
         self.capture = capture  # the capture file: connection indexes are unique within it
         self.version = version
@@ -170,7 +172,8 @@ class OcppDecoder:
         mtype = rpc.message_type_id
         if mtype not in (2, 3, 6):
             return {}
-        if not self.validate:
+        if self.validate is False or (action is not None and not isinstance(self.validate, bool)
+                                      and action in self.validate):
             return {"schema": "not-validated"}
         if version is None:
             return {"schema": "unknown-version"}
@@ -207,7 +210,7 @@ def _pnc_data_transfer(payload: dict) -> dict | None:
             import json
 
             out["data"] = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             out["data_problem"] = "data is not a JSON string"
     return out
 

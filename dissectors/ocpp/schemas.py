@@ -62,20 +62,27 @@ class _Compiled:
             self._py = cls(schema)
 
     def is_valid(self, instance: Any) -> bool:
-        if self._rs is not None:
-            return self._rs.is_valid(instance)
-        return self._py.is_valid(instance)
+        try:
+            if self._rs is not None:
+                return self._rs.is_valid(instance)
+            return self._py.is_valid(instance)
+        except (ValueError, RecursionError):  # nested deeper than the validator recurses
+            return False
 
     def violations(self, instance: Any) -> list[Violation]:
         out: list[Violation] = []
-        if self._rs is not None:
-            for err in self._rs.iter_errors(instance):
-                rule = str(err.schema_path[-1]) if err.schema_path else ""
-                out.append(Violation(json_pointer(err.instance_path), rule, err.message))
-        else:
-            for err in self._py.iter_errors(instance):
-                out.append(Violation(json_pointer(err.absolute_path), str(err.validator),
-                                     err.message))
+        try:
+            if self._rs is not None:
+                for err in self._rs.iter_errors(instance):
+                    rule = str(err.schema_path[-1]) if err.schema_path else ""
+                    out.append(Violation(json_pointer(err.instance_path), rule, err.message))
+            else:
+                for err in self._py.iter_errors(instance):
+                    out.append(Violation(json_pointer(err.absolute_path), str(err.validator),
+                                         err.message))
+        except (ValueError, RecursionError) as exc:
+            # jsonschema-rs refuses instances nested deeper than its recursion limit
+            return [Violation("", "depth", f"payload nested too deeply to validate: {exc}")]
         out.sort(key=lambda v: (v.pointer, v.rule))
         return out
 

@@ -20,9 +20,6 @@ from chargescope.dissectors.websocket.stream import (
     WsMessageInfo,
 )
 
-# Ports OCPP deployments commonly use for ws:// (TLS ports carry no cleartext).
-COMMON_PORTS: tuple[int, ...] = (80, 8080, 8180, 8887, 9000, 9220)
-
 
 def probe(first_bytes: bytes, direction: int) -> bool:
     """Heuristic over a direction's first bytes: an upgrade request, or a frame."""
@@ -62,4 +59,4 @@ def stream_factory(handoffs: Sequence[PayloadHandoff] = (),
 
 
 __all__ = ["PayloadHandoff", "WebSocketOptions", "WebSocketStream", "WsMessageInfo",
-           "probe", "stream_factory", "COMMON_PORTS"]
+           "probe", "stream_factory"]

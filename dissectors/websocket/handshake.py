@@ -83,13 +83,30 @@ def _basic_auth(value: str, show_secrets: bool) -> dict[str, str]:
     return out
 
 
+_SECRET_PARAMS = ("token", "password", "passwd", "pass", "secret", "key", "auth", "apikey")
+
+
+def _mask_query(query: str) -> str:
+    """Query parameters that look like credentials (`?token=...`) masked, others kept."""
+    out = []
+    for part in query.split("&"):
+        name, sep, value = part.partition("=")
+        if sep and any(word in name.lower() for word in _SECRET_PARAMS):
+            value = SECRET_MASK
+        out.append(f"{name}{sep}{value}")
+    return "&".join(out)
+
+
 def request_fields(head: HeaderBlock, show_secrets: bool = False) -> dict:
     """Fields of the client's upgrade request (method, path, identity, offers, auth)."""
     parts = head.start_line.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/"):
         raise HandshakeError(f"not an HTTP request line: {head.start_line[:80]!r}")
     method, target, version = parts
-    path = urlsplit(target).path
+    url = urlsplit(target)
+    path = url.path
+    if url.query and not show_secrets:
+        target = url._replace(query=_mask_query(url.query)).geturl()
     segments = [unquote(s) for s in path.split("/") if s]
     fields: dict = {
         "http": "request",

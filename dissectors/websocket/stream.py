@@ -177,7 +177,7 @@ class WebSocketStream:
         self.charge_point_id = ""
         self.deflate: DeflateParams | None = None
         self._handler: PayloadHandler | None = None
-        self._handler_name = ""
+        self.payload_protocol = ""  # name of the payload handoff chosen (e.g. "ocpp")
         self._pending_body = 0  # body bytes of a non-101 response still expected
         self._response_msg: dict | None = None
         self._closed: set[int] = set()  # directions that sent FIN/RST
@@ -200,15 +200,53 @@ class WebSocketStream:
                 return out
         if not d.buf:
             d.base = offset
+            if (d.mode is _Mode.FRAMES and d.frag is None and not d.skip and not d.tentative
+                    and len(event.refs) == 1 and data is event.data):
+                used = self._whole_frames(event, out)
+                if used == len(data):
+                    return out
+                data, offset = data[used:], offset + used
         d.buf += data
         d.refs.add(offset, _refs_for(event, offset))
         out.extend(self._process(event.direction, event.ts_ns))
         return out
 
+    def _whole_frames(self, event: StreamData, out: list[Message]) -> int:
+        """Fast path: decode the unfragmented, well-formed data frames at the start of
+        `event.data` straight from it, without buffering; returns the bytes used. The
+        first frame that is partial, fragmented, control or faulty stops it, and the
+        general path takes over from there (same Messages either way)."""
+        direction = event.direction
+        d = self._dirs[direction]
+        data = event.data
+        n = len(data)
+        ref = event.refs[0]
+        cap = self.options.max_message_size
+        deflate_on = d.inflater is not None
+        from_client = direction == 0
+        parse = wsf.parse_header
+        pos = 0
+        while pos < n:
+            head = parse(data, pos)
+            if head is None or not head.fin or head.opcode not in (_OP_TEXT, _OP_BINARY):
+                break
+            end = pos + head.header_len + head.length
+            if end > n or head.length > cap or head.masked != from_client or head.rsv2 \
+                    or head.rsv3 or (head.rsv1 and not deflate_on):
+                break
+            payload = data[pos + head.header_len:end]
+            if head.masked:
+                payload = wsf.unmask(payload, head.mask_key)
+            refs = (ByteRef(ref.source, ref.frame, ref.start + pos, end - pos),)
+            out.append(self._deliver(direction, head.opcode, head.rsv1, payload, 1, head.length,
+                                     [], d.base + pos, event.ts_ns, refs))
+            pos = end
+        d.base += pos
+        return pos
+
     def on_gap(self, event: StreamGap) -> list[Message]:
         d = self._dirs[event.direction]
-        out = self._gap(event.direction, event.offset, event.length, event.ts_ns,
-                        flush_partial=True)
+        out = self._gap(event.direction, event.offset, event.length, event.ts_ns)
         d.base = event.offset + event.length
         return out
 
@@ -247,8 +285,7 @@ class WebSocketStream:
         return Problem(kind, detail, source=first.source if first else self.conn.source,
                        frame=first.frame if first else 0, offset=offset, where="stream")
 
-    def _gap(self, direction: int, offset: int, length: int, ts_ns: int,
-             flush_partial: bool = False) -> list[Message]:
+    def _gap(self, direction: int, offset: int, length: int, ts_ns: int) -> list[Message]:
         d = self._dirs[direction]
         out = self._flush(direction, ts_ns, f"{length} bytes missing at stream offset {offset}")
         if d.mode is _Mode.FRAMES or d.mode is _Mode.HANDSHAKE:
@@ -364,6 +401,12 @@ class WebSocketStream:
         status = fields["status"]
         if status == 101:
             self.subprotocol = fields["subprotocol"]
+            offered = (self.request or {}).get("subprotocols_offered") or []
+            if not self.subprotocol and len(offered) == 1:
+                # The server did not echo a subprotocol (a common CSMS bug); the client's
+                # only offer is still the best statement of what it will speak.
+                self.subprotocol = offered[0]
+                fields["subprotocol_assumed"] = offered[0]
             self.deflate = negotiated_deflate(fields["extensions"])
             self._setup_inflaters()
             key = (self.request or {}).get("websocket_key", "")
@@ -614,18 +657,25 @@ class WebSocketStream:
 
     def _complete(self, direction: int, frag: _Fragmented, ts_ns: int,
                   refs: tuple[ByteRef, ...]) -> Message:
-        d = self._dirs[direction]
-        problems = list(frag.problems)
-        ws = {"opcode": frag.opcode, "fragments": frag.frames, "compressed": frag.compressed,
-              "wire_size": frag.size}
-        payload = b"".join(frag.parts)
         if frag.oversized:
-            problems.append(self._problem("websocket.message.too_large",
-                                          f"message of {frag.size} bytes exceeds the "
-                                          f"{self.options.max_message_size}-byte cap",
-                                          frag.start, refs))
+            ws = {"opcode": frag.opcode, "fragments": frag.frames, "compressed": frag.compressed,
+                  "wire_size": frag.size}
+            problems = [*frag.problems, self._problem(
+                "websocket.message.too_large", f"message of {frag.size} bytes exceeds the "
+                f"{self.options.max_message_size}-byte cap", frag.start, refs)]
             return self._ws_message(direction, "Oversized message", ts_ns, ws, refs, problems)
-        if frag.compressed:
+        return self._deliver(direction, frag.opcode, frag.compressed, b"".join(frag.parts),
+                             frag.frames, frag.size, list(frag.problems), frag.start,
+                             frag.ts_ns, refs)
+
+    def _deliver(self, direction: int, opcode: int, compressed: bool, payload: bytes,
+                 frames: int, wire_size: int, problems: list[Problem], start: int, ts_ns: int,
+                 refs: tuple[ByteRef, ...]) -> Message:
+        """A whole data message (reassembled, still compressed): inflate, check, hand on."""
+        d = self._dirs[direction]
+        ws = {"opcode": opcode, "fragments": frames, "compressed": compressed,
+              "wire_size": wire_size}
+        if compressed:
             assert d.inflater is not None
             try:
                 inflated = d.inflater.inflate(payload)
@@ -634,7 +684,7 @@ class WebSocketStream:
                     if d.window_lost or self.response is None else ""
                 problems.append(self._problem("websocket.deflate.failed",
                                               f"permessage-deflate payload does not inflate: "
-                                              f"{exc}{why}", frag.start, refs))
+                                              f"{exc}{why}", start, refs))
                 return self._ws_message(direction, "Undecodable message", ts_ns, ws, refs,
                                         problems)
             ws["size"] = inflated.size
@@ -643,25 +693,25 @@ class WebSocketStream:
                     "websocket.deflate.too_large",
                     f"message inflates to {inflated.size} bytes, over the "
                     f"{self.options.max_message_size}-byte cap (decompression bomb?)",
-                    frag.start, refs))
+                    start, refs))
                 return self._ws_message(direction, "Oversized message", ts_ns, ws, refs,
                                         problems)
             payload = inflated.data
-        if frag.opcode == _OP_TEXT:
+        if opcode == _OP_TEXT:
             try:
                 payload.decode("utf-8")
             except UnicodeDecodeError as exc:
                 problems.append(self._problem("websocket.text.invalid_utf8",
                                               f"text message is not UTF-8 at payload byte "
-                                              f"{exc.start} (RFC 6455 8.1)", frag.start, refs))
+                                              f"{exc.start} (RFC 6455 8.1)", start, refs))
         handler = self._payload_handler(payload)
         src, dst = (self._ends if direction == 0 else self._ends[::-1])
         if handler is None:
-            fields = {**ws, "text" if frag.opcode == 1 else "data":
-                      payload.decode("utf-8", "replace") if frag.opcode == 1 else payload.hex()}
-            return self._ws_message(direction, "Text" if frag.opcode == 1 else "Binary",
-                                    frag.ts_ns, fields, refs, problems)
-        info = WsMessageInfo(self.conn, direction, frag.ts_ns, src, dst, refs, self.subprotocol,
+            fields = {**ws, "text" if opcode == 1 else "data":
+                      payload.decode("utf-8", "replace") if opcode == 1 else payload.hex()}
+            return self._ws_message(direction, "Text" if opcode == 1 else "Binary",
+                                    ts_ns, fields, refs, problems)
+        info = WsMessageInfo(self.conn, direction, ts_ns, src, dst, refs, self.subprotocol,
                              self.charge_point_id, ws, tuple(problems))
         return handler(payload, info)
 
@@ -677,7 +727,7 @@ class WebSocketStream:
         else:
             return None
         self._handler = handoff.factory(self.conn)
-        self._handler_name = handoff.name
+        self.payload_protocol = handoff.name
         return self._handler
 
 

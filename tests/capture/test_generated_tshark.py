@@ -5,6 +5,8 @@ obsolete packet blocks, snaplen-cut frames, gzip."""
 from __future__ import annotations
 
 import gzip
+import shutil
+import subprocess
 
 import pytest
 from conftest import load_impl, twin_params
@@ -14,7 +16,7 @@ from scapy.utils import PcapNgWriter, wrpcap
 
 from capture.samples import read
 from capture.tshark import needs_tshark, section_local, tshark_frames
-from chargescope.analyzer.capture import SECRETS_TLS_KEY_LOG
+from chargescope.analyzer.capture import SECRETS_TLS_KEY_LOG, NotACaptureError, open_capture
 from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
 
 T0 = 1_700_000_000_000_000_000
@@ -127,6 +129,8 @@ def test_multi_section_pcapng(tmp_path, which, gz):
                                                          ("fe80::1", ("ev",))]
     assert [(s.interface, s.received, s.dropped) for s in cap.stats] == [(0, 4, 0)]
     assert cap.truncated == 1
+    assert cap.counters == {"frames": 10, "bytes": 524, "truncated": 1, "malformed": 0}
+    assert cap.tls_key_log() == b"CLIENT_RANDOM aa bb\n"
 
 
 @needs_tshark
@@ -143,3 +147,28 @@ def test_simple_packet_blocks(tmp_path, which):
     assert problems == []
     assert rows == tshark_frames(path)
     assert [r[1] for r in rows] == [T0, 0, 0, T0 + 5]
+
+
+@needs_tshark
+@pytest.mark.skipif(shutil.which("editcap") is None, reason="editcap not installed")
+def test_other_formats_through_tshark(tmp_path):
+    """A snoop file (not read natively) comes through tshark with a capture.converted note."""
+    original = tmp_path / "a.pcap"
+    with PcapWriter(original, nano=False) as w:
+        for i in range(5):
+            w.write(bytes(Ether() / IP() / UDP(dport=15118) / (b"z" * i)), T0 + i * 1000)
+    snoop = tmp_path / "a.snoop"
+    subprocess.run(["editcap", "-F", "snoop", str(original), str(snoop)], check=True,
+                   capture_output=True)
+    with pytest.raises(NotACaptureError):
+        open_capture(snoop)
+    with open_capture(snoop, convert=True) as cap:
+        frames = list(cap.frames())
+    assert cap.converted_from == "tshark"
+    assert [p.kind for p in cap.problems] == ["capture.converted"]
+    with open_capture(original) as cap:
+        assert [(f.ts_ns, f.data) for f in frames] == [(f.ts_ns, f.data) for f in cap.frames()]
+    text = tmp_path / "notes.snoop"
+    text.write_text("just some text\n" * 20)
+    with pytest.raises(NotACaptureError, match="tshark"):
+        open_capture(text, convert=True)

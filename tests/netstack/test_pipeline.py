@@ -180,7 +180,11 @@ def test_any_fragment_order_with_duplicates_rebuilds_the_datagram(size, fragsize
             rebuilt.append(whole)
     # duplicates arriving after completion may complete the datagram a second time
     assert len(rebuilt) >= 1 and (len(rebuilt) == 1 or dups)
-    assert all(r.status == net.DECODED and r.payload == payload[:size] for r in rebuilt)
+    frames = {f.number: f for f in frames_of(raws)}
+    for r in rebuilt:
+        assert r.packet.status == net.DECODED and r.packet.payload == payload[:size]
+        mapped = b"".join(frames[o.frame].data[o.start:o.start + o.length] for o in r.origin)
+        assert mapped == udp(payload[:size])  # origin maps the IP payload to the fragments
 
 
 def test_every_problem_kind_in_the_sources_is_registered() -> None:
@@ -197,3 +201,37 @@ def test_every_problem_kind_in_the_sources_is_registered() -> None:
         used |= set(re.findall(r'"((?:net|ip|tcp|pipeline)\.[a-z0-9_]+\.[a-z0-9_]+)"',
                                path.read_text()))
     assert used and used <= set(pipeline.PROBLEM_KINDS)
+
+
+_segments = st.builds(
+    lambda client, flags, seq, data, frag: (client, flags, seq, data, frag),
+    st.booleans(), st.integers(0, 0x3F), st.sampled_from([0, 1, 2, 100, 2**31, 2**32 - 3]),
+    st.binary(max_size=12), st.sampled_from([0, 0, 0, 0x2000, 0x0001, 0x2002]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(segments=st.lists(_segments, max_size=30), junk=st.lists(st.binary(max_size=60),
+                                                                 max_size=5))
+def test_hostile_tcp_and_fragments_never_break_the_pipeline(segments, junk) -> None:
+    raws = []
+    for client, flags, seq, data, frag in segments:
+        src, dst = (CLIENT, SERVER) if client else (SERVER, CLIENT)
+        sport, dport = (40000, 15118) if client else (15118, 40000)
+        raws.append(eth(0x0800, ipv4(6, tcp(data, flags=flags, sport=sport, dport=dport,
+                                            seq=seq), src=src, dst=dst, flags_frag=frag)))
+    raws += junk
+    frames = frames_of(raws)
+    pipeline = Pipeline([], [StreamHandoff("rec", (15118,), None, Recorder)],
+                        tcp_max_buffer=16)
+    out = list(pipeline.run(frames))
+    stats = pipeline.stats
+    assert stats.frames == len(frames) == stats.decoded + stats.malformed + stats.out_of_scope
+    assert all(isinstance(o, (Message, Problem)) for o in out)
+    # stream offsets never go backwards and data never overlaps within a direction
+    ends: dict[tuple[int, int], int] = {}
+    for item in iter_stream_events(frames_of(raws), tcp_max_buffer=16):
+        if isinstance(item, (StreamData,)) or type(item).__name__ == "StreamGap":
+            key = (item.conn.index, item.direction)
+            length = len(item.data) if isinstance(item, StreamData) else item.length
+            assert item.offset == ends.get(key, 0)
+            ends[key] = item.offset + length

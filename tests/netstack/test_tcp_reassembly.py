@@ -248,3 +248,20 @@ def test_keepalive_with_garbage_byte_is_not_a_conflict() -> None:
     events = run(packets)
     assert tiles(events, 0, wire.frames) == (b"abcd", [])
     assert not [e for e in events if isinstance(e, Problem)]
+
+
+def test_many_tiny_out_of_order_pieces_are_bounded_too() -> None:
+    from chargescope.analyzer.reassembly.tcp import MAX_PENDING_CHUNKS
+
+    wire = Wire()
+    packets = wire.handshake() + [wire.packet(0, 10 + 2 * i, b"q")
+                                  for i in range(MAX_PENDING_CHUNKS + 5)]
+    r = TcpReassembler()
+    events = []
+    for p in packets:
+        events += r.feed(p)
+    assert [(g.offset, g.length) for g in events if isinstance(g, StreamGap)][:2] == [
+        (0, 10), (11, 1)]
+    events += r.finish()
+    stream, _gaps = tiles(events, 0, wire.frames)
+    assert stream.replace(b"\0", b"") == b"q" * (MAX_PENDING_CHUNKS + 5)

@@ -114,9 +114,10 @@ def _write(tmp_path, name: str, packets: list, linktype: int | None = None):
 
 @functools.cache
 def _scenarios() -> dict[str, tuple[list, int | None]]:
-    from scapy.layers.inet import IP, UDP, fragment
+    from scapy.layers.inet import IP, TCP, UDP, fragment
     from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, fragment6
     from scapy.layers.l2 import ARP, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Ether, Loopback
+    from scapy.packet import Raw
 
     def eth(p):
         return Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / p
@@ -130,6 +131,12 @@ def _scenarios() -> dict[str, tuple[list, int | None]]:
     retrans = s["open"] + [c[0], c[1], c[0], c[2], c[1], c[2]] + c[3:] + sv + sv[:2] + \
         s["close"]
     lost = s["open"] + [c[0], c[2]] + c[3:] + sv + s["close"]
+    # overlaps: a segment spanning two others, and a conflicting copy (first seen wins)
+    span = c[1].copy()
+    span[TCP].payload = Raw(bytes(c[1][TCP].payload) + bytes(c[2][TCP].payload)[:50])
+    clash = c[2].copy()
+    clash[TCP].payload = Raw(b"X" * 30)
+    overlapping = s["open"] + [c[0], c[2], span, clash, c[1]] + c[3:] + sv + s["close"]
     wrap = _tcp_session(_payload(900, 3), _payload(300, 4), isn_c=(1 << 32) - 350,
                         isn_s=(1 << 32) - 5, sport=50001)
     wrapped = wrap["open"] + wrap["client"] + wrap["server"] + wrap["close"]
@@ -141,17 +148,21 @@ def _scenarios() -> dict[str, tuple[list, int | None]]:
                       / UDP(sport=1234, dport=15118) / _payload(3000, 8), 1280)
     dest6 = IPv6(src="fe80::1", dst="fe80::2") / IPv6ExtHdrDestOpt() / UDP(sport=5, dport=6) / b"x"
     vlan = [Ether() / Dot1AD(vlan=100) / Dot1Q(vlan=200) / p for p in plain[:6]]
+    # a TCP segment cut into IP fragments (bytes must map back to the fragments)
+    tcpfrag = s["open"] + [c[0]] + fragment(c[1], fragsize=48)[::-1] + c[2:] + sv + s["close"]
     mid = s["client"][3:] + s["server"][2:] + s["close"]  # connection open before capture
     return {
         "plain.pcap": ([eth(p) for p in plain], None),
         "reordered.pcap": ([eth(p) for p in reordered], None),
         "retransmitted.pcap": ([eth(p) for p in retrans], None),
         "lost.pcap": ([eth(p) for p in lost], None),
+        "overlapping.pcap": ([eth(p) for p in overlapping], None),
         "wraparound.pcap": ([eth(p) for p in wrapped], None),
         "ipv6.pcap": ([eth(p) for p in ipv6], None),
         "midstream.pcap": ([eth(p) for p in mid], None),
         "fragments.pcap": ([eth(p) for p in frag4[::-1] + frag6 + [dest6]], None),
         "vlan.pcap": (vlan + [Ether() / ARP()], None),
+        "tcp-fragmented.pcap": ([eth(p) for p in tcpfrag], None),
         "sll.pcap": ([CookedLinux(lladdrlen=6, src=b"\x02\x00\x00\x00\x00\x01\x00\x00") / p for p in plain], 113),
         "sll2.pcap": ([CookedLinuxV2(lladdrlen=6, src=b"\x02\x00\x00\x00\x00\x01\x00\x00") / p
                        for p in reordered], 276),

@@ -106,10 +106,15 @@ def our_view(frames: list[Frame], impl: str = "python") -> OurView:
     tcp = TcpReassembler()
     view = OurView()
 
+    by_number = {frame.number: frame for frame in frames}
+
     def take(events: list) -> None:
         for event in events:
             view.events.append(event)
             if isinstance(event, StreamData):
+                # every byte maps back to the frame it came in
+                assert event.data == b"".join(by_number[r.frame].data[r.start:r.start + r.length]
+                                              for r in event.refs)
                 view.streams[event.conn.index][event.direction] += event.data
             elif isinstance(event, StreamGap):
                 view.gaps[event.conn.index].append(event)
@@ -119,14 +124,16 @@ def our_view(frames: list[Frame], impl: str = "python") -> OurView:
         view.packets[frame.number] = packet
         if packet.status != DECODED:
             continue
+        origin = ()
         if packet.frag is not None:
             whole, problems = defrag.feed(packet)
             view.events.extend(problems)
             if whole is None:
                 continue
-            view.packets[frame.number] = packet = whole
+            view.packets[frame.number] = packet = whole.packet
+            origin = whole.origin
         if packet.l4_offset >= 0 and packet.ip_proto == IPPROTO_TCP:
-            take(tcp.feed(packet))
+            take(tcp.feed(packet, origin))
             conn = tcp.connection_of(packet)
             if conn is not None:
                 view.conn_of[frame.number] = conn.index

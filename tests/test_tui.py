@@ -1,0 +1,93 @@
+"""The TUI driven headless with Textual's Pilot on the demo captures."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from chargescope.analyzer.analysis import analyze
+from chargescope.analyzer.correlate import SiteMap
+from chargescope.tui.app import ChargescopeApp
+from chargescope.tui.widgets import HexView, Swimlanes
+from tests.conftest import REPO
+
+DEMO = REPO / "captures" / "demo"
+
+
+@pytest.fixture(scope="module")
+def demo_analysis():
+    paths = sorted(p for p in DEMO.iterdir() if p.suffix in (".pcap", ".pcapng"))
+    return paths, analyze(paths, SiteMap.load(DEMO / "site.toml"), keep_messages=True)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_failed_session_filter_and_jump_to_evidence(demo_analysis):
+    paths, analysis = demo_analysis
+    failed = next(s for s in analysis.sessions if s.verdict == "failed")
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            table = app.query_one("#session-table")
+            assert table.row_count == len(analysis.sessions)
+            # open the failed session from the list
+            table.move_cursor(row=failed.index - 1)
+            table.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.session_index == failed.index
+            assert app.query_one("#lanes", Swimlanes).items
+            # a display filter narrows the message list; a bad one is shown, not raised
+            await pilot.press("slash")
+            for char in 'link == A && protocol == "exi"':
+                await pilot.press(char if char != " " else "space")
+            await pilot.press("enter")
+            await pilot.pause()
+            shown = [app.items[i][1] for i in app.shown]
+            assert shown and all(m.protocol == "exi" for m in shown)
+            app.apply_filter("link ==")
+            assert "filter error" in str(app.query_one("#filter-status").render())
+            # jump from an error finding to its evidence: hex bytes highlighted
+            n = next(i for i, (_s, f) in enumerate(app.findings)
+                     if f.evidence and f.evidence[0].refs and str(f.severity) == "error")
+            await pilot.press("f")
+            app.jump_to_finding(n)
+            await pilot.pause()
+            target = app.findings[n][1].evidence[0]
+            lanes = app.query_one("#lanes", Swimlanes)
+            assert app.items[lanes.selected][1].refs == target.refs
+            assert app.query_one("#hex", HexView).highlight_count == target.refs[0].length
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "HelpScreen"
+            await pilot.press("x")
+
+    run(scenario())
+
+
+def test_loads_in_the_background_and_exports(tmp_path, demo_analysis):
+    paths, _analysis = demo_analysis
+    copies = []
+    for path in paths[:3]:
+        copy = tmp_path / path.name
+        copy.write_bytes(path.read_bytes())
+        copies.append(copy)
+
+    async def scenario():
+        app = ChargescopeApp(copies)
+        async with app.run_test(size=(140, 45)) as pilot:
+            for _ in range(200):
+                await pilot.pause(0.05)
+                if app.analysis is not None:
+                    break
+            assert app.analysis is not None and app.items
+            await pilot.press("e")
+            await pilot.pause()
+
+    run(scenario())
+    exported = list(tmp_path.glob("chargescope-session*.json"))
+    assert exported and exported[0].with_suffix(".csv").exists()
+    assert Path(exported[0]).read_text().startswith("[")

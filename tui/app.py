@@ -1,0 +1,349 @@
+"""The chargescope Textual application: sessions, swimlanes, tree + hex, findings, plots.
+
+Layout lives in `compose()`, looks in `chargescope.tcss`. The analysis runs in a
+worker thread so the screen stays responsive while large captures load; widgets are
+fed `ChargingSession`/`Message` data through `chargescope.tui.data`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    ProgressBar,
+    TabbedContent,
+    TabPane,
+    Tree,
+)
+
+from chargescope.analyzer.analysis import Analysis, analyze
+from chargescope.analyzer.correlate import SiteMap
+from chargescope.analyzer.filter import FilterError, compile_filter
+from chargescope.analyzer.records import Message, Severity
+from chargescope.tui import data
+from chargescope.tui.help import HelpScreen
+from chargescope.tui.widgets import HexView, Swimlanes
+
+VERDICT_STYLE = {"success": "bold green", "failed": "bold red", "inconclusive": "bold yellow"}
+SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
+
+
+class ChargescopeApp(App):
+    CSS_PATH = "chargescope.tcss"
+    TITLE = "chargescope"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("s", "show_tab('sessions')", "Sessions"),
+        Binding("slash", "filter", "Filter"),
+        Binding("f", "show_tab('findings')", "Findings"),
+        Binding("p", "show_tab('plots')", "Plots"),
+        Binding("e", "export", "Export"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, paths: list[Path], site: Path | None = None,
+                 analysis: Analysis | None = None) -> None:
+        super().__init__()
+        self.paths = paths
+        self.site = site
+        self.analysis: Analysis | None = analysis
+        self.frames = data.FrameStore()
+        self.session_index = 0
+        self.items: list[tuple[int, Message]] = []  # the selected session's messages
+        self.shown: list[int] = []  # indexes into items that pass the filter
+        self.findings: list = []
+
+    # ---------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ProgressBar(id="loading", show_eta=False)
+        with TabbedContent(initial="sessions", id="tabs"):
+            with TabPane("Sessions", id="sessions"):
+                yield DataTable(id="session-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("Session", id="session"):
+                yield Label("", id="session-title")
+                yield Swimlanes(id="lanes")
+                with Horizontal(id="session-body"):
+                    with Vertical(id="message-pane"):
+                        yield Input(placeholder="display filter, e.g. v2g.ResponseCode != \"OK\"",
+                                    id="filter")
+                        yield Label("", id="filter-status")
+                        yield DataTable(id="message-table", cursor_type="row")
+                    with Vertical(id="detail-pane"):
+                        yield Tree("message", id="detail")
+                        yield HexView("", id="hex")
+            with TabPane("Findings", id="findings"):
+                yield DataTable(id="finding-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("Plots", id="plots"):
+                yield Label("", id="plot-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#session-table", DataTable).add_columns(
+            "#", "verdict", "start (UTC)", "EV", "charger", "protocol", "duration", "energy",
+            "worst finding")
+        self.query_one("#message-table", DataTable).add_columns(
+            "time", "link", "protocol", "message", "src", "dst", "summary")
+        self.query_one("#finding-table", DataTable).add_columns(
+            "session", "severity", "code", "text")
+        if self.analysis is not None:
+            self._loaded(self.analysis)
+        else:
+            self.load()
+
+    # ---------------------------------------------------------------- loading
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        bar = self.query_one("#loading", ProgressBar)
+        self.call_from_thread(bar.update, total=len(self.paths), progress=0)
+        done = 0
+
+        def progress(_text: str) -> None:
+            nonlocal done
+            done += 1
+            self.call_from_thread(bar.update, progress=max(0, done - 1))
+
+        site = SiteMap.load(self.site) if self.site else None
+        try:
+            result = analyze(self.paths, site, keep_messages=True, progress=progress)
+        except Exception as exc:  # an unreadable input must reach the user, not kill the app
+            self.call_from_thread(self.notify, f"cannot analyse: {exc}", severity="error",
+                                  timeout=30)
+            return
+        self.call_from_thread(self._loaded, result)
+
+    def _loaded(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        self.query_one("#loading", ProgressBar).display = False
+        table = self.query_one("#session-table", DataTable)
+        table.clear()
+        for row in data.session_rows(analysis):
+            table.add_row(str(row.index), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
+                          row.start, Text(row.ev), Text(row.charger), Text(row.protocol),
+                          row.duration, row.energy, Text(row.worst), key=str(row.index))
+        findings = self.query_one("#finding-table", DataTable)
+        findings.clear()
+        self.findings = data.all_findings(analysis)
+        for n, (index, finding) in enumerate(self.findings):
+            findings.add_row(str(index or "-"),
+                             Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
+                             finding.code, Text(finding.text), key=str(n))
+        self.sub_title = (f"{len(analysis.sessions)} session(s), "
+                          f"{len(self.findings)} finding(s), {len(analysis.problems)} problem(s)")
+        if analysis.sessions:
+            self.open_session(analysis.sessions[0].index, switch=False)
+        table.focus()
+
+    # ---------------------------------------------------------------- sessions
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        table_id = event.data_table.id
+        if table_id == "session-table":
+            self.open_session(int(event.row_key.value))
+        elif table_id == "finding-table":
+            self.jump_to_finding(int(event.row_key.value))
+
+    def open_session(self, index: int, switch: bool = True) -> None:
+        assert self.analysis is not None
+        session = next(s for s in self.analysis.sessions if s.index == index)
+        self.session_index = index
+        self.items = data.session_messages(self.analysis, session)
+        self.query_one("#session-title", Label).update(Text.assemble(
+            (f"Session {index} ", "bold"),
+            (session.verdict.upper(), VERDICT_STYLE[session.verdict]),
+            f"  {session.verdict_reason}  ({len(self.items)} messages)"))
+        self.query_one("#lanes", Swimlanes).show(self.items)
+        self.apply_filter(self.query_one("#filter", Input).value)
+        self.plot()
+        if switch:
+            self.query_one(TabbedContent).active = "session"
+            self.call_after_refresh(self.query_one("#message-table", DataTable).focus)
+
+    def apply_filter(self, text: str) -> None:
+        status = self.query_one("#filter-status", Label)
+        try:
+            predicate = compile_filter(text)
+        except FilterError as exc:
+            status.update(Text(f"filter error: {exc}", "bold red"))
+            return
+        self.shown = [i for i, (_ts, m) in enumerate(self.items) if predicate(m)]
+        status.update(f"{len(self.shown)} of {len(self.items)} messages"
+                      + (f" match {text!r}" if text.strip() else ""))
+        table = self.query_one("#message-table", DataTable)
+        table.clear()
+        t0 = self.items[0][0] if self.items else 0
+        for i in self.shown:
+            ts, m = self.items[i]
+            style = "red" if m.problems else ""
+            # Text, not str: addresses like "[fe80::1]:15118" are not Rich markup
+            table.add_row(f"{(ts - t0) / 1e9:9.3f}", str(m.link), m.protocol,
+                          Text(m.name, style), Text(m.src), Text(m.dst),
+                          Text(data.summary_text(m)), key=str(i))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.apply_filter(event.value)
+            self.query_one("#message-table", DataTable).focus()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "message-table" and event.row_key is not None:
+            self.show_message(int(event.row_key.value))
+
+    def on_swimlanes_mark_selected(self, event: Swimlanes.MarkSelected) -> None:
+        self.show_message(event.index, move_cursor=True)
+
+    def show_message(self, index: int, move_cursor: bool = False) -> None:
+        if not (0 <= index < len(self.items)):
+            return
+        _ts, message = self.items[index]
+        self.query_one("#lanes", Swimlanes).selected = index
+        tree = self.query_one("#detail", Tree)
+        tree.clear()
+        tree.root.set_label(Text(f"{message.link} {message.protocol}: {message.name}"))
+        _fill(tree.root, message.fields)
+        for problem in message.problems:
+            tree.root.add_leaf(Text(f"problem: {problem}", "bold red"))
+        tree.root.expand_all()
+        hex_view = self.query_one("#hex", HexView)
+        if message.refs:
+            ref = message.refs[0]
+            frame = self.frames.get(ref.source, ref.frame)
+            ranges = [(r.start, r.length) for r in message.refs
+                      if r.frame == ref.frame and r.source == ref.source]
+            hex_view.show(f"{Path(ref.source).name} frame {ref.frame}", frame, ranges)
+        else:
+            hex_view.show(message.name, None, [])
+        if move_cursor:
+            table = self.query_one("#message-table", DataTable)
+            if index in self.shown:
+                table.move_cursor(row=self.shown.index(index))
+
+    # ---------------------------------------------------------------- findings
+    def jump_to_finding(self, n: int) -> None:
+        index, finding = self.findings[n]
+        if not finding.evidence:
+            self.notify(f"{finding.code}: no evidence message to show")
+            return
+        target = finding.evidence[0]
+        if index == 0 and self.analysis is not None:
+            index = next((s.index for s in self.analysis.sessions
+                          if any(m is target for p in s.parts for m in p.messages)),
+                         self.session_index)
+        if index:
+            self.open_session(index)
+        self.query_one("#filter", Input).value = ""
+        self.apply_filter("")
+        for i, (_ts, message) in enumerate(self.items):
+            if message is target or (message.refs and message.refs == target.refs):
+                self.show_message(i, move_cursor=True)
+                self.query_one("#message-table", DataTable).focus()
+                return
+        self.notify(f"{finding.code}: evidence not in this session's messages")
+
+    # ---------------------------------------------------------------- plots
+    def plot(self) -> None:
+        text = Text()
+        series = data.dc_series(self.items)
+        for key, points in series.items():
+            if points:
+                text.append(f"{key:<20}", style="bold")
+                text.append(_sparkline([v for _t, v in points]))
+                text.append(f"  {min(v for _t, v in points):.1f} .. "
+                            f"{max(v for _t, v in points):.1f}\n")
+        atten = data.attenuation(self.items)
+        if atten:
+            text.append(f"{'SLAC attenuation dB':<20}", style="bold")
+            text.append(_sparkline(atten))
+            text.append(f"  {len(atten)} groups, mean {sum(atten) / len(atten):.1f} dB\n")
+        meter = data.meter_series(self.items)
+        if meter:
+            text.append(f"{'OCPP meter Wh':<20}", style="bold")
+            text.append(_sparkline([v for _t, v in meter]))
+            text.append(f"  {meter[0][1]:.0f} .. {meter[-1][1]:.0f} Wh\n")
+        if not text.plain:
+            text.append("nothing to plot in this session", style="dim")
+        self.query_one("#plot-text", Label).update(text)
+
+    # ---------------------------------------------------------------- actions
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_filter(self) -> None:
+        self.query_one(TabbedContent).active = "session"
+        # the pane becomes visible on the next refresh; focus can only land then
+        self.call_after_refresh(self.query_one("#filter", Input).focus)
+
+    def action_export(self) -> None:
+        """The messages shown now, as JSON and CSV beside the first capture."""
+        if not self.items:
+            self.notify("nothing to export")
+            return
+        base = self.paths[0] if self.paths else Path(".")
+        folder = base if base.is_dir() else base.parent
+        stem = folder / f"chargescope-session{self.session_index}"
+        rows = []
+        for i in self.shown:
+            ts, m = self.items[i]
+            rows.append({"ts_ns": ts, "link": str(m.link), "protocol": m.protocol,
+                         "name": m.name, "src": m.src, "dst": m.dst,
+                         "frames": [r.frame for r in m.refs], "fields": m.fields})
+        try:
+            stem.with_suffix(".json").write_text(json.dumps(rows, indent=1, default=str))
+            with stem.with_suffix(".csv").open("w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["ts_ns", "link", "protocol", "name", "src", "dst", "frames"])
+                for row in rows:
+                    writer.writerow([row["ts_ns"], row["link"], row["protocol"], row["name"],
+                                     row["src"], row["dst"], " ".join(map(str, row["frames"]))])
+        except OSError as exc:
+            self.notify(f"export failed: {exc}", severity="error")
+            return
+        self.notify(f"exported {len(rows)} messages to {stem}.json and .csv")
+
+
+def _fill(node, value, depth: int = 0) -> None:
+    if depth > 40:
+        node.add_leaf("...")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list) and item:
+                _fill(node.add(Text(str(key))), item, depth + 1)
+            else:
+                node.add_leaf(Text(f"{key}: {item}"))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            if isinstance(item, dict | list) and item:
+                _fill(node.add(Text(f"[{n}]")), item, depth + 1)
+            else:
+                node.add_leaf(Text(f"[{n}]: {item}"))
+    else:
+        node.add_leaf(Text(str(value)))
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def _sparkline(values: list[float], width: int = 60) -> str:
+    if not values:
+        return ""
+    if len(values) > width:
+        step = len(values) / width
+        values = [values[int(i * step)] for i in range(width)]
+    lo, hi = min(values), max(values)
+    span = hi - lo or 1.0
+    return "".join(_BARS[int((v - lo) / span * (len(_BARS) - 1))] for v in values)
