@@ -22,6 +22,8 @@ def verdict(run: SlacRun, findings: list[Finding]) -> str:
     elif run.state == MATCHED:
         text = "matched, no traffic after" if any(
             f.code == "slac.join.none" for f in findings) else "matched"
+    elif any(f.code == "slac.capture.ends_mid_run" for f in findings):
+        text = f"capture ends during {run.state}"
     else:
         text = f"FAILED in {run.state}"
     return ("partial (capture starts mid-run), " if run.partial else "") + text
