@@ -277,3 +277,11 @@ def test_any_slac_sequence_builds_and_checks_without_error(steps, traffic):
     for run, findings in s.analyze():
         assert run.state in TRANSITIONS
         assert all(f.code in REGISTRY and f.evidence for f in findings)
+
+
+def test_capture_ending_within_the_timers_gives_no_verdict():
+    s = nominal(stop_after="atten", end_at=1_000)  # capture stops 0.3 s after ATTEN_CHAR.RSP
+    codes = s.codes()
+    assert "slac.capture.ends_mid_run" in codes and "slac.run.incomplete" not in codes
+    gave_up = nominal(evses={}, parm_reqs=3, stop_after="parm", end_at=800)
+    assert "slac.run.incomplete" in gave_up.codes()  # retries exhausted: decided, however short

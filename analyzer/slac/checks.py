@@ -71,6 +71,8 @@ SPECS: tuple[FindingSpec, ...] = (
                 "the EV is on the network after the match but sends no SDP or V2G (TCP) traffic"),
     FindingSpec("slac.capture.gaps", N, "capture",
                 "steps of the matching sequence are missing from the capture (sniffer did not see them)"),
+    FindingSpec("slac.capture.ends_mid_run", N, "capture",
+                "the capture ends while a SLAC run is still within its timers: no verdict on it"),
     FindingSpec("slac.capture.duplicates", N, "capture",
                 "the capture holds some SLAC frames twice (ignored for counts and timing)"),
 )
@@ -105,6 +107,19 @@ def _is_matched(run: SlacRun) -> bool:
 def check_incomplete(run: SlacRun, cfg: SlacCheckConfig) -> Iterator[Finding]:
     if not _is_matched(run):
         last = run.steps[-1] if run.steps else None
+        retries = 1 + t.C_EV_MATCH_RETRY
+        answered = any(c.fields.get("run_id") == run.run_id  # a wrong RUN_ID is no answer
+                       for leg in run.evses for c in leg.parm_cnf)
+        gave_up = (len(run.parm_req) >= retries and not answered) \
+            or any(len(leg.match_req) >= retries and not leg.match_cnf for leg in run.evses)
+        if last is not None and not gave_up and \
+                run.ended_ns - last.ts_ns < t.TT_EVSE_MATCH_SESSION.ns:
+            # the capture stops while the run could still go on: no verdict on the run
+            yield _f("slac.capture.ends_mid_run",
+                     f"capture ends {_ms(run.ended_ns - last.ts_ns)} after {last.name}, in "
+                     f"state {run.state}", run, *(s.message for s in run.steps[-1:] if s.message),
+                     state=run.state)
+            return
         yield _f("slac.run.incomplete",
                  f"run {run.run_id or '?'} of EV {run.ev_mac} stopped in state {run.state}"
                  + (f" after {last.name}" if last else ""), run,

@@ -7,6 +7,12 @@ from typing import Any
 from chargescope.analyzer.records import Finding, Message, Severity
 from chargescope.analyzer.slac.capture import SlacCaptureResult
 from chargescope.analyzer.slac.runs import JOINED, MATCHED, SlacRun, Step
+from chargescope.analyzer.slac.timing import (
+    C_EV_MATCH_MNBC,
+    C_EV_MATCH_RETRY,
+    C_EV_START_ATTEN_CHAR_INDS,
+    TIMERS,
+)
 from chargescope.dissectors.homeplug.registry import CP_STATES
 
 
@@ -16,6 +22,8 @@ def verdict(run: SlacRun, findings: list[Finding]) -> str:
     elif run.state == MATCHED:
         text = "matched, no traffic after" if any(
             f.code == "slac.join.none" for f in findings) else "matched"
+    elif any(f.code == "slac.capture.ends_mid_run" for f in findings):
+        text = f"capture ends during {run.state}"
     else:
         text = f"FAILED in {run.state}"
     return ("partial (capture starts mid-run), " if run.partial else "") + text
@@ -165,3 +173,11 @@ def capture_text(result: SlacCaptureResult) -> list[str]:
     if result.unattributed:
         lines.append(f"  {len(result.unattributed)} SLAC MME(s) naming no EV seen in a run")
     return lines
+
+
+def timers_json() -> dict[str, Any]:
+    """The ISO 15118-3 timers and constants the checks used (provenance for the reader)."""
+    out: dict[str, Any] = {timer.key: timer.ns / 1e6 for timer in TIMERS}
+    out.update(C_EV_match_retry=C_EV_MATCH_RETRY, C_EV_start_atten_char_inds=C_EV_START_ATTEN_CHAR_INDS,
+               C_EV_match_MNBC=C_EV_MATCH_MNBC)
+    return out

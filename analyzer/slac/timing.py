@@ -18,6 +18,11 @@ class Timer:
     ns: int
     meaning: str
     attested: str  # public sources carrying the same value
+    bound: str = ""  # "min" or "max" when the standard gives a range
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}_{self.bound}" if self.bound else self.name
 
 
 TT_MATCH_RESPONSE = Timer(
@@ -47,15 +52,15 @@ TT_MATCH_JOIN = Timer(
 TP_EV_BATCH_MSG_INTERVAL_MIN = Timer(
     "TP_EV_batch_msg_interval", 20 * MS,
     "lower bound of the pause between batch messages (START_ATTEN_CHAR / MNBC_SOUND)",
-    "EVerest slac.hpp (40 ms chosen), pyslac (20 ms), open-plc-utils (20 ms)")
+    "EVerest slac.hpp (40 ms chosen), pyslac (20 ms), open-plc-utils (20 ms)", "min")
 TP_EV_BATCH_MSG_INTERVAL_MAX = Timer(
     "TP_EV_batch_msg_interval", 50 * MS,
     "upper bound of the pause between batch messages",
-    "EVerest slac.hpp, pyslac enums.py")
+    "EVerest slac.hpp, pyslac enums.py", "max")
 TT_EVSE_SLAC_INIT_MAX = Timer(
     "TT_EVSE_SLAC_init", 50_000 * MS,
     "EVSE waits 20-50 s from CP state B for the first CM_SLAC_PARM.REQ",
-    "pyslac enums.py (50 s), EVerest (40 s)")
+    "pyslac enums.py (50 s), EVerest (40 s)", "max")
 
 C_EV_MATCH_RETRY = 2  # re-sends of an unanswered matching request (EVerest slac.hpp, pyslac)
 C_EV_START_ATTEN_CHAR_INDS = 3  # CM_START_ATTEN_CHAR.IND repetitions (EVerest sounding.cpp)

@@ -10,7 +10,7 @@ from chargescope.analyzer.capture import NotACaptureError
 from chargescope.analyzer.records import Severity
 from chargescope.analyzer.slac.capture import analyze_capture
 from chargescope.analyzer.slac.checks import SlacCheckConfig
-from chargescope.analyzer.slac.report import capture_json, capture_text
+from chargescope.analyzer.slac.report import capture_json, capture_text, timers_json
 from chargescope.analyzer.slac.timing import DEFAULT_ATTENUATION_LIMIT_DB
 from chargescope.cli.common import (
     EXIT_BAD_INPUT,
@@ -40,7 +40,8 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
             raise SystemExit(EXIT_BAD_INPUT) from exc
     worst = max((f.severity for r in results for _run, fs in r.runs for f in fs), default=None)
     if as_json:
-        emit_json({"captures": [capture_json(r) for r in results]})
+        emit_json({"captures": [capture_json(r) for r in results],
+                   "timers_ms": timers_json(), "attenuation_limit_db": atten_limit})
     else:
         for r in results:
             click.echo("\n".join(capture_text(r)))
