@@ -136,14 +136,13 @@ def analyze(
     keep_messages: bool = False,
     readers: tuple[SourceReader, ...] | None = None,
     analyzers: tuple[LinkAnalyzerFactory, ...] | None = None,
-    progress: Callable[[str], None] | None = None,
     on_bytes: Callable[[int, int], None] | None = None,
     keylog_files: Iterable[Path] = (),
 ) -> Analysis:
     """Analyse a capture set. Every file is its own capture source (its own clock).
 
-    `progress` hears which file is being read; `on_bytes(done, total)` how many bytes
-    of all input files are done (for a progress bar), now and then. `keylog_files`: NSS
+    `on_bytes(done, total)` hears how many bytes of all input files are done (for a
+    progress bar), now and then. `keylog_files`: NSS
     key log files for TLS (pcapng DSBs and in-band secrets are always used).
     """
     readers = readers if readers is not None else source_readers(keylog_files)
@@ -161,8 +160,6 @@ def analyze(
         reader = next((r for r in readers if _safe_probe(r, path)), None)
         if reader is None:
             raise UnreadableSource(f"{path}: not a capture, log or HAR file chargescope can read")
-        if progress:
-            progress(f"reading {path} ({reader.name})")
         source = str(path)
         summary = SourceSummary(source, reader.name)
         active = [factory(source) for factory in analyzers]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from chargescope.analyzer.analysis import Analysis
-from chargescope.analyzer.report import _keys, message_ref_json
+from chargescope.analyzer.report import message_ref_json
 
 FORMATS = ("parquet", "csv", "json")
 
@@ -43,7 +43,7 @@ def rows(analysis: Analysis, *, frames: bool = True, messages: bool = True
     sessions, parts, findings = [], [], []
     owner: dict[int, int] = {}
     for session in corr.sessions:
-        keys = _keys(session)
+        keys = session.keys
         sessions.append({
             "index": session.index, "verdict": session.verdict,
             "verdict_reason": session.verdict_reason, "start_ns": session.start_ns,

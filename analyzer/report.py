@@ -45,15 +45,6 @@ def timeline(corr: Correlation, session: ChargingSession) -> list[tuple[int, str
     return sorted(rows, key=lambda row: row[0])
 
 
-def _keys(session: ChargingSession) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in session.parts:
-        for key, value in part.keys.items():
-            if value and key not in out:
-                out[key] = str(value)
-    return out
-
-
 def _finding_line(finding: Finding) -> str:
     req = f" {finding.requirement}" if finding.requirement else ""
     return f"{str(finding.severity).upper():7} {finding.code}: {finding.text}{req}"
@@ -75,7 +66,7 @@ def render_text(corr: Correlation, *, show_timeline: bool = True,
 
 
 def _session_block(corr: Correlation, session: ChargingSession, show_timeline: bool) -> list[str]:
-    keys = _keys(session)
+    keys = session.keys
     head = (f"Session {session.index}  {session.verdict.upper()}  {session.verdict_reason}")
     lines = [head]
     lines.append(f"  {utc(session.start_ns)}  duration {duration(session.end_ns - session.start_ns)}"
@@ -192,7 +183,7 @@ def render_json(corr: Correlation, other_findings: list[Finding] = ()) -> dict[s
             "end_ns": session.end_ns,
             "links": session.links,
             "confidence": session.confidence,
-            "keys": _keys(session),
+            "keys": session.keys,
             "joins": [{"a": e.a, "b": e.b, "key": e.key, "confidence": e.confidence,
                        "reason": e.reason} for e in session.joins],
             "parts": [part_json(corr, p) for p in session.parts],

@@ -56,10 +56,7 @@ class SessionRow:
 def session_rows(analysis: Analysis) -> list[SessionRow]:
     rows = []
     for s in analysis.sessions:
-        keys: dict[str, str] = {}
-        for part in s.parts:
-            for key, value in part.keys.items():
-                keys.setdefault(key, str(value))
+        keys = s.keys
         ev = keys.get("evccid") or keys.get("ev_mac") or keys.get("id_token", "")
         charger = keys.get("charge_point_id") or keys.get("evse_id") or keys.get("secc_mac", "")
         protocol = " / ".join(dict.fromkeys(p.protocol for p in s.parts if p.protocol))

@@ -104,5 +104,15 @@ class ChargingSession:
         return "".join(sorted({p.link for p in self.parts}))
 
     @property
+    def keys(self) -> dict[str, str]:
+        """Every join key its parts carry (the first part's value where two differ)."""
+        out: dict[str, str] = {}
+        for part in self.parts:
+            for key, value in part.keys.items():
+                if value and key not in out:
+                    out[key] = str(value)
+        return out
+
+    @property
     def worst(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
