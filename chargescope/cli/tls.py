@@ -31,6 +31,8 @@ class _Connection:
     server_certificates: list[dict] = field(default_factory=list)
     client_certificates: list[dict] = field(default_factory=list)  # mutual TLS
     alerts: list[str] = field(default_factory=list)
+    secure_renegotiation: bool | None = None  # RFC 5746 agreed in the first handshake
+    renegotiations: int = 0  # TLS 1.2 handshakes inside the encrypted channel
     decrypted: bool | None = None  # None: nothing protected seen
     problems: list[str] = field(default_factory=list)
 
@@ -40,6 +42,10 @@ class _Connection:
             self.server_name, self.alpn = f.get("server_name", []), f.get("alpn", [])
         elif message.name == "ServerHello":
             self.version, self.cipher = f.get("version", ""), f.get("cipher_suite", "")
+            if f.get("renegotiation"):
+                self.renegotiations += 1
+            elif self.secure_renegotiation is None:
+                self.secure_renegotiation = f.get("secure_renegotiation")
         elif message.name == "Certificate" and f.get("certificates"):
             if message.src == self.server:
                 self.server_certificates = f["certificates"]
@@ -116,6 +122,10 @@ def _print(doc: dict) -> None:
             click.echo(f"    {side} cert {cert.get('subject', cert.get('error'))}  issuer "
                        f"{cert.get('issuer', '-')}  valid {cert.get('not_before', '?')[:10]}"
                        f"..{cert.get('not_after', '?')[:10]}")
+        if c["renegotiations"]:
+            secure = {True: "secure (RFC 5746)", False: "INSECURE (no RFC 5746)", None: "?"}
+            click.echo(f"    renegotiated {c['renegotiations']}x, "
+                       f"{secure[c['secure_renegotiation']]}")
         for alert in c["alerts"]:
             click.echo(f"    alert {alert}")
     for chain in doc["chains"]:
