@@ -184,6 +184,51 @@ def ocpp_chains(payload: dict) -> Iterator[CertChain]:
             break
 
 
+# messages that carry the EV's contract (its certificate chain and/or the eMAID itself)
+CONTRACT_MESSAGES = frozenset({"PaymentDetailsReq", "CertificateInstallationRes",
+                               "CertificateUpdateRes", "AuthorizationReq"})
+_CONTRACT_CHAINS = ("ContractSignatureCertChain", "ContractCertificateChain")
+
+
+def contract_emaid(message: Message) -> str:
+    """The eMAID of the contract a V2G message carries: its eMAID element (ISO 15118-2
+    PaymentDetailsReq, CertificateInstallation/UpdateRes), else the contract certificate's
+    subject CN (ISO 15118-20 AuthorizationReq PnC / CertificateInstallationRes carry no
+    eMAID element); '' when the message carries none (or is a FAILED response with
+    placeholder chains). The two disagreeing is `pnc.emaid.mismatch`'s finding."""
+    if message.name not in CONTRACT_MESSAGES or _failed_response(message.fields):
+        return ""
+    found = _find_emaid(message.fields)
+    if found:
+        return found
+    for chain in find_chains(message.fields):
+        leaf = chain.certificates[0] if chain.certificates else None
+        if chain.element in _CONTRACT_CHAINS and leaf is not None:
+            cn = describe(leaf)["common_name"]
+            if cn:
+                return str(cn)
+    return ""
+
+
+def _find_emaid(tree: Any) -> str:
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key == "eMAID":
+                value = value.get("value") if isinstance(value, dict) else value
+                if isinstance(value, str) and value:
+                    return value
+            elif isinstance(value, dict | list):
+                found = _find_emaid(value)
+                if found:
+                    return found
+    elif isinstance(tree, list):
+        for value in tree:
+            found = _find_emaid(value)
+            if found:
+                return found
+    return ""
+
+
 def _normalise_emaid(text: str) -> str:
     return text.replace("-", "").replace(" ", "").upper()
 
