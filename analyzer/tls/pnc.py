@@ -6,7 +6,8 @@ OCPP payloads (CertificateSigned PEM chains, Get15118EVCertificate EXI requests/
 described (subject, issuer, validity, key usage, eMAID). `PncChecker` verifies each chain:
 validity at the message's time, issuer/subject links and signatures between consecutive
 certificates, the root against user-supplied trust anchors (V2G, MO, OEM roots), and the
-eMAID of PaymentDetailsReq against the contract certificate's subject CN.
+eMAID of PaymentDetailsReq against the contract certificate's subject CN; and the xmldsig
+signatures of signed V2G messages (`xmldsig.SignatureChecker`, its findings included).
 
     from chargescope.analyzer.tls.pnc import PNC_FINDINGS, PncChecker, load_trust_anchors
 """
@@ -26,6 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.records import Finding, FindingSpec, Message, Severity
+from chargescope.analyzer.tls.xmldsig import SignatureChecker
 
 E, W = Severity.ERROR, Severity.WARNING
 PNC_FINDINGS: tuple[FindingSpec, ...] = (
@@ -250,6 +252,7 @@ class PncChecker:
     anchors: list[x509.Certificate] = field(default_factory=list)
     registry: FindingRegistry = field(default_factory=lambda: FindingRegistry(PNC_FINDINGS))
     findings: list[Finding] = field(default_factory=list)
+    signatures: SignatureChecker = field(default_factory=SignatureChecker)
 
     def feed(self, message: Message) -> None:
         if message.protocol == "ocpp":
@@ -260,6 +263,7 @@ class PncChecker:
             return
         if message.protocol != "exi" or _failed_response(message.fields):
             return  # a FAILED response fills its mandatory chains with placeholders
+        self.signatures.feed(message)
         for chain in find_chains(message.fields):
             self._check(message, chain)
         body = message.fields.get("V2G_Message", {}).get("Body", {})
@@ -268,7 +272,7 @@ class PncChecker:
             self._emaid(message, payment)
 
     def finish(self) -> list[Finding]:
-        return self.findings
+        return self.findings + self.signatures.finish()
 
     def _make(self, code: str, text: str, message: Message, **extra) -> None:
         self.findings.append(self.registry.make(code, text, ts_ns=message.ts_ns,

@@ -98,8 +98,13 @@ def analyse(path: Path, keylog_files: tuple[Path, ...], anchors: list) -> dict:
                                    "certificates": [describe(c) for c in chain.certificates
                                                     if c is not None]})
     findings = tls_checks.finish() + pnc_checks.finish()
+    signatures = [{"message": s.message, "ts_ns": s.ts_ns, "method": s.method,
+                   "signer": s.signer, "certificate": s.certificate, "status": s.status,
+                   "references": [{"uri": r.uri, "element": r.element, "status": r.status}
+                                  for r in s.references]}
+                  for s in pnc_checks.signatures.checks]
     return {"capture": str(path), "connections": [vars(c) for c in conns.values()],
-            "chains": chains, "key_log": {"entries": len(keylog), "origins": keylog.origins,
+            "chains": chains, "signatures": signatures, "key_log": {"entries": len(keylog), "origins": keylog.origins,
                                           "rejected_lines": len(keylog.errors)},
             "findings": [{"code": f.code, "severity": f.severity.name.lower(), "text": f.text,
                           "ts_ns": f.ts_ns, "link": f.link} for f in findings],
@@ -134,6 +139,11 @@ def _print(doc: dict) -> None:
             click.echo(f"    {cert['common_name']}  issuer {cert['issuer']}  valid "
                        f"{cert['not_before'][:10]}..{cert['not_after'][:10]}  "
                        f"key usage {','.join(cert['key_usage'] or ['-'])}")
+    for sig in doc["signatures"]:
+        refs = ", ".join(f"{r['uri']} {r['element'] or '?'} {r['status']}"
+                         for r in sig["references"])
+        signer = f"{sig['signer']} {sig['certificate']}".strip() or "signer unknown"
+        click.echo(f"  {sig['message']} signature {sig['status']}  ({signer}; {refs})")
     for f in doc["findings"]:
         click.echo(f"  {f['severity'].upper():7} {f['code']}: {f['text']}")
 
