@@ -18,10 +18,12 @@ from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
 # what `--keep` can leave untouched
 KEEP_CHOICES = ("mac", "ip", "ids", "auth", "keys", "certs", "tls")
 # what replacing a certificate by a marker necessarily changes in an analysis: the PnC
-# certificate checks cannot parse it, and an xmldsig-signed element that carries it no
-# longer matches its digest (every other verdict and finding stays the same)
+# certificate checks cannot parse it, an xmldsig-signed element that carries it no
+# longer matches its digest, and its serial cannot be compared across links (every other
+# verdict and finding stays the same)
 CERTIFICATE_MARKER_CODES: frozenset[str] = frozenset({
-    "pnc.certificate.unparsable", "pnc.signature.digest_mismatch"})
+    "pnc.certificate.unparsable", "pnc.signature.digest_mismatch",
+    "xlink.pnc.certificate_hash_mismatch"})
 TEXT_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".log", ".txt", ".csv")
 BIT_MIN = 4  # identifiers shorter than this are not searched at bit offsets
 
