@@ -13,9 +13,12 @@ fragments, not by capture size)::
     for item in iter_stream_events(frames):    # raw layer for tools: Packet, StreamOpen,
         ...                                    # StreamData, StreamGap, StreamClose, Problem
 
-`Pipeline(frame_handoffs=..., stream_handoffs=..., tcp_max_buffer=...,
+`Pipeline(frame_handoffs=..., stream_handoffs=..., limits=Limits(...),
 tcp_idle_timeout_ns=..., ip_timeout_ns=..., keylog=..., tls=True)` takes explicit handoff
-tables (default: `handoff.frame_handoffs()` and `handoff.stream_handoffs()`).
+tables (default: `handoff.frame_handoffs(limits)` and `handoff.stream_handoffs(limits)`).
+`limits` (`chargescope.analyzer.limits.Limits`) holds every resource cap: the reassembly
+caps here, the dissector caps through the default handoff tables and the TLS handoff;
+`tcp_max_buffer`, when given, overrides `limits.tcp_buffer` (older callers).
 
 TLS (``tls=True``): a TLS stream handoff is tried before the others and decrypts into
 them; its keys come from `keylog` (a `chargescope.analyzer.tls.keylog.KeyLog`, e.g. from
@@ -52,11 +55,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chargescope import backends
 from chargescope.analyzer import handoff, net
 from chargescope.analyzer.handoff import FrameHandoff, StreamDissector, StreamHandoff
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.net import (
     DECODED,
     IPPROTO_TCP,
@@ -68,7 +72,7 @@ from chargescope.analyzer.reassembly import IpDefragmenter
 from chargescope.analyzer.reassembly import ip as ip_reassembly
 from chargescope.analyzer.reassembly import tcp as tcp_reassembly
 from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS, Reassembled
-from chargescope.analyzer.reassembly.tcp import DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_BUFFER
+from chargescope.analyzer.reassembly.tcp import DEFAULT_IDLE_TIMEOUT_NS
 from chargescope.analyzer.records import (
     Connection,
     Frame,
@@ -142,17 +146,20 @@ class PipelineStats:
 class _Decoder:
     """decode -> IP reassembly -> TCP reassembly, shared by both public entry points."""
 
-    def __init__(self, *, tcp_max_buffer: int, tcp_idle_timeout_ns: int,
+    def __init__(self, *, limits: Limits, tcp_idle_timeout_ns: int,
                  ip_timeout_ns: int) -> None:
         self.decode = backends.load("netdecode").decode
-        self.defrag = IpDefragmenter(self.decode, timeout_ns=ip_timeout_ns)
+        self.defrag = IpDefragmenter(self.decode, timeout_ns=ip_timeout_ns,
+                                     max_bytes=limits.ip_fragments)
         self.tcp = backends.load("tcpreassembly").TcpReassembler(
-            max_buffer=tcp_max_buffer, idle_timeout_ns=tcp_idle_timeout_ns)
+            max_buffer=limits.tcp_buffer, idle_timeout_ns=tcp_idle_timeout_ns,
+            max_connections=limits.tcp_connections)
 
 
-def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT_MAX_BUFFER,
+def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int | None = None,
                        tcp_idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
                        ip_timeout_ns: int = DEFAULT_TIMEOUT_NS,
+                       limits: Limits = DEFAULT_LIMITS,
                        ) -> Iterator[Packet | Reassembled | StreamEvent | Problem]:
     """Packets (one per frame, plus one per reassembled IP datagram) and TCP stream events.
 
@@ -162,7 +169,9 @@ def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT
     the completing fragment's number and time; `origin` maps its payload to the
     fragments, and TCP byte references of such a datagram point at the fragments).
     """
-    dec = _Decoder(tcp_max_buffer=tcp_max_buffer, tcp_idle_timeout_ns=tcp_idle_timeout_ns,
+    if tcp_max_buffer is not None:
+        limits = replace(limits, tcp_buffer=tcp_max_buffer)
+    dec = _Decoder(limits=limits, tcp_idle_timeout_ns=tcp_idle_timeout_ns,
                    ip_timeout_ns=ip_timeout_ns)
     decode = dec.decode
     tcp_feed = dec.tcp.feed
@@ -215,15 +224,19 @@ class Pipeline:
 
     def __init__(self, frame_handoffs: Iterable[FrameHandoff] | None = None,
                  stream_handoffs: Iterable[StreamHandoff] | None = None, *,
-                 tcp_max_buffer: int = DEFAULT_MAX_BUFFER,
+                 limits: Limits = DEFAULT_LIMITS,
+                 tcp_max_buffer: int | None = None,
                  tcp_idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
                  ip_timeout_ns: int = DEFAULT_TIMEOUT_NS,
                  keylog: KeyLog | None = None, tls: bool = True) -> None:
-        self.frame_handoffs = tuple(handoff.frame_handoffs() if frame_handoffs is None
+        if tcp_max_buffer is not None:
+            limits = replace(limits, tcp_buffer=tcp_max_buffer)
+        self.limits = limits
+        self.frame_handoffs = tuple(handoff.frame_handoffs(limits) if frame_handoffs is None
                                     else frame_handoffs)
-        self.stream_handoffs = tuple(handoff.stream_handoffs() if stream_handoffs is None
+        self.stream_handoffs = tuple(handoff.stream_handoffs(limits) if stream_handoffs is None
                                      else stream_handoffs)
-        self._options = {"tcp_max_buffer": tcp_max_buffer,
+        self._options = {"limits": limits,
                          "tcp_idle_timeout_ns": tcp_idle_timeout_ns,
                          "ip_timeout_ns": ip_timeout_ns}
         self._by_ethertype: dict[int, list[FrameHandoff]] = {}
@@ -241,7 +254,8 @@ class Pipeline:
         if tls:
             self._tls_deferred: list = []  # TLS connections closed while awaiting a key
             self.stream_handoffs = (tls_handoff(self.keylog, self.stream_handoffs,
-                                                self._tls_deferred),
+                                                self._tls_deferred,
+                                                max_pending=limits.tls_pending),
                                     *self.stream_handoffs)
         self._by_tcp_port: dict[int, StreamHandoff] = {}
         for entry in self.stream_handoffs:

@@ -11,6 +11,7 @@ a bad header.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from construct import Bytes, Const, Int8ub, Int16ub, Int32ub, Struct, this
 
 from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.handoff import StreamHandoff
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -168,13 +170,15 @@ class ExiUnavailable(RuntimeError):
 ExiDecoder = Callable[[bytes, str], dict]
 
 
-def default_exi_decoder(data: bytes, schema: str) -> dict:
-    """The one place that calls the EXI codec (chargescope.dissectors.exi.decode)."""
+def default_exi_decoder(data: bytes, schema: str, *, max_depth: int = 64,
+                        max_string: int = 256 * 1024) -> dict:
+    """The one place that calls the EXI codec (chargescope.dissectors.exi.decode), with
+    the exi-depth / exi-string caps (`Limits`)."""
     try:
         from chargescope.dissectors import exi
     except ImportError as exc:  # the codec lands separately; report, do not crash
         raise ExiUnavailable(str(exc)) from exc
-    return exi.decode(data, schema)
+    return exi.decode(data, schema, max_depth=max_depth, max_string=max_string)
 
 
 # Schemas tried, in order, on a 0x8001 payload when the connection's handshake was not seen
@@ -458,6 +462,17 @@ def _find_header(buf: bytearray, start: int) -> int:
 
 def stream_factory(conn: Connection) -> V2gtpStream:
     return V2gtpStream(conn)
+
+
+def stream_handoff(limits: Limits = DEFAULT_LIMITS) -> StreamHandoff:
+    """The V2GTP handoff decoding EXI within `limits` (exi-depth, exi-string)."""
+    if limits.exi_depth == DEFAULT_LIMITS.exi_depth and \
+            limits.exi_string == DEFAULT_LIMITS.exi_string:
+        return HANDOFF
+    decoder = functools.partial(default_exi_decoder, max_depth=limits.exi_depth,
+                                max_string=limits.exi_string)
+    return StreamHandoff(name="v2gtp", tcp_ports=(), probe=probe,
+                         factory=lambda conn: V2gtpStream(conn, decoder))
 
 
 # Where V2GTP attaches (read by analyzer.handoff.stream_handoffs): the V2G TCP port is dynamic

@@ -36,7 +36,12 @@ from chargescope.analyzer.records import (
     StreamData,
     StreamGap,
 )
-from chargescope.dissectors.http.body import MAX_BODY_BYTES, body_fields, decode_body
+from chargescope.dissectors.http.body import (
+    MAX_BODY_BYTES,
+    MAX_DECODED_BYTES,
+    body_fields,
+    decode_body,
+)
 from chargescope.dissectors.http.secrets import mask_header
 
 MAX_HEAD_BYTES = 64 * 1024  # h11 refuses a request/status line + headers longer than this
@@ -118,9 +123,12 @@ class _Direction:
 class HttpStream:
     """StreamDissector for HTTP/1.1: yields one `http` Message per request and response."""
 
-    def __init__(self, conn: Connection, *, show_secrets: bool = False) -> None:
+    def __init__(self, conn: Connection, *, show_secrets: bool = False,
+                 max_body: int = MAX_BODY_BYTES, max_decoded: int = MAX_DECODED_BYTES) -> None:
         self.conn = conn
         self.show_secrets = show_secrets
+        self.max_body = max_body  # body bytes kept per message (Limits.http_body)
+        self.max_decoded = max_decoded  # after gzip/deflate (Limits.http_decoded)
         self._dirs = (_Direction(0), _Direction(1))
         self._pending: deque[_Pending] = deque()
         self._exchanges = 0
@@ -199,7 +207,7 @@ class HttpStream:
         if d.h11 is None:  # between messages: the next one starts here
             self._start_message(d, offset)
         d.raw += data
-        if len(d.raw) > MAX_BODY_BYTES + MAX_HEAD_BYTES:  # too big to rescan: keep the tail only
+        if len(d.raw) > self.max_body + MAX_HEAD_BYTES:  # too big to rescan: keep the tail only
             del d.raw[:len(d.raw) - _KEEP_FOR_SCAN]
             d.raw_start = offset + len(data) - len(d.raw)
         assert d.h11 is not None
@@ -287,8 +295,8 @@ class HttpStream:
                         partial.start))
             elif isinstance(event, h11.Data):
                 partial.body_len += len(event.data)
-                if len(partial.body) < MAX_BODY_BYTES:
-                    partial.body += event.data[:MAX_BODY_BYTES - len(partial.body)]
+                if len(partial.body) < self.max_body:
+                    partial.body += event.data[:self.max_body - len(partial.body)]
             elif isinstance(event, h11.EndOfMessage):
                 trailing, _closed = conn.trailing_data
                 end = d.raw_start + len(d.raw) - len(trailing)
@@ -344,11 +352,13 @@ class HttpStream:
         if partial.body_len > len(partial.body):
             problems.append(Problem("http.body.too-large",
                                     f"body of {partial.body_len} bytes kept only up to "
-                                    f"{MAX_BODY_BYTES}", source=self.conn.source,
+                                    f"{self.max_body} (http-body cap)",
+                                    source=self.conn.source,
                                     frame=d.first_frame(partial.start), offset=partial.start,
                                     where="stream"))
         if encoding:
-            decoded = decode_body(bytes(partial.body), encoding, offset=partial.start)
+            decoded = decode_body(bytes(partial.body), encoding, offset=partial.start,
+                                  cap=self.max_decoded)
             fields["content_encoding"] = decoded.encoding
             fields["decoded_length"] = len(decoded.data)
             fields.update(body_fields(decoded.data))

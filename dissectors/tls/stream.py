@@ -501,7 +501,8 @@ class TlsStream:
 
 
 def tls_handoff(keylog: KeyLog, inner: Sequence[StreamHandoff],
-                deferred: list[tuple[TlsStream, StreamClose]] | None = None) -> StreamHandoff:
+                deferred: list[tuple[TlsStream, StreamClose]] | None = None, *,
+                max_pending: int = DEFAULT_MAX_PENDING) -> StreamHandoff:
     """The TLS stream handoff of one pipeline: shares its KeyLog, decrypts into `inner`.
 
     `deferred` (owned by the pipeline) collects connections that closed while records
@@ -509,6 +510,6 @@ def tls_handoff(keylog: KeyLog, inner: Sequence[StreamHandoff],
     inner = tuple(inner)
 
     def factory(conn: Connection) -> TlsStream:
-        return TlsStream(conn, keylog, inner, deferred=deferred)
+        return TlsStream(conn, keylog, inner, deferred=deferred, max_pending=max_pending)
 
     return StreamHandoff(name="tls", tcp_ports=(), probe=rl.probe, factory=factory)
