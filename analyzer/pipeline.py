@@ -59,6 +59,7 @@ from dataclasses import dataclass, field, replace
 
 from chargescope import backends
 from chargescope.analyzer import handoff, net
+from chargescope.analyzer.accounting import StreamTotals, fold
 from chargescope.analyzer.handoff import FrameHandoff, StreamDissector, StreamHandoff
 from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.net import (
@@ -115,6 +116,8 @@ class PipelineStats:
     # protocol: -2 fragment, -1 none); named only when asked, to keep the loop cheap
     layers: Counter = field(default_factory=Counter)
     handoffs: Counter = field(default_factory=Counter)  # handoff name -> frames or connections
+    # per stream kind: bytes = consumed + undecodable + gaps (analyzer/accounting.py)
+    streams: dict[str, StreamTotals] = field(default_factory=dict)
 
     @property
     def protocols(self) -> Counter:
@@ -140,7 +143,8 @@ class PipelineStats:
         return {"frames": self.frames, "decoded": self.decoded, "malformed": self.malformed,
                 "out_of_scope": self.out_of_scope, "problems": self.problems,
                 "messages": self.messages, "connections": self.connections,
-                "protocols": dict(sorted(self.protocols.items()))}
+                "protocols": dict(sorted(self.protocols.items())),
+                "streams": {k: v.as_dict() for k, v in sorted(self.streams.items())}}
 
 
 class _Decoder:
@@ -206,9 +210,10 @@ def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int | None = 
 
 
 class _StreamRoute:
-    """Which stream dissector a connection feeds, once decided."""
+    """Which stream dissector a connection feeds, once decided, and its byte counts."""
 
-    __slots__ = ("dissector", "name", "held", "decided", "data_seen", "fin_sides")
+    __slots__ = ("dissector", "name", "held", "decided", "data_seen", "fin_sides", "data",
+                 "gaps", "fed", "broken")
 
     def __init__(self) -> None:
         self.dissector: StreamDissector | None = None
@@ -217,6 +222,19 @@ class _StreamRoute:
         self.decided = False
         self.data_seen = 0
         self.fin_sides = 0  # bit 0: client sent FIN, bit 1: server
+        self.data = [0, 0]  # stream bytes delivered, per direction
+        self.gaps = [0, 0]  # bytes missing, per direction
+        self.fed = [0, 0]  # data bytes handed to the dissector
+        self.broken = False  # the dissector raised: its books are not to be trusted
+
+
+def _fold_route(totals: dict[str, StreamTotals], route: _StreamRoute) -> None:
+    """Close the books of one connection (see analyzer/accounting.py)."""
+    if route.broken or route.dissector is None:
+        fold(totals, route.name or "undissected", route.data, route.gaps, [0, 0], None)
+        return
+    fold(totals, route.name, route.data, route.gaps, route.fed,
+         getattr(route.dissector, "accounting", None))
 
 
 class Pipeline:
@@ -263,9 +281,11 @@ class Pipeline:
                 self._by_tcp_port.setdefault(port, entry)
         self._probes = tuple(e for e in self.stream_handoffs if e.probe is not None)
         self.stats = PipelineStats()
+        self._unsettled: list[_StreamRoute] = []  # closed, books not yet final (TLS)
 
     def run(self, frames: Iterable[Frame]) -> Iterator[Message | Problem]:
         stats = self.stats = PipelineStats()
+        self._unsettled = []
         if self._tls:
             self._tls_deferred.clear()  # left over from a run that was not iterated to its end
         layers = stats.layers
@@ -316,6 +336,13 @@ class Pipeline:
                 out = self._stream_event(item, routes, stats)
                 if out:
                     yield from out
+        unsettled = self._unsettled
+        self._unsettled = []
+        for route in routes.values():  # not closed by a StreamClose (should not happen)
+            if route.dissector is not None and not getattr(route.dissector, "settled", True):
+                unsettled.append(route)
+            else:
+                _fold_route(stats.streams, route)
         # end of input: frame dissectors that hold partial units (HomePlug fragments)
         # report them, so nothing read is lost silently
         for entry in self.frame_handoffs:
@@ -330,6 +357,8 @@ class Pipeline:
                 late = stream.finish_late(close)
                 stats.messages += len(late)
                 yield from late
+        for route in unsettled:  # books closed once late keys had their chance
+            _fold_route(stats.streams, route)
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -383,6 +412,10 @@ class Pipeline:
         route = routes.get(conn.index)
         if route is None:
             return _NOTHING
+        if kind is StreamData:
+            route.data[event.direction] += len(event.data)
+        elif kind is StreamGap:
+            route.gaps[event.direction] += event.length
         out: list[Message | Problem] = _NOTHING
         if not route.decided:
             route.held.append(event)
@@ -410,6 +443,11 @@ class Pipeline:
                 route.fin_sides |= 1 << event.direction
             if event.reason != "fin" or route.fin_sides == 3:
                 routes.pop(conn.index, None)
+                if route.dissector is not None and not getattr(route.dissector, "settled",
+                                                               True):
+                    self._unsettled.append(route)  # TLS records still waiting for a key
+                else:
+                    _fold_route(stats.streams, route)
         return out
 
     def _attach(self, route: _StreamRoute, entry: StreamHandoff, conn: Connection) -> None:
@@ -426,6 +464,7 @@ class Pipeline:
         try:
             kind = type(event)
             if kind is StreamData:
+                route.fed[event.direction] += len(event.data)
                 messages = dissector.on_data(event)
             elif kind is StreamGap:
                 messages = dissector.on_gap(event)
@@ -433,6 +472,7 @@ class Pipeline:
                 messages = dissector.on_close(event)
         except Exception as exc:  # a dissector bug must not stop a field analysis
             route.dissector = None
+            route.broken = True  # all its bytes count as undecodable
             stats.problems += 1
             return [Problem("pipeline.dissector.error",
                             f"stream dissector {route.name} raised {exc!r} on TCP stream "

@@ -19,6 +19,7 @@ from typing import Any
 
 from construct import Bytes, Const, Int8ub, Int16ub, Int32ub, Struct, this
 
+from chargescope.analyzer.accounting import StreamBytes
 from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.handoff import StreamHandoff
 from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
@@ -249,6 +250,7 @@ class V2gtpStream:
         self._ends = ((client, server), (server, client))  # (src, dst) per direction
         self._decode = decoder or default_exi_decoder
         self._dirs = [_Direction(bytearray(), 0, []), _Direction(bytearray(), 0, [])]
+        self.accounting = StreamBytes()  # bytes made units of / reported undecodable
         self._offered: dict[int, str] = {}  # SchemaID -> namespace, from the EVCC's offer
         self.agreed_schema: str | None = None
         self.agreed_namespace: str | None = None
@@ -318,6 +320,7 @@ class V2gtpStream:
         out: list[Message] = []
         lost_from = d.start - d.skipped if d.skipped else d.start
         lost = len(d.buf) + d.skipped
+        self.accounting.undecodable[direction] += len(d.buf)  # skipped: counted as skipped
         if lost or gap:
             kind = "v2gtp.stream.gap" if gap else "v2gtp.stream.truncated"
             what = f"{gap} bytes missing from the capture; " if gap else (reason + "; " if reason else "")
@@ -346,6 +349,7 @@ class V2gtpStream:
                                                      header.as_fields()))
                     d.synced = False
                     d.consume(1)
+                    self.accounting.undecodable[direction] += 1
                     continue
                 idx = _find_header(d.buf, 1)
                 if idx < 0:
@@ -355,11 +359,13 @@ class V2gtpStream:
                         d.skipped_from = d.start
                     d.skipped += drop
                     d.consume(drop)
+                    self.accounting.undecodable[direction] += drop
                     break
                 if not d.skipped:
                     d.skipped_from = d.start
                 d.skipped += idx
                 d.consume(idx)
+                self.accounting.undecodable[direction] += idx
                 continue
             total = HEADER_LEN + header.payload_length
             if len(d.buf) < total:
@@ -376,6 +382,7 @@ class V2gtpStream:
             out.append(self._unit_message(direction, header, payload, d.start, d.ts_ns,
                                           unit_refs))
             d.consume(total)
+            self.accounting.consumed[direction] += total
         return out
 
     def _unit_message(self, direction: int, header: Header, payload: bytes, offset: int,

@@ -25,6 +25,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import h11
 
+from chargescope.analyzer.accounting import StreamBytes
 from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.records import (
     ByteRef,
@@ -136,6 +137,7 @@ class HttpStream:
         self._held_offset = 0
         self._closed = [False, False]
         self._extra: list[Message] = []  # messages released while completing another
+        self.accounting = StreamBytes()  # bytes made messages of / reported undecodable
 
     # -- StreamDissector -------------------------------------------------------------
 
@@ -404,7 +406,13 @@ class HttpStream:
         return fields
 
     def _message(self, d: _Direction, partial: _Partial, fields: dict, end: int,
-                 problems: list[Problem]) -> Message:
+                 problems: list[Problem], lost: int = -1) -> Message:
+        """The Message for bytes [partial.start, end); `lost` of them (all: -1) count as
+        undecodable when the message broke off, else all count as consumed."""
+        if lost < 0:
+            self.accounting.consumed[d.index] += end - partial.start
+        else:
+            self.accounting.undecodable[d.index] += lost
         src, dst = self._endpoints(d)
         if fields.get("kind") == "request":
             name = f"{fields['method']} {fields['path']}"
@@ -464,13 +472,16 @@ class HttpStream:
         return Problem(kind, detail, source=self.conn.source, frame=d.first_frame(offset),
                        offset=offset, where="stream")
 
-    def _broken(self, d: _Direction, kind: str, detail: str) -> Message:
-        """The message in progress, ended early: what was read plus the reason."""
+    def _broken(self, d: _Direction, kind: str, detail: str, reread: int = 0) -> Message:
+        """The message in progress, ended early: what was read plus the reason. Its bytes
+        count as undecodable, but for the last `reread` the caller scans again."""
         partial = d.partial
         assert partial is not None
         end = d.raw_start + len(d.raw)
         problems = [*partial.problems, self._problem(d, kind, detail, partial.start)]
+        lost = end - partial.start - reread
         if partial.head is None:
+            self.accounting.undecodable[d.index] += lost
             src, dst = self._endpoints(d)
             d.partial = None
             return Message(link=Link.C, protocol="http", name="HTTP malformed", ts_ns=d.ts_ns,
@@ -481,7 +492,7 @@ class HttpStream:
         fields["body_length"] = partial.body_len
         fields.update(body_fields(bytes(partial.body)))
         fields["incomplete"] = True
-        return self._message(d, partial, fields, end, problems)
+        return self._message(d, partial, fields, end, problems, lost)
 
     def _protocol_error(self, d: _Direction, detail: str) -> list[Message]:
         if d.partial is None:
@@ -493,7 +504,8 @@ class HttpStream:
             d.mode = RESYNC
             return [message]
         kind = "http.head.too-large" if "buffer" in detail.lower() else "http.message.malformed"
-        message = self._broken(d, kind, f"expected a valid HTTP/1.1 message: {detail}")
+        message = self._broken(d, kind, f"expected a valid HTTP/1.1 message: {detail}",
+                               reread=max(0, len(d.raw) - 1))
         rest = bytes(d.raw[1:])
         rest_start = d.raw_start + 1
         d.h11 = None
@@ -507,6 +519,8 @@ class HttpStream:
 
     def _gap(self, d: _Direction, offset: int, length: int, ts_ns: int) -> list[Message]:
         out: list[Message] = []
+        if d.mode == SYNC and d.partial is None and d.raw:  # a head cut short by the gap
+            d.partial = _Partial(start=d.raw_start)
         if d.mode == SYNC and d.partial is not None and (d.partial.head is not None or d.raw):
             out.append(self._broken(d, "http.stream.gap",
                                     f"{length} bytes missing at stream offset {offset}"))
@@ -539,6 +553,7 @@ class HttpStream:
             return []
         count, at = d.skipped, d.skipped_at
         d.skipped = 0
+        self.accounting.undecodable[d.index] += count
         src, dst = self._endpoints(d)
         detail = f"{count} bytes are not part of any HTTP message"
         if d.mode == OPAQUE:

@@ -23,6 +23,11 @@ class OcpiStream:
                                 max_decoded=limits.http_decoded)
         self._decoder = decoder
 
+    @property
+    def accounting(self):
+        """The HTTP layer's byte accounting (OCPI decodes whole HTTP messages)."""
+        return self._http.accounting
+
     def on_data(self, event: StreamData) -> list[Message]:
         return [self._decoder.decode(m) for m in self._http.on_data(event)]
 
