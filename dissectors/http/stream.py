@@ -173,7 +173,7 @@ class HttpStream:
             self._closed[index] = True
             d = self._dirs[index]
             d.ts_ns = event.ts_ns
-            if index == 0 and self._held:
+            while index == 0 and self._held:  # each pass reads at least one request
                 held, self._held = bytes(self._held), bytearray()
                 d.mode = SYNC
                 out += self._feed(d, self._held_offset, held)
