@@ -105,6 +105,7 @@ def stream_handoffs(limits: Limits | None = None) -> tuple[StreamHandoff, ...]:
     limits = limits or DEFAULT_LIMITS
     return (
         v2gtp.stream_handoff(limits),  # V2GTP (link A): dynamic ports, probed on the header
-        websocket_ocpp(WebSocketOptions(max_message_size=limits.ws_message)),  # -> OCPP (B)
+        websocket_ocpp(WebSocketOptions(max_message_size=limits.ws_message),  # -> OCPP (B)
+                       max_pending=limits.ocpp_pending),
         ocpi_handoff(limits=limits),  # HTTP/1.1 -> OCPI (link C); declines WebSocket upgrades
     ) + tuple(installed().stream_handoffs)

@@ -42,6 +42,7 @@ class Limits:
     exi_depth: int = 64  # EXI element nesting (the V2G schemas nest < 20 deep)
     exi_string: int = 256 * KiB  # one EXI string (characters) or binary value (bytes)
     homeplug_fragments: int = 1024  # HomePlug MME fragment sets waiting for their last part
+    ocpp_pending: int = 4096  # OCPP CALLs per connection waiting for their answer
     tls_pending: int = 4 * MiB  # bytes of TLS records per connection waiting for a key
 
     def __post_init__(self) -> None:
@@ -92,6 +93,9 @@ CAPS: tuple[Cap, ...] = (
         "characters of one EXI string or bytes of one binary value"),
     Cap("homeplug-fragments", "homeplug_fragments", "count", ("limit.homeplug.fragments",),
         "HomePlug MME fragment sets held at once; beyond it the oldest is given up"),
+    Cap("ocpp-pending", "ocpp_pending", "count", ("limit.ocpp.pending",),
+        "OCPP CALLs per connection waiting for their answer; beyond it the oldest is "
+        "forgotten (its late answer shows as unpaired)"),
     Cap("tls-pending", "tls_pending", "bytes", ("tls.pending.overflow",),
         "bytes of TLS records per connection waiting for a key; beyond it the oldest are "
         "left encrypted"),

@@ -277,6 +277,32 @@ def test_websocket_message_cap_through_the_pipeline() -> None:
                for m in messages)
 
 
+def test_ocpp_pending_calls_cap_through_the_pipeline() -> None:
+    from tests.ws_builder import client_frame, request, response, server_frame
+
+    calls = [client_frame(f'[2,"c{i}","Heartbeat",{{}}]') for i in range(3)]
+    cap = Tcp()
+    cap.seg(40000, 0, 99, flags=SYN)
+    cap.seg(40000, 1, 499, flags=SYN | ACK)
+    seq_c, seq_s = 100, 500
+    for direction, data in [(0, request()), (1, response()), *[(0, c) for c in calls],
+                            (1, server_frame('[3,"c2",{"currentTime":"2024-01-01T00:00:00Z"}]')),
+                            (1, server_frame('[3,"c0",{"currentTime":"2024-01-01T00:00:00Z"}]'))]:
+        cap.seg(40000, direction, seq_c if direction == 0 else seq_s, data)
+        if direction == 0:
+            seq_c += len(data)
+        else:
+            seq_s += len(data)
+    messages, problems = run(cap.frames(), Limits(ocpp_pending=2))
+    assert cap_kinds(problems) == ["limit.ocpp.pending"]
+    hit = next(m for m in messages if any(p.kind == "limit.ocpp.pending" for p in m.problems))
+    assert hit.fields["unique_id"] == "c2"
+    results = [(m.fields["unique_id"], m.fields["paired"]) for m in messages
+               if m.protocol == "ocpp" and m.fields.get("message_type_id") == 3]
+    assert results == [("c2", True), ("c0", False)]  # c0 was forgotten at the cap
+    assert cap_kinds(run(cap.frames(), DEFAULT_LIMITS)[1]) == []
+
+
 def test_homeplug_fragment_sets_cap() -> None:
     dissector = HomePlugDissector(max_fragment_sets=2)
     out: list[Message] = []
