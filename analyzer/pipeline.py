@@ -213,7 +213,7 @@ class _StreamRoute:
     """Which stream dissector a connection feeds, once decided, and its byte counts."""
 
     __slots__ = ("dissector", "name", "held", "decided", "data_seen", "fin_sides", "data",
-                 "gaps", "fed", "broken")
+                 "gaps", "broken")
 
     def __init__(self) -> None:
         self.dissector: StreamDissector | None = None
@@ -224,7 +224,6 @@ class _StreamRoute:
         self.fin_sides = 0  # bit 0: client sent FIN, bit 1: server
         self.data = [0, 0]  # stream bytes delivered, per direction
         self.gaps = [0, 0]  # bytes missing, per direction
-        self.fed = [0, 0]  # data bytes handed to the dissector
         self.broken = False  # the dissector raised: its books are not to be trusted
 
 
@@ -233,7 +232,8 @@ def _fold_route(totals: dict[str, StreamTotals], route: _StreamRoute) -> None:
     if route.broken or route.dissector is None:
         fold(totals, route.name or "undissected", route.data, route.gaps, [0, 0], None)
         return
-    fold(totals, route.name, route.data, route.gaps, route.fed,
+    # a live dissector was handed every data event (held ones on attach): fed == data
+    fold(totals, route.name, route.data, route.gaps, route.data,
          getattr(route.dissector, "accounting", None))
 
 
@@ -464,7 +464,6 @@ class Pipeline:
         try:
             kind = type(event)
             if kind is StreamData:
-                route.fed[event.direction] += len(event.data)
                 messages = dissector.on_data(event)
             elif kind is StreamGap:
                 messages = dissector.on_gap(event)

@@ -256,7 +256,9 @@ def test_http_body_and_decoded_caps() -> None:
               (1, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")]
     from tests.http_feed import CONN
 
-    messages = http_run(HttpStream(CONN, max_body=100, max_decoded=1000), script)
+    stream = HttpStream(CONN, max_body=100, max_decoded=1000)
+    messages = http_run(stream, script)
+    assert stream.accounting.undecodable == [200, 0]  # the body bytes beyond the cap
     kinds = [p.kind for m in messages for p in m.problems]
     assert kinds == ["http.body.too-large", "http.body.decoded-too-large"]
     assert [m.fields.get("kind") for m in messages] == ["request", "response"] * 2
@@ -271,8 +273,13 @@ def test_websocket_message_cap_through_the_pipeline() -> None:
     cap = Tcp()
     cap.connection(40000, [request(), client_frame(b"[" + b"x" * 500), client_frame(boot)])
     # the server never answered the upgrade: still WebSocket by the request (probe)
-    messages, problems = run(cap.frames(), Limits(ws_message=200))
+    pipeline = Pipeline(limits=Limits(ws_message=200))
+    items = list(pipeline.run(cap.frames()))
+    messages = [m for m in items if isinstance(m, Message)]
+    problems = [p for m in messages for p in m.problems]
     assert cap_kinds(problems) == ["websocket.frame.too_large"]
+    books = pipeline.stats.streams["websocket"]
+    assert books.undecodable == 501 and books.balanced  # the skipped payload
     assert any(m.protocol == "ocpp" and m.fields.get("action") == "BootNotification"
                for m in messages)
 
@@ -356,3 +363,10 @@ def test_cap_hits_become_warning_findings_in_analyze(tmp_path: Path) -> None:
 
 def test_limit_finding_ignores_other_problems() -> None:
     assert limit_finding(Problem("tcp.overlap.conflict", "x")) is None
+
+
+def test_fuzzing_md_lists_every_cap_with_its_codes() -> None:
+    text = (Path(__file__).parents[1] / "FUZZING.md").read_text(encoding="utf-8")
+    for cap in CAPS:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{cap.key}` |"))
+        assert all(f"`{code}`" in row for code in cap.codes), row

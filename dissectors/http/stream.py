@@ -368,7 +368,8 @@ class HttpStream:
                          for p in decoded.problems]
         else:
             fields.update(body_fields(bytes(partial.body)))
-        message = self._message(d, partial, fields, end, problems)
+        message = self._message(d, partial, fields, end, problems,
+                                over_cap=partial.body_len - len(partial.body))
         if fields["kind"] == "response" and self._dirs[0].mode == HOLD:
             request = fields.get("request") or {}
             if request.get("method") == "CONNECT" and 200 <= fields["status"] < 300:
@@ -406,11 +407,13 @@ class HttpStream:
         return fields
 
     def _message(self, d: _Direction, partial: _Partial, fields: dict, end: int,
-                 problems: list[Problem], lost: int = -1) -> Message:
+                 problems: list[Problem], lost: int = -1, over_cap: int = 0) -> Message:
         """The Message for bytes [partial.start, end); `lost` of them (all: -1) count as
-        undecodable when the message broke off, else all count as consumed."""
+        undecodable when the message broke off, else all count as consumed but the
+        `over_cap` body bytes beyond the http-body cap (not decoded: undecodable)."""
         if lost < 0:
-            self.accounting.consumed[d.index] += end - partial.start
+            self.accounting.consumed[d.index] += end - partial.start - over_cap
+            self.accounting.undecodable[d.index] += over_cap
         else:
             self.accounting.undecodable[d.index] += lost
         src, dst = self._endpoints(d)

@@ -671,6 +671,9 @@ class WebSocketStream:
     def _complete(self, direction: int, frag: _Fragmented, ts_ns: int,
                   refs: tuple[ByteRef, ...]) -> Message:
         if frag.oversized:
+            d = self._dirs[direction]
+            d.consumed -= frag.size  # the payloads beyond the cap were not decoded
+            d.undecodable += frag.size
             ws = {"opcode": frag.opcode, "fragments": frag.frames, "compressed": frag.compressed,
                   "wire_size": frag.size}
             problems = [*frag.problems, self._problem(
@@ -702,6 +705,8 @@ class WebSocketStream:
                                         problems)
             ws["size"] = inflated.size
             if inflated.oversized:
+                d.consumed -= wire_size  # a payload that inflates past the cap: not decoded
+                d.undecodable += wire_size
                 problems.append(self._problem(
                     "websocket.deflate.too_large",
                     f"message inflates to {inflated.size} bytes, over the "
