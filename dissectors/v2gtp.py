@@ -284,8 +284,9 @@ class V2gtpStream:
     def on_close(self, event: StreamClose) -> list[Message]:
         out: list[Message] = []
         for direction, d in enumerate(self._dirs):
-            if event.direction in (0, 1) and direction != event.direction:
-                continue  # a half-close: the other side may still send
+            if event.direction in (0, 1) and event.reason == "fin" and \
+                    direction != event.direction:
+                continue  # a half-close: the other side may still send (RST ends both)
             if d.buf or d.skipped:
                 out.extend(self._lose(direction, d.start + len(d.buf), event.ts_ns,
                                       reason="stream closed inside a V2GTP unit"))

@@ -50,6 +50,8 @@ def play(dissector, items: list, close: str) -> list[int]:
     if close == "fin":
         dissector.on_close(StreamClose(CONN, 0, 10**6, "fin"))
         dissector.on_close(StreamClose(CONN, 1, 10**6 + 1, "fin"))
+    elif close.startswith("rst"):  # as the reassembler says it: the side that reset
+        dissector.on_close(StreamClose(CONN, int(close[-1]), 10**6, "rst"))
     else:
         dissector.on_close(StreamClose(CONN, -1, 10**6, close))
     return fed
@@ -72,7 +74,7 @@ def conversation(units: st.SearchStrategy[bytes]) -> st.SearchStrategy[list]:
     return st.lists(st.one_of(chunk, chunk, chunk, gap), max_size=12)
 
 
-CLOSES = st.sampled_from(["fin", "rst", "end-of-capture"])
+CLOSES = st.sampled_from(["fin", "rst0", "rst1", "end-of-capture"])
 
 V2GTP_UNITS = st.one_of(
     st.binary(max_size=30).map(lambda p: v2gtp.build(0x8101, p)),

@@ -166,7 +166,9 @@ class HttpStream:
 
     def on_close(self, event: StreamClose) -> list[Message]:
         out: list[Message] = []
-        which = (0, 1) if event.direction not in (0, 1) else (event.direction,)
+        # a FIN closes one side; RST or the end of the capture both
+        which = (event.direction,) if event.direction in (0, 1) and event.reason == "fin" \
+            else (0, 1)
         for index in which:
             if self._closed[index]:
                 continue
