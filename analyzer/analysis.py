@@ -19,7 +19,7 @@ from chargescope.analyzer.correlate import (
     SourceSpan,
     build_sessions,
 )
-from chargescope.analyzer.limits import CAP_BY_CODE, DEFAULT_LIMITS, Limits, limit_finding
+from chargescope.analyzer.limits import CAP_BY_CODE, DEFAULT_LIMITS, LimitHits, Limits
 from chargescope.analyzer.links import LinkAnalyzerFactory, link_analyzers
 from chargescope.analyzer.records import Finding, Message, Problem
 
@@ -182,16 +182,18 @@ def analyze(
             items = reader.read_ticking(path, tick)
         else:
             items = reader.read(path)
+        hits = LimitHits()  # resource caps hit while reading this source
         for item in items:
             if isinstance(item, Problem):
                 summary.problems += 1
                 problems.append(item)
                 if item.kind in CAP_BY_CODE:
-                    link_findings.append(limit_finding(item))
+                    hits.add(item)
                 continue
             if item.problems:
-                link_findings.extend(limit_finding(p, item) for p in item.problems
-                                     if p.kind in CAP_BY_CODE)
+                for problem in item.problems:
+                    if problem.kind in CAP_BY_CODE:
+                        hits.add(problem, item)
             summary.messages += 1
             links.add(str(item.link))
             if summary.first_ns is None or item.ts_ns < summary.first_ns:
@@ -206,6 +208,7 @@ def analyze(
             result = analyzer.finish()
             parts.extend(result.sessions)
             link_findings.extend(result.findings)
+        link_findings.extend(hits.findings())
         summaries.append(summary)
         done_bytes += size
         if on_bytes is not None:

@@ -158,6 +158,45 @@ def _default_text(cap: Cap) -> str:
     return size_text(value) if cap.unit == "bytes" else str(value)
 
 
+class LimitHits:
+    """Collects the cap hits of one source; `findings()` gives one warning per code.
+
+    A hostile capture can hit a cap thousands of times (every frame of a flood): the
+    report says so once per code, with the count and the first `KEEP` hits as evidence.
+    """
+
+    KEEP = 20
+
+    def __init__(self) -> None:
+        self._hits: dict[str, list[Finding]] = {}
+        self._counts: dict[str, int] = {}
+
+    def add(self, problem: Problem, message: Message | None = None) -> None:
+        if problem.kind not in CAP_BY_CODE:
+            return
+        self._counts[problem.kind] = self._counts.get(problem.kind, 0) + 1
+        kept = self._hits.setdefault(problem.kind, [])
+        if len(kept) < self.KEEP:
+            finding = limit_finding(problem, message)
+            assert finding is not None
+            kept.append(finding)
+
+    def findings(self) -> list[Finding]:
+        out: list[Finding] = []
+        for code, kept in self._hits.items():
+            first, count = kept[0], self._counts[code]
+            if count == 1:
+                out.append(first)
+                continue
+            text = f"{count} times; first: {first.text}"
+            out.append(REGISTRY.make(
+                code, text, ts_ns=first.ts_ns,
+                evidence=[m for f in kept for m in f.evidence], **first.extra, count=count,
+                hits=[{k: f.extra[k] for k in ("source", "frame", "offset", "where")}
+                      for f in kept]))
+        return out
+
+
 def limit_finding(problem: Problem, message: Message | None = None) -> Finding | None:
     """The warning finding for a Problem that reports a cap hit (None for other Problems).
 

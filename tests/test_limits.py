@@ -348,12 +348,15 @@ def test_cap_hits_become_warning_findings_in_analyze(tmp_path: Path) -> None:
     path = cap.pcap(tmp_path / "caps.pcap")
     result = analyze([path], limits=Limits(tcp_connections=2, exi_depth=1))
     found = sorted(f.code for f in result.findings if f.code in CAP_BY_CODE)
-    assert found == ["limit.exi.depth"] * 3 + ["limit.tcp.connections"]
+    assert found == ["limit.exi.depth", "limit.tcp.connections"]  # one per code and source
     conns = next(f for f in result.findings if f.code == "limit.tcp.connections")
     assert conns.severity is Severity.WARNING
     assert conns.extra["cap"] == "tcp-connections" and conns.extra["frame"] == 7
     depth = next(f for f in result.findings if f.code == "limit.exi.depth")
-    assert depth.extra["frame"] > 0 and depth.evidence  # the V2GTP unit's frame
+    assert depth.extra["frame"] > 0 and len(depth.evidence) == 3  # the V2GTP units
+    assert depth.extra["count"] == 3 and [h["frame"] for h in depth.extra["hits"]] == [
+        depth.extra["frame"], *[h["frame"] for h in depth.extra["hits"][1:]]]
+    assert len({h["frame"] for h in depth.extra["hits"]}) == 3
     assert not [f for f in analyze([path]).findings if f.code in CAP_BY_CODE]
     # and from the command line
     out = CliRunner().invoke(cli_main, ["analyze", "--json", "--limit", "exi-depth=1",
