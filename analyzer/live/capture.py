@@ -40,6 +40,7 @@ class LiveCapture:
                  stop: StopRule = StopRule(),
                  on_started: Callable[[], None] | None = None,
                  on_frame: Callable[[Frame], None] | None = None,
+                 on_idle: Callable[[], None] | None = None,
                  ring_bytes: int | None = None, ring_files: int = 2) -> None:
         self.iface = iface
         self.write_path = write
@@ -47,6 +48,7 @@ class LiveCapture:
         self.stop_rule = stop
         self.on_started = on_started
         self.on_frame = on_frame  # e.g. the PLC joiner: sees each frame before decoding
+        self.on_idle = on_idle  # called while no frame arrives (live snapshots fall due)
         # ring buffer: past ring_bytes the file becomes FILE.1 (FILE.1 -> FILE.2, ...) and
         # a new FILE starts; at most ring_files files are kept
         self.ring_bytes = ring_bytes
@@ -136,6 +138,8 @@ class LiveCapture:
             try:
                 data, ts_ns, linktype = self._queue.get(timeout=_POLL_S)
             except queue.Empty:
+                if self.on_idle is not None:
+                    self.on_idle()
                 continue
             last = time.monotonic()
             self.frames_seen += 1
