@@ -72,11 +72,15 @@ def _offline(path: Path) -> dict:
     return json.loads(out.stdout)
 
 
-def test_live_matches_offline(netns: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["scapy", "dumpcap"])
+def test_live_matches_offline(netns: list[str], tmp_path: Path, backend: str) -> None:
+    if backend == "dumpcap" and shutil.which("dumpcap") is None:
+        pytest.skip("dumpcap is not installed (Debian package tshark)")
     with open_capture(CAPTURE) as cap:
         frames = list(cap.frames())
     written = tmp_path / "live.pcapng"
-    live = subprocess.Popen(netns + [str(CHARGESCOPE), "live", "--iface", "fkB", "--write",
+    live = subprocess.Popen(netns + [str(CHARGESCOPE), "live", "--iface", "fkB",
+                                     "--backend", backend, "--write",
                                      str(written), "--analyze", "--json",
                                      "--count", str(len(frames)), "--duration", "60"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

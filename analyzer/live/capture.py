@@ -41,8 +41,12 @@ class LiveCapture:
                  on_started: Callable[[], None] | None = None,
                  on_frame: Callable[[Frame], None] | None = None,
                  on_idle: Callable[[], None] | None = None,
-                 ring_bytes: int | None = None, ring_files: int = 2) -> None:
+                 ring_bytes: int | None = None, ring_files: int = 2,
+                 backend: str = "auto") -> None:
         self.iface = iface
+        # "scapy" (AsyncSniffer), "dumpcap" (Wireshark's capture engine through a pipe)
+        # or "auto": dumpcap when installed
+        self.backend = resolve_backend(backend)
         self.write_path = write
         self.bpf = bpf
         self.stop_rule = stop
@@ -63,6 +67,21 @@ class LiveCapture:
         self._file: Any = None
 
     def __enter__(self) -> LiveCapture:
+        if self.write_path is not None:
+            self._open_output()
+        if self.backend == "dumpcap":
+            from chargescope.analyzer.live.dumpcap import DumpcapSniffer
+
+            def queue_frame(data: bytes, ts_ns: int, linktype: int) -> None:
+                self._queue.put((data, ts_ns, linktype))
+
+            self._sniffer = DumpcapSniffer(self.iface, queue_frame, self.bpf, self._started)
+        else:
+            self._sniffer = self._scapy_sniffer()
+        self._sniffer.start()
+        return self
+
+    def _scapy_sniffer(self) -> Any:
         from scapy.sendrecv import AsyncSniffer
 
         # scapy warns when it cannot name the link layer (veth, PLC dongles); we only take
@@ -73,12 +92,8 @@ class LiveCapture:
         def queue_packet(pkt: Any) -> None:
             self._queue.put((bytes(pkt), int(pkt.time * 1_000_000_000), linktype))
 
-        if self.write_path is not None:
-            self._open_output()
-        self._sniffer = AsyncSniffer(iface=self.iface, filter=self.bpf, store=False,
-                                     prn=queue_packet, started_callback=self._started)
-        self._sniffer.start()
-        return self
+        return AsyncSniffer(iface=self.iface, filter=self.bpf, store=False,
+                            prn=queue_packet, started_callback=self._started)
 
     def _open_output(self) -> None:
         self._file = open(self.write_path, "wb")  # noqa: SIM115 - closed in __exit__
@@ -116,7 +131,7 @@ class LiveCapture:
         self._stopped.set()
 
     def __exit__(self, *exc: object) -> None:
-        if self._sniffer is not None and self._sniffer.running:
+        if self._sniffer is not None and (self._sniffer.running or self.backend == "dumpcap"):
             self._sniffer.stop()
         if self._file is not None:
             self._file.close()
@@ -133,7 +148,8 @@ class LiveCapture:
                 break
             if self._sniffer is not None and not self._sniffer.running and self._queue.empty():
                 failure = getattr(self._sniffer, "exception", None)  # interface gone, ...
-                self.error = repr(failure) if failure else "the sniffer stopped"
+                self.error = (str(failure) or repr(failure)) if failure else \
+                    "the sniffer stopped"
                 break
             try:
                 data, ts_ns, linktype = self._queue.get(timeout=_POLL_S)
@@ -151,6 +167,20 @@ class LiveCapture:
             yield frame
             if rule.count is not None and self.frames_seen >= rule.count:
                 break
+
+
+BACKENDS = ("auto", "scapy", "dumpcap")
+
+
+def resolve_backend(backend: str) -> str:
+    """The capture engine to use: "auto" is dumpcap when installed, scapy otherwise."""
+    from chargescope.analyzer.live.dumpcap import dumpcap_path
+
+    if backend not in BACKENDS:
+        raise ValueError(f"capture backend {backend!r}: one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "dumpcap" if dumpcap_path() else "scapy"
+    return backend
 
 
 # Linux ARPHRD_* (from /sys/class/net/IFACE/type) -> pcap LINKTYPE_*

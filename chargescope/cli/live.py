@@ -41,6 +41,10 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
 @click.option("--update", type=click.FloatRange(min=0, min_open=True), default=2.0,
               show_default=True,
               help="With --analyze: seconds between two looks at the sessions so far.")
+@click.option("--backend", type=click.Choice(["auto", "dumpcap", "scapy"]), default="auto",
+              show_default=True,
+              help="Capture engine: dumpcap (Wireshark's, from the tshark package; "
+                   "pcapng through a pipe) or scapy; auto takes dumpcap when installed.")
 @click.option("--filter", "bpf", help="BPF capture filter (e.g. 'not port 22').")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True),
@@ -60,7 +64,7 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
 @click.option("--json", "as_json", is_flag=True,
               help="At the end, one JSON document (messages, and the analysis with "
                    "--analyze) instead of running text.")
-def command(iface, write_path, ring_size, ring_files, run_analysis, update, bpf, count,
+def command(iface, write_path, ring_size, ring_files, run_analysis, update, backend, bpf, count,
             duration, idle, site, plc_join, nmk, sniffer, modem, as_json):
     """Capture on IFACE and decode as frames arrive: one line per message (SLAC, SDP,
     V2G, OCPP, OCPI) while capturing; Ctrl-C, --count, --duration or --idle ends it.
@@ -95,7 +99,7 @@ def command(iface, write_path, ring_size, ring_files, run_analysis, update, bpf,
                           on_frame=joiner.on_frame if joiner and plc_join else None,
                           on_idle=snapshots.poll if snapshots else None,
                           ring_bytes=int(ring_size * 1_000_000) if ring_size else None,
-                          ring_files=ring_files)
+                          ring_files=ring_files, backend=backend)
     # Ctrl-C ends the capture, not the program: the analysis of what came still runs
     previous = signal.signal(signal.SIGINT, lambda _sig, _frame: capture.stop())
     try:
