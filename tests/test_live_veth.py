@@ -203,3 +203,54 @@ def test_live_findings_before_the_capture_ends(netns: list[str], tmp_path: Path,
     for line in early:
         code = line.split()[3].rstrip(":")
         assert code in codes or code in withdrawn, line
+
+
+# `chargescope tui --live fkB`, headless (Textual's Pilot) inside the namespace: prints
+# when the session table first had a row, then the sessions the capture ended with
+TUI_LIVE = """
+import asyncio, json, os, sys, time
+from pathlib import Path
+from chargescope.analyzer.live import LiveCapture, StopRule
+from chargescope.tui.app import ChargescopeApp
+written, count = Path(sys.argv[1]), int(sys.argv[2])
+capture = LiveCapture("fkB", write=written, stop=StopRule(count=count, duration_s=90),
+                      on_started=lambda: os.write(1, b"ready\\n"))
+out = {}
+async def main():
+    app = ChargescopeApp([], live=capture, live_interval_s=0.2)
+    async with app.run_test(size=(160, 50)) as pilot:
+        deadline = time.monotonic() + 120
+        while not app.live_done and time.monotonic() < deadline:
+            if app.query_one("#session-table").row_count and "first_row" not in out:
+                out["first_row"] = time.monotonic()
+            await pilot.pause(0.05)
+        out["sessions"] = [[s.verdict, sorted(f.code for f in s.findings)]
+                           for s in app.analysis.sessions]
+asyncio.run(main())
+os.write(1, (json.dumps(out) + "\\n").encode())
+"""
+
+
+def test_tui_live_on_the_interface(netns: list[str], tmp_path: Path) -> None:
+    capture = LIVE_CAPTURES[0]
+    with open_capture(capture) as cap:
+        count = len(list(cap.frames()))
+    written = tmp_path / "tui.pcapng"
+    tui = subprocess.Popen(netns + [sys.executable, "-c", TUI_LIVE, str(written), str(count)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert tui.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        sent = subprocess.run(netns + [sys.executable, "-c", COMPRESSED_SENDER, str(capture),
+                                       "fkA", "3"], check=True, timeout=90,
+                              capture_output=True, text=True)
+        last_sent = float(sent.stdout.strip())
+        stdout, stderr = tui.communicate(timeout=120)
+    finally:
+        if tui.poll() is None:
+            tui.kill()
+    doc = json.loads(stdout.strip().splitlines()[-1])
+    assert doc["first_row"] < last_sent, "no session listed while the capture ran"
+    reference = _offline(written)
+    assert doc["sessions"] == [[s["verdict"], sorted(f["code"] for f in s["findings"])]
+                               for s in reference["sessions"]]

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from chargescope.analyzer.analysis import SourceReader
 from chargescope.analyzer.capture.writer import PcapngWriter
@@ -31,6 +31,24 @@ class StopRule:
     count: int | None = None  # after this many frames
     duration_s: float | None = None  # after this many seconds
     idle_s: float | None = None  # after this long without a frame (once one was seen)
+
+
+class FrameSource(Protocol):
+    """What live consumers (`chargescope live`, `chargescope tui --live`) use of a
+    capture: `LiveCapture` is the real one; tests hand in a replay of a file."""
+
+    iface: str
+    frames_seen: int
+    error: str  # why it ended by itself, "" when it did not
+    on_idle: Callable[[], None] | None  # called now and then while no frame arrives
+
+    def __enter__(self) -> FrameSource: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def stop(self) -> None: ...
 
 
 class LiveCapture:

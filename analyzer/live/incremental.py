@@ -124,15 +124,23 @@ class LiveChanges:
 
 class Snapshotter:
     """Decides when to snapshot: every `interval_s` seconds while new messages came (or
-    findings wait for confirmation),
-    never more often than `load` times the cost of the last snapshot (a long capture
-    makes snapshots slower; capturing must keep up)."""
+    findings wait for confirmation), never more often than `load` times the cost of the
+    last snapshot (a long capture makes snapshots slower; capturing must keep up).
 
-    def __init__(self, live: LiveAnalysis, on_changes: Callable[[Changes, Analysis], None],
+    `on_changes(changes, analysis)` hears what changed (plain-text live output);
+    `on_snapshot(analysis)` every snapshot (a screen that redraws from it: the TUI).
+    """
+
+    def __init__(self, live: LiveAnalysis,
+                 on_changes: Callable[[Changes, Analysis], None] | None = None,
                  interval_s: float = 2.0, load: float = 4.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *,
+                 on_snapshot: Callable[[Analysis], None] | None = None,
+                 keep_messages: bool = False) -> None:
         self.live = live
         self.on_changes = on_changes
+        self.on_snapshot = on_snapshot
+        self.keep_messages = keep_messages
         self.interval_s = interval_s
         self.load = load
         self.clock = clock
@@ -152,11 +160,14 @@ class Snapshotter:
     def run(self) -> Analysis:
         started = self.clock()
         self._seen = self.live.messages
-        analysis = self.live.snapshot()
+        analysis = self.live.snapshot(self.keep_messages)
         self.snapshots += 1
         changes = self.changes.update(analysis)
         cost = self.clock() - started
         self._next = self.clock() + max(self.interval_s, self.load * cost)
-        if changes.sessions or changes.new_findings or changes.withdrawn:
+        if self.on_snapshot is not None:
+            self.on_snapshot(analysis)
+        if self.on_changes is not None and (changes.sessions or changes.new_findings
+                                            or changes.withdrawn):
             self.on_changes(changes, analysis)
         return analysis
