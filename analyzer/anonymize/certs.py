@@ -185,7 +185,10 @@ class CertificateReissuer:
                    .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
                                                 False, False), True)
                    .add_extension(x509.SubjectKeyIdentifier(key_id), False))
-        self.anchors.append(builder.sign(key, _hash_of(cert)))
+        # deterministic (RFC 6979) where ECDSA: the same run key gives the same root
+        extra = {"ecdsa_deterministic": True} if isinstance(key, ec.EllipticCurvePrivateKey) \
+            else {}
+        self.anchors.append(builder.sign(key, _hash_of(cert), **extra))
         return key
 
     def _new_key_id(self, old: bytes, key: PrivateKey) -> bytes:
