@@ -94,22 +94,26 @@ class LiveChanges:
     """
 
     def __init__(self) -> None:
-        self._sessions: dict[int, str] = {}
+        self._sessions: dict[int, str] = {}  # as last printed
+        self._last_sessions: dict[int, str] = {}  # as the last snapshot had them
         self._pending: set[tuple] = set()  # in the last snapshot
         self._reported: dict[tuple, Finding] = {}
 
     @property
     def unconfirmed(self) -> bool:
-        """Findings of the last snapshot wait for a second one to be reported."""
-        return bool(self._pending - self._reported.keys())
+        """Findings or session lines of the last snapshot wait for a second one."""
+        return bool(self._pending - self._reported.keys()) or any(
+            self._sessions.get(i) != line for i, line in self._last_sessions.items())
 
     def update(self, analysis: Analysis) -> Changes:
         sessions = []
         current_sessions = {s.index: session_line(s) for s in analysis.sessions}
         for index, line in current_sessions.items():
-            if self._sessions.get(index) != line:
+            # like findings: a line two looks agree on, and not printed already
+            if self._last_sessions.get(index) == line and self._sessions.get(index) != line:
                 sessions.append(line)
-        self._sessions = current_sessions
+                self._sessions[index] = line
+        self._last_sessions = current_sessions
         current = {finding_key(f): f for f in analysis.findings
                    if f.code not in END_OF_INPUT_CODES}
         new = tuple(f for k, f in current.items()
