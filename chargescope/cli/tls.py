@@ -13,6 +13,7 @@ from chargescope.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
     capture_options,
+    current_limits,
     diag,
     emit_json,
     expand_captures,
@@ -76,7 +77,8 @@ def analyse(path: Path, keylog_files: tuple[Path, ...], anchors: list) -> dict:
     chains: list[dict] = []
     tls_checks, pnc_checks = TlsChecker(), PncChecker(anchors)
     with open_capture(path) as capture:
-        for item in Pipeline(keylog=keylog).run(frames_with_secrets(capture, keylog)):
+        for item in Pipeline(keylog=keylog, limits=current_limits()).run(
+                frames_with_secrets(capture, keylog)):
             if not isinstance(item, Message):
                 continue
             if item.protocol == "tls":

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from chargescope.analyzer.accounting import PlainStream, StreamBytes
 from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.handoff import StreamDissector, StreamHandoff
 from chargescope.analyzer.records import (
@@ -62,6 +63,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "tls.stream.gap": "bytes of the TLS stream are missing; records after it cannot be decrypted",
     "tls.pending.overflow": "too many protected records waited for a key; the oldest were dropped",
     "tls.inner.unknown": "decrypted application data matches no known protocol",
+    "tls.record.truncated": "the stream ended inside a TLS record",
 }
 DEFAULT_MAX_PENDING = 4 << 20  # bytes of protected records kept per connection awaiting a key
 INNER_PROBE_RECORDS = 4
@@ -130,6 +132,22 @@ class TlsStream:
         client, server = str(conn.client), str(conn.server)
         self._ends = ((client, server), (server, client))
         self.fin_sides = 0
+        # ciphertext bytes: records handled / skipped, undecrypted or cut short
+        self._books = StreamBytes()
+        self._plain_bytes = [0, 0]  # decrypted application data produced, per direction
+        self._plain_fed = [0, 0]  # of which handed to the inner dissector
+
+    @property
+    def accounting(self) -> StreamBytes:
+        """The record layer's books, with the decrypted stream's as `inner`."""
+        inner = PlainStream(self.inner_name, list(self._plain_bytes), list(self._plain_fed),
+                            getattr(self.inner, "accounting", None))
+        return StreamBytes(list(self._books.consumed), list(self._books.undecodable), inner)
+
+    @property
+    def settled(self) -> bool:
+        """False while records wait for a key that may still come (books not final)."""
+        return not self.pending
 
     # -- StreamDissector --------------------------------------------------------------------
 
@@ -154,6 +172,7 @@ class TlsStream:
     def on_gap(self, event: StreamGap) -> list[Message]:
         side = self.sides[event.direction]
         out: list[Message] = []
+        self._books.undecodable[event.direction] += len(side.buf)  # a record cut by the gap
         side.buf.clear()
         side.segments.clear()
         side.hs_buf.clear()
@@ -170,6 +189,18 @@ class TlsStream:
 
     def on_close(self, event: StreamClose) -> list[Message]:
         out: list[Message] = []
+        closing = (event.direction,) if event.direction >= 0 and event.reason == "fin" else (0, 1)
+        for direction in closing:
+            side = self.sides[direction]
+            if side.buf:  # the stream ended inside a record: report it, never drop it
+                self._books.undecodable[direction] += len(side.buf)
+                out.append(self._tls_message(direction, "Record", event.ts_ns,
+                                             {"length": len(side.buf)},
+                                             side.refs(side.start, side.start + len(side.buf)),
+                                             self._problem("tls.record.truncated",
+                                                           f"{len(side.buf)} bytes of an "
+                                                           "unfinished record", side.start)))
+                side.consume(len(side.buf))
         self._drain(out)
         if event.reason == "fin" and event.direction >= 0:
             self.fin_sides |= 1 << event.direction
@@ -207,9 +238,11 @@ class TlsStream:
                 keep = max(0, len(buf) - rl.HEADER_LEN + 1)
                 side.skipped += keep
                 side.consume(keep)
+                self._books.undecodable[event.direction] += keep
                 return None
             side.skipped += pos
             side.consume(pos)
+            self._books.undecodable[event.direction] += pos
             side.synced = True
             if side.skipped:
                 out.append(self._tls_message(event.direction, "Skipped", event.ts_ns,
@@ -228,6 +261,7 @@ class TlsStream:
                     "version 3.x, length <= 18432)", side.start)))
             side.synced = False
             side.consume(1)
+            self._books.undecodable[event.direction] += 1
             return self._next_record(side, event, out)
         length = int.from_bytes(buf[3:5], "big")
         if len(buf) < rl.HEADER_LEN + length:
@@ -267,6 +301,7 @@ class TlsStream:
         while self.pending_bytes > self.max_pending and self.pending:
             old = self.pending.popleft()
             self.pending_bytes -= len(old.fragment)
+            self._books.undecodable[old.direction] += rl.HEADER_LEN + len(old.fragment)
             dropped += 1
         if dropped:
             out.append(self._tls_message(rec.direction, "Pending", rec.ts_ns,
@@ -300,6 +335,7 @@ class TlsStream:
                 side = self.sides[rec.direction]
                 side.undecrypted += 1
                 side.undecrypted_bytes += len(rec.fragment)
+                self._books.undecodable[rec.direction] += rl.HEADER_LEN + len(rec.fragment)
             else:
                 self._plain(rec, rec.content_type, rec.fragment, rec.refs, out)
         for direction, side in enumerate(self.sides):
@@ -360,6 +396,7 @@ class TlsStream:
         if decryptor is None or side.failed:
             side.undecrypted += 1
             side.undecrypted_bytes += len(rec.fragment)
+            self._books.undecodable[rec.direction] += rl.HEADER_LEN + len(rec.fragment)
             return
         try:
             ctype, plain, start = decryptor.decrypt(rec.content_type, rec.version, rec.fragment)
@@ -369,6 +406,7 @@ class TlsStream:
                 side.failed = True
                 side.undecrypted += 1
                 side.undecrypted_bytes += len(rec.fragment)
+                self._books.undecodable[rec.direction] += rl.HEADER_LEN + len(rec.fragment)
                 out.append(self._tls_message(rec.direction, "EncryptedRecord", rec.ts_ns,
                                              {"length": len(rec.fragment)}, rec.refs,
                                              self._problem("tls.record.decrypt_failed",
@@ -401,6 +439,7 @@ class TlsStream:
                out: list[Message]) -> None:
         direction = rec.direction
         side = self.sides[direction]
+        self._books.consumed[direction] += rl.HEADER_LEN + len(rec.fragment)
         if ctype == rl.HANDSHAKE:
             side.hs_buf += data
             self._handshake_messages(rec, refs, out)
@@ -490,6 +529,7 @@ class TlsStream:
         side = self.sides[rec.direction]
         event = StreamData(self.conn, rec.direction, side.plain_offset, data, rec.ts_ns, refs)
         side.plain_offset += len(data)
+        self._plain_bytes[rec.direction] += len(data)
         if self.inner is None and self.inner_tries < INNER_PROBE_RECORDS and data:
             self.inner_tries += 1
             for entry in self.inner_handoffs:
@@ -506,6 +546,7 @@ class TlsStream:
                                                      "decrypted data matches no known protocol",
                                                      rec.offset)))
         if self.inner is not None:
+            self._plain_fed[rec.direction] += len(data)
             out += self.inner.on_data(event)
 
     # -- output -----------------------------------------------------------------------------
@@ -522,7 +563,8 @@ class TlsStream:
 
 
 def tls_handoff(keylog: KeyLog, inner: Sequence[StreamHandoff],
-                deferred: list[tuple[TlsStream, StreamClose]] | None = None) -> StreamHandoff:
+                deferred: list[tuple[TlsStream, StreamClose]] | None = None, *,
+                max_pending: int = DEFAULT_MAX_PENDING) -> StreamHandoff:
     """The TLS stream handoff of one pipeline: shares its KeyLog, decrypts into `inner`.
 
     `deferred` (owned by the pipeline) collects connections that closed while records
@@ -530,6 +572,6 @@ def tls_handoff(keylog: KeyLog, inner: Sequence[StreamHandoff],
     inner = tuple(inner)
 
     def factory(conn: Connection) -> TlsStream:
-        return TlsStream(conn, keylog, inner, deferred=deferred)
+        return TlsStream(conn, keylog, inner, deferred=deferred, max_pending=max_pending)
 
     return StreamHandoff(name="tls", tcp_ports=(), probe=rl.probe, factory=factory)
