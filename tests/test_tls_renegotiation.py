@@ -18,6 +18,7 @@ from chargescope.analyzer.tls.checks import TlsChecker
 from chargescope.analyzer.tls.keylog import KeyLog
 from chargescope.cli import cli
 from tests.conftest import DATA
+from tests.test_tls_checks import _codes
 from tests.test_tls_decrypt import _Recorder
 
 CAPTURE = DATA / "tls" / "tls12_renegotiation.pcap"
@@ -82,13 +83,6 @@ def _msg(name: str, src: str, fields: dict) -> Message:
 
 EV, SECC = "[fe80::1]:50000", "[fe80::2]:61000"
 HELLO = {"version": "TLS 1.2", "cipher_suite_code": 0xC023}
-
-
-def _codes(*messages: Message) -> list[str]:
-    checker = TlsChecker()
-    for message in messages:
-        checker.feed(message)
-    return sorted(f.code for f in checker.finish())
 
 
 def test_insecure_renegotiation_is_an_error_and_plain_handshakes_are_not_flagged():
