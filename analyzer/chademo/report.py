@@ -109,7 +109,8 @@ def session_text(s: ChademoSession) -> list[str]:
     p = parameters(s)
     proto = p["protocol"]
     lines = [f"session {s.index}: {(s.end_ns - s.start_ns) / 1e9:.1f} s, {len(s.messages)} "
-             f"frames, protocol EV {proto['vehicle']} / EVSE {proto['charger']}"]
+             f"frames, protocol EV {proto['vehicle']} / EVSE {proto['charger']} "
+             f"(CHAdeMO {proto['version']})"]
     lines.append(f"  EV max {p.get('vehicle_max_voltage_v')} V, capacity "
                  f"{p.get('battery_capacity_kwh')} kWh | EVSE {p.get('charger_available_voltage_v')}"
                  f" V {p.get('charger_available_current_a')} A, threshold "
