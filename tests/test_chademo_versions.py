@@ -108,3 +108,21 @@ def test_not_used_time_byte_is_none_not_2550_s():
     assert m.fields["remaining_time_10s"] is None and m.fields["remaining_time_min"] == 30
     m = decode_can(CanFrame(1, 0, 0x109, bytes([2, 0, 0, 0, 0, 0, 5, 0])))
     assert m.fields["remaining_time_10s"] == 50
+
+
+@pytest.mark.parametrize("version", ["0.9", "1.0", "2.0"])
+def test_cli_simulate_protocol_then_analyze(tmp_path, version):
+    from click.testing import CliRunner
+
+    from chargescope.cli.chademo import command
+
+    out = tmp_path / f"sim-{version}.log"
+    made = CliRunner().invoke(command, ["--simulate", "happy", "--protocol", version, "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    got = CliRunner().invoke(command, [str(out), "--json"])
+    assert got.exit_code == 0
+    import json
+
+    [recording] = json.loads(got.output)["recordings"]
+    [session] = recording["sessions"]
+    assert session["parameters"]["protocol"]["version"] == version
