@@ -8,6 +8,8 @@ against the bits that remain before anything is allocated.
 Functions (same signatures and exceptions in the Cython twin):
     decode(data: bytes, grammar: Grammar) -> dict
     encode(tree: dict, grammar: Grammar) -> bytes
+    decode_fragment(data: bytes, grammar: Grammar) -> dict
+    encode_fragment(name: str, content, grammar: Grammar) -> bytes
 Both raise only ExiError.
 """
 
@@ -280,6 +282,37 @@ def decode(data: bytes, g: Grammar) -> dict:
     return tree
 
 
+def decode_fragment(data: bytes, g: Grammar) -> dict:
+    """An EXI fragment (§8.5.2): zero or more elements of the schema, then ED. A root element
+    that occurs more than once becomes a list of its contents."""
+    r = _Reader(data)
+    tree: dict = {}
+    repeated: set[str] = set()
+    try:
+        _header(r)
+        width, elements = g.fragment
+        count = len(elements)
+        while True:
+            start = r.pos
+            code = r.bits(width)
+            if code >= count:
+                if code == count + 1:
+                    break  # ED
+                raise ExiError("exi.unsupported" if code == count else "exi.event_code",
+                               f"fragment event code {code} is not a declared element",
+                               start, None, tuple(f"SE({x[0]})" for x in elements)
+                               + ("SE(*)", "ED"))
+            name, state, shape = elements[code][:3]
+            if name in tree and name not in repeated:
+                tree[name] = [tree[name]]
+                repeated.add(name)
+            _element(r, g, state, shape, tree, name, name in repeated, 0)
+    except ExiError as exc:
+        exc.partial = tree
+        raise
+    return tree
+
+
 # ---------------------------------------------------------------------------------------------
 # encoding
 # ---------------------------------------------------------------------------------------------
@@ -439,6 +472,8 @@ def next_event(g: Grammar, state: int, items: dict, used: dict, path: list[str])
     for code, prod in enumerate(prods):
         kind = prod[0]
         if kind == SE or kind == AT:
+            if kind == AT and len(prod) > 5 and prod[5]:
+                continue  # decode only: another element's attribute (relaxed grammar)
             key = prod[1]
             if key in items:
                 value = items[key]
@@ -536,4 +571,24 @@ def encode(tree: dict, g: Grammar) -> bytes:
     w.bits(index, width)
     _, state, shape = roots[index][:3]
     _put_element(w, g, state, shape, content, [name], 0)
+    return w.getvalue()
+
+
+def fragment_element(name: str, g: Grammar) -> tuple[int, str, int, int]:
+    """(index, local name, state, shape) of a fragment element: "name" or "{uri}name"."""
+    if not isinstance(name, str) or name not in g.fragment_index:
+        raise _tree_error([str(name)], f"{name!r} is not an element of {g.name}")
+    index = g.fragment_index[name]
+    local, state, shape = g.fragment[1][index][:3]
+    return index, local, state, shape
+
+
+def encode_fragment(name: str, content, g: Grammar) -> bytes:
+    index, local, state, shape = fragment_element(name, g)
+    w = _Writer()
+    w.bits(0x80, 8)
+    width, elements = g.fragment
+    w.bits(index, width)
+    _put_element(w, g, state, shape, content, [local], 0)
+    w.bits(len(elements) + 1, width)  # ED
     return w.getvalue()
