@@ -170,3 +170,21 @@ def test_chademo_live_cli_without_socketcan_exits_2():
 
     got = CliRunner().invoke(command, ["--live", "no-such-can9", "--count", "1"])
     assert got.exit_code == 2
+
+
+def test_live_reader_feeds_analyze_with_a_chademo_session():
+    """What `chargescope live --iface can0 --analyze` runs, minus the CLI."""
+    from chargescope.analyzer.analysis import analyze
+    from chargescope.analyzer.live import live_reader
+
+    ours, kernel_side = _pair()
+    capture = SocketCanCapture("can-test", sock=ours, stop=StopRule(count=len(FRAMES)))
+    sender = _feed(kernel_side, [kernel_can_frame(f.can_id, f.data) for f in FRAMES])
+    with capture:
+        result = analyze([Path("can-test")], None, keep_messages=False,
+                         readers=(live_reader(capture),))
+    sender.join()
+    kernel_side.close()
+    chademo = [s for s in result.link_sessions if s.kind == "chademo"]
+    assert len(chademo) == 1 and chademo[0].outcome == "success"
+    assert chademo[0].protocol == "CHAdeMO 1.0 (protocol number 2)"
