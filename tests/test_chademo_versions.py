@@ -49,7 +49,7 @@ def test_0_9_session_has_no_1_0_fields_and_no_contactor_phase(tmp_path):
     assert limits["out_of_version"] == {"minimum_charge_current": 0, "minimum_battery_voltage": 0}
     status = _by_id(s, 0x102)[0].fields["status"]
     assert "contactor_open" not in status and "charging_enabled" in status
-    assert all(m.fields["protocol_version"] == "0.9" for m in s.messages)
+    assert s.protocol["version"] == "0.9" and s.version_applied
 
 
 def test_1_0_session_reads_every_1_0_field(tmp_path):
@@ -76,7 +76,7 @@ def test_2_0_vehicle_with_0_9_charger_reports_out_of_version(tmp_path):
     s = _session(tmp_path, sc)
     assert s.protocol == {"vehicle": 3, "charger": 1, "agreed": 1, "version": "0.9"}
     ext = _by_id(s, 0x110)[0].fields
-    assert set(ext) == {"can_id", "raw", "protocol_version", "out_of_version"}
+    assert set(ext) == {"can_id", "raw", "out_of_version"}
     assert ext["out_of_version"]["functions"]["high_voltage_control"] is True
     flagged = {(f.extra["can_id"], f.extra["field"]) for f in s.findings
                if f.code == "chademo.version.out_of_version"}
@@ -92,7 +92,9 @@ def test_1_0_charger_hides_2_0_bits_but_keeps_dynamic_control():
     assert m.fields["functions"] == {"dynamic_control": True}
     assert m.fields["out_of_version"] == {"functions.high_current_control": True,
                                           "functions.high_voltage_control": True}
-    assert apply_version(m, 2) is m  # already re-read: unchanged
+    assert apply_version(m, 2) is m  # nothing left to set aside: the same object
+    plain = decode_can(CanFrame(1, 0, 0x102, bytes(8)))
+    assert apply_version(plain, 2) is plain  # 1.0 defines all of 0x102: no copy
     assert apply_version(decode_can(frame), None).fields == decode_can(frame).fields
 
 

@@ -85,6 +85,7 @@ class ChademoSession:
     events: list[tuple[int, str, Message]] = field(default_factory=list)  # every flag edge
     findings: list[Finding] = field(default_factory=list)
     stop_event: str = ""
+    version_applied: bool = False  # messages re-read for the agreed protocol (once)
 
     @property
     def start_ns(self) -> int:
@@ -144,8 +145,9 @@ class ChademoSession:
         """Re-read every message for the agreed protocol (see dissectors/chademo/versions.py);
         phases and events then point at the re-read messages."""
         agreed = self.protocol["agreed"]
-        if agreed is None:
+        if agreed is None or self.version_applied:
             return
+        self.version_applied = True
         mapped = {id(m): apply_version(m, agreed) for m in self.messages}
         self.messages = [mapped[id(m)] for m in self.messages]
         self.phases = [PhaseChange(p.ts_ns, p.event, p.phase, mapped.get(id(p.message), p.message))

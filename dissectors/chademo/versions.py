@@ -15,6 +15,7 @@ chademo/chademoCharger.h (`enum ProtocolNumber`, `CarData.ProtocolNumber`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,30 +109,45 @@ def _take(fields: dict[str, Any], path: str) -> tuple[bool, Any]:
     return True, value
 
 
-def apply_version(message: Message, protocol: int | None) -> Message:
-    """`message` as the agreed `protocol` defines it (unchanged when it is unknown)."""
-    if protocol is None or message.protocol != "chademo" or "protocol_version" in message.fields:
-        return message  # unknown version, not CHAdeMO, or already re-read
-    can_id = message.fields.get("can_id")
-    fields = dict(message.fields)
-    outside: dict[str, Any] = {}
+@functools.cache
+def _actions(can_id: int, protocol: int) -> tuple[bool, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(whole frame out of version, paths to set aside, (path, new name) renames)."""
     since = FRAME_SINCE.get(can_id)
     if since is not None and protocol < since[0]:
+        return True, (), ()
+    removals = tuple(r.field for r in RULES if r.can_id == can_id and protocol < r.since)
+    renames = tuple((path, new) for (rule_id, path), (first, new, _src) in RENAMED.items()
+                    if rule_id == can_id and protocol >= first)
+    return False, removals, renames
+
+
+def apply_version(message: Message, protocol: int | None) -> Message:
+    """`message` as the agreed `protocol` defines it: the same object when the version
+    changes nothing in it (or is unknown), else a copy with `out_of_version` set aside
+    and renamed flags. Apply once per message (ChademoSession.apply_version does)."""
+    if protocol is None or message.protocol != "chademo":
+        return message
+    whole, removals, renames = _actions(message.fields.get("can_id"), protocol)
+    if not (whole or removals or renames):
+        return message  # the common case: a frame this version defines as decoded
+    fields = dict(message.fields)
+    outside: dict[str, Any] = {}
+    if whole:
         outside = {k: v for k, v in fields.items() if k not in _KEEP}
         fields = {k: fields[k] for k in _KEEP if k in fields}
-    else:
-        for rule in RULES:
-            if rule.can_id == can_id and protocol < rule.since:
-                found, value = _take(fields, rule.field)
-                if found:
-                    outside[rule.field] = value
-        for (rule_id, path), (from_protocol, new_name, _source) in RENAMED.items():
-            if rule_id == can_id and protocol >= from_protocol:
-                found, value = _take(fields, path)
-                if found:
-                    group = path.split(".", 1)[0]
-                    fields[group] = {**fields[group], new_name: value}
-    fields["protocol_version"] = version_name(protocol)
+    for path in removals:
+        found, value = _take(fields, path)
+        if found:
+            outside[path] = value
+    renamed = False
+    for path, new_name in renames:
+        found, value = _take(fields, path)
+        if found:
+            group = path.split(".", 1)[0]
+            fields[group] = {**fields[group], new_name: value}
+            renamed = True
+    if not outside and not renamed:
+        return message
     if outside:
         fields["out_of_version"] = outside
     return dataclasses.replace(message, fields=fields)
