@@ -128,3 +128,12 @@ def test_cli_simulate_protocol_then_analyze(tmp_path, version):
     [recording] = json.loads(got.output)["recordings"]
     [session] = recording["sessions"]
     assert session["parameters"]["protocol"]["version"] == version
+
+
+def test_2_0_ladder_names_h109_5_2_energizing(tmp_path):
+    from chargescope.analyzer.chademo.report import session_text
+
+    text = "\n".join(session_text(_session(tmp_path, scenario("happy", 3))))
+    assert "energizing state (H'109.5.2=1)" in text and "connector locked" not in text
+    text = "\n".join(session_text(_session(tmp_path, scenario("happy", 2))))
+    assert "connector locked (H'109.5.2=1)" in text
