@@ -188,3 +188,23 @@ def test_live_reader_feeds_analyze_with_a_chademo_session():
     chademo = [s for s in result.link_sessions if s.kind == "chademo"]
     assert len(chademo) == 1 and chademo[0].outcome == "success"
     assert chademo[0].protocol == "CHAdeMO 1.0 (protocol number 2)"
+
+
+def test_live_analysis_snapshot_over_socketcan():
+    """What `chargescope live --iface can0 --analyze` runs since the incremental analysis."""
+    from chargescope.analyzer.live.incremental import LiveAnalysis
+
+    ours, kernel_side = _pair()
+    live = LiveAnalysis("can-test", None)
+    capture = SocketCanCapture("can-test", sock=ours, stop=StopRule(count=len(FRAMES)),
+                               backend="dumpcap")  # the engine is SocketCAN whatever is asked
+    assert capture.backend == "socketcan"
+    sender = _feed(kernel_side, [kernel_can_frame(f.can_id, f.data) for f in FRAMES])
+    with capture:
+        for item in Pipeline().run(capture.frames()):
+            live.add(item)
+    sender.join()
+    kernel_side.close()
+    result = live.snapshot()
+    chademo = [s for s in result.link_sessions if s.kind == "chademo"]
+    assert len(chademo) == 1 and chademo[0].outcome == "success"

@@ -118,7 +118,9 @@ class SocketCanCapture(LiveCapture):
     def __init__(self, iface: str, *, sock: Any = None, **options: Any) -> None:
         if options.get("bpf"):
             raise ValueError("BPF filters do not apply to CAN interfaces")
-        super().__init__(iface, **options)
+        options.pop("backend", None)  # the engine is this class
+        super().__init__(iface, backend="scapy", **options)
+        self.backend = "socketcan"
         self._sock = sock
 
     def __enter__(self) -> SocketCanCapture:
@@ -137,7 +139,8 @@ class SocketCanCapture(LiveCapture):
 
 
 def open_live_capture(iface: str, **options: Any) -> LiveCapture:
-    """The capture for `iface`: SocketCAN for CAN interfaces, the scapy sniffer otherwise."""
-    if is_can_interface(iface):
+    """The capture for `iface`: SocketCAN for a CAN interface unless `backend` names an
+    engine (dumpcap reads CAN through libpcap too), `LiveCapture`'s engines otherwise."""
+    if is_can_interface(iface) and options.get("backend", "auto") == "auto":
         return SocketCanCapture(iface, **options)
     return LiveCapture(iface, **options)
