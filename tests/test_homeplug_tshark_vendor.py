@@ -229,3 +229,33 @@ def test_slac_user_data_tlvs_match_tshark(decoded):
         assert fields["tlvs"][-1]["oui"] == "00:b0:52"
         compared += 1
     assert compared == 3
+
+
+def _corpus_link_stats():
+    from homeplug_corpus import corpus_captures
+
+    names = ("alpi_currentDemandSequenceErrorShutdown", "Ioniq_without_and_with_60W_bulbs")
+    return [p for p in corpus_captures() if any(n in p.name for n in names)]
+
+
+@pytest.mark.parametrize("path", _corpus_link_stats(), ids=lambda p: p.name)
+def test_corpus_link_statistics_match_tshark(path):
+    """Real VS_LNK_STATS.CNF (direction 2: Tx, Rx and the interval records) from the corpus."""
+    from homeplug_corpus import homeplug_frames
+
+    dissector = HomePlugDissector()
+    found = [(number, message) for number, eth, ts in homeplug_frames(path)
+             for message in dissector.feed(eth, ts_ns=ts, frame=number)
+             if message.name == "VS_LNK_STATS.CNF"]
+    assert found
+    rows = _tshark_rows(path)
+    for number, message in found:
+        row, fields = rows[number], message.fields
+        assert not message.problems
+        _compare(fields, row, LNK_HEAD)
+        stats = fields["link_stats"]
+        _compare(stats, row, LNK_TX)
+        _compare(stats, row, LNK_RX)
+        assert len(row[INTERVAL[0][1]]) == stats["num_intervals"] == len(stats["intervals"])
+        for i, interval in enumerate(stats["intervals"]):
+            _compare(interval, row, INTERVAL, i)

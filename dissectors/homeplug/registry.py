@@ -418,7 +418,8 @@ _QUALCOMM: tuple[MmeSpec, ...] = (
     # attenuation groups as CM_ATTEN_PROFILE.IND plus 8 octets (body offsets 8-15, between
     # the reserved octet and the groups) kept raw as "unpublished": no public source names
     # this MMTYPE (not in open-plc-utils mme/qualcomm.h, whose list ends at 0xA148/0xA200,
-    # nor in Wireshark packet-homeplug-av.c);.
+    # nor in Wireshark packet-homeplug-av.c). All 328 such reports in the corpus carry
+    # 10 00 00 00 00 00 00 00 there: too little to name a field.
     _qca(0xA14C, "VS_ATTEN_CHAR", {
         Variant.IND: layout(mac("pev_mac"), count_of("num_groups", "aag"), u8("reserved"),
                             hexbytes("unpublished", 8), u8list("aag", "num_groups")),
