@@ -84,7 +84,22 @@ INTERVAL = [("phy_rate_mbps", LNK + "rx.inv.phy_rate"), ("pb_passed", LNK + "rx.
             ("turbo_ber_failed", LNK + "rx.inv.tb_fail")]
 UD = H + "gp.cm_slac_user_data."
 
+TM = H + "tone_map_tx_"
+TONE_MAP = {  # (name, MME version) -> fields
+    ("VS_TONE_MAP_CHAR.REQ", 0): [("peer", TM + "req.mac"), ("slot", TM + "req.slot")],
+    ("VS_TONE_MAP_CHAR.REQ", 1): [("peer", TM + "req.mac"), ("slot", TM + "req.slot"),
+                                  ("coupling", TM + "req.coupling")],
+    ("VS_TONE_MAP_CHAR.CNF", 0): [("status", TM + "cnf.status"), ("slot", TM + "cnf.slot"),
+                                  ("num_tone_maps", TM + "cnf.num_tms"),
+                                  ("num_active_carriers", TM + "cnf.num_act")],
+    ("VS_TONE_MAP_CHAR.CNF", 1): [("status", TM + "cnf.status"), ("length", TM + "cnf.len"),
+                                  ("peer", TM + "cnf.mac"), ("slot", TM + "cnf.slot"),
+                                  ("num_tone_maps", TM + "cnf.num_tms"),
+                                  ("num_active_carriers", TM + "cnf.num_act")],
+}
+
 ALL = sorted({f for _o, f in SNIFFER_HEAD + LNK_HEAD + LNK_TX + LNK_RX + INTERVAL}
+             | {f for fields in TONE_MAP.values() for _o, f in fields}
              | {f for fields in VARIANT_FIELDS.values() for _o, f in fields}
              | {UD + "broadcast", UD + "tlv"})
 
@@ -259,3 +274,27 @@ def test_corpus_link_statistics_match_tshark(path):
         assert len(row[INTERVAL[0][1]]) == stats["num_intervals"] == len(stats["intervals"])
         for i, interval in enumerate(stats["intervals"]):
             _compare(interval, row, INTERVAL, i)
+
+
+@pytest.mark.parametrize("path", _corpus_link_stats(), ids=lambda p: p.name)
+def test_corpus_tone_maps_match_tshark(path):
+    """VS_TONE_MAP_CHAR REQ/CNF of both MME versions from the corpus."""
+    from homeplug_corpus import homeplug_frames
+
+    dissector = HomePlugDissector()
+    found = [(number, message) for number, eth, ts in homeplug_frames(path)
+             for message in dissector.feed(eth, ts_ns=ts, frame=number)
+             if message.name.startswith("VS_TONE_MAP_CHAR")]
+    if not found:
+        pytest.skip("no tone map MMEs in this capture")
+    rows = _tshark_rows(path)
+    versions = set()
+    for number, message in found:
+        fields = message.fields
+        assert not message.problems and "body" not in fields
+        key = (message.name, fields["mmv"])
+        _compare(fields, rows[number], TONE_MAP[key])
+        if "carriers" in fields:
+            assert len(fields["carriers"]) // 2 == (fields["num_active_carriers"] + 1) // 2
+        versions.add(key)
+    assert len(versions) >= 2

@@ -339,6 +339,9 @@ def _module_operation(*head: cs.Construct) -> cs.Struct:
 
 
 # --- Qualcomm Atheros vendor-specific MMEs (OUI 00:B0:52) -------------------------------
+# VS_TONE_MAP_CHAR: Wireshark packet-homeplug-av.c dissect_homeplug_av_tone_map_tx_req/_cnf
+# (per MME version); `carriers` is one modulation nibble per active carrier, two per
+# octet, low nibble first (0 none, 1 BPSK, 2 QPSK, ... 8 4096-QAM: homeplug_av_tone_map_vals).
 def _qca(base: int, name: str, layouts: dict[Variant, cs.Struct], **kw) -> MmeSpec:
     return MmeSpec(base, name, layouts, oui=OUI_QUALCOMM, **kw)
 
@@ -400,7 +403,18 @@ _QUALCOMM: tuple[MmeSpec, ...] = (
                             length_of("size", "attributes", width=2), hexvar("attributes", "size")),
     }, summary="Operational attributes (platform, firmware)"),
     _qca_raw(0xA06C, "VS_ENET_SETTINGS", "Ethernet settings"),
-    _qca_raw(0xA070, "VS_TONE_MAP_CHAR", "Tone map characteristics"),
+    _qca(0xA070, "VS_TONE_MAP_CHAR", {
+        Variant.REQ: layout(mac("peer"), u8("slot")),
+        Variant.CNF: layout(u8("status"), u8("slot"), u8("num_tone_maps"),
+                            u16("num_active_carriers"), nibbles("carriers", "num_active_carriers")),
+    }, mmv=0, summary="Tx tone map of a peer (MME v1.0)"),
+    _qca(0xA070, "VS_TONE_MAP_CHAR", {
+        Variant.REQ: layout(hexbytes("reserved", 4), mac("peer"), u8("slot"),
+                            *bits("coupling_octet", 1, ("coupling", 4), ("reserved_bits", 4))),
+        Variant.CNF: layout(u16("status"), u16("length"), hexbytes("reserved", 2), mac("peer"),
+                            u16("slot"), u16("num_tone_maps"), u16("num_active_carriers"),
+                            hexbytes("reserved2", 4), nibbles("carriers", "num_active_carriers")),
+    }, mmv=1, summary="Tx tone map of a peer (MME v1.1)"),
     _qca_raw(0xA074, "VS_NW_INFO_STATS", "Network information statistics"),
     _qca_raw(0xA07C, "VS_FAC_DEFAULTS", "Factory defaults"),
     _qca_raw(0xA090, "VS_RX_TONE_MAP_CHAR", "Receive tone map characteristics"),
