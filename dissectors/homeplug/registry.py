@@ -402,7 +402,17 @@ _QUALCOMM: tuple[MmeSpec, ...] = (
         Variant.CNF: layout(u16("status"), u32("cookie"), u8("report_type"),
                             length_of("size", "attributes", width=2), hexvar("attributes", "size")),
     }, summary="Operational attributes (platform, firmware)"),
-    _qca_raw(0xA06C, "VS_ENET_SETTINGS", "Ethernet settings"),
+    # open-plc-utils PHYSettings(): struct vs_enet_settings_request / _confirm. Wireshark
+    # reads the request's second octet as "additional capabilities" and stops after 2
+    # fields; Qualcomm's own tool has AUTONEGOTIATE, ADVCAPS, speed, duplex, flow control.
+    _qca(0xA06C, "VS_ENET_SETTINGS", {
+        # MCONTROL: low nibble 0 read / 1 write, high nibble the Ethernet port number
+        Variant.REQ: layout(*bits("control", 1, ("control_mode", 4), ("port", 4)),
+                            u8("auto_negotiate"), u8("advertised_caps"), u8("speed"),
+                            u8("duplex"), u8("flow_control")),
+        Variant.CNF: layout(u8("status"), u8("speed"), u8("duplex"), u8("link_status"),
+                            u8("flow_control")),
+    }, summary="Ethernet PHY settings of the modem's host port"),
     _qca(0xA070, "VS_TONE_MAP_CHAR", {
         Variant.REQ: layout(mac("peer"), u8("slot")),
         Variant.CNF: layout(u8("status"), u8("slot"), u8("num_tone_maps"),
