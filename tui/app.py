@@ -30,8 +30,9 @@ from textual.widgets import (
 
 from chargescope.analyzer.analysis import Analysis, analyze
 from chargescope.analyzer.correlate import SiteMap
+from chargescope.analyzer.fieldranges import FieldRanges, field_ranges
 from chargescope.analyzer.filter import FilterError, compile_filter
-from chargescope.analyzer.records import Message, Severity
+from chargescope.analyzer.records import ByteRef, Message, Severity
 from chargescope.tui import data
 from chargescope.tui.help import HelpScreen
 from chargescope.tui.widgets import HexView, Swimlanes
@@ -64,6 +65,8 @@ class ChargescopeApp(App):
         self.items: list[tuple[int, Message]] = []  # the selected session's messages
         self.shown: list[int] = []  # indexes into items that pass the filter
         self.findings: list = []
+        self.message: Message | None = None  # the one in the detail tree
+        self._field_ranges: FieldRanges | None = None  # its field positions, once asked
 
     # ---------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -203,27 +206,54 @@ class ChargescopeApp(App):
         if not (0 <= index < len(self.items)):
             return
         _ts, message = self.items[index]
+        self.message, self._field_ranges = message, None
         self.query_one("#lanes", Swimlanes).selected = index
         tree = self.query_one("#detail", Tree)
         tree.clear()
         tree.root.set_label(Text(f"{message.link} {message.protocol}: {message.name}"))
+        tree.root.data = ()
         _fill(tree.root, message.fields)
         for problem in message.problems:
             tree.root.add_leaf(Text(f"problem: {problem}", "bold red"))
         tree.root.expand_all()
-        hex_view = self.query_one("#hex", HexView)
-        if message.refs:
-            ref = message.refs[0]
-            frame = self.frames.get(ref.source, ref.frame)
-            ranges = [(r.start, r.length) for r in message.refs
-                      if r.frame == ref.frame and r.source == ref.source]
-            hex_view.show(f"{Path(ref.source).name} frame {ref.frame}", frame, ranges)
-        else:
-            hex_view.show(message.name, None, [])
+        self.show_bytes(message.refs, message.name)
         if move_cursor:
             table = self.query_one("#message-table", DataTable)
             if index in self.shown:
                 table.move_cursor(row=self.shown.index(index))
+
+    def show_bytes(self, refs: tuple[ByteRef, ...], what: str, note: str = "") -> None:
+        """The frame of the first of `refs` in the hex pane, its bytes of `refs` marked."""
+        hex_view = self.query_one("#hex", HexView)
+        if not refs:
+            hex_view.show(what, None, [])
+            return
+        ref = refs[0]
+        frame = self.frames.get(ref.source, ref.frame)
+        ranges = [(r.start, r.length) for r in refs
+                  if r.frame == ref.frame and r.source == ref.source]
+        title = f"{Path(ref.source).name} frame {ref.frame}"
+        frames = sorted({r.frame for r in refs if r.source == ref.source})
+        if len(frames) > 1:
+            title += f" (and frame(s) {', '.join(map(str, frames[1:]))})"
+        hex_view.show(title + (f"  [{note}]" if note else ""), frame, ranges)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        """A field of the detail tree selected: mark exactly its bytes."""
+        message = self.message
+        path = event.node.data
+        if message is None or path is None or event.control.id != "detail":
+            return
+        if not path:
+            self.show_bytes(message.refs, message.name)
+            return
+        if self._field_ranges is None:
+            self._field_ranges = field_ranges(message, self.frames.get)
+        ranges = self._field_ranges
+        refs = ranges.of(path)
+        note = ranges.note or ("" if path in ranges.ranges else "field not placed: "
+                               "nearest enclosing part shown")
+        self.show_bytes(refs, message.name, note)
 
     # ---------------------------------------------------------------- findings
     def jump_to_finding(self, n: int) -> None:
@@ -311,24 +341,22 @@ class ChargescopeApp(App):
         self.notify(f"exported {len(rows)} messages to {stem}.json and .csv")
 
 
-def _fill(node, value, depth: int = 0) -> None:
+def _fill(node, value, path: tuple = (), depth: int = 0) -> None:
+    """Tree nodes for `value`; each node's data is its path in Message.fields."""
     if depth > 40:
         node.add_leaf("...")
         return
-    if isinstance(value, dict):
-        for key, item in value.items():
+    if isinstance(value, dict | list):
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in pairs:
+            label = str(key) if isinstance(value, dict) else f"[{key}]"
+            here = (*path, key)
             if isinstance(item, dict | list) and item:
-                _fill(node.add(Text(str(key))), item, depth + 1)
+                _fill(node.add(Text(label), data=here), item, here, depth + 1)
             else:
-                node.add_leaf(Text(f"{key}: {item}"))
-    elif isinstance(value, list):
-        for n, item in enumerate(value):
-            if isinstance(item, dict | list) and item:
-                _fill(node.add(Text(f"[{n}]")), item, depth + 1)
-            else:
-                node.add_leaf(Text(f"[{n}]: {item}"))
+                node.add_leaf(Text(f"{label}: {item}"), data=here)
     else:
-        node.add_leaf(Text(str(value)))
+        node.add_leaf(Text(str(value)), data=path)
 
 
 _BARS = "▁▂▃▄▅▆▇█"

@@ -3,6 +3,8 @@ ISO 15118-2 and ISO 15118-20 (CommonMessages, AC, DC, WPT, ACDP).
 
 Public API (stable; other components code against it):
 
+    positions(data: bytes, schema: str) -> (dict, {path: (start bit, end bit)})
+        `decode` plus where each element / attribute lies (slow; for viewers).
     decode(data: bytes, schema: str) -> dict
         One EXI stream (header included) to the JSON form of DESIGN.md "EXI decoded form":
         {"V2G_Message": {...}} or {"<-20 message>": {...}}. `schema` is a short name
@@ -38,7 +40,8 @@ from chargescope import backends
 from .errors import ExiError
 from .tables import SCHEMAS, grammar, schema_name
 
-__all__ = ["SCHEMAS", "Detection", "ExiError", "decode", "detect", "encode", "schema_name"]
+__all__ = ["SCHEMAS", "Detection", "ExiError", "decode", "detect", "encode", "positions",
+           "schema_name"]
 
 _impl = None
 
@@ -53,6 +56,16 @@ def _backend():
 def decode(data: bytes, schema: str) -> dict:
     """Decode one EXI stream with the grammar of `schema` (short name or namespace URI)."""
     return _backend().decode(bytes(data), grammar(schema))
+
+
+def positions(data: bytes, schema: str) -> tuple[dict, dict[tuple, tuple[int, int]]]:
+    """Decode like `decode`, also giving the bit span [start, end) of every element,
+    attribute and complex value by tree path. Slow (always the pure-Python twin): for one
+    message at a time, when a viewer asks where a field is."""
+    from . import _codec
+
+    spans: dict[tuple, tuple[int, int]] = {}
+    return _codec.decode(bytes(data), grammar(schema), spans), spans
 
 
 def encode(tree: dict, schema: str) -> bytes:
