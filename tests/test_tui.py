@@ -91,3 +91,55 @@ def test_loads_in_the_background_and_exports(tmp_path, demo_analysis):
     exported = list(tmp_path.glob("chargescope-session*.json"))
     assert exported and exported[0].with_suffix(".csv").exists()
     assert Path(exported[0]).read_text().startswith("[")
+
+
+def _node_at(tree, path):
+    """The detail-tree node whose data is `path` (its place in Message.fields)."""
+    stack = [tree.root]
+    while stack:
+        node = stack.pop()
+        if node.data == path:
+            return node
+        stack.extend(node.children)
+    raise AssertionError(f"no tree node for {path}")
+
+
+def test_selecting_a_field_highlights_exactly_its_bytes(demo_analysis):
+    paths, analysis = demo_analysis
+    session = analysis.sessions[0]
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_session(session.index)
+            await pilot.pause()
+            index = next(i for i, (_ts, m) in enumerate(app.items)
+                         if m.name == "SessionSetupReq")
+            app.show_message(index, move_cursor=True)
+            await pilot.pause()
+            message = app.items[index][1]
+            tree = app.query_one("#detail")
+            hex_view = app.query_one("#hex", HexView)
+            frame = app.frames.get(message.refs[0].source, message.refs[0].frame)
+            # the EVCCID element: its bytes, not the message's
+            path = ("V2G_Message", "Body", "SessionSetupReq", "EVCCID")
+            tree.move_cursor(_node_at(tree, path))
+            await pilot.pause()
+            evccid = bytes.fromhex(message.fields["V2G_Message"]["Body"]["SessionSetupReq"]
+                                   ["EVCCID"])
+            assert 0 < hex_view.highlight_count < message.refs[0].length
+            marked = bytes(frame[i] for i in hex_view.highlighted)
+            bits = "".join(f"{b:08b}" for b in marked)
+            assert "".join(f"{b:08b}" for b in evccid) in bits
+            # a V2GTP header field: exactly its 4 bytes, big-endian
+            tree.move_cursor(_node_at(tree, ("v2gtp", "payload_length")))
+            await pilot.pause()
+            assert hex_view.highlight_count == 4
+            marked = bytes(frame[i] for i in hex_view.highlighted)
+            assert int.from_bytes(marked, "big") == message.fields["v2gtp"]["payload_length"]
+            # the tree's root: the whole message again
+            tree.move_cursor(tree.root)
+            await pilot.pause()
+            assert hex_view.highlight_count == message.refs[0].length
+
+    run(scenario())

@@ -94,9 +94,11 @@ class HexView(Static):
     """Frame bytes, 16 per row, with the selected message's byte ranges highlighted."""
 
     highlight_count = 0  # bytes highlighted now (status line and tests)
+    highlighted: tuple[int, ...] = ()  # their offsets in the frame, in order
 
     def show(self, title: str, data: bytes | None, ranges: list[tuple[int, int]]) -> None:
         self.highlight_count = 0
+        self.highlighted = ()
         if data is None:
             self.update(Text(f"{title}: frame bytes not available", style="dim"))
             return
@@ -104,6 +106,7 @@ class HexView(Static):
         for start, length in ranges:
             marked.update(range(start, min(start + length, len(data))))
         self.highlight_count = len(marked)
+        self.highlighted = tuple(sorted(marked))
         text = Text(f"{title}  ({len(data)} bytes, {len(marked)} highlighted)\n",
                     style="bold")
         for row in range(0, len(data), 16):
