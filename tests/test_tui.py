@@ -143,3 +143,40 @@ def test_selecting_a_field_highlights_exactly_its_bytes(demo_analysis):
             assert hex_view.highlight_count == message.refs[0].length
 
     run(scenario())
+
+
+def test_the_message_table_lists_a_window_that_follows_the_selection(demo_analysis,
+                                                                     monkeypatch):
+    """A session of a large capture holds far more messages than a table can list."""
+    from chargescope.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "TABLE_WINDOW", 10)
+    paths, analysis = demo_analysis
+    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_session(session.index)
+            await pilot.pause()
+            table = app.query_one("#message-table")
+            assert len(app.shown) == len(app.items) > 30 and table.row_count == 10
+            assert "rows 1..10 listed" in str(app.query_one("#filter-status").render())
+            last = app.shown[-1]
+            app.show_message(last, move_cursor=True)  # e.g. a swimlane mark far away
+            await pilot.pause()
+            assert table.row_count <= 10
+            assert int(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value) == last
+            # scrolling with the keyboard past the first listed row moves the window back
+            window = app.window
+            table.focus()
+            table.move_cursor(row=0)
+            await pilot.pause()
+            await pilot.press("up")
+            await pilot.pause()
+            assert app.window < window
+            # the filter still runs over every message, not only the listed ones
+            app.apply_filter("link == B")
+            assert len(app.shown) == sum(1 for _ts, m in app.items if str(m.link) == "B")
+
+    run(scenario())

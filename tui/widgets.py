@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.message import Message as TextualMessage
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from chargescope.analyzer.records import Message
 from chargescope.tui.data import LANES, lane_of
@@ -27,11 +27,27 @@ class Swimlanes(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.items: list[tuple[int, Message]] = []
+        self.marks: list[tuple[int, bool]] = []  # (lane, bad) per item, computed once
+        self._grid: tuple[int, list[list[int]]] | None = None  # (width, lane x column state)
 
     def show(self, items: list[tuple[int, Message]]) -> None:
         self.items = items
+        self.marks = [(lane_of(m), bool(m.problems) or "FAILED" in str(m.fields)[:4000])
+                      for _ts, m in items]
+        self._grid = None
         self.selected = -1
         self.refresh()
+
+    def _columns(self, width: int) -> list[list[int]]:
+        """Per lane and column: 0 nothing, 1 a mark, 2 a bad mark (cached per width)."""
+        if self._grid is None or self._grid[0] != width:
+            grid = [[0] * width for _ in LANES]
+            for (ts, _m), (lane, bad) in zip(self.items, self.marks, strict=True):
+                if lane >= 0:
+                    col = self._column(ts, width)
+                    grid[lane][col] = max(grid[lane][col], 2 if bad else 1)
+            self._grid = (width, grid)
+        return self._grid[1]
 
     def _span(self) -> tuple[int, int]:
         if not self.items:
@@ -45,19 +61,14 @@ class Swimlanes(Widget):
 
     def render(self) -> Text:
         width = max(10, self.size.width - LABEL_WIDTH)
-        rows = [[" "] * width for _ in LANES]
-        styles = [[""] * width for _ in LANES]
-        for index, (ts, message) in enumerate(self.items):
-            lane = lane_of(message)
-            if lane < 0:
-                continue
-            col = self._column(ts, width)
-            bad = bool(message.problems) or "FAILED" in str(message.fields)[:4000]
-            rows[lane][col] = "x" if bad else "|"
-            styles[lane][col] = "bold red" if bad else "cyan"
-            if index == self.selected:
-                rows[lane][col] = "█"
-                styles[lane][col] = "bold yellow"
+        grid = self._columns(width)
+        rows = [[" |x"[state] for state in lane] for lane in grid]
+        styles = [[("", "cyan", "bold red")[state] for state in lane] for lane in grid]
+        if 0 <= self.selected < len(self.items) and self.marks[self.selected][0] >= 0:
+            lane = self.marks[self.selected][0]
+            col = self._column(self.items[self.selected][0], width)
+            rows[lane][col] = "█"
+            styles[lane][col] = "bold yellow"
         text = Text()
         for lane, (label, _link, _protocols) in enumerate(LANES):
             text.append(f"{label:<{LABEL_WIDTH}}", style="bold")
@@ -79,8 +90,9 @@ class Swimlanes(Widget):
             return
         width = max(10, self.size.width - LABEL_WIDTH)
         best, best_dist = -1, width + 1
-        for index, (ts, message) in enumerate(self.items):
-            if lane_of(message) != lane:
+        for index, ((ts, _message), (mark_lane, _bad)) in enumerate(
+                zip(self.items, self.marks, strict=True)):
+            if mark_lane != lane:
                 continue
             dist = abs(self._column(ts, width) - col)
             if dist < best_dist:
@@ -88,6 +100,39 @@ class Swimlanes(Widget):
         if best >= 0:
             self.selected = best
             self.post_message(self.MarkSelected(best))
+
+
+class MessageTable(DataTable):
+    """The message list: lists a window of the matches; keys that would leave it ask the
+    app to move the window (`Edge`) instead of stopping at the last listed row."""
+
+    class Edge(TextualMessage):
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
+    def _past_edge(self, step: int) -> bool:
+        row = self.cursor_row + step
+        if 0 <= row < self.row_count:
+            return False
+        self.post_message(self.Edge(step))
+        return True
+
+    def action_cursor_down(self) -> None:
+        if not self._past_edge(1):
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if not self._past_edge(-1):
+            super().action_cursor_up()
+
+    def action_page_down(self) -> None:
+        if not self._past_edge(max(1, self.size.height - 1)):
+            super().action_page_down()
+
+    def action_page_up(self) -> None:
+        if not self._past_edge(-max(1, self.size.height - 1)):
+            super().action_page_up()
 
 
 class HexView(Static):
