@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import resource
 import shutil
 import sys
@@ -89,8 +90,17 @@ async def drive(paths: list[Path], site: Path) -> dict:
     from chargescope.tui.app import ChargescopeApp
 
     result: dict = {}
+    pauses: list[float] = []  # garbage collector pauses: they stop every thread
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            on_gc.started = time.perf_counter()
+        elif info["generation"] == 2:
+            pauses.append(time.perf_counter() - on_gc.started)
+
+    gc.callbacks.append(on_gc)
     t0 = time.perf_counter()
-    app = ChargescopeApp(paths, site)
+    app = ChargescopeApp(paths, site, freeze_gc=True)  # as `chargescope tui` runs it
     stalls: list[float] = []
 
     def tick_lateness() -> None:
@@ -109,6 +119,8 @@ async def drive(paths: list[Path], site: Path) -> dict:
         result["loaded_s"] = time.perf_counter() - t0
         result["worst_stall_ms"] = max(stalls, default=0.0) * 1000
         result["stalls_over_100ms"] = sum(1 for s in stalls if s > 0.1)
+        result["full_gc_runs"] = len(pauses)
+        result["longest_full_gc_ms"] = max(pauses, default=0.0) * 1000
         analysis = app.analysis
         result["sessions"] = len(analysis.sessions)
         result["messages"] = sum(s.messages for s in analysis.sources)

@@ -7,6 +7,7 @@ session, plot series, and a `FrameStore` that fetches frame bytes for the hex pa
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -206,20 +207,50 @@ def meter_series(messages: list[tuple[int, Message]]) -> list[tuple[float, float
 class FrameStore:
     """Frame bytes by (source, number), read on demand with a bounded cache.
 
-    A miss reads the capture from the start up to the frame and keeps a window of
-    frames around it, so scrolling nearby messages does not re-read the file.
+    Once `index(source)` has run (a background pass after loading: 12 bytes per frame),
+    a frame is one seek and read in the file. Before that, or for a compressed file, a
+    miss reads the capture from the start up to the frame and keeps a window of frames
+    around it, so scrolling nearby messages does not re-read the file.
     """
+
+    # where a record's data starts and its captured length sits: pcap record, pcapng EPB
+    RECORD_LAYOUTS = ((16, 8), (28, 20))
 
     def __init__(self, capacity: int = 4096, window: int = 256) -> None:
         self.capacity = capacity
         self.window = window
         self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._index: dict[str, tuple[array, array]] = {}
+
+    def index(self, source: str) -> bool:
+        """Note where each frame of `source` lies in the file; False when it cannot be."""
+        from chargescope.analyzer.capture import NotACaptureError, open_capture
+
+        offsets, lengths = array("q"), array("I")
+        try:
+            with open_capture(source) as capture:
+                if capture.compressed:
+                    return False  # offsets are in the decompressed stream: no seeking
+                for frame in capture.frames():
+                    while len(offsets) < frame.number - 1:  # a record that was no frame
+                        offsets.append(-1)
+                        lengths.append(0)
+                    offsets.append(frame.offset)
+                    lengths.append(len(frame.data))
+        except (OSError, NotACaptureError):
+            return False
+        self._index[source] = (offsets, lengths)
+        return True
 
     def get(self, source: str, number: int) -> bytes | None:
         key = (source, number)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
+        data = self._seek(source, number)
+        if data is not None:
+            self._put(key, data)
+            return data
         from chargescope.analyzer.capture import NotACaptureError, open_capture
 
         try:
@@ -232,6 +263,25 @@ class FrameStore:
         except (OSError, NotACaptureError):
             return None
         return self._cache.get(key)
+
+    def _seek(self, source: str, number: int) -> bytes | None:
+        """The frame read straight from its record, when indexed (None: read it in order)."""
+        index = self._index.get(source)
+        if index is None or not 0 < number <= len(index[0]) or index[0][number - 1] < 0:
+            return None
+        offset, length = index[0][number - 1], index[1][number - 1]
+        try:
+            with open(source, "rb") as fh:
+                fh.seek(offset)
+                record = fh.read(28 + length)
+        except OSError:
+            return None
+        for data_at, caplen_at in self.RECORD_LAYOUTS:
+            caplen = record[caplen_at:caplen_at + 4]
+            if len(record) >= data_at + length and length in (
+                    int.from_bytes(caplen, "little"), int.from_bytes(caplen, "big")):
+                return record[data_at:data_at + length]
+        return None
 
     def _put(self, key: tuple[str, int], data: bytes) -> None:
         self._cache[key] = data
