@@ -180,3 +180,22 @@ def test_the_message_table_lists_a_window_that_follows_the_selection(demo_analys
             assert len(app.shown) == sum(1 for _ts, m in app.items if str(m.link) == "B")
 
     run(scenario())
+
+
+def test_plots_are_drawn_when_their_tab_is_shown(demo_analysis):
+    paths, analysis = demo_analysis
+    session = next(s for s in analysis.sessions
+                   if any(p.protocol.startswith(("ISO", "DIN")) for p in s.parts))
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_session(session.index)
+            await pilot.pause()
+            assert not app.plotted
+            await pilot.press("p")
+            await pilot.pause()
+            assert app.plotted
+            assert "EVSEPresentVoltage" in str(app.query_one("#plot-text").render())
+
+    run(scenario())

@@ -54,3 +54,16 @@ def test_session_messages_by_bisection_match_a_full_scan():
         got = index.session(session)
         assert {id(m) for _ts, m in got} == expected
         assert [ts for ts, _m in got] == sorted(ts for ts, _m in got)
+
+
+def test_failure_marks_agree_with_searching_the_whole_tree():
+    """is_failure looks where a FAILED response code sits; on the demo captures it marks
+    exactly the messages whose printed fields mention FAILED (or that have problems)."""
+    from chargescope.tui.data import is_failure
+
+    paths = sorted(p for p in DEMO.iterdir() if p.suffix in (".pcap", ".pcapng"))
+    analysis = analyze(paths, SiteMap.load(DEMO / "site.toml"), keep_messages=True)
+    marked = [m for m in analysis.messages if is_failure(m)]
+    assert marked
+    for m in analysis.messages:
+        assert is_failure(m) == (bool(m.problems) or "FAILED" in str(m.fields)), m.name

@@ -79,6 +79,7 @@ class ChargescopeApp(App):
         self.filter_text = ""
         self.index: data.MessageIndex | None = None
         self.findings: list = []
+        self.plotted = False
         self.message: Message | None = None  # the one in the detail tree
         self._field_ranges: FieldRanges | None = None  # its field positions, once asked
 
@@ -191,7 +192,9 @@ class ChargescopeApp(App):
             f"  {session.verdict_reason}  ({len(self.items)} messages)"))
         self.query_one("#lanes", Swimlanes).show(self.items)
         self.apply_filter(self.query_one("#filter", Input).value)
-        self.plot()
+        self.plotted = False  # plots walk every message: drawn when their tab is shown
+        if self.query_one(TabbedContent).active == "plots":
+            self.plot()
         if switch:
             self.query_one(TabbedContent).active = "session"
             self.call_after_refresh(self.query_one("#message-table", DataTable).focus)
@@ -326,7 +329,12 @@ class ChargescopeApp(App):
         self.notify(f"{finding.code}: evidence not in this session's messages")
 
     # ---------------------------------------------------------------- plots
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "plots" and not self.plotted:
+            self.plot()
+
     def plot(self) -> None:
+        self.plotted = True
         text = Text()
         series = data.dc_series(self.items)
         for key, points in series.items():

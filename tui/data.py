@@ -135,6 +135,30 @@ def all_findings(analysis: Analysis) -> list[tuple[int, Finding]]:
     return sorted(out, key=lambda pair: pair[1].ts_ns)
 
 
+def v2g_body(message: Message) -> dict | None:
+    """The message element of an EXI message: Body's child (DIN / -2) or the -20 root."""
+    fields = message.fields
+    root = fields.get("V2G_Message")
+    if isinstance(root, dict):
+        body = root.get("Body")
+        node = next(iter(body.values()), None) if isinstance(body, dict) and body else None
+    else:
+        node = fields.get(message.name)
+    return node if isinstance(node, dict) else None
+
+
+def is_failure(message: Message) -> bool:
+    """A message to mark red on the swimlanes: decode problems, or a FAILED response code
+    (looked up where it sits, not by printing the whole tree: sessions hold 10^5 messages)."""
+    if message.problems:
+        return True
+    if message.protocol == "exi":
+        body = v2g_body(message)
+        code = body.get("ResponseCode") if body else None
+        return isinstance(code, str) and code.startswith("FAILED")
+    return "FAILED" in summary_text(message)
+
+
 def summary_text(message: Message) -> str:
     f = message.fields
     for key in ("action", "ResponseCode", "status"):

@@ -9,7 +9,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from chargescope.analyzer.records import Message
-from chargescope.tui.data import LANES, lane_of
+from chargescope.tui.data import LANES, is_failure, lane_of
 
 LABEL_WIDTH = 8
 
@@ -32,8 +32,7 @@ class Swimlanes(Widget):
 
     def show(self, items: list[tuple[int, Message]]) -> None:
         self.items = items
-        self.marks = [(lane_of(m), bool(m.problems) or "FAILED" in str(m.fields)[:4000])
-                      for _ts, m in items]
+        self.marks = [(lane_of(m), is_failure(m)) for _ts, m in items]
         self._grid = None
         self.selected = -1
         self.refresh()
