@@ -102,10 +102,12 @@ async def drive(paths: list[Path], site: Path) -> dict:
     t0 = time.perf_counter()
     app = ChargescopeApp(paths, site, freeze_gc=True)  # as `chargescope tui` runs it
     stalls: list[float] = []
+    when: list[float] = []
 
     def tick_lateness() -> None:
         now = time.perf_counter()
         stalls.append(now - tick_lateness.last - TICK_S)
+        when.append(now - t0)
         tick_lateness.last = now
 
     async with app.run_test(size=(160, 50)) as pilot:
@@ -119,6 +121,8 @@ async def drive(paths: list[Path], site: Path) -> dict:
         result["loaded_s"] = time.perf_counter() - t0
         result["worst_stall_ms"] = max(stalls, default=0.0) * 1000
         result["stalls_over_100ms"] = sum(1 for s in stalls if s > 0.1)
+        worst = sorted(zip(stalls, when, strict=True), reverse=True)[:3]
+        result["worst_stalls_at"] = ", ".join(f"{s * 1000:.0f} ms at {t:.1f} s" for s, t in worst)
         result["full_gc_runs"] = len(pauses)
         result["longest_full_gc_ms"] = max(pauses, default=0.0) * 1000
         analysis = app.analysis

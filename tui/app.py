@@ -63,10 +63,11 @@ class ChargescopeApp(App):
     def __init__(self, paths: list[Path], site: Path | None = None,
                  analysis: Analysis | None = None, freeze_gc: bool = False) -> None:
         super().__init__()
-        # Freeze what the analysis has built as it loads: a full garbage collection walks
-        # every tracked object and stops all threads (0.8 s at 10 MB of capture, growing
-        # with the file); frozen objects are skipped. The price, cyclic garbage made while
-        # loading is never freed, suits the CLI's one app per process, not a test run.
+        # Freeze what the analysis has built as it loads (`_freeze_survivors`): a full
+        # garbage collection walks every tracked object and stops all threads (0.8 s at
+        # 10 MB of capture, growing with the file); frozen objects are skipped. The price,
+        # cyclic garbage made while loading is never freed (refcounting still frees the
+        # rest), suits the CLI's one app per process, not a test run.
         self.freeze_gc = freeze_gc
         self.paths = paths
         self.site = site
@@ -127,27 +128,31 @@ class ChargescopeApp(App):
         bar = self.query_one("#loading", ProgressBar)
 
         def on_bytes(done: int, total: int) -> None:
-            if self.freeze_gc:
-                gc.freeze()
             self.call_from_thread(bar.update, total=total or 1, progress=done)
 
         site = SiteMap.load(self.site) if self.site else None
+        if self.freeze_gc:
+            gc.callbacks.append(_freeze_survivors)
         try:
             result = analyze(self.paths, site, keep_messages=True, on_bytes=on_bytes)
         except Exception as exc:  # an unreadable input must reach the user, not kill the app
             self.call_from_thread(self.notify, f"cannot analyse: {exc}", severity="error",
                                   timeout=30)
             return
-        self.call_from_thread(self._loaded, result)
+        finally:
+            if _freeze_survivors in gc.callbacks:
+                gc.callbacks.remove(_freeze_survivors)
+        index = data.MessageIndex(result)  # here, not on the screen's thread
+        self.call_from_thread(self._loaded, result, index)
         if self.freeze_gc:
             gc.freeze()
         for source in result.sources:  # then the hex pane can seek to any frame
             if source.reader == "capture":
                 self.frames.index(source.path)
 
-    def _loaded(self, analysis: Analysis) -> None:
+    def _loaded(self, analysis: Analysis, index: data.MessageIndex | None = None) -> None:
         self.analysis = analysis
-        self.index = data.MessageIndex(analysis)
+        self.index = index or data.MessageIndex(analysis)
         self.query_one("#loading", ProgressBar).display = False
         table = self.query_one("#session-table", DataTable)
         table.clear()
@@ -395,6 +400,13 @@ class ChargescopeApp(App):
             self.notify(f"export failed: {exc}", severity="error")
             return
         self.notify(f"exported {len(rows)} messages to {stem}.json and .csv")
+
+
+def _freeze_survivors(phase: str, info: dict) -> None:
+    """While loading: what survived a young collection is (nearly all) analysis that stays,
+    so freeze it; a full collection then walks only what came since, not the whole heap."""
+    if phase == "stop" and info["generation"] >= 1:
+        gc.freeze()
 
 
 def _fill(node, value, path: tuple = (), depth: int = 0) -> None:

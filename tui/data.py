@@ -88,15 +88,15 @@ class MessageIndex:
 
     def __init__(self, analysis: Analysis) -> None:
         self.analysis = analysis
-        by_source: dict[str, list[tuple[int, Message]]] = {}
+        by_source: dict[str, list[Message]] = {}
         for message in analysis.messages:
-            source = message_source(message)
-            by_source.setdefault(source, []).append(
-                (message.ts_ns + offset_of(analysis, source), message))
+            by_source.setdefault(message_source(message), []).append(message)
+        self.offsets = {source: offset_of(analysis, source) for source in by_source}
         self.times: dict[str, list[int]] = {}
         self.messages: dict[str, list[tuple[int, Message]]] = {}
-        for source, pairs in by_source.items():
-            pairs.sort(key=lambda pair: pair[0])
+        for source, messages in by_source.items():
+            offset = self.offsets[source]
+            pairs = sorted(((m.ts_ns + offset, m) for m in messages), key=lambda pair: pair[0])
             self.messages[source] = pairs
             self.times[source] = [ts for ts, _m in pairs]
 
@@ -117,7 +117,10 @@ class MessageIndex:
                 if id(message) not in seen:
                     seen.add(id(message))
                     source = message_source(message)
-                    out.append((message.ts_ns + offset_of(self.analysis, source), message))
+                    offset = self.offsets.get(source)
+                    if offset is None:
+                        offset = self.offsets[source] = offset_of(self.analysis, source)
+                    out.append((message.ts_ns + offset, message))
         out.sort(key=lambda pair: pair[0])
         return out
 
