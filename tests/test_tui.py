@@ -199,3 +199,27 @@ def test_plots_are_drawn_when_their_tab_is_shown(demo_analysis):
             assert "EVSEPresentVoltage" in str(app.query_one("#plot-text").render())
 
     run(scenario())
+
+
+def test_long_tables_fill_in_batches(demo_analysis, monkeypatch):
+    from chargescope.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "ROW_BATCH", 1)
+    paths, analysis = demo_analysis
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            table = app.query_one("#session-table")
+            findings = app.query_one("#finding-table")
+            for _ in range(50):
+                if table.row_count == len(analysis.sessions) and \
+                        findings.row_count == len(app.findings):
+                    break
+                await pilot.pause()
+            keys = [table.coordinate_to_cell_key((row, 0)).row_key.value
+                    for row in range(table.row_count)]
+            assert keys == [str(s.index) for s in analysis.sessions]
+            assert findings.row_count == len(app.findings) > 1
+
+    run(scenario())

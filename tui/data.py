@@ -30,11 +30,12 @@ LANES: tuple[tuple[str, str, frozenset[str]], ...] = (
 )
 
 
+_LANE_OF = {(link, protocol): index for index, (_label, link, protocols) in enumerate(LANES)
+            for protocol in protocols}
+
+
 def lane_of(message: Message) -> int:
-    for index, (_label, link, protocols) in enumerate(LANES):
-        if str(message.link) == link and message.protocol in protocols:
-            return index
-    return -1
+    return _LANE_OF.get((message.link, message.protocol), -1)
 
 
 def clock(ts_ns: int) -> str:

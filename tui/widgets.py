@@ -41,9 +41,11 @@ class Swimlanes(Widget):
         """Per lane and column: 0 nothing, 1 a mark, 2 a bad mark (cached per width)."""
         if self._grid is None or self._grid[0] != width:
             grid = [[0] * width for _ in LANES]
+            lo, hi = self._span()
+            scale = (width - 1) / (hi - lo)
             for (ts, _m), (lane, bad) in zip(self.items, self.marks, strict=True):
                 if lane >= 0:
-                    col = self._column(ts, width)
+                    col = min(width - 1, int((ts - lo) * scale))
                     grid[lane][col] = max(grid[lane][col], 2 if bad else 1)
             self._grid = (width, grid)
         return self._grid[1]
