@@ -35,6 +35,8 @@ from chargescope.analyzer.analysis import Analysis, analyze
 from chargescope.analyzer.correlate import SiteMap
 from chargescope.analyzer.fieldranges import FieldRanges, field_ranges
 from chargescope.analyzer.filter import FilterError, compile_filter
+from chargescope.analyzer.live import FrameSource
+from chargescope.analyzer.live.incremental import LiveAnalysis, Snapshotter
 from chargescope.analyzer.records import ByteRef, Message, Severity
 from chargescope.tui import data
 from chargescope.tui.help import HelpScreen
@@ -64,7 +66,8 @@ class ChargescopeApp(App):
     ]
 
     def __init__(self, paths: list[Path], site: Path | None = None,
-                 analysis: Analysis | None = None, freeze_gc: bool = False) -> None:
+                 analysis: Analysis | None = None, live: FrameSource | None = None,
+                 live_interval_s: float = 1.0, freeze_gc: bool = False) -> None:
         super().__init__()
         # Freeze what the analysis has built as it loads (`_freeze_survivors`): a full
         # garbage collection walks every tracked object and stops all threads (0.8 s at
@@ -73,6 +76,9 @@ class ChargescopeApp(App):
         # rest), suits the CLI's one app per process, not a test run.
         self.freeze_gc = freeze_gc
         self.paths = paths
+        self.live = live  # a capture to follow: sessions and messages appear as they come
+        self.live_interval_s = live_interval_s
+        self.live_done = False
         self.site = site
         self.analysis: Analysis | None = analysis
         self.frames = data.FrameStore()
@@ -122,6 +128,10 @@ class ChargescopeApp(App):
             "session", "severity", "code", "text")
         if self.analysis is not None:
             self._loaded(self.analysis)
+        elif self.live is not None:
+            self.query_one("#loading", ProgressBar).display = False
+            self.sub_title = f"live on {self.live.iface}: waiting for frames"
+            self.follow()
         else:
             self.load()
 
@@ -153,7 +163,66 @@ class ChargescopeApp(App):
             if source.reader == "capture":
                 self.frames.index(source.path)
 
-    def _loaded(self, analysis: Analysis, index: data.MessageIndex | None = None) -> None:
+    @work(thread=True, exclusive=True, group="live")
+    def follow(self) -> None:
+        """Feed the live capture through the pipeline; redraw from snapshots of the
+        analysis so far (`analyzer/live/incremental.py`), and from the final one."""
+        from chargescope.analyzer.pipeline import Pipeline
+
+        source = self.live
+        assert source is not None
+        site = SiteMap.load(self.site) if self.site else None
+        live = LiveAnalysis(source.iface, site)
+
+        def show(analysis: Analysis) -> None:
+            self.call_from_thread(self._refreshed, analysis)
+
+        snapshots = Snapshotter(live, interval_s=self.live_interval_s, on_snapshot=show,
+                                keep_messages=True)
+        source.on_idle = snapshots.poll
+
+        def stored(frames):
+            for frame in frames:  # the hex pane has no file to read live frames back from
+                self.frames.add(frame.source, frame.number, frame.data)
+                yield frame
+
+        try:
+            with source:
+                for item in Pipeline().run(stored(source.frames())):
+                    live.add(item)
+                    snapshots.poll()
+        except Exception as exc:  # a capture that fails must reach the user, not kill the app
+            self.call_from_thread(self.notify, f"cannot capture on {source.iface}: {exc}",
+                                  severity="error", timeout=30)
+            return
+        final = live.snapshot(keep_messages=True)
+        self.live_done = True
+        self.call_from_thread(self._refreshed, final)
+        ended = f"capture ended: {source.frames_seen} frames"
+        if source.error:
+            ended += f" ({source.error})"
+        self.call_from_thread(self.notify, ended, timeout=10)
+
+    def _refreshed(self, analysis: Analysis) -> None:
+        """A newer analysis of the live capture: the same view, more in it."""
+        focused = self.focused
+        tables = {name: self.query_one(name, DataTable)
+                  for name in ("#session-table", "#finding-table", "#message-table")}
+        rows = {name: table.cursor_row for name, table in tables.items()}
+        first = self.analysis is None or not self.analysis.sessions
+        self._loaded(analysis, focus=first)
+        if self.session_index and any(s.index == self.session_index for s in analysis.sessions):
+            self.open_session(self.session_index, switch=False)
+        for name, table in tables.items():
+            if table.row_count:
+                table.move_cursor(row=min(rows[name], table.row_count - 1))
+        if not first and focused is not None:
+            focused.focus()
+        state = "capture ended" if self.live_done else f"live on {self.live.iface}"
+        self.sub_title = f"{state}: {self.sub_title}"
+
+    def _loaded(self, analysis: Analysis, index: data.MessageIndex | None = None,
+                focus: bool = True) -> None:
         self.analysis = analysis
         self.index = index or data.MessageIndex(analysis)
         self.query_one("#loading", ProgressBar).display = False
@@ -176,19 +245,26 @@ class ChargescopeApp(App):
         self.sub_title = (f"{len(analysis.sessions)} session(s), "
                           f"{len(self.findings)} finding(s){listed}, "
                           f"{len(analysis.problems)} problem(s)")
-        if analysis.sessions:
+        if analysis.sessions and focus:
             self.open_session(analysis.sessions[0].index, switch=False)
-        table.focus()
+        if focus:
+            table.focus()
+
+    def on_unmount(self) -> None:
+        if self.live is not None:
+            self.live.stop()  # the capture thread ends at its next frame or idle poll
 
     def fill_rows(self, table: DataTable, rows: list[tuple[tuple, str]]) -> None:
         """Add rows now, up to a screenful's worth of work; the rest in batches that let
         the screen draw and take keys in between (a 1 GB capture has 10^4 sessions)."""
+        group = f"rows-{table.id}"
+        self.workers.cancel_group(self, group)  # a refill (live view): no stale rows after it
         for cells, key in rows[:ROW_BATCH]:
             table.add_row(*cells, key=key)
         if len(rows) > ROW_BATCH:
-            self._more_rows(table, rows, ROW_BATCH)
+            self.run_worker(self._more_rows(table, rows, ROW_BATCH), group=group,
+                            exclusive=True)
 
-    @work(group="rows")
     async def _more_rows(self, table: DataTable, rows: list[tuple[tuple, str]],
                          start: int) -> None:
         for at in range(start, len(rows), ROW_BATCH):

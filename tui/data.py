@@ -292,6 +292,10 @@ class FrameStore:
             return None
         return self._cache.get(key)
 
+    def add(self, source: str, number: int, data: bytes) -> None:
+        """Keep a frame that has no file to be read back from (a live capture)."""
+        self._put((source, number), data)
+
     def _seek(self, source: str, number: int) -> bytes | None:
         """The frame read straight from its record, when indexed (None: read it in order)."""
         index = self._index.get(source)
