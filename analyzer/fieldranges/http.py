@@ -107,7 +107,8 @@ REQUEST_LINE = ("method", "path", "http_version")
 STATUS_LINE = ("http_version", "status", "reason")
 
 
-def _start_line_spans(head: Head, response: bool) -> Spans:
+def start_line_spans(head: Head, response: bool) -> Spans:
+    """The request line's method, path, version or the status line's version, status, reason."""
     names = STATUS_LINE if response else REQUEST_LINE
     return {(name,): [span] for name, span in zip(names, head.start_line, strict=False)}
 
@@ -116,7 +117,7 @@ def http_spans(message: Message, unit: UnitBytes) -> Spans:
     data = unit.data
     head = scan_head(data)
     fields = message.fields
-    spans = _start_line_spans(head, "status" in fields)
+    spans = start_line_spans(head, "status" in fields)
     spans[("headers",)] = [(head.start_line[-1][0] + head.start_line[-1][1],
                             head.body_start - head.start_line[-1][0] - head.start_line[-1][1])]
     for name, pieces in head.headers.items():

@@ -10,7 +10,7 @@ JSON: fields then highlight the whole message, and the note says why.
 from __future__ import annotations
 
 from chargescope.analyzer.fieldranges import NoPositions, Spans, UnitBytes
-from chargescope.analyzer.fieldranges.http import REQUEST_LINE, STATUS_LINE, map_pieces, scan_head
+from chargescope.analyzer.fieldranges.http import map_pieces, scan_head, start_line_spans
 from chargescope.analyzer.fieldranges.jsonspans import json_spans
 from chargescope.analyzer.records import Message
 from chargescope.dissectors.websocket.frames import parse_header, unmask
@@ -46,8 +46,7 @@ def websocket_spans(message: Message, unit: UnitBytes) -> Spans:
     if fields.get("http") not in ("request", "response"):
         return frame_spans(unit.data)[0]
     head = scan_head(unit.data)
-    names = STATUS_LINE if fields["http"] == "response" else REQUEST_LINE
-    spans: Spans = {(name,): [span] for name, span in zip(names, head.start_line, strict=False)}
+    spans = start_line_spans(head, fields["http"] == "response")
     for name, header in HANDSHAKE_HEADERS.items():
         if name in fields and header in head.headers:
             spans[(name,)] = head.headers[header]
