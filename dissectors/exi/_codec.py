@@ -192,8 +192,12 @@ def _empty_value(g: Grammar, prods: tuple, start: int):
 
 
 def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name: str,
-             is_list: bool, depth: int) -> None:
-    """Decode one element's content into parent[name] (appended when is_list)."""
+             is_list: bool, depth: int, spans: dict | None = None, path: tuple = ()) -> None:
+    """Decode one element's content into parent[name] (appended when is_list).
+
+    With `spans` (slow "with positions" decoding only), records the bit span of every child
+    element, attribute and complex value under its tree path (`path` is this element's).
+    """
     if depth > r.max_depth:
         raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
                        f"of {r.max_depth}", r.pos)
@@ -230,15 +234,26 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
             prod = prods[code]
             kind = prod[0]
             if kind == SE:
-                _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1)
+                if spans is None:
+                    _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1)
+                else:
+                    child = path + ((prod[1], len(node.get(prod[1]) or ())) if prod[4]
+                                    else (prod[1],))
+                    _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1,
+                             spans, child)
+                    spans[child] = (start, r.pos)
                 state = prod[5]
             elif kind == CH:
                 value = _value(r, datatypes[prod[1]])
                 if shape == COMPLEX:
                     node["value"] = value
+                    if spans is not None:
+                        spans[path + ("value",)] = (start, r.pos)
                 state = prod[2]
             elif kind == AT:
                 node[prod[1]] = _value(r, datatypes[prod[2]])
+                if spans is not None:
+                    spans[path + (prod[1],)] = (start, r.pos)
                 state = prod[3]
             elif kind == EE:
                 break
@@ -274,7 +289,11 @@ def _header(r: _Reader) -> None:
 
 
 def decode(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
-           max_string: int = MAX_STRING) -> dict:
+           max_string: int = MAX_STRING, spans: dict | None = None) -> dict:
+    """Decode one EXI stream; with `spans` (a dict to fill; the pure-Python twin only, the
+    slow path behind the TUI's field highlighting) also the bit span [start, end) of every
+    element, attribute and complex value, keyed by tree path, e.g.
+    ("V2G_Message", "Body", "SessionSetupReq", "EVCCID")."""
     r = _Reader(data, max_depth, max_string)
     tree: dict = {}
     try:
@@ -287,7 +306,11 @@ def decode(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
                            f"document starts with event code {code}, not a declared root "
                            "element", start, None, tuple(f"SE({x[0]})" for x in roots))
         name, state, shape = roots[code][:3]
-        _element(r, g, state, shape, tree, name, False, 0)
+        if spans is None:
+            _element(r, g, state, shape, tree, name, False, 0)
+        else:
+            _element(r, g, state, shape, tree, name, False, 0, spans, (name,))
+            spans[(name,)] = (start, r.pos)
     except ExiError as exc:
         exc.partial = tree
         raise
