@@ -39,8 +39,7 @@ def payload_handoff(version: str | None = None,
                 decoder.set_subprotocol(subprotocol)
                 applied[0] = subprotocol
             decoder.charge_point_id = charge_point_id
-            return decode(payload, direction=direction, ts_ns=ts_ns, src=src, dst=dst,
-                          refs=refs, websocket=websocket, problems=problems)
+            return decode(payload, direction, ts_ns, src, dst, refs, websocket, problems)
 
         return handle
 

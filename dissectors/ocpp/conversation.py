@@ -98,10 +98,13 @@ class OcppDecoder:
 
     # ------------------------------------------------------------------ decode
 
-    def decode(self, text: bytes | str | list, *, direction: int, ts_ns: int, src: str,
+    def decode(self, text: bytes | str | list, direction: int, ts_ns: int, src: str,
                dst: str, refs: tuple[ByteRef, ...] = (), websocket: dict | None = None,
                problems: Sequence[Problem] = (), source: str = "", frame: int = 0) -> Message:
-        """`direction` 0 = charge point -> CSMS, 1 = CSMS -> charge point."""
+        """`direction` 0 = charge point -> CSMS, 1 = CSMS -> charge point.
+
+        Name the arguments after `text` (callers do); the WebSocket handler alone passes
+        them by position, once per message, where keyword binding costs ~0.2 us."""
         # Hot path (one call per OCPP message): everything in locals, the RpcFrame
         # unpacked once, validators looked up in a flat per-decoder cache.
         (mtype, unique_id, action, payload, error_code, error_description,

@@ -662,10 +662,10 @@ class WebSocketStream:
                  frames: int, wire_size: int, problems: list[Problem], start: int, ts_ns: int,
                  refs: tuple[ByteRef, ...]) -> Message:
         """A whole data message (reassembled, still compressed): inflate, check, hand on."""
-        d = self._dirs[direction]
         ws = {"opcode": opcode, "fragments": frames, "compressed": compressed,
               "wire_size": wire_size}
         if compressed:
+            d = self._dirs[direction]
             assert d.inflater is not None
             try:
                 inflated = d.inflater.inflate(payload)
@@ -687,7 +687,7 @@ class WebSocketStream:
                 return self._ws_message(direction, "Oversized message", ts_ns, ws, refs,
                                         problems)
             payload = inflated.data
-        if opcode == _OP_TEXT:
+        if opcode == _OP_TEXT and not payload.isascii():  # ASCII is UTF-8: no decode needed
             try:
                 payload.decode("utf-8")
             except UnicodeDecodeError as exc:
