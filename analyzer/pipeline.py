@@ -251,69 +251,69 @@ class Pipeline:
         self.stats = PipelineStats()
 
     def run(self, frames: Iterable[Frame]) -> Iterator[Message | Problem]:
-        # The loop of `iter_stream_events`, written out here (same order of items), so
-        # that each frame and stream event is handled where it is made instead of
-        # passing through a second generator.
         stats = self.stats = PipelineStats()
         if self._tls:
             self._tls_deferred.clear()  # left over from a run that was not iterated to its end
-        dec = _Decoder(**self._options)
-        decode = dec.decode
-        tcp_feed = dec.tcp.feed
-        defrag_feed = dec.defrag.feed
+        layers = stats.layers
         routes: dict[int, _StreamRoute] = {}
-        frame_level = self._frame_level
-        stream_events = self._stream_events
-        for frame in frames:
-            packet = decode(frame)
-            stats.frames += 1
-            status = packet.status
-            if status is DECODED:
-                stats.decoded += 1
-            elif status is MALFORMED:
-                stats.malformed += 1
-                if packet.problem is not None:
-                    stats.problems += 1
-                    yield packet.problem
-                continue
-            else:
-                stats.out_of_scope += 1
-            out = frame_level(packet)
-            if out:
-                yield from out
-            if status is not DECODED:
-                if packet.problem is not None:
-                    stats.problems += 1
-                    yield packet.problem
-                continue
-            if packet.frag is not None:
-                yield from self._fragment(packet, defrag_feed, tcp_feed, routes)
-                continue
-            if packet.ip_proto != IPPROTO_TCP or packet.l4_offset < 0:
-                continue
-            events = tcp_feed(packet)
-            if not events:  # most segments (ACKs, old data) cause none
-                continue
-            for item in events:
-                kind = type(item)
-                if kind is StreamData and (route := routes.get(item.conn.index)) is not None \
-                        and route.dissector is not None and route.decided:
-                    # the common event (data for a connection whose dissector is chosen):
-                    # `_stream_event` -> `_feed` without their calls
-                    try:
-                        out = route.dissector.on_data(item)
-                    except Exception as exc:  # a dissector bug must not stop a field analysis
-                        yield self._detach(route, item, exc, stats)
+        by_ethertype = self._by_ethertype
+        by_udp_port = self._by_udp_port
+        by_linktype = self._by_linktype
+        for item in iter_stream_events(frames, **self._options):
+            kind = type(item)
+            if kind is Packet or kind is Reassembled:
+                if kind is Packet:
+                    stats.frames += 1
+                    status = item.status
+                    if status is DECODED:
+                        stats.decoded += 1
+                    elif status is MALFORMED:
+                        stats.malformed += 1
                         continue
-                    if out:
-                        stats.messages += len(out)
-                        yield from out
+                    else:
+                        stats.out_of_scope += 1
+                    packet = item
                 else:
-                    yield from stream_events((item,), routes)
-        for problem in dec.defrag.finish():
-            stats.problems += 1
-            yield problem
-        yield from stream_events(dec.tcp.finish(), routes)
+                    stats.handoffs["ip-reassembled"] += 1
+                    packet = item.packet
+                    if packet.status is not DECODED:
+                        continue
+                ethertype = packet.ethertype
+                layers[(packet.ip_version, ethertype,
+                        packet.frame.linktype if ethertype < 0 else 0,
+                        -2 if packet.frag is not None else
+                        (packet.ip_proto if packet.l4_offset >= 0 else -1))] += 1
+                if (by_ethertype and ethertype in by_ethertype) or (
+                        by_udp_port and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
+                        and (packet.dport in by_udp_port or packet.sport in by_udp_port)) or (
+                        by_linktype and ethertype < 0 and packet.frame.linktype in by_linktype):
+                    yield from self._dispatch_frame(packet)
+                elif (self._tls and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
+                      and looks_like_inband_key_log(packet.frame.data[
+                          packet.payload_offset:packet.payload_offset + 64])):
+                    message = inband_key_log(packet, self.keylog)
+                    stats.handoffs["tls-keylog"] += 1
+                    stats.messages += 1
+                    yield message
+            elif kind is Problem:
+                stats.problems += 1
+                yield item
+            elif kind is StreamData and (route := routes.get(item.conn.index)) is not None \
+                    and route.dissector is not None and route.decided:
+                # the common event (data for a connection whose dissector is chosen):
+                # `_stream_event` -> `_feed` without their calls
+                try:
+                    out = route.dissector.on_data(item)
+                except Exception as exc:  # a dissector bug must not stop a field analysis
+                    yield self._detach(route, item, exc, stats)
+                    continue
+                if out:
+                    stats.messages += len(out)
+                    yield from out
+            else:
+                out = self._stream_event(item, routes, stats)
+                if out:
+                    yield from out
         # end of input: frame dissectors that hold partial units (HomePlug fragments)
         # report them, so nothing read is lost silently
         for entry in self.frame_handoffs:
@@ -328,64 +328,6 @@ class Pipeline:
                 late = stream.finish_late(close)
                 stats.messages += len(late)
                 yield from late
-
-    def _frame_level(self, packet: Packet) -> list[Message | Problem]:
-        """Layer accounting and frame handoffs for a decoded (or out-of-scope) packet."""
-        ethertype = packet.ethertype
-        self.stats.layers[(packet.ip_version, ethertype,
-                           packet.frame.linktype if ethertype < 0 else 0,
-                           -2 if packet.frag is not None else
-                           (packet.ip_proto if packet.l4_offset >= 0 else -1))] += 1
-        by_ethertype = self._by_ethertype
-        by_udp_port = self._by_udp_port
-        by_linktype = self._by_linktype
-        if (by_ethertype and ethertype in by_ethertype) or (
-                by_udp_port and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
-                and (packet.dport in by_udp_port or packet.sport in by_udp_port)) or (
-                by_linktype and ethertype < 0 and packet.frame.linktype in by_linktype):
-            return list(self._dispatch_frame(packet))
-        if (self._tls and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
-                and looks_like_inband_key_log(packet.frame.data[
-                    packet.payload_offset:packet.payload_offset + 64])):
-            message = inband_key_log(packet, self.keylog)
-            self.stats.handoffs["tls-keylog"] += 1
-            self.stats.messages += 1
-            return [message]
-        return _NOTHING
-
-    def _fragment(self, packet: Packet, defrag_feed, tcp_feed, routes: dict[int, _StreamRoute]
-                  ) -> Iterator[Message | Problem]:
-        """An IP fragment: the datagram it completes goes through the frame and stream
-        levels like a packet of its own."""
-        stats = self.stats
-        rebuilt, problems = defrag_feed(packet)
-        for problem in problems:
-            stats.problems += 1
-            yield problem
-        if rebuilt is None:
-            return
-        stats.handoffs["ip-reassembled"] += 1
-        whole = rebuilt.packet
-        if whole.status is not DECODED:
-            if whole.problem is not None:
-                stats.problems += 1
-                yield whole.problem
-            return
-        yield from self._frame_level(whole)
-        if whole.l4_offset >= 0 and whole.ip_proto == IPPROTO_TCP:
-            yield from self._stream_events(tcp_feed(whole, rebuilt.origin), routes)
-
-    def _stream_events(self, events: Iterable[StreamEvent | Problem],
-                       routes: dict[int, _StreamRoute]) -> Iterator[Message | Problem]:
-        stats = self.stats
-        for item in events:
-            if type(item) is Problem:
-                stats.problems += 1
-                yield item
-            else:
-                out = self._stream_event(item, routes, stats)
-                if out:
-                    yield from out
 
     # -- dispatch ------------------------------------------------------------------------
 
