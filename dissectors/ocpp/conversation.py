@@ -50,7 +50,7 @@ class OcppDecoder:
     def __init__(self, connection: Any, *, version: str | None = None,
                  version_source: str = "", charge_point_id: str = "",
                  store: SchemaStore | None = None, validate: bool | frozenset[str] = True,
-                 capture: str = "") -> None:
+                 capture: str = "", max_pending: int = MAX_PENDING) -> None:
         """`validate`: True, False, or the set of actions *not* to validate (lenient
         validation per message, as CSMSs offer for known-broken firmware)."""
         self.connection = connection
@@ -61,6 +61,7 @@ class OcppDecoder:
         self.store = store or default_store()
         self.validate = validate
         self._pending: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self.max_pending = max_pending  # Limits.ocpp_pending
         self._validators: dict[tuple[str, str, bool], Any] = {}
         # (version, action, MessageTypeId) -> the compiled schema's bare is_valid, filled
         # by `_validation` once it has decided that such messages get validated
@@ -120,13 +121,14 @@ class OcppDecoder:
         version = self.version
         if mtype == 2:
             if action and unique_id is not None:
-                pending = self._pending
-                key = (direction, unique_id)
-                pending[key] = action
-                pending.move_to_end(key)
-                if len(pending) > MAX_PENDING:
-                    while len(pending) > MAX_PENDING:
-                        pending.popitem(last=False)
+                forgotten = self._remember(direction, unique_id, action)
+                if forgotten:
+                    all_problems += (Problem(
+                        "limit.ocpp.pending", f"{self.max_pending} CALLs waiting for their "
+                        f"answer on this connection (ocpp-pending cap): the oldest {forgotten} "
+                        "forgotten; a late answer to it shows as unpaired",
+                        refs[0].source if refs else source, refs[0].frame if refs else frame, 0,
+                        "unit"),)
         elif (mtype == 3 or mtype == 4) and unique_id is not None:
             key = (1 - direction, unique_id)
             action = self._pending.pop(key, None)
@@ -194,12 +196,16 @@ class OcppDecoder:
         return {"schema": "invalid",
                 "schema_errors": [v.as_dict() for v in compiled.violations(payload)]}
 
-    def _remember(self, direction: int, unique_id: str, action: str) -> None:
+    def _remember(self, direction: int, unique_id: str, action: str) -> int:
+        """Note a CALL awaiting its answer; returns how many old ones the cap forgot."""
         key = (direction, unique_id)
         self._pending[key] = action
         self._pending.move_to_end(key)
-        while len(self._pending) > MAX_PENDING:
+        forgotten = 0
+        while len(self._pending) > self.max_pending:
             self._pending.popitem(last=False)
+            forgotten += 1
+        return forgotten
 
     def _validation(self, mtype: int | None, payload: Any, action: str | None,
                     version: str | None) -> dict:
