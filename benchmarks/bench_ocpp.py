@@ -22,7 +22,9 @@ then matches nothing and tshark does less work), so it runs with
 a row without JSON subdissection is printed for reference. Every tshark row checks that
 it matched every message. A stage table splits chargescope's time per message: reading
 frames, decode + TCP reassembly, pipeline + WebSocket, OCPP parse + validation + Message.
-Medians of `--repeat` runs (5).
+Capture-path rates are per CPU second (user + sys of our process; of its tshark child
+for tshark, as bench_pipeline.py does), so a busy shared machine skews them less than
+wall time would. Medians of `--repeat` runs (5).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -63,6 +66,9 @@ def transaction_event() -> bytes:
     }
     return json.dumps([2, "0b6c4c38-1f5a-4ab6-8a0d-1c2b3a4d5e6f", "TransactionEvent", payload],
                       separators=(",", ":")).encode()
+
+
+RESULT_TEXT = json.dumps([3, "0b6c4c38-1f5a-4ab6-8a0d-1c2b3a4d5e6f", {}]).encode()
 
 
 def rate(fn: Callable[[], object], seconds: float) -> float:
@@ -140,7 +146,7 @@ def synthetic_capture(path: Path, data: bytes, n: int) -> None:
 
     from chargescope.dissectors.websocket.frames import build_frame
 
-    result = json.dumps([3, "0b6c4c38-1f5a-4ab6-8a0d-1c2b3a4d5e6f", {}]).encode()
+    result = RESULT_TEXT
     cli, srv = (b"\x0a\x00\x00\x02", 40000), (b"\x0a\x00\x00\x01", 9000)
     seq = {0: 1000, 1: 5000}
 
@@ -217,16 +223,39 @@ def chargescope_capture_run(pcap: Path, stage: str = "full") -> int:
         return count
 
 
+def floor_seconds(data: bytes, repeat: int) -> float:
+    """CPU seconds per message of the capture's mix (one CALL, one CALLRESULT) spent in
+    orjson.loads + the compiled schema's is_valid alone: what no decoder built on them
+    can go under."""
+    import orjson
+
+    from chargescope.dissectors.ocpp.schemas import default_store
+
+    result = RESULT_TEXT
+    request_ok = default_store().validator("2.0.1", "TransactionEvent", False).check
+    result_ok = default_store().validator("2.0.1", "TransactionEvent", True).check
+    loads = orjson.loads
+    n = 2000
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        for _ in range(n):
+            request_ok(loads(data)[3])
+            result_ok(loads(result)[2])
+        times.append(time.process_time() - t0)
+    return statistics.median(times) / (2 * n)
+
+
 def timed_stages(pcap: Path, repeat: int) -> dict[str, float]:
-    """Median seconds per stage (this process's backend)."""
+    """Median CPU seconds per stage (this process's backend)."""
     out = {}
     for stage in ("frames", "streams", "websocket", "full"):
         chargescope_capture_run(pcap, stage)  # warm: schemas compiled, modules imported
         times = []
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             chargescope_capture_run(pcap, stage)
-            times.append(time.perf_counter() - t0)
+            times.append(time.process_time() - t0)
         out[stage] = statistics.median(times)
     return out
 
@@ -243,16 +272,22 @@ def pure_twin_stages(pcap: Path, repeat: int) -> dict[str, float] | None:
     return json.loads(proc.stdout)
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + sys) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def tshark_rate(pcap: Path, args: list[str], msgs: int, repeat: int) -> tuple[float, int]:
     """(messages/s, lines printed) for one tshark invocation, median of `repeat`."""
     tshark = shutil.which("tshark")
     assert tshark
     times, lines = [], 0
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = children_cpu()
         proc = subprocess.run([tshark, "-n", "-r", str(pcap), *args], check=True,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t0)
+        times.append(children_cpu() - t0)
         lines = proc.stdout.count(b"\n")
     return msgs / statistics.median(times), lines
 
@@ -311,7 +346,7 @@ def pyshark_path(data: bytes, pcap: Path, n: int) -> tuple[str, float | None, st
     if not shutil.which("tshark"):
         return name, None, "tshark not installed"
     synthetic_capture(pcap, data, n)
-    t0 = time.perf_counter()
+    t0 = time.process_time() + children_cpu()
     cap = pyshark.FileCapture(str(pcap), display_filter="json",
                               override_prefs={"websocket.text_type": "As json"})
     count = 0
@@ -321,7 +356,7 @@ def pyshark_path(data: bytes, pcap: Path, n: int) -> tuple[str, float | None, st
                 count += 1
     finally:
         cap.close()
-    dt = time.perf_counter() - t0
+    dt = time.process_time() + children_cpu() - t0
     return name, count / dt, f"{count} messages, {2 * n} in capture; no schema validation"
 
 
@@ -383,6 +418,15 @@ def main() -> None:
             cells.append(f"{(st[stage] - prev) / msgs * 1e6:.2f}")
             prev = st[stage]
         print(f"| {backend} | {' | '.join(cells)} | {st['full'] / msgs * 1e6:.2f} |")
+    cy = dict(stages).get("Cython")
+    if cy:
+        floor = floor_seconds(data, args.repeat)
+        best = 1 / (cy["streams"] / msgs + floor)
+        print(f"\nFloor: orjson.loads + jsonschema-rs is_valid alone take {floor * 1e6:.2f} us "
+              f"per message of this mix. With frames read and TCP reassembled as now and the "
+              f"pipeline, WebSocket and Message building free, the ceiling is {best:,.0f} "
+              f"msgs/s" + (f" = {best / max(tsharks):.1f}x the fastest tshark run."
+                           if tsharks else "."))
 
 
 if __name__ == "__main__":
