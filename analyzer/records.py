@@ -187,13 +187,20 @@ class StreamData:
 
 @dataclass(frozen=True, slots=True)
 class StreamGap:
-    """Bytes of one direction that never arrived: parsers above must resynchronise."""
+    """Bytes of one direction that never arrived: parsers above must resynchronise.
+
+    `frame` is where the gap became evident, for Problems to point at: the frame that
+    carried the first bytes after the hole (Wireshark's "previous segment not
+    captured"), else the one that ended the stream (FIN/RST, or the connection's last
+    frame when the capture ended); `ts_ns` is that frame's time.
+    """
 
     conn: Connection
     direction: int
     offset: int
     length: int
     ts_ns: int
+    frame: int = 0
 
 
 @dataclass(frozen=True, slots=True)

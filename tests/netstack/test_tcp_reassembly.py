@@ -31,13 +31,15 @@ class Wire:
         self.frames: dict[int, Frame] = {}
 
     def packet(self, direction: int, rel: int, data: bytes = b"", flags: int = ACK | PSH,
-               ts: int | None = None) -> net.Packet:
+               ts: int | None = None, ack: int | None = None) -> net.Packet:
+        """A segment at stream offset `rel`; `ack` is absolute (default: the peer's SYN)."""
         self.number += 1
         src, dst = (CLIENT, SERVER) if direction == 0 else (SERVER, CLIENT)
         sport, dport = (40000, 15118) if direction == 0 else (15118, 40000)
         seq = self.isn[direction] + (0 if flags & SYN else 1 + rel)
-        raw = eth(0x0800, ipv4(6, tcp(data, flags=flags, sport=sport, dport=dport, seq=seq),
-                               src=src, dst=dst))
+        ack = (self.isn[1 - direction] + 1 if ack is None else ack) % (1 << 32)  # peer SYN
+        raw = eth(0x0800, ipv4(6, tcp(data, flags=flags, sport=sport, dport=dport, seq=seq,
+                                      ack=ack), src=src, dst=dst))
         frame = Frame(self.number, self.number * 1000 if ts is None else ts, 1, raw, len(raw),
                       source="w")
         self.frames[self.number] = frame
