@@ -191,8 +191,10 @@ class StreamGap:
 
     `frame` is where the gap became evident, for Problems to point at: the frame that
     carried the first bytes after the hole (Wireshark's "previous segment not
-    captured"), else the one that ended the stream (FIN/RST, or the connection's last
-    frame when the capture ended); `ts_ns` is that frame's time.
+    captured"); with nothing after it yet, the frame whose ACK proved the bytes lost
+    ("ACKed segment that wasn't captured"), else the connection's last frame (FIN/RST,
+    idle timeout or end of capture). `ts_ns` is that frame's time (the end's time in
+    the last case).
     """
 
     conn: Connection

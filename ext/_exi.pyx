@@ -4,6 +4,8 @@
 Same functions, signatures and exceptions as the twin:
     decode(data: bytes, grammar: Grammar) -> dict
     encode(tree: dict, grammar: Grammar) -> bytes
+    decode_fragment(data: bytes, grammar: Grammar) -> dict
+    encode_fragment(name: str, content, grammar: Grammar) -> bytes
 Tests run both on the same inputs and require identical output (tests/test_exi_*.py).
 """
 
@@ -13,7 +15,8 @@ import binascii
 from chargescope.dissectors.exi.errors import ExiError
 from chargescope.dissectors.exi.tables import expected_events
 
-DEF MAX_DEPTH = 64
+DEF MAX_DEPTH = 64  # encoder bound; the decoder's comes from Limits.exi_depth
+DEF MAX_STRING = 256 * 1024  # Limits.exi_string default
 
 cdef enum:
     K_SE = 0
@@ -36,6 +39,8 @@ cdef struct Reader:
     const unsigned char* buf
     Py_ssize_t pos
     Py_ssize_t nbits
+    long long max_depth  # Limits.exi_depth
+    long long max_string  # Limits.exi_string: characters of a string, bytes of a binary
 
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -121,6 +126,8 @@ cdef class CTables:
                     self.p_name[k] = prod[1]
                     self.p_a[k] = prod[2]
                     self.p_next[k] = prod[3]
+                    # decode only (another element's attribute in a relaxed grammar)
+                    self.p_list[k] = 1 if len(prod) > 5 and prod[5] else 0
                 elif kind == K_CH:
                     self.p_a[k] = prod[1]
                     self.p_next[k] = prod[2]
@@ -255,6 +262,9 @@ cdef bytes read_octets(Reader* r, object length_obj):
     if length_obj * 8 > r.nbits - start:
         raise ExiError("exi.value", f"binary length {length_obj} exceeds the "
                        f"{(r.nbits - start) // 8} bytes left", start)
+    if length_obj > r.max_string:
+        raise ExiError("limit.exi.string", f"binary value of {length_obj} bytes exceeds the "
+                       f"exi-string cap of {r.max_string}", start)
     length = length_obj
     if not start & 7:
         r.pos = start + length * 8
@@ -278,6 +288,9 @@ cdef object read_string(Reader* r):
         raise ExiError("exi.value", "string-table hit, but the V2G options keep no values "
                        "in the string table", start)
     length = code - 2
+    if length > r.max_string:
+        raise ExiError("limit.exi.string", f"string of {length} characters exceeds the "
+                       f"exi-string cap of {r.max_string}", start)
     cdef bytearray ascii = bytearray(length)
     cdef unsigned char* out = ascii
     cdef list chars = None
@@ -382,8 +395,9 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
     cdef int width, kind, k
     cdef Py_ssize_t start, nprods
     cdef unsigned long long code
-    if depth > MAX_DEPTH:
-        raise ExiError("exi.value", f"elements nested deeper than {MAX_DEPTH}", r.pos)
+    if depth > r.max_depth:
+        raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
+                       f"of {r.max_depth}", r.pos)
     if shape == SHAPE_COMPLEX:
         node = {}
         if is_list:
@@ -453,30 +467,79 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
     return 0
 
 
-def decode(data, g):
+cdef int read_header(Reader* r, bytes buf) except -1:
+    cdef unsigned long long bits
+    cdef Py_ssize_t start
+    if r.nbits >= 32 and buf[:4] == b"$EXI":
+        r.pos = 32
+    start = r.pos
+    bits = read_bits(r, 8)
+    if bits >> 6 != 2:
+        raise ExiError("exi.header", f"distinguishing bits {bits >> 6:02b}, expected 10",
+                       start)
+    if bits & 0x20:
+        raise ExiError("exi.header", "EXI options in the header are not supported (the "
+                       "V2G profile sends none)", start)
+    if bits & 0x1F:
+        raise ExiError("exi.header", f"EXI version field {bits & 0x1F:05b}, expected "
+                       "00000 (final version 1)", start)
+    return 0
+
+
+def decode_fragment(data, g, long long max_depth=MAX_DEPTH, long long max_string=MAX_STRING):
+    """An EXI fragment (§8.5.2): zero or more elements, then ED; a repeated root element
+    becomes a list of its contents."""
     cdef bytes buf = data if type(data) is bytes else bytes(data)
     cdef Reader r
     cdef dict tree = {}
-    cdef unsigned long long bits, code
+    cdef set repeated = set()
+    cdef unsigned long long code
+    cdef Py_ssize_t start, count
+    cdef CTables t = tables_for(g)
+    r.buf = buf
+    r.pos = 0
+    r.nbits = len(buf) * 8
+    r.max_depth = max_depth
+    r.max_string = max_string
+    try:
+        read_header(&r, buf)
+        width, elements = g.fragment
+        count = len(elements)
+        while True:
+            start = r.pos
+            code = read_bits(&r, width)
+            if code >= <unsigned long long>count:
+                if code == <unsigned long long>(count + 1):
+                    break
+                raise ExiError("exi.unsupported" if code == count else "exi.event_code",
+                               f"fragment event code {code} is not a declared element",
+                               start, None, tuple(f"SE({x[0]})" for x in elements)
+                               + ("SE(*)", "ED"))
+            name, state, shape = elements[code][:3]
+            if name in tree and name not in repeated:
+                tree[name] = [tree[name]]
+                repeated.add(name)
+            element(&r, t, state, shape, tree, name, name in repeated, 0)
+    except ExiError as exc:
+        exc.partial = tree
+        raise
+    return tree
+
+
+def decode(data, g, long long max_depth=MAX_DEPTH, long long max_string=MAX_STRING):
+    cdef bytes buf = data if type(data) is bytes else bytes(data)
+    cdef Reader r
+    cdef dict tree = {}
+    cdef unsigned long long code
     cdef Py_ssize_t start
     cdef CTables t = tables_for(g)
     r.buf = buf
     r.pos = 0
     r.nbits = len(buf) * 8
+    r.max_depth = max_depth
+    r.max_string = max_string
     try:
-        if r.nbits >= 32 and buf[:4] == b"$EXI":
-            r.pos = 32
-        start = r.pos
-        bits = read_bits(&r, 8)
-        if bits >> 6 != 2:
-            raise ExiError("exi.header", f"distinguishing bits {bits >> 6:02b}, expected 10",
-                           start)
-        if bits & 0x20:
-            raise ExiError("exi.header", "EXI options in the header are not supported (the "
-                           "V2G profile sends none)", start)
-        if bits & 0x1F:
-            raise ExiError("exi.header", f"EXI version field {bits & 0x1F:05b}, expected "
-                           "00000 (final version 1)", start)
+        read_header(&r, buf)
         width, roots = g.document
         start = r.pos
         code = read_bits(&r, width)
@@ -704,6 +767,8 @@ cdef int put_element(Writer w, CTables t, int state, int shape, object content, 
         for k in range(first, last):
             kind = t.p_kind[k]
             if kind == K_SE or kind == K_AT:
+                if kind == K_AT and t.p_list[k]:
+                    continue
                 key = <str>t.p_name[k]
                 value = items.get(key, _MISSING)
                 if value is not _MISSING:
@@ -783,4 +848,19 @@ def encode(tree, g):
     w.bits(<unsigned long long>index, width)
     _, state, shape = roots[index][:3]
     put_element(w, t, state, shape, content, [name], 0)
+    return w.getvalue()
+
+
+def encode_fragment(name, content, g):
+    if not isinstance(name, str) or name not in g.fragment_index:
+        raise tree_error([str(name)], f"{name!r} is not an element of {g.name}")
+    index = g.fragment_index[name]
+    width, elements = g.fragment
+    local, state, shape = elements[index][:3]
+    cdef CTables t = tables_for(g)
+    cdef Writer w = Writer()
+    w.bits(0x80, 8)
+    w.bits(<unsigned long long>index, width)
+    put_element(w, t, state, shape, content, [local], 0)
+    w.bits(<unsigned long long>(len(elements) + 1), width)
     return w.getvalue()

@@ -16,7 +16,24 @@ Public API (stable; other components code against it):
     detect(data: bytes, candidates: Iterable[str] | None = None) -> list[Detection]
         Decoding without the supportedAppProtocol handshake: tries every candidate grammar and
         returns one Detection per schema, clean decodes first.
-    SCHEMAS: dict[str, str]  short name -> namespace URI.
+    encode_fragment(element_name: str, content, schema: str) -> bytes
+        One element as an EXI fragment (W3C EXI 1.0 §8.5.2): header, the element's event code
+        in the schema-informed fragment grammar (every element qname of the schema set,
+        global and local, sorted by local name then uri; SE(*) and ED after them), its
+        content, ED. `content` is the element's JSON form as inside a decoded message (an
+        object, or the value of a simple element). `element_name` is a local name or
+        "{uri}local" when several namespaces declare it. `schema` is a message schema's short
+        name or namespace, or "xmldsig" (http://www.w3.org/2000/09/xmldsig#) for SignedInfo.
+        This is what ISO 15118-2/-20 digests and signatures are computed over: the referenced
+        element (AuthorizationReq, MeteringReceiptReq, ContractSignatureCertChain, eMAID,
+        PnC_AReqAuthorizationMode, ...) with its message schema, SignedInfo with "xmldsig";
+        byte-identical to EXIficient in fragment mode as the iso15118 package configures it.
+        Raises ExiError(kind="exi.tree").
+    decode_fragment(data: bytes, schema: str) -> dict
+        The inverse: {element name: content} for each root element of the fragment (one
+        that occurs more than once becomes a list of its contents).
+    SCHEMAS: dict[str, str]  short name -> namespace URI (message schemas; FRAGMENT_SCHEMAS
+        adds "xmldsig", which has no messages).
     XML: chargescope.dissectors.exi.xml.to_xml(tree, schema) -> lxml element (and
         to_xml_bytes, canonical): the same document EXIficient writes, equal after C14N 2.0.
 
@@ -36,9 +53,10 @@ from dataclasses import dataclass
 from chargescope import backends
 
 from .errors import ExiError
-from .tables import SCHEMAS, grammar, schema_name
+from .tables import FRAGMENT_SCHEMAS, SCHEMAS, grammar, schema_name  # noqa: F401 (grammar)
 
-__all__ = ["SCHEMAS", "Detection", "ExiError", "decode", "detect", "encode", "schema_name"]
+__all__ = ["FRAGMENT_SCHEMAS", "SCHEMAS", "Detection", "ExiError", "decode", "decode_fragment",
+           "detect", "encode", "encode_fragment", "schema_name"]
 
 _impl = None
 
@@ -50,14 +68,29 @@ def _backend():
     return _impl
 
 
-def decode(data: bytes, schema: str) -> dict:
-    """Decode one EXI stream with the grammar of `schema` (short name or namespace URI)."""
-    return _backend().decode(bytes(data), grammar(schema))
+def decode(data: bytes, schema: str, *, max_depth: int = 64,
+           max_string: int = 256 * 1024) -> dict:
+    """Decode one EXI stream with the grammar of `schema` (short name or namespace URI).
+
+    `max_depth` (element nesting) and `max_string` (characters of a string, bytes of a
+    binary value) are the caps of `Limits.exi_depth` / `Limits.exi_string`: past them
+    ExiError kind ``limit.exi.depth`` / ``limit.exi.string``."""
+    return _backend().decode(bytes(data), grammar(schema), max_depth, max_string)
 
 
 def encode(tree: dict, schema: str) -> bytes:
     """Encode a tree in the decoded JSON form back to an EXI stream."""
     return _backend().encode(tree, grammar(schema))
+
+
+def encode_fragment(element_name: str, content, schema: str) -> bytes:
+    """One element (JSON form as inside a decoded message) as an EXI fragment."""
+    return _backend().encode_fragment(element_name, content, grammar(schema))
+
+
+def decode_fragment(data: bytes, schema: str) -> dict:
+    """An EXI fragment to {element name: content}."""
+    return _backend().decode_fragment(bytes(data), grammar(schema))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ against the bits that remain before anything is allocated.
 Functions (same signatures and exceptions in the Cython twin):
     decode(data: bytes, grammar: Grammar) -> dict
     encode(tree: dict, grammar: Grammar) -> bytes
+    decode_fragment(data: bytes, grammar: Grammar) -> dict
+    encode_fragment(name: str, content, grammar: Grammar) -> bytes
 Both raise only ExiError.
 """
 
@@ -37,6 +39,7 @@ from .tables import (
 )
 
 MAX_DEPTH = 64  # the V2G schemas nest < 20 deep; bounds recursion on hostile input
+MAX_STRING = 256 * 1024  # characters of a string / bytes of a binary (Limits.exi_string)
 COOKIE = b"$EXI"
 
 
@@ -44,12 +47,15 @@ COOKIE = b"$EXI"
 # decoding
 # ---------------------------------------------------------------------------------------------
 class _Reader:
-    __slots__ = ("data", "pos", "nbits")
+    __slots__ = ("data", "pos", "nbits", "max_depth", "max_string")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, max_depth: int = MAX_DEPTH,
+                 max_string: int = MAX_STRING) -> None:
         self.data = data
         self.pos = 0
         self.nbits = len(data) * 8
+        self.max_depth = max_depth  # Limits.exi_depth
+        self.max_string = max_string  # Limits.exi_string: characters, or bytes of a binary
 
     def bits(self, n: int) -> int:
         pos = self.pos
@@ -81,6 +87,9 @@ class _Reader:
         if length * 8 > self.nbits - start:
             raise ExiError("exi.value", f"binary length {length} exceeds the "
                            f"{(self.nbits - start) // 8} bytes left", start)
+        if length > self.max_string:
+            raise ExiError("limit.exi.string", f"binary value of {length} bytes exceeds the "
+                           f"exi-string cap of {self.max_string}", start)
         if not start & 7:
             self.pos = start + length * 8
             return bytes(self.data[start >> 3:(start >> 3) + length])
@@ -118,6 +127,9 @@ def _value(r: _Reader, dt: tuple):
         length = code - 2
         if length * 8 > r.nbits - r.pos:
             raise ExiError("exi.value", f"string length {length} exceeds the bits left", start)
+        if length > r.max_string:
+            raise ExiError("limit.exi.string", f"string of {length} characters exceeds the "
+                           f"exi-string cap of {r.max_string}", start)
         chars = []
         for _ in range(length):
             point = r.uint()
@@ -182,8 +194,9 @@ def _empty_value(g: Grammar, prods: tuple, start: int):
 def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name: str,
              is_list: bool, depth: int) -> None:
     """Decode one element's content into parent[name] (appended when is_list)."""
-    if depth > MAX_DEPTH:
-        raise ExiError("exi.value", f"elements nested deeper than {MAX_DEPTH}", r.pos)
+    if depth > r.max_depth:
+        raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
+                       f"of {r.max_depth}", r.pos)
     states = g.states
     datatypes = g.datatypes
     node: dict = {}
@@ -260,8 +273,9 @@ def _header(r: _Reader) -> None:
                        "(final version 1)", start)
 
 
-def decode(data: bytes, g: Grammar) -> dict:
-    r = _Reader(data)
+def decode(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
+           max_string: int = MAX_STRING) -> dict:
+    r = _Reader(data, max_depth, max_string)
     tree: dict = {}
     try:
         _header(r)
@@ -274,6 +288,38 @@ def decode(data: bytes, g: Grammar) -> dict:
                            "element", start, None, tuple(f"SE({x[0]})" for x in roots))
         name, state, shape = roots[code][:3]
         _element(r, g, state, shape, tree, name, False, 0)
+    except ExiError as exc:
+        exc.partial = tree
+        raise
+    return tree
+
+
+def decode_fragment(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
+                    max_string: int = MAX_STRING) -> dict:
+    """An EXI fragment (§8.5.2): zero or more elements of the schema, then ED. A root element
+    that occurs more than once becomes a list of its contents."""
+    r = _Reader(data, max_depth, max_string)
+    tree: dict = {}
+    repeated: set[str] = set()
+    try:
+        _header(r)
+        width, elements = g.fragment
+        count = len(elements)
+        while True:
+            start = r.pos
+            code = r.bits(width)
+            if code >= count:
+                if code == count + 1:
+                    break  # ED
+                raise ExiError("exi.unsupported" if code == count else "exi.event_code",
+                               f"fragment event code {code} is not a declared element",
+                               start, None, tuple(f"SE({x[0]})" for x in elements)
+                               + ("SE(*)", "ED"))
+            name, state, shape = elements[code][:3]
+            if name in tree and name not in repeated:
+                tree[name] = [tree[name]]
+                repeated.add(name)
+            _element(r, g, state, shape, tree, name, name in repeated, 0)
     except ExiError as exc:
         exc.partial = tree
         raise
@@ -439,6 +485,8 @@ def next_event(g: Grammar, state: int, items: dict, used: dict, path: list[str])
     for code, prod in enumerate(prods):
         kind = prod[0]
         if kind == SE or kind == AT:
+            if kind == AT and len(prod) > 5 and prod[5]:
+                continue  # decode only: another element's attribute (relaxed grammar)
             key = prod[1]
             if key in items:
                 value = items[key]
@@ -536,4 +584,24 @@ def encode(tree: dict, g: Grammar) -> bytes:
     w.bits(index, width)
     _, state, shape = roots[index][:3]
     _put_element(w, g, state, shape, content, [name], 0)
+    return w.getvalue()
+
+
+def fragment_element(name: str, g: Grammar) -> tuple[int, str, int, int]:
+    """(index, local name, state, shape) of a fragment element: "name" or "{uri}name"."""
+    if not isinstance(name, str) or name not in g.fragment_index:
+        raise _tree_error([str(name)], f"{name!r} is not an element of {g.name}")
+    index = g.fragment_index[name]
+    local, state, shape = g.fragment[1][index][:3]
+    return index, local, state, shape
+
+
+def encode_fragment(name: str, content, g: Grammar) -> bytes:
+    index, local, state, shape = fragment_element(name, g)
+    w = _Writer()
+    w.bits(0x80, 8)
+    width, elements = g.fragment
+    w.bits(index, width)
+    _put_element(w, g, state, shape, content, [local], 0)
+    w.bits(len(elements) + 1, width)  # ED
     return w.getvalue()

@@ -10,7 +10,7 @@ from types import ModuleType
 from .errors import ExiError
 
 # production kinds and datatype kinds, as written by tools/exigen
-SE, AT, CH, EE, SEW = 0, 1, 2, 3, 4
+SE, AT, CH, EE, SEW, ATW = 0, 1, 2, 3, 4, 5
 COMPLEX, SIMPLE = 0, 1
 DT_BIN_HEX, DT_BIN_B64, DT_BOOL, DT_INT, DT_UINT, DT_NBIT, DT_STR, DT_ENUM = range(8)
 
@@ -25,7 +25,10 @@ SCHEMAS: dict[str, str] = {
     "iso20_WPT": "urn:iso:std:iso:15118:-20:WPT",
     "iso20_ACDP": "urn:iso:std:iso:15118:-20:ACDP",
 }
-_BY_NAMESPACE = {ns: name for name, ns in SCHEMAS.items()}
+# schema sets used only for fragments (not candidates for whole V2G messages)
+FRAGMENT_SCHEMAS: dict[str, str] = {"xmldsig": "http://www.w3.org/2000/09/xmldsig#"}
+_ALL = {**SCHEMAS, **FRAGMENT_SCHEMAS}
+_BY_NAMESPACE = {ns: name for name, ns in _ALL.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +42,17 @@ class Grammar:
     document: tuple  # (width, ((root name, state, shape), ...))
     roots: dict  # root name -> index in document roots (for the encoder)
     second: tuple  # per state: (second-level width, code of EE or -1, code of untyped CH)
+    fragment: tuple  # (width, ((element name, state, shape, uri), ...)), EXI 1.0 §8.5.2
+    fragment_index: dict  # element name and "{uri}name" -> index in fragment elements
 
 
 def schema_name(schema: str) -> str:
     """The short name for a short name or a namespace URI; ExiError(exi.schema) otherwise."""
-    if schema in SCHEMAS:
+    if schema in _ALL:
         return schema
     if schema in _BY_NAMESPACE:
         return _BY_NAMESPACE[schema]
-    raise ExiError("exi.schema", f"unknown EXI schema {schema!r}; known: {', '.join(SCHEMAS)}")
+    raise ExiError("exi.schema", f"unknown EXI schema {schema!r}; known: {', '.join(_ALL)}")
 
 
 @cache
@@ -57,8 +62,14 @@ def grammar(schema: str) -> Grammar:
     roots = {root[0]: i for i, root in enumerate(module.DOCUMENT[1])}
     second = tuple(((len(s[2]) - 1).bit_length(), s[2].index("EE") if "EE" in s[2] else -1,
                     s[2].index("CH(untyped)")) for s in module.STATES)
+    fragment_index: dict[str, int] = {}
+    for i, (local, _state, _shape, uri) in enumerate(module.FRAGMENT[1]):
+        fragment_index[f"{{{uri}}}{local}"] = i
+        # a bare local name is taken when one namespace declares it (else the first, and
+        # the Clark form picks another)
+        fragment_index.setdefault(local, i)
     return Grammar(name, module.NAMESPACE, module.DATATYPES, module.STATES, module.DOCUMENT,
-                   roots, second)
+                   roots, second, module.FRAGMENT, fragment_index)
 
 
 def describe(prod: tuple) -> str:
@@ -72,6 +83,8 @@ def describe(prod: tuple) -> str:
         return "CH"
     if kind == EE:
         return "EE"
+    if kind == ATW:
+        return "AT(*)"
     return f"SE({prod[1] or ''}*)"
 
 

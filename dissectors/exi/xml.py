@@ -1,6 +1,7 @@
 """The decoded JSON form as XML (lxml), in schema order with the schema's namespaces.
 
     to_xml(tree: dict, schema: str) -> lxml.etree._Element
+    fragment_to_xml(element_name: str, content, schema: str) -> lxml.etree._Element
     to_xml_bytes(tree: dict, schema: str, *, c14n: bool = True) -> bytes
     canonical(root) -> str   (C14N 2.0, prefixes rewritten)
 
@@ -22,6 +23,7 @@ from ._codec import (
     check_all_used,
     document_root,
     element_items,
+    fragment_element,
     next_event,
 )
 from .tables import AT, CH, EE, SE, Grammar, grammar
@@ -110,6 +112,16 @@ def to_xml(tree: dict, schema: str) -> etree._Element:
     g = grammar(schema)
     index, name, content = document_root(tree, g)
     _, state, shape, uri = g.document[1][index]
+    root = etree.Element(_qname(uri, name), nsmap=_nsmap(g.name))
+    _fill(root, g, state, shape, content, [name])
+    return root
+
+
+def fragment_to_xml(element_name: str, content, schema: str) -> etree._Element:
+    """One fragment element (as given to encode_fragment) as XML."""
+    g = grammar(schema)
+    index, name, state, shape = fragment_element(element_name, g)
+    uri = g.fragment[1][index][3]
     root = etree.Element(_qname(uri, name), nsmap=_nsmap(g.name))
     _fill(root, g, state, shape, content, [name])
     return root

@@ -19,6 +19,8 @@ SCHEMA_SETS: dict[str, tuple[str, str]] = {
     "iso20_DC": ("iso15118_20/V2G_CI_DC.xsd", "urn:iso:std:iso:15118:-20:DC"),
     "iso20_WPT": ("iso15118_20/V2G_CI_WPT.xsd", "urn:iso:std:iso:15118:-20:WPT"),
     "iso20_ACDP": ("iso15118_20/V2G_CI_ACDP.xsd", "urn:iso:std:iso:15118:-20:ACDP"),
+    # xmldsig alone: SignedInfo is EXI-encoded with it (as a fragment) to sign and verify
+    "xmldsig": ("xmldsig-core-schema.xsd", "http://www.w3.org/2000/09/xmldsig#"),
 }
 
 # Element particles with a bounded maxOccurs above this compile as unbounded loops, to match

@@ -31,7 +31,7 @@ from .xsd import (
 )
 
 # production kinds in the generated tables (the decoder and encoder share these numbers)
-SE, AT, CH, EE, SEW = 0, 1, 2, 3, 4
+SE, AT, CH, EE, SEW, ATW = 0, 1, 2, 3, 4, 5
 # element shapes in the JSON form
 COMPLEX, SIMPLE = 0, 1
 # datatype kinds
@@ -73,6 +73,12 @@ class GrammarSet:
         self._type_start: dict[int, int] = {}
         self._pending: list[tuple[int, object]] = []
         self.document = self._document()
+        self._drain()
+        # after the document's states, so that adding fragments renumbers nothing
+        self.fragment = self._fragment()
+        self._drain()
+
+    def _drain(self) -> None:
         while self._pending:
             slot, type_obj = self._pending.pop(0)
             self._fill_type(slot, type_obj)
@@ -112,6 +118,61 @@ class GrammarSet:
             start, shape = self._element_grammar(decl)
             roots.append((decl.name[1], start, shape, decl.name[0]))
         return (len(roots).bit_length(), tuple(roots))
+
+    # ---- fragments (§8.5.2, §8.5.3) ------------------------------------------------------
+    def _fragment(self) -> tuple:
+        """The schema-informed fragment grammar: SE over every element qname of the schema
+        (global and local, once each) sorted by local name then uri, then SE(*) and ED.
+
+        A qname declared with one type (and nillable value) keeps that type's grammar; a qname
+        declared with several gets the relaxed element fragment grammar (§8.5.3), which is one
+        pair of states shared by the whole schema set: AT over every attribute qname of the
+        schema, AT(*), SE over every fragment element, SE(*), EE and untyped CH."""
+        by_name = all_element_declarations(self.schemas)
+        names = sorted(by_name, key=lambda q: (q[1], q[0]))
+        relaxed = [q for q in names if len({_decl_key(d) for d in by_name[q]}) > 1]
+        # the relaxed grammar's start state is one per qname (same events and codes; its AT
+        # productions say which attributes that element's own types declare, so the encoder
+        # picks e.g. the right one of several "Id"), the content state is shared
+        ef0 = {qn: len(self.states) + i for i, qn in enumerate(relaxed)}
+        ef1 = len(self.states) + len(relaxed)
+        if relaxed:
+            self.states += [(0, (), (), -1)] * (len(relaxed) + 1)
+
+        def target(qn: QName) -> tuple[int, int]:
+            decls = by_name[qn]
+            if qn in ef0:
+                simple = all(isinstance(self._element_type(d), SimpleType) for d in decls)
+                return ef0[qn], SIMPLE if simple else COMPLEX
+            return self._element_grammar(decls[0])
+
+        roots = []
+        for qn in names:
+            state, shape = target(qn)
+            roots.append((qn[1], state, shape, qn[0]))
+        if relaxed:
+            attributes = all_attribute_declarations(self.schemas)
+            text = self.datatype(SimpleType(name=None, base=None, builtin="string"))
+            ses = tuple((SE, r[0], r[1], r[2], False, ef1, r[3]) for r in roots)
+            tail = ((SEW, None, ef1), (EE,), (CH, text, ef1))
+            for qn in relaxed:
+                own = set()
+                for decl in by_name[qn]:
+                    t = self._element_type(decl)
+                    if isinstance(t, ComplexType):
+                        own |= {a.name for a in t.attributes}
+                ats = []
+                for an in sorted(attributes, key=lambda q: (q[1], q[0])):
+                    keys = {self._datatype_key(t) for t in attributes[an]}
+                    dt = self.datatype(attributes[an][0]) if len(keys) == 1 else text
+                    # a sixth field True: decode only (another element's attribute)
+                    ats.append((AT, an[1], dt, ef0[qn], an[0], an not in own))
+                prods0 = (*ats, (ATW, None, ef0[qn]), *ses, *tail)
+                self.states[ef0[qn]] = (len(prods0).bit_length(), prods0,
+                                        ("AT(xsi:type)", "AT(xsi:nil)", "CH(untyped)"), -1)
+            prods1 = (*ses, *tail)
+            self.states[ef1] = (len(prods1).bit_length(), prods1, ("CH(untyped)",), -1)
+        return ((len(roots) + 1).bit_length(), tuple(roots))
 
     def _element_type(self, decl: ElementDecl) -> ComplexType | SimpleType:
         if decl.inline_type is not None:
@@ -335,6 +396,59 @@ class GrammarSet:
         if label.kind == SEW:
             return (SEW, label.name[0] if label.name else None, nxt)
         raise AssertionError(label)
+
+
+def all_element_declarations(schemas: SchemaSet) -> dict[QName, list[ElementDecl]]:
+    """Every element declaration of a schema set, global and local, by qname."""
+    out: dict[QName, list[ElementDecl]] = {}
+    seen: set[int] = set()
+
+    def walk(p: Particle | None) -> None:
+        if p is None:
+            return
+        if isinstance(p.term, ElementDecl):
+            add(p.term)
+        elif isinstance(p.term, ModelGroup):
+            for part in p.term.particles:
+                walk(part)
+
+    def visit(t: object) -> None:
+        if isinstance(t, ComplexType) and id(t) not in seen:
+            seen.add(id(t))
+            walk(t.particle)
+
+    def add(decl: ElementDecl) -> None:
+        out.setdefault(decl.name, []).append(decl)
+        if decl.inline_type is not None:
+            visit(decl.inline_type)
+
+    for decl in schemas.elements.values():
+        add(decl)
+    for qn in schemas.complex_types:
+        visit(schemas.complex_type(qn))
+    return out
+
+
+def all_attribute_declarations(schemas: SchemaSet) -> dict[QName, list[SimpleType]]:
+    """Every attribute use of every complex type of a schema set, by qname."""
+    out: dict[QName, list[SimpleType]] = {}
+    types = [schemas.complex_type(qn) for qn in schemas.complex_types]
+    inline = [d.inline_type for decls in all_element_declarations(schemas).values()
+              for d in decls if isinstance(d.inline_type, ComplexType)]
+    seen: set[int] = set()
+    for ct in types + inline:
+        if id(ct) in seen:
+            continue
+        seen.add(id(ct))
+        for attr in ct.attributes:
+            out.setdefault(attr.name, []).append(attr.type)
+    return out
+
+
+def _decl_key(decl: ElementDecl) -> tuple:
+    """What makes two declarations of one qname share a grammar: type and nillable."""
+    kind = decl.type_ref if decl.inline_type is None else id(decl.inline_type)
+    return (kind, decl.nillable)
 
 
 def _category(label: _Terminal | None) -> tuple:
