@@ -381,6 +381,10 @@ def test_cap_hits_become_warning_findings_in_analyze(tmp_path: Path) -> None:
         depth.extra["frame"], *[h["frame"] for h in depth.extra["hits"][1:]]]
     assert len({h["frame"] for h in depth.extra["hits"]}) == 3
     assert not [f for f in analyze([path]).findings if f.code in CAP_BY_CODE]
+    import chargescope
+
+    assert "limit.exi.depth" in {f.code for f in chargescope.open(
+        path, limits=Limits(exi_depth=1)).findings}
     # and from the command line
     out = CliRunner().invoke(cli_main, ["analyze", "--json", "--limit", "exi-depth=1",
                                         str(path)])
