@@ -8,6 +8,10 @@ client random it decrypts the protected records and feeds the plaintext as synth
 the pipeline's other handoffs (V2GTP, WebSocket/OCPP, HTTP/OCPI). Plaintext bytes carry the
 frame byte ranges of the ciphertext bytes they were decrypted from.
 
+TLS 1.2 renegotiation: the second handshake travels under the current keys; each side
+switches to the keys of the new client random (its own key log line) at its own second
+ChangeCipherSpec, and the handshake messages of a renegotiation say so (`renegotiation`).
+
 Keys may arrive after the handshake (in-band UDP disclosure): protected records wait, in
 capture order and bounded by `max_pending` bytes, until the key appears or the stream ends.
 """
@@ -72,7 +76,7 @@ class _Side:
 
     __slots__ = ("buf", "start", "segments", "synced", "hs_buf", "protected", "decryptor",
                  "epoch", "failed", "plain_offset", "undecrypted", "undecrypted_bytes",
-                 "skipped", "app_secret")
+                 "skipped", "app_secret", "key_params")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -89,6 +93,9 @@ class _Side:
         self.undecrypted_bytes = 0
         self.skipped = 0
         self.app_secret = b""  # TLS 1.3: current application traffic secret (KeyUpdate)
+        # TLS 1.2: (client random, server random, encrypt-then-MAC) of the handshake whose
+        # ChangeCipherSpec this side sent last; a renegotiation replaces them at its own CCS
+        self.key_params: tuple[bytes, bytes, bool] | None = None
 
     def refs(self, start: int, end: int) -> tuple[ByteRef, ...]:
         return refs_between(self.segments, start, end)
@@ -354,27 +361,33 @@ class TlsStream:
         suite = DECRYPTABLE.get(self.suite_code)
         if suite is None or not self.client_random:
             return None
+        if self.version != TLS13:
+            return self._tls12_decryptor(direction, suite)
         secrets = self.keylog.secrets_for(self.client_random)
         if not secrets:
             return None
-        if self.version == TLS13:
-            label = ((CLIENT_HS, SERVER_HS) if side.epoch == 0 else
-                     (CLIENT_APP, SERVER_APP))[direction]
-            secret = secrets.get(label)
-            if secret is None:
-                return None
-            if side.epoch:
-                side.app_secret = secret
-            side.decryptor = RecordDecryptor(suite, tls13_keys(suite, secret), tls13=True)
-        else:
-            master = secrets.get(TLS12_MASTER)
-            if master is None or not self.server_random:
-                return None
-            keys = tls12_keys(suite, master, self.client_random, self.server_random)
-            for d, s in enumerate(self.sides):
-                if s.decryptor is None:
-                    s.decryptor = RecordDecryptor(suite, keys[d], tls13=False,
-                                                  encrypt_then_mac=self.encrypt_then_mac)
+        label = ((CLIENT_HS, SERVER_HS) if side.epoch == 0 else
+                 (CLIENT_APP, SERVER_APP))[direction]
+        secret = secrets.get(label)
+        if secret is None:
+            return None
+        if side.epoch:
+            side.app_secret = secret
+        side.decryptor = RecordDecryptor(suite, tls13_keys(suite, secret), tls13=True)
+        return side.decryptor
+
+    def _tls12_decryptor(self, direction: int, suite) -> RecordDecryptor | None:
+        """This side's keys from the master secret of the handshake it switched to (the
+        current one when its ChangeCipherSpec was not captured)."""
+        side = self.sides[direction]
+        client_random, server_random, etm = side.key_params or (
+            self.client_random, self.server_random, self.encrypt_then_mac)
+        master = self.keylog.secrets_for(client_random).get(TLS12_MASTER)
+        if master is None or not server_random:
+            return None
+        keys = tls12_keys(suite, master, client_random, server_random)
+        side.decryptor = RecordDecryptor(suite, keys[direction], tls13=False,
+                                         encrypt_then_mac=etm)
         return side.decryptor
 
     def _decrypt(self, rec: rl.Record, out: list[Message]) -> None:
@@ -433,6 +446,10 @@ class TlsStream:
         elif ctype == rl.CHANGE_CIPHER_SPEC:
             if self.version != TLS13:  # TLS 1.3 middlebox-compatibility CCS changes nothing
                 side.protected = True
+                side.key_params = (self.client_random, self.server_random,
+                                   self.encrypt_then_mac)
+                if not side.failed:
+                    side.decryptor = None  # this handshake's keys from the next record on
             out.append(self._tls_message(direction, "ChangeCipherSpec", rec.ts_ns, {}, refs))
         elif ctype == rl.ALERT:
             try:
@@ -471,6 +488,8 @@ class TlsStream:
                                         rec.offset)
             if problem is None:
                 self._learn(msg_type, fields, rec.direction)
+                if msg_type in (0, 1, 2) and self.version != TLS13 and side.protected:
+                    fields["renegotiation"] = True  # a handshake under the current keys
             out.append(self._tls_message(rec.direction, name, rec.ts_ns, fields, refs, problem))
 
     def _learn(self, msg_type: int, fields: dict[str, Any], direction: int) -> None:
@@ -484,9 +503,11 @@ class TlsStream:
             if not fields["hello_retry_request"]:
                 self.server_random = bytes.fromhex(fields["random"])
                 self.encrypt_then_mac = fields["encrypt_then_mac"]
-        elif msg_type == 20 and self.version == TLS13:
+        elif msg_type == 20 and self.version == TLS13 and self.sides[direction].epoch == 0:
+            # the handshake's Finished: application traffic keys next (a post-handshake
+            # authentication Finished changes no keys)
             side = self.sides[direction]
-            side.epoch, side.decryptor = 1, None  # Finished: application traffic keys next
+            side.epoch, side.decryptor = 1, None
         elif msg_type == 24 and self.version == TLS13:
             self._key_update(direction)
 
