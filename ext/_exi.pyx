@@ -773,7 +773,7 @@ cdef int put_element(Writer w, CTables t, int state, int shape, object content, 
     cdef str key
     if depth > MAX_DEPTH:
         raise tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
-    if type(content) is dict and t.st_empty[state] >= 0 and XSI_NIL in <dict>content:
+    if t.st_empty[state] >= 0 and type(content) is dict and XSI_NIL in <dict>content:
         nil = put_nil(None, t.g, state, shape, content, path)
         w.bits(<unsigned long long>t.st_nprods[state], t.st_width[state])
         w.bits(<unsigned long long>t.st_nil2[state], t.st_w2[state])
@@ -787,11 +787,12 @@ cdef int put_element(Writer w, CTables t, int state, int shape, object content, 
         items = <dict>content
     else:
         raise tree_error(path, f"expected an object, got {content!r}")
+    cdef bint has_value = "value" in items
     while True:
         width = t.st_width[state]
         first = t.st_first[state]
         last = first + t.st_nprods[state]
-        if not t.st_has_ch[state] and t.st_ch2[state] >= 0 and "value" in items and \
+        if has_value and not t.st_has_ch[state] and t.st_ch2[state] >= 0 and \
                 not used.get("value") and \
                 _untyped_pending(t.g, state, t.g.states[state][1], items, used):
             used["value"] = 1
