@@ -19,6 +19,7 @@ from chargescope.analyzer.correlate import (
     SourceSpan,
     build_sessions,
 )
+from chargescope.analyzer.limits import CAP_BY_CODE, DEFAULT_LIMITS, LimitHits, Limits
 from chargescope.analyzer.links import LinkAnalyzerFactory, link_analyzers
 from chargescope.analyzer.records import Finding, Message, Problem
 
@@ -52,14 +53,15 @@ TICK_FRAMES = 16384  # frames between two progress ticks
 
 
 def _read_capture(path: Path, tick: Callable[[int], None] | None = None,
-                  keylog_files: tuple[Path, ...] = ()) -> Iterator[Message | Problem]:
+                  keylog_files: tuple[Path, ...] = (), limits: Limits = DEFAULT_LIMITS
+                  ) -> Iterator[Message | Problem]:
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
     from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
 
     keylog = load_key_logs(keylog_files)  # + DSBs as read + in-band UDP lines (pipeline)
     with open_capture(path) as capture:
-        pipeline = Pipeline(keylog=keylog)
+        pipeline = Pipeline(keylog=keylog, limits=limits)
         frames = frames_with_secrets(capture, keylog)
         if tick is not None:
             frames = _ticking(frames, tick)
@@ -74,8 +76,10 @@ def _ticking(frames, tick: Callable[[int], None]):
         yield frame
 
 
-def source_readers(keylog_files: Iterable[Path] = ()) -> tuple[SourceReader, ...]:
-    """The readers tried in order for every input file (`keylog_files`: TLS key logs)."""
+def source_readers(keylog_files: Iterable[Path] = (), limits: Limits = DEFAULT_LIMITS
+                   ) -> tuple[SourceReader, ...]:
+    """The readers tried in order for every input file (`keylog_files`: TLS key logs;
+    `limits`: the resource caps of the capture pipeline)."""
     import functools
 
     from chargescope.analyzer.chademo.canlog import is_can_log
@@ -83,7 +87,8 @@ def source_readers(keylog_files: Iterable[Path] = ()) -> tuple[SourceReader, ...
     from chargescope.analyzer.ocpi.sources import is_har, is_http_log, read_http_file
     from chargescope.analyzer.ocpp.logs import is_log_file, read_log
 
-    read_capture = functools.partial(_read_capture, keylog_files=tuple(keylog_files))
+    read_capture = functools.partial(_read_capture, keylog_files=tuple(keylog_files),
+                                     limits=limits)
 
     return (
         SourceReader("capture", _is_capture, read_capture, read_capture),
@@ -129,6 +134,86 @@ class Analysis:
         return dataframes(self)
 
 
+class SourceAnalysis:
+    """One capture source being analysed: its Messages and Problems, in capture order,
+    fed to fresh link analyzers. `analyze` runs one per input file; the live capture
+    (`analyzer/live/incremental.py`) runs one per snapshot of what has arrived so far."""
+
+    def __init__(self, source: str, reader: str,
+                 analyzers: tuple[LinkAnalyzerFactory, ...], keep_messages: bool = False) -> None:
+        self.source = source
+        self.summary = SourceSummary(source, reader)
+        self.problems: list[Problem] = []
+        self.kept: list[Message] = []
+        self.keep_messages = keep_messages
+        self.links: set[str] = set()
+        self.hits = LimitHits()  # resource caps hit while reading this source
+        self._active = [factory(source) for factory in analyzers]
+
+    def add(self, item: Message | Problem) -> None:
+        summary = self.summary
+        if isinstance(item, Problem):
+            summary.problems += 1
+            self.problems.append(item)
+            if item.kind in CAP_BY_CODE:
+                self.hits.add(item)
+            return
+        for problem in item.problems:
+            if problem.kind in CAP_BY_CODE:
+                self.hits.add(problem, item)
+        summary.messages += 1
+        self.links.add(str(item.link))
+        if summary.first_ns is None or item.ts_ns < summary.first_ns:
+            summary.first_ns = item.ts_ns
+        if summary.last_ns is None or item.ts_ns > summary.last_ns:
+            summary.last_ns = item.ts_ns
+        if self.keep_messages:
+            self.kept.append(item)
+        for analyzer in self._active:
+            analyzer.feed(item)
+
+    def finish(self) -> tuple[list[LinkSession], list[Finding]]:
+        """The link sessions and loose per-link findings (ends the link analyzers)."""
+        parts: list[LinkSession] = []
+        findings: list[Finding] = []
+        for analyzer in self._active:
+            result = analyzer.finish()
+            parts.extend(result.sessions)
+            findings.extend(result.findings)
+        findings.extend(self.hits.findings())
+        return parts, findings
+
+    def span(self) -> SourceSpan | None:
+        summary = self.summary
+        if summary.first_ns is None:
+            return None
+        return SourceSpan(summary.first_ns, summary.last_ns, frozenset(self.links))
+
+
+def assemble(sources: Iterable[SourceAnalysis], site: SiteMap | None = None) -> Analysis:
+    """Finish every source's link analyzers and join their sessions: the one way an
+    `Analysis` is made, offline or live."""
+    summaries: list[SourceSummary] = []
+    problems: list[Problem] = []
+    parts: list[LinkSession] = []
+    link_findings: list[Finding] = []
+    kept: list[Message] = []
+    spans: dict[str, SourceSpan] = {}
+    for source in sources:
+        source_parts, source_findings = source.finish()
+        parts.extend(source_parts)
+        link_findings.extend(source_findings)
+        summaries.append(source.summary)
+        problems.extend(source.problems)
+        kept.extend(source.kept)
+        span = source.span()
+        if span is not None:
+            spans[source.source] = span
+    correlation = build_sessions(parts, site, spans)
+    link_findings.sort(key=lambda f: f.ts_ns)
+    return Analysis(summaries, problems, parts, correlation, kept, link_findings)
+
+
 def analyze(
     paths: Iterable[str | Path],
     site: SiteMap | None = None,
@@ -138,21 +223,19 @@ def analyze(
     analyzers: tuple[LinkAnalyzerFactory, ...] | None = None,
     on_bytes: Callable[[int, int], None] | None = None,
     keylog_files: Iterable[Path] = (),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Analysis:
     """Analyse a capture set. Every file is its own capture source (its own clock).
 
     `on_bytes(done, total)` hears how many bytes of all input files are done (for a
     progress bar), now and then. `keylog_files`: NSS
-    key log files for TLS (pcapng DSBs and in-band secrets are always used).
+    key log files for TLS (pcapng DSBs and in-band secrets are always used). `limits`:
+    resource caps (`chargescope.analyzer.limits.Limits`); each cap hit becomes a warning
+    finding (``limit.*`` or the layer's own code) among `link_findings`.
     """
-    readers = readers if readers is not None else source_readers(keylog_files)
+    readers = readers if readers is not None else source_readers(keylog_files, limits)
     analyzers = analyzers if analyzers is not None else link_analyzers()
-    summaries: list[SourceSummary] = []
-    problems: list[Problem] = []
-    parts: list[LinkSession] = []
-    link_findings: list[Finding] = []
-    kept: list[Message] = []
-    spans: dict[str, SourceSpan] = {}
+    sources: list[SourceAnalysis] = []
     paths = list(map(Path, paths))
     total = sum(_size(p) for p in paths)
     done_bytes = 0
@@ -160,10 +243,7 @@ def analyze(
         reader = next((r for r in readers if _safe_probe(r, path)), None)
         if reader is None:
             raise UnreadableSource(f"{path}: not a capture, log or HAR file chargescope can read")
-        source = str(path)
-        summary = SourceSummary(source, reader.name)
-        active = [factory(source) for factory in analyzers]
-        links: set[str] = set()
+        source = SourceAnalysis(str(path), reader.name, analyzers, keep_messages)
         size = _size(path)
         if on_bytes is not None and reader.read_ticking is not None:
             base = done_bytes
@@ -175,33 +255,12 @@ def analyze(
         else:
             items = reader.read(path)
         for item in items:
-            if isinstance(item, Problem):
-                summary.problems += 1
-                problems.append(item)
-                continue
-            summary.messages += 1
-            links.add(str(item.link))
-            if summary.first_ns is None or item.ts_ns < summary.first_ns:
-                summary.first_ns = item.ts_ns
-            if summary.last_ns is None or item.ts_ns > summary.last_ns:
-                summary.last_ns = item.ts_ns
-            if keep_messages:
-                kept.append(item)
-            for analyzer in active:
-                analyzer.feed(item)
-        for analyzer in active:
-            result = analyzer.finish()
-            parts.extend(result.sessions)
-            link_findings.extend(result.findings)
-        summaries.append(summary)
+            source.add(item)
+        sources.append(source)
         done_bytes += size
         if on_bytes is not None:
             on_bytes(done_bytes, total)
-        if summary.first_ns is not None:
-            spans[source] = SourceSpan(summary.first_ns, summary.last_ns, frozenset(links))
-    correlation = build_sessions(parts, site, spans)
-    link_findings.sort(key=lambda f: f.ts_ns)
-    return Analysis(summaries, problems, parts, correlation, kept, link_findings)
+    return assemble(sources, site)
 
 
 def _size(path: Path) -> int:

@@ -61,7 +61,7 @@ def test_live_analysis_equals_offline_and_file_is_written(frames: list, tmp_path
     written = tmp_path / "live.pcapng"
     started = []
     seen = []
-    capture = LiveCapture("fake0", write=written, stop=StopRule(count=len(frames)),
+    capture = LiveCapture("fake0", backend="scapy", write=written, stop=StopRule(count=len(frames)),
                           on_started=lambda: started.append(True), on_frame=seen.append)
     with capture:
         live = analyze([Path("fake0")], keep_messages=True,
@@ -77,14 +77,14 @@ def test_live_analysis_equals_offline_and_file_is_written(frames: list, tmp_path
 
 
 def test_idle_rule_ends_capture(frames: list) -> None:
-    capture = LiveCapture("fake0", stop=StopRule(idle_s=0.3, duration_s=30))
+    capture = LiveCapture("fake0", backend="scapy", stop=StopRule(idle_s=0.3, duration_s=30))
     with capture:
         got = list(capture.frames())
     assert len(got) == len(frames)
 
 
 def test_count_rule_stops_early(frames: list) -> None:
-    capture = LiveCapture("fake0", stop=StopRule(count=5))
+    capture = LiveCapture("fake0", backend="scapy", stop=StopRule(count=5))
     with capture:
         got = list(capture.frames())
     assert [f.number for f in got] == [1, 2, 3, 4, 5]
@@ -92,7 +92,7 @@ def test_count_rule_stops_early(frames: list) -> None:
 
 def test_ring_buffer_rotates_and_keeps_the_newest(frames: list, tmp_path: Path) -> None:
     written = tmp_path / "ring.pcapng"
-    capture = LiveCapture("fake0", write=written, stop=StopRule(count=len(frames)),
+    capture = LiveCapture("fake0", backend="scapy", write=written, stop=StopRule(count=len(frames)),
                           ring_bytes=1000, ring_files=3)
     with capture:
         list(capture.frames())

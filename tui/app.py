@@ -31,6 +31,8 @@ from textual.widgets import (
 from chargescope.analyzer.analysis import Analysis, analyze
 from chargescope.analyzer.correlate import SiteMap
 from chargescope.analyzer.filter import FilterError, compile_filter
+from chargescope.analyzer.live import FrameSource
+from chargescope.analyzer.live.incremental import LiveAnalysis, Snapshotter
 from chargescope.analyzer.records import Message, Severity
 from chargescope.tui import data
 from chargescope.tui.help import HelpScreen
@@ -54,9 +56,13 @@ class ChargescopeApp(App):
     ]
 
     def __init__(self, paths: list[Path], site: Path | None = None,
-                 analysis: Analysis | None = None) -> None:
+                 analysis: Analysis | None = None, live: FrameSource | None = None,
+                 live_interval_s: float = 1.0) -> None:
         super().__init__()
         self.paths = paths
+        self.live = live  # a capture to follow: sessions and messages appear as they come
+        self.live_interval_s = live_interval_s
+        self.live_done = False
         self.site = site
         self.analysis: Analysis | None = analysis
         self.frames = data.FrameStore()
@@ -100,6 +106,10 @@ class ChargescopeApp(App):
             "session", "severity", "code", "text")
         if self.analysis is not None:
             self._loaded(self.analysis)
+        elif self.live is not None:
+            self.query_one("#loading", ProgressBar).display = False
+            self.sub_title = f"live on {self.live.iface}: waiting for frames"
+            self.follow()
         else:
             self.load()
 
@@ -120,7 +130,65 @@ class ChargescopeApp(App):
             return
         self.call_from_thread(self._loaded, result)
 
-    def _loaded(self, analysis: Analysis) -> None:
+    @work(thread=True, exclusive=True, group="live")
+    def follow(self) -> None:
+        """Feed the live capture through the pipeline; redraw from snapshots of the
+        analysis so far (`analyzer/live/incremental.py`), and from the final one."""
+        from chargescope.analyzer.pipeline import Pipeline
+
+        source = self.live
+        assert source is not None
+        site = SiteMap.load(self.site) if self.site else None
+        live = LiveAnalysis(source.iface, site)
+
+        def show(analysis: Analysis) -> None:
+            self.call_from_thread(self._refreshed, analysis)
+
+        snapshots = Snapshotter(live, interval_s=self.live_interval_s, on_snapshot=show,
+                                keep_messages=True)
+        source.on_idle = snapshots.poll
+
+        def stored(frames):
+            for frame in frames:  # the hex pane has no file to read live frames back from
+                self.frames.add(frame.source, frame.number, frame.data)
+                yield frame
+
+        try:
+            with source:
+                for item in Pipeline().run(stored(source.frames())):
+                    live.add(item)
+                    snapshots.poll()
+        except Exception as exc:  # a capture that fails must reach the user, not kill the app
+            self.call_from_thread(self.notify, f"cannot capture on {source.iface}: {exc}",
+                                  severity="error", timeout=30)
+            return
+        final = live.snapshot(keep_messages=True)
+        self.live_done = True
+        self.call_from_thread(self._refreshed, final)
+        ended = f"capture ended: {source.frames_seen} frames"
+        if source.error:
+            ended += f" ({source.error})"
+        self.call_from_thread(self.notify, ended, timeout=10)
+
+    def _refreshed(self, analysis: Analysis) -> None:
+        """A newer analysis of the live capture: the same view, more in it."""
+        focused = self.focused
+        tables = {name: self.query_one(name, DataTable)
+                  for name in ("#session-table", "#finding-table", "#message-table")}
+        rows = {name: table.cursor_row for name, table in tables.items()}
+        first = self.analysis is None or not self.analysis.sessions
+        self._loaded(analysis, focus=first)
+        if self.session_index and any(s.index == self.session_index for s in analysis.sessions):
+            self.open_session(self.session_index, switch=False)
+        for name, table in tables.items():
+            if table.row_count:
+                table.move_cursor(row=min(rows[name], table.row_count - 1))
+        if not first and focused is not None:
+            focused.focus()
+        state = "capture ended" if self.live_done else f"live on {self.live.iface}"
+        self.sub_title = f"{state}: {self.sub_title}"
+
+    def _loaded(self, analysis: Analysis, focus: bool = True) -> None:
         self.analysis = analysis
         self.query_one("#loading", ProgressBar).display = False
         table = self.query_one("#session-table", DataTable)
@@ -138,9 +206,14 @@ class ChargescopeApp(App):
                              finding.code, Text(finding.text), key=str(n))
         self.sub_title = (f"{len(analysis.sessions)} session(s), "
                           f"{len(self.findings)} finding(s), {len(analysis.problems)} problem(s)")
-        if analysis.sessions:
+        if analysis.sessions and focus:
             self.open_session(analysis.sessions[0].index, switch=False)
-        table.focus()
+        if focus:
+            table.focus()
+
+    def on_unmount(self) -> None:
+        if self.live is not None:
+            self.live.stop()  # the capture thread ends at its next frame or idle poll
 
     # ---------------------------------------------------------------- sessions
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

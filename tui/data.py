@@ -203,6 +203,10 @@ class FrameStore:
             return None
         return self._cache.get(key)
 
+    def add(self, source: str, number: int, data: bytes) -> None:
+        """Keep a frame that has no file to be read back from (a live capture)."""
+        self._put((source, number), data)
+
     def _put(self, key: tuple[str, int], data: bytes) -> None:
         self._cache[key] = data
         self._cache.move_to_end(key)

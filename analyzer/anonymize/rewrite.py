@@ -44,6 +44,7 @@ class FrameRewriter:
     _party: re.Pattern[bytes] | None = None
     streams: TcpStreams = field(default_factory=TcpStreams)
     ws_lost: int = 0
+    certificates: dict[bytes, bytes] = field(default_factory=dict)  # DER -> re-issued DER
 
     def __post_init__(self) -> None:
         keys = sorted(self.plan, key=len, reverse=True)
@@ -115,7 +116,7 @@ class FrameRewriter:
     def transform(self, data: bytes) -> bytes:
         """Same-length rewrite of one payload or one whole TCP stream."""
         if "tls" not in self.keep and looks_like_tls(data):
-            return scrub_tls(data)
+            return scrub_tls(data, self.certificates)
         data = self.substitute(data)
         if "auth" not in self.keep:
             data = _AUTH.sub(lambda m: m.group(1) + (m.group(2) + b" " if m.group(2) else b"")

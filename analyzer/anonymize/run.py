@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chargescope.analyzer import net
 from chargescope.analyzer.analysis import analyze
+from chargescope.analyzer.anonymize.certs import CertificateReissuer
 from chargescope.analyzer.anonymize.identifiers import Identifiers
 from chargescope.analyzer.anonymize.pseudonym import CERT_MARKER, Pseudonymizer
 from chargescope.analyzer.anonymize.rewrite import FrameRewriter, bit_text
 from chargescope.analyzer.anonymize.streams import TcpStreams
+from chargescope.analyzer.anonymize.tls import looks_like_tls, tls_certificates
 from chargescope.analyzer.capture.reader import open_capture
 from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
 
 # what `--keep` can leave untouched
 KEEP_CHOICES = ("mac", "ip", "ids", "auth", "keys", "certs", "tls")
-# what replacing a certificate by a marker necessarily changes in an analysis: the PnC
-# certificate checks cannot parse it (every other verdict and finding stays the same)
+# what replacing a certificate by a marker (when it cannot be re-issued) necessarily
+# changes in an analysis: the PnC certificate checks cannot parse it
 CERTIFICATE_MARKER_CODES: frozenset[str] = frozenset({"pnc.certificate.unparsable"})
 TEXT_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".log", ".txt", ".csv")
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
 BIT_MIN = 4  # identifiers shorter than this are not searched at bit offsets
 
 
@@ -30,6 +36,9 @@ class AnonymizeReport:
     frames: int = 0
     identifiers: int = 0
     websocket_flows_lost: int = 0  # flows whose framing could not be followed
+    certificates_reissued: int = 0
+    certificates_marked: dict[str, str] = field(default_factory=dict)  # subject -> why
+    anchors: bytes = b""  # PEM: the throwaway roots the re-issued chains end at
 
 
 def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer,
@@ -43,11 +52,19 @@ def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer
     ids.add_messages(analyze(captures, keep_messages=True).messages)
     streams = TcpStreams()
     macs, v4, v6 = _first_pass(captures, streams)
-    rewriter = FrameRewriter(pseudo, *_plan(pseudo, ids, macs, v4, v6, keep), keep=keep,
-                             streams=streams)
+    reissuer = CertificateReissuer(pseudo)
+    if "certs" not in keep:
+        _learn_certificates(reissuer, ids, streams)
+        reissuer.reissue_all()
+    rewriter = FrameRewriter(pseudo, *_plan(pseudo, ids, macs, v4, v6, keep, reissuer.new),
+                             keep=keep, streams=streams, certificates=reissuer.new)
     streams.rewrite(rewriter.transform)
     report = AnonymizeReport(identifiers=len(ids.texts) + len(ids.binaries) + len(ids.parties)
                             + len(ids.certificates))
+    report.certificates_reissued = len(reissuer.new)
+    report.certificates_marked = {reissuer.originals[d].subject.rfc4514_string(): why
+                                  for d, why in reissuer.failed.items()}
+    report.anchors = reissuer.anchors_pem()
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in captures:
         target = out_dir / path.name
@@ -61,6 +78,69 @@ def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer
         report.written.append(target)
     report.websocket_flows_lost = rewriter.ws_lost
     return report
+
+
+def _learn_certificates(reissuer: CertificateReissuer, ids: Identifiers,
+                        streams: TcpStreams) -> None:
+    """Every certificate of the run: in decoded messages (DER, base64, PEM) and in the
+    cleartext TLS handshakes of the TCP streams."""
+    for raw in ids.certificates:
+        for der in certificate_ders(raw):
+            reissuer.add(der)
+    for stream in streams.payloads():
+        if looks_like_tls(stream):
+            for der in tls_certificates(stream):
+                reissuer.add(der)
+
+
+def certificate_ders(raw: bytes) -> list[bytes]:
+    """The DER certificates `raw` may be: DER itself, base64 of it, or PEM blocks."""
+    if b"-----BEGIN CERTIFICATE-----" in raw:
+        return [der for _, der in _pem_blocks(raw)]
+    try:
+        return [raw, base64.b64decode(raw, validate=True)]
+    except (binascii.Error, ValueError):
+        return [raw]
+
+
+def _pem_blocks(text: bytes) -> list[tuple[list[bytes], bytes]]:
+    """(base64 lines, DER) of each PEM certificate block in `text`."""
+    out = []
+    for match in _PEM.finditer(text):
+        lines = [ln.strip() for ln in match.group(1).replace(b"\\n", b"\n").splitlines()
+                 if ln.strip()]
+        try:
+            out.append((lines, base64.b64decode(b"".join(lines), validate=True)))
+        except (binascii.Error, ValueError):
+            continue
+    return out
+
+
+def _replaced_certificate(raw: bytes, reissued: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """Plan entries for one certificate value: its re-issued twin in the same form (DER,
+    base64, PEM lines with any line break, escaped or not), else the marker."""
+    if raw in reissued:
+        return {raw: reissued[raw]}
+    if b"-----BEGIN CERTIFICATE-----" in raw:
+        plan: dict[bytes, bytes] = {}
+        for lines, der in _pem_blocks(raw):
+            if der not in reissued:
+                return {raw: certificate_marker(raw)}
+            new = base64.b64encode(reissued[der])
+            new_lines, at = [], 0
+            for line in lines:
+                new_lines.append(new[at:at + len(line)])
+                at += len(line)
+            for sep in (b"\n", b"\r\n", b"\\n", b"\\r\\n"):
+                plan[sep.join(lines)] = sep.join(new_lines)
+        return plan
+    try:
+        der = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        der = b""
+    if der in reissued:
+        return {raw: base64.b64encode(reissued[der])}
+    return {raw: certificate_marker(raw)}
 
 
 def _first_pass(paths: list[Path], streams: TcpStreams
@@ -88,7 +168,7 @@ def _first_pass(paths: list[Path], streams: TcpStreams
 
 
 def _plan(pseudo: Pseudonymizer, ids: Identifiers, macs: set[bytes], v4: set[bytes],
-          v6: set[bytes], keep: frozenset[str]
+          v6: set[bytes], keep: frozenset[str], reissued: dict[bytes, bytes]
           ) -> tuple[dict[bytes, bytes], dict[str, str], dict[bytes, bytes]]:
     """Byte replacements, bit-offset replacements (EXI) and OCPI party replacements."""
     plan: dict[bytes, bytes] = {}
@@ -100,7 +180,7 @@ def _plan(pseudo: Pseudonymizer, ids: Identifiers, macs: set[bytes], v4: set[byt
                 raw.decode("latin-1")).encode("latin-1")
     if "certs" not in keep:
         for raw in ids.certificates:
-            plan[raw] = certificate_marker(raw)
+            plan.update(_replaced_certificate(raw, reissued))
     if "mac" not in keep:
         for raw in macs | {r for r in ids.binaries if len(r) == 6}:
             new = pseudo.mac(raw)

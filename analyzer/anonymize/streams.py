@@ -59,6 +59,10 @@ class TcpStreams:
                     raise ValueError("stream rewrite changed the length")
                 stream.data = bytearray(new)
 
+    def payloads(self) -> list[bytes]:
+        """Every stream held whole, as collected (before `rewrite`)."""
+        return [bytes(s.data) for s in self._streams.values() if s.data]
+
     def segment(self, source: str, pkt: net.Packet) -> bytes | None:
         """The rewritten payload of this segment; None when the stream was not held."""
         stream = self._streams.get(flow_key(source, pkt))

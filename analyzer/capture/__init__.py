@@ -8,6 +8,9 @@ Public API (other components code against these names):
   `.secrets` (+ `.tls_key_log()`), `.names`, `.stats`, counters `.frames_read`,
   `.bytes_read`, `.truncated`, `.malformed` (also as `.counters`);
   `Frame.interface` indexes `.interfaces` (file-wide; tshark 4.0 counts per section);
+- `follow_capture(path, follow, stream=None)`: the same for a capture still being written
+  (a dumpcap pipe or a growing file): an incomplete block at the end is waited for while
+  `follow()` is true;
 - `iter_frames(paths)` / `merge_frames(captures)`: several files merged in time order;
 - records `Interface`, `Secret`, `NameRecord`, `InterfaceStats`; `NotACaptureError`.
 
@@ -23,7 +26,7 @@ from chargescope.analyzer.capture.model import (
     NotACaptureError,
     Secret,
 )
-from chargescope.analyzer.capture.reader import CaptureFile, open_capture
+from chargescope.analyzer.capture.reader import CaptureFile, follow_capture, open_capture
 
 __all__ = [
     "SECRETS_TLS_KEY_LOG",
@@ -33,6 +36,7 @@ __all__ = [
     "NameRecord",
     "NotACaptureError",
     "Secret",
+    "follow_capture",
     "iter_frames",
     "merge_frames",
     "open_capture",

@@ -16,7 +16,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import BinaryIO
@@ -38,7 +38,8 @@ class CaptureFile:
     """
 
     def __init__(self, path: str | Path, impl: ModuleType | None = None,
-                 chunk: int = CHUNK, convert: bool = False) -> None:
+                 chunk: int = CHUNK, convert: bool = False, stream: BinaryIO | None = None,
+                 follow: Callable[[], bool] | None = None) -> None:
         self.path = Path(path)
         self.source = str(path)
         self.impl = impl if impl is not None else backends.load("capture")
@@ -58,7 +59,7 @@ class CaptureFile:
         self._converter: subprocess.Popen | None = None
         self._converter_log: BinaryIO | None = None
         self.converted_from = ""  # set when tshark converted a format we do not read
-        self._reader = ChunkReader(self.path, chunk)
+        self._reader = ChunkReader(self.path, chunk, stream, follow)
         try:
             self.format = self._sniff()
         except m.NotACaptureError:
@@ -194,3 +195,12 @@ def open_capture(path: str | Path, impl: ModuleType | None = None,
     `NotACaptureError` straight away (cheap, for callers that probe files).
     """
     return CaptureFile(path, impl, convert=convert)
+
+
+def follow_capture(path: str | Path, follow: Callable[[], bool],
+                   stream: BinaryIO | None = None, impl: ModuleType | None = None) -> CaptureFile:
+    """Open a capture that is still being written (a file, or `stream`: a pipe from a
+    capture engine such as dumpcap) and read it as it grows. While `follow()` is true
+    an incomplete block at the end is waited for; once it is false, the end is the end
+    (and an incomplete block there is truncation, as for any file)."""
+    return CaptureFile(path, impl, stream=stream, follow=follow)

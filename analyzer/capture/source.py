@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import gzip
 import io
+import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from chargescope.analyzer.capture.model import GZIP_MAGIC
 
 CHUNK = 1 << 20
+FOLLOW_POLL_S = 0.05  # how often a followed file is looked at again when it has not grown
 
 
 class ChunkReader:
@@ -25,10 +28,19 @@ class ChunkReader:
     exhausted; `error` holds the text of a decompression/read failure that ended it early.
     """
 
-    def __init__(self, path: Path, chunk: int = CHUNK, stream: BinaryIO | None = None) -> None:
-        """Read `path`, or the already open uncompressed `stream` (a pipe) when given."""
+    def __init__(self, path: Path, chunk: int = CHUNK, stream: BinaryIO | None = None,
+                 follow: Callable[[], bool] | None = None) -> None:
+        """Read `path`, or the already open uncompressed `stream` (a pipe) when given.
+
+        `follow` makes it a live reader of something still being written (a capture
+        engine's pipe or file): reads return what is there instead of waiting for a
+        whole chunk, and an empty read means "not yet" while `follow()` says the writer
+        is still at it (then end of file). A partial record at the end is therefore
+        waited for, not reported as truncation.
+        """
         self.path = path
         self.chunk = chunk
+        self.follow = follow
         if stream is not None:
             self._raw: BinaryIO = stream
             self.compressed = False
@@ -51,7 +63,13 @@ class ChunkReader:
     def _read(self, size: int) -> bytes:
         try:
             # read1 for gzip: a truncated stream still yields what was decompressed before it
-            return self._file.read1(size) if self.compressed else self._file.read(size)
+            if self.follow is None:
+                return self._file.read1(size) if self.compressed else self._file.read(size)
+            while True:
+                data = self._file.read1(size)
+                if data or not self.follow():
+                    return data
+                time.sleep(FOLLOW_POLL_S)
         except (EOFError, OSError, zlib.error, gzip.BadGzipFile, io.UnsupportedOperation) as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             return b""

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from chargescope.analyzer.analysis import SourceReader
 from chargescope.analyzer.capture.writer import PcapngWriter
@@ -33,6 +33,24 @@ class StopRule:
     idle_s: float | None = None  # after this long without a frame (once one was seen)
 
 
+class FrameSource(Protocol):
+    """What live consumers (`chargescope live`, `chargescope tui --live`) use of a
+    capture: `LiveCapture` is the real one; tests hand in a replay of a file."""
+
+    iface: str
+    frames_seen: int
+    error: str  # why it ended by itself, "" when it did not
+    on_idle: Callable[[], None] | None  # called now and then while no frame arrives
+
+    def __enter__(self) -> FrameSource: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def stop(self) -> None: ...
+
+
 class LiveCapture:
     """One interface being captured. Use as a context manager; iterate `frames()`."""
 
@@ -40,13 +58,19 @@ class LiveCapture:
                  stop: StopRule = StopRule(),
                  on_started: Callable[[], None] | None = None,
                  on_frame: Callable[[Frame], None] | None = None,
-                 ring_bytes: int | None = None, ring_files: int = 2) -> None:
+                 on_idle: Callable[[], None] | None = None,
+                 ring_bytes: int | None = None, ring_files: int = 2,
+                 backend: str = "auto") -> None:
         self.iface = iface
+        # "scapy" (AsyncSniffer), "dumpcap" (Wireshark's capture engine through a pipe)
+        # or "auto": dumpcap when installed
+        self.backend = resolve_backend(backend)
         self.write_path = write
         self.bpf = bpf
         self.stop_rule = stop
         self.on_started = on_started
         self.on_frame = on_frame  # e.g. the PLC joiner: sees each frame before decoding
+        self.on_idle = on_idle  # called while no frame arrives (live snapshots fall due)
         # ring buffer: past ring_bytes the file becomes FILE.1 (FILE.1 -> FILE.2, ...) and
         # a new FILE starts; at most ring_files files are kept
         self.ring_bytes = ring_bytes
@@ -61,6 +85,21 @@ class LiveCapture:
         self._file: Any = None
 
     def __enter__(self) -> LiveCapture:
+        if self.write_path is not None:
+            self._open_output()
+        if self.backend == "dumpcap":
+            from chargescope.analyzer.live.dumpcap import DumpcapSniffer
+
+            def queue_frame(data: bytes, ts_ns: int, linktype: int) -> None:
+                self._queue.put((data, ts_ns, linktype))
+
+            self._sniffer = DumpcapSniffer(self.iface, queue_frame, self.bpf, self._started)
+        else:
+            self._sniffer = self._scapy_sniffer()
+        self._sniffer.start()
+        return self
+
+    def _scapy_sniffer(self) -> Any:
         from scapy.sendrecv import AsyncSniffer
 
         # scapy warns when it cannot name the link layer (veth, PLC dongles); we only take
@@ -71,12 +110,8 @@ class LiveCapture:
         def queue_packet(pkt: Any) -> None:
             self._queue.put((bytes(pkt), int(pkt.time * 1_000_000_000), linktype))
 
-        if self.write_path is not None:
-            self._open_output()
-        self._sniffer = AsyncSniffer(iface=self.iface, filter=self.bpf, store=False,
-                                     prn=queue_packet, started_callback=self._started)
-        self._sniffer.start()
-        return self
+        return AsyncSniffer(iface=self.iface, filter=self.bpf, store=False,
+                            prn=queue_packet, started_callback=self._started)
 
     def _open_output(self) -> None:
         self._file = open(self.write_path, "wb")  # noqa: SIM115 - closed in __exit__
@@ -114,7 +149,7 @@ class LiveCapture:
         self._stopped.set()
 
     def __exit__(self, *exc: object) -> None:
-        if self._sniffer is not None and self._sniffer.running:
+        if self._sniffer is not None and (self._sniffer.running or self.backend == "dumpcap"):
             self._sniffer.stop()
         if self._file is not None:
             self._file.close()
@@ -131,11 +166,14 @@ class LiveCapture:
                 break
             if self._sniffer is not None and not self._sniffer.running and self._queue.empty():
                 failure = getattr(self._sniffer, "exception", None)  # interface gone, ...
-                self.error = repr(failure) if failure else "the sniffer stopped"
+                self.error = (str(failure) or repr(failure)) if failure else \
+                    "the sniffer stopped"
                 break
             try:
                 data, ts_ns, linktype = self._queue.get(timeout=_POLL_S)
             except queue.Empty:
+                if self.on_idle is not None:
+                    self.on_idle()
                 continue
             last = time.monotonic()
             self.frames_seen += 1
@@ -147,6 +185,20 @@ class LiveCapture:
             yield frame
             if rule.count is not None and self.frames_seen >= rule.count:
                 break
+
+
+BACKENDS = ("auto", "scapy", "dumpcap")
+
+
+def resolve_backend(backend: str) -> str:
+    """The capture engine to use: "auto" is dumpcap when installed, scapy otherwise."""
+    from chargescope.analyzer.live.dumpcap import dumpcap_path
+
+    if backend not in BACKENDS:
+        raise ValueError(f"capture backend {backend!r}: one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "dumpcap" if dumpcap_path() else "scapy"
+    return backend
 
 
 # Linux ARPHRD_* (from /sys/class/net/IFACE/type) -> pcap LINKTYPE_*

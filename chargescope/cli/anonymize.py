@@ -32,10 +32,14 @@ from chargescope.cli.common import (
               help="Mapping file: read when it exists (same key, same pseudonyms as last "
                    "time), written after the run. Holds the key and original identifiers: "
                    "keep it private.")
+@click.option("--anchors", "anchors_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the run's throwaway root certificates (PEM) here: the re-issued "
+                   "certificate chains end at them, so `chargescope tls --trust-anchors "
+                   "FILE` judges the output's chains as the real roots judged the input's.")
 @click.option("--keep", multiple=True, type=click.Choice(KEEP_CHOICES),
               help="Leave this kind of data as it is; may repeat.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
-def command(paths, out_dir, key, map_file, keep, as_json):
+def command(paths, out_dir, key, map_file, anchors_file, keep, as_json):
     """Rewrite captures for sharing: consistent pseudonyms across every file of the run.
 
     PATHS are captures (or directories of them; a `site.toml` or log text beside them is
@@ -43,7 +47,10 @@ def command(paths, out_dir, key, map_file, keep, as_json):
     with a value of the same length so every length and checksum stays valid: MAC and
     IP addresses (IPv4 prefix-preserving per octet), EVCCID, EVSEID, eMAID / contract
     ids, OCPP idTag / idToken / charge point id, OCPI token uids / party ids / session
-    ids, Authorization headers, certificates (by a marker), NMK and NID.
+    ids, Authorization headers, NMK and NID. Certificates are re-issued under a throwaway
+    CA tree made for the run (same structure, key types, validity and extensions;
+    subjects pseudonymised like everything else); one that cannot be is replaced by a
+    marker.
     """
     if out_dir is None:
         if len(paths) < 2:
@@ -64,12 +71,19 @@ def command(paths, out_dir, key, map_file, keep, as_json):
     if map_file:
         pseudo.save(map_file)
         diag(f"mapping written to {map_file} (private: it undoes the anonymisation)")
+    if anchors_file:
+        anchors_file.write_bytes(report.anchors)
+        diag(f"throwaway trust anchors written to {anchors_file}")
+    for subject, why in report.certificates_marked.items():
+        diag(f"certificate {subject} replaced by a marker: {why}")
     if report.websocket_flows_lost:
         diag(f"warning: {report.websocket_flows_lost} WebSocket stream(s) could not be "
              "followed to the end; their later frames were rewritten without unmasking")
     if as_json:
         emit_json({"written": report.written, "frames": report.frames,
-                   "identifiers": report.identifiers})
+                   "identifiers": report.identifiers,
+                   "certificates_reissued": report.certificates_reissued,
+                   "certificates_marked": len(report.certificates_marked)})
     else:
         for path in report.written:
             click.echo(str(path))

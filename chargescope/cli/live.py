@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from chargescope.analyzer.analysis import analyze
 from chargescope.analyzer.correlate import SiteMap, SiteMapError
-from chargescope.analyzer.live import LiveCapture, StopRule, live_reader
+from chargescope.analyzer.live import LiveCapture, StopRule
+from chargescope.analyzer.live.incremental import LiveAnalysis, Snapshotter
 from chargescope.analyzer.live.plc import (
     NMK_LEN,
     QCA_LOCAL,
@@ -19,6 +19,7 @@ from chargescope.analyzer.live.plc import (
     raw_sender,
     sniffer_request,
 )
+from chargescope.analyzer.pipeline import Pipeline
 from chargescope.analyzer.records import Message, Problem, Severity
 from chargescope.analyzer.report import render_json, render_text
 from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag, emit_json
@@ -35,7 +36,15 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
 @click.option("--ring-files", type=click.IntRange(min=1), default=4, show_default=True,
               help="Ring buffer: how many files to keep.")
 @click.option("--analyze", "run_analysis", is_flag=True,
-              help="Judge the sessions when the capture ends, as `analyze` does.")
+              help="Judge the sessions as frames arrive (new findings and session changes "
+                   "as 'live:' lines) and when the capture ends, as `analyze` does.")
+@click.option("--update", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True,
+              help="With --analyze: seconds between two looks at the sessions so far.")
+@click.option("--backend", type=click.Choice(["auto", "dumpcap", "scapy"]), default="auto",
+              show_default=True,
+              help="Capture engine: dumpcap (Wireshark's, from the tshark package; "
+                   "pcapng through a pipe) or scapy; auto takes dumpcap when installed.")
 @click.option("--filter", "bpf", help="BPF capture filter (e.g. 'not port 22').")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True),
@@ -55,8 +64,8 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
 @click.option("--json", "as_json", is_flag=True,
               help="At the end, one JSON document (messages, and the analysis with "
                    "--analyze) instead of running text.")
-def command(iface, write_path, ring_size, ring_files, run_analysis, bpf, count, duration, idle, site, plc_join, nmk,
-            sniffer, modem, as_json):
+def command(iface, write_path, ring_size, ring_files, run_analysis, update, backend, bpf, count,
+            duration, idle, site, plc_join, nmk, sniffer, modem, as_json):
     """Capture on IFACE and decode as frames arrive: one line per message (SLAC, SDP,
     V2G, OCPP, OCPI) while capturing; Ctrl-C, --count, --duration or --idle ends it.
     With --analyze the sessions and findings follow, exactly as `chargescope analyze`
@@ -78,19 +87,28 @@ def command(iface, write_path, ring_size, ring_files, run_analysis, bpf, count, 
         if not as_json:
             click.echo(_line(item))
 
+    live = LiveAnalysis(iface, site_map)
+    snapshots = None
+    if run_analysis and not as_json:
+        snapshots = Snapshotter(live, lambda changes, _analysis: _echo_lines(changes.lines()),
+                                interval_s=update)
     joiner = _plc_setup(iface, modem, plc_join, nmk, sniffer)
     capture = LiveCapture(iface, write=write_path, bpf=bpf,
                           stop=StopRule(count, duration, idle),
                           on_started=lambda: diag(f"listening on {iface}"),
                           on_frame=joiner.on_frame if joiner and plc_join else None,
+                          on_idle=snapshots.poll if snapshots else None,
                           ring_bytes=int(ring_size * 1_000_000) if ring_size else None,
-                          ring_files=ring_files)
+                          ring_files=ring_files, backend=backend)
     # Ctrl-C ends the capture, not the program: the analysis of what came still runs
     previous = signal.signal(signal.SIGINT, lambda _sig, _frame: capture.stop())
     try:
         with capture:
-            result = analyze([Path(iface)], site_map, keep_messages=False,
-                             readers=(live_reader(capture, on_item),))
+            for item in Pipeline().run(capture.frames()):
+                on_item(item)
+                live.add(item)
+                if snapshots is not None:
+                    snapshots.poll()
     except (OSError, ValueError) as exc:
         diag(f"chargescope live: cannot capture on {iface}: {exc}")
         sys.exit(EXIT_BAD_INPUT)
@@ -106,6 +124,7 @@ def command(iface, write_path, ring_size, ring_files, run_analysis, bpf, count, 
                                "ts_ns": m.ts_ns, "src": m.src, "dst": m.dst} for m in seen]}
     errors = False
     if run_analysis:
+        result = live.snapshot()  # the capture has ended: this is the final analysis
         errors = any(f.severity is Severity.ERROR for f in result.findings)
         if as_json:
             doc["analysis"] = render_json(result.correlation, result.link_findings)
@@ -142,6 +161,12 @@ def _plc_setup(iface: str, modem: str, plc_join: bool, nmk: str | None,
     if key is not None:
         joiner.join(key)
     return joiner
+
+
+def _echo_lines(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line)
+    sys.stdout.flush()  # a pipe would otherwise hold them until the capture ends
 
 
 def _line(message: Message) -> str:

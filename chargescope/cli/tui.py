@@ -11,12 +11,22 @@ from chargescope.cli.common import EXIT_BAD_INPUT, SOURCE_SUFFIXES, diag, expand
 
 
 @click.command("tui")
-@click.argument("captures", nargs=-1, required=True,
-                type=click.Path(exists=True, path_type=Path))
+@click.argument("captures", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--site", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Site map (TOML) joining charger ids, EVSE ids and MACs.")
-def command(captures: tuple[Path, ...], site: Path | None) -> None:
+@click.option("--live", "iface", metavar="IFACE",
+              help="Capture on this interface instead (root or CAP_NET_RAW): sessions, "
+                   "messages and findings appear as frames arrive.")
+@click.option("--write", "write_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --live: also write every frame to this pcapng file.")
+@click.option("--backend", type=click.Choice(["auto", "dumpcap", "scapy"]), default="auto",
+              show_default=True, help="With --live: the capture engine (as `live`).")
+@click.option("--filter", "bpf", help="With --live: BPF capture filter.")
+def command(captures: tuple[Path, ...], site: Path | None, iface: str | None,
+            write_path: Path | None, backend: str, bpf: str | None) -> None:
     """Open captures (and logs, HAR files, directories) in the interactive interface.
+
+    With --live IFACE the interface is captured and analysed as frames arrive.
 
     Sessions list with verdicts, a cross-link swimlane per session, a message list
     with a display filter, the decoded tree and the frame's bytes, findings (Enter
@@ -25,6 +35,16 @@ def command(captures: tuple[Path, ...], site: Path | None) -> None:
     from chargescope.cli.analyze import discover_site_map
     from chargescope.tui.app import ChargescopeApp
 
+    if iface:
+        from chargescope.analyzer.live import LiveCapture
+
+        if captures:
+            raise click.UsageError("give captures or --live IFACE, not both")
+        capture = LiveCapture(iface, write=write_path, bpf=bpf, backend=backend)
+        ChargescopeApp([write_path] if write_path else [], site, live=capture).run()
+        return
+    if not captures:
+        raise click.UsageError("give capture files (or --live IFACE)")
     paths = expand_captures(captures, SOURCE_SUFFIXES)
     if not paths:
         diag("chargescope tui: no capture files found")

@@ -1,0 +1,224 @@
+"""Certificates re-issued under the run's throwaway CA tree: same length and structure,
+pseudonymised subjects, the same chain verdicts with the throwaway roots as anchors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from chargescope.analyzer.anonymize import Pseudonymizer, anonymize_files
+from chargescope.analyzer.anonymize.certs import CertificateReissuer
+from chargescope.analyzer.anonymize.streams import TcpStreams
+from chargescope.analyzer.anonymize.tls import looks_like_tls, tls_certificates
+from chargescope.analyzer.simulate.render import render, site_map
+from chargescope.analyzer.simulate.scenarios import SCENARIOS
+from chargescope.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS_TLS = (REPO.parent / "shared" / "corpus" / "pcaps" / "dspace-group+dsV2Gshark"
+              / "ISO-2_DC_PnC_TLS_Contract_DS5366_RiseV2G.pcapng")
+KEY = b"certificates".ljust(32, b"-")
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example Mobility GmbH"),
+                      x509.NameAttribute(NameOID.COUNTRY_NAME, "DE")])
+
+
+def _cert(subject: str, issuer: str, key, signer, ca: bool, issuer_key=None) -> bytes:
+    builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(START).not_valid_after(START + dt.timedelta(days=700))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), True)
+               .add_extension(x509.KeyUsage(not ca, False, False, False, not ca, ca, ca,
+                                            False, False), True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                   (issuer_key or signer).public_key()), False))
+    return builder.sign(signer, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+@pytest.fixture(scope="module")
+def pki() -> dict[str, bytes]:
+    root = ec.generate_private_key(ec.SECP256R1())
+    sub = ec.generate_private_key(ec.SECP384R1())
+    leaf = ec.generate_private_key(ec.SECP256R1())
+    other = ec.generate_private_key(ec.SECP256R1())
+    absent = ec.generate_private_key(ec.SECP256R1())
+    lone = ec.generate_private_key(ec.SECP256R1())
+    return {
+        "root": _cert("Example Root CA", "Example Root CA", root, root, True),
+        "sub": _cert("Example MO Sub-CA", "Example Root CA", sub, root, True),
+        "leaf": _cert("DEEXAC123456784", "Example MO Sub-CA", leaf, sub, False),
+        # claims the sub-CA as issuer, signed by another key: a broken chain
+        "forged": _cert("DEEXAC999999994", "Example MO Sub-CA", leaf, other, False,
+                        issuer_key=sub),
+        # issued by a root the inputs do not hold
+        "orphan": _cert("Example CPO Sub-CA", "Example V2G Root", lone, absent, True),
+    }
+
+
+def _verifies(cert: bytes, issuer: bytes) -> bool:
+    try:
+        x509.load_der_x509_certificate(cert).verify_directly_issued_by(
+            x509.load_der_x509_certificate(issuer))
+    except Exception:  # noqa: BLE001 - any failure is "does not verify"
+        return False
+    return True
+
+
+def _reissue(pki: dict[str, bytes], key: bytes = KEY) -> CertificateReissuer:
+    reissuer = CertificateReissuer(Pseudonymizer(key))
+    for der in pki.values():
+        assert reissuer.add(der)
+    assert not reissuer.add(b"not a certificate")
+    reissuer.reissue_all()
+    assert reissuer.failed == {}
+    return reissuer
+
+
+def test_same_length_structure_and_pseudonymised_subjects(pki: dict[str, bytes]) -> None:
+    reissuer = _reissue(pki)
+    pseudo = reissuer.pseudo
+    for der in pki.values():
+        new = reissuer.new[der]
+        assert len(new) == len(der) and new != der
+        old_cert, new_cert = (x509.load_der_x509_certificate(d) for d in (der, new))
+        assert new_cert.not_valid_before_utc == old_cert.not_valid_before_utc
+        assert new_cert.not_valid_after_utc == old_cert.not_valid_after_utc
+        assert [e.oid for e in new_cert.extensions] == [e.oid for e in old_cert.extensions]
+        for oid in (x509.oid.ExtensionOID.KEY_USAGE, x509.oid.ExtensionOID.BASIC_CONSTRAINTS):
+            assert new_cert.extensions.get_extension_for_oid(oid) == \
+                old_cert.extensions.get_extension_for_oid(oid)
+        assert new_cert.public_key().curve.name == old_cert.public_key().curve.name
+        assert new_cert.public_key() != old_cert.public_key()
+        assert new_cert.serial_number != old_cert.serial_number
+        cn = old_cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        assert new_cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == \
+            pseudo.identifier(cn) != cn
+        assert new_cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value == "DE"
+        ski = new_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        assert ski == x509.SubjectKeyIdentifier.from_public_key(new_cert.public_key())
+
+
+def test_chain_verdicts_kept(pki: dict[str, bytes]) -> None:
+    reissuer = _reissue(pki)
+    new = reissuer.new
+    for child in pki.values():
+        for parent in pki.values():
+            assert _verifies(new[child], new[parent]) == _verifies(child, parent)
+    assert _verifies(new[pki["leaf"]], new[pki["sub"]])
+    assert not _verifies(new[pki["forged"]], new[pki["sub"]])  # still broken
+    # the anchors: the re-issued root and a root made for the absent one
+    anchors = [a.public_bytes(serialization.Encoding.DER) for a in reissuer.anchors]
+    assert new[pki["root"]] in anchors and len(anchors) == 2
+    made = next(a for a in anchors if a != new[pki["root"]])
+    assert _verifies(new[pki["orphan"]], made)
+    assert x509.load_pem_x509_certificates(reissuer.anchors_pem())
+
+
+def test_same_key_same_tree_other_key_other_tree(pki: dict[str, bytes]) -> None:
+    first, again = _reissue(pki), _reissue(pki)
+    assert first.new == again.new and first.anchors_pem() == again.anchors_pem()
+    other = _reissue(pki, b"another".ljust(32, b"-"))
+    assert all(other.new[d] != first.new[d] for d in pki.values())
+
+
+def _tls_json(path: Path, anchors: Path) -> dict:
+    out = CliRunner().invoke(cli, ["tls", "--json", "--trust-anchors", str(anchors), str(path)])
+    return json.loads(out.output)["captures"][0]
+
+
+def _write_pem(path: Path, ders: list[bytes]) -> Path:
+    path.write_bytes(b"".join(x509.load_der_x509_certificate(d).public_bytes(
+        serialization.Encoding.PEM) for d in ders))
+    return path
+
+
+def test_simulated_pnc_same_verdicts_under_the_throwaway_root(tmp_path: Path) -> None:
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    render(SCENARIOS["dc-pnc-happy"], source, seed=0)
+    (source / "site.toml").write_text(site_map([SCENARIOS["dc-pnc-happy"]]))
+    report = anonymize_files(sorted(source.iterdir()), out, Pseudonymizer(KEY))
+    assert report.certificates_reissued >= 2 and not report.certificates_marked
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_bytes(report.anchors)
+    plc = next(p.name for p in source.iterdir() if "linkA" in p.name)
+    originals = _certificates(source / plc)
+    real_root = _write_pem(tmp_path / "real.pem", [d for d, c in originals.items()
+                                                   if c.issuer == c.subject])
+    before = _tls_json(source / plc, real_root)
+    after = _tls_json(out / plc, anchors)
+    assert [f["code"] for f in after["findings"]] == [f["code"] for f in before["findings"]]
+    assert [(c["element"], len(c["certificates"])) for c in after["chains"]] == \
+        [(c["element"], len(c["certificates"])) for c in before["chains"]] != []
+    # the anchors matter: the real root does not anchor the re-issued chain, nor the
+    # throwaway root the real one
+    assert "pnc.chain.unknown_root" in {f["code"] for f in _tls_json(out / plc, real_root)
+                                        ["findings"]}
+    assert "pnc.chain.unknown_root" in {f["code"] for f in _tls_json(source / plc, anchors)
+                                        ["findings"]}
+    # the contract certificate names the eMAID's pseudonym (no pnc.emaid.mismatch above)
+    leaf = after["chains"][0]["certificates"][0]
+    assert leaf["common_name"] != before["chains"][0]["certificates"][0]["common_name"]
+    blob = b"".join(p.read_bytes() for p in out.iterdir())
+    assert b"chargescope simulate MO" not in blob
+    assert not [d for d in originals if d in blob]
+
+
+def _certificates(path: Path) -> dict[bytes, x509.Certificate]:
+    """The certificates the decoded messages of a capture carry."""
+    from chargescope.analyzer.analysis import analyze
+    from chargescope.analyzer.anonymize.identifiers import Identifiers
+    from chargescope.analyzer.anonymize.run import certificate_ders
+
+    ids = Identifiers()
+    ids.add_messages(analyze([path], keep_messages=True).messages)
+    reissuer = CertificateReissuer(Pseudonymizer(KEY))
+    for raw in ids.certificates:
+        for der in certificate_ders(raw):
+            reissuer.add(der)
+    return reissuer.originals
+
+
+def _server_chains(path: Path) -> list[list[bytes]]:
+    from chargescope.analyzer.anonymize.run import _first_pass
+
+    streams = TcpStreams()
+    _first_pass([path], streams)
+    return [tls_certificates(s) for s in streams.payloads()
+            if looks_like_tls(s) and tls_certificates(s)]
+
+
+@pytest.mark.skipif(not CORPUS_TLS.exists(), reason="corpus TLS capture not present")
+def test_tls_corpus_certificates_reissued(tmp_path: Path) -> None:
+    report = anonymize_files([CORPUS_TLS], tmp_path, Pseudonymizer(KEY))
+    assert not report.certificates_marked
+    before, after = _server_chains(CORPUS_TLS), _server_chains(tmp_path / CORPUS_TLS.name)
+    assert [len(c) for c in after] == [len(c) for c in before] != []
+    anchors = [a.public_bytes(serialization.Encoding.DER)
+               for a in x509.load_pem_x509_certificates(report.anchors)]
+    for old_chain, new_chain in zip(before, after, strict=True):
+        for old, new in zip(old_chain, new_chain, strict=True):
+            assert len(old) == len(new) and old != new
+        pairs = zip(zip(old_chain, old_chain[1:], strict=False),
+                    zip(new_chain, new_chain[1:], strict=False), strict=True)
+        for (old, old_up), (new, new_up) in pairs:
+            assert _verifies(new, new_up) == _verifies(old, old_up)
+        # the top of the chain is issued by one of the run's throwaway roots
+        assert any(_verifies(new_chain[-1], a) for a in anchors)
+    blob = (tmp_path / CORPUS_TLS.name).read_bytes()
+    # subject words (the vendor's name also appears in its diagnostic frames: not ours)
+    for word in (b"Smart Charging", b"Paderborn", b"Test-PKI"):
+        assert word in CORPUS_TLS.read_bytes() and word not in blob

@@ -1,0 +1,146 @@
+"""Live analysis snapshots: the last one is the offline analysis, earlier ones report
+findings as they become certain (and withdraw those later messages resolve)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chargescope.analyzer.analysis import analyze
+from chargescope.analyzer.live.incremental import (
+    END_OF_INPUT_CODES,
+    LiveAnalysis,
+    LiveChanges,
+    Snapshotter,
+    finding_key,
+)
+from chargescope.analyzer.report import render_json
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "captures" / "demo" / "cablecheck-failure-linkA-plc.pcapng"
+CSMS = REPO / "captures" / "demo" / "cablecheck-failure-linkB-csms.pcapng"
+
+
+def _items(path: Path):
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.analyzer.pipeline import Pipeline
+
+    with open_capture(path) as cap:
+        return list(Pipeline().run(cap.frames()))
+
+
+def _json(analysis, source: str) -> dict:
+    doc = render_json(analysis.correlation, analysis.link_findings)
+    return _renamed(doc, source)
+
+
+def _renamed(value, source: str):
+    if isinstance(value, dict):
+        return {k: _renamed(v, source) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, source) for v in value]
+    return "SOURCE" if value == source else value
+
+
+def test_final_snapshot_is_the_offline_analysis() -> None:
+    for path in (DEMO, CSMS):
+        live = LiveAnalysis("iface0")
+        for item in _items(path):
+            live.add(item)
+        # byte references name the file the frames came from; the source, the interface
+        assert _renamed(_json(live.snapshot(), "iface0"), str(path)) == \
+            _json(analyze([path]), str(path))
+
+
+def test_snapshots_leave_the_capture_going() -> None:
+    # a snapshot in the middle changes nothing for the ones after it
+    items = _items(DEMO)
+    live = LiveAnalysis("x")
+    for n, item in enumerate(items):
+        live.add(item)
+        if n == len(items) // 2:
+            live.snapshot()
+    once = LiveAnalysis("x")
+    for item in items:
+        once.add(item)
+    assert _json(live.snapshot(), "x") == _json(once.snapshot(), "x")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_findings_reported_while_capturing() -> None:
+    items = _items(DEMO)
+    live = LiveAnalysis("x")
+    clock = _Clock()
+    reported: list[tuple[int, str]] = []
+    withdrawn: list[str] = []
+    sessions: list[str] = []
+
+    def on_changes(changes, _analysis) -> None:
+        reported.extend((live.messages, f.code) for f in changes.new_findings)
+        withdrawn.extend(f.code for f in changes.withdrawn)
+        sessions.extend(changes.sessions)
+
+    snap = Snapshotter(live, on_changes, interval_s=0.2, clock=clock)
+    for item in items[:-1]:
+        live.add(item)
+        clock.now += 0.1  # ten messages a second: a snapshot every other message
+        snap.poll()
+    for _ in range(3):  # the capture idles before its last message (LiveCapture.on_idle)
+        clock.now += 0.2
+        snap.poll()
+    live.add(items[-1])
+    total = live.messages
+    final = live.snapshot()
+    final_codes = {f.code for f in final.findings}
+    assert snap.snapshots >= total // 3  # (float clock steps: some every third)
+    # the CableCheck failure is reported before the last message arrived
+    early = [code for seen, code in reported if seen < total]
+    assert "v2g.response.failed" in early
+    assert sessions and sessions[0].startswith("session 1 [A]")
+    # what stays reported is what the final analysis says (end-of-input ones excepted)
+    still = [c for _, c in reported]
+    for code in withdrawn:
+        still.remove(code)
+    assert set(still) <= final_codes - END_OF_INPUT_CODES
+
+
+def test_a_finding_needs_two_snapshots_and_can_be_withdrawn() -> None:
+    full = LiveAnalysis("x")
+    for item in _items(DEMO):
+        full.add(item)
+    analysis = full.snapshot()
+    finding = next(f for f in analysis.findings if f.code not in END_OF_INPUT_CODES)
+
+    class _Fake:
+        def __init__(self, findings) -> None:
+            self.findings = findings
+            self.sessions = ()
+
+    changes = LiveChanges()
+    assert changes.update(_Fake([finding])).new_findings == ()
+    assert changes.unconfirmed
+    assert [finding_key(f) for f in changes.update(_Fake([finding])).new_findings] == \
+        [finding_key(finding)]
+    assert not changes.unconfirmed
+    gone = changes.update(_Fake([]))
+    assert gone.withdrawn == (finding,)
+    assert "live: withdrawn" in gone.lines()[0]
+
+
+def test_end_of_input_findings_are_not_reported_live() -> None:
+    items = _items(DEMO)
+    live = LiveAnalysis("x")
+    for item in items[: len(items) // 2]:
+        live.add(item)
+    changes = LiveChanges()
+    analysis = live.snapshot()
+    assert any(f.code in END_OF_INPUT_CODES for f in analysis.findings)
+    changes.update(analysis)
+    again = changes.update(analysis)
+    assert not {f.code for f in again.new_findings} & END_OF_INPUT_CODES
