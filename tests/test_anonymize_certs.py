@@ -222,3 +222,89 @@ def test_tls_corpus_certificates_reissued(tmp_path: Path) -> None:
     # subject words (the vendor's name also appears in its diagnostic frames: not ours)
     for word in (b"Smart Charging", b"Paderborn", b"Test-PKI"):
         assert word in CORPUS_TLS.read_bytes() and word not in blob
+
+
+def _plaintext_pnc(path: Path) -> list[str]:
+    """A plaintext capture of the corpus PnC session's V2G messages (decrypted there), so
+    the contract chain and the signed AuthorizationReq are in the clear."""
+    import random
+
+    from chargescope.analyzer.analysis import analyze
+    from chargescope.analyzer.capture.writer import PcapngWriter
+    from chargescope.analyzer.simulate.netbuild import Node, Wire, link_local_ipv6
+    from chargescope.dissectors import exi
+
+    messages = [m for m in analyze([CORPUS_TLS], keep_messages=True).messages
+                if m.protocol == "exi" and m.fields.get("schema") == "iso2"]
+    ev, evse = "02:00:00:00:00:01", "02:00:00:00:00:02"
+    wire = Wire(random.Random(1))
+    tcp = wire.tcp(Node(ev, link_local_ipv6(ev)), Node(evse, link_local_ipv6(evse)), 55119)
+    ts = tcp.connect(messages[0].ts_ns - 1_000_000)
+    names = []
+    for message in messages:
+        payload = exi.encode({"V2G_Message": message.fields["V2G_Message"]}, "iso2")
+        v2gtp = b"\x01\xfe\x80\x01" + len(payload).to_bytes(4, "big") + payload
+        ts = tcp.send(max(ts + 1000, message.ts_ns), v2gtp, message.name.endswith("Req"))
+        names.append(message.name)
+    tcp.close(ts + 1000)
+    with PcapngWriter(path) as writer:
+        interface = writer.add_interface(1)
+        for frame in wire.ordered():
+            writer.write(frame.data, frame.ts_ns, interface)
+    return names
+
+
+def _signed_ok(tree: dict, certificate: x509.Certificate) -> bool:
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric import utils
+
+    from chargescope.analyzer.anonymize.xmldsig import referenced, signature_of
+    from chargescope.dissectors import exi
+
+    signature = signature_of(tree)
+    info = signature["SignedInfo"]
+    for ref in info["Reference"]:
+        name, content = referenced(tree, ref["URI"])
+        digest = hashlib.sha256(exi.encode_fragment(name, content, "iso2")).digest()
+        if base64.b64encode(digest).decode() != ref["DigestValue"]:
+            return False
+    raw = base64.b64decode(signature["SignatureValue"]["value"])
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    try:
+        certificate.public_key().verify(utils.encode_dss_signature(r, s),
+                                        exi.encode_fragment("SignedInfo", info, "xmldsig"),
+                                        ec.ECDSA(hashes.SHA256()))
+    except Exception:  # noqa: BLE001 - InvalidSignature
+        return False
+    return True
+
+
+def _pnc_messages(path: Path) -> tuple[dict, x509.Certificate]:
+    import base64
+
+    from chargescope.analyzer.analysis import analyze
+
+    messages = analyze([path], keep_messages=True).messages
+    payment = next(m for m in messages if m.name == "PaymentDetailsReq")
+    chain = payment.fields["V2G_Message"]["Body"]["PaymentDetailsReq"][
+        "ContractSignatureCertChain"]
+    leaf = x509.load_der_x509_certificate(base64.b64decode(chain["Certificate"]))
+    auth = next(m for m in messages if m.name == "AuthorizationReq")
+    return {"V2G_Message": auth.fields["V2G_Message"]}, leaf
+
+
+@pytest.mark.skipif(not CORPUS_TLS.exists(), reason="corpus TLS capture not present")
+def test_xmldsig_signatures_made_again_with_the_new_contract_key(tmp_path: Path) -> None:
+    source = tmp_path / "pnc-plain.pcapng"
+    names = _plaintext_pnc(source)
+    assert "AuthorizationReq" in names and "PaymentDetailsReq" in names
+    tree, leaf = _pnc_messages(source)
+    assert _signed_ok(tree, leaf)  # the original verifies with the original contract key
+    report = anonymize_files([source], tmp_path / "out", Pseudonymizer(KEY))
+    assert report.signatures_resigned >= 1 and not report.certificates_marked
+    new_tree, new_leaf = _pnc_messages(tmp_path / "out" / source.name)
+    assert new_leaf.public_key() != leaf.public_key()
+    assert _signed_ok(new_tree, new_leaf)
+    assert not _signed_ok(new_tree, leaf) and not _signed_ok(tree, new_leaf)

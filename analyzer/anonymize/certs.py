@@ -115,6 +115,10 @@ class CertificateReissuer:
             self._reissue(der, ())
         return self.new
 
+    def key_for_der(self, der: bytes) -> PrivateKey:
+        """The new key of a certificate of the run (by its original DER)."""
+        return self._key_for(self.originals[der])
+
     def anchors_pem(self) -> bytes:
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.anchors)
 

@@ -17,6 +17,7 @@ from chargescope.analyzer.anonymize.pseudonym import CERT_MARKER, Pseudonymizer
 from chargescope.analyzer.anonymize.rewrite import FrameRewriter, bit_text
 from chargescope.analyzer.anonymize.streams import TcpStreams
 from chargescope.analyzer.anonymize.tls import looks_like_tls, tls_certificates
+from chargescope.analyzer.anonymize.xmldsig import Resigner
 from chargescope.analyzer.capture.reader import open_capture
 from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
 
@@ -39,6 +40,7 @@ class AnonymizeReport:
     certificates_reissued: int = 0
     certificates_marked: dict[str, str] = field(default_factory=dict)  # subject -> why
     anchors: bytes = b""  # PEM: the throwaway roots the re-issued chains end at
+    signatures_resigned: int = 0  # xmldsig signatures of V2G messages made again
 
 
 def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer,
@@ -49,15 +51,20 @@ def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer
     captures = [p for p in inputs if not p.name.lower().endswith(TEXT_SUFFIXES)]
     texts = [p for p in inputs if p.name.lower().endswith(TEXT_SUFFIXES)]
     ids = Identifiers()
-    ids.add_messages(analyze(captures, keep_messages=True).messages)
+    messages = analyze(captures, keep_messages=True).messages
+    ids.add_messages(messages)
     streams = TcpStreams()
     macs, v4, v6 = _first_pass(captures, streams)
     reissuer = CertificateReissuer(pseudo)
     if "certs" not in keep:
         _learn_certificates(reissuer, ids, streams)
         reissuer.reissue_all()
+    resigner = Resigner()
+    resigner.learn(messages, reissuer)
+    del messages
     rewriter = FrameRewriter(pseudo, *_plan(pseudo, ids, macs, v4, v6, keep, reissuer.new),
-                             keep=keep, streams=streams, certificates=reissuer.new)
+                             keep=keep, streams=streams, certificates=reissuer.new,
+                             resigner=resigner if resigner.signers else None)
     streams.rewrite(rewriter.transform)
     report = AnonymizeReport(identifiers=len(ids.texts) + len(ids.binaries) + len(ids.parties)
                             + len(ids.certificates))
@@ -65,6 +72,7 @@ def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer
     report.certificates_marked = {reissuer.originals[d].subject.rfc4514_string(): why
                                   for d, why in reissuer.failed.items()}
     report.anchors = reissuer.anchors_pem()
+    report.signatures_resigned = resigner.resigned
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in captures:
         target = out_dir / path.name
