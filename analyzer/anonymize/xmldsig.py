@@ -15,7 +15,6 @@ verifying the original signature against every certificate of the run.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from chargescope.analyzer.anonymize.certs import CertificateReissuer
 from chargescope.analyzer.records import Message
+from chargescope.analyzer.tls.pnc import _der as _b64  # base64Binary value of an EXI tree
 
 XMLDSIG = "xmldsig"
 _DIGESTS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
@@ -36,17 +36,6 @@ _HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SH
 def _algorithm(uri: object, default: str = "sha256") -> str:
     text = str(uri or "").lower()
     return next((name for name in _DIGESTS if name in text), default)
-
-
-def _b64(value: Any) -> bytes | None:
-    if isinstance(value, dict):
-        value = value.get("value")
-    if not isinstance(value, str):
-        return None
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 def signature_of(tree: dict) -> dict | None:
