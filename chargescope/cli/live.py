@@ -68,8 +68,10 @@ def command(iface, write_path, ring_size, ring_files, run_analysis, update, back
             duration, idle, site, plc_join, nmk, sniffer, modem, as_json):
     """Capture on IFACE and decode as frames arrive: one line per message (SLAC, SDP,
     V2G, OCPP, OCPI) while capturing; Ctrl-C, --count, --duration or --idle ends it.
-    With --analyze the sessions and findings follow, exactly as `chargescope analyze`
-    of the written file would give them. Exit status: 0 done, 1 error findings, 2 the
+    With --analyze, "live:" lines name sessions and findings as they appear (a finding
+    once two looks --update seconds apart agree, withdrawn if later messages resolve it)
+    and, at the end, the report follows exactly as `chargescope analyze` of the written
+    file gives it. The capture engine is dumpcap when installed (else scapy). Exit status: 0 done, 1 error findings, 2 the
     interface cannot be captured on."""
     try:
         site_map = SiteMap.load(site) if site else None
