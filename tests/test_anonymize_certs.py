@@ -308,3 +308,37 @@ def test_xmldsig_signatures_made_again_with_the_new_contract_key(tmp_path: Path)
     assert new_leaf.public_key() != leaf.public_key()
     assert _signed_ok(new_tree, new_leaf)
     assert not _signed_ok(new_tree, leaf) and not _signed_ok(tree, new_leaf)
+
+
+def test_certificate_forms_in_text(pki: dict[str, bytes]) -> None:
+    """DER, base64 and PEM (real, CRLF or JSON-escaped line breaks) map to the re-issued
+    certificate in the same form; what is not a certificate gets the marker."""
+    import base64
+
+    from chargescope.analyzer.anonymize.run import (
+        _replaced_certificate,
+        certificate_ders,
+        certificate_marker,
+    )
+
+    reissuer = _reissue(pki)
+    leaf, sub = pki["leaf"], pki["sub"]
+    new_leaf, new_sub = reissuer.new[leaf], reissuer.new[sub]
+    assert _replaced_certificate(leaf, reissuer.new) == {leaf: new_leaf}
+    b64 = base64.b64encode(leaf)
+    assert _replaced_certificate(b64, reissuer.new) == {b64: base64.b64encode(new_leaf)}
+    pem = b"".join(x509.load_der_x509_certificate(d).public_bytes(serialization.Encoding.PEM)
+                   for d in (leaf, sub))
+    assert certificate_ders(pem) == [leaf, sub]
+    plan = _replaced_certificate(pem, reissuer.new)
+    expected = b"".join(x509.load_der_x509_certificate(d).public_bytes(
+        serialization.Encoding.PEM) for d in (new_leaf, new_sub))
+    for text, want in ((pem, expected),
+                       (pem.replace(b"\n", b"\r\n"), expected.replace(b"\n", b"\r\n")),
+                       (pem.replace(b"\n", b"\\n"), expected.replace(b"\n", b"\\n"))):
+        out = text
+        for old, new in sorted(plan.items(), key=lambda kv: -len(kv[0])):
+            out = out.replace(old, new)
+        assert out == want
+    junk = b"A" * 40
+    assert _replaced_certificate(junk, reissuer.new) == {junk: certificate_marker(junk)}
