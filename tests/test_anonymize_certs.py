@@ -342,3 +342,34 @@ def test_certificate_forms_in_text(pki: dict[str, bytes]) -> None:
         assert out == want
     junk = b"A" * 40
     assert _replaced_certificate(junk, reissuer.new) == {junk: certificate_marker(junk)}
+
+
+def test_ocsp_data_names_the_reissued_certificate(tmp_path: Path) -> None:
+    """OCPP Authorize's iso15118CertificateHashData keeps naming the contract certificate
+    link A carries (serial, issuer name and key hashes of the re-issued chain)."""
+    import base64
+    import hashlib
+
+    from chargescope.analyzer.analysis import analyze
+
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    render(SCENARIOS["dc-pnc-happy"], source, seed=0)
+    anonymize_files(sorted(source.iterdir()), out, Pseudonymizer(KEY))
+    for directory in (source, out):
+        messages = analyze(sorted(p for p in directory.iterdir() if "link" in p.name),
+                           keep_messages=True).messages
+        payment = next(m for m in messages if m.name == "PaymentDetailsReq")
+        chain = payment.fields["V2G_Message"]["Body"]["PaymentDetailsReq"][
+            "ContractSignatureCertChain"]
+        leaf = x509.load_der_x509_certificate(base64.b64decode(chain["Certificate"]))
+        sub = x509.load_der_x509_certificate(base64.b64decode(
+            chain["SubCertificates"]["Certificate"][0]))
+        data = next(m.fields["payload"]["iso15118CertificateHashData"][0] for m in messages
+                    if m.protocol == "ocpp" and isinstance(m.fields.get("payload"), dict)
+                    and "iso15118CertificateHashData" in m.fields["payload"])
+        key_bits = sub.public_key().public_bytes(serialization.Encoding.X962,
+                                                 serialization.PublicFormat.UncompressedPoint)
+        assert data["serialNumber"] == format(leaf.serial_number, "x")
+        assert data["issuerNameHash"] == hashlib.sha256(leaf.issuer.public_bytes()).hexdigest()
+        assert data["issuerKeyHash"] == hashlib.sha256(key_bits).hexdigest()

@@ -62,7 +62,7 @@ def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer
     resigner = Resigner()
     resigner.learn(messages, reissuer)
     del messages
-    rewriter = FrameRewriter(pseudo, *_plan(pseudo, ids, macs, v4, v6, keep, reissuer.new),
+    rewriter = FrameRewriter(pseudo, *_plan(pseudo, ids, macs, v4, v6, keep, reissuer),
                              keep=keep, streams=streams, certificates=reissuer.new,
                              resigner=resigner if resigner.signers else None)
     streams.rewrite(rewriter.transform)
@@ -176,7 +176,7 @@ def _first_pass(paths: list[Path], streams: TcpStreams
 
 
 def _plan(pseudo: Pseudonymizer, ids: Identifiers, macs: set[bytes], v4: set[bytes],
-          v6: set[bytes], keep: frozenset[str], reissued: dict[bytes, bytes]
+          v6: set[bytes], keep: frozenset[str], reissued: CertificateReissuer
           ) -> tuple[dict[bytes, bytes], dict[str, str], dict[bytes, bytes]]:
     """Byte replacements, bit-offset replacements (EXI) and OCPI party replacements."""
     plan: dict[bytes, bytes] = {}
@@ -188,7 +188,10 @@ def _plan(pseudo: Pseudonymizer, ids: Identifiers, macs: set[bytes], v4: set[byt
                 raw.decode("latin-1")).encode("latin-1")
     if "certs" not in keep:
         for raw in ids.certificates:
-            plan.update(_replaced_certificate(raw, reissued))
+            plan.update(_replaced_certificate(raw, reissued.new))
+        # OCSP data naming a re-issued certificate names its twin (over the generic
+        # pseudonym a serialNumber text got above: it stays hex)
+        plan.update(reissued.ocsp_replacements())
     if "mac" not in keep:
         for raw in macs | {r for r in ids.binaries if len(r) == 6}:
             new = pseudo.mac(raw)
