@@ -19,6 +19,7 @@ from chargescope.analyzer.correlate import (
     SourceSpan,
     build_sessions,
 )
+from chargescope.analyzer.limits import CAP_BY_CODE, DEFAULT_LIMITS, LimitHits, Limits
 from chargescope.analyzer.links import LinkAnalyzerFactory, link_analyzers
 from chargescope.analyzer.records import Finding, Message, Problem
 
@@ -52,14 +53,15 @@ TICK_FRAMES = 16384  # frames between two progress ticks
 
 
 def _read_capture(path: Path, tick: Callable[[int], None] | None = None,
-                  keylog_files: tuple[Path, ...] = ()) -> Iterator[Message | Problem]:
+                  keylog_files: tuple[Path, ...] = (), limits: Limits = DEFAULT_LIMITS
+                  ) -> Iterator[Message | Problem]:
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.pipeline import Pipeline
     from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
 
     keylog = load_key_logs(keylog_files)  # + DSBs as read + in-band UDP lines (pipeline)
     with open_capture(path) as capture:
-        pipeline = Pipeline(keylog=keylog)
+        pipeline = Pipeline(keylog=keylog, limits=limits)
         frames = frames_with_secrets(capture, keylog)
         if tick is not None:
             frames = _ticking(frames, tick)
@@ -74,8 +76,10 @@ def _ticking(frames, tick: Callable[[int], None]):
         yield frame
 
 
-def source_readers(keylog_files: Iterable[Path] = ()) -> tuple[SourceReader, ...]:
-    """The readers tried in order for every input file (`keylog_files`: TLS key logs)."""
+def source_readers(keylog_files: Iterable[Path] = (), limits: Limits = DEFAULT_LIMITS
+                   ) -> tuple[SourceReader, ...]:
+    """The readers tried in order for every input file (`keylog_files`: TLS key logs;
+    `limits`: the resource caps of the capture pipeline)."""
     import functools
 
     from chargescope.analyzer.chademo.canlog import is_can_log
@@ -83,7 +87,8 @@ def source_readers(keylog_files: Iterable[Path] = ()) -> tuple[SourceReader, ...
     from chargescope.analyzer.ocpi.sources import is_har, is_http_log, read_http_file
     from chargescope.analyzer.ocpp.logs import is_log_file, read_log
 
-    read_capture = functools.partial(_read_capture, keylog_files=tuple(keylog_files))
+    read_capture = functools.partial(_read_capture, keylog_files=tuple(keylog_files),
+                                     limits=limits)
 
     return (
         SourceReader("capture", _is_capture, read_capture, read_capture),
@@ -142,6 +147,7 @@ class SourceAnalysis:
         self.kept: list[Message] = []
         self.keep_messages = keep_messages
         self.links: set[str] = set()
+        self.hits = LimitHits()  # resource caps hit while reading this source
         self._active = [factory(source) for factory in analyzers]
 
     def add(self, item: Message | Problem) -> None:
@@ -149,7 +155,12 @@ class SourceAnalysis:
         if isinstance(item, Problem):
             summary.problems += 1
             self.problems.append(item)
+            if item.kind in CAP_BY_CODE:
+                self.hits.add(item)
             return
+        for problem in item.problems:
+            if problem.kind in CAP_BY_CODE:
+                self.hits.add(problem, item)
         summary.messages += 1
         self.links.add(str(item.link))
         if summary.first_ns is None or item.ts_ns < summary.first_ns:
@@ -169,6 +180,7 @@ class SourceAnalysis:
             result = analyzer.finish()
             parts.extend(result.sessions)
             findings.extend(result.findings)
+        findings.extend(self.hits.findings())
         return parts, findings
 
     def span(self) -> SourceSpan | None:
@@ -211,14 +223,17 @@ def analyze(
     analyzers: tuple[LinkAnalyzerFactory, ...] | None = None,
     on_bytes: Callable[[int, int], None] | None = None,
     keylog_files: Iterable[Path] = (),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Analysis:
     """Analyse a capture set. Every file is its own capture source (its own clock).
 
     `on_bytes(done, total)` hears how many bytes of all input files are done (for a
     progress bar), now and then. `keylog_files`: NSS
-    key log files for TLS (pcapng DSBs and in-band secrets are always used).
+    key log files for TLS (pcapng DSBs and in-band secrets are always used). `limits`:
+    resource caps (`chargescope.analyzer.limits.Limits`); each cap hit becomes a warning
+    finding (``limit.*`` or the layer's own code) among `link_findings`.
     """
-    readers = readers if readers is not None else source_readers(keylog_files)
+    readers = readers if readers is not None else source_readers(keylog_files, limits)
     analyzers = analyzers if analyzers is not None else link_analyzers()
     sources: list[SourceAnalysis] = []
     paths = list(map(Path, paths))

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.records import (
     Connection,
     Message,
@@ -69,12 +70,14 @@ class StreamHandoff:
     factory: StreamFactory
 
 
-def frame_handoffs() -> tuple[FrameHandoff, ...]:
+def frame_handoffs(limits: Limits | None = None) -> tuple[FrameHandoff, ...]:
     """The built-in frame dissectors, in the order the pipeline tries them.
 
     Dissector modules are imported here, explicitly, when a pipeline is built;
-    each exposes its FrameHandoff record (one declaration per fact).
+    each exposes its FrameHandoff record (one declaration per fact). `limits`: the
+    resource caps the dissectors keep (default `Limits()`).
     """
+    limits = limits or DEFAULT_LIMITS
     from chargescope.dissectors import sdp
     from chargescope.dissectors.chademo.handoff import HANDOFFS as CHADEMO
     from chargescope.dissectors.homeplug.mme import HomePlugDissector
@@ -83,21 +86,26 @@ def frame_handoffs() -> tuple[FrameHandoff, ...]:
 
     return (
         # a fresh dissector per pipeline: it keeps MME fragments until they complete
-        FrameHandoff("homeplug", ETHERTYPE_HOMEPLUG, None, HomePlugDissector()),
+        FrameHandoff("homeplug", ETHERTYPE_HOMEPLUG, None,
+                     HomePlugDissector(max_fragment_sets=limits.homeplug_fragments)),
         sdp.HANDOFF,  # UDP 15118
         *CHADEMO,  # CAN: LINKTYPE_CAN_SOCKETCAN, and Linux cooked with protocol 0x000C
     ) + installed().frame_handoff_records()  # tried after the built-ins
 
 
-def stream_handoffs() -> tuple[StreamHandoff, ...]:
-    """The built-in TCP stream dissectors, in the order the pipeline tries them."""
+def stream_handoffs(limits: Limits | None = None) -> tuple[StreamHandoff, ...]:
+    """The built-in TCP stream dissectors, in the order the pipeline tries them, keeping
+    the resource caps of `limits` (default `Limits()`)."""
     from chargescope.dissectors import v2gtp
     from chargescope.dissectors.ocpi.stream import ocpi_handoff
     from chargescope.dissectors.ocpp import stream_handoff as websocket_ocpp
+    from chargescope.dissectors.websocket.stream import WebSocketOptions
     from chargescope.plugins import installed
 
+    limits = limits or DEFAULT_LIMITS
     return (
-        v2gtp.HANDOFF,  # V2GTP (link A): dynamic ports, probed on the header
-        websocket_ocpp(),  # WebSocket -> OCPP (link B)
-        ocpi_handoff(),  # HTTP/1.1 -> OCPI (link C); declines WebSocket upgrades
+        v2gtp.stream_handoff(limits),  # V2GTP (link A): dynamic ports, probed on the header
+        websocket_ocpp(WebSocketOptions(max_message_size=limits.ws_message),  # -> OCPP (B)
+                       max_pending=limits.ocpp_pending),
+        ocpi_handoff(limits=limits),  # HTTP/1.1 -> OCPI (link C); declines WebSocket upgrades
     ) + tuple(installed().stream_handoffs)

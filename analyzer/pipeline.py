@@ -13,9 +13,12 @@ fragments, not by capture size)::
     for item in iter_stream_events(frames):    # raw layer for tools: Packet, StreamOpen,
         ...                                    # StreamData, StreamGap, StreamClose, Problem
 
-`Pipeline(frame_handoffs=..., stream_handoffs=..., tcp_max_buffer=...,
+`Pipeline(frame_handoffs=..., stream_handoffs=..., limits=Limits(...),
 tcp_idle_timeout_ns=..., ip_timeout_ns=..., keylog=..., tls=True)` takes explicit handoff
-tables (default: `handoff.frame_handoffs()` and `handoff.stream_handoffs()`).
+tables (default: `handoff.frame_handoffs(limits)` and `handoff.stream_handoffs(limits)`).
+`limits` (`chargescope.analyzer.limits.Limits`) holds every resource cap: the reassembly
+caps here, the dissector caps through the default handoff tables and the TLS handoff;
+`tcp_max_buffer`, when given, overrides `limits.tcp_buffer` (older callers).
 
 TLS (``tls=True``): a TLS stream handoff is tried before the others and decrypts into
 them; its keys come from `keylog` (a `chargescope.analyzer.tls.keylog.KeyLog`, e.g. from
@@ -52,11 +55,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chargescope import backends
 from chargescope.analyzer import handoff, net
+from chargescope.analyzer.accounting import StreamTotals, fold
 from chargescope.analyzer.handoff import FrameHandoff, StreamDissector, StreamHandoff
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.net import (
     DECODED,
     IPPROTO_TCP,
@@ -68,7 +73,7 @@ from chargescope.analyzer.reassembly import IpDefragmenter
 from chargescope.analyzer.reassembly import ip as ip_reassembly
 from chargescope.analyzer.reassembly import tcp as tcp_reassembly
 from chargescope.analyzer.reassembly.ip import DEFAULT_TIMEOUT_NS, Reassembled
-from chargescope.analyzer.reassembly.tcp import DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_BUFFER
+from chargescope.analyzer.reassembly.tcp import DEFAULT_IDLE_TIMEOUT_NS
 from chargescope.analyzer.records import (
     Connection,
     Frame,
@@ -111,6 +116,8 @@ class PipelineStats:
     # protocol: -2 fragment, -1 none); named only when asked, to keep the loop cheap
     layers: Counter = field(default_factory=Counter)
     handoffs: Counter = field(default_factory=Counter)  # handoff name -> frames or connections
+    # per stream kind: bytes = consumed + undecodable + gaps (analyzer/accounting.py)
+    streams: dict[str, StreamTotals] = field(default_factory=dict)
 
     @property
     def protocols(self) -> Counter:
@@ -136,23 +143,27 @@ class PipelineStats:
         return {"frames": self.frames, "decoded": self.decoded, "malformed": self.malformed,
                 "out_of_scope": self.out_of_scope, "problems": self.problems,
                 "messages": self.messages, "connections": self.connections,
-                "protocols": dict(sorted(self.protocols.items()))}
+                "protocols": dict(sorted(self.protocols.items())),
+                "streams": {k: v.as_dict() for k, v in sorted(self.streams.items())}}
 
 
 class _Decoder:
     """decode -> IP reassembly -> TCP reassembly, shared by both public entry points."""
 
-    def __init__(self, *, tcp_max_buffer: int, tcp_idle_timeout_ns: int,
+    def __init__(self, *, limits: Limits, tcp_idle_timeout_ns: int,
                  ip_timeout_ns: int) -> None:
         self.decode = backends.load("netdecode").decode
-        self.defrag = IpDefragmenter(self.decode, timeout_ns=ip_timeout_ns)
+        self.defrag = IpDefragmenter(self.decode, timeout_ns=ip_timeout_ns,
+                                     max_bytes=limits.ip_fragments)
         self.tcp = backends.load("tcpreassembly").TcpReassembler(
-            max_buffer=tcp_max_buffer, idle_timeout_ns=tcp_idle_timeout_ns)
+            max_buffer=limits.tcp_buffer, idle_timeout_ns=tcp_idle_timeout_ns,
+            max_connections=limits.tcp_connections)
 
 
-def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT_MAX_BUFFER,
+def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int | None = None,
                        tcp_idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
                        ip_timeout_ns: int = DEFAULT_TIMEOUT_NS,
+                       limits: Limits = DEFAULT_LIMITS,
                        ) -> Iterator[Packet | Reassembled | StreamEvent | Problem]:
     """Packets (one per frame, plus one per reassembled IP datagram) and TCP stream events.
 
@@ -162,7 +173,9 @@ def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT
     the completing fragment's number and time; `origin` maps its payload to the
     fragments, and TCP byte references of such a datagram point at the fragments).
     """
-    dec = _Decoder(tcp_max_buffer=tcp_max_buffer, tcp_idle_timeout_ns=tcp_idle_timeout_ns,
+    if tcp_max_buffer is not None:
+        limits = replace(limits, tcp_buffer=tcp_max_buffer)
+    dec = _Decoder(limits=limits, tcp_idle_timeout_ns=tcp_idle_timeout_ns,
                    ip_timeout_ns=ip_timeout_ns)
     decode = dec.decode
     tcp_feed = dec.tcp.feed
@@ -197,9 +210,10 @@ def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int = DEFAULT
 
 
 class _StreamRoute:
-    """Which stream dissector a connection feeds, once decided."""
+    """Which stream dissector a connection feeds, once decided, and its byte counts."""
 
-    __slots__ = ("dissector", "name", "held", "decided", "data_seen", "fin_sides")
+    __slots__ = ("dissector", "name", "held", "decided", "data_seen", "fin_sides", "data",
+                 "gaps", "broken")
 
     def __init__(self) -> None:
         self.dissector: StreamDissector | None = None
@@ -208,6 +222,19 @@ class _StreamRoute:
         self.decided = False
         self.data_seen = 0
         self.fin_sides = 0  # bit 0: client sent FIN, bit 1: server
+        self.data = [0, 0]  # stream bytes delivered, per direction
+        self.gaps = [0, 0]  # bytes missing, per direction
+        self.broken = False  # the dissector raised: its books are not to be trusted
+
+
+def _fold_route(totals: dict[str, StreamTotals], route: _StreamRoute) -> None:
+    """Close the books of one connection (see analyzer/accounting.py)."""
+    if route.broken or route.dissector is None:
+        fold(totals, route.name or "undissected", route.data, route.gaps, [0, 0], None)
+        return
+    # a live dissector was handed every data event (held ones on attach): fed == data
+    fold(totals, route.name, route.data, route.gaps, route.data,
+         getattr(route.dissector, "accounting", None))
 
 
 class Pipeline:
@@ -215,15 +242,19 @@ class Pipeline:
 
     def __init__(self, frame_handoffs: Iterable[FrameHandoff] | None = None,
                  stream_handoffs: Iterable[StreamHandoff] | None = None, *,
-                 tcp_max_buffer: int = DEFAULT_MAX_BUFFER,
+                 limits: Limits = DEFAULT_LIMITS,
+                 tcp_max_buffer: int | None = None,
                  tcp_idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
                  ip_timeout_ns: int = DEFAULT_TIMEOUT_NS,
                  keylog: KeyLog | None = None, tls: bool = True) -> None:
-        self.frame_handoffs = tuple(handoff.frame_handoffs() if frame_handoffs is None
+        if tcp_max_buffer is not None:
+            limits = replace(limits, tcp_buffer=tcp_max_buffer)
+        self.limits = limits
+        self.frame_handoffs = tuple(handoff.frame_handoffs(limits) if frame_handoffs is None
                                     else frame_handoffs)
-        self.stream_handoffs = tuple(handoff.stream_handoffs() if stream_handoffs is None
+        self.stream_handoffs = tuple(handoff.stream_handoffs(limits) if stream_handoffs is None
                                      else stream_handoffs)
-        self._options = {"tcp_max_buffer": tcp_max_buffer,
+        self._options = {"limits": limits,
                          "tcp_idle_timeout_ns": tcp_idle_timeout_ns,
                          "ip_timeout_ns": ip_timeout_ns}
         self._by_ethertype: dict[int, list[FrameHandoff]] = {}
@@ -241,7 +272,8 @@ class Pipeline:
         if tls:
             self._tls_deferred: list = []  # TLS connections closed while awaiting a key
             self.stream_handoffs = (tls_handoff(self.keylog, self.stream_handoffs,
-                                                self._tls_deferred),
+                                                self._tls_deferred,
+                                                max_pending=limits.tls_pending),
                                     *self.stream_handoffs)
         self._by_tcp_port: dict[int, StreamHandoff] = {}
         for entry in self.stream_handoffs:
@@ -249,9 +281,11 @@ class Pipeline:
                 self._by_tcp_port.setdefault(port, entry)
         self._probes = tuple(e for e in self.stream_handoffs if e.probe is not None)
         self.stats = PipelineStats()
+        self._unsettled: list[_StreamRoute] = []  # closed, books not yet final (TLS)
 
     def run(self, frames: Iterable[Frame]) -> Iterator[Message | Problem]:
         stats = self.stats = PipelineStats()
+        self._unsettled = []
         if self._tls:
             self._tls_deferred.clear()  # left over from a run that was not iterated to its end
         layers = stats.layers
@@ -302,6 +336,13 @@ class Pipeline:
                 out = self._stream_event(item, routes, stats)
                 if out:
                     yield from out
+        unsettled = self._unsettled
+        self._unsettled = []
+        for route in routes.values():  # not closed by a StreamClose (should not happen)
+            if route.dissector is not None and not getattr(route.dissector, "settled", True):
+                unsettled.append(route)
+            else:
+                _fold_route(stats.streams, route)
         # end of input: frame dissectors that hold partial units (HomePlug fragments)
         # report them, so nothing read is lost silently
         for entry in self.frame_handoffs:
@@ -316,6 +357,8 @@ class Pipeline:
                 late = stream.finish_late(close)
                 stats.messages += len(late)
                 yield from late
+        for route in unsettled:  # books closed once late keys had their chance
+            _fold_route(stats.streams, route)
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -369,6 +412,10 @@ class Pipeline:
         route = routes.get(conn.index)
         if route is None:
             return _NOTHING
+        if kind is StreamData:
+            route.data[event.direction] += len(event.data)
+        elif kind is StreamGap:
+            route.gaps[event.direction] += event.length
         out: list[Message | Problem] = _NOTHING
         if not route.decided:
             route.held.append(event)
@@ -396,6 +443,11 @@ class Pipeline:
                 route.fin_sides |= 1 << event.direction
             if event.reason != "fin" or route.fin_sides == 3:
                 routes.pop(conn.index, None)
+                if route.dissector is not None and not getattr(route.dissector, "settled",
+                                                               True):
+                    self._unsettled.append(route)  # TLS records still waiting for a key
+                else:
+                    _fold_route(stats.streams, route)
         return out
 
     def _attach(self, route: _StreamRoute, entry: StreamHandoff, conn: Connection) -> None:
@@ -419,6 +471,7 @@ class Pipeline:
                 messages = dissector.on_close(event)
         except Exception as exc:  # a dissector bug must not stop a field analysis
             route.dissector = None
+            route.broken = True  # all its bytes count as undecodable
             stats.problems += 1
             return [Problem("pipeline.dissector.error",
                             f"stream dissector {route.name} raised {exc!r} on TCP stream "

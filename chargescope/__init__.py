@@ -8,11 +8,12 @@ setuptools' package-dir, so nothing generic lands in site-packages.
 __version__ = "0.1.0"
 
 
-def open(paths, site=None):  # noqa: A001 - the notebook API is `chargescope.open(paths)`
+def open(paths, site=None, limits=None):  # noqa: A001 - the notebook API is `chargescope.open`
     """Analyse captures from Python: ``chargescope.open(["a.pcapng", "b.pcap"]).sessions``.
 
     `paths` is one path or a list (each file one capture source with its own clock);
-    `site` an optional site map path. Returns an `Analysis` with `.sessions`,
+    `site` an optional site map path; `limits` an optional
+    `chargescope.analyzer.limits.Limits` (resource caps). Returns an `Analysis` with `.sessions`,
     `.findings`, `.messages`, `.problems` and `.dataframes()`.
     """
     from pathlib import Path
@@ -30,4 +31,7 @@ def open(paths, site=None):  # noqa: A001 - the notebook API is `chargescope.ope
             files.extend(expand_captures((path,), SOURCE_SUFFIXES))
         else:
             files.append(path)
-    return analyze(files, SiteMap.load(site) if site else None, keep_messages=True)
+    from chargescope.analyzer.limits import DEFAULT_LIMITS
+
+    return analyze(files, SiteMap.load(site) if site else None, keep_messages=True,
+                   limits=limits or DEFAULT_LIMITS)

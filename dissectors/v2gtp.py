@@ -11,6 +11,7 @@ a bad header.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from typing import Any
 
 from construct import Bytes, Const, Int8ub, Int16ub, Int32ub, Struct, this
 
+from chargescope.analyzer.accounting import StreamBytes
 from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.handoff import StreamHandoff
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -168,13 +171,15 @@ class ExiUnavailable(RuntimeError):
 ExiDecoder = Callable[[bytes, str], dict]
 
 
-def default_exi_decoder(data: bytes, schema: str) -> dict:
-    """The one place that calls the EXI codec (chargescope.dissectors.exi.decode)."""
+def default_exi_decoder(data: bytes, schema: str, *, max_depth: int = 64,
+                        max_string: int = 256 * 1024) -> dict:
+    """The one place that calls the EXI codec (chargescope.dissectors.exi.decode), with
+    the exi-depth / exi-string caps (`Limits`)."""
     try:
         from chargescope.dissectors import exi
     except ImportError as exc:  # the codec lands separately; report, do not crash
         raise ExiUnavailable(str(exc)) from exc
-    return exi.decode(data, schema)
+    return exi.decode(data, schema, max_depth=max_depth, max_string=max_string)
 
 
 # Schemas tried, in order, on a 0x8001 payload when the connection's handshake was not seen
@@ -245,6 +250,7 @@ class V2gtpStream:
         self._ends = ((client, server), (server, client))  # (src, dst) per direction
         self._decode = decoder or default_exi_decoder
         self._dirs = [_Direction(bytearray(), 0, []), _Direction(bytearray(), 0, [])]
+        self.accounting = StreamBytes()  # bytes made units of / reported undecodable
         self._offered: dict[int, str] = {}  # SchemaID -> namespace, from the EVCC's offer
         self.agreed_schema: str | None = None
         self.agreed_namespace: str | None = None
@@ -278,8 +284,9 @@ class V2gtpStream:
     def on_close(self, event: StreamClose) -> list[Message]:
         out: list[Message] = []
         for direction, d in enumerate(self._dirs):
-            if event.direction in (0, 1) and direction != event.direction:
-                continue  # a half-close: the other side may still send
+            if event.direction in (0, 1) and event.reason == "fin" and \
+                    direction != event.direction:
+                continue  # a half-close: the other side may still send (RST ends both)
             if d.buf or d.skipped:
                 out.extend(self._lose(direction, d.start + len(d.buf), event.ts_ns,
                                       reason="stream closed inside a V2GTP unit"))
@@ -314,6 +321,7 @@ class V2gtpStream:
         out: list[Message] = []
         lost_from = d.start - d.skipped if d.skipped else d.start
         lost = len(d.buf) + d.skipped
+        self.accounting.undecodable[direction] += len(d.buf)  # skipped: counted as skipped
         if lost or gap:
             kind = "v2gtp.stream.gap" if gap else "v2gtp.stream.truncated"
             what = f"{gap} bytes missing from the capture; " if gap else (reason + "; " if reason else "")
@@ -342,6 +350,7 @@ class V2gtpStream:
                                                      header.as_fields()))
                     d.synced = False
                     d.consume(1)
+                    self.accounting.undecodable[direction] += 1
                     continue
                 idx = _find_header(d.buf, 1)
                 if idx < 0:
@@ -351,11 +360,13 @@ class V2gtpStream:
                         d.skipped_from = d.start
                     d.skipped += drop
                     d.consume(drop)
+                    self.accounting.undecodable[direction] += drop
                     break
                 if not d.skipped:
                     d.skipped_from = d.start
                 d.skipped += idx
                 d.consume(idx)
+                self.accounting.undecodable[direction] += idx
                 continue
             total = HEADER_LEN + header.payload_length
             if len(d.buf) < total:
@@ -372,6 +383,7 @@ class V2gtpStream:
             out.append(self._unit_message(direction, header, payload, d.start, d.ts_ns,
                                           unit_refs))
             d.consume(total)
+            self.accounting.consumed[direction] += total
         return out
 
     def _unit_message(self, direction: int, header: Header, payload: bytes, offset: int,
@@ -458,6 +470,17 @@ def _find_header(buf: bytearray, start: int) -> int:
 
 def stream_factory(conn: Connection) -> V2gtpStream:
     return V2gtpStream(conn)
+
+
+def stream_handoff(limits: Limits = DEFAULT_LIMITS) -> StreamHandoff:
+    """The V2GTP handoff decoding EXI within `limits` (exi-depth, exi-string)."""
+    if limits.exi_depth == DEFAULT_LIMITS.exi_depth and \
+            limits.exi_string == DEFAULT_LIMITS.exi_string:
+        return HANDOFF
+    decoder = functools.partial(default_exi_decoder, max_depth=limits.exi_depth,
+                                max_string=limits.exi_string)
+    return StreamHandoff(name="v2gtp", tcp_ports=(), probe=probe,
+                         factory=lambda conn: V2gtpStream(conn, decoder))
 
 
 # Where V2GTP attaches (read by analyzer.handoff.stream_handoffs): the V2G TCP port is dynamic

@@ -15,7 +15,8 @@ import binascii
 from chargescope.dissectors.exi.errors import ExiError
 from chargescope.dissectors.exi.tables import expected_events
 
-DEF MAX_DEPTH = 64
+DEF MAX_DEPTH = 64  # encoder bound; the decoder's comes from Limits.exi_depth
+DEF MAX_STRING = 256 * 1024  # Limits.exi_string default
 
 cdef enum:
     K_SE = 0
@@ -38,6 +39,8 @@ cdef struct Reader:
     const unsigned char* buf
     Py_ssize_t pos
     Py_ssize_t nbits
+    long long max_depth  # Limits.exi_depth
+    long long max_string  # Limits.exi_string: characters of a string, bytes of a binary
 
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -259,6 +262,9 @@ cdef bytes read_octets(Reader* r, object length_obj):
     if length_obj * 8 > r.nbits - start:
         raise ExiError("exi.value", f"binary length {length_obj} exceeds the "
                        f"{(r.nbits - start) // 8} bytes left", start)
+    if length_obj > r.max_string:
+        raise ExiError("limit.exi.string", f"binary value of {length_obj} bytes exceeds the "
+                       f"exi-string cap of {r.max_string}", start)
     length = length_obj
     if not start & 7:
         r.pos = start + length * 8
@@ -282,6 +288,9 @@ cdef object read_string(Reader* r):
         raise ExiError("exi.value", "string-table hit, but the V2G options keep no values "
                        "in the string table", start)
     length = code - 2
+    if length > r.max_string:
+        raise ExiError("limit.exi.string", f"string of {length} characters exceeds the "
+                       f"exi-string cap of {r.max_string}", start)
     cdef bytearray ascii = bytearray(length)
     cdef unsigned char* out = ascii
     cdef list chars = None
@@ -386,8 +395,9 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
     cdef int width, kind, k
     cdef Py_ssize_t start, nprods
     cdef unsigned long long code
-    if depth > MAX_DEPTH:
-        raise ExiError("exi.value", f"elements nested deeper than {MAX_DEPTH}", r.pos)
+    if depth > r.max_depth:
+        raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
+                       f"of {r.max_depth}", r.pos)
     if shape == SHAPE_COMPLEX:
         node = {}
         if is_list:
@@ -476,7 +486,7 @@ cdef int read_header(Reader* r, bytes buf) except -1:
     return 0
 
 
-def decode_fragment(data, g):
+def decode_fragment(data, g, long long max_depth=MAX_DEPTH, long long max_string=MAX_STRING):
     """An EXI fragment (§8.5.2): zero or more elements, then ED; a repeated root element
     becomes a list of its contents."""
     cdef bytes buf = data if type(data) is bytes else bytes(data)
@@ -489,6 +499,8 @@ def decode_fragment(data, g):
     r.buf = buf
     r.pos = 0
     r.nbits = len(buf) * 8
+    r.max_depth = max_depth
+    r.max_string = max_string
     try:
         read_header(&r, buf)
         width, elements = g.fragment
@@ -514,7 +526,7 @@ def decode_fragment(data, g):
     return tree
 
 
-def decode(data, g):
+def decode(data, g, long long max_depth=MAX_DEPTH, long long max_string=MAX_STRING):
     cdef bytes buf = data if type(data) is bytes else bytes(data)
     cdef Reader r
     cdef dict tree = {}
@@ -524,6 +536,8 @@ def decode(data, g):
     r.buf = buf
     r.pos = 0
     r.nbits = len(buf) * 8
+    r.max_depth = max_depth
+    r.max_string = max_string
     try:
         read_header(&r, buf)
         width, roots = g.document

@@ -16,6 +16,8 @@ from chargescope.analyzer.reassembly.tcp import (
     DEFAULT_MAX_BUFFER,
     DEFAULT_MAX_CONNECTIONS,
     MAX_PENDING_CHUNKS,
+    buffer_cap_problem,
+    connection_cap_problem,
 )
 from chargescope.analyzer.records import (
     ByteRef,
@@ -284,6 +286,8 @@ cdef class TcpReassembler:
         state.finished = False
         if len(self._conns) >= self.max_connections:
             old = next(iter(self._conns.values()))
+            events.append(connection_cap_problem(old.conn, conn, self.max_connections,
+                                                 packet.frame))
             self._forget(old)
             if not old.finished:
                 self._close(old, -1, "evicted", packet.frame.ts_ns, events)
@@ -304,6 +308,9 @@ cdef class TcpReassembler:
         if start > half.next:
             self._buffer(state, direction, half, start, data, ref, ts, events)
             if half.pending_bytes > self.max_buffer or len(half.pending) > MAX_CHUNKS:
+                events.append(buffer_cap_problem(state.conn, direction, half.next,
+                                                 half.pending_bytes, len(half.pending),
+                                                 self.max_buffer, ref))
                 self._skip_to_pending(state, direction, half, ts, events)
             return
         if start < half.next:

@@ -1,7 +1,11 @@
-"""Every frame is accounted for: read = decoded + malformed + out of scope, on real captures.
+"""Every frame and every stream byte is accounted for, on real captures.
 
-Covers every capture under ../shared/corpus/pcaps (the whole set runs in a few seconds),
-the test captures, and the generated hostile set; `chargescope info` prints the identity.
+Frames: read = decoded + malformed + out of scope. Stream bytes, per reassembled TCP
+direction and decrypted TLS stream: bytes = consumed + undecodable + gap (each stream
+kind's totals, and no stream direction out of balance). Covers every capture under
+../shared/corpus/pcaps (the whole set runs through the full pipeline in a few seconds,
+so no sampling is needed), the test captures and the generated hostile set; `chargescope
+info` prints both identities.
 """
 
 from __future__ import annotations
@@ -54,6 +58,22 @@ def test_frames_read_equal_decoded_plus_malformed_plus_out_of_scope(path: Path) 
         pytest.skip("not a capture file")
     assert stats["frames"] == frames_read
     assert stats["frames"] == stats["decoded"] + stats["malformed"] + stats["out_of_scope"]
+    for kind, row in stats["streams"].items():
+        assert row["bytes"] == row["consumed"] + row["undecodable"] + row["gaps"], kind
+        assert row["unbalanced"] == 0 and row["unaccounted"] == 0, (kind, row)
+
+
+def test_the_stream_identity_covers_every_stream_kind() -> None:
+    """The corpus and test captures exercise every stream dissector, TLS plaintext too."""
+    kinds: set[str] = set()
+    for path in CAPTURES:
+        if CORPUS in path.parents and "TLS" not in path.name:
+            continue
+        try:
+            kinds |= set(_account(path)[0]["streams"])
+        except NotACaptureError:
+            continue
+    assert {"v2gtp", "websocket", "http", "tls", "tls/v2gtp"} <= kinds, kinds
 
 
 def test_info_prints_the_identity() -> None:
@@ -66,8 +86,17 @@ def test_info_prints_the_identity() -> None:
     assert line.split(":", 1)[1].split() == [
         str(stats["frames"]), "read", "=", str(stats["decoded"]), "decoded", "+",
         str(stats["malformed"]), "malformed", "+", str(stats["out_of_scope"]), "out", "of", "scope"]
+    heading = result.output.splitlines().index(
+        "Stream accounting:  bytes = consumed + undecodable + gap, per stream kind")
+    row = stats["streams"]["websocket"]
+    assert result.output.splitlines()[heading + 1].split() == [
+        "websocket:", str(row["streams"]), "streams,", str(row["bytes"]), "bytes", "=",
+        str(row["consumed"]), "consumed", "+", str(row["undecodable"]), "undecodable", "+",
+        str(row["gaps"]), "gap"]
     doc = json.loads(CliRunner().invoke(cli_main, ["info", "--json", str(path)]).output)
     doc = doc["captures"][0]
+    assert doc["stream_accounting"] == {k: {**v, "balanced": True}
+                                        for k, v in stats["streams"].items()}
     assert doc["accounting"] == {"read": stats["frames"], "decoded": stats["decoded"],
                                  "malformed": stats["malformed"],
                                  "out_of_scope": stats["out_of_scope"]}

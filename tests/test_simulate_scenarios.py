@@ -17,7 +17,7 @@ import pytest
 from chargescope.analyzer.simulate import linka, linkb, linkc
 from chargescope.analyzer.simulate.events import Http, Mme, Ocpp, V2g
 from chargescope.analyzer.simulate.facts import SECOND, Facts
-from chargescope.analyzer.simulate.scenarios import SCENARIOS, Fault
+from chargescope.analyzer.simulate.scenarios import SCENARIOS, Fault, forwarded_emaid
 
 REQUIRED = {"ac-eim-happy", "dc-pnc-happy", "iso20-dc-happy", "din-dc-happy", "slac-timeout",
             "cablecheck-failure", "auth-rejected-b", "token-unknown-c", "pnc-cert-failure",
@@ -79,8 +79,11 @@ def test_scripts_are_deterministic_and_time_ordered(name):
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_identities_agree_across_links(name):
+    """... except the one an injected fault changes: EMAID_MISMATCH's stale eMAID on B/C."""
     scn, facts, a, b, c = _run(name)
     ids = scn.ids
+    contract = forwarded_emaid(scn)
+    assert (contract != ids.emaid) == (Fault.EMAID_MISMATCH in scn.faults)
     setup = _bodies(a, "SessionSetupRes")
     if setup and scn.protocol != "din":
         assert setup[0]["EVSEID"] == ids.evse_id
@@ -88,14 +91,14 @@ def test_identities_agree_across_links(name):
         assert _bodies(a, "SessionSetupReq")[0]["EVCCID"] == ids.evccid
     for auth in _calls(b, "Authorize"):
         token = auth[3].get("idTag") or auth[3]["idToken"]["idToken"]
-        assert token == (ids.emaid if scn.payment == "PnC" else ids.rfid_uid)
+        assert token == (contract if scn.payment == "PnC" else ids.rfid_uid)
     for http in (e for e in c if isinstance(e, Http)):
         if "/tokens/" in http.path:
             assert ids.rfid_uid in http.path
         if http.path.endswith("/cdrs"):
             assert http.body["cdr_location"]["evse_id"] == ids.evse_id
             assert http.body["session_id"] == ids.ocpi_session_id
-            assert http.body["cdr_token"]["contract_id"] == ids.emaid
+            assert http.body["cdr_token"]["contract_id"] == contract
     if scn.payment == "PnC" and Fault.PNC_CERT not in scn.faults:
         assert _bodies(a, "PaymentDetailsReq")[0]["eMAID"] == ids.emaid
     for mme in (e for e in a if isinstance(e, Mme) and e.name == "CM_SLAC_MATCH"):

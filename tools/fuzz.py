@@ -191,7 +191,21 @@ def _feed_stream(dissector, data: bytes) -> list:
         out += dissector.on_data(StreamData(conn, direction, offsets[direction], chunk, i))
         offsets[direction] += len(chunk)
     out += dissector.on_close(StreamClose(conn, -1, len(out), "end-of-capture"))
+    check_books(dissector, offsets)
     return out
+
+
+def check_books(dissector, fed: list[int]) -> None:
+    """Every byte fed is consumed or reported undecodable (analyzer/accounting.py)."""
+    from chargescope.analyzer.accounting import StreamTotals, fold
+
+    account = getattr(dissector, "accounting", None)
+    if account is None:
+        return
+    totals: dict[str, StreamTotals] = {}
+    fold(totals, "stream", fed, [0, 0], fed, account)
+    if not all(row.balanced for row in totals.values()):
+        raise AssertionError(f"stream books unbalanced: fed {fed}, {account}")
 
 
 def dissector_conn(dissector):
@@ -244,6 +258,8 @@ def run_pipeline(data: bytes) -> None:
     s = pipe.stats
     if s.frames != s.decoded + s.malformed + s.out_of_scope or s.frames != len(frames):
         raise AssertionError(f"accounting broken: {s.as_dict()} for {len(frames)} frames")
+    if not all(row.balanced for row in s.streams.values()):
+        raise AssertionError(f"stream books unbalanced: {s.as_dict()['streams']}")
 
 
 def run_homeplug(data: bytes) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from chargescope.analyzer.correlate.keys import identity_tokens, normalise
+from chargescope.analyzer.correlate.keys import emaid_core, emaids, identity_tokens, normalise
 from chargescope.analyzer.correlate.model import ClockOffset, LinkEvent, LinkSession
 from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.records import Finding, FindingSpec, Severity
@@ -262,14 +262,38 @@ def evse_id_mismatch(parts, ctx):
 
 
 def identity_mismatch(parts, ctx):
+    """A's contract vs a non-eMAID token on B (an RFID card where PnC was expected);
+    eMAID against eMAID is `emaid_mismatch`'s."""
     a = {t for p in _link(parts, "A") if p.keys.get("emaid")
          for t in identity_tokens({"emaid": p.keys["emaid"]})}
     b = {t for p in _link(parts, "B") if p.keys.get("id_token")
+         and not emaid_core(p.keys["id_token"])
          for t in identity_tokens({"id_token": p.keys["id_token"]})}
     if a and b and not a & b:
         part = _link(parts, "B")[0]
         yield Hit(f"The EV presented contract {', '.join(sorted(a))} on link A but the charger "
                   f"authorized {', '.join(sorted(b))} on link B", ctx.t(part, part.start_ns))
+
+
+def emaid_mismatch(parts, ctx):
+    """The contract (eMAID) named on two links differs: the EV's contract certificate on A,
+    the idToken of type eMAID / idTag on B, the token contract_id / uid on C. Compared
+    without separators, case and check digit (`keys.emaid_core`)."""
+    by_link: dict[str, dict[str, str]] = {}
+    for part in parts:
+        for core, sent in emaids(part.keys).items():
+            by_link.setdefault(part.link, {}).setdefault(core, sent)
+    links = sorted(by_link)
+    for i, x in enumerate(links):
+        for y in links[i + 1:]:
+            if not by_link[x].keys() & by_link[y].keys():
+                part = min((p for p in parts if p.link in (x, y) and emaids(p.keys)),
+                           key=lambda p: ctx.t(p, p.start_ns))
+                named = "; ".join(f"link {link}: {', '.join(sorted(by_link[link].values()))}"
+                                  for link in links)
+                yield Hit(f"The charging session names different contracts (eMAIDs): {named}",
+                          ctx.t(part, part.start_ns))
+                return
 
 
 def unmatched_part(parts, ctx):
@@ -336,6 +360,9 @@ RULES: tuple[tuple[FindingSpec, Rule], ...] = (
     (FindingSpec("xlink.identity.mismatch", W, "security",
                  "Contract presented on link A differs from the identity authorized on link B"),
      identity_mismatch),
+    (FindingSpec("xlink.emaid.mismatch", E, "security",
+                 "One charging session carries different eMAIDs on links A, B and C "
+                 "(contract certificate, OCPP idToken, OCPI token)"), emaid_mismatch),
     (FindingSpec("xlink.join.unmatched", N, "correlation",
                  "Per-link session could not be joined although other links were captured"),
      unmatched_part),

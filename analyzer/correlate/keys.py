@@ -2,8 +2,9 @@
 
 The same fact is spelled differently per link: an ISO 15118 EVSEID `DE*ABC*E123*1`
 is `DEABCE1231` in an OCPI evse_id without separators; an eMAID `DE-ABC-C12345678-X`
-may arrive as `DEABCC12345678X` in an OCPP idToken. Keys are compared only after
-`normalise` so that a join never fails on punctuation or case.
+may arrive as `DEABCC12345678X` in an OCPP idToken, or without its optional check digit
+(`DEABCC12345678`). Keys are compared only after `normalise` so that a join never fails on
+punctuation, case or a dropped check digit.
 """
 
 from __future__ import annotations
@@ -33,6 +34,19 @@ KEY_NAMES: dict[str, str] = {
 }
 
 _SEPARATORS = re.compile(r"[\s*\-_:.]")
+# ISO 15118-2 Annex H / DIN SPEC 91286 eMAID without separators: country (2 letters),
+# provider (3), eMA instance (9), optional check digit (1)
+_EMAID = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[A-Z0-9]{9}[A-Z0-9]?")
+EMAID_CORE_LEN = 14
+
+
+def emaid_core(value: object) -> str:
+    """An eMAID in comparable form: no separators, upper case, no check digit.
+
+    '' when `value` is not shaped like an eMAID (an RFID uid, a UUID, ...).
+    """
+    text = _SEPARATORS.sub("", str(value or "")).upper()
+    return text[:EMAID_CORE_LEN] if _EMAID.fullmatch(text) else ""
 
 
 def normalise(name: str, value: object) -> str:
@@ -75,11 +89,24 @@ def identity_tokens(keys: dict[str, str]) -> set[str]:
     """The contract/token identities a session carries, in one comparable space.
 
     eMAID on A, idToken on B and contract_id / token uid on C all name the payer;
-    an OCPP idToken may be the eMAID itself (PnC) or an RFID uid (EIM).
+    an OCPP idToken may be the eMAID itself (PnC) or an RFID uid (EIM). eMAIDs are
+    compared without their optional check digit.
     """
     out = set()
     for name in ("emaid", "id_token", "token_uid"):
         value = keys.get(name, "")
         if value:
-            out.add(_SEPARATORS.sub("", value).upper())
+            out.add(emaid_core(value) or _SEPARATORS.sub("", value).upper())
+    return out
+
+
+def emaids(keys: dict[str, str]) -> dict[str, str]:
+    """The eMAIDs a part names, core form -> as sent: its contract id, or else the tokens
+    shaped like one (an OCPP 1.6 idTag, an OCPI token uid)."""
+    names = ("emaid",) if emaid_core(keys.get("emaid", "")) else ("id_token", "token_uid")
+    out: dict[str, str] = {}
+    for name in names:
+        core = emaid_core(keys.get(name, ""))
+        if core:
+            out.setdefault(core, str(keys[name]))
     return out

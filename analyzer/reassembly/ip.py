@@ -32,6 +32,8 @@ PROBLEM_KINDS: dict[str, str] = {
     "ip.fragment.length_conflict": "two last fragments disagree on the datagram length",
     "ip.fragment.overlap_conflict": "overlapping fragments with different bytes (first kept)",
     "ip.fragment.incomplete": "datagram still missing fragments at timeout, limit or end",
+    "limit.ip.fragments": "fragments held reached the ip-fragments cap (Limits.ip_fragments); "
+                          "the oldest incomplete datagram was given up",
 }
 
 
@@ -117,6 +119,10 @@ class IpDefragmenter:
             return self._rebuild(dgram, packet), problems
         while self._held > self.max_bytes and self._pending:
             old_key, old = self._pending.popitem(last=False)
+            problems.append(Problem(
+                "limit.ip.fragments", f"{self._held} bytes of IP fragments held, over the "
+                f"ip-fragments cap of {self.max_bytes}; the oldest incomplete datagram is "
+                "given up", frame.source, frame.number, 0, "frame"))
             self._held -= old.held
             problems.append(_incomplete(old_key, old, "memory limit reached"))
         return None, problems

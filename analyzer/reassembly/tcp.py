@@ -65,6 +65,10 @@ MAX_PENDING_CHUNKS = 1024  # out-of-order pieces per direction (hostile 1-byte s
 
 PROBLEM_KINDS: dict[str, str] = {
     "tcp.overlap.conflict": "retransmitted or overlapping bytes differ (first copy kept)",
+    "limit.tcp.buffer": "out-of-order bytes held behind a gap reached the tcp-buffer cap "
+                        "(Limits.tcp_buffer); the gap was declared lost",
+    "limit.tcp.connections": "connections tracked reached the tcp-connections cap "
+                             "(Limits.tcp_connections); the least recently active was closed",
 }
 
 
@@ -273,6 +277,8 @@ class TcpReassembler:
         state = _Conn(conn, ckey, rkey if ckey is key else key, packet.frame.ts_ns)
         if len(self._conns) >= self.max_connections:  # e.g. a SYN scan: evict the stalest
             old = next(iter(self._conns.values()))
+            events.append(connection_cap_problem(old.conn, conn, self.max_connections,
+                                                 packet.frame))
             self._forget(old)
             if not old.finished:
                 self._close(old, -1, "evicted", packet.frame.ts_ns, events)
@@ -293,6 +299,9 @@ class TcpReassembler:
         if start > half.next:
             self._buffer(state, direction, half, start, data, ref, ts, events)
             if half.pending_bytes > self.max_buffer or len(half.pending) > MAX_PENDING_CHUNKS:
+                events.append(buffer_cap_problem(state.conn, direction, half.next,
+                                                 half.pending_bytes, len(half.pending),
+                                                 self.max_buffer, ref))
                 self._skip_to_pending(state, direction, half, ts, events)
             return
         if start < half.next:
@@ -449,6 +458,27 @@ def _piece(lo: int, hi: int, start: int, data: bytes, ref: ByteRef, ts: int) -> 
     skip = lo - start
     return _Chunk(lo, data[skip:hi - start],
                   ByteRef(ref.source, ref.frame, ref.start + skip, hi - lo), ts)
+
+
+def buffer_cap_problem(conn: Connection, direction: int, offset: int, held: int, pieces: int,
+                       cap: int, ref: ByteRef) -> Problem:
+    """The tcp-buffer cap was hit (shared by both twins: same text, same fields)."""
+    side = "client" if direction == 0 else "server"
+    what = (f"{held} bytes held, over the tcp-buffer cap of {cap}" if held > cap else
+            f"{pieces} pieces held, over {MAX_PENDING_CHUNKS}")
+    return Problem("limit.tcp.buffer",
+                   f"TCP stream {conn.index} {side}: out-of-order data waiting behind the gap "
+                   f"at stream offset {offset}: {what}; the missing bytes are reported as a "
+                   "gap and the held bytes delivered", ref.source, ref.frame, offset, "stream")
+
+
+def connection_cap_problem(old: Connection, new: Connection, cap: int, frame) -> Problem:
+    """The tcp-connections cap was hit: `old` is closed ("evicted") to track `new`."""
+    return Problem("limit.tcp.connections",
+                   f"{cap} TCP connections tracked (tcp-connections cap): TCP stream "
+                   f"{old.index} ({old.client} -> {old.server}), the least recently active, "
+                   f"is closed to track TCP stream {new.index}", frame.source, frame.number,
+                   0, "frame")
 
 
 def _conflict(state: _Conn, direction: int, offset: int, length: int, ref: ByteRef) -> Problem:

@@ -17,7 +17,7 @@ from typing import Any
 from chargescope.analyzer.simulate.events import Ocpp, WsOpen
 from chargescope.analyzer.simulate.facts import MS, SECOND, Facts
 from chargescope.analyzer.simulate.pki import contract_chain
-from chargescope.analyzer.simulate.scenarios import Fault, Scenario
+from chargescope.analyzer.simulate.scenarios import Fault, Scenario, forwarded_emaid
 
 BOOT_LEAD_NS = 8 * SECOND  # the capture starts with the charger (re)connecting
 HEARTBEAT_S = 60
@@ -187,7 +187,7 @@ def _session(conv: Conversation, scn: Scenario, facts: Facts, v16: bool,
                       {"idTagInfo": {"status": "Accepted" if accepted else "Invalid"}},
                       answer_ns=facts.auth_answer_ns)
         else:
-            token = ({"idToken": ids.emaid, "type": "eMAID"} if pnc else
+            token = ({"idToken": forwarded_emaid(scn), "type": "eMAID"} if pnc else
                      {"idToken": ids.rfid_uid, "type": "ISO14443"})
             payload: dict[str, Any] = {"idToken": token}
             result: dict[str, Any] = {"idTokenInfo": {"status": "Accepted" if accepted else
@@ -244,7 +244,7 @@ class _Transaction:
             "evse": {"id": 1, "connectorId": ids.connector_id},
             "meterValue": [_sampled(self.facts, ts_ns, context, False)]}
         if idtoken:
-            payload["idToken"] = ({"idToken": ids.emaid, "type": "eMAID"}
+            payload["idToken"] = ({"idToken": forwarded_emaid(self.scn), "type": "eMAID"}
                                   if self.scn.payment == "PnC" else
                                   {"idToken": ids.rfid_uid, "type": "ISO14443"})
         result = {"idTokenInfo": {"status": "Accepted"}} if idtoken else {}

@@ -14,7 +14,7 @@ from typing import Any
 from chargescope.analyzer.simulate.events import Http
 from chargescope.analyzer.simulate.facts import MS, SECOND, Facts
 from chargescope.analyzer.simulate.linkb import iso_time
-from chargescope.analyzer.simulate.scenarios import Fault, Scenario
+from chargescope.analyzer.simulate.scenarios import Fault, Scenario, forwarded_emaid
 
 VERSION = "2.2.1"
 PATCH_PERIOD_NS = 15 * SECOND
@@ -46,9 +46,10 @@ def token(scn: Scenario, ts_ns: int) -> dict:
     """The OCPI Token of the session's payer (RFID for EIM, contract for PnC)."""
     ids = scn.ids
     pnc = scn.payment == "PnC"
+    emaid = forwarded_emaid(scn)  # the CPO reports the contract the charger forwarded
     return {"country_code": ids.emsp_party[0], "party_id": ids.emsp_party[1],
-            "uid": ids.emaid.replace("-", "") if pnc else ids.rfid_uid,
-            "type": "OTHER" if pnc else "RFID", "contract_id": ids.emaid,
+            "uid": emaid.replace("-", "") if pnc else ids.rfid_uid,
+            "type": "OTHER" if pnc else "RFID", "contract_id": emaid,
             "issuer": "Simulated eMSP", "valid": True, "whitelist": "ALLOWED",
             "last_updated": iso_time(ts_ns - 86400 * SECOND)}
 

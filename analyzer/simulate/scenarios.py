@@ -33,6 +33,7 @@ class Fault(enum.StrEnum):
     ENERGY_MISMATCH = "energy-mismatch"  # CDR total_energy disagrees with the OCPP meter
     OCPI_RESULT_TIMEOUT = "ocpi-result-timeout"  # START_SESSION accepted, no result, no session
     CLOCK_SKEW = "clock-skew"  # a capture source's clock is off by more than the 5 s threshold
+    EMAID_MISMATCH = "emaid-mismatch"  # the charger forwards a stale eMAID on B (and so on C)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +174,24 @@ _CATALOGUE: tuple[Scenario, ...] = (
            "A happy AC session, but the CSMS host's clock runs 7.5 s ahead of the PLC sniffer",
            {Fault.CLOCK_SKEW}, {"xlink.clock.offset"},
            clock_offsets_ns=(("plc", 0), ("csms", 7_500_000_000), ("ocpi", -1_100_000_000))),
+    _fault(_DC_PNC, "pnc-emaid-mismatch",
+           "Plug & Charge: the EV presents its contract certificate on A, but the charger "
+           "forwards a stale eMAID in Authorize / TransactionEvent on B, which the CPO "
+           "then reports in the OCPI session and CDR on C", {Fault.EMAID_MISMATCH},
+           {"xlink.emaid.mismatch"}),
 )
+
+
+def forwarded_emaid(scn: Scenario) -> str:
+    """The eMAID the charger forwards to the CSMS on link B (and the CPO reports on link C):
+    the EV's own, or with EMAID_MISMATCH a stale one (an earlier contract of the same eMSP
+    cached by the charger) while link A carries the EV's contract certificate."""
+    emaid = scn.ids.emaid
+    if Fault.EMAID_MISMATCH not in scn.faults:
+        return emaid
+    country, provider, instance, check = emaid.split("-")
+    return f"{country}-{provider}-C{(int(instance[1:]) + 4711) % 10**8:08d}-{check}"
+
 
 SLOT_NS = 900 * SECOND  # scenarios happen one after another at the same site
 

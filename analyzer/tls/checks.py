@@ -38,6 +38,18 @@ TLS_FINDINGS: tuple[FindingSpec, ...] = (
                 "(leaf without digitalSignature, CA without keyCertSign)"),
     FindingSpec("tls.certificate.unparsable", W, "malformed",
                 "a certificate in a Certificate message is not valid DER X.509"),
+    # Neither ISO 15118 nor the OCPP security profiles have a renegotiation step: a second
+    # handshake inside the channel is outside both session models (ISO 15118-20 and OCPP
+    # over TLS 1.3 cannot renegotiate at all, RFC 8446 §4.1.2 / §4.6), and BCP 195 allows
+    # it in TLS 1.2 only with the RFC 5746 extension.
+    FindingSpec("tls.renegotiation", W, "security",
+                "a TLS 1.2 connection renegotiated: a second handshake inside the encrypted "
+                "channel, which no ISO 15118 or OCPP session step calls for",
+                "RFC 9325 §3.5"),
+    FindingSpec("tls.renegotiation.insecure", E, "security",
+                "renegotiation on a connection that did not negotiate RFC 5746 secure "
+                "renegotiation (renegotiation_info): open to prefix injection "
+                "(CVE-2009-3555)", "RFC 5746 §4.4 / RFC 9325 §3.5"),
 )
 _NS = 1_000_000_000
 # capture clocks before this are unset device clocks (1970 boot time), not real time:
@@ -50,6 +62,8 @@ class _Conn:
     link: str = ""
     version: str = ""
     suite_code: int = -1
+    secure_renegotiation: bool | None = None  # the first ServerHello's RFC 5746 answer
+    renegotiated: bool = False  # reported once per connection
 
 
 @dataclass(slots=True)
@@ -64,6 +78,10 @@ class TlsChecker:
         fields = message.fields.get("tls", {})
         key = (min(message.src, message.dst), fields.get("tcp_stream", -1))
         conn = self.conns.setdefault(key, _Conn(str(message.link)))
+        if fields.get("renegotiation") and message.name in ("HelloRequest", "ClientHello"):
+            self._renegotiation(message, conn)
+        if message.name == "ServerHello" and conn.secure_renegotiation is None:
+            conn.secure_renegotiation = fields.get("secure_renegotiation")
         if message.name == "ServerHello" and "version" in fields:
             conn.version = fields["version"]
             conn.suite_code = fields.get("cipher_suite_code", -1)
@@ -94,6 +112,18 @@ class TlsChecker:
         elif version == "TLS 1.3" and suite not in ISO15118_20_SUITES:
             self._make("tls.cipher.not_iso15118_20", f"SECC {message.src} chose "
                        f"{suite_name(suite)}", message, cipher_suite=suite_name(suite))
+
+    def _renegotiation(self, message: Message, conn: _Conn) -> None:
+        if conn.renegotiated:
+            return
+        conn.renegotiated = True
+        who = "server" if message.name == "HelloRequest" else "client"
+        self._make("tls.renegotiation", f"{message.src} ({who}) started a renegotiation "
+                   "inside the encrypted channel", message, initiator=who)
+        if conn.secure_renegotiation is False:
+            self._make("tls.renegotiation.insecure", f"{message.src} renegotiated although "
+                       "the first handshake did not agree RFC 5746 secure renegotiation",
+                       message, initiator=who)
 
     def _alert(self, message: Message, fields: dict) -> None:
         description = fields.get("description", "")

@@ -6,7 +6,8 @@ OCPP payloads (CertificateSigned PEM chains, Get15118EVCertificate EXI requests/
 described (subject, issuer, validity, key usage, eMAID). `PncChecker` verifies each chain:
 validity at the message's time, issuer/subject links and signatures between consecutive
 certificates, the root against user-supplied trust anchors (V2G, MO, OEM roots), and the
-eMAID of PaymentDetailsReq against the contract certificate's subject CN.
+eMAID of PaymentDetailsReq against the contract certificate's subject CN; and the xmldsig
+signatures of signed V2G messages (`xmldsig.SignatureChecker`, its findings included).
 
     from chargescope.analyzer.tls.pnc import PNC_FINDINGS, PncChecker, load_trust_anchors
 """
@@ -26,6 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.records import Finding, FindingSpec, Message, Severity
+from chargescope.analyzer.tls.xmldsig import SignatureChecker
 
 E, W = Severity.ERROR, Severity.WARNING
 PNC_FINDINGS: tuple[FindingSpec, ...] = (
@@ -184,6 +186,51 @@ def ocpp_chains(payload: dict) -> Iterator[CertChain]:
             break
 
 
+# messages that carry the EV's contract (its certificate chain and/or the eMAID itself)
+CONTRACT_MESSAGES = frozenset({"PaymentDetailsReq", "CertificateInstallationRes",
+                               "CertificateUpdateRes", "AuthorizationReq"})
+_CONTRACT_CHAINS = ("ContractSignatureCertChain", "ContractCertificateChain")
+
+
+def contract_emaid(message: Message) -> str:
+    """The eMAID of the contract a V2G message carries: its eMAID element (ISO 15118-2
+    PaymentDetailsReq, CertificateInstallation/UpdateRes), else the contract certificate's
+    subject CN (ISO 15118-20 AuthorizationReq PnC / CertificateInstallationRes carry no
+    eMAID element); '' when the message carries none (or is a FAILED response with
+    placeholder chains). The two disagreeing is `pnc.emaid.mismatch`'s finding."""
+    if message.name not in CONTRACT_MESSAGES or _failed_response(message.fields):
+        return ""
+    found = _find_emaid(message.fields)
+    if found:
+        return found
+    for chain in find_chains(message.fields):
+        leaf = chain.certificates[0] if chain.certificates else None
+        if chain.element in _CONTRACT_CHAINS and leaf is not None:
+            cn = describe(leaf)["common_name"]
+            if cn:
+                return str(cn)
+    return ""
+
+
+def _find_emaid(tree: Any) -> str:
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key == "eMAID":
+                value = value.get("value") if isinstance(value, dict) else value
+                if isinstance(value, str) and value:
+                    return value
+            elif isinstance(value, dict | list):
+                found = _find_emaid(value)
+                if found:
+                    return found
+    elif isinstance(tree, list):
+        for value in tree:
+            found = _find_emaid(value)
+            if found:
+                return found
+    return ""
+
+
 def _normalise_emaid(text: str) -> str:
     return text.replace("-", "").replace(" ", "").upper()
 
@@ -205,6 +252,7 @@ class PncChecker:
     anchors: list[x509.Certificate] = field(default_factory=list)
     registry: FindingRegistry = field(default_factory=lambda: FindingRegistry(PNC_FINDINGS))
     findings: list[Finding] = field(default_factory=list)
+    signatures: SignatureChecker = field(default_factory=SignatureChecker)
 
     def feed(self, message: Message) -> None:
         if message.protocol == "ocpp":
@@ -215,6 +263,7 @@ class PncChecker:
             return
         if message.protocol != "exi" or _failed_response(message.fields):
             return  # a FAILED response fills its mandatory chains with placeholders
+        self.signatures.feed(message)
         for chain in find_chains(message.fields):
             self._check(message, chain)
         body = message.fields.get("V2G_Message", {}).get("Body", {})
@@ -223,7 +272,7 @@ class PncChecker:
             self._emaid(message, payment)
 
     def finish(self) -> list[Finding]:
-        return self.findings
+        return self.findings + self.signatures.finish()
 
     def _make(self, code: str, text: str, message: Message, **extra) -> None:
         self.findings.append(self.registry.make(code, text, ts_ns=message.ts_ns,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from chargescope.analyzer.correlate.model import LinkEvent, LinkSession
 from chargescope.analyzer.records import Message
+from chargescope.analyzer.tls.pnc import CONTRACT_MESSAGES, contract_emaid
 from chargescope.analyzer.v2g.records import LinkAReport, V2GSession
 from chargescope.analyzer.v2g.tree import body
 
@@ -93,8 +94,8 @@ def link_sessions(report: LinkAReport, source: str) -> list[LinkSession]:
     for s in report.sessions:
         keys = {k: v for k, v in (("session_id", s.session_id), ("evccid", s.evcc_id),
                                   ("evse_id", s.evse_id)) if v}
-        emaid = next((str(body(m).get("eMAID")) for m in s.messages
-                      if m.name == "PaymentDetailsReq" and body(m).get("eMAID")), "")
+        emaid = next((found for m in s.messages
+                      if m.name in CONTRACT_MESSAGES and (found := contract_emaid(m))), "")
         if emaid:
             keys["emaid"] = emaid
         out.append(LinkSession(

@@ -18,6 +18,7 @@ from chargescope.cli.common import (
     EXIT_OK,
     SOURCE_SUFFIXES,
     capture_options,
+    current_limits,
     diag,
     emit_json,
     expand_captures,
@@ -58,7 +59,7 @@ def command(captures, as_json, keylog, site, show_secrets, export_dir, export_fo
         site_map = SiteMap.load(site) if site else None
         bar = ProgressBar() if sys.stderr.isatty() else None
         result = analyze(paths, site_map, keep_messages=bool(export_dir), keylog_files=keylog,
-                         on_bytes=bar.update if bar else None)
+                         on_bytes=bar.update if bar else None, limits=current_limits())
         if bar:
             bar.close()
     except (UnreadableSource, SiteMapError) as exc:

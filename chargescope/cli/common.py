@@ -28,10 +28,42 @@ def capture_options(func: Callable) -> Callable:
                      help="Site map (TOML) joining charger ids, EVSE ids and MACs."),
         click.option("--show-secrets", is_flag=True,
                      help="Show passwords, keys and tokens instead of masking them."),
+        click.option("--limit", "limits", multiple=True, metavar="KEY=VALUE",
+                     expose_value=False, callback=_store_limits,
+                     help="Lower or raise a resource cap; may repeat. Hitting one is a "
+                          "warning finding, never fatal. Sizes take KiB/MiB/GiB. Defaults: "
+                          + _limit_defaults() + "."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+LIMITS_KEY = "chargescope.limits"
+
+
+def _limit_defaults() -> str:
+    from chargescope.analyzer.limits import defaults_help
+
+    return defaults_help()
+
+
+def _store_limits(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> None:
+    """Parse --limit into a `Limits` kept on the context (verbs read `current_limits()`)."""
+    from chargescope.analyzer.limits import parse_limit_options
+
+    try:
+        ctx.meta[LIMITS_KEY] = parse_limit_options(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+
+
+def current_limits():
+    """The `Limits` of this command line (--limit options over the defaults)."""
+    from chargescope.analyzer.limits import DEFAULT_LIMITS
+
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(LIMITS_KEY, DEFAULT_LIMITS) if ctx is not None else DEFAULT_LIMITS
 
 
 # ".dump": what tcpdump users (EVerest logfiles among them) name plain libpcap files

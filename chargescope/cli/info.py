@@ -7,10 +7,18 @@ from pathlib import Path
 
 import click
 
+from chargescope.analyzer.accounting import StreamTotals, identity_text
 from chargescope.analyzer.capture.linktypes import linktype_name
 from chargescope.analyzer.capture.model import NotACaptureError
 from chargescope.analyzer.capture.summary import CaptureSummary, summarize
-from chargescope.cli.common import EXIT_BAD_INPUT, capture_options, diag, emit_json, expand_captures
+from chargescope.cli.common import (
+    EXIT_BAD_INPUT,
+    capture_options,
+    current_limits,
+    diag,
+    emit_json,
+    expand_captures,
+)
 
 
 def utc_text(ts_ns: int | None) -> str:
@@ -41,7 +49,24 @@ def protocols_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {counts[k]}" for k in keys)
 
 
-def summary_text(s: CaptureSummary) -> str:
+def stream_accounting(path: Path, keylog: tuple[Path, ...] = (), limits=None
+                      ) -> dict[str, StreamTotals]:
+    """Run the whole pipeline (every dissector) over one capture: the byte identity of
+    its reassembled streams per stream kind (analyzer/accounting.py)."""
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.analyzer.limits import DEFAULT_LIMITS
+    from chargescope.analyzer.pipeline import Pipeline
+    from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
+
+    keys = load_key_logs(keylog)
+    with open_capture(path) as capture:
+        pipeline = Pipeline(keylog=keys, limits=limits or DEFAULT_LIMITS)
+        for _ in pipeline.run(frames_with_secrets(capture, keys)):
+            pass
+    return dict(sorted(pipeline.stats.streams.items()))
+
+
+def summary_text(s: CaptureSummary, streams: dict[str, StreamTotals] | None = None) -> str:
     fmt = s.format + (f" {s.version}" if s.version else "")
     if s.compressed:
         fmt += ", gzip-compressed"
@@ -69,6 +94,9 @@ def summary_text(s: CaptureSummary) -> str:
         a = accounting(s)
         lines.append(f"Frame accounting:   {a['read']} read = {a['decoded']} decoded + "
                      f"{a['malformed']} malformed + {a['out_of_scope']} out of scope")
+    if streams:
+        lines.append("Stream accounting:  bytes = consumed + undecodable + gap, per stream kind")
+        lines.extend(f"  {identity_text(kind, row)}" for kind, row in streams.items())
     if s.secrets:
         lines.append("Decryption secrets: " + ", ".join(f"{name} ({size} bytes)"
                                                         for name, size in s.secrets))
@@ -89,7 +117,7 @@ def accounting(s: CaptureSummary) -> dict[str, int]:
             "out_of_scope": s.protocols.get("out-of-scope", 0)}
 
 
-def summary_json(s: CaptureSummary) -> dict:
+def summary_json(s: CaptureSummary, streams: dict[str, StreamTotals] | None = None) -> dict:
     return {
         "path": s.path, "format": s.format, "compressed": s.compressed, "version": s.version,
         "sections": s.sections,
@@ -104,6 +132,8 @@ def summary_json(s: CaptureSummary) -> dict:
         "secrets": [{"type": name, "bytes": size} for name, size in s.secrets],
         "names": s.names, "skipped_blocks": s.skipped_blocks, "protocols": s.protocols,
         **({"accounting": accounting(s)} if s.protocols else {}),
+        **({"stream_accounting": {k: {**v.as_dict(), "balanced": v.balanced}
+                                  for k, v in streams.items()}} if streams is not None else {}),
         "problems": [{"kind": p.kind, "detail": p.detail, "frame": p.frame, "offset": p.offset}
                      for p in s.problems],
     }
@@ -125,17 +155,23 @@ def command(ctx: click.Context, captures: tuple[Path, ...], as_json: bool,
     if not paths:
         diag("info: no capture files found")
         ctx.exit(EXIT_BAD_INPUT)
-    summaries: list[CaptureSummary] = []
+    summaries: list[tuple[CaptureSummary, dict[str, StreamTotals] | None]] = []
     unreadable = 0
     for path in paths:
         try:
-            summaries.append(summarize(path, convert=True))
+            summary = summarize(path, convert=True)
         except (NotACaptureError, OSError) as exc:
             diag(f"info: {exc}")
             unreadable += 1
+            continue
+        try:  # converted formats (tshark) are summarised but not dissected here
+            streams = stream_accounting(path, keylog, current_limits())
+        except NotACaptureError:
+            streams = None
+        summaries.append((summary, streams))
     if as_json:
-        emit_json({"captures": [summary_json(s) for s in summaries]})
+        emit_json({"captures": [summary_json(s, st) for s, st in summaries]})
     elif summaries:
-        click.echo("\n\n".join(summary_text(s) for s in summaries))
+        click.echo("\n\n".join(summary_text(s, st) for s, st in summaries))
     if unreadable:
         ctx.exit(EXIT_BAD_INPUT)

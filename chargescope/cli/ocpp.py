@@ -18,6 +18,7 @@ from chargescope.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     capture_options,
+    current_limits,
     diag,
     emit_json,
     expand_captures,
@@ -232,8 +233,10 @@ def _capture_messages(path: Path, options: WebSocketOptions, version: str | None
     from chargescope.dissectors.ocpp import stream_handoff
 
     keylog = load_key_logs(keylog_files)  # wss: decrypted into the WebSocket dissector
-    pipeline = Pipeline(frame_handoffs=(), keylog=keylog,
-                        stream_handoffs=(stream_handoff(options, version, validate),))
+    limits = current_limits()
+    pipeline = Pipeline(frame_handoffs=(), keylog=keylog, limits=limits,
+                        stream_handoffs=(stream_handoff(options, version, validate,
+                                                        max_pending=limits.ocpp_pending),))
     with open_capture(path) as cap:
         for item in pipeline.run(frames_with_secrets(cap, keylog)):
             if isinstance(item, Problem):
@@ -274,6 +277,8 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
     validate: bool | frozenset[str] = False if no_validate else (
         frozenset(skip_actions) if skip_actions else True)
     analyzer = OcppAnalyzer(call_timeout_ns=int(call_timeout * 1e9))
+    if max_message_size == DEFAULT_MAX_MESSAGE:  # --limit ws-message=... says the same
+        max_message_size = current_limits().ws_message
     options = WebSocketOptions(max_message_size=max_message_size, show_secrets=show_secrets)
     keep = [] if (as_json or list_messages) else None
     problems: list[Problem] = []

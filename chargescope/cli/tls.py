@@ -13,6 +13,7 @@ from chargescope.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
     capture_options,
+    current_limits,
     diag,
     emit_json,
     expand_captures,
@@ -31,6 +32,8 @@ class _Connection:
     server_certificates: list[dict] = field(default_factory=list)
     client_certificates: list[dict] = field(default_factory=list)  # mutual TLS
     alerts: list[str] = field(default_factory=list)
+    secure_renegotiation: bool | None = None  # RFC 5746 agreed in the first handshake
+    renegotiations: int = 0  # TLS 1.2 handshakes inside the encrypted channel
     decrypted: bool | None = None  # None: nothing protected seen
     problems: list[str] = field(default_factory=list)
 
@@ -40,6 +43,10 @@ class _Connection:
             self.server_name, self.alpn = f.get("server_name", []), f.get("alpn", [])
         elif message.name == "ServerHello":
             self.version, self.cipher = f.get("version", ""), f.get("cipher_suite", "")
+            if f.get("renegotiation"):
+                self.renegotiations += 1
+            elif self.secure_renegotiation is None:
+                self.secure_renegotiation = f.get("secure_renegotiation")
         elif message.name == "Certificate" and f.get("certificates"):
             if message.src == self.server:
                 self.server_certificates = f["certificates"]
@@ -70,7 +77,8 @@ def analyse(path: Path, keylog_files: tuple[Path, ...], anchors: list) -> dict:
     chains: list[dict] = []
     tls_checks, pnc_checks = TlsChecker(), PncChecker(anchors)
     with open_capture(path) as capture:
-        for item in Pipeline(keylog=keylog).run(frames_with_secrets(capture, keylog)):
+        for item in Pipeline(keylog=keylog, limits=current_limits()).run(
+                frames_with_secrets(capture, keylog)):
             if not isinstance(item, Message):
                 continue
             if item.protocol == "tls":
@@ -92,8 +100,13 @@ def analyse(path: Path, keylog_files: tuple[Path, ...], anchors: list) -> dict:
                                    "certificates": [describe(c) for c in chain.certificates
                                                     if c is not None]})
     findings = tls_checks.finish() + pnc_checks.finish()
+    signatures = [{"message": s.message, "ts_ns": s.ts_ns, "method": s.method,
+                   "signer": s.signer, "certificate": s.certificate, "status": s.status,
+                   "references": [{"uri": r.uri, "element": r.element, "status": r.status}
+                                  for r in s.references]}
+                  for s in pnc_checks.signatures.checks]
     return {"capture": str(path), "connections": [vars(c) for c in conns.values()],
-            "chains": chains, "key_log": {"entries": len(keylog), "origins": keylog.origins,
+            "chains": chains, "signatures": signatures, "key_log": {"entries": len(keylog), "origins": keylog.origins,
                                           "rejected_lines": len(keylog.errors)},
             "findings": [{"code": f.code, "severity": f.severity.name.lower(), "text": f.text,
                           "ts_ns": f.ts_ns, "link": f.link} for f in findings],
@@ -116,6 +129,10 @@ def _print(doc: dict) -> None:
             click.echo(f"    {side} cert {cert.get('subject', cert.get('error'))}  issuer "
                        f"{cert.get('issuer', '-')}  valid {cert.get('not_before', '?')[:10]}"
                        f"..{cert.get('not_after', '?')[:10]}")
+        if c["renegotiations"]:
+            secure = {True: "secure (RFC 5746)", False: "INSECURE (no RFC 5746)", None: "?"}
+            click.echo(f"    renegotiated {c['renegotiations']}x, "
+                       f"{secure[c['secure_renegotiation']]}")
         for alert in c["alerts"]:
             click.echo(f"    alert {alert}")
     for chain in doc["chains"]:
@@ -124,6 +141,11 @@ def _print(doc: dict) -> None:
             click.echo(f"    {cert['common_name']}  issuer {cert['issuer']}  valid "
                        f"{cert['not_before'][:10]}..{cert['not_after'][:10]}  "
                        f"key usage {','.join(cert['key_usage'] or ['-'])}")
+    for sig in doc["signatures"]:
+        refs = ", ".join(f"{r['uri']} {r['element'] or '?'} {r['status']}"
+                         for r in sig["references"])
+        signer = f"{sig['signer']} {sig['certificate']}".strip() or "signer unknown"
+        click.echo(f"  {sig['message']} signature {sig['status']}  ({signer}; {refs})")
     for f in doc["findings"]:
         click.echo(f"  {f['severity'].upper():7} {f['code']}: {f['text']}")
 

@@ -22,6 +22,7 @@ from chargescope.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     capture_options,
+    current_limits,
     diag,
     emit_json,
     expand_captures,
@@ -42,7 +43,8 @@ def analyse_capture(path: Path, keylog_files: tuple[Path, ...] = ()
     problems: list[Problem] = []
     keylog = load_key_logs(keylog_files)
     with open_capture(path) as capture:
-        for item in Pipeline(keylog=keylog).run(frames_with_secrets(capture, keylog)):
+        for item in Pipeline(keylog=keylog, limits=current_limits()).run(
+                frames_with_secrets(capture, keylog)):
             if isinstance(item, Message):
                 if item.protocol in LINK_A_PROTOCOLS:
                     analyser.feed(item)

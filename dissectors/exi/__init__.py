@@ -68,9 +68,14 @@ def _backend():
     return _impl
 
 
-def decode(data: bytes, schema: str) -> dict:
-    """Decode one EXI stream with the grammar of `schema` (short name or namespace URI)."""
-    return _backend().decode(bytes(data), grammar(schema))
+def decode(data: bytes, schema: str, *, max_depth: int = 64,
+           max_string: int = 256 * 1024) -> dict:
+    """Decode one EXI stream with the grammar of `schema` (short name or namespace URI).
+
+    `max_depth` (element nesting) and `max_string` (characters of a string, bytes of a
+    binary value) are the caps of `Limits.exi_depth` / `Limits.exi_string`: past them
+    ExiError kind ``limit.exi.depth`` / ``limit.exi.string``."""
+    return _backend().decode(bytes(data), grammar(schema), max_depth, max_string)
 
 
 def encode(tree: dict, schema: str) -> bytes:

@@ -39,6 +39,7 @@ from .tables import (
 )
 
 MAX_DEPTH = 64  # the V2G schemas nest < 20 deep; bounds recursion on hostile input
+MAX_STRING = 256 * 1024  # characters of a string / bytes of a binary (Limits.exi_string)
 COOKIE = b"$EXI"
 
 
@@ -46,12 +47,15 @@ COOKIE = b"$EXI"
 # decoding
 # ---------------------------------------------------------------------------------------------
 class _Reader:
-    __slots__ = ("data", "pos", "nbits")
+    __slots__ = ("data", "pos", "nbits", "max_depth", "max_string")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, max_depth: int = MAX_DEPTH,
+                 max_string: int = MAX_STRING) -> None:
         self.data = data
         self.pos = 0
         self.nbits = len(data) * 8
+        self.max_depth = max_depth  # Limits.exi_depth
+        self.max_string = max_string  # Limits.exi_string: characters, or bytes of a binary
 
     def bits(self, n: int) -> int:
         pos = self.pos
@@ -83,6 +87,9 @@ class _Reader:
         if length * 8 > self.nbits - start:
             raise ExiError("exi.value", f"binary length {length} exceeds the "
                            f"{(self.nbits - start) // 8} bytes left", start)
+        if length > self.max_string:
+            raise ExiError("limit.exi.string", f"binary value of {length} bytes exceeds the "
+                           f"exi-string cap of {self.max_string}", start)
         if not start & 7:
             self.pos = start + length * 8
             return bytes(self.data[start >> 3:(start >> 3) + length])
@@ -120,6 +127,9 @@ def _value(r: _Reader, dt: tuple):
         length = code - 2
         if length * 8 > r.nbits - r.pos:
             raise ExiError("exi.value", f"string length {length} exceeds the bits left", start)
+        if length > r.max_string:
+            raise ExiError("limit.exi.string", f"string of {length} characters exceeds the "
+                           f"exi-string cap of {r.max_string}", start)
         chars = []
         for _ in range(length):
             point = r.uint()
@@ -184,8 +194,9 @@ def _empty_value(g: Grammar, prods: tuple, start: int):
 def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name: str,
              is_list: bool, depth: int) -> None:
     """Decode one element's content into parent[name] (appended when is_list)."""
-    if depth > MAX_DEPTH:
-        raise ExiError("exi.value", f"elements nested deeper than {MAX_DEPTH}", r.pos)
+    if depth > r.max_depth:
+        raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
+                       f"of {r.max_depth}", r.pos)
     states = g.states
     datatypes = g.datatypes
     node: dict = {}
@@ -262,8 +273,9 @@ def _header(r: _Reader) -> None:
                        "(final version 1)", start)
 
 
-def decode(data: bytes, g: Grammar) -> dict:
-    r = _Reader(data)
+def decode(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
+           max_string: int = MAX_STRING) -> dict:
+    r = _Reader(data, max_depth, max_string)
     tree: dict = {}
     try:
         _header(r)
@@ -282,10 +294,11 @@ def decode(data: bytes, g: Grammar) -> dict:
     return tree
 
 
-def decode_fragment(data: bytes, g: Grammar) -> dict:
+def decode_fragment(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
+                    max_string: int = MAX_STRING) -> dict:
     """An EXI fragment (§8.5.2): zero or more elements of the schema, then ED. A root element
     that occurs more than once becomes a list of its contents."""
-    r = _Reader(data)
+    r = _Reader(data, max_depth, max_string)
     tree: dict = {}
     repeated: set[str] = set()
     try:

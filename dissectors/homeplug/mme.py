@@ -22,6 +22,7 @@ from chargescope.dissectors.homeplug.registry import ETHERTYPE_HOMEPLUG, OUI_NAM
 PROTOCOL = "homeplug"
 ETH_HEADER = 14
 VLAN_TPIDS = (0x8100, 0x88A8)
+MAX_FRAGMENT_SETS = 1024  # partial MME fragment sets held at once (Limits.homeplug_fragments)
 MMV1_HEADER = 5  # MMV, MMTYPE (2), FMI, FMSN
 
 
@@ -159,11 +160,14 @@ class HomePlugDissector:
     to turn incomplete fragment sets into Messages with problems.
     """
 
-    def __init__(self, *, show_secrets: bool = False, impl: Any = None) -> None:
+    def __init__(self, *, show_secrets: bool = False, impl: Any = None,
+                 max_fragment_sets: int = MAX_FRAGMENT_SETS) -> None:
         self.show_secrets = show_secrets
         self.impl = impl or backends.load("homeplug")
         self.table = dispatch_table()
+        # insertion order = age: the oldest set is the first given up at the cap
         self._partial: dict[tuple[str, str, int], _Fragments] = {}
+        self.max_fragment_sets = max_fragment_sets  # Limits.homeplug_fragments
 
     def __call__(self, packet: Any) -> list[Message]:
         """The pipeline's frame-dissector interface: `fn(packet) -> list[Message]`.
@@ -220,6 +224,8 @@ class HomePlugDissector:
                 return out
             header = bytes(eth[offset:offset + 3]) + b"\x00" + bytes([fmsn])
             partial = _Fragments(mmtype, fmsn, count, header, first=ctx)
+            if len(self._partial) >= self.max_fragment_sets:
+                out.append(self._over_cap(ctx))
             self._partial[key] = partial
         partial.parts[index] = bytes(eth[offset + MMV1_HEADER:])
         partial.refs.append(ByteRef(ctx.source, ctx.frame, offset, len(eth) - offset))
@@ -271,6 +277,19 @@ class HomePlugDissector:
                        fields={"mmtype": partial.mmtype,
                                "fragments": [partial.parts[i].hex() for i in sorted(partial.parts)]},
                        refs=tuple(partial.refs), problems=(problem,))
+
+    def _over_cap(self, ctx: MmeContext) -> Message:
+        """The homeplug-fragments cap: give up the oldest set, say so on it."""
+        oldest = next(iter(self._partial))
+        message = self._abandon(oldest, f"{self.max_fragment_sets} fragment sets held at once "
+                                        "(homeplug-fragments cap); the oldest is given up")
+        problem = Problem(kind="limit.homeplug.fragments",
+                          detail=f"{self.max_fragment_sets} MME fragment sets waiting for "
+                                 f"their last fragment (homeplug-fragments cap) when frame "
+                                 f"{ctx.frame} started another; the oldest was given up",
+                          source=ctx.source, frame=ctx.frame, offset=ctx.offset + 3,
+                          where="frame")
+        return dataclasses.replace(message, problems=(*message.problems, problem))
 
     def _abandon(self, key: tuple[str, str, int], why: str) -> Message:
         return self._broken(self._partial.pop(key), why)

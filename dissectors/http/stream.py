@@ -25,6 +25,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import h11
 
+from chargescope.analyzer.accounting import StreamBytes
 from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.records import (
     ByteRef,
@@ -36,7 +37,12 @@ from chargescope.analyzer.records import (
     StreamData,
     StreamGap,
 )
-from chargescope.dissectors.http.body import MAX_BODY_BYTES, body_fields, decode_body
+from chargescope.dissectors.http.body import (
+    MAX_BODY_BYTES,
+    MAX_DECODED_BYTES,
+    body_fields,
+    decode_body,
+)
 from chargescope.dissectors.http.secrets import mask_header
 
 MAX_HEAD_BYTES = 64 * 1024  # h11 refuses a request/status line + headers longer than this
@@ -118,9 +124,12 @@ class _Direction:
 class HttpStream:
     """StreamDissector for HTTP/1.1: yields one `http` Message per request and response."""
 
-    def __init__(self, conn: Connection, *, show_secrets: bool = False) -> None:
+    def __init__(self, conn: Connection, *, show_secrets: bool = False,
+                 max_body: int = MAX_BODY_BYTES, max_decoded: int = MAX_DECODED_BYTES) -> None:
         self.conn = conn
         self.show_secrets = show_secrets
+        self.max_body = max_body  # body bytes kept per message (Limits.http_body)
+        self.max_decoded = max_decoded  # after gzip/deflate (Limits.http_decoded)
         self._dirs = (_Direction(0), _Direction(1))
         self._pending: deque[_Pending] = deque()
         self._exchanges = 0
@@ -128,6 +137,7 @@ class HttpStream:
         self._held_offset = 0
         self._closed = [False, False]
         self._extra: list[Message] = []  # messages released while completing another
+        self.accounting = StreamBytes()  # bytes made messages of / reported undecodable
 
     # -- StreamDissector -------------------------------------------------------------
 
@@ -156,14 +166,16 @@ class HttpStream:
 
     def on_close(self, event: StreamClose) -> list[Message]:
         out: list[Message] = []
-        which = (0, 1) if event.direction not in (0, 1) else (event.direction,)
+        # a FIN closes one side; RST or the end of the capture both
+        which = (event.direction,) if event.direction in (0, 1) and event.reason == "fin" \
+            else (0, 1)
         for index in which:
             if self._closed[index]:
                 continue
             self._closed[index] = True
             d = self._dirs[index]
             d.ts_ns = event.ts_ns
-            if index == 0 and self._held:
+            while index == 0 and self._held:  # each pass reads at least one request
                 held, self._held = bytes(self._held), bytearray()
                 d.mode = SYNC
                 out += self._feed(d, self._held_offset, held)
@@ -199,7 +211,7 @@ class HttpStream:
         if d.h11 is None:  # between messages: the next one starts here
             self._start_message(d, offset)
         d.raw += data
-        if len(d.raw) > MAX_BODY_BYTES + MAX_HEAD_BYTES:  # too big to rescan: keep the tail only
+        if len(d.raw) > self.max_body + MAX_HEAD_BYTES:  # too big to rescan: keep the tail only
             del d.raw[:len(d.raw) - _KEEP_FOR_SCAN]
             d.raw_start = offset + len(data) - len(d.raw)
         assert d.h11 is not None
@@ -287,8 +299,8 @@ class HttpStream:
                         partial.start))
             elif isinstance(event, h11.Data):
                 partial.body_len += len(event.data)
-                if len(partial.body) < MAX_BODY_BYTES:
-                    partial.body += event.data[:MAX_BODY_BYTES - len(partial.body)]
+                if len(partial.body) < self.max_body:
+                    partial.body += event.data[:self.max_body - len(partial.body)]
             elif isinstance(event, h11.EndOfMessage):
                 trailing, _closed = conn.trailing_data
                 end = d.raw_start + len(d.raw) - len(trailing)
@@ -344,11 +356,13 @@ class HttpStream:
         if partial.body_len > len(partial.body):
             problems.append(Problem("http.body.too-large",
                                     f"body of {partial.body_len} bytes kept only up to "
-                                    f"{MAX_BODY_BYTES}", source=self.conn.source,
+                                    f"{self.max_body} (http-body cap)",
+                                    source=self.conn.source,
                                     frame=d.first_frame(partial.start), offset=partial.start,
                                     where="stream"))
         if encoding:
-            decoded = decode_body(bytes(partial.body), encoding, offset=partial.start)
+            decoded = decode_body(bytes(partial.body), encoding, offset=partial.start,
+                                  cap=self.max_decoded)
             fields["content_encoding"] = decoded.encoding
             fields["decoded_length"] = len(decoded.data)
             fields.update(body_fields(decoded.data))
@@ -356,7 +370,8 @@ class HttpStream:
                          for p in decoded.problems]
         else:
             fields.update(body_fields(bytes(partial.body)))
-        message = self._message(d, partial, fields, end, problems)
+        message = self._message(d, partial, fields, end, problems,
+                                over_cap=partial.body_len - len(partial.body))
         if fields["kind"] == "response" and self._dirs[0].mode == HOLD:
             request = fields.get("request") or {}
             if request.get("method") == "CONNECT" and 200 <= fields["status"] < 300:
@@ -394,7 +409,15 @@ class HttpStream:
         return fields
 
     def _message(self, d: _Direction, partial: _Partial, fields: dict, end: int,
-                 problems: list[Problem]) -> Message:
+                 problems: list[Problem], lost: int = -1, over_cap: int = 0) -> Message:
+        """The Message for bytes [partial.start, end); `lost` of them (all: -1) count as
+        undecodable when the message broke off, else all count as consumed but the
+        `over_cap` body bytes beyond the http-body cap (not decoded: undecodable)."""
+        if lost < 0:
+            self.accounting.consumed[d.index] += end - partial.start - over_cap
+            self.accounting.undecodable[d.index] += over_cap
+        else:
+            self.accounting.undecodable[d.index] += lost
         src, dst = self._endpoints(d)
         if fields.get("kind") == "request":
             name = f"{fields['method']} {fields['path']}"
@@ -454,13 +477,16 @@ class HttpStream:
         return Problem(kind, detail, source=self.conn.source, frame=d.first_frame(offset),
                        offset=offset, where="stream")
 
-    def _broken(self, d: _Direction, kind: str, detail: str) -> Message:
-        """The message in progress, ended early: what was read plus the reason."""
+    def _broken(self, d: _Direction, kind: str, detail: str, reread: int = 0) -> Message:
+        """The message in progress, ended early: what was read plus the reason. Its bytes
+        count as undecodable, but for the last `reread` the caller scans again."""
         partial = d.partial
         assert partial is not None
         end = d.raw_start + len(d.raw)
         problems = [*partial.problems, self._problem(d, kind, detail, partial.start)]
+        lost = end - partial.start - reread
         if partial.head is None:
+            self.accounting.undecodable[d.index] += lost
             src, dst = self._endpoints(d)
             d.partial = None
             return Message(link=Link.C, protocol="http", name="HTTP malformed", ts_ns=d.ts_ns,
@@ -471,7 +497,7 @@ class HttpStream:
         fields["body_length"] = partial.body_len
         fields.update(body_fields(bytes(partial.body)))
         fields["incomplete"] = True
-        return self._message(d, partial, fields, end, problems)
+        return self._message(d, partial, fields, end, problems, lost)
 
     def _protocol_error(self, d: _Direction, detail: str) -> list[Message]:
         if d.partial is None:
@@ -483,7 +509,8 @@ class HttpStream:
             d.mode = RESYNC
             return [message]
         kind = "http.head.too-large" if "buffer" in detail.lower() else "http.message.malformed"
-        message = self._broken(d, kind, f"expected a valid HTTP/1.1 message: {detail}")
+        message = self._broken(d, kind, f"expected a valid HTTP/1.1 message: {detail}",
+                               reread=max(0, len(d.raw) - 1))
         rest = bytes(d.raw[1:])
         rest_start = d.raw_start + 1
         d.h11 = None
@@ -497,6 +524,8 @@ class HttpStream:
 
     def _gap(self, d: _Direction, offset: int, length: int, ts_ns: int) -> list[Message]:
         out: list[Message] = []
+        if d.mode == SYNC and d.partial is None and d.raw:  # a head cut short by the gap
+            d.partial = _Partial(start=d.raw_start)
         if d.mode == SYNC and d.partial is not None and (d.partial.head is not None or d.raw):
             out.append(self._broken(d, "http.stream.gap",
                                     f"{length} bytes missing at stream offset {offset}"))
@@ -529,6 +558,7 @@ class HttpStream:
             return []
         count, at = d.skipped, d.skipped_at
         d.skipped = 0
+        self.accounting.undecodable[d.index] += count
         src, dst = self._endpoints(d)
         detail = f"{count} bytes are not part of any HTTP message"
         if d.mode == OPAQUE:

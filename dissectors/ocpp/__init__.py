@@ -7,7 +7,11 @@ subprotocol, or by a probe over the first message when the handshake is missing)
 from __future__ import annotations
 
 from chargescope.analyzer.records import Connection, Message
-from chargescope.dissectors.ocpp.conversation import OcppDecoder, known_subprotocols
+from chargescope.dissectors.ocpp.conversation import (
+    MAX_PENDING,
+    OcppDecoder,
+    known_subprotocols,
+)
 from chargescope.dissectors.websocket.stream import PayloadHandler, PayloadHandoff, WsMessageInfo
 
 
@@ -21,13 +25,15 @@ def looks_like_ocpp(payload: bytes) -> bool:
 
 
 def payload_handoff(version: str | None = None,
-                    validate: bool | frozenset[str] = True) -> PayloadHandoff:
-    """The WebSocket payload handoff for OCPP; `version` forces a version for all."""
+                    validate: bool | frozenset[str] = True,
+                    max_pending: int = MAX_PENDING) -> PayloadHandoff:
+    """The WebSocket payload handoff for OCPP; `version` forces a version for all;
+    `max_pending`: CALLs awaiting an answer per connection (`Limits.ocpp_pending`)."""
 
     def factory(conn: Connection) -> PayloadHandler:
         decoder = OcppDecoder(conn.index, version=version,
                               version_source="option" if version else "", validate=validate,
-                              capture=conn.source)
+                              capture=conn.source, max_pending=max_pending)
 
         def handle(payload: bytes, info: WsMessageInfo) -> Message:
             if info.subprotocol:
@@ -46,11 +52,12 @@ __all__ = ["OcppDecoder", "looks_like_ocpp", "payload_handoff", "stream_handoff"
 
 
 def stream_handoff(options=None, version: str | None = None,
-                   validate: bool | frozenset[str] = True):
+                   validate: bool | frozenset[str] = True, max_pending: int = MAX_PENDING):
     """The TCP StreamHandoff for WebSocket carrying OCPP (heuristic, no fixed ports:
     OCPP-J has no registered port and 80/8080 are shared with OCPI's HTTP)."""
     from chargescope.analyzer.handoff import StreamHandoff
     from chargescope.dissectors.websocket import probe, stream_factory
 
     return StreamHandoff("websocket", (), probe,
-                         stream_factory([payload_handoff(version, validate)], options))
+                         stream_factory([payload_handoff(version, validate, max_pending)],
+                                        options))

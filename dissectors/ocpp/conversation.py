@@ -50,7 +50,7 @@ class OcppDecoder:
     def __init__(self, connection: Any, *, version: str | None = None,
                  version_source: str = "", charge_point_id: str = "",
                  store: SchemaStore | None = None, validate: bool | frozenset[str] = True,
-                 capture: str = "") -> None:
+                 capture: str = "", max_pending: int = MAX_PENDING) -> None:
         """`validate`: True, False, or the set of actions *not* to validate (lenient
         validation per message, as CSMSs offer for known-broken firmware)."""
         self.connection = connection
@@ -61,6 +61,7 @@ class OcppDecoder:
         self.store = store or default_store()
         self.validate = validate
         self._pending: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self.max_pending = max_pending  # Limits.ocpp_pending
         self._validators: dict[tuple[str, str, bool], Any] = {}
         self._answered: OrderedDict[tuple[int, str], str] = OrderedDict()
         self._plausible: list[str] = list(_GUESS_ORDER)
@@ -113,7 +114,13 @@ class OcppDecoder:
             self._guess_version(action, rpc.payload)
         version = self.version
         if mtype == 2 and action and rpc.unique_id is not None:
-            self._remember(direction, rpc.unique_id, action)
+            forgotten = self._remember(direction, rpc.unique_id, action)
+            if forgotten:
+                all_problems.append(Problem(
+                    "limit.ocpp.pending", f"{self.max_pending} CALLs waiting for their answer "
+                    f"on this connection (ocpp-pending cap): the oldest {forgotten} forgotten; "
+                    "a late answer to it shows as unpaired", where_source, where_frame, 0,
+                    "unit"))
         elif mtype in (3, 4) and rpc.unique_id is not None:
             action = self._pending.pop((1 - direction, rpc.unique_id), None)
             paired = action is not None
@@ -165,12 +172,16 @@ class OcppDecoder:
         return _new_message(Link.B, "ocpp", name, ts_ns, src, dst, fields, refs,
                             tuple(all_problems))
 
-    def _remember(self, direction: int, unique_id: str, action: str) -> None:
+    def _remember(self, direction: int, unique_id: str, action: str) -> int:
+        """Note a CALL awaiting its answer; returns how many old ones the cap forgot."""
         key = (direction, unique_id)
         self._pending[key] = action
         self._pending.move_to_end(key)
-        while len(self._pending) > MAX_PENDING:
+        forgotten = 0
+        while len(self._pending) > self.max_pending:
             self._pending.popitem(last=False)
+            forgotten += 1
+        return forgotten
 
     def _validation(self, rpc: RpcFrame, action: str | None, version: str | None) -> dict:
         mtype = rpc.message_type_id

@@ -34,6 +34,8 @@ EXT_ALPN = 16
 EXT_ENCRYPT_THEN_MAC = 22
 EXT_EXTENDED_MASTER_SECRET = 23
 EXT_SUPPORTED_VERSIONS = 43
+EXT_RENEGOTIATION_INFO = 0xFF01  # RFC 5746 secure renegotiation
+SCSV_EMPTY_RENEGOTIATION_INFO = 0x00FF  # RFC 5746 §3.3: the extension as a cipher suite
 HRR_RANDOM = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
 
 
@@ -125,6 +127,7 @@ def parse_client_hello(body: bytes) -> dict[str, Any]:
         "legacy_version": version_name(legacy), "random": random.hex(),
         "cipher_suites": [suite_name(s) for s in suites], "cipher_suite_codes": suites,
         "extensions": [], "server_name": [], "supported_versions": [], "alpn": [],
+        "secure_renegotiation": SCSV_EMPTY_RENEGOTIATION_INFO in suites,
     }
     for ext_type, ext in _extensions(r):
         fields["extensions"].append(ext_type)
@@ -132,6 +135,8 @@ def parse_client_hello(body: bytes) -> dict[str, Any]:
             fields["server_name"] = _sni(ext)
         elif ext_type == EXT_ALPN:
             fields["alpn"] = _alpn(ext)
+        elif ext_type == EXT_RENEGOTIATION_INFO:
+            fields["secure_renegotiation"] = True
         elif ext_type == EXT_SUPPORTED_VERSIONS:
             versions = ext.vector(1, "supported_versions")
             while versions.left:
@@ -154,7 +159,8 @@ def parse_server_hello(body: bytes) -> dict[str, Any]:
             "version_code": version, "random": random.hex(), "cipher_suite": suite_name(suite),
             "cipher_suite_code": suite, "extensions": extensions,
             "hello_retry_request": random == HRR_RANDOM,
-            "encrypt_then_mac": EXT_ENCRYPT_THEN_MAC in extensions}
+            "encrypt_then_mac": EXT_ENCRYPT_THEN_MAC in extensions,
+            "secure_renegotiation": EXT_RENEGOTIATION_INFO in extensions}
 
 
 def parse_certificate(body: bytes, tls13: bool) -> dict[str, Any]:

@@ -8,6 +8,10 @@ client random it decrypts the protected records and feeds the plaintext as synth
 the pipeline's other handoffs (V2GTP, WebSocket/OCPP, HTTP/OCPI). Plaintext bytes carry the
 frame byte ranges of the ciphertext bytes they were decrypted from.
 
+TLS 1.2 renegotiation: the second handshake travels under the current keys; each side
+switches to the keys of the new client random (its own key log line) at its own second
+ChangeCipherSpec, and the handshake messages of a renegotiation say so (`renegotiation`).
+
 Keys may arrive after the handshake (in-band UDP disclosure): protected records wait, in
 capture order and bounded by `max_pending` bytes, until the key appears or the stream ends.
 """
@@ -18,6 +22,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from chargescope.analyzer.accounting import PlainStream, StreamBytes
 from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.handoff import StreamDissector, StreamHandoff
 from chargescope.analyzer.records import (
@@ -58,6 +63,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "tls.stream.gap": "bytes of the TLS stream are missing; records after it cannot be decrypted",
     "tls.pending.overflow": "too many protected records waited for a key; the oldest were dropped",
     "tls.inner.unknown": "decrypted application data matches no known protocol",
+    "tls.record.truncated": "the stream ended inside a TLS record",
 }
 DEFAULT_MAX_PENDING = 4 << 20  # bytes of protected records kept per connection awaiting a key
 INNER_PROBE_RECORDS = 4
@@ -70,7 +76,7 @@ class _Side:
 
     __slots__ = ("buf", "start", "segments", "synced", "hs_buf", "protected", "decryptor",
                  "epoch", "failed", "plain_offset", "undecrypted", "undecrypted_bytes",
-                 "skipped", "app_secret")
+                 "skipped", "app_secret", "key_params")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -87,6 +93,9 @@ class _Side:
         self.undecrypted_bytes = 0
         self.skipped = 0
         self.app_secret = b""  # TLS 1.3: current application traffic secret (KeyUpdate)
+        # TLS 1.2: (client random, server random, encrypt-then-MAC) of the handshake whose
+        # ChangeCipherSpec this side sent last; a renegotiation replaces them at its own CCS
+        self.key_params: tuple[bytes, bytes, bool] | None = None
 
     def refs(self, start: int, end: int) -> tuple[ByteRef, ...]:
         return refs_between(self.segments, start, end)
@@ -123,6 +132,22 @@ class TlsStream:
         client, server = str(conn.client), str(conn.server)
         self._ends = ((client, server), (server, client))
         self.fin_sides = 0
+        # ciphertext bytes: records handled / skipped, undecrypted or cut short
+        self._books = StreamBytes()
+        self._plain_bytes = [0, 0]  # decrypted application data produced, per direction
+        self._plain_fed = [0, 0]  # of which handed to the inner dissector
+
+    @property
+    def accounting(self) -> StreamBytes:
+        """The record layer's books, with the decrypted stream's as `inner`."""
+        inner = PlainStream(self.inner_name, list(self._plain_bytes), list(self._plain_fed),
+                            getattr(self.inner, "accounting", None))
+        return StreamBytes(list(self._books.consumed), list(self._books.undecodable), inner)
+
+    @property
+    def settled(self) -> bool:
+        """False while records wait for a key that may still come (books not final)."""
+        return not self.pending
 
     # -- StreamDissector --------------------------------------------------------------------
 
@@ -147,6 +172,7 @@ class TlsStream:
     def on_gap(self, event: StreamGap) -> list[Message]:
         side = self.sides[event.direction]
         out: list[Message] = []
+        self._books.undecodable[event.direction] += len(side.buf)  # a record cut by the gap
         side.buf.clear()
         side.segments.clear()
         side.hs_buf.clear()
@@ -163,6 +189,18 @@ class TlsStream:
 
     def on_close(self, event: StreamClose) -> list[Message]:
         out: list[Message] = []
+        closing = (event.direction,) if event.direction >= 0 and event.reason == "fin" else (0, 1)
+        for direction in closing:
+            side = self.sides[direction]
+            if side.buf:  # the stream ended inside a record: report it, never drop it
+                self._books.undecodable[direction] += len(side.buf)
+                out.append(self._tls_message(direction, "Record", event.ts_ns,
+                                             {"length": len(side.buf)},
+                                             side.refs(side.start, side.start + len(side.buf)),
+                                             self._problem("tls.record.truncated",
+                                                           f"{len(side.buf)} bytes of an "
+                                                           "unfinished record", side.start)))
+                side.consume(len(side.buf))
         self._drain(out)
         if event.reason == "fin" and event.direction >= 0:
             self.fin_sides |= 1 << event.direction
@@ -200,9 +238,11 @@ class TlsStream:
                 keep = max(0, len(buf) - rl.HEADER_LEN + 1)
                 side.skipped += keep
                 side.consume(keep)
+                self._books.undecodable[event.direction] += keep
                 return None
             side.skipped += pos
             side.consume(pos)
+            self._books.undecodable[event.direction] += pos
             side.synced = True
             if side.skipped:
                 out.append(self._tls_message(event.direction, "Skipped", event.ts_ns,
@@ -221,6 +261,7 @@ class TlsStream:
                     "version 3.x, length <= 18432)", side.start)))
             side.synced = False
             side.consume(1)
+            self._books.undecodable[event.direction] += 1
             return self._next_record(side, event, out)
         length = int.from_bytes(buf[3:5], "big")
         if len(buf) < rl.HEADER_LEN + length:
@@ -260,6 +301,7 @@ class TlsStream:
         while self.pending_bytes > self.max_pending and self.pending:
             old = self.pending.popleft()
             self.pending_bytes -= len(old.fragment)
+            self._books.undecodable[old.direction] += rl.HEADER_LEN + len(old.fragment)
             dropped += 1
         if dropped:
             out.append(self._tls_message(rec.direction, "Pending", rec.ts_ns,
@@ -293,6 +335,7 @@ class TlsStream:
                 side = self.sides[rec.direction]
                 side.undecrypted += 1
                 side.undecrypted_bytes += len(rec.fragment)
+                self._books.undecodable[rec.direction] += rl.HEADER_LEN + len(rec.fragment)
             else:
                 self._plain(rec, rec.content_type, rec.fragment, rec.refs, out)
         for direction, side in enumerate(self.sides):
@@ -318,27 +361,33 @@ class TlsStream:
         suite = DECRYPTABLE.get(self.suite_code)
         if suite is None or not self.client_random:
             return None
+        if self.version != TLS13:
+            return self._tls12_decryptor(direction, suite)
         secrets = self.keylog.secrets_for(self.client_random)
         if not secrets:
             return None
-        if self.version == TLS13:
-            label = ((CLIENT_HS, SERVER_HS) if side.epoch == 0 else
-                     (CLIENT_APP, SERVER_APP))[direction]
-            secret = secrets.get(label)
-            if secret is None:
-                return None
-            if side.epoch:
-                side.app_secret = secret
-            side.decryptor = RecordDecryptor(suite, tls13_keys(suite, secret), tls13=True)
-        else:
-            master = secrets.get(TLS12_MASTER)
-            if master is None or not self.server_random:
-                return None
-            keys = tls12_keys(suite, master, self.client_random, self.server_random)
-            for d, s in enumerate(self.sides):
-                if s.decryptor is None:
-                    s.decryptor = RecordDecryptor(suite, keys[d], tls13=False,
-                                                  encrypt_then_mac=self.encrypt_then_mac)
+        label = ((CLIENT_HS, SERVER_HS) if side.epoch == 0 else
+                 (CLIENT_APP, SERVER_APP))[direction]
+        secret = secrets.get(label)
+        if secret is None:
+            return None
+        if side.epoch:
+            side.app_secret = secret
+        side.decryptor = RecordDecryptor(suite, tls13_keys(suite, secret), tls13=True)
+        return side.decryptor
+
+    def _tls12_decryptor(self, direction: int, suite) -> RecordDecryptor | None:
+        """This side's keys from the master secret of the handshake it switched to (the
+        current one when its ChangeCipherSpec was not captured)."""
+        side = self.sides[direction]
+        client_random, server_random, etm = side.key_params or (
+            self.client_random, self.server_random, self.encrypt_then_mac)
+        master = self.keylog.secrets_for(client_random).get(TLS12_MASTER)
+        if master is None or not server_random:
+            return None
+        keys = tls12_keys(suite, master, client_random, server_random)
+        side.decryptor = RecordDecryptor(suite, keys[direction], tls13=False,
+                                         encrypt_then_mac=etm)
         return side.decryptor
 
     def _decrypt(self, rec: rl.Record, out: list[Message]) -> None:
@@ -347,6 +396,7 @@ class TlsStream:
         if decryptor is None or side.failed:
             side.undecrypted += 1
             side.undecrypted_bytes += len(rec.fragment)
+            self._books.undecodable[rec.direction] += rl.HEADER_LEN + len(rec.fragment)
             return
         try:
             ctype, plain, start = decryptor.decrypt(rec.content_type, rec.version, rec.fragment)
@@ -356,6 +406,7 @@ class TlsStream:
                 side.failed = True
                 side.undecrypted += 1
                 side.undecrypted_bytes += len(rec.fragment)
+                self._books.undecodable[rec.direction] += rl.HEADER_LEN + len(rec.fragment)
                 out.append(self._tls_message(rec.direction, "EncryptedRecord", rec.ts_ns,
                                              {"length": len(rec.fragment)}, rec.refs,
                                              self._problem("tls.record.decrypt_failed",
@@ -388,12 +439,17 @@ class TlsStream:
                out: list[Message]) -> None:
         direction = rec.direction
         side = self.sides[direction]
+        self._books.consumed[direction] += rl.HEADER_LEN + len(rec.fragment)
         if ctype == rl.HANDSHAKE:
             side.hs_buf += data
             self._handshake_messages(rec, refs, out)
         elif ctype == rl.CHANGE_CIPHER_SPEC:
             if self.version != TLS13:  # TLS 1.3 middlebox-compatibility CCS changes nothing
                 side.protected = True
+                side.key_params = (self.client_random, self.server_random,
+                                   self.encrypt_then_mac)
+                if not side.failed:
+                    side.decryptor = None  # this handshake's keys from the next record on
             out.append(self._tls_message(direction, "ChangeCipherSpec", rec.ts_ns, {}, refs))
         elif ctype == rl.ALERT:
             try:
@@ -432,6 +488,8 @@ class TlsStream:
                                         rec.offset)
             if problem is None:
                 self._learn(msg_type, fields, rec.direction)
+                if msg_type in (0, 1, 2) and self.version != TLS13 and side.protected:
+                    fields["renegotiation"] = True  # a handshake under the current keys
             out.append(self._tls_message(rec.direction, name, rec.ts_ns, fields, refs, problem))
 
     def _learn(self, msg_type: int, fields: dict[str, Any], direction: int) -> None:
@@ -445,9 +503,11 @@ class TlsStream:
             if not fields["hello_retry_request"]:
                 self.server_random = bytes.fromhex(fields["random"])
                 self.encrypt_then_mac = fields["encrypt_then_mac"]
-        elif msg_type == 20 and self.version == TLS13:
+        elif msg_type == 20 and self.version == TLS13 and self.sides[direction].epoch == 0:
+            # the handshake's Finished: application traffic keys next (a post-handshake
+            # authentication Finished changes no keys)
             side = self.sides[direction]
-            side.epoch, side.decryptor = 1, None  # Finished: application traffic keys next
+            side.epoch, side.decryptor = 1, None
         elif msg_type == 24 and self.version == TLS13:
             self._key_update(direction)
 
@@ -469,6 +529,7 @@ class TlsStream:
         side = self.sides[rec.direction]
         event = StreamData(self.conn, rec.direction, side.plain_offset, data, rec.ts_ns, refs)
         side.plain_offset += len(data)
+        self._plain_bytes[rec.direction] += len(data)
         if self.inner is None and self.inner_tries < INNER_PROBE_RECORDS and data:
             self.inner_tries += 1
             for entry in self.inner_handoffs:
@@ -485,6 +546,7 @@ class TlsStream:
                                                      "decrypted data matches no known protocol",
                                                      rec.offset)))
         if self.inner is not None:
+            self._plain_fed[rec.direction] += len(data)
             out += self.inner.on_data(event)
 
     # -- output -----------------------------------------------------------------------------
@@ -501,7 +563,8 @@ class TlsStream:
 
 
 def tls_handoff(keylog: KeyLog, inner: Sequence[StreamHandoff],
-                deferred: list[tuple[TlsStream, StreamClose]] | None = None) -> StreamHandoff:
+                deferred: list[tuple[TlsStream, StreamClose]] | None = None, *,
+                max_pending: int = DEFAULT_MAX_PENDING) -> StreamHandoff:
     """The TLS stream handoff of one pipeline: shares its KeyLog, decrypts into `inner`.
 
     `deferred` (owned by the pipeline) collects connections that closed while records
@@ -509,6 +572,6 @@ def tls_handoff(keylog: KeyLog, inner: Sequence[StreamHandoff],
     inner = tuple(inner)
 
     def factory(conn: Connection) -> TlsStream:
-        return TlsStream(conn, keylog, inner, deferred=deferred)
+        return TlsStream(conn, keylog, inner, deferred=deferred, max_pending=max_pending)
 
     return StreamHandoff(name="tls", tcp_ports=(), probe=rl.probe, factory=factory)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from chargescope import backends
+from chargescope.analyzer.accounting import StreamBytes
 from chargescope.analyzer.byteranges import refs_between
 from chargescope.analyzer.records import (
     ByteRef,
@@ -139,7 +140,7 @@ class _Fragmented:
 
 class _Direction:
     __slots__ = ("buf", "base", "mode", "frag", "skip", "refs", "inflater", "window_lost",
-                 "tentative", "hunt_from")
+                 "tentative", "hunt_from", "consumed", "undecodable")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -152,11 +153,17 @@ class _Direction:
         self.window_lost = False
         self.tentative = False  # just resynchronised: the boundary is not yet confirmed
         self.hunt_from = 0  # where the next hunt starts (1 after a false boundary)
+        self.consumed = 0  # bytes made Messages of (analyzer/accounting.py)
+        self.undecodable = 0  # bytes skipped, cut short or left unparsed, reported
 
-    def consume(self, n: int) -> None:
+    def consume(self, n: int, lost: bool = False) -> None:
         del self.buf[:n]
         self.base += n
         self.refs.drop_before(self.base)
+        if lost:
+            self.undecodable += n
+        else:
+            self.consumed += n
 
 
 class WebSocketStream:
@@ -180,6 +187,12 @@ class WebSocketStream:
         self._response_msg: dict | None = None
         self._closed: set[int] = set()  # directions that sent FIN/RST
 
+    @property
+    def accounting(self) -> StreamBytes:
+        """Bytes made Messages of / reported undecodable, per direction."""
+        d0, d1 = self._dirs
+        return StreamBytes([d0.consumed, d1.consumed], [d0.undecodable, d1.undecodable])
+
     # ------------------------------------------------------------------ events
 
     def on_data(self, event: StreamData) -> list[Message]:
@@ -192,6 +205,7 @@ class WebSocketStream:
             out.extend(self._gap(event.direction, expected, offset - expected, event.ts_ns))
         elif offset < expected:  # overlap the reassembler let through: keep the first copy
             cut = expected - offset
+            d.undecodable += min(cut, len(data))
             data = data[cut:]
             offset = expected
             if not data:
@@ -201,6 +215,7 @@ class WebSocketStream:
             if (d.mode is _Mode.FRAMES and d.frag is None and not d.skip and not d.tentative
                     and len(event.refs) == 1 and data is event.data):
                 used = self._whole_frames(event, out)
+                d.consumed += used
                 if used == len(data):
                     return out
                 data, offset = data[used:], offset + used
@@ -323,7 +338,7 @@ class WebSocketStream:
                                     f"{why}", d.base, refs)
             out.append(self._ws_message(direction, "Undecoded bytes", ts_ns,
                                         {"length": len(d.buf)}, refs, [problem]))
-            d.consume(len(d.buf))
+            d.consume(len(d.buf), lost=True)
         return out
 
     def _process(self, direction: int, ts_ns: int) -> list[Message]:
@@ -333,7 +348,7 @@ class WebSocketStream:
             if d.skip:
                 n = min(d.skip, len(d.buf))
                 d.skip -= n
-                d.consume(n)
+                d.consume(n, lost=True)  # payload of an oversized frame: not decoded
                 continue
             if d.mode is _Mode.HANDSHAKE:
                 if not self._handshake(direction, ts_ns, out):
@@ -371,7 +386,7 @@ class WebSocketStream:
                     self._problem("websocket.handshake.too_long",
                                   f"no end of HTTP headers within {MAX_HEADER_BLOCK} bytes",
                                   d.base, refs)]))
-                d.consume(len(d.buf))
+                d.consume(len(d.buf), lost=True)
                 d.mode = _Mode.HUNT
                 return True
             return False
@@ -519,7 +534,7 @@ class WebSocketStream:
                                     d.base, refs)
             out.append(self._ws_message(direction, "Undecoded bytes", ts_ns,
                                         {"length": pos}, refs, [problem]))
-            d.consume(pos)
+            d.consume(pos, lost=True)
         if found:
             d.mode = _Mode.FRAMES
             d.tentative = True
@@ -584,7 +599,7 @@ class WebSocketStream:
             out.append(self._ws_message(direction, "Invalid frame", ts_ns,
                                         {"opcode": head.opcode, "length": head.length},
                                         header_refs, problems))
-            d.consume(1)
+            d.consume(1, lost=True)
             d.mode = _Mode.HUNT
             return True
         if len(d.buf) < head.total_len:
@@ -656,6 +671,9 @@ class WebSocketStream:
     def _complete(self, direction: int, frag: _Fragmented, ts_ns: int,
                   refs: tuple[ByteRef, ...]) -> Message:
         if frag.oversized:
+            d = self._dirs[direction]
+            d.consumed -= frag.size  # the payloads beyond the cap were not decoded
+            d.undecodable += frag.size
             ws = {"opcode": frag.opcode, "fragments": frag.frames, "compressed": frag.compressed,
                   "wire_size": frag.size}
             problems = [*frag.problems, self._problem(
@@ -687,6 +705,8 @@ class WebSocketStream:
                                         problems)
             ws["size"] = inflated.size
             if inflated.oversized:
+                d.consumed -= wire_size  # a payload that inflates past the cap: not decoded
+                d.undecodable += wire_size
                 problems.append(self._problem(
                     "websocket.deflate.too_large",
                     f"message inflates to {inflated.size} bytes, over the "

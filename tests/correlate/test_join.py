@@ -1,7 +1,7 @@
 import pytest
 
 from chargescope.analyzer.correlate import SiteMap, SiteMapError, build_sessions
-from chargescope.analyzer.correlate.keys import normalise
+from chargescope.analyzer.correlate.keys import emaid_core, normalise
 
 from .helpers import a_part, b_part, c_part, part
 
@@ -10,6 +10,22 @@ def test_normalise_spellings_of_one_identity():
     assert normalise("evse_id", "DE*ABC*E0001*1") == normalise("evse_id", "deabce00011")
     assert normalise("emaid", "DE-ABC-C12345678-X") == "DEABCC12345678X"
     assert normalise("secc_mac", "02-00-00-00-00-0A") == "02:00:00:00:00:0a"
+
+
+def test_emaid_core_drops_separators_case_and_check_digit_only_for_emaids():
+    core = "DEABCC12345678"
+    assert {emaid_core(v) for v in ("DE-ABC-C12345678-X", "de*abc*c12345678",
+                                    "DEABCC12345678X", " DE ABC C12345678 ")} == {core}
+    assert emaid_core("04A1B2C3D4E5F6") == ""  # an RFID uid
+    assert emaid_core("RFID01") == "" and emaid_core("") == "" and emaid_core(None) == ""
+    assert emaid_core("DE-ABC-C12345678-XY") == ""  # one character too many
+
+
+def test_contract_join_ignores_the_check_digit():
+    corr = build_sessions([a_part(keys={"emaid": "DE-ABC-C12345678-9"}),
+                           b_part(keys={"id_token": "DEABCC12345678"})])
+    assert len(corr.sessions) == 1
+    assert {e.key for e in corr.sessions[0].joins} >= {"contract"}
 
 
 def test_three_links_joined_by_identifiers_and_overlap():

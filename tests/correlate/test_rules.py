@@ -119,6 +119,13 @@ CASES = {
         [a_part(keys={"emaid": "DE-ABC-C1", "evccid": "01"}),
          b_part(keys={"id_token": "DEABCC1", "evccid": "01"})],
     ),
+    "xlink.emaid.mismatch": (
+        [a_part(keys={"emaid": "DE-ABC-C12345678-9", "evccid": "01"}),
+         b_part(keys={"id_token": "DEABCC87654321", "evccid": "01"})],
+        # the same contract spelt without separators, in lower case, without check digit
+        [a_part(keys={"emaid": "DE-ABC-C12345678-9", "evccid": "01"}),
+         b_part(keys={"id_token": "deabcc12345678", "evccid": "01"})],
+    ),
     "xlink.join.unmatched": (
         [a_part(keys={}), b_part(keys={}),
          part("B", "ocpp.transaction", "43", 100, 400, keys={})],
@@ -151,3 +158,26 @@ def test_rule_positive(code):
 def test_rule_negative(code):
     _, negative = CASES[code]
     assert code not in codes(*negative)
+
+
+def test_emaid_on_link_c_is_compared_too_and_reported_once():
+    a = a_part(keys={"evse_id": "DE*ABC*E0001*1", "emaid": "DE-ABC-C12345678-9"})
+    b = b_part(keys={"id_token": "DE*ABC*C12345678", "transaction_id": "42"})
+    c_ok = c_part(keys={"evse_id": "DEABCE00011", "emaid": "DEABCC123456789",
+                        "ocpi_session_id": "42"})
+    c_bad = c_part(keys={"evse_id": "DEABCE00011", "emaid": "DE-ABC-C00000001-2",
+                         "token_uid": "DEABCC123456789", "ocpi_session_id": "42"})
+    assert "xlink.emaid.mismatch" not in codes(a, b, c_ok)
+    corr = build_sessions([a, b, c_bad])
+    assert len(corr.sessions) == 1  # joined by EVSEID and transaction id, not by contract
+    found = [f for f in corr.all_findings if f.code == "xlink.emaid.mismatch"]
+    assert len(found) == 1 and "DE-ABC-C00000001-2" in found[0].text
+
+
+def test_an_emaid_token_on_b_is_not_also_an_identity_mismatch():
+    found = codes(a_part(keys={"emaid": "DE-ABC-C12345678-9", "evccid": "01"}),
+                  b_part(keys={"id_token": "DEABCC87654321", "evccid": "01"}))
+    assert "xlink.identity.mismatch" not in found
+    rfid = codes(a_part(keys={"emaid": "DE-ABC-C12345678-9", "evccid": "01"}),
+                 b_part(keys={"id_token": "04A1B2C3D4E5F6", "evccid": "01"}))
+    assert "xlink.identity.mismatch" in rfid and "xlink.emaid.mismatch" not in rfid
