@@ -57,12 +57,13 @@ class ChargescopeApp(App):
 
     def __init__(self, paths: list[Path], site: Path | None = None,
                  analysis: Analysis | None = None, live: FrameSource | None = None,
-                 live_interval_s: float = 1.0) -> None:
+                 live_interval_s: float = 1.0, keylog_files: tuple[Path, ...] = ()) -> None:
         super().__init__()
         self.paths = paths
         self.live = live  # a capture to follow: sessions and messages appear as they come
         self.live_interval_s = live_interval_s
         self.live_done = False
+        self.keylog_files = keylog_files  # TLS key logs for the live capture
         self.site = site
         self.analysis: Analysis | None = analysis
         self.frames = data.FrameStore()
@@ -135,6 +136,7 @@ class ChargescopeApp(App):
         """Feed the live capture through the pipeline; redraw from snapshots of the
         analysis so far (`analyzer/live/incremental.py`), and from the final one."""
         from chargescope.analyzer.pipeline import Pipeline
+        from chargescope.analyzer.tls.sources import load_key_logs
 
         source = self.live
         assert source is not None
@@ -155,7 +157,8 @@ class ChargescopeApp(App):
 
         try:
             with source:
-                for item in Pipeline().run(stored(source.frames())):
+                keylog = load_key_logs(self.keylog_files)
+                for item in Pipeline(keylog=keylog).run(stored(source.frames())):
                     live.add(item)
                     snapshots.poll()
         except Exception as exc:  # a capture that fails must reach the user, not kill the app
