@@ -149,6 +149,9 @@ class ChargescopeApp(App):
         snapshots = Snapshotter(live, interval_s=self.live_interval_s, on_snapshot=show,
                                 keep_messages=True)
         source.on_idle = snapshots.poll
+        written = getattr(source, "write_path", None)
+        if written is not None and getattr(source, "ring_bytes", None) is None:
+            self.frames.read_from(source.iface, str(written))
 
         def stored(frames):
             for frame in frames:  # the hex pane has no file to read live frames back from
