@@ -39,11 +39,15 @@ def command(captures: tuple[Path, ...], site: Path | None, iface: str | None,
     from chargescope.tui.app import ChargescopeApp
 
     if iface:
-        from chargescope.analyzer.live import LiveCapture
+        from chargescope.analyzer.live.socketcan import open_live_capture
 
         if captures:
             raise click.UsageError("give captures or --live IFACE, not both")
-        capture = LiveCapture(iface, write=write_path, bpf=bpf, backend=backend)
+        try:  # SocketCAN for a CAN interface, as `live` does
+            capture = open_live_capture(iface, write=write_path, bpf=bpf, backend=backend)
+        except ValueError as exc:
+            diag(f"chargescope tui: {exc}")
+            sys.exit(EXIT_BAD_INPUT)
         ChargescopeApp([write_path] if write_path else [], site, live=capture,
                        keylog_files=keylog).run()
         return
@@ -53,4 +57,4 @@ def command(captures: tuple[Path, ...], site: Path | None, iface: str | None,
     if not paths:
         diag("chargescope tui: no capture files found")
         sys.exit(EXIT_BAD_INPUT)
-    ChargescopeApp(paths, site or discover_site_map(captures)).run()
+    ChargescopeApp(paths, site or discover_site_map(captures), freeze_gc=True).run()
