@@ -178,7 +178,8 @@ class ChargescopeApp(App):
         live = LiveAnalysis(source.iface, site)
 
         def show(analysis: Analysis) -> None:
-            self.call_from_thread(self._refreshed, analysis)
+            # the message index is built here, not on the screen's thread
+            self.call_from_thread(self._refreshed, analysis, data.MessageIndex(analysis))
 
         snapshots = Snapshotter(live, interval_s=self.live_interval_s, on_snapshot=show,
                                 keep_messages=True)
@@ -204,20 +205,20 @@ class ChargescopeApp(App):
             return
         final = live.snapshot(keep_messages=True)
         self.live_done = True
-        self.call_from_thread(self._refreshed, final)
+        self.call_from_thread(self._refreshed, final, data.MessageIndex(final))
         ended = f"capture ended: {source.frames_seen} frames"
         if source.error:
             ended += f" ({source.error})"
         self.call_from_thread(self.notify, ended, timeout=10)
 
-    def _refreshed(self, analysis: Analysis) -> None:
+    def _refreshed(self, analysis: Analysis, index: data.MessageIndex | None = None) -> None:
         """A newer analysis of the live capture: the same view, more in it."""
         focused = self.focused
         tables = {name: self.query_one(name, DataTable)
                   for name in ("#session-table", "#finding-table", "#message-table")}
         rows = {name: table.cursor_row for name, table in tables.items()}
         first = self.analysis is None or not self.analysis.sessions
-        self._loaded(analysis, focus=first)
+        self._loaded(analysis, index, focus=first)
         if self.session_index and any(s.index == self.session_index for s in analysis.sessions):
             self.open_session(self.session_index, switch=False)
         for name, table in tables.items():
