@@ -387,7 +387,14 @@ _QUALCOMM: tuple[MmeSpec, ...] = (
          summary="Network and station information (MME v1.0)"),
     _qca(0xA038, "VS_NW_INFO", {Variant.REQ: _empty(), Variant.CNF: _NW_INFO_V11}, mmv=1,
          summary="Network and station information (MME v1.1)"),
-    _qca_raw(0xA048, "VS_LOOPBACK", "Loopback"),
+    # open-plc-utils plc/Loopback.c: struct vs_fr_lbk_request / _confirm. LENGTH is a
+    # little-endian uint16 like every MME integer (1038 = 0e 04 in the corpus, the size of
+    # the PACKET array); Wireshark reads it big-endian (3588), we do not follow it there.
+    _qca(0xA048, "VS_LOOPBACK", {
+        Variant.REQ: layout(u8("duration"), u8("reserved"), length_of("length", "packet", width=2),
+                            hexvar("packet", "length")),
+        Variant.CNF: layout(u8("status"), u8("duration"), u16("length")),
+    }, summary="Frame loopback: the modem sends PACKET back for DURATION seconds"),
     _qca_raw(0xA050, "VS_SET_KEY", "Set encryption key"),
     _qca_raw(0xA054, "VS_MFG_STRING", "Manufacturer string"),
     _qca_raw(0xA058, "VS_RD_CBLOCK", "Read configuration block"),
