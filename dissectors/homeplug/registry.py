@@ -29,6 +29,7 @@ from chargescope.dissectors.homeplug.fields import (
     nibbles,
     switch,
     text_length_of,
+    textrest,
     textvar,
     u8,
     u8list,
@@ -467,10 +468,21 @@ _ST: tuple[MmeSpec, ...] = (
     }, oui=OUI_ST, summary="Control pilot state, PWM duty (%) and frequency (Hz), voltage (mV)"),
 )
 
+# --- dSPACE manufacturer-specific MMEs (OUI 64:4D:70) ------------------------------------
+# dSPACE test systems (DS5366 / V2Gshark) broadcast their own diagnostics on the PLC line:
+# self-describing UTF-8 text "vendor|tool|version|title|{JSON}" (every one of the 559 in
+# the corpus reads "dSPACE SCS Diag|dsV2Gshark|v1|SCS Diagnostic|{...}" with valid JSON:
+# PP resistor, contactor, target/present current and voltage, ...). No further layout.
+OUI_DSPACE = 0x644D70
+_DSPACE: tuple[MmeSpec, ...] = (
+    MmeSpec(0x8000, "DSPACE_DIAG", {Variant.IND: layout(textrest("text"))}, oui=OUI_DSPACE,
+            summary="dSPACE test-system diagnostics (text: vendor|tool|version|title|JSON)"),
+)
+
 # CP state codes seen in STP_CPSTATE.IND (IEC 61851-1 states)
 CP_STATES: dict[int, str] = {0x01: "A", 0x03: "B", 0x05: "C", 0x09: "E"}
 
-MMES: tuple[MmeSpec, ...] = _PUBLIC + _QUALCOMM + _ST
+MMES: tuple[MmeSpec, ...] = _PUBLIC + _QUALCOMM + _ST + _DSPACE
 
 
 def mmtype_name(mmtype: int, base_name: str | None) -> str:
