@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from chargescope import backends
 from chargescope.analyzer.accounting import StreamBytes
-from chargescope.analyzer.byteranges import refs_between
+from chargescope.analyzer.byteranges import refs_between, stream_problem
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -206,7 +206,8 @@ class WebSocketStream:
         data = event.data
         offset = event.offset
         if offset > expected and (d.buf or d.base):
-            out.extend(self._gap(event.direction, expected, offset - expected, event.ts_ns))
+            out.extend(self._gap(event.direction, expected, offset - expected, event.ts_ns,
+                                 event.refs[0].frame if event.refs else 0))
         elif offset < expected:  # overlap the reassembler let through: keep the first copy
             cut = expected - offset
             d.undecodable += min(cut, len(data))
@@ -251,7 +252,7 @@ class WebSocketStream:
 
     def on_gap(self, event: StreamGap) -> list[Message]:
         d = self._dirs[event.direction]
-        out = self._gap(event.direction, event.offset, event.length, event.ts_ns)
+        out = self._gap(event.direction, event.offset, event.length, event.ts_ns, event.frame)
         d.base = event.offset + event.length
         return out
 
@@ -285,12 +286,13 @@ class WebSocketStream:
                   "charge_point_id": self.charge_point_id, "direction": direction, **fields}
         return Message(Link.B, "websocket", name, ts_ns, src, dst, fields, refs, tuple(problems))
 
-    def _problem(self, kind: str, detail: str, offset: int, refs: tuple[ByteRef, ...]) -> Problem:
-        first = refs[0] if refs else None
-        return Problem(kind, detail, source=first.source if first else self.conn.source,
-                       frame=first.frame if first else 0, offset=offset, where="stream")
+    def _problem(self, kind: str, detail: str, offset: int, refs: tuple[ByteRef, ...],
+                 frame: int = 0) -> Problem:
+        return stream_problem(kind, detail, self.conn, offset, refs, frame)
 
-    def _gap(self, direction: int, offset: int, length: int, ts_ns: int) -> list[Message]:
+    def _gap(self, direction: int, offset: int, length: int, ts_ns: int,
+             frame: int) -> list[Message]:
+        """Bytes that never arrived (`frame`: where that showed): resynchronise after them."""
         d = self._dirs[direction]
         out = self._flush(direction, ts_ns, f"{length} bytes missing at stream offset {offset}")
         if d.mode is _Mode.FRAMES or d.mode is _Mode.HANDSHAKE:
@@ -301,7 +303,8 @@ class WebSocketStream:
             d.window_lost = True
         problem = self._problem("websocket.stream.gap",
                                 f"{length} bytes missing at stream offset {offset}; "
-                                "resynchronising on the next frame boundary", offset, ())
+                                "resynchronising on the next frame boundary", offset, (),
+                                frame)
         out.append(self._ws_message(direction, "Gap", ts_ns,
                                     {"event": "gap", "offset": offset, "length": length}, (),
                                     [problem]))
