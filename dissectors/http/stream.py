@@ -187,7 +187,9 @@ class HttpStream:
             if d.partial is not None and d.partial.head is not None:
                 out.append(self._broken(d, "http.message.truncated",
                                         "the connection closed before the message ended"))
-            if d.mode == RESYNC and d.scan:
+            if d.scan:  # still looking for a message start
+                if not d.skipped:
+                    d.skipped_at = d.scan_start
                 d.skipped += len(d.scan)
                 d.scan.clear()
             out += self._report_skipped(d, "")
@@ -318,6 +320,10 @@ class HttpStream:
         if d.mode == HOLD and trailing:
             self._held_offset = start
             self._held += trailing
+        elif d.mode == OPAQUE and trailing:  # after a CONNECT's 2xx: the tunnel's bytes
+            if not d.skipped:
+                d.skipped_at = start
+            d.skipped += len(trailing)
         if d.mode != SYNC or not trailing:
             # started lazily: a response parser must know the request it answers
             d.h11 = None
@@ -376,8 +382,7 @@ class HttpStream:
         if fields["kind"] == "response" and self._dirs[0].mode == HOLD:
             request = fields.get("request") or {}
             if request.get("method") == "CONNECT" and 200 <= fields["status"] < 300:
-                for side in self._dirs:
-                    side.mode, side.h11 = OPAQUE, None
+                self._extra = self._go_opaque(d)
                 self._dirs[0].skipped += len(self._held)
                 self._held.clear()
             else:
@@ -455,13 +460,33 @@ class HttpStream:
         end = d.raw_start + len(d.raw) - len(trailing)
         message = self._message(d, partial, fields, end, list(partial.problems))
         # both directions now carry another protocol: count, do not parse
-        for side in self._dirs:
-            side.mode = OPAQUE
-            side.h11 = None
+        out = [message, *self._go_opaque(d)]
         d.skipped += len(trailing)
         self._dirs[0].skipped += len(self._held)
         self._held.clear()
-        return [message]
+        return out
+
+    def _go_opaque(self, d: _Direction) -> list[Message]:
+        """Both directions switch protocols after `d`'s message: the other side's message
+        in progress ends there (reported), and bytes a resync was scanning are not HTTP."""
+        out: list[Message] = []
+        other = self._dirs[1 - d.index]
+        if other.mode == SYNC and (other.raw or (other.partial is not None
+                                                 and other.partial.head is not None)):
+            if other.partial is None:
+                other.partial = _Partial(start=other.raw_start)
+            out.append(self._broken(other, "http.message.truncated",
+                                    "the connection switched protocols before it ended"))
+            other.raw = bytearray()
+        for side in self._dirs:
+            side.mode = OPAQUE
+            side.h11 = None
+            if side.scan:
+                if not side.skipped:
+                    side.skipped_at = side.scan_start
+                side.skipped += len(side.scan)
+                side.scan.clear()
+        return out
 
     def _release_hold(self) -> list[Message]:
         """The answer to an Upgrade/CONNECT request was not a switch: resume the client side."""
