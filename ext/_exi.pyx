@@ -13,7 +13,14 @@ import base64
 import binascii
 
 from chargescope.dissectors.exi.errors import ExiError
-from chargescope.dissectors.exi.tables import expected_events
+from chargescope.dissectors.exi._codec import XSI_NIL, _text_of, _untyped_pending, put_nil
+from chargescope.dissectors.exi.tables import (
+    S2_CH,
+    S2_EE,
+    S2_NIL,
+    S2_WIDTH,
+    expected_events,
+)
 
 DEF MAX_DEPTH = 64  # encoder bound; the decoder's comes from Limits.exi_depth
 DEF MAX_STRING = 256 * 1024  # Limits.exi_string default
@@ -66,6 +73,9 @@ cdef class CTables:
     cdef int* st_w2
     cdef int* st_ee2
     cdef int* st_ch2
+    cdef int* st_nil2
+    cdef int* st_empty
+    cdef int* st_has_ch
     cdef int* st_content2
     cdef int* p_kind
     cdef int* p_a
@@ -94,6 +104,9 @@ cdef class CTables:
         self.st_w2 = _ints(self.nstates)
         self.st_ee2 = _ints(self.nstates)
         self.st_ch2 = _ints(self.nstates)
+        self.st_nil2 = _ints(self.nstates)
+        self.st_empty = _ints(self.nstates)
+        self.st_has_ch = _ints(self.nstates)
         self.st_content2 = _ints(self.nstates)
         self.p_kind = _ints(nprods)
         self.p_a = _ints(nprods)
@@ -108,9 +121,12 @@ cdef class CTables:
             self.st_width[i] = st[0]
             self.st_first[i] = k
             self.st_nprods[i] = len(st[1])
-            self.st_w2[i] = second[0]
-            self.st_ee2[i] = second[1]
-            self.st_ch2[i] = second[2]
+            self.st_w2[i] = second[S2_WIDTH]
+            self.st_ee2[i] = second[S2_EE]
+            self.st_ch2[i] = second[S2_CH]
+            self.st_nil2[i] = second[S2_NIL]
+            self.st_empty[i] = g.empty.get(i, -1)
+            self.st_has_ch[i] = any(p[0] == K_CH for p in st[1])
             self.st_content2[i] = st[3]
             for prod in st[1]:
                 kind = prod[0]
@@ -163,6 +179,9 @@ cdef class CTables:
         PyMem_Free(self.st_w2)
         PyMem_Free(self.st_ee2)
         PyMem_Free(self.st_ch2)
+        PyMem_Free(self.st_nil2)
+        PyMem_Free(self.st_empty)
+        PyMem_Free(self.st_has_ch)
         PyMem_Free(self.st_content2)
         PyMem_Free(self.p_kind)
         PyMem_Free(self.p_a)
@@ -341,14 +360,17 @@ cdef object read_value(Reader* r, CTables t, int d):
     raise ExiError("exi.unsupported", f"datatype kind {kind}", r.pos)
 
 
-cdef bint second_level_end(Reader* r, CTables t, int state, Py_ssize_t start) except -1:
-    cdef unsigned long long code = read_bits(r, t.st_w2[state])
-    if <long long>code == t.st_ee2[state]:
-        return True
-    if <long long>code == t.st_ch2[state]:
-        return False
+cdef int second_level(Reader* r, CTables t, int state, Py_ssize_t start) except -1:
+    """Which second-level event (tables.S2_*) the code read here is; others unsupported."""
+    cdef long long code = <long long>read_bits(r, t.st_w2[state])
+    if code == t.st_ee2[state]:
+        return S2_EE
+    if code == t.st_ch2[state]:
+        return S2_CH
+    if code == t.st_nil2[state]:
+        return S2_NIL
     events = t.g.states[state][2]
-    name = events[code] if code < <unsigned long long>len(events) else f"undefined code {code}"
+    name = events[code] if code < len(events) else f"undefined code {code}"
     raise ExiError("exi.unsupported", f"second-level event {name} is not supported", start,
                    state, expected_events(t.g.states, state))
 
@@ -418,12 +440,25 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
                 if code > <unsigned long long>nprods:
                     raise ExiError("exi.event_code", f"event code {code} is undefined here",
                                    start, state, expected_events(t.g.states, state))
-                if second_level_end(r, t, state, start):
+                event = second_level(r, t, state, start)
+                if event == S2_EE:
                     if value is None:
                         value = empty_value(t, state, start)
                         if shape == SHAPE_COMPLEX and value is not None:
                             node["value"] = value
                     break
+                if event == S2_NIL:
+                    nil = read_bits(r, 1) == 1
+                    if shape == SHAPE_COMPLEX:
+                        node[XSI_NIL] = nil
+                    elif nil:
+                        value = {XSI_NIL: True}
+                    else:
+                        raise ExiError("exi.unsupported", "xsi:nil=false on a simple-typed "
+                                       "element", start, state)
+                    if nil:
+                        state = t.st_empty[state]
+                    continue
                 value = untyped_value(r, t, state)
                 if shape == SHAPE_COMPLEX:
                     node["value"] = value
@@ -752,16 +787,35 @@ cdef int put_element(Writer w, CTables t, int state, int shape, object content, 
     cdef str key
     if depth > MAX_DEPTH:
         raise tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
+    if t.st_empty[state] >= 0 and type(content) is dict and XSI_NIL in <dict>content:
+        nil = put_nil(None, t.g, state, shape, content, path)
+        w.bits(<unsigned long long>t.st_nprods[state], t.st_width[state])
+        w.bits(<unsigned long long>t.st_nil2[state], t.st_w2[state])
+        w.bits(1 if nil else 0, 1)
+        used[XSI_NIL] = 1
+        if nil:
+            state, shape = t.st_empty[state], SHAPE_COMPLEX
     if shape == SHAPE_SIMPLE:
         return put_simple(w, t, state, content, path)
     if isinstance(content, dict):
         items = <dict>content
     else:
         raise tree_error(path, f"expected an object, got {content!r}")
+    cdef bint has_value = "value" in items
     while True:
         width = t.st_width[state]
         first = t.st_first[state]
         last = first + t.st_nprods[state]
+        if has_value and not t.st_has_ch[state] and t.st_ch2[state] >= 0 and \
+                not used.get("value") and \
+                _untyped_pending(t.g, state, t.g.states[state][1], items, used):
+            used["value"] = 1
+            w.bits(<unsigned long long>t.st_nprods[state], width)
+            w.bits(<unsigned long long>t.st_ch2[state], t.st_w2[state])
+            put_string(w, _text_of(items["value"], path), path)
+            if t.st_content2[state] >= 0:
+                state = t.st_content2[state]
+            continue
         chosen = -1
         ee_code = -1
         for k in range(first, last):

@@ -3,6 +3,8 @@ ISO 15118-2 and ISO 15118-20 (CommonMessages, AC, DC, WPT, ACDP).
 
 Public API (stable; other components code against it):
 
+    positions(data: bytes, schema: str) -> (dict, {path: (start bit, end bit)})
+        `decode` plus where each element / attribute lies (slow; for viewers).
     decode(data: bytes, schema: str) -> dict
         One EXI stream (header included) to the JSON form of DESIGN.md "EXI decoded form":
         {"V2G_Message": {...}} or {"<-20 message>": {...}}. `schema` is a short name
@@ -37,6 +39,14 @@ Public API (stable; other components code against it):
     XML: chargescope.dissectors.exi.xml.to_xml(tree, schema) -> lxml element (and
         to_xml_bytes, canonical): the same document EXIficient writes, equal after C14N 2.0.
 
+JSON form beyond DESIGN.md "EXI decoded form" (strict=false second-level events):
+    xsi:nil="true" is the key "xsi:nil": true in the element's object beside its attributes
+    (a nil simple-typed element is {"xsi:nil": true}); characters in element-only content are
+    "value" in the element's object (re-encoded right after the attributes). A qname declared
+    with several types decodes as a fragment root through the relaxed element fragment
+    grammar: always an object, text under "value". xsi:type, undeclared elements/attributes
+    and wildcard content still raise ExiError(kind="exi.unsupported").
+
 EXI options (those of the V2G reference codec, see corpus/exi-reference/README.md): header
 0x80 without cookie or options (a "$EXI" cookie is accepted on input), bit-packed,
 schema-informed with strict=false, nothing preserved, not self-contained, valueMaxLength=0
@@ -56,7 +66,7 @@ from .errors import ExiError
 from .tables import FRAGMENT_SCHEMAS, SCHEMAS, grammar, schema_name  # noqa: F401 (grammar)
 
 __all__ = ["FRAGMENT_SCHEMAS", "SCHEMAS", "Detection", "ExiError", "decode", "decode_fragment",
-           "detect", "encode", "encode_fragment", "schema_name"]
+           "detect", "encode", "encode_fragment", "positions", "schema_name"]
 
 _impl = None
 
@@ -76,6 +86,16 @@ def decode(data: bytes, schema: str, *, max_depth: int = 64,
     binary value) are the caps of `Limits.exi_depth` / `Limits.exi_string`: past them
     ExiError kind ``limit.exi.depth`` / ``limit.exi.string``."""
     return _backend().decode(bytes(data), grammar(schema), max_depth, max_string)
+
+
+def positions(data: bytes, schema: str) -> tuple[dict, dict[tuple, tuple[int, int]]]:
+    """Decode like `decode`, also giving the bit span [start, end) of every element,
+    attribute and complex value by tree path. Slow (always the pure-Python twin): for one
+    message at a time, when a viewer asks where a field is."""
+    from . import _codec
+
+    spans: dict[tuple, tuple[int, int]] = {}
+    return _codec.decode(bytes(data), grammar(schema), spans=spans), spans
 
 
 def encode(tree: dict, schema: str) -> bytes:

@@ -32,11 +32,16 @@ from .tables import (
     DT_STR,
     DT_UINT,
     EE,
+    S2_CH,
+    S2_EE,
+    S2_NIL,
     SE,
     SIMPLE,
     Grammar,
     expected_events,
 )
+
+XSI_NIL = "xsi:nil"  # JSON key of an xsi:nil attribute (true: the element has no content)
 
 MAX_DEPTH = 64  # the V2G schemas nest < 20 deep; bounds recursion on hostile input
 MAX_STRING = 256 * 1024  # characters of a string / bytes of a binary (Limits.exi_string)
@@ -144,15 +149,15 @@ def _value(r: _Reader, dt: tuple):
     raise ExiError("exi.unsupported", f"datatype kind {kind}", r.pos)
 
 
-def _second_level_end(r: _Reader, g: Grammar, state: int, start: int) -> bool:
-    """Read a second-level event code: True for EE (how empty values are sent), False for
-    untyped CH (how out-of-range values are sent); anything else is unsupported."""
-    width2, ee_code, ch_code = g.second[state]
-    code = r.bits(width2)
-    if code == ee_code:
-        return True
-    if code == ch_code:
-        return False
+def _second_level(r: _Reader, g: Grammar, state: int, start: int) -> int:
+    """Read a second-level event code and say which event it is (tables.S2_*): EE (how
+    empty values are sent), untyped CH (out-of-range values), xsi:nil; anything else is
+    unsupported."""
+    second = g.second[state]
+    code = r.bits(second[0])
+    for event in (S2_EE, S2_CH, S2_NIL):
+        if code == second[event]:
+            return event
     events = g.states[state][2]
     name = events[code] if code < len(events) else f"undefined code {code}"
     raise ExiError("exi.unsupported", f"second-level event {name} is not supported", start,
@@ -192,8 +197,12 @@ def _empty_value(g: Grammar, prods: tuple, start: int):
 
 
 def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name: str,
-             is_list: bool, depth: int) -> None:
-    """Decode one element's content into parent[name] (appended when is_list)."""
+             is_list: bool, depth: int, spans: dict | None = None, path: tuple = ()) -> None:
+    """Decode one element's content into parent[name] (appended when is_list).
+
+    With `spans` (slow "with positions" decoding only), records the bit span of every child
+    element, attribute and complex value under its tree path (`path` is this element's).
+    """
     if depth > r.max_depth:
         raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
                        f"of {r.max_depth}", r.pos)
@@ -215,12 +224,25 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
                 if code > len(prods):
                     raise ExiError("exi.event_code", f"event code {code} is undefined here",
                                    start, state, expected_events(states, state))
-                if _second_level_end(r, g, state, start):
+                event = _second_level(r, g, state, start)
+                if event == S2_EE:
                     if value is None:
                         value = _empty_value(g, prods, start)
                         if shape == COMPLEX and value is not None:
                             node["value"] = value
                     break
+                if event == S2_NIL:
+                    nil = r.bits(1) == 1
+                    if shape == COMPLEX:
+                        node[XSI_NIL] = nil
+                    elif nil:
+                        value = {XSI_NIL: True}
+                    else:
+                        raise ExiError("exi.unsupported", "xsi:nil=false on a simple-typed "
+                                       "element", start, state)
+                    if nil:
+                        state = g.empty[state]
+                    continue
                 # untyped characters: a value the schema type does not allow
                 value = _untyped_value(r, g, prods)
                 if shape == COMPLEX:
@@ -230,15 +252,26 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
             prod = prods[code]
             kind = prod[0]
             if kind == SE:
-                _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1)
+                if spans is None:
+                    _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1)
+                else:
+                    child = path + ((prod[1], len(node.get(prod[1]) or ())) if prod[4]
+                                    else (prod[1],))
+                    _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1,
+                             spans, child)
+                    spans[child] = (start, r.pos)
                 state = prod[5]
             elif kind == CH:
                 value = _value(r, datatypes[prod[1]])
                 if shape == COMPLEX:
                     node["value"] = value
+                    if spans is not None:
+                        spans[path + ("value",)] = (start, r.pos)
                 state = prod[2]
             elif kind == AT:
                 node[prod[1]] = _value(r, datatypes[prod[2]])
+                if spans is not None:
+                    spans[path + (prod[1],)] = (start, r.pos)
                 state = prod[3]
             elif kind == EE:
                 break
@@ -274,7 +307,11 @@ def _header(r: _Reader) -> None:
 
 
 def decode(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
-           max_string: int = MAX_STRING) -> dict:
+           max_string: int = MAX_STRING, spans: dict | None = None) -> dict:
+    """Decode one EXI stream; with `spans` (a dict to fill; the pure-Python twin only, the
+    slow path behind the TUI's field highlighting) also the bit span [start, end) of every
+    element, attribute and complex value, keyed by tree path, e.g.
+    ("V2G_Message", "Body", "SessionSetupReq", "EVCCID")."""
     r = _Reader(data, max_depth, max_string)
     tree: dict = {}
     try:
@@ -287,7 +324,11 @@ def decode(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
                            f"document starts with event code {code}, not a declared root "
                            "element", start, None, tuple(f"SE({x[0]})" for x in roots))
         name, state, shape = roots[code][:3]
-        _element(r, g, state, shape, tree, name, False, 0)
+        if spans is None:
+            _element(r, g, state, shape, tree, name, False, 0)
+        else:
+            _element(r, g, state, shape, tree, name, False, 0, spans, (name,))
+            spans[(name,)] = (start, r.pos)
     except ExiError as exc:
         exc.partial = tree
         raise
@@ -458,7 +499,7 @@ def _put_characters(w: _Writer, g: Grammar, state: int, prod: tuple, value,
         text = _untyped_text(value)
         if text is None:
             raise
-    width2, _ee, ch_code = g.second[state]
+    width2, ch_code = g.second[state][0], g.second[state][S2_CH]
     w.bits(len(g.states[state][1]), width)
     w.bits(ch_code, width2)
     _put_value(w, (DT_STR,), text, path)
@@ -470,10 +511,28 @@ def _code_of(g: Grammar, state: int, prod: tuple) -> int:
 
 
 SECOND_LEVEL_EE = -1
+SECOND_LEVEL_CH = -2
+
+
+def _untyped_pending(g: Grammar, state: int, prods: tuple, items: dict, used: dict) -> bool:
+    """Characters the schema has no place for here (element-only content): the tree's
+    "value" goes out as untyped CH, first after the attributes (its position among the
+    children is not kept by the JSON form)."""
+    if "value" not in items or used.get("value") or g.second[state][S2_CH] < 0:
+        return False
+    for prod in prods:
+        kind = prod[0]
+        if kind == CH:
+            return False
+        if kind == AT and not (len(prod) > 5 and prod[5]) and prod[1] in items and not used.get(
+                prod[1]):
+            return False
+    return True
 
 
 def next_event(g: Grammar, state: int, items: dict, used: dict, path: list[str]) -> int:
-    """The production the tree needs next at `state`: its code, or SECOND_LEVEL_EE.
+    """The production the tree needs next at `state`: its code, or SECOND_LEVEL_EE /
+    SECOND_LEVEL_CH (untyped characters in element-only content).
 
     Schema order decides: the first declared event whose key still has unconsumed items;
     EE only when nothing else fits (mixed content). An empty string/binary value is no
@@ -481,6 +540,8 @@ def next_event(g: Grammar, state: int, items: dict, used: dict, path: list[str])
     by the encoder and the XML writer, so both see the same document order."""
     prods = g.states[state][1]
     datatypes = g.datatypes
+    if "value" in items and _untyped_pending(g, state, prods, items, used):
+        return SECOND_LEVEL_CH
     ee_code = -1
     for code, prod in enumerate(prods):
         kind = prod[0]
@@ -507,10 +568,33 @@ def next_event(g: Grammar, state: int, items: dict, used: dict, path: list[str])
     if ee_code >= 0:
         return ee_code
     leftover = [k for k in items if used.get(k, 0) == 0]
-    if leftover or g.second[state][1] < 0:
+    if leftover or g.second[state][S2_EE] < 0:
         raise _tree_error(path, f"no event of {expected_events(g.states, state)} fits "
                           f"the remaining keys {leftover}")
     return SECOND_LEVEL_EE
+
+
+def put_nil(w: _Writer | None, g: Grammar, state: int, shape: int, content: dict,
+            path: list[str]) -> bool:
+    """Write AT(xsi:nil) (second level of a start state) when the content carries it."""
+    nil = content[XSI_NIL]
+    if not isinstance(nil, bool) or (shape == SIMPLE and (nil is not True or len(content) > 1)):
+        raise _tree_error(path + [XSI_NIL], f"expected xsi:nil true{' or false' if shape == COMPLEX else ''} "
+                          f"alone, got {content!r}")
+    if w is not None:
+        w.bits(len(g.states[state][1]), g.states[state][0])
+        w.bits(g.second[state][S2_NIL], g.second[state][0])
+        w.bits(1 if nil else 0, 1)
+    return nil
+
+
+def _text_of(value, path: list[str]) -> str:
+    """Untyped characters: the decoder gives back numbers and booleans that parse as one."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, str)):
+        return str(value)
+    raise _tree_error(path + ["value"], f"expected text, got {value!r}")
 
 
 def element_items(shape: int, content, path: list[str]) -> dict:
@@ -532,14 +616,28 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
     if depth > MAX_DEPTH:
         raise _tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
     states = g.states
-    items = element_items(shape, content, path)
     used: dict[str, int] = {}
+    if isinstance(content, dict) and XSI_NIL in content and state in g.empty:
+        nil = put_nil(w, g, state, shape, content, path)
+        used[XSI_NIL] = 1
+        if nil:
+            state, shape = g.empty[state], COMPLEX
+            if not isinstance(content, dict) or set(content) == {XSI_NIL}:
+                content = {XSI_NIL: True}
+    items = element_items(shape, content, path)
     while True:
         width, prods = states[state][:2]
         chosen = next_event(g, state, items, used, path)
+        if chosen == SECOND_LEVEL_CH:
+            used["value"] = 1
+            w.bits(len(prods), width)
+            w.bits(g.second[state][S2_CH], g.second[state][0])
+            _put_value(w, (DT_STR,), _text_of(items["value"], path), path + ["value"])
+            state = _after_characters(states, state)
+            continue
         if chosen == SECOND_LEVEL_EE:
             w.bits(len(prods), width)  # escape to the second level: EE there
-            w.bits(g.second[state][1], g.second[state][0])
+            w.bits(g.second[state][S2_EE], g.second[state][0])
             return
         prod = prods[chosen]
         kind = prod[0]

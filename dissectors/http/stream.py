@@ -154,7 +154,8 @@ class HttpStream:
         data = event.data
         if d.next_offset is not None and event.offset > d.next_offset:
             # the reassembler should have sent a StreamGap; treat the hole as one
-            out += self._gap(d, d.next_offset, event.offset - d.next_offset, event.ts_ns)
+            out += self._gap(d, d.next_offset, event.offset - d.next_offset, event.ts_ns,
+                             event.refs[0].frame if event.refs else 0)
         d.next_offset = event.offset + len(data)
         if d.first_seen:
             d.first_seen = False
@@ -165,7 +166,7 @@ class HttpStream:
     def on_gap(self, event: StreamGap) -> list[Message]:
         d = self._dirs[event.direction]
         d.ts_ns = event.ts_ns
-        out = self._gap(d, event.offset, event.length, event.ts_ns)
+        out = self._gap(d, event.offset, event.length, event.ts_ns, event.frame)
         d.next_offset = event.offset + event.length
         return out
 
@@ -507,9 +508,11 @@ class HttpStream:
 
     # -- failures ----------------------------------------------------------------------
 
-    def _problem(self, d: _Direction, kind: str, detail: str, offset: int) -> Problem:
-        return Problem(kind, detail, source=self.conn.source, frame=d.first_frame(offset),
-                       offset=offset, where="stream")
+    def _problem(self, d: _Direction, kind: str, detail: str, offset: int,
+                 frame: int = 0) -> Problem:
+        """A problem at stream `offset`: in the frame holding that byte, else `frame`."""
+        return Problem(kind, detail, source=self.conn.source,
+                       frame=d.first_frame(offset) or frame, offset=offset, where="stream")
 
     def _broken(self, d: _Direction, kind: str, detail: str, reread: int = 0) -> Message:
         """The message in progress, ended early: what was read plus the reason. Its bytes
@@ -556,7 +559,9 @@ class HttpStream:
             out += self._feed(d, rest_start, rest)
         return out
 
-    def _gap(self, d: _Direction, offset: int, length: int, ts_ns: int) -> list[Message]:
+    def _gap(self, d: _Direction, offset: int, length: int, ts_ns: int,
+             frame: int) -> list[Message]:
+        """Bytes that never arrived (`frame`: where that showed): resynchronise after them."""
         out: list[Message] = []
         if d.mode == SYNC and d.partial is None and d.raw:  # a head cut short by the gap
             d.partial = _Partial(start=d.raw_start)
@@ -571,7 +576,7 @@ class HttpStream:
                 d.scan.clear()
         if d.mode != OPAQUE:
             out += self._report_skipped(d, "")
-            out.append(self._gap_message(d, offset, length, ts_ns))
+            out.append(self._gap_message(d, offset, length, ts_ns, frame))
         if d.mode in (SYNC, RESYNC):
             d.mode = RESYNC
             d.h11 = None
@@ -580,12 +585,14 @@ class HttpStream:
             d.scan_start = offset + length
         return out
 
-    def _gap_message(self, d: _Direction, offset: int, length: int, ts_ns: int) -> Message:
+    def _gap_message(self, d: _Direction, offset: int, length: int, ts_ns: int,
+                     frame: int) -> Message:
         src, dst = self._endpoints(d)
         return Message(link=Link.C, protocol="http", name="HTTP gap", ts_ns=ts_ns, src=src,
                        dst=dst, fields={"kind": "gap", "offset": offset, "length": length},
                        problems=(self._problem(d, "http.stream.gap",
-                                               f"{length} bytes never captured", offset),))
+                                               f"{length} bytes never captured", offset,
+                                               frame),))
 
     def _report_skipped(self, d: _Direction, why: str) -> list[Message]:
         if not d.skipped:

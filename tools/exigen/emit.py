@@ -21,6 +21,7 @@ decode only]) |
 DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
+EMPTY = {{start state: its TypeEmpty state}}: where xsi:nil="true" leads.
 """
 
 '''
@@ -36,5 +37,6 @@ def render(name: str, namespace: str, root: str, grammars: GrammarSet) -> str:
         parts.append(f"    {state!r},  # {i}\n")
     parts.append(")\n\n")
     parts.append(f"DOCUMENT = {pformat(grammars.document, width=100)}\n\n")
-    parts.append(f"FRAGMENT = {pformat(grammars.fragment, width=100)}\n")
+    parts.append(f"FRAGMENT = {pformat(grammars.fragment, width=100)}\n\n")
+    parts.append(f"EMPTY = {pformat(grammars.empty, width=100, compact=True)}\n")
     return "".join(parts)

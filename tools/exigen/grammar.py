@@ -77,6 +77,28 @@ class GrammarSet:
         # after the document's states, so that adding fragments renumbers nothing
         self.fragment = self._fragment()
         self._drain()
+        self.empty = self._type_empty()
+
+    def _type_empty(self) -> dict[int, int]:
+        """TypeEmpty (§8.5.4.1.3.1 / xsi:nil="true", §8.5.4.4.2) for every start state that
+        may carry xsi:nil: its attribute productions (to the TypeEmpty of their targets) and
+        EE; strict=false still adds second-level AT(*) / untyped attributes."""
+        memo: dict[int, int] = {}
+
+        def empty(state: int) -> int:
+            if state in memo:
+                return memo[state]
+            slot = memo[state] = len(self.states)
+            self.states.append((0, (), (), -1))
+            prods = [(AT, p[1], p[2], empty(p[3]), *p[4:]) for p in self.states[state][1]
+                     if p[0] == AT]
+            prods.append((EE,))
+            self.states[slot] = (len(prods).bit_length(), tuple(prods), ("AT(*)", "AT(untyped)"),
+                                 -1)
+            return slot
+
+        starts = [i for i, st in enumerate(self.states) if "AT(xsi:nil)" in st[2]]
+        return {i: empty(i) for i in starts}
 
     def _drain(self) -> None:
         while self._pending:

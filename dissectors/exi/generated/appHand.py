@@ -13,6 +13,7 @@ decode only]) |
 DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
+EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
 """
 
 NAME = 'appHand'
@@ -76,6 +77,14 @@ STATES = (
     (1, ((2, 3, 44),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 45
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 46
     (1, ((2, 4, 46),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 47
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 48
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 49
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 50
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 51
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 52
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 53
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 54
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 55
 )
 
 DOCUMENT = (2,
@@ -92,3 +101,5 @@ FRAGMENT = (4,
   ('VersionNumberMinor', 33, 1, ''),
   ('supportedAppProtocolReq', 0, 0, 'urn:iso:15118:2:2010:AppProtocol'),
   ('supportedAppProtocolRes', 1, 0, 'urn:iso:15118:2:2010:AppProtocol')))
+
+EMPTY = {0: 48, 1: 49, 3: 50, 25: 51, 28: 52, 30: 53, 33: 54, 37: 55}
