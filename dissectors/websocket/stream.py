@@ -201,6 +201,13 @@ class WebSocketStream:
 
     def on_data(self, event: StreamData) -> list[Message]:
         d = self._dirs[event.direction]
+        if event.direction in self._closed:  # bytes beyond this side's FIN (hostile TCP)
+            d.undecodable += len(event.data)
+            problem = self._problem("websocket.bytes.unparsed",
+                                    f"{len(event.data)} bytes sent after this side closed",
+                                    event.offset, event.refs)
+            return [self._ws_message(event.direction, "Undecoded bytes", event.ts_ns,
+                                     {"length": len(event.data)}, event.refs, [problem])]
         out: list[Message] = []
         expected = d.base + len(d.buf)
         data = event.data
