@@ -115,7 +115,9 @@ HTTP_UNITS = st.one_of(
     st.just(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
     st.just(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket"
             b"\r\n\r\n"),
-    st.just(b"HTTP/1.1 200 OK\r\n\r\nclose-delimited body"))
+    st.just(b"HTTP/1.1 200 OK\r\n\r\nclose-delimited body"),
+    st.just(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
+    st.just(b"HTTP/1.1 200 Connection established\r\n\r\n"))
 
 
 @settings(max_examples=200, deadline=None)

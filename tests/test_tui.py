@@ -91,3 +91,135 @@ def test_loads_in_the_background_and_exports(tmp_path, demo_analysis):
     exported = list(tmp_path.glob("chargescope-session*.json"))
     assert exported and exported[0].with_suffix(".csv").exists()
     assert Path(exported[0]).read_text().startswith("[")
+
+
+def _node_at(tree, path):
+    """The detail-tree node whose data is `path` (its place in Message.fields)."""
+    stack = [tree.root]
+    while stack:
+        node = stack.pop()
+        if node.data == path:
+            return node
+        stack.extend(node.children)
+    raise AssertionError(f"no tree node for {path}")
+
+
+def test_selecting_a_field_highlights_exactly_its_bytes(demo_analysis):
+    paths, analysis = demo_analysis
+    session = analysis.sessions[0]
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_session(session.index)
+            await pilot.pause()
+            index = next(i for i, (_ts, m) in enumerate(app.items)
+                         if m.name == "SessionSetupReq")
+            app.show_message(index, move_cursor=True)
+            await pilot.pause()
+            message = app.items[index][1]
+            tree = app.query_one("#detail")
+            hex_view = app.query_one("#hex", HexView)
+            frame = app.frames.get(message.refs[0].source, message.refs[0].frame)
+            # the EVCCID element: its bytes, not the message's
+            path = ("V2G_Message", "Body", "SessionSetupReq", "EVCCID")
+            tree.move_cursor(_node_at(tree, path))
+            await pilot.pause()
+            evccid = bytes.fromhex(message.fields["V2G_Message"]["Body"]["SessionSetupReq"]
+                                   ["EVCCID"])
+            assert 0 < hex_view.highlight_count < message.refs[0].length
+            marked = bytes(frame[i] for i in hex_view.highlighted)
+            bits = "".join(f"{b:08b}" for b in marked)
+            assert "".join(f"{b:08b}" for b in evccid) in bits
+            # a V2GTP header field: exactly its 4 bytes, big-endian
+            tree.move_cursor(_node_at(tree, ("v2gtp", "payload_length")))
+            await pilot.pause()
+            assert hex_view.highlight_count == 4
+            marked = bytes(frame[i] for i in hex_view.highlighted)
+            assert int.from_bytes(marked, "big") == message.fields["v2gtp"]["payload_length"]
+            # the tree's root: the whole message again
+            tree.move_cursor(tree.root)
+            await pilot.pause()
+            assert hex_view.highlight_count == message.refs[0].length
+
+    run(scenario())
+
+
+def test_the_message_table_lists_a_window_that_follows_the_selection(demo_analysis,
+                                                                     monkeypatch):
+    """A session of a large capture holds far more messages than a table can list."""
+    from chargescope.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "TABLE_WINDOW", 10)
+    paths, analysis = demo_analysis
+    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_session(session.index)
+            await pilot.pause()
+            table = app.query_one("#message-table")
+            assert len(app.shown) == len(app.items) > 30 and table.row_count == 10
+            assert "rows 1..10 listed" in str(app.query_one("#filter-status").render())
+            last = app.shown[-1]
+            app.show_message(last, move_cursor=True)  # e.g. a swimlane mark far away
+            await pilot.pause()
+            assert table.row_count <= 10
+            assert int(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value) == last
+            # scrolling with the keyboard past the first listed row moves the window back
+            window = app.window
+            table.focus()
+            table.move_cursor(row=0)
+            await pilot.pause()
+            await pilot.press("up")
+            await pilot.pause()
+            assert app.window < window
+            # the filter still runs over every message, not only the listed ones
+            app.apply_filter("link == B")
+            assert len(app.shown) == sum(1 for _ts, m in app.items if str(m.link) == "B")
+
+    run(scenario())
+
+
+def test_plots_are_drawn_when_their_tab_is_shown(demo_analysis):
+    paths, analysis = demo_analysis
+    session = next(s for s in analysis.sessions
+                   if any(p.protocol.startswith(("ISO", "DIN")) for p in s.parts))
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_session(session.index)
+            await pilot.pause()
+            assert not app.plotted
+            await pilot.press("p")
+            await pilot.pause()
+            assert app.plotted
+            assert "EVSEPresentVoltage" in str(app.query_one("#plot-text").render())
+
+    run(scenario())
+
+
+def test_long_tables_fill_in_batches(demo_analysis, monkeypatch):
+    from chargescope.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "ROW_BATCH", 1)
+    paths, analysis = demo_analysis
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            table = app.query_one("#session-table")
+            findings = app.query_one("#finding-table")
+            for _ in range(50):
+                if table.row_count == len(analysis.sessions) and \
+                        findings.row_count == len(app.findings):
+                    break
+                await pilot.pause()
+            keys = [table.coordinate_to_cell_key((row, 0)).row_key.value
+                    for row in range(table.row_count)]
+            assert keys == [str(s.index) for s in analysis.sessions]
+            assert findings.row_count == len(app.findings) > 1
+
+    run(scenario())

@@ -7,8 +7,11 @@ fed `ChargingSession`/`Message` data through `chargescope.tui.data`.
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import gc
 import json
+from bisect import bisect_left
 from pathlib import Path
 
 from rich.text import Text
@@ -30,16 +33,23 @@ from textual.widgets import (
 
 from chargescope.analyzer.analysis import Analysis, analyze
 from chargescope.analyzer.correlate import SiteMap
+from chargescope.analyzer.fieldranges import FieldRanges, field_ranges
 from chargescope.analyzer.filter import FilterError, compile_filter
 from chargescope.analyzer.live import FrameSource
 from chargescope.analyzer.live.incremental import LiveAnalysis, Snapshotter
-from chargescope.analyzer.records import Message, Severity
+from chargescope.analyzer.records import ByteRef, Message, Severity
 from chargescope.tui import data
 from chargescope.tui.help import HelpScreen
-from chargescope.tui.widgets import HexView, Swimlanes
+from chargescope.tui.widgets import HexView, MessageTable, Swimlanes
 
 VERDICT_STYLE = {"success": "bold green", "failed": "bold red", "inconclusive": "bold yellow"}
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
+# Rows a table holds at once: a DataTable row costs ~1 ms to add and measure, and a session of a
+# 1 GB capture can hold 10^5..10^6 messages; the message table shows a window of the matches
+# around the selection, the filter always runs over all of them.
+TABLE_WINDOW = 200
+ROW_BATCH = 200  # rows added between two chances for the screen to draw
+FINDINGS_LISTED = 2000  # findings listed, in time order; the header says when there are more
 
 
 class ChargescopeApp(App):
@@ -57,8 +67,14 @@ class ChargescopeApp(App):
 
     def __init__(self, paths: list[Path], site: Path | None = None,
                  analysis: Analysis | None = None, live: FrameSource | None = None,
-                 live_interval_s: float = 1.0) -> None:
+                 live_interval_s: float = 1.0, freeze_gc: bool = False) -> None:
         super().__init__()
+        # Freeze what the analysis has built as it loads (`_freeze_survivors`): a full
+        # garbage collection walks every tracked object and stops all threads (0.8 s at
+        # 10 MB of capture, growing with the file); frozen objects are skipped. The price,
+        # cyclic garbage made while loading is never freed (refcounting still frees the
+        # rest), suits the CLI's one app per process, not a test run.
+        self.freeze_gc = freeze_gc
         self.paths = paths
         self.live = live  # a capture to follow: sessions and messages appear as they come
         self.live_interval_s = live_interval_s
@@ -69,7 +85,13 @@ class ChargescopeApp(App):
         self.session_index = 0
         self.items: list[tuple[int, Message]] = []  # the selected session's messages
         self.shown: list[int] = []  # indexes into items that pass the filter
+        self.window = 0  # position in `shown` of the message table's first row
+        self.filter_text = ""
+        self.index: data.MessageIndex | None = None
         self.findings: list = []
+        self.plotted = False
+        self.message: Message | None = None  # the one in the detail tree
+        self._field_ranges: FieldRanges | None = None  # its field positions, once asked
 
     # ---------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -86,7 +108,7 @@ class ChargescopeApp(App):
                         yield Input(placeholder="display filter, e.g. v2g.ResponseCode != \"OK\"",
                                     id="filter")
                         yield Label("", id="filter-status")
-                        yield DataTable(id="message-table", cursor_type="row")
+                        yield MessageTable(id="message-table", cursor_type="row")
                     with Vertical(id="detail-pane"):
                         yield Tree("message", id="detail")
                         yield HexView("", id="hex")
@@ -122,13 +144,24 @@ class ChargescopeApp(App):
             self.call_from_thread(bar.update, total=total or 1, progress=done)
 
         site = SiteMap.load(self.site) if self.site else None
+        if self.freeze_gc:
+            gc.callbacks.append(_freeze_survivors)
         try:
             result = analyze(self.paths, site, keep_messages=True, on_bytes=on_bytes)
         except Exception as exc:  # an unreadable input must reach the user, not kill the app
             self.call_from_thread(self.notify, f"cannot analyse: {exc}", severity="error",
                                   timeout=30)
             return
-        self.call_from_thread(self._loaded, result)
+        finally:
+            if _freeze_survivors in gc.callbacks:
+                gc.callbacks.remove(_freeze_survivors)
+        index = data.MessageIndex(result)  # here, not on the screen's thread
+        self.call_from_thread(self._loaded, result, index)
+        if self.freeze_gc:
+            gc.freeze()
+        for source in result.sources:  # then the hex pane can seek to any frame
+            if source.reader == "capture":
+                self.frames.index(source.path)
 
     @work(thread=True, exclusive=True, group="live")
     def follow(self) -> None:
@@ -188,24 +221,30 @@ class ChargescopeApp(App):
         state = "capture ended" if self.live_done else f"live on {self.live.iface}"
         self.sub_title = f"{state}: {self.sub_title}"
 
-    def _loaded(self, analysis: Analysis, focus: bool = True) -> None:
+    def _loaded(self, analysis: Analysis, index: data.MessageIndex | None = None,
+                focus: bool = True) -> None:
         self.analysis = analysis
+        self.index = index or data.MessageIndex(analysis)
         self.query_one("#loading", ProgressBar).display = False
         table = self.query_one("#session-table", DataTable)
         table.clear()
-        for row in data.session_rows(analysis):
-            table.add_row(str(row.index), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
-                          row.start, Text(row.ev), Text(row.charger), Text(row.protocol),
-                          row.duration, row.energy, Text(row.worst), key=str(row.index))
+        self.fill_rows(table, [
+            ((str(row.index), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
+              row.start, Text(row.ev), Text(row.charger), Text(row.protocol),
+              row.duration, row.energy, Text(row.worst)), str(row.index))
+            for row in data.session_rows(analysis)])
         findings = self.query_one("#finding-table", DataTable)
         findings.clear()
         self.findings = data.all_findings(analysis)
-        for n, (index, finding) in enumerate(self.findings):
-            findings.add_row(str(index or "-"),
-                             Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
-                             finding.code, Text(finding.text), key=str(n))
+        self.fill_rows(findings, [
+            ((str(index or "-"), Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
+              finding.code, Text(finding.text)), str(n))
+            for n, (index, finding) in enumerate(self.findings[:FINDINGS_LISTED])])
+        listed = ("" if len(self.findings) <= FINDINGS_LISTED
+                  else f" (first {FINDINGS_LISTED} listed)")
         self.sub_title = (f"{len(analysis.sessions)} session(s), "
-                          f"{len(self.findings)} finding(s), {len(analysis.problems)} problem(s)")
+                          f"{len(self.findings)} finding(s){listed}, "
+                          f"{len(analysis.problems)} problem(s)")
         if analysis.sessions and focus:
             self.open_session(analysis.sessions[0].index, switch=False)
         if focus:
@@ -214,6 +253,24 @@ class ChargescopeApp(App):
     def on_unmount(self) -> None:
         if self.live is not None:
             self.live.stop()  # the capture thread ends at its next frame or idle poll
+
+    def fill_rows(self, table: DataTable, rows: list[tuple[tuple, str]]) -> None:
+        """Add rows now, up to a screenful's worth of work; the rest in batches that let
+        the screen draw and take keys in between (a 1 GB capture has 10^4 sessions)."""
+        group = f"rows-{table.id}"
+        self.workers.cancel_group(self, group)  # a refill (live view): no stale rows after it
+        for cells, key in rows[:ROW_BATCH]:
+            table.add_row(*cells, key=key)
+        if len(rows) > ROW_BATCH:
+            self.run_worker(self._more_rows(table, rows, ROW_BATCH), group=group,
+                            exclusive=True)
+
+    async def _more_rows(self, table: DataTable, rows: list[tuple[tuple, str]],
+                         start: int) -> None:
+        for at in range(start, len(rows), ROW_BATCH):
+            await asyncio.sleep(0)
+            for cells, key in rows[at:at + ROW_BATCH]:
+                table.add_row(*cells, key=key)
 
     # ---------------------------------------------------------------- sessions
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -227,14 +284,18 @@ class ChargescopeApp(App):
         assert self.analysis is not None
         session = next(s for s in self.analysis.sessions if s.index == index)
         self.session_index = index
-        self.items = data.session_messages(self.analysis, session)
+        if self.index is None or self.index.analysis is not self.analysis:
+            self.index = data.MessageIndex(self.analysis)
+        self.items = self.index.session(session)
         self.query_one("#session-title", Label).update(Text.assemble(
             (f"Session {index} ", "bold"),
             (session.verdict.upper(), VERDICT_STYLE[session.verdict]),
             f"  {session.verdict_reason}  ({len(self.items)} messages)"))
         self.query_one("#lanes", Swimlanes).show(self.items)
         self.apply_filter(self.query_one("#filter", Input).value)
-        self.plot()
+        self.plotted = False  # plots walk every message: drawn when their tab is shown
+        if self.query_one(TabbedContent).active == "plots":
+            self.plot()
         if switch:
             self.query_one(TabbedContent).active = "session"
             self.call_after_refresh(self.query_one("#message-table", DataTable).focus)
@@ -247,12 +308,23 @@ class ChargescopeApp(App):
             status.update(Text(f"filter error: {exc}", "bold red"))
             return
         self.shown = [i for i, (_ts, m) in enumerate(self.items) if predicate(m)]
-        status.update(f"{len(self.shown)} of {len(self.items)} messages"
-                      + (f" match {text!r}" if text.strip() else ""))
+        self.filter_text = text
+        self._fill_messages(0)
+
+    def _fill_messages(self, window: int) -> None:
+        """The message table: rows shown[window:window + TABLE_WINDOW]."""
+        self.window = window
+        text = self.filter_text
+        status = f"{len(self.shown)} of {len(self.items)} messages" + (
+            f" match {text!r}" if text.strip() else "")
+        if len(self.shown) > TABLE_WINDOW:
+            end = min(window + TABLE_WINDOW, len(self.shown))
+            status += f"; rows {window + 1}..{end} listed (the selection moves the window)"
+        self.query_one("#filter-status", Label).update(status)
         table = self.query_one("#message-table", DataTable)
         table.clear()
         t0 = self.items[0][0] if self.items else 0
-        for i in self.shown:
+        for i in self.shown[window:window + TABLE_WINDOW]:
             ts, m = self.items[i]
             style = "red" if m.problems else ""
             # Text, not str: addresses like "[fe80::1]:15118" are not Rich markup
@@ -269,6 +341,13 @@ class ChargescopeApp(App):
         if event.data_table.id == "message-table" and event.row_key is not None:
             self.show_message(int(event.row_key.value))
 
+    def on_message_table_edge(self, event: MessageTable.Edge) -> None:
+        """Keyboard scrolling past the listed rows: move the window along."""
+        table = self.query_one("#message-table", DataTable)
+        position = min(max(self.window + table.cursor_row + event.step, 0), len(self.shown) - 1)
+        if position >= 0 and not self.window <= position < self.window + table.row_count:
+            self.show_message(self.shown[position], move_cursor=True)
+
     def on_swimlanes_mark_selected(self, event: Swimlanes.MarkSelected) -> None:
         self.show_message(event.index, move_cursor=True)
 
@@ -276,27 +355,57 @@ class ChargescopeApp(App):
         if not (0 <= index < len(self.items)):
             return
         _ts, message = self.items[index]
+        self.message, self._field_ranges = message, None
         self.query_one("#lanes", Swimlanes).selected = index
         tree = self.query_one("#detail", Tree)
         tree.clear()
         tree.root.set_label(Text(f"{message.link} {message.protocol}: {message.name}"))
+        tree.root.data = ()
         _fill(tree.root, message.fields)
         for problem in message.problems:
             tree.root.add_leaf(Text(f"problem: {problem}", "bold red"))
         tree.root.expand_all()
-        hex_view = self.query_one("#hex", HexView)
-        if message.refs:
-            ref = message.refs[0]
-            frame = self.frames.get(ref.source, ref.frame)
-            ranges = [(r.start, r.length) for r in message.refs
-                      if r.frame == ref.frame and r.source == ref.source]
-            hex_view.show(f"{Path(ref.source).name} frame {ref.frame}", frame, ranges)
-        else:
-            hex_view.show(message.name, None, [])
+        self.show_bytes(message.refs, message.name)
         if move_cursor:
-            table = self.query_one("#message-table", DataTable)
-            if index in self.shown:
-                table.move_cursor(row=self.shown.index(index))
+            position = bisect_left(self.shown, index)
+            if position < len(self.shown) and self.shown[position] == index:
+                if not self.window <= position < self.window + TABLE_WINDOW:
+                    self._fill_messages(max(0, position - TABLE_WINDOW // 2))
+                self.query_one("#message-table", DataTable).move_cursor(
+                    row=position - self.window)
+
+    def show_bytes(self, refs: tuple[ByteRef, ...], what: str, note: str = "") -> None:
+        """The frame of the first of `refs` in the hex pane, its bytes of `refs` marked."""
+        hex_view = self.query_one("#hex", HexView)
+        if not refs:
+            hex_view.show(what, None, [])
+            return
+        ref = refs[0]
+        frame = self.frames.get(ref.source, ref.frame)
+        ranges = [(r.start, r.length) for r in refs
+                  if r.frame == ref.frame and r.source == ref.source]
+        title = f"{Path(ref.source).name} frame {ref.frame}"
+        frames = sorted({r.frame for r in refs if r.source == ref.source})
+        if len(frames) > 1:
+            title += f" (and frame(s) {', '.join(map(str, frames[1:]))})"
+        hex_view.show(title + (f"  [{note}]" if note else ""), frame, ranges)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        """A field of the detail tree selected: mark exactly its bytes."""
+        message = self.message
+        path = event.node.data
+        if message is None or path is None or event.control.id != "detail":
+            return
+        if not path:
+            self.show_bytes(message.refs, message.name)
+            return
+        if self._field_ranges is None:
+            self._field_ranges = field_ranges(message, self.frames.get)
+        ranges = self._field_ranges
+        refs = ranges.of(path)
+        note = ranges.note or ("" if path in ranges.ranges else "field not placed: "
+                               "nearest enclosing part shown")
+        self.show_bytes(refs, message.name, note)
 
     # ---------------------------------------------------------------- findings
     def jump_to_finding(self, n: int) -> None:
@@ -321,7 +430,12 @@ class ChargescopeApp(App):
         self.notify(f"{finding.code}: evidence not in this session's messages")
 
     # ---------------------------------------------------------------- plots
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "plots" and not self.plotted:
+            self.plot()
+
     def plot(self) -> None:
+        self.plotted = True
         text = Text()
         series = data.dc_series(self.items)
         for key, points in series.items():
@@ -384,24 +498,29 @@ class ChargescopeApp(App):
         self.notify(f"exported {len(rows)} messages to {stem}.json and .csv")
 
 
-def _fill(node, value, depth: int = 0) -> None:
+def _freeze_survivors(phase: str, info: dict) -> None:
+    """While loading: what survived a young collection is (nearly all) analysis that stays,
+    so freeze it; a full collection then walks only what came since, not the whole heap."""
+    if phase == "stop" and info["generation"] >= 1:
+        gc.freeze()
+
+
+def _fill(node, value, path: tuple = (), depth: int = 0) -> None:
+    """Tree nodes for `value`; each node's data is its path in Message.fields."""
     if depth > 40:
         node.add_leaf("...")
         return
-    if isinstance(value, dict):
-        for key, item in value.items():
+    if isinstance(value, dict | list):
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in pairs:
+            label = str(key) if isinstance(value, dict) else f"[{key}]"
+            here = (*path, key)
             if isinstance(item, dict | list) and item:
-                _fill(node.add(Text(str(key))), item, depth + 1)
+                _fill(node.add(Text(label), data=here), item, here, depth + 1)
             else:
-                node.add_leaf(Text(f"{key}: {item}"))
-    elif isinstance(value, list):
-        for n, item in enumerate(value):
-            if isinstance(item, dict | list) and item:
-                _fill(node.add(Text(f"[{n}]")), item, depth + 1)
-            else:
-                node.add_leaf(Text(f"[{n}]: {item}"))
+                node.add_leaf(Text(f"{label}: {item}"), data=here)
     else:
-        node.add_leaf(Text(str(value)))
+        node.add_leaf(Text(str(value)), data=path)
 
 
 _BARS = "▁▂▃▄▅▆▇█"

@@ -7,6 +7,8 @@ session, plot series, and a `FrameStore` that fetches frame bytes for the hex pa
 from __future__ import annotations
 
 import datetime as dt
+from array import array
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -28,11 +30,12 @@ LANES: tuple[tuple[str, str, frozenset[str]], ...] = (
 )
 
 
+_LANE_OF = {(link, protocol): index for index, (_label, link, protocols) in enumerate(LANES)
+            for protocol in protocols}
+
+
 def lane_of(message: Message) -> int:
-    for index, (_label, link, protocols) in enumerate(LANES):
-        if str(message.link) == link and message.protocol in protocols:
-            return index
-    return -1
+    return _LANE_OF.get((message.link, message.protocol), -1)
 
 
 def clock(ts_ns: int) -> str:
@@ -79,21 +82,53 @@ def message_source(message: Message) -> str:
     return message.refs[0].source if message.refs else ""
 
 
+class MessageIndex:
+    """The analysis' messages by source, in reference time order: a session's messages are
+    found by bisecting its window in each of its sources, not by scanning every message
+    (a 1 GB capture holds millions)."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        by_source: dict[str, list[Message]] = {}
+        for message in analysis.messages:
+            by_source.setdefault(message_source(message), []).append(message)
+        self.offsets = {source: offset_of(analysis, source) for source in by_source}
+        self.times: dict[str, list[int]] = {}
+        self.messages: dict[str, list[tuple[int, Message]]] = {}
+        for source, messages in by_source.items():
+            offset = self.offsets[source]
+            pairs = sorted(((m.ts_ns + offset, m) for m in messages), key=lambda pair: pair[0])
+            self.messages[source] = pairs
+            self.times[source] = [ts for ts, _m in pairs]
+
+    def session(self, session: ChargingSession) -> list[tuple[int, Message]]:
+        """(reference time, message) of every message of the session's sources in its
+        window, and the session's own messages wherever they are."""
+        lo, hi = session.start_ns - SESSION_MARGIN_NS, session.end_ns + SESSION_MARGIN_NS
+        out: list[tuple[int, Message]] = []
+        seen: set[int] = set()
+        for source in dict.fromkeys(p.source for p in session.parts):
+            times = self.times.get(source, [])
+            first, last = bisect_left(times, lo), bisect_right(times, hi)
+            window = self.messages[source][first:last]
+            out += window
+            seen.update(id(m) for _ts, m in window)
+        for part in session.parts:
+            for message in part.messages:
+                if id(message) not in seen:
+                    seen.add(id(message))
+                    source = message_source(message)
+                    offset = self.offsets.get(source)
+                    if offset is None:
+                        offset = self.offsets[source] = offset_of(self.analysis, source)
+                    out.append((message.ts_ns + offset, message))
+        out.sort(key=lambda pair: pair[0])
+        return out
+
+
 def session_messages(analysis: Analysis, session: ChargingSession) -> list[tuple[int, Message]]:
     """(reference time, message) of every message of the session's sources in its window."""
-    sources = {p.source for p in session.parts}
-    lo, hi = session.start_ns - SESSION_MARGIN_NS, session.end_ns + SESSION_MARGIN_NS
-    own = {id(m) for p in session.parts for m in p.messages}
-    out = []
-    for message in analysis.messages:
-        source = message_source(message)
-        if source not in sources and id(message) not in own:
-            continue
-        ts = message.ts_ns + offset_of(analysis, source)
-        if lo <= ts <= hi or id(message) in own:
-            out.append((ts, message))
-    out.sort(key=lambda pair: pair[0])
-    return out
+    return MessageIndex(analysis).session(session)
 
 
 def all_findings(analysis: Analysis) -> list[tuple[int, Finding]]:
@@ -102,6 +137,30 @@ def all_findings(analysis: Analysis) -> list[tuple[int, Finding]]:
     out += [(0, f) for f in analysis.link_findings]
     out += [(0, f) for f in analysis.correlation.findings]
     return sorted(out, key=lambda pair: pair[1].ts_ns)
+
+
+def v2g_body(message: Message) -> dict | None:
+    """The message element of an EXI message: Body's child (DIN / -2) or the -20 root."""
+    fields = message.fields
+    root = fields.get("V2G_Message")
+    if isinstance(root, dict):
+        body = root.get("Body")
+        node = next(iter(body.values()), None) if isinstance(body, dict) and body else None
+    else:
+        node = fields.get(message.name)
+    return node if isinstance(node, dict) else None
+
+
+def is_failure(message: Message) -> bool:
+    """A message to mark red on the swimlanes: decode problems, or a FAILED response code
+    (looked up where it sits, not by printing the whole tree: sessions hold 10^5 messages)."""
+    if message.problems:
+        return True
+    if message.protocol == "exi":
+        body = v2g_body(message)
+        code = body.get("ResponseCode") if body else None
+        return isinstance(code, str) and code.startswith("FAILED")
+    return "FAILED" in summary_text(message)
 
 
 def summary_text(message: Message) -> str:
@@ -176,20 +235,50 @@ def meter_series(messages: list[tuple[int, Message]]) -> list[tuple[float, float
 class FrameStore:
     """Frame bytes by (source, number), read on demand with a bounded cache.
 
-    A miss reads the capture from the start up to the frame and keeps a window of
-    frames around it, so scrolling nearby messages does not re-read the file.
+    Once `index(source)` has run (a background pass after loading: 12 bytes per frame),
+    a frame is one seek and read in the file. Before that, or for a compressed file, a
+    miss reads the capture from the start up to the frame and keeps a window of frames
+    around it, so scrolling nearby messages does not re-read the file.
     """
+
+    # where a record's data starts and its captured length sits: pcap record, pcapng EPB
+    RECORD_LAYOUTS = ((16, 8), (28, 20))
 
     def __init__(self, capacity: int = 4096, window: int = 256) -> None:
         self.capacity = capacity
         self.window = window
         self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._index: dict[str, tuple[array, array]] = {}
+
+    def index(self, source: str) -> bool:
+        """Note where each frame of `source` lies in the file; False when it cannot be."""
+        from chargescope.analyzer.capture import NotACaptureError, open_capture
+
+        offsets, lengths = array("q"), array("I")
+        try:
+            with open_capture(source) as capture:
+                if capture.compressed:
+                    return False  # offsets are in the decompressed stream: no seeking
+                for frame in capture.frames():
+                    while len(offsets) < frame.number - 1:  # a record that was no frame
+                        offsets.append(-1)
+                        lengths.append(0)
+                    offsets.append(frame.offset)
+                    lengths.append(len(frame.data))
+        except (OSError, NotACaptureError):
+            return False
+        self._index[source] = (offsets, lengths)
+        return True
 
     def get(self, source: str, number: int) -> bytes | None:
         key = (source, number)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
+        data = self._seek(source, number)
+        if data is not None:
+            self._put(key, data)
+            return data
         from chargescope.analyzer.capture import NotACaptureError, open_capture
 
         try:
@@ -206,6 +295,25 @@ class FrameStore:
     def add(self, source: str, number: int, data: bytes) -> None:
         """Keep a frame that has no file to be read back from (a live capture)."""
         self._put((source, number), data)
+
+    def _seek(self, source: str, number: int) -> bytes | None:
+        """The frame read straight from its record, when indexed (None: read it in order)."""
+        index = self._index.get(source)
+        if index is None or not 0 < number <= len(index[0]) or index[0][number - 1] < 0:
+            return None
+        offset, length = index[0][number - 1], index[1][number - 1]
+        try:
+            with open(source, "rb") as fh:
+                fh.seek(offset)
+                record = fh.read(28 + length)
+        except OSError:
+            return None
+        for data_at, caplen_at in self.RECORD_LAYOUTS:
+            caplen = record[caplen_at:caplen_at + 4]
+            if len(record) >= data_at + length and length in (
+                    int.from_bytes(caplen, "little"), int.from_bytes(caplen, "big")):
+                return record[data_at:data_at + length]
+        return None
 
     def _put(self, key: tuple[str, int], data: bytes) -> None:
         self._cache[key] = data

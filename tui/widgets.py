@@ -6,10 +6,10 @@ from rich.text import Text
 from textual.message import Message as TextualMessage
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from chargescope.analyzer.records import Message
-from chargescope.tui.data import LANES, lane_of
+from chargescope.tui.data import LANES, is_failure, lane_of
 
 LABEL_WIDTH = 8
 
@@ -27,11 +27,28 @@ class Swimlanes(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.items: list[tuple[int, Message]] = []
+        self.marks: list[tuple[int, bool]] = []  # (lane, bad) per item, computed once
+        self._grid: tuple[int, list[list[int]]] | None = None  # (width, lane x column state)
 
     def show(self, items: list[tuple[int, Message]]) -> None:
         self.items = items
+        self.marks = [(lane_of(m), is_failure(m)) for _ts, m in items]
+        self._grid = None
         self.selected = -1
         self.refresh()
+
+    def _columns(self, width: int) -> list[list[int]]:
+        """Per lane and column: 0 nothing, 1 a mark, 2 a bad mark (cached per width)."""
+        if self._grid is None or self._grid[0] != width:
+            grid = [[0] * width for _ in LANES]
+            lo, hi = self._span()
+            scale = (width - 1) / (hi - lo)
+            for (ts, _m), (lane, bad) in zip(self.items, self.marks, strict=True):
+                if lane >= 0:
+                    col = min(width - 1, int((ts - lo) * scale))
+                    grid[lane][col] = max(grid[lane][col], 2 if bad else 1)
+            self._grid = (width, grid)
+        return self._grid[1]
 
     def _span(self) -> tuple[int, int]:
         if not self.items:
@@ -45,19 +62,14 @@ class Swimlanes(Widget):
 
     def render(self) -> Text:
         width = max(10, self.size.width - LABEL_WIDTH)
-        rows = [[" "] * width for _ in LANES]
-        styles = [[""] * width for _ in LANES]
-        for index, (ts, message) in enumerate(self.items):
-            lane = lane_of(message)
-            if lane < 0:
-                continue
-            col = self._column(ts, width)
-            bad = bool(message.problems) or "FAILED" in str(message.fields)[:4000]
-            rows[lane][col] = "x" if bad else "|"
-            styles[lane][col] = "bold red" if bad else "cyan"
-            if index == self.selected:
-                rows[lane][col] = "█"
-                styles[lane][col] = "bold yellow"
+        grid = self._columns(width)
+        rows = [[" |x"[state] for state in lane] for lane in grid]
+        styles = [[("", "cyan", "bold red")[state] for state in lane] for lane in grid]
+        if 0 <= self.selected < len(self.items) and self.marks[self.selected][0] >= 0:
+            lane = self.marks[self.selected][0]
+            col = self._column(self.items[self.selected][0], width)
+            rows[lane][col] = "█"
+            styles[lane][col] = "bold yellow"
         text = Text()
         for lane, (label, _link, _protocols) in enumerate(LANES):
             text.append(f"{label:<{LABEL_WIDTH}}", style="bold")
@@ -79,8 +91,9 @@ class Swimlanes(Widget):
             return
         width = max(10, self.size.width - LABEL_WIDTH)
         best, best_dist = -1, width + 1
-        for index, (ts, message) in enumerate(self.items):
-            if lane_of(message) != lane:
+        for index, ((ts, _message), (mark_lane, _bad)) in enumerate(
+                zip(self.items, self.marks, strict=True)):
+            if mark_lane != lane:
                 continue
             dist = abs(self._column(ts, width) - col)
             if dist < best_dist:
@@ -90,13 +103,48 @@ class Swimlanes(Widget):
             self.post_message(self.MarkSelected(best))
 
 
+class MessageTable(DataTable):
+    """The message list: lists a window of the matches; keys that would leave it ask the
+    app to move the window (`Edge`) instead of stopping at the last listed row."""
+
+    class Edge(TextualMessage):
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
+    def _past_edge(self, step: int) -> bool:
+        row = self.cursor_row + step
+        if 0 <= row < self.row_count:
+            return False
+        self.post_message(self.Edge(step))
+        return True
+
+    def action_cursor_down(self) -> None:
+        if not self._past_edge(1):
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if not self._past_edge(-1):
+            super().action_cursor_up()
+
+    def action_page_down(self) -> None:
+        if not self._past_edge(max(1, self.size.height - 1)):
+            super().action_page_down()
+
+    def action_page_up(self) -> None:
+        if not self._past_edge(-max(1, self.size.height - 1)):
+            super().action_page_up()
+
+
 class HexView(Static):
     """Frame bytes, 16 per row, with the selected message's byte ranges highlighted."""
 
     highlight_count = 0  # bytes highlighted now (status line and tests)
+    highlighted: tuple[int, ...] = ()  # their offsets in the frame, in order
 
     def show(self, title: str, data: bytes | None, ranges: list[tuple[int, int]]) -> None:
         self.highlight_count = 0
+        self.highlighted = ()
         if data is None:
             self.update(Text(f"{title}: frame bytes not available", style="dim"))
             return
@@ -104,6 +152,7 @@ class HexView(Static):
         for start, length in ranges:
             marked.update(range(start, min(start + length, len(data))))
         self.highlight_count = len(marked)
+        self.highlighted = tuple(sorted(marked))
         text = Text(f"{title}  ({len(data)} bytes, {len(marked)} highlighted)\n",
                     style="bold")
         for row in range(0, len(data), 16):

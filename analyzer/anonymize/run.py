@@ -23,8 +23,12 @@ from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
 # what `--keep` can leave untouched
 KEEP_CHOICES = ("mac", "ip", "ids", "auth", "keys", "certs", "tls")
 # what replacing a certificate by a marker (when it cannot be re-issued) necessarily
-# changes in an analysis: the PnC certificate checks cannot parse it
-CERTIFICATE_MARKER_CODES: frozenset[str] = frozenset({"pnc.certificate.unparsable"})
+# changes in an analysis: the PnC certificate checks cannot parse it, an xmldsig-signed
+# element that carries it no longer matches its digest, and its serial cannot be compared
+# across links
+CERTIFICATE_MARKER_CODES: frozenset[str] = frozenset({
+    "pnc.certificate.unparsable", "pnc.signature.digest_mismatch",
+    "xlink.pnc.certificate_hash_mismatch"})
 TEXT_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".log", ".txt", ".csv")
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
 BIT_MIN = 4  # identifiers shorter than this are not searched at bit offsets

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from chargescope.analyzer.correlate import SiteMap, SiteMapError
-from chargescope.analyzer.live import LiveCapture, StopRule
+from chargescope.analyzer.live import StopRule
 from chargescope.analyzer.live.incremental import LiveAnalysis, Snapshotter
 from chargescope.analyzer.live.plc import (
     NMK_LEN,
@@ -19,6 +19,7 @@ from chargescope.analyzer.live.plc import (
     raw_sender,
     sniffer_request,
 )
+from chargescope.analyzer.live.socketcan import open_live_capture
 from chargescope.analyzer.pipeline import Pipeline
 from chargescope.analyzer.records import Message, Problem, Severity
 from chargescope.analyzer.report import render_json, render_text
@@ -67,7 +68,7 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
 def command(iface, write_path, ring_size, ring_files, run_analysis, update, backend, bpf, count,
             duration, idle, site, plc_join, nmk, sniffer, modem, as_json):
     """Capture on IFACE and decode as frames arrive: one line per message (SLAC, SDP,
-    V2G, OCPP, OCPI) while capturing; Ctrl-C, --count, --duration or --idle ends it.
+    V2G, OCPP, OCPI; CHAdeMO on a SocketCAN interface such as can0) while capturing; Ctrl-C, --count, --duration or --idle ends it.
     With --analyze the sessions and findings follow, exactly as `chargescope analyze`
     of the written file would give them. Exit status: 0 done, 1 error findings, 2 the
     interface cannot be captured on."""
@@ -93,13 +94,17 @@ def command(iface, write_path, ring_size, ring_files, run_analysis, update, back
         snapshots = Snapshotter(live, lambda changes, _analysis: _echo_lines(changes.lines()),
                                 interval_s=update)
     joiner = _plc_setup(iface, modem, plc_join, nmk, sniffer)
-    capture = LiveCapture(iface, write=write_path, bpf=bpf,
-                          stop=StopRule(count, duration, idle),
-                          on_started=lambda: diag(f"listening on {iface}"),
-                          on_frame=joiner.on_frame if joiner and plc_join else None,
-                          on_idle=snapshots.poll if snapshots else None,
-                          ring_bytes=int(ring_size * 1_000_000) if ring_size else None,
-                          ring_files=ring_files, backend=backend)
+    try:  # a CAN interface (can0, vcan0) is read through SocketCAN unless --backend says
+        capture = open_live_capture(iface, write=write_path, bpf=bpf,
+                                    stop=StopRule(count, duration, idle),
+                                    on_started=lambda: diag(f"listening on {iface}"),
+                                    on_frame=joiner.on_frame if joiner and plc_join else None,
+                                    on_idle=snapshots.poll if snapshots else None,
+                                    ring_bytes=int(ring_size * 1_000_000) if ring_size else None,
+                                    ring_files=ring_files, backend=backend)
+    except ValueError as exc:
+        diag(f"chargescope live: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
     # Ctrl-C ends the capture, not the program: the analysis of what came still runs
     previous = signal.signal(signal.SIGINT, lambda _sig, _frame: capture.stop())
     try:

@@ -49,4 +49,4 @@ def command(captures: tuple[Path, ...], site: Path | None, iface: str | None,
     if not paths:
         diag("chargescope tui: no capture files found")
         sys.exit(EXIT_BAD_INPUT)
-    ChargescopeApp(paths, site or discover_site_map(captures)).run()
+    ChargescopeApp(paths, site or discover_site_map(captures), freeze_gc=True).run()

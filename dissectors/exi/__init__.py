@@ -3,6 +3,8 @@ ISO 15118-2 and ISO 15118-20 (CommonMessages, AC, DC, WPT, ACDP).
 
 Public API (stable; other components code against it):
 
+    positions(data: bytes, schema: str) -> (dict, {path: (start bit, end bit)})
+        `decode` plus where each element / attribute lies (slow; for viewers).
     decode(data: bytes, schema: str) -> dict
         One EXI stream (header included) to the JSON form of DESIGN.md "EXI decoded form":
         {"V2G_Message": {...}} or {"<-20 message>": {...}}. `schema` is a short name
@@ -69,7 +71,7 @@ from .errors import ExiError
 from .tables import FRAGMENT_SCHEMAS, SCHEMAS, grammar, schema_name  # noqa: F401 (grammar)
 
 __all__ = ["FRAGMENT_SCHEMAS", "SCHEMAS", "Detection", "ExiError", "decode", "decode_fragment",
-           "detect", "encode", "encode_fragment", "schema_name"]
+           "detect", "encode", "encode_fragment", "positions", "schema_name"]
 
 _impl = None
 
@@ -89,6 +91,16 @@ def decode(data: bytes, schema: str, *, max_depth: int = 64,
     binary value) are the caps of `Limits.exi_depth` / `Limits.exi_string`: past them
     ExiError kind ``limit.exi.depth`` / ``limit.exi.string``."""
     return _backend().decode(bytes(data), grammar(schema), max_depth, max_string)
+
+
+def positions(data: bytes, schema: str) -> tuple[dict, dict[tuple, tuple[int, int]]]:
+    """Decode like `decode`, also giving the bit span [start, end) of every element,
+    attribute and complex value by tree path. Slow (always the pure-Python twin): for one
+    message at a time, when a viewer asks where a field is."""
+    from . import _codec
+
+    spans: dict[tuple, tuple[int, int]] = {}
+    return _codec.decode(bytes(data), grammar(schema), spans=spans), spans
 
 
 def encode(tree: dict, schema: str) -> bytes:

@@ -203,9 +203,14 @@ def _empty_value(g: Grammar, prods: tuple, start: int):
 
 
 def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name: str,
-             is_list: bool, depth: int, node: dict | None = None) -> None:
-    """Decode one element's content into parent[name] (appended when is_list); with `node`,
-    go on filling that object (an undeclared element cast to xsd:anyType)."""
+             is_list: bool, depth: int, spans: dict | None = None, path: tuple = (),
+             node: dict | None = None) -> None:
+    """Decode one element's content into parent[name] (appended when is_list).
+
+    With `spans` (slow "with positions" decoding only), records the bit span of every child
+    element, attribute and complex value under its tree path (`path` is this element's).
+    With `node`, goes on filling that object (an undeclared element cast to xsd:anyType).
+    """
     if depth > r.max_depth:
         raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
                        f"of {r.max_depth}", r.pos)
@@ -263,15 +268,26 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
             prod = prods[code]
             kind = prod[0]
             if kind == SE:
-                _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1)
+                if spans is None:
+                    _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1)
+                else:
+                    child = path + ((prod[1], len(node.get(prod[1]) or ())) if prod[4]
+                                    else (prod[1],))
+                    _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1,
+                             spans, child)
+                    spans[child] = (start, r.pos)
                 state = prod[5]
             elif kind == CH:
                 value = _value(r, datatypes[prod[1]])
                 if shape == COMPLEX:
                     node["value"] = value
+                    if spans is not None:
+                        spans[path + ("value",)] = (start, r.pos)
                 state = prod[2]
             elif kind == AT:
                 node[prod[1]] = _value(r, datatypes[prod[2]])
+                if spans is not None:
+                    spans[path + (prod[1],)] = (start, r.pos)
                 state = prod[3]
             elif kind == EE:
                 break
@@ -438,7 +454,7 @@ def element_of(r: _Reader, g: Grammar, uri: str, local: str, parent: dict, depth
                                        " on an undeclared element", start)
                     # the EXI profile's cast: the rest is the ur-type grammar
                     delegated = True
-                    _element(r, g, g.urtype[0], COMPLEX, parent, key, True, depth, node)
+                    _element(r, g, g.urtype[0], COMPLEX, parent, key, True, depth, node=node)
                     return
                 node[clark(at_uri, name)] = _value(r, (DT_STR,))
             elif event == 2:
@@ -471,7 +487,11 @@ def _header(r: _Reader) -> None:
 
 
 def decode(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
-           max_string: int = MAX_STRING) -> dict:
+           max_string: int = MAX_STRING, spans: dict | None = None) -> dict:
+    """Decode one EXI stream; with `spans` (a dict to fill; the pure-Python twin only, the
+    slow path behind the TUI's field highlighting) also the bit span [start, end) of every
+    element, attribute and complex value, keyed by tree path, e.g.
+    ("V2G_Message", "Body", "SessionSetupReq", "EVCCID")."""
     r = _Reader(data, max_depth, max_string)
     tree: dict = {}
     try:
@@ -484,7 +504,11 @@ def decode(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
                            f"document starts with event code {code}, not a declared root "
                            "element", start, None, tuple(f"SE({x[0]})" for x in roots))
         name, state, shape = roots[code][:3]
-        _element(r, g, state, shape, tree, name, False, 0)
+        if spans is None:
+            _element(r, g, state, shape, tree, name, False, 0)
+        else:
+            _element(r, g, state, shape, tree, name, False, 0, spans, (name,))
+            spans[(name,)] = (start, r.pos)
     except ExiError as exc:
         exc.partial = tree
         raise

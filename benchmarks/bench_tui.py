@@ -1,0 +1,170 @@
+"""TUI responsiveness on a large capture set: first screen, event-loop stalls, load time, RSS.
+
+    python benchmarks/bench_tui.py --size 1000 [--out /tmp/chargescope-tui] [--keep]
+
+Builds (once, outside git) a capture set of ~SIZE MB by repeating the four demo scenarios
+(captures/demo: PLC sniffer, CSMS and OCPI gateway captures, with their site.toml) with
+shifted timestamps, one session set every PERIOD of capture time, so the analysis finds
+thousands of real sessions. Then opens it in the TUI headless (Textual's Pilot) and reports:
+
+- first screen: from `run_test` to the first paint (the loading screen with its progress bar);
+- loaded: until the session table is filled;
+- longest stall: the worst lateness of a 20 ms timer on the UI event loop while loading
+  (what a user typing or scrolling would feel);
+- after loading: opening the largest session, moving through its messages, selecting a field;
+- RSS at the end and peak RSS (this process).
+
+Times are wall clock on a shared machine: read them as orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "captures" / "demo"
+PERIOD_NS = 20 * 60 * 1_000_000_000  # one scenario every 20 min of capture time
+TICK_S = 0.02
+
+
+def _scenarios() -> list[str]:
+    return sorted({p.name.split("-link")[0] for p in DEMO.glob("*-link*")})
+
+
+def build(out: Path, size_mb: int) -> list[Path]:
+    """Repeat the demo scenarios into one capture per source until link A holds ~size_mb."""
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.analyzer.capture.writer import PcapWriter
+
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(DEMO / "site.toml", out / "site.toml")
+    names = {"linkA-plc": "big-linkA-plc.pcap", "linkB-csms": "big-linkB-csms.pcap",
+             "linkC-ocpi": "big-linkC-ocpi.pcap"}
+    scenarios = []
+    for scenario in _scenarios():
+        files = {}
+        for link in names:
+            path = next(DEMO.glob(f"{scenario}-{link}.pcap*"))
+            with open_capture(path) as capture:
+                files[link] = [(f.ts_ns, f.data, f.linktype) for f in capture.frames()]
+        start = min(ts for frames in files.values() for ts, _d, _l in frames)
+        scenarios.append((start, files))
+    writers = {link: PcapWriter(out / name, linktype=scenarios[0][1][link][0][2])
+               for link, name in names.items()}
+    target = size_mb * 1_000_000
+    written = 0
+    base = scenarios[0][0]
+    n = 0
+    try:
+        while written < target:
+            start, files = scenarios[n % len(scenarios)]
+            shift = base + n * PERIOD_NS - start
+            for link, frames in files.items():
+                for ts, data, _linktype in frames:
+                    writers[link].write(data, ts + shift)
+                    written += 16 + len(data)
+            n += 1
+    finally:
+        for writer in writers.values():
+            writer.close()
+    print(f"built {n} scenario copies, {written / 1e6:.0f} MB in {out}", file=sys.stderr)
+    return [out / name for name in names.values()]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def drive(paths: list[Path], site: Path) -> dict:
+    from chargescope.analyzer.fieldranges import field_ranges
+    from chargescope.tui.app import ChargescopeApp
+
+    result: dict = {}
+    pauses: list[float] = []  # garbage collector pauses: they stop every thread
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            on_gc.started = time.perf_counter()
+        elif info["generation"] == 2:
+            pauses.append(time.perf_counter() - on_gc.started)
+
+    gc.callbacks.append(on_gc)
+    t0 = time.perf_counter()
+    app = ChargescopeApp(paths, site, freeze_gc=True)  # as `chargescope tui` runs it
+    stalls: list[float] = []
+    when: list[float] = []
+
+    def tick_lateness() -> None:
+        now = time.perf_counter()
+        stalls.append(now - tick_lateness.last - TICK_S)
+        when.append(now - t0)
+        tick_lateness.last = now
+
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        result["first_screen_s"] = time.perf_counter() - t0
+        tick_lateness.last = time.perf_counter()
+        app.set_interval(TICK_S, tick_lateness)
+        while app.analysis is None:
+            await asyncio.sleep(0.05)
+        await pilot.pause()
+        result["loaded_s"] = time.perf_counter() - t0
+        result["worst_stall_ms"] = max(stalls, default=0.0) * 1000
+        result["stalls_over_100ms"] = sum(1 for s in stalls if s > 0.1)
+        worst = sorted(zip(stalls, when, strict=True), reverse=True)[:3]
+        result["worst_stalls_at"] = ", ".join(f"{s * 1000:.0f} ms at {t:.1f} s" for s, t in worst)
+        result["full_gc_runs"] = len(pauses)
+        result["longest_full_gc_ms"] = max(pauses, default=0.0) * 1000
+        analysis = app.analysis
+        result["sessions"] = len(analysis.sessions)
+        result["messages"] = sum(s.messages for s in analysis.sources)
+        biggest = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+        t1 = time.perf_counter()
+        app.open_session(biggest.index)
+        await pilot.pause()
+        result["open_session_s"] = time.perf_counter() - t1
+        result["session_messages"] = len(app.items)
+        t1 = time.perf_counter()
+        for index in range(0, len(app.items), max(1, len(app.items) // 50)):
+            app.show_message(index, move_cursor=True)
+        await pilot.pause()
+        result["show_message_ms"] = (time.perf_counter() - t1) * 1000 / 50
+        message = app.items[-1][1]
+        t1 = time.perf_counter()
+        field_ranges(message, app.frames.get)
+        result["field_ranges_ms"] = (time.perf_counter() - t1) * 1000
+    result["rss_mb"] = rss_mb()
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, default=1000, help="capture set size in MB")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/chargescope-tui-bench"))
+    ap.add_argument("--keep", action="store_true", help="keep the generated captures")
+    args = ap.parse_args()
+    paths = build(args.out, args.size)
+    size = sum(p.stat().st_size for p in paths)
+    try:
+        result = asyncio.run(drive(paths, args.out / "site.toml"))
+    finally:
+        if not args.keep:
+            shutil.rmtree(args.out, ignore_errors=True)
+    print(f"capture set: {size / 1e6:.0f} MB in {len(paths)} files")
+    for key, value in result.items():
+        print(f"{key:20} {value:.3f}" if isinstance(value, float) else f"{key:20} {value}")
+
+
+if __name__ == "__main__":
+    main()

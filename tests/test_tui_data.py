@@ -1,0 +1,69 @@
+"""The TUI's data layer: frame bytes by seeking an index, session messages by bisecting."""
+
+import gzip
+
+import pytest
+
+from chargescope.analyzer.analysis import analyze
+from chargescope.analyzer.capture import open_capture
+from chargescope.analyzer.correlate import SiteMap
+from chargescope.tui.data import FrameStore, MessageIndex, message_source, offset_of
+from tests.conftest import REPO
+
+DEMO = REPO / "captures" / "demo"
+
+
+@pytest.mark.parametrize("name", ["dc-pnc-happy-linkA-plc.pcapng",
+                                  "dc-pnc-happy-linkC-ocpi.pcap"])
+def test_indexed_frames_are_the_frames_the_reader_gives(name):
+    path = str(DEMO / name)
+    store = FrameStore(capacity=1)  # no cache help: every get seeks
+    assert store.index(path)
+    with open_capture(path) as capture:
+        frames = list(capture.frames())
+    for frame in reversed(frames):
+        assert store._seek(path, frame.number) == frame.data
+        assert store.get(path, frame.number) == frame.data
+    assert store._seek(path, len(frames) + 1) is None
+
+
+def test_a_compressed_capture_is_read_in_order_instead(tmp_path):
+    source = DEMO / "auth-rejected-b-linkC-ocpi.pcap"
+    packed = tmp_path / "c.pcap.gz"
+    packed.write_bytes(gzip.compress(source.read_bytes()))
+    store = FrameStore()
+    assert not store.index(str(packed))
+    with open_capture(source) as capture:
+        last = list(capture.frames())[-1]
+    assert store.get(str(packed), last.number) == last.data
+
+
+def test_session_messages_by_bisection_match_a_full_scan():
+    paths = sorted(p for p in DEMO.iterdir() if p.suffix in (".pcap", ".pcapng"))
+    analysis = analyze(paths, SiteMap.load(DEMO / "site.toml"), keep_messages=True)
+    index = MessageIndex(analysis)
+    for session in analysis.sessions:
+        sources = {p.source for p in session.parts}
+        own = {id(m) for p in session.parts for m in p.messages}
+        lo, hi = session.start_ns - 5_000_000_000, session.end_ns + 5_000_000_000
+        expected = set()
+        for m in analysis.messages:
+            ts = m.ts_ns + offset_of(analysis, message_source(m))
+            if id(m) in own or message_source(m) in sources and lo <= ts <= hi:
+                expected.add(id(m))
+        got = index.session(session)
+        assert {id(m) for _ts, m in got} == expected
+        assert [ts for ts, _m in got] == sorted(ts for ts, _m in got)
+
+
+def test_failure_marks_agree_with_searching_the_whole_tree():
+    """is_failure looks where a FAILED response code sits; on the demo captures it marks
+    exactly the messages whose printed fields mention FAILED (or that have problems)."""
+    from chargescope.tui.data import is_failure
+
+    paths = sorted(p for p in DEMO.iterdir() if p.suffix in (".pcap", ".pcapng"))
+    analysis = analyze(paths, SiteMap.load(DEMO / "site.toml"), keep_messages=True)
+    marked = [m for m in analysis.messages if is_failure(m)]
+    assert marked
+    for m in analysis.messages:
+        assert is_failure(m) == (bool(m.problems) or "FAILED" in str(m.fields)), m.name
