@@ -40,6 +40,9 @@ def play(dissector, items: list, close: str) -> list[Message]:
     offsets = [0, 0]
     out: list[Message] = []
     for n, item in enumerate(items, 1):
+        if item[0] == "fin":  # a side closes mid-conversation (as test_stream_accounting)
+            out += dissector.on_close(StreamClose(CONN, item[1], n, "fin"))
+            continue
         if item[0] == "gap":
             _, direction, length = item
             out += dissector.on_gap(StreamGap(CONN, direction, offsets[direction], length, n, n))
