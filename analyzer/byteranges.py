@@ -1,15 +1,16 @@
 """Mapping bytes of a reassembled or decrypted stream back to the frames they came from.
 
 Every stream layer (TCP reassembly, V2GTP, WebSocket, HTTP, TLS) keeps, for the bytes it
-holds, the `ByteRef`s of the frames that carried them; these two functions cut those
-lists down to the bytes of one unit, so the hex view can highlight exactly them.
+holds, the `ByteRef`s of the frames that carried them; `slice_refs` and `refs_between`
+cut those lists down to the bytes of one unit, so the hex view can highlight exactly
+them, and `stream_problem` pins a decode problem of such a unit to its capture frame.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chargescope.analyzer.records import ByteRef
+from chargescope.analyzer.records import ByteRef, Connection, Problem
 
 
 def slice_refs(refs: Iterable[ByteRef], skip: int, length: int) -> tuple[ByteRef, ...]:
@@ -36,3 +37,12 @@ def refs_between(spans: Iterable[tuple[int, ByteRef]], start: int, end: int
         if lo < hi:
             out.append(ByteRef(ref.source, ref.frame, ref.start + lo - offset, hi - lo))
     return tuple(out)
+
+
+def stream_problem(kind: str, detail: str, conn: Connection, offset: int,
+                   refs: tuple[ByteRef, ...] = (), frame: int = 0) -> Problem:
+    """A Problem at stream `offset` of `conn`, naming the capture frame it was seen in: the
+    first of `refs` (the bytes concerned) or else `frame` (e.g. a `StreamGap.frame`)."""
+    if refs:
+        return Problem(kind, detail, refs[0].source, refs[0].frame, offset, "stream")
+    return Problem(kind, detail, conn.source, frame, offset, "stream")

@@ -332,6 +332,19 @@ class Pipeline:
             elif kind is Problem:
                 stats.problems += 1
                 yield item
+            elif kind is StreamData and (route := routes.get(item.conn.index)) is not None \
+                    and route.dissector is not None and route.decided:
+                # the common event (data for a connection whose dissector is chosen):
+                # `_stream_event` -> `_feed` without their calls
+                route.data[item.direction] += len(item.data)
+                try:
+                    out = route.dissector.on_data(item)
+                except Exception as exc:  # a dissector bug must not stop a field analysis
+                    yield self._detach(route, item, exc, stats)
+                    continue
+                if out:
+                    stats.messages += len(out)
+                    yield from out
             else:
                 out = self._stream_event(item, routes, stats)
                 if out:
@@ -470,12 +483,17 @@ class Pipeline:
             else:
                 messages = dissector.on_close(event)
         except Exception as exc:  # a dissector bug must not stop a field analysis
-            route.dissector = None
-            route.broken = True  # all its bytes count as undecodable
-            stats.problems += 1
-            return [Problem("pipeline.dissector.error",
-                            f"stream dissector {route.name} raised {exc!r} on TCP stream "
-                            f"{event.conn.index}; detached", event.conn.source, 0,
-                            getattr(event, "offset", 0), "stream")]
+            return [self._detach(route, event, exc, stats)]
         stats.messages += len(messages)
         return messages
+
+    def _detach(self, route: _StreamRoute, event: StreamEvent, exc: Exception,
+                stats: PipelineStats) -> Problem:
+        """The Problem for a stream dissector that raised; it gets no more events."""
+        route.dissector = None
+        route.broken = True  # all its bytes count as undecodable
+        stats.problems += 1
+        return Problem("pipeline.dissector.error",
+                       f"stream dissector {route.name} raised {exc!r} on TCP stream "
+                       f"{event.conn.index}; detached", event.conn.source, 0,
+                       getattr(event, "offset", 0), "stream")

@@ -187,13 +187,22 @@ class StreamData:
 
 @dataclass(frozen=True, slots=True)
 class StreamGap:
-    """Bytes of one direction that never arrived: parsers above must resynchronise."""
+    """Bytes of one direction that never arrived: parsers above must resynchronise.
+
+    `frame` is where the gap became evident, for Problems to point at: the frame that
+    carried the first bytes after the hole (Wireshark's "previous segment not
+    captured"); with nothing after it yet, the frame whose ACK proved the bytes lost
+    ("ACKed segment that wasn't captured"), else the connection's last frame (FIN/RST,
+    idle timeout or end of capture). `ts_ns` is that frame's time (the end's time in
+    the last case).
+    """
 
     conn: Connection
     direction: int
     offset: int
     length: int
     ts_ns: int
+    frame: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """OCPP parse + schema validation: chargescope beside the peers, one run, same input.
 
-    python benchmarks/bench_ocpp.py [--seconds 1.0] [--markdown]
+    python benchmarks/bench_ocpp.py [--seconds 1.0] [--capture-messages 20000] [--capture-only]
 
 Input: one 1.3 kB OCPP 2.0.1 TransactionEventRequest (the message of PERFORMANCE.md),
 as the bytes of a WebSocket text payload. Paths, all ending in a schema verdict:
@@ -13,10 +13,18 @@ as the bytes of a WebSocket text payload. Paths, all ending in a schema verdict:
 * json.loads + fastjsonschema (compiled once)
 * json.loads only (no validation; the parsing floor)
 
-Also, when `chargescope.analyzer.pipeline` and tshark are present: a synthetic capture of
-N such messages over WebSocket, pcap -> validated messages through chargescope vs
-`tshark -2 -Y json` (tshark's WebSocket + JSON dissection), messages/s.
-Medians of 5 repetitions; ratios against the `ocpp` package.
+Then the capture path: a synthetic pcap of N such CALLs and their CALLRESULTs over one
+WebSocket connection, pcap -> validated OCPP Messages through chargescope (Cython
+backends, and the pure-Python twins in a subprocess) beside tshark's WebSocket + JSON
+dissection in one run. tshark does not dissect WebSocket text by default (`-Y json`
+then matches nothing and tshark does less work), so it runs with
+`-o websocket.text_type:As json`, one pass (its fastest way), two passes, and `-T ek`;
+a row without JSON subdissection is printed for reference. Every tshark row checks that
+it matched every message. A stage table splits chargescope's time per message: reading
+frames, decode + TCP reassembly, pipeline + WebSocket, OCPP parse + validation + Message.
+Capture-path rates are per CPU second (user + sys of our process; of its tshark child
+for tshark, as bench_pipeline.py does), so a busy shared machine skews them less than
+wall time would. Medians of `--repeat` runs (5).
 """
 
 from __future__ import annotations
@@ -24,10 +32,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,6 +66,9 @@ def transaction_event() -> bytes:
     }
     return json.dumps([2, "0b6c4c38-1f5a-4ab6-8a0d-1c2b3a4d5e6f", "TransactionEvent", payload],
                       separators=(",", ":")).encode()
+
+
+RESULT_TEXT = json.dumps([3, "0b6c4c38-1f5a-4ab6-8a0d-1c2b3a4d5e6f", {}]).encode()
 
 
 def rate(fn: Callable[[], object], seconds: float) -> float:
@@ -132,7 +146,7 @@ def synthetic_capture(path: Path, data: bytes, n: int) -> None:
 
     from chargescope.dissectors.websocket.frames import build_frame
 
-    result = json.dumps([3, "0b6c4c38-1f5a-4ab6-8a0d-1c2b3a4d5e6f", {}]).encode()
+    result = RESULT_TEXT
     cli, srv = (b"\x0a\x00\x00\x02", 40000), (b"\x0a\x00\x00\x01", 9000)
     seq = {0: 1000, 1: 5000}
 
@@ -165,49 +179,161 @@ def synthetic_capture(path: Path, data: bytes, n: int) -> None:
             w.writepkt(packet(1, result_frame), t)
 
 
-def capture_paths(data: bytes, n: int, pyshark_n: int = 500) -> list[tuple[str, float | None, str]]:
+TSHARK_JSON = ("-o", "websocket.text_type:As json")  # default: no subdissection of text
+
+
+def chargescope_capture_run(pcap: Path, stage: str = "full") -> int:
+    """One pass over `pcap` up to `stage`; returns the count that stage produces.
+
+    Stages (each includes the ones before it): "frames" (capture reader), "streams"
+    (link/IP decode + TCP reassembly -> stream events), "websocket" (the pipeline and the
+    WebSocket dissector, payloads handed to a handler that returns a constant Message),
+    "full" (pcap -> validated OCPP Messages: counts those whose schema verdict is valid).
+    """
+    from chargescope.analyzer.capture import open_capture
+
+    with open_capture(pcap) as cap:
+        if stage == "frames":
+            return sum(1 for _ in cap.frames())
+        from chargescope.analyzer.pipeline import Pipeline, iter_stream_events
+
+        if stage == "streams":
+            return sum(1 for _ in iter_stream_events(cap.frames()))
+        from chargescope.dissectors.ocpp import stream_handoff
+
+        if stage == "websocket":
+            from chargescope.analyzer.handoff import StreamHandoff
+            from chargescope.analyzer.records import Link, Message
+            from chargescope.dissectors.ocpp import looks_like_ocpp
+            from chargescope.dissectors.ocpp.conversation import known_subprotocols
+            from chargescope.dissectors.websocket import probe, stream_factory
+            from chargescope.dissectors.websocket.stream import PayloadHandoff
+
+            const = Message(Link.B, "ocpp", "-", 0, "", "", {}, (), ())
+            handoff = PayloadHandoff("ocpp", known_subprotocols(), looks_like_ocpp,
+                                     lambda conn: (lambda payload, info: const))
+            pipeline = Pipeline(frame_handoffs=(), stream_handoffs=(
+                StreamHandoff("websocket", (), probe, stream_factory([handoff])),))
+            return sum(1 for item in pipeline.run(cap.frames()) if item is const)
+        pipeline = Pipeline(frame_handoffs=(), stream_handoffs=(stream_handoff(),))
+        count = 0
+        for item in pipeline.run(cap.frames()):
+            if getattr(item, "protocol", "") == "ocpp" and item.fields.get("schema") == "valid":
+                count += 1
+        return count
+
+
+def floor_seconds(data: bytes, repeat: int) -> float:
+    """CPU seconds per message of the capture's mix (one CALL, one CALLRESULT) spent in
+    orjson.loads + the compiled schema's is_valid alone: what no decoder built on them
+    can go under."""
+    import orjson
+
+    from chargescope.dissectors.ocpp.schemas import default_store
+
+    result = RESULT_TEXT
+    request_ok = default_store().validator("2.0.1", "TransactionEvent", False).check
+    result_ok = default_store().validator("2.0.1", "TransactionEvent", True).check
+    loads = orjson.loads
+    n = 2000
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        for _ in range(n):
+            request_ok(loads(data)[3])
+            result_ok(loads(result)[2])
+        times.append(time.process_time() - t0)
+    return statistics.median(times) / (2 * n)
+
+
+def timed_stages(pcap: Path, repeat: int) -> dict[str, float]:
+    """Median CPU seconds per stage (this process's backend)."""
+    out = {}
+    for stage in ("frames", "streams", "websocket", "full"):
+        chargescope_capture_run(pcap, stage)  # warm: schemas compiled, modules imported
+        times = []
+        for _ in range(repeat):
+            t0 = time.process_time()
+            chargescope_capture_run(pcap, stage)
+            times.append(time.process_time() - t0)
+        out[stage] = statistics.median(times)
+    return out
+
+
+def pure_twin_stages(pcap: Path, repeat: int) -> dict[str, float] | None:
+    """The same stages with CHARGESCOPE_PUREPYTHON=1, in a subprocess (backends are
+    chosen at import)."""
+    env = {**os.environ, "CHARGESCOPE_PUREPYTHON": "1"}
+    proc = subprocess.run([sys.executable, __file__, "--stages-of", str(pcap),
+                           "--repeat", str(repeat)], env=env, capture_output=True, text=True)
+    if proc.returncode:
+        print(proc.stderr, file=sys.stderr)
+        return None
+    return json.loads(proc.stdout)
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + sys) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def tshark_rate(pcap: Path, args: list[str], msgs: int, repeat: int) -> tuple[float, int]:
+    """(messages/s, lines printed) for one tshark invocation, median of `repeat`."""
+    tshark = shutil.which("tshark")
+    assert tshark
+    times, lines = [], 0
+    for _ in range(repeat):
+        t0 = children_cpu()
+        proc = subprocess.run([tshark, "-n", "-r", str(pcap), *args], check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        times.append(children_cpu() - t0)
+        lines = proc.stdout.count(b"\n")
+    return msgs / statistics.median(times), lines
+
+
+def capture_paths(data: bytes, n: int, pyshark_n: int = 500, repeat: int = 5,
+                  ) -> tuple[list[tuple[str, float | None, str]], list[tuple[str, dict | None]]]:
     out: list[tuple[str, float | None, str]] = []
+    stages: list[tuple[str, dict | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         pcap = Path(tmp) / "ocpp.pcap"
         synthetic_capture(pcap, data, n)
         msgs = 2 * n
         try:
-            from chargescope.analyzer.capture import open_capture
-            from chargescope.analyzer.pipeline import Pipeline
-            from chargescope.dissectors.ocpp import stream_handoff
-
-            def run() -> int:
-                count = 0
-                pipeline = Pipeline(frame_handoffs=(), stream_handoffs=(stream_handoff(),))
-                with open_capture(pcap) as cap:
-                    for item in pipeline.run(cap.frames()):
-                        if getattr(item, "protocol", "") == "ocpp" and item.fields.get("schema") == "valid":
-                            count += 1
-                return count
-
-            assert run() == msgs, "every message must decode and validate"
-            times = []
-            for _ in range(5):
-                t0 = time.perf_counter()
-                run()
-                times.append(time.perf_counter() - t0)
-            out.append(("chargescope pcap -> validated Messages", msgs / statistics.median(times), ""))
+            assert chargescope_capture_run(pcap) == msgs, "every message must decode and validate"
+            cy = timed_stages(pcap, repeat)
+            stages.append(("Cython", cy))
+            out.append(("chargescope pcap -> validated Messages (Cython)", msgs / cy["full"], ""))
+            py = pure_twin_stages(pcap, repeat)
+            stages.append(("pure Python", py))
+            out.append(("chargescope pcap -> validated Messages (pure twin)",
+                        msgs / py["full"] if py else None, "CHARGESCOPE_PUREPYTHON=1"))
         except ImportError as exc:
             out.append(("chargescope pcap -> validated Messages", None, f"pipeline missing: {exc.name}"))
-        tshark = shutil.which("tshark")
-        if tshark:
-            times = []
-            for _ in range(3):
-                t0 = time.perf_counter()
-                subprocess.run([tshark, "-r", str(pcap), "-2", "-Y", "json", "-T", "fields",
-                                "-e", "frame.number"], check=True, capture_output=True)
-                times.append(time.perf_counter() - t0)
-            out.append(("tshark -2 -Y json (WebSocket + JSON)", msgs / statistics.median(times),
-                        "no schema validation"))
+        if shutil.which("tshark"):
+            runs = (
+                ("tshark -Y json -T fields (WebSocket + JSON, one pass)",
+                 [*TSHARK_JSON, "-Y", "json", "-T", "fields", "-e", "frame.number"], repeat),
+                ("tshark -2 -Y json -T fields (two passes)",
+                 [*TSHARK_JSON, "-2", "-Y", "json", "-T", "fields", "-e", "frame.number"], 3),
+                ("tshark -Y json -T ek (JSON tree out)", [*TSHARK_JSON, "-Y", "json", "-T", "ek"], 1),
+            )
+            for name, args, reps in runs:
+                r, lines = tshark_rate(pcap, args, msgs, reps)
+                # -T ek prints an index line before each packet's document
+                got = lines // 2 if "ek" in args else lines
+                out.append((name, r if got == msgs else None,
+                            "no schema validation" if got == msgs else f"{got} of {msgs} matched"))
+            r, lines = tshark_rate(pcap, ["-Y", "websocket", "-T", "fields", "-e", "frame.number"],
+                                   msgs, repeat)
+            out.append(("tshark -Y websocket, text not subdissected (less work)", r,
+                        "tshark's default: no JSON dissection"))
         else:
-            out.append(("tshark -2 -Y json (WebSocket + JSON)", None, "tshark not installed"))
+            out.append(("tshark -Y json -T fields (WebSocket + JSON, one pass)", None,
+                        "tshark not installed"))
         out.append(pyshark_path(data, Path(tmp) / "small.pcap", pyshark_n))
-    return out
+    return out, stages
 
 
 def pyshark_path(data: bytes, pcap: Path, n: int) -> tuple[str, float | None, str]:
@@ -220,49 +346,87 @@ def pyshark_path(data: bytes, pcap: Path, n: int) -> tuple[str, float | None, st
     if not shutil.which("tshark"):
         return name, None, "tshark not installed"
     synthetic_capture(pcap, data, n)
-    t0 = time.perf_counter()
-    cap = pyshark.FileCapture(str(pcap), display_filter="websocket")
+    t0 = time.process_time() + children_cpu()
+    cap = pyshark.FileCapture(str(pcap), display_filter="json",
+                              override_prefs={"websocket.text_type": "As json"})
     count = 0
     try:
         for pkt in cap:
-            if hasattr(pkt, "json") or hasattr(pkt, "websocket"):
+            if hasattr(pkt, "json"):
                 count += 1
     finally:
         cap.close()
-    dt = time.perf_counter() - t0
+    dt = time.process_time() + children_cpu() - t0
     return name, count / dt, f"{count} messages, {2 * n} in capture; no schema validation"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="time per path")
-    parser.add_argument("--capture-messages", type=int, default=5000,
-                        help="messages in the synthetic capture (calls; results double it)")
+    parser.add_argument("--capture-messages", type=int, default=20000,
+                        help="calls in the synthetic capture (results double the messages)")
     parser.add_argument("--pyshark-messages", type=int, default=500,
                         help="calls in the smaller capture given to pyshark (it is slow)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per capture path (median)")
+    parser.add_argument("--capture-only", action="store_true",
+                        help="skip the single-message table")
+    parser.add_argument("--stages-of", type=Path, help=argparse.SUPPRESS)  # subprocess mode
     args = parser.parse_args()
+    if args.stages_of:
+        print(json.dumps(timed_stages(args.stages_of, args.repeat)))
+        return
     data = transaction_event()
     rows: list[tuple[str, float | None, str]] = []
-    for name, fn, note in single_message_paths(data):
-        rows.append((name, rate(fn, args.seconds) if fn else None, note))
-    base = next(r for n, r, _ in rows if n.startswith("ocpp package"))
-    cap_rows = capture_paths(data, args.capture_messages, args.pyshark_messages)
-    print(f"OCPP parse + validation, {len(data)}-byte TransactionEventRequest "
-          f"(python {platform.python_version()}, {platform.machine()})\n")
-    print("| path | msgs/s | vs ocpp package | note |")
-    print("|---|---:|---:|---|")
-    for name, r, note in rows:
-        cell = f"{r:,.0f}" if r else "-"
-        ratio = f"{r / base:.1f}x" if r else "-"
-        print(f"| {name} | {cell} | {ratio} | {note} |")
-    print(f"\nCapture path ({2 * args.capture_messages} messages over one WebSocket connection):\n")
+    if not args.capture_only:
+        for name, fn, note in single_message_paths(data):
+            rows.append((name, rate(fn, args.seconds) if fn else None, note))
+        base = next(r for n, r, _ in rows if n.startswith("ocpp package"))
+        print(f"OCPP parse + validation, {len(data)}-byte TransactionEventRequest "
+              f"(python {platform.python_version()}, {platform.machine()})\n")
+        print("| path | msgs/s | vs ocpp package | note |")
+        print("|---|---:|---:|---|")
+        for name, r, note in rows:
+            cell = f"{r:,.0f}" if r else "-"
+            ratio = f"{r / base:.1f}x" if r and base else "-"
+            print(f"| {name} | {cell} | {ratio} | {note} |")
+    msgs = 2 * args.capture_messages
+    cap_rows, stages = capture_paths(data, args.capture_messages, args.pyshark_messages,
+                                     args.repeat)
+    print(f"\nCapture path ({msgs} messages over one WebSocket connection, "
+          f"{msgs + 4} frames):\n")
     ours = next((r for n, r, _ in cap_rows if n.startswith("chargescope")), None)
-    print("| path | msgs/s | chargescope is | note |")
+    tsharks = [r for n, r, _ in cap_rows if n.startswith("tshark") and "json" in n and r]
+    print("| path | msgs/s | Cython is | note |")
     print("|---|---:|---:|---|")
     for name, r, note in cap_rows:
         cell = f"{r:,.0f}" if r else "-"
-        ratio = f"{ours / r:.1f}x faster" if r and ours and not name.startswith("chargescope") else "-"
+        ratio = f"{ours / r:.1f}x faster" if r and ours and "(Cython)" not in name else "-"
         print(f"| {name} | {cell} | {ratio} | {note} |")
+    if ours and tsharks:
+        print(f"\nCython vs the fastest tshark WebSocket + JSON run: {ours / max(tsharks):.1f}x")
+    print("\nWhere the time goes (microseconds per message, cumulative stage minus the one "
+          "before):\n")
+    print("| backend | read frames | decode + TCP reassembly | pipeline + WebSocket "
+          "| OCPP parse + validate + Message | total |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for backend, st in stages:
+        if not st:
+            print(f"| {backend} | - | - | - | - | - |")
+            continue
+        cells, prev = [], 0.0
+        for stage in ("frames", "streams", "websocket", "full"):
+            cells.append(f"{(st[stage] - prev) / msgs * 1e6:.2f}")
+            prev = st[stage]
+        print(f"| {backend} | {' | '.join(cells)} | {st['full'] / msgs * 1e6:.2f} |")
+    cy = dict(stages).get("Cython")
+    if cy:
+        floor = floor_seconds(data, args.repeat)
+        best = 1 / (cy["streams"] / msgs + floor)
+        print(f"\nFloor: orjson.loads + jsonschema-rs is_valid alone take {floor * 1e6:.2f} us "
+              f"per message of this mix. With frames read and TCP reassembled as now and the "
+              f"pipeline, WebSocket and Message building free, the ceiling is {best:,.0f} "
+              f"msgs/s" + (f" = {best / max(tsharks):.1f}x the fastest tshark run."
+                           if tsharks else "."))
 
 
 if __name__ == "__main__":

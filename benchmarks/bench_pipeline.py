@@ -74,6 +74,15 @@ def _traffic(seed: int) -> Iterator[bytes]:
     conns: list[_Conn] = []
     made = 0
     held: bytes | None = None
+    held_at: tuple[_Conn, int, int] | None = None  # (connection, direction, length) of `held`
+
+    def acked(conn: _Conn, direction: int) -> int:
+        """What the peer acknowledges of `direction`: never a held segment's bytes (an ACK
+        the capture shows before the data it acknowledges would be a capture loss)."""
+        if held_at is not None and held_at[0] is conn and held_at[1] == direction:
+            return conn.seq[direction] - held_at[2]
+        return conn.seq[direction]
+
     while True:
         roll = rng.random()
         if roll < 0.08:
@@ -99,7 +108,7 @@ def _traffic(seed: int) -> Iterator[bytes]:
             yield _headers(conn, 0, 0x10, conn.seq[1], b"")
             conn.state = 1
             continue
-        if conn.left == 0:
+        if conn.left == 0 and (held_at is None or held_at[0] is not conn):
             yield _headers(conn, 0, 0x11, conn.seq[1], b"")
             conn.seq[0] += 1
             yield _headers(conn, 1, 0x11, conn.seq[0], b"")
@@ -107,23 +116,26 @@ def _traffic(seed: int) -> Iterator[bytes]:
             yield _headers(conn, 0, 0x10, conn.seq[1], b"")
             conns.remove(conn)
             continue
+        if conn.left == 0:
+            continue  # closes once its held segment is out
         conn.left -= 1
         direction = rng.random() < 0.4
         size = rng.choice((24, 60, 120, 300, 600, 1200, 1400))
         payload = blob[rng.randint(0, 2000):][:size]
-        seg = _headers(conn, direction, 0x18, conn.seq[1 - direction], payload)
+        seg = _headers(conn, direction, 0x18, acked(conn, 1 - direction), payload)
         conn.seq[direction] += len(payload)
         ack = _headers(conn, 1 - direction, 0x10, conn.seq[direction], b"")
         fate = rng.random()
         if fate < 0.01 and held is None:
             held = seg  # reordered: sent after the next segment
+            held_at = (conn, direction, len(payload))
             continue
         yield seg
         if fate > 0.99:
             yield seg  # retransmitted
         if held is not None:
             yield held
-            held = None
+            held = held_at = None
         yield ack
 
 

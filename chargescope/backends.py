@@ -23,6 +23,7 @@ HOT_PATHS: dict[str, tuple[str, str]] = {
     "exi": ("chargescope.ext._exi", "chargescope.dissectors.exi._codec"),
     "homeplug": ("chargescope.ext._homeplug", "chargescope.dissectors.homeplug._decode"),
     "wsmask": ("chargescope.ext._wsmask", "chargescope.dissectors.websocket.mask"),
+    "wsframes": ("chargescope.ext._wsframes", "chargescope.dissectors.websocket.split"),
 }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from construct import Bytes, Const, Int8ub, Int16ub, Int32ub, Struct, this
 
 from chargescope.analyzer.accounting import StreamBytes
-from chargescope.analyzer.byteranges import refs_between
+from chargescope.analyzer.byteranges import refs_between, slice_refs, stream_problem
 from chargescope.analyzer.handoff import StreamHandoff
 from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.records import (
@@ -226,6 +226,7 @@ class _Direction:
     synced: bool = True  # False after a gap/bad header until a valid header is found
     skipped: int = 0  # bytes discarded while resynchronising (reported, not silent)
     skipped_from: int = 0
+    last_frame: int = 0  # the frame of the latest bytes, for problems found at the close
 
     def refs(self, start: int, end: int) -> tuple[ByteRef, ...]:
         return refs_between(self.segments, start, end)
@@ -267,7 +268,8 @@ class V2gtpStream:
             # like a gap so we never glue unrelated bytes together.
             expected = d.start + len(d.buf)
             out = self._lose(event.direction, event.offset, event.ts_ns,
-                             gap=max(1, event.offset - expected))
+                             gap=max(1, event.offset - expected),
+                             frame=event.refs[0].frame if event.refs else 0)
             return out + self.on_data(event)
         pos = event.offset
         for ref in event.refs:
@@ -275,11 +277,13 @@ class V2gtpStream:
             pos += ref.length
         d.buf += event.data
         d.ts_ns = event.ts_ns
+        if event.refs:
+            d.last_frame = event.refs[-1].frame
         return self._drain(event.direction)
 
     def on_gap(self, event: StreamGap) -> list[Message]:
         return self._lose(event.direction, event.offset + event.length, event.ts_ns,
-                          gap=event.length)
+                          gap=event.length, frame=event.frame)
 
     def on_close(self, event: StreamClose) -> list[Message]:
         out: list[Message] = []
@@ -289,7 +293,8 @@ class V2gtpStream:
                 continue  # a half-close: the other side may still send (RST ends both)
             if d.buf or d.skipped:
                 out.extend(self._lose(direction, d.start + len(d.buf), event.ts_ns,
-                                      reason="stream closed inside a V2GTP unit"))
+                                      reason="stream closed inside a V2GTP unit",
+                                      frame=d.last_frame))
         # The session analyser needs to know how the connection ended (FIN, RST, end of
         # capture): that is often the whole story of a failed session.
         src, dst = self._endpoints(max(event.direction, 0))
@@ -305,17 +310,18 @@ class V2gtpStream:
 
     def _problem_message(self, direction: int, kind: str, detail: str, offset: int,
                          ts_ns: int, refs: tuple[ByteRef, ...] = (),
-                         extra: dict | None = None) -> Message:
+                         extra: dict | None = None, frame: int = 0) -> Message:
+        """A V2GTP Message carrying one problem; it names `frame` when given (where the
+        problem showed: a gap's, the next header's), else the first frame of `refs`."""
         src, dst = self._endpoints(direction)
-        problem = Problem(kind=kind, detail=detail, source=self.conn.source, offset=offset,
-                          where="stream")
+        problem = stream_problem(kind, detail, self.conn, offset, () if frame else refs, frame)
         return Message(Link.A, "v2gtp", "V2GTP", ts_ns, src, dst,
                        {"v2gtp": {**(extra or {}), "tcp_stream": self.conn.index,
                                   "direction": direction},
                         "stream_offset": offset}, refs, (problem,))
 
     def _lose(self, direction: int, resume_at: int, ts_ns: int, *, gap: int = 0,
-              reason: str = "") -> list[Message]:
+              reason: str = "", frame: int = 0) -> list[Message]:
         """Drop what is buffered (it can no longer complete) and report it as one problem."""
         d = self._dirs[direction]
         out: list[Message] = []
@@ -323,12 +329,13 @@ class V2gtpStream:
         lost = len(d.buf) + d.skipped
         self.accounting.undecodable[direction] += len(d.buf)  # skipped: counted as skipped
         if lost or gap:
+            refs = d.refs(d.start, d.start + len(d.buf))
             kind = "v2gtp.stream.gap" if gap else "v2gtp.stream.truncated"
             what = f"{gap} bytes missing from the capture; " if gap else (reason + "; " if reason else "")
             out.append(self._problem_message(
                 direction, kind,
                 f"{what}{lost} buffered bytes discarded, resynchronising on the next V2GTP header",
-                lost_from, ts_ns, d.refs(d.start, d.start + len(d.buf))))
+                lost_from, ts_ns, refs, frame=frame if gap or not refs else 0))
         d.buf.clear()
         d.segments = []
         d.start = resume_at
@@ -355,27 +362,19 @@ class V2gtpStream:
                 idx = _find_header(d.buf, 1)
                 if idx < 0:
                     keep = HEADER_LEN - 1  # a header may straddle the next segment
-                    drop = max(0, len(d.buf) - keep)
-                    if not d.skipped:
-                        d.skipped_from = d.start
-                    d.skipped += drop
-                    d.consume(drop)
-                    self.accounting.undecodable[direction] += drop
+                    self._skip(direction, max(0, len(d.buf) - keep))
                     break
-                if not d.skipped:
-                    d.skipped_from = d.start
-                d.skipped += idx
-                d.consume(idx)
-                self.accounting.undecodable[direction] += idx
+                self._skip(direction, idx)
                 continue
             total = HEADER_LEN + header.payload_length
             if len(d.buf) < total:
                 break
             if d.skipped:
+                found = d.refs(d.start, d.start + 1)  # the header that ended the hunt
                 out.append(self._problem_message(
                     direction, "v2gtp.stream.resync",
                     f"{d.skipped} bytes skipped before the next valid V2GTP header",
-                    d.skipped_from, d.ts_ns))
+                    d.skipped_from, d.ts_ns, frame=found[0].frame if found else 0))
                 d.skipped = 0
             d.synced = True
             unit_refs = d.refs(d.start, d.start + total)
@@ -385,6 +384,15 @@ class V2gtpStream:
             d.consume(total)
             self.accounting.consumed[direction] += total
         return out
+
+    def _skip(self, direction: int, n: int) -> None:
+        """Drop `n` bytes while hunting for a header (reported once the hunt ends)."""
+        d = self._dirs[direction]
+        if not d.skipped:
+            d.skipped_from = d.start
+        d.skipped += n
+        d.consume(n)
+        self.accounting.undecodable[direction] += n
 
     def _unit_message(self, direction: int, header: Header, payload: bytes, offset: int,
                       ts_ns: int, refs: tuple[ByteRef, ...]) -> Message:
@@ -401,8 +409,10 @@ class V2gtpStream:
         tree, schema, err = self._decode_payload(ptype.schema, payload)
         if tree is None:
             fields["payload"] = payload.hex().upper()
-            problems.append(Problem(kind=err[0], detail=err[1], source=self.conn.source,
-                                    offset=offset + HEADER_LEN + err[2], where="stream"))
+            at = HEADER_LEN + err[2]  # the frame holding the byte where decoding failed
+            problems.append(stream_problem(err[0], err[1], self.conn, offset + at,
+                                           slice_refs(refs, min(at, HEADER_LEN + len(payload) - 1), 1)
+                                           or refs))
             return Message(Link.A, "v2gtp", "EXI", ts_ns, src, dst, fields, refs,
                            tuple(problems))
         fields["schema"] = schema

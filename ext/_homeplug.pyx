@@ -21,7 +21,11 @@ cdef enum:
     K_SWITCH = 12
     K_STRUCT = 13
     K_NIBBLES = 14
+    K_BITS = 15
+    K_GP_TLVS = 16
+    K_TEXTREST = 17
     ANY_MMV = 0xFF
+    TLV_TYPE_VENDOR = 0x1F
 
 cdef const char* _DIGITS = b"0123456789abcdef"
 
@@ -41,12 +45,36 @@ cdef inline object _text(bytes chunk):
     return chunk.split(b"\x00", 1)[0].decode("ascii", "backslashreplace")
 
 
+cdef tuple _gp_tlvs(bytes buf, Py_ssize_t pos, Py_ssize_t end, object name):
+    """CM_SLAC_USER_DATA TLVs: (items, stop, problem); ends at a zero header or < 2 octets."""
+    cdef const unsigned char* p = buf
+    cdef list items = []
+    cdef unsigned int header, tlv_type, length
+    cdef bytes value
+    while end - pos >= 2:
+        header = p[pos] | (p[pos + 1] << 8)
+        if header == 0:
+            return items, pos + 2, None
+        tlv_type = header >> 9
+        length = header & 0x1FF
+        if pos + 2 + <Py_ssize_t>length > end:
+            return items, pos, (name, pos, 2 + length, end - pos)
+        value = buf[pos + 2:pos + 2 + length]
+        if tlv_type == TLV_TYPE_VENDOR and length >= 4:
+            items.append({"type": tlv_type, "length": length, "oui": value[:3].hex(":"),
+                          "subtype": p[pos + 5], "value": value[4:].hex()})
+        else:
+            items.append({"type": tlv_type, "length": length, "value": value.hex()})
+        pos += 2 + length
+    return items, pos, None
+
+
 cdef tuple _decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t end):
     cdef dict out = {}
     cdef Py_ssize_t pos = start, size, i, count
     cdef const unsigned char* p = buf
-    cdef int kind
-    cdef object name, a, b, case, items, item, problem
+    cdef int kind, shift, width
+    cdef object name, a, b, case, items, item, problem, sel, field
     cdef unsigned long long value
     cdef tuple ins, sub
     for ins in program:
@@ -55,7 +83,10 @@ cdef tuple _decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t e
         a = ins[2]
         b = ins[3]
         if kind == K_SWITCH:
-            case = (<dict>b).get(out.get(a))
+            if type(a) is tuple:
+                case = (<dict>b).get(tuple([out.get(sel) for sel in <tuple>a]))
+            else:
+                case = (<dict>b).get(out.get(a))
             if case is None:
                 out[name] = None
                 continue
@@ -77,10 +108,30 @@ cdef tuple _decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t e
             size = a
         elif kind == K_HEXVAR or kind == K_TEXTVAR or kind == K_U8LIST:
             size = out[a]
-        elif kind == K_HEXREST:
+        elif kind == K_HEXREST or kind == K_TEXTREST:
             size = end - pos
         elif kind == K_NIBBLES:
             size = (<Py_ssize_t>out[a] + 1) >> 1
+        elif kind == K_BITS:  # a packed little-endian integer: its fields go in this record
+            size = a
+            if pos + size > end:
+                return out, pos, (name, pos, size, end - pos)
+            value = 0
+            for i in range(size - 1, -1, -1):
+                value = (value << 8) | p[pos + i]
+            for field in <tuple>b:
+                shift = (<tuple>field)[1]
+                width = (<tuple>field)[2]
+                out[(<tuple>field)[0]] = (value >> shift) & ((<unsigned long long>0xFFFFFFFFFFFFFFFF) >> (64 - width))
+            pos += size
+            continue
+        elif kind == K_GP_TLVS:
+            sub = _gp_tlvs(buf, pos, end, name)
+            out[name] = sub[0]
+            pos = sub[1]
+            if sub[2] is not None:
+                return out, pos, sub[2]
+            continue
         elif kind == K_STRUCT:
             sub = _decode_body(<tuple>b, buf, pos, end)
             out[name] = sub[0]
@@ -114,6 +165,8 @@ cdef tuple _decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t e
             out[name] = _mac(p + pos)
         elif kind == K_TEXT or kind == K_TEXTVAR:
             out[name] = _text(buf[pos:pos + size])
+        elif kind == K_TEXTREST:
+            out[name] = buf[pos:pos + size].split(b"\x00", 1)[0].decode("utf-8", "backslashreplace")
         elif kind == K_U8LIST:
             out[name] = [p[pos + i] for i in range(size)]
         else:

@@ -16,6 +16,7 @@ from chargescope.analyzer.reassembly.tcp import (
     DEFAULT_MAX_BUFFER,
     DEFAULT_MAX_CONNECTIONS,
     MAX_PENDING_CHUNKS,
+    MAX_UNSEEN_ACKED,
     buffer_cap_problem,
     connection_cap_problem,
 )
@@ -35,6 +36,7 @@ cdef long long MOD32 = 1LL << 32
 cdef long long HALF32 = 1LL << 31
 cdef int PLAIN_MASK = TCP_SYN | TCP_FIN | TCP_RST
 cdef Py_ssize_t MAX_CHUNKS = MAX_PENDING_CHUNKS
+cdef long long MAX_UNSEEN = MAX_UNSEEN_ACKED
 
 cdef object _ByteRef = builder(ByteRef)
 cdef object _StreamData = builder(StreamData)
@@ -71,7 +73,7 @@ cdef class _Conn:
     cdef object conn
     cdef _Half h0, h1
     cdef tuple client_key, server_key
-    cdef long long last_ts
+    cdef long long last_ts, last_frame
     cdef bint finished
 
     cdef inline _Half half(self, int direction):
@@ -189,8 +191,13 @@ cdef class TcpReassembler:
         else:
             self._conns.move_to_end(state.client_key)
         state.last_ts = ts
+        number = frame.number
+        state.last_frame = number
         if state.finished:
             return events
+        if flags & TCP_ACK and not flags & TCP_RST and state.half(direction).base != -1:
+            self._acked(state, 1 - direction, state.half(1 - direction), packet.tcp_ack,
+                        number, ts, events)
         half = state.half(direction)
         length = packet.payload_length
         if length == 0 and flags & PLAIN_MASK == 0 and half.base != -1:
@@ -225,7 +232,7 @@ cdef class TcpReassembler:
                                   data[at - start:at - start + ref.length], ref, ts, events)
                     at += ref.length
             else:
-                ref = _ByteRef(source, frame.number, payload_offset, length)
+                ref = _ByteRef(source, number, payload_offset, length)
                 self._segment(state, direction, half, start, data, ref, ts, events)
         if flags & TCP_FIN and half.fin_at == -1:
             half.fin_at = start + length
@@ -283,6 +290,7 @@ cdef class TcpReassembler:
         state.client_key = ckey
         state.server_key = rkey if ckey is key else key
         state.last_ts = packet.frame.ts_ns
+        state.last_frame = 0
         state.finished = False
         if len(self._conns) >= self.max_connections:
             old = next(iter(self._conns.values()))
@@ -311,7 +319,7 @@ cdef class TcpReassembler:
                 events.append(buffer_cap_problem(state.conn, direction, half.next,
                                                  half.pending_bytes, len(half.pending),
                                                  self.max_buffer, ref))
-                self._skip_to_pending(state, direction, half, ts, events)
+                self._skip_to_pending(state, direction, half, events)
             return
         if start < half.next:
             self._check_delivered(state, direction, half, start, data, ref, events)
@@ -390,36 +398,66 @@ cdef class TcpReassembler:
                         != half.last_data[lo - half.last_start:hi - half.last_start]):
             events.append(_conflict(state, direction, lo, hi - lo, ref))
 
-    cdef void _skip_to_pending(self, _Conn state, int direction, _Half half, long long ts,
-                               list events):
-        cdef _Chunk first
+    cdef void _acked(self, _Conn state, int direction, _Half half, long long ack,
+                     object frame, long long ts, list events):
+        cdef long long diff, upto, unseen
+        if half.base == -1:
+            return
+        diff = ((ack - half.base) % MOD32 - half.next % MOD32) % MOD32
+        if diff < 0:
+            diff += MOD32
+        if diff <= 1 or diff >= HALF32:
+            return
+        upto = half.next + diff
+        if half.pending and (<_Chunk>half.pending[0]).start < upto:
+            self._release(state, direction, half, upto, events)
+        if half.fin_at != -1:
+            if half.fin_at < upto:
+                upto = half.fin_at
+        elif upto - half.next == 1:
+            return
+        unseen = upto - half.next
+        if 0 < unseen <= MAX_UNSEEN:
+            events.append(_StreamGap(state.conn, direction, half.next, unseen, ts, frame))
+            half.next = upto
+            if half.pending:
+                self._release(state, direction, half, upto, events)
+
+    cdef void _release(self, _Conn state, int direction, _Half half, long long upto,
+                       list events):
+        cdef list pending = half.pending
+        cdef _Chunk chunk
+        cdef long long start
+        while pending and ((<_Chunk>pending[0]).start < upto
+                           or (<_Chunk>pending[0]).start == half.next):
+            chunk = <_Chunk>pending.pop(0)
+            data = chunk.data
+            half.pending_bytes -= len(data)
+            start = chunk.start
+            if start > half.next:
+                events.append(_StreamGap(state.conn, direction, half.next, start - half.next,
+                                         chunk.ts_ns, chunk.ref.frame))
+            half.next = start + len(data)
+            half.last_start = start
+            half.last_data = data
+            events.append(_StreamData(state.conn, direction, start, data, chunk.ts_ns,
+                                      (chunk.ref,)))
+
+    cdef void _skip_to_pending(self, _Conn state, int direction, _Half half, list events):
         while half.pending and (half.pending_bytes > self.max_buffer
                                 or len(half.pending) > MAX_CHUNKS):
-            first = <_Chunk>half.pending[0]
-            if first.start > half.next:
-                events.append(_StreamGap(state.conn, direction, half.next,
-                                         first.start - half.next, ts))
-                half.next = first.start
-            half.pending.pop(0)
-            half.pending_bytes -= len(first.data)
-            self._deliver(state, direction, half, first.start, first.data, (first.ref,),
-                          first.ts_ns, events)
+            self._release(state, direction, half, (<_Chunk>half.pending[0]).start + 1,
+                          events)
 
     cdef void _drain(self, _Conn state, int direction, long long ts, list events):
         cdef _Half half = state.half(direction)
-        cdef _Chunk first
-        while half.pending:
-            first = <_Chunk>half.pending.pop(0)
-            half.pending_bytes -= len(first.data)
-            if first.start > half.next:
-                events.append(_StreamGap(state.conn, direction, half.next,
-                                         first.start - half.next, ts))
-                half.next = first.start
-            self._deliver(state, direction, half, first.start, first.data, (first.ref,),
-                          first.ts_ns, events)
+        cdef Py_ssize_t n = len(half.pending)
+        if n:  # (no negative indexing: wraparound is off)
+            self._release(state, direction, half, (<_Chunk>half.pending[n - 1]).start + 1,
+                          events)
         if half.fin_at != -1 and half.fin_at > half.next:
             events.append(_StreamGap(state.conn, direction, half.next, half.fin_at - half.next,
-                                     ts))
+                                     ts, state.last_frame))
             half.next = half.fin_at
 
     cdef void _reset(self, _Conn state, int direction, long long ts, list events):

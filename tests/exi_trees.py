@@ -47,10 +47,15 @@ def _value(draw, dt: tuple):
     return raw.hex().upper() if kind == DT_BIN_HEX else base64.b64encode(raw).decode()
 
 
-def _element(draw, g: Grammar, state: int, shape: int, budget: list[int], depth: int):
+def _element(draw, g: Grammar, state: int, shape: int, budget: list[int], depth: int,
+             nil: bool = False):
     node: dict = {}
     value = None
     steps = 0
+    if nil and state in g.empty and draw(st.integers(0, 7)) == 0:
+        # xsi:nil="true": the element's attributes only (TypeEmpty grammar)
+        node["xsi:nil"] = True
+        state, shape = g.empty[state], COMPLEX
     while True:
         prods = g.states[state][1]
         usable = []
@@ -58,7 +63,7 @@ def _element(draw, g: Grammar, state: int, shape: int, budget: list[int], depth:
             kind = prod[0]
             if kind == SE and (prod[4] or prod[1] not in node):
                 usable.append(prod)
-            elif kind == AT and prod[1] not in node:
+            elif kind == AT and prod[1] not in node and not (len(prod) > 5 and prod[5]):
                 usable.append(prod)
             elif kind == CH and value is None:
                 usable.append(prod)
@@ -79,7 +84,7 @@ def _element(draw, g: Grammar, state: int, shape: int, budget: list[int], depth:
             break
         budget[0] -= 1
         if kind == SE:
-            child = _element(draw, g, prod[2], prod[3], budget, depth + 1)
+            child = _element(draw, g, prod[2], prod[3], budget, depth + 1, nil)
             if prod[4]:
                 node.setdefault(prod[1], []).append(child)
             else:
@@ -101,10 +106,21 @@ def _element(draw, g: Grammar, state: int, shape: int, budget: list[int], depth:
 
 
 @st.composite
-def trees(draw, schema: str, roots: tuple[str, ...] | None = None):
-    """A tree in the decoded JSON form, valid for `schema`'s grammar (any of its roots)."""
+def trees(draw, schema: str, roots: tuple[str, ...] | None = None, nil: bool = False):
+    """A tree in the decoded JSON form, valid for `schema`'s grammar (any of its roots);
+    with nil=True some elements carry xsi:nil="true" (strict=false allows it anywhere)."""
     g = grammar(schema)
     names = roots or tuple(r[0] for r in g.document[1])
     name = draw(st.sampled_from(names))
     _, state, shape = g.document[1][g.roots[name]][:3]
-    return {name: _element(draw, g, state, shape, [60], 0)}
+    return {name: _element(draw, g, state, shape, [60], 0, nil)}
+
+
+@st.composite
+def fragment_trees(draw, schema: str, nil: bool = False):
+    """(element name, content) for encode_fragment: any element of `schema`'s fragment
+    grammar; with nil=True some elements carry xsi:nil="true"."""
+    g = grammar(schema)
+    local, state, shape, uri = draw(st.sampled_from(g.fragment[1]))
+    name = local if g.fragment[1][g.fragment_index[local]][3] == uri else f"{{{uri}}}{local}"
+    return name, _element(draw, g, state, shape, [40], 0, nil)

@@ -54,7 +54,7 @@ def test_charger_frames():
 def test_scaled_and_inverted_fields():
     m = decode_can(_frame(0x101, "00FF3C2D00900100"))
     assert m.fields["rated_battery_capacity"] == 40.0  # 400 x 0.1 kWh
-    assert m.fields["max_charging_time_10s"] == 2550
+    assert m.fields["max_charging_time_10s"] is None  # 0xFF: "not used, see minutes"
     m = decode_can(_frame(0x200, "F000000090011A00"))
     assert m.fields["maximum_discharge_current"] == 15  # 0xFF - 0xF0
     assert m.fields["minimum_discharge_voltage"] == 400

@@ -52,7 +52,7 @@ def test_happy_session_walks_every_phase(tmp_path):
     [s] = analyze_recording(tmp_path / "h.pcap").sessions
     assert [p.phase for p in s.phases] == ["permitted", "insulation_test", "contactors_closed",
                                           "charging", "stopping", "ended"]
-    assert s.protocol == {"vehicle": 2, "charger": 2, "agreed": 2}
+    assert s.protocol == {"vehicle": 2, "charger": 2, "agreed": 2, "version": "1.0"}
 
 
 def test_vehicle_fault_names_the_flag(tmp_path):
@@ -109,7 +109,7 @@ def test_corpus_leaf_aero3():
     assert "charging" in first.reached and first.stop_event == "ev.fault"
     codes = {f.code for f in first.findings}
     assert {"chademo.fault.vehicle", "chademo.fault.charger", "chademo.compat.protocol"} <= codes
-    assert first.protocol == {"vehicle": 2, "charger": 1, "agreed": 1}
+    assert first.protocol == {"vehicle": 2, "charger": 1, "agreed": 1, "version": "0.9"}
     assert max(f.severity for f in first.findings) == Severity.ERROR
     assert len(result.sessions) == 3
 

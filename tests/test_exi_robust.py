@@ -96,7 +96,7 @@ def test_round_trip_on_generated_trees(schema):
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                      HealthCheck.data_too_large])
-    @given(trees(schema))
+    @given(trees(schema, nil=True))
     def check(tree):
         data = backends.load_twin("exi").encode(tree, g)
         assert backends.load_twin("exi").decode(data, g) == tree

@@ -47,7 +47,7 @@ def value_strategy(ins: tuple) -> st.SearchStrategy:
         return st.binary(min_size=6, max_size=6).map(lambda v: v.hex(":"))
     if kind == prog.HEX:
         return st.binary(min_size=a, max_size=a).map(bytes.hex)
-    if kind in (prog.TEXT, prog.TEXTVAR):
+    if kind in (prog.TEXT, prog.TEXTVAR, prog.TEXTREST):
         size = a if kind == prog.TEXT else 40
         return st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=size)
     if kind in (prog.HEXVAR, prog.HEXREST, prog.NIBBLES):
@@ -61,14 +61,32 @@ def value_strategy(ins: tuple) -> st.SearchStrategy:
     raise AssertionError(kind)
 
 
+@st.composite
+def gp_tlv(draw) -> dict:
+    """One CM_SLAC_USER_DATA TLV; never the all-zero header that ends the list."""
+    tlv_type = draw(st.integers(0, 0x7F))
+    if tlv_type == 0x1F:  # vendor defined: OUI and subtype first
+        value = draw(st.binary(max_size=30))
+        return {"type": tlv_type, "length": 4 + len(value),
+                "oui": draw(st.binary(min_size=3, max_size=3)).hex(":"),
+                "subtype": draw(st.integers(0, 0xFF)), "value": value.hex()}
+    value = draw(st.binary(min_size=1 if tlv_type == 0 else 0, max_size=30))
+    return {"type": tlv_type, "length": len(value), "value": value.hex()}
+
+
 def record_strategy(program: tuple) -> st.SearchStrategy:
     @st.composite
     def record(draw):
         out: dict = {}
         for ins in program:
             kind, name, a, b = ins
-            if kind == prog.SWITCH:
-                selector = out[a]
+            if kind == prog.BITS:  # every field of the packed group, each within its width
+                for field, _shift, width in b:
+                    out[field] = draw(st.integers(0, (1 << width) - 1))
+            elif kind == prog.GP_TLVS:
+                out[name] = draw(st.lists(gp_tlv(), max_size=4))
+            elif kind == prog.SWITCH:
+                selector = tuple(out[s] for s in a) if isinstance(a, tuple) else out[a]
                 out[name] = draw(value_strategy(b[selector])) if selector in b else None
             elif kind == prog.NIBBLES:  # the count field fixes the size: keep both consistent
                 out[a] = draw(st.integers(0, 300))

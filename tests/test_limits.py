@@ -264,6 +264,13 @@ def test_http_body_and_decoded_caps() -> None:
     assert [m.fields.get("kind") for m in messages] == ["request", "response"] * 2
     assert messages[0].fields["body_length"] == 300
     assert [p.kind for m in http_run(HttpStream(CONN), script) for p in m.problems] == []
+    # the same through the pipeline: the cap reaches the HTTP/OCPI handoff
+    cap = Tcp()
+    cap.connection(40000, [script[0][1], script[2][1]])
+    messages, problems = run(cap.frames(), Limits(http_body=100, http_decoded=1000))
+    assert cap_kinds(problems) == ["http.body.too-large", "http.body.decoded-too-large"]
+    assert [m.fields.get("path") for m in messages if m.protocol in ("http", "ocpi")
+            and m.fields.get("kind") == "request"] == ["/a", "/b"]
 
 
 def test_websocket_message_cap_through_the_pipeline() -> None:
@@ -321,6 +328,13 @@ def test_homeplug_fragment_sets_cap() -> None:
     assert kinds == ["homeplug.fragment.sequence", "limit.homeplug.fragments"]
     assert out[0].problems[-1].frame == 3
     assert len(dissector.flush()) == 2  # the two younger sets are still reported at the end
+    # through the pipeline (the frame handoff table takes the cap from Limits)
+    frames = [Frame(n + 1, n, 1, bytes(6) + bytes([2, 0, 0, 0, 0, n]) + b"\x88\xe1"
+                    + bytes([1]) + (0x6064 + 4 * n).to_bytes(2, "little") + bytes([0x10, n])
+                    + b"\0" * 40, 60, source=SOURCE) for n in range(3)]
+    assert cap_kinds(run(frames, Limits(homeplug_fragments=2))[1]) == [
+        "limit.homeplug.fragments"]
+    assert cap_kinds(run(frames, DEFAULT_LIMITS)[1]) == []
 
 
 def test_tls_pending_cap() -> None:
@@ -337,6 +351,15 @@ def test_tls_pending_cap() -> None:
     kinds = [p.kind for m in out for p in m.problems]
     assert kinds.count("tls.pending.overflow") == 1
     assert "tls.keys.missing" in kinds  # what stayed is reported, not dropped
+    # through the pipeline: a (broken) ClientHello makes it TLS, then records without keys
+    hello = b"\x16\x03\x01\x00\x06\x01\x00\x00\x02\x03\x03"
+    records = [b"\x17\x03\x03\x00\x3c" + bytes([n]) * 60 for n in range(3)]
+    frames = Tcp()
+    frames.connection(40000, [hello, *records])
+    frames.connection(40001, [unit(b"T" * 9)])
+    messages, problems = run(frames.frames(), Limits(tls_pending=150))
+    assert cap_kinds(problems) == ["tls.pending.overflow"]
+    assert v2gtp_units(messages) == [(1, (b"T" * 9).hex().upper())]
 
 
 # -- findings -------------------------------------------------------------------------------------
@@ -358,6 +381,10 @@ def test_cap_hits_become_warning_findings_in_analyze(tmp_path: Path) -> None:
         depth.extra["frame"], *[h["frame"] for h in depth.extra["hits"][1:]]]
     assert len({h["frame"] for h in depth.extra["hits"]}) == 3
     assert not [f for f in analyze([path]).findings if f.code in CAP_BY_CODE]
+    import chargescope
+
+    assert "limit.exi.depth" in {f.code for f in chargescope.open(
+        path, limits=Limits(exi_depth=1)).findings}
     # and from the command line
     out = CliRunner().invoke(cli_main, ["analyze", "--json", "--limit", "exi-depth=1",
                                         str(path)])

@@ -224,3 +224,39 @@ def test_deeply_nested_json_is_a_problem_not_a_crash():
                                                "data": "[" * 100_000}])
     msg = OcppDecoder(0, version="1.6").decode(pnc.encode(), direction=0, ts_ns=0, src="a", dst="b")
     assert msg.fields["iso15118_pnc"]["data_problem"]
+
+
+@pytest.mark.parametrize("doc, kinds", [
+    ([2, "1", "Heartbeat", {}], []),
+    ([3, "1", {}], []),
+    ([2.0, "1", "Heartbeat", {}], ["ocpp.rpc.type_unknown"]),  # a float is no MessageTypeId
+    ([True, "1", {}], ["ocpp.rpc.type_unknown"]),
+    ([2, "", "Heartbeat", {}], ["ocpp.rpc.unique_id"]),
+    ([3, "x" * 37, {}], ["ocpp.rpc.unique_id"]),
+    ([2, "1", "", {}], ["ocpp.rpc.action"]),
+    ([2, "1", "Heartbeat", []], ["ocpp.rpc.payload"]),
+    ([3, 1, {}], ["ocpp.rpc.unique_id"]),
+    ([3, "1", "Heartbeat", {}], ["ocpp.rpc.shape", "ocpp.rpc.payload"]),
+])
+def test_common_shapes_and_their_near_misses(doc, kinds):
+    """The CALL/CALLRESULT fast path answers only what the full checks would accept."""
+    from chargescope.dissectors.ocpp.codec import parse_rpc_value
+
+    assert [k for k, _, _ in parse_rpc_value(doc).problems] == kinds
+    assert [k for k, _, _ in parse_rpc(json.dumps(doc).encode()).problems] == kinds
+
+
+def test_each_message_is_validated_even_after_its_action_was_valid():
+    dec = OcppDecoder(0, version="1.6", version_source="option")
+    good = b'[2,"1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+    bad = b'[2,"2","BootNotification",{"chargePointVendor":"V"}]'
+    verdicts = [dec.decode(t, direction=d, ts_ns=0, src="a", dst="b").fields
+                for t, d in ((good, 0), (bad, 0), (good, 0), (b'[3,"1",{"status":"Accepted"}]', 1))]
+    assert [f["schema"] for f in verdicts] == ["valid", "invalid", "valid", "invalid"]
+    assert [e["rule"] for e in verdicts[1]["schema_errors"]] == ["required"]
+    assert {e["pointer"] for e in verdicts[3]["schema_errors"]} == {""}  # required fields
+    lenient = OcppDecoder(0, version="1.6", version_source="option",
+                          validate=frozenset({"BootNotification"}))
+    for text in (good, bad):
+        fields = lenient.decode(text, direction=0, ts_ns=0, src="a", dst="b").fields
+        assert fields["schema"] == "not-validated"

@@ -156,8 +156,9 @@ def giant_caplen(header: bytes, recs: list[Record]) -> tuple[bytes, list[dict]]:
     return bytes(raw), [
         {"kind": "pcap.record.bad_length", "where": "file", "frame": 10, "offset": at},
         {"kind": "pcap.resync", "where": "file", "frame": 10, "offset": _frames(header, recs)[10]},
-        # a gap has no frame of its own: the stream dissector reports frame 0
-        {"kind": "websocket.stream.gap", "where": "stream", "frame": 0,
+        # the lost bytes show at the next record (now frame 10): the server's segment
+        # acknowledging them, so the gap is declared there, before the server's bytes
+        {"kind": "websocket.stream.gap", "where": "stream", "frame": 10,
          "offset": _stream_offset(recs, 9)},
         _clean_error(39)]
 

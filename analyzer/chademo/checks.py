@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from chargescope.analyzer.chademo.session import ChademoSession
 from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.records import Finding, FindingSpec, Message, Severity
+from chargescope.dissectors.chademo.versions import carries_value
 
 E, W, N = Severity.ERROR, Severity.WARNING, Severity.NOTE
 
@@ -51,6 +52,9 @@ SPECS: tuple[FindingSpec, ...] = (
     FindingSpec("chademo.stop.charger", N, "sequence", "session stopped by the charger"),
     FindingSpec("chademo.frame.malformed", W, "malformed",
                 "CHAdeMO frame shorter than its layout"),
+    FindingSpec("chademo.version.out_of_version", N, "interop",
+                "a field, flag or frame not defined in the agreed protocol version is set",
+                "H'102.0"),
 )
 REGISTRY = FindingRegistry(SPECS)
 
@@ -107,6 +111,24 @@ def _compatibility(s: ChademoSession) -> list[Finding]:
                     and m.fields.get("status", {}).get("battery_incompatible")), None)
     if flagged is not None:
         out.append(_make("chademo.compat.flagged", "charger set battery incompatible", flagged))
+    return out
+
+
+def _out_of_version(s: ChademoSession) -> list[Finding]:
+    """One finding per (frame, field) set although the agreed version does not define it;
+    the field stays out of every other check (see dissectors/chademo/versions.py)."""
+    out: list[Finding] = []
+    seen: set[tuple[int, str]] = set()
+    for m in s.messages:
+        for name, value in m.fields.get("out_of_version", {}).items():
+            key = (m.fields.get("can_id"), name)
+            if key in seen or not carries_value(value):
+                continue
+            seen.add(key)
+            out.append(_make("chademo.version.out_of_version",
+                             f"0x{key[0]:03X} {name} = {value} is not defined in protocol "
+                             f"{s.protocol['version']}: kept raw, not interpreted", m,
+                             can_id=key[0], field=name))
     return out
 
 
@@ -258,7 +280,7 @@ def check_session(session: ChademoSession, config: ChademoCheckConfig | None = N
     cfg = config or ChademoCheckConfig()
     timing = _timing(session, cfg)
     _timeout_stop(session, timing)
-    found = (_compatibility(session) + _faults(session) + timing
+    found = (_compatibility(session) + _faults(session) + timing + _out_of_version(session)
              + _electrical(session, cfg) + _sequence(session))
     found.sort(key=lambda f: f.ts_ns)
     session.findings = found

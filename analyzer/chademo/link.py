@@ -57,7 +57,8 @@ def link_session(s: ChademoSession) -> LinkSession:
         link="A", kind="chademo", ident=f"{s.index}", source=s.source, start_ns=s.start_ns,
         end_ns=s.end_ns, keys={"can_source": Path(s.source).name}, outcome=outcome, stage=s.phase, energy_wh=params["energy_wh"],
         stop_reason=_STOP_REASON.get(s.stop_event, ""),
-        protocol=f"CHAdeMO (protocol number {params['protocol']['agreed']})",
+        protocol=f"CHAdeMO {params['protocol']['version']} (protocol number "
+                 f"{params['protocol']['agreed']})",
         events=tuple(sorted(events, key=lambda e: e.ts_ns)), findings=tuple(s.findings),
         messages=tuple(s.messages))
 

@@ -23,6 +23,11 @@ _EVENT_TEXT = {
     "evse.fault": "fault flag raised (H'109.5.1 / H'109.5.4)",
     "evse.incompatible": "battery incompatible (H'109.5.3=1)",
 }
+# CHAdeMO 2.0 names H'109.5.2 "energizing" (dissectors/chademo/versions.py RENAMED)
+_EVENT_TEXT_2_0 = {
+    "evse.lock": "energizing state (H'109.5.2=1), insulation test",
+    "evse.unlock": "energizing state ended (H'109.5.2=0)",
+}
 
 
 def energy_wh(s: ChademoSession, max_step_ns: int = 1_000_000_000) -> float:
@@ -109,15 +114,17 @@ def session_text(s: ChademoSession) -> list[str]:
     p = parameters(s)
     proto = p["protocol"]
     lines = [f"session {s.index}: {(s.end_ns - s.start_ns) / 1e9:.1f} s, {len(s.messages)} "
-             f"frames, protocol EV {proto['vehicle']} / EVSE {proto['charger']}"]
+             f"frames, protocol EV {proto['vehicle']} / EVSE {proto['charger']} "
+             f"(CHAdeMO {proto['version']})"]
     lines.append(f"  EV max {p.get('vehicle_max_voltage_v')} V, capacity "
                  f"{p.get('battery_capacity_kwh')} kWh | EVSE {p.get('charger_available_voltage_v')}"
                  f" V {p.get('charger_available_current_a')} A, threshold "
                  f"{p.get('charger_threshold_voltage_v')} V")
     lines.append(f"  {'t (s)':>8}  vehicle            charger")
+    texts = {**_EVENT_TEXT, **_EVENT_TEXT_2_0} if (proto["agreed"] or 0) >= 3 else _EVENT_TEXT
     for ts, event, message in s.events:
         rel = (ts - s.start_ns) / 1e9
-        text = _EVENT_TEXT.get(event, event)
+        text = texts.get(event, event)
         arrow = f"──{text}──▶" if message.src == "vehicle" else f"◀──{text}──"
         lines.append(f"  {rel:8.3f}  {arrow}")
     lines.append(f"  current: max request {p['max_current_request_a']} A, max present "

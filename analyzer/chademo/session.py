@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chargescope.analyzer.records import Finding, Message, Severity
+from chargescope.dissectors.chademo.versions import apply_version, defined, version_name
 
 SESSION_GAP_NS = 5_000_000_000
 
@@ -84,6 +85,7 @@ class ChademoSession:
     events: list[tuple[int, str, Message]] = field(default_factory=list)  # every flag edge
     findings: list[Finding] = field(default_factory=list)
     stop_event: str = ""
+    version_applied: bool = False  # messages re-read for the agreed protocol (once)
 
     @property
     def start_ns(self) -> int:
@@ -136,7 +138,21 @@ class ChademoSession:
                    "charger": evse.fields.get("protocol_number") if evse else None}
         known = [n for n in numbers.values() if n is not None]
         numbers["agreed"] = min(known) if len(known) == 2 else None
+        numbers["version"] = version_name(numbers["agreed"])
         return numbers
+
+    def apply_version(self) -> None:
+        """Re-read every message for the agreed protocol (see dissectors/chademo/versions.py);
+        phases and events then point at the re-read messages."""
+        agreed = self.protocol["agreed"]
+        if agreed is None or self.version_applied:
+            return
+        self.version_applied = True
+        mapped = {id(m): apply_version(m, agreed) for m in self.messages}
+        self.messages = [mapped[id(m)] for m in self.messages]
+        self.phases = [PhaseChange(p.ts_ns, p.event, p.phase, mapped.get(id(p.message), p.message))
+                       for p in self.phases]
+        self.events = [(ts, event, mapped.get(id(m), m)) for ts, event, m in self.events]
 
     @property
     def worst(self) -> Severity | None:
@@ -182,6 +198,11 @@ class SessionBuilder:
         self._current: ChademoSession | None = None
         self._flags: dict[tuple[int, str], bool] = {}
         self._fault_bits: bool = False
+        self._numbers: dict[int, int] = {}  # can id (0x102/0x109) -> protocol number
+
+    @property
+    def _agreed(self) -> int | None:
+        return min(self._numbers.values()) if len(self._numbers) == 2 else None
 
     def _open(self) -> ChademoSession:
         session = ChademoSession(len(self.sessions), self.source)
@@ -189,14 +210,19 @@ class SessionBuilder:
         self._current = session
         self._flags = {}
         self._fault_bits = False
+        self._numbers = {}
         return session
 
     def _edges(self, message: Message) -> list[str]:
         can_id = message.fields.get("can_id")
+        if can_id in (0x102, 0x109) and isinstance(message.fields.get("protocol_number"), int):
+            self._numbers.setdefault(can_id, message.fields["protocol_number"])
         events = []
         for edge_id, group, name, rising, falling in _EDGES:
             if edge_id != can_id:
                 continue
+            if not defined(can_id, f"{group}.{name}", self._agreed):
+                continue  # a flag the agreed version does not define moves no phase
             value = _flag(message, group, name)
             if value is None:
                 continue
@@ -242,6 +268,10 @@ class SessionBuilder:
             session.phases.append(PhaseChange(message.ts_ns, event, phase, message))
 
     def finish(self) -> list[ChademoSession]:
+        # flag edges were read off the superset decode as frames came; the fields of each
+        # session are now read for the protocol it agreed
+        for session in self.sessions:
+            session.apply_version()
         return self.sessions
 
 

@@ -37,6 +37,8 @@ class Scenario:
     request_a: int = 100
     overshoot_a: int = 0  # charger delivers this much above the request while charging
     ticks: int = 130
+    protocol: int = 2  # control protocol number both sides send (dissectors/chademo/versions.py)
+    charger_protocol: int | None = None  # a charger announcing another number (None: same)
 
 
 def _u16(value: int) -> list[int]:
@@ -47,14 +49,26 @@ def _flags(*bits: tuple[int, bool]) -> int:
     return sum(1 << bit for bit, on in bits if on)
 
 
-def scenario(name: str) -> Scenario:
+def scenario(name: str, protocol: int = 2) -> Scenario:
     if name == "incompatible_voltage":
-        return Scenario(name, vehicle_max_v=500, target_v=480, charger_v=450, ticks=40)
+        return Scenario(name, vehicle_max_v=500, target_v=480, charger_v=450, ticks=40,
+                        protocol=protocol)
     if name == "current_overshoot":
-        return Scenario(name, overshoot_a=20)
+        return Scenario(name, overshoot_a=20, protocol=protocol)
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
-    return Scenario(name)
+    return Scenario(name, protocol=protocol)
+
+
+def _version_frames(sc: Scenario, charger_protocol: int) -> list[tuple[int, int, list[int]]]:
+    """The extended-function frames a 2.0 vehicle / charger adds (dynamic control, high
+    current and high voltage control: H'110.0 / H'118.0 bits 0-2)."""
+    frames = []
+    if sc.protocol >= 3:
+        frames.append((30_000_000, 0x110, [0b111, 0, 0, 0, 0, 0, 0, 0]))
+    if charger_protocol >= 3:
+        frames.append((70_000_000, 0x118, [0b111, 0, 0, 0, 0, 0, 0, 0]))
+    return frames
 
 
 def simulate(sc: Scenario, start_ns: int = START_NS, interface: str = "can0"
@@ -66,6 +80,8 @@ def simulate(sc: Scenario, start_ns: int = START_NS, interface: str = "can0"
              current=0, voltage=0)
     stopping_at: int | None = None
     charger_silent = False
+    charger_protocol = sc.protocol if sc.charger_protocol is None else sc.charger_protocol
+    since_1_0 = sc.protocol >= 2  # fields and flags a 0.9 vehicle does not send
     for tick in range(sc.ticks):
         # --- the vehicle's decisions ----------------------------------------------------
         if tick == 10:
@@ -113,10 +129,13 @@ def simulate(sc: Scenario, start_ns: int = START_NS, interface: str = "can0"
         # --- the frames of this tick -----------------------------------------------------
         base = start_ns + tick * TICK_NS
         frames = [
-            (0, 0x100, [0, 0, *_u16(50), *_u16(sc.vehicle_max_v), 100, 0]),
-            (10_000_000, 0x101, [0, 0xFF, 60, 45, 0, *_u16(400), 0]),
-            (20_000_000, 0x102, [2, *_u16(sc.target_v), v["request"], v["fault"],
-                                 _flags((0, v["enabled"]), (3, v["contactor_open"]),
+            (0, 0x100, [0, 0, *_u16(50 if since_1_0 else 0), *_u16(sc.vehicle_max_v),
+                        100 if since_1_0 else 0xFF, 0]),
+            (10_000_000, 0x101, [0, 0xFF, 60, 45 if since_1_0 else 0, 0,
+                                 *_u16(400 if since_1_0 else 0), 0]),
+            (20_000_000, 0x102, [sc.protocol, *_u16(sc.target_v), v["request"], v["fault"],
+                                 _flags((0, v["enabled"]),
+                                        (3, v["contactor_open"] and since_1_0),
                                         (2, bool(v["fault"]))), v["soc"], 0]),
         ]
         if not charger_silent:
@@ -124,11 +143,14 @@ def simulate(sc: Scenario, start_ns: int = START_NS, interface: str = "can0"
             frames += [
                 (50_000_000, 0x108, [1, *_u16(sc.charger_v), sc.charger_a,
                                      *_u16(threshold), 0, 0]),
-                (60_000_000, 0x109, [2, *_u16(c["voltage"]), c["current"], 0,
+                (60_000_000, 0x109, [charger_protocol, *_u16(c["voltage"]), c["current"], 0,
                                      _flags((0, c["charging"]), (1, c["malfunction"]),
                                             (2, c["locked"]), (3, c["incompatible"]),
                                             (5, c["stop"])), 0xFF, 30]),
             ]
+        frames += [f for f in _version_frames(sc, charger_protocol)
+                   if f[1] == 0x110 or not charger_silent]
+        frames.sort()
         for offset, can_id, data in frames:
             number += 1
             yield CanFrame(number, base + offset, can_id, bytes(data), interface=interface)

@@ -18,6 +18,8 @@ KEY_NAMES: dict[str, str] = {
     "evccid": "EVCCID from SessionSetupReq (A), forwarded on B by some stations",
     "evse_id": "ISO 15118 EVSEID (A) / OCPI evse_id (C)",
     "emaid": "contract id: eMAID (A, PnC) / idToken type eMAID (B) / token contract_id (C)",
+    "contract_serial": "contract certificate serial number, hex: the certificate (A) / "
+                       "Authorize iso15118CertificateHashData, comma-separated (B)",
     "id_token": "OCPP idTag / idToken value (B)",
     "token_uid": "OCPI token uid (C)",
     "session_id": "V2G SessionID (A)",
@@ -65,6 +67,8 @@ def normalise(name: str, value: object) -> str:
         return _SEPARATORS.sub("", text).upper()
     if name in ("id_token", "token_uid"):
         return text.upper()
+    if name == "contract_serial":  # hex, as OCSP request data writes it: no case, no zeros
+        return _SEPARATORS.sub("", text).lower().lstrip("0") or "0"
     return text
 
 

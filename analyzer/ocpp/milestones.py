@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chargescope.analyzer.correlate.keys import normalise
 from chargescope.analyzer.correlate.model import LinkEvent, LinkSession
 from chargescope.analyzer.ocpp.meter import energy_wh
 from chargescope.analyzer.records import Message
@@ -33,6 +34,8 @@ class MilestoneCollector:
     def __init__(self) -> None:
         self.events: list[LinkEvent] = []
         self._auth_tokens: dict[str, Any] = {}  # Authorize unique id -> idTag/idToken
+        # Authorize unique id -> serial numbers of iso15118CertificateHashData (PnC)
+        self._auth_serials: dict[str, list[str]] = {}
 
     def feed(self, msg: Message) -> None:
         f = msg.fields
@@ -56,6 +59,11 @@ class MilestoneCollector:
             self._auth_tokens[msg.fields["unique_id"]] = token
             if len(self._auth_tokens) > 1024:
                 self._auth_tokens.pop(next(iter(self._auth_tokens)))
+            serials = certificate_serials(p.get("iso15118CertificateHashData"))
+            if serials:
+                self._auth_serials[msg.fields["unique_id"]] = serials
+                if len(self._auth_serials) > 1024:
+                    self._auth_serials.pop(next(iter(self._auth_serials)))
         elif action == "StatusNotification":
             self._add(msg, "ocpp.status", status=p.get("status") or p.get("connectorStatus"),
                       connector=p.get("connectorId"), evse=p.get("evseId"))
@@ -80,9 +88,11 @@ class MilestoneCollector:
         elif action == "Authorize":
             info = p.get("idTagInfo") or p.get("idTokenInfo") or {}
             token = self._auth_tokens.pop(msg.fields["unique_id"], None)
+            serials = self._auth_serials.pop(msg.fields["unique_id"], None)
             status = info.get("status")
             name = "ocpp.authorize_accepted" if status == "Accepted" else "ocpp.authorize_rejected"
-            self._add(msg, name, status=status, id_token=token)
+            self._add(msg, name, status=status, id_token=token,
+                      **({"cert_serials": serials} if serials else {}))
             cert = p.get("certificateStatus")
             if cert is not None and cert != "Accepted":
                 self._add(msg, "ocpp.cert_failed", action=action, status=cert)
@@ -93,6 +103,22 @@ class MilestoneCollector:
                       transaction_id=p.get("transactionId"))
         elif action in _CERT_ACTIONS and p.get("status") not in (None, "Accepted"):
             self._add(msg, "ocpp.cert_failed", action=action, status=p.get("status"))
+
+
+def certificate_serials(hash_data: Any) -> list[str]:
+    """Serial numbers (normalised hex) in an OCPP 2.x iso15118CertificateHashData list (the
+    OCSP request data of the contract certificate chain the EV presented)."""
+    if not isinstance(hash_data, list):
+        return []
+    return [normalise("contract_serial", h["serialNumber"]) for h in hash_data
+            if isinstance(h, dict) and isinstance(h.get("serialNumber"), str)
+            and h["serialNumber"].strip()]
+
+
+def _serial_keys(keys: dict[str, str], events: Any) -> None:
+    serials = sorted({s for e in events for s in e.detail.get("cert_serials", ())})
+    if serials:
+        keys["contract_serial"] = ",".join(serials)
 
 
 def link_sessions(report: Any) -> list[LinkSession]:
@@ -124,6 +150,7 @@ def link_sessions(report: Any) -> list[LinkSession]:
                 keys["id_token"] = tx.id_token
                 if tx.id_token_type == "eMAID":
                     keys["emaid"] = tx.id_token
+            _serial_keys(keys, picked)
             if tx.connector_id is not None or tx.evse_id is not None:
                 keys["connector"] = (f"{tx.evse_id}:{tx.connector_id}" if tx.evse_id is not None
                                      else str(tx.connector_id))
@@ -146,6 +173,7 @@ def link_sessions(report: Any) -> list[LinkSession]:
             keys = {"charge_point_id": ch.charge_point_id}
             if e.detail.get("id_token"):
                 keys["id_token"] = str(e.detail["id_token"])
+            _serial_keys(keys, (e,))
             failed = e.name != "ocpp.authorize_accepted"
             out.append(LinkSession(
                 "B", "ocpp.authorization", f"{ch.charge_point_id}@{e.ts_ns}", source, e.ts_ns,

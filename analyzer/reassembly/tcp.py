@@ -18,9 +18,17 @@ Rules, chosen to match what users know from tshark's "follow TCP stream":
   ``tcp.overlap.conflict`` Problem (checked against buffered segments and the last
   delivered chunk; a one-byte keep-alive probe at the last byte is not a conflict).
 * Out-of-order segments wait in a bounded buffer per direction (`max_buffer` bytes,
-  `MAX_PENDING_CHUNKS` pieces). When it overflows, or
-  on FIN/RST, idle timeout or end of capture, missing bytes become a `StreamGap` and
-  the buffered bytes after it are delivered.
+  `MAX_PENDING_CHUNKS` pieces) for the missing bytes before them. A hole the peer has
+  acknowledged will never be filled (the peer got those bytes; only the capture lost
+  them, as PLC sniffers do: Wireshark's "ACKed segment that wasn't captured"), so the
+  first ACK beyond it declares it at once: a `StreamGap`, then the buffered bytes up to
+  the ACK. An ACK beyond everything seen (nothing buffered) is a gap too, declared
+  before the acknowledging packet's own bytes, so that a lost response is known before
+  the next request; except one byte (the ACK of a FIN not captured) and more than
+  `MAX_UNSEEN_ACKED` bytes (a bogus ACK). Otherwise the hole waits until the buffer
+  overflows, or FIN/RST, idle timeout or end of capture. Released bytes keep the time of the frame that carried
+  them (one `StreamData` per buffered piece), so messages above keep capture order;
+  a gap carries the frame (and time) of the first bytes after it.
 * A SYN with a new sequence number on a known 4-tuple, or any SYN after the
   connection closed, starts a new connection (port reuse), like tshark's `tcp.stream`.
 * Idle connections (no packet for `idle_timeout_ns` of capture time) are closed with
@@ -62,6 +70,7 @@ DEFAULT_IDLE_TIMEOUT_NS = 600 * 1_000_000_000  # ten minutes of capture time
 DEFAULT_CLOSED_TIMEOUT_NS = 60 * 1_000_000_000  # closed ones wait for late packets (TIME_WAIT)
 DEFAULT_MAX_CONNECTIONS = 100_000  # tracked at once; the least recently active go first
 MAX_PENDING_CHUNKS = 1024  # out-of-order pieces per direction (hostile 1-byte segments)
+MAX_UNSEEN_ACKED = 65535  # largest acknowledged-but-never-seen tail taken as a capture loss
 
 PROBLEM_KINDS: dict[str, str] = {
     "tcp.overlap.conflict": "retransmitted or overlapping bytes differ (first copy kept)",
@@ -103,7 +112,8 @@ class _Half:
 
 
 class _Conn:
-    __slots__ = ("conn", "halves", "client_key", "server_key", "last_ts", "finished")
+    __slots__ = ("conn", "halves", "client_key", "server_key", "last_ts", "last_frame",
+                 "finished")
 
     def __init__(self, conn: Connection, client_key: tuple, server_key: tuple,
                  ts_ns: int) -> None:
@@ -112,6 +122,7 @@ class _Conn:
         self.client_key = client_key  # (source, addresses, ports) as the client sends
         self.server_key = server_key  # the same as the server sends
         self.last_ts = ts_ns
+        self.last_frame = 0  # number of the last frame seen, for gaps found at the end
         self.finished = False  # both FINs delivered, or RST: late packets are ignored
 
 
@@ -193,8 +204,14 @@ class TcpReassembler:
         else:
             self._conns.move_to_end(state.client_key)
         state.last_ts = ts
+        state.last_frame = frame.number
         if state.finished:
             return events
+        if flags & TCP_ACK and not flags & TCP_RST and state.halves[direction].base is not None:
+            # bytes the peer has, seen or not (not from a side's first packet: an ACK
+            # answering a SYN may belong to an older connection on the same ports)
+            self._acked(state, 1 - direction, state.halves[1 - direction], packet.tcp_ack,
+                        frame.number, ts, events)
         half = state.halves[direction]
         if not packet.payload_length and flags & PLAIN_MASK == 0 and half.base is not None:
             return events  # a bare ACK on a known direction: nothing to reassemble
@@ -302,7 +319,7 @@ class TcpReassembler:
                 events.append(buffer_cap_problem(state.conn, direction, half.next,
                                                  half.pending_bytes, len(half.pending),
                                                  self.max_buffer, ref))
-                self._skip_to_pending(state, direction, half, ts, events)
+                self._skip_to_pending(state, direction, half, events)
             return
         if start < half.next:
             self._check_delivered(state, direction, half, start, data, ref, events)
@@ -379,36 +396,62 @@ class TcpReassembler:
                         != half.last_data[lo - half.last_start:hi - half.last_start]):
             events.append(_conflict(state, direction, lo, hi - lo, ref))
 
-    def _skip_to_pending(self, state: _Conn, direction: int, half: _Half, ts: int,
+    def _acked(self, state: _Conn, direction: int, half: _Half, ack: int, frame: int,
+               ts: int, events: list[Event]) -> None:
+        """The peer acknowledged bytes up to `ack`: holes before it are capture losses."""
+        if half.base is None:
+            return
+        diff = ((ack - half.base) % MOD32 - half.next % MOD32) % MOD32
+        if diff <= 1 or diff >= HALF32:  # nothing unseen acknowledged (or an older ACK)
+            return
+        upto = half.next + diff
+        if half.pending and half.pending[0].start < upto:
+            self._release(state, direction, half, upto, events)
+        if half.fin_at is not None:
+            upto = min(upto, half.fin_at)  # the FIN takes a sequence number, not a byte
+        elif upto - half.next == 1:
+            return  # as likely the ACK of a FIN the capture lost as one lost byte
+        unseen = upto - half.next
+        if 0 < unseen <= MAX_UNSEEN_ACKED:
+            events.append(StreamGap(state.conn, direction, half.next, unseen, ts, frame))
+            half.next = upto
+            if half.pending:  # now contiguous with the gap
+                self._release(state, direction, half, upto, events)
+
+    def _release(self, state: _Conn, direction: int, half: _Half, upto: int,
+                 events: list[Event]) -> None:
+        """Deliver the buffered pieces starting before `upto`, and the ones contiguous
+        with them, each with its own frame time; a gap before each hole."""
+        pending = half.pending
+        while pending and (pending[0].start < upto or pending[0].start == half.next):
+            chunk = pending.pop(0)
+            data = chunk.data
+            half.pending_bytes -= len(data)
+            start = chunk.start
+            if start > half.next:
+                events.append(StreamGap(state.conn, direction, half.next, start - half.next,
+                                        chunk.ts_ns, chunk.ref.frame))
+            half.next = start + len(data)
+            half.last_start = start
+            half.last_data = data
+            events.append(self._streamdata(state.conn, direction, start, data, chunk.ts_ns,
+                                           (chunk.ref,)))
+
+    def _skip_to_pending(self, state: _Conn, direction: int, half: _Half,
                          events: list[Event]) -> None:
         """Give up on the missing bytes before the first buffered chunk: gap, then deliver."""
         while half.pending and (half.pending_bytes > self.max_buffer
                                 or len(half.pending) > MAX_PENDING_CHUNKS):
-            first = half.pending[0]
-            if first.start > half.next:
-                events.append(StreamGap(state.conn, direction, half.next,
-                                        first.start - half.next, ts))
-                half.next = first.start
-            half.pending.pop(0)
-            half.pending_bytes -= len(first.data)
-            self._deliver(state, direction, half, first.start, first.data, (first.ref,),
-                          first.ts_ns, events)
+            self._release(state, direction, half, half.pending[0].start + 1, events)
 
     def _drain(self, state: _Conn, direction: int, ts: int, events: list[Event]) -> None:
         """Deliver everything buffered, with gaps where bytes are missing (and up to FIN)."""
         half = state.halves[direction]
-        while half.pending:
-            first = half.pending.pop(0)
-            half.pending_bytes -= len(first.data)
-            if first.start > half.next:
-                events.append(StreamGap(state.conn, direction, half.next,
-                                        first.start - half.next, ts))
-                half.next = first.start
-            self._deliver(state, direction, half, first.start, first.data, (first.ref,),
-                          first.ts_ns, events)
+        if half.pending:
+            self._release(state, direction, half, half.pending[-1].start + 1, events)
         if half.fin_at is not None and half.fin_at > half.next:
             events.append(StreamGap(state.conn, direction, half.next, half.fin_at - half.next,
-                                    ts))
+                                    ts, state.last_frame))
             half.next = half.fin_at
 
     def _reset(self, state: _Conn, direction: int, ts: int, events: list[Event]) -> None:

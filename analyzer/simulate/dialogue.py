@@ -7,9 +7,6 @@ Ongoing wait while the charger asks the CSMS (its times are what links B and C f
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import random
 from typing import Any
 
@@ -17,6 +14,8 @@ from chargescope.analyzer.simulate import v2g_trees as t
 from chargescope.analyzer.simulate.events import V2g
 from chargescope.analyzer.simulate.facts import MS, Facts, charge_samples
 from chargescope.analyzer.simulate.scenarios import Fault, Scenario
+from chargescope.analyzer.tls import xmldsig
+from chargescope.dissectors import exi
 
 PT_SAP = 0x8001  # supportedAppProtocol, DIN 70121, ISO 15118-2
 PT_ISO20 = 0x8002  # ISO 15118-20 common messages
@@ -75,10 +74,10 @@ def loop_times(facts: Facts, scn: Scenario, start: int) -> None:
     facts.samples = charge_samples(scn.charge, start)
 
 
-def signature(chain: Any, ref: str, body: dict) -> dict:
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
-    return t.xmldsig(ref, base64.b64encode(digest).decode(),
-                     base64.b64encode(chain.sign(digest)).decode())
+def signature(key: Any, ref: str, name: str, body: dict, schema: str = "iso2") -> dict:
+    """The Header Signature of a PnC message: element `name` (Id `ref`) signed by `key`, as
+    ISO 15118 prescribes (EXI-fragment digest, ECDSA over the EXI SignedInfo, raw r||s)."""
+    return xmldsig.sign([(ref, name, body)], key, schema, exi.encode_fragment)
 
 
 def dc_precharge(d: Dialogue, scn: Scenario, facts: Facts, schema: str, msg: Any,

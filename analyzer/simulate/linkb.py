@@ -193,7 +193,10 @@ def _session(conv: Conversation, scn: Scenario, facts: Facts, v16: bool,
             result: dict[str, Any] = {"idTokenInfo": {"status": "Accepted" if accepted else
                                                       "Invalid"}}
             if pnc:
-                payload["iso15118CertificateHashData"] = [contract_chain(ids.emaid).ocsp_hash_data()]
+                # the OCSP data of the contract the charger forwards (a stale one with
+                # EMAID_MISMATCH: the charger cached an earlier contract whole)
+                payload["iso15118CertificateHashData"] = [
+                    contract_chain(forwarded_emaid(scn)).ocsp_hash_data()]
                 result["certificateStatus"] = "Accepted"
             conv.call(facts.auth_request_ns, True, "Authorize", payload, result,
                       answer_ns=facts.auth_answer_ns)

@@ -1,4 +1,5 @@
-"""A small, reproducible Plug & Charge PKI for simulated sessions: MO sub-CA -> contract cert.
+"""A small, reproducible Plug & Charge PKI for simulated sessions: MO sub-CA -> contract cert,
+and the EV's OEM provisioning certificate (which signs CertificateInstallationReq).
 
 Keys are derived from fixed integers and ECDSA signatures use RFC 6979 deterministic
 nonces, so the DER bytes (and hence the captures) are identical on every run. The
@@ -22,7 +23,6 @@ from cryptography.x509.oid import NameOID
 
 _NOT_BEFORE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 _NOT_AFTER = dt.datetime(2028, 1, 1, tzinfo=dt.UTC)
-_SIGN = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 OCSP_URL = "http://ocsp.mo.example/ocsp"
 
 
@@ -34,10 +34,6 @@ class ContractChain:
 
     def b64(self, der: bytes) -> str:
         return base64.b64encode(der).decode("ascii")
-
-    def sign(self, data: bytes) -> bytes:
-        """A deterministic ECDSA-SHA256 signature by the contract key (raw DER form)."""
-        return self.contract_key.sign(data, _SIGN)
 
     def ocsp_hash_data(self) -> dict:
         """OCPP 2.0.1 OCSPRequestDataType of the contract certificate."""
@@ -73,6 +69,27 @@ def _cert(subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey
                                    x509.UniformResourceIdentifier(OCSP_URL))]), critical=False)
     return builder.sign(signer, hashes.SHA256(), ecdsa_deterministic=True).public_bytes(
         serialization.Encoding.DER)
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisioningCert:
+    der: bytes
+    key: ec.EllipticCurvePrivateKey
+
+    @property
+    def b64(self) -> str:
+        return base64.b64encode(self.der).decode("ascii")
+
+
+@cache
+def oem_provisioning(evccid: str) -> ProvisioningCert:
+    """The EV's OEM provisioning certificate (self-issued by a simulated OEM CA)."""
+    seed = int.from_bytes(hashlib.sha256(evccid.encode()).digest()[:16], "big")
+    ca_key = ec.derive_private_key(0x0E3C0A + seed, ec.SECP256R1())
+    key = ec.derive_private_key(0x0E3B0B + seed, ec.SECP256R1())
+    ca_name = _name("OEM Sub-CA 2 (simulated)", "chargescope simulate OEM")
+    return ProvisioningCert(_cert(_name(f"OEM Prov {evccid}", "chargescope simulate OEM"),
+                                  ca_name, key, ca_key, 0x0E3000 + seed % 997, False), key)
 
 
 @cache

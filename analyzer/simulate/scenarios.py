@@ -33,7 +33,7 @@ class Fault(enum.StrEnum):
     ENERGY_MISMATCH = "energy-mismatch"  # CDR total_energy disagrees with the OCPP meter
     OCPI_RESULT_TIMEOUT = "ocpi-result-timeout"  # START_SESSION accepted, no result, no session
     CLOCK_SKEW = "clock-skew"  # a capture source's clock is off by more than the 5 s threshold
-    EMAID_MISMATCH = "emaid-mismatch"  # the charger forwards a stale eMAID on B (and so on C)
+    EMAID_MISMATCH = "emaid-mismatch"  # the charger forwards a stale contract on B (and so C)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +176,10 @@ _CATALOGUE: tuple[Scenario, ...] = (
            clock_offsets_ns=(("plc", 0), ("csms", 7_500_000_000), ("ocpi", -1_100_000_000))),
     _fault(_DC_PNC, "pnc-emaid-mismatch",
            "Plug & Charge: the EV presents its contract certificate on A, but the charger "
-           "forwards a stale eMAID in Authorize / TransactionEvent on B, which the CPO "
-           "then reports in the OCPI session and CDR on C", {Fault.EMAID_MISMATCH},
-           {"xlink.emaid.mismatch"}),
+           "forwards a cached stale contract (eMAID and certificate hash data) in Authorize "
+           "/ TransactionEvent on B, which the CPO then reports in the OCPI session and CDR "
+           "on C", {Fault.EMAID_MISMATCH},
+           {"xlink.emaid.mismatch", "xlink.pnc.certificate_hash_mismatch"}),
 )
 
 

@@ -16,7 +16,7 @@ from chargescope.analyzer.simulate.dialogue import (
     signature,
 )
 from chargescope.analyzer.simulate.facts import MS, SECOND, Facts
-from chargescope.analyzer.simulate.pki import contract_chain
+from chargescope.analyzer.simulate.pki import contract_chain, oem_provisioning
 from chargescope.analyzer.simulate.scenarios import Fault, Scenario
 
 
@@ -52,10 +52,11 @@ def run(d: Dialogue, scn: Scenario, facts: Facts) -> None:
         msg("PaymentServiceSelectionRes", {"ResponseCode": "OK"}))
     chain = contract_chain(ids.emaid)
     if cert_install:
-        body = {"Id": "ID1", "OEMProvisioningCert": chain.b64(chain.sub_ca_der),
+        oem = oem_provisioning(ids.evccid)
+        body = {"Id": "ID1", "OEMProvisioningCert": oem.b64,
                 "ListOfRootCertificateIDs": {"RootCertificateID": [
                     {"X509IssuerName": "CN=V2G Root CA (simulated)", "X509SerialNumber": 1}]}}
-        install_signature = signature(chain, "ID1", body)
+        install_signature = signature(oem.key, "ID1", "CertificateInstallationReq", body)
         sent = d.t = d.t + d.ms(8, 25)
         facts.cert_request_ns = sent + 30 * MS
         facts.cert_answer_ns = facts.cert_request_ns + 420 * MS
@@ -85,7 +86,8 @@ def run(d: Dialogue, scn: Scenario, facts: Facts) -> None:
         if not pnc:
             return msg("AuthorizationReq", {})
         body = {"Id": "ID1", "GenChallenge": challenge}
-        return msg("AuthorizationReq", body, signature(chain, "ID1", body))
+        return msg("AuthorizationReq", body,
+                   signature(chain.contract_key, "ID1", "AuthorizationReq", body))
 
     def auth_res(processing: str, ok: bool) -> dict:
         return msg("AuthorizationRes", {"ResponseCode": "OK" if ok else "FAILED",

@@ -65,24 +65,6 @@ def iso20(session_id: str, timestamp: int, name: str, body: Tree) -> Tree:
     return {name: {"Header": {"SessionID": session_id, "TimeStamp": timestamp}, **body}}
 
 
-def xmldsig(reference_id: str, digest_b64: str, signature_b64: str) -> Tree:
-    """An xmldsig Signature over one element (ECDSA-SHA256, canonical EXI), as PnC uses."""
-    exi_c14n = {"Algorithm": "http://www.w3.org/TR/canonical-exi/"}
-    return {
-        "SignedInfo": {
-            "CanonicalizationMethod": exi_c14n,
-            "SignatureMethod": {"Algorithm": "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"},
-            "Reference": [{
-                "URI": f"#{reference_id}",
-                "Transforms": {"Transform": [exi_c14n]},
-                "DigestMethod": {"Algorithm": "http://www.w3.org/2001/04/xmlenc#sha256"},
-                "DigestValue": digest_b64,
-            }],
-        },
-        "SignatureValue": {"value": signature_b64},
-    }
-
-
 # ---- ISO 15118-2 and DIN 70121 common parts ------------------------------------------
 
 def dc_ev_status(soc: int, ready: bool = True) -> Tree:

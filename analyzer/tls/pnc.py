@@ -203,13 +203,19 @@ def contract_emaid(message: Message) -> str:
     found = _find_emaid(message.fields)
     if found:
         return found
+    leaf = contract_certificate(message)
+    return str(describe(leaf)["common_name"]) if leaf is not None else ""
+
+
+def contract_certificate(message: Message) -> x509.Certificate | None:
+    """The contract certificate (leaf) a V2G message carries, as for `contract_emaid`."""
+    if message.name not in CONTRACT_MESSAGES or _failed_response(message.fields):
+        return None
     for chain in find_chains(message.fields):
         leaf = chain.certificates[0] if chain.certificates else None
         if chain.element in _CONTRACT_CHAINS and leaf is not None:
-            cn = describe(leaf)["common_name"]
-            if cn:
-                return str(cn)
-    return ""
+            return leaf
+    return None
 
 
 def _find_emaid(tree: Any) -> str:

@@ -436,7 +436,8 @@ def sign(elements: Sequence[tuple[str, str, dict]], key: Any, schema: str,
          digest_method: str = SHA256) -> dict:
     """A Header `Signature` (decoded form) over `elements` = (Id, element name, content),
     made the way ISO 15118 prescribes: EXI-fragment digests, SignedInfo EXI-encoded and
-    signed with `key` (a private EC or Ed448 key), raw r||s."""
+    signed with `key` (a private EC or Ed448 key), raw r||s. ECDSA nonces follow RFC 6979,
+    so the same input gives the same bytes (reproducible simulated captures)."""
     info = {
         "CanonicalizationMethod": {"Algorithm": CANONICAL_EXI},
         "SignatureMethod": {"Algorithm": method},
@@ -452,7 +453,8 @@ def sign(elements: Sequence[tuple[str, str, dict]], key: Any, schema: str,
     if spec.kind == "ed448":
         value = key.sign(data)
     else:
-        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(spec.hash())))
+        der = key.sign(data, ec.ECDSA(spec.hash(), deterministic_signing=True))
+        r, s = decode_dss_signature(der)
         half = spec.raw_length // 2
         value = r.to_bytes(half, "big") + s.to_bytes(half, "big")
     return {"SignedInfo": info, "SignatureValue": {"value": base64.b64encode(value).decode()}}

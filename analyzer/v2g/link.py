@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from chargescope.analyzer.correlate.model import LinkEvent, LinkSession
 from chargescope.analyzer.records import Message
-from chargescope.analyzer.tls.pnc import CONTRACT_MESSAGES, contract_emaid
+from chargescope.analyzer.tls.pnc import (
+    CONTRACT_MESSAGES,
+    contract_certificate,
+    contract_emaid,
+)
 from chargescope.analyzer.v2g.records import LinkAReport, V2GSession
 from chargescope.analyzer.v2g.tree import body
 
@@ -98,6 +102,10 @@ def link_sessions(report: LinkAReport, source: str) -> list[LinkSession]:
                       if m.name in CONTRACT_MESSAGES and (found := contract_emaid(m))), "")
         if emaid:
             keys["emaid"] = emaid
+        contract = next((found for m in s.messages if m.name in CONTRACT_MESSAGES
+                         and (found := contract_certificate(m)) is not None), None)
+        if contract is not None:
+            keys["contract_serial"] = format(contract.serial_number, "x")
         out.append(LinkSession(
             link="A", kind="v2g", ident=s.session_id or f"tcp{s.connections[0]}",
             source=source, start_ns=s.start_ns, end_ns=s.end_ns, keys=keys,

@@ -52,6 +52,9 @@ EV_OK_CODES = frozenset({"NO_ERROR", "NoData"})
 # Precharge is done when the EVSE output is within this of the EV target; EVs (pyPLC, Josev
 # controllers) and IEC 61851-23 precharge practice use 20 V.
 PRECHARGE_TOLERANCE_V = 20.0
+# decode problems saying the capture (not the wire) lost bytes of a V2G stream
+CAPTURE_LOSS = frozenset({"v2gtp.stream.gap"})
+TO_EVSE, TO_EV = 1, 2  # `_Conn.lost` bits, by TCP direction
 # Charge-loop deviations tolerated before a finding: regulation is never exact.
 VOLTAGE_MARGIN_V, VOLTAGE_MARGIN_REL = 10.0, 0.02
 CURRENT_MARGIN_A, CURRENT_MARGIN_REL = 2.0, 0.10
@@ -77,6 +80,7 @@ class _Session:
     stage: str = "handshake"
     charged: bool = False
     stop_ok: bool = False
+    stop_unseen: bool = False  # SessionStopReq sent, its answer lost by the capture
     paused: bool = False
     ended: str = ""  # "fin", "rst", "end-of-capture"
     once: set[str] = field(default_factory=set)
@@ -118,6 +122,9 @@ class _Conn:
     ev_stopping_next: bool = False  # the request ending a loop is PowerDelivery(stop)
     stop_ok: bool = False  # SessionStop acknowledged on this connection
     stream: Any = None  # the pipeline's TCP stream index (or our connection index)
+    # directions (bit 0 EV->EVSE, bit 1 EVSE->EV) with bytes the capture lost since the
+    # last response: a request or response may be missing there, not on the wire
+    lost: int = 0
 
 
 class V2GAnalyser:
@@ -156,6 +163,10 @@ class V2GAnalyser:
         for problem in msg.problems:
             entry = sess.decode_problems.setdefault(problem.kind, [0, msg, problem.detail])
             entry[0] += 1
+            if problem.kind in CAPTURE_LOSS:
+                direction = sub(msg.fields, "v2gtp").get("direction")
+                if direction in (0, 1):
+                    conn.lost |= 1 << direction
         if msg.protocol != "exi":
             return
         if msg.fields.get("schema_guessed"):
@@ -213,16 +224,26 @@ class V2GAnalyser:
     def _close(self, conn: _Conn, reason: str, msg: Message | None) -> None:
         sess = conn.session
         ts = msg.ts_ns if msg else (sess.messages[-1].ts_ns if sess.messages else 0)
+        stop_lost = False  # SessionStopReq sent, its answer lost by the capture
         if conn.outstanding is not None:
             req = conn.outstanding
-            self._finding(sess, "v2g.response.missing",
-                          f"{req.name} got no response before the connection ended ({reason})",
-                          req)
+            stop_lost = bool(conn.lost & TO_EV) and base_name(req.name) == "SessionStop"
+            if conn.lost & TO_EV:
+                self._finding(sess, "v2g.response.not_captured",
+                              f"{req.name}: its response is in bytes the capture lost", req)
+            else:
+                self._finding(sess, "v2g.response.missing",
+                              f"{req.name} got no response before the connection ended "
+                              f"({reason})", req)
             sess.exchanges.append(Exchange(base_name(req.name), req, None))
             conn.outstanding = None
         self._end_run(conn, ts)
         self._flush_slow(conn)
         conn.closed = True
+        if stop_lost:
+            sess.ended = reason  # the EV asked to stop: no judgement on an answer not seen
+            sess.stop_unseen = True
+            return
         if conn.stop_ok:
             # SessionStop was acknowledged on this connection (terminate or pause): whatever
             # happens to the TCP connection afterwards is the normal end of it
@@ -250,9 +271,15 @@ class V2GAnalyser:
         proto = PROTOCOLS.get(sess.protocol)
         if conn.outstanding is not None:
             prev = conn.outstanding
-            self._finding(sess, "v2g.response.missing",
-                          f"{prev.name} got no response before {msg.name}", prev, msg,
-                          key=f"missing.{prev.name}")
+            if conn.lost & TO_EV:  # the EVSE answered, the capture lost it
+                self._finding(sess, "v2g.response.not_captured",
+                              f"{prev.name}: its response is in bytes the capture lost",
+                              prev, msg, key=f"not_captured.{prev.name}")
+                conn.lost &= ~TO_EV
+            else:
+                self._finding(sess, "v2g.response.missing",
+                              f"{prev.name} got no response before {msg.name}", prev, msg,
+                              key=f"missing.{prev.name}")
             sess.exchanges.append(Exchange(base_name(prev.name), prev, None))
         if proto and conn.last_response_ns is not None:
             gap = (msg.ts_ns - conn.last_response_ns) / NS
@@ -362,11 +389,20 @@ class V2GAnalyser:
         sess = conn.session
         base = base_name(msg.name)
         req = conn.outstanding
+        lost, conn.lost = conn.lost, 0  # responses flow again: earlier losses are judged
         if req is None or base_name(req.name) != base:
-            self._finding(sess, "v2g.response.unsolicited",
-                          f"{msg.name} without an outstanding {base}Req"
-                          + (f" (outstanding: {req.name})" if req else ""), msg,
-                          key=f"unsolicited.{base}")
+            if lost & TO_EVSE:  # the EV asked, the capture lost it
+                self._finding(sess, "v2g.request.not_captured",
+                              f"{msg.name}: its request is in bytes the capture lost", msg,
+                              key=f"not_captured.{base}")
+                if req is None:  # where that request left the connection (body unknown)
+                    conn.state = states.state_of(base, {})
+                    sess.stage = STAGES.get(base, base)
+            else:
+                self._finding(sess, "v2g.response.unsolicited",
+                              f"{msg.name} without an outstanding {base}Req"
+                              + (f" (outstanding: {req.name})" if req else ""), msg,
+                              key=f"unsolicited.{base}")
             sess.exchanges.append(Exchange(base, None, msg))
             if req is not None:
                 return  # keep waiting for the right response
@@ -604,7 +640,7 @@ class V2GAnalyser:
             end_ns=s.messages[-1].ts_ns, messages=tuple(s.messages),
             exchanges=tuple(s.exchanges), findings=findings,
             outcome=judge(findings, s.exchanges, Ending(s.stage, s.stop_ok, s.paused, s.charged,
-                                                        s.ended)))
+                                                        s.ended, s.stop_unseen)))
 
 
 def _stops(power_delivery: dict) -> bool:

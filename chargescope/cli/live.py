@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from chargescope.analyzer.correlate import SiteMap, SiteMapError
-from chargescope.analyzer.live import LiveCapture, StopRule
+from chargescope.analyzer.live import StopRule
 from chargescope.analyzer.live.incremental import LiveAnalysis, Snapshotter
 from chargescope.analyzer.live.plc import (
     NMK_LEN,
@@ -19,9 +19,11 @@ from chargescope.analyzer.live.plc import (
     raw_sender,
     sniffer_request,
 )
+from chargescope.analyzer.live.socketcan import open_live_capture
 from chargescope.analyzer.pipeline import Pipeline
 from chargescope.analyzer.records import Message, Problem, Severity
 from chargescope.analyzer.report import render_json, render_text
+from chargescope.analyzer.tls.sources import load_key_logs
 from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag, emit_json
 
 
@@ -45,6 +47,9 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
               show_default=True,
               help="Capture engine: dumpcap (Wireshark's, from the tshark package; "
                    "pcapng through a pipe) or scapy; auto takes dumpcap when installed.")
+@click.option("--keylog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              multiple=True, help="TLS key log file (NSS format) to decrypt with; may repeat "
+                                  "(key log lines sent in-band are used anyway).")
 @click.option("--filter", "bpf", help="BPF capture filter (e.g. 'not port 22').")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True),
@@ -64,12 +69,17 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
 @click.option("--json", "as_json", is_flag=True,
               help="At the end, one JSON document (messages, and the analysis with "
                    "--analyze) instead of running text.")
-def command(iface, write_path, ring_size, ring_files, run_analysis, update, backend, bpf, count,
+def command(iface, write_path, ring_size, ring_files, run_analysis, update, backend, keylog,
+            bpf, count,
             duration, idle, site, plc_join, nmk, sniffer, modem, as_json):
     """Capture on IFACE and decode as frames arrive: one line per message (SLAC, SDP,
-    V2G, OCPP, OCPI) while capturing; Ctrl-C, --count, --duration or --idle ends it.
-    With --analyze the sessions and findings follow, exactly as `chargescope analyze`
-    of the written file would give them. Exit status: 0 done, 1 error findings, 2 the
+    V2G, OCPP, OCPI; CHAdeMO on a SocketCAN interface such as can0) while capturing;
+    Ctrl-C, --count, --duration or --idle ends it. With --analyze, "live:" lines name
+    sessions and findings as they appear (a finding once two looks --update seconds
+    apart agree, withdrawn if later messages resolve it) and, at the end, the report
+    follows exactly as `chargescope analyze` of the written file gives it. The capture
+    engine is dumpcap when installed (else scapy). Exit status: 0 done, 1 error
+    findings, 2 the
     interface cannot be captured on."""
     try:
         site_map = SiteMap.load(site) if site else None
@@ -93,18 +103,22 @@ def command(iface, write_path, ring_size, ring_files, run_analysis, update, back
         snapshots = Snapshotter(live, lambda changes, _analysis: _echo_lines(changes.lines()),
                                 interval_s=update)
     joiner = _plc_setup(iface, modem, plc_join, nmk, sniffer)
-    capture = LiveCapture(iface, write=write_path, bpf=bpf,
-                          stop=StopRule(count, duration, idle),
-                          on_started=lambda: diag(f"listening on {iface}"),
-                          on_frame=joiner.on_frame if joiner and plc_join else None,
-                          on_idle=snapshots.poll if snapshots else None,
-                          ring_bytes=int(ring_size * 1_000_000) if ring_size else None,
-                          ring_files=ring_files, backend=backend)
+    try:  # a CAN interface (can0, vcan0) is read through SocketCAN unless --backend says
+        capture = open_live_capture(iface, write=write_path, bpf=bpf,
+                                    stop=StopRule(count, duration, idle),
+                                    on_started=lambda: diag(f"listening on {iface}"),
+                                    on_frame=joiner.on_frame if joiner and plc_join else None,
+                                    on_idle=snapshots.poll if snapshots else None,
+                                    ring_bytes=int(ring_size * 1_000_000) if ring_size else None,
+                                    ring_files=ring_files, backend=backend)
+    except ValueError as exc:
+        diag(f"chargescope live: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
     # Ctrl-C ends the capture, not the program: the analysis of what came still runs
     previous = signal.signal(signal.SIGINT, lambda _sig, _frame: capture.stop())
     try:
         with capture:
-            for item in Pipeline().run(capture.frames()):
+            for item in Pipeline(keylog=load_key_logs(keylog)).run(capture.frames()):
                 on_item(item)
                 live.add(item)
                 if snapshots is not None:

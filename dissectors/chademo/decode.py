@@ -24,6 +24,8 @@ def is_chademo_id(can_id: int, extended: bool = False) -> bool:
 
 
 def _post(spec: FieldSpec, raw: int) -> Any:
+    if raw == spec.not_used:
+        return None
     if spec.kind == "flags":
         return {name: bool(raw >> bit & 1) for bit, name in spec.bits}
     if spec.kind == "inv":

@@ -17,6 +17,11 @@ Sources, per frame (cited because published summaries disagree):
   src/frames.rs, including its inverted current encoding (0xFF - value) and the 0x208
   lower threshold voltage in bytes 6-7 (some summaries put it in bytes 4-5).
 
+- 0x101 byte 1 / 0x109 byte 6 (time by 10 s): 0xFF says "not used, see the minutes
+  byte" (ccs32clara-chademo chademo/chademoCharger.cpp sends 0xFF there from 60 s on); decoded
+  as None rather than 2550 s.
+- Which of these fields, flags and frames each protocol version defines: versions.py.
+
 All multi-byte values are little-endian. A field is (name, kind, byte, size, scale,
 unit); kinds: "u" unsigned, "inv" 0xFF minus the byte, "flags" a bit map (names by bit).
 """
@@ -35,6 +40,7 @@ class FieldSpec:
     scale: float = 1.0
     unit: str = ""
     bits: tuple[tuple[int, str], ...] = ()  # for "flags": (bit, name)
+    not_used: int | None = None  # raw value meaning "not used": decoded as None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +76,7 @@ LAYOUTS: dict[int, FrameLayout] = {layout.can_id: layout for layout in (
         FieldSpec("charged_rate_constant", "u", 6, unit="%"),
     ), IEEE),
     FrameLayout(0x101, "EV charging time", "vehicle", (
-        FieldSpec("max_charging_time_10s", "u", 1, scale=10, unit="s"),
+        FieldSpec("max_charging_time_10s", "u", 1, scale=10, unit="s", not_used=0xFF),
         FieldSpec("max_charging_time_min", "u", 2, unit="min"),
         FieldSpec("estimated_charging_time", "u", 3, unit="min"),
         FieldSpec("rated_battery_capacity", "u", 5, 2, scale=0.1, unit="kWh"),
@@ -95,7 +101,7 @@ LAYOUTS: dict[int, FrameLayout] = {layout.can_id: layout for layout in (
         FieldSpec("present_current", "u", 3, unit="A"),
         FieldSpec("discharge_compatible", "u", 4),
         FieldSpec("status", "flags", 5, bits=CHARGER_STATUS),
-        FieldSpec("remaining_time_10s", "u", 6, scale=10, unit="s"),
+        FieldSpec("remaining_time_10s", "u", 6, scale=10, unit="s", not_used=0xFF),
         FieldSpec("remaining_time_min", "u", 7, unit="min"),
     ), IEEE),
     FrameLayout(0x110, "EV extended functions", "vehicle", (

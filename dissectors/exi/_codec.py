@@ -32,11 +32,21 @@ from .tables import (
     DT_STR,
     DT_UINT,
     EE,
+    S2_AT,
+    S2_CH,
+    S2_EE,
+    S2_NIL,
+    S2_SE,
     SE,
+    SEW,
     SIMPLE,
+    XS_NS,
+    XSI_NS,
     Grammar,
     expected_events,
 )
+
+XSI_NIL = "xsi:nil"  # JSON key of an xsi:nil attribute (true: the element has no content)
 
 MAX_DEPTH = 64  # the V2G schemas nest < 20 deep; bounds recursion on hostile input
 MAX_STRING = 256 * 1024  # characters of a string / bytes of a binary (Limits.exi_string)
@@ -47,7 +57,7 @@ COOKIE = b"$EXI"
 # decoding
 # ---------------------------------------------------------------------------------------------
 class _Reader:
-    __slots__ = ("data", "pos", "nbits", "max_depth", "max_string")
+    __slots__ = ("data", "pos", "nbits", "max_depth", "max_string", "strings")
 
     def __init__(self, data: bytes, max_depth: int = MAX_DEPTH,
                  max_string: int = MAX_STRING) -> None:
@@ -56,6 +66,7 @@ class _Reader:
         self.nbits = len(data) * 8
         self.max_depth = max_depth  # Limits.exi_depth
         self.max_string = max_string  # Limits.exi_string: characters, or bytes of a binary
+        self.strings: _Strings | None = None  # made when the stream first names a qname
 
     def bits(self, n: int) -> int:
         pos = self.pos
@@ -144,15 +155,15 @@ def _value(r: _Reader, dt: tuple):
     raise ExiError("exi.unsupported", f"datatype kind {kind}", r.pos)
 
 
-def _second_level_end(r: _Reader, g: Grammar, state: int, start: int) -> bool:
-    """Read a second-level event code: True for EE (how empty values are sent), False for
-    untyped CH (how out-of-range values are sent); anything else is unsupported."""
-    width2, ee_code, ch_code = g.second[state]
-    code = r.bits(width2)
-    if code == ee_code:
-        return True
-    if code == ch_code:
-        return False
+def _second_level(r: _Reader, g: Grammar, state: int, start: int) -> int:
+    """Read a second-level event code and say which event it is (tables.S2_*): EE (how
+    empty values are sent), untyped CH (out-of-range values), xsi:nil; anything else is
+    unsupported."""
+    second = g.second[state]
+    code = r.bits(second[0])
+    for event in (S2_EE, S2_CH, S2_NIL, S2_SE, S2_AT):
+        if code == second[event]:
+            return event
     events = g.states[state][2]
     name = events[code] if code < len(events) else f"undefined code {code}"
     raise ExiError("exi.unsupported", f"second-level event {name} is not supported", start,
@@ -192,23 +203,29 @@ def _empty_value(g: Grammar, prods: tuple, start: int):
 
 
 def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name: str,
-             is_list: bool, depth: int, spans: dict | None = None, path: tuple = ()) -> None:
+             is_list: bool, depth: int, spans: dict | None = None, path: tuple = (),
+             node: dict | None = None) -> None:
     """Decode one element's content into parent[name] (appended when is_list).
 
     With `spans` (slow "with positions" decoding only), records the bit span of every child
     element, attribute and complex value under its tree path (`path` is this element's).
+    With `node`, goes on filling that object (an undeclared element cast to xsd:anyType).
     """
     if depth > r.max_depth:
         raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
                        f"of {r.max_depth}", r.pos)
     states = g.states
     datatypes = g.datatypes
-    node: dict = {}
-    if shape == COMPLEX:
+    if node is not None:
+        shape = COMPLEX
+    elif shape == COMPLEX:
+        node = {}
         if is_list:
             parent.setdefault(name, []).append(node)
         else:
             parent[name] = node
+    else:
+        node = {}
     value = None
     try:
         while True:
@@ -219,12 +236,29 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
                 if code > len(prods):
                     raise ExiError("exi.event_code", f"event code {code} is undefined here",
                                    start, state, expected_events(states, state))
-                if _second_level_end(r, g, state, start):
+                event = _second_level(r, g, state, start)
+                if event == S2_EE:
                     if value is None:
                         value = _empty_value(g, prods, start)
                         if shape == COMPLEX and value is not None:
                             node["value"] = value
                     break
+                if event == S2_SE or event == S2_AT:
+                    wildcard(r, g, event, None, node, depth)
+                    state = _after_characters(states, state) if event == S2_SE else state
+                    continue
+                if event == S2_NIL:
+                    nil = r.bits(1) == 1
+                    if shape == COMPLEX:
+                        node[XSI_NIL] = nil
+                    elif nil:
+                        value = {XSI_NIL: True}
+                    else:
+                        raise ExiError("exi.unsupported", "xsi:nil=false on a simple-typed "
+                                       "element", start, state)
+                    if nil:
+                        state = g.empty[state]
+                    continue
                 # untyped characters: a value the schema type does not allow
                 value = _untyped_value(r, g, prods)
                 if shape == COMPLEX:
@@ -257,9 +291,9 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
                 state = prod[3]
             elif kind == EE:
                 break
-            else:
-                raise ExiError("exi.unsupported", "wildcard element content is not supported",
-                               start, state, expected_events(states, state))
+            else:  # SE(*) / SE(uri:*) / AT(*) of a wildcard or the ur-type
+                wildcard(r, g, SEW if kind == SEW else S2_AT, prod[1], node, depth)
+                state = prod[2]
     except ExiError as exc:
         if exc.state is None:
             exc.state = state
@@ -267,10 +301,174 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
         exc.path.insert(0, name)
         raise
     if shape == SIMPLE:
+        if node:  # undeclared content in a simple-typed element: an object after all
+            value = node if value is None else {**node, "value": value}
         if is_list:
             parent.setdefault(name, []).append(value)
         else:
             parent[name] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# undeclared and wildcard content: qnames from the string table, built-in element grammars
+# ---------------------------------------------------------------------------------------------
+class _Strings:
+    """The stream's uri and local-name partitions (EXI 1.0 §7.3.1): the schema's initial
+    entries, plus the names the stream introduces (in order)."""
+
+    __slots__ = ("uris", "names", "learned")
+
+    def __init__(self, g: Grammar) -> None:
+        self.uris = [uri for uri, _ in g.strings]
+        self.names = [list(names) for _, names in g.strings]
+        # productions the built-in grammar of an undeclared element has learned (EXIficient
+        # learns the AT(xsi:type) it writes through AT(*) even with the profile's limits),
+        # by Clark name: they widen that element's first-level event codes
+        self.learned: dict[str, int] = {}
+
+    def read_uri(self, r: _Reader) -> int:
+        start = r.pos
+        count = len(self.uris)
+        code = r.bits(count.bit_length())  # ceil(log2(count + 1)) bits
+        if code == 0:  # miss: the uri as a string, then added
+            self.uris.append(_chars(r, r.uint(), start))
+            self.names.append([])
+            return count
+        if code > count:
+            raise ExiError("exi.value", f"uri id {code - 1} of {count}", start)
+        return code - 1
+
+    def read_local(self, r: _Reader, uri: int) -> str:
+        start = r.pos
+        names = self.names[uri]
+        length = r.uint()
+        if length:  # miss: length + 1, the characters, then added
+            name = _chars(r, length - 1, start)
+            names.append(name)
+            return name
+        if not names:
+            raise ExiError("exi.value", "local-name hit in an empty partition", start)
+        index = r.bits((len(names) - 1).bit_length())
+        if index >= len(names):
+            raise ExiError("exi.value", f"local-name id {index} of {len(names)}", start)
+        return names[index]
+
+
+def _chars(r: _Reader, length: int, start: int) -> str:
+    if length > r.max_string or length * 8 > r.nbits - r.pos:
+        raise ExiError("exi.value", f"name of {length} characters exceeds the bits left or "
+                       "the exi-string cap", start)
+    out = []
+    for _ in range(length):
+        point = r.uint()
+        if point > 0x10FFFF:
+            raise ExiError("exi.value", f"code point {point:#x} out of range", start)
+        out.append(chr(point))
+    return "".join(out)
+
+
+def clark(uri: str, local: str) -> str:
+    """JSON key of an undeclared or wildcard element / attribute: {uri}local (local alone
+    without a namespace)."""
+    return f"{{{uri}}}{local}" if uri else local
+
+
+def wildcard(r: _Reader, g: Grammar, event: int, uri: str | None, node: dict,
+             depth: int) -> None:
+    """SE(*) / SE(uri:*) (event SEW or S2_SE) or AT(*) (S2_AT) into node: elements under
+    their Clark key as a list, attributes as strings (untyped: no global attributes in the
+    V2G schemas)."""
+    strings = r.strings
+    if strings is None:
+        strings = r.strings = _Strings(g)
+    if uri is None:
+        uri_id = strings.read_uri(r)
+    elif uri in strings.uris:
+        uri_id = strings.uris.index(uri)
+    else:
+        raise ExiError("exi.unsupported", f"wildcard namespace {uri} not in the string table",
+                       r.pos)
+    local = strings.read_local(r, uri_id)
+    uri = strings.uris[uri_id]
+    if event == S2_AT:
+        node[clark(uri, local)] = _value(r, (DT_STR,))
+        return
+    element_of(r, g, uri, local, node, depth + 1)
+
+
+def wildcard_at(data: bytes, pos: int, strings: _Strings | None, g: Grammar, event: int,
+                uri: str | None, node: dict, depth: int, max_depth: int,
+                max_string: int) -> tuple[int, _Strings | None]:
+    """`wildcard` for the Cython decoder: from bit `pos` of `data`, with the stream's string
+    table so far; returns the new position and the table."""
+    r = _Reader(data, max_depth, max_string)
+    r.pos = pos
+    r.strings = strings
+    try:
+        wildcard(r, g, event, uri, node, depth)
+    finally:
+        strings = r.strings
+    return r.pos, strings
+
+
+def element_of(r: _Reader, g: Grammar, uri: str, local: str, parent: dict, depth: int) -> None:
+    """An element named by SE(*): a global element's grammar, else the built-in element
+    grammar without learning (the EXI profile options of the V2G codec)."""
+    key = clark(uri, local)
+    declared = g.globals.get((uri, local))
+    if declared is not None:
+        _element(r, g, declared[0], declared[1], parent, key, True, depth)
+        return
+    if depth > r.max_depth:
+        raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
+                       f"of {r.max_depth}", r.pos)
+    node: dict = {}
+    parent.setdefault(key, []).append(node)
+    strings = r.strings
+    delegated = False
+    try:
+        content = False
+        while True:
+            start = r.pos
+            if not content:  # StartTagContent: learned productions, then on the second
+                learned = strings.learned.get(key, 0)  # level EE, AT(*), SE(*), CH
+                if learned and r.bits(learned.bit_length()) < learned:
+                    raise ExiError("exi.unsupported", "a learned built-in grammar production",
+                                   start)
+                event = r.bits(2)
+            else:  # ElementContent: EE, then SE(*) and CH on the second level
+                event = 0 if r.bits(1) == 0 else 2 + r.bits(1)
+            if event == 0:
+                return
+            if event == 1:
+                strings.learned[key] = strings.learned.get(key, 0) + 1
+                uri_id = strings.read_uri(r)
+                name = strings.read_local(r, uri_id)
+                at_uri = strings.uris[uri_id]
+                if (at_uri, name) == (XSI_NS, "type"):
+                    type_uri_id = strings.read_uri(r)
+                    type_uri = strings.uris[type_uri_id]
+                    type_name = strings.read_local(r, type_uri_id)
+                    if (type_uri, type_name) != (XS_NS, "anyType"):
+                        raise ExiError("exi.unsupported", f"xsi:type {clark(type_uri, type_name)}"
+                                       " on an undeclared element", start)
+                    # the EXI profile's cast: the rest is the ur-type grammar
+                    delegated = True
+                    _element(r, g, g.urtype[0], COMPLEX, parent, key, True, depth, node=node)
+                    return
+                node[clark(at_uri, name)] = _value(r, (DT_STR,))
+            elif event == 2:
+                uri_id = strings.read_uri(r)
+                element_of(r, g, strings.uris[uri_id], strings.read_local(r, uri_id), node,
+                           depth + 1)
+                content = True
+            else:
+                node["value"] = node.get("value", "") + _value(r, (DT_STR,))
+                content = True
+    except ExiError as exc:
+        if not delegated:
+            exc.path.insert(0, key)
+        raise
 
 
 def _header(r: _Reader) -> None:
@@ -331,10 +529,13 @@ def decode_fragment(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
         while True:
             start = r.pos
             code = r.bits(width)
+            if code == count:  # SE(*)
+                wildcard(r, g, SEW, None, tree, -1)
+                continue
             if code >= count:
                 if code == count + 1:
                     break  # ED
-                raise ExiError("exi.unsupported" if code == count else "exi.event_code",
+                raise ExiError("exi.event_code",
                                f"fragment event code {code} is not a declared element",
                                start, None, tuple(f"SE({x[0]})" for x in elements)
                                + ("SE(*)", "ED"))
@@ -481,7 +682,7 @@ def _put_characters(w: _Writer, g: Grammar, state: int, prod: tuple, value,
         text = _untyped_text(value)
         if text is None:
             raise
-    width2, _ee, ch_code = g.second[state]
+    width2, ch_code = g.second[state][0], g.second[state][S2_CH]
     w.bits(len(g.states[state][1]), width)
     w.bits(ch_code, width2)
     _put_value(w, (DT_STR,), text, path)
@@ -493,10 +694,28 @@ def _code_of(g: Grammar, state: int, prod: tuple) -> int:
 
 
 SECOND_LEVEL_EE = -1
+SECOND_LEVEL_CH = -2
+
+
+def _untyped_pending(g: Grammar, state: int, prods: tuple, items: dict, used: dict) -> bool:
+    """Characters the schema has no place for here (element-only content): the tree's
+    "value" goes out as untyped CH, first after the attributes (its position among the
+    children is not kept by the JSON form)."""
+    if "value" not in items or used.get("value") or g.second[state][S2_CH] < 0:
+        return False
+    for prod in prods:
+        kind = prod[0]
+        if kind == CH:
+            return False
+        if kind == AT and not (len(prod) > 5 and prod[5]) and prod[1] in items and not used.get(
+                prod[1]):
+            return False
+    return True
 
 
 def next_event(g: Grammar, state: int, items: dict, used: dict, path: list[str]) -> int:
-    """The production the tree needs next at `state`: its code, or SECOND_LEVEL_EE.
+    """The production the tree needs next at `state`: its code, or SECOND_LEVEL_EE /
+    SECOND_LEVEL_CH (untyped characters in element-only content).
 
     Schema order decides: the first declared event whose key still has unconsumed items;
     EE only when nothing else fits (mixed content). An empty string/binary value is no
@@ -504,6 +723,8 @@ def next_event(g: Grammar, state: int, items: dict, used: dict, path: list[str])
     by the encoder and the XML writer, so both see the same document order."""
     prods = g.states[state][1]
     datatypes = g.datatypes
+    if "value" in items and _untyped_pending(g, state, prods, items, used):
+        return SECOND_LEVEL_CH
     ee_code = -1
     for code, prod in enumerate(prods):
         kind = prod[0]
@@ -530,10 +751,33 @@ def next_event(g: Grammar, state: int, items: dict, used: dict, path: list[str])
     if ee_code >= 0:
         return ee_code
     leftover = [k for k in items if used.get(k, 0) == 0]
-    if leftover or g.second[state][1] < 0:
+    if leftover or g.second[state][S2_EE] < 0:
         raise _tree_error(path, f"no event of {expected_events(g.states, state)} fits "
                           f"the remaining keys {leftover}")
     return SECOND_LEVEL_EE
+
+
+def put_nil(w: _Writer | None, g: Grammar, state: int, shape: int, content: dict,
+            path: list[str]) -> bool:
+    """Write AT(xsi:nil) (second level of a start state) when the content carries it."""
+    nil = content[XSI_NIL]
+    if not isinstance(nil, bool) or (shape == SIMPLE and (nil is not True or len(content) > 1)):
+        raise _tree_error(path + [XSI_NIL], f"expected xsi:nil true{' or false' if shape == COMPLEX else ''} "
+                          f"alone, got {content!r}")
+    if w is not None:
+        w.bits(len(g.states[state][1]), g.states[state][0])
+        w.bits(g.second[state][S2_NIL], g.second[state][0])
+        w.bits(1 if nil else 0, 1)
+    return nil
+
+
+def _text_of(value, path: list[str]) -> str:
+    """Untyped characters: the decoder gives back numbers and booleans that parse as one."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, str)):
+        return str(value)
+    raise _tree_error(path + ["value"], f"expected text, got {value!r}")
 
 
 def element_items(shape: int, content, path: list[str]) -> dict:
@@ -555,14 +799,28 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
     if depth > MAX_DEPTH:
         raise _tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
     states = g.states
-    items = element_items(shape, content, path)
     used: dict[str, int] = {}
+    if isinstance(content, dict) and XSI_NIL in content and state in g.empty:
+        nil = put_nil(w, g, state, shape, content, path)
+        used[XSI_NIL] = 1
+        if nil:
+            state, shape = g.empty[state], COMPLEX
+            if not isinstance(content, dict) or set(content) == {XSI_NIL}:
+                content = {XSI_NIL: True}
+    items = element_items(shape, content, path)
     while True:
         width, prods = states[state][:2]
         chosen = next_event(g, state, items, used, path)
+        if chosen == SECOND_LEVEL_CH:
+            used["value"] = 1
+            w.bits(len(prods), width)
+            w.bits(g.second[state][S2_CH], g.second[state][0])
+            _put_value(w, (DT_STR,), _text_of(items["value"], path), path + ["value"])
+            state = _after_characters(states, state)
+            continue
         if chosen == SECOND_LEVEL_EE:
             w.bits(len(prods), width)  # escape to the second level: EE there
-            w.bits(g.second[state][1], g.second[state][0])
+            w.bits(g.second[state][S2_EE], g.second[state][0])
             return
         prod = prods[chosen]
         kind = prod[0]

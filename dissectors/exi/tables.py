@@ -14,6 +14,12 @@ SE, AT, CH, EE, SEW, ATW = 0, 1, 2, 3, 4, 5
 COMPLEX, SIMPLE = 0, 1
 DT_BIN_HEX, DT_BIN_B64, DT_BOOL, DT_INT, DT_UINT, DT_NBIT, DT_STR, DT_ENUM = range(8)
 
+# the second-level events the codec knows, in the order of Grammar.second's codes
+SECOND_LEVEL = ("EE", "CH(untyped)", "AT(xsi:type)", "AT(xsi:nil)", "AT(*)", "SE(*)")
+S2_WIDTH, S2_EE, S2_CH, S2_TYPE, S2_NIL, S2_AT, S2_SE = range(7)
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XS_NS = "http://www.w3.org/2001/XMLSchema"
+
 # short name -> namespace of the message set's root schema
 SCHEMAS: dict[str, str] = {
     "appHand": "urn:iso:15118:2:2010:AppProtocol",
@@ -41,9 +47,15 @@ class Grammar:
     states: tuple
     document: tuple  # (width, ((root name, state, shape), ...))
     roots: dict  # root name -> index in document roots (for the encoder)
-    second: tuple  # per state: (second-level width, code of EE or -1, code of untyped CH)
+    # per state: (second-level width, codes of EE, untyped CH, xsi:type, xsi:nil, AT(*),
+    # SE(*)), -1 where the state has no such event
+    second: tuple
     fragment: tuple  # (width, ((element name, state, shape, uri), ...)), EXI 1.0 §8.5.2
     fragment_index: dict  # element name and "{uri}name" -> index in fragment elements
+    empty: dict  # start state -> TypeEmpty state (xsi:nil="true")
+    urtype: tuple  # (state 0, state 1) of xsd:anyType (undeclared elements, EXI profile)
+    strings: tuple  # initial string table: ((uri, (local names...)), ...)
+    globals: dict  # (uri, local) of a global element -> (state, shape), for SE(*)
 
 
 def schema_name(schema: str) -> str:
@@ -60,8 +72,9 @@ def grammar(schema: str) -> Grammar:
     name = schema_name(schema)
     module: ModuleType = importlib.import_module(f"{__package__}.generated.{name}")
     roots = {root[0]: i for i, root in enumerate(module.DOCUMENT[1])}
-    second = tuple(((len(s[2]) - 1).bit_length(), s[2].index("EE") if "EE" in s[2] else -1,
-                    s[2].index("CH(untyped)")) for s in module.STATES)
+    second = tuple(((len(s[2]) - 1).bit_length(),
+                    *(s[2].index(e) if e in s[2] else -1 for e in SECOND_LEVEL))
+                   for s in module.STATES)
     fragment_index: dict[str, int] = {}
     for i, (local, _state, _shape, uri) in enumerate(module.FRAGMENT[1]):
         fragment_index[f"{{{uri}}}{local}"] = i
@@ -69,7 +82,9 @@ def grammar(schema: str) -> Grammar:
         # the Clark form picks another)
         fragment_index.setdefault(local, i)
     return Grammar(name, module.NAMESPACE, module.DATATYPES, module.STATES, module.DOCUMENT,
-                   roots, second, module.FRAGMENT, fragment_index)
+                   roots, second, module.FRAGMENT, fragment_index, module.EMPTY,
+                   module.URTYPE, module.STRINGS,
+                   {(r[3], r[0]): (r[1], r[2]) for r in module.DOCUMENT[1]})
 
 
 def describe(prod: tuple) -> str:

@@ -18,15 +18,22 @@ from functools import cache
 from lxml import etree
 
 from ._codec import (
+    SECOND_LEVEL_CH,
     SECOND_LEVEL_EE,
+    XSI_NIL,
+    _after_characters,
+    _text_of,
     _tree_error,
     check_all_used,
     document_root,
     element_items,
     fragment_element,
     next_event,
+    put_nil,
 )
-from .tables import AT, CH, EE, SE, Grammar, grammar
+from .tables import AT, CH, COMPLEX, EE, SE, Grammar, grammar
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 # conventional prefixes of the V2G namespaces (readability only; C14N compares URIs)
 PREFIXES = {
@@ -55,14 +62,29 @@ def _qname(uri: str, name: str) -> str:
 
 def _fill(el: etree._Element, g: Grammar, state: int, shape: int, content,
           path: list[str]) -> None:
-    items = element_items(shape, content, path)
     used: dict[str, int] = {}
+    if isinstance(content, dict) and XSI_NIL in content and state in g.empty:
+        nil = put_nil(None, g, state, shape, content, path)
+        el.set(f"{{{XSI}}}nil", "true" if nil else "false")
+        used[XSI_NIL] = 1
+        if nil:
+            state, shape = g.empty[state], COMPLEX
+    items = element_items(shape, content, path)
     last_child = None
     while True:
         prods = g.states[state][1]
         code = next_event(g, state, items, used, path)
         if code == SECOND_LEVEL_EE:
             return
+        if code == SECOND_LEVEL_CH:
+            used["value"] = 1
+            text = _text_of(items["value"], path)
+            if last_child is None:
+                el.text = (el.text or "") + text
+            else:
+                last_child.tail = (last_child.tail or "") + text
+            state = _after_characters(g.states, state)
+            continue
         prod = prods[code]
         kind = prod[0]
         if kind == EE:

@@ -15,7 +15,9 @@ fragment, or a short header: then `problem` says which header field was short).
 
 from __future__ import annotations
 
-U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT, NIBBLES = range(15)
+(U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT, NIBBLES,
+ BITS, GP_TLVS, TEXTREST) = range(18)
+TLV_TYPE_VENDOR = 0x1F
 ANY_MMV = 0xFF
 _SIZES = {U8: 1, U16: 2, U32: 4, U64: 8, MAC: 6}
 
@@ -26,6 +28,27 @@ def _mac(b: bytes) -> str:
 
 def _text(b: bytes) -> str:
     return b.split(b"\x00", 1)[0].decode("ascii", "backslashreplace")
+
+
+def _gp_tlvs(buf: bytes, pos: int, end: int, name: str) -> tuple:
+    """CM_SLAC_USER_DATA TLVs: (items, stop, problem); ends at a zero header or < 2 octets."""
+    items = []
+    while end - pos >= 2:
+        header = buf[pos] | (buf[pos + 1] << 8)
+        if header == 0:
+            return items, pos + 2, None
+        tlv_type = header >> 9
+        length = header & 0x1FF
+        if pos + 2 + length > end:
+            return items, pos, (name, pos, 2 + length, end - pos)
+        value = buf[pos + 2:pos + 2 + length]
+        if tlv_type == TLV_TYPE_VENDOR and length >= 4:
+            items.append({"type": tlv_type, "length": length, "oui": value[:3].hex(":"),
+                          "subtype": value[3], "value": value[4:].hex()})
+        else:
+            items.append({"type": tlv_type, "length": length, "value": value.hex()})
+        pos += 2 + length
+    return items, pos, None
 
 
 def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
@@ -39,7 +62,7 @@ def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
     pos = start
     for kind, name, a, b in program:
         if kind == SWITCH:
-            case = b.get(out.get(a))
+            case = b.get(tuple([out.get(s) for s in a]) if a.__class__ is tuple else out.get(a))
             if case is None:
                 out[name] = None
                 continue
@@ -50,10 +73,24 @@ def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
             size = a
         elif kind == HEXVAR or kind == TEXTVAR or kind == U8LIST:
             size = out[a]
-        elif kind == HEXREST:
+        elif kind == HEXREST or kind == TEXTREST:
             size = end - pos
         elif kind == NIBBLES:
             size = (out[a] + 1) >> 1
+        elif kind == BITS:  # a packed little-endian integer: its fields go in this record
+            if pos + a > end:
+                return out, pos, (name, pos, a, end - pos)
+            value = int.from_bytes(buf[pos:pos + a], "little")
+            for field, shift, width in b:
+                out[field] = (value >> shift) & ((1 << width) - 1)
+            pos += a
+            continue
+        elif kind == GP_TLVS:
+            items, pos, problem = _gp_tlvs(buf, pos, end, name)
+            out[name] = items
+            if problem is not None:
+                return out, pos, problem
+            continue
         elif kind == STRUCT:
             item, pos, problem = decode_body(b, buf, pos, end)
             out[name] = item
@@ -80,6 +117,8 @@ def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
             value = _mac(chunk)
         elif kind == TEXT or kind == TEXTVAR:
             value = _text(chunk)
+        elif kind == TEXTREST:
+            value = chunk.split(b"\x00", 1)[0].decode("utf-8", "backslashreplace")
         elif kind == U8LIST:
             value = list(chunk)
         else:

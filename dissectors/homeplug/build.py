@@ -24,9 +24,9 @@ def _default(ins: tuple) -> Any:
         return "00" * a
     if kind in (prog.HEXVAR, prog.HEXREST, prog.NIBBLES):
         return ""
-    if kind in (prog.TEXT, prog.TEXTVAR):
+    if kind in (prog.TEXT, prog.TEXTVAR, prog.TEXTREST):
         return ""
-    if kind in (prog.U8LIST, prog.GROUP):
+    if kind in (prog.U8LIST, prog.GROUP, prog.GP_TLVS):
         return []
     if kind == prog.STRUCT:
         return with_defaults(_b, {})
@@ -37,10 +37,14 @@ def with_defaults(program: prog.Program, fields: dict[str, Any]) -> dict[str, An
     out = dict(fields)
     for ins in program:
         kind, name, a, b = ins
+        if kind == prog.BITS:  # a packed group: each field defaults on its own
+            for field, _shift, _width in b:
+                out.setdefault(field, 0)
+            continue
         if name in out:
             continue
         if kind == prog.SWITCH:
-            case = b.get(out.get(a))
+            case = b.get(tuple(out.get(s) for s in a) if isinstance(a, tuple) else out.get(a))
             out[name] = None if case is None else _default(case)
         else:
             out[name] = _default(ins)

@@ -18,12 +18,13 @@ import construct as cs
 
 from chargescope.dissectors.homeplug.registry import MMES, MmeSpec, Variant, mmtype_name
 
-U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT, NIBBLES = range(15)
+(U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT, NIBBLES,
+ BITS, GP_TLVS, TEXTREST) = range(18)
 
 _KINDS = {
     "u8": U8, "u16": U16, "u32": U32, "u64": U64, "mac": MAC, "hex": HEX, "text": TEXT,
     "hexvar": HEXVAR, "textvar": TEXTVAR, "hexrest": HEXREST, "u8list": U8LIST,
-    "nibbles": NIBBLES,
+    "nibbles": NIBBLES, "gp_tlvs": GP_TLVS, "textrest": TEXTREST,
 }
 
 ANY_MMV = 0xFF  # table key version byte for layouts valid in every MME version
@@ -39,6 +40,9 @@ def _compile_field(con: cs.Construct) -> Instruction:
     if op is None:
         raise TypeError(f"layout field {con!r} was not built with chargescope.dissectors.homeplug.fields")
     tag, name, *args = op
+    if tag == "bits":  # (BITS, group name, octets, ((field, shift, width), ...))
+        size, fields = args
+        return (BITS, name, size, fields)
     if tag == "group":
         count_field, members = args
         return (GROUP, name, count_field, compile_members(members))
@@ -53,7 +57,9 @@ def _compile_field(con: cs.Construct) -> Instruction:
 
 
 def compile_members(members: Iterable[cs.Construct]) -> Program:
-    return tuple(_compile_field(m) for m in members)
+    # the other fields of a bits() group are decoded by the group's BITS instruction
+    return tuple(_compile_field(m) for m in members
+                 if getattr(m, "_cs_op", None) != ("covered",))
 
 
 def compile_layout(struct: cs.Struct) -> Program:

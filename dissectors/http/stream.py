@@ -146,10 +146,16 @@ class HttpStream:
         out: list[Message] = []
         d.ts_ns = event.ts_ns
         d.add_refs(event.offset, event.refs)
+        if self._closed[event.direction]:  # bytes beyond this side's FIN (hostile TCP)
+            if not d.skipped:
+                d.skipped_at = event.offset
+            d.skipped += len(event.data)
+            return self._report_skipped(d, "sent after this side closed")
         data = event.data
         if d.next_offset is not None and event.offset > d.next_offset:
             # the reassembler should have sent a StreamGap; treat the hole as one
-            out += self._gap(d, d.next_offset, event.offset - d.next_offset, event.ts_ns)
+            out += self._gap(d, d.next_offset, event.offset - d.next_offset, event.ts_ns,
+                             event.refs[0].frame if event.refs else 0)
         d.next_offset = event.offset + len(data)
         if d.first_seen:
             d.first_seen = False
@@ -160,7 +166,7 @@ class HttpStream:
     def on_gap(self, event: StreamGap) -> list[Message]:
         d = self._dirs[event.direction]
         d.ts_ns = event.ts_ns
-        out = self._gap(d, event.offset, event.length, event.ts_ns)
+        out = self._gap(d, event.offset, event.length, event.ts_ns, event.frame)
         d.next_offset = event.offset + event.length
         return out
 
@@ -186,10 +192,16 @@ class HttpStream:
             if d.partial is not None and d.partial.head is not None:
                 out.append(self._broken(d, "http.message.truncated",
                                         "the connection closed before the message ended"))
-            if d.mode == RESYNC and d.scan:
+            if d.scan:  # still looking for a message start
+                if not d.skipped:
+                    d.skipped_at = d.scan_start
                 d.skipped += len(d.scan)
                 d.scan.clear()
             out += self._report_skipped(d, "")
+            # everything this side sent is reported: nothing more is parsed from it
+            d.raw, d.partial, d.h11 = bytearray(), None, None
+            if d.mode == SYNC:
+                d.mode = RESYNC
         return out
 
     # -- feeding -----------------------------------------------------------------------
@@ -317,6 +329,10 @@ class HttpStream:
         if d.mode == HOLD and trailing:
             self._held_offset = start
             self._held += trailing
+        elif d.mode == OPAQUE and trailing:  # after a CONNECT's 2xx: the tunnel's bytes
+            if not d.skipped:
+                d.skipped_at = start
+            d.skipped += len(trailing)
         if d.mode != SYNC or not trailing:
             # started lazily: a response parser must know the request it answers
             d.h11 = None
@@ -375,8 +391,7 @@ class HttpStream:
         if fields["kind"] == "response" and self._dirs[0].mode == HOLD:
             request = fields.get("request") or {}
             if request.get("method") == "CONNECT" and 200 <= fields["status"] < 300:
-                for side in self._dirs:
-                    side.mode, side.h11 = OPAQUE, None
+                self._extra = self._go_opaque(d)
                 self._dirs[0].skipped += len(self._held)
                 self._held.clear()
             else:
@@ -454,13 +469,33 @@ class HttpStream:
         end = d.raw_start + len(d.raw) - len(trailing)
         message = self._message(d, partial, fields, end, list(partial.problems))
         # both directions now carry another protocol: count, do not parse
-        for side in self._dirs:
-            side.mode = OPAQUE
-            side.h11 = None
+        out = [message, *self._go_opaque(d)]
         d.skipped += len(trailing)
         self._dirs[0].skipped += len(self._held)
         self._held.clear()
-        return [message]
+        return out
+
+    def _go_opaque(self, d: _Direction) -> list[Message]:
+        """Both directions switch protocols after `d`'s message: the other side's message
+        in progress ends there (reported), and bytes a resync was scanning are not HTTP."""
+        out: list[Message] = []
+        other = self._dirs[1 - d.index]
+        if other.mode == SYNC and (other.raw or (other.partial is not None
+                                                 and other.partial.head is not None)):
+            if other.partial is None:
+                other.partial = _Partial(start=other.raw_start)
+            out.append(self._broken(other, "http.message.truncated",
+                                    "the connection switched protocols before it ended"))
+            other.raw = bytearray()
+        for side in self._dirs:
+            side.mode = OPAQUE
+            side.h11 = None
+            if side.scan:
+                if not side.skipped:
+                    side.skipped_at = side.scan_start
+                side.skipped += len(side.scan)
+                side.scan.clear()
+        return out
 
     def _release_hold(self) -> list[Message]:
         """The answer to an Upgrade/CONNECT request was not a switch: resume the client side."""
@@ -473,9 +508,11 @@ class HttpStream:
 
     # -- failures ----------------------------------------------------------------------
 
-    def _problem(self, d: _Direction, kind: str, detail: str, offset: int) -> Problem:
-        return Problem(kind, detail, source=self.conn.source, frame=d.first_frame(offset),
-                       offset=offset, where="stream")
+    def _problem(self, d: _Direction, kind: str, detail: str, offset: int,
+                 frame: int = 0) -> Problem:
+        """A problem at stream `offset`: in the frame holding that byte, else `frame`."""
+        return Problem(kind, detail, source=self.conn.source,
+                       frame=d.first_frame(offset) or frame, offset=offset, where="stream")
 
     def _broken(self, d: _Direction, kind: str, detail: str, reread: int = 0) -> Message:
         """The message in progress, ended early: what was read plus the reason. Its bytes
@@ -522,7 +559,9 @@ class HttpStream:
             out += self._feed(d, rest_start, rest)
         return out
 
-    def _gap(self, d: _Direction, offset: int, length: int, ts_ns: int) -> list[Message]:
+    def _gap(self, d: _Direction, offset: int, length: int, ts_ns: int,
+             frame: int) -> list[Message]:
+        """Bytes that never arrived (`frame`: where that showed): resynchronise after them."""
         out: list[Message] = []
         if d.mode == SYNC and d.partial is None and d.raw:  # a head cut short by the gap
             d.partial = _Partial(start=d.raw_start)
@@ -537,7 +576,7 @@ class HttpStream:
                 d.scan.clear()
         if d.mode != OPAQUE:
             out += self._report_skipped(d, "")
-            out.append(self._gap_message(d, offset, length, ts_ns))
+            out.append(self._gap_message(d, offset, length, ts_ns, frame))
         if d.mode in (SYNC, RESYNC):
             d.mode = RESYNC
             d.h11 = None
@@ -546,12 +585,14 @@ class HttpStream:
             d.scan_start = offset + length
         return out
 
-    def _gap_message(self, d: _Direction, offset: int, length: int, ts_ns: int) -> Message:
+    def _gap_message(self, d: _Direction, offset: int, length: int, ts_ns: int,
+                     frame: int) -> Message:
         src, dst = self._endpoints(d)
         return Message(link=Link.C, protocol="http", name="HTTP gap", ts_ns=ts_ns, src=src,
                        dst=dst, fields={"kind": "gap", "offset": offset, "length": length},
                        problems=(self._problem(d, "http.stream.gap",
-                                               f"{length} bytes never captured", offset),))
+                                               f"{length} bytes never captured", offset,
+                                               frame),))
 
     def _report_skipped(self, d: _Direction, why: str) -> list[Message]:
         if not d.skipped:

@@ -35,13 +35,17 @@ def payload_handoff(version: str | None = None,
                               version_source="option" if version else "", validate=validate,
                               capture=conn.source, max_pending=max_pending)
 
+        applied = [""]  # the subprotocol last given to the decoder (same one: no change)
+        decode = decoder.decode
+
         def handle(payload: bytes, info: WsMessageInfo) -> Message:
-            if info.subprotocol:
-                decoder.set_subprotocol(info.subprotocol)
-            decoder.charge_point_id = info.charge_point_id
-            return decoder.decode(payload, direction=info.direction, ts_ns=info.ts_ns,
-                                  src=info.src, dst=info.dst, refs=info.refs,
-                                  websocket=info.websocket, problems=info.problems)
+            (_conn, direction, ts_ns, src, dst, refs, subprotocol, charge_point_id, websocket,
+             problems) = info
+            if subprotocol and subprotocol != applied[0]:
+                decoder.set_subprotocol(subprotocol)
+                applied[0] = subprotocol
+            decoder.charge_point_id = charge_point_id
+            return decode(payload, direction, ts_ns, src, dst, refs, websocket, problems)
 
         return handle
 

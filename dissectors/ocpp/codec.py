@@ -11,6 +11,7 @@ could be read are kept.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, NamedTuple
 
 from chargescope.dissectors.ocpp.versions import MessageType
@@ -66,6 +67,9 @@ class RpcFrame(NamedTuple):
         return _TYPE_NAMES.get(self.message_type_id, "UNKNOWN")  # type: ignore[arg-type]
 
 
+_new_rpc = partial(tuple.__new__, RpcFrame)  # RpcFrame from one tuple, skipping its __new__
+
+
 def parse_rpc(text: bytes | str) -> RpcFrame:
     """The OCPP-J parts of one message; problems name what was expected."""
     try:
@@ -82,6 +86,21 @@ def parse_rpc(text: bytes | str) -> RpcFrame:
 
 def parse_rpc_value(doc: Any) -> RpcFrame:
     """As `parse_rpc`, for an already-decoded JSON value (log files carry arrays)."""
+    # Fast path: a well-formed CALL or CALLRESULT (nearly every message) is answered
+    # here; anything else, or any doubt, takes the general checks below.
+    if type(doc) is list:
+        n = len(doc)
+        if n == 4:
+            mtype, unique_id, action, payload = doc
+            if (mtype == _CALL and type(mtype) is int and type(unique_id) is str
+                    and 0 < len(unique_id) <= MAX_UNIQUE_ID and type(action) is str and action
+                    and type(payload) is dict):
+                return _new_rpc((_CALL, unique_id, action, payload, None, None, ()))
+        elif n == 3:
+            mtype, unique_id, payload = doc
+            if (mtype == _CALLRESULT and type(mtype) is int and type(unique_id) is str
+                    and 0 < len(unique_id) <= MAX_UNIQUE_ID and type(payload) is dict):
+                return _new_rpc((_CALLRESULT, unique_id, None, payload, None, None, ()))
     if not isinstance(doc, list) or not doc:
         return RpcFrame(None, None, None, doc, problems=(
             ("ocpp.rpc.not_array", "expected a JSON array starting with a MessageTypeId, "

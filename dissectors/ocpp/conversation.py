@@ -15,7 +15,7 @@ from typing import Any
 
 from chargescope import backends
 from chargescope.analyzer.records import ByteRef, Link, Message, Problem
-from chargescope.dissectors.ocpp.codec import RpcFrame, parse_rpc, parse_rpc_value
+from chargescope.dissectors.ocpp.codec import _TYPE_NAMES, parse_rpc, parse_rpc_value
 from chargescope.dissectors.ocpp.schemas import SchemaStore, default_store
 from chargescope.dissectors.ocpp.versions import (
     ERROR_CODES,
@@ -63,6 +63,9 @@ class OcppDecoder:
         self._pending: OrderedDict[tuple[int, str], str] = OrderedDict()
         self.max_pending = max_pending  # Limits.ocpp_pending
         self._validators: dict[tuple[str, str, bool], Any] = {}
+        # (version, action, MessageTypeId) -> the compiled schema's bare is_valid, filled
+        # by `_validation` once it has decided that such messages get validated
+        self._checks: dict[tuple[str, str, int], Any] = {}
         self._answered: OrderedDict[tuple[int, str], str] = OrderedDict()
         self._plausible: list[str] = list(_GUESS_ORDER)
         self._guessing = version is None
@@ -96,46 +99,54 @@ class OcppDecoder:
 
     # ------------------------------------------------------------------ decode
 
-    def decode(self, text: bytes | str | list, *, direction: int, ts_ns: int, src: str,
+    def decode(self, text: bytes | str | list, direction: int, ts_ns: int, src: str,
                dst: str, refs: tuple[ByteRef, ...] = (), websocket: dict | None = None,
                problems: Sequence[Problem] = (), source: str = "", frame: int = 0) -> Message:
-        """`direction` 0 = charge point -> CSMS, 1 = CSMS -> charge point."""
-        rpc = parse_rpc_value(text) if isinstance(text, list) else parse_rpc(text)
-        where_source = refs[0].source if refs else source
-        where_frame = refs[0].frame if refs else frame
-        all_problems = list(problems)
-        if rpc.problems:
-            all_problems.extend(Problem(kind, detail, where_source, where_frame, off, "unit")
-                                for kind, detail, off in rpc.problems)
-        mtype = rpc.message_type_id
-        action = rpc.action
+        """`direction` 0 = charge point -> CSMS, 1 = CSMS -> charge point.
+
+        Name the arguments after `text` (callers do); the WebSocket handler alone passes
+        them by position, once per message, where keyword binding costs ~0.2 us."""
+        # Hot path (one call per OCPP message): everything in locals, the RpcFrame
+        # unpacked once, validators looked up in a flat per-decoder cache.
+        (mtype, unique_id, action, payload, error_code, error_description,
+         rpc_problems) = parse_rpc_value(text) if isinstance(text, list) else parse_rpc(text)
+        all_problems = tuple(problems)
+        if rpc_problems:
+            all_problems += tuple(Problem(kind, detail, refs[0].source if refs else source,
+                                          refs[0].frame if refs else frame, off, "unit")
+                                  for kind, detail, off in rpc_problems)
         paired = False
-        if mtype in (2, 6) and action and self._guessing:
-            self._guess_version(action, rpc.payload)
+        if self._guessing and action and (mtype == 2 or mtype == 6):
+            self._guess_version(action, payload)
         version = self.version
-        if mtype == 2 and action and rpc.unique_id is not None:
-            forgotten = self._remember(direction, rpc.unique_id, action)
-            if forgotten:
-                all_problems.append(Problem(
-                    "limit.ocpp.pending", f"{self.max_pending} CALLs waiting for their answer "
-                    f"on this connection (ocpp-pending cap): the oldest {forgotten} forgotten; "
-                    "a late answer to it shows as unpaired", where_source, where_frame, 0,
-                    "unit"))
-        elif mtype in (3, 4) and rpc.unique_id is not None:
-            action = self._pending.pop((1 - direction, rpc.unique_id), None)
+        if mtype == 2:
+            if action and unique_id is not None:
+                forgotten = self._remember(direction, unique_id, action)
+                if forgotten:
+                    all_problems += (Problem(
+                        "limit.ocpp.pending", f"{self.max_pending} CALLs waiting for their "
+                        f"answer on this connection (ocpp-pending cap): the oldest {forgotten} "
+                        "forgotten; a late answer to it shows as unpaired",
+                        refs[0].source if refs else source, refs[0].frame if refs else frame, 0,
+                        "unit"),)
+        elif (mtype == 3 or mtype == 4) and unique_id is not None:
+            key = (1 - direction, unique_id)
+            action = self._pending.pop(key, None)
             paired = action is not None
             if paired and mtype == 3:  # a 2.1 CALLRESULTERROR may still name this id
-                self._answered[(1 - direction, rpc.unique_id)] = action
-                if len(self._answered) > 256:
-                    self._answered.popitem(last=False)
-        elif mtype == 5 and rpc.unique_id is not None:
+                answered = self._answered
+                answered[key] = action
+                if len(answered) > 256:
+                    answered.popitem(last=False)
+        elif mtype == 5 and unique_id is not None:
             # CALLRESULTERROR: the caller objects to the result it got for its CALL
-            action = self._answered.pop((direction, rpc.unique_id), None)
+            action = self._answered.pop((direction, unique_id), None)
         if version is not None and mtype is not None and mtype not in _TYPES_OF[version]:
-            all_problems.append(Problem(
+            all_problems += (Problem(
                 "ocpp.rpc.type_unsupported",
                 f"MessageTypeId {mtype} is not defined in OCPP {version}",
-                where_source, where_frame, 0, "unit"))
+                refs[0].source if refs else source, refs[0].frame if refs else frame, 0,
+                "unit"),)
         fields: dict[str, Any] = {
             "capture": self.capture,
             "connection": self.connection,
@@ -143,34 +154,47 @@ class OcppDecoder:
             "direction": direction,
             "ocpp_version": version,
             "version_source": self.version_source,
-            "message_type": rpc.message_type,
+            "message_type": _TYPE_NAMES.get(mtype, "UNKNOWN"),
             "message_type_id": mtype,
-            "unique_id": rpc.unique_id,
+            "unique_id": unique_id,
             "action": action,
         }
-        if mtype in (3, 4):
+        if mtype == 3 or mtype == 4:
             fields["paired"] = paired
-        if rpc.error_code is not None or mtype in (4, 5):
-            fields["error_code"] = rpc.error_code
-            fields["error_description"] = rpc.error_description
-            fields["error_details"] = rpc.payload
-            if version is not None and rpc.error_code is not None:
-                fields["error_code_known"] = rpc.error_code in ERROR_CODES[version]
+        if error_code is not None or mtype == 4 or mtype == 5:
+            fields["error_code"] = error_code
+            fields["error_description"] = error_description
+            fields["error_details"] = payload
+            if version is not None and error_code is not None:
+                fields["error_code_known"] = error_code in ERROR_CODES[version]
         else:
-            fields["payload"] = rpc.payload
-        validation = self._validation(rpc, action, version)
-        if validation:
-            fields.update(validation)
-        if action == "DataTransfer" and isinstance(rpc.payload, dict):
-            pnc = _pnc_data_transfer(rpc.payload)
+            fields["payload"] = payload
+        # the common case: a known action's compiled schema, a payload object
+        check = self._checks.get((version, action, mtype)) if type(payload) is dict else None
+        if check is not None:
+            try:
+                valid = check(payload)
+            except (ValueError, RecursionError):  # nested deeper than the validator recurses
+                valid = False
+            fields.update(_VALID if valid else self._invalid(version, action, mtype, payload))
+        else:
+            validation = self._validation(mtype, payload, action, version)
+            if validation:
+                fields.update(validation)
+        if action == "DataTransfer" and isinstance(payload, dict):
+            pnc = _pnc_data_transfer(payload)
             if pnc is not None:
                 fields["iso15118_pnc"] = pnc
         if websocket is not None:
             fields["websocket"] = websocket
         role = _ROLE.get(mtype, "Unknown") if mtype is not None else "Malformed"
         name = f"{action} {role}" if action else role
-        return _new_message(Link.B, "ocpp", name, ts_ns, src, dst, fields, refs,
-                            tuple(all_problems))
+        return _new_message(Link.B, "ocpp", name, ts_ns, src, dst, fields, refs, all_problems)
+
+    def _invalid(self, version: str, action: str, mtype: int, payload: dict) -> dict:
+        compiled = self._validators[(version, action, mtype == 3)]
+        return {"schema": "invalid",
+                "schema_errors": [v.as_dict() for v in compiled.violations(payload)]}
 
     def _remember(self, direction: int, unique_id: str, action: str) -> int:
         """Note a CALL awaiting its answer; returns how many old ones the cap forgot."""
@@ -183,8 +207,8 @@ class OcppDecoder:
             forgotten += 1
         return forgotten
 
-    def _validation(self, rpc: RpcFrame, action: str | None, version: str | None) -> dict:
-        mtype = rpc.message_type_id
+    def _validation(self, mtype: int | None, payload: Any, action: str | None,
+                    version: str | None) -> dict:
         if mtype not in (2, 3, 6):
             return {}
         if self.validate is False or (action is not None and not isinstance(self.validate, bool)
@@ -204,7 +228,8 @@ class OcppDecoder:
             return {"schema": "unknown-action"}
         if compiled is None:
             return {"schema": "no-schema"}
-        payload = rpc.payload
+        if self.validate is True:  # validated alike next time, without this walk
+            self._checks[(version, action, mtype)] = compiled.check
         if not isinstance(payload, dict):
             return {"schema": "invalid", "schema_errors": [
                 {"pointer": "", "rule": "type", "detail": "payload is not an object"}]}

@@ -44,7 +44,7 @@ def json_pointer(path: Any) -> str:
 
 
 class _Compiled:
-    __slots__ = ("schema", "_rs", "_py")
+    __slots__ = ("schema", "_rs", "_py", "check")
 
     def __init__(self, schema: dict) -> None:
         self.schema = schema
@@ -60,6 +60,8 @@ class _Compiled:
 
             cls = jsonschema.validators.validator_for(schema)
             self._py = cls(schema)
+        # the bare verdict, for callers that catch ValueError/RecursionError themselves
+        self.check = (self._rs or self._py).is_valid
 
     def is_valid(self, instance: Any) -> bool:
         try:

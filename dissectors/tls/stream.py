@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chargescope.analyzer.accounting import PlainStream, StreamBytes
-from chargescope.analyzer.byteranges import refs_between
+from chargescope.analyzer.byteranges import refs_between, stream_problem
 from chargescope.analyzer.handoff import StreamDissector, StreamHandoff
 from chargescope.analyzer.records import (
     ByteRef,
@@ -76,7 +76,7 @@ class _Side:
 
     __slots__ = ("buf", "start", "segments", "synced", "hs_buf", "protected", "decryptor",
                  "epoch", "failed", "plain_offset", "undecrypted", "undecrypted_bytes",
-                 "skipped", "app_secret", "key_params")
+                 "skipped", "app_secret", "key_params", "undecrypted_at")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -91,6 +91,7 @@ class _Side:
         self.plain_offset = 0
         self.undecrypted = 0
         self.undecrypted_bytes = 0
+        self.undecrypted_at: tuple[int, int] | None = None  # the first one's offset, frame
         self.skipped = 0
         self.app_secret = b""  # TLS 1.3: current application traffic secret (KeyUpdate)
         # TLS 1.2: (client random, server random, encrypt-then-MAC) of the handshake whose
@@ -99,6 +100,14 @@ class _Side:
 
     def refs(self, start: int, end: int) -> tuple[ByteRef, ...]:
         return refs_between(self.segments, start, end)
+
+    def count_undecrypted(self, rec: rl.Record) -> None:
+        """One more protected record left undecrypted; the first one is where the report
+        points."""
+        self.undecrypted += 1
+        self.undecrypted_bytes += len(rec.fragment)
+        if self.undecrypted_at is None:
+            self.undecrypted_at = (rec.offset, rec.frame)
 
     def consume(self, n: int) -> None:
         del self.buf[:n]
@@ -183,7 +192,8 @@ class TlsStream:
                                      {"offset": event.offset, "length": event.length}, (),
                                      self._problem("tls.stream.gap",
                                                    f"{event.length} bytes missing at stream "
-                                                   f"offset {event.offset}", event.offset)))
+                                                   f"offset {event.offset}", event.offset,
+                                                   frame=event.frame)))
         self._drain(out)
         return out
 
@@ -194,12 +204,13 @@ class TlsStream:
             side = self.sides[direction]
             if side.buf:  # the stream ended inside a record: report it, never drop it
                 self._books.undecodable[direction] += len(side.buf)
+                refs = side.refs(side.start, side.start + len(side.buf))
                 out.append(self._tls_message(direction, "Record", event.ts_ns,
-                                             {"length": len(side.buf)},
-                                             side.refs(side.start, side.start + len(side.buf)),
+                                             {"length": len(side.buf)}, refs,
                                              self._problem("tls.record.truncated",
                                                            f"{len(side.buf)} bytes of an "
-                                                           "unfinished record", side.start)))
+                                                           "unfinished record", side.start,
+                                                           refs)))
                 side.consume(len(side.buf))
         self._drain(out)
         if event.reason == "fin" and event.direction >= 0:
@@ -249,7 +260,8 @@ class TlsStream:
                                              {"bytes": side.skipped}, (), self._problem(
                                                  "tls.record.malformed",
                                                  f"skipped {side.skipped} bytes to the next "
-                                                 "record header", side.start)))
+                                                 "record header", side.start,
+                                                 side.refs(side.start, side.start + 1))))
                 side.skipped = 0
         if len(buf) < rl.HEADER_LEN:
             return None
@@ -258,7 +270,8 @@ class TlsStream:
                 event.direction, "Record", event.ts_ns, {"header": bytes(buf[:5]).hex()},
                 side.refs(side.start, side.start + 5), self._problem(
                     "tls.record.malformed", "expected a TLS record header (type 20-24, "
-                    "version 3.x, length <= 18432)", side.start)))
+                    "version 3.x, length <= 18432)", side.start,
+                    side.refs(side.start, side.start + 5))))
             side.synced = False
             side.consume(1)
             self._books.undecodable[event.direction] += 1
@@ -267,9 +280,10 @@ class TlsStream:
         if len(buf) < rl.HEADER_LEN + length:
             return None
         start = side.start
+        head = side.refs(start, start + 1)
         rec = rl.Record(event.direction, buf[0], int.from_bytes(buf[1:3], "big"),
                         bytes(buf[5:5 + length]), start, event.ts_ns,
-                        side.refs(start + 5, start + 5 + length))
+                        side.refs(start + 5, start + 5 + length), head[0].frame if head else 0)
         side.consume(rl.HEADER_LEN + length)
         return rec
 
@@ -309,7 +323,7 @@ class TlsStream:
                                              "tls.pending.overflow",
                                              f"{dropped} protected records dropped while "
                                              f"waiting for a key (limit {self.max_pending} B)",
-                                             rec.offset)))
+                                             rec.offset, rec.refs, rec.frame)))
 
     def _drain(self, out: list[Message]) -> None:
         """Process waiting records whose keys are now known (capture order kept)."""
@@ -332,9 +346,7 @@ class TlsStream:
             rec = self.pending.popleft()
             self.pending_bytes -= len(rec.fragment)
             if self._is_protected(rec):
-                side = self.sides[rec.direction]
-                side.undecrypted += 1
-                side.undecrypted_bytes += len(rec.fragment)
+                self.sides[rec.direction].count_undecrypted(rec)
                 self._books.undecodable[rec.direction] += rl.HEADER_LEN + len(rec.fragment)
             else:
                 self._plain(rec, rec.content_type, rec.fragment, rec.refs, out)
@@ -342,6 +354,7 @@ class TlsStream:
             if side.undecrypted:
                 kind = ("tls.cipher.unsupported" if self.suite_code >= 0
                         and self.suite_code not in DECRYPTABLE else "tls.keys.missing")
+                offset, frame = side.undecrypted_at or (0, 0)
                 out.append(self._tls_message(
                     direction, "EncryptedData", event.ts_ns,
                     {"records": side.undecrypted, "bytes": side.undecrypted_bytes,
@@ -349,8 +362,10 @@ class TlsStream:
                     self._problem(kind, f"{side.undecrypted} protected records "
                                   f"({side.undecrypted_bytes} bytes) not decrypted"
                                   + ("" if self.client_random else
-                                     " (the handshake is not in the capture)"), 0)))
+                                     " (the handshake is not in the capture)"), offset,
+                                  frame=frame)))
                 side.undecrypted = side.undecrypted_bytes = 0
+                side.undecrypted_at = None
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -394,8 +409,7 @@ class TlsStream:
         side = self.sides[rec.direction]
         decryptor = self._decryptor(rec.direction)
         if decryptor is None or side.failed:
-            side.undecrypted += 1
-            side.undecrypted_bytes += len(rec.fragment)
+            side.count_undecrypted(rec)
             self._books.undecodable[rec.direction] += rl.HEADER_LEN + len(rec.fragment)
             return
         try:
@@ -404,13 +418,12 @@ class TlsStream:
             retried = self._retry_application_epoch(rec)
             if retried is None:
                 side.failed = True
-                side.undecrypted += 1
-                side.undecrypted_bytes += len(rec.fragment)
+                side.count_undecrypted(rec)
                 self._books.undecodable[rec.direction] += rl.HEADER_LEN + len(rec.fragment)
                 out.append(self._tls_message(rec.direction, "EncryptedRecord", rec.ts_ns,
                                              {"length": len(rec.fragment)}, rec.refs,
                                              self._problem("tls.record.decrypt_failed",
-                                                           str(exc), rec.offset)))
+                                                           str(exc), rec.offset, rec.refs, rec.frame)))
                 return
             ctype, plain, start = retried
         refs = rl.slice_refs(rec.refs, start, len(plain))
@@ -457,7 +470,7 @@ class TlsStream:
                 problem = None
             except HandshakeError as exc:
                 fields, problem = {"length": len(data)}, self._problem(
-                    "tls.handshake.malformed", exc.detail, rec.offset)
+                    "tls.handshake.malformed", exc.detail, rec.offset, refs, rec.frame)
             out.append(self._tls_message(direction, "Alert", rec.ts_ns, fields, refs, problem))
         elif ctype == rl.APPLICATION_DATA:
             self._application_data(rec, data, refs, out)
@@ -485,7 +498,7 @@ class TlsStream:
                 fields = {"length": length}
                 problem = self._problem("tls.handshake.malformed",
                                         f"{name}: {exc.detail} at body offset {exc.offset}",
-                                        rec.offset)
+                                        rec.offset, refs, rec.frame)
             if problem is None:
                 self._learn(msg_type, fields, rec.direction)
                 if msg_type in (0, 1, 2) and self.version != TLS13 and side.protected:
@@ -544,15 +557,17 @@ class TlsStream:
                                                  {"length": len(data)}, refs, self._problem(
                                                      "tls.inner.unknown",
                                                      "decrypted data matches no known protocol",
-                                                     rec.offset)))
+                                                     rec.offset, refs, rec.frame)))
         if self.inner is not None:
             self._plain_fed[rec.direction] += len(data)
             out += self.inner.on_data(event)
 
     # -- output -----------------------------------------------------------------------------
 
-    def _problem(self, kind: str, detail: str, offset: int) -> Problem:
-        return Problem(kind, detail, self.conn.source, 0, offset, "stream")
+    def _problem(self, kind: str, detail: str, offset: int, refs: tuple[ByteRef, ...] = (),
+                 frame: int = 0) -> Problem:
+        """A problem at stream `offset`, in the first frame of `refs` (else `frame`)."""
+        return stream_problem(kind, detail, self.conn, offset, refs, frame)
 
     def _tls_message(self, direction: int, name: str, ts_ns: int, fields: dict[str, Any],
                      refs: tuple[ByteRef, ...], problem: Problem | None = None) -> Message:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 from chargescope import backends
 from chargescope.analyzer.accounting import StreamBytes
-from chargescope.analyzer.byteranges import refs_between
+from chargescope.analyzer.byteranges import refs_between, stream_problem
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -49,6 +50,7 @@ from chargescope.dissectors.websocket.handshake import (
 
 MAX_HEADER_BLOCK = 64 << 10
 _new_ref = backends.load("recordbuild").builder(ByteRef)  # ByteRef(...), slots filled directly
+_split_data_frames = backends.load("wsframes").split_data_frames
 # plain ints on the per-frame path (enum member lookups cost more than the frame parse)
 _OP_CONTINUATION, _OP_TEXT, _OP_BINARY = 0x0, 0x1, 0x2
 HUNT_HORIZON = 64 << 10  # longest frame a resync candidate may claim without evidence
@@ -74,6 +76,8 @@ class WsMessageInfo(NamedTuple):
 
 
 PayloadHandler = Callable[[bytes, WsMessageInfo], Message]
+# WsMessageInfo from one tuple, skipping the generated __new__ (once per message)
+_new_info = partial(tuple.__new__, WsMessageInfo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +201,20 @@ class WebSocketStream:
 
     def on_data(self, event: StreamData) -> list[Message]:
         d = self._dirs[event.direction]
+        if event.direction in self._closed:  # bytes beyond this side's FIN (hostile TCP)
+            d.undecodable += len(event.data)
+            problem = self._problem("websocket.bytes.unparsed",
+                                    f"{len(event.data)} bytes sent after this side closed",
+                                    event.offset, event.refs)
+            return [self._ws_message(event.direction, "Undecoded bytes", event.ts_ns,
+                                     {"length": len(event.data)}, event.refs, [problem])]
         out: list[Message] = []
         expected = d.base + len(d.buf)
         data = event.data
         offset = event.offset
         if offset > expected and (d.buf or d.base):
-            out.extend(self._gap(event.direction, expected, offset - expected, event.ts_ns))
+            out.extend(self._gap(event.direction, expected, offset - expected, event.ts_ns,
+                                 event.refs[0].frame if event.refs else 0))
         elif offset < expected:  # overlap the reassembler let through: keep the first copy
             cut = expected - offset
             d.undecodable += min(cut, len(data))
@@ -228,38 +240,26 @@ class WebSocketStream:
         """Fast path: decode the unfragmented, well-formed data frames at the start of
         `event.data` straight from it, without buffering; returns the bytes used. The
         first frame that is partial, fragmented, control or faulty stops it, and the
-        general path takes over from there (same Messages either way)."""
+        general path takes over from there (same Messages either way). The split is
+        hot path "wsframes"."""
         direction = event.direction
         d = self._dirs[direction]
-        data = event.data
-        n = len(data)
-        ref = event.refs[0]
-        cap = self.options.max_message_size
-        deflate_on = d.inflater is not None
-        from_client = direction == 0
-        parse = wsf.parse_header
-        pos = 0
-        while pos < n:
-            head = parse(data, pos)
-            if head is None or not head.fin or head.opcode not in (_OP_TEXT, _OP_BINARY):
-                break
-            end = pos + head.header_len + head.length
-            if end > n or head.length > cap or head.masked != from_client or head.rsv2 \
-                    or head.rsv3 or (head.rsv1 and not deflate_on):
-                break
-            payload = data[pos + head.header_len:end]
-            if head.masked:
-                payload = wsf.unmask(payload, head.mask_key)
-            refs = (_new_ref(ref.source, ref.frame, ref.start + pos, end - pos),)
-            out.append(self._deliver(direction, head.opcode, head.rsv1, payload, 1, head.length,
-                                     [], d.base + pos, event.ts_ns, refs))
-            pos = end
-        d.base += pos
-        return pos
+        frames, used = _split_data_frames(event.data, 0, direction == 0, d.inflater is not None,
+                                          self.options.max_message_size)
+        if frames:
+            ref = event.refs[0]
+            source, frame, at = ref.source, ref.frame, ref.start
+            base, ts_ns, deliver = d.base, event.ts_ns, self._deliver
+            for opcode, rsv1, start, end, payload in frames:
+                out.append(deliver(direction, opcode, rsv1, payload, 1, len(payload), [],
+                                   base + start, ts_ns,
+                                   (_new_ref(source, frame, at + start, end - start),)))
+        d.base += used
+        return used
 
     def on_gap(self, event: StreamGap) -> list[Message]:
         d = self._dirs[event.direction]
-        out = self._gap(event.direction, event.offset, event.length, event.ts_ns)
+        out = self._gap(event.direction, event.offset, event.length, event.ts_ns, event.frame)
         d.base = event.offset + event.length
         return out
 
@@ -293,12 +293,13 @@ class WebSocketStream:
                   "charge_point_id": self.charge_point_id, "direction": direction, **fields}
         return Message(Link.B, "websocket", name, ts_ns, src, dst, fields, refs, tuple(problems))
 
-    def _problem(self, kind: str, detail: str, offset: int, refs: tuple[ByteRef, ...]) -> Problem:
-        first = refs[0] if refs else None
-        return Problem(kind, detail, source=first.source if first else self.conn.source,
-                       frame=first.frame if first else 0, offset=offset, where="stream")
+    def _problem(self, kind: str, detail: str, offset: int, refs: tuple[ByteRef, ...],
+                 frame: int = 0) -> Problem:
+        return stream_problem(kind, detail, self.conn, offset, refs, frame)
 
-    def _gap(self, direction: int, offset: int, length: int, ts_ns: int) -> list[Message]:
+    def _gap(self, direction: int, offset: int, length: int, ts_ns: int,
+             frame: int) -> list[Message]:
+        """Bytes that never arrived (`frame`: where that showed): resynchronise after them."""
         d = self._dirs[direction]
         out = self._flush(direction, ts_ns, f"{length} bytes missing at stream offset {offset}")
         if d.mode is _Mode.FRAMES or d.mode is _Mode.HANDSHAKE:
@@ -309,7 +310,8 @@ class WebSocketStream:
             d.window_lost = True
         problem = self._problem("websocket.stream.gap",
                                 f"{length} bytes missing at stream offset {offset}; "
-                                "resynchronising on the next frame boundary", offset, ())
+                                "resynchronising on the next frame boundary", offset, (),
+                                frame)
         out.append(self._ws_message(direction, "Gap", ts_ns,
                                     {"event": "gap", "offset": offset, "length": length}, (),
                                     [problem]))
@@ -611,7 +613,7 @@ class WebSocketStream:
         problems = [self._problem(k, t, start, refs) for k, t in violations]
         d.consume(head.total_len)
         if head.opcode >= 0x8:
-            out.append(self._control(direction, head, payload, ts_ns, refs, problems))
+            out.append(self._control(direction, head, payload, ts_ns, refs, problems, start))
             return True
         if head.opcode == _OP_CONTINUATION:
             frag = d.frag
@@ -653,14 +655,15 @@ class WebSocketStream:
                                  [*frag.problems, problem])]
 
     def _control(self, direction: int, head: wsf.FrameHeader, payload: bytes, ts_ns: int,
-                 refs: tuple[ByteRef, ...], problems: list[Problem]) -> Message:
+                 refs: tuple[ByteRef, ...], problems: list[Problem], start: int) -> Message:
+        """A control frame; `start` is its stream offset (where its problems point)."""
         name = wsf.Opcode(head.opcode).name.capitalize()
         fields: dict = {"opcode": head.opcode, "length": len(payload)}
         if head.opcode == wsf.Opcode.CLOSE:
             if len(payload) == 1:
                 problems.append(self._problem("websocket.close.malformed",
                                               "close payload of 1 byte (RFC 6455 5.5.1)",
-                                              refs[0].start if refs else 0, refs))
+                                              start, refs))
             if len(payload) >= 2:
                 fields["code"] = int.from_bytes(payload[:2], "big")
                 fields["reason"] = payload[2:].decode("utf-8", "replace")
@@ -688,10 +691,10 @@ class WebSocketStream:
                  frames: int, wire_size: int, problems: list[Problem], start: int, ts_ns: int,
                  refs: tuple[ByteRef, ...]) -> Message:
         """A whole data message (reassembled, still compressed): inflate, check, hand on."""
-        d = self._dirs[direction]
         ws = {"opcode": opcode, "fragments": frames, "compressed": compressed,
               "wire_size": wire_size}
         if compressed:
+            d = self._dirs[direction]
             assert d.inflater is not None
             try:
                 inflated = d.inflater.inflate(payload)
@@ -715,22 +718,22 @@ class WebSocketStream:
                 return self._ws_message(direction, "Oversized message", ts_ns, ws, refs,
                                         problems)
             payload = inflated.data
-        if opcode == _OP_TEXT:
+        if opcode == _OP_TEXT and not payload.isascii():  # ASCII is UTF-8: no decode needed
             try:
                 payload.decode("utf-8")
             except UnicodeDecodeError as exc:
                 problems.append(self._problem("websocket.text.invalid_utf8",
                                               f"text message is not UTF-8 at payload byte "
                                               f"{exc.start} (RFC 6455 8.1)", start, refs))
-        handler = self._payload_handler(payload)
+        handler = self._handler or self._payload_handler(payload)
         src, dst = (self._ends if direction == 0 else self._ends[::-1])
         if handler is None:
             fields = {**ws, "text" if opcode == 1 else "data":
                       payload.decode("utf-8", "replace") if opcode == 1 else payload.hex()}
             return self._ws_message(direction, "Text" if opcode == 1 else "Binary",
                                     ts_ns, fields, refs, problems)
-        info = WsMessageInfo(self.conn, direction, ts_ns, src, dst, refs, self.subprotocol,
-                             self.charge_point_id, ws, tuple(problems))
+        info = _new_info((self.conn, direction, ts_ns, src, dst, refs, self.subprotocol,
+                          self.charge_point_id, ws, tuple(problems)))
         return handler(payload, info)
 
     def _payload_handler(self, payload: bytes) -> PayloadHandler | None:

@@ -31,13 +31,15 @@ class Wire:
         self.frames: dict[int, Frame] = {}
 
     def packet(self, direction: int, rel: int, data: bytes = b"", flags: int = ACK | PSH,
-               ts: int | None = None) -> net.Packet:
+               ts: int | None = None, ack: int | None = None) -> net.Packet:
+        """A segment at stream offset `rel`; `ack` is absolute (default: the peer's SYN)."""
         self.number += 1
         src, dst = (CLIENT, SERVER) if direction == 0 else (SERVER, CLIENT)
         sport, dport = (40000, 15118) if direction == 0 else (15118, 40000)
         seq = self.isn[direction] + (0 if flags & SYN else 1 + rel)
-        raw = eth(0x0800, ipv4(6, tcp(data, flags=flags, sport=sport, dport=dport, seq=seq),
-                               src=src, dst=dst))
+        ack = (self.isn[1 - direction] + 1 if ack is None else ack) % (1 << 32)  # peer SYN
+        raw = eth(0x0800, ipv4(6, tcp(data, flags=flags, sport=sport, dport=dport, seq=seq,
+                                      ack=ack), src=src, dst=dst))
         frame = Frame(self.number, self.number * 1000 if ts is None else ts, 1, raw, len(raw),
                       source="w")
         self.frames[self.number] = frame
@@ -136,14 +138,17 @@ def test_any_permutation_with_duplicates_reassembles(data, points, isn, order, d
 @settings(max_examples=150, deadline=None)
 @given(data=streams, points=st.lists(st.integers(0, 400), min_size=1, max_size=12),
        keep=st.lists(st.booleans(), min_size=13, max_size=13), isn=isns,
-       order=st.randoms(use_true_random=False), small_buffer=st.booleans())
+       order=st.randoms(use_true_random=False), small_buffer=st.booleans(),
+       acked=st.booleans())
 def test_losses_become_gaps_exactly_where_bytes_are_missing(data, points, keep, isn, order,
-                                                           small_buffer) -> None:
+                                                           small_buffer, acked) -> None:
     wire = Wire(isn_c=isn)
     segments = cut(data, points)
     kept = [s for s, k in zip(segments, keep, strict=False) if k]
     order.shuffle(kept)
     packets = wire.handshake() + [wire.packet(0, rel, chunk) for rel, chunk in kept]
+    if acked:  # the server got it all: the capture lost the holes, declared at this ACK
+        packets.append(wire.packet(1, 0, flags=ACK, ack=isn + 1 + len(data)))
     packets.append(wire.packet(0, len(data), flags=FIN | ACK))
     events = run(packets, max_buffer=40 if small_buffer else 1 << 20)
     stream, gaps = tiles(events, 0, wire.frames)
@@ -313,3 +318,123 @@ def test_closed_connections_are_forgotten_after_the_closed_timeout() -> None:
     events = r.feed(moved)
     assert not [e for e in events if isinstance(e, StreamClose)]  # nothing left to close
     assert r.open_connections == 1  # only the new one
+
+
+# -- holes the capture lost (PLC sniffers): declared at the ACK that proves them -------------
+
+def _seq(wire: Wire, direction: int, rel: int) -> int:
+    """The absolute sequence number of stream offset `rel` in one direction."""
+    return (wire.isn[direction] + 1 + rel) % (1 << 32)
+
+
+def test_hole_the_peer_acknowledged_is_declared_before_the_ackers_bytes() -> None:
+    wire = Wire()
+    packets = wire.handshake()
+    packets.append(wire.packet(0, 4, b"BBBB", ts=10_000))  # "AAAA" at 0..4 never captured
+    packets.append(wire.packet(1, 0, b"resp", ts=20_000, ack=_seq(wire, 0, 8)))
+    r = TcpReassembler()
+    for p in packets[:-1]:
+        assert not [e for e in r.feed(p) if isinstance(e, StreamData | StreamGap)]
+    events = r.feed(packets[-1])
+    assert [(type(e).__name__, e.direction, e.offset, e.ts_ns) for e in events] == [
+        ("StreamGap", 0, 0, 10_000), ("StreamData", 0, 4, 10_000), ("StreamData", 1, 0, 20_000)]
+    assert events[0].length == 4 and events[0].frame == 4  # the frame of "BBBB"
+
+
+def test_acknowledged_tail_never_seen_is_a_gap_at_the_acking_frame() -> None:
+    wire = Wire()
+    packets = wire.handshake() + [
+        wire.packet(0, 0, b"req1", ts=10_000),
+        # "resp1" (5 bytes) lost by the sniffer; the next request acknowledges it
+        wire.packet(0, 4, b"req2", ts=30_000, ack=_seq(wire, 1, 5)),
+    ]
+    events = run(packets)
+    order = [(type(e).__name__, e.direction, e.offset) for e in events
+             if isinstance(e, StreamData | StreamGap)]
+    assert order == [("StreamData", 0, 0), ("StreamGap", 1, 0), ("StreamData", 0, 4)]
+    gap = next(e for e in events if isinstance(e, StreamGap))
+    assert (gap.length, gap.frame, gap.ts_ns) == (5, 5, 30_000)
+
+
+def test_acks_that_prove_nothing_declare_no_gap() -> None:
+    from chargescope.analyzer.reassembly.tcp import MAX_UNSEEN_ACKED
+
+    wire = Wire()
+    packets = wire.handshake() + [
+        wire.packet(1, 0, b"resp"),
+        wire.packet(0, 0, b"a", ack=_seq(wire, 1, 5)),  # one beyond: the ACK of a lost FIN
+        wire.packet(0, 1, b"b", ack=_seq(wire, 1, 4 + MAX_UNSEEN_ACKED + 1)),  # bogus
+        wire.packet(0, 2, b"c", ack=_seq(wire, 1, 2)),  # an old ACK
+    ]
+    events = run(packets)
+    assert not [e for e in events if isinstance(e, StreamGap)]
+    stale = Wire()  # an ACK answering a SYN, left over from an older connection
+    events = run([stale.packet(0, 0, flags=SYN), stale.packet(1, 0, flags=ACK, ack=12345)])
+    assert not [e for e in events if isinstance(e, StreamGap)]
+
+
+def test_a_hole_only_out_of_order_waits_for_its_retransmission() -> None:
+    wire = Wire()
+    packets = wire.handshake() + [
+        wire.packet(0, 4, b"BBBB"),
+        wire.packet(1, 0, b"", flags=ACK, ack=_seq(wire, 0, 0)),  # duplicate ACK at the hole
+        wire.packet(0, 0, b"AAAA"),  # the retransmission
+    ]
+    events = run(packets)
+    assert tiles(events, 0, wire.frames) == (b"AAAABBBB", [])
+
+
+def test_released_pieces_keep_their_own_frame_time() -> None:
+    wire = Wire()
+    packets = wire.handshake() + [wire.packet(0, 10, b"x" * 5, ts=5_000),
+                                  wire.packet(0, 15, b"y" * 5, ts=6_000),
+                                  wire.packet(0, 30, b"z", ts=7_000)]
+    events = run(packets)
+    data = [(e.offset, e.ts_ns, e.refs[0].frame) for e in events if isinstance(e, StreamData)]
+    assert data == [(10, 5_000, 4), (15, 6_000, 5), (30, 7_000, 6)]
+    gaps = [(e.offset, e.length, e.frame, e.ts_ns) for e in events if isinstance(e, StreamGap)]
+    assert gaps == [(0, 10, 4, 5_000), (20, 10, 6, 7_000)]
+
+
+def test_gap_before_a_fin_names_the_last_frame() -> None:
+    wire = Wire()
+    packets = wire.handshake() + [wire.packet(0, 0, b"ab"), wire.packet(0, 6, flags=FIN | ACK),
+                                  wire.packet(1, 0, flags=RST | ACK)]
+    events = run(packets)
+    gaps = [(e.offset, e.length, e.frame) for e in events if isinstance(e, StreamGap)]
+    assert gaps == [(2, 4, 6)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(sizes=st.lists(st.integers(1, 60), min_size=1, max_size=16),
+       dropped=st.sets(st.integers(0, 15)), isn=isns)
+def test_ping_pong_with_sniffer_losses_keeps_wire_order(sizes, dropped, isn) -> None:
+    """V2G-like request/response turns, each segment acknowledging all the peer sent; the
+    sniffer drops some segments. Delivered units come out in wire order with their own
+    frame time, and the gaps are exactly the dropped bytes (all declared by ACKs/FINs)."""
+    wire = Wire(isn_c=isn, isn_s=(isn * 3 + 11) % (1 << 32))
+    packets = wire.handshake()
+    sent = [0, 0]
+    kept: list[tuple[int, int, int]] = []  # (direction, offset, frame) of captured units
+    for turn, size in enumerate(sizes):
+        direction = turn % 2
+        data = bytes([turn]) * size
+        packet = wire.packet(direction, sent[direction], data, ts=(turn + 10) * 1000,
+                             ack=_seq(wire, 1 - direction, sent[1 - direction]))
+        if turn not in dropped:
+            packets.append(packet)
+            kept.append((direction, sent[direction], packet.frame.number))
+        sent[direction] += size
+    packets += [wire.packet(0, sent[0], flags=FIN | ACK, ack=_seq(wire, 1, sent[1])),
+                wire.packet(1, sent[1], flags=FIN | ACK, ack=_seq(wire, 0, sent[0] + 1)),
+                wire.packet(0, sent[0] + 1, flags=ACK, ack=_seq(wire, 1, sent[1] + 1))]
+    events = run(packets)
+    data_events = [e for e in events if isinstance(e, StreamData)]
+    assert [(e.direction, e.offset, e.refs[0].frame) for e in data_events] == kept
+    assert all(e.ts_ns == wire.frames[e.refs[0].frame].ts_ns for e in data_events)
+    for direction in (0, 1):
+        stream, gaps = tiles(events, direction, wire.frames)
+        assert len(stream) == sent[direction]
+        lost = sum(size for turn, size in enumerate(sizes)
+                   if turn % 2 == direction and turn in dropped)
+        assert sum(length for _offset, length in gaps) == lost

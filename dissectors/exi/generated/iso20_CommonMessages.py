@@ -13,6 +13,9 @@ decode only]) |
 DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
+EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 NAME = 'iso20_CommonMessages'
@@ -8365,6 +8368,196 @@ STATES = (
     (2, ((0, 'InletHot', 76, 1, False, 8274, 'urn:iso:std:iso:15118:-20:CommonTypes'), (3,)), ('SE(*)', 'CH(untyped)'), -1),  # 8273
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 8274
     (4, ((0, 'PresentSOC', 525, 1, False, 8265, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'MinimumSOC', 525, 1, False, 8266, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'TargetSOC', 525, 1, False, 8267, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'MaximumSOC', 525, 1, False, 8268, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'RemainingTimeToMinimumSOC', 522, 1, False, 8269, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'RemainingTimeToTargetSOC', 522, 1, False, 8270, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'RemainingTimeToMaximumSOC', 522, 1, False, 8271, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'ChargingComplete', 76, 1, False, 8272, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'BatteryEnergyCapacity', 528, 0, False, 8273, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'InletHot', 76, 1, False, 8274, 'urn:iso:std:iso:15118:-20:CommonTypes'), (3,)), ('SE(*)', 'CH(untyped)'), -1),  # 8275
+    (3, ((5, None, 8276), (4, None, 8277), (3,), (2, 0, 8277)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 8276
+    (2, ((4, None, 8277), (3,), (2, 0, 8277)), ('CH(untyped)',), -1),  # 8277
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8278
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8279
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8280
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8281
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8282
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8283
+    (2, ((1, 'Algorithm', 0, 8285, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8284
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8285
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8286
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8287
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8288
+    (2, ((1, 'Algorithm', 0, 8290, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8289
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8290
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8291
+    (2, ((1, 'Id', 0, 8293, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8292
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8293
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8294
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8295
+    (2, ((1, 'Id', 0, 8297, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8296
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8297
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8298
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8299
+    (3, ((1, 'Encoding', 0, 8301, ''), (1, 'Id', 0, 8302, ''), (1, 'MimeType', 0, 8303, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8300
+    (2, ((1, 'Id', 0, 8302, ''), (1, 'MimeType', 0, 8303, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8301
+    (2, ((1, 'MimeType', 0, 8303, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8302
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8303
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8304
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8305
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8306
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8307
+    (3, ((1, 'Id', 0, 8309, ''), (1, 'Type', 0, 8310, ''), (1, 'URI', 0, 8311, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8308
+    (2, ((1, 'Type', 0, 8310, ''), (1, 'URI', 0, 8311, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8309
+    (2, ((1, 'URI', 0, 8311, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8310
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8311
+    (2, ((1, 'Type', 0, 8313, ''), (1, 'URI', 0, 8314, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8312
+    (2, ((1, 'URI', 0, 8314, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8313
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8314
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8315
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8316
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8317
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8318
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8319
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8320
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8321
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8322
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8323
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8324
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8325
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8326
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8327
+    (2, ((1, 'Id', 0, 8329, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8328
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8329
+    (2, ((1, 'Algorithm', 0, 8331, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8330
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8331
+    (2, ((1, 'Id', 0, 8333, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8332
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8333
+    (2, ((1, 'Id', 0, 8335, ''), (1, 'Target', 0, 8336, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8334
+    (2, ((1, 'Target', 0, 8336, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8335
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8336
+    (2, ((1, 'Id', 0, 8338, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8337
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8338
+    (2, ((1, 'Id', 0, 8340, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8339
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8340
+    (2, ((1, 'Id', 0, 8342, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8341
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8342
+    (2, ((1, 'Id', 0, 8344, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8343
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8344
+    (2, ((1, 'Algorithm', 0, 8346, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8345
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8346
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8347
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8348
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8349
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8350
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8351
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8352
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8353
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8354
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8355
+    (2, ((1, 'Id', 0, 8357, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8356
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8357
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8358
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8359
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8360
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8361
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8362
+    (2, ((1, 'Id', 0, 8364, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8363
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8364
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8365
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8366
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8367
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8368
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8369
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8370
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8371
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8372
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8373
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8374
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8375
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8376
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8377
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8378
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8379
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8380
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8381
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8382
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8383
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8384
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8385
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8386
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8387
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8388
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8389
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8390
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8391
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8392
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8393
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8394
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8395
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8396
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8397
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8398
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8399
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8400
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8401
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8402
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8403
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8404
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8405
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8406
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8407
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8408
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8409
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8410
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8411
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8412
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8413
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8414
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8415
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8416
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8417
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8418
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8419
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8420
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8421
+    (2, ((1, 'Id', 0, 8423, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8422
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8423
+    (2, ((1, 'Id', 0, 8425, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8424
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8425
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8426
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8427
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8428
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8429
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8430
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8431
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8432
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8433
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8434
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8435
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8436
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8437
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8438
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8439
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8440
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8441
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8442
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8443
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8444
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8445
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8446
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8447
+    (2, ((1, 'Name', 0, 8449, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8448
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8449
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8450
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8451
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8452
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8453
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8454
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8455
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8456
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8457
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8458
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8459
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8460
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8461
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8462
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8463
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8464
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8465
 )
 
 DOCUMENT = (6,
@@ -8705,3 +8898,289 @@ FRAGMENT = (9,
   ('intValue', 5120, 1, 'urn:iso:std:iso:15118:-20:CommonMessages'),
   ('rationalNumber', 528, 0, 'urn:iso:std:iso:15118:-20:CommonMessages'),
   ('shortValue', 398, 1, 'urn:iso:std:iso:15118:-20:CommonMessages')))
+
+EMPTY = {0: 8278,
+ 1: 8279,
+ 2: 8280,
+ 3: 8281,
+ 4: 8282,
+ 5: 8283,
+ 6: 8284,
+ 7: 8286,
+ 8: 8287,
+ 9: 8288,
+ 10: 8289,
+ 11: 8291,
+ 12: 8292,
+ 13: 8294,
+ 14: 8295,
+ 15: 8296,
+ 16: 8298,
+ 17: 8299,
+ 18: 8300,
+ 19: 8304,
+ 20: 8305,
+ 21: 8306,
+ 22: 8307,
+ 23: 8308,
+ 24: 8312,
+ 25: 8315,
+ 26: 8316,
+ 27: 8317,
+ 28: 8318,
+ 29: 8319,
+ 30: 8320,
+ 31: 8321,
+ 32: 8322,
+ 33: 8323,
+ 34: 8324,
+ 35: 8325,
+ 36: 8326,
+ 37: 8327,
+ 38: 8328,
+ 39: 8330,
+ 40: 8332,
+ 41: 8334,
+ 42: 8337,
+ 43: 8339,
+ 44: 8341,
+ 45: 8343,
+ 46: 8345,
+ 47: 8347,
+ 48: 8348,
+ 49: 8349,
+ 50: 8350,
+ 51: 8351,
+ 52: 8352,
+ 54: 8353,
+ 57: 8354,
+ 59: 8355,
+ 61: 8356,
+ 65: 8358,
+ 67: 8359,
+ 76: 8360,
+ 78: 8361,
+ 80: 8362,
+ 93: 8363,
+ 95: 8365,
+ 97: 8366,
+ 99: 8367,
+ 105: 8368,
+ 109: 8369,
+ 197: 8370,
+ 207: 8371,
+ 209: 8372,
+ 211: 8373,
+ 216: 8374,
+ 244: 8375,
+ 246: 8376,
+ 248: 8377,
+ 255: 8378,
+ 257: 8379,
+ 261: 8380,
+ 267: 8381,
+ 271: 8382,
+ 277: 8383,
+ 282: 8384,
+ 284: 8385,
+ 291: 8386,
+ 299: 8387,
+ 301: 8388,
+ 303: 8389,
+ 317: 8390,
+ 354: 8391,
+ 357: 8392,
+ 359: 8393,
+ 361: 8394,
+ 363: 8395,
+ 365: 8396,
+ 369: 8397,
+ 372: 8398,
+ 374: 8399,
+ 376: 8400,
+ 378: 8401,
+ 394: 8402,
+ 396: 8403,
+ 398: 8404,
+ 410: 8405,
+ 412: 8406,
+ 417: 8407,
+ 419: 8408,
+ 442: 8409,
+ 455: 8410,
+ 459: 8411,
+ 462: 8412,
+ 507: 8413,
+ 509: 8414,
+ 511: 8415,
+ 515: 8416,
+ 518: 8417,
+ 522: 8418,
+ 525: 8419,
+ 528: 8420,
+ 538: 8421,
+ 544: 8422,
+ 546: 8424,
+ 549: 8426,
+ 556: 8427,
+ 607: 8428,
+ 662: 8429,
+ 669: 8430,
+ 675: 8431,
+ 680: 8432,
+ 692: 8433,
+ 709: 8434,
+ 851: 8435,
+ 853: 8436,
+ 2911: 8437,
+ 2915: 8438,
+ 2918: 8439,
+ 2926: 8440,
+ 2928: 8441,
+ 2933: 8442,
+ 2935: 8443,
+ 2937: 8444,
+ 2939: 8445,
+ 2948: 8446,
+ 2952: 8447,
+ 2957: 8448,
+ 3018: 8450,
+ 3024: 8451,
+ 3030: 8452,
+ 3042: 8453,
+ 4070: 8454,
+ 4077: 8455,
+ 4084: 8456,
+ 5110: 8457,
+ 5120: 8458,
+ 5125: 8459,
+ 6151: 8460,
+ 7188: 8461,
+ 7212: 8462,
+ 7221: 8463,
+ 8264: 8464,
+ 8276: 8465}
+
+URTYPE = (8276, 8277)
+
+STRINGS = (('', ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI')),
+ ('http://www.w3.org/XML/1998/namespace', ('base', 'id', 'lang', 'space')),
+ ('http://www.w3.org/2001/XMLSchema-instance', ('nil', 'type')),
+ ('http://www.w3.org/2001/XMLSchema',
+  ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION',
+   'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date',
+   'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear',
+   'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger',
+   'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short',
+   'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort')),
+ ('http://www.w3.org/2000/09/xmldsig#',
+  ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue',
+   'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType',
+   'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType',
+   'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus',
+   'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter',
+   'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod',
+   'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature',
+   'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType',
+   'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue',
+   'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms',
+   'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName',
+   'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName',
+   'XPath', 'Y')),
+ ('urn:iso:std:iso:15118:-20:CommonMessages',
+  ('AbsolutePriceSchedule', 'AbsolutePriceScheduleType', 'AdditionalSelectedServices',
+   'AdditionalService', 'AdditionalServiceListType', 'AdditionalServiceType',
+   'AppliesMinimumMaximumCost', 'AppliesToEnergyFee', 'AppliesToOverstayFee', 'AppliesToParkingFee',
+   'AuthorizationReq', 'AuthorizationReqType', 'AuthorizationRes', 'AuthorizationResType',
+   'AuthorizationServices', 'AuthorizationSetupReq', 'AuthorizationSetupReqType',
+   'AuthorizationSetupRes', 'AuthorizationSetupResType', 'AvailableEnergy', 'BPT_ChannelSelection',
+   'CPSCertificateChain', 'CarbonDioxideEmission', 'Certificate', 'CertificateChainType',
+   'CertificateInstallationReq', 'CertificateInstallationReqType', 'CertificateInstallationRes',
+   'CertificateInstallationResType', 'CertificateInstallationService', 'ChargeProgress',
+   'ChargingSchedule', 'ChargingScheduleType', 'ChargingSession', 'CheckOutTime',
+   'ContractCertificateChain', 'ContractCertificateChainType', 'Currency', 'DHPublicKey',
+   'DepartureTime', 'DeviceLocation', 'DeviceOffset', 'DischargingSchedule', 'Duration',
+   'Dynamic_EVPPTControlMode', 'Dynamic_EVPPTControlModeType', 'Dynamic_SEReqControlMode',
+   'Dynamic_SEReqControlModeType', 'Dynamic_SEResControlMode', 'Dynamic_SEResControlModeType',
+   'Dynamic_SMDTControlMode', 'Dynamic_SMDTControlModeType', 'ECDHCurve',
+   'EIM_AReqAuthorizationMode', 'EIM_AReqAuthorizationModeType', 'EIM_ASResAuthorizationMode',
+   'EIM_ASResAuthorizationModeType', 'EMAID', 'EMAIDListType', 'EVAbsolutePriceSchedule',
+   'EVAbsolutePriceScheduleType', 'EVCCID', 'EVCheckInStatus', 'EVCheckOutStatus', 'EVEnergyOffer',
+   'EVEnergyOfferType', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest',
+   'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVPowerProfile', 'EVPowerProfileEntries',
+   'EVPowerProfileEntry', 'EVPowerProfileEntryListType', 'EVPowerProfileType', 'EVPowerSchedule',
+   'EVPowerScheduleEntries', 'EVPowerScheduleEntry', 'EVPowerScheduleEntryListType',
+   'EVPowerScheduleEntryType', 'EVPowerScheduleType', 'EVPriceRule', 'EVPriceRuleStack',
+   'EVPriceRuleStackListType', 'EVPriceRuleStackType', 'EVPriceRuleStacks', 'EVPriceRuleType',
+   'EVProcessing', 'EVSECheckOutStatus', 'EVSEID', 'EVSEProcessing', 'EVSEStatus',
+   'EVTargetEnergyRequest', 'EVTerminationCode', 'EVTerminationExplanation', 'EnergyFee',
+   'EnergyTransferServiceList', 'FreeService', 'GenChallenge', 'GoToPause', 'Id', 'Language',
+   'ListOfRootCertificateIDs', 'MaximumContractCertificateChains', 'MaximumCost',
+   'MaximumSupportingPoints', 'MeterInfo', 'MeteringConfirmationReq', 'MeteringConfirmationReqType',
+   'MeteringConfirmationRes', 'MeteringConfirmationResType', 'MinimumCost', 'MinimumSOC', 'Name',
+   'NumberOfPriceLevels', 'OEMProvisioningCertificateChain', 'OverstayFee', 'OverstayFeePeriod',
+   'OverstayPowerThreshold', 'OverstayRule', 'OverstayRuleDescription', 'OverstayRuleListType',
+   'OverstayRuleType', 'OverstayRules', 'OverstayTimeThreshold', 'Parameter', 'ParameterSet',
+   'ParameterSetID', 'ParameterSetType', 'ParameterType', 'ParkingFee', 'ParkingFeePeriod',
+   'ParkingMethod', 'ParkingSpace', 'PnC_AReqAuthorizationMode', 'PnC_AReqAuthorizationModeType',
+   'PnC_ASResAuthorizationMode', 'PnC_ASResAuthorizationModeType', 'Power', 'PowerDeliveryReq',
+   'PowerDeliveryReqType', 'PowerDeliveryRes', 'PowerDeliveryResType', 'PowerRangeStart',
+   'PowerSchedule', 'PowerScheduleEntries', 'PowerScheduleEntry', 'PowerScheduleEntryListType',
+   'PowerScheduleEntryType', 'PowerScheduleType', 'PowerTolerance', 'PowerToleranceAcceptance',
+   'Power_L2', 'Power_L3', 'PriceAlgorithm', 'PriceLevel', 'PriceLevelSchedule',
+   'PriceLevelScheduleEntries', 'PriceLevelScheduleEntry', 'PriceLevelScheduleEntryListType',
+   'PriceLevelScheduleEntryType', 'PriceLevelScheduleType', 'PriceRule', 'PriceRuleStack',
+   'PriceRuleStackListType', 'PriceRuleStackType', 'PriceRuleStacks', 'PriceRuleType',
+   'PriceScheduleDescription', 'PriceScheduleID', 'PriceScheduleType', 'PrioritizedEMAIDs',
+   'ProviderID', 'Receipt', 'RemainingContractCertificateChains', 'RenewableGenerationPercentage',
+   'SECP521_EncryptedPrivateKey', 'ScheduleExchangeReq', 'ScheduleExchangeReqType',
+   'ScheduleExchangeRes', 'ScheduleExchangeResType', 'ScheduleTuple', 'ScheduleTupleID',
+   'ScheduleTupleType', 'Scheduled_EVPPTControlMode', 'Scheduled_EVPPTControlModeType',
+   'Scheduled_SEReqControlMode', 'Scheduled_SEReqControlModeType', 'Scheduled_SEResControlMode',
+   'Scheduled_SEResControlModeType', 'Scheduled_SMDTControlMode', 'Scheduled_SMDTControlModeType',
+   'SelectedAuthorizationService', 'SelectedEnergyTransferService', 'SelectedScheduleTupleID',
+   'SelectedService', 'SelectedServiceListType', 'SelectedServiceType', 'SelectedVASList',
+   'Service', 'ServiceDetailReq', 'ServiceDetailReqType', 'ServiceDetailRes',
+   'ServiceDetailResType', 'ServiceDiscoveryReq', 'ServiceDiscoveryReqType', 'ServiceDiscoveryRes',
+   'ServiceDiscoveryResType', 'ServiceFee', 'ServiceID', 'ServiceIDListType', 'ServiceListType',
+   'ServiceName', 'ServiceParameterList', 'ServiceParameterListType',
+   'ServiceRenegotiationSupported', 'ServiceSelectionReq', 'ServiceSelectionReqType',
+   'ServiceSelectionRes', 'ServiceSelectionResType', 'ServiceType', 'SessionID', 'SessionSetupReq',
+   'SessionSetupReqType', 'SessionSetupRes', 'SessionSetupResType', 'SessionStopReq',
+   'SessionStopReqType', 'SessionStopRes', 'SessionStopResType', 'SignedCertificateChainType',
+   'SignedInstallationData', 'SignedInstallationDataType', 'SignedMeteringData',
+   'SignedMeteringDataType', 'StartTime', 'SubCertificates', 'SubCertificatesType',
+   'SupportedProviders', 'SupportedProvidersListType', 'SupportedServiceIDs',
+   'TPM_EncryptedPrivateKey', 'TargetDistance', 'TargetOffsetX', 'TargetOffsetY',
+   'TargetPositionType', 'TargetSOC', 'TaxIncludedInPrice', 'TaxRate', 'TaxRule', 'TaxRuleID',
+   'TaxRuleListType', 'TaxRuleName', 'TaxRuleType', 'TaxRules', 'TimeAnchor', 'VASList',
+   'VehicleCheckInReq', 'VehicleCheckInReqType', 'VehicleCheckInRes', 'VehicleCheckInResType',
+   'VehicleCheckOutReq', 'VehicleCheckOutReqType', 'VehicleCheckOutRes', 'VehicleCheckOutResType',
+   'VehicleFrame', 'VehicleTravel', 'X448_EncryptedPrivateKey', 'authorizationType', 'boolValue',
+   'byteValue', 'certificateType', 'channelSelectionType', 'chargeProgressType',
+   'chargingSessionType', 'currencyType', 'dhPublicKeyType', 'ecdhCurveType', 'evCheckInStatusType',
+   'evCheckOutStatusType', 'evseCheckOutStatusType', 'finiteString', 'genChallengeType', 'intValue',
+   'languageType', 'maxSupportingPointsScheduleTupleType', 'parkingMethodType',
+   'powerToleranceAcceptanceType', 'rationalNumber', 'secp521_EncryptedPrivateKeyType',
+   'serviceIDType', 'shortValue', 'tpm_EncryptedPrivateKeyType', 'x448_EncryptedPrivateKeyType')),
+ ('urn:iso:std:iso:15118:-20:CommonTypes',
+  ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh',
+   'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode',
+   'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType',
+   'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType',
+   'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh',
+   'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType',
+   'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType',
+   'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest',
+   'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts',
+   'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC',
+   'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType',
+   'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay',
+   'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType',
+   'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC',
+   'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType',
+   'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID',
+   'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value',
+   'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType',
+   'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType',
+   'sessionIDType')))
