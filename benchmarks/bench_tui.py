@@ -96,7 +96,8 @@ async def drive(paths: list[Path], site: Path) -> dict:
         if phase == "start":
             on_gc.started = time.perf_counter()
         elif info["generation"] == 2:
-            pauses.append(time.perf_counter() - on_gc.started)
+            now = time.perf_counter()
+            pauses.append((now - on_gc.started, now - t0))
 
     gc.callbacks.append(on_gc)
     t0 = time.perf_counter()
@@ -126,7 +127,9 @@ async def drive(paths: list[Path], site: Path) -> dict:
         worst = sorted(zip(stalls, when, strict=True), reverse=True)[:3]
         result["worst_stalls_at"] = ", ".join(f"{s * 1000:.0f} ms at {t:.1f} s" for s, t in worst)
         result["full_gc_runs"] = len(pauses)
-        result["longest_full_gc_ms"] = max(pauses, default=0.0) * 1000
+        result["longest_full_gc_ms"] = max(pauses, default=(0.0, 0.0))[0] * 1000
+        result["longest_full_gcs_at"] = ", ".join(
+            f"{p * 1000:.0f} ms at {t:.1f} s" for p, t in sorted(pauses, reverse=True)[:3])
         analysis = app.analysis
         result["sessions"] = len(analysis.sessions)
         result["messages"] = sum(s.messages for s in analysis.sources)

@@ -194,7 +194,10 @@ def test_plots_are_drawn_when_their_tab_is_shown(demo_analysis):
             await pilot.pause()
             assert not app.plotted
             await pilot.press("p")
-            await pilot.pause()
+            for _ in range(20):  # the tab switch, then its TabActivated message
+                await pilot.pause()
+                if app.plotted:
+                    break
             assert app.plotted
             assert "EVSEPresentVoltage" in str(app.query_one("#plot-text").render())
 
