@@ -23,6 +23,7 @@ cdef enum:
     K_NIBBLES = 14
     K_BITS = 15
     K_GP_TLVS = 16
+    K_TEXTREST = 17
     ANY_MMV = 0xFF
     TLV_TYPE_VENDOR = 0x1F
 
@@ -107,7 +108,7 @@ cdef tuple _decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t e
             size = a
         elif kind == K_HEXVAR or kind == K_TEXTVAR or kind == K_U8LIST:
             size = out[a]
-        elif kind == K_HEXREST:
+        elif kind == K_HEXREST or kind == K_TEXTREST:
             size = end - pos
         elif kind == K_NIBBLES:
             size = (<Py_ssize_t>out[a] + 1) >> 1
@@ -164,6 +165,8 @@ cdef tuple _decode_body(tuple program, bytes buf, Py_ssize_t start, Py_ssize_t e
             out[name] = _mac(p + pos)
         elif kind == K_TEXT or kind == K_TEXTVAR:
             out[name] = _text(buf[pos:pos + size])
+        elif kind == K_TEXTREST:
+            out[name] = buf[pos:pos + size].split(b"\x00", 1)[0].decode("utf-8", "backslashreplace")
         elif kind == K_U8LIST:
             out[name] = [p[pos + i] for i in range(size)]
         else:

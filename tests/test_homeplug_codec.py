@@ -47,7 +47,7 @@ def value_strategy(ins: tuple) -> st.SearchStrategy:
         return st.binary(min_size=6, max_size=6).map(lambda v: v.hex(":"))
     if kind == prog.HEX:
         return st.binary(min_size=a, max_size=a).map(bytes.hex)
-    if kind in (prog.TEXT, prog.TEXTVAR):
+    if kind in (prog.TEXT, prog.TEXTVAR, prog.TEXTREST):
         size = a if kind == prog.TEXT else 40
         return st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=size)
     if kind in (prog.HEXVAR, prog.HEXREST, prog.NIBBLES):

@@ -85,7 +85,7 @@ INTERVAL = [("phy_rate_mbps", LNK + "rx.inv.phy_rate"), ("pb_passed", LNK + "rx.
 UD = H + "gp.cm_slac_user_data."
 
 TM = H + "tone_map_tx_"
-TONE_MAP = {  # (name, MME version) -> fields
+CORPUS_VENDOR = {  # (name, MME version) -> fields
     ("VS_TONE_MAP_CHAR.REQ", 0): [("peer", TM + "req.mac"), ("slot", TM + "req.slot")],
     ("VS_TONE_MAP_CHAR.REQ", 1): [("peer", TM + "req.mac"), ("slot", TM + "req.slot"),
                                   ("coupling", TM + "req.coupling")],
@@ -102,10 +102,11 @@ TONE_MAP = {  # (name, MME version) -> fields
     ("VS_ENET_SETTINGS.CNF", 0): [("status", H + "enet_phy_cnf.status", 0x03),
                                   ("speed", H + "enet_phy.speed", 0x03),
                                   ("duplex", H + "enet_phy.duplex", 0x01)],
+    ("VS_LOOPBACK.CNF", 0): [("status", H + "fr_lbk_cnf.status"), ("duration", H + "lbk.duration")],
 }
 
-ALL = sorted({f for _o, f in SNIFFER_HEAD + LNK_HEAD + LNK_TX + LNK_RX + INTERVAL}
-             | {entry[1] for fields in TONE_MAP.values() for entry in fields}
+ALL = sorted({f for _o, f in SNIFFER_HEAD + LNK_HEAD + LNK_TX + LNK_RX + INTERVAL} | {H + "lbk.len"}
+             | {entry[1] for fields in CORPUS_VENDOR.values() for entry in fields}
              | {f for fields in VARIANT_FIELDS.values() for _o, f in fields}
              | {UD + "broadcast", UD + "tlv"})
 
@@ -293,7 +294,7 @@ def test_corpus_tone_maps_and_phy_settings_match_tshark(path):
     dissector = HomePlugDissector()
     found = [(number, message) for number, eth, ts in homeplug_frames(path)
              for message in dissector.feed(eth, ts_ns=ts, frame=number)
-             if (message.name, message.fields.get("mmv")) in TONE_MAP]
+             if (message.name, message.fields.get("mmv")) in CORPUS_VENDOR]
     if not found:
         pytest.skip("no tone map or PHY settings MMEs in this capture")
     rows = _tshark_rows(path)
@@ -302,8 +303,11 @@ def test_corpus_tone_maps_and_phy_settings_match_tshark(path):
         fields = message.fields
         assert not message.problems and "body" not in fields
         key = (message.name, fields["mmv"])
-        _compare(fields, rows[number], TONE_MAP[key])
+        _compare(fields, rows[number], CORPUS_VENDOR[key])
         if "carriers" in fields:
             assert len(fields["carriers"]) // 2 == (fields["num_active_carriers"] + 1) // 2
+        if message.name == "VS_LOOPBACK.CNF":  # LENGTH: ours little-endian, tshark's big-endian
+            swapped = int.from_bytes(fields["length"].to_bytes(2, "little"), "big")
+            assert int(rows[number][H + "lbk.len"][0], 0) == swapped and fields["length"] == 1038
         versions.add(key)
     assert len(versions) >= 2  # both variants (and MME versions where the capture has them)

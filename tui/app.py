@@ -158,8 +158,10 @@ class ChargescopeApp(App):
         finally:
             if _freeze_survivors in gc.callbacks:
                 gc.callbacks.remove(_freeze_survivors)
-        index = data.MessageIndex(result)  # here, not on the screen's thread
-        self.call_from_thread(self._loaded, result, index)
+        # here, not on the screen's thread: the index and the first session's view
+        index = data.MessageIndex(result)
+        first = data.session_view(index, result.sessions[0]) if result.sessions else None
+        self.call_from_thread(self._loaded, result, index, first=first)
         if self.freeze_gc:
             gc.freeze()
         for source in result.sources:  # then the hex pane can seek to any frame
@@ -233,7 +235,7 @@ class ChargescopeApp(App):
         self.sub_title = f"{state}: {self.sub_title}"
 
     def _loaded(self, analysis: Analysis, index: data.MessageIndex | None = None,
-                focus: bool = True) -> None:
+                focus: bool = True, first: data.SessionView | None = None) -> None:
         self.analysis = analysis
         self.index = index or data.MessageIndex(analysis)
         self.query_one("#loading", ProgressBar).display = False
@@ -257,7 +259,7 @@ class ChargescopeApp(App):
                           f"{len(self.findings)} finding(s){listed}, "
                           f"{len(analysis.problems)} problem(s)")
         if analysis.sessions and focus:
-            self.open_session(analysis.sessions[0].index, switch=False)
+            self.open_session(analysis.sessions[0].index, switch=False, view=first)
         if focus:
             table.focus()
 
@@ -291,18 +293,22 @@ class ChargescopeApp(App):
         elif table_id == "finding-table":
             self.jump_to_finding(int(event.row_key.value))
 
-    def open_session(self, index: int, switch: bool = True) -> None:
+    def open_session(self, index: int, switch: bool = True,
+                     view: data.SessionView | None = None) -> None:
         assert self.analysis is not None
-        session = next(s for s in self.analysis.sessions if s.index == index)
-        self.session_index = index
         if self.index is None or self.index.analysis is not self.analysis:
             self.index = data.MessageIndex(self.analysis)
-        self.items = self.index.session(session)
+        if view is None or view.session.index != index:
+            session = next(s for s in self.analysis.sessions if s.index == index)
+            view = data.session_view(self.index, session)
+        session = view.session
+        self.session_index = index
+        self.items = view.items
         self.query_one("#session-title", Label).update(Text.assemble(
             (f"Session {index} ", "bold"),
             (session.verdict.upper(), VERDICT_STYLE[session.verdict]),
             f"  {session.verdict_reason}  ({len(self.items)} messages)"))
-        self.query_one("#lanes", Swimlanes).show(self.items)
+        self.query_one("#lanes", Swimlanes).show(self.items, view.marks)
         self.apply_filter(self.query_one("#filter", Input).value)
         self.plotted = False  # plots walk every message: drawn when their tab is shown
         if self.query_one(TabbedContent).active == "plots":

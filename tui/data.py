@@ -126,6 +126,20 @@ class MessageIndex:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """What the session screen shows, computed off the screen's thread when it can be."""
+
+    session: ChargingSession
+    items: list[tuple[int, Message]]  # (reference time, message), in time order
+    marks: list[tuple[int, bool]]  # (swimlane, is a failure) per item
+
+
+def session_view(index: MessageIndex, session: ChargingSession) -> SessionView:
+    items = index.session(session)
+    return SessionView(session, items, [(lane_of(m), is_failure(m)) for _ts, m in items])
+
+
 def session_messages(analysis: Analysis, session: ChargingSession) -> list[tuple[int, Message]]:
     """(reference time, message) of every message of the session's sources in its window."""
     return MessageIndex(analysis).session(session)

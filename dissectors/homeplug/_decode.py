@@ -16,7 +16,7 @@ fragment, or a short header: then `problem` says which header field was short).
 from __future__ import annotations
 
 (U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT, NIBBLES,
- BITS, GP_TLVS) = range(17)
+ BITS, GP_TLVS, TEXTREST) = range(18)
 TLV_TYPE_VENDOR = 0x1F
 ANY_MMV = 0xFF
 _SIZES = {U8: 1, U16: 2, U32: 4, U64: 8, MAC: 6}
@@ -73,7 +73,7 @@ def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
             size = a
         elif kind == HEXVAR or kind == TEXTVAR or kind == U8LIST:
             size = out[a]
-        elif kind == HEXREST:
+        elif kind == HEXREST or kind == TEXTREST:
             size = end - pos
         elif kind == NIBBLES:
             size = (out[a] + 1) >> 1
@@ -117,6 +117,8 @@ def decode_body(program: tuple, buf: bytes, start: int, end: int) -> tuple:
             value = _mac(chunk)
         elif kind == TEXT or kind == TEXTVAR:
             value = _text(chunk)
+        elif kind == TEXTREST:
+            value = chunk.split(b"\x00", 1)[0].decode("utf-8", "backslashreplace")
         elif kind == U8LIST:
             value = list(chunk)
         else:

@@ -24,7 +24,7 @@ def _default(ins: tuple) -> Any:
         return "00" * a
     if kind in (prog.HEXVAR, prog.HEXREST, prog.NIBBLES):
         return ""
-    if kind in (prog.TEXT, prog.TEXTVAR):
+    if kind in (prog.TEXT, prog.TEXTVAR, prog.TEXTREST):
         return ""
     if kind in (prog.U8LIST, prog.GROUP, prog.GP_TLVS):
         return []

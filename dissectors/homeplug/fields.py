@@ -46,6 +46,17 @@ class _Text(cs.Adapter):
         return obj.encode("ascii")
 
 
+class _Utf8Text(cs.Adapter):
+    """The rest of an MME as UTF-8 text up to a NUL (self-describing vendor payloads);
+    undecodable bytes kept as \\xNN."""
+
+    def _decode(self, obj: bytes, context: Any, path: str) -> str:
+        return bytes(obj).split(b"\x00", 1)[0].decode("utf-8", "backslashreplace")
+
+    def _encode(self, obj: str, context: Any, path: str) -> bytes:
+        return obj.encode("utf-8")
+
+
 def _tag(con: cs.Construct, op: tuple) -> cs.Construct:
     con._cs_op = op  # read by program.compile_layout
     return con
@@ -117,6 +128,11 @@ def nibbles(name: str, count_field: str) -> cs.Construct:
 def hexrest(name: str) -> cs.Construct:
     """All remaining bytes of the MME (raw bodies, encrypted payloads)."""
     return _tag(name / _Hex(cs.GreedyBytes), ("hexrest", name))
+
+
+def textrest(name: str) -> cs.Construct:
+    """All remaining bytes as UTF-8 text (to the first NUL)."""
+    return _tag(name / _Utf8Text(cs.GreedyBytes), ("textrest", name))
 
 
 def u8list(name: str, count_field: str) -> cs.Construct:

@@ -19,12 +19,12 @@ import construct as cs
 from chargescope.dissectors.homeplug.registry import MMES, MmeSpec, Variant, mmtype_name
 
 (U8, U16, U32, U64, MAC, HEX, TEXT, HEXVAR, TEXTVAR, HEXREST, U8LIST, GROUP, SWITCH, STRUCT, NIBBLES,
- BITS, GP_TLVS) = range(17)
+ BITS, GP_TLVS, TEXTREST) = range(18)
 
 _KINDS = {
     "u8": U8, "u16": U16, "u32": U32, "u64": U64, "mac": MAC, "hex": HEX, "text": TEXT,
     "hexvar": HEXVAR, "textvar": TEXTVAR, "hexrest": HEXREST, "u8list": U8LIST,
-    "nibbles": NIBBLES, "gp_tlvs": GP_TLVS,
+    "nibbles": NIBBLES, "gp_tlvs": GP_TLVS, "textrest": TEXTREST,
 }
 
 ANY_MMV = 0xFF  # table key version byte for layouts valid in every MME version

@@ -29,6 +29,7 @@ from chargescope.dissectors.homeplug.fields import (
     nibbles,
     switch,
     text_length_of,
+    textrest,
     textvar,
     u8,
     u8list,
@@ -387,7 +388,14 @@ _QUALCOMM: tuple[MmeSpec, ...] = (
          summary="Network and station information (MME v1.0)"),
     _qca(0xA038, "VS_NW_INFO", {Variant.REQ: _empty(), Variant.CNF: _NW_INFO_V11}, mmv=1,
          summary="Network and station information (MME v1.1)"),
-    _qca_raw(0xA048, "VS_LOOPBACK", "Loopback"),
+    # open-plc-utils plc/Loopback.c: struct vs_fr_lbk_request / _confirm. LENGTH is a
+    # little-endian uint16 like every MME integer (1038 = 0e 04 in the corpus, the size of
+    # the PACKET array); Wireshark reads it big-endian (3588), we do not follow it there.
+    _qca(0xA048, "VS_LOOPBACK", {
+        Variant.REQ: layout(u8("duration"), u8("reserved"), length_of("length", "packet", width=2),
+                            hexvar("packet", "length")),
+        Variant.CNF: layout(u8("status"), u8("duration"), u16("length")),
+    }, summary="Frame loopback: the modem sends PACKET back for DURATION seconds"),
     _qca_raw(0xA050, "VS_SET_KEY", "Set encryption key"),
     _qca_raw(0xA054, "VS_MFG_STRING", "Manufacturer string"),
     _qca_raw(0xA058, "VS_RD_CBLOCK", "Read configuration block"),
@@ -460,10 +468,21 @@ _ST: tuple[MmeSpec, ...] = (
     }, oui=OUI_ST, summary="Control pilot state, PWM duty (%) and frequency (Hz), voltage (mV)"),
 )
 
+# --- dSPACE manufacturer-specific MMEs (OUI 64:4D:70) ------------------------------------
+# dSPACE test systems (DS5366 / V2Gshark) broadcast their own diagnostics on the PLC line:
+# self-describing UTF-8 text "vendor|tool|version|title|{JSON}" (every one of the 559 in
+# the corpus reads "dSPACE SCS Diag|dsV2Gshark|v1|SCS Diagnostic|{...}" with valid JSON:
+# PP resistor, contactor, target/present current and voltage, ...). No further layout.
+OUI_DSPACE = 0x644D70
+_DSPACE: tuple[MmeSpec, ...] = (
+    MmeSpec(0x8000, "DSPACE_DIAG", {Variant.IND: layout(textrest("text"))}, oui=OUI_DSPACE,
+            summary="dSPACE test-system diagnostics (text: vendor|tool|version|title|JSON)"),
+)
+
 # CP state codes seen in STP_CPSTATE.IND (IEC 61851-1 states)
 CP_STATES: dict[int, str] = {0x01: "A", 0x03: "B", 0x05: "C", 0x09: "E"}
 
-MMES: tuple[MmeSpec, ...] = _PUBLIC + _QUALCOMM + _ST
+MMES: tuple[MmeSpec, ...] = _PUBLIC + _QUALCOMM + _ST + _DSPACE
 
 
 def mmtype_name(mmtype: int, base_name: str | None) -> str:
