@@ -19,6 +19,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import (
     DataTable,
     Footer,
@@ -205,6 +206,8 @@ class ChargescopeApp(App):
             self.call_from_thread(self.notify, f"cannot capture on {source.iface}: {exc}",
                                   severity="error", timeout=30)
             return
+        if not self.is_running:  # the app was closed: nobody to show the end to
+            return
         final = live.snapshot(keep_messages=True)
         self.live_done = True
         self.call_from_thread(self._refreshed, final, data.MessageIndex(final))
@@ -353,7 +356,10 @@ class ChargescopeApp(App):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "message-table" and event.row_key is not None:
-            self.show_message(int(event.row_key.value))
+            try:
+                self.show_message(int(event.row_key.value))
+            except NoMatches:  # queued by a live refresh while the app was closing
+                pass
 
     def on_message_table_edge(self, event: MessageTable.Edge) -> None:
         """Keyboard scrolling past the listed rows: move the window along."""
