@@ -119,6 +119,8 @@ async def drive(paths: list[Path], site: Path) -> dict:
             await asyncio.sleep(0.05)
         await pilot.pause()
         result["loaded_s"] = time.perf_counter() - t0
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result["loaded_cpu_s"] = usage.ru_utime + usage.ru_stime  # fairer on a shared machine
         result["worst_stall_ms"] = max(stalls, default=0.0) * 1000
         result["stalls_over_100ms"] = sum(1 for s in stalls if s > 0.1)
         worst = sorted(zip(stalls, when, strict=True), reverse=True)[:3]

@@ -362,18 +362,9 @@ class V2gtpStream:
                 idx = _find_header(d.buf, 1)
                 if idx < 0:
                     keep = HEADER_LEN - 1  # a header may straddle the next segment
-                    drop = max(0, len(d.buf) - keep)
-                    if not d.skipped:
-                        d.skipped_from = d.start
-                    d.skipped += drop
-                    d.consume(drop)
-                    self.accounting.undecodable[direction] += drop
+                    self._skip(direction, max(0, len(d.buf) - keep))
                     break
-                if not d.skipped:
-                    d.skipped_from = d.start
-                d.skipped += idx
-                d.consume(idx)
-                self.accounting.undecodable[direction] += idx
+                self._skip(direction, idx)
                 continue
             total = HEADER_LEN + header.payload_length
             if len(d.buf) < total:
@@ -393,6 +384,15 @@ class V2gtpStream:
             d.consume(total)
             self.accounting.consumed[direction] += total
         return out
+
+    def _skip(self, direction: int, n: int) -> None:
+        """Drop `n` bytes while hunting for a header (reported once the hunt ends)."""
+        d = self._dirs[direction]
+        if not d.skipped:
+            d.skipped_from = d.start
+        d.skipped += n
+        d.consume(n)
+        self.accounting.undecodable[direction] += n
 
     def _unit_message(self, direction: int, header: Header, payload: bytes, offset: int,
                       ts_ns: int, refs: tuple[ByteRef, ...]) -> Message:

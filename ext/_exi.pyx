@@ -13,11 +13,20 @@ import base64
 import binascii
 
 from chargescope.dissectors.exi.errors import ExiError
-from chargescope.dissectors.exi._codec import XSI_NIL, _text_of, _untyped_pending, put_nil
+from chargescope.dissectors.exi._codec import (
+    XSI_NIL,
+    _text_of,
+    _untyped_pending,
+    put_nil,
+    wildcard_at,
+)
 from chargescope.dissectors.exi.tables import (
+    S2_AT,
     S2_CH,
     S2_EE,
     S2_NIL,
+    S2_SE,
+    SEW,
     S2_WIDTH,
     expected_events,
 )
@@ -74,6 +83,8 @@ cdef class CTables:
     cdef int* st_ee2
     cdef int* st_ch2
     cdef int* st_nil2
+    cdef int* st_at2
+    cdef int* st_se2
     cdef int* st_empty
     cdef int* st_has_ch
     cdef int* st_content2
@@ -105,6 +116,8 @@ cdef class CTables:
         self.st_ee2 = _ints(self.nstates)
         self.st_ch2 = _ints(self.nstates)
         self.st_nil2 = _ints(self.nstates)
+        self.st_at2 = _ints(self.nstates)
+        self.st_se2 = _ints(self.nstates)
         self.st_empty = _ints(self.nstates)
         self.st_has_ch = _ints(self.nstates)
         self.st_content2 = _ints(self.nstates)
@@ -125,6 +138,8 @@ cdef class CTables:
             self.st_ee2[i] = second[S2_EE]
             self.st_ch2[i] = second[S2_CH]
             self.st_nil2[i] = second[S2_NIL]
+            self.st_at2[i] = second[S2_AT]
+            self.st_se2[i] = second[S2_SE]
             self.st_empty[i] = g.empty.get(i, -1)
             self.st_has_ch[i] = any(p[0] == K_CH for p in st[1])
             self.st_content2[i] = st[3]
@@ -180,6 +195,8 @@ cdef class CTables:
         PyMem_Free(self.st_ee2)
         PyMem_Free(self.st_ch2)
         PyMem_Free(self.st_nil2)
+        PyMem_Free(self.st_at2)
+        PyMem_Free(self.st_se2)
         PyMem_Free(self.st_empty)
         PyMem_Free(self.st_has_ch)
         PyMem_Free(self.st_content2)
@@ -369,6 +386,10 @@ cdef int second_level(Reader* r, CTables t, int state, Py_ssize_t start) except 
         return S2_CH
     if code == t.st_nil2[state]:
         return S2_NIL
+    if code == t.st_se2[state]:
+        return S2_SE
+    if code == t.st_at2[state]:
+        return S2_AT
     events = t.g.states[state][2]
     name = events[code] if code < len(events) else f"undefined code {code}"
     raise ExiError("exi.unsupported", f"second-level event {name} is not supported", start,
@@ -410,8 +431,17 @@ cdef object empty_value(CTables t, int state, Py_ssize_t start):
     raise ExiError("exi.value", "element ended before its value", start)
 
 
+cdef int wildcard(Reader* r, CTables t, int event, object uri, dict node, int depth,
+                  list ctx) except -1:
+    """Undeclared / wildcard content (rare): the twin decodes it from the same position and
+    the stream's string table lives in ctx[1] between calls."""
+    r.pos, ctx[1] = wildcard_at(ctx[0], r.pos, ctx[1], t.g, event, uri, node, depth,
+                                r.max_depth, r.max_string)
+    return 0
+
+
 cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str name,
-                 bint is_list, int depth) except -1:
+                 bint is_list, int depth, list ctx) except -1:
     cdef dict node = None
     cdef object value = None
     cdef int width, kind, k
@@ -447,6 +477,13 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
                         if shape == SHAPE_COMPLEX and value is not None:
                             node["value"] = value
                     break
+                if event == S2_SE or event == S2_AT:
+                    if node is None:
+                        node = {}
+                    wildcard(r, t, event, None, node, depth, ctx)
+                    if event == S2_SE and t.st_content2[state] >= 0:
+                        state = t.st_content2[state]
+                    continue
                 if event == S2_NIL:
                     nil = read_bits(r, 1) == 1
                     if shape == SHAPE_COMPLEX:
@@ -469,7 +506,7 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
             kind = t.p_kind[k]
             if kind == K_SE:
                 element(r, t, t.p_a[k], t.p_b[k], node, <str>t.p_name[k], t.p_list[k],
-                        depth + 1)
+                        depth + 1, ctx)
                 state = t.p_next[k]
             elif kind == K_CH:
                 value = read_value(r, t, t.p_a[k])
@@ -481,9 +518,12 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
                 state = t.p_next[k]
             elif kind == K_EE:
                 break
-            else:
-                raise ExiError("exi.unsupported", "wildcard element content is not supported",
-                               start, state, expected_events(t.g.states, state))
+            else:  # SE(*) / SE(uri:*) / AT(*) of a wildcard or the ur-type
+                if node is None:
+                    node = {}
+                wildcard(r, t, SEW if kind == SEW else S2_AT, t.g.states[state][1][code][1],
+                         node, depth, ctx)
+                state = t.g.states[state][1][code][2]
     except ExiError as exc:
         if exc.state is None:
             exc.state = state
@@ -491,6 +531,8 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
         exc.path.insert(0, name)
         raise
     if shape == SHAPE_SIMPLE:
+        if node:  # undeclared content in a simple-typed element: an object after all
+            value = node if value is None else {**node, "value": value}
         if is_list:
             lst = parent.get(name)
             if lst is None:
@@ -531,6 +573,7 @@ def decode_fragment(data, g, long long max_depth=MAX_DEPTH, long long max_string
     cdef unsigned long long code
     cdef Py_ssize_t start, count
     cdef CTables t = tables_for(g)
+    cdef list ctx = [buf, None]
     r.buf = buf
     r.pos = 0
     r.nbits = len(buf) * 8
@@ -543,10 +586,13 @@ def decode_fragment(data, g, long long max_depth=MAX_DEPTH, long long max_string
         while True:
             start = r.pos
             code = read_bits(&r, width)
+            if code == <unsigned long long>count:  # SE(*)
+                wildcard(&r, t, SEW, None, tree, -1, ctx)
+                continue
             if code >= <unsigned long long>count:
                 if code == <unsigned long long>(count + 1):
                     break
-                raise ExiError("exi.unsupported" if code == count else "exi.event_code",
+                raise ExiError("exi.event_code",
                                f"fragment event code {code} is not a declared element",
                                start, None, tuple(f"SE({x[0]})" for x in elements)
                                + ("SE(*)", "ED"))
@@ -554,7 +600,7 @@ def decode_fragment(data, g, long long max_depth=MAX_DEPTH, long long max_string
             if name in tree and name not in repeated:
                 tree[name] = [tree[name]]
                 repeated.add(name)
-            element(&r, t, state, shape, tree, name, name in repeated, 0)
+            element(&r, t, state, shape, tree, name, name in repeated, 0, ctx)
     except ExiError as exc:
         exc.partial = tree
         raise
@@ -583,7 +629,7 @@ def decode(data, g, long long max_depth=MAX_DEPTH, long long max_string=MAX_STRI
                            f"document starts with event code {code}, not a declared root "
                            "element", start, None, tuple(f"SE({x[0]})" for x in roots))
         name, state, shape = roots[code][:3]
-        element(&r, t, state, shape, tree, name, False, 0)
+        element(&r, t, state, shape, tree, name, False, 0, [buf, None])
     except ExiError as exc:
         exc.partial = tree
         raise

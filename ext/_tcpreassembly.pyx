@@ -191,12 +191,13 @@ cdef class TcpReassembler:
         else:
             self._conns.move_to_end(state.client_key)
         state.last_ts = ts
-        state.last_frame = frame.number
+        number = frame.number
+        state.last_frame = number
         if state.finished:
             return events
         if flags & TCP_ACK and not flags & TCP_RST and state.half(direction).base != -1:
             self._acked(state, 1 - direction, state.half(1 - direction), packet.tcp_ack,
-                        frame.number, ts, events)
+                        number, ts, events)
         half = state.half(direction)
         length = packet.payload_length
         if length == 0 and flags & PLAIN_MASK == 0 and half.base != -1:
@@ -231,7 +232,7 @@ cdef class TcpReassembler:
                                   data[at - start:at - start + ref.length], ref, ts, events)
                     at += ref.length
             else:
-                ref = _ByteRef(source, frame.number, payload_offset, length)
+                ref = _ByteRef(source, number, payload_offset, length)
                 self._segment(state, direction, half, start, data, ref, ts, events)
         if flags & TCP_FIN and half.fin_at == -1:
             half.fin_at = start + length

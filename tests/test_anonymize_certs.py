@@ -134,8 +134,9 @@ def test_same_key_same_tree_other_key_other_tree(pki: dict[str, bytes]) -> None:
     assert all(other.new[d] != first.new[d] for d in pki.values())
 
 
-def _tls_json(path: Path, anchors: Path) -> dict:
-    out = CliRunner().invoke(cli, ["tls", "--json", "--trust-anchors", str(anchors), str(path)])
+def _tls_json(path: Path, anchors: Path | None) -> dict:
+    extra = ["--trust-anchors", str(anchors)] if anchors else []
+    out = CliRunner().invoke(cli, ["tls", "--json", *extra, str(path)])
     return json.loads(out.output)["captures"][0]
 
 
@@ -222,3 +223,163 @@ def test_tls_corpus_certificates_reissued(tmp_path: Path) -> None:
     # subject words (the vendor's name also appears in its diagnostic frames: not ours)
     for word in (b"Smart Charging", b"Paderborn", b"Test-PKI"):
         assert word in CORPUS_TLS.read_bytes() and word not in blob
+
+
+def _plaintext_pnc(path: Path) -> list[str]:
+    """A plaintext capture of the corpus PnC session's V2G messages (decrypted there), so
+    the contract chain and the signed AuthorizationReq are in the clear."""
+    import random
+
+    from chargescope.analyzer.analysis import analyze
+    from chargescope.analyzer.capture.writer import PcapngWriter
+    from chargescope.analyzer.simulate.netbuild import Node, Wire, link_local_ipv6
+    from chargescope.dissectors import exi
+
+    messages = [m for m in analyze([CORPUS_TLS], keep_messages=True).messages
+                if m.protocol == "exi" and m.fields.get("schema") == "iso2"]
+    ev, evse = "02:00:00:00:00:01", "02:00:00:00:00:02"
+    wire = Wire(random.Random(1))
+    tcp = wire.tcp(Node(ev, link_local_ipv6(ev)), Node(evse, link_local_ipv6(evse)), 55119)
+    ts = tcp.connect(messages[0].ts_ns - 1_000_000)
+    names = []
+    for message in messages:
+        payload = exi.encode({"V2G_Message": message.fields["V2G_Message"]}, "iso2")
+        v2gtp = b"\x01\xfe\x80\x01" + len(payload).to_bytes(4, "big") + payload
+        ts = tcp.send(max(ts + 1000, message.ts_ns), v2gtp, message.name.endswith("Req"))
+        names.append(message.name)
+    tcp.close(ts + 1000)
+    with PcapngWriter(path) as writer:
+        interface = writer.add_interface(1)
+        for frame in wire.ordered():
+            writer.write(frame.data, frame.ts_ns, interface)
+    return names
+
+
+def _signed_ok(tree: dict, certificate: x509.Certificate) -> bool:
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric import utils
+
+    from chargescope.analyzer.anonymize.xmldsig import referenced, signature_of
+    from chargescope.dissectors import exi
+
+    signature = signature_of(tree)
+    info = signature["SignedInfo"]
+    for ref in info["Reference"]:
+        name, content = referenced(tree, ref["URI"])
+        digest = hashlib.sha256(exi.encode_fragment(name, content, "iso2")).digest()
+        if base64.b64encode(digest).decode() != ref["DigestValue"]:
+            return False
+    raw = base64.b64decode(signature["SignatureValue"]["value"])
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    try:
+        certificate.public_key().verify(utils.encode_dss_signature(r, s),
+                                        exi.encode_fragment("SignedInfo", info, "xmldsig"),
+                                        ec.ECDSA(hashes.SHA256()))
+    except Exception:  # noqa: BLE001 - InvalidSignature
+        return False
+    return True
+
+
+def _pnc_messages(path: Path) -> tuple[dict, x509.Certificate]:
+    import base64
+
+    from chargescope.analyzer.analysis import analyze
+
+    messages = analyze([path], keep_messages=True).messages
+    payment = next(m for m in messages if m.name == "PaymentDetailsReq")
+    chain = payment.fields["V2G_Message"]["Body"]["PaymentDetailsReq"][
+        "ContractSignatureCertChain"]
+    leaf = x509.load_der_x509_certificate(base64.b64decode(chain["Certificate"]))
+    auth = next(m for m in messages if m.name == "AuthorizationReq")
+    return {"V2G_Message": auth.fields["V2G_Message"]}, leaf
+
+
+@pytest.mark.skipif(not CORPUS_TLS.exists(), reason="corpus TLS capture not present")
+def test_xmldsig_signatures_made_again_with_the_new_contract_key(tmp_path: Path) -> None:
+    source = tmp_path / "pnc-plain.pcapng"
+    names = _plaintext_pnc(source)
+    assert "AuthorizationReq" in names and "PaymentDetailsReq" in names
+    tree, leaf = _pnc_messages(source)
+    assert _signed_ok(tree, leaf)  # the original verifies with the original contract key
+    report = anonymize_files([source], tmp_path / "out", Pseudonymizer(KEY))
+    assert report.signatures_resigned >= 1 and not report.certificates_marked
+    new_tree, new_leaf = _pnc_messages(tmp_path / "out" / source.name)
+    assert new_leaf.public_key() != leaf.public_key()
+    assert _signed_ok(new_tree, new_leaf)
+    assert not _signed_ok(new_tree, leaf) and not _signed_ok(tree, new_leaf)
+    # the PnC checks (signatures included) judge both alike: the original without its
+    # (unavailable) roots, the copy with the run's throwaway roots as anchors
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_bytes(report.anchors)
+    before = _tls_json(source, None)
+    after = _tls_json(tmp_path / "out" / source.name, anchors)
+    assert sorted(f["code"] for f in after["findings"]) == \
+        sorted(f["code"] for f in before["findings"])
+    assert not [f for f in after["findings"] if f["code"].startswith("pnc.signature")]
+
+
+def test_certificate_forms_in_text(pki: dict[str, bytes]) -> None:
+    """DER, base64 and PEM (real, CRLF or JSON-escaped line breaks) map to the re-issued
+    certificate in the same form; what is not a certificate gets the marker."""
+    import base64
+
+    from chargescope.analyzer.anonymize.run import (
+        _replaced_certificate,
+        certificate_ders,
+        certificate_marker,
+    )
+
+    reissuer = _reissue(pki)
+    leaf, sub = pki["leaf"], pki["sub"]
+    new_leaf, new_sub = reissuer.new[leaf], reissuer.new[sub]
+    assert _replaced_certificate(leaf, reissuer.new) == {leaf: new_leaf}
+    b64 = base64.b64encode(leaf)
+    assert _replaced_certificate(b64, reissuer.new) == {b64: base64.b64encode(new_leaf)}
+    pem = b"".join(x509.load_der_x509_certificate(d).public_bytes(serialization.Encoding.PEM)
+                   for d in (leaf, sub))
+    assert certificate_ders(pem) == [leaf, sub]
+    plan = _replaced_certificate(pem, reissuer.new)
+    expected = b"".join(x509.load_der_x509_certificate(d).public_bytes(
+        serialization.Encoding.PEM) for d in (new_leaf, new_sub))
+    for text, want in ((pem, expected),
+                       (pem.replace(b"\n", b"\r\n"), expected.replace(b"\n", b"\r\n")),
+                       (pem.replace(b"\n", b"\\n"), expected.replace(b"\n", b"\\n"))):
+        out = text
+        for old, new in sorted(plan.items(), key=lambda kv: -len(kv[0])):
+            out = out.replace(old, new)
+        assert out == want
+    junk = b"A" * 40
+    assert _replaced_certificate(junk, reissuer.new) == {junk: certificate_marker(junk)}
+
+
+def test_ocsp_data_names_the_reissued_certificate(tmp_path: Path) -> None:
+    """OCPP Authorize's iso15118CertificateHashData keeps naming the contract certificate
+    link A carries (serial, issuer name and key hashes of the re-issued chain)."""
+    import base64
+    import hashlib
+
+    from chargescope.analyzer.analysis import analyze
+
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    render(SCENARIOS["dc-pnc-happy"], source, seed=0)
+    anonymize_files(sorted(source.iterdir()), out, Pseudonymizer(KEY))
+    for directory in (source, out):
+        messages = analyze(sorted(p for p in directory.iterdir() if "link" in p.name),
+                           keep_messages=True).messages
+        payment = next(m for m in messages if m.name == "PaymentDetailsReq")
+        chain = payment.fields["V2G_Message"]["Body"]["PaymentDetailsReq"][
+            "ContractSignatureCertChain"]
+        leaf = x509.load_der_x509_certificate(base64.b64decode(chain["Certificate"]))
+        sub = x509.load_der_x509_certificate(base64.b64decode(
+            chain["SubCertificates"]["Certificate"][0]))
+        data = next(m.fields["payload"]["iso15118CertificateHashData"][0] for m in messages
+                    if m.protocol == "ocpp" and isinstance(m.fields.get("payload"), dict)
+                    and "iso15118CertificateHashData" in m.fields["payload"])
+        key_bits = sub.public_key().public_bytes(serialization.Encoding.X962,
+                                                 serialization.PublicFormat.UncompressedPoint)
+        assert data["serialNumber"] == format(leaf.serial_number, "x")
+        assert data["issuerNameHash"] == hashlib.sha256(leaf.issuer.public_bytes()).hexdigest()
+        assert data["issuerKeyHash"] == hashlib.sha256(key_bits).hexdigest()

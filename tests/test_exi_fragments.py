@@ -159,10 +159,15 @@ def test_fragment_errors(impl):
         impl.encode_fragment("AuthorizationReq", {"Bogus": 1}, g)
     assert err.value.kind == "exi.tree"
     width, elements = g.fragment
+    # SE(*) then nothing: the qname that must follow is cut off
     wildcard = int("10000000" + format(len(elements), f"0{width}b"), 2).to_bytes(2, "big")
     with pytest.raises(ExiError) as err:
         impl.decode_fragment(wildcard, g)
-    assert err.value.kind == "exi.unsupported" and err.value.bit_offset == 8
+    assert err.value.kind == "exi.truncated" and err.value.bit_offset == 16
+    undefined = int("10000000" + format(len(elements) + 2, f"0{width}b"), 2).to_bytes(2, "big")
+    with pytest.raises(ExiError) as err:
+        impl.decode_fragment(undefined, g)
+    assert err.value.kind == "exi.event_code" and err.value.bit_offset == 8
 
 
 @pytest.mark.parametrize("vector", VECTORS[::7])

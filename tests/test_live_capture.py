@@ -104,3 +104,40 @@ def test_ring_buffer_rotates_and_keeps_the_newest(frames: list, tmp_path: Path) 
             kept.extend(f.data for f in cap.frames())
     assert kept == [f.data for f in frames][-len(kept):]
     assert len(kept) < len(frames)
+
+
+TLS = (Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "pcaps"
+       / "dspace-group+dsV2Gshark" / "ISO-2_DC_PnC_TLS_Contract_DS5366_RiseV2G.pcapng")
+
+
+@pytest.mark.skipif(not TLS.exists(), reason="corpus TLS capture not present")
+def test_live_keylog_decrypts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`live --keylog`: TLS is decrypted with a key log file, as `analyze --keylog` does
+    (the capture's in-band key log datagrams are left out of the replay)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from chargescope.analyzer.pipeline import Pipeline
+    from chargescope.cli import cli
+
+    with open_capture(TLS) as cap:
+        frames = list(cap.frames())
+    in_band = {ref.frame for m in Pipeline().run(iter(frames))
+               if getattr(m, "protocol", "") == "tls-keylog" for ref in m.refs}
+    assert in_band
+    frames = [f for f in frames if f.number not in in_band]
+    keylog = tmp_path / "keys.log"
+    exported = CliRunner().invoke(cli, ["tls", "--export-keylog", str(keylog), str(TLS)])
+    assert exported.exit_code == 0 and keylog.read_text().strip(), exported.output
+    monkeypatch.setattr("scapy.sendrecv.AsyncSniffer", _fake_sniffer(frames))
+
+    def live(*extra: str) -> dict:
+        out = CliRunner().invoke(cli, ["live", "--iface", "fake0", "--backend", "scapy",
+                                       "--count", str(len(frames)), "--json", *extra])
+        return json.loads(out.stdout)
+
+    assert not [m for m in live()["messages"] if m["protocol"] == "exi"]
+    decrypted = [m["name"] for m in live("--keylog", str(keylog))["messages"]
+                 if m["protocol"] == "exi"]
+    assert "PaymentDetailsReq" in decrypted and "AuthorizationReq" in decrypted

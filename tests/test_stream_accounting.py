@@ -35,6 +35,9 @@ def play(dissector, items: list, close: str) -> list[int]:
     """Feed (direction, bytes) and ("gap", direction, n) items; returns bytes fed per side."""
     offsets, fed = [0, 0], [0, 0]
     for n, item in enumerate(items, 1):
+        if item[0] == "fin":  # a side closes mid-conversation (hostile: it may send more)
+            dissector.on_close(StreamClose(CONN, item[1], n, "fin"))
+            continue
         if item[0] == "gap":
             _, direction, length = item
             dissector.on_gap(StreamGap(CONN, direction, offsets[direction], length, n))
@@ -71,7 +74,8 @@ def conversation(units: st.SearchStrategy[bytes]) -> st.SearchStrategy[list]:
     piece = st.one_of(units, st.binary(max_size=40))
     chunk = st.tuples(st.integers(0, 1), st.lists(piece, max_size=3).map(b"".join))
     gap = st.tuples(st.just("gap"), st.integers(0, 1), st.integers(1, 50))
-    return st.lists(st.one_of(chunk, chunk, chunk, gap), max_size=12)
+    fin = st.tuples(st.just("fin"), st.integers(0, 1))
+    return st.lists(st.one_of(chunk, chunk, chunk, gap, fin), max_size=12)
 
 
 CLOSES = st.sampled_from(["fin", "rst0", "rst1", "end-of-capture"])

@@ -122,3 +122,16 @@ def test_a_lost_segment_is_reported_where_it_showed(impl: str, layer: str) -> No
     gaps = [p for p in problems if p.kind == kind]
     assert gaps and all(p.frame > lost for p in gaps)
     assert all(p.frame > 0 and p.source.endswith(name) for p in problems)
+
+
+def test_websocket_control_frame_problem_names_its_stream_offset() -> None:
+    """A close frame with a 1-byte payload: the problem points at the frame's stream offset
+    (not at the byte position inside the capture frame)."""
+    ws = LAYERS["websocket"][0]()
+    out = ws.on_data(_data(0, request(), 1))
+    out += ws.on_data(StreamData(CONN, 1, 0, response(), 2000,
+                                 (ByteRef("gaps.pcap", 2, 54, len(response())),)))
+    close = client_frame(b"\x03", opcode=0x8)
+    out += ws.on_data(_data(len(request()), close, 3))
+    (problem,) = [p for p in _problems(out) if p.kind == "websocket.close.malformed"]
+    assert (problem.frame, problem.offset, problem.where) == (3, len(request()), "stream")

@@ -223,3 +223,30 @@ def test_long_tables_fill_in_batches(demo_analysis, monkeypatch):
             assert findings.row_count == len(app.findings) > 1
 
     run(scenario())
+
+
+def test_loading_freezes_what_the_analysis_keeps_and_stops_after(demo_analysis):
+    """`chargescope tui` freezes survivors while loading (full GCs would stall the screen);
+    the hook is gone once loaded, and the hex pane has its frame index."""
+    import gc
+
+    from chargescope.tui.app import _freeze_survivors
+
+    paths, _analysis = demo_analysis
+
+    async def scenario():
+        app = ChargescopeApp(paths[:3], freeze_gc=True)
+        async with app.run_test(size=(140, 45)) as pilot:
+            for _ in range(200):
+                await pilot.pause(0.05)
+                if app.analysis is not None and len(app.frames._index) == 3:
+                    break
+            assert app.analysis is not None
+            assert _freeze_survivors not in gc.callbacks
+            assert gc.get_freeze_count() > 0
+            assert set(app.frames._index) == {str(p) for p in paths[:3]}
+
+    try:
+        run(scenario())
+    finally:
+        gc.unfreeze()  # give the rest of the test run its collector back

@@ -120,3 +120,17 @@ def test_quitting_stops_the_capture() -> None:
 
     asyncio.run(scenario())
     assert source._stopped.is_set()
+
+
+def test_frames_that_left_the_cache_come_from_the_written_file() -> None:
+    from chargescope.tui.data import FrameStore
+
+    with open_capture(CAPTURE) as cap:
+        frames = list(cap.frames())
+    store = FrameStore(capacity=8, window=2)
+    for frame in frames:
+        store.add("eth9", frame.number, frame.data)
+    assert store.get("eth9", 1) is None  # evicted, and no file to read it back from
+    store.read_from("eth9", str(CAPTURE))
+    assert store.get("eth9", 1) == frames[0].data
+    assert store.get("eth9", 50) == frames[49].data

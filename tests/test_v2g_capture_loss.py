@@ -41,7 +41,7 @@ def impl(request, monkeypatch) -> str:
 
 
 @pytest.mark.parametrize("to_secc", [False, True], ids=["response-lost", "request-lost"])
-@pytest.mark.parametrize("which", [8, 60])  # in the authorization loop, in the charging loop
+@pytest.mark.parametrize("which", [0, 1, 8, 60, -1])  # handshake, setup, auth, loop, stop
 def test_one_lost_segment_keeps_the_ladder_in_order(impl: str, to_secc: bool,
                                                     which: int) -> None:
     frames = demo_frames(CAPTURE)
@@ -49,14 +49,18 @@ def test_one_lost_segment_keeps_the_ladder_in_order(impl: str, to_secc: bool,
     lost = payload_frames(frames, SECC_PORT, to_secc)[which]
     report, messages = _analyse([f for f in frames if f.number != lost])
     (session,) = report.sessions
-    assert session.outcome.status == whole.sessions[0].outcome.status == "success"
+    assert whole.sessions[0].outcome.status == "success"
+    if which == -1 and not to_secc:  # SessionStopRes lost: no verdict on what was not seen
+        assert (session.outcome.status, session.outcome.code) == (
+            "incomplete", "v2g.response.not_captured")
+    else:
+        assert session.outcome.status == "success"
     stream = [m for m in messages if m.protocol != "sdp"]
     assert [m.ts_ns for m in stream] == sorted(m.ts_ns for m in stream)
     gaps = [p for m in stream for p in m.problems if p.kind == "v2gtp.stream.gap"]
     assert len(gaps) == 1
     assert gaps[0].frame > lost and gaps[0].source.endswith(CAPTURE)
     codes = _codes(report)
-    assert not codes & {"v2g.response.missing", "v2g.response.unsolicited"}
     assert ("v2g.request.not_captured" if to_secc else "v2g.response.not_captured") in codes
     assert codes - {"v2g.request.not_captured", "v2g.response.not_captured",
-                    "v2g.decode.problem"} == _codes(whole)
+                    "v2g.decode.problem"} == _codes(whole)  # no false sequence findings

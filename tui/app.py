@@ -67,7 +67,8 @@ class ChargescopeApp(App):
 
     def __init__(self, paths: list[Path], site: Path | None = None,
                  analysis: Analysis | None = None, live: FrameSource | None = None,
-                 live_interval_s: float = 1.0, freeze_gc: bool = False) -> None:
+                 live_interval_s: float = 1.0, keylog_files: tuple[Path, ...] = (),
+                 freeze_gc: bool = False) -> None:
         super().__init__()
         # Freeze what the analysis has built as it loads (`_freeze_survivors`): a full
         # garbage collection walks every tracked object and stops all threads (0.8 s at
@@ -79,6 +80,7 @@ class ChargescopeApp(App):
         self.live = live  # a capture to follow: sessions and messages appear as they come
         self.live_interval_s = live_interval_s
         self.live_done = False
+        self.keylog_files = keylog_files  # TLS key logs for the live capture
         self.site = site
         self.analysis: Analysis | None = analysis
         self.frames = data.FrameStore()
@@ -155,8 +157,10 @@ class ChargescopeApp(App):
         finally:
             if _freeze_survivors in gc.callbacks:
                 gc.callbacks.remove(_freeze_survivors)
-        index = data.MessageIndex(result)  # here, not on the screen's thread
-        self.call_from_thread(self._loaded, result, index)
+        # here, not on the screen's thread: the index and the first session's view
+        index = data.MessageIndex(result)
+        first = data.session_view(index, result.sessions[0]) if result.sessions else None
+        self.call_from_thread(self._loaded, result, index, first=first)
         if self.freeze_gc:
             gc.freeze()
         for source in result.sources:  # then the hex pane can seek to any frame
@@ -168,6 +172,7 @@ class ChargescopeApp(App):
         """Feed the live capture through the pipeline; redraw from snapshots of the
         analysis so far (`analyzer/live/incremental.py`), and from the final one."""
         from chargescope.analyzer.pipeline import Pipeline
+        from chargescope.analyzer.tls.sources import load_key_logs
 
         source = self.live
         assert source is not None
@@ -175,11 +180,15 @@ class ChargescopeApp(App):
         live = LiveAnalysis(source.iface, site)
 
         def show(analysis: Analysis) -> None:
-            self.call_from_thread(self._refreshed, analysis)
+            # the message index is built here, not on the screen's thread
+            self.call_from_thread(self._refreshed, analysis, data.MessageIndex(analysis))
 
         snapshots = Snapshotter(live, interval_s=self.live_interval_s, on_snapshot=show,
                                 keep_messages=True)
         source.on_idle = snapshots.poll
+        written = getattr(source, "write_path", None)
+        if written is not None and getattr(source, "ring_bytes", None) is None:
+            self.frames.read_from(source.iface, str(written))
 
         def stored(frames):
             for frame in frames:  # the hex pane has no file to read live frames back from
@@ -188,7 +197,8 @@ class ChargescopeApp(App):
 
         try:
             with source:
-                for item in Pipeline().run(stored(source.frames())):
+                keylog = load_key_logs(self.keylog_files)
+                for item in Pipeline(keylog=keylog).run(stored(source.frames())):
                     live.add(item)
                     snapshots.poll()
         except Exception as exc:  # a capture that fails must reach the user, not kill the app
@@ -197,20 +207,20 @@ class ChargescopeApp(App):
             return
         final = live.snapshot(keep_messages=True)
         self.live_done = True
-        self.call_from_thread(self._refreshed, final)
+        self.call_from_thread(self._refreshed, final, data.MessageIndex(final))
         ended = f"capture ended: {source.frames_seen} frames"
         if source.error:
             ended += f" ({source.error})"
         self.call_from_thread(self.notify, ended, timeout=10)
 
-    def _refreshed(self, analysis: Analysis) -> None:
+    def _refreshed(self, analysis: Analysis, index: data.MessageIndex | None = None) -> None:
         """A newer analysis of the live capture: the same view, more in it."""
         focused = self.focused
         tables = {name: self.query_one(name, DataTable)
                   for name in ("#session-table", "#finding-table", "#message-table")}
         rows = {name: table.cursor_row for name, table in tables.items()}
         first = self.analysis is None or not self.analysis.sessions
-        self._loaded(analysis, focus=first)
+        self._loaded(analysis, index, focus=first)
         if self.session_index and any(s.index == self.session_index for s in analysis.sessions):
             self.open_session(self.session_index, switch=False)
         for name, table in tables.items():
@@ -222,7 +232,7 @@ class ChargescopeApp(App):
         self.sub_title = f"{state}: {self.sub_title}"
 
     def _loaded(self, analysis: Analysis, index: data.MessageIndex | None = None,
-                focus: bool = True) -> None:
+                focus: bool = True, first: data.SessionView | None = None) -> None:
         self.analysis = analysis
         self.index = index or data.MessageIndex(analysis)
         self.query_one("#loading", ProgressBar).display = False
@@ -246,7 +256,7 @@ class ChargescopeApp(App):
                           f"{len(self.findings)} finding(s){listed}, "
                           f"{len(analysis.problems)} problem(s)")
         if analysis.sessions and focus:
-            self.open_session(analysis.sessions[0].index, switch=False)
+            self.open_session(analysis.sessions[0].index, switch=False, view=first)
         if focus:
             table.focus()
 
@@ -280,18 +290,22 @@ class ChargescopeApp(App):
         elif table_id == "finding-table":
             self.jump_to_finding(int(event.row_key.value))
 
-    def open_session(self, index: int, switch: bool = True) -> None:
+    def open_session(self, index: int, switch: bool = True,
+                     view: data.SessionView | None = None) -> None:
         assert self.analysis is not None
-        session = next(s for s in self.analysis.sessions if s.index == index)
-        self.session_index = index
         if self.index is None or self.index.analysis is not self.analysis:
             self.index = data.MessageIndex(self.analysis)
-        self.items = self.index.session(session)
+        if view is None or view.session.index != index:
+            session = next(s for s in self.analysis.sessions if s.index == index)
+            view = data.session_view(self.index, session)
+        session = view.session
+        self.session_index = index
+        self.items = view.items
         self.query_one("#session-title", Label).update(Text.assemble(
             (f"Session {index} ", "bold"),
             (session.verdict.upper(), VERDICT_STYLE[session.verdict]),
             f"  {session.verdict_reason}  ({len(self.items)} messages)"))
-        self.query_one("#lanes", Swimlanes).show(self.items)
+        self.query_one("#lanes", Swimlanes).show(self.items, view.marks)
         self.apply_filter(self.query_one("#filter", Input).value)
         self.plotted = False  # plots walk every message: drawn when their tab is shown
         if self.query_one(TabbedContent).active == "plots":

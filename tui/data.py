@@ -126,6 +126,20 @@ class MessageIndex:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """What the session screen shows, computed off the screen's thread when it can be."""
+
+    session: ChargingSession
+    items: list[tuple[int, Message]]  # (reference time, message), in time order
+    marks: list[tuple[int, bool]]  # (swimlane, is a failure) per item
+
+
+def session_view(index: MessageIndex, session: ChargingSession) -> SessionView:
+    items = index.session(session)
+    return SessionView(session, items, [(lane_of(m), is_failure(m)) for _ts, m in items])
+
+
 def session_messages(analysis: Analysis, session: ChargingSession) -> list[tuple[int, Message]]:
     """(reference time, message) of every message of the session's sources in its window."""
     return MessageIndex(analysis).session(session)
@@ -248,7 +262,13 @@ class FrameStore:
         self.capacity = capacity
         self.window = window
         self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._files: dict[str, str] = {}  # source name -> file holding its frames
         self._index: dict[str, tuple[array, array]] = {}
+
+    def read_from(self, source: str, path: str) -> None:
+        """Frames of `source` (a live interface) that left the cache are in `path` (the
+        file the capture writes, frame numbers alike)."""
+        self._files[source] = path
 
     def index(self, source: str) -> bool:
         """Note where each frame of `source` lies in the file; False when it cannot be."""
@@ -282,7 +302,7 @@ class FrameStore:
         from chargescope.analyzer.capture import NotACaptureError, open_capture
 
         try:
-            with open_capture(source) as capture:
+            with open_capture(self._files.get(source, source)) as capture:
                 for frame in capture.frames():
                     if frame.number >= number - self.window:
                         self._put((source, frame.number), frame.data)

@@ -30,9 +30,11 @@ class Swimlanes(Widget):
         self.marks: list[tuple[int, bool]] = []  # (lane, bad) per item, computed once
         self._grid: tuple[int, list[list[int]]] | None = None  # (width, lane x column state)
 
-    def show(self, items: list[tuple[int, Message]]) -> None:
+    def show(self, items: list[tuple[int, Message]],
+             marks: list[tuple[int, bool]] | None = None) -> None:
         self.items = items
-        self.marks = [(lane_of(m), is_failure(m)) for _ts, m in items]
+        self.marks = marks if marks is not None else [(lane_of(m), is_failure(m))
+                                                      for _ts, m in items]
         self._grid = None
         self.selected = -1
         self.refresh()

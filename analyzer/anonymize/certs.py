@@ -98,6 +98,7 @@ class CertificateReissuer:
     _keys: dict[bytes, PrivateKey] = field(default_factory=dict)  # original SPKI -> new key
     _key_ids: dict[bytes, bytes] = field(default_factory=dict)  # original key id -> new
     _made_roots: dict[bytes, PrivateKey] = field(default_factory=dict)  # issuer DER name -> key
+    _issuer_of: dict[bytes, bytes] = field(default_factory=dict)  # DER -> its issuer's DER
 
     def add(self, der: bytes) -> bool:
         """Take `der` if it is an X.509 certificate; False when it is not one."""
@@ -114,6 +115,35 @@ class CertificateReissuer:
         for der in list(self.originals):
             self._reissue(der, ())
         return self.new
+
+    def ocsp_replacements(self) -> dict[bytes, bytes]:
+        """Hex texts that name a re-issued certificate in OCSP request data (OCPP
+        iso15118CertificateHashData): serial number, issuer name hash and, where the
+        issuer is among the inputs, issuer key hash; old -> new, lower and upper case."""
+        out: dict[bytes, bytes] = {}
+
+        def pair(old: str, new: str) -> None:
+            if len(old) == len(new) and old != new:
+                out[old.encode()] = new.encode()
+                out[old.upper().encode()] = new.upper().encode()
+
+        for der, new_der in self.new.items():
+            old, new = self.originals[der], x509.load_der_x509_certificate(new_der)
+            pair(format(old.serial_number, "x"), format(new.serial_number, "x"))
+            for digest in (hashlib.sha256, hashlib.sha384, hashlib.sha512):
+                pair(digest(old.issuer.public_bytes()).hexdigest(),
+                     digest(new.issuer.public_bytes()).hexdigest())
+                issuer = self._issuer_of.get(der)
+                if issuer is not None and issuer in self.new:
+                    old_bits = _key_bits(self.originals[issuer].public_key())
+                    new_bits = _key_bits(x509.load_der_x509_certificate(
+                        self.new[issuer]).public_key())
+                    pair(digest(old_bits).hexdigest(), digest(new_bits).hexdigest())
+        return out
+
+    def key_for_der(self, der: bytes) -> PrivateKey:
+        """The new key of a certificate of the run (by its original DER)."""
+        return self._key_for(self.originals[der])
 
     def anchors_pem(self) -> bytes:
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.anchors)
@@ -149,6 +179,7 @@ class CertificateReissuer:
                 continue
             if self._reissue(issuer_der, path) is None:
                 raise NotReissuable("its issuer could not be re-issued")
+            self._issuer_of[der] = issuer_der
             return self._key_for(issuer), False
         if issuers:  # its issuer is here but did not sign it: keep it broken
             return _issuer_key_for(cert, self._seed(b"unrelated", der)), False

@@ -18,6 +18,7 @@ from chargescope.analyzer.anonymize.checksum import fix_checksums, l4_checksum_o
 from chargescope.analyzer.anonymize.pseudonym import Pseudonymizer
 from chargescope.analyzer.anonymize.streams import TcpStreams
 from chargescope.analyzer.anonymize.tls import looks_like_tls, scrub_tls
+from chargescope.analyzer.anonymize.xmldsig import Resigner
 from chargescope.analyzer.live.plc import nid_from_nmk
 from chargescope.analyzer.records import Frame
 
@@ -45,6 +46,7 @@ class FrameRewriter:
     streams: TcpStreams = field(default_factory=TcpStreams)
     ws_lost: int = 0
     certificates: dict[bytes, bytes] = field(default_factory=dict)  # DER -> re-issued DER
+    resigner: Resigner | None = None  # xmldsig signatures made again with the new keys
 
     def __post_init__(self) -> None:
         keys = sorted(self.plan, key=len, reverse=True)
@@ -148,7 +150,10 @@ class FrameRewriter:
         while pos + 8 <= len(out) and out[pos:pos + 2] == b"\x01\xfe":
             length = int.from_bytes(out[pos + 4:pos + 8], "big")
             end = min(pos + 8 + length, len(out))
-            out[pos + 8:end] = self._bits(bytes(out[pos + 8:end]))
+            body = self._bits(bytes(out[pos + 8:end]))
+            if self.resigner is not None and end == pos + 8 + length:
+                body = self.resigner.resign(body)
+            out[pos + 8:end] = body
             pos = end
         if pos < len(out):  # not V2GTP after all, or cut: search the rest as one unit
             out[pos:] = self._bits(bytes(out[pos:]))

@@ -17,18 +17,12 @@ from chargescope.analyzer.anonymize.pseudonym import CERT_MARKER, Pseudonymizer
 from chargescope.analyzer.anonymize.rewrite import FrameRewriter, bit_text
 from chargescope.analyzer.anonymize.streams import TcpStreams
 from chargescope.analyzer.anonymize.tls import looks_like_tls, tls_certificates
+from chargescope.analyzer.anonymize.xmldsig import Resigner
 from chargescope.analyzer.capture.reader import open_capture
 from chargescope.analyzer.capture.writer import PcapngWriter, PcapWriter
 
 # what `--keep` can leave untouched
 KEEP_CHOICES = ("mac", "ip", "ids", "auth", "keys", "certs", "tls")
-# what replacing a certificate by a marker (when it cannot be re-issued) necessarily
-# changes in an analysis: the PnC certificate checks cannot parse it, an xmldsig-signed
-# element that carries it no longer matches its digest, and its serial cannot be compared
-# across links
-CERTIFICATE_MARKER_CODES: frozenset[str] = frozenset({
-    "pnc.certificate.unparsable", "pnc.signature.digest_mismatch",
-    "xlink.pnc.certificate_hash_mismatch"})
 TEXT_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".log", ".txt", ".csv")
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
 BIT_MIN = 4  # identifiers shorter than this are not searched at bit offsets
@@ -43,6 +37,7 @@ class AnonymizeReport:
     certificates_reissued: int = 0
     certificates_marked: dict[str, str] = field(default_factory=dict)  # subject -> why
     anchors: bytes = b""  # PEM: the throwaway roots the re-issued chains end at
+    signatures_resigned: int = 0  # xmldsig signatures of V2G messages made again
 
 
 def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer,
@@ -53,15 +48,20 @@ def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer
     captures = [p for p in inputs if not p.name.lower().endswith(TEXT_SUFFIXES)]
     texts = [p for p in inputs if p.name.lower().endswith(TEXT_SUFFIXES)]
     ids = Identifiers()
-    ids.add_messages(analyze(captures, keep_messages=True).messages)
+    messages = analyze(captures, keep_messages=True).messages
+    ids.add_messages(messages)
     streams = TcpStreams()
     macs, v4, v6 = _first_pass(captures, streams)
     reissuer = CertificateReissuer(pseudo)
     if "certs" not in keep:
         _learn_certificates(reissuer, ids, streams)
         reissuer.reissue_all()
-    rewriter = FrameRewriter(pseudo, *_plan(pseudo, ids, macs, v4, v6, keep, reissuer.new),
-                             keep=keep, streams=streams, certificates=reissuer.new)
+    resigner = Resigner()
+    resigner.learn(messages, reissuer)
+    del messages
+    rewriter = FrameRewriter(pseudo, *_plan(pseudo, ids, macs, v4, v6, keep, reissuer),
+                             keep=keep, streams=streams, certificates=reissuer.new,
+                             resigner=resigner if resigner.signers else None)
     streams.rewrite(rewriter.transform)
     report = AnonymizeReport(identifiers=len(ids.texts) + len(ids.binaries) + len(ids.parties)
                             + len(ids.certificates))
@@ -69,6 +69,7 @@ def anonymize_files(inputs: Iterable[Path], out_dir: Path, pseudo: Pseudonymizer
     report.certificates_marked = {reissuer.originals[d].subject.rfc4514_string(): why
                                   for d, why in reissuer.failed.items()}
     report.anchors = reissuer.anchors_pem()
+    report.signatures_resigned = resigner.resigned
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in captures:
         target = out_dir / path.name
@@ -172,7 +173,7 @@ def _first_pass(paths: list[Path], streams: TcpStreams
 
 
 def _plan(pseudo: Pseudonymizer, ids: Identifiers, macs: set[bytes], v4: set[bytes],
-          v6: set[bytes], keep: frozenset[str], reissued: dict[bytes, bytes]
+          v6: set[bytes], keep: frozenset[str], reissued: CertificateReissuer
           ) -> tuple[dict[bytes, bytes], dict[str, str], dict[bytes, bytes]]:
     """Byte replacements, bit-offset replacements (EXI) and OCPI party replacements."""
     plan: dict[bytes, bytes] = {}
@@ -184,7 +185,10 @@ def _plan(pseudo: Pseudonymizer, ids: Identifiers, macs: set[bytes], v4: set[byt
                 raw.decode("latin-1")).encode("latin-1")
     if "certs" not in keep:
         for raw in ids.certificates:
-            plan.update(_replaced_certificate(raw, reissued))
+            plan.update(_replaced_certificate(raw, reissued.new))
+        # OCSP data naming a re-issued certificate names its twin (over the generic
+        # pseudonym a serialNumber text got above: it stays hex)
+        plan.update(reissued.ocsp_replacements())
     if "mac" not in keep:
         for raw in macs | {r for r in ids.binaries if len(r) == 6}:
             new = pseudo.mac(raw)

@@ -80,6 +80,7 @@ class _Session:
     stage: str = "handshake"
     charged: bool = False
     stop_ok: bool = False
+    stop_unseen: bool = False  # SessionStopReq sent, its answer lost by the capture
     paused: bool = False
     ended: str = ""  # "fin", "rst", "end-of-capture"
     once: set[str] = field(default_factory=set)
@@ -223,8 +224,10 @@ class V2GAnalyser:
     def _close(self, conn: _Conn, reason: str, msg: Message | None) -> None:
         sess = conn.session
         ts = msg.ts_ns if msg else (sess.messages[-1].ts_ns if sess.messages else 0)
+        stop_lost = False  # SessionStopReq sent, its answer lost by the capture
         if conn.outstanding is not None:
             req = conn.outstanding
+            stop_lost = bool(conn.lost & TO_EV) and base_name(req.name) == "SessionStop"
             if conn.lost & TO_EV:
                 self._finding(sess, "v2g.response.not_captured",
                               f"{req.name}: its response is in bytes the capture lost", req)
@@ -237,6 +240,10 @@ class V2GAnalyser:
         self._end_run(conn, ts)
         self._flush_slow(conn)
         conn.closed = True
+        if stop_lost:
+            sess.ended = reason  # the EV asked to stop: no judgement on an answer not seen
+            sess.stop_unseen = True
+            return
         if conn.stop_ok:
             # SessionStop was acknowledged on this connection (terminate or pause): whatever
             # happens to the TCP connection afterwards is the normal end of it
@@ -388,6 +395,9 @@ class V2GAnalyser:
                 self._finding(sess, "v2g.request.not_captured",
                               f"{msg.name}: its request is in bytes the capture lost", msg,
                               key=f"not_captured.{base}")
+                if req is None:  # where that request left the connection (body unknown)
+                    conn.state = states.state_of(base, {})
+                    sess.stage = STAGES.get(base, base)
             else:
                 self._finding(sess, "v2g.response.unsolicited",
                               f"{msg.name} without an outstanding {base}Req"
@@ -630,7 +640,7 @@ class V2GAnalyser:
             end_ns=s.messages[-1].ts_ns, messages=tuple(s.messages),
             exchanges=tuple(s.exchanges), findings=findings,
             outcome=judge(findings, s.exchanges, Ending(s.stage, s.stop_ok, s.paused, s.charged,
-                                                        s.ended)))
+                                                        s.ended, s.stop_unseen)))
 
 
 def _stops(power_delivery: dict) -> bool:

@@ -65,6 +65,7 @@ class Ending:
     paused: bool  # ... with ChargingSession=Pause, not resumed
     charged: bool  # the charging loop was reached
     ended: str  # "fin", "rst", "end-of-capture" or "" (still open)
+    stop_unseen: bool = False  # SessionStop sent, its answer lost by the capture
 
 
 def judge(findings: Sequence[Finding], exchanges: Sequence[Exchange], s: Ending) -> Outcome:
@@ -82,6 +83,9 @@ def judge(findings: Sequence[Finding], exchanges: Sequence[Exchange], s: Ending)
             how += " (the EVSE asked to stop)"
         return Outcome("success", "session stop", f"SessionStop acknowledged {how}", "",
                        s.charged)
+    if s.stop_unseen and not unrecovered:
+        return Outcome("incomplete", s.stage, "SessionStop sent; the capture lost its answer",
+                       "v2g.response.not_captured", s.charged)
     if decisive:
         # The cause is the first error the session never recovered from: after it, no
         # exchange of another stage was answered OK (SessionStop aside). An EV that ignores

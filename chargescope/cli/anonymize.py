@@ -49,8 +49,9 @@ def command(paths, out_dir, key, map_file, anchors_file, keep, as_json):
     ids, OCPP idTag / idToken / charge point id, OCPI token uids / party ids / session
     ids, Authorization headers, NMK and NID. Certificates are re-issued under a throwaway
     CA tree made for the run (same structure, key types, validity and extensions;
-    subjects pseudonymised like everything else); one that cannot be is replaced by a
-    marker.
+    subjects pseudonymised like everything else), and the xmldsig signatures of V2G
+    messages made again with the new keys; a certificate that cannot be re-issued is
+    replaced by a marker.
     """
     if out_dir is None:
         if len(paths) < 2:
@@ -83,7 +84,8 @@ def command(paths, out_dir, key, map_file, anchors_file, keep, as_json):
         emit_json({"written": report.written, "frames": report.frames,
                    "identifiers": report.identifiers,
                    "certificates_reissued": report.certificates_reissued,
-                   "certificates_marked": len(report.certificates_marked)})
+                   "certificates_marked": len(report.certificates_marked),
+                   "signatures_resigned": report.signatures_resigned})
     else:
         for path in report.written:
             click.echo(str(path))

@@ -23,6 +23,7 @@ from chargescope.analyzer.live.socketcan import open_live_capture
 from chargescope.analyzer.pipeline import Pipeline
 from chargescope.analyzer.records import Message, Problem, Severity
 from chargescope.analyzer.report import render_json, render_text
+from chargescope.analyzer.tls.sources import load_key_logs
 from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag, emit_json
 
 
@@ -46,6 +47,9 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
               show_default=True,
               help="Capture engine: dumpcap (Wireshark's, from the tshark package; "
                    "pcapng through a pipe) or scapy; auto takes dumpcap when installed.")
+@click.option("--keylog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              multiple=True, help="TLS key log file (NSS format) to decrypt with; may repeat "
+                                  "(key log lines sent in-band are used anyway).")
 @click.option("--filter", "bpf", help="BPF capture filter (e.g. 'not port 22').")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True),
@@ -65,12 +69,17 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
 @click.option("--json", "as_json", is_flag=True,
               help="At the end, one JSON document (messages, and the analysis with "
                    "--analyze) instead of running text.")
-def command(iface, write_path, ring_size, ring_files, run_analysis, update, backend, bpf, count,
+def command(iface, write_path, ring_size, ring_files, run_analysis, update, backend, keylog,
+            bpf, count,
             duration, idle, site, plc_join, nmk, sniffer, modem, as_json):
     """Capture on IFACE and decode as frames arrive: one line per message (SLAC, SDP,
-    V2G, OCPP, OCPI; CHAdeMO on a SocketCAN interface such as can0) while capturing; Ctrl-C, --count, --duration or --idle ends it.
-    With --analyze the sessions and findings follow, exactly as `chargescope analyze`
-    of the written file would give them. Exit status: 0 done, 1 error findings, 2 the
+    V2G, OCPP, OCPI; CHAdeMO on a SocketCAN interface such as can0) while capturing;
+    Ctrl-C, --count, --duration or --idle ends it. With --analyze, "live:" lines name
+    sessions and findings as they appear (a finding once two looks --update seconds
+    apart agree, withdrawn if later messages resolve it) and, at the end, the report
+    follows exactly as `chargescope analyze` of the written file gives it. The capture
+    engine is dumpcap when installed (else scapy). Exit status: 0 done, 1 error
+    findings, 2 the
     interface cannot be captured on."""
     try:
         site_map = SiteMap.load(site) if site else None
@@ -109,7 +118,7 @@ def command(iface, write_path, ring_size, ring_files, run_analysis, update, back
     previous = signal.signal(signal.SIGINT, lambda _sig, _frame: capture.stop())
     try:
         with capture:
-            for item in Pipeline().run(capture.frames()):
+            for item in Pipeline(keylog=load_key_logs(keylog)).run(capture.frames()):
                 on_item(item)
                 live.add(item)
                 if snapshots is not None:

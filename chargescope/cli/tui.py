@@ -22,8 +22,11 @@ from chargescope.cli.common import EXIT_BAD_INPUT, SOURCE_SUFFIXES, diag, expand
 @click.option("--backend", type=click.Choice(["auto", "dumpcap", "scapy"]), default="auto",
               show_default=True, help="With --live: the capture engine (as `live`).")
 @click.option("--filter", "bpf", help="With --live: BPF capture filter.")
+@click.option("--keylog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              multiple=True, help="With --live: TLS key log file (NSS format); may repeat.")
 def command(captures: tuple[Path, ...], site: Path | None, iface: str | None,
-            write_path: Path | None, backend: str, bpf: str | None) -> None:
+            write_path: Path | None, backend: str, bpf: str | None,
+            keylog: tuple[Path, ...]) -> None:
     """Open captures (and logs, HAR files, directories) in the interactive interface.
 
     With --live IFACE the interface is captured and analysed as frames arrive.
@@ -36,12 +39,17 @@ def command(captures: tuple[Path, ...], site: Path | None, iface: str | None,
     from chargescope.tui.app import ChargescopeApp
 
     if iface:
-        from chargescope.analyzer.live import LiveCapture
+        from chargescope.analyzer.live.socketcan import open_live_capture
 
         if captures:
             raise click.UsageError("give captures or --live IFACE, not both")
-        capture = LiveCapture(iface, write=write_path, bpf=bpf, backend=backend)
-        ChargescopeApp([write_path] if write_path else [], site, live=capture).run()
+        try:  # SocketCAN for a CAN interface, as `live` does
+            capture = open_live_capture(iface, write=write_path, bpf=bpf, backend=backend)
+        except ValueError as exc:
+            diag(f"chargescope tui: {exc}")
+            sys.exit(EXIT_BAD_INPUT)
+        ChargescopeApp([write_path] if write_path else [], site, live=capture,
+                       keylog_files=keylog).run()
         return
     if not captures:
         raise click.UsageError("give capture files (or --live IFACE)")

@@ -44,8 +44,13 @@ JSON form beyond DESIGN.md "EXI decoded form" (strict=false second-level events)
     (a nil simple-typed element is {"xsi:nil": true}); characters in element-only content are
     "value" in the element's object (re-encoded right after the attributes). A qname declared
     with several types decodes as a fragment root through the relaxed element fragment
-    grammar: always an object, text under "value". xsi:type, undeclared elements/attributes
-    and wildcard content still raise ExiError(kind="exi.unsupported").
+    grammar: always an object, text under "value". Undeclared and wildcard content (SE(*),
+    SE(uri:*), AT(*): xmldsig KeyInfo/Object/Transform/SignatureProperty content, undeclared
+    strict=false content) decodes under Clark keys "{uri}local" (plain local without a
+    namespace): elements as lists of objects (attributes as strings, text as "value", a
+    global element of the schema in its usual form), attributes as strings; encode() and
+    encode_fragment() refuse such keys (ExiError kind "exi.tree") for now. xsi:type on a
+    declared element still raises ExiError(kind="exi.unsupported").
 
 EXI options (those of the V2G reference codec, see corpus/exi-reference/README.md): header
 0x80 without cookie or options (a "$EXI" cookie is accepted on input), bit-packed,

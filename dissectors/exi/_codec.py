@@ -32,11 +32,16 @@ from .tables import (
     DT_STR,
     DT_UINT,
     EE,
+    S2_AT,
     S2_CH,
     S2_EE,
     S2_NIL,
+    S2_SE,
     SE,
+    SEW,
     SIMPLE,
+    XS_NS,
+    XSI_NS,
     Grammar,
     expected_events,
 )
@@ -52,7 +57,7 @@ COOKIE = b"$EXI"
 # decoding
 # ---------------------------------------------------------------------------------------------
 class _Reader:
-    __slots__ = ("data", "pos", "nbits", "max_depth", "max_string")
+    __slots__ = ("data", "pos", "nbits", "max_depth", "max_string", "strings")
 
     def __init__(self, data: bytes, max_depth: int = MAX_DEPTH,
                  max_string: int = MAX_STRING) -> None:
@@ -61,6 +66,7 @@ class _Reader:
         self.nbits = len(data) * 8
         self.max_depth = max_depth  # Limits.exi_depth
         self.max_string = max_string  # Limits.exi_string: characters, or bytes of a binary
+        self.strings: _Strings | None = None  # made when the stream first names a qname
 
     def bits(self, n: int) -> int:
         pos = self.pos
@@ -155,7 +161,7 @@ def _second_level(r: _Reader, g: Grammar, state: int, start: int) -> int:
     unsupported."""
     second = g.second[state]
     code = r.bits(second[0])
-    for event in (S2_EE, S2_CH, S2_NIL):
+    for event in (S2_EE, S2_CH, S2_NIL, S2_SE, S2_AT):
         if code == second[event]:
             return event
     events = g.states[state][2]
@@ -197,23 +203,29 @@ def _empty_value(g: Grammar, prods: tuple, start: int):
 
 
 def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name: str,
-             is_list: bool, depth: int, spans: dict | None = None, path: tuple = ()) -> None:
+             is_list: bool, depth: int, spans: dict | None = None, path: tuple = (),
+             node: dict | None = None) -> None:
     """Decode one element's content into parent[name] (appended when is_list).
 
     With `spans` (slow "with positions" decoding only), records the bit span of every child
     element, attribute and complex value under its tree path (`path` is this element's).
+    With `node`, goes on filling that object (an undeclared element cast to xsd:anyType).
     """
     if depth > r.max_depth:
         raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
                        f"of {r.max_depth}", r.pos)
     states = g.states
     datatypes = g.datatypes
-    node: dict = {}
-    if shape == COMPLEX:
+    if node is not None:
+        shape = COMPLEX
+    elif shape == COMPLEX:
+        node = {}
         if is_list:
             parent.setdefault(name, []).append(node)
         else:
             parent[name] = node
+    else:
+        node = {}
     value = None
     try:
         while True:
@@ -231,6 +243,10 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
                         if shape == COMPLEX and value is not None:
                             node["value"] = value
                     break
+                if event == S2_SE or event == S2_AT:
+                    wildcard(r, g, event, None, node, depth)
+                    state = _after_characters(states, state) if event == S2_SE else state
+                    continue
                 if event == S2_NIL:
                     nil = r.bits(1) == 1
                     if shape == COMPLEX:
@@ -275,9 +291,9 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
                 state = prod[3]
             elif kind == EE:
                 break
-            else:
-                raise ExiError("exi.unsupported", "wildcard element content is not supported",
-                               start, state, expected_events(states, state))
+            else:  # SE(*) / SE(uri:*) / AT(*) of a wildcard or the ur-type
+                wildcard(r, g, SEW if kind == SEW else S2_AT, prod[1], node, depth)
+                state = prod[2]
     except ExiError as exc:
         if exc.state is None:
             exc.state = state
@@ -285,10 +301,174 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
         exc.path.insert(0, name)
         raise
     if shape == SIMPLE:
+        if node:  # undeclared content in a simple-typed element: an object after all
+            value = node if value is None else {**node, "value": value}
         if is_list:
             parent.setdefault(name, []).append(value)
         else:
             parent[name] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# undeclared and wildcard content: qnames from the string table, built-in element grammars
+# ---------------------------------------------------------------------------------------------
+class _Strings:
+    """The stream's uri and local-name partitions (EXI 1.0 §7.3.1): the schema's initial
+    entries, plus the names the stream introduces (in order)."""
+
+    __slots__ = ("uris", "names", "learned")
+
+    def __init__(self, g: Grammar) -> None:
+        self.uris = [uri for uri, _ in g.strings]
+        self.names = [list(names) for _, names in g.strings]
+        # productions the built-in grammar of an undeclared element has learned (EXIficient
+        # learns the AT(xsi:type) it writes through AT(*) even with the profile's limits),
+        # by Clark name: they widen that element's first-level event codes
+        self.learned: dict[str, int] = {}
+
+    def read_uri(self, r: _Reader) -> int:
+        start = r.pos
+        count = len(self.uris)
+        code = r.bits(count.bit_length())  # ceil(log2(count + 1)) bits
+        if code == 0:  # miss: the uri as a string, then added
+            self.uris.append(_chars(r, r.uint(), start))
+            self.names.append([])
+            return count
+        if code > count:
+            raise ExiError("exi.value", f"uri id {code - 1} of {count}", start)
+        return code - 1
+
+    def read_local(self, r: _Reader, uri: int) -> str:
+        start = r.pos
+        names = self.names[uri]
+        length = r.uint()
+        if length:  # miss: length + 1, the characters, then added
+            name = _chars(r, length - 1, start)
+            names.append(name)
+            return name
+        if not names:
+            raise ExiError("exi.value", "local-name hit in an empty partition", start)
+        index = r.bits((len(names) - 1).bit_length())
+        if index >= len(names):
+            raise ExiError("exi.value", f"local-name id {index} of {len(names)}", start)
+        return names[index]
+
+
+def _chars(r: _Reader, length: int, start: int) -> str:
+    if length > r.max_string or length * 8 > r.nbits - r.pos:
+        raise ExiError("exi.value", f"name of {length} characters exceeds the bits left or "
+                       "the exi-string cap", start)
+    out = []
+    for _ in range(length):
+        point = r.uint()
+        if point > 0x10FFFF:
+            raise ExiError("exi.value", f"code point {point:#x} out of range", start)
+        out.append(chr(point))
+    return "".join(out)
+
+
+def clark(uri: str, local: str) -> str:
+    """JSON key of an undeclared or wildcard element / attribute: {uri}local (local alone
+    without a namespace)."""
+    return f"{{{uri}}}{local}" if uri else local
+
+
+def wildcard(r: _Reader, g: Grammar, event: int, uri: str | None, node: dict,
+             depth: int) -> None:
+    """SE(*) / SE(uri:*) (event SEW or S2_SE) or AT(*) (S2_AT) into node: elements under
+    their Clark key as a list, attributes as strings (untyped: no global attributes in the
+    V2G schemas)."""
+    strings = r.strings
+    if strings is None:
+        strings = r.strings = _Strings(g)
+    if uri is None:
+        uri_id = strings.read_uri(r)
+    elif uri in strings.uris:
+        uri_id = strings.uris.index(uri)
+    else:
+        raise ExiError("exi.unsupported", f"wildcard namespace {uri} not in the string table",
+                       r.pos)
+    local = strings.read_local(r, uri_id)
+    uri = strings.uris[uri_id]
+    if event == S2_AT:
+        node[clark(uri, local)] = _value(r, (DT_STR,))
+        return
+    element_of(r, g, uri, local, node, depth + 1)
+
+
+def wildcard_at(data: bytes, pos: int, strings: _Strings | None, g: Grammar, event: int,
+                uri: str | None, node: dict, depth: int, max_depth: int,
+                max_string: int) -> tuple[int, _Strings | None]:
+    """`wildcard` for the Cython decoder: from bit `pos` of `data`, with the stream's string
+    table so far; returns the new position and the table."""
+    r = _Reader(data, max_depth, max_string)
+    r.pos = pos
+    r.strings = strings
+    try:
+        wildcard(r, g, event, uri, node, depth)
+    finally:
+        strings = r.strings
+    return r.pos, strings
+
+
+def element_of(r: _Reader, g: Grammar, uri: str, local: str, parent: dict, depth: int) -> None:
+    """An element named by SE(*): a global element's grammar, else the built-in element
+    grammar without learning (the EXI profile options of the V2G codec)."""
+    key = clark(uri, local)
+    declared = g.globals.get((uri, local))
+    if declared is not None:
+        _element(r, g, declared[0], declared[1], parent, key, True, depth)
+        return
+    if depth > r.max_depth:
+        raise ExiError("limit.exi.depth", f"elements nested deeper than the exi-depth cap "
+                       f"of {r.max_depth}", r.pos)
+    node: dict = {}
+    parent.setdefault(key, []).append(node)
+    strings = r.strings
+    delegated = False
+    try:
+        content = False
+        while True:
+            start = r.pos
+            if not content:  # StartTagContent: learned productions, then on the second
+                learned = strings.learned.get(key, 0)  # level EE, AT(*), SE(*), CH
+                if learned and r.bits(learned.bit_length()) < learned:
+                    raise ExiError("exi.unsupported", "a learned built-in grammar production",
+                                   start)
+                event = r.bits(2)
+            else:  # ElementContent: EE, then SE(*) and CH on the second level
+                event = 0 if r.bits(1) == 0 else 2 + r.bits(1)
+            if event == 0:
+                return
+            if event == 1:
+                strings.learned[key] = strings.learned.get(key, 0) + 1
+                uri_id = strings.read_uri(r)
+                name = strings.read_local(r, uri_id)
+                at_uri = strings.uris[uri_id]
+                if (at_uri, name) == (XSI_NS, "type"):
+                    type_uri_id = strings.read_uri(r)
+                    type_uri = strings.uris[type_uri_id]
+                    type_name = strings.read_local(r, type_uri_id)
+                    if (type_uri, type_name) != (XS_NS, "anyType"):
+                        raise ExiError("exi.unsupported", f"xsi:type {clark(type_uri, type_name)}"
+                                       " on an undeclared element", start)
+                    # the EXI profile's cast: the rest is the ur-type grammar
+                    delegated = True
+                    _element(r, g, g.urtype[0], COMPLEX, parent, key, True, depth, node=node)
+                    return
+                node[clark(at_uri, name)] = _value(r, (DT_STR,))
+            elif event == 2:
+                uri_id = strings.read_uri(r)
+                element_of(r, g, strings.uris[uri_id], strings.read_local(r, uri_id), node,
+                           depth + 1)
+                content = True
+            else:
+                node["value"] = node.get("value", "") + _value(r, (DT_STR,))
+                content = True
+    except ExiError as exc:
+        if not delegated:
+            exc.path.insert(0, key)
+        raise
 
 
 def _header(r: _Reader) -> None:
@@ -349,10 +529,13 @@ def decode_fragment(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
         while True:
             start = r.pos
             code = r.bits(width)
+            if code == count:  # SE(*)
+                wildcard(r, g, SEW, None, tree, -1)
+                continue
             if code >= count:
                 if code == count + 1:
                     break  # ED
-                raise ExiError("exi.unsupported" if code == count else "exi.event_code",
+                raise ExiError("exi.event_code",
                                f"fragment event code {code} is not a declared element",
                                start, None, tuple(f"SE({x[0]})" for x in elements)
                                + ("SE(*)", "ED"))

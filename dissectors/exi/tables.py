@@ -17,6 +17,8 @@ DT_BIN_HEX, DT_BIN_B64, DT_BOOL, DT_INT, DT_UINT, DT_NBIT, DT_STR, DT_ENUM = ran
 # the second-level events the codec knows, in the order of Grammar.second's codes
 SECOND_LEVEL = ("EE", "CH(untyped)", "AT(xsi:type)", "AT(xsi:nil)", "AT(*)", "SE(*)")
 S2_WIDTH, S2_EE, S2_CH, S2_TYPE, S2_NIL, S2_AT, S2_SE = range(7)
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XS_NS = "http://www.w3.org/2001/XMLSchema"
 
 # short name -> namespace of the message set's root schema
 SCHEMAS: dict[str, str] = {
@@ -51,6 +53,9 @@ class Grammar:
     fragment: tuple  # (width, ((element name, state, shape, uri), ...)), EXI 1.0 §8.5.2
     fragment_index: dict  # element name and "{uri}name" -> index in fragment elements
     empty: dict  # start state -> TypeEmpty state (xsi:nil="true")
+    urtype: tuple  # (state 0, state 1) of xsd:anyType (undeclared elements, EXI profile)
+    strings: tuple  # initial string table: ((uri, (local names...)), ...)
+    globals: dict  # (uri, local) of a global element -> (state, shape), for SE(*)
 
 
 def schema_name(schema: str) -> str:
@@ -77,7 +82,9 @@ def grammar(schema: str) -> Grammar:
         # the Clark form picks another)
         fragment_index.setdefault(local, i)
     return Grammar(name, module.NAMESPACE, module.DATATYPES, module.STATES, module.DOCUMENT,
-                   roots, second, module.FRAGMENT, fragment_index, module.EMPTY)
+                   roots, second, module.FRAGMENT, fragment_index, module.EMPTY,
+                   module.URTYPE, module.STRINGS,
+                   {(r[3], r[0]): (r[1], r[2]) for r in module.DOCUMENT[1]})
 
 
 def describe(prod: tuple) -> str:

@@ -146,6 +146,11 @@ class HttpStream:
         out: list[Message] = []
         d.ts_ns = event.ts_ns
         d.add_refs(event.offset, event.refs)
+        if self._closed[event.direction]:  # bytes beyond this side's FIN (hostile TCP)
+            if not d.skipped:
+                d.skipped_at = event.offset
+            d.skipped += len(event.data)
+            return self._report_skipped(d, "sent after this side closed")
         data = event.data
         if d.next_offset is not None and event.offset > d.next_offset:
             # the reassembler should have sent a StreamGap; treat the hole as one
@@ -193,6 +198,10 @@ class HttpStream:
                 d.skipped += len(d.scan)
                 d.scan.clear()
             out += self._report_skipped(d, "")
+            # everything this side sent is reported: nothing more is parsed from it
+            d.raw, d.partial, d.h11 = bytearray(), None, None
+            if d.mode == SYNC:
+                d.mode = RESYNC
         return out
 
     # -- feeding -----------------------------------------------------------------------

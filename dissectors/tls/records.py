@@ -30,6 +30,7 @@ class Record:
     offset: int  # stream offset of the record header
     ts_ns: int
     refs: tuple[ByteRef, ...]  # frame bytes of the fragment (header excluded)
+    frame: int = 0  # the frame of the header: where problems of an empty record point
 
 
 def header_ok(data: bytes | bytearray, pos: int = 0) -> bool:

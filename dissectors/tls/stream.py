@@ -91,7 +91,7 @@ class _Side:
         self.plain_offset = 0
         self.undecrypted = 0
         self.undecrypted_bytes = 0
-        self.undecrypted_at: tuple[int, tuple[ByteRef, ...]] | None = None  # first one's
+        self.undecrypted_at: tuple[int, int] | None = None  # the first one's offset, frame
         self.skipped = 0
         self.app_secret = b""  # TLS 1.3: current application traffic secret (KeyUpdate)
         # TLS 1.2: (client random, server random, encrypt-then-MAC) of the handshake whose
@@ -107,7 +107,7 @@ class _Side:
         self.undecrypted += 1
         self.undecrypted_bytes += len(rec.fragment)
         if self.undecrypted_at is None:
-            self.undecrypted_at = (rec.offset, rec.refs)
+            self.undecrypted_at = (rec.offset, rec.frame)
 
     def consume(self, n: int) -> None:
         del self.buf[:n]
@@ -204,12 +204,13 @@ class TlsStream:
             side = self.sides[direction]
             if side.buf:  # the stream ended inside a record: report it, never drop it
                 self._books.undecodable[direction] += len(side.buf)
+                refs = side.refs(side.start, side.start + len(side.buf))
                 out.append(self._tls_message(direction, "Record", event.ts_ns,
-                                             {"length": len(side.buf)},
-                                             side.refs(side.start, side.start + len(side.buf)),
+                                             {"length": len(side.buf)}, refs,
                                              self._problem("tls.record.truncated",
                                                            f"{len(side.buf)} bytes of an "
-                                                           "unfinished record", side.start)))
+                                                           "unfinished record", side.start,
+                                                           refs)))
                 side.consume(len(side.buf))
         self._drain(out)
         if event.reason == "fin" and event.direction >= 0:
@@ -279,9 +280,10 @@ class TlsStream:
         if len(buf) < rl.HEADER_LEN + length:
             return None
         start = side.start
+        head = side.refs(start, start + 1)
         rec = rl.Record(event.direction, buf[0], int.from_bytes(buf[1:3], "big"),
                         bytes(buf[5:5 + length]), start, event.ts_ns,
-                        side.refs(start + 5, start + 5 + length))
+                        side.refs(start + 5, start + 5 + length), head[0].frame if head else 0)
         side.consume(rl.HEADER_LEN + length)
         return rec
 
@@ -321,7 +323,7 @@ class TlsStream:
                                              "tls.pending.overflow",
                                              f"{dropped} protected records dropped while "
                                              f"waiting for a key (limit {self.max_pending} B)",
-                                             rec.offset, rec.refs)))
+                                             rec.offset, rec.refs, rec.frame)))
 
     def _drain(self, out: list[Message]) -> None:
         """Process waiting records whose keys are now known (capture order kept)."""
@@ -352,7 +354,7 @@ class TlsStream:
             if side.undecrypted:
                 kind = ("tls.cipher.unsupported" if self.suite_code >= 0
                         and self.suite_code not in DECRYPTABLE else "tls.keys.missing")
-                offset, refs = side.undecrypted_at or (0, ())
+                offset, frame = side.undecrypted_at or (0, 0)
                 out.append(self._tls_message(
                     direction, "EncryptedData", event.ts_ns,
                     {"records": side.undecrypted, "bytes": side.undecrypted_bytes,
@@ -361,7 +363,7 @@ class TlsStream:
                                   f"({side.undecrypted_bytes} bytes) not decrypted"
                                   + ("" if self.client_random else
                                      " (the handshake is not in the capture)"), offset,
-                                  refs)))
+                                  frame=frame)))
                 side.undecrypted = side.undecrypted_bytes = 0
                 side.undecrypted_at = None
 
@@ -421,7 +423,7 @@ class TlsStream:
                 out.append(self._tls_message(rec.direction, "EncryptedRecord", rec.ts_ns,
                                              {"length": len(rec.fragment)}, rec.refs,
                                              self._problem("tls.record.decrypt_failed",
-                                                           str(exc), rec.offset, rec.refs)))
+                                                           str(exc), rec.offset, rec.refs, rec.frame)))
                 return
             ctype, plain, start = retried
         refs = rl.slice_refs(rec.refs, start, len(plain))
@@ -468,7 +470,7 @@ class TlsStream:
                 problem = None
             except HandshakeError as exc:
                 fields, problem = {"length": len(data)}, self._problem(
-                    "tls.handshake.malformed", exc.detail, rec.offset, refs)
+                    "tls.handshake.malformed", exc.detail, rec.offset, refs, rec.frame)
             out.append(self._tls_message(direction, "Alert", rec.ts_ns, fields, refs, problem))
         elif ctype == rl.APPLICATION_DATA:
             self._application_data(rec, data, refs, out)
@@ -496,7 +498,7 @@ class TlsStream:
                 fields = {"length": length}
                 problem = self._problem("tls.handshake.malformed",
                                         f"{name}: {exc.detail} at body offset {exc.offset}",
-                                        rec.offset, refs)
+                                        rec.offset, refs, rec.frame)
             if problem is None:
                 self._learn(msg_type, fields, rec.direction)
                 if msg_type in (0, 1, 2) and self.version != TLS13 and side.protected:
@@ -555,7 +557,7 @@ class TlsStream:
                                                  {"length": len(data)}, refs, self._problem(
                                                      "tls.inner.unknown",
                                                      "decrypted data matches no known protocol",
-                                                     rec.offset, refs)))
+                                                     rec.offset, refs, rec.frame)))
         if self.inner is not None:
             self._plain_fed[rec.direction] += len(data)
             out += self.inner.on_data(event)

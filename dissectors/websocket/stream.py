@@ -201,6 +201,13 @@ class WebSocketStream:
 
     def on_data(self, event: StreamData) -> list[Message]:
         d = self._dirs[event.direction]
+        if event.direction in self._closed:  # bytes beyond this side's FIN (hostile TCP)
+            d.undecodable += len(event.data)
+            problem = self._problem("websocket.bytes.unparsed",
+                                    f"{len(event.data)} bytes sent after this side closed",
+                                    event.offset, event.refs)
+            return [self._ws_message(event.direction, "Undecoded bytes", event.ts_ns,
+                                     {"length": len(event.data)}, event.refs, [problem])]
         out: list[Message] = []
         expected = d.base + len(d.buf)
         data = event.data
@@ -606,7 +613,7 @@ class WebSocketStream:
         problems = [self._problem(k, t, start, refs) for k, t in violations]
         d.consume(head.total_len)
         if head.opcode >= 0x8:
-            out.append(self._control(direction, head, payload, ts_ns, refs, problems))
+            out.append(self._control(direction, head, payload, ts_ns, refs, problems, start))
             return True
         if head.opcode == _OP_CONTINUATION:
             frag = d.frag
@@ -648,14 +655,15 @@ class WebSocketStream:
                                  [*frag.problems, problem])]
 
     def _control(self, direction: int, head: wsf.FrameHeader, payload: bytes, ts_ns: int,
-                 refs: tuple[ByteRef, ...], problems: list[Problem]) -> Message:
+                 refs: tuple[ByteRef, ...], problems: list[Problem], start: int) -> Message:
+        """A control frame; `start` is its stream offset (where its problems point)."""
         name = wsf.Opcode(head.opcode).name.capitalize()
         fields: dict = {"opcode": head.opcode, "length": len(payload)}
         if head.opcode == wsf.Opcode.CLOSE:
             if len(payload) == 1:
                 problems.append(self._problem("websocket.close.malformed",
                                               "close payload of 1 byte (RFC 6455 5.5.1)",
-                                              refs[0].start if refs else 0, refs))
+                                              start, refs))
             if len(payload) >= 2:
                 fields["code"] = int.from_bytes(payload[:2], "big")
                 fields["reason"] = payload[2:].decode("utf-8", "replace")

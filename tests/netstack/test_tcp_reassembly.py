@@ -403,3 +403,38 @@ def test_gap_before_a_fin_names_the_last_frame() -> None:
     events = run(packets)
     gaps = [(e.offset, e.length, e.frame) for e in events if isinstance(e, StreamGap)]
     assert gaps == [(2, 4, 6)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(sizes=st.lists(st.integers(1, 60), min_size=1, max_size=16),
+       dropped=st.sets(st.integers(0, 15)), isn=isns)
+def test_ping_pong_with_sniffer_losses_keeps_wire_order(sizes, dropped, isn) -> None:
+    """V2G-like request/response turns, each segment acknowledging all the peer sent; the
+    sniffer drops some segments. Delivered units come out in wire order with their own
+    frame time, and the gaps are exactly the dropped bytes (all declared by ACKs/FINs)."""
+    wire = Wire(isn_c=isn, isn_s=(isn * 3 + 11) % (1 << 32))
+    packets = wire.handshake()
+    sent = [0, 0]
+    kept: list[tuple[int, int, int]] = []  # (direction, offset, frame) of captured units
+    for turn, size in enumerate(sizes):
+        direction = turn % 2
+        data = bytes([turn]) * size
+        packet = wire.packet(direction, sent[direction], data, ts=(turn + 10) * 1000,
+                             ack=_seq(wire, 1 - direction, sent[1 - direction]))
+        if turn not in dropped:
+            packets.append(packet)
+            kept.append((direction, sent[direction], packet.frame.number))
+        sent[direction] += size
+    packets += [wire.packet(0, sent[0], flags=FIN | ACK, ack=_seq(wire, 1, sent[1])),
+                wire.packet(1, sent[1], flags=FIN | ACK, ack=_seq(wire, 0, sent[0] + 1)),
+                wire.packet(0, sent[0] + 1, flags=ACK, ack=_seq(wire, 1, sent[1] + 1))]
+    events = run(packets)
+    data_events = [e for e in events if isinstance(e, StreamData)]
+    assert [(e.direction, e.offset, e.refs[0].frame) for e in data_events] == kept
+    assert all(e.ts_ns == wire.frames[e.refs[0].frame].ts_ns for e in data_events)
+    for direction in (0, 1):
+        stream, gaps = tiles(events, direction, wire.frames)
+        assert len(stream) == sent[direction]
+        lost = sum(size for turn, size in enumerate(sizes)
+                   if turn % 2 == direction and turn in dropped)
+        assert sum(length for _offset, length in gaps) == lost

@@ -22,6 +22,8 @@ DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
 EMPTY = {{start state: its TypeEmpty state}}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 '''
@@ -38,5 +40,7 @@ def render(name: str, namespace: str, root: str, grammars: GrammarSet) -> str:
     parts.append(")\n\n")
     parts.append(f"DOCUMENT = {pformat(grammars.document, width=100)}\n\n")
     parts.append(f"FRAGMENT = {pformat(grammars.fragment, width=100)}\n\n")
-    parts.append(f"EMPTY = {pformat(grammars.empty, width=100, compact=True)}\n")
+    parts.append(f"EMPTY = {pformat(grammars.empty, width=100, compact=True)}\n\n")
+    parts.append(f"URTYPE = {grammars.urtype!r}\n\n")
+    parts.append(f"STRINGS = {pformat(grammars.strings, width=100, compact=True)}\n")
     return "".join(parts)

@@ -38,6 +38,19 @@ COMPLEX, SIMPLE = 0, 1
 DT_BIN_HEX, DT_BIN_B64, DT_BOOL, DT_INT, DT_UINT, DT_NBIT, DT_STR, DT_ENUM = range(8)
 NBIT_LIMIT = 4096  # EXI 1.0 §7.1.5: bounded ranges below this use n-bit unsigned integers
 
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XML_NAMES = ("base", "id", "lang", "space")
+XSI_NAMES = ("nil", "type")
+# EXI 1.0 Appendix D.3: the built-in XML Schema types in the initial string table
+XSD_TYPES = ("ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS",
+             "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary",
+             "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float",
+             "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int",
+             "integer", "language", "long", "negativeInteger", "nonNegativeInteger",
+             "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string",
+             "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort")
+
 _EPS = ("eps",)
 _ACCEPT = ("accept",)
 
@@ -77,7 +90,39 @@ class GrammarSet:
         # after the document's states, so that adding fragments renumbers nothing
         self.fragment = self._fragment()
         self._drain()
+        self.urtype = self._ur_type()
         self.empty = self._type_empty()
+        self.strings = self._string_table()
+
+    # ---- what undeclared and wildcard content needs ----------------------------------------
+    def _ur_type(self) -> tuple[int, int]:
+        """The ur-type (xsd:anyType) grammar (§8.5.4.1.3.3), where the EXI profile's limit on
+        built-in element grammars sends undeclared elements: any attribute, element, text."""
+        text = self.datatype(SimpleType(name=None, base=None, builtin="string"))
+        s0, s1 = len(self.states), len(self.states) + 1
+        prods0 = ((ATW, None, s0), (SEW, None, s1), (EE,), (CH, text, s1))
+        prods1 = ((SEW, None, s1), (EE,), (CH, text, s1))
+        self.states.append((len(prods0).bit_length(), prods0,
+                            ("AT(xsi:type)", "AT(xsi:nil)", "CH(untyped)"), -1))
+        self.states.append((len(prods1).bit_length(), prods1, ("CH(untyped)",), -1))
+        return s0, s1
+
+    def _string_table(self) -> tuple:
+        """Initial uri and local-name partitions (EXI 1.0 §7.3.1, Appendix D): the four
+        built-in uris, then the schema's namespaces sorted; each partition holds the local
+        names of the elements, attributes and named types of its namespace, sorted."""
+        names: dict[str, set[str]] = {"": set(), XML_NS: set(XML_NAMES),
+                                      XSI_NS: set(XSI_NAMES), XS: set(XSD_TYPES)}
+        for qn in all_element_declarations(self.schemas):
+            names.setdefault(qn[0], set()).add(qn[1])
+        for qn in all_attribute_declarations(self.schemas):
+            names.setdefault(qn[0], set()).add(qn[1])
+        for qn in [*self.schemas.complex_types, *self.schemas.simple_types]:
+            if qn[0] != XS:
+                names.setdefault(qn[0], set()).add(qn[1])
+        fixed = ["", XML_NS, XSI_NS, XS]
+        uris = fixed + sorted(u for u in names if u not in fixed)
+        return tuple((uri, tuple(sorted(names[uri]))) for uri in uris)
 
     def _type_empty(self) -> dict[int, int]:
         """TypeEmpty (§8.5.4.1.3.1 / xsi:nil="true", §8.5.4.4.2) for every start state that

@@ -14,6 +14,8 @@ DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 NAME = 'appHand'
@@ -77,14 +79,17 @@ STATES = (
     (1, ((2, 3, 44),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 45
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 46
     (1, ((2, 4, 46),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 47
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 48
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 49
+    (3, ((5, None, 48), (4, None, 49), (3,), (2, 2, 49)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 48
+    (2, ((4, None, 49), (3,), (2, 2, 49)), ('CH(untyped)',), -1),  # 49
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 50
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 51
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 52
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 53
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 54
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 55
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 56
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 57
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 58
 )
 
 DOCUMENT = (2,
@@ -102,4 +107,22 @@ FRAGMENT = (4,
   ('supportedAppProtocolReq', 0, 0, 'urn:iso:15118:2:2010:AppProtocol'),
   ('supportedAppProtocolRes', 1, 0, 'urn:iso:15118:2:2010:AppProtocol')))
 
-EMPTY = {0: 48, 1: 49, 3: 50, 25: 51, 28: 52, 30: 53, 33: 54, 37: 55}
+EMPTY = {0: 50, 1: 51, 3: 52, 25: 53, 28: 54, 30: 55, 33: 56, 37: 57, 48: 58}
+
+URTYPE = (48, 49)
+
+STRINGS = (('',
+  ('AppProtocol', 'Priority', 'ProtocolNamespace', 'ResponseCode', 'SchemaID', 'VersionNumberMajor',
+   'VersionNumberMinor')),
+ ('http://www.w3.org/XML/1998/namespace', ('base', 'id', 'lang', 'space')),
+ ('http://www.w3.org/2001/XMLSchema-instance', ('nil', 'type')),
+ ('http://www.w3.org/2001/XMLSchema',
+  ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION',
+   'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date',
+   'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear',
+   'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger',
+   'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short',
+   'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort')),
+ ('urn:iso:15118:2:2010:AppProtocol',
+  ('AppProtocolType', 'idType', 'priorityType', 'protocolNameType', 'protocolNamespaceType',
+   'responseCodeType', 'supportedAppProtocolReq', 'supportedAppProtocolRes')))

@@ -14,6 +14,8 @@ DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 NAME = 'din'
@@ -860,15 +862,15 @@ STATES = (
     (1, ((2, 23, 748),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 749
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 750
     (1, ((2, 7, 750),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 751
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 752
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 753
+    (3, ((5, None, 752), (4, None, 753), (3,), (2, 0, 753)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 752
+    (2, ((4, None, 753), (3,), (2, 0, 753)), ('CH(untyped)',), -1),  # 753
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 754
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 755
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 756
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 757
-    (2, ((1, 'Algorithm', 0, 759, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 758
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 758
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 759
-    (2, ((1, 'Id', 0, 761, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 760
+    (2, ((1, 'Algorithm', 0, 761, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 760
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 761
     (2, ((1, 'Id', 0, 763, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 762
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 763
@@ -876,13 +878,13 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 765
     (2, ((1, 'Id', 0, 767, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 766
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 767
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 768
+    (2, ((1, 'Id', 0, 769, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 768
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 769
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 770
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 771
-    (2, ((1, 'Id', 0, 773, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 772
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 772
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 773
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 774
+    (2, ((1, 'Id', 0, 775, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 774
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 775
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 776
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 777
@@ -891,29 +893,29 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 780
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 781
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 782
-    (2, ((1, 'Algorithm', 0, 784, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 783
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 783
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 784
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 785
+    (2, ((1, 'Algorithm', 0, 786, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 785
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 786
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 787
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 788
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 789
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 790
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 791
-    (2, ((1, 'Id', 0, 793, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 792
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 792
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 793
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 794
+    (2, ((1, 'Id', 0, 795, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 794
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 795
-    (2, ((1, 'Id', 0, 797, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 796
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 796
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 797
     (2, ((1, 'Id', 0, 799, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 798
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 799
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 800
-    (3, ((1, 'Encoding', 0, 802, ''), (1, 'Id', 0, 803, ''), (1, 'MimeType', 0, 804, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 801
-    (2, ((1, 'Id', 0, 803, ''), (1, 'MimeType', 0, 804, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 802
-    (2, ((1, 'MimeType', 0, 804, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 803
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 804
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 805
+    (2, ((1, 'Id', 0, 801, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 800
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 801
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 802
+    (3, ((1, 'Encoding', 0, 804, ''), (1, 'Id', 0, 805, ''), (1, 'MimeType', 0, 806, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 803
+    (2, ((1, 'Id', 0, 805, ''), (1, 'MimeType', 0, 806, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 804
+    (2, ((1, 'MimeType', 0, 806, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 805
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 806
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 807
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 808
@@ -922,15 +924,15 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 811
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 812
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 813
-    (3, ((1, 'Id', 0, 815, ''), (1, 'Type', 0, 816, ''), (1, 'URI', 0, 817, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 814
-    (2, ((1, 'Type', 0, 816, ''), (1, 'URI', 0, 817, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 815
-    (2, ((1, 'URI', 0, 817, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 816
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 817
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 818
-    (2, ((1, 'Type', 0, 820, ''), (1, 'URI', 0, 821, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 819
-    (2, ((1, 'URI', 0, 821, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 820
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 821
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 822
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 814
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 815
+    (3, ((1, 'Id', 0, 817, ''), (1, 'Type', 0, 818, ''), (1, 'URI', 0, 819, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 816
+    (2, ((1, 'Type', 0, 818, ''), (1, 'URI', 0, 819, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 817
+    (2, ((1, 'URI', 0, 819, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 818
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 819
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 820
+    (2, ((1, 'Type', 0, 822, ''), (1, 'URI', 0, 823, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 821
+    (2, ((1, 'URI', 0, 823, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 822
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 823
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 824
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 825
@@ -945,23 +947,23 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 834
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 835
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 836
-    (2, ((1, 'Id', 0, 838, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 837
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 837
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 838
-    (2, ((1, 'Algorithm', 0, 840, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 839
+    (2, ((1, 'Id', 0, 840, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 839
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 840
-    (2, ((1, 'Id', 0, 842, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 841
+    (2, ((1, 'Algorithm', 0, 842, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 841
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 842
-    (2, ((1, 'Id', 0, 844, ''), (1, 'Target', 0, 845, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 843
-    (2, ((1, 'Target', 0, 845, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 844
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 845
-    (2, ((1, 'Id', 0, 847, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 846
+    (2, ((1, 'Id', 0, 844, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 843
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 844
+    (2, ((1, 'Id', 0, 846, ''), (1, 'Target', 0, 847, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 845
+    (2, ((1, 'Target', 0, 847, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 846
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 847
     (2, ((1, 'Id', 0, 849, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 848
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 849
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 850
-    (2, ((1, 'Algorithm', 0, 852, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 851
+    (2, ((1, 'Id', 0, 851, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 850
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 851
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 852
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 853
+    (2, ((1, 'Algorithm', 0, 854, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 853
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 854
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 855
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 856
@@ -1021,9 +1023,9 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 910
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 911
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 912
-    (2, ((1, 'Id', 0, 914, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 913
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 913
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 914
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 915
+    (2, ((1, 'Id', 0, 916, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 915
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 916
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 917
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 918
@@ -1032,13 +1034,16 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 921
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 922
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 923
-    (2, ((1, 'Name', 0, 925, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 924
-    (2, ((1, 'ValueType', 21, 926, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 925
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 926
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 927
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 924
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 925
+    (2, ((1, 'Name', 0, 927, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 926
+    (2, ((1, 'ValueType', 21, 928, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 927
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 928
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 929
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 930
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 931
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 932
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 933
 )
 
 DOCUMENT = (7,
@@ -1371,153 +1376,259 @@ FRAGMENT = (8,
   ('startValue', 81, 1, 'urn:din:70121:2012:MsgDataTypes'),
   ('stringValue', 34, 1, 'urn:din:70121:2012:MsgDataTypes')))
 
-EMPTY = {0: 752,
- 1: 753,
- 2: 754,
- 3: 755,
- 4: 756,
- 5: 757,
- 6: 758,
- 7: 760,
- 8: 762,
- 9: 764,
- 10: 766,
- 11: 768,
- 12: 769,
- 13: 770,
- 14: 771,
- 15: 772,
- 16: 774,
- 17: 775,
- 18: 776,
- 19: 777,
- 20: 778,
- 21: 779,
- 22: 780,
- 23: 781,
- 24: 782,
- 25: 783,
- 26: 785,
- 27: 786,
- 28: 787,
- 29: 788,
- 30: 789,
- 31: 790,
- 32: 791,
- 33: 792,
- 34: 794,
- 35: 795,
- 36: 796,
- 37: 798,
- 38: 800,
- 39: 801,
- 40: 805,
- 41: 806,
- 42: 807,
- 43: 808,
- 44: 809,
- 45: 810,
- 46: 811,
- 47: 812,
- 48: 813,
- 49: 814,
- 50: 818,
- 51: 819,
- 52: 822,
- 53: 823,
- 54: 824,
- 55: 825,
- 56: 826,
- 57: 827,
- 58: 828,
- 59: 829,
- 60: 830,
- 61: 831,
- 62: 832,
- 63: 833,
- 64: 834,
- 65: 835,
- 66: 836,
- 67: 837,
- 68: 839,
- 69: 841,
- 70: 843,
- 71: 846,
- 72: 848,
- 73: 850,
- 74: 851,
- 75: 853,
- 76: 854,
- 77: 855,
- 78: 856,
- 79: 857,
- 81: 858,
- 84: 859,
- 94: 860,
- 99: 861,
- 104: 862,
- 108: 863,
- 118: 864,
- 122: 865,
- 124: 866,
- 130: 867,
- 132: 868,
- 135: 869,
- 152: 870,
- 154: 871,
- 166: 872,
- 168: 873,
- 171: 874,
- 176: 875,
- 212: 876,
- 229: 877,
- 231: 878,
- 240: 879,
- 243: 880,
- 322: 881,
- 342: 882,
- 351: 883,
- 359: 884,
- 363: 885,
- 399: 886,
- 411: 887,
- 413: 888,
- 415: 889,
- 419: 890,
- 421: 891,
- 427: 892,
- 429: 893,
- 431: 894,
- 436: 895,
- 439: 896,
- 441: 897,
- 444: 898,
- 448: 899,
- 467: 900,
- 515: 901,
- 518: 902,
- 526: 903,
- 542: 904,
- 545: 905,
- 558: 906,
- 566: 907,
- 580: 908,
- 584: 909,
- 586: 910,
- 611: 911,
- 616: 912,
- 618: 913,
- 624: 915,
- 628: 916,
- 636: 917,
- 647: 918,
- 653: 919,
- 663: 920,
- 670: 921,
- 698: 922,
- 703: 923,
- 712: 924,
- 721: 927,
- 724: 928,
- 737: 929,
- 740: 930}
+EMPTY = {0: 754,
+ 1: 755,
+ 2: 756,
+ 3: 757,
+ 4: 758,
+ 5: 759,
+ 6: 760,
+ 7: 762,
+ 8: 764,
+ 9: 766,
+ 10: 768,
+ 11: 770,
+ 12: 771,
+ 13: 772,
+ 14: 773,
+ 15: 774,
+ 16: 776,
+ 17: 777,
+ 18: 778,
+ 19: 779,
+ 20: 780,
+ 21: 781,
+ 22: 782,
+ 23: 783,
+ 24: 784,
+ 25: 785,
+ 26: 787,
+ 27: 788,
+ 28: 789,
+ 29: 790,
+ 30: 791,
+ 31: 792,
+ 32: 793,
+ 33: 794,
+ 34: 796,
+ 35: 797,
+ 36: 798,
+ 37: 800,
+ 38: 802,
+ 39: 803,
+ 40: 807,
+ 41: 808,
+ 42: 809,
+ 43: 810,
+ 44: 811,
+ 45: 812,
+ 46: 813,
+ 47: 814,
+ 48: 815,
+ 49: 816,
+ 50: 820,
+ 51: 821,
+ 52: 824,
+ 53: 825,
+ 54: 826,
+ 55: 827,
+ 56: 828,
+ 57: 829,
+ 58: 830,
+ 59: 831,
+ 60: 832,
+ 61: 833,
+ 62: 834,
+ 63: 835,
+ 64: 836,
+ 65: 837,
+ 66: 838,
+ 67: 839,
+ 68: 841,
+ 69: 843,
+ 70: 845,
+ 71: 848,
+ 72: 850,
+ 73: 852,
+ 74: 853,
+ 75: 855,
+ 76: 856,
+ 77: 857,
+ 78: 858,
+ 79: 859,
+ 81: 860,
+ 84: 861,
+ 94: 862,
+ 99: 863,
+ 104: 864,
+ 108: 865,
+ 118: 866,
+ 122: 867,
+ 124: 868,
+ 130: 869,
+ 132: 870,
+ 135: 871,
+ 152: 872,
+ 154: 873,
+ 166: 874,
+ 168: 875,
+ 171: 876,
+ 176: 877,
+ 212: 878,
+ 229: 879,
+ 231: 880,
+ 240: 881,
+ 243: 882,
+ 322: 883,
+ 342: 884,
+ 351: 885,
+ 359: 886,
+ 363: 887,
+ 399: 888,
+ 411: 889,
+ 413: 890,
+ 415: 891,
+ 419: 892,
+ 421: 893,
+ 427: 894,
+ 429: 895,
+ 431: 896,
+ 436: 897,
+ 439: 898,
+ 441: 899,
+ 444: 900,
+ 448: 901,
+ 467: 902,
+ 515: 903,
+ 518: 904,
+ 526: 905,
+ 542: 906,
+ 545: 907,
+ 558: 908,
+ 566: 909,
+ 580: 910,
+ 584: 911,
+ 586: 912,
+ 611: 913,
+ 616: 914,
+ 618: 915,
+ 624: 917,
+ 628: 918,
+ 636: 919,
+ 647: 920,
+ 653: 921,
+ 663: 922,
+ 670: 923,
+ 698: 924,
+ 703: 925,
+ 712: 926,
+ 721: 929,
+ 724: 930,
+ 737: 931,
+ 740: 932,
+ 752: 933}
+
+URTYPE = (752, 753)
+
+STRINGS = (('', ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Name', 'Target', 'Type', 'URI', 'ValueType')),
+ ('http://www.w3.org/XML/1998/namespace', ('base', 'id', 'lang', 'space')),
+ ('http://www.w3.org/2001/XMLSchema-instance', ('nil', 'type')),
+ ('http://www.w3.org/2001/XMLSchema',
+  ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION',
+   'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date',
+   'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear',
+   'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger',
+   'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short',
+   'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort')),
+ ('http://www.w3.org/2000/09/xmldsig#',
+  ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue',
+   'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType',
+   'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType',
+   'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus',
+   'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter',
+   'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod',
+   'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature',
+   'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType',
+   'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue',
+   'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms',
+   'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName',
+   'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName',
+   'XPath', 'Y')),
+ ('urn:din:70121:2012:MsgBody',
+  ('AC_EVSEStatus', 'BulkChargingComplete', 'CableCheckReq', 'CableCheckReqType', 'CableCheckRes',
+   'CableCheckResType', 'CertificateInstallationReq', 'CertificateInstallationReqType',
+   'CertificateInstallationRes', 'CertificateInstallationResType', 'CertificateUpdateReq',
+   'CertificateUpdateReqType', 'CertificateUpdateRes', 'CertificateUpdateResType',
+   'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryRes',
+   'ChargeParameterDiscoveryResType', 'ChargeService', 'ChargingComplete', 'ChargingProfile',
+   'ChargingStatusReq', 'ChargingStatusReqType', 'ChargingStatusRes', 'ChargingStatusResType',
+   'ContractAuthenticationReq', 'ContractAuthenticationReqType', 'ContractAuthenticationRes',
+   'ContractAuthenticationResType', 'ContractID', 'ContractSignatureCertChain',
+   'ContractSignatureEncryptedPrivateKey', 'CurrentDemandReq', 'CurrentDemandReqType',
+   'CurrentDemandRes', 'CurrentDemandResType', 'DC_EVSEStatus', 'DC_EVStatus', 'DHParams',
+   'DateTimeNow', 'EVCCID', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit',
+   'EVRequestedEnergyTransferType', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaxCurrent',
+   'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit',
+   'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEProcessing',
+   'EVSEVoltageLimitAchieved', 'EVTargetCurrent', 'EVTargetVoltage', 'GenChallenge',
+   'ListOfRootCertificateIDs', 'MeterInfo', 'MeteringReceiptReq', 'MeteringReceiptReqType',
+   'MeteringReceiptRes', 'MeteringReceiptResType', 'OEMProvisioningCert', 'PaymentDetailsReq',
+   'PaymentDetailsReqType', 'PaymentDetailsRes', 'PaymentDetailsResType', 'PaymentOptions',
+   'PowerDeliveryReq', 'PowerDeliveryReqType', 'PowerDeliveryRes', 'PowerDeliveryResType',
+   'PreChargeReq', 'PreChargeReqType', 'PreChargeRes', 'PreChargeResType', 'ReadyToChargeState',
+   'ReceiptRequired', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC', 'ResponseCode',
+   'RetryCounter', 'SAScheduleTupleID', 'SelectedPaymentOption', 'SelectedServiceList',
+   'ServiceCategory', 'ServiceDetailReq', 'ServiceDetailReqType', 'ServiceDetailRes',
+   'ServiceDetailResType', 'ServiceDiscoveryReq', 'ServiceDiscoveryReqType', 'ServiceDiscoveryRes',
+   'ServiceDiscoveryResType', 'ServiceID', 'ServiceList', 'ServiceParameterList',
+   'ServicePaymentSelectionReq', 'ServicePaymentSelectionReqType', 'ServicePaymentSelectionRes',
+   'ServicePaymentSelectionResType', 'ServiceScope', 'SessionID', 'SessionSetupReq',
+   'SessionSetupReqType', 'SessionSetupRes', 'SessionSetupResType', 'SessionStopReq',
+   'SessionStopRes', 'SessionStopResType', 'SessionStopType', 'WeldingDetectionReq',
+   'WeldingDetectionReqType', 'WeldingDetectionRes', 'WeldingDetectionResType')),
+ ('urn:din:70121:2012:MsgDataTypes',
+  ('AC_EVChargeParameter', 'AC_EVChargeParameterType', 'AC_EVSEChargeParameter',
+   'AC_EVSEChargeParameterType', 'AC_EVSEStatus', 'AC_EVSEStatusType', 'BulkChargingComplete',
+   'BulkSOC', 'Certificate', 'CertificateChainType', 'ChargingComplete',
+   'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart', 'ChargingProfileType',
+   'ConsumptionCost', 'ConsumptionCostType', 'Cost', 'CostType', 'DC_EVChargeParameter',
+   'DC_EVChargeParameterType', 'DC_EVErrorCodeType', 'DC_EVPowerDeliveryParameter',
+   'DC_EVPowerDeliveryParameterType', 'DC_EVSEChargeParameter', 'DC_EVSEChargeParameterType',
+   'DC_EVSEStatus', 'DC_EVSEStatusCodeType', 'DC_EVSEStatusType', 'DC_EVStatus', 'DC_EVStatusType',
+   'DepartureTime', 'EAmount', 'EPriceLevel', 'EVCabinConditioning', 'EVChargeParameter',
+   'EVChargeParameterType', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVErrorCode', 'EVMaxCurrent',
+   'EVMaxVoltage', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit',
+   'EVMinCurrent', 'EVPowerDeliveryParameter', 'EVPowerDeliveryParameterType', 'EVRESSConditioning',
+   'EVRESSSOC', 'EVReady', 'EVRequestedEnergyTransferType', 'EVSEChargeParameter',
+   'EVSEChargeParameterType', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered',
+   'EVSEIsolationStatus', 'EVSEMaxCurrent', 'EVSEMaxVoltage', 'EVSEMaximumCurrentLimit',
+   'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinCurrent', 'EVSEMinimumCurrentLimit',
+   'EVSEMinimumVoltageLimit', 'EVSENotification', 'EVSENotificationType', 'EVSEPeakCurrentRipple',
+   'EVSEProcessingType', 'EVSEStatus', 'EVSEStatusCode', 'EVSEStatusType',
+   'EVSESupportedEnergyTransferType', 'EVStatus', 'EVStatusType', 'EnergyTransferType', 'Entry',
+   'EntryType', 'FaultCode', 'FaultMsg', 'FreeService', 'FullSOC', 'IntervalType',
+   'ListOfRootCertificateIDsType', 'MeterID', 'MeterInfoType', 'MeterReading', 'MeterStatus',
+   'Multiplier', 'NotificationMaxDelay', 'NotificationType', 'NumEPriceLevels', 'PMax',
+   'PMaxSchedule', 'PMaxScheduleEntry', 'PMaxScheduleEntryType', 'PMaxScheduleID',
+   'PMaxScheduleType', 'PMaxType', 'Parameter', 'ParameterSet', 'ParameterSetID',
+   'ParameterSetType', 'ParameterType', 'PaymentOption', 'PaymentOptionsType', 'PhysicalValueType',
+   'PowerSwitchClosed', 'ProfileEntry', 'ProfileEntryType', 'RCD', 'RelativeTimeInterval',
+   'RelativeTimeIntervalType', 'RootCertificateID', 'SAIDType', 'SAScheduleList',
+   'SAScheduleListType', 'SAScheduleTuple', 'SAScheduleTupleID', 'SAScheduleTupleType',
+   'SASchedules', 'SASchedulesType', 'SalesTariff', 'SalesTariffDescription', 'SalesTariffEntry',
+   'SalesTariffEntryType', 'SalesTariffID', 'SalesTariffType', 'SelectedService',
+   'SelectedServiceListType', 'SelectedServiceType', 'Service', 'ServiceCategory', 'ServiceCharge',
+   'ServiceChargeType', 'ServiceID', 'ServiceName', 'ServiceParameterListType', 'ServiceScope',
+   'ServiceTag', 'ServiceTagListType', 'ServiceTagType', 'ServiceType', 'SigMeterReading',
+   'SubCertificates', 'SubCertificatesType', 'TMeter', 'TimeInterval', 'Unit', 'Value', 'amount',
+   'amountMultiplier', 'boolValue', 'byteValue', 'certificateType', 'contractIDType', 'costKind',
+   'costKindType', 'dHParamsType', 'duration', 'evccIDType', 'evseIDType', 'faultCodeType',
+   'faultMsgType', 'genChallengeType', 'intValue', 'isolationLevelType', 'meterIDType',
+   'meterStatusType', 'paymentOptionType', 'percentValueType', 'physicalValue', 'privateKeyType',
+   'responseCodeType', 'rootCertificateIDType', 'serviceCategoryType', 'serviceIDType',
+   'serviceNameType', 'serviceScopeType', 'sessionIDType', 'shortValue', 'sigMeterReadingType',
+   'start', 'startValue', 'stringValue', 'tariffDescriptionType', 'unitMultiplierType',
+   'unitSymbolType', 'valueType')),
+ ('urn:din:70121:2012:MsgDef',
+  ('Body', 'BodyBaseType', 'BodyElement', 'BodyType', 'Header', 'V2G_Message')),
+ ('urn:din:70121:2012:MsgHeader', ('MessageHeaderType', 'Notification', 'SessionID')))

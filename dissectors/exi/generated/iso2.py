@@ -14,6 +14,8 @@ DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 NAME = 'iso2'
@@ -901,23 +903,23 @@ STATES = (
     (1, ((2, 7, 794),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 795
     (9, ((1, 'Algorithm', 0, 796, '', True), (1, 'Encoding', 0, 796, '', True), (1, 'Id', 0, 796, '', True), (1, 'Id', 0, 796, 'urn:iso:15118:2:2013:MsgBody', True), (1, 'Id', 0, 796, 'urn:iso:15118:2:2013:MsgDataTypes', False), (1, 'MimeType', 0, 796, '', True), (1, 'Name', 0, 796, 'urn:iso:15118:2:2013:MsgDataTypes', True), (1, 'Target', 0, 796, '', True), (1, 'Type', 0, 796, '', True), (1, 'URI', 0, 796, '', True), (5, None, 796), (0, 'AC_EVChargeParameter', 0, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'AC_EVSEChargeParameter', 1, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'AC_EVSEStatus', 2, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'AC_EVSEStatus', 2, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'AuthorizationReq', 3, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'AuthorizationRes', 4, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Body', 523, 0, False, 797, 'urn:iso:15118:2:2013:MsgDef'), (0, 'BodyElement', 5, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'BulkChargingComplete', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'BulkChargingComplete', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'BulkSOC', 213, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'CableCheckReq', 6, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CableCheckRes', 7, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CanonicalizationMethod', 8, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Certificate', 125, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'CertificateInstallationReq', 9, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CertificateInstallationRes', 10, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CertificateUpdateReq', 11, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CertificateUpdateRes', 12, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargeParameterDiscoveryReq', 13, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargeParameterDiscoveryRes', 14, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargeProgress', 369, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargeService', 447, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargingComplete', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargingComplete', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ChargingProfile', 373, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargingProfileEntryMaxNumberOfPhasesInUse', 726, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ChargingProfileEntryMaxPower', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ChargingProfileEntryStart', 80, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ChargingSession', 458, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargingStatusReq', 15, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargingStatusRes', 16, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ConsumptionCost', 426, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ContractSignatureCertChain', 132, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ContractSignatureEncryptedPrivateKey', 135, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Cost', 650, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'CurrentDemandReq', 17, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CurrentDemandRes', 18, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'DC_EVChargeParameter', 19, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DC_EVPowerDeliveryParameter', 20, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DC_EVSEChargeParameter', 21, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DC_EVSEStatus', 22, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'DC_EVSEStatus', 22, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DC_EVStatus', 23, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'DC_EVStatus', 23, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DHpublickey', 137, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'DSAKeyValue', 24, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'DepartureTime', 80, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DigestMethod', 25, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'DigestValue', 26, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'EAmount', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EPriceLevel', 424, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVCCID', 451, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVChargeParameter', 27, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVEnergyCapacity', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVEnergyRequest', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVErrorCode', 239, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMaxCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMaxVoltage', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMaximumCurrentLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVMaximumCurrentLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMaximumPowerLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVMaximumPowerLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMaximumVoltageLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVMaximumVoltageLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMinCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVPowerDeliveryParameter', 28, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVRESSSOC', 213, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVReady', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEChargeParameter', 29, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSECurrentLimitAchieved', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSECurrentRegulationTolerance', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEEnergyToBeDelivered', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEID', 170, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEIsolationStatus', 233, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMaxCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEMaxCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMaximumCurrentLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEMaximumCurrentLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMaximumPowerLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEMaximumPowerLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMaximumVoltageLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEMaximumVoltageLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMinimumCurrentLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMinimumVoltageLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSENominalVoltage', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSENotification', 95, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEPeakCurrentRipple', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEPowerLimitAchieved', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEPresentCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEPresentVoltage', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEProcessing', 107, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEStatus', 30, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEStatusCode', 235, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSETimeStamp', 360, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEVoltageLimitAchieved', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVStatus', 31, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVTargetCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVTargetVoltage', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EnergyTransferMode', 158, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Entry', 32, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Exponent', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'FaultCode', 765, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'FaultMsg', 768, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'FreeService', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'FullSOC', 213, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'G', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'GenChallenge', 100, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'HMACOutputLength', 472, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Header', 520, 0, False, 797, 'urn:iso:15118:2:2013:MsgDef'), (0, 'J', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'KeyInfo', 33, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'KeyName', 34, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'KeyValue', 35, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'ListOfRootCertificateIDs', 128, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Manifest', 36, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'MaxEntriesSAScheduleTuple', 92, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'MeterID', 598, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'MeterInfo', 175, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'MeterReading', 601, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'MeterStatus', 605, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'MeteringReceiptReq', 37, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'MeteringReceiptRes', 38, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'MgmtData', 34, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Modulus', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Multiplier', 547, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Notification', 694, 0, False, 797, 'urn:iso:15118:2:2013:MsgHeader'), (0, 'NotificationMaxDelay', 92, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'NumEPriceLevels', 424, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'OEMProvisioningCert', 125, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Object', 39, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'P', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'PGPData', 40, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'PGPKeyID', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'PGPKeyPacket', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'PMax', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'PMaxSchedule', 642, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'PMaxScheduleEntry', 41, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Parameter', 747, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ParameterSet', 656, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ParameterSetID', 155, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'PaymentDetailsReq', 42, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PaymentDetailsRes', 43, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PaymentOption', 362, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'PaymentOptionList', 445, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PaymentServiceSelectionReq', 44, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PaymentServiceSelectionRes', 45, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PgenCounter', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'PowerDeliveryReq', 46, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PowerDeliveryRes', 47, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PreChargeReq', 48, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PreChargeRes', 49, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ProfileEntry', 632, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Q', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'RCD', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'RSAKeyValue', 50, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'ReceiptRequired', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Reference', 51, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'RelativeTimeInterval', 52, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'RemainingTimeToBulkSoC', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'RemainingTimeToFullSoC', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'RequestedEnergyTransferMode', 158, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ResponseCode', 104, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'RetrievalMethod', 53, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'RetryCounter', 155, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'RootCertificateID', 531, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SAProvisioningCertificateChain', 132, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SAScheduleList', 54, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SAScheduleTuple', 411, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SAScheduleTupleID', 172, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SAScheduleTupleID', 172, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SASchedules', 55, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SPKIData', 56, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SPKISexp', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SalesTariff', 644, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SalesTariffDescription', 735, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SalesTariffEntry', 57, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SalesTariffID', 172, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Seed', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SelectedPaymentOption', 362, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SelectedService', 626, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SelectedServiceList', 365, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Service', 676, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ServiceCategory', 440, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceCategory', 440, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ServiceDetailReq', 58, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceDetailRes', 59, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceDiscoveryReq', 60, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceDiscoveryRes', 61, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceID', 430, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceID', 430, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ServiceList', 449, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceName', 669, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ServiceParameterList', 436, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceScope', 438, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceScope', 438, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SessionID', 324, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SessionID', 324, 1, False, 797, 'urn:iso:15118:2:2013:MsgHeader'), (0, 'SessionSetupReq', 62, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SessionSetupRes', 63, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SessionStopReq', 64, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SessionStopRes', 65, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SigMeterReading', 603, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Signature', 66, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SignatureMethod', 67, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SignatureProperties', 68, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SignatureProperty', 69, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SignatureValue', 70, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SignedInfo', 71, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SubCertificates', 574, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SupportedEnergyTransferMode', 674, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'TMeter', 360, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'TimeInterval', 72, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Transform', 73, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Transforms', 74, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Unit', 550, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'V2G_Message', 75, 0, False, 797, 'urn:iso:15118:2:2013:MsgDef'), (0, 'Value', 155, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'WeldingDetectionReq', 76, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'WeldingDetectionRes', 77, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'X509CRL', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509Certificate', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509Data', 78, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509IssuerName', 34, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509IssuerSerial', 531, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509SKI', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509SerialNumber', 701, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509SubjectName', 34, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'XPath', 34, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Y', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'amount', 80, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'amountMultiplier', 547, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'boolValue', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'byteValue', 781, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'costKind', 740, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'duration', 403, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'eMAID', 796, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'intValue', 784, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'physicalValue', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'shortValue', 155, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'start', 400, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'startValue', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'stringValue', 34, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (4, None, 797), (3,), (2, 0, 797)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 796
     (8, ((0, 'AC_EVChargeParameter', 0, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'AC_EVSEChargeParameter', 1, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'AC_EVSEStatus', 2, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'AC_EVSEStatus', 2, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'AuthorizationReq', 3, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'AuthorizationRes', 4, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Body', 523, 0, False, 797, 'urn:iso:15118:2:2013:MsgDef'), (0, 'BodyElement', 5, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'BulkChargingComplete', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'BulkChargingComplete', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'BulkSOC', 213, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'CableCheckReq', 6, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CableCheckRes', 7, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CanonicalizationMethod', 8, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Certificate', 125, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'CertificateInstallationReq', 9, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CertificateInstallationRes', 10, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CertificateUpdateReq', 11, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CertificateUpdateRes', 12, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargeParameterDiscoveryReq', 13, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargeParameterDiscoveryRes', 14, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargeProgress', 369, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargeService', 447, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargingComplete', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargingComplete', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ChargingProfile', 373, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargingProfileEntryMaxNumberOfPhasesInUse', 726, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ChargingProfileEntryMaxPower', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ChargingProfileEntryStart', 80, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ChargingSession', 458, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargingStatusReq', 15, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ChargingStatusRes', 16, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ConsumptionCost', 426, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ContractSignatureCertChain', 132, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ContractSignatureEncryptedPrivateKey', 135, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Cost', 650, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'CurrentDemandReq', 17, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'CurrentDemandRes', 18, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'DC_EVChargeParameter', 19, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DC_EVPowerDeliveryParameter', 20, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DC_EVSEChargeParameter', 21, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DC_EVSEStatus', 22, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'DC_EVSEStatus', 22, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DC_EVStatus', 23, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'DC_EVStatus', 23, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DHpublickey', 137, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'DSAKeyValue', 24, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'DepartureTime', 80, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'DigestMethod', 25, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'DigestValue', 26, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'EAmount', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EPriceLevel', 424, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVCCID', 451, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVChargeParameter', 27, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVEnergyCapacity', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVEnergyRequest', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVErrorCode', 239, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMaxCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMaxVoltage', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMaximumCurrentLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVMaximumCurrentLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMaximumPowerLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVMaximumPowerLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMaximumVoltageLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVMaximumVoltageLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVMinCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVPowerDeliveryParameter', 28, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVRESSSOC', 213, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVReady', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEChargeParameter', 29, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSECurrentLimitAchieved', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSECurrentRegulationTolerance', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEEnergyToBeDelivered', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEID', 170, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEIsolationStatus', 233, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMaxCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEMaxCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMaximumCurrentLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEMaximumCurrentLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMaximumPowerLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEMaximumPowerLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMaximumVoltageLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEMaximumVoltageLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMinimumCurrentLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEMinimumVoltageLimit', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSENominalVoltage', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSENotification', 95, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEPeakCurrentRipple', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEPowerLimitAchieved', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEPresentCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEPresentVoltage', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEProcessing', 107, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEStatus', 30, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSEStatusCode', 235, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVSETimeStamp', 360, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVSEVoltageLimitAchieved', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVStatus', 31, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'EVTargetCurrent', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EVTargetVoltage', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'EnergyTransferMode', 158, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Entry', 32, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Exponent', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'FaultCode', 765, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'FaultMsg', 768, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'FreeService', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'FullSOC', 213, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'G', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'GenChallenge', 100, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'HMACOutputLength', 472, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Header', 520, 0, False, 797, 'urn:iso:15118:2:2013:MsgDef'), (0, 'J', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'KeyInfo', 33, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'KeyName', 34, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'KeyValue', 35, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'ListOfRootCertificateIDs', 128, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Manifest', 36, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'MaxEntriesSAScheduleTuple', 92, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'MeterID', 598, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'MeterInfo', 175, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'MeterReading', 601, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'MeterStatus', 605, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'MeteringReceiptReq', 37, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'MeteringReceiptRes', 38, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'MgmtData', 34, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Modulus', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Multiplier', 547, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Notification', 694, 0, False, 797, 'urn:iso:15118:2:2013:MsgHeader'), (0, 'NotificationMaxDelay', 92, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'NumEPriceLevels', 424, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'OEMProvisioningCert', 125, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Object', 39, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'P', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'PGPData', 40, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'PGPKeyID', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'PGPKeyPacket', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'PMax', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'PMaxSchedule', 642, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'PMaxScheduleEntry', 41, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Parameter', 747, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ParameterSet', 656, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ParameterSetID', 155, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'PaymentDetailsReq', 42, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PaymentDetailsRes', 43, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PaymentOption', 362, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'PaymentOptionList', 445, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PaymentServiceSelectionReq', 44, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PaymentServiceSelectionRes', 45, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PgenCounter', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'PowerDeliveryReq', 46, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PowerDeliveryRes', 47, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PreChargeReq', 48, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'PreChargeRes', 49, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ProfileEntry', 632, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Q', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'RCD', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'RSAKeyValue', 50, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'ReceiptRequired', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Reference', 51, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'RelativeTimeInterval', 52, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'RemainingTimeToBulkSoC', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'RemainingTimeToFullSoC', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'RequestedEnergyTransferMode', 158, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ResponseCode', 104, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'RetrievalMethod', 53, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'RetryCounter', 155, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'RootCertificateID', 531, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SAProvisioningCertificateChain', 132, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SAScheduleList', 54, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SAScheduleTuple', 411, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SAScheduleTupleID', 172, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SAScheduleTupleID', 172, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SASchedules', 55, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SPKIData', 56, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SPKISexp', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SalesTariff', 644, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SalesTariffDescription', 735, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SalesTariffEntry', 57, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SalesTariffID', 172, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Seed', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SelectedPaymentOption', 362, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SelectedService', 626, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SelectedServiceList', 365, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'Service', 676, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ServiceCategory', 440, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceCategory', 440, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ServiceDetailReq', 58, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceDetailRes', 59, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceDiscoveryReq', 60, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceDiscoveryRes', 61, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceID', 430, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceID', 430, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ServiceList', 449, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceName', 669, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'ServiceParameterList', 436, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceScope', 438, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'ServiceScope', 438, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SessionID', 324, 1, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SessionID', 324, 1, False, 797, 'urn:iso:15118:2:2013:MsgHeader'), (0, 'SessionSetupReq', 62, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SessionSetupRes', 63, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SessionStopReq', 64, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SessionStopRes', 65, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'SigMeterReading', 603, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Signature', 66, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SignatureMethod', 67, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SignatureProperties', 68, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SignatureProperty', 69, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SignatureValue', 70, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SignedInfo', 71, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'SubCertificates', 574, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'SupportedEnergyTransferMode', 674, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'TMeter', 360, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'TimeInterval', 72, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'Transform', 73, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Transforms', 74, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Unit', 550, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'V2G_Message', 75, 0, False, 797, 'urn:iso:15118:2:2013:MsgDef'), (0, 'Value', 155, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'WeldingDetectionReq', 76, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'WeldingDetectionRes', 77, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'X509CRL', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509Certificate', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509Data', 78, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509IssuerName', 34, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509IssuerSerial', 531, 0, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509SKI', 344, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509SerialNumber', 701, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'X509SubjectName', 34, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'XPath', 34, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'Y', 242, 1, False, 797, 'http://www.w3.org/2000/09/xmldsig#'), (0, 'amount', 80, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'amountMultiplier', 547, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'boolValue', 97, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'byteValue', 781, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'costKind', 740, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'duration', 403, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'eMAID', 796, 0, False, 797, 'urn:iso:15118:2:2013:MsgBody'), (0, 'intValue', 784, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'physicalValue', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'shortValue', 155, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'start', 400, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'startValue', 82, 0, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (0, 'stringValue', 34, 1, False, 797, 'urn:iso:15118:2:2013:MsgDataTypes'), (4, None, 797), (3,), (2, 0, 797)), ('CH(untyped)',), -1),  # 797
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 798
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 799
+    (3, ((5, None, 798), (4, None, 799), (3,), (2, 0, 799)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 798
+    (2, ((4, None, 799), (3,), (2, 0, 799)), ('CH(untyped)',), -1),  # 799
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 800
-    (2, ((1, 'Id', 0, 802, 'urn:iso:15118:2:2013:MsgBody'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 801
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 801
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 802
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 803
+    (2, ((1, 'Id', 0, 804, 'urn:iso:15118:2:2013:MsgBody'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 803
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 804
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 805
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 806
-    (2, ((1, 'Algorithm', 0, 808, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 807
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 807
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 808
-    (2, ((1, 'Id', 0, 810, 'urn:iso:15118:2:2013:MsgBody'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 809
+    (2, ((1, 'Algorithm', 0, 810, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 809
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 810
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 811
-    (2, ((1, 'Id', 0, 813, 'urn:iso:15118:2:2013:MsgBody'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 812
+    (2, ((1, 'Id', 0, 812, 'urn:iso:15118:2:2013:MsgBody'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 811
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 812
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 813
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 814
+    (2, ((1, 'Id', 0, 815, 'urn:iso:15118:2:2013:MsgBody'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 814
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 815
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 816
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 817
@@ -930,29 +932,29 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 824
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 825
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 826
-    (2, ((1, 'Algorithm', 0, 828, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 827
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 827
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 828
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 829
+    (2, ((1, 'Algorithm', 0, 830, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 829
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 830
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 831
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 832
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 833
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 834
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 835
-    (2, ((1, 'Id', 0, 837, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 836
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 836
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 837
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 838
+    (2, ((1, 'Id', 0, 839, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 838
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 839
-    (2, ((1, 'Id', 0, 841, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 840
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 840
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 841
-    (2, ((1, 'Id', 0, 843, 'urn:iso:15118:2:2013:MsgBody'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 842
+    (2, ((1, 'Id', 0, 843, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 842
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 843
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 844
-    (3, ((1, 'Encoding', 0, 846, ''), (1, 'Id', 0, 847, ''), (1, 'MimeType', 0, 848, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 845
-    (2, ((1, 'Id', 0, 847, ''), (1, 'MimeType', 0, 848, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 846
-    (2, ((1, 'MimeType', 0, 848, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 847
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 848
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 849
+    (2, ((1, 'Id', 0, 845, 'urn:iso:15118:2:2013:MsgBody'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 844
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 845
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 846
+    (3, ((1, 'Encoding', 0, 848, ''), (1, 'Id', 0, 849, ''), (1, 'MimeType', 0, 850, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 847
+    (2, ((1, 'Id', 0, 849, ''), (1, 'MimeType', 0, 850, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 848
+    (2, ((1, 'MimeType', 0, 850, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 849
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 850
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 851
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 852
@@ -963,15 +965,15 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 857
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 858
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 859
-    (3, ((1, 'Id', 0, 861, ''), (1, 'Type', 0, 862, ''), (1, 'URI', 0, 863, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 860
-    (2, ((1, 'Type', 0, 862, ''), (1, 'URI', 0, 863, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 861
-    (2, ((1, 'URI', 0, 863, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 862
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 863
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 864
-    (2, ((1, 'Type', 0, 866, ''), (1, 'URI', 0, 867, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 865
-    (2, ((1, 'URI', 0, 867, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 866
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 867
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 868
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 860
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 861
+    (3, ((1, 'Id', 0, 863, ''), (1, 'Type', 0, 864, ''), (1, 'URI', 0, 865, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 862
+    (2, ((1, 'Type', 0, 864, ''), (1, 'URI', 0, 865, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 863
+    (2, ((1, 'URI', 0, 865, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 864
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 865
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 866
+    (2, ((1, 'Type', 0, 868, ''), (1, 'URI', 0, 869, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 867
+    (2, ((1, 'URI', 0, 869, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 868
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 869
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 870
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 871
@@ -983,23 +985,23 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 877
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 878
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 879
-    (2, ((1, 'Id', 0, 881, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 880
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 880
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 881
-    (2, ((1, 'Algorithm', 0, 883, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 882
+    (2, ((1, 'Id', 0, 883, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 882
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 883
-    (2, ((1, 'Id', 0, 885, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 884
+    (2, ((1, 'Algorithm', 0, 885, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 884
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 885
-    (2, ((1, 'Id', 0, 887, ''), (1, 'Target', 0, 888, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 886
-    (2, ((1, 'Target', 0, 888, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 887
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 888
-    (2, ((1, 'Id', 0, 890, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 889
+    (2, ((1, 'Id', 0, 887, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 886
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 887
+    (2, ((1, 'Id', 0, 889, ''), (1, 'Target', 0, 890, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 888
+    (2, ((1, 'Target', 0, 890, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 889
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 890
     (2, ((1, 'Id', 0, 892, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 891
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 892
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 893
-    (2, ((1, 'Algorithm', 0, 895, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 894
+    (2, ((1, 'Id', 0, 894, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 893
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 894
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 895
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 896
+    (2, ((1, 'Algorithm', 0, 897, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 896
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 897
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 898
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 899
@@ -1014,7 +1016,7 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 908
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 909
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 910
-    (2, ((1, 'Id', 0, 912, 'urn:iso:15118:2:2013:MsgDataTypes'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 911
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 911
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 912
     (2, ((1, 'Id', 0, 914, 'urn:iso:15118:2:2013:MsgDataTypes'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 913
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 914
@@ -1022,7 +1024,7 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 916
     (2, ((1, 'Id', 0, 918, 'urn:iso:15118:2:2013:MsgDataTypes'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 917
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 918
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 919
+    (2, ((1, 'Id', 0, 920, 'urn:iso:15118:2:2013:MsgDataTypes'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 919
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 920
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 921
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 922
@@ -1068,9 +1070,9 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 962
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 963
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 964
-    (2, ((1, 'Id', 0, 966, 'urn:iso:15118:2:2013:MsgDataTypes'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 965
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 965
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 966
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 967
+    (2, ((1, 'Id', 0, 968, 'urn:iso:15118:2:2013:MsgDataTypes'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 967
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 968
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 969
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 970
@@ -1080,13 +1082,16 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 974
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 975
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 976
-    (2, ((1, 'Name', 0, 978, 'urn:iso:15118:2:2013:MsgDataTypes'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 977
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 977
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 978
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 979
+    (2, ((1, 'Name', 0, 980, 'urn:iso:15118:2:2013:MsgDataTypes'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 979
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 980
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 981
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 982
-    (4, ((1, 'Algorithm', 0, 983, '', True), (1, 'Encoding', 0, 983, '', True), (1, 'Id', 0, 983, '', True), (1, 'Id', 0, 983, 'urn:iso:15118:2:2013:MsgBody', True), (1, 'Id', 0, 983, 'urn:iso:15118:2:2013:MsgDataTypes', False), (1, 'MimeType', 0, 983, '', True), (1, 'Name', 0, 983, 'urn:iso:15118:2:2013:MsgDataTypes', True), (1, 'Target', 0, 983, '', True), (1, 'Type', 0, 983, '', True), (1, 'URI', 0, 983, '', True), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 983
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 983
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 984
+    (4, ((1, 'Algorithm', 0, 985, '', True), (1, 'Encoding', 0, 985, '', True), (1, 'Id', 0, 985, '', True), (1, 'Id', 0, 985, 'urn:iso:15118:2:2013:MsgBody', True), (1, 'Id', 0, 985, 'urn:iso:15118:2:2013:MsgDataTypes', False), (1, 'MimeType', 0, 985, '', True), (1, 'Name', 0, 985, 'urn:iso:15118:2:2013:MsgDataTypes', True), (1, 'Target', 0, 985, '', True), (1, 'Type', 0, 985, '', True), (1, 'URI', 0, 985, '', True), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 985
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 986
 )
 
 DOCUMENT = (7,
@@ -1416,159 +1421,266 @@ FRAGMENT = (8,
   ('startValue', 82, 0, 'urn:iso:15118:2:2013:MsgDataTypes'),
   ('stringValue', 34, 1, 'urn:iso:15118:2:2013:MsgDataTypes')))
 
-EMPTY = {0: 798,
- 1: 799,
- 2: 800,
- 3: 801,
- 4: 803,
- 5: 804,
- 6: 805,
- 7: 806,
- 8: 807,
- 9: 809,
- 10: 811,
- 11: 812,
- 12: 814,
- 13: 815,
- 14: 816,
- 15: 817,
- 16: 818,
- 17: 819,
- 18: 820,
- 19: 821,
- 20: 822,
- 21: 823,
- 22: 824,
- 23: 825,
- 24: 826,
- 25: 827,
- 26: 829,
- 27: 830,
- 28: 831,
- 29: 832,
- 30: 833,
- 31: 834,
- 32: 835,
- 33: 836,
- 34: 838,
- 35: 839,
- 36: 840,
- 37: 842,
- 38: 844,
- 39: 845,
- 40: 849,
- 41: 850,
- 42: 851,
- 43: 852,
- 44: 853,
- 45: 854,
- 46: 855,
- 47: 856,
- 48: 857,
- 49: 858,
- 50: 859,
- 51: 860,
- 52: 864,
- 53: 865,
- 54: 868,
- 55: 869,
- 56: 870,
- 57: 871,
- 58: 872,
- 59: 873,
- 60: 874,
- 61: 875,
- 62: 876,
- 63: 877,
- 64: 878,
- 65: 879,
- 66: 880,
- 67: 882,
- 68: 884,
- 69: 886,
- 70: 889,
- 71: 891,
- 72: 893,
- 73: 894,
- 74: 896,
- 75: 897,
- 76: 898,
- 77: 899,
- 78: 900,
- 80: 901,
- 82: 902,
- 92: 903,
- 95: 904,
- 97: 905,
- 100: 906,
- 104: 907,
- 107: 908,
- 125: 909,
- 128: 910,
- 132: 911,
- 135: 913,
- 137: 915,
- 139: 917,
- 145: 919,
- 155: 920,
- 158: 921,
- 170: 922,
- 172: 923,
- 175: 924,
- 213: 925,
- 233: 926,
- 235: 927,
- 239: 928,
- 242: 929,
- 324: 930,
- 344: 931,
- 360: 932,
- 362: 933,
- 365: 934,
- 369: 935,
- 373: 936,
- 400: 937,
- 403: 938,
- 411: 939,
- 424: 940,
- 426: 941,
- 430: 942,
- 436: 943,
- 438: 944,
- 440: 945,
- 445: 946,
- 447: 947,
- 449: 948,
- 451: 949,
- 458: 950,
- 472: 951,
- 520: 952,
- 523: 953,
- 531: 954,
- 547: 955,
- 550: 956,
- 574: 957,
- 598: 958,
- 601: 959,
- 603: 960,
- 605: 961,
- 626: 962,
- 632: 963,
- 642: 964,
- 644: 965,
- 650: 967,
- 656: 968,
- 669: 969,
- 674: 970,
- 676: 971,
- 694: 972,
- 701: 973,
- 726: 974,
- 735: 975,
- 740: 976,
- 747: 977,
- 765: 979,
- 768: 980,
- 781: 981,
- 784: 982,
- 796: 983}
+EMPTY = {0: 800,
+ 1: 801,
+ 2: 802,
+ 3: 803,
+ 4: 805,
+ 5: 806,
+ 6: 807,
+ 7: 808,
+ 8: 809,
+ 9: 811,
+ 10: 813,
+ 11: 814,
+ 12: 816,
+ 13: 817,
+ 14: 818,
+ 15: 819,
+ 16: 820,
+ 17: 821,
+ 18: 822,
+ 19: 823,
+ 20: 824,
+ 21: 825,
+ 22: 826,
+ 23: 827,
+ 24: 828,
+ 25: 829,
+ 26: 831,
+ 27: 832,
+ 28: 833,
+ 29: 834,
+ 30: 835,
+ 31: 836,
+ 32: 837,
+ 33: 838,
+ 34: 840,
+ 35: 841,
+ 36: 842,
+ 37: 844,
+ 38: 846,
+ 39: 847,
+ 40: 851,
+ 41: 852,
+ 42: 853,
+ 43: 854,
+ 44: 855,
+ 45: 856,
+ 46: 857,
+ 47: 858,
+ 48: 859,
+ 49: 860,
+ 50: 861,
+ 51: 862,
+ 52: 866,
+ 53: 867,
+ 54: 870,
+ 55: 871,
+ 56: 872,
+ 57: 873,
+ 58: 874,
+ 59: 875,
+ 60: 876,
+ 61: 877,
+ 62: 878,
+ 63: 879,
+ 64: 880,
+ 65: 881,
+ 66: 882,
+ 67: 884,
+ 68: 886,
+ 69: 888,
+ 70: 891,
+ 71: 893,
+ 72: 895,
+ 73: 896,
+ 74: 898,
+ 75: 899,
+ 76: 900,
+ 77: 901,
+ 78: 902,
+ 80: 903,
+ 82: 904,
+ 92: 905,
+ 95: 906,
+ 97: 907,
+ 100: 908,
+ 104: 909,
+ 107: 910,
+ 125: 911,
+ 128: 912,
+ 132: 913,
+ 135: 915,
+ 137: 917,
+ 139: 919,
+ 145: 921,
+ 155: 922,
+ 158: 923,
+ 170: 924,
+ 172: 925,
+ 175: 926,
+ 213: 927,
+ 233: 928,
+ 235: 929,
+ 239: 930,
+ 242: 931,
+ 324: 932,
+ 344: 933,
+ 360: 934,
+ 362: 935,
+ 365: 936,
+ 369: 937,
+ 373: 938,
+ 400: 939,
+ 403: 940,
+ 411: 941,
+ 424: 942,
+ 426: 943,
+ 430: 944,
+ 436: 945,
+ 438: 946,
+ 440: 947,
+ 445: 948,
+ 447: 949,
+ 449: 950,
+ 451: 951,
+ 458: 952,
+ 472: 953,
+ 520: 954,
+ 523: 955,
+ 531: 956,
+ 547: 957,
+ 550: 958,
+ 574: 959,
+ 598: 960,
+ 601: 961,
+ 603: 962,
+ 605: 963,
+ 626: 964,
+ 632: 965,
+ 642: 966,
+ 644: 967,
+ 650: 969,
+ 656: 970,
+ 669: 971,
+ 674: 972,
+ 676: 973,
+ 694: 974,
+ 701: 975,
+ 726: 976,
+ 735: 977,
+ 740: 978,
+ 747: 979,
+ 765: 981,
+ 768: 982,
+ 781: 983,
+ 784: 984,
+ 796: 985,
+ 798: 986}
+
+URTYPE = (798, 799)
+
+STRINGS = (('', ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI')),
+ ('http://www.w3.org/XML/1998/namespace', ('base', 'id', 'lang', 'space')),
+ ('http://www.w3.org/2001/XMLSchema-instance', ('nil', 'type')),
+ ('http://www.w3.org/2001/XMLSchema',
+  ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION',
+   'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date',
+   'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear',
+   'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger',
+   'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short',
+   'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort')),
+ ('http://www.w3.org/2000/09/xmldsig#',
+  ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue',
+   'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType',
+   'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType',
+   'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus',
+   'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter',
+   'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod',
+   'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature',
+   'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType',
+   'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue',
+   'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms',
+   'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName',
+   'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName',
+   'XPath', 'Y')),
+ ('urn:iso:15118:2:2013:MsgBody',
+  ('AC_EVSEStatus', 'AuthorizationReq', 'AuthorizationReqType', 'AuthorizationRes',
+   'AuthorizationResType', 'BodyBaseType', 'BodyElement', 'BodyType', 'BulkChargingComplete',
+   'CableCheckReq', 'CableCheckReqType', 'CableCheckRes', 'CableCheckResType',
+   'CertificateInstallationReq', 'CertificateInstallationReqType', 'CertificateInstallationRes',
+   'CertificateInstallationResType', 'CertificateUpdateReq', 'CertificateUpdateReqType',
+   'CertificateUpdateRes', 'CertificateUpdateResType', 'ChargeParameterDiscoveryReq',
+   'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryRes',
+   'ChargeParameterDiscoveryResType', 'ChargeProgress', 'ChargeService', 'ChargingComplete',
+   'ChargingProfile', 'ChargingSession', 'ChargingStatusReq', 'ChargingStatusReqType',
+   'ChargingStatusRes', 'ChargingStatusResType', 'ContractSignatureCertChain',
+   'ContractSignatureEncryptedPrivateKey', 'CurrentDemandReq', 'CurrentDemandReqType',
+   'CurrentDemandRes', 'CurrentDemandResType', 'DC_EVSEStatus', 'DC_EVStatus', 'DHpublickey',
+   'EVCCID', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit',
+   'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaxCurrent', 'EVSEMaximumCurrentLimit',
+   'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved',
+   'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEProcessing', 'EVSETimeStamp',
+   'EVSEVoltageLimitAchieved', 'EVTargetCurrent', 'EVTargetVoltage', 'GenChallenge', 'Id',
+   'ListOfRootCertificateIDs', 'MaxEntriesSAScheduleTuple', 'MeterInfo', 'MeteringReceiptReq',
+   'MeteringReceiptReqType', 'MeteringReceiptRes', 'MeteringReceiptResType', 'OEMProvisioningCert',
+   'PaymentDetailsReq', 'PaymentDetailsReqType', 'PaymentDetailsRes', 'PaymentDetailsResType',
+   'PaymentOptionList', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionReqType',
+   'PaymentServiceSelectionRes', 'PaymentServiceSelectionResType', 'PowerDeliveryReq',
+   'PowerDeliveryReqType', 'PowerDeliveryRes', 'PowerDeliveryResType', 'PreChargeReq',
+   'PreChargeReqType', 'PreChargeRes', 'PreChargeResType', 'ReceiptRequired',
+   'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC', 'RequestedEnergyTransferMode',
+   'ResponseCode', 'RetryCounter', 'SAProvisioningCertificateChain', 'SAScheduleTupleID',
+   'SelectedPaymentOption', 'SelectedServiceList', 'ServiceCategory', 'ServiceDetailReq',
+   'ServiceDetailReqType', 'ServiceDetailRes', 'ServiceDetailResType', 'ServiceDiscoveryReq',
+   'ServiceDiscoveryReqType', 'ServiceDiscoveryRes', 'ServiceDiscoveryResType', 'ServiceID',
+   'ServiceList', 'ServiceParameterList', 'ServiceScope', 'SessionID', 'SessionSetupReq',
+   'SessionSetupReqType', 'SessionSetupRes', 'SessionSetupResType', 'SessionStopReq',
+   'SessionStopReqType', 'SessionStopRes', 'SessionStopResType', 'WeldingDetectionReq',
+   'WeldingDetectionReqType', 'WeldingDetectionRes', 'WeldingDetectionResType', 'eMAID')),
+ ('urn:iso:15118:2:2013:MsgDataTypes',
+  ('AC_EVChargeParameter', 'AC_EVChargeParameterType', 'AC_EVSEChargeParameter',
+   'AC_EVSEChargeParameterType', 'AC_EVSEStatus', 'AC_EVSEStatusType', 'BulkChargingComplete',
+   'BulkSOC', 'Certificate', 'CertificateChainType', 'ChargeServiceType', 'ChargingComplete',
+   'ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower',
+   'ChargingProfileEntryStart', 'ChargingProfileType', 'ConsumptionCost', 'ConsumptionCostType',
+   'ContractSignatureEncryptedPrivateKeyType', 'Cost', 'CostType', 'DC_EVChargeParameter',
+   'DC_EVChargeParameterType', 'DC_EVErrorCodeType', 'DC_EVPowerDeliveryParameter',
+   'DC_EVPowerDeliveryParameterType', 'DC_EVSEChargeParameter', 'DC_EVSEChargeParameterType',
+   'DC_EVSEStatus', 'DC_EVSEStatusCodeType', 'DC_EVSEStatusType', 'DC_EVStatus', 'DC_EVStatusType',
+   'DepartureTime', 'DiffieHellmanPublickeyType', 'EAmount', 'EMAIDType', 'EPriceLevel',
+   'EVChargeParameter', 'EVChargeParameterType', 'EVEnergyCapacity', 'EVEnergyRequest',
+   'EVErrorCode', 'EVMaxCurrent', 'EVMaxVoltage', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit',
+   'EVMaximumVoltageLimit', 'EVMinCurrent', 'EVPowerDeliveryParameter',
+   'EVPowerDeliveryParameterType', 'EVRESSSOC', 'EVReady', 'EVSEChargeParameter',
+   'EVSEChargeParameterType', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered',
+   'EVSEIsolationStatus', 'EVSEMaxCurrent', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit',
+   'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit',
+   'EVSENominalVoltage', 'EVSENotification', 'EVSENotificationType', 'EVSEPeakCurrentRipple',
+   'EVSEProcessingType', 'EVSEStatus', 'EVSEStatusCode', 'EVSEStatusType', 'EVStatus',
+   'EVStatusType', 'EnergyTransferMode', 'EnergyTransferModeType', 'Entry', 'EntryType',
+   'FaultCode', 'FaultMsg', 'FreeService', 'FullSOC', 'Id', 'IntervalType',
+   'ListOfRootCertificateIDsType', 'MeterID', 'MeterInfoType', 'MeterReading', 'MeterStatus',
+   'Multiplier', 'Name', 'NotificationMaxDelay', 'NotificationType', 'NumEPriceLevels', 'PMax',
+   'PMaxSchedule', 'PMaxScheduleEntry', 'PMaxScheduleEntryType', 'PMaxScheduleType', 'Parameter',
+   'ParameterSet', 'ParameterSetID', 'ParameterSetType', 'ParameterType', 'PaymentOption',
+   'PaymentOptionListType', 'PhysicalValueType', 'ProfileEntry', 'ProfileEntryType', 'RCD',
+   'RelativeTimeInterval', 'RelativeTimeIntervalType', 'RootCertificateID', 'SAIDType',
+   'SAScheduleList', 'SAScheduleListType', 'SAScheduleTuple', 'SAScheduleTupleID',
+   'SAScheduleTupleType', 'SASchedules', 'SASchedulesType', 'SalesTariff', 'SalesTariffDescription',
+   'SalesTariffEntry', 'SalesTariffEntryType', 'SalesTariffID', 'SalesTariffType',
+   'SelectedService', 'SelectedServiceListType', 'SelectedServiceType', 'Service',
+   'ServiceCategory', 'ServiceID', 'ServiceListType', 'ServiceName', 'ServiceParameterListType',
+   'ServiceScope', 'ServiceType', 'SigMeterReading', 'SubCertificates', 'SubCertificatesType',
+   'SupportedEnergyTransferMode', 'SupportedEnergyTransferModeType', 'TMeter', 'TimeInterval',
+   'Unit', 'Value', 'amount', 'amountMultiplier', 'boolValue', 'byteValue', 'certificateType',
+   'chargeProgressType', 'chargingSessionType', 'costKind', 'costKindType', 'dHpublickeyType',
+   'duration', 'eMAIDType', 'evccIDType', 'evseIDType', 'faultCodeType', 'faultMsgType',
+   'genChallengeType', 'intValue', 'isolationLevelType', 'maxNumPhasesType', 'meterIDType',
+   'meterStatusType', 'paymentOptionType', 'percentValueType', 'physicalValue', 'privateKeyType',
+   'responseCodeType', 'serviceCategoryType', 'serviceIDType', 'serviceNameType',
+   'serviceScopeType', 'sessionIDType', 'shortValue', 'sigMeterReadingType', 'start', 'startValue',
+   'stringValue', 'tariffDescriptionType', 'unitMultiplierType', 'unitSymbolType', 'valueType')),
+ ('urn:iso:15118:2:2013:MsgDef', ('Body', 'Header', 'V2G_Message')),
+ ('urn:iso:15118:2:2013:MsgHeader', ('MessageHeaderType', 'Notification', 'SessionID')))

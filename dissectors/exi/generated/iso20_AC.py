@@ -14,6 +14,8 @@ DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 NAME = 'iso20_AC'
@@ -621,8 +623,8 @@ STATES = (
     (1, ((2, 6, 540),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 541
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 542
     (1, ((2, 4, 542),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 543
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 544
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 545
+    (3, ((5, None, 544), (4, None, 545), (3,), (2, 0, 545)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 544
+    (2, ((4, None, 545), (3,), (2, 0, 545)), ('CH(untyped)',), -1),  # 545
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 546
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 547
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 548
@@ -635,52 +637,52 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 555
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 556
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 557
-    (2, ((1, 'Algorithm', 0, 559, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 558
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 558
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 559
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 560
-    (2, ((1, 'Algorithm', 0, 562, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 561
+    (2, ((1, 'Algorithm', 0, 561, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 560
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 561
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 562
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 563
+    (2, ((1, 'Algorithm', 0, 564, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 563
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 564
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 565
-    (2, ((1, 'Id', 0, 567, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 566
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 566
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 567
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 568
+    (2, ((1, 'Id', 0, 569, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 568
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 569
-    (2, ((1, 'Id', 0, 571, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 570
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 570
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 571
-    (3, ((1, 'Encoding', 0, 573, ''), (1, 'Id', 0, 574, ''), (1, 'MimeType', 0, 575, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 572
-    (2, ((1, 'Id', 0, 574, ''), (1, 'MimeType', 0, 575, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 573
-    (2, ((1, 'MimeType', 0, 575, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 574
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 575
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 576
+    (2, ((1, 'Id', 0, 573, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 572
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 573
+    (3, ((1, 'Encoding', 0, 575, ''), (1, 'Id', 0, 576, ''), (1, 'MimeType', 0, 577, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 574
+    (2, ((1, 'Id', 0, 576, ''), (1, 'MimeType', 0, 577, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 575
+    (2, ((1, 'MimeType', 0, 577, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 576
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 577
-    (3, ((1, 'Id', 0, 579, ''), (1, 'Type', 0, 580, ''), (1, 'URI', 0, 581, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 578
-    (2, ((1, 'Type', 0, 580, ''), (1, 'URI', 0, 581, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 579
-    (2, ((1, 'URI', 0, 581, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 580
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 581
-    (2, ((1, 'Type', 0, 583, ''), (1, 'URI', 0, 584, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 582
-    (2, ((1, 'URI', 0, 584, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 583
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 584
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 585
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 578
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 579
+    (3, ((1, 'Id', 0, 581, ''), (1, 'Type', 0, 582, ''), (1, 'URI', 0, 583, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 580
+    (2, ((1, 'Type', 0, 582, ''), (1, 'URI', 0, 583, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 581
+    (2, ((1, 'URI', 0, 583, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 582
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 583
+    (2, ((1, 'Type', 0, 585, ''), (1, 'URI', 0, 586, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 584
+    (2, ((1, 'URI', 0, 586, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 585
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 586
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 587
-    (2, ((1, 'Id', 0, 589, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 588
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 588
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 589
-    (2, ((1, 'Algorithm', 0, 591, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 590
+    (2, ((1, 'Id', 0, 591, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 590
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 591
-    (2, ((1, 'Id', 0, 593, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 592
+    (2, ((1, 'Algorithm', 0, 593, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 592
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 593
-    (2, ((1, 'Id', 0, 595, ''), (1, 'Target', 0, 596, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 594
-    (2, ((1, 'Target', 0, 596, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 595
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 596
-    (2, ((1, 'Id', 0, 598, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 597
+    (2, ((1, 'Id', 0, 595, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 594
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 595
+    (2, ((1, 'Id', 0, 597, ''), (1, 'Target', 0, 598, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 596
+    (2, ((1, 'Target', 0, 598, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 597
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 598
     (2, ((1, 'Id', 0, 600, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 599
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 600
-    (2, ((1, 'Algorithm', 0, 602, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 601
+    (2, ((1, 'Id', 0, 602, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 601
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 602
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 603
+    (2, ((1, 'Algorithm', 0, 604, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 603
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 604
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 605
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 606
@@ -708,6 +710,9 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 628
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 629
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 630
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 631
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 632
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 633
 )
 
 DOCUMENT = (6,
@@ -910,70 +915,149 @@ FRAGMENT = (8,
   ('XPath', 21, 1, 'http://www.w3.org/2000/09/xmldsig#'),
   ('Y', 205, 1, 'http://www.w3.org/2000/09/xmldsig#')))
 
-EMPTY = {0: 544,
- 1: 545,
- 2: 546,
- 3: 547,
- 4: 548,
- 5: 549,
- 6: 550,
- 7: 551,
- 8: 552,
- 9: 553,
- 10: 554,
- 11: 555,
- 12: 556,
- 13: 557,
- 14: 558,
- 15: 560,
- 16: 561,
- 17: 563,
- 18: 564,
- 19: 565,
- 20: 566,
- 21: 568,
- 22: 569,
- 23: 570,
- 24: 572,
- 25: 576,
- 26: 577,
- 27: 578,
- 28: 582,
- 29: 585,
- 30: 586,
- 31: 587,
- 32: 588,
- 33: 590,
- 34: 592,
- 35: 594,
- 36: 597,
- 37: 599,
- 38: 601,
- 39: 603,
- 40: 604,
- 42: 605,
- 63: 606,
- 66: 607,
- 68: 608,
- 73: 609,
- 75: 610,
- 77: 611,
- 79: 612,
- 122: 613,
- 149: 614,
- 152: 615,
- 205: 616,
- 318: 617,
- 384: 618,
- 431: 619,
- 445: 620,
- 448: 621,
- 450: 622,
- 453: 623,
- 473: 624,
- 475: 625,
- 482: 626,
- 488: 627,
- 493: 628,
- 518: 629,
- 537: 630}
+EMPTY = {0: 546,
+ 1: 547,
+ 2: 548,
+ 3: 549,
+ 4: 550,
+ 5: 551,
+ 6: 552,
+ 7: 553,
+ 8: 554,
+ 9: 555,
+ 10: 556,
+ 11: 557,
+ 12: 558,
+ 13: 559,
+ 14: 560,
+ 15: 562,
+ 16: 563,
+ 17: 565,
+ 18: 566,
+ 19: 567,
+ 20: 568,
+ 21: 570,
+ 22: 571,
+ 23: 572,
+ 24: 574,
+ 25: 578,
+ 26: 579,
+ 27: 580,
+ 28: 584,
+ 29: 587,
+ 30: 588,
+ 31: 589,
+ 32: 590,
+ 33: 592,
+ 34: 594,
+ 35: 596,
+ 36: 599,
+ 37: 601,
+ 38: 603,
+ 39: 605,
+ 40: 606,
+ 42: 607,
+ 63: 608,
+ 66: 609,
+ 68: 610,
+ 73: 611,
+ 75: 612,
+ 77: 613,
+ 79: 614,
+ 122: 615,
+ 149: 616,
+ 152: 617,
+ 205: 618,
+ 318: 619,
+ 384: 620,
+ 431: 621,
+ 445: 622,
+ 448: 623,
+ 450: 624,
+ 453: 625,
+ 473: 626,
+ 475: 627,
+ 482: 628,
+ 488: 629,
+ 493: 630,
+ 518: 631,
+ 537: 632,
+ 544: 633}
+
+URTYPE = (544, 545)
+
+STRINGS = (('', ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI')),
+ ('http://www.w3.org/XML/1998/namespace', ('base', 'id', 'lang', 'space')),
+ ('http://www.w3.org/2001/XMLSchema-instance', ('nil', 'type')),
+ ('http://www.w3.org/2001/XMLSchema',
+  ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION',
+   'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date',
+   'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear',
+   'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger',
+   'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short',
+   'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort')),
+ ('http://www.w3.org/2000/09/xmldsig#',
+  ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue',
+   'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType',
+   'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType',
+   'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus',
+   'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter',
+   'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod',
+   'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature',
+   'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType',
+   'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue',
+   'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms',
+   'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName',
+   'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName',
+   'XPath', 'Y')),
+ ('urn:iso:std:iso:15118:-20:AC',
+  ('AC_CPDReqEnergyTransferMode', 'AC_CPDReqEnergyTransferModeType', 'AC_CPDResEnergyTransferMode',
+   'AC_CPDResEnergyTransferModeType', 'AC_ChargeLoopReq', 'AC_ChargeLoopReqType',
+   'AC_ChargeLoopRes', 'AC_ChargeLoopResType', 'AC_ChargeParameterDiscoveryReq',
+   'AC_ChargeParameterDiscoveryReqType', 'AC_ChargeParameterDiscoveryRes',
+   'AC_ChargeParameterDiscoveryResType', 'BPT_AC_CPDReqEnergyTransferMode',
+   'BPT_AC_CPDReqEnergyTransferModeType', 'BPT_AC_CPDResEnergyTransferMode',
+   'BPT_AC_CPDResEnergyTransferModeType', 'BPT_Dynamic_AC_CLReqControlMode',
+   'BPT_Dynamic_AC_CLReqControlModeType', 'BPT_Dynamic_AC_CLResControlMode',
+   'BPT_Dynamic_AC_CLResControlModeType', 'BPT_Scheduled_AC_CLReqControlMode',
+   'BPT_Scheduled_AC_CLReqControlModeType', 'BPT_Scheduled_AC_CLResControlMode',
+   'BPT_Scheduled_AC_CLResControlModeType', 'Dynamic_AC_CLReqControlMode',
+   'Dynamic_AC_CLReqControlModeType', 'Dynamic_AC_CLResControlMode',
+   'Dynamic_AC_CLResControlModeType', 'EVMaximumChargePower', 'EVMaximumChargePower_L2',
+   'EVMaximumChargePower_L3', 'EVMaximumDischargePower', 'EVMaximumDischargePower_L2',
+   'EVMaximumDischargePower_L3', 'EVMaximumV2XEnergyRequest', 'EVMinimumChargePower',
+   'EVMinimumChargePower_L2', 'EVMinimumChargePower_L3', 'EVMinimumDischargePower',
+   'EVMinimumDischargePower_L2', 'EVMinimumDischargePower_L3', 'EVMinimumV2XEnergyRequest',
+   'EVPresentActivePower', 'EVPresentActivePower_L2', 'EVPresentActivePower_L3',
+   'EVPresentReactivePower', 'EVPresentReactivePower_L2', 'EVPresentReactivePower_L3',
+   'EVSEMaximumChargePower', 'EVSEMaximumChargePower_L2', 'EVSEMaximumChargePower_L3',
+   'EVSEMaximumDischargePower', 'EVSEMaximumDischargePower_L2', 'EVSEMaximumDischargePower_L3',
+   'EVSEMinimumChargePower', 'EVSEMinimumChargePower_L2', 'EVSEMinimumChargePower_L3',
+   'EVSEMinimumDischargePower', 'EVSEMinimumDischargePower_L2', 'EVSEMinimumDischargePower_L3',
+   'EVSENominalFrequency', 'EVSEPowerRampLimitation', 'EVSEPresentActivePower',
+   'EVSEPresentActivePower_L2', 'EVSEPresentActivePower_L3', 'EVSETargetActivePower',
+   'EVSETargetActivePower_L2', 'EVSETargetActivePower_L3', 'EVSETargetFrequency',
+   'EVSETargetReactivePower', 'EVSETargetReactivePower_L2', 'EVSETargetReactivePower_L3',
+   'MaximumPowerAsymmetry', 'Scheduled_AC_CLReqControlMode', 'Scheduled_AC_CLReqControlModeType',
+   'Scheduled_AC_CLResControlMode', 'Scheduled_AC_CLResControlModeType')),
+ ('urn:iso:std:iso:15118:-20:CommonTypes',
+  ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh',
+   'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode',
+   'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType',
+   'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType',
+   'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh',
+   'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType',
+   'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType',
+   'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest',
+   'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts',
+   'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC',
+   'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType',
+   'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay',
+   'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType',
+   'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC',
+   'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType',
+   'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID',
+   'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value',
+   'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType',
+   'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType',
+   'sessionIDType')))

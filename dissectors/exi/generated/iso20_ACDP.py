@@ -14,6 +14,8 @@ DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 NAME = 'iso20_ACDP'
@@ -493,56 +495,56 @@ STATES = (
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 397
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 398
     (1, ((2, 10, 398),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 399
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 400
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 401
+    (3, ((5, None, 400), (4, None, 401), (3,), (2, 0, 401)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 400
+    (2, ((4, None, 401), (3,), (2, 0, 401)), ('CH(untyped)',), -1),  # 401
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 402
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 403
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 404
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 405
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 406
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 407
-    (2, ((1, 'Algorithm', 0, 409, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 408
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 408
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 409
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 410
-    (2, ((1, 'Algorithm', 0, 412, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 411
+    (2, ((1, 'Algorithm', 0, 411, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 410
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 411
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 412
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 413
-    (2, ((1, 'Id', 0, 415, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 414
+    (2, ((1, 'Algorithm', 0, 414, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 413
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 414
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 415
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 416
+    (2, ((1, 'Id', 0, 417, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 416
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 417
-    (2, ((1, 'Id', 0, 419, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 418
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 418
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 419
-    (3, ((1, 'Encoding', 0, 421, ''), (1, 'Id', 0, 422, ''), (1, 'MimeType', 0, 423, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 420
-    (2, ((1, 'Id', 0, 422, ''), (1, 'MimeType', 0, 423, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 421
-    (2, ((1, 'MimeType', 0, 423, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 422
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 423
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 424
+    (2, ((1, 'Id', 0, 421, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 420
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 421
+    (3, ((1, 'Encoding', 0, 423, ''), (1, 'Id', 0, 424, ''), (1, 'MimeType', 0, 425, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 422
+    (2, ((1, 'Id', 0, 424, ''), (1, 'MimeType', 0, 425, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 423
+    (2, ((1, 'MimeType', 0, 425, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 424
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 425
-    (3, ((1, 'Id', 0, 427, ''), (1, 'Type', 0, 428, ''), (1, 'URI', 0, 429, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 426
-    (2, ((1, 'Type', 0, 428, ''), (1, 'URI', 0, 429, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 427
-    (2, ((1, 'URI', 0, 429, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 428
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 429
-    (2, ((1, 'Type', 0, 431, ''), (1, 'URI', 0, 432, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 430
-    (2, ((1, 'URI', 0, 432, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 431
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 432
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 433
-    (2, ((1, 'Id', 0, 435, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 434
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 426
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 427
+    (3, ((1, 'Id', 0, 429, ''), (1, 'Type', 0, 430, ''), (1, 'URI', 0, 431, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 428
+    (2, ((1, 'Type', 0, 430, ''), (1, 'URI', 0, 431, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 429
+    (2, ((1, 'URI', 0, 431, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 430
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 431
+    (2, ((1, 'Type', 0, 433, ''), (1, 'URI', 0, 434, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 432
+    (2, ((1, 'URI', 0, 434, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 433
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 434
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 435
-    (2, ((1, 'Algorithm', 0, 437, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 436
+    (2, ((1, 'Id', 0, 437, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 436
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 437
-    (2, ((1, 'Id', 0, 439, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 438
+    (2, ((1, 'Algorithm', 0, 439, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 438
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 439
-    (2, ((1, 'Id', 0, 441, ''), (1, 'Target', 0, 442, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 440
-    (2, ((1, 'Target', 0, 442, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 441
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 442
-    (2, ((1, 'Id', 0, 444, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 443
+    (2, ((1, 'Id', 0, 441, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 440
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 441
+    (2, ((1, 'Id', 0, 443, ''), (1, 'Target', 0, 444, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 442
+    (2, ((1, 'Target', 0, 444, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 443
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 444
     (2, ((1, 'Id', 0, 446, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 445
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 446
-    (2, ((1, 'Algorithm', 0, 448, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 447
+    (2, ((1, 'Id', 0, 448, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 447
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 448
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 449
+    (2, ((1, 'Algorithm', 0, 450, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 449
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 450
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 451
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 452
@@ -577,6 +579,9 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 481
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 482
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 483
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 484
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 485
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 486
 )
 
 DOCUMENT = (6,
@@ -746,67 +751,131 @@ FRAGMENT = (8,
   ('XPath', 13, 1, 'http://www.w3.org/2000/09/xmldsig#'),
   ('Y', 88, 1, 'http://www.w3.org/2000/09/xmldsig#')))
 
-EMPTY = {0: 400,
- 1: 401,
- 2: 402,
- 3: 403,
- 4: 404,
- 5: 405,
- 6: 406,
- 7: 407,
- 8: 408,
- 9: 410,
- 10: 411,
- 11: 413,
- 12: 414,
- 13: 416,
- 14: 417,
- 15: 418,
- 16: 420,
- 17: 424,
- 18: 425,
- 19: 426,
- 20: 430,
- 21: 433,
- 22: 434,
- 23: 436,
- 24: 438,
- 25: 440,
- 26: 443,
- 27: 445,
- 28: 447,
- 29: 449,
- 30: 450,
- 32: 451,
- 35: 452,
- 39: 453,
- 41: 454,
- 44: 455,
- 48: 456,
- 54: 457,
- 56: 458,
- 73: 459,
- 88: 460,
- 170: 461,
- 210: 462,
- 257: 463,
- 271: 464,
- 274: 465,
- 289: 466,
- 291: 467,
- 293: 468,
- 295: 469,
- 312: 470,
- 318: 471,
- 331: 472,
- 332: 473,
- 333: 474,
- 334: 475,
- 335: 476,
- 336: 477,
- 337: 478,
- 338: 479,
- 339: 480,
- 340: 481,
- 341: 482,
- 342: 483}
+EMPTY = {0: 402,
+ 1: 403,
+ 2: 404,
+ 3: 405,
+ 4: 406,
+ 5: 407,
+ 6: 408,
+ 7: 409,
+ 8: 410,
+ 9: 412,
+ 10: 413,
+ 11: 415,
+ 12: 416,
+ 13: 418,
+ 14: 419,
+ 15: 420,
+ 16: 422,
+ 17: 426,
+ 18: 427,
+ 19: 428,
+ 20: 432,
+ 21: 435,
+ 22: 436,
+ 23: 438,
+ 24: 440,
+ 25: 442,
+ 26: 445,
+ 27: 447,
+ 28: 449,
+ 29: 451,
+ 30: 452,
+ 32: 453,
+ 35: 454,
+ 39: 455,
+ 41: 456,
+ 44: 457,
+ 48: 458,
+ 54: 459,
+ 56: 460,
+ 73: 461,
+ 88: 462,
+ 170: 463,
+ 210: 464,
+ 257: 465,
+ 271: 466,
+ 274: 467,
+ 289: 468,
+ 291: 469,
+ 293: 470,
+ 295: 471,
+ 312: 472,
+ 318: 473,
+ 331: 474,
+ 332: 475,
+ 333: 476,
+ 334: 477,
+ 335: 478,
+ 336: 479,
+ 337: 480,
+ 338: 481,
+ 339: 482,
+ 340: 483,
+ 341: 484,
+ 342: 485,
+ 400: 486}
+
+URTYPE = (400, 401)
+
+STRINGS = (('', ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI')),
+ ('http://www.w3.org/XML/1998/namespace', ('base', 'id', 'lang', 'space')),
+ ('http://www.w3.org/2001/XMLSchema-instance', ('nil', 'type')),
+ ('http://www.w3.org/2001/XMLSchema',
+  ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION',
+   'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date',
+   'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear',
+   'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger',
+   'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short',
+   'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort')),
+ ('http://www.w3.org/2000/09/xmldsig#',
+  ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue',
+   'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType',
+   'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType',
+   'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus',
+   'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter',
+   'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod',
+   'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature',
+   'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType',
+   'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue',
+   'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms',
+   'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName',
+   'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName',
+   'XPath', 'Y')),
+ ('urn:iso:std:iso:15118:-20:ACDP',
+  ('ACDP_ConnectReq', 'ACDP_ConnectReqType', 'ACDP_ConnectRes', 'ACDP_ConnectResType',
+   'ACDP_DisconnectReq', 'ACDP_DisconnectRes', 'ACDP_SystemStatusReq', 'ACDP_SystemStatusReqType',
+   'ACDP_SystemStatusRes', 'ACDP_SystemStatusResType', 'ACDP_VehiclePositioningReq',
+   'ACDP_VehiclePositioningReqType', 'ACDP_VehiclePositioningRes', 'ACDP_VehiclePositioningResType',
+   'ContactWindowXc', 'ContactWindowYc', 'EVAssociationStatus', 'EVCPStatus',
+   'EVElectricalChargingDeviceStatus', 'EVErrorCode', 'EVImmobilizationRequest', 'EVImmobilized',
+   'EVInChargePosition', 'EVMobilityStatus', 'EVPositioningSupport', 'EVReadyToCharge',
+   'EVRelativeXDeviation', 'EVRelativeYDeviation', 'EVSEDisabled',
+   'EVSEElectricalChargingDeviceStatus', 'EVSEEmergencyShutdown', 'EVSEIsolationStatus',
+   'EVSEMalfunction', 'EVSEMechanicalChargingDeviceStatus', 'EVSEPositioningSupport',
+   'EVSEProcessing', 'EVSEReadyToCharge', 'EVSEUtilityInterruptEvent', 'EVSOC', 'EVTechnicalStatus',
+   'EVTechnicalStatusType', 'EVTimeout', 'EVWLANStrength', 'cpStatusType',
+   'electricalChargingDeviceStatusType', 'errorCodeType', 'isolationStatusType',
+   'mechanicalChargingDeviceStatusType')),
+ ('urn:iso:std:iso:15118:-20:CommonTypes',
+  ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh',
+   'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode',
+   'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType',
+   'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType',
+   'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh',
+   'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType',
+   'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType',
+   'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest',
+   'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts',
+   'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC',
+   'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType',
+   'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay',
+   'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType',
+   'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC',
+   'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType',
+   'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID',
+   'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value',
+   'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType',
+   'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType',
+   'sessionIDType')))

@@ -14,6 +14,8 @@ DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 NAME = 'iso20_CommonMessages'
@@ -8366,44 +8368,44 @@ STATES = (
     (2, ((0, 'InletHot', 76, 1, False, 8274, 'urn:iso:std:iso:15118:-20:CommonTypes'), (3,)), ('SE(*)', 'CH(untyped)'), -1),  # 8273
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 8274
     (4, ((0, 'PresentSOC', 525, 1, False, 8265, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'MinimumSOC', 525, 1, False, 8266, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'TargetSOC', 525, 1, False, 8267, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'MaximumSOC', 525, 1, False, 8268, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'RemainingTimeToMinimumSOC', 522, 1, False, 8269, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'RemainingTimeToTargetSOC', 522, 1, False, 8270, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'RemainingTimeToMaximumSOC', 522, 1, False, 8271, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'ChargingComplete', 76, 1, False, 8272, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'BatteryEnergyCapacity', 528, 0, False, 8273, 'urn:iso:std:iso:15118:-20:CommonTypes'), (0, 'InletHot', 76, 1, False, 8274, 'urn:iso:std:iso:15118:-20:CommonTypes'), (3,)), ('SE(*)', 'CH(untyped)'), -1),  # 8275
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8276
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8277
+    (3, ((5, None, 8276), (4, None, 8277), (3,), (2, 0, 8277)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 8276
+    (2, ((4, None, 8277), (3,), (2, 0, 8277)), ('CH(untyped)',), -1),  # 8277
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8278
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8279
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8280
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8281
-    (2, ((1, 'Algorithm', 0, 8283, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8282
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8282
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8283
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8284
+    (2, ((1, 'Algorithm', 0, 8285, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8284
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8285
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8286
-    (2, ((1, 'Algorithm', 0, 8288, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8287
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8287
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8288
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8289
-    (2, ((1, 'Id', 0, 8291, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8290
+    (2, ((1, 'Algorithm', 0, 8290, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8289
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8290
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8291
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8292
+    (2, ((1, 'Id', 0, 8293, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8292
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8293
-    (2, ((1, 'Id', 0, 8295, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8294
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8294
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8295
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8296
+    (2, ((1, 'Id', 0, 8297, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8296
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8297
-    (3, ((1, 'Encoding', 0, 8299, ''), (1, 'Id', 0, 8300, ''), (1, 'MimeType', 0, 8301, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8298
-    (2, ((1, 'Id', 0, 8300, ''), (1, 'MimeType', 0, 8301, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8299
-    (2, ((1, 'MimeType', 0, 8301, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8300
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8301
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8302
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8298
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8299
+    (3, ((1, 'Encoding', 0, 8301, ''), (1, 'Id', 0, 8302, ''), (1, 'MimeType', 0, 8303, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8300
+    (2, ((1, 'Id', 0, 8302, ''), (1, 'MimeType', 0, 8303, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8301
+    (2, ((1, 'MimeType', 0, 8303, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8302
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8303
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8304
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8305
-    (3, ((1, 'Id', 0, 8307, ''), (1, 'Type', 0, 8308, ''), (1, 'URI', 0, 8309, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8306
-    (2, ((1, 'Type', 0, 8308, ''), (1, 'URI', 0, 8309, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8307
-    (2, ((1, 'URI', 0, 8309, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8308
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8309
-    (2, ((1, 'Type', 0, 8311, ''), (1, 'URI', 0, 8312, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8310
-    (2, ((1, 'URI', 0, 8312, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8311
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8312
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8313
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8306
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8307
+    (3, ((1, 'Id', 0, 8309, ''), (1, 'Type', 0, 8310, ''), (1, 'URI', 0, 8311, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8308
+    (2, ((1, 'Type', 0, 8310, ''), (1, 'URI', 0, 8311, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8309
+    (2, ((1, 'URI', 0, 8311, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8310
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8311
+    (2, ((1, 'Type', 0, 8313, ''), (1, 'URI', 0, 8314, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8312
+    (2, ((1, 'URI', 0, 8314, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8313
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8314
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8315
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8316
@@ -8416,26 +8418,26 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8323
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8324
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8325
-    (2, ((1, 'Id', 0, 8327, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8326
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8326
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8327
-    (2, ((1, 'Algorithm', 0, 8329, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8328
+    (2, ((1, 'Id', 0, 8329, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8328
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8329
-    (2, ((1, 'Id', 0, 8331, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8330
+    (2, ((1, 'Algorithm', 0, 8331, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8330
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8331
-    (2, ((1, 'Id', 0, 8333, ''), (1, 'Target', 0, 8334, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8332
-    (2, ((1, 'Target', 0, 8334, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8333
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8334
-    (2, ((1, 'Id', 0, 8336, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8335
+    (2, ((1, 'Id', 0, 8333, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8332
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8333
+    (2, ((1, 'Id', 0, 8335, ''), (1, 'Target', 0, 8336, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8334
+    (2, ((1, 'Target', 0, 8336, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8335
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8336
     (2, ((1, 'Id', 0, 8338, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8337
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8338
-    (2, ((1, 'Id', 0, 8340, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8339
+    (2, ((1, 'Id', 0, 8340, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8339
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8340
     (2, ((1, 'Id', 0, 8342, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8341
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8342
-    (2, ((1, 'Algorithm', 0, 8344, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8343
+    (2, ((1, 'Id', 0, 8344, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8343
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8344
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8345
+    (2, ((1, 'Algorithm', 0, 8346, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8345
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8346
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8347
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8348
@@ -8444,16 +8446,16 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8351
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8352
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8353
-    (2, ((1, 'Id', 0, 8355, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8354
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8354
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8355
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8356
+    (2, ((1, 'Id', 0, 8357, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8356
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8357
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8358
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8359
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8360
-    (2, ((1, 'Id', 0, 8362, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8361
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8361
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8362
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8363
+    (2, ((1, 'Id', 0, 8364, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8363
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8364
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8365
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8366
@@ -8510,11 +8512,11 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8417
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8418
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8419
-    (2, ((1, 'Id', 0, 8421, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8420
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8420
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8421
     (2, ((1, 'Id', 0, 8423, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8422
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8423
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8424
+    (2, ((1, 'Id', 0, 8425, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8424
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8425
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8426
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8427
@@ -8536,9 +8538,9 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8443
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8444
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8445
-    (2, ((1, 'Name', 0, 8447, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8446
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8446
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8447
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8448
+    (2, ((1, 'Name', 0, 8449, 'urn:iso:std:iso:15118:-20:CommonMessages'), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 8448
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8449
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8450
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8451
@@ -8553,6 +8555,9 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8460
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8461
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8462
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8463
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8464
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 8465
 )
 
 DOCUMENT = (6,
@@ -8894,163 +8899,288 @@ FRAGMENT = (9,
   ('rationalNumber', 528, 0, 'urn:iso:std:iso:15118:-20:CommonMessages'),
   ('shortValue', 398, 1, 'urn:iso:std:iso:15118:-20:CommonMessages')))
 
-EMPTY = {0: 8276,
- 1: 8277,
- 2: 8278,
- 3: 8279,
- 4: 8280,
- 5: 8281,
- 6: 8282,
- 7: 8284,
- 8: 8285,
- 9: 8286,
- 10: 8287,
- 11: 8289,
- 12: 8290,
- 13: 8292,
- 14: 8293,
- 15: 8294,
- 16: 8296,
- 17: 8297,
- 18: 8298,
- 19: 8302,
- 20: 8303,
- 21: 8304,
- 22: 8305,
- 23: 8306,
- 24: 8310,
- 25: 8313,
- 26: 8314,
- 27: 8315,
- 28: 8316,
- 29: 8317,
- 30: 8318,
- 31: 8319,
- 32: 8320,
- 33: 8321,
- 34: 8322,
- 35: 8323,
- 36: 8324,
- 37: 8325,
- 38: 8326,
- 39: 8328,
- 40: 8330,
- 41: 8332,
- 42: 8335,
- 43: 8337,
- 44: 8339,
- 45: 8341,
- 46: 8343,
- 47: 8345,
- 48: 8346,
- 49: 8347,
- 50: 8348,
- 51: 8349,
- 52: 8350,
- 54: 8351,
- 57: 8352,
- 59: 8353,
- 61: 8354,
- 65: 8356,
- 67: 8357,
- 76: 8358,
- 78: 8359,
- 80: 8360,
- 93: 8361,
- 95: 8363,
- 97: 8364,
- 99: 8365,
- 105: 8366,
- 109: 8367,
- 197: 8368,
- 207: 8369,
- 209: 8370,
- 211: 8371,
- 216: 8372,
- 244: 8373,
- 246: 8374,
- 248: 8375,
- 255: 8376,
- 257: 8377,
- 261: 8378,
- 267: 8379,
- 271: 8380,
- 277: 8381,
- 282: 8382,
- 284: 8383,
- 291: 8384,
- 299: 8385,
- 301: 8386,
- 303: 8387,
- 317: 8388,
- 354: 8389,
- 357: 8390,
- 359: 8391,
- 361: 8392,
- 363: 8393,
- 365: 8394,
- 369: 8395,
- 372: 8396,
- 374: 8397,
- 376: 8398,
- 378: 8399,
- 394: 8400,
- 396: 8401,
- 398: 8402,
- 410: 8403,
- 412: 8404,
- 417: 8405,
- 419: 8406,
- 442: 8407,
- 455: 8408,
- 459: 8409,
- 462: 8410,
- 507: 8411,
- 509: 8412,
- 511: 8413,
- 515: 8414,
- 518: 8415,
- 522: 8416,
- 525: 8417,
- 528: 8418,
- 538: 8419,
- 544: 8420,
- 546: 8422,
- 549: 8424,
- 556: 8425,
- 607: 8426,
- 662: 8427,
- 669: 8428,
- 675: 8429,
- 680: 8430,
- 692: 8431,
- 709: 8432,
- 851: 8433,
- 853: 8434,
- 2911: 8435,
- 2915: 8436,
- 2918: 8437,
- 2926: 8438,
- 2928: 8439,
- 2933: 8440,
- 2935: 8441,
- 2937: 8442,
- 2939: 8443,
- 2948: 8444,
- 2952: 8445,
- 2957: 8446,
- 3018: 8448,
- 3024: 8449,
- 3030: 8450,
- 3042: 8451,
- 4070: 8452,
- 4077: 8453,
- 4084: 8454,
- 5110: 8455,
- 5120: 8456,
- 5125: 8457,
- 6151: 8458,
- 7188: 8459,
- 7212: 8460,
- 7221: 8461,
- 8264: 8462}
+EMPTY = {0: 8278,
+ 1: 8279,
+ 2: 8280,
+ 3: 8281,
+ 4: 8282,
+ 5: 8283,
+ 6: 8284,
+ 7: 8286,
+ 8: 8287,
+ 9: 8288,
+ 10: 8289,
+ 11: 8291,
+ 12: 8292,
+ 13: 8294,
+ 14: 8295,
+ 15: 8296,
+ 16: 8298,
+ 17: 8299,
+ 18: 8300,
+ 19: 8304,
+ 20: 8305,
+ 21: 8306,
+ 22: 8307,
+ 23: 8308,
+ 24: 8312,
+ 25: 8315,
+ 26: 8316,
+ 27: 8317,
+ 28: 8318,
+ 29: 8319,
+ 30: 8320,
+ 31: 8321,
+ 32: 8322,
+ 33: 8323,
+ 34: 8324,
+ 35: 8325,
+ 36: 8326,
+ 37: 8327,
+ 38: 8328,
+ 39: 8330,
+ 40: 8332,
+ 41: 8334,
+ 42: 8337,
+ 43: 8339,
+ 44: 8341,
+ 45: 8343,
+ 46: 8345,
+ 47: 8347,
+ 48: 8348,
+ 49: 8349,
+ 50: 8350,
+ 51: 8351,
+ 52: 8352,
+ 54: 8353,
+ 57: 8354,
+ 59: 8355,
+ 61: 8356,
+ 65: 8358,
+ 67: 8359,
+ 76: 8360,
+ 78: 8361,
+ 80: 8362,
+ 93: 8363,
+ 95: 8365,
+ 97: 8366,
+ 99: 8367,
+ 105: 8368,
+ 109: 8369,
+ 197: 8370,
+ 207: 8371,
+ 209: 8372,
+ 211: 8373,
+ 216: 8374,
+ 244: 8375,
+ 246: 8376,
+ 248: 8377,
+ 255: 8378,
+ 257: 8379,
+ 261: 8380,
+ 267: 8381,
+ 271: 8382,
+ 277: 8383,
+ 282: 8384,
+ 284: 8385,
+ 291: 8386,
+ 299: 8387,
+ 301: 8388,
+ 303: 8389,
+ 317: 8390,
+ 354: 8391,
+ 357: 8392,
+ 359: 8393,
+ 361: 8394,
+ 363: 8395,
+ 365: 8396,
+ 369: 8397,
+ 372: 8398,
+ 374: 8399,
+ 376: 8400,
+ 378: 8401,
+ 394: 8402,
+ 396: 8403,
+ 398: 8404,
+ 410: 8405,
+ 412: 8406,
+ 417: 8407,
+ 419: 8408,
+ 442: 8409,
+ 455: 8410,
+ 459: 8411,
+ 462: 8412,
+ 507: 8413,
+ 509: 8414,
+ 511: 8415,
+ 515: 8416,
+ 518: 8417,
+ 522: 8418,
+ 525: 8419,
+ 528: 8420,
+ 538: 8421,
+ 544: 8422,
+ 546: 8424,
+ 549: 8426,
+ 556: 8427,
+ 607: 8428,
+ 662: 8429,
+ 669: 8430,
+ 675: 8431,
+ 680: 8432,
+ 692: 8433,
+ 709: 8434,
+ 851: 8435,
+ 853: 8436,
+ 2911: 8437,
+ 2915: 8438,
+ 2918: 8439,
+ 2926: 8440,
+ 2928: 8441,
+ 2933: 8442,
+ 2935: 8443,
+ 2937: 8444,
+ 2939: 8445,
+ 2948: 8446,
+ 2952: 8447,
+ 2957: 8448,
+ 3018: 8450,
+ 3024: 8451,
+ 3030: 8452,
+ 3042: 8453,
+ 4070: 8454,
+ 4077: 8455,
+ 4084: 8456,
+ 5110: 8457,
+ 5120: 8458,
+ 5125: 8459,
+ 6151: 8460,
+ 7188: 8461,
+ 7212: 8462,
+ 7221: 8463,
+ 8264: 8464,
+ 8276: 8465}
+
+URTYPE = (8276, 8277)
+
+STRINGS = (('', ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI')),
+ ('http://www.w3.org/XML/1998/namespace', ('base', 'id', 'lang', 'space')),
+ ('http://www.w3.org/2001/XMLSchema-instance', ('nil', 'type')),
+ ('http://www.w3.org/2001/XMLSchema',
+  ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION',
+   'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date',
+   'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear',
+   'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger',
+   'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short',
+   'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort')),
+ ('http://www.w3.org/2000/09/xmldsig#',
+  ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue',
+   'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType',
+   'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType',
+   'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus',
+   'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter',
+   'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod',
+   'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature',
+   'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType',
+   'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue',
+   'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms',
+   'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName',
+   'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName',
+   'XPath', 'Y')),
+ ('urn:iso:std:iso:15118:-20:CommonMessages',
+  ('AbsolutePriceSchedule', 'AbsolutePriceScheduleType', 'AdditionalSelectedServices',
+   'AdditionalService', 'AdditionalServiceListType', 'AdditionalServiceType',
+   'AppliesMinimumMaximumCost', 'AppliesToEnergyFee', 'AppliesToOverstayFee', 'AppliesToParkingFee',
+   'AuthorizationReq', 'AuthorizationReqType', 'AuthorizationRes', 'AuthorizationResType',
+   'AuthorizationServices', 'AuthorizationSetupReq', 'AuthorizationSetupReqType',
+   'AuthorizationSetupRes', 'AuthorizationSetupResType', 'AvailableEnergy', 'BPT_ChannelSelection',
+   'CPSCertificateChain', 'CarbonDioxideEmission', 'Certificate', 'CertificateChainType',
+   'CertificateInstallationReq', 'CertificateInstallationReqType', 'CertificateInstallationRes',
+   'CertificateInstallationResType', 'CertificateInstallationService', 'ChargeProgress',
+   'ChargingSchedule', 'ChargingScheduleType', 'ChargingSession', 'CheckOutTime',
+   'ContractCertificateChain', 'ContractCertificateChainType', 'Currency', 'DHPublicKey',
+   'DepartureTime', 'DeviceLocation', 'DeviceOffset', 'DischargingSchedule', 'Duration',
+   'Dynamic_EVPPTControlMode', 'Dynamic_EVPPTControlModeType', 'Dynamic_SEReqControlMode',
+   'Dynamic_SEReqControlModeType', 'Dynamic_SEResControlMode', 'Dynamic_SEResControlModeType',
+   'Dynamic_SMDTControlMode', 'Dynamic_SMDTControlModeType', 'ECDHCurve',
+   'EIM_AReqAuthorizationMode', 'EIM_AReqAuthorizationModeType', 'EIM_ASResAuthorizationMode',
+   'EIM_ASResAuthorizationModeType', 'EMAID', 'EMAIDListType', 'EVAbsolutePriceSchedule',
+   'EVAbsolutePriceScheduleType', 'EVCCID', 'EVCheckInStatus', 'EVCheckOutStatus', 'EVEnergyOffer',
+   'EVEnergyOfferType', 'EVMaximumEnergyRequest', 'EVMaximumV2XEnergyRequest',
+   'EVMinimumEnergyRequest', 'EVMinimumV2XEnergyRequest', 'EVPowerProfile', 'EVPowerProfileEntries',
+   'EVPowerProfileEntry', 'EVPowerProfileEntryListType', 'EVPowerProfileType', 'EVPowerSchedule',
+   'EVPowerScheduleEntries', 'EVPowerScheduleEntry', 'EVPowerScheduleEntryListType',
+   'EVPowerScheduleEntryType', 'EVPowerScheduleType', 'EVPriceRule', 'EVPriceRuleStack',
+   'EVPriceRuleStackListType', 'EVPriceRuleStackType', 'EVPriceRuleStacks', 'EVPriceRuleType',
+   'EVProcessing', 'EVSECheckOutStatus', 'EVSEID', 'EVSEProcessing', 'EVSEStatus',
+   'EVTargetEnergyRequest', 'EVTerminationCode', 'EVTerminationExplanation', 'EnergyFee',
+   'EnergyTransferServiceList', 'FreeService', 'GenChallenge', 'GoToPause', 'Id', 'Language',
+   'ListOfRootCertificateIDs', 'MaximumContractCertificateChains', 'MaximumCost',
+   'MaximumSupportingPoints', 'MeterInfo', 'MeteringConfirmationReq', 'MeteringConfirmationReqType',
+   'MeteringConfirmationRes', 'MeteringConfirmationResType', 'MinimumCost', 'MinimumSOC', 'Name',
+   'NumberOfPriceLevels', 'OEMProvisioningCertificateChain', 'OverstayFee', 'OverstayFeePeriod',
+   'OverstayPowerThreshold', 'OverstayRule', 'OverstayRuleDescription', 'OverstayRuleListType',
+   'OverstayRuleType', 'OverstayRules', 'OverstayTimeThreshold', 'Parameter', 'ParameterSet',
+   'ParameterSetID', 'ParameterSetType', 'ParameterType', 'ParkingFee', 'ParkingFeePeriod',
+   'ParkingMethod', 'ParkingSpace', 'PnC_AReqAuthorizationMode', 'PnC_AReqAuthorizationModeType',
+   'PnC_ASResAuthorizationMode', 'PnC_ASResAuthorizationModeType', 'Power', 'PowerDeliveryReq',
+   'PowerDeliveryReqType', 'PowerDeliveryRes', 'PowerDeliveryResType', 'PowerRangeStart',
+   'PowerSchedule', 'PowerScheduleEntries', 'PowerScheduleEntry', 'PowerScheduleEntryListType',
+   'PowerScheduleEntryType', 'PowerScheduleType', 'PowerTolerance', 'PowerToleranceAcceptance',
+   'Power_L2', 'Power_L3', 'PriceAlgorithm', 'PriceLevel', 'PriceLevelSchedule',
+   'PriceLevelScheduleEntries', 'PriceLevelScheduleEntry', 'PriceLevelScheduleEntryListType',
+   'PriceLevelScheduleEntryType', 'PriceLevelScheduleType', 'PriceRule', 'PriceRuleStack',
+   'PriceRuleStackListType', 'PriceRuleStackType', 'PriceRuleStacks', 'PriceRuleType',
+   'PriceScheduleDescription', 'PriceScheduleID', 'PriceScheduleType', 'PrioritizedEMAIDs',
+   'ProviderID', 'Receipt', 'RemainingContractCertificateChains', 'RenewableGenerationPercentage',
+   'SECP521_EncryptedPrivateKey', 'ScheduleExchangeReq', 'ScheduleExchangeReqType',
+   'ScheduleExchangeRes', 'ScheduleExchangeResType', 'ScheduleTuple', 'ScheduleTupleID',
+   'ScheduleTupleType', 'Scheduled_EVPPTControlMode', 'Scheduled_EVPPTControlModeType',
+   'Scheduled_SEReqControlMode', 'Scheduled_SEReqControlModeType', 'Scheduled_SEResControlMode',
+   'Scheduled_SEResControlModeType', 'Scheduled_SMDTControlMode', 'Scheduled_SMDTControlModeType',
+   'SelectedAuthorizationService', 'SelectedEnergyTransferService', 'SelectedScheduleTupleID',
+   'SelectedService', 'SelectedServiceListType', 'SelectedServiceType', 'SelectedVASList',
+   'Service', 'ServiceDetailReq', 'ServiceDetailReqType', 'ServiceDetailRes',
+   'ServiceDetailResType', 'ServiceDiscoveryReq', 'ServiceDiscoveryReqType', 'ServiceDiscoveryRes',
+   'ServiceDiscoveryResType', 'ServiceFee', 'ServiceID', 'ServiceIDListType', 'ServiceListType',
+   'ServiceName', 'ServiceParameterList', 'ServiceParameterListType',
+   'ServiceRenegotiationSupported', 'ServiceSelectionReq', 'ServiceSelectionReqType',
+   'ServiceSelectionRes', 'ServiceSelectionResType', 'ServiceType', 'SessionID', 'SessionSetupReq',
+   'SessionSetupReqType', 'SessionSetupRes', 'SessionSetupResType', 'SessionStopReq',
+   'SessionStopReqType', 'SessionStopRes', 'SessionStopResType', 'SignedCertificateChainType',
+   'SignedInstallationData', 'SignedInstallationDataType', 'SignedMeteringData',
+   'SignedMeteringDataType', 'StartTime', 'SubCertificates', 'SubCertificatesType',
+   'SupportedProviders', 'SupportedProvidersListType', 'SupportedServiceIDs',
+   'TPM_EncryptedPrivateKey', 'TargetDistance', 'TargetOffsetX', 'TargetOffsetY',
+   'TargetPositionType', 'TargetSOC', 'TaxIncludedInPrice', 'TaxRate', 'TaxRule', 'TaxRuleID',
+   'TaxRuleListType', 'TaxRuleName', 'TaxRuleType', 'TaxRules', 'TimeAnchor', 'VASList',
+   'VehicleCheckInReq', 'VehicleCheckInReqType', 'VehicleCheckInRes', 'VehicleCheckInResType',
+   'VehicleCheckOutReq', 'VehicleCheckOutReqType', 'VehicleCheckOutRes', 'VehicleCheckOutResType',
+   'VehicleFrame', 'VehicleTravel', 'X448_EncryptedPrivateKey', 'authorizationType', 'boolValue',
+   'byteValue', 'certificateType', 'channelSelectionType', 'chargeProgressType',
+   'chargingSessionType', 'currencyType', 'dhPublicKeyType', 'ecdhCurveType', 'evCheckInStatusType',
+   'evCheckOutStatusType', 'evseCheckOutStatusType', 'finiteString', 'genChallengeType', 'intValue',
+   'languageType', 'maxSupportingPointsScheduleTupleType', 'parkingMethodType',
+   'powerToleranceAcceptanceType', 'rationalNumber', 'secp521_EncryptedPrivateKeyType',
+   'serviceIDType', 'shortValue', 'tpm_EncryptedPrivateKeyType', 'x448_EncryptedPrivateKeyType')),
+ ('urn:iso:std:iso:15118:-20:CommonTypes',
+  ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh',
+   'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode',
+   'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType',
+   'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType',
+   'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh',
+   'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType',
+   'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType',
+   'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest',
+   'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts',
+   'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC',
+   'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType',
+   'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay',
+   'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType',
+   'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC',
+   'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType',
+   'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID',
+   'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value',
+   'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType',
+   'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType',
+   'sessionIDType')))

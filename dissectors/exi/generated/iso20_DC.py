@@ -14,6 +14,8 @@ DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 NAME = 'iso20_DC'
@@ -604,17 +606,17 @@ STATES = (
     (1, ((2, 7, 522),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 523
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 524
     (1, ((2, 3, 524),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 525
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 526
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 527
+    (3, ((5, None, 526), (4, None, 527), (3,), (2, 0, 527)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 526
+    (2, ((4, None, 527), (3,), (2, 0, 527)), ('CH(untyped)',), -1),  # 527
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 528
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 529
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 530
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 531
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 532
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 533
-    (2, ((1, 'Algorithm', 0, 535, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 534
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 534
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 535
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 536
+    (2, ((1, 'Algorithm', 0, 537, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 536
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 537
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 538
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 539
@@ -627,49 +629,49 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 546
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 547
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 548
-    (2, ((1, 'Algorithm', 0, 550, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 549
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 549
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 550
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 551
+    (2, ((1, 'Algorithm', 0, 552, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 551
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 552
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 553
-    (2, ((1, 'Id', 0, 555, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 554
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 554
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 555
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 556
+    (2, ((1, 'Id', 0, 557, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 556
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 557
-    (2, ((1, 'Id', 0, 559, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 558
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 558
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 559
-    (3, ((1, 'Encoding', 0, 561, ''), (1, 'Id', 0, 562, ''), (1, 'MimeType', 0, 563, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 560
-    (2, ((1, 'Id', 0, 562, ''), (1, 'MimeType', 0, 563, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 561
-    (2, ((1, 'MimeType', 0, 563, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 562
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 563
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 564
+    (2, ((1, 'Id', 0, 561, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 560
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 561
+    (3, ((1, 'Encoding', 0, 563, ''), (1, 'Id', 0, 564, ''), (1, 'MimeType', 0, 565, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 562
+    (2, ((1, 'Id', 0, 564, ''), (1, 'MimeType', 0, 565, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 563
+    (2, ((1, 'MimeType', 0, 565, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 564
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 565
-    (3, ((1, 'Id', 0, 567, ''), (1, 'Type', 0, 568, ''), (1, 'URI', 0, 569, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 566
-    (2, ((1, 'Type', 0, 568, ''), (1, 'URI', 0, 569, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 567
-    (2, ((1, 'URI', 0, 569, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 568
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 569
-    (2, ((1, 'Type', 0, 571, ''), (1, 'URI', 0, 572, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 570
-    (2, ((1, 'URI', 0, 572, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 571
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 572
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 573
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 566
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 567
+    (3, ((1, 'Id', 0, 569, ''), (1, 'Type', 0, 570, ''), (1, 'URI', 0, 571, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 568
+    (2, ((1, 'Type', 0, 570, ''), (1, 'URI', 0, 571, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 569
+    (2, ((1, 'URI', 0, 571, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 570
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 571
+    (2, ((1, 'Type', 0, 573, ''), (1, 'URI', 0, 574, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 572
+    (2, ((1, 'URI', 0, 574, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 573
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 574
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 575
-    (2, ((1, 'Id', 0, 577, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 576
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 576
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 577
-    (2, ((1, 'Algorithm', 0, 579, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 578
+    (2, ((1, 'Id', 0, 579, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 578
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 579
-    (2, ((1, 'Id', 0, 581, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 580
+    (2, ((1, 'Algorithm', 0, 581, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 580
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 581
-    (2, ((1, 'Id', 0, 583, ''), (1, 'Target', 0, 584, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 582
-    (2, ((1, 'Target', 0, 584, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 583
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 584
-    (2, ((1, 'Id', 0, 586, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 585
+    (2, ((1, 'Id', 0, 583, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 582
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 583
+    (2, ((1, 'Id', 0, 585, ''), (1, 'Target', 0, 586, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 584
+    (2, ((1, 'Target', 0, 586, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 585
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 586
     (2, ((1, 'Id', 0, 588, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 587
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 588
-    (2, ((1, 'Algorithm', 0, 590, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 589
+    (2, ((1, 'Id', 0, 590, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 589
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 590
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 591
+    (2, ((1, 'Algorithm', 0, 592, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 591
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 592
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 593
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 594
@@ -698,6 +700,9 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 617
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 618
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 619
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 620
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 621
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 622
 )
 
 DOCUMENT = (6,
@@ -901,77 +906,154 @@ FRAGMENT = (8,
   ('XPath', 27, 1, 'http://www.w3.org/2000/09/xmldsig#'),
   ('Y', 207, 1, 'http://www.w3.org/2000/09/xmldsig#')))
 
-EMPTY = {0: 526,
- 1: 527,
- 2: 528,
- 3: 529,
- 4: 530,
- 5: 531,
- 6: 532,
- 7: 533,
- 8: 534,
- 9: 536,
- 10: 537,
- 11: 538,
- 12: 539,
- 13: 540,
- 14: 541,
- 15: 542,
- 16: 543,
- 17: 544,
- 18: 545,
- 19: 546,
- 20: 547,
- 21: 548,
- 22: 549,
- 23: 551,
- 24: 552,
- 25: 553,
- 26: 554,
- 27: 556,
- 28: 557,
- 29: 558,
- 30: 560,
- 31: 564,
- 32: 565,
- 33: 566,
- 34: 570,
- 35: 573,
- 36: 574,
- 37: 575,
- 38: 576,
- 39: 578,
- 40: 580,
- 41: 582,
- 42: 585,
- 43: 587,
- 44: 589,
- 45: 591,
- 46: 592,
- 48: 593,
- 56: 594,
- 74: 595,
- 93: 596,
- 152: 597,
- 157: 598,
- 159: 599,
- 163: 600,
- 165: 601,
- 172: 602,
- 174: 603,
- 176: 604,
- 207: 605,
- 308: 606,
- 364: 607,
- 411: 608,
- 425: 609,
- 428: 610,
- 436: 611,
- 439: 612,
- 461: 613,
- 463: 614,
- 470: 615,
- 476: 616,
- 481: 617,
- 500: 618,
- 519: 619}
+EMPTY = {0: 528,
+ 1: 529,
+ 2: 530,
+ 3: 531,
+ 4: 532,
+ 5: 533,
+ 6: 534,
+ 7: 535,
+ 8: 536,
+ 9: 538,
+ 10: 539,
+ 11: 540,
+ 12: 541,
+ 13: 542,
+ 14: 543,
+ 15: 544,
+ 16: 545,
+ 17: 546,
+ 18: 547,
+ 19: 548,
+ 20: 549,
+ 21: 550,
+ 22: 551,
+ 23: 553,
+ 24: 554,
+ 25: 555,
+ 26: 556,
+ 27: 558,
+ 28: 559,
+ 29: 560,
+ 30: 562,
+ 31: 566,
+ 32: 567,
+ 33: 568,
+ 34: 572,
+ 35: 575,
+ 36: 576,
+ 37: 577,
+ 38: 578,
+ 39: 580,
+ 40: 582,
+ 41: 584,
+ 42: 587,
+ 43: 589,
+ 44: 591,
+ 45: 593,
+ 46: 594,
+ 48: 595,
+ 56: 596,
+ 74: 597,
+ 93: 598,
+ 152: 599,
+ 157: 600,
+ 159: 601,
+ 163: 602,
+ 165: 603,
+ 172: 604,
+ 174: 605,
+ 176: 606,
+ 207: 607,
+ 308: 608,
+ 364: 609,
+ 411: 610,
+ 425: 611,
+ 428: 612,
+ 436: 613,
+ 439: 614,
+ 461: 615,
+ 463: 616,
+ 470: 617,
+ 476: 618,
+ 481: 619,
+ 500: 620,
+ 519: 621,
+ 526: 622}
+
+URTYPE = (526, 527)
+
+STRINGS = (('', ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI')),
+ ('http://www.w3.org/XML/1998/namespace', ('base', 'id', 'lang', 'space')),
+ ('http://www.w3.org/2001/XMLSchema-instance', ('nil', 'type')),
+ ('http://www.w3.org/2001/XMLSchema',
+  ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION',
+   'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date',
+   'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear',
+   'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger',
+   'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short',
+   'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort')),
+ ('http://www.w3.org/2000/09/xmldsig#',
+  ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue',
+   'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType',
+   'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType',
+   'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus',
+   'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter',
+   'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod',
+   'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature',
+   'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType',
+   'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue',
+   'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms',
+   'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName',
+   'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName',
+   'XPath', 'Y')),
+ ('urn:iso:std:iso:15118:-20:CommonTypes',
+  ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh',
+   'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode',
+   'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType',
+   'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType',
+   'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh',
+   'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType',
+   'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType',
+   'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest',
+   'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts',
+   'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC',
+   'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType',
+   'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay',
+   'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType',
+   'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC',
+   'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType',
+   'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID',
+   'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value',
+   'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType',
+   'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType',
+   'sessionIDType')),
+ ('urn:iso:std:iso:15118:-20:DC',
+  ('BPT_DC_CPDReqEnergyTransferMode', 'BPT_DC_CPDReqEnergyTransferModeType',
+   'BPT_DC_CPDResEnergyTransferMode', 'BPT_DC_CPDResEnergyTransferModeType',
+   'BPT_Dynamic_DC_CLReqControlMode', 'BPT_Dynamic_DC_CLReqControlModeType',
+   'BPT_Dynamic_DC_CLResControlMode', 'BPT_Dynamic_DC_CLResControlModeType',
+   'BPT_Scheduled_DC_CLReqControlMode', 'BPT_Scheduled_DC_CLReqControlModeType',
+   'BPT_Scheduled_DC_CLResControlMode', 'BPT_Scheduled_DC_CLResControlModeType',
+   'DC_CPDReqEnergyTransferMode', 'DC_CPDReqEnergyTransferModeType', 'DC_CPDResEnergyTransferMode',
+   'DC_CPDResEnergyTransferModeType', 'DC_CableCheckReq', 'DC_CableCheckReqType',
+   'DC_CableCheckRes', 'DC_CableCheckResType', 'DC_ChargeLoopReq', 'DC_ChargeLoopReqType',
+   'DC_ChargeLoopRes', 'DC_ChargeLoopResType', 'DC_ChargeParameterDiscoveryReq',
+   'DC_ChargeParameterDiscoveryReqType', 'DC_ChargeParameterDiscoveryRes',
+   'DC_ChargeParameterDiscoveryResType', 'DC_PreChargeReq', 'DC_PreChargeReqType',
+   'DC_PreChargeRes', 'DC_PreChargeResType', 'DC_WeldingDetectionReq', 'DC_WeldingDetectionReqType',
+   'DC_WeldingDetectionRes', 'DC_WeldingDetectionResType', 'Dynamic_DC_CLReqControlMode',
+   'Dynamic_DC_CLReqControlModeType', 'Dynamic_DC_CLResControlMode',
+   'Dynamic_DC_CLResControlModeType', 'EVMaximumChargeCurrent', 'EVMaximumChargePower',
+   'EVMaximumDischargeCurrent', 'EVMaximumDischargePower', 'EVMaximumV2XEnergyRequest',
+   'EVMaximumVoltage', 'EVMinimumChargeCurrent', 'EVMinimumChargePower',
+   'EVMinimumDischargeCurrent', 'EVMinimumDischargePower', 'EVMinimumV2XEnergyRequest',
+   'EVMinimumVoltage', 'EVPresentVoltage', 'EVProcessing', 'EVSECurrentLimitAchieved',
+   'EVSEMaximumChargeCurrent', 'EVSEMaximumChargePower', 'EVSEMaximumDischargeCurrent',
+   'EVSEMaximumDischargePower', 'EVSEMaximumVoltage', 'EVSEMinimumChargeCurrent',
+   'EVSEMinimumChargePower', 'EVSEMinimumDischargeCurrent', 'EVSEMinimumDischargePower',
+   'EVSEMinimumVoltage', 'EVSEPowerLimitAchieved', 'EVSEPowerRampLimitation', 'EVSEPresentCurrent',
+   'EVSEPresentVoltage', 'EVSEProcessing', 'EVSEVoltageLimitAchieved', 'EVTargetCurrent',
+   'EVTargetVoltage', 'Scheduled_DC_CLReqControlMode', 'Scheduled_DC_CLReqControlModeType',
+   'Scheduled_DC_CLResControlMode', 'Scheduled_DC_CLResControlModeType', 'TargetSOC')))

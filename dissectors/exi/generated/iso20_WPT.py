@@ -14,6 +14,8 @@ DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 NAME = 'iso20_WPT'
@@ -1635,50 +1637,50 @@ STATES = (
     (1, ((0, 'RSSI', 221, 0, False, 1538, 'urn:iso:std:iso:15118:-20:WPT'),), ('SE(*)', 'CH(untyped)'), -1),  # 1536
     (1, ((0, 'TxIdentifier', 477, 1, False, 1536, 'urn:iso:std:iso:15118:-20:WPT'),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 1537
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 1538
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1539
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1540
-    (2, ((1, 'Algorithm', 0, 1542, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1541
+    (3, ((5, None, 1539), (4, None, 1540), (3,), (2, 0, 1540)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 1539
+    (2, ((4, None, 1540), (3,), (2, 0, 1540)), ('CH(untyped)',), -1),  # 1540
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1541
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1542
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1543
-    (2, ((1, 'Algorithm', 0, 1545, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1544
+    (2, ((1, 'Algorithm', 0, 1544, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1543
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1544
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1545
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1546
-    (2, ((1, 'Id', 0, 1548, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1547
+    (2, ((1, 'Algorithm', 0, 1547, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1546
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1547
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1548
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1549
+    (2, ((1, 'Id', 0, 1550, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1549
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1550
-    (2, ((1, 'Id', 0, 1552, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1551
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1551
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1552
-    (3, ((1, 'Encoding', 0, 1554, ''), (1, 'Id', 0, 1555, ''), (1, 'MimeType', 0, 1556, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1553
-    (2, ((1, 'Id', 0, 1555, ''), (1, 'MimeType', 0, 1556, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1554
-    (2, ((1, 'MimeType', 0, 1556, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1555
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1556
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1557
+    (2, ((1, 'Id', 0, 1554, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1553
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1554
+    (3, ((1, 'Encoding', 0, 1556, ''), (1, 'Id', 0, 1557, ''), (1, 'MimeType', 0, 1558, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1555
+    (2, ((1, 'Id', 0, 1557, ''), (1, 'MimeType', 0, 1558, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1556
+    (2, ((1, 'MimeType', 0, 1558, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1557
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1558
-    (3, ((1, 'Id', 0, 1560, ''), (1, 'Type', 0, 1561, ''), (1, 'URI', 0, 1562, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1559
-    (2, ((1, 'Type', 0, 1561, ''), (1, 'URI', 0, 1562, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1560
-    (2, ((1, 'URI', 0, 1562, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1561
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1562
-    (2, ((1, 'Type', 0, 1564, ''), (1, 'URI', 0, 1565, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1563
-    (2, ((1, 'URI', 0, 1565, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1564
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1565
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1566
-    (2, ((1, 'Id', 0, 1568, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1567
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1559
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1560
+    (3, ((1, 'Id', 0, 1562, ''), (1, 'Type', 0, 1563, ''), (1, 'URI', 0, 1564, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1561
+    (2, ((1, 'Type', 0, 1563, ''), (1, 'URI', 0, 1564, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1562
+    (2, ((1, 'URI', 0, 1564, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1563
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1564
+    (2, ((1, 'Type', 0, 1566, ''), (1, 'URI', 0, 1567, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1565
+    (2, ((1, 'URI', 0, 1567, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1566
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1567
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1568
-    (2, ((1, 'Algorithm', 0, 1570, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1569
+    (2, ((1, 'Id', 0, 1570, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1569
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1570
-    (2, ((1, 'Id', 0, 1572, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1571
+    (2, ((1, 'Algorithm', 0, 1572, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1571
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1572
-    (2, ((1, 'Id', 0, 1574, ''), (1, 'Target', 0, 1575, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1573
-    (2, ((1, 'Target', 0, 1575, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1574
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1575
-    (2, ((1, 'Id', 0, 1577, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1576
+    (2, ((1, 'Id', 0, 1574, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1573
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1574
+    (2, ((1, 'Id', 0, 1576, ''), (1, 'Target', 0, 1577, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1575
+    (2, ((1, 'Target', 0, 1577, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1576
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1577
     (2, ((1, 'Id', 0, 1579, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1578
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1579
-    (2, ((1, 'Algorithm', 0, 1581, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1580
+    (2, ((1, 'Id', 0, 1581, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1580
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1581
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1582
+    (2, ((1, 'Algorithm', 0, 1583, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 1582
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1583
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1584
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1585
@@ -1753,6 +1755,9 @@ STATES = (
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1654
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1655
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1656
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1657
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1658
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 1659
 )
 
 DOCUMENT = (6,
@@ -1990,101 +1995,192 @@ FRAGMENT = (8,
   ('XPath', 7, 1, 'http://www.w3.org/2000/09/xmldsig#'),
   ('Y', 47, 1, 'http://www.w3.org/2000/09/xmldsig#')))
 
-EMPTY = {0: 1539,
- 1: 1540,
- 2: 1541,
- 3: 1543,
- 4: 1544,
- 5: 1546,
- 6: 1547,
- 7: 1549,
- 8: 1550,
- 9: 1551,
- 10: 1553,
- 11: 1557,
- 12: 1558,
- 13: 1559,
- 14: 1563,
- 15: 1566,
- 16: 1567,
- 17: 1569,
- 18: 1571,
- 19: 1573,
- 20: 1576,
- 21: 1578,
- 22: 1580,
- 23: 1582,
- 24: 1583,
- 25: 1584,
- 26: 1585,
- 27: 1586,
- 28: 1587,
- 29: 1588,
- 30: 1589,
- 31: 1590,
- 32: 1591,
- 33: 1592,
- 34: 1593,
- 35: 1594,
- 36: 1595,
- 47: 1596,
- 129: 1597,
- 169: 1598,
- 216: 1599,
- 219: 1600,
- 221: 1601,
- 223: 1602,
- 225: 1603,
- 244: 1604,
- 267: 1605,
- 269: 1606,
- 273: 1607,
- 276: 1608,
- 297: 1609,
- 299: 1610,
- 301: 1611,
- 307: 1612,
- 310: 1613,
- 331: 1614,
- 355: 1615,
- 384: 1616,
- 425: 1617,
- 427: 1618,
- 429: 1619,
- 433: 1620,
- 477: 1621,
- 501: 1622,
- 519: 1623,
- 539: 1624,
- 542: 1625,
- 547: 1626,
- 550: 1627,
- 558: 1628,
- 563: 1629,
- 582: 1630,
- 584: 1631,
- 591: 1632,
- 597: 1633,
- 602: 1634,
- 621: 1635,
- 624: 1636,
- 626: 1637,
- 636: 1638,
- 646: 1639,
- 656: 1640,
- 658: 1641,
- 663: 1642,
- 675: 1643,
- 705: 1644,
- 707: 1645,
- 718: 1646,
- 722: 1647,
- 1233: 1648,
- 1235: 1649,
- 1237: 1650,
- 1243: 1651,
- 1246: 1652,
- 1251: 1653,
- 1254: 1654,
- 1525: 1655,
- 1534: 1656}
+EMPTY = {0: 1541,
+ 1: 1542,
+ 2: 1543,
+ 3: 1545,
+ 4: 1546,
+ 5: 1548,
+ 6: 1549,
+ 7: 1551,
+ 8: 1552,
+ 9: 1553,
+ 10: 1555,
+ 11: 1559,
+ 12: 1560,
+ 13: 1561,
+ 14: 1565,
+ 15: 1568,
+ 16: 1569,
+ 17: 1571,
+ 18: 1573,
+ 19: 1575,
+ 20: 1578,
+ 21: 1580,
+ 22: 1582,
+ 23: 1584,
+ 24: 1585,
+ 25: 1586,
+ 26: 1587,
+ 27: 1588,
+ 28: 1589,
+ 29: 1590,
+ 30: 1591,
+ 31: 1592,
+ 32: 1593,
+ 33: 1594,
+ 34: 1595,
+ 35: 1596,
+ 36: 1597,
+ 47: 1598,
+ 129: 1599,
+ 169: 1600,
+ 216: 1601,
+ 219: 1602,
+ 221: 1603,
+ 223: 1604,
+ 225: 1605,
+ 244: 1606,
+ 267: 1607,
+ 269: 1608,
+ 273: 1609,
+ 276: 1610,
+ 297: 1611,
+ 299: 1612,
+ 301: 1613,
+ 307: 1614,
+ 310: 1615,
+ 331: 1616,
+ 355: 1617,
+ 384: 1618,
+ 425: 1619,
+ 427: 1620,
+ 429: 1621,
+ 433: 1622,
+ 477: 1623,
+ 501: 1624,
+ 519: 1625,
+ 539: 1626,
+ 542: 1627,
+ 547: 1628,
+ 550: 1629,
+ 558: 1630,
+ 563: 1631,
+ 582: 1632,
+ 584: 1633,
+ 591: 1634,
+ 597: 1635,
+ 602: 1636,
+ 621: 1637,
+ 624: 1638,
+ 626: 1639,
+ 636: 1640,
+ 646: 1641,
+ 656: 1642,
+ 658: 1643,
+ 663: 1644,
+ 675: 1645,
+ 705: 1646,
+ 707: 1647,
+ 718: 1648,
+ 722: 1649,
+ 1233: 1650,
+ 1235: 1651,
+ 1237: 1652,
+ 1243: 1653,
+ 1246: 1654,
+ 1251: 1655,
+ 1254: 1656,
+ 1525: 1657,
+ 1534: 1658,
+ 1539: 1659}
+
+URTYPE = (1539, 1540)
+
+STRINGS = (('', ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI')),
+ ('http://www.w3.org/XML/1998/namespace', ('base', 'id', 'lang', 'space')),
+ ('http://www.w3.org/2001/XMLSchema-instance', ('nil', 'type')),
+ ('http://www.w3.org/2001/XMLSchema',
+  ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION',
+   'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date',
+   'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear',
+   'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger',
+   'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short',
+   'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort')),
+ ('http://www.w3.org/2000/09/xmldsig#',
+  ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue',
+   'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType',
+   'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType',
+   'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus',
+   'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter',
+   'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod',
+   'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature',
+   'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType',
+   'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue',
+   'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms',
+   'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName',
+   'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName',
+   'XPath', 'Y')),
+ ('urn:iso:std:iso:15118:-20:CommonTypes',
+  ('AckMaxDelay', 'AdditionalServicesCosts', 'Amount', 'BPT_DischargedEnergyReadingWh',
+   'BPT_InductiveEnergyReadingVARh', 'BatteryEnergyCapacity', 'CLReqControlMode',
+   'CLReqControlModeType', 'CLResControlMode', 'CLResControlModeType',
+   'CapacitiveEnergyReadingVARh', 'ChargeLoopReqType', 'ChargeLoopResType',
+   'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryResType', 'ChargedEnergyReadingWh',
+   'ChargingComplete', 'CostPerUnit', 'DepartureTime', 'DetailedCostType', 'DetailedTaxType',
+   'DisplayParameters', 'DisplayParametersType', 'Dynamic_CLReqControlModeType',
+   'Dynamic_CLResControlModeType', 'EVMaximumEnergyRequest', 'EVMinimumEnergyRequest',
+   'EVSENotification', 'EVSEStatus', 'EVSEStatusType', 'EVTargetEnergyRequest', 'EnergyCosts',
+   'Exponent', 'Header', 'InletHot', 'ListOfRootCertificateIDsType', 'MaximumSOC',
+   'MessageHeaderType', 'MeterID', 'MeterInfo', 'MeterInfoRequested', 'MeterInfoType',
+   'MeterSignature', 'MeterStatus', 'MeterTimestamp', 'MinimumSOC', 'NotificationMaxDelay',
+   'OccupancyCosts', 'OverstayCosts', 'PresentSOC', 'RationalNumberType', 'Receipt', 'ReceiptType',
+   'RemainingTimeToMaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC',
+   'ResponseCode', 'RootCertificateID', 'Scheduled_CLReqControlModeType',
+   'Scheduled_CLResControlModeType', 'SessionID', 'TargetSOC', 'TaxCosts', 'TaxRuleID',
+   'TimeAnchor', 'TimeStamp', 'V2GMessageType', 'V2GRequestType', 'V2GResponseType', 'Value',
+   'descriptionType', 'evseNotificationType', 'identifierType', 'meterIDType', 'meterSignatureType',
+   'nameType', 'numericIDType', 'percentValueType', 'processingType', 'responseCodeType',
+   'sessionIDType')),
+ ('urn:iso:std:iso:15118:-20:WPT',
+  ('AlternativeSECC', 'AlternativeSECCList', 'AlternativeSECCListType', 'AlternativeSECCType',
+   'BSSID', 'Coord_X', 'Coord_Y', 'Coord_Z', 'EIRP', 'EVDeviceAlignmentCheckMethodList',
+   'EVDeviceFinePositioningMethodList', 'EVDevicePairingMethodList', 'EVPCChargeDiagnostics',
+   'EVPCCoilCurrentInformation', 'EVPCCoilCurrentRequest', 'EVPCCurrentOutputInformation',
+   'EVPCDeviceLocalControl', 'EVPCMaxReceivablePower', 'EVPCNaturalFrequency',
+   'EVPCOperatingFrequency', 'EVPCPowerControlParameter', 'EVPCPowerOutput', 'EVPCPowerRequest',
+   'EVPCVoltageOutputInformation', 'EVProcessing', 'EVResultCode', 'EVSEProcessing', 'IPAddress',
+   'IndexNumber', 'LF_ReceiverSetupData', 'LF_RxData', 'LF_SystemSetupData',
+   'LF_TransmitterSetupData', 'LF_TxData', 'ManufacturerSpecificDataContainer', 'NaturalOffset',
+   'NumPackages', 'NumberOfReceivers', 'NumberOfTransmitters', 'ObservedIDCode',
+   'PDInputPowerClass', 'PDMaxCoilCurrent', 'PDMinCoilCurrent', 'PackageIndex',
+   'PackageSeparationTime', 'Port', 'PowerTransmitted', 'PrimaryDeviceAlignmentCheckMethodList',
+   'PrimaryDeviceFinePositioningMethodList', 'PrimaryDevicePairingMethodList', 'PulseDuration',
+   'PulseSeparationTime', 'PulseSequenceOrder', 'RSSI', 'RSSIData', 'RSSIDataList', 'RxIdentifier',
+   'RxSpecData', 'SDManufacturerSpecificDataContainer', 'SDMaxGroundClearanceSupport',
+   'SDMaxGroundClearence', 'SDMaxOutputPower', 'SDMinGroundClearanceSupport',
+   'SDMinGroundClearence', 'SDMinOutputPower', 'SDPowerInput', 'SPCChargeDiagnostics',
+   'SPCMaxOutputPowerLimit', 'SPCMinOutputPowerLimit', 'SPCOperatingFrequency',
+   'SPCPowerControlParameter', 'SPCPrimaryDeviceCoilCurrentInformation', 'SSID', 'SignalFrequency',
+   'SupplyDeviceCurrent', 'TargetCoilCurrent', 'TxIdentifier', 'TxPackageSpecData',
+   'TxRxIdentifier', 'TxRxOrientation', 'TxRxPosition', 'TxSpecData', 'VendorSpecificDataContainer',
+   'WPT_AlignmentCheckMethod', 'WPT_AlignmentCheckMethodListType', 'WPT_AlignmentCheckMethodType',
+   'WPT_AlignmentCheckReq', 'WPT_AlignmentCheckReqType', 'WPT_AlignmentCheckRes',
+   'WPT_AlignmentCheckResType', 'WPT_ChargeLoopReq', 'WPT_ChargeLoopReqType', 'WPT_ChargeLoopRes',
+   'WPT_ChargeLoopResType', 'WPT_ChargeParameterDiscoveryReq',
+   'WPT_ChargeParameterDiscoveryReqType', 'WPT_ChargeParameterDiscoveryRes',
+   'WPT_ChargeParameterDiscoveryResType', 'WPT_CoordinateXYZType', 'WPT_DataContainerType',
+   'WPT_EVPCChargeDiagnosticsType', 'WPT_EVPCPowerControlParameterType', 'WPT_EVResultType',
+   'WPT_FinePositioningMethod', 'WPT_FinePositioningMethodListType',
+   'WPT_FinePositioningMethodType', 'WPT_FinePositioningReq', 'WPT_FinePositioningReqType',
+   'WPT_FinePositioningRes', 'WPT_FinePositioningResType', 'WPT_FinePositioningSetupReq',
+   'WPT_FinePositioningSetupReqType', 'WPT_FinePositioningSetupRes',
+   'WPT_FinePositioningSetupResType', 'WPT_LF_DataPackage', 'WPT_LF_DataPackageList',
+   'WPT_LF_DataPackageListType', 'WPT_LF_DataPackageType', 'WPT_LF_ReceiverDataType',
+   'WPT_LF_RxDataList', 'WPT_LF_RxDataListType', 'WPT_LF_RxDataType', 'WPT_LF_RxRSSIListType',
+   'WPT_LF_RxRSSIType', 'WPT_LF_SystemSetupDataType', 'WPT_LF_TransmitterDataType',
+   'WPT_LF_TxDataList', 'WPT_LF_TxDataListType', 'WPT_LF_TxDataType', 'WPT_PairingMethod',
+   'WPT_PairingMethodListType', 'WPT_PairingMethodType', 'WPT_PairingReq', 'WPT_PairingReqType',
+   'WPT_PairingRes', 'WPT_PairingResType', 'WPT_PowerClassType', 'WPT_SPCChargeDiagnosticsType',
+   'WPT_SPCPowerControlParameterType', 'WPT_TxRxPackageSpecDataType', 'WPT_TxRxPulseOrderType',
+   'WPT_TxRxSpecDataType', 'bssidType', 'ipaddressType')))

@@ -14,6 +14,8 @@ DOCUMENT = (width, ((root name, state, shape, uri), ...)).
 FRAGMENT = (width, ((element name, state, shape, uri), ...)): the fragment grammar (SE(*) and
 ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
+URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
+STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
 """
 
 NAME = 'xmldsig'
@@ -247,54 +249,57 @@ STATES = (
     (1, ((2, 2, 223),), ('EE', 'AT(xsi:type)', 'AT(xsi:nil)', 'AT(*)', 'AT(untyped)', 'SE(*)', 'CH(untyped)'), 224),  # 222
     (1, ((3,),), ('SE(*)', 'CH(untyped)'), -1),  # 223
     (1, ((2, 2, 223),), ('EE', 'SE(*)', 'CH(untyped)'), -1),  # 224
-    (2, ((1, 'Algorithm', 0, 226, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 225
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 226
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 227
-    (2, ((1, 'Algorithm', 0, 229, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 228
+    (3, ((5, None, 225), (4, None, 226), (3,), (2, 0, 226)), ('AT(xsi:type)', 'AT(xsi:nil)', 'CH(untyped)'), -1),  # 225
+    (2, ((4, None, 226), (3,), (2, 0, 226)), ('CH(untyped)',), -1),  # 226
+    (2, ((1, 'Algorithm', 0, 228, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 227
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 228
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 229
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 230
-    (2, ((1, 'Id', 0, 232, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 231
+    (2, ((1, 'Algorithm', 0, 231, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 230
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 231
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 232
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 233
+    (2, ((1, 'Id', 0, 234, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 233
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 234
-    (2, ((1, 'Id', 0, 236, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 235
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 235
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 236
-    (3, ((1, 'Encoding', 0, 238, ''), (1, 'Id', 0, 239, ''), (1, 'MimeType', 0, 240, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 237
-    (2, ((1, 'Id', 0, 239, ''), (1, 'MimeType', 0, 240, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 238
-    (2, ((1, 'MimeType', 0, 240, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 239
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 240
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 241
+    (2, ((1, 'Id', 0, 238, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 237
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 238
+    (3, ((1, 'Encoding', 0, 240, ''), (1, 'Id', 0, 241, ''), (1, 'MimeType', 0, 242, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 239
+    (2, ((1, 'Id', 0, 241, ''), (1, 'MimeType', 0, 242, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 240
+    (2, ((1, 'MimeType', 0, 242, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 241
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 242
-    (3, ((1, 'Id', 0, 244, ''), (1, 'Type', 0, 245, ''), (1, 'URI', 0, 246, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 243
-    (2, ((1, 'Type', 0, 245, ''), (1, 'URI', 0, 246, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 244
-    (2, ((1, 'URI', 0, 246, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 245
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 246
-    (2, ((1, 'Type', 0, 248, ''), (1, 'URI', 0, 249, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 247
-    (2, ((1, 'URI', 0, 249, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 248
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 249
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 250
-    (2, ((1, 'Id', 0, 252, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 251
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 243
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 244
+    (3, ((1, 'Id', 0, 246, ''), (1, 'Type', 0, 247, ''), (1, 'URI', 0, 248, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 245
+    (2, ((1, 'Type', 0, 247, ''), (1, 'URI', 0, 248, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 246
+    (2, ((1, 'URI', 0, 248, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 247
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 248
+    (2, ((1, 'Type', 0, 250, ''), (1, 'URI', 0, 251, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 249
+    (2, ((1, 'URI', 0, 251, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 250
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 251
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 252
-    (2, ((1, 'Algorithm', 0, 254, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 253
+    (2, ((1, 'Id', 0, 254, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 253
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 254
-    (2, ((1, 'Id', 0, 256, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 255
+    (2, ((1, 'Algorithm', 0, 256, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 255
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 256
-    (2, ((1, 'Id', 0, 258, ''), (1, 'Target', 0, 259, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 257
-    (2, ((1, 'Target', 0, 259, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 258
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 259
-    (2, ((1, 'Id', 0, 261, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 260
+    (2, ((1, 'Id', 0, 258, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 257
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 258
+    (2, ((1, 'Id', 0, 260, ''), (1, 'Target', 0, 261, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 259
+    (2, ((1, 'Target', 0, 261, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 260
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 261
     (2, ((1, 'Id', 0, 263, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 262
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 263
-    (2, ((1, 'Algorithm', 0, 265, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 264
+    (2, ((1, 'Id', 0, 265, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 264
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 265
-    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 266
+    (2, ((1, 'Algorithm', 0, 267, ''), (3,)), ('AT(*)', 'AT(untyped)'), -1),  # 266
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 267
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 268
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 269
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 270
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 271
     (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 272
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 273
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 274
+    (1, ((3,),), ('AT(*)', 'AT(untyped)'), -1),  # 275
 )
 
 DOCUMENT = (5,
@@ -370,31 +375,59 @@ FRAGMENT = (6,
   ('XPath', 5, 1, 'http://www.w3.org/2000/09/xmldsig#'),
   ('Y', 31, 1, 'http://www.w3.org/2000/09/xmldsig#')))
 
-EMPTY = {0: 225,
- 1: 227,
- 2: 228,
- 3: 230,
- 4: 231,
- 5: 233,
- 6: 234,
- 7: 235,
- 8: 237,
- 9: 241,
- 10: 242,
- 11: 243,
- 12: 247,
- 13: 250,
- 14: 251,
- 15: 253,
- 16: 255,
- 17: 257,
- 18: 260,
- 19: 262,
- 20: 264,
- 21: 266,
- 22: 267,
- 31: 268,
- 113: 269,
- 153: 270,
- 200: 271,
- 222: 272}
+EMPTY = {0: 227,
+ 1: 229,
+ 2: 230,
+ 3: 232,
+ 4: 233,
+ 5: 235,
+ 6: 236,
+ 7: 237,
+ 8: 239,
+ 9: 243,
+ 10: 244,
+ 11: 245,
+ 12: 249,
+ 13: 252,
+ 14: 253,
+ 15: 255,
+ 16: 257,
+ 17: 259,
+ 18: 262,
+ 19: 264,
+ 20: 266,
+ 21: 268,
+ 22: 269,
+ 31: 270,
+ 113: 271,
+ 153: 272,
+ 200: 273,
+ 222: 274,
+ 225: 275}
+
+URTYPE = (225, 226)
+
+STRINGS = (('', ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI')),
+ ('http://www.w3.org/XML/1998/namespace', ('base', 'id', 'lang', 'space')),
+ ('http://www.w3.org/2001/XMLSchema-instance', ('nil', 'type')),
+ ('http://www.w3.org/2001/XMLSchema',
+  ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION',
+   'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date',
+   'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear',
+   'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger',
+   'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short',
+   'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort')),
+ ('http://www.w3.org/2000/09/xmldsig#',
+  ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue',
+   'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType',
+   'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType',
+   'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus',
+   'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter',
+   'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod',
+   'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature',
+   'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType',
+   'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue',
+   'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms',
+   'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName',
+   'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName',
+   'XPath', 'Y')))
