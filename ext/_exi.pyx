@@ -15,10 +15,13 @@ import binascii
 from chargescope.dissectors.exi.errors import ExiError
 from chargescope.dissectors.exi._codec import (
     XSI_NIL,
+    XSI_TYPE,
     _text_of,
     _untyped_pending,
     put_nil,
     wildcard_at,
+    xsi_type_at,
+    xsi_type_bits,
 )
 from chargescope.dissectors.exi.tables import (
     S2_AT,
@@ -26,6 +29,7 @@ from chargescope.dissectors.exi.tables import (
     S2_EE,
     S2_NIL,
     S2_SE,
+    S2_TYPE,
     SEW,
     S2_WIDTH,
     expected_events,
@@ -390,6 +394,8 @@ cdef int second_level(Reader* r, CTables t, int state, Py_ssize_t start) except 
         return S2_SE
     if code == t.st_at2[state]:
         return S2_AT
+    if code == t.g.second[state][S2_TYPE]:  # rare: looked up in the Python tables
+        return S2_TYPE
     events = t.g.states[state][2]
     name = events[code] if code < len(events) else f"undefined code {code}"
     raise ExiError("exi.unsupported", f"second-level event {name} is not supported", start,
@@ -477,6 +483,13 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
                         if shape == SHAPE_COMPLEX and value is not None:
                             node["value"] = value
                     break
+                if event == S2_TYPE:  # rare: the twin reads the qname (string table)
+                    if node is None:
+                        node = {}
+                    r.pos, ctx[1], key, state = xsi_type_at(ctx[0], r.pos, ctx[1], t.g, shape,
+                                                            start)
+                    node[XSI_TYPE] = key
+                    continue
                 if event == S2_SE or event == S2_AT:
                     if node is None:
                         node = {}
@@ -833,6 +846,13 @@ cdef int put_element(Writer w, CTables t, int state, int shape, object content, 
     cdef str key
     if depth > MAX_DEPTH:
         raise tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
+    if type(content) is dict and XSI_TYPE in <dict>content:
+        fields, state = xsi_type_bits(t.g, state, shape, content, path)
+        for field in fields:
+            w.bits(<unsigned long long>field[0], field[1])
+        used[XSI_TYPE] = 1
+        if shape == SHAPE_SIMPLE:
+            content = (<dict>content).get("value")
     if t.st_empty[state] >= 0 and type(content) is dict and XSI_NIL in <dict>content:
         nil = put_nil(None, t.g, state, shape, content, path)
         w.bits(<unsigned long long>t.st_nprods[state], t.st_width[state])

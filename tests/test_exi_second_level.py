@@ -94,3 +94,45 @@ def test_nil_json_form(impl):
     with pytest.raises(ExiError) as err:
         impl.encode(tree, g)
     assert err.value.kind == "exi.tree"
+
+
+def test_xsi_type_json_form_and_refusals(impl):
+    """xsi:type is the key "xsi:type" with the type's Clark name (a simple-typed element
+    becomes {"xsi:type", "value"}); a type the schema does not name, or of the other shape,
+    is refused by the encoder (and by the decoder when a stream names one)."""
+    g = grammar("iso2")
+    by_case = {v["case"]: v for v in VECTORS}
+    assert {"type-same-type", "type-abstract-body-element", "type-simple", "type-then-nil",
+            "type-din", "type-header", "type-datatypes-namespace"} <= set(by_case)
+    body = by_case["type-simple"]["json"]["V2G_Message"]["Body"]
+    assert body == {"SessionSetupReq": {"EVCCID": {
+        "xsi:type": "{urn:iso:15118:2:2013:MsgDataTypes}evccIDType", "value": "0A0B"}}}
+    body = by_case["type-then-nil"]["json"]["V2G_Message"]["Body"]
+    assert body == {"SessionSetupReq": {
+        "xsi:type": "{urn:iso:15118:2:2013:MsgBody}SessionSetupReqType", "xsi:nil": True}}
+    vector = by_case["type-same-type"]
+    for wrong in ("{urn:iso:15118:2:2013:MsgBody}NoSuchType", "SessionSetupReqType",
+                  "{urn:iso:15118:2:2013:MsgDataTypes}evccIDType", 7):
+        tree = json.loads(json.dumps(vector["json"]))
+        tree["V2G_Message"]["Body"]["SessionSetupReq"]["xsi:type"] = wrong
+        with pytest.raises(ExiError) as err:
+            impl.encode(tree, g)
+        assert err.value.kind == "exi.tree"
+    # the stream names a simple type for a complex element: the type index of evccIDType
+    # in the MsgDataTypes partition written where SessionSetupReqType was
+    data = bytearray(bytes.fromhex(vector["hex"]))
+    strings = dict(g.strings)
+    body_names, types_names = (strings["urn:iso:15118:2:2013:MsgBody"],
+                               strings["urn:iso:15118:2:2013:MsgDataTypes"])
+    uris = [u for u, _ in g.strings]
+    bits = "".join(f"{b:08b}" for b in data)
+    old = (f"{uris.index('urn:iso:15118:2:2013:MsgBody') + 1:04b}" + "0" * 8
+           + f"{body_names.index('SessionSetupReqType'):07b}")
+    new = (f"{uris.index('urn:iso:15118:2:2013:MsgDataTypes') + 1:04b}" + "0" * 8
+           + f"{types_names.index('evccIDType'):08b}")
+    assert bits.count(old) == 1
+    bits = bits.replace(old, new) + "0" * 7
+    data = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits) - 7, 8))
+    with pytest.raises(ExiError) as err:
+        impl.decode(data, g)
+    assert err.value.kind == "exi.unsupported"

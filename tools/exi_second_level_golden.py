@@ -57,6 +57,29 @@ CASES: dict[str, tuple[str, str]] = {
                                 'xsi:nil="true"/></b:PaymentServiceSelectionReq>')),
     "characters-in-element-only": ("iso2", iso2('<b:SessionSetupReq>text<b:EVCCID>0A0B'
                                                 '</b:EVCCID></b:SessionSetupReq>')),
+    # xsi:type: the element goes on in the named type's grammar
+    "type-same-type": ("iso2", iso2('<b:SessionSetupReq xsi:type="b:SessionSetupReqType">'
+                                    '<b:EVCCID>0A0B</b:EVCCID></b:SessionSetupReq>')),
+    "type-abstract-body-element": ("iso2", iso2(
+        '<b:BodyElement xsi:type="b:SessionSetupReqType"><b:EVCCID>0A0B</b:EVCCID>'
+        '</b:BodyElement>')),
+    "type-header": ("iso2", iso2(SSR).replace(
+        "<ns:Header>", '<ns:Header xsi:type="h:MessageHeaderType">')),
+    "type-datatypes-namespace": ("iso2", iso2(
+        '<b:PaymentServiceSelectionReq><b:SelectedPaymentOption>Contract'
+        '</b:SelectedPaymentOption><b:SelectedServiceList xsi:type="t:SelectedServiceListType">'
+        '<t:SelectedService><t:ServiceID>1</t:ServiceID></t:SelectedService>'
+        '</b:SelectedServiceList></b:PaymentServiceSelectionReq>')),
+    "type-simple": ("iso2", iso2('<b:SessionSetupReq><b:EVCCID xsi:type="t:evccIDType">0A0B'
+                                 '</b:EVCCID></b:SessionSetupReq>')),
+    "type-then-nil": ("iso2", iso2('<b:SessionSetupReq xsi:type="b:SessionSetupReqType" '
+                                   'xsi:nil="true"/>')),
+    "type-din": ("din", '<ns:V2G_Message xmlns:ns="urn:din:70121:2012:MsgDef" '
+                 'xmlns:h="urn:din:70121:2012:MsgHeader" xmlns:b="urn:din:70121:2012:MsgBody" '
+                 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><ns:Header>'
+                 '<h:SessionID>0102</h:SessionID></ns:Header><ns:Body><b:SessionSetupReq '
+                 'xsi:type="b:SessionSetupReqType"><b:EVCCID>0A0B</b:EVCCID>'
+                 '</b:SessionSetupReq></ns:Body></ns:V2G_Message>'),
 }
 # decode only (the encoder does not write undeclared/wildcard content yet): case -> (schema,
 # XML, path in the tree, the subtree the XML instance means in the JSON form)

@@ -50,7 +50,11 @@ JSON form beyond DESIGN.md "EXI decoded form" (strict=false second-level events)
     namespace): elements as lists of objects (attributes as strings, text as "value", a
     global element of the schema in its usual form), attributes as strings; encode() and
     encode_fragment() refuse such keys (ExiError kind "exi.tree") for now. xsi:type on a
-    declared element still raises ExiError(kind="exi.unsupported").
+    declared element naming one of the schema's named types (same simple/complex shape) is
+    the key "xsi:type": "{uri}TypeName" in the element's object (a simple-typed element
+    becomes {"xsi:type": ..., "value": v}); the element goes on in that type's grammar
+    (generated TYPES table); decode, encode and XML round-trip. Other xsi:type values raise
+    ExiError(kind="exi.unsupported") when decoding, "exi.tree" when encoding.
 
 EXI options (those of the V2G reference codec, see corpus/exi-reference/README.md): header
 0x80 without cookie or options (a "$EXI" cookie is accepted on input), bit-packed,

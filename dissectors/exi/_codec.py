@@ -37,6 +37,7 @@ from .tables import (
     S2_EE,
     S2_NIL,
     S2_SE,
+    S2_TYPE,
     SE,
     SEW,
     SIMPLE,
@@ -47,6 +48,7 @@ from .tables import (
 )
 
 XSI_NIL = "xsi:nil"  # JSON key of an xsi:nil attribute (true: the element has no content)
+XSI_TYPE = "xsi:type"  # JSON key of an xsi:type attribute: the type's Clark name
 
 MAX_DEPTH = 64  # the V2G schemas nest < 20 deep; bounds recursion on hostile input
 MAX_STRING = 256 * 1024  # characters of a string / bytes of a binary (Limits.exi_string)
@@ -161,7 +163,7 @@ def _second_level(r: _Reader, g: Grammar, state: int, start: int) -> int:
     unsupported."""
     second = g.second[state]
     code = r.bits(second[0])
-    for event in (S2_EE, S2_CH, S2_NIL, S2_SE, S2_AT):
+    for event in (S2_EE, S2_CH, S2_NIL, S2_SE, S2_AT, S2_TYPE):
         if code == second[event]:
             return event
     events = g.states[state][2]
@@ -243,6 +245,10 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
                         if shape == COMPLEX and value is not None:
                             node["value"] = value
                     break
+                if event == S2_TYPE:
+                    key, state, shape = read_xsi_type(r, g, shape, start)
+                    node[XSI_TYPE] = key
+                    continue
                 if event == S2_SE or event == S2_AT:
                     wildcard(r, g, event, None, node, depth)
                     state = _after_characters(states, state) if event == S2_SE else state
@@ -352,6 +358,61 @@ class _Strings:
         if index >= len(names):
             raise ExiError("exi.value", f"local-name id {index} of {len(names)}", start)
         return names[index]
+
+
+def read_xsi_type(r: _Reader, g: Grammar, shape: int, start: int) -> tuple[str, int, int]:
+    """AT(xsi:type) on a declared element (EXI 1.0 §8.5.4.4.2): the type's qname (uri, then
+    local name, through the string table), then the element goes on in that named type's
+    grammar. Returns (the type's Clark name, its start state, its shape)."""
+    strings = r.strings
+    if strings is None:
+        strings = r.strings = _Strings(g)
+    uri_id = strings.read_uri(r)
+    local = strings.read_local(r, uri_id)
+    qname = (strings.uris[uri_id], local)
+    target = g.types.get(qname)
+    if target is None or target[1] != shape:
+        raise ExiError("exi.unsupported", f"xsi:type {clark(*qname)}: not a named "
+                       f"{'simple' if shape == SIMPLE else 'complex'} type of the schema", start)
+    return clark(*qname), target[0], target[1]
+
+
+def xsi_type_at(data: bytes, pos: int, strings: _Strings | None, g: Grammar, shape: int,
+                start: int) -> tuple[int, _Strings, str, int]:
+    """`read_xsi_type` for the Cython decoder: (new position, string table, Clark name,
+    start state)."""
+    r = _Reader(data, MAX_DEPTH, MAX_STRING)
+    r.pos = pos
+    r.strings = strings
+    key, state, _ = read_xsi_type(r, g, shape, start)
+    return r.pos, r.strings, key, state
+
+
+def xsi_type_bits(g: Grammar, state: int, shape: int, content: dict,
+                  path: list[str]) -> tuple[list[tuple[int, int]], int]:
+    """The (value, width) bit fields of AT(xsi:type) at a start state, and the named type's
+    start state. Only the schema's named types are written: their uri and local name are
+    in the initial string table (hits), and the encoder adds no names before them (it
+    writes no undeclared content)."""
+    key = content[XSI_TYPE]
+    qname = None
+    if isinstance(key, str) and key.startswith("{") and "}" in key:
+        uri, _, local = key[1:].partition("}")
+        qname = (uri, local)
+    target = g.types.get(qname) if qname else None
+    if target is None or target[1] != shape or g.second[state][S2_TYPE] < 0:
+        raise _tree_error(path + [XSI_TYPE], f"{key!r} is not a named "
+                          f"{'simple' if shape == SIMPLE else 'complex'} type of {g.name} "
+                          "allowed here")
+    uris = [u for u, _ in g.strings]
+    uri_id = uris.index(qname[0])
+    names = g.strings[uri_id][1]
+    fields = [(len(g.states[state][1]), g.states[state][0]),
+              (g.second[state][S2_TYPE], g.second[state][0]),
+              (uri_id + 1, len(uris).bit_length()),
+              (0, 8),  # local-name hit: uint 0 (one octet), then the index
+              (names.index(qname[1]), (len(names) - 1).bit_length())]
+    return fields, target[0]
 
 
 def _chars(r: _Reader, length: int, start: int) -> str:
@@ -800,6 +861,13 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
         raise _tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
     states = g.states
     used: dict[str, int] = {}
+    if isinstance(content, dict) and XSI_TYPE in content:
+        fields, state = xsi_type_bits(g, state, shape, content, path)
+        for value, width in fields:
+            w.bits(value, width)
+        used[XSI_TYPE] = 1
+        if shape == SIMPLE:
+            content = content.get("value")
     if isinstance(content, dict) and XSI_NIL in content and state in g.empty:
         nil = put_nil(w, g, state, shape, content, path)
         used[XSI_NIL] = 1

@@ -56,6 +56,7 @@ class Grammar:
     urtype: tuple  # (state 0, state 1) of xsd:anyType (undeclared elements, EXI profile)
     strings: tuple  # initial string table: ((uri, (local names...)), ...)
     globals: dict  # (uri, local) of a global element -> (state, shape), for SE(*)
+    types: dict  # (uri, local) of a named type -> (start state, shape), for xsi:type
 
 
 def schema_name(schema: str) -> str:
@@ -84,7 +85,7 @@ def grammar(schema: str) -> Grammar:
     return Grammar(name, module.NAMESPACE, module.DATATYPES, module.STATES, module.DOCUMENT,
                    roots, second, module.FRAGMENT, fragment_index, module.EMPTY,
                    module.URTYPE, module.STRINGS,
-                   {(r[3], r[0]): (r[1], r[2]) for r in module.DOCUMENT[1]})
+                   {(r[3], r[0]): (r[1], r[2]) for r in module.DOCUMENT[1]}, module.TYPES)
 
 
 def describe(prod: tuple) -> str:

@@ -21,6 +21,7 @@ from ._codec import (
     SECOND_LEVEL_CH,
     SECOND_LEVEL_EE,
     XSI_NIL,
+    XSI_TYPE,
     _after_characters,
     _text_of,
     _tree_error,
@@ -30,8 +31,9 @@ from ._codec import (
     fragment_element,
     next_event,
     put_nil,
+    xsi_type_bits,
 )
-from .tables import AT, CH, COMPLEX, EE, SE, Grammar, grammar
+from .tables import AT, CH, COMPLEX, EE, SE, SIMPLE, Grammar, grammar
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
@@ -63,6 +65,16 @@ def _qname(uri: str, name: str) -> str:
 def _fill(el: etree._Element, g: Grammar, state: int, shape: int, content,
           path: list[str]) -> None:
     used: dict[str, int] = {}
+    if isinstance(content, dict) and XSI_TYPE in content:
+        _, state = xsi_type_bits(g, state, shape, content, path)  # checks the type
+        uri, _, local = content[XSI_TYPE][1:].partition("}")
+        prefix = next((p for p, u in el.nsmap.items() if u == uri and p), None)
+        if prefix is None:
+            raise _tree_error(path + [XSI_TYPE], f"no prefix declared for {uri}")
+        el.set(f"{{{XSI}}}type", f"{prefix}:{local}")
+        used[XSI_TYPE] = 1
+        if shape == SIMPLE:
+            content = content.get("value")
     if isinstance(content, dict) and XSI_NIL in content and state in g.empty:
         nil = put_nil(None, g, state, shape, content, path)
         el.set(f"{{{XSI}}}nil", "true" if nil else "false")
@@ -159,6 +171,8 @@ def to_xml_bytes(tree: dict, schema: str, *, c14n: bool = True) -> bytes:
 
 def canonical(root: etree._Element) -> str:
     """C14N 2.0 with prefixes rewritten: equal for documents that differ only in prefixes
-    and namespace declarations, as EXI streams without prefix preservation do."""
-    return etree.canonicalize(xml_data=etree.tostring(root).decode(), rewrite_prefixes=True)
+    and namespace declarations, as EXI streams without prefix preservation do. The qname
+    value of xsi:type is rewritten with the prefixes."""
+    return etree.canonicalize(xml_data=etree.tostring(root).decode(), rewrite_prefixes=True,
+                              qname_aware_attrs=[f"{{{XSI}}}type"])
 

@@ -24,6 +24,7 @@ ED follow the elements).
 EMPTY = {{start state: its TypeEmpty state}}: where xsi:nil="true" leads.
 URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
 STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
+TYPES = {{(uri, local): (start state, shape)}}: named types, where xsi:type leads.
 """
 
 '''
@@ -42,5 +43,6 @@ def render(name: str, namespace: str, root: str, grammars: GrammarSet) -> str:
     parts.append(f"FRAGMENT = {pformat(grammars.fragment, width=100)}\n\n")
     parts.append(f"EMPTY = {pformat(grammars.empty, width=100, compact=True)}\n\n")
     parts.append(f"URTYPE = {grammars.urtype!r}\n\n")
-    parts.append(f"STRINGS = {pformat(grammars.strings, width=100, compact=True)}\n")
+    parts.append(f"STRINGS = {pformat(grammars.strings, width=100, compact=True)}\n\n")
+    parts.append(f"TYPES = {pformat(grammars.types, width=100, compact=True)}\n")
     return "".join(parts)

@@ -93,6 +93,7 @@ class GrammarSet:
         self.urtype = self._ur_type()
         self.empty = self._type_empty()
         self.strings = self._string_table()
+        self.types = self._named_types()
 
     # ---- what undeclared and wildcard content needs ----------------------------------------
     def _ur_type(self) -> tuple[int, int]:
@@ -106,6 +107,18 @@ class GrammarSet:
                             ("AT(xsi:type)", "AT(xsi:nil)", "CH(untyped)"), -1))
         self.states.append((len(prods1).bit_length(), prods1, ("CH(untyped)",), -1))
         return s0, s1
+
+    def _named_types(self) -> dict:
+        """{(uri, local) of a named type: (start state, shape)} for the named types whose
+        grammar the schema's elements use: where AT(xsi:type) switches an element to
+        (§8.5.4.4.2)."""
+        types = {}
+        for qn, type_obj in [*self.schemas.complex_types.items(),
+                             *self.schemas.simple_types.items()]:
+            start = self._type_start.get(id(type_obj))
+            if start is not None and qn[0] != XS:
+                types[qn] = (start, SIMPLE if isinstance(type_obj, SimpleType) else COMPLEX)
+        return dict(sorted(types.items()))
 
     def _string_table(self) -> tuple:
         """Initial uri and local-name partitions (EXI 1.0 §7.3.1, Appendix D): the four

@@ -16,6 +16,7 @@ ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
 URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
 STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
+TYPES = {(uri, local): (start state, shape)}: named types, where xsi:type leads.
 """
 
 NAME = 'appHand'
@@ -126,3 +127,9 @@ STRINGS = (('',
  ('urn:iso:15118:2:2010:AppProtocol',
   ('AppProtocolType', 'idType', 'priorityType', 'protocolNameType', 'protocolNamespaceType',
    'responseCodeType', 'supportedAppProtocolReq', 'supportedAppProtocolRes')))
+
+TYPES = {('urn:iso:15118:2:2010:AppProtocol', 'AppProtocolType'): (3, 0),
+ ('urn:iso:15118:2:2010:AppProtocol', 'idType'): (28, 1),
+ ('urn:iso:15118:2:2010:AppProtocol', 'priorityType'): (37, 1),
+ ('urn:iso:15118:2:2010:AppProtocol', 'protocolNamespaceType'): (30, 1),
+ ('urn:iso:15118:2:2010:AppProtocol', 'responseCodeType'): (25, 1)}

@@ -16,6 +16,7 @@ ED follow the elements).
 EMPTY = {start state: its TypeEmpty state}: where xsi:nil="true" leads.
 URTYPE = (state 0, state 1) of xsd:anyType's grammar (undeclared elements).
 STRINGS = ((uri, (local names, ...)), ...): the initial string table partitions.
+TYPES = {(uri, local): (start state, shape)}: named types, where xsi:type leads.
 """
 
 NAME = 'xmldsig'
@@ -431,3 +432,29 @@ STRINGS = (('', ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'U
    'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName',
    'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName',
    'XPath', 'Y')))
+
+TYPES = {('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType'): (0, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'): (31, 1),
+ ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType'): (1, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType'): (2, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'): (3, 1),
+ ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'): (153, 1),
+ ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType'): (4, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType'): (6, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType'): (7, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType'): (8, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType'): (9, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType'): (10, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType'): (11, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType'): (12, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType'): (13, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType'): (15, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType'): (16, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType'): (17, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType'): (14, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType'): (18, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType'): (19, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'TransformType'): (20, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType'): (21, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType'): (22, 0),
+ ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType'): (200, 0)}
