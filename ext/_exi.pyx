@@ -13,6 +13,7 @@ import base64
 import binascii
 
 from chargescope.dissectors.exi.errors import ExiError
+from chargescope.dissectors.exi import _codec as twin
 from chargescope.dissectors.exi._codec import (
     XSI_NIL,
     XSI_TYPE,
@@ -967,7 +968,14 @@ def encode(tree, g):
     width, roots = g.document
     w.bits(<unsigned long long>index, width)
     _, state, shape = roots[index][:3]
-    put_element(w, t, state, shape, content, [name], 0)
+    try:
+        put_element(w, t, state, shape, content, [name], 0)
+    except ExiError as exc:
+        # undeclared / wildcard content (rare; it needs the stream's string table): the twin
+        # writes the whole tree, or raises its own error for a tree that is wrong
+        if exc.kind != "exi.tree":
+            raise
+        return twin.encode(tree, g)
     return w.getvalue()
 
 
@@ -981,6 +989,11 @@ def encode_fragment(name, content, g):
     cdef Writer w = Writer()
     w.bits(0x80, 8)
     w.bits(<unsigned long long>index, width)
-    put_element(w, t, state, shape, content, [local], 0)
+    try:
+        put_element(w, t, state, shape, content, [local], 0)
+    except ExiError as exc:
+        if exc.kind != "exi.tree":  # undeclared / wildcard content: as in encode()
+            raise
+        return twin.encode_fragment(name, content, g)
     w.bits(<unsigned long long>(len(elements) + 1), width)
     return w.getvalue()

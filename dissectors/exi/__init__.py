@@ -49,7 +49,10 @@ JSON form beyond DESIGN.md "EXI decoded form" (strict=false second-level events)
     strict=false content) decodes under Clark keys "{uri}local" (plain local without a
     namespace): elements as lists of objects (attributes as strings, text as "value", a
     global element of the schema in its usual form), attributes as strings; encode() and
-    encode_fragment() refuse such keys (ExiError kind "exi.tree") for now. xsi:type on a
+    encode_fragment() write them back byte-identical to EXIficient (the stream's string
+    table; undeclared elements cast to xsd:anyType; undeclared attributes after the
+    declared ones, undeclared elements where the element would end, text before child
+    elements in xsd:anyType content); the XML writer (xml.py) still refuses them. xsi:type on a
     declared element naming one of the schema's named types (same simple/complex shape) is
     the key "xsi:type": "{uri}TypeName" in the element's object (a simple-typed element
     becomes {"xsi:type": ..., "value": v}); the element goes on in that type's grammar

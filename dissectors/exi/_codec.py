@@ -21,6 +21,7 @@ import binascii
 from .errors import ExiError
 from .tables import (
     AT,
+    ATW,
     CH,
     COMPLEX,
     DT_BIN_B64,
@@ -617,12 +618,13 @@ def decode_fragment(data: bytes, g: Grammar, max_depth: int = MAX_DEPTH,
 class _Writer:
     """Bit writer: a small accumulator flushed to a bytearray a byte at a time (linear time)."""
 
-    __slots__ = ("out", "acc", "nacc")
+    __slots__ = ("out", "acc", "nacc", "strings")
 
     def __init__(self) -> None:
         self.out = bytearray()
         self.acc = 0
         self.nacc = 0
+        self.strings: _Strings | None = None  # the stream's string table, once qnames go out
 
     @property
     def nbits(self) -> int:
@@ -855,6 +857,218 @@ def check_all_used(items: dict, used: dict, path: list[str]) -> None:
         raise _tree_error(path, f"keys {leftover} are not allowed here by the schema")
 
 
+# ---------------------------------------------------------------------------------------------
+# encoding undeclared and wildcard content (the inverse of `wildcard` / `element_of`)
+# ---------------------------------------------------------------------------------------------
+_DECLARED: dict[tuple[str, int], frozenset] = {}
+
+
+def declared_keys(g: Grammar, state: int) -> frozenset:
+    """Names of the SE/AT productions of an element's grammar from `state` on: the JSON keys
+    the schema gives a place; other keys are undeclared / wildcard content."""
+    key = (g.name, state)
+    found = _DECLARED.get(key)
+    if found is None:
+        names: set[str] = set()
+        seen = {state}
+        todo = [state]
+        while todo:
+            for prod in g.states[todo.pop()][1]:
+                kind = prod[0]
+                if kind == SE:
+                    names.add(prod[1])
+                    nxt = prod[5]
+                elif kind == AT:
+                    names.add(prod[1])
+                    nxt = prod[3]
+                elif kind == EE:
+                    continue
+                else:
+                    nxt = prod[2]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        found = _DECLARED[key] = frozenset(names)
+    return found
+
+
+_ELEMENT_NAMES: dict[str, frozenset] = {}
+
+
+def element_names(g: Grammar) -> frozenset:
+    """Local names of every declared element of the schema: a plain key with one of these
+    names is a misplaced declared element (an error), never undeclared content."""
+    found = _ELEMENT_NAMES.get(g.name)
+    if found is None:
+        found = _ELEMENT_NAMES[g.name] = frozenset(
+            prod[1] for st in g.states for prod in st[1] if prod[0] == SE)
+    return found
+
+
+def _split_clark(key: str) -> tuple[str, str]:
+    if key.startswith("{"):
+        uri, _, local = key[1:].partition("}")
+        return uri, local
+    return "", key
+
+
+def _strings_of(w: _Writer, g: Grammar) -> _Strings:
+    if w.strings is None:
+        w.strings = _Strings(g)
+    return w.strings
+
+
+def _put_chars(w: _Writer, text: str) -> None:
+    for char in text:
+        w.uint(ord(char))
+
+
+def _put_uri(w: _Writer, strings: _Strings, uri: str) -> int:
+    count = len(strings.uris)
+    if uri in strings.uris:
+        uri_id = strings.uris.index(uri)
+        w.bits(uri_id + 1, count.bit_length())
+        return uri_id
+    w.bits(0, count.bit_length())  # miss: the uri as a string, then added
+    w.uint(len(uri))
+    _put_chars(w, uri)
+    strings.uris.append(uri)
+    strings.names.append([])
+    return count
+
+
+def _put_local(w: _Writer, strings: _Strings, uri_id: int, local: str) -> None:
+    names = strings.names[uri_id]
+    if local in names:
+        w.uint(0)
+        w.bits(names.index(local), (len(names) - 1).bit_length())
+        return
+    w.uint(len(local) + 1)  # miss: length + 1, the characters, then added
+    _put_chars(w, local)
+    names.append(local)
+
+
+def _put_qname(w: _Writer, g: Grammar, key: str, fixed_uri: str | None,
+               path: list[str]) -> tuple[str, str]:
+    strings = _strings_of(w, g)
+    uri, local = _split_clark(key)
+    if not local:
+        raise _tree_error(path + [key], "an empty local name")
+    if fixed_uri is None:
+        uri_id = _put_uri(w, strings, uri)
+    elif uri == fixed_uri and uri in strings.uris:
+        uri_id = strings.uris.index(uri)
+    else:
+        raise _tree_error(path + [key], f"not in the wildcard's namespace {fixed_uri}")
+    _put_local(w, strings, uri_id, local)
+    return uri, local
+
+
+def _put_wild_attribute(w: _Writer, g: Grammar, key: str, value, path: list[str]) -> None:
+    if not isinstance(value, str):
+        raise _tree_error(path + [key], f"an undeclared attribute is text, got {value!r}")
+    _put_qname(w, g, key, None, path)
+    _put_value(w, (DT_STR,), value, path + [key])
+
+
+def _put_wild_element(w: _Writer, g: Grammar, key: str, content, fixed_uri: str | None,
+                      path: list[str], depth: int) -> None:
+    """After SE(*) / SE(uri:*): the qname, then a global element's grammar, else the
+    built-in element grammar cast to xsd:anyType (AT(*) xsi:type="xs:anyType", as the
+    reference encoder writes it) and the ur-type grammar."""
+    uri, local = _put_qname(w, g, key, fixed_uri, path)
+    if depth > MAX_DEPTH:
+        raise _tree_error(path, f"tree nested deeper than {MAX_DEPTH}")
+    declared = g.globals.get((uri, local))
+    if declared is not None:
+        _put_element(w, g, declared[0], declared[1], content, path + [key], depth + 1)
+        return
+    strings = w.strings
+    learned = strings.learned.get(key, 0)
+    if learned:  # past the learned productions: the escape to the second level
+        w.bits(learned, learned.bit_length())
+    w.bits(1, 2)  # AT(*)
+    strings.learned[key] = learned + 1
+    _put_local(w, strings, _put_uri(w, strings, XSI_NS), "type")
+    _put_local(w, strings, _put_uri(w, strings, XS_NS), "anyType")
+    _put_urtype(w, g, content, path + [key], depth + 1)
+
+
+def _code_of_kind(g: Grammar, state: int, kind: int) -> int:
+    for code, prod in enumerate(g.states[state][1]):
+        if prod[0] == kind:
+            return code
+    raise AssertionError(f"ur-type state {state} has no production of kind {kind}")
+
+
+def _put_urtype(w: _Writer, g: Grammar, content, path: list[str], depth: int) -> None:
+    """xsd:anyType content: attributes (text values), "value", then child elements."""
+    if not isinstance(content, dict):
+        raise _tree_error(path, f"an undeclared element is an object, got {content!r}")
+    state = g.urtype[0]
+    for key, value in content.items():
+        if key != "value" and not isinstance(value, list):
+            w.bits(_code_of_kind(g, state, ATW), g.states[state][0])
+            _put_wild_attribute(w, g, key, value, path)
+    if "value" in content:
+        w.bits(_code_of_kind(g, state, CH), g.states[state][0])
+        _put_value(w, (DT_STR,), _text_of(content["value"], path), path + ["value"])
+        state = g.urtype[1]
+    for key, value in content.items():
+        if key != "value" and isinstance(value, list):
+            for child in value:
+                w.bits(_code_of_kind(g, state, SEW), g.states[state][0])
+                _put_wild_element(w, g, key, child, None, path, depth)
+                state = g.urtype[1]
+    w.bits(_code_of_kind(g, state, EE), g.states[state][0])
+
+
+def _put_wildcards(w: _Writer, g: Grammar, state: int, chosen: int, wild: dict,
+                   used: dict, path: list[str], depth: int) -> int | None:
+    """Write one pending undeclared attribute (before the element's content) or element
+    (where the element would otherwise end); the next state, or None when nothing fits."""
+    prods = g.states[state][1]
+    width = g.states[state][0]
+    prod = prods[chosen] if chosen >= 0 else None
+    second = g.second[state]
+    attributes = [k for k, v in wild.items() if not isinstance(v, list) and k not in used]
+    if attributes and (prod is None or prod[0] != AT):
+        key = attributes[0]
+        for code, p in enumerate(prods):
+            if p[0] == ATW:
+                w.bits(code, width)
+                used[key] = 1
+                _put_wild_attribute(w, g, key, wild[key], path)
+                return p[2]
+        if second[S2_AT] >= 0:
+            w.bits(len(prods), width)
+            w.bits(second[S2_AT], second[0])
+            used[key] = 1
+            _put_wild_attribute(w, g, key, wild[key], path)
+            return state
+    if chosen == SECOND_LEVEL_EE or (prod is not None and prod[0] == EE):
+        for key, value in wild.items():
+            if not isinstance(value, list):
+                continue
+            n = used.get(key, 0)
+            if n >= len(value):
+                continue
+            used[key] = n + 1
+            uri = _split_clark(key)[0]
+            for code, p in enumerate(prods):
+                if p[0] == SEW and (p[1] is None or p[1] == uri):
+                    w.bits(code, width)
+                    _put_wild_element(w, g, key, value[n], p[1], path, depth)
+                    return p[2]
+            if second[S2_SE] >= 0:
+                w.bits(len(prods), width)
+                w.bits(second[S2_SE], second[0])
+                _put_wild_element(w, g, key, value[n], None, path, depth)
+                return _after_characters(g.states, state)
+            raise _tree_error(path + [key], "no wildcard or second-level SE(*) takes it here")
+    return None
+
+
 def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: list[str],
                  depth: int) -> None:
     if depth > MAX_DEPTH:
@@ -876,9 +1090,25 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
             if not isinstance(content, dict) or set(content) == {XSI_NIL}:
                 content = {XSI_NIL: True}
     items = element_items(shape, content, path)
+    wild: dict = {}
+    if shape == COMPLEX:
+        declared = declared_keys(g, state)
+        names = element_names(g)
+        wild = {k: v for k, v in items.items() if k not in declared and k != "value"
+                and k not in used and isinstance(k, str)
+                and (k.startswith("{") or k not in names)}
+        if wild:
+            items = {k: v for k, v in items.items() if k not in wild}
     while True:
         width, prods = states[state][:2]
         chosen = next_event(g, state, items, used, path)
+        if wild:
+            after = _put_wildcards(w, g, state, chosen, wild, used, path, depth)
+            if after is not None:
+                state = after
+                continue
+            if chosen == SECOND_LEVEL_EE or (chosen >= 0 and prods[chosen][0] == EE):
+                check_all_used(wild, used, path)  # an attribute no AT(*) takes
         if chosen == SECOND_LEVEL_CH:
             used["value"] = 1
             w.bits(len(prods), width)
