@@ -19,6 +19,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import (
     DataTable,
     Footer,
@@ -353,7 +354,10 @@ class ChargescopeApp(App):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "message-table" and event.row_key is not None:
-            self.show_message(int(event.row_key.value))
+            try:
+                self.show_message(int(event.row_key.value))
+            except NoMatches:  # a highlight still queued while the app shuts down
+                return
 
     def on_message_table_edge(self, event: MessageTable.Edge) -> None:
         """Keyboard scrolling past the listed rows: move the window along."""
