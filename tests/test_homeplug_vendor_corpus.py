@@ -38,3 +38,23 @@ def test_hostile_text_payload_is_kept_not_raised():
         (message,) = HomePlugDissector().feed(frame)
         assert message.name == "DSPACE_DIAG.IND" and not message.problems
         assert message.fields["text"] == text
+
+
+def test_module_reads_consume_exactly_what_their_lengths_say():
+    """VS_MODULE_OPERATION reads (open-plc-utils ModuleRead.c): the confirmation's
+    MOD_OP_DATA_LEN covers the 18-octet MODULE_SPEC plus MODULE_LENGTH octets of data,
+    and nothing is left over."""
+    seen = 0
+    for path in corpus_captures():
+        dissector = HomePlugDissector()
+        for n, eth, ts in homeplug_frames(path):
+            for m in dissector.feed(eth, ts_ns=ts, frame=n):
+                if m.name != "VS_MODULE_OPERATION.CNF" or m.fields["mod_op"] not in (0, 1):
+                    continue
+                read = m.fields["module_read"]
+                assert len(read["module_data"]) // 2 == read["module_length"]
+                assert m.fields["mod_op_data_len"] == 18 + read["module_length"]
+                assert m.fields["op_data"] == "" and not m.problems
+                seen += 1
+    if not seen:
+        pytest.skip("no module reads in the corpus")

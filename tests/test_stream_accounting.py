@@ -31,32 +31,35 @@ from tests.ws_builder import client_frame, request, response, server_frame
 CONN = Connection(3, Endpoint("10.0.0.1", 40000), Endpoint("10.0.0.2", 15118), "acct")
 
 
-def play(dissector, items: list, close: str) -> list[int]:
-    """Feed (direction, bytes) and ("gap", direction, n) items; returns bytes fed per side."""
+def play(dissector, items: list, close: str, out: list | None = None) -> list[int]:
+    """Feed (direction, bytes) and ("gap", direction, n) items, item n in frame n (a gap
+    shows there too); returns bytes fed per side. `out` collects the Messages."""
     offsets, fed = [0, 0], [0, 0]
+    got: list = [] if out is None else out
     for n, item in enumerate(items, 1):
         if item[0] == "fin":  # a side closes mid-conversation (hostile: it may send more)
-            dissector.on_close(StreamClose(CONN, item[1], n, "fin"))
+            got += dissector.on_close(StreamClose(CONN, item[1], n, "fin"))
             continue
         if item[0] == "gap":
             _, direction, length = item
-            dissector.on_gap(StreamGap(CONN, direction, offsets[direction], length, n))
+            got += dissector.on_gap(StreamGap(CONN, direction, offsets[direction], length, n,
+                                              n))
             offsets[direction] += length
             continue
         direction, data = item
         if not data:
             continue
-        dissector.on_data(StreamData(CONN, direction, offsets[direction], data, n,
-                                     (ByteRef("acct", n, 54, len(data)),)))
+        got += dissector.on_data(StreamData(CONN, direction, offsets[direction], data, n,
+                                            (ByteRef("acct", n, 54, len(data)),)))
         offsets[direction] += len(data)
         fed[direction] += len(data)
     if close == "fin":
-        dissector.on_close(StreamClose(CONN, 0, 10**6, "fin"))
-        dissector.on_close(StreamClose(CONN, 1, 10**6 + 1, "fin"))
+        got += dissector.on_close(StreamClose(CONN, 0, 10**6, "fin"))
+        got += dissector.on_close(StreamClose(CONN, 1, 10**6 + 1, "fin"))
     elif close.startswith("rst"):  # as the reassembler says it: the side that reset
-        dissector.on_close(StreamClose(CONN, int(close[-1]), 10**6, "rst"))
+        got += dissector.on_close(StreamClose(CONN, int(close[-1]), 10**6, "rst"))
     else:
-        dissector.on_close(StreamClose(CONN, -1, 10**6, close))
+        got += dissector.on_close(StreamClose(CONN, -1, 10**6, close))
     return fed
 
 

@@ -9,13 +9,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
-from chargescope.analyzer.records import (
-    ByteRef,
-    Message,
-    StreamClose,
-    StreamData,
-    StreamGap,
-)
+from chargescope.analyzer.records import Message
 from chargescope.analyzer.tls.keylog import KeyLog
 from chargescope.dissectors import v2gtp
 from chargescope.dissectors.http.stream import HttpStream
@@ -31,33 +25,14 @@ from tests.test_stream_accounting import (
     WS_UNITS,
     conversation,
 )
+from tests.test_stream_accounting import play as play_accounted
 from tests.ws_builder import request, response
 
 
 def play(dissector, items: list, close: str) -> list[Message]:
-    """Feed (direction, bytes) and ("gap", direction, n) items, frame n for item n (a gap
-    shows at its own frame, as the reassembler says); returns every Message."""
-    offsets = [0, 0]
+    """Every Message of the conversation (item n arrives in frame n)."""
     out: list[Message] = []
-    for n, item in enumerate(items, 1):
-        if item[0] == "gap":
-            _, direction, length = item
-            out += dissector.on_gap(StreamGap(CONN, direction, offsets[direction], length, n, n))
-            offsets[direction] += length
-            continue
-        direction, data = item
-        if not data:
-            continue
-        out += dissector.on_data(StreamData(CONN, direction, offsets[direction], data, n,
-                                            (ByteRef("acct", n, 54, len(data)),)))
-        offsets[direction] += len(data)
-    if close == "fin":
-        out += dissector.on_close(StreamClose(CONN, 0, 10**6, "fin"))
-        out += dissector.on_close(StreamClose(CONN, 1, 10**6 + 1, "fin"))
-    elif close.startswith("rst"):
-        out += dissector.on_close(StreamClose(CONN, int(close[-1]), 10**6, "rst"))
-    else:
-        out += dissector.on_close(StreamClose(CONN, -1, 10**6, close))
+    play_accounted(dissector, items, close, out)
     return out
 
 

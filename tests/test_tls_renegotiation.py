@@ -18,6 +18,7 @@ from chargescope.analyzer.tls.checks import TlsChecker
 from chargescope.analyzer.tls.keylog import KeyLog
 from chargescope.cli import cli
 from tests.conftest import DATA
+from tests.test_tls_checks import _codes
 from tests.test_tls_decrypt import _Recorder
 
 CAPTURE = DATA / "tls" / "tls12_renegotiation.pcap"
@@ -84,13 +85,6 @@ EV, SECC = "[fe80::1]:50000", "[fe80::2]:61000"
 HELLO = {"version": "TLS 1.2", "cipher_suite_code": 0xC023}
 
 
-def _codes(*messages: Message) -> list[str]:
-    checker = TlsChecker()
-    for message in messages:
-        checker.feed(message)
-    return sorted(f.code for f in checker.finish())
-
-
 def test_insecure_renegotiation_is_an_error_and_plain_handshakes_are_not_flagged():
     legacy = _msg("ServerHello", SECC, {**HELLO, "secure_renegotiation": False})
     secure = _msg("ServerHello", SECC, {**HELLO, "secure_renegotiation": True})
@@ -110,3 +104,40 @@ def test_cli_shows_the_renegotiation():
         1, True, True)
     assert [f["code"] for f in doc["captures"][0]["findings"]] == ["tls.renegotiation"]
     assert result.exit_code == 0  # a warning, not an error
+
+
+def test_tls13_post_handshake_authentication_keeps_the_application_keys(tmp_path):
+    """TLS 1.3 has no renegotiation; its post-handshake client authentication sends
+    Certificate, CertificateVerify and Finished under the application keys, and that
+    Finished must not reset the client's keys (the data after it still decrypts)."""
+    import ssl
+
+    from chargescope.analyzer.records import StreamClose, StreamData
+    from chargescope.dissectors.tls.stream import TlsStream
+    from tests.test_tls_decrypt import CONN
+    from tests.tls_session import run_session
+
+    exchange = [(0, b"before"), (1, b"server asks for the EV certificate"),
+                (0, b"after authentication"), (1, b"and more")]
+    session = run_session(tmp_path, exchange, version=ssl.TLSVersion.TLSv1_3,
+                          post_handshake_auth=True)
+    assert session.received == (b"beforeafter authentication",
+                                b"server asks for the EV certificateand more")
+    recorder = _Recorder()
+    keylog = KeyLog()
+    keylog.add_text(session.keylog, "client.keylog")
+    inner = StreamHandoff("recorder", (), lambda data, direction: True, lambda conn: recorder)
+    stream = TlsStream(CONN, keylog, (inner,))
+    offsets, out = [0, 0], []
+    for direction, data in session.chunks:
+        out += stream.on_data(StreamData(CONN, direction, offsets[direction], data, 0))
+        offsets[direction] += len(data)
+    out += stream.on_close(StreamClose(CONN, -1, 0, "end-of-capture"))
+    assert (bytes(recorder.data[0]), bytes(recorder.data[1])) == session.received
+    assert [p.kind for m in out for p in m.problems] == []
+    names = [m.name for m in out]
+    assert names.count("Finished") == 3  # server, client, client's post-handshake one
+    assert names.count("CertificateRequest") == 1 and names.count("CertificateVerify") == 2
+    request = names.index("CertificateRequest")
+    assert names.index("Finished") < request  # after the handshake, not inside it
+    assert names[request + 1:request + 4] == ["Certificate", "CertificateVerify", "Finished"]

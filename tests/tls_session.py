@@ -53,7 +53,11 @@ def make_identity(directory: Path, cn: str = "SECC.test") -> tuple[Path, Path]:
 
 
 def run_session(directory: Path, exchange: list[tuple[int, bytes]], *,
-                version: ssl.TLSVersion, ciphers: str | None = None) -> TlsSession:
+                version: ssl.TLSVersion, ciphers: str | None = None,
+                post_handshake_auth: bool = False) -> TlsSession:
+    """`post_handshake_auth` (TLS 1.3): the server asks for the client's certificate after
+    the handshake (CertificateRequest, then the client's Certificate, CertificateVerify and
+    Finished travel under the application traffic keys)."""
     cert, key = make_identity(directory)
     keylog_path = directory / "client.keylog"
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -62,6 +66,13 @@ def run_session(directory: Path, exchange: list[tuple[int, bytes]], *,
     client_ctx.check_hostname = False
     client_ctx.verify_mode = ssl.CERT_NONE
     client_ctx.keylog_filename = str(keylog_path)
+    if post_handshake_auth:
+        (directory / "ev").mkdir(exist_ok=True)
+        ev_cert, ev_key = make_identity(directory / "ev", "EV.test")
+        client_ctx.load_cert_chain(ev_cert, ev_key)
+        client_ctx.post_handshake_auth = server_ctx.post_handshake_auth = True
+        server_ctx.verify_mode = ssl.CERT_OPTIONAL
+        server_ctx.load_verify_locations(ev_cert)
     for ctx in (server_ctx, client_ctx):
         ctx.minimum_version = ctx.maximum_version = version
         if ciphers:
@@ -108,6 +119,8 @@ def run_session(directory: Path, exchange: list[tuple[int, bytes]], *,
             if data:
                 chunks.append((direction, data))
                 into.write(data)
+    if post_handshake_auth:
+        server.verify_client_post_handshake()  # sent with the server's next record
     for direction, data in exchange:
         (client if direction == 0 else server).write(data)
         pump()

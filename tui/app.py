@@ -206,6 +206,8 @@ class ChargescopeApp(App):
             self.call_from_thread(self.notify, f"cannot capture on {source.iface}: {exc}",
                                   severity="error", timeout=30)
             return
+        if not self.is_running:  # the app was closed: nobody to show the end to
+            return
         final = live.snapshot(keep_messages=True)
         self.live_done = True
         self.call_from_thread(self._refreshed, final, data.MessageIndex(final))
@@ -356,8 +358,8 @@ class ChargescopeApp(App):
         if event.data_table.id == "message-table" and event.row_key is not None:
             try:
                 self.show_message(int(event.row_key.value))
-            except NoMatches:  # a highlight still queued while the app shuts down
-                return
+            except NoMatches:  # queued by a live refresh while the app was closing
+                pass
 
     def on_message_table_edge(self, event: MessageTable.Edge) -> None:
         """Keyboard scrolling past the listed rows: move the window along."""

@@ -333,9 +333,21 @@ FRAME_CONTROL_VARIANTS: dict[int, cs.Struct] = {
 }
 
 
-def _module_operation(*head: cs.Construct) -> cs.Struct:
+# VS_MODULE_OPERATION read (MOD_OP 0 from memory, 1 from flash): open-plc-utils
+# plc/ModuleRead.c, struct vs_module_operation_read_request / _confirm: MODULE_SPEC ends
+# with MODULE_LENGTH and MODULE_OFFSET, the confirmation then carries MODULE_DATA. Other
+# operations (write, commit, sessions) keep their operation data raw in `op_data`, as
+# does whatever follows a read's fields (Ethernet padding of a short request).
+_MODULE_READ_REQ = layout(u16("module_length"), u32("module_offset"))
+_MODULE_READ_CNF = layout(length_of("module_length", "module_data", width=2), u32("module_offset"),
+                          hexvar("module_data", "module_length"))
+
+
+def _module_operation(*head: cs.Construct, confirm: bool = False) -> cs.Struct:
+    read = _MODULE_READ_CNF if confirm else _MODULE_READ_REQ
     return layout(*head, u32("reserved"), u8("num_op_data"), u16("mod_op"), u16("mod_op_data_len"),
                   u32("mod_op_reserved"), u16("module_id"), u16("module_sub_id"),
+                  switch("module_read", "mod_op", {0: read, 1: read}),
                   hexrest("op_data"))
 
 
@@ -438,7 +450,7 @@ _QUALCOMM: tuple[MmeSpec, ...] = (
     _qca_raw(0xA090, "VS_RX_TONE_MAP_CHAR", "Receive tone map characteristics"),
     _qca(0xA0B0, "VS_MODULE_OPERATION", {
         Variant.REQ: _module_operation(),
-        Variant.CNF: _module_operation(u16("status"), u16("err_rec_code")),
+        Variant.CNF: _module_operation(u16("status"), u16("err_rec_code"), confirm=True),
     }, summary="Module operation (read/write PIB and firmware modules)"),
     _qca(0xA0B8, "VS_PL_LNK_STATUS", {
         Variant.REQ: _empty(),
