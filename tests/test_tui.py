@@ -248,6 +248,7 @@ def test_loading_freezes_what_the_analysis_keeps_and_stops_after(demo_analysis):
             assert _freeze_survivors not in gc.callbacks
             assert gc.get_freeze_count() > 0
             assert set(app.frames._index) == {str(p) for p in paths[:3]}
+            await pilot.pause()
 
     try:
         run(scenario())
