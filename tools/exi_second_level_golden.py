@@ -92,6 +92,21 @@ DECODE_ONLY: dict[str, tuple[str, str, list, object]] = {
     "undeclared-elements-nested": (
         "iso2", iso2(SSR, '<Foo xmlns="urn:x"><Bar>1</Bar><Bar>2</Bar></Foo>'), HEADER,
         {"SessionID": "0102", "{urn:x}Foo": [{"{urn:x}Bar": [{"value": "1"}, {"value": "2"}]}]}),
+    "undeclared-repeated-and-mixed": (
+        "iso2", iso2(SSR, '<Foo xmlns="urn:x" a="1"><Foo a="2">t</Foo><z:Bar xmlns:z="urn:z"/>'
+                          '</Foo><Foo xmlns="urn:x"/>', ' foo="1" y:bar="2" xmlns:y="urn:y"'),
+        HEADER, {"foo": "1", "{urn:y}bar": "2", "SessionID": "0102", "{urn:x}Foo": [
+            {"a": "1", "{urn:x}Foo": [{"a": "2", "value": "t"}], "{urn:z}Bar": [{}]}, {}]}),
+    "undeclared-in-body-and-type": (
+        "iso2", iso2('<b:SessionSetupReq xsi:type="b:SessionSetupReqType" foo="x"><b:EVCCID>0A0B'
+                     '</b:EVCCID><b:Extra>e</b:Extra></b:SessionSetupReq>'),
+        ["V2G_Message", "Body"], {"SessionSetupReq": {
+            "xsi:type": "{urn:iso:15118:2:2013:MsgBody}SessionSetupReqType", "foo": "x",
+            "EVCCID": "0A0B", "{urn:iso:15118:2:2013:MsgBody}Extra": [{"value": "e"}]}}),
+    "undeclared-three-siblings": (
+        "iso2", iso2(SSR, '<Foo xmlns="urn:x">1</Foo><Foo xmlns="urn:x">2</Foo>'
+                          '<Foo xmlns="urn:x">3</Foo>'), HEADER,
+        {"SessionID": "0102", "{urn:x}Foo": [{"value": "1"}, {"value": "2"}, {"value": "3"}]}),
     "undeclared-attribute": ("iso2", iso2(SSR, header_attrs=' foo="1"'), HEADER,
                              {"foo": "1", "SessionID": "0102"}),
     "keyinfo-other-namespace": (

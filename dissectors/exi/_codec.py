@@ -330,8 +330,9 @@ class _Strings:
         self.names = [list(names) for _, names in g.strings]
         # productions the built-in grammar of an undeclared element has learned (EXIficient
         # learns the AT(xsi:type) it writes through AT(*) even with the profile's limits),
-        # by Clark name: they widen that element's first-level event codes
-        self.learned: dict[str, int] = {}
+        # by Clark name: they widen that element's first-level event codes. A production is
+        # learned once (a set of attribute qnames): a third <Foo> escapes with 1 bit, not 2
+        self.learned: dict[str, set[tuple[str, str]]] = {}
 
     def read_uri(self, r: _Reader) -> int:
         start = r.pos
@@ -493,7 +494,7 @@ def element_of(r: _Reader, g: Grammar, uri: str, local: str, parent: dict, depth
         while True:
             start = r.pos
             if not content:  # StartTagContent: learned productions, then on the second
-                learned = strings.learned.get(key, 0)  # level EE, AT(*), SE(*), CH
+                learned = len(strings.learned.get(key, ()))  # level EE, AT(*), SE(*), CH
                 if learned and r.bits(learned.bit_length()) < learned:
                     raise ExiError("exi.unsupported", "a learned built-in grammar production",
                                    start)
@@ -503,10 +504,10 @@ def element_of(r: _Reader, g: Grammar, uri: str, local: str, parent: dict, depth
             if event == 0:
                 return
             if event == 1:
-                strings.learned[key] = strings.learned.get(key, 0) + 1
                 uri_id = strings.read_uri(r)
                 name = strings.read_local(r, uri_id)
                 at_uri = strings.uris[uri_id]
+                strings.learned.setdefault(key, set()).add((at_uri, name))
                 if (at_uri, name) == (XSI_NS, "type"):
                     type_uri_id = strings.read_uri(r)
                     type_uri = strings.uris[type_uri_id]
@@ -984,11 +985,11 @@ def _put_wild_element(w: _Writer, g: Grammar, key: str, content, fixed_uri: str 
         _put_element(w, g, declared[0], declared[1], content, path + [key], depth + 1)
         return
     strings = w.strings
-    learned = strings.learned.get(key, 0)
+    learned = len(strings.learned.get(key, ()))
     if learned:  # past the learned productions: the escape to the second level
         w.bits(learned, learned.bit_length())
     w.bits(1, 2)  # AT(*)
-    strings.learned[key] = learned + 1
+    strings.learned.setdefault(key, set()).add((XSI_NS, "type"))
     _put_local(w, strings, _put_uri(w, strings, XSI_NS), "type")
     _put_local(w, strings, _put_uri(w, strings, XS_NS), "anyType")
     _put_urtype(w, g, content, path + [key], depth + 1)
