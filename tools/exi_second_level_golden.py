@@ -9,10 +9,10 @@ with the iso15118 package codec's own grammar and options, then decodes its stre
 XML. A vector is {"case", "schema", "hex", "c14n", "json"}: EXIficient's bytes, the canonical
 form (C14N 2.0, prefixes rewritten) of EXIficient's XML for them, and our decoded tree. Only
 cases where our decoder reads the bytes, re-encodes them identically and writes the same
-canonical XML are kept; the others are printed. "decode_only" cases (undeclared and wildcard
-content: decoded and re-encoded byte for byte, but the XML writer does not write it yet)
-carry {"path", "expected", "decode_only"}: the subtree the XML instance means in the JSON
-form, written here by hand.
+canonical XML are kept; the others are printed. "wildcard" cases (undeclared and wildcard
+content: decoded, re-encoded byte for byte and written as the same canonical XML) carry
+{"path", "expected", "wildcard"} instead of "json": the subtree the XML instance means in the
+JSON form, written here by hand.
 """
 
 from __future__ import annotations
@@ -82,11 +82,11 @@ CASES: dict[str, tuple[str, str]] = {
                  'xsi:type="b:SessionSetupReqType"><b:EVCCID>0A0B</b:EVCCID>'
                  '</b:SessionSetupReq></ns:Body></ns:V2G_Message>'),
 }
-# undeclared / wildcard content (decoded and re-encoded; no XML writer yet): case -> (schema,
-# XML, path in the tree, the subtree the XML instance means in the JSON form)
+# undeclared / wildcard content: case -> (schema, XML, path in the tree, the subtree the XML
+# instance means in the JSON form)
 HEADER = ["V2G_Message", "Header"]
 SIGNATURE = HEADER + ["Signature"]
-DECODE_ONLY: dict[str, tuple[str, str, list, object]] = {
+WILDCARD: dict[str, tuple[str, str, list, object]] = {
     "undeclared-element": ("iso2", iso2(SSR, '<Foo xmlns="urn:x">bar</Foo>'), HEADER,
                            {"SessionID": "0102", "{urn:x}Foo": [{"value": "bar"}]}),
     "undeclared-elements-nested": (
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     oracle = [args.oracle_python, str(Path(__file__).with_name(
         "exificient_fragment_oracle.py")), args.jar]
-    cases = {**CASES, **{n: c[:2] for n, c in DECODE_ONLY.items()}}
+    cases = {**CASES, **{n: c[:2] for n, c in WILDCARD.items()}}
     names = list(cases)
     jobs = "".join(json.dumps({"xml": cases[n][1], "grammar": GRAMMAR[cases[n][0]],
                                "fragment": False}) + "\n" for n in names)
@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         reference = canonical(etree.fromstring(dec["xml"].encode()))
         data = bytes.fromhex(enc["hex"])
-        if name in DECODE_ONLY:
-            path, expected = DECODE_ONLY[name][2:]
+        if name in WILDCARD:
+            path, expected = WILDCARD[name][2:]
             try:
                 node = exi.decode(data, schema)
                 for step in path:
@@ -184,11 +184,15 @@ def main(argv: list[str] | None = None) -> int:
             if node != expected:
                 print(f"{name}: decodes to {node}, expected {expected}")
                 continue
-            if exi.encode(exi.decode(data, schema), schema) != data:
+            tree = exi.decode(data, schema)
+            if exi.encode(tree, schema) != data:
                 print(f"{name}: re-encodes differently")
                 continue
+            if canonical(to_xml(tree, schema)) != reference:
+                print(f"{name}: XML differs")
+                continue
             rows.append({"case": name, "schema": schema, "hex": enc["hex"], "c14n": reference,
-                         "path": path, "expected": expected, "decode_only": True})
+                         "path": path, "expected": expected, "wildcard": True})
             continue
         try:
             tree = exi.decode(data, schema)

@@ -52,7 +52,8 @@ JSON form beyond DESIGN.md "EXI decoded form" (strict=false second-level events)
     encode_fragment() write them back byte-identical to EXIficient (the stream's string
     table; undeclared elements cast to xsd:anyType; undeclared attributes after the
     declared ones, undeclared elements where the element would end, text before child
-    elements in xsd:anyType content); the XML writer (xml.py) still refuses them. xsi:type on a
+    elements in xsd:anyType content); the XML writer puts them in the same places (undeclared
+    elements with xsi:type="xs:anyType", as EXIficient's XML has it). xsi:type on a
     declared element naming one of the schema's named types (same simple/complex shape) is
     the key "xsi:type": "{uri}TypeName" in the element's object (a simple-typed element
     becomes {"xsi:type": ..., "value": v}); the element goes on in that type's grammar

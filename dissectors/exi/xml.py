@@ -23,17 +23,20 @@ from ._codec import (
     XSI_NIL,
     XSI_TYPE,
     _after_characters,
+    _split_clark,
     _text_of,
     _tree_error,
     check_all_used,
+    declared_keys,
     document_root,
     element_items,
+    element_names,
     fragment_element,
     next_event,
     put_nil,
     xsi_type_bits,
 )
-from .tables import AT, CH, COMPLEX, EE, SE, SIMPLE, Grammar, grammar
+from .tables import AT, CH, COMPLEX, EE, SE, SIMPLE, XS_NS, Grammar, grammar
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
@@ -82,11 +85,20 @@ def _fill(el: etree._Element, g: Grammar, state: int, shape: int, content,
         if nil:
             state, shape = g.empty[state], COMPLEX
     items = element_items(shape, content, path)
+    wild: dict = {}
+    if shape == COMPLEX:  # undeclared / wildcard content: as the encoder tells it apart
+        declared, names = declared_keys(g, state), element_names(g)
+        wild = {k: v for k, v in items.items() if k not in declared and k != "value"
+                and k not in used and isinstance(k, str)
+                and (k.startswith("{") or k not in names)}
+        if wild:
+            items = {k: v for k, v in items.items() if k not in wild}
     last_child = None
     while True:
         prods = g.states[state][1]
         code = next_event(g, state, items, used, path)
         if code == SECOND_LEVEL_EE:
+            _fill_wild(el, g, wild, path)
             return
         if code == SECOND_LEVEL_CH:
             used["value"] = 1
@@ -101,6 +113,7 @@ def _fill(el: etree._Element, g: Grammar, state: int, shape: int, content,
         kind = prod[0]
         if kind == EE:
             check_all_used(items, used, path)
+            _fill_wild(el, g, wild, path)
             return
         if kind == CH:
             used["value"] = 1
@@ -124,6 +137,38 @@ def _fill(el: etree._Element, g: Grammar, state: int, shape: int, content,
             state = prod[5]
         else:
             raise _tree_error(path, "wildcard content cannot be written")
+
+
+def _fill_wild(el: etree._Element, g: Grammar, wild: dict, path: list[str]) -> None:
+    """Undeclared attributes, then undeclared / wildcard child elements after the declared
+    ones (where the encoder writes them)."""
+    for key, value in wild.items():
+        if not isinstance(value, list):
+            if not isinstance(value, str):
+                raise _tree_error(path + [key], f"an undeclared attribute is text, got {value!r}")
+            el.set(_qname(*_split_clark(key)), value)
+    for key, value in wild.items():
+        if isinstance(value, list):
+            for child in value:
+                _wild_child(el, g, key, child, path + [key])
+
+
+def _wild_child(el: etree._Element, g: Grammar, key: str, content, path: list[str]) -> None:
+    """A global element in its grammar, else an undeclared element cast to xsd:anyType
+    (xsi:type written, as EXIficient's XML has it): attributes, text, children."""
+    uri, local = _split_clark(key)
+    declared = g.globals.get((uri, local))
+    if declared is not None:
+        _fill(etree.SubElement(el, _qname(uri, local)), g, declared[0], declared[1], content,
+              path)
+        return
+    if not isinstance(content, dict):
+        raise _tree_error(path, f"an undeclared element is an object, got {content!r}")
+    child = etree.SubElement(el, _qname(uri, local), nsmap={"xs": XS_NS})
+    child.set(f"{{{XSI}}}type", "xs:anyType")
+    if "value" in content:
+        child.text = _text_of(content["value"], path)
+    _fill_wild(child, g, {k: v for k, v in content.items() if k != "value"}, path)
 
 
 @cache
