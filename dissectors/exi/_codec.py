@@ -906,6 +906,15 @@ def element_names(g: Grammar) -> frozenset:
     return found
 
 
+def wildcard_items(g: Grammar, state: int, items: dict, used: dict) -> dict:
+    """The undeclared / wildcard content among an element's JSON keys (start state `state`):
+    keys its grammar has no SE/AT for that are Clark names, or plain names no element of
+    the schema has (a misplaced declared element stays an error)."""
+    declared, names = declared_keys(g, state), element_names(g)
+    return {k: v for k, v in items.items() if k not in declared and k != "value"
+            and k not in used and isinstance(k, str) and (k.startswith("{") or k not in names)}
+
+
 def _split_clark(key: str) -> tuple[str, str]:
     if key.startswith("{"):
         uri, _, local = key[1:].partition("}")
@@ -1093,11 +1102,7 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
     items = element_items(shape, content, path)
     wild: dict = {}
     if shape == COMPLEX:
-        declared = declared_keys(g, state)
-        names = element_names(g)
-        wild = {k: v for k, v in items.items() if k not in declared and k != "value"
-                and k not in used and isinstance(k, str)
-                and (k.startswith("{") or k not in names)}
+        wild = wildcard_items(g, state, items, used)
         if wild:
             items = {k: v for k, v in items.items() if k not in wild}
     while True:

@@ -27,13 +27,12 @@ from ._codec import (
     _text_of,
     _tree_error,
     check_all_used,
-    declared_keys,
     document_root,
     element_items,
-    element_names,
     fragment_element,
     next_event,
     put_nil,
+    wildcard_items,
     xsi_type_bits,
 )
 from .tables import AT, CH, COMPLEX, EE, SE, SIMPLE, XS_NS, Grammar, grammar
@@ -87,10 +86,7 @@ def _fill(el: etree._Element, g: Grammar, state: int, shape: int, content,
     items = element_items(shape, content, path)
     wild: dict = {}
     if shape == COMPLEX:  # undeclared / wildcard content: as the encoder tells it apart
-        declared, names = declared_keys(g, state), element_names(g)
-        wild = {k: v for k, v in items.items() if k not in declared and k != "value"
-                and k not in used and isinstance(k, str)
-                and (k.startswith("{") or k not in names)}
+        wild = wildcard_items(g, state, items, used)
         if wild:
             items = {k: v for k, v in items.items() if k not in wild}
     last_child = None
