@@ -12,7 +12,8 @@ cases where our decoder reads the bytes, re-encodes them identically and writes 
 canonical XML are kept; the others are printed. "wildcard" cases (undeclared and wildcard
 content: decoded, re-encoded byte for byte and written as the same canonical XML) carry
 {"path", "expected", "wildcard"} instead of "json": the subtree the XML instance means in the
-JSON form, written here by hand.
+JSON form, written here by hand. "fragment" cases are EXI fragments (EXIficient in fragment
+mode) with {"json"}: decoded and re-encoded byte for byte.
 """
 
 from __future__ import annotations
@@ -134,6 +135,15 @@ WILDCARD: dict[str, tuple[str, str, list, object]] = {
         SIGNATURE + ["SignedInfo", "Reference", 0, "Transforms", "Transform"],
         [{"Algorithm": "t", "XPath": ["/a"], "{urn:y}Q": [{"value": "q"}]}]),
 }
+# wildcard content in an EXI fragment (what xmldsig digests and signatures are computed
+# over): case -> (schema, XML of the fragment element); decoded, re-encoded byte for byte
+FRAGMENTS: dict[str, tuple[str, str]] = {
+    "fragment-signedinfo-transform-any": ("xmldsig", SIGNED_INFO.replace(
+        "<ds:DigestMethod", '<ds:Transforms><ds:Transform Algorithm="t"><ds:XPath>/a'
+        '</ds:XPath><y:Q xmlns:y="urn:y" k="v">q</y:Q><y:Q xmlns:y="urn:y"/></ds:Transform>'
+        '</ds:Transforms><ds:DigestMethod').split("<ds:SignatureValue>")[0].replace(
+        "<ds:SignedInfo>", '<ds:SignedInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">')),
+}
 GRAMMAR = {"iso2": "iso15118_2_Grammar", "din": "dinspec_70121",
            "iso20_CommonMessages": "iso15118_20_V2G_CI_CommonMessages",
            "xmldsig": "core_schema_Protocol"}
@@ -207,6 +217,28 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rows.append({"case": name, "schema": schema, "hex": enc["hex"], "c14n": reference,
                      "json": tree})
+    jobs = "".join(json.dumps({"xml": xml, "grammar": GRAMMAR[schema], "fragment": True})
+                   + "\n" for schema, xml in FRAGMENTS.values())
+    encoded = [json.loads(x) for x in subprocess.run(
+        oracle, input=jobs, capture_output=True, text=True, check=True).stdout.splitlines()]
+    for (name, (schema, _)), enc in zip(FRAGMENTS.items(), encoded, strict=True):
+        if not enc.get("hex"):
+            print(f"{name}: EXIficient failed: {enc.get('err')}")
+            continue
+        data = bytes.fromhex(enc["hex"])
+        try:
+            tree = exi.decode_fragment(data, schema)
+            (element, content), = tree.items()
+            again = exi.encode_fragment(element, content, schema)
+        except (exi.ExiError, ValueError) as exc:
+            print(f"{name}: {exc}")
+            continue
+        if again != data:
+            print(f"{name}: differs\n  ref {enc['hex']}\n  our {again.hex().upper()}")
+            continue
+        rows.append({"case": name, "schema": schema, "hex": enc["hex"], "json": tree,
+                     "fragment": True})
+    cases.update(FRAGMENTS)
     print(f"{len(rows)} of {len(cases)} cases agree")
     if args.update:
         OUT.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
