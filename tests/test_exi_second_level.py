@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from chargescope import backends
 from chargescope.dissectors.exi import ExiError
+from chargescope.dissectors.exi._codec import element_names
 from chargescope.dissectors.exi.tables import grammar
 from chargescope.dissectors.exi.xml import canonical, to_xml
 from tests.conftest import DATA, twin_params
@@ -177,9 +178,9 @@ _CONTENT = st.recursive(st.just({}), _undeclared, max_leaves=6)
 
 
 @settings(max_examples=60, deadline=None)
-@given(attrs=st.dictionaries(_ATTRIBUTE.filter(lambda k: k not in ("SessionID", "Notification",
-                                                                   "Signature")),
-                             _TEXT, max_size=2),
+@given(attrs=st.dictionaries(  # a plain key naming a schema element is that element, not text
+           _ATTRIBUTE.filter(lambda k: k not in element_names(grammar("iso2"))), _TEXT,
+           max_size=2),
        elements=st.dictionaries(_ELEMENT, st.lists(_CONTENT, min_size=1, max_size=3),
                                 max_size=2))
 def test_undeclared_content_round_trips_on_both_backends(attrs, elements):
@@ -208,3 +209,25 @@ def test_wildcard_content_in_fragments(impl, vector):
     assert tree == vector["json"]
     (element, content), = tree.items()
     assert impl.encode_fragment(element, content, g) == data
+
+
+@pytest.mark.parametrize("vector", [v for v in VECTORS if v["case"].startswith("type-")],
+                         ids=lambda v: v["case"])
+def test_xsi_type_truncation_and_bit_flips_raise_only_exi_error(impl, vector):
+    g = grammar(vector["schema"])
+    data = bytes.fromhex(vector["hex"])
+    for cut in range(len(data)):
+        with pytest.raises(ExiError):
+            impl.decode(data[:cut], g)
+    twin = backends.load_twin("exi")
+    for bit in range(8, len(data) * 8):  # past the header: flipped streams decode or raise
+        flipped = bytearray(data)
+        flipped[bit // 8] ^= 0x80 >> (bit % 8)
+        try:
+            ours = impl.decode(bytes(flipped), g)
+        except ExiError as exc:
+            with pytest.raises(ExiError) as err:
+                twin.decode(bytes(flipped), g)
+            assert err.value.kind == exc.kind
+        else:
+            assert twin.decode(bytes(flipped), g) == ours
