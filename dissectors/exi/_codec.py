@@ -910,9 +910,12 @@ def wildcard_items(g: Grammar, state: int, items: dict, used: dict) -> dict:
     """The undeclared / wildcard content among an element's JSON keys (start state `state`):
     keys its grammar has no SE/AT for that are Clark names, or plain names no element of
     the schema has (a misplaced declared element stays an error)."""
-    declared, names = declared_keys(g, state), element_names(g)
-    return {k: v for k, v in items.items() if k not in declared and k != "value"
-            and k not in used and isinstance(k, str) and (k.startswith("{") or k not in names)}
+    extra = items.keys() - declared_keys(g, state)  # usually empty: the common case is cheap
+    if not extra:
+        return {}
+    names = element_names(g)
+    return {k: v for k, v in items.items() if k in extra and k != "value" and k not in used
+            and isinstance(k, str) and (k.startswith("{") or k not in names)}
 
 
 def _split_clark(key: str) -> tuple[str, str]:
