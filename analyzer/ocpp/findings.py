@@ -38,6 +38,8 @@ SPECS: tuple[FindingSpec, ...] = (
                 "CALLERROR code not defined (or spelled as in another version) for this OCPP version"),
     # Pairing (pattern 7)
     FindingSpec("ocpp.call.unanswered", E, "sequence", "CALL without CALLRESULT or CALLERROR within the timeout"),
+    FindingSpec("ocpp.call.not_captured", N, "capture",
+                "a CALL or its answer fell in bytes the capture lost: no verdict on the pair"),
     FindingSpec("ocpp.call.pending_at_end", N, "sequence", "CALL still awaiting its answer when the capture ends"),
     FindingSpec("ocpp.call.concurrent", W, "sequence",
                 "a second CALL sent while the same side still awaits an answer"),

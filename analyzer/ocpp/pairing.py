@@ -34,6 +34,8 @@ class IdState(enum.Enum):
     ANSWERED = "answered"
     TIMED_OUT = "timed-out"
     ABANDONED = "abandoned"  # connection closed before the answer
+    IN_GAP = "in-gap"  # open, and the answer may have been in bytes the capture lost
+    NOT_CAPTURED = "not-captured"  # never answered in the capture, but a gap could hold it
 
 
 class IdEvent(enum.Enum):
@@ -42,6 +44,9 @@ class IdEvent(enum.Enum):
     TIMEOUT = "timeout"
     CLOSE = "close"  # connection closed
     END = "end"  # capture ended
+    GAP = "gap"  # bytes of the answering side were lost from the capture
+    SUPERSEDED = "superseded"  # the caller sent its next CALL
+    RESULT_AFTER_GAP = "result-after-gap"  # an answer while the caller's bytes had a gap
 
 
 # (state, event) -> (next state, finding code or None)
@@ -59,7 +64,25 @@ ID_TRANSITIONS: dict[tuple[IdState, IdEvent], tuple[IdState, str | None]] = {
     (IdState.OPEN, IdEvent.TIMEOUT): (IdState.TIMED_OUT, "ocpp.call.unanswered"),
     (IdState.OPEN, IdEvent.CLOSE): (IdState.ABANDONED, "ocpp.call.unanswered"),
     (IdState.OPEN, IdEvent.END): (IdState.OPEN, "ocpp.call.pending_at_end"),
+    # Capture loss: an answer that may sit in a gap is not a protocol error, and an
+    # answer whose CALL was in a gap is not one for an unknown id.
+    (IdState.OPEN, IdEvent.GAP): (IdState.IN_GAP, None),
+    (IdState.IN_GAP, IdEvent.CALL): (IdState.OPEN, "ocpp.call.duplicate_id"),
+    (IdState.IN_GAP, IdEvent.RESULT): (IdState.ANSWERED, None),
+    (IdState.IN_GAP, IdEvent.TIMEOUT): (IdState.NOT_CAPTURED, "ocpp.call.not_captured"),
+    (IdState.IN_GAP, IdEvent.CLOSE): (IdState.NOT_CAPTURED, "ocpp.call.not_captured"),
+    (IdState.IN_GAP, IdEvent.END): (IdState.NOT_CAPTURED, "ocpp.call.not_captured"),
+    (IdState.IN_GAP, IdEvent.SUPERSEDED): (IdState.NOT_CAPTURED, "ocpp.call.not_captured"),
+    (IdState.NOT_CAPTURED, IdEvent.CALL): (IdState.OPEN, "ocpp.call.duplicate_id"),
+    (IdState.NOT_CAPTURED, IdEvent.RESULT): (IdState.ANSWERED, "ocpp.result.late"),
+    (IdState.NONE, IdEvent.RESULT_AFTER_GAP): (IdState.ANSWERED, "ocpp.call.not_captured"),
+    (IdState.OPEN, IdEvent.SUPERSEDED): (IdState.OPEN, None),  # concurrency: SIDE_TRANSITIONS
 }
+# After a gap in the caller's bytes an answer to a known id is an answer like any other.
+for (_state, _event), _next in list(ID_TRANSITIONS.items()):
+    if _event is IdEvent.RESULT:
+        ID_TRANSITIONS.setdefault((_state, IdEvent.RESULT_AFTER_GAP), _next)
+_OUTSTANDING = (IdState.OPEN, IdState.IN_GAP)
 
 
 class SideState(enum.Enum):
@@ -91,12 +114,13 @@ class PairingFinding:
 
 
 class _Side:
-    __slots__ = ("state", "ids", "calls")
+    __slots__ = ("state", "ids", "calls", "lost_ns")
 
     def __init__(self) -> None:
         self.state = SideState.IDLE
         self.ids: OrderedDict[str, IdState] = OrderedDict()
         self.calls: dict[str, Message] = {}  # open and timed-out ids -> their CALL
+        self.lost_ns: int | None = None  # when this caller's bytes last had a capture gap
 
 
 class PairingTracker:
@@ -133,7 +157,7 @@ class PairingTracker:
         return code
 
     def _settle(self, side: _Side) -> None:
-        if not any(s is IdState.OPEN for s in side.ids.values()):
+        if not any(s in _OUTSTANDING for s in side.ids.values()):
             self._side_step(side, SideEvent.SETTLED)
 
     def feed(self, msg: Message, conn: Hashable) -> list[PairingFinding]:
@@ -146,6 +170,7 @@ class PairingTracker:
             return out
         if mtype == "CALL":
             side = self._side(conn, direction)
+            out.extend(self._supersede(side, conn, direction, msg.ts_ns))
             code = self._side_step(side, SideEvent.CALL)
             if code:
                 open_ids = [u for u, s in side.ids.items() if s is IdState.OPEN and u != uid]
@@ -160,13 +185,45 @@ class PairingTracker:
             self._deadlines[(conn, direction, uid)] = msg.ts_ns + self.timeout_ns
             return out
         side = self._side(conn, 1 - direction)
-        code = self._id_step(side, uid, IdEvent.RESULT)
+        event = IdEvent.RESULT
+        if side.lost_ns is not None and msg.ts_ns - side.lost_ns <= self.timeout_ns:
+            event = IdEvent.RESULT_AFTER_GAP  # an unknown id's CALL was likely in the loss
+        code = self._id_step(side, uid, event)
         call = side.calls.pop(uid, None)
         self._deadlines.pop((conn, 1 - direction, uid), None)
         if code:
             evidence = (call, msg) if call is not None else (msg,)
             out.append(PairingFinding(code, msg.ts_ns, evidence, uid, f.get("action"), conn))
         self._settle(side)
+        return out
+
+    def gap(self, conn: Hashable, direction: int, ts_ns: int) -> list[PairingFinding]:
+        """Bytes sent in `direction` on `conn` were lost from the capture (seen at `ts_ns`).
+
+        The other side's open CALLs may have had their answer in those bytes, and this
+        side's CALLs may be missing: answers to ids it never showed are not orphans.
+        """
+        out = self.expire(ts_ns, _group(conn))
+        self._side(conn, direction).lost_ns = ts_ns
+        callee = self._sides.get((conn, 1 - direction))
+        if callee is not None:
+            for uid in [u for u, s in callee.ids.items() if s is IdState.OPEN]:
+                self._id_step(callee, uid, IdEvent.GAP)
+        return out
+
+    def _supersede(self, side: _Side, conn: Hashable, direction: int,
+                   ts_ns: int) -> list[PairingFinding]:
+        """The caller moved on: a CALL whose answer may be in a gap was not captured."""
+        out: list[PairingFinding] = []
+        for uid in [u for u, s in side.ids.items() if s is IdState.IN_GAP]:
+            code = self._id_step(side, uid, IdEvent.SUPERSEDED)
+            self._deadlines.pop((conn, direction, uid), None)
+            call = side.calls.pop(uid, None)
+            if code:
+                out.append(PairingFinding(code, ts_ns, (call,) if call else (), uid,
+                                          call.fields.get("action") if call else None, conn))
+        if out:
+            self._settle(side)
         return out
 
     def expire(self, now_ns: int, group: Hashable) -> list[PairingFinding]:
@@ -198,7 +255,7 @@ class PairingTracker:
             side = self._sides.get((conn, direction))
             if side is None:
                 continue
-            for uid in [u for u, s in side.ids.items() if s is IdState.OPEN]:
+            for uid in [u for u, s in side.ids.items() if s in _OUTSTANDING]:
                 code = self._id_step(side, uid, IdEvent.CLOSE)
                 self._deadlines.pop((conn, direction, uid), None)
                 call = side.calls.get(uid)
@@ -218,7 +275,7 @@ class PairingTracker:
         for (conn, _direction), side in self._sides.items():
             end_ns = end_by_group.get(_group(conn), 0)
             for uid, state in list(side.ids.items()):
-                if state is IdState.OPEN:
+                if state in _OUTSTANDING:
                     code = self._id_step(side, uid, IdEvent.END)
                     call = side.calls.get(uid)
                     if code:

@@ -23,7 +23,11 @@ from chargescope.analyzer.ocpp.checks import CHECKS, close_check, subprotocol_ch
 from chargescope.analyzer.ocpp.findings import registry as ocpp_registry
 from chargescope.analyzer.ocpp.meter import energy_wh
 from chargescope.analyzer.ocpp.milestones import MilestoneCollector
-from chargescope.analyzer.ocpp.pairing import DEFAULT_TIMEOUT_NS, PairingTracker
+from chargescope.analyzer.ocpp.pairing import (
+    DEFAULT_TIMEOUT_NS,
+    PairingFinding,
+    PairingTracker,
+)
 from chargescope.analyzer.ocpp.transactions import Transaction, TransactionTracker
 from chargescope.analyzer.records import Finding, Link, Message, Severity
 
@@ -132,16 +136,19 @@ class OcppAnalyzer:
         if msg.protocol == "websocket":
             self._websocket(msg, conn, cp, charger)
             return
-        for pf in self.pairing.feed(msg, conn):
-            self._emit(self._conn_cp.get(pf.conn, cp), pf.code,
-                       f"{pf.action or '?'} [{pf.unique_id}]: {self.registry[pf.code].summary}",
-                       pf.evidence, pf.ts_ns, unique_id=pf.unique_id)
+        self._pairing_findings(self.pairing.feed(msg, conn), cp)
         for code, text, evidence in charger.on_ocpp(msg, conn):
             self._emit(cp, code, text, evidence, msg.ts_ns)
         for code, text, evidence in self._txs[cp].feed(msg):
             self._emit(cp, code, text, evidence, msg.ts_ns)
         self._milestones[cp].feed(msg)
         self._energy_while_faulted(msg, cp, charger)
+
+    def _pairing_findings(self, found: Iterable[PairingFinding], cp: str) -> None:
+        for pf in found:
+            self._emit(self._conn_cp.get(pf.conn, cp), pf.code,
+                       f"{pf.action or '?'} [{pf.unique_id}]: {self.registry[pf.code].summary}",
+                       pf.evidence, pf.ts_ns, unique_id=pf.unique_id)
 
     def _energy_while_faulted(self, msg: Message, cp: str, charger: ChargerTracker) -> None:
         """FIELD_NOTES pattern 11: still charging after reporting Faulted."""
@@ -174,11 +181,16 @@ class OcppAnalyzer:
         elif msg.name == "Handshake Response":
             for code, text in subprotocol_check(self._requests.pop(conn, None), msg):
                 self._emit(cp, code, text, (msg,), msg.ts_ns)
+        elif msg.fields.get("event") == "gap":  # capture loss: pairing must not guess
+            self._pairing_findings(self.pairing.gap(conn, msg.fields.get("direction", 0),
+                                                    msg.ts_ns), cp)
         elif msg.name == "Connection closed":
             self._idle_drop(msg, conn, cp)
             for pf in self.pairing.close(conn, msg.ts_ns):
-                self._emit(cp, pf.code, f"{pf.action or '?'} [{pf.unique_id}]: connection closed "
-                           "before the answer", pf.evidence, pf.ts_ns, unique_id=pf.unique_id)
+                why = ("connection closed before the answer" if pf.code == "ocpp.call.unanswered"
+                       else self.registry[pf.code].summary)
+                self._emit(cp, pf.code, f"{pf.action or '?'} [{pf.unique_id}]: {why}",
+                           pf.evidence, pf.ts_ns, unique_id=pf.unique_id)
         for code, text, evidence in charger.on_websocket(msg, conn):
             self._emit(cp, code, text, evidence, msg.ts_ns)
 

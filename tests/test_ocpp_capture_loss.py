@@ -1,0 +1,114 @@
+"""A sniffer loses a link-B segment: OCPP pairing must say "not captured", not "broken".
+
+The demo's link-B capture with one TCP segment taken out (a CALL from the charge point
+or the CSMS's CALLRESULT) must give a `websocket.stream.gap` and an
+`ocpp.call.not_captured` note instead of the false `ocpp.call.unanswered` (plus a run of
+`ocpp.call.concurrent`) or `ocpp.result.unknown_id` the pairing used to report.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import twin_params
+from lossy import demo_frames, payload_frames, reassembly_twin
+from ocpp_builder import BASE, Ocpp, S
+
+from chargescope.analyzer.ocpp import analyze
+from chargescope.analyzer.ocpp.findings import registry
+from chargescope.analyzer.ocpp.pairing import PairingTracker
+from chargescope.analyzer.pipeline import Pipeline
+from chargescope.analyzer.records import Frame, Message, Severity
+
+CAPTURE = "energy-mismatch-linkB-csms.pcapng"  # OCPP 1.6 over ws://, a clean session
+CSMS_PORT = 80
+CAPTURE_LOSS_CODES = {"websocket.stream.gap", "ocpp.call.not_captured"}
+
+
+def _codes(frames: list[Frame]) -> list[str]:
+    messages = [m for m in Pipeline().run(frames)
+                if isinstance(m, Message) and m.protocol in ("websocket", "ocpp")]
+    return sorted(f.code for f in analyze(messages).findings)
+
+
+@pytest.fixture(params=twin_params("tcpreassembly"))
+def impl(request, monkeypatch) -> str:
+    return reassembly_twin(request, monkeypatch)
+
+
+def test_code_is_registered_as_a_note() -> None:
+    assert registry()["ocpp.call.not_captured"].severity is Severity.NOTE
+
+
+def test_whole_capture_has_no_capture_loss_findings(impl: str) -> None:
+    assert _codes(demo_frames(CAPTURE)) == []
+
+
+@pytest.mark.parametrize("to_csms", [False, True], ids=["result-lost", "call-lost"])
+@pytest.mark.parametrize("which", [1, 2, 5, 9, -1])  # boot, authorize, start, meter, stop
+def test_one_lost_segment_gives_a_note_not_a_pairing_error(impl: str, to_csms: bool,
+                                                          which: int) -> None:
+    frames = demo_frames(CAPTURE)
+    lost = payload_frames(frames, CSMS_PORT, to_csms)[which]
+    codes = _codes([f for f in frames if f.number != lost])
+    assert codes.count("websocket.stream.gap") == 1
+    assert codes.count("ocpp.call.not_captured") == 1
+    # the one transaction consequence a lost StartTransaction has is real, not pairing's
+    assert set(codes) - CAPTURE_LOSS_CODES <= {"ocpp.tx.stop_without_start"}
+    assert not {"ocpp.call.unanswered", "ocpp.call.concurrent",
+                "ocpp.result.unknown_id"} & set(codes)
+
+
+HB = {"currentTime": "2024-01-01T00:00:00Z"}
+
+
+def _run(tracker: PairingTracker, steps: list) -> list[str]:
+    out = []
+    for step in steps:
+        if isinstance(step, tuple):  # ("gap", direction, t)
+            out += [f.code for f in tracker.gap(0, step[1], int((BASE + step[2]) * S))]
+        else:
+            out += [f.code for f in tracker.feed(step, 0)]
+    return out
+
+
+def test_a_gap_on_the_caller_side_does_not_excuse_a_missing_answer() -> None:
+    o = Ocpp()
+    t = PairingTracker()
+    steps = [o.call("Heartbeat", {}, 1, uid="a"), ("gap", 0, 1.5)]  # CP bytes lost, not CSMS
+    codes = _run(t, steps) + [f.code for f in t.expire(int((BASE + 40) * S), None)]
+    assert codes == ["ocpp.call.unanswered"]
+
+
+def test_answer_after_the_gap_is_still_paired() -> None:
+    o = Ocpp()
+    t = PairingTracker()
+    steps = [o.call("Heartbeat", {}, 1, uid="a"), ("gap", 1, 1.05), o.result("a", HB, 1.1),
+             o.call("Heartbeat", {}, 2, uid="b"), o.result("b", HB, 2.1)]
+    assert _run(t, steps) == []
+    assert t.finish({None: (BASE + 3) * S}) == []
+
+
+@pytest.mark.parametrize("end", ["timeout", "close", "end", "next-call"])
+def test_answer_lost_in_a_gap_is_not_captured_however_the_call_ends(end: str) -> None:
+    o = Ocpp()
+    t = PairingTracker()
+    codes = _run(t, [o.call("Heartbeat", {}, 1, uid="a"), ("gap", 1, 1.1)])
+    if end == "timeout":
+        codes += [f.code for f in t.expire(int((BASE + 40) * S), None)]
+    elif end == "close":
+        codes += [f.code for f in t.close(0, int((BASE + 2) * S))]
+    elif end == "end":
+        codes += [f.code for f in t.finish({None: (BASE + 2) * S})]
+    else:
+        codes += _run(t, [o.call("Heartbeat", {}, 2, uid="b"), o.result("b", HB, 2.1)])
+    assert codes == ["ocpp.call.not_captured"]
+
+
+def test_orphan_answer_is_unknown_id_unless_the_callers_bytes_had_a_gap() -> None:
+    o = Ocpp()
+    assert _run(PairingTracker(), [o.result("zz", HB, 1)]) == ["ocpp.result.unknown_id"]
+    assert _run(PairingTracker(), [("gap", 0, 0.9), o.result("zz", HB, 1)]) == [
+        "ocpp.call.not_captured"]
+    # long after the gap (beyond the call timeout) an orphan is an orphan again
+    assert _run(PairingTracker(), [("gap", 0, 0.9), o.result("zz", HB, 100)]) == [
+        "ocpp.result.unknown_id"]
