@@ -195,6 +195,10 @@ class StreamGap:
     ("ACKed segment that wasn't captured"), else the connection's last frame (FIN/RST,
     idle timeout or end of capture). `ts_ns` is that frame's time (the end's time in
     the last case).
+
+    `exact` is False when `length` is only an upper bound: the plaintext under TLS whose
+    records were lost (their plaintext size is unknown). Offsets still follow on at
+    `offset + length`; a parser resynchronises as after any gap.
     """
 
     conn: Connection
@@ -203,6 +207,7 @@ class StreamGap:
     length: int
     ts_ns: int
     frame: int = 0
+    exact: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,7 +283,7 @@ class V2gtpStream:
 
     def on_gap(self, event: StreamGap) -> list[Message]:
         return self._lose(event.direction, event.offset + event.length, event.ts_ns,
-                          gap=event.length, frame=event.frame)
+                          gap=event.length, frame=event.frame, exact=event.exact)
 
     def on_close(self, event: StreamClose) -> list[Message]:
         out: list[Message] = []
@@ -321,7 +321,7 @@ class V2gtpStream:
                         "stream_offset": offset}, refs, (problem,))
 
     def _lose(self, direction: int, resume_at: int, ts_ns: int, *, gap: int = 0,
-              reason: str = "", frame: int = 0) -> list[Message]:
+              reason: str = "", frame: int = 0, exact: bool = True) -> list[Message]:
         """Drop what is buffered (it can no longer complete) and report it as one problem."""
         d = self._dirs[direction]
         out: list[Message] = []
@@ -331,7 +331,8 @@ class V2gtpStream:
         if lost or gap:
             refs = d.refs(d.start, d.start + len(d.buf))
             kind = "v2gtp.stream.gap" if gap else "v2gtp.stream.truncated"
-            what = f"{gap} bytes missing from the capture; " if gap else (reason + "; " if reason else "")
+            what = (f"{'' if exact else 'up to '}{gap} bytes missing from the capture; "
+                    if gap else (reason + "; " if reason else ""))
             out.append(self._problem_message(
                 direction, kind,
                 f"{what}{lost} buffered bytes discarded, resynchronising on the next V2GTP header",

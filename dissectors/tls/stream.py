@@ -69,6 +69,8 @@ DEFAULT_MAX_PENDING = 4 << 20  # bytes of protected records kept per connection 
 INNER_PROBE_RECORDS = 4
 INNER_LINKS = {"v2gtp": Link.A, "websocket": Link.B, "http": Link.C}
 TLS13 = 0x0304
+MIN_RECORD = rl.HEADER_LEN + 17  # smallest protected record: TLS 1.3 type byte + AEAD tag
+MAX_RESYNC_RECORDS = 1024  # sequence numbers tried after gaps (bounds hostile input)
 
 
 class _Side:
@@ -76,7 +78,7 @@ class _Side:
 
     __slots__ = ("buf", "start", "segments", "synced", "hs_buf", "protected", "decryptor",
                  "epoch", "failed", "plain_offset", "undecrypted", "undecrypted_bytes",
-                 "skipped", "app_secret", "key_params", "undecrypted_at")
+                 "skipped", "app_secret", "key_params", "undecrypted_at", "resync")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -93,6 +95,7 @@ class _Side:
         self.undecrypted_bytes = 0
         self.undecrypted_at: tuple[int, int] | None = None  # the first one's offset, frame
         self.skipped = 0
+        self.resync = 0  # records a capture gap may have taken: sequence numbers to try
         self.app_secret = b""  # TLS 1.3: current application traffic secret (KeyUpdate)
         # TLS 1.2: (client random, server random, encrypt-then-MAC) of the handshake whose
         # ChangeCipherSpec this side sent last; a renegotiation replaces them at its own CCS
@@ -181,12 +184,17 @@ class TlsStream:
     def on_gap(self, event: StreamGap) -> list[Message]:
         side = self.sides[event.direction]
         out: list[Message] = []
-        self._books.undecodable[event.direction] += len(side.buf)  # a record cut by the gap
+        lost = event.length + len(side.buf)  # ciphertext gone, a record cut by the gap too
+        self._books.undecodable[event.direction] += len(side.buf)
         side.buf.clear()
         side.segments.clear()
         side.hs_buf.clear()
         side.synced = False
-        if not side.failed and (side.protected or self.version == TLS13):
+        if side.decryptor is not None and not side.failed:
+            # whole records may be gone: the next one is tried under the sequence numbers
+            # they could have used (each lost record is at least MIN_RECORD bytes)
+            side.resync = min(side.resync + lost // MIN_RECORD + 1, MAX_RESYNC_RECORDS)
+        elif not side.failed and (side.protected or self.version == TLS13):
             side.failed = True
         out.append(self._tls_message(event.direction, "Gap", event.ts_ns,
                                      {"offset": event.offset, "length": event.length}, (),
@@ -194,6 +202,12 @@ class TlsStream:
                                                    f"{event.length} bytes missing at stream "
                                                    f"offset {event.offset}", event.offset,
                                                    frame=event.frame)))
+        if self.inner is not None:
+            # the plaintext lost is at most the ciphertext lost: an inexact inner gap
+            inner_gap = StreamGap(self.conn, event.direction, side.plain_offset, lost,
+                                  event.ts_ns, event.frame, exact=False)
+            side.plain_offset += lost
+            out += self.inner.on_gap(inner_gap)
         self._drain(out)
         return out
 
@@ -415,7 +429,9 @@ class TlsStream:
         try:
             ctype, plain, start = decryptor.decrypt(rec.content_type, rec.version, rec.fragment)
         except DecryptError as exc:
-            retried = self._retry_application_epoch(rec)
+            retried = self._after_lost_records(side, decryptor, rec)
+            if retried is None:
+                retried = self._retry_application_epoch(rec)
             if retried is None:
                 side.failed = True
                 side.count_undecrypted(rec)
@@ -428,6 +444,22 @@ class TlsStream:
             ctype, plain, start = retried
         refs = rl.slice_refs(rec.refs, start, len(plain))
         self._plain(rec, ctype, plain, refs, out)
+
+    @staticmethod
+    def _after_lost_records(side: _Side, decryptor: RecordDecryptor, rec: rl.Record
+                            ) -> tuple[int, bytes, int] | None:
+        """After a capture gap: the record under the sequence number it has if 1..n
+        records were lost (AEAD and MAC bind the number, so only the right one verifies)."""
+        tries, side.resync = side.resync, 0
+        base = decryptor.seq
+        for skipped in range(1, tries + 1):
+            decryptor.seq = base + skipped
+            try:
+                return decryptor.decrypt(rec.content_type, rec.version, rec.fragment)
+            except DecryptError:
+                continue
+        decryptor.seq = base
+        return None
 
     def _retry_application_epoch(self, rec: rl.Record) -> tuple[int, bytes, int] | None:
         """TLS 1.3: a record that fails under handshake keys may be the first one under

@@ -259,7 +259,8 @@ class WebSocketStream:
 
     def on_gap(self, event: StreamGap) -> list[Message]:
         d = self._dirs[event.direction]
-        out = self._gap(event.direction, event.offset, event.length, event.ts_ns, event.frame)
+        out = self._gap(event.direction, event.offset, event.length, event.ts_ns, event.frame,
+                        event.exact)
         d.base = event.offset + event.length
         return out
 
@@ -298,19 +299,20 @@ class WebSocketStream:
         return stream_problem(kind, detail, self.conn, offset, refs, frame)
 
     def _gap(self, direction: int, offset: int, length: int, ts_ns: int,
-             frame: int) -> list[Message]:
+             frame: int, exact: bool = True) -> list[Message]:
         """Bytes that never arrived (`frame`: where that showed): resynchronise after them."""
         d = self._dirs[direction]
         out = self._flush(direction, ts_ns, f"{length} bytes missing at stream offset {offset}")
         if d.mode is _Mode.FRAMES or d.mode is _Mode.HANDSHAKE:
             d.mode = _Mode.HUNT
-        d.skip = max(0, d.skip - length)
+        d.skip = max(0, d.skip - length) if exact else 0  # inexact: where it ended is unknown
         if d.inflater is not None and d.inflater.context_takeover:
             d.inflater.reset()
             d.window_lost = True
         problem = self._problem("websocket.stream.gap",
-                                f"{length} bytes missing at stream offset {offset}; "
-                                "resynchronising on the next frame boundary", offset, (),
+                                f"{'' if exact else 'up to '}{length} bytes missing at "
+                                f"stream offset {offset}; resynchronising on the next frame "
+                                "boundary", offset, (),
                                 frame)
         out.append(self._ws_message(direction, "Gap", ts_ns,
                                     {"event": "gap", "offset": offset, "length": length}, (),
