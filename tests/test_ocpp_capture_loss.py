@@ -112,3 +112,50 @@ def test_orphan_answer_is_unknown_id_unless_the_callers_bytes_had_a_gap() -> Non
     # long after the gap (beyond the call timeout) an orphan is an orphan again
     assert _run(PairingTracker(), [("gap", 0, 0.9), o.result("zz", HB, 100)]) == [
         "ocpp.result.unknown_id"]
+
+
+def test_result_lost_under_tls_is_not_captured_on_wss(tmp_path) -> None:
+    """Both halves together: a TLS record lost on wss:// reaches the OCPP pairing."""
+    import ssl
+
+    from ocpp.messages import Call, CallResult
+
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
+    from tests import ws_builder as ws
+    from tests.tls_session import Node, run_session, to_capture
+
+    boot = {"chargePointModel": "M", "chargePointVendor": "V"}
+    accepted = {"status": "Accepted", "currentTime": "2025-01-01T00:00:00Z", "interval": 300}
+    exchange = [(0, ws.request("CP-7")), (1, ws.response())]
+    for uid in ("1", "2"):
+        exchange += [(0, ws.client_frame(Call(uid, "BootNotification", boot).to_json())),
+                     (1, ws.server_frame(CallResult(uid, accepted,
+                                                    action="BootNotification").to_json()))]
+    session = run_session(tmp_path, exchange, version=ssl.TLSVersion.TLSv1_2,
+                          ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
+    keyfile = tmp_path / "keys.log"
+    keyfile.write_bytes(session.keylog)
+    path = to_capture(session, tmp_path / "wss.pcapng", server_port=443,
+                      client=Node("02:00:00:00:00:07", "10.0.0.7"),
+                      server=Node("02:00:00:00:00:01", "10.0.0.1"))
+
+    def run(lost: int | None) -> tuple[list[Message], list[str]]:
+        keylog = load_key_logs([keyfile])
+        with open_capture(path) as capture:
+            frames = [f for f in frames_with_secrets(capture, keylog)
+                      if not isinstance(f, Frame) or f.number != lost]
+        messages = [m for m in Pipeline(keylog=keylog).run(frames) if isinstance(m, Message)
+                    and m.protocol in ("websocket", "ocpp")]
+        return messages, sorted(f.code for f in analyze(messages).findings)
+
+    whole, codes = run(None)
+    assert "ocpp.call.not_captured" not in codes
+    (first_result,) = [m for m in whole if m.fields.get("message_type") == "CALLRESULT"
+                       and m.fields.get("unique_id") == "1"]
+    messages, codes = run(first_result.refs[0].frame)
+    assert [m.fields.get("unique_id") for m in messages
+            if m.fields.get("message_type") == "CALLRESULT"] == ["2"]  # decryption went on
+    assert codes.count("ocpp.call.not_captured") == 1
+    assert not {"ocpp.call.unanswered", "ocpp.call.concurrent",
+                "ocpp.call.pending_at_end"} & set(codes)
