@@ -16,6 +16,7 @@ import pytest
 from conftest import corpus_path, twin_params
 from lossy import payload_frames, reassembly_twin
 
+from chargescope.analyzer import net
 from chargescope.analyzer.capture import open_capture
 from chargescope.analyzer.pipeline import Pipeline
 from chargescope.analyzer.records import Frame, Message
@@ -70,3 +71,33 @@ def test_lost_record_is_a_gap_and_decryption_goes_on(impl: str, tls: str, which:
     codes = _codes(report)
     assert codes & NOT_CAPTURED
     assert codes - NOT_CAPTURED - {"v2g.decode.problem"} == _codes(whole)
+
+
+def test_a_record_that_verifies_under_no_nearby_sequence_number_fails_once() -> None:
+    """Hostile: after the gap the next record is tampered with (its last byte, inside the
+    AEAD tag). The bounded retries all fail: one `tls.record.decrypt_failed`, the rest
+    of that direction stays undecrypted and is reported, nothing raises."""
+    import dataclasses
+
+    name = CAPTURES["tls12"]
+    keylog = load_key_logs(())
+    with open_capture(corpus_path("pcaps", "dspace-group+dsV2Gshark", name)) as capture:
+        items = list(frames_with_secrets(capture, keylog))
+    frames = [i for i in items if isinstance(i, Frame)]
+    lost = payload_frames(frames)[30]
+    packet = net.decode(next(f for f in frames if f.number == lost))
+    same_direction = payload_frames(frames, packet.dport, True)  # the lost one's direction
+    at = same_direction.index(lost)
+    lost, tampered = same_direction[at], same_direction[at + 1]
+    kept = []
+    for item in items:
+        if isinstance(item, Frame) and item.number == lost:
+            continue
+        if isinstance(item, Frame) and item.number == tampered:
+            item = dataclasses.replace(item, data=item.data[:-1] + bytes([item.data[-1] ^ 1]))
+        kept.append(item)
+    messages = [m for m in Pipeline(keylog=keylog).run(kept) if isinstance(m, Message)]
+    kinds = collections.Counter(p.kind for m in messages for p in m.problems)
+    assert kinds["tls.stream.gap"] == 1
+    assert kinds["tls.record.decrypt_failed"] == 1  # the tampered record, after its retries
+    assert kinds["tls.keys.missing"] == 1  # that direction's later records, reported
