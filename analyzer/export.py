@@ -9,7 +9,7 @@ Tables and their columns:
 * ``link_sessions``: one row per per-link session — session (index of the charging
   session it joined, 0 when none), link, kind, id, source, protocol, start_ns, end_ns,
   outcome, stage, energy_wh, stop_reason, keys (JSON).
-* ``findings``: one row per finding — session, code, severity, link, ts_ns, text,
+* ``findings``: one row per finding — session (0 when none), code, severity, link, ts_ns, text,
   requirement, evidence (JSON list of frame references).
 * ``messages``: one row per decoded message (when kept) — source, link, protocol, name,
   ts_ns, src, dst, frames (JSON), problems, fields (JSON).
@@ -59,7 +59,9 @@ def rows(analysis: Analysis, *, frames: bool = True, messages: bool = True
             owner[id(part)] = session.index
         for finding in session.findings:
             findings.append(_finding_row(session.index, finding))
-    for finding in corr.findings:
+    # session 0: findings of no session, the correlator's and the per-link ones (cap
+    # hits among them: a batch under a lowered --limit must keep its limit.* findings)
+    for finding in [*corr.findings, *analysis.link_findings]:
         findings.append(_finding_row(0, finding))
     for session in corr.sessions:
         for part in session.parts:

@@ -81,3 +81,28 @@ def test_cli_batch_and_triage(capture_sets, tmp_path):
     result = CliRunner().invoke(cli, ["triage", str(out), "--html", str(tmp_path / "t.html")])
     assert result.exit_code == 0 and "100%" in result.output
     assert "<table" in (tmp_path / "t.html").read_text()
+
+
+def test_a_group_analysed_again_counts_once_in_triage(capture_sets, tmp_path):
+    """Rows of every run stay in the dataset (other caps give another key); triage and
+    `Dataset.current` read only each group's latest analysis."""
+    from dataclasses import replace
+
+    from chargescope.analyzer.limits import DEFAULT_LIMITS
+
+    out = tmp_path / "dataset"
+    groups = plan([str(capture_sets / "dc-pnc-happy")], group_by="dir")
+    run_batch(groups, str(out), workers=1)
+    lowered = replace(DEFAULT_LIMITS, exi_depth=1)
+    again = run_batch(groups, str(out), workers=1, limits=lowered)
+    assert again.analysed == 1  # other caps, other key: analysed again
+
+    dataset = Dataset(out)
+    assert len(dataset.read("groups")) == 2
+    every_run = dataset.read("sessions")
+    latest = dataset.current("sessions")
+    assert len(every_run) == 2 * len(latest) and len(latest) >= 1
+    assert set(latest["key"]) == {groups[0].key(lowered)}
+    assert "limit.exi.depth" in set(dataset.current("findings")["code"])
+    matrix, _ = triage(out)
+    assert matrix["sessions"].sum() == len(latest)

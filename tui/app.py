@@ -36,6 +36,7 @@ from chargescope.analyzer.analysis import Analysis, analyze
 from chargescope.analyzer.correlate import SiteMap
 from chargescope.analyzer.fieldranges import FieldRanges, field_ranges
 from chargescope.analyzer.filter import FilterError, compile_filter
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.live import FrameSource
 from chargescope.analyzer.live.incremental import LiveAnalysis, Snapshotter
 from chargescope.analyzer.records import ByteRef, Message, Severity
@@ -69,8 +70,9 @@ class ChargescopeApp(App):
     def __init__(self, paths: list[Path], site: Path | None = None,
                  analysis: Analysis | None = None, live: FrameSource | None = None,
                  live_interval_s: float = 1.0, keylog_files: tuple[Path, ...] = (),
-                 freeze_gc: bool = False) -> None:
+                 freeze_gc: bool = False, limits: Limits = DEFAULT_LIMITS) -> None:
         super().__init__()
+        self.limits = limits  # resource caps for loading and for the live capture
         # Freeze what the analysis has built as it loads (`_freeze_survivors`): a full
         # garbage collection walks every tracked object and stops all threads (0.8 s at
         # 10 MB of capture, growing with the file); frozen objects are skipped. The price,
@@ -150,7 +152,8 @@ class ChargescopeApp(App):
         if self.freeze_gc:
             gc.callbacks.append(_freeze_survivors)
         try:
-            result = analyze(self.paths, site, keep_messages=True, on_bytes=on_bytes)
+            result = analyze(self.paths, site, keep_messages=True, on_bytes=on_bytes,
+                             limits=self.limits)
         except Exception as exc:  # an unreadable input must reach the user, not kill the app
             self.call_from_thread(self.notify, f"cannot analyse: {exc}", severity="error",
                                   timeout=30)
@@ -199,7 +202,8 @@ class ChargescopeApp(App):
         try:
             with source:
                 keylog = load_key_logs(self.keylog_files)
-                for item in Pipeline(keylog=keylog).run(stored(source.frames())):
+                for item in Pipeline(keylog=keylog, limits=self.limits).run(
+                        stored(source.frames())):
                     live.add(item)
                     snapshots.poll()
         except Exception as exc:  # a capture that fails must reach the user, not kill the app

@@ -65,6 +65,19 @@ class Dataset:
             return _frame(table, [])
         return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
 
+    def current(self, table: str):
+        """`table`'s rows of each group's latest analysis only. A dataset keeps every run:
+        a group analysed again (another chargescope version, other caps, changed content,
+        a retried failure) has rows from each run, which must not count twice."""
+        rows = self.read(table)
+        if table == "groups" or rows.empty:
+            return rows if table != "groups" else rows.drop_duplicates("group", keep="last")
+        latest = self.read("groups").drop_duplicates("group", keep="last")
+        runs = set(zip(latest["group"], latest["key"], latest["version"], strict=True))
+        keep = [run in runs for run in zip(rows["group"], rows["key"], rows["version"],
+                                           strict=True)]
+        return rows[keep].reset_index(drop=True)
+
     def done(self, version: str, retry_failed: bool = False) -> set[str]:
         """Keys of groups already analysed by this chargescope version."""
         groups = self.read("groups")

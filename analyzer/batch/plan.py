@@ -18,9 +18,10 @@ from __future__ import annotations
 import glob
 import hashlib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.cli.common import SOURCE_SUFFIXES
 
 CHUNK = 1 << 20
@@ -32,14 +33,25 @@ class Group:
     files: tuple[str, ...]
     site: str | None = None
 
-    def key(self) -> str:
+    def key(self, limits: Limits | None = None) -> str:
+        """Content hash of the files (and site map), plus every cap `limits` changes from
+        the default: a batch run again with another --limit analyses the group again,
+        while default caps keep the keys datasets written before caps existed."""
         digest = hashlib.sha256()
         for path in sorted(self.files) + ([self.site] if self.site else []):
             digest.update(b"\0file\0")
             with open(path, "rb") as fh:
                 while chunk := fh.read(CHUNK):
                     digest.update(chunk)
+        for name, value in changed_limits(limits or DEFAULT_LIMITS):
+            digest.update(f"\0limit\0{name}={value}".encode())
         return digest.hexdigest()
+
+
+def changed_limits(limits: Limits) -> list[tuple[str, int]]:
+    """(field, value) of every cap of `limits` that differs from the default, by name."""
+    return [(f.name, getattr(limits, f.name)) for f in fields(limits)
+            if getattr(limits, f.name) != getattr(DEFAULT_LIMITS, f.name)]
 
 
 class PlanError(ValueError):

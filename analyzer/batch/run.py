@@ -11,6 +11,7 @@ from chargescope import __version__
 from chargescope.analyzer.batch.dataset import TABLES, Dataset
 from chargescope.analyzer.batch.plan import Group
 from chargescope.analyzer.batch.worker import analyze_group
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 
 
 @dataclass(slots=True)
@@ -25,8 +26,10 @@ class BatchReport:
 
 def run_batch(groups: list[Group], out: str, *, workers: int = 2, scheduler: str | None = None,
               flush_every: int = 64, retry_failed: bool = False,
-              progress: Callable[[BatchReport, int], None] | None = None) -> BatchReport:
-    """Analyse every group not yet in the dataset at `out`; write their rows as parts."""
+              progress: Callable[[BatchReport, int], None] | None = None,
+              limits: Limits = DEFAULT_LIMITS) -> BatchReport:
+    """Analyse every group not yet in the dataset at `out` under `limits` (part of each
+    group's key, so other caps analyse again); write their rows as parts."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     started = time.perf_counter()
@@ -35,7 +38,7 @@ def run_batch(groups: list[Group], out: str, *, workers: int = 2, scheduler: str
     report = BatchReport(total=len(groups))
     todo = []
     for group in groups:
-        key = group.key()
+        key = group.key(limits)
         if key in done:
             report.skipped += 1
         else:
@@ -57,7 +60,8 @@ def run_batch(groups: list[Group], out: str, *, workers: int = 2, scheduler: str
     buffer: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
     buffered = 0
     try:
-        futures = [client.submit(analyze_group, g.name, g.files, g.site, key, pure=False)
+        futures = [client.submit(analyze_group, g.name, g.files, g.site, key, limits,
+                                 pure=False)
                    for g, key in todo]
         names = {f.key: g.name for f, (g, _k) in zip(futures, todo, strict=True)}
         keys = {f.key: k for f, (_g, k) in zip(futures, todo, strict=True)}

@@ -57,8 +57,8 @@ def triage(root: str | Path):
     import pandas as pd
 
     dataset = Dataset(root)
-    sessions = dataset.read("sessions")
-    findings = dataset.read("findings")
+    sessions = dataset.current("sessions")
+    findings = dataset.current("findings")
     if sessions.empty:
         matrix = pd.DataFrame(columns=["ev", "charger", "sessions", "success", "success_rate",
                                        "top_failure"])

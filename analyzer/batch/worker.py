@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from chargescope import __version__
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 
 
 def _vendor_of(messages) -> dict[str, tuple[str, str]]:
@@ -30,8 +31,10 @@ def _vendor_of(messages) -> dict[str, tuple[str, str]]:
     return out
 
 
-def analyze_group(name: str, files: tuple[str, ...], site: str | None, key: str) -> dict[str, Any]:
-    """Analyse one group; never raises: a failure comes back as status 'error'."""
+def analyze_group(name: str, files: tuple[str, ...], site: str | None, key: str,
+                  limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Analyse one group under `limits` (a frozen record, pickled to the worker);
+    never raises: a failure comes back as status 'error'."""
     from chargescope.analyzer.analysis import analyze
     from chargescope.analyzer.correlate import SiteMap
     from chargescope.analyzer.export import rows
@@ -40,7 +43,7 @@ def analyze_group(name: str, files: tuple[str, ...], site: str | None, key: str)
     base = {"group": name, "key": key, "version": __version__}
     try:
         result = analyze([Path(f) for f in files], SiteMap.load(site) if site else None,
-                         keep_messages=True)
+                         keep_messages=True, limits=limits)
         tables = rows(result, frames=False, messages=False)
         vendors = _vendor_of(result.messages)
         for row in tables["sessions"]:

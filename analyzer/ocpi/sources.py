@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.records import Message, Problem
 from chargescope.dissectors.http.logs import har_messages, jsonl_messages
 from chargescope.dissectors.ocpi.decode import OcpiContext, OcpiDecoder
@@ -53,7 +54,8 @@ def read_http_file(path: Path, *, show_secrets: bool = False) -> Iterator[Messag
 
 
 def read_capture(path: Path, *, show_secrets: bool = False,
-                 keylog_files: tuple[Path, ...] = ()) -> Iterator[Message | Problem]:
+                 keylog_files: tuple[Path, ...] = (),
+                 limits: Limits = DEFAULT_LIMITS) -> Iterator[Message | Problem]:
     """OCPI/HTTP Messages (and capture Problems) from a pcap/pcapng through the pipeline;
     HTTPS is decrypted with keys from `keylog_files`, the capture's DSBs and in-band lines."""
     from chargescope.analyzer.capture import open_capture
@@ -62,15 +64,19 @@ def read_capture(path: Path, *, show_secrets: bool = False,
 
     keylog = load_key_logs(keylog_files)
     pipeline = Pipeline(frame_handoffs=(), stream_handoffs=(
-        ocpi_handoff(OcpiContext(), show_secrets=show_secrets),), keylog=keylog)
+        ocpi_handoff(OcpiContext(), show_secrets=show_secrets, limits=limits),),
+        keylog=keylog, limits=limits)
     with open_capture(path) as capture:
         yield from pipeline.run(frames_with_secrets(capture, keylog))
         yield from capture.problems
 
 
-def read_any(path: Path, *, show_secrets: bool = False,
-             keylog_files: tuple[Path, ...] = ()) -> Iterator[Message | Problem]:
+def read_any(path: Path, *, show_secrets: bool = False, keylog_files: tuple[Path, ...] = (),
+             limits: Limits = DEFAULT_LIMITS) -> Iterator[Message | Problem]:
+    """HAR/JSON-lines logs (already whole bodies) or a capture through the pipeline under
+    `limits`."""
     if is_har(path) or is_http_log(path):
         yield from read_http_file(path, show_secrets=show_secrets)
     else:
-        yield from read_capture(path, show_secrets=show_secrets, keylog_files=keylog_files)
+        yield from read_capture(path, show_secrets=show_secrets, keylog_files=keylog_files,
+                                limits=limits)

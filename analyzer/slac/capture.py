@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chargescope.analyzer.capture import open_capture
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.records import Finding, Frame, Message, Problem
 from chargescope.analyzer.slac.checks import SlacCheckConfig, check_run
 from chargescope.analyzer.slac.frames import slac_inputs
@@ -30,13 +31,15 @@ def _frames(path: Path, problems: list[Problem]) -> Iterator[Frame]:
 
 
 def analyze_capture(path: Path, *, show_secrets: bool = False,
-                    config: SlacCheckConfig | None = None) -> SlacCaptureResult:
+                    config: SlacCheckConfig | None = None,
+                    limits: Limits = DEFAULT_LIMITS) -> SlacCaptureResult:
     """Read, decode and judge one capture (raises NotACaptureError / OSError if unreadable)."""
     file_problems: list[Problem] = []
     decode_problems: list[Problem] = []
     builder = SlacRunBuilder()
     mmes = 0
-    for item in slac_inputs(_frames(path, file_problems), HomePlugDissector(show_secrets=show_secrets)):
+    for item in slac_inputs(_frames(path, file_problems), HomePlugDissector(
+            show_secrets=show_secrets, max_fragment_sets=limits.homeplug_fragments)):
         if isinstance(item, Traffic):
             builder.feed_traffic(item)
             continue

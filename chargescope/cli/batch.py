@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_OK, diag
+from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_OK, current_limits, diag, limit_option
 
 
 @click.command("batch")
@@ -28,6 +28,7 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_OK, diag
 @click.option("--retry-failed", is_flag=True, help="Analyse again groups that failed before.")
 @click.option("--flush-every", type=click.IntRange(1), default=64, show_default=True,
               help="Write a Parquet part every N analysed groups.")
+@limit_option
 def command(paths, out, workers, scheduler, group_by, manifest, retry_failed, flush_every):
     """Analyse every capture in PATHS (files, directories, globs) into a dataset.
 
@@ -36,6 +37,7 @@ def command(paths, out, workers, scheduler, group_by, manifest, retry_failed, fl
     `pandas.read_parquet("OUT/sessions")` or DuckDB. Groups already analysed (same
     content hash and chargescope version) are skipped, so an interrupted batch resumes;
     a capture that fails is recorded in `groups` with its error and the batch goes on.
+    Changed --limit caps are part of that key: the groups are analysed again under them.
     """
     from chargescope.analyzer.batch import plan, run_batch
     from chargescope.analyzer.batch.plan import PlanError
@@ -55,7 +57,8 @@ def command(paths, out, workers, scheduler, group_by, manifest, retry_failed, fl
              f"{report.skipped} already done, ETA {eta:.0f} s")
 
     report = run_batch(groups, str(out), workers=workers, scheduler=scheduler,
-                       flush_every=flush_every, retry_failed=retry_failed, progress=progress)
+                       flush_every=flush_every, retry_failed=retry_failed, progress=progress,
+                       limits=current_limits())
     for group, error in report.failures:
         diag(f"failed: {group}: {error}")
     click.echo(f"{report.total} group(s): {report.analysed} analysed, {report.failed} failed, "

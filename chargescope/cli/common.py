@@ -28,15 +28,21 @@ def capture_options(func: Callable) -> Callable:
                      help="Site map (TOML) joining charger ids, EVSE ids and MACs."),
         click.option("--show-secrets", is_flag=True,
                      help="Show passwords, keys and tokens instead of masking them."),
-        click.option("--limit", "limits", multiple=True, metavar="KEY=VALUE",
-                     expose_value=False, callback=_store_limits,
-                     help="Lower or raise a resource cap; may repeat. Hitting one is a "
-                          "warning finding, never fatal. Sizes take KiB/MiB/GiB. Defaults: "
-                          + _limit_defaults() + "."),
+        limit_option,
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def limit_option(func: Callable) -> Callable:
+    """``--limit KEY=VALUE`` alone, for verbs that run the pipeline without
+    `capture_options` (batch, live, tui); they read `current_limits()`."""
+    return click.option("--limit", "limits", multiple=True, metavar="KEY=VALUE",
+                        expose_value=False, callback=_store_limits,
+                        help="Lower or raise a resource cap; may repeat. Hitting one is a "
+                             "warning finding, never fatal. Sizes take KiB/MiB/GiB. "
+                             "Defaults: " + _limit_defaults() + ".")(func)
 
 
 LIMITS_KEY = "chargescope.limits"

@@ -24,7 +24,15 @@ from chargescope.analyzer.pipeline import Pipeline
 from chargescope.analyzer.records import Message, Problem, Severity
 from chargescope.analyzer.report import render_json, render_text
 from chargescope.analyzer.tls.sources import load_key_logs
-from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag, emit_json
+from chargescope.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    current_limits,
+    diag,
+    emit_json,
+    limit_option,
+)
 
 
 @click.command("live")
@@ -69,6 +77,7 @@ from chargescope.cli.common import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, diag,
 @click.option("--json", "as_json", is_flag=True,
               help="At the end, one JSON document (messages, and the analysis with "
                    "--analyze) instead of running text.")
+@limit_option
 def command(iface, write_path, ring_size, ring_files, run_analysis, update, backend, keylog,
             bpf, count,
             duration, idle, site, plc_join, nmk, sniffer, modem, as_json):
@@ -118,7 +127,8 @@ def command(iface, write_path, ring_size, ring_files, run_analysis, update, back
     previous = signal.signal(signal.SIGINT, lambda _sig, _frame: capture.stop())
     try:
         with capture:
-            for item in Pipeline(keylog=load_key_logs(keylog)).run(capture.frames()):
+            for item in Pipeline(keylog=load_key_logs(keylog),
+                                 limits=current_limits()).run(capture.frames()):
                 on_item(item)
                 live.add(item)
                 if snapshots is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.ocpi.sources import read_any
 from chargescope.analyzer.ocpi.state import OcpiAnalysis, OcpiReport
 from chargescope.analyzer.records import Message, Problem, Severity
@@ -15,6 +16,7 @@ from chargescope.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     capture_options,
+    current_limits,
     diag,
     emit_json,
     expand_captures,
@@ -54,12 +56,14 @@ def message_record(m: Message) -> dict[str, Any]:
 
 
 def analyse(paths: list[Path], *, show_secrets: bool, keep: bool,
-            keylog_files: tuple[Path, ...] = ()) -> tuple[list[dict], list[Message], list[Problem]]:
+            keylog_files: tuple[Path, ...] = (), limits: Limits = DEFAULT_LIMITS
+            ) -> tuple[list[dict], list[Message], list[Problem]]:
     """One OcpiReport per input (each is its own capture source with its own clock)."""
     reports, kept, problems = [], [], []
     for path in paths:
         analysis = OcpiAnalysis()
-        for item in read_any(path, show_secrets=show_secrets, keylog_files=keylog_files):
+        for item in read_any(path, show_secrets=show_secrets, keylog_files=keylog_files,
+                             limits=limits):
             if isinstance(item, Problem):
                 problems.append(item)
                 continue
@@ -128,7 +132,8 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
         raise SystemExit(EXIT_BAD_INPUT)
     try:
         reports, messages, problems = analyse(paths, show_secrets=show_secrets,
-                                              keep=with_messages, keylog_files=tuple(keylog))
+                                              keep=with_messages, keylog_files=tuple(keylog),
+                                              limits=current_limits())
     except (OSError, ValueError, ImportError) as exc:
         diag(f"chargescope ocpi: cannot read input: {exc}")
         raise SystemExit(EXIT_BAD_INPUT) from exc

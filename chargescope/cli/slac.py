@@ -17,6 +17,7 @@ from chargescope.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     capture_options,
+    current_limits,
     diag,
     emit_json,
     expand_captures,
@@ -34,7 +35,8 @@ def command(captures: tuple[Path, ...], as_json: bool, keylog: tuple[Path, ...],
     results = []
     for path in expand_captures(captures):
         try:
-            results.append(analyze_capture(path, show_secrets=show_secrets, config=config))
+            results.append(analyze_capture(path, show_secrets=show_secrets, config=config,
+                                           limits=current_limits()))
         except (NotACaptureError, OSError) as exc:
             diag(f"{path}: not readable as a capture: {exc}")
             raise SystemExit(EXIT_BAD_INPUT) from exc

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from chargescope.cli.common import EXIT_BAD_INPUT, SOURCE_SUFFIXES, diag, expand_captures
+from chargescope.cli.common import (
+    EXIT_BAD_INPUT,
+    SOURCE_SUFFIXES,
+    current_limits,
+    diag,
+    expand_captures,
+    limit_option,
+)
 
 
 @click.command("tui")
@@ -24,6 +31,7 @@ from chargescope.cli.common import EXIT_BAD_INPUT, SOURCE_SUFFIXES, diag, expand
 @click.option("--filter", "bpf", help="With --live: BPF capture filter.")
 @click.option("--keylog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               multiple=True, help="With --live: TLS key log file (NSS format); may repeat.")
+@limit_option
 def command(captures: tuple[Path, ...], site: Path | None, iface: str | None,
             write_path: Path | None, backend: str, bpf: str | None,
             keylog: tuple[Path, ...]) -> None:
@@ -49,7 +57,7 @@ def command(captures: tuple[Path, ...], site: Path | None, iface: str | None,
             diag(f"chargescope tui: {exc}")
             sys.exit(EXIT_BAD_INPUT)
         ChargescopeApp([write_path] if write_path else [], site, live=capture,
-                       keylog_files=keylog).run()
+                       keylog_files=keylog, limits=current_limits()).run()
         return
     if not captures:
         raise click.UsageError("give capture files (or --live IFACE)")
@@ -57,4 +65,5 @@ def command(captures: tuple[Path, ...], site: Path | None, iface: str | None,
     if not paths:
         diag("chargescope tui: no capture files found")
         sys.exit(EXIT_BAD_INPUT)
-    ChargescopeApp(paths, site or discover_site_map(captures), freeze_gc=True).run()
+    ChargescopeApp(paths, site or discover_site_map(captures), freeze_gc=True,
+                   limits=current_limits()).run()
