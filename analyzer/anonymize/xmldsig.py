@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from chargescope.analyzer.anonymize.certs import CertificateReissuer
 from chargescope.analyzer.records import Message
 from chargescope.analyzer.tls.pnc import _der as _b64  # base64Binary value of an EXI tree
+from chargescope.analyzer.tls.xmldsig import message_element, signed_elements
 
 XMLDSIG = "xmldsig"
 _DIGESTS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
@@ -40,31 +40,14 @@ def _algorithm(uri: object, default: str = "sha256") -> str:
 
 def signature_of(tree: dict) -> dict | None:
     """The Header's Signature element of a decoded V2G message (ISO 15118-2 and -20)."""
-    for root in tree.values():
-        if isinstance(root, dict):
-            header = root.get("Header")
-            if isinstance(header, dict) and isinstance(header.get("Signature"), dict):
-                return header["Signature"]
-    return None
-
-
-def _elements(node: Any, name: str = "") -> Iterator[tuple[str, dict]]:
-    if isinstance(node, dict):
-        yield name, node
-        for key, value in node.items():
-            yield from _elements(value, key)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _elements(value, name)
+    found = message_element(tree)
+    signature = found[1]["Header"].get("Signature") if found else None
+    return signature if isinstance(signature, dict) else None
 
 
 def referenced(tree: dict, uri: str) -> tuple[str, dict] | None:
     """(element name, content) of the element whose Id the reference `#ID` names."""
-    wanted = uri.removeprefix("#")
-    for name, element in _elements(tree):
-        if element.get("Id") == wanted and name not in ("Signature", "SignedInfo"):
-            return name, element
-    return None
+    return signed_elements(tree).get(uri.removeprefix("#"))
 
 
 def _references(signed_info: dict) -> list[dict]:
@@ -149,8 +132,9 @@ class Resigner:
         info = signature.get("SignedInfo")
         if not isinstance(info, dict):
             return None
+        elements = signed_elements(tree)
         for ref in _references(info):
-            target = referenced(tree, str(ref.get("URI", "")))
+            target = elements.get(str(ref.get("URI", "")).removeprefix("#"))
             if target is None:
                 return None
             digest = _DIGESTS[_algorithm((ref.get("DigestMethod") or {}).get("Algorithm"))]
