@@ -69,10 +69,12 @@ class Dataset:
         """`table`'s rows of each group's latest analysis only. A dataset keeps every run:
         a group analysed again (another chargescope version, other caps, changed content,
         a retried failure) has rows from each run, which must not count twice."""
-        rows = self.read(table)
-        if table == "groups" or rows.empty:
-            return rows if table != "groups" else rows.drop_duplicates("group", keep="last")
         latest = self.read("groups").drop_duplicates("group", keep="last")
+        if table == "groups":
+            return latest.reset_index(drop=True)
+        rows = self.read(table)
+        if rows.empty:
+            return rows
         runs = set(zip(latest["group"], latest["key"], latest["version"], strict=True))
         keep = [run in runs for run in zip(rows["group"], rows["key"], rows["version"],
                                            strict=True)]
