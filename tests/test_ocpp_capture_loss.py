@@ -116,14 +116,12 @@ def test_orphan_answer_is_unknown_id_unless_the_callers_bytes_had_a_gap() -> Non
 
 def test_result_lost_under_tls_is_not_captured_on_wss(tmp_path) -> None:
     """Both halves together: a TLS record lost on wss:// reaches the OCPP pairing."""
-    import ssl
-
     from ocpp.messages import Call, CallResult
 
     from chargescope.analyzer.capture import open_capture
     from chargescope.analyzer.tls.sources import frames_with_secrets, load_key_logs
     from tests import ws_builder as ws
-    from tests.tls_session import Node, run_session, to_capture
+    from tests.tls_session import wss_capture
 
     boot = {"chargePointModel": "M", "chargePointVendor": "V"}
     accepted = {"status": "Accepted", "currentTime": "2025-01-01T00:00:00Z", "interval": 300}
@@ -132,13 +130,7 @@ def test_result_lost_under_tls_is_not_captured_on_wss(tmp_path) -> None:
         exchange += [(0, ws.client_frame(Call(uid, "BootNotification", boot).to_json())),
                      (1, ws.server_frame(CallResult(uid, accepted,
                                                     action="BootNotification").to_json()))]
-    session = run_session(tmp_path, exchange, version=ssl.TLSVersion.TLSv1_2,
-                          ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
-    keyfile = tmp_path / "keys.log"
-    keyfile.write_bytes(session.keylog)
-    path = to_capture(session, tmp_path / "wss.pcapng", server_port=443,
-                      client=Node("02:00:00:00:00:07", "10.0.0.7"),
-                      server=Node("02:00:00:00:00:01", "10.0.0.1"))
+    path, keyfile = wss_capture(tmp_path, exchange)
 
     def run(lost: int | None) -> tuple[list[Message], list[str]]:
         keylog = load_key_logs([keyfile])

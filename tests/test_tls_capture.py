@@ -105,20 +105,14 @@ def test_ocpp_over_wss_decrypts_into_the_ocpp_dissector(tmp_path):
     from ocpp.messages import Call, CallResult
 
     from tests import ws_builder as ws
-    from tests.tls_session import Node
+    from tests.tls_session import wss_capture
 
     call = Call("42", "BootNotification", {"chargePointModel": "M", "chargePointVendor": "V"})
     result = CallResult("42", {"status": "Accepted", "currentTime": "2025-01-01T00:00:00Z",
                                "interval": 300}, action="BootNotification")
     exchange = [(0, ws.request("CP-7")), (1, ws.response()),
                 (0, ws.client_frame(call.to_json())), (1, ws.server_frame(result.to_json()))]
-    session = run_session(tmp_path, exchange, version=ssl.TLSVersion.TLSv1_2,
-                          ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
-    keyfile = tmp_path / "keys.log"
-    keyfile.write_bytes(session.keylog)
-    path = to_capture(session, tmp_path / "wss.pcapng", server_port=443,
-                      client=Node("02:00:00:00:00:07", "10.0.0.7"),
-                      server=Node("02:00:00:00:00:01", "10.0.0.1"))
+    path, keyfile = wss_capture(tmp_path, exchange)
     messages, _ = _run(path, [keyfile])
     ocpp = [m for m in messages if m.protocol == "ocpp"]
     assert [m.fields.get("message_type") for m in ocpp] == ["CALL", "CALLRESULT"]
@@ -130,13 +124,10 @@ def test_ocpp_over_wss_decrypts_into_the_ocpp_dissector(tmp_path):
 
 def test_ocpp_verb_without_keys_says_the_wss_stream_stayed_encrypted(tmp_path):
     from tests import ws_builder as ws
-    from tests.tls_session import Node
+    from tests.tls_session import wss_capture
 
     exchange = [(0, ws.request("CP-7")), (1, ws.response())]
-    session = run_session(tmp_path, exchange, version=ssl.TLSVersion.TLSv1_3)
-    path = to_capture(session, tmp_path / "wss.pcapng", server_port=443,
-                      client=Node("02:00:00:00:00:07", "10.0.0.7"),
-                      server=Node("02:00:00:00:00:01", "10.0.0.1"))
+    path, _ = wss_capture(tmp_path, exchange, ssl.TLSVersion.TLSv1_3, ciphers=None)
     out = CliRunner().invoke(cli, ["ocpp", "--json", str(path)])
     kinds = [p["kind"] for p in json.loads(out.stdout)["problems"]]
     assert "tls.keys.missing" in kinds

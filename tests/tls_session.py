@@ -162,3 +162,20 @@ def to_capture(session: TlsSession, path: Path, *, dsb: bytes | None = None,
         for frame in wire.ordered():
             writer.write(frame.data, frame.ts_ns)
     return path
+
+
+WSS_CHARGE_POINT = Node("02:00:00:00:00:07", "10.0.0.7")
+WSS_CSMS = Node("02:00:00:00:00:01", "10.0.0.1")
+
+
+def wss_capture(directory: Path, exchange: list[tuple[int, bytes]],
+                version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+                ciphers: str | None = "ECDHE-ECDSA-AES128-GCM-SHA256") -> tuple[Path, Path]:
+    """An OCPP-over-wss conversation (charge point 10.0.0.7 -> CSMS 10.0.0.1:443) run through
+    real TLS and written as `wss.pcapng`; returns (capture, key log file)."""
+    session = run_session(directory, exchange, version=version, ciphers=ciphers)
+    keyfile = directory / "keys.log"
+    keyfile.write_bytes(session.keylog)
+    path = to_capture(session, directory / "wss.pcapng", server_port=443,
+                      client=WSS_CHARGE_POINT, server=WSS_CSMS)
+    return path, keyfile
