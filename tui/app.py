@@ -385,20 +385,11 @@ class ChargescopeApp(App):
 
     def _steps(self):
         """The session's filling, one step at a time (each yields the messages it handled):
-        the first messages, the search for the session's strays, then the filter's
-        catching up and the next messages in turn, until all are in."""
+        the first messages, then the filter's catching up and the next messages in turn,
+        until all are in."""
         stream = self.stream
         if stream is None:
             return
-        if not self.items:
-            yield self._append(stream.take(SESSION_STEP))
-        if stream.strays is None:
-            yield from stream.find_strays(SESSION_STEP)
-            if stream.restarted:  # the session's own messages outside its windows: anew
-                self._pending = self._pending or self.message
-                self.items, self.marks, self.shown, self.filtered = [], [], [], 0
-                self.query_one("#lanes", Swimlanes).show(self.items, self.marks, stream.span())
-                self._fill_messages(0)
         while True:
             if self.filtered < len(self.items):
                 yield self._filter_more(SESSION_STEP)
