@@ -302,7 +302,7 @@ def test_a_session_opens_with_its_first_rows_and_fills_in_steps(demo_analysis, m
             assert expected[5][1].name in str(app.query_one("#detail").root.label)
             await _until_complete(app, pilot)
             assert [id(m) for _ts, m in app.items] == [id(m) for _ts, m in expected]
-            assert app.marks == [(lane_of(m), is_failure(m)) for _ts, m in expected]
+            assert list(app.marks) == [(lane_of(m), is_failure(m)) for _ts, m in expected]
             assert app.shown == list(range(len(expected)))
             assert table.row_count == 50  # the table lists its window, no more
             assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == "5"

@@ -11,6 +11,7 @@ import heapq
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -200,6 +201,33 @@ class SessionStream:
         chunk = list(islice(self._merged, count))
         self.taken += len(chunk)
         return chunk
+
+
+class Marks:
+    """The swimlane mark of each of a session's messages, (lane, is a failure), kept in two
+    flat arrays: not a tuple per message, which a session of 10^6 would hand the garbage
+    collector to walk at every full collection."""
+
+    __slots__ = ("lanes", "bad")
+
+    def __init__(self, messages: Iterable[Message] = ()) -> None:
+        self.lanes = array("b")
+        self.bad = bytearray()
+        self.extend(messages)
+
+    def extend(self, messages: Iterable[Message]) -> None:
+        for message in messages:
+            self.lanes.append(lane_of(message))
+            self.bad.append(is_failure(message))
+
+    def __len__(self) -> int:
+        return len(self.lanes)
+
+    def __getitem__(self, index: int) -> tuple[int, bool]:
+        return self.lanes[index], bool(self.bad[index])
+
+    def __iter__(self) -> Iterator[tuple[int, bool]]:
+        return zip(self.lanes, map(bool, self.bad), strict=True)
 
 
 def session_messages(analysis: Analysis, session: ChargingSession) -> list[tuple[int, Message]]:
