@@ -11,7 +11,9 @@ import asyncio
 import csv
 import gc
 import json
+import sys
 from bisect import bisect_left
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -58,6 +60,7 @@ ROW_BATCH = 200  # rows added between two chances for the screen to draw
 # messages in total, so a small session opens complete.
 SESSION_STEP = 2000
 SESSION_AT_ONCE = 8000
+GIL_TURN_S = 0.0005  # the switch interval while the load worker runs (`short_gil_turns`)
 FINDINGS_LISTED = 2000  # findings listed, in time order; the header says when there are more
 
 
@@ -157,6 +160,10 @@ class ChargescopeApp(App):
     # ---------------------------------------------------------------- loading
     @work(thread=True, exclusive=True)
     def load(self) -> None:
+        with short_gil_turns():
+            self._load()
+
+    def _load(self) -> None:
         bar = self.query_one("#loading", ProgressBar)
 
         def on_bytes(done: int, total: int) -> None:
@@ -673,6 +680,20 @@ class ChargescopeApp(App):
             self.notify(f"export failed: {exc}", severity="error")
             return
         self.notify(f"exported {len(rows)} messages to {stem}.json and .csv")
+
+
+@contextmanager
+def short_gil_turns(turn_s: float = GIL_TURN_S):
+    """While a worker thread computes, the screen's thread waits for the GIL each time it
+    comes back from a system call (asyncio's select, a terminal write), up to the switch
+    interval (5 ms by default), and one screen update makes dozens of them: the "convoy
+    effect". Short turns let it through quickly; the worker loses little."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(turn_s)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 def _freeze_survivors(phase: str, info: dict) -> None:
