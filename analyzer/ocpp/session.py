@@ -216,9 +216,10 @@ class OcppAnalyzer:
     def finish(self) -> OcppReport:
         for pf in self.pairing.finish(self._end_by_source):
             cp = self._conn_cp.get(pf.conn, "")
+            # at_end: a live snapshot's "end" is only now; the answer may still come
             self._emit(cp, pf.code, f"{pf.action or '?'} [{pf.unique_id}]: "
                        f"{self.registry[pf.code].summary}", pf.evidence, pf.ts_ns,
-                       unique_id=pf.unique_id)
+                       unique_id=pf.unique_id, **({"at_end": True} if pf.at_end else {}))
         for cp, tracker in self._txs.items():
             for code, text, evidence in tracker.finish():
                 self._emit(cp, code, text, evidence, evidence[0].ts_ns if evidence else 0)
