@@ -232,10 +232,12 @@ def test_loading_freezes_what_the_analysis_keeps_and_stops_after(demo_analysis):
     """`chargescope tui` freezes survivors while loading (full GCs would stall the screen);
     the hook is gone once loaded, and the hex pane has its frame index."""
     import gc
+    import sys
 
     from chargescope.tui.app import _freeze_survivors
 
     paths, _analysis = demo_analysis
+    switch = sys.getswitchinterval()
 
     async def scenario():
         app = ChargescopeApp(paths[:3], freeze_gc=True)
@@ -246,6 +248,7 @@ def test_loading_freezes_what_the_analysis_keeps_and_stops_after(demo_analysis):
                     break
             assert app.analysis is not None
             assert _freeze_survivors not in gc.callbacks
+            assert sys.getswitchinterval() == switch  # short GIL turns only while loading
             assert gc.get_freeze_count() > 0
             assert set(app.frames._index) == {str(p) for p in paths[:3]}
             await pilot.pause()
