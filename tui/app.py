@@ -61,6 +61,7 @@ ROW_BATCH = 100  # rows added between two chances for the screen to draw
 # messages in total, so a small session opens complete.
 SESSION_STEP = 2000
 SESSION_AT_ONCE = 8000
+SELECT_LEAD = 25  # rows listed above a selection that opened a new window
 GIL_TURN_S = 0.0005  # the switch interval while the load worker runs (`short_gil_turns`)
 FINDINGS_LISTED = 2000  # findings listed, in time order; the header says when there are more
 
@@ -411,14 +412,17 @@ class ChargescopeApp(App):
         self._advance()
         return True
 
-    def _advance(self) -> None:
-        """Run the session's filling steps now while they are few, the rest in a worker."""
+    def _advance(self, at_once: int | None = None) -> None:
+        """Run the session's filling steps now while they handle fewer than `at_once`
+        messages and rows (SESSION_AT_ONCE), the rest in a worker."""
+        if at_once is None:
+            at_once = SESSION_AT_ONCE
         self.workers.cancel_group(self, "session")
         self._progress = self._steps()
         done = 0
         for handled in self._progress:
             done += handled
-            if done >= SESSION_AT_ONCE:
+            if done >= at_once:
                 # the function, not a coroutine: a worker cancelled before it starts
                 # (the next session opened at once) leaves no coroutine never awaited
                 self.run_worker(partial(self._more_steps, self._progress), group="session",
@@ -508,13 +512,12 @@ class ChargescopeApp(App):
         self.query_one("#filter-status", Label).update(status)
 
     def _fill_messages(self, window: int) -> None:
-        """The message table: rows shown[window:window + TABLE_WINDOW]."""
+        """The message table from shown[window]: its first rows now, the rest of the
+        window (to TABLE_WINDOW rows) by the filling steps."""
         self.window = window
         self._show_status()
-        table = self.query_one("#message-table", DataTable)
-        table.clear()
-        for i in self.shown[window:window + TABLE_WINDOW]:
-            self._add_row(table, i)
+        self.query_one("#message-table", DataTable).clear()
+        self._list_more()
 
     def _add_row(self, table: DataTable, i: int) -> None:
         ts, m = self.items[i]
@@ -565,10 +568,13 @@ class ChargescopeApp(App):
         if move_cursor:
             position = bisect_left(self.shown, index)
             if position < len(self.shown) and self.shown[position] == index:
-                if not self.window <= position < self.window + TABLE_WINDOW:
-                    self._fill_messages(max(0, position - TABLE_WINDOW // 2))
-                self.query_one("#message-table", DataTable).move_cursor(
-                    row=position - self.window)
+                table = self.query_one("#message-table", DataTable)
+                if not self.window <= position < self.window + table.row_count:
+                    # a new window, the selection near its top: the rows down to it now
+                    # (one batch), the rest of the window in the background
+                    self._fill_messages(max(0, position - min(SELECT_LEAD, TABLE_WINDOW // 2)))
+                    self._advance(at_once=0)
+                table.move_cursor(row=position - self.window)
 
     def show_bytes(self, refs: tuple[ByteRef, ...], what: str, note: str = "") -> None:
         """The frame of the first of `refs` in the hex pane, its bytes of `refs` marked."""
