@@ -186,12 +186,15 @@ async def drive(paths: list[Path], site: Path, diagnose: bool = False,
         result["fill_worst_stall_ms"] = max(stalls[mark:], default=0.0) * 1000
         result["fill_stalls_over_100ms"] = sum(1 for s in stalls[mark:] if s > 0.1)
         result["session_messages"] = len(app.items)
-        took = []  # 50 selections across the session, each shown before the next (keys)
+        took = []  # 50 selections across the session: until painted, then the next (keys)
         for index in range(0, len(app.items), max(1, len(app.items) // 50)):
             t1 = time.perf_counter()
+            painted = asyncio.Event()
             app.show_message(index, move_cursor=True)
-            await pilot.pause()
+            app.call_after_refresh(painted.set)
+            await painted.wait()
             took.append(time.perf_counter() - t1)
+            await pilot.pause()
         result["show_message_ms"] = sum(took) * 1000 / len(took)
         result["show_message_worst_ms"] = max(took) * 1000
         message = app.items[-1][1]

@@ -12,6 +12,7 @@ import csv
 import gc
 import json
 import sys
+from array import array
 from bisect import bisect_left
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -126,7 +127,9 @@ class ChargescopeApp(App):
         self.session_index = 0
         self.items: list[tuple[int, Message]] = []  # the selected session's messages
         self.marks = data.Marks()  # their swimlane marks (lane, is a failure)
-        self.shown: list[int] = []  # indexes into items that pass the filter
+        # indexes into items that pass the filter: a flat array, not a list of int objects
+        # that every garbage collection reaching it would visit (10^6 of them)
+        self.shown = array("q")
         self.filtered = 0  # items the filter has been run over (the rest: not yet)
         self.predicate = None  # the display filter (None: every message)
         self.stream: data.SessionStream | None = None  # where the session's messages come from
@@ -367,7 +370,7 @@ class ChargescopeApp(App):
         self.workers.cancel_group(self, "session")
         self.session_index = index
         self.stream = data.SessionStream(self.index, session)
-        self.items, self.marks, self.shown, self.filtered = [], data.Marks(), [], 0
+        self.items, self.marks, self.shown, self.filtered = [], data.Marks(), array("q"), 0
         # the session's big lists (its windows, the items that grow to 10^6 pairs) live
         # until another session opens: frozen now, no full collection walks them (each
         # such walk touched every message they hold: 0.6-0.9 s at 200 MB of capture)
@@ -407,7 +410,7 @@ class ChargescopeApp(App):
             return False
         self.predicate = predicate if text.strip() else None
         self.filter_text = text
-        self.shown, self.filtered = [], 0
+        self.shown, self.filtered = array("q"), 0
         self._fill_messages(0)
         self._advance()
         return True
@@ -481,10 +484,10 @@ class ChargescopeApp(App):
         first, end = self.filtered, min(self.filtered + count, len(self.items))
         if self.predicate is None:  # no filter: all of them at once, in C
             end = len(self.items)
-            self.shown += range(first, end)
+            self.shown.extend(range(first, end))
         else:
             predicate, items = self.predicate, self.items
-            self.shown += [i for i in range(first, end) if predicate(items[i][1])]
+            self.shown.extend([i for i in range(first, end) if predicate(items[i][1])])
         self.filtered = end
         self._list_more()
         self._show_status()
