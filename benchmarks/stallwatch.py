@@ -37,7 +37,8 @@ class Sample:
 
 @dataclass(slots=True)
 class Stall:
-    at_s: float  # when the loop got control back, seconds since the watch started
+    at: float  # perf_counter when the loop got control back
+    at_s: float  # the same, seconds since the watch started
     late_ms: float
     samples: list[Sample] = field(default_factory=list)
     gcs: list[tuple[int, float]] = field(default_factory=list)  # (generation, ms) inside
@@ -112,7 +113,7 @@ class StallWatch:
         started = self._last
         self._last = now
         if late > self.threshold_s:
-            stall = Stall(now - self._t0, late * 1000,
+            stall = Stall(now, now - self._t0, late * 1000,
                           [s for s in self._samples if started <= s.at <= now])
             stall.gcs = [(gen, (end - start) * 1000) for start, end, gen in self._gcs
                          if end >= started and start <= now]
@@ -127,19 +128,22 @@ class StallWatch:
         if self._on_gc in gc.callbacks:
             gc.callbacks.remove(self._on_gc)
 
-    def report(self, top: int = 10, depth: int = 6) -> str:
-        """The stalls, worst first, each with the stacks sampled in it; then the lines most
-        often on top of a non-UI thread's stack during stalls (the usual culprits)."""
-        lines = [f"{sum(1 for s in self.stalls if s.late_ms > self.threshold_s * 1000)} "
+    def report(self, top: int = 10, depth: int = 6, start: float = 0.0,
+               end: float = float("inf")) -> str:
+        """The stalls (those that ended between perf_counter `start` and `end`), worst
+        first, each with the stacks sampled in it; then the lines most often on top of a
+        non-UI thread's stack during them (the usual culprits)."""
+        stalls = [s for s in self.stalls if start <= s.at < end]
+        lines = [f"{sum(1 for s in stalls if s.late_ms > self.threshold_s * 1000)} "
                  f"stall(s) over {self.threshold_s * 1000:.0f} ms; "
-                 f"worst {max((s.late_ms for s in self.stalls), default=0):.0f} ms"]
+                 f"worst {max((s.late_ms for s in stalls), default=0):.0f} ms"]
         culprits: Counter[str] = Counter()
-        for stall in self.stalls:
+        for stall in stalls:
             for sample in stall.samples:
                 for name, frames in sample.stacks.items():
                     if frames and name != "UI loop":
                         culprits[f"{name}: {' < '.join(frames[:3])}"] += 1
-        for stall in sorted(self.stalls, key=lambda s: -s.late_ms)[:top]:
+        for stall in sorted(stalls, key=lambda s: -s.late_ms)[:top]:
             gcs = ", ".join(f"gen{g} {ms:.0f} ms" for g, ms in stall.gcs if ms >= 5)
             lines.append(f"\n== {stall.late_ms:.0f} ms late at {stall.at_s:.1f} s; "
                          f"{len(stall.samples)} sample(s)" + (f"; GC: {gcs}" if gcs else ""))
