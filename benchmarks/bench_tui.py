@@ -1,6 +1,7 @@
 """TUI responsiveness on a large capture set: first screen, event-loop stalls, load time, RSS.
 
     python benchmarks/bench_tui.py --size 1000 [--out /tmp/chargescope-tui] [--keep]
+                                   [--diagnose-stalls]
 
 Builds (once, outside git) a capture set of ~SIZE MB by repeating the four demo scenarios
 (captures/demo: PLC sniffer, CSMS and OCPI gateway captures, with their site.toml) with
@@ -13,6 +14,9 @@ thousands of real sessions. Then opens it in the TUI headless (Textual's Pilot) 
   (what a user typing or scrolling would feel);
 - after loading: opening the largest session, moving through its messages, selecting a field;
 - RSS at the end and peak RSS (this process).
+
+With --diagnose-stalls, every stall over 100 ms is explained: the stacks of all threads
+sampled while the loop was late, and the garbage collections inside it (`stallwatch.py`).
 
 Times are wall clock on a shared machine: read them as orders of magnitude.
 """
@@ -85,7 +89,7 @@ def rss_mb() -> float:
     return 0.0
 
 
-async def drive(paths: list[Path], site: Path) -> dict:
+async def drive(paths: list[Path], site: Path, diagnose: bool = False) -> dict:
     from chargescope.analyzer.fieldranges import field_ranges
     from chargescope.tui.app import ChargescopeApp
 
@@ -116,6 +120,10 @@ async def drive(paths: list[Path], site: Path) -> dict:
         result["first_screen_s"] = time.perf_counter() - t0
         tick_lateness.last = time.perf_counter()
         app.set_interval(TICK_S, tick_lateness)
+        if diagnose:
+            from stallwatch import StallWatch
+
+            watch = StallWatch(app)
         while app.analysis is None:
             await asyncio.sleep(0.05)
         await pilot.pause()
@@ -148,6 +156,9 @@ async def drive(paths: list[Path], site: Path) -> dict:
         t1 = time.perf_counter()
         field_ranges(message, app.frames.get)
         result["field_ranges_ms"] = (time.perf_counter() - t1) * 1000
+        if diagnose:
+            watch.stop()
+            result["stall_report"] = "\n" + watch.report()
     result["rss_mb"] = rss_mb()
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
@@ -158,11 +169,13 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1000, help="capture set size in MB")
     ap.add_argument("--out", type=Path, default=Path("/tmp/chargescope-tui-bench"))
     ap.add_argument("--keep", action="store_true", help="keep the generated captures")
+    ap.add_argument("--diagnose-stalls", action="store_true",
+                    help="sample every thread's stack while the UI loop is late by > 100 ms")
     args = ap.parse_args()
     paths = build(args.out, args.size)
     size = sum(p.stat().st_size for p in paths)
     try:
-        result = asyncio.run(drive(paths, args.out / "site.toml"))
+        result = asyncio.run(drive(paths, args.out / "site.toml", args.diagnose_stalls))
     finally:
         if not args.keep:
             shutil.rmtree(args.out, ignore_errors=True)

@@ -7,10 +7,13 @@ session, plot series, and a `FrameStore` that fetches frame bytes for the hex pa
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from chargescope.analyzer.analysis import Analysis
 from chargescope.analyzer.correlate import ChargingSession
@@ -103,41 +106,99 @@ class MessageIndex:
 
     def session(self, session: ChargingSession) -> list[tuple[int, Message]]:
         """(reference time, message) of every message of the session's sources in its
-        window, and the session's own messages wherever they are."""
+        window, and the session's own messages wherever they are, in time order."""
+        stream = SessionStream(self, session)
+        for _step in stream.find_strays():
+            pass
+        return stream.take(None)
+
+    def window(self, session: ChargingSession) -> list[list[tuple[int, Message]]]:
+        """Per source of the session, its messages in the session's window, in time order
+        (slices of the index: found by bisection, copied in C)."""
         lo, hi = session.start_ns - SESSION_MARGIN_NS, session.end_ns + SESSION_MARGIN_NS
-        out: list[tuple[int, Message]] = []
-        seen: set[int] = set()
+        out = []
         for source in dict.fromkeys(p.source for p in session.parts):
             times = self.times.get(source, [])
             first, last = bisect_left(times, lo), bisect_right(times, hi)
-            window = self.messages[source][first:last]
-            out += window
-            seen.update(id(m) for _ts, m in window)
-        for part in session.parts:
-            for message in part.messages:
-                if id(message) not in seen:
-                    seen.add(id(message))
-                    source = message_source(message)
-                    offset = self.offsets.get(source)
-                    if offset is None:
-                        offset = self.offsets[source] = offset_of(self.analysis, source)
-                    out.append((message.ts_ns + offset, message))
-        out.sort(key=lambda pair: pair[0])
+            if last > first:
+                out.append(self.messages[source][first:last])
         return out
 
-
-@dataclass(frozen=True, slots=True)
-class SessionView:
-    """What the session screen shows, computed off the screen's thread when it can be."""
-
-    session: ChargingSession
-    items: list[tuple[int, Message]]  # (reference time, message), in time order
-    marks: list[tuple[int, bool]]  # (swimlane, is a failure) per item
+    def reference_ns(self, message: Message) -> int:
+        source = message_source(message)
+        offset = self.offsets.get(source)
+        if offset is None:
+            offset = self.offsets[source] = offset_of(self.analysis, source)
+        return message.ts_ns + offset
 
 
-def session_view(index: MessageIndex, session: ChargingSession) -> SessionView:
-    items = index.session(session)
-    return SessionView(session, items, [(lane_of(m), is_failure(m)) for _ts, m in items])
+def _time(pair: tuple[int, Message]) -> int:
+    return pair[0]
+
+
+class SessionStream:
+    """One session's (reference time, message) pairs in time order, a chunk at a time: the
+    first screen of a session of 10^6 messages costs what a small session's does.
+
+    The pairs merge the session's per-source windows of the index, each already in time
+    order (ties keep the order of the sources, as a stable sort of them would). The
+    session's own messages that lie outside those windows ("strays": a part's message of
+    another source or beyond the margin; rare) are known only after a pass over its parts,
+    `find_strays()`, a generator that yields between chunks so a caller on the screen's
+    thread can let it draw. When there are strays, the stream starts again from the first
+    pair with them merged in, and `take` says so (`restarted`).
+    """
+
+    def __init__(self, index: MessageIndex, session: ChargingSession) -> None:
+        self.index = index
+        self.session = session
+        self.windows = index.window(session)
+        self.strays: list[tuple[int, Message]] | None = None  # None: not looked for yet
+        self.taken = 0  # pairs produced since the (re)start
+        self.restarted = False  # strays were found after pairs had been taken
+        self._merged = heapq.merge(*self.windows, key=_time)
+
+    def span(self) -> tuple[int, int]:
+        """The first and last reference times the stream will produce (as far as known)."""
+        runs = [*self.windows, *([self.strays] if self.strays else [])]
+        if not runs:
+            return 0, 0
+        return min(run[0][0] for run in runs), max(run[-1][0] for run in runs)
+
+    @property
+    def expected(self) -> int:
+        """How many pairs the whole stream holds (once the strays are known: exactly)."""
+        return sum(map(len, self.windows)) + len(self.strays or ())
+
+    def take(self, count: int | None) -> list[tuple[int, Message]]:
+        """The next `count` pairs (all that are left with None); [] at the end."""
+        chunk = list(islice(self._merged, count))
+        self.taken += len(chunk)
+        return chunk
+
+    def find_strays(self, step: int = 4096) -> Iterator[int]:
+        """Look for the session's own messages outside its windows, `step` at a time
+        (yields how many it looked at)."""
+        seen: set[int] = set()
+        for window in self.windows:
+            for at in range(0, len(window), step):
+                seen.update(id(m) for _ts, m in window[at:at + step])
+                yield min(step, len(window) - at)
+        strays: list[tuple[int, Message]] = []
+        for part in self.session.parts:
+            messages = part.messages
+            for at in range(0, len(messages), step):
+                for message in messages[at:at + step]:
+                    if id(message) not in seen:
+                        seen.add(id(message))
+                        strays.append((self.index.reference_ns(message), message))
+                yield min(step, len(messages) - at)
+        strays.sort(key=_time)
+        self.strays = strays
+        if strays:
+            self.restarted = self.taken > 0
+            self.taken = 0
+            self._merged = heapq.merge(*self.windows, strays, key=_time)
 
 
 def session_messages(analysis: Analysis, session: ChargingSession) -> list[tuple[int, Message]]:
