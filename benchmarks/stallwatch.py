@@ -4,34 +4,34 @@
     ...
     watch.stop(); print(watch.report())
 
-A 20 ms timer on the event loop re-arms `faulthandler.dump_traceback_later` at each tick.
-When the loop is late by more than `threshold_s`, faulthandler's own watchdog thread (C code,
-it needs no GIL) writes the stack of every thread, and again every `threshold_s` while the
-stall lasts. It sees what a Python watchdog thread could not: a load worker inside one long
-GIL-holding call (a huge `sorted`, `gc.freeze`, a list built by a comprehension in C...)
-shows up at the line making that call. Garbage collections are logged by a `gc.callbacks`
-hook, so a sample taken during a full collection says so.
+A 20 ms timer on the event loop notes when it last ran. A watchdog thread wakes every 10 ms;
+when the loop is late by more than `threshold_s` it takes the stack of every thread
+(`sys._current_frames()`), and again every `threshold_s` while the stall lasts. A watchdog
+that itself wakes late could not get the GIL: some thread held it through one long call (a
+huge `sorted`, a comprehension, a garbage collection...), and the sample it then takes shows
+that thread still at the line making the call; such samples say how late the watchdog was.
+Garbage collections are logged by a `gc.callbacks` hook, so a stall holding a full
+collection says so. (faulthandler's `dump_traceback_later` would sample without the GIL,
+but reading other threads' frames unlocked crashed the interpreter here.)
 """
 
 from __future__ import annotations
 
-import faulthandler
 import gc
-import re
-import tempfile
+import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
-
-_THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-f]+)", re.MULTILINE)
-_FRAME = re.compile(r'^\s+File "([^"]+)", line (\d+) in (\S+)', re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One dump: thread name -> its frames, innermost first ("file:line function")."""
+    """One look: thread name -> its frames, innermost first ("file:line function")."""
 
+    at: float  # perf_counter
+    gil_wait_ms: float  # how late the watchdog woke: a long call held the GIL meanwhile
     stacks: dict[str, tuple[str, ...]]
 
 
@@ -48,40 +48,41 @@ def _short(path: str) -> str:
     return "/".join(parts[-2:])
 
 
-def parse_dump(text: str, names: dict[int, str]) -> list[Sample]:
-    """faulthandler's text (one or more dumps) -> samples."""
-    samples = []
-    for dump in text.split("Timeout (")[1:]:
-        stacks: dict[str, tuple[str, ...]] = {}
-        heads = list(_THREAD.finditer(dump))
-        for n, head in enumerate(heads):
-            end = heads[n + 1].start() if n + 1 < len(heads) else len(dump)
-            frames = tuple(f"{_short(f)}:{line} {fn}"
-                           for f, line, fn in _FRAME.findall(dump[head.end():end]))
-            if frames and frames[0].startswith("futures/thread.py") and \
-                    frames[0].endswith(" _worker"):
-                continue  # an idle pool thread waiting for work
-            ident = int(head.group(2), 16)
-            stacks[names.get(ident, f"thread {ident:#x}")] = frames
-        samples.append(Sample(stacks))
-    return samples
+def _idle(frames: tuple[str, ...]) -> bool:
+    """A pool thread waiting for work."""
+    return not frames or frames[0].startswith("futures/thread.py") and \
+        frames[0].endswith(" _worker")
+
+
+def stacks_now(names: dict[int, str]) -> dict[str, tuple[str, ...]]:
+    out = {}
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue  # the watchdog
+        frames = tuple(f"{_short(f.filename)}:{f.lineno} {f.name}"
+                       for f in reversed(traceback.extract_stack(frame)))
+        if not _idle(frames):
+            out[names.get(ident, f"thread {ident:#x}")] = frames
+    return out
 
 
 class StallWatch:
-    def __init__(self, app, threshold_s: float = 0.1, tick_s: float = 0.02) -> None:
+    def __init__(self, app, threshold_s: float = 0.1, tick_s: float = 0.02,
+                 poll_s: float = 0.01) -> None:
         self.threshold_s = threshold_s
         self.tick_s = tick_s
+        self.poll_s = poll_s
         self.stalls: list[Stall] = []
-        self.lateness: list[float] = []
+        self._samples: list[Sample] = []
         self._gcs: list[tuple[float, float, int]] = []  # (start, end, generation)
         self._gc_start = 0.0
-        self._file = tempfile.TemporaryFile(mode="w+")
-        self._read = 0
-        self._names: dict[int, str] = {}
+        self._names: dict[int, str] = {threading.get_ident(): "UI loop"}
         self._t0 = self._last = time.perf_counter()
+        self._running = True
         gc.callbacks.append(self._on_gc)
-        self._arm()
         self._timer = app.set_interval(tick_s, self._tick)
+        self._thread = threading.Thread(target=self._watch, name="stallwatch", daemon=True)
+        self._thread.start()
 
     def _on_gc(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -89,35 +90,39 @@ class StallWatch:
         else:
             self._gcs.append((self._gc_start, time.perf_counter(), info["generation"]))
 
-    def _arm(self) -> None:
-        faulthandler.dump_traceback_later(self.tick_s + self.threshold_s, repeat=True,
-                                          file=self._file)
+    def _watch(self) -> None:
+        sampled = 0.0
+        woke = time.perf_counter()
+        while self._running:
+            time.sleep(self.poll_s)
+            now = time.perf_counter()
+            gil_wait = now - woke - self.poll_s
+            woke = now
+            late = now - self._last - self.tick_s
+            if late > self.threshold_s and now - sampled >= self.threshold_s:
+                sampled = now
+                self._names.update({t.ident: t.name for t in threading.enumerate()
+                                    if t.ident and t.ident not in self._names})
+                self._samples.append(Sample(now, max(0.0, gil_wait) * 1000,
+                                            stacks_now(self._names)))
 
     def _tick(self) -> None:
         now = time.perf_counter()
         late = now - self._last - self.tick_s
         started = self._last
         self._last = now
-        self.lateness.append(late)
-        self._names.update({t.ident: t.name for t in threading.enumerate() if t.ident})
-        self._names[threading.get_ident()] = "UI loop"
-        self._file.seek(0, 2)
-        if self._file.tell() > self._read:
-            self._file.seek(self._read)
-            text = self._file.read()
-            self._read = self._file.tell()
-        else:
-            text = ""
-        if late > self.threshold_s or text:
-            stall = Stall(now - self._t0, late * 1000, parse_dump(text, self._names))
+        if late > self.threshold_s:
+            stall = Stall(now - self._t0, late * 1000,
+                          [s for s in self._samples if started <= s.at <= now])
             stall.gcs = [(gen, (end - start) * 1000) for start, end, gen in self._gcs
                          if end >= started and start <= now]
             self.stalls.append(stall)
+        self._samples = [s for s in self._samples if s.at > now]
         self._gcs = [g for g in self._gcs if g[1] >= now - 1]
-        self._arm()
 
     def stop(self) -> None:
-        faulthandler.cancel_dump_traceback_later()
+        self._running = False
+        self._thread.join()
         self._timer.stop()
         if self._on_gc in gc.callbacks:
             gc.callbacks.remove(self._on_gc)
@@ -139,9 +144,10 @@ class StallWatch:
             lines.append(f"\n== {stall.late_ms:.0f} ms late at {stall.at_s:.1f} s; "
                          f"{len(stall.samples)} sample(s)" + (f"; GC: {gcs}" if gcs else ""))
             for n, sample in enumerate(stall.samples[:4]):
+                held = (f" (watchdog waited {sample.gil_wait_ms:.0f} ms for the GIL)"
+                        if sample.gil_wait_ms >= 20 else "")
                 for name, frames in sample.stacks.items():
-                    if frames:
-                        lines.append(f"  [{n}] {name}: " + " < ".join(frames[:depth]))
+                    lines.append(f"  [{n}] {name}: " + " < ".join(frames[:depth]) + held)
         lines.append("\nmost sampled (thread: innermost frames), all stalls:")
         lines += [f"  {count:4} {where}" for where, count in culprits.most_common(top)]
         return "\n".join(lines)

@@ -9,7 +9,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from chargescope.analyzer.records import Message
-from chargescope.tui.data import LANES, is_failure, lane_of
+from chargescope.tui.data import LANES, Marks
 
 LABEL_WIDTH = 8
 
@@ -27,18 +27,17 @@ class Swimlanes(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.items: list[tuple[int, Message]] = []
-        self.marks: list[tuple[int, bool]] = []  # (lane, bad) per item, computed once
+        self.marks = Marks()  # (lane, bad) per item, computed once
         self.span: tuple[int, int] | None = None  # the time axis, when known before the items
         self._grid: tuple[int, list[list[int]]] | None = None  # (width, lane x column state)
 
     def show(self, items: list[tuple[int, Message]],
-             marks: list[tuple[int, bool]] | None = None,
+             marks: Marks | None = None,
              span: tuple[int, int] | None = None) -> None:
         """Draw `items` (in time order) on the axis `span` (by default, theirs). The lists
         may grow afterwards, the axis fixed: call `extend` when they have."""
         self.items = items
-        self.marks = marks if marks is not None else [(lane_of(m), is_failure(m))
-                                                      for _ts, m in items]
+        self.marks = marks if marks is not None else Marks(m for _ts, m in items)
         self.span = span
         self._grid = None
         self.selected = -1
@@ -62,7 +61,9 @@ class Swimlanes(Widget):
     def _mark(self, grid: list[list[int]], width: int, start: int) -> None:
         lo, hi = self._span()
         scale = (width - 1) / (hi - lo)
-        for (ts, _m), (lane, bad) in zip(self.items[start:], self.marks[start:], strict=True):
+        marks = self.marks
+        for (ts, _m), lane, bad in zip(self.items[start:], marks.lanes[start:],
+                                       marks.bad[start:], strict=True):
             if lane >= 0:
                 col = min(width - 1, max(0, int((ts - lo) * scale)))
                 grid[lane][col] = max(grid[lane][col], 2 if bad else 1)
@@ -85,8 +86,8 @@ class Swimlanes(Widget):
         grid = self._columns(width)
         rows = [[" |x"[state] for state in lane] for lane in grid]
         styles = [[("", "cyan", "bold red")[state] for state in lane] for lane in grid]
-        if 0 <= self.selected < len(self.items) and self.marks[self.selected][0] >= 0:
-            lane = self.marks[self.selected][0]
+        if 0 <= self.selected < len(self.items) and self.marks.lanes[self.selected] >= 0:
+            lane = self.marks.lanes[self.selected]
             col = self._column(self.items[self.selected][0], width)
             rows[lane][col] = "█"
             styles[lane][col] = "bold yellow"
@@ -125,7 +126,7 @@ class Swimlanes(Widget):
                     continue
                 first, last = self._items_in(column, width)
                 for index in range(first, last):
-                    if self.marks[index][0] == lane:
+                    if self.marks.lanes[index] == lane:
                         return index
         return -1
 
