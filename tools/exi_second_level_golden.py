@@ -188,8 +188,8 @@ STREAMS: dict[str, tuple[str, dict]] = {
         "SessionSetupReq": {"EVCCID": {"xsi:nil": False, "value": "0A0B"}}}}}),
     "nil-false-simple-header": ("iso2", {"V2G_Message": {
         "Header": {"SessionID": {"xsi:nil": False, "value": "0102"}}, "Body": SESSION_SETUP}}),
-    "nil-false-simple-with-type": ("iso2", {"V2G_Message": {"Header": {"SessionID": "0102"},
-        "Body": {"SessionSetupReq": {"EVCCID": {
+    "nil-false-simple-with-type": ("iso2", {"V2G_Message": {
+        "Header": {"SessionID": "0102"}, "Body": {"SessionSetupReq": {"EVCCID": {
             "xsi:type": "{urn:iso:15118:2:2013:MsgDataTypes}evccIDType", "xsi:nil": False,
             "value": "0A0B"}}}}}),
     "nil-false-complex": ("iso2", {"V2G_Message": {"Header": {"SessionID": "0102"}, "Body": {
@@ -198,6 +198,13 @@ STREAMS: dict[str, tuple[str, dict]] = {
 GRAMMAR = {"iso2": "iso15118_2_Grammar", "din": "dinspec_70121",
            "iso20_CommonMessages": "iso15118_20_V2G_CI_CommonMessages",
            "xmldsig": "core_schema_Protocol"}
+
+
+def ask(oracle: list[str], jobs: list[dict]) -> list[dict]:
+    """One run of the EXIficient oracle: a result per job, in order."""
+    lines = "".join(json.dumps(job) + "\n" for job in jobs)
+    return [json.loads(x) for x in subprocess.run(
+        oracle, input=lines, capture_output=True, text=True, check=True).stdout.splitlines()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,15 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         "exificient_fragment_oracle.py")), args.jar]
     cases = {**CASES, **{n: c[:2] for n, c in WILDCARD.items()}}
     names = list(cases)
-    jobs = "".join(json.dumps({"xml": cases[n][1], "grammar": GRAMMAR[cases[n][0]],
-                               "fragment": False}) + "\n" for n in names)
-    encoded = [json.loads(x) for x in subprocess.run(
-        oracle, input=jobs, capture_output=True, text=True, check=True).stdout.splitlines()]
-    jobs = "".join(json.dumps({"hex": e.get("hex") or "80", "grammar": GRAMMAR[cases[n][0]],
-                               "fragment": False}) + "\n" for n, e in zip(names, encoded,
-                                                                         strict=True))
-    decoded = [json.loads(x) for x in subprocess.run(
-        oracle, input=jobs, capture_output=True, text=True, check=True).stdout.splitlines()]
+    encoded = ask(oracle, [{"xml": cases[n][1], "grammar": GRAMMAR[cases[n][0]],
+                            "fragment": False} for n in names])
+    decoded = ask(oracle, [{"hex": e.get("hex") or "80", "grammar": GRAMMAR[cases[n][0]],
+                            "fragment": False} for n, e in zip(names, encoded, strict=True)])
     rows = []
     for name, enc, dec in zip(names, encoded, decoded, strict=True):
         schema = cases[name][0]
@@ -268,10 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rows.append({"case": name, "schema": schema, "hex": enc["hex"], "c14n": reference,
                      "json": tree})
-    jobs = "".join(json.dumps({"xml": xml, "grammar": GRAMMAR[schema], "fragment": True})
-                   + "\n" for schema, xml in FRAGMENTS.values())
-    encoded = [json.loads(x) for x in subprocess.run(
-        oracle, input=jobs, capture_output=True, text=True, check=True).stdout.splitlines()]
+    encoded = ask(oracle, [{"xml": xml, "grammar": GRAMMAR[schema], "fragment": True}
+                           for schema, xml in FRAGMENTS.values()])
     for (name, (schema, _)), enc in zip(FRAGMENTS.items(), encoded, strict=True):
         if not enc.get("hex"):
             print(f"{name}: EXIficient failed: {enc.get('err')}")
@@ -291,11 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                      "fragment": True})
     made = {name: exi.encode(tree, schema).hex().upper()
             for name, (schema, tree) in STREAMS.items()}
-    jobs = "".join(json.dumps({"hex": made[name], "grammar": GRAMMAR[schema],
-                               "fragment": False}) + "\n"
-                   for name, (schema, _) in STREAMS.items())
-    decoded = [json.loads(x) for x in subprocess.run(
-        oracle, input=jobs, capture_output=True, text=True, check=True).stdout.splitlines()]
+    decoded = ask(oracle, [{"hex": made[name], "grammar": GRAMMAR[schema], "fragment": False}
+                           for name, (schema, _) in STREAMS.items()])
     for (name, (schema, tree)), dec in zip(STREAMS.items(), decoded, strict=True):
         if not dec.get("xml"):
             print(f"{name}: EXIficient failed: {dec.get('err')}")
