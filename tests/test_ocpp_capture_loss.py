@@ -155,6 +155,25 @@ def test_unanswered_start_is_adopted_only_on_its_connector() -> None:
     assert by_id["5"].started_ns is None
 
 
+def test_a_late_answer_takes_back_a_start_judged_not_captured() -> None:
+    from chargescope.analyzer.ocpp.transactions import TransactionTracker
+
+    o = Ocpp()
+    tracker = TransactionTracker()
+    start = o.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 10,
+                                        "timestamp": "2024-01-01T00:00:00Z"}, 1, uid="s")
+    tracker.feed(start)
+    tracker.start_answer_not_captured(start)
+    tracker.feed(o.result("s", {"transactionId": 9, "idTagInfo": {"status": "Accepted"}}, 50))
+    mv = {"meterValue": [{"timestamp": "2024-01-01T00:01:00Z",
+                          "sampledValue": [{"value": "20"}]}]}
+    assert tracker.feed(o.call("MeterValues", {"connectorId": 1, "transactionId": 10, **mv},
+                               60)) == []  # the start is transaction 9's, not 10's
+    by_id = {t.transaction_id: t for t in tracker.transactions()}
+    assert by_id["9"].id_token == "T" and by_id["9"].meter_start_wh == 10
+    assert by_id["10"].started_ns is None
+
+
 HB = {"currentTime": "2024-01-01T00:00:00Z"}
 
 
