@@ -8,11 +8,14 @@ or the CSMS's CALLRESULT) must give a `websocket.stream.gap` and an
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import twin_params
 from lossy import demo_frames, payload_frames, reassembly_twin
 from ocpp_builder import BASE, Ocpp, S
 
+from chargescope.analyzer.capture import open_capture
 from chargescope.analyzer.ocpp import analyze
 from chargescope.analyzer.ocpp.findings import registry
 from chargescope.analyzer.ocpp.pairing import PairingTracker
@@ -153,6 +156,27 @@ def test_unanswered_start_is_adopted_only_on_its_connector() -> None:
     by_id = {t.transaction_id: t for t in tracker.transactions()}
     assert by_id["6"].meter_start_wh == 10 and by_id["6"].id_token == "T"
     assert by_id["5"].started_ns is None
+
+
+DATA_OCPP = Path(__file__).resolve().parent / "data" / "ocpp"
+
+
+@pytest.mark.parametrize(("capture", "action", "mtype"), [
+    ("ocpp16_basic.pcap", "StartTransaction", "CALLRESULT"),
+    ("ocpp16_basic.pcap", "StartTransaction", "CALL"),
+    # OCPP 2.1 with permessage-deflate (no context takeover): the first TransactionEvent
+    # (Started) lost; the WebSocket resync must hand the next CALL on before its answer
+    ("ocpp21_nocontext.pcap", "TransactionEvent", "CALL")])
+def test_start_lost_from_a_library_made_capture(impl: str, capture: str, action: str,
+                                                mtype: str) -> None:
+    with open_capture(DATA_OCPP / capture) as source:
+        frames = list(source.frames())
+    whole = _messages(frames)
+    lost = _frame_of(frames, action, mtype)
+    codes = sorted(f.code for f in analyze(_messages(
+        [f for f in frames if f.number != lost])).findings)
+    assert codes == sorted([f.code for f in analyze(whole).findings] + [
+        "websocket.stream.gap", "ocpp.call.not_captured", "ocpp.tx.start_not_captured"])
 
 
 def test_a_late_answer_takes_back_a_start_judged_not_captured() -> None:
