@@ -95,6 +95,7 @@ class ChargerTracker:
         self.heartbeat_interval: int | None = None
         self.statuses: list[StatusChange] = []
         self.connections: list[dict[str, Any]] = []
+        self._connection_at: dict[Any, dict[str, Any]] = {}  # connection -> its entry above
         self.iso15118: list[dict[str, Any]] = []
         self.versions: dict[str, Message] = {}  # negotiated subprotocol -> its handshake
         self.ocpp_versions: dict[str, None] = {}  # versions messages were decoded as, in order
@@ -111,12 +112,20 @@ class ChargerTracker:
     # ---------------------------------------------------------------- connections
 
     def _connection(self, conn: Any, ts_ns: int) -> dict[str, Any]:
-        for c in self.connections:
-            if c["connection"] == conn:
-                return c
+        # looked up for every message: by hash, not by a scan of every connection so far
+        try:
+            c = self._connection_at.get(conn)
+        except TypeError:  # an unhashable connection key: compare one by one
+            c = next((c for c in self.connections if c["connection"] == conn), None)
+        if c is not None:
+            return c
         c = {"connection": conn, "opened_ns": ts_ns, "closed_ns": None, "subprotocol": "",
              "handshake_seen": False, "close_code": None, "http_status": None}
         self.connections.append(c)
+        try:
+            self._connection_at[conn] = c
+        except TypeError:
+            pass
         return c
 
     def on_websocket(self, msg: Message, conn: Any) -> list[FindingTuple]:
