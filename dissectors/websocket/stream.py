@@ -255,10 +255,22 @@ class WebSocketStream:
             ref = event.refs[0]
             source, frame, at = ref.source, ref.frame, ref.start
             base, ts_ns, deliver = d.base, event.ts_ns, self._deliver
+            handler = self._handler
+            src, dst = self._ends if direction == 0 else self._ends_back
             for opcode, rsv1, start, end, payload in frames:
-                out.append(deliver(direction, opcode, rsv1, payload, 1, len(payload), [],
-                                   base + start, ts_ns,
-                                   (_new_ref(source, frame, at + start, end - start),)))
+                refs = (_new_ref(source, frame, at + start, end - start),)
+                if handler is None or rsv1 or (opcode == _OP_TEXT and not payload.isascii()):
+                    out.append(deliver(direction, opcode, rsv1, payload, 1, len(payload), [],
+                                       base + start, ts_ns, refs))
+                    handler = self._handler
+                    continue
+                # `_deliver` written out for its common case: an uncompressed message,
+                # ASCII if text (so valid UTF-8), to the connection's payload handler
+                out.append(handler(payload, _new_info((
+                    self.conn, direction, ts_ns, src, dst, refs, self.subprotocol,
+                    self.charge_point_id, {"opcode": opcode, "fragments": 1,
+                                           "compressed": False, "wire_size": len(payload)},
+                    ()))))
         d.base += used
         return used
 
