@@ -9,7 +9,10 @@ accepted as aliases) whose object is a callable ``register(registry: PluginRegis
   stateful dissector per pipeline), `add_stream_handoff(StreamHandoff)`;
 * `add_findings(specs)` for the FindingSpecs its checks emit (stable codes);
 * `add_link_analyzer(factory)`: ``factory(source) -> LinkAnalyzer``, fed every Message
-  of one capture source, returning `LinkResult` (that is what a check is).
+  of one capture source, returning `LinkResult` (that is what a check is);
+* `add_capture_engine(name, factory)`: a live capture engine for `chargescope live
+  --backend NAME` (``factory(EngineRequest) -> CaptureEngine``, see
+  `chargescope.analyzer.live.capture`); a built-in engine's name cannot be taken.
 
 Nothing is imported at import time: `installed()` loads the entry points once, on the
 first call, when a pipeline or an analysis is built. A plugin whose import or
@@ -25,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
+from typing import Any
 
 from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.handoff import FrameHandoff, StreamHandoff
@@ -61,6 +65,7 @@ class PluginRegistry:
     frame_handoffs: list[FrameHandoffSource] = field(default_factory=list)
     stream_handoffs: list[StreamHandoff] = field(default_factory=list)
     link_analyzers: list[LinkAnalyzerFactory] = field(default_factory=list)
+    capture_engines: dict[str, Callable[..., Any]] = field(default_factory=dict)
     findings: FindingRegistry = field(default_factory=lambda: FindingRegistry(PLUGIN_FINDINGS))
     loaded: list[PluginInfo] = field(default_factory=list)
     failed: list[PluginInfo] = field(default_factory=list)
@@ -85,12 +90,20 @@ class PluginRegistry:
         self.link_analyzers.append(_guarded(factory, name, self.findings))
         self._added.append(f"link analyzer {name}")
 
+    def add_capture_engine(self, name: str, factory: Callable[..., Any]) -> None:
+        from chargescope.analyzer.live.capture import ENGINES
+
+        if name in ENGINES or name == "auto" or name in self.capture_engines:
+            raise ValueError(f"capture engine {name!r} is already defined")
+        self.capture_engines[name] = factory
+        self._added.append(f"capture engine {name}")
+
     # -- loading -------------------------------------------------------------------------
     def register(self, func: Callable[[PluginRegistry], None], *, name: str, group: str = "",
                  value: str = "", distribution: str = "") -> bool:
         """Run one plugin's register function; on any exception undo what it added."""
         snapshot = (len(self.frame_handoffs), len(self.stream_handoffs),
-                    len(self.link_analyzers), list(self.findings))
+                    len(self.link_analyzers), list(self.findings), dict(self.capture_engines))
         self._added = []
         try:
             func(self)
@@ -99,6 +112,7 @@ class PluginRegistry:
             del self.stream_handoffs[snapshot[1]:]
             del self.link_analyzers[snapshot[2]:]
             self.findings = FindingRegistry(snapshot[3])
+            self.capture_engines = snapshot[4]
             self.failed.append(PluginInfo(name, group, value, distribution,
                                           error=f"register raised {exc!r}"))
             return False

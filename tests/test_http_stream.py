@@ -205,6 +205,78 @@ def test_refused_upgrade_keeps_parsing():
     assert all(m.ok for m in messages)
 
 
+CONNECT = b"CONNECT cpo.example:443 HTTP/1.1\r\nHost: cpo.example:443\r\n\r\n"
+TUNNEL_C, TUNNEL_S = b"\x16\x03\x01\x00\x05hello", b"\x16\x03\x03\x00\x05world"
+
+
+def _books_balance(stream: HttpStream, script: list) -> None:
+    for direction in (0, 1):
+        sent = sum(len(item[1]) for item in script if item[0] == direction)
+        assert stream.accounting.consumed[direction] + \
+            stream.accounting.undecodable[direction] == sent
+
+
+@pytest.mark.parametrize("chunk", FEEDS)
+def test_connect_2xx_opens_a_tunnel_out_of_scope_and_counted(chunk):
+    script = [(0, CONNECT + TUNNEL_C), (1, b"HTTP/1.1 200 Connection established\r\n\r\n"
+                                         + TUNNEL_S), (0, TUNNEL_C), (1, TUNNEL_S)]
+    stream = HttpStream(CONN)
+    live = run(stream, script, chunk=chunk, close=False)
+    # the answer is a message as soon as its head is in (h11 pauses: no end of message)
+    assert [m.name for m in live] == ["CONNECT 443", "200 Connection established"]
+    assert live[1].fields["tunnel"] and live[1].fields["exchange"] == 0 and live[1].ok
+    stream = HttpStream(CONN)
+    messages = run(stream, script, chunk=chunk)
+    assert [m.name for m in messages][:2] == [m.name for m in live]
+    skipped = [m for m in messages if m.fields.get("kind") == "skipped"]
+    assert sorted(m.fields["length"] for m in skipped) == [2 * len(TUNNEL_C), 2 * len(TUNNEL_S)]
+    assert all(p.kind == "http.stream.skipped" and "CONNECT tunnel" in p.detail
+               for m in skipped for p in m.problems)
+    assert not [m for m in messages if m.fields.get("kind") == "malformed"]
+    _books_balance(stream, script)
+
+
+def test_refused_connect_keeps_parsing():
+    refused = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"
+    messages = run(HttpStream(CONN), [(0, CONNECT + REQ), (1, refused + CHUNKED)])
+    assert [m.name for m in messages if m.fields.get("kind") == "request"] == [
+        "CONNECT 443", "GET /ocpi/cpo/2.2.1/locations"]  # (path of an authority)
+    assert all(m.ok for m in messages)
+
+
+def test_answer_to_an_earlier_pipelined_request_keeps_the_upgrade_held():
+    upgrade = (b"GET /ws HTTP/1.1\r\nHost: c\r\nConnection: Upgrade\r\n"
+               b"Upgrade: websocket\r\n\r\n")
+    switch = (b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+              b"Upgrade: websocket\r\n\r\n")
+    frames = b"\x81\x05hello"
+    script = [(0, REQ + upgrade + frames), (1, CHUNKED), (1, switch + frames)]
+    stream = HttpStream(CONN)
+    messages = run(stream, script)
+    assert [(m.name, m.fields.get("exchange")) for m in messages
+            if m.fields.get("kind") in ("request", "response")] == [
+        ("GET /ocpi/cpo/2.2.1/locations", 0), ("GET /ws", 1), ("200 OK", 0),
+        ("101 Switching Protocols", 1)]
+    # the WebSocket bytes stay held until the 101 says they are not HTTP
+    assert all(m.ok for m in messages if m.fields.get("kind") != "skipped")
+    skipped = [m for m in messages if m.fields.get("kind") == "skipped"]
+    assert sum(m.fields["length"] for m in skipped) == 2 * len(frames)
+    _books_balance(stream, script)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_gap_text_says_up_to_when_the_gap_is_inexact(exact):
+    from chargescope.analyzer.records import StreamGap
+
+    stream = HttpStream(CONN)
+    run(stream, [(0, REQ)], close=False)
+    messages = stream.on_gap(StreamGap(CONN, 0, len(REQ), 100, 5, exact=exact))
+    messages += stream.on_gap(StreamGap(CONN, 1, 0, 100, 5, exact=exact))
+    details = [p.detail for m in messages for p in m.problems if p.kind == "http.stream.gap"]
+    assert len(details) == 2
+    assert all(("up to 100 bytes" in d) == (not exact) for d in details)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 1), st.binary(max_size=200)), max_size=8))
 def test_random_bytes_never_crash_and_are_accounted(script):

@@ -144,3 +144,43 @@ def test_end_of_input_findings_are_not_reported_live() -> None:
     changes.update(analysis)
     again = changes.update(analysis)
     assert not {f.code for f in again.new_findings} & END_OF_INPUT_CODES
+
+
+def _gap_then(later: list) -> tuple[LiveAnalysis, LiveChanges, list]:
+    """A charge point's CALL, then the CSMS's bytes lost from the capture: the answer may
+    have been in them, or may still come."""
+    from ocpp_builder import Ocpp
+
+    o = Ocpp()
+    live = LiveAnalysis("x")
+    live.add(o.call("Heartbeat", {}, 1, uid="a"))
+    live.add(o.ws("Gap", 1.5, event="gap", direction=1, offset=0, length=100))
+    changes = LiveChanges()
+    reported = []
+    for _ in range(2):
+        reported += [f.code for f in changes.update(live.snapshot()).new_findings]
+    for make in later:
+        live.add(make(o))
+    for _ in range(2):
+        reported += [f.code for f in changes.update(live.snapshot()).new_findings]
+    return live, changes, reported
+
+
+HB = {"currentTime": "2024-01-01T00:00:00Z"}
+
+
+def test_a_call_open_across_a_gap_is_pending_while_capturing() -> None:
+    live, _, reported = _gap_then([lambda o: o.result("a", HB, 9)])
+    assert reported == []  # neither before the answer arrived nor after
+    assert "ocpp.call.not_captured" not in {f.code for f in live.snapshot().findings}
+
+
+def test_a_call_open_across_a_gap_is_judged_once_the_caller_moves_on() -> None:
+    _, _, reported = _gap_then([lambda o: o.call("Heartbeat", {}, 3, uid="b"),
+                                lambda o: o.result("b", HB, 3.1)])
+    assert reported == ["ocpp.call.not_captured"]
+
+
+def test_the_final_analysis_keeps_the_not_captured_verdict() -> None:
+    live, _, _ = _gap_then([])
+    assert [f.code for f in live.snapshot().findings] == ["ocpp.call.not_captured"]

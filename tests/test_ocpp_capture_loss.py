@@ -52,10 +52,107 @@ def test_one_lost_segment_gives_a_note_not_a_pairing_error(impl: str, to_csms: b
     codes = _codes([f for f in frames if f.number != lost])
     assert codes.count("websocket.stream.gap") == 1
     assert codes.count("ocpp.call.not_captured") == 1
-    # the one transaction consequence a lost StartTransaction has is real, not pairing's
-    assert set(codes) - CAPTURE_LOSS_CODES <= {"ocpp.tx.stop_without_start"}
+    # a lost StartTransaction (or its answer) leaves the transaction's start not captured
+    assert set(codes) - CAPTURE_LOSS_CODES <= {"ocpp.tx.start_not_captured"}
+    assert "ocpp.tx.stop_without_start" not in codes
     assert not {"ocpp.call.unanswered", "ocpp.call.concurrent",
                 "ocpp.result.unknown_id"} & set(codes)
+
+
+def _messages(frames: list[Frame]) -> list[Message]:
+    return [m for m in Pipeline().run(frames)
+            if isinstance(m, Message) and m.protocol in ("websocket", "ocpp")]
+
+
+def _frame_of(frames: list[Frame], action: str, mtype: str, nth: int = 0) -> int:
+    """The frame carrying the `nth` `action` message of type `mtype` in the whole capture."""
+    found = [m.refs[0].frame for m in _messages(frames)
+             if m.fields.get("action") == action and m.fields.get("message_type") == mtype]
+    return found[nth]
+
+
+def test_lost_start_answer_learns_the_transaction_from_later_messages(impl: str) -> None:
+    """OCPP 1.6: the StartTransaction.conf (which assigns the transactionId) is lost; the
+    transaction starts with the request and its id is learned from MeterValues."""
+    frames = demo_frames(CAPTURE)
+    (whole,) = analyze(_messages(frames)).chargers[0].transactions
+    lost = _frame_of(frames, "StartTransaction", "CALLRESULT")
+    report = analyze(_messages([f for f in frames if f.number != lost]))
+    codes = sorted(f.code for f in report.findings)
+    assert codes == ["ocpp.call.not_captured", "ocpp.tx.start_not_captured",
+                     "websocket.stream.gap"]
+    (tx,) = report.chargers[0].transactions
+    assert tx.transaction_id == whole.transaction_id
+    for name in ("started_ns", "ended_ns", "connector_id", "id_token", "meter_start_wh",
+                 "meter_stop_wh", "energy_wh", "stop_reason"):
+        assert getattr(tx, name) == getattr(whole, name), name
+    assert tx.auth_status is None  # only the lost answer carried it
+    (note,) = [f for f in report.findings if f.code == "ocpp.tx.start_not_captured"]
+    assert [m.fields.get("action") for m in note.evidence] == ["StartTransaction", "MeterValues"]
+
+
+def test_lost_start_request_is_a_note_not_a_stop_without_start(impl: str) -> None:
+    frames = demo_frames(CAPTURE)
+    lost = _frame_of(frames, "StartTransaction", "CALL")
+    codes = sorted(f.code for f in analyze(_messages(
+        [f for f in frames if f.number != lost])).findings)
+    assert codes == ["ocpp.call.not_captured", "ocpp.tx.start_not_captured",
+                     "websocket.stream.gap"]
+
+
+CAPTURE_201 = "dc-pnc-happy-linkB-csms.pcapng"  # OCPP 2.0.1 over ws://, a clean session
+
+
+def test_201_transaction_started_lost_is_a_note(impl: str) -> None:
+    frames = demo_frames(CAPTURE_201)
+    assert _codes(frames) == []
+    lost = _frame_of(frames, "TransactionEvent", "CALL", 0)  # eventType Started
+    report = analyze(_messages([f for f in frames if f.number != lost]))
+    codes = sorted(f.code for f in report.findings)
+    assert codes == ["ocpp.call.not_captured", "ocpp.tx.start_not_captured",
+                     "websocket.stream.gap"]
+
+
+def test_201_seqno_lost_in_a_gap_says_not_captured(impl: str) -> None:
+    frames = demo_frames(CAPTURE_201)
+    lost = _frame_of(frames, "TransactionEvent", "CALL", 1)  # the first Updated, seqNo 1
+    report = analyze(_messages([f for f in frames if f.number != lost]))
+    (gap,) = [f for f in report.findings if f.code == "ocpp.tx.seqno_gap"]
+    assert "not captured" in gap.text and "missing" not in gap.text
+
+
+def test_seqno_missing_without_a_gap_is_still_missing() -> None:
+    from chargescope.analyzer.ocpp.transactions import TransactionTracker
+
+    o = Ocpp(version="2.0.1")
+    tracker = TransactionTracker()
+    for seq, event in [(0, "Started"), (2, "Updated"), (3, "Ended")]:
+        tracker.feed(o.call("TransactionEvent", {
+            "eventType": event, "timestamp": "2024-01-01T00:00:00Z", "triggerReason": "Authorized",
+            "seqNo": seq, "transactionInfo": {"transactionId": "T1"}}, 1 + seq))
+    tracker.capture_gap(0, int((BASE + 10) * S))  # after the events: explains nothing
+    ((code, text, _),) = tracker.finish()
+    assert code == "ocpp.tx.seqno_gap" and "missing seqNo 1" in text and "not captured" not in text
+
+
+def test_unanswered_start_is_adopted_only_on_its_connector() -> None:
+    from chargescope.analyzer.ocpp.transactions import TransactionTracker
+
+    o = Ocpp()
+    tracker = TransactionTracker()
+    start = o.call("StartTransaction", {"connectorId": 2, "idTag": "T", "meterStart": 10,
+                                        "timestamp": "2024-01-01T00:00:00Z"}, 1, uid="s")
+    tracker.feed(start)
+    tracker.start_answer_not_captured(start)
+    mv = {"meterValue": [{"timestamp": "2024-01-01T00:00:05Z",
+                          "sampledValue": [{"value": "20"}]}]}
+    other = tracker.feed(o.call("MeterValues", {"connectorId": 1, "transactionId": 5, **mv}, 5))
+    assert other == []  # connector 1's transaction is not the lost start on connector 2
+    mine = tracker.feed(o.call("MeterValues", {"connectorId": 2, "transactionId": 6, **mv}, 6))
+    assert [c for c, _, _ in mine] == ["ocpp.tx.start_not_captured"]
+    by_id = {t.transaction_id: t for t in tracker.transactions()}
+    assert by_id["6"].meter_start_wh == 10 and by_id["6"].id_token == "T"
+    assert by_id["5"].started_ns is None
 
 
 HB = {"currentTime": "2024-01-01T00:00:00Z"}

@@ -73,10 +73,9 @@ def test_lost_record_is_a_gap_and_decryption_goes_on(impl: str, tls: str, which:
     assert codes - NOT_CAPTURED - {"v2g.decode.problem"} == _codes(whole)
 
 
-def test_a_record_that_verifies_under_no_nearby_sequence_number_fails_once() -> None:
-    """Hostile: after the gap the next record is tampered with (its last byte, inside the
-    AEAD tag). The bounded retries all fail: one `tls.record.decrypt_failed`, the rest
-    of that direction stays undecrypted and is reported, nothing raises."""
+def _tampered_after_gap(every: bool) -> list[Message]:
+    """RiseV2G TLS 1.2, one segment lost; the next record of that direction (`every`:
+    each later one) tampered with in its last byte, inside the AEAD tag."""
     import dataclasses
 
     name = CAPTURES["tls12"]
@@ -88,16 +87,93 @@ def test_a_record_that_verifies_under_no_nearby_sequence_number_fails_once() -> 
     packet = net.decode(next(f for f in frames if f.number == lost))
     same_direction = payload_frames(frames, packet.dport, True)  # the lost one's direction
     at = same_direction.index(lost)
-    lost, tampered = same_direction[at], same_direction[at + 1]
+    tampered = set(same_direction[at + 1:] if every else same_direction[at + 1:at + 2])
     kept = []
     for item in items:
         if isinstance(item, Frame) and item.number == lost:
             continue
-        if isinstance(item, Frame) and item.number == tampered:
+        if isinstance(item, Frame) and item.number in tampered:
             item = dataclasses.replace(item, data=item.data[:-1] + bytes([item.data[-1] ^ 1]))
         kept.append(item)
-    messages = [m for m in Pipeline(keylog=keylog).run(kept) if isinstance(m, Message)]
+    return [m for m in Pipeline(keylog=keylog).run(kept) if isinstance(m, Message)]
+
+
+def test_a_record_that_authenticates_nowhere_after_a_gap_is_skipped() -> None:
+    """Hostile: the record after the gap is tampered with. It verifies under no sequence
+    number, so it is no record the peers exchanged: skipped (counted, reported) and
+    decryption goes on with the next one."""
+    messages = _tampered_after_gap(every=False)
+    kinds = collections.Counter(p.kind for m in messages for p in m.problems)
+    assert kinds["tls.stream.gap"] == 1 and kinds["tls.record.malformed"] == 1
+    assert kinds["tls.record.decrypt_failed"] == kinds["tls.keys.missing"] == 0
+
+
+def test_when_nothing_authenticates_after_a_gap_it_fails_once() -> None:
+    """Hostile: every later record of that direction is tampered with. The bounded hunt
+    gives up: one `tls.record.decrypt_failed`, the rest of that direction stays
+    undecrypted and is reported, nothing raises."""
+    messages = _tampered_after_gap(every=True)
     kinds = collections.Counter(p.kind for m in messages for p in m.problems)
     assert kinds["tls.stream.gap"] == 1
-    assert kinds["tls.record.decrypt_failed"] == 1  # the tampered record, after its retries
+    assert kinds["tls.record.decrypt_failed"] == 1  # the hunt gave up, then plain framing
     assert kinds["tls.keys.missing"] == 1  # that direction's later records, reported
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_a_false_record_header_after_a_gap_is_passed_over(tmp_path, version: str) -> None:
+    """A real TLS session (OCPP over wss): a segment in the middle of a long record is
+    lost, and the tail of that record after the gap holds bytes that look like a record
+    header (planted: that record cannot be decrypted anyway, so they could be anything).
+    The hunt tries that header, it authenticates under no sequence number, and the next
+    real record does: every later message is decrypted."""
+    import dataclasses
+    import ssl
+
+    from ocpp.messages import Call
+
+    from chargescope.analyzer.tls import sources
+    from tests import ws_builder as ws
+    from tests.tls_session import wss_capture
+
+    boot = {"chargePointModel": "M" * 20, "chargePointVendor": "V", "firmwareVersion": "F" * 50}
+    exchange = [(0, ws.request("CP-7")), (1, ws.response()),
+                (0, ws.client_frame(Call("big", "DataTransfer",
+                                         {"vendorId": "X", "data": "d" * 3000}).to_json()))]
+    exchange += [(0, ws.client_frame(Call(f"n{i}", "BootNotification", boot).to_json()))
+                 for i in range(3)]
+    path, keyfile = wss_capture(tmp_path, exchange, version=getattr(ssl.TLSVersion, version),
+                                ciphers=None if version == "TLSv1_3" else
+                                "ECDHE-ECDSA-AES128-GCM-SHA256")
+
+    def run(frames: list) -> list[Message]:
+        keylog = sources.load_key_logs([keyfile])
+        return [m for m in Pipeline(keylog=keylog).run(frames) if isinstance(m, Message)]
+
+    def calls(messages: list[Message]) -> list[str]:
+        return [m.fields["unique_id"] for m in messages
+                if m.protocol == "ocpp" and m.fields.get("message_type") == "CALL"]
+
+    with open_capture(path) as capture:
+        frames = list(capture.frames())
+    whole = run(frames)
+    assert calls(whole) == ["big", "n0", "n1", "n2"]
+    (big_call,) = [m for m in whole if m.fields.get("unique_id") == "big"]
+    spanned = sorted({r.frame for r in big_call.refs})
+    assert len(spanned) >= 3  # the record spans MSS-sized segments
+    lost, after = spanned[1], spanned[-1]
+    kept = []
+    for frame in frames:
+        if frame.number == lost:
+            continue
+        if frame.number == after:  # in the cut record's tail: a header claiming 300 bytes
+            at = net.decode(frame).payload_offset + 4
+            frame = dataclasses.replace(frame, data=frame.data[:at] + bytes([23, 3, 3, 1, 44])
+                                        + frame.data[at + 5:])
+        kept.append(frame)
+    messages = run(kept)
+    kinds = collections.Counter(p.kind for m in messages for p in m.problems)
+    assert kinds["tls.stream.gap"] == 1
+    assert kinds["tls.record.decrypt_failed"] == kinds["tls.keys.missing"] == 0
+    (skipped,) = [p for m in messages for p in m.problems if p.kind == "tls.record.malformed"]
+    assert "1 false record header" in skipped.detail
+    assert calls(messages) == ["n0", "n1", "n2"]  # all but the one the gap cut

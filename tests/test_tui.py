@@ -254,3 +254,155 @@ def test_loading_freezes_what_the_analysis_keeps_and_stops_after(demo_analysis):
         run(scenario())
     finally:
         gc.unfreeze()  # give the rest of the test run its collector back
+
+
+def _small_steps(monkeypatch, step: int = 20, window: int = 50) -> None:
+    """Sessions open one step of `step` messages at once, the rest in the background."""
+    from chargescope.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "SESSION_STEP", step)
+    monkeypatch.setattr(app_module, "SESSION_AT_ONCE", 1)
+    monkeypatch.setattr(app_module, "TABLE_WINDOW", window)
+
+
+async def _until_complete(app, pilot) -> None:
+    for _ in range(400):
+        if app.session_complete:
+            return
+        await pilot.pause()
+    raise AssertionError("the session never finished filling")
+
+
+def test_a_session_opens_with_its_first_rows_and_fills_in_steps(demo_analysis, monkeypatch):
+    from chargescope.tui.data import MessageIndex, is_failure, lane_of
+
+    _small_steps(monkeypatch)
+    paths, analysis = demo_analysis
+    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+    expected = MessageIndex(analysis).session(session)
+    assert len(expected) > 200
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_session(session.index)
+            # the first screen: the first step's messages, rows, marks; the rest to come
+            assert [m for _ts, m in app.items] == [m for _ts, m in expected[:20]]
+            assert not app.session_complete
+            table = app.query_one("#message-table")
+            assert table.row_count == 20
+            assert "loading" in str(app.query_one("#session-title").render())
+            assert "loading" in str(app.query_one("#filter-status").render())
+            lanes = app.query_one("#lanes", Swimlanes)
+            assert lanes.items is app.items and lanes.span == (expected[0][0], expected[-1][0])
+            # selecting works while it fills
+            app.show_message(5, move_cursor=True)
+            await pilot.pause()
+            assert lanes.selected == 5
+            assert expected[5][1].name in str(app.query_one("#detail").root.label)
+            await _until_complete(app, pilot)
+            assert [id(m) for _ts, m in app.items] == [id(m) for _ts, m in expected]
+            assert list(app.marks) == [(lane_of(m), is_failure(m)) for _ts, m in expected]
+            assert app.shown == list(range(len(expected)))
+            assert table.row_count == 50  # the table lists its window, no more
+            assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == "5"
+            assert "loading" not in str(app.query_one("#session-title").render())
+            assert f"({len(expected)} messages)" in str(app.query_one("#session-title").render())
+            # the swimlane drawn a step at a time is the one drawn from all the messages
+            width = max(10, lanes.size.width - 8)
+            grid = [list(lane) for lane in lanes._columns(width)]
+            lanes._grid = None
+            assert lanes._columns(width) == grid
+
+    run(scenario())
+
+
+def test_a_filter_typed_while_a_session_fills_covers_all_its_messages(demo_analysis,
+                                                                      monkeypatch):
+    _small_steps(monkeypatch)
+    paths, analysis = demo_analysis
+    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_session(session.index)
+            assert not app.session_complete
+            app.apply_filter("link == B")
+            await _until_complete(app, pilot)
+            while app.filtered < len(app.items):
+                await pilot.pause()
+            wanted = [i for i, (_ts, m) in enumerate(app.items) if str(m.link) == "B"]
+            assert wanted and app.shown == wanted
+            table = app.query_one("#message-table")
+            keys = [table.coordinate_to_cell_key((row, 0)).row_key.value
+                    for row in range(table.row_count)]
+            assert keys == [str(i) for i in wanted[:50]]
+            # a filter changed on the complete session: the same, in steps
+            app.apply_filter("link == A")
+            while app.filtered < len(app.items):
+                await pilot.pause()
+            assert app.shown == [i for i, (_ts, m) in enumerate(app.items) if str(m.link) == "A"]
+
+    run(scenario())
+
+
+def test_jumping_to_evidence_that_has_not_arrived_selects_it_when_it_does(demo_analysis,
+                                                                           monkeypatch):
+    from chargescope.tui.data import MessageIndex
+
+    _small_steps(monkeypatch)
+    paths, analysis = demo_analysis
+    index = MessageIndex(analysis)
+    # a finding whose evidence lies beyond its session's first step
+    session, finding = next(
+        (s, f) for s in analysis.sessions for f in s.findings
+        if f.evidence and any(m is f.evidence[0] for _ts, m in index.session(s)[20:]))
+    target = finding.evidence[0]
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            other = next(s for s in analysis.sessions if s.index != session.index)
+            app.open_session(other.index)
+            await _until_complete(app, pilot)
+            n = next(i for i, (k, f) in enumerate(app.findings)
+                     if k == session.index and f is finding)
+            app.jump_to_finding(n)
+            assert app.session_index == session.index and not app.session_complete
+            await _until_complete(app, pilot)
+            await pilot.pause()
+            lanes = app.query_one("#lanes", Swimlanes)
+            assert app.items[lanes.selected][1] is target
+            assert app.query_one("#hex", HexView).highlight_count == target.refs[0].length
+
+    run(scenario())
+
+
+def test_a_click_on_the_swimlanes_selects_the_nearest_mark_of_its_lane(demo_analysis):
+    """The click looks near the column (bisection), and finds what a scan of every mark
+    would: the nearest column, the first message in it."""
+    paths, analysis = demo_analysis
+    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+
+    def scanned(lanes, lane, col, width):
+        best, best_dist = -1, width + 1
+        marks = zip(lanes.items, lanes.marks, strict=True)
+        for index, ((ts, _m), (mark_lane, _bad)) in enumerate(marks):
+            distance = abs(lanes._column(ts, width) - col)
+            if mark_lane == lane and distance < best_dist:
+                best, best_dist = index, distance
+        return best
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_session(session.index)
+            await _until_complete(app, pilot)
+            lanes = app.query_one("#lanes", Swimlanes)
+            width = 60
+            for lane in range(5):
+                for col in range(width):
+                    assert lanes.nearest(lane, col, width) == scanned(lanes, lane, col, width)
+
+    run(scenario())

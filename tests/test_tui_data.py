@@ -67,3 +67,29 @@ def test_failure_marks_agree_with_searching_the_whole_tree():
     assert marked
     for m in analysis.messages:
         assert is_failure(m) == (bool(m.problems) or "FAILED" in str(m.fields)), m.name
+
+
+def test_a_session_streamed_in_chunks_is_its_messages_in_time_order():
+    """Chunks of the merged windows and strays, joined, are the session; the demo sessions
+    have strays (OCPP boot messages before the session's window) and all come first."""
+    from chargescope.tui.data import SessionStream
+
+    paths = sorted(p for p in DEMO.iterdir() if p.suffix in (".pcap", ".pcapng"))
+    analysis = analyze(paths, SiteMap.load(DEMO / "site.toml"), keep_messages=True)
+    index = MessageIndex(analysis)
+    assert any(index.strays.values())
+    for session in analysis.sessions:
+        stream = SessionStream(index, session)
+        chunks = []
+        while chunk := stream.take(7):
+            assert len(chunk) <= 7
+            chunks += chunk
+        whole = index.session(session)
+        assert [id(m) for _ts, m in chunks] == [id(m) for _ts, m in whole]
+        assert len(whole) == stream.expected
+        assert stream.span() == ((whole[0][0], whole[-1][0]) if whole else (0, 0))
+        times = [ts for ts, _m in whole]
+        assert times == sorted(times)
+        for ts, message in index.strays[session.index]:
+            assert any(m is message for p in session.parts for m in p.messages)
+            assert ts == index.reference_ns(message)

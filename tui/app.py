@@ -11,7 +11,10 @@ import asyncio
 import csv
 import gc
 import json
+import sys
 from bisect import bisect_left
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
@@ -51,6 +54,13 @@ SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severi
 # around the selection, the filter always runs over all of them.
 TABLE_WINDOW = 200
 ROW_BATCH = 200  # rows added between two chances for the screen to draw
+# A session's messages arrive in steps of this many (merged in time order, swimlane marks,
+# the display filter: ~10 ms of work a step); the first step is the first screen, the rest
+# fill in between screen updates. Steps run at once while they stay under SESSION_AT_ONCE
+# messages in total, so a small session opens complete.
+SESSION_STEP = 2000
+SESSION_AT_ONCE = 8000
+GIL_TURN_S = 0.0005  # the switch interval while the load worker runs (`short_gil_turns`)
 FINDINGS_LISTED = 2000  # findings listed, in time order; the header says when there are more
 
 
@@ -89,7 +99,14 @@ class ChargescopeApp(App):
         self.frames = data.FrameStore()
         self.session_index = 0
         self.items: list[tuple[int, Message]] = []  # the selected session's messages
+        self.marks = data.Marks()  # their swimlane marks (lane, is a failure)
         self.shown: list[int] = []  # indexes into items that pass the filter
+        self.filtered = 0  # items the filter has been run over (the rest: not yet)
+        self.predicate = None  # the display filter (None: every message)
+        self.stream: data.SessionStream | None = None  # where the session's messages come from
+        self.session_complete = True  # every message of the session is in items
+        self._progress = None  # the generator filling the session, a step at a time
+        self._pending: Message | None = None  # a message to select once it has arrived
         self.window = 0  # position in `shown` of the message table's first row
         self.filter_text = ""
         self.index: data.MessageIndex | None = None
@@ -143,6 +160,10 @@ class ChargescopeApp(App):
     # ---------------------------------------------------------------- loading
     @work(thread=True, exclusive=True)
     def load(self) -> None:
+        with short_gil_turns():
+            self._load()
+
+    def _load(self) -> None:
         bar = self.query_one("#loading", ProgressBar)
 
         def on_bytes(done: int, total: int) -> None:
@@ -154,6 +175,9 @@ class ChargescopeApp(App):
         try:
             result = analyze(self.paths, site, keep_messages=True, on_bytes=on_bytes,
                              limits=self.limits)
+            # here, not on the screen's thread; and still under the freezing hook, so the
+            # collections its allocations trigger do not walk the whole analysis
+            index = data.MessageIndex(result)
         except Exception as exc:  # an unreadable input must reach the user, not kill the app
             self.call_from_thread(self.notify, f"cannot analyse: {exc}", severity="error",
                                   timeout=30)
@@ -161,12 +185,9 @@ class ChargescopeApp(App):
         finally:
             if _freeze_survivors in gc.callbacks:
                 gc.callbacks.remove(_freeze_survivors)
-        # here, not on the screen's thread: the index and the first session's view
-        index = data.MessageIndex(result)
-        first = data.session_view(index, result.sessions[0]) if result.sessions else None
-        self.call_from_thread(self._loaded, result, index, first=first)
         if self.freeze_gc:
-            gc.freeze()
+            gc.freeze()  # what loading built stays: no full collection walks it again
+        self.call_from_thread(self._loaded, result, index)
         for source in result.sources:  # then the hex pane can seek to any frame
             if source.reader == "capture":
                 self.frames.index(source.path)
@@ -239,7 +260,7 @@ class ChargescopeApp(App):
         self.sub_title = f"{state}: {self.sub_title}"
 
     def _loaded(self, analysis: Analysis, index: data.MessageIndex | None = None,
-                focus: bool = True, first: data.SessionView | None = None) -> None:
+                focus: bool = True) -> None:
         self.analysis = analysis
         self.index = index or data.MessageIndex(analysis)
         self.query_one("#loading", ProgressBar).display = False
@@ -263,7 +284,7 @@ class ChargescopeApp(App):
                           f"{len(self.findings)} finding(s){listed}, "
                           f"{len(analysis.problems)} problem(s)")
         if analysis.sessions and focus:
-            self.open_session(analysis.sessions[0].index, switch=False, view=first)
+            self.open_session(analysis.sessions[0].index, switch=False)
         if focus:
             table.focus()
 
@@ -281,6 +302,8 @@ class ChargescopeApp(App):
         if len(rows) > ROW_BATCH:
             self.run_worker(self._more_rows(table, rows, ROW_BATCH), group=group,
                             exclusive=True)
+        else:
+            self._freeze_settled()
 
     async def _more_rows(self, table: DataTable, rows: list[tuple[tuple, str]],
                          start: int) -> None:
@@ -288,6 +311,16 @@ class ChargescopeApp(App):
             await asyncio.sleep(0)
             for cells, key in rows[at:at + ROW_BATCH]:
                 table.add_row(*cells, key=key)
+        self._freeze_settled()
+
+    def _freeze_settled(self) -> None:
+        """A table or a session has just been filled: what the screen holds now stays as
+        long as it is shown, so (with `freeze_gc`) freeze it after a young collection (a
+        few ms); full collections then walk only what comes after, not thousands of rows
+        (they took 60-250 ms each at 50 MB of capture, every few seconds)."""
+        if self.freeze_gc:
+            gc.collect(1)
+            gc.freeze()
 
     # ---------------------------------------------------------------- sessions
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -298,22 +331,25 @@ class ChargescopeApp(App):
             self.jump_to_finding(int(event.row_key.value))
 
     def open_session(self, index: int, switch: bool = True,
-                     view: data.SessionView | None = None) -> None:
+                     select: Message | None = None) -> None:
+        """Show session `index`: its first screen now (first messages, their swimlane
+        marks, the findings), the rest of its messages in steps between screen updates;
+        `select` is selected when it has arrived."""
         assert self.analysis is not None
         if self.index is None or self.index.analysis is not self.analysis:
             self.index = data.MessageIndex(self.analysis)
-        if view is None or view.session.index != index:
-            session = next(s for s in self.analysis.sessions if s.index == index)
-            view = data.session_view(self.index, session)
-        session = view.session
+        session = next(s for s in self.analysis.sessions if s.index == index)
+        self.workers.cancel_group(self, "session")
         self.session_index = index
-        self.items = view.items
-        self.query_one("#session-title", Label).update(Text.assemble(
-            (f"Session {index} ", "bold"),
-            (session.verdict.upper(), VERDICT_STYLE[session.verdict]),
-            f"  {session.verdict_reason}  ({len(self.items)} messages)"))
-        self.query_one("#lanes", Swimlanes).show(self.items, view.marks)
-        self.apply_filter(self.query_one("#filter", Input).value)
+        self.stream = data.SessionStream(self.index, session)
+        self.items, self.marks, self.shown, self.filtered = [], data.Marks(), [], 0
+        self.session_complete = False
+        self._pending = select
+        self.window = 0
+        self.query_one("#lanes", Swimlanes).show(self.items, self.marks, self.stream.span())
+        self.query_one("#message-table", DataTable).clear()
+        if not self.apply_filter(self.query_one("#filter", Input).value):
+            self.apply_filter("")  # the box keeps the faulty text; the session still opens
         self.plotted = False  # plots walk every message: drawn when their tab is shown
         if self.query_one(TabbedContent).active == "plots":
             self.plot()
@@ -321,37 +357,134 @@ class ChargescopeApp(App):
             self.query_one(TabbedContent).active = "session"
             self.call_after_refresh(self.query_one("#message-table", DataTable).focus)
 
-    def apply_filter(self, text: str) -> None:
+    def _show_title(self) -> None:
+        assert self.stream is not None
+        session = self.stream.session
+        count = (f"{len(self.items)} messages" if self.session_complete
+                 else f"{len(self.items)} of {self.stream.expected} messages, loading")
+        self.query_one("#session-title", Label).update(Text.assemble(
+            (f"Session {session.index} ", "bold"),
+            (session.verdict.upper(), VERDICT_STYLE[session.verdict]),
+            f"  {session.verdict_reason}  ({count})"))
+
+    def apply_filter(self, text: str) -> bool:
+        """Filter the session's messages: the first screenful now, the rest in steps.
+        False (and the error shown) when `text` is not a filter."""
         status = self.query_one("#filter-status", Label)
         try:
             predicate = compile_filter(text)
         except FilterError as exc:
             status.update(Text(f"filter error: {exc}", "bold red"))
-            return
-        self.shown = [i for i, (_ts, m) in enumerate(self.items) if predicate(m)]
+            return False
+        self.predicate = predicate if text.strip() else None
         self.filter_text = text
+        self.shown, self.filtered = [], 0
         self._fill_messages(0)
+        self._advance()
+        return True
 
-    def _fill_messages(self, window: int) -> None:
-        """The message table: rows shown[window:window + TABLE_WINDOW]."""
-        self.window = window
+    def _advance(self) -> None:
+        """Run the session's filling steps now while they are few, the rest in a worker."""
+        self.workers.cancel_group(self, "session")
+        self._progress = self._steps()
+        done = 0
+        for handled in self._progress:
+            done += handled
+            if done >= SESSION_AT_ONCE:
+                # the function, not a coroutine: a worker cancelled before it starts
+                # (the next session opened at once) leaves no coroutine never awaited
+                self.run_worker(partial(self._more_steps, self._progress), group="session",
+                                exclusive=True)
+                return
+        self._progress = None
+
+    async def _more_steps(self, steps) -> None:
+        for _work in steps:
+            await asyncio.sleep(0)  # let the screen draw and take keys between two steps
+
+    def _steps(self):
+        """The session's filling, one step at a time (each yields the messages it handled):
+        the first messages, then the filter's catching up and the next messages in turn,
+        until all are in."""
+        stream = self.stream
+        if stream is None:
+            return
+        while True:
+            if self.filtered < len(self.items):
+                yield self._filter_more(SESSION_STEP)
+                continue
+            chunk = stream.take(SESSION_STEP)
+            if not chunk:
+                break
+            yield self._append(chunk)
+        self.session_complete = True
+        self._show_title()
+        self._show_status()
+        self._freeze_settled()
+        if self._pending is not None:
+            self.notify(f"{self._pending.name}: not in this session's messages")
+            self._pending = None
+        if self.query_one(TabbedContent).active == "plots" and not self.plotted:
+            self.plot()
+
+    def _append(self, chunk: list[tuple[int, Message]]) -> int:
+        """Messages arrived: their marks, the filter over them, rows if the table has room."""
+        start = len(self.items)
+        self.items += chunk
+        self.marks.extend(m for _ts, m in chunk)
+        self.query_one("#lanes", Swimlanes).extend(start)
+        if self.filtered == start:
+            self._filter_more(len(chunk))
+        self._show_title()
+        if self._pending is not None and chunk:
+            self._select(self._pending)
+        return len(chunk)
+
+    def _filter_more(self, count: int) -> int:
+        """Run the filter over the next `count` messages; list new matches the table has
+        room for."""
+        first, end = self.filtered, min(self.filtered + count, len(self.items))
+        if self.predicate is None:  # no filter: all of them at once, in C
+            end = len(self.items)
+            self.shown += range(first, end)
+        else:
+            predicate, items = self.predicate, self.items
+            self.shown += [i for i in range(first, end) if predicate(items[i][1])]
+        self.filtered = end
+        table = self.query_one("#message-table", DataTable)
+        for i in self.shown[self.window + table.row_count:self.window + TABLE_WINDOW]:
+            self._add_row(table, i)
+        self._show_status()
+        return end - first
+
+    def _show_status(self) -> None:
         text = self.filter_text
         status = f"{len(self.shown)} of {len(self.items)} messages" + (
             f" match {text!r}" if text.strip() else "")
         if len(self.shown) > TABLE_WINDOW:
-            end = min(window + TABLE_WINDOW, len(self.shown))
-            status += f"; rows {window + 1}..{end} listed (the selection moves the window)"
+            end = min(self.window + TABLE_WINDOW, len(self.shown))
+            status += f"; rows {self.window + 1}..{end} listed (the selection moves the window)"
+        if not self.session_complete or self.filtered < len(self.items):
+            status += "; loading"
         self.query_one("#filter-status", Label).update(status)
+
+    def _fill_messages(self, window: int) -> None:
+        """The message table: rows shown[window:window + TABLE_WINDOW]."""
+        self.window = window
+        self._show_status()
         table = self.query_one("#message-table", DataTable)
         table.clear()
-        t0 = self.items[0][0] if self.items else 0
         for i in self.shown[window:window + TABLE_WINDOW]:
-            ts, m = self.items[i]
-            style = "red" if m.problems else ""
-            # Text, not str: addresses like "[fe80::1]:15118" are not Rich markup
-            table.add_row(f"{(ts - t0) / 1e9:9.3f}", str(m.link), m.protocol,
-                          Text(m.name, style), Text(m.src), Text(m.dst),
-                          Text(data.summary_text(m)), key=str(i))
+            self._add_row(table, i)
+
+    def _add_row(self, table: DataTable, i: int) -> None:
+        ts, m = self.items[i]
+        t0 = self.items[0][0]
+        style = "red" if m.problems else ""
+        # Text, not str: addresses like "[fe80::1]:15118" are not Rich markup
+        table.add_row(f"{(ts - t0) / 1e9:9.3f}", str(m.link), m.protocol,
+                      Text(m.name, style), Text(m.src), Text(m.dst),
+                      Text(data.summary_text(m)), key=str(i))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -438,20 +571,40 @@ class ChargescopeApp(App):
             self.notify(f"{finding.code}: no evidence message to show")
             return
         target = finding.evidence[0]
-        if index == 0 and self.analysis is not None:
+        if index == 0 and self.analysis is not None and self.index is not None:
+            at = self.index.reference_ns(target)  # only sessions around it can hold it
             index = next((s.index for s in self.analysis.sessions
-                          if any(m is target for p in s.parts for m in p.messages)),
+                          if s.start_ns - data.SESSION_MARGIN_NS <= at
+                          <= s.end_ns + data.SESSION_MARGIN_NS
+                          and any(m is target for p in s.parts for m in p.messages)),
                          self.session_index)
-        if index:
-            self.open_session(index)
         self.query_one("#filter", Input).value = ""
+        if index and index != self.session_index:
+            self.open_session(index, select=target)
+            return
+        self.query_one(TabbedContent).active = "session"
         self.apply_filter("")
-        for i, (_ts, message) in enumerate(self.items):
+        self._pending = target
+        self._select(target)
+        if self._pending is not None and self.session_complete:
+            self._pending = None
+            self.notify(f"{finding.code}: evidence not in this session's messages")
+
+    def _select(self, target: Message) -> None:
+        """Select `target` (or the message with its bytes) if it has arrived; it is where
+        its reference time is, the items being in time order."""
+        if self.index is None or not self.items:
+            return
+        at = self.index.reference_ns(target)
+        position = bisect_left(self.items, at, key=lambda pair: pair[0])
+        while position < len(self.items) and self.items[position][0] == at:
+            message = self.items[position][1]
             if message is target or (message.refs and message.refs == target.refs):
-                self.show_message(i, move_cursor=True)
+                self._pending = None
+                self.show_message(position, move_cursor=True)
                 self.query_one("#message-table", DataTable).focus()
                 return
-        self.notify(f"{finding.code}: evidence not in this session's messages")
+            position += 1
 
     # ---------------------------------------------------------------- plots
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -459,6 +612,10 @@ class ChargescopeApp(App):
             self.plot()
 
     def plot(self) -> None:
+        if not self.session_complete:  # drawn over every message, when they are all in
+            self.query_one("#plot-text", Label).update(
+                Text("the session is loading: plotted when all its messages are in", "dim"))
+            return
         self.plotted = True
         text = Text()
         series = data.dc_series(self.items)
@@ -499,6 +656,9 @@ class ChargescopeApp(App):
         if not self.items:
             self.notify("nothing to export")
             return
+        if not self.session_complete or self.filtered < len(self.items):
+            self.notify("the session is still loading: export when all its messages are in")
+            return
         base = self.paths[0] if self.paths else Path(".")
         folder = base if base.is_dir() else base.parent
         stem = folder / f"chargescope-session{self.session_index}"
@@ -520,6 +680,20 @@ class ChargescopeApp(App):
             self.notify(f"export failed: {exc}", severity="error")
             return
         self.notify(f"exported {len(rows)} messages to {stem}.json and .csv")
+
+
+@contextmanager
+def short_gil_turns(turn_s: float = GIL_TURN_S):
+    """While a worker thread computes, the screen's thread waits for the GIL each time it
+    comes back from a system call (asyncio's select, a terminal write), up to the switch
+    interval (5 ms by default), and one screen update makes dozens of them: the "convoy
+    effect". Short turns let it through quickly; the worker loses little."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(turn_s)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 def _freeze_survivors(phase: str, info: dict) -> None:

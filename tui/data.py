@@ -7,10 +7,13 @@ session, plot series, and a `FrameStore` that fetches frame bytes for the hex pa
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from chargescope.analyzer.analysis import Analysis
 from chargescope.analyzer.correlate import ChargingSession
@@ -85,7 +88,8 @@ def message_source(message: Message) -> str:
 class MessageIndex:
     """The analysis' messages by source, in reference time order: a session's messages are
     found by bisecting its window in each of its sources, not by scanning every message
-    (a 1 GB capture holds millions)."""
+    (a 1 GB capture holds millions). Built off the screen's thread: it also finds every
+    session's strays (its own messages outside its windows), a pass over all of them."""
 
     def __init__(self, analysis: Analysis) -> None:
         self.analysis = analysis
@@ -97,47 +101,133 @@ class MessageIndex:
         self.messages: dict[str, list[tuple[int, Message]]] = {}
         for source, messages in by_source.items():
             offset = self.offsets[source]
-            pairs = sorted(((m.ts_ns + offset, m) for m in messages), key=lambda pair: pair[0])
+            pairs = sorted(((m.ts_ns + offset, m) for m in messages), key=_time)
             self.messages[source] = pairs
             self.times[source] = [ts for ts, _m in pairs]
+        self.strays = {session.index: self._strays(session) for session in analysis.sessions}
 
     def session(self, session: ChargingSession) -> list[tuple[int, Message]]:
         """(reference time, message) of every message of the session's sources in its
-        window, and the session's own messages wherever they are."""
-        lo, hi = session.start_ns - SESSION_MARGIN_NS, session.end_ns + SESSION_MARGIN_NS
-        out: list[tuple[int, Message]] = []
-        seen: set[int] = set()
+        window, and the session's own messages wherever they are, in time order."""
+        return SessionStream(self, session).take(None)
+
+    @staticmethod
+    def bounds(session: ChargingSession) -> tuple[int, int]:
+        return session.start_ns - SESSION_MARGIN_NS, session.end_ns + SESSION_MARGIN_NS
+
+    def window(self, session: ChargingSession) -> list[list[tuple[int, Message]]]:
+        """Per source of the session, its messages in the session's window, in time order
+        (slices of the index: found by bisection, copied in C)."""
+        lo, hi = self.bounds(session)
+        out = []
         for source in dict.fromkeys(p.source for p in session.parts):
             times = self.times.get(source, [])
             first, last = bisect_left(times, lo), bisect_right(times, hi)
-            window = self.messages[source][first:last]
-            out += window
-            seen.update(id(m) for _ts, m in window)
-        for part in session.parts:
-            for message in part.messages:
-                if id(message) not in seen:
-                    seen.add(id(message))
-                    source = message_source(message)
-                    offset = self.offsets.get(source)
-                    if offset is None:
-                        offset = self.offsets[source] = offset_of(self.analysis, source)
-                    out.append((message.ts_ns + offset, message))
-        out.sort(key=lambda pair: pair[0])
+            if last > first:
+                out.append(self.messages[source][first:last])
         return out
 
+    def reference_ns(self, message: Message) -> int:
+        source = message_source(message)
+        offset = self.offsets.get(source)
+        if offset is None:
+            offset = self.offsets[source] = offset_of(self.analysis, source)
+        return message.ts_ns + offset
 
-@dataclass(frozen=True, slots=True)
-class SessionView:
-    """What the session screen shows, computed off the screen's thread when it can be."""
+    def holds(self, source: str, ts: int, message: Message) -> bool:
+        """Whether `message` is in the index under `source` at reference time `ts`."""
+        times = self.times.get(source)
+        if times is None:
+            return False
+        pairs = self.messages[source]
+        at = bisect_left(times, ts)
+        while at < len(times) and times[at] == ts:
+            if pairs[at][1] is message:
+                return True
+            at += 1
+        return False
 
-    session: ChargingSession
-    items: list[tuple[int, Message]]  # (reference time, message), in time order
-    marks: list[tuple[int, bool]]  # (swimlane, is a failure) per item
+    def _strays(self, session: ChargingSession) -> list[tuple[int, Message]]:
+        """The session's own messages that its windows do not hold, in time order."""
+        lo, hi = self.bounds(session)
+        sources = {p.source for p in session.parts}
+        strays: list[tuple[int, Message]] = []
+        taken: set[int] = set()
+        for part in session.parts:
+            for message in part.messages:
+                source = message_source(message)
+                ts = self.reference_ns(message)
+                if source in sources and lo <= ts <= hi and self.holds(source, ts, message):
+                    continue  # in a window
+                if id(message) not in taken:  # a message two parts share: once
+                    taken.add(id(message))
+                    strays.append((ts, message))
+        strays.sort(key=_time)
+        return strays
 
 
-def session_view(index: MessageIndex, session: ChargingSession) -> SessionView:
-    items = index.session(session)
-    return SessionView(session, items, [(lane_of(m), is_failure(m)) for _ts, m in items])
+def _time(pair: tuple[int, Message]) -> int:
+    return pair[0]
+
+
+class SessionStream:
+    """One session's (reference time, message) pairs in time order, a chunk at a time: the
+    first screen of a session of 10^6 messages costs what a small session's does.
+
+    The pairs merge the session's per-source windows of the index and its strays, each
+    already in time order; ties keep that order (windows by source, then strays), as a
+    stable sort of them all would.
+    """
+
+    def __init__(self, index: MessageIndex, session: ChargingSession) -> None:
+        self.index = index
+        self.session = session
+        strays = index.strays.get(session.index)
+        if strays is None:  # a session the index was not built with
+            strays = index.strays[session.index] = index._strays(session)
+        self.runs = [*index.window(session), *([strays] if strays else [])]
+        self.expected = sum(map(len, self.runs))  # how many pairs the stream holds
+        self.taken = 0
+        self._merged = heapq.merge(*self.runs, key=_time)
+
+    def span(self) -> tuple[int, int]:
+        """The first and last reference times the stream produces."""
+        if not self.runs:
+            return 0, 0
+        return min(run[0][0] for run in self.runs), max(run[-1][0] for run in self.runs)
+
+    def take(self, count: int | None) -> list[tuple[int, Message]]:
+        """The next `count` pairs (all that are left with None); [] at the end."""
+        chunk = list(islice(self._merged, count))
+        self.taken += len(chunk)
+        return chunk
+
+
+class Marks:
+    """The swimlane mark of each of a session's messages, (lane, is a failure), kept in two
+    flat arrays: not a tuple per message, which a session of 10^6 would hand the garbage
+    collector to walk at every full collection."""
+
+    __slots__ = ("lanes", "bad")
+
+    def __init__(self, messages: Iterable[Message] = ()) -> None:
+        self.lanes = array("b")
+        self.bad = bytearray()
+        self.extend(messages)
+
+    def extend(self, messages: Iterable[Message]) -> None:
+        for message in messages:
+            self.lanes.append(lane_of(message))
+            self.bad.append(is_failure(message))
+
+    def __len__(self) -> int:
+        return len(self.lanes)
+
+    def __getitem__(self, index: int) -> tuple[int, bool]:
+        return self.lanes[index], bool(self.bad[index])
+
+    def __iter__(self) -> Iterator[tuple[int, bool]]:
+        return zip(self.lanes, map(bool, self.bad), strict=True)
 
 
 def session_messages(analysis: Analysis, session: ChargingSession) -> list[tuple[int, Message]]:

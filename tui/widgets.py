@@ -9,7 +9,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from chargescope.analyzer.records import Message
-from chargescope.tui.data import LANES, is_failure, lane_of
+from chargescope.tui.data import LANES, Marks
 
 LABEL_WIDTH = 8
 
@@ -27,48 +27,67 @@ class Swimlanes(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.items: list[tuple[int, Message]] = []
-        self.marks: list[tuple[int, bool]] = []  # (lane, bad) per item, computed once
+        self.marks = Marks()  # (lane, bad) per item, computed once
+        self.span: tuple[int, int] | None = None  # the time axis, when known before the items
         self._grid: tuple[int, list[list[int]]] | None = None  # (width, lane x column state)
 
     def show(self, items: list[tuple[int, Message]],
-             marks: list[tuple[int, bool]] | None = None) -> None:
+             marks: Marks | None = None,
+             span: tuple[int, int] | None = None) -> None:
+        """Draw `items` (in time order) on the axis `span` (by default, theirs). The lists
+        may grow afterwards, the axis fixed: call `extend` when they have."""
         self.items = items
-        self.marks = marks if marks is not None else [(lane_of(m), is_failure(m))
-                                                      for _ts, m in items]
+        self.marks = marks if marks is not None else Marks(m for _ts, m in items)
+        self.span = span
         self._grid = None
         self.selected = -1
+        self.refresh()
+
+    def extend(self, start: int) -> None:
+        """items[start:] and marks[start:] were appended: add just them to the drawing."""
+        if self._grid is not None:
+            width, grid = self._grid
+            self._mark(grid, width, start)
         self.refresh()
 
     def _columns(self, width: int) -> list[list[int]]:
         """Per lane and column: 0 nothing, 1 a mark, 2 a bad mark (cached per width)."""
         if self._grid is None or self._grid[0] != width:
             grid = [[0] * width for _ in LANES]
-            lo, hi = self._span()
-            scale = (width - 1) / (hi - lo)
-            for (ts, _m), (lane, bad) in zip(self.items, self.marks, strict=True):
-                if lane >= 0:
-                    col = min(width - 1, int((ts - lo) * scale))
-                    grid[lane][col] = max(grid[lane][col], 2 if bad else 1)
+            self._mark(grid, width, 0)
             self._grid = (width, grid)
         return self._grid[1]
 
+    def _mark(self, grid: list[list[int]], width: int, start: int) -> None:
+        lo, hi = self._span()
+        scale = (width - 1) / (hi - lo)
+        marks = self.marks
+        for (ts, _m), lane, bad in zip(self.items[start:], marks.lanes[start:],
+                                       marks.bad[start:], strict=True):
+            if lane >= 0:
+                col = min(width - 1, max(0, int((ts - lo) * scale)))
+                grid[lane][col] = max(grid[lane][col], 2 if bad else 1)
+
     def _span(self) -> tuple[int, int]:
-        if not self.items:
+        if self.span is not None:
+            lo, hi = self.span
+        elif self.items:
+            lo, hi = self.items[0][0], self.items[-1][0]
+        else:
             return 0, 1
-        lo, hi = self.items[0][0], self.items[-1][0]
         return lo, max(hi, lo + 1)
 
     def _column(self, ts: int, width: int) -> int:
         lo, hi = self._span()
-        return min(width - 1, int((ts - lo) * (width - 1) / (hi - lo)))
+        return min(width - 1, max(0, int((ts - lo) * (width - 1) / (hi - lo))))
 
     def render(self) -> Text:
         width = max(10, self.size.width - LABEL_WIDTH)
         grid = self._columns(width)
         rows = [[" |x"[state] for state in lane] for lane in grid]
         styles = [[("", "cyan", "bold red")[state] for state in lane] for lane in grid]
-        if 0 <= self.selected < len(self.items) and self.marks[self.selected][0] >= 0:
-            lane = self.marks[self.selected][0]
+        if 0 <= self.selected < len(self.items) and self.marks.lanes[self.selected] >= 0:
+            lane = self.marks.lanes[self.selected]
             col = self._column(self.items[self.selected][0], width)
             rows[lane][col] = "█"
             styles[lane][col] = "bold yellow"
@@ -92,17 +111,40 @@ class Swimlanes(Widget):
         if not (0 <= lane < len(LANES)) or col < 0 or not self.items:
             return
         width = max(10, self.size.width - LABEL_WIDTH)
-        best, best_dist = -1, width + 1
-        for index, ((ts, _message), (mark_lane, _bad)) in enumerate(
-                zip(self.items, self.marks, strict=True)):
-            if mark_lane != lane:
-                continue
-            dist = abs(self._column(ts, width) - col)
-            if dist < best_dist:
-                best, best_dist = index, dist
+        best = self.nearest(lane, min(col, width - 1), width)
         if best >= 0:
             self.selected = best
             self.post_message(self.MarkSelected(best))
+
+    def nearest(self, lane: int, col: int, width: int) -> int:
+        """The first item of `lane` in the column nearest `col` (-1: none): columns are
+        searched outwards from `col`, each found by bisecting the items' times, so a click
+        costs the marks near it, not the whole session."""
+        for distance in range(width):
+            for column in (col - distance, col + distance) if distance else (col,):
+                if not 0 <= column < width:
+                    continue
+                first, last = self._items_in(column, width)
+                for index in range(first, last):
+                    if self.marks.lanes[index] == lane:
+                        return index
+        return -1
+
+    def _items_in(self, column: int, width: int) -> tuple[int, int]:
+        """The index range of the items drawn in `column` (times sorted: two bisections)."""
+        count = min(len(self.items), len(self.marks))
+
+        def first_at_or_after(col: int) -> int:
+            lo, hi = 0, count
+            while lo < hi:  # bisect on the drawn column itself: exact, no rounding
+                mid = (lo + hi) // 2
+                if self._column(self.items[mid][0], width) < col:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            return lo
+
+        return first_at_or_after(column), first_at_or_after(column + 1)
 
 
 class MessageTable(DataTable):

@@ -16,6 +16,7 @@ from itertools import combinations
 from chargescope.analyzer.correlate.clock import estimate_offsets
 from chargescope.analyzer.correlate.keys import identity_tokens, normalise
 from chargescope.analyzer.correlate.model import ClockOffset, JoinEdge, LinkSession
+from chargescope.analyzer.correlate.pairs import KeyIndex, nearest_partners, overlapping_pairs
 from chargescope.analyzer.correlate.sitemap import SiteMap
 
 SECOND = 1_000_000_000
@@ -72,11 +73,14 @@ def identifier_candidates(x: LinkSession, y: LinkSession) -> list[Candidate]:
 def correlate(
     sessions: list[LinkSession],
     site: SiteMap | None = None,
+    *,
+    indexed: bool = True,
 ) -> tuple[list[list[LinkSession]], list[JoinEdge], dict[str, ClockOffset]]:
     """Group link sessions into charging sessions.
 
     Returns the groups (each a list of parts), the join edges used, and the clock
-    offset assumed for every capture source.
+    offset assumed for every capture source. `indexed=False` compares every pair of
+    sessions (the reference the indexed way is tested against: same result).
     """
     seen: dict[str, int] = defaultdict(int)
     for s in sessions:
@@ -84,21 +88,15 @@ def correlate(
     # two sessions with the same label (an id reused): disambiguate by position
     sessions = [_relabel(s, n) if seen[s.label] > 1 else s for n, s in enumerate(sessions)]
 
-    pairs = [(x, y) for x, y in combinations(sessions, 2) if x.link != y.link]
-    id_cands = [c for x, y in pairs for c in identifier_candidates(x, y)]
     identity = {s.label: site.resolve(s.link, s.keys) for s in sessions} if site else {}
-    site_cands = [Candidate(x, y, "site", CONFIDENCE["site"],
-                            f"both at {identity[x.label].identity} per the site map")
-                  for x, y in pairs
-                  if identity.get(x.label) is not None
-                  and identity[x.label] == identity.get(y.label)]
-
-    # Clocks first, from pairs that are surely one session: strong identifiers, or the
-    # same charger EVSE per the site map, each the other's nearest such partner (one
-    # EVSE serves many sessions a day; the nearest, not all, are the same story).
-    evidence = [c for c in id_cands if c.confidence >= 0.8] + site_cands
+    # Only pairs sharing a join value can be identifier or site candidates: found from an
+    # index (`pairs.py`); the all-pairs scan stays for labels still shared after the
+    # relabelling above, or key values the index cannot hold.
+    unique = len({s.label for s in sessions}) == len(sessions)
+    index = KeyIndex.build(sessions, identity) if unique and indexed else None
+    mutual = clock_evidence(sessions, identity, index)
     sources = _ordered_sources(sessions)
-    offsets = estimate_offsets(((c.x, c.y) for c in _mutual_nearest(evidence)), sources,
+    offsets = estimate_offsets(((c.x, c.y) for c in mutual), sources,
                                site.clock_offsets_s if site else None)
 
     def window(s: LinkSession) -> tuple[int, int]:
@@ -113,11 +111,75 @@ def correlate(
             ye = ys  # only the start of an OCPI session is tied to the charging
         return xs - TIME_SLACK_NS <= ye and ys - TIME_SLACK_NS <= xe
 
-    candidates = [c for c in id_cands + site_cands if plausible(c.x, c.y)]
-    candidates.extend(_time_overlap(pairs, window, identity))
+    if index is None:
+        pairs = _all_pairs(sessions)
+        candidates = [c for c in _candidates(pairs, identity) if plausible(c.x, c.y)]
+        candidates.extend(_time_overlap(pairs, window, identity))
+    else:
+        def plausible_span(s: LinkSession) -> tuple[int, int]:
+            start, end = window(s)  # plausible(x, y) is: these two spans meet
+            return start, (start if s.link == "C" else end) + TIME_SLACK_NS
+
+        def overlap_span(s: LinkSession) -> tuple[int, int]:
+            start, end = window(s)  # _time_overlap's test is: these two spans meet
+            return start, end + OVERLAP_SLACK_NS
+
+        near = [(sessions[i], sessions[j]) for i, j in index.pairs(sessions, plausible_span)]
+        candidates = [c for c in _candidates(near, identity) if plausible(c.x, c.y)]
+        meeting = overlapping_pairs(range(len(sessions)), sessions, overlap_span)
+        candidates.extend(_time_overlap([(sessions[i], sessions[j]) for i, j in sorted(meeting)],
+                                        window, identity))
 
     groups, edges = _union(sessions, candidates)
     return groups, edges, offsets
+
+
+def clock_evidence(sessions: list[LinkSession], identity: dict, index: KeyIndex | None
+                   ) -> list[Candidate]:
+    """The pairs clocks are aligned from: pairs that are surely one session (strong
+    identifiers, or the same charger EVSE per the site map), each the other's nearest
+    such partner (one EVSE serves many sessions a day; the nearest, not all, are the
+    same story). With `index` None, from every pair."""
+    if index is None:
+        evidence = [c for c in _candidates(_all_pairs(sessions), identity)
+                    if c.key == "site" or c.confidence >= 0.8]
+        return _mutual_nearest(evidence)
+    nearest = nearest_partners(index, sessions)
+    evidence = [c for c in _candidates(_mutual_pairs(nearest, sessions), identity)
+                if c.key == "site" or c.confidence >= 0.8]
+    return _mutual(evidence, nearest)
+
+
+def _all_pairs(sessions: list[LinkSession]) -> list[tuple[LinkSession, LinkSession]]:
+    return [(x, y) for x, y in combinations(sessions, 2) if x.link != y.link]
+
+
+def _site_candidates(pairs, identity) -> list[Candidate]:
+    return [Candidate(x, y, "site", CONFIDENCE["site"],
+                      f"both at {identity[x.label].identity} per the site map")
+            for x, y in pairs
+            if identity.get(x.label) is not None
+            and identity[x.label] == identity.get(y.label)]
+
+
+def _candidates(pairs, identity) -> list[Candidate]:
+    """Identifier candidates of `pairs`, then their site candidates: the order of the
+    all-pairs scan, restricted to these pairs."""
+    return [c for x, y in pairs for c in identifier_candidates(x, y)] + \
+        _site_candidates(pairs, identity)
+
+
+def _mutual_pairs(nearest: dict[tuple[str, str, str], tuple[int, str]],
+                  sessions: list[LinkSession]) -> list[tuple[LinkSession, LinkSession]]:
+    """The pairs (in pair order) whose sides are each other's nearest partner."""
+    at = {s.label: n for n, s in enumerate(sessions)}
+    found = set()
+    for (label, _link, _kind), (_gap, other) in nearest.items():
+        a = sessions[at[label]]
+        back = nearest.get((other, a.link, a.kind))
+        if back is not None and back[1] == label:
+            found.add((min(at[label], at[other]), max(at[label], at[other])))
+    return [(sessions[i], sessions[j]) for i, j in sorted(found)]
 
 
 def _time_overlap(pairs, window, identity) -> list[Candidate]:
@@ -152,6 +214,12 @@ def _mutual_nearest(cands: list[Candidate]) -> list[Candidate]:
             key = (a.label, b.link, b.kind)
             if key not in nearest or gap < nearest[key][0]:
                 nearest[key] = (gap, b.label)
+    return _mutual(cands, nearest)
+
+
+def _mutual(cands: list[Candidate], nearest: dict[tuple[str, str, str], tuple[int, str]]
+            ) -> list[Candidate]:
+    """The first candidate of each pair whose sides are each other's nearest partner."""
     out, seen = [], set()
     for c in cands:
         pair = (c.x.label, c.y.label)
@@ -176,12 +244,14 @@ def _union(sessions, candidates) -> tuple[list[list[LinkSession]], list[JoinEdge
         return label
 
     edges: list[JoinEdge] = []
+    joined: set[frozenset[str]] = set()  # label pairs with an edge
     # strongest first; among equals, the pair closest in time
     ordered = sorted(candidates, key=lambda c: (-c.confidence, abs(c.x.start_ns - c.y.start_ns)))
     for c in ordered:
         rx, ry = find(c.x.label), find(c.y.label)
         if rx == ry:
-            if not any({e.a, e.b} == {c.x.label, c.y.label} for e in edges):
+            if frozenset((c.x.label, c.y.label)) not in joined:
+                joined.add(frozenset((c.x.label, c.y.label)))
                 edges.append(JoinEdge(c.x.label, c.y.label, c.key, c.confidence, c.reason))
             continue
         kinds_x = {(s.link, s.kind) for s in members[rx]}
@@ -190,6 +260,7 @@ def _union(sessions, candidates) -> tuple[list[list[LinkSession]], list[JoinEdge
             continue  # would put two V2G sessions (or two transactions) in one story
         parent[ry] = rx
         members[rx].extend(members.pop(ry))
+        joined.add(frozenset((c.x.label, c.y.label)))
         edges.append(JoinEdge(c.x.label, c.y.label, c.key, c.confidence, c.reason))
     groups = [sorted(m, key=lambda s: (s.link, s.start_ns)) for m in members.values()]
     groups.sort(key=lambda g: min(s.start_ns for s in g))

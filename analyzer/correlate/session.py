@@ -68,9 +68,9 @@ def build_sessions(parts: list[LinkSession], site: SiteMap | None = None,
     ctx = Context(offsets, span)
 
     sessions = []
-    for index, group in enumerate(groups):
+    for index, (group, joins) in enumerate(zip(groups, _joins_by_group(groups, edges),
+                                               strict=True)):
         labels = {p.label for p in group}
-        joins = tuple(e for e in edges if e.a in labels and e.b in labels)
         xfindings = run_checks(group, ctx)
         own = [f for p in group for f in p.findings]
         findings = tuple(sorted(own + xfindings, key=lambda f: f.ts_ns))
@@ -87,6 +87,22 @@ def build_sessions(parts: list[LinkSession], site: SiteMap | None = None,
             findings=findings,
         ))
     return Correlation(tuple(sessions), offsets, tuple(clock_findings(offsets)), span)
+
+
+def _joins_by_group(groups: list[list[LinkSession]], edges: list[JoinEdge]
+                    ) -> list[tuple[JoinEdge, ...]]:
+    """Each group's edges (both ends in the group), in edge order."""
+    where: dict[str, list[int]] = {}
+    for n, group in enumerate(groups):
+        for part in group:
+            where.setdefault(part.label, []).append(n)
+    out: list[list[JoinEdge]] = [[] for _ in groups]
+    for edge in edges:
+        ends = set(where.get(edge.b, ()))
+        for n in dict.fromkeys(where.get(edge.a, ())):
+            if n in ends:
+                out[n].append(edge)
+    return [tuple(joins) for joins in out]
 
 
 def judge(parts: list[LinkSession], findings: tuple[Finding, ...]) -> tuple[str, str]:

@@ -1,12 +1,18 @@
 """Frames from a network interface as a blocking iterator, written to pcapng on the way.
 
-The sniffer (scapy's AsyncSniffer, on its own thread) only queues raw bytes and
-timestamps; everything else (pcapng writing, decoding, analysis) happens on the
+A capture engine (scapy's AsyncSniffer, dumpcap through a pipe, a SocketCAN socket, or
+one a plugin registers) runs on its own thread and only hands over raw bytes, timestamps
+and link types; everything else (pcapng writing, decoding, analysis) happens on the
 consumer's thread, in capture order, through the same `Pipeline` offline analysis uses.
+
+Engines are looked up by name in `ENGINES` ("module:function" of a factory, imported on
+first use) and in the plugins' `add_capture_engine`; a factory takes an `EngineRequest`
+and returns a `CaptureEngine`.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import queue
 import threading
@@ -51,6 +57,101 @@ class FrameSource(Protocol):
     def stop(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class EngineRequest:
+    """What a capture engine is asked for: the interface, an optional BPF filter, where to
+    hand each frame (`emit(data, ts_ns, linktype)`, called on the engine's thread) and whom
+    to tell once it captures (`started()`)."""
+
+    iface: str
+    bpf: str | None
+    emit: Callable[[bytes, int, int], None]
+    started: Callable[[], None]
+
+
+class CaptureEngine(Protocol):
+    """A running source of raw frames for `LiveCapture`.
+
+    `start()` begins capturing on a thread of its own; `running` turns False when it
+    ends (by `stop()` or by itself, then `exception` says why); `stop()` is safe to call
+    at any time, also after it ended."""
+
+    running: bool
+    exception: BaseException | None
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+EngineFactory = Callable[[EngineRequest], CaptureEngine]
+
+# name -> "module:function" of its EngineFactory, imported on first use
+ENGINES: dict[str, str] = {
+    "scapy": "chargescope.analyzer.live.capture:scapy_engine",
+    "dumpcap": "chargescope.analyzer.live.dumpcap:dumpcap_engine",
+    "socketcan": "chargescope.analyzer.live.socketcan:socketcan_engine",
+}
+
+
+def engine_names() -> tuple[str, ...]:
+    """Every engine `--backend` accepts: "auto", the built-in ones, then the plugins'."""
+    from chargescope.plugins import installed
+
+    return ("auto", *ENGINES, *(n for n in installed().capture_engines if n not in ENGINES))
+
+
+def engine_factory(name: str) -> EngineFactory:
+    """The factory of engine `name` (built-in or a plugin's); ValueError if none is."""
+    from chargescope.plugins import installed
+
+    plugin = installed().capture_engines.get(name)
+    if name not in ENGINES and plugin is not None:
+        return plugin
+    if name not in ENGINES:
+        raise ValueError(f"capture backend {name!r}: one of {', '.join(engine_names())}")
+    module, _, attr = ENGINES[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class _ScapyEngine:
+    """scapy's AsyncSniffer as a `CaptureEngine`."""
+
+    def __init__(self, request: EngineRequest) -> None:
+        from scapy.sendrecv import AsyncSniffer
+
+        # scapy warns when it cannot name the link layer (veth, PLC dongles); we only take
+        # the bytes and know the link type from the interface itself
+        logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+        linktype = interface_linktype(request.iface)
+        emit = request.emit
+
+        def queue_packet(pkt: Any) -> None:
+            emit(bytes(pkt), int(pkt.time * 1_000_000_000), linktype)
+
+        self._sniffer = AsyncSniffer(iface=request.iface, filter=request.bpf, store=False,
+                                     prn=queue_packet, started_callback=request.started)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._sniffer.running)
+
+    @property
+    def exception(self) -> BaseException | None:
+        return getattr(self._sniffer, "exception", None)  # interface gone, ...
+
+    def start(self) -> None:
+        self._sniffer.start()
+
+    def stop(self) -> None:
+        if self._sniffer.running:
+            self._sniffer.stop()
+
+
+def scapy_engine(request: EngineRequest) -> CaptureEngine:
+    return _ScapyEngine(request)
+
+
 class LiveCapture:
     """One interface being captured. Use as a context manager; iterate `frames()`."""
 
@@ -60,11 +161,13 @@ class LiveCapture:
                  on_frame: Callable[[Frame], None] | None = None,
                  on_idle: Callable[[], None] | None = None,
                  ring_bytes: int | None = None, ring_files: int = 2,
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", engine: EngineFactory | None = None) -> None:
         self.iface = iface
-        # "scapy" (AsyncSniffer), "dumpcap" (Wireshark's capture engine through a pipe)
-        # or "auto": dumpcap when installed
-        self.backend = resolve_backend(backend)
+        # a name from engine_names(): "scapy" (AsyncSniffer), "dumpcap" (Wireshark's
+        # capture engine through a pipe), "socketcan", a plugin's, or "auto" (dumpcap when
+        # installed); `engine` hands in a factory directly (tests, embedding programs)
+        self.backend = resolve_backend(backend) if engine is None else backend
+        self._engine_factory = engine if engine is not None else engine_factory(self.backend)
         self.write_path = write
         self.bpf = bpf
         self.stop_rule = stop
@@ -87,31 +190,15 @@ class LiveCapture:
     def __enter__(self) -> LiveCapture:
         if self.write_path is not None:
             self._open_output()
-        if self.backend == "dumpcap":
-            from chargescope.analyzer.live.dumpcap import DumpcapSniffer
+        put = self._queue.put
 
-            def queue_frame(data: bytes, ts_ns: int, linktype: int) -> None:
-                self._queue.put((data, ts_ns, linktype))
+        def queue_frame(data: bytes, ts_ns: int, linktype: int) -> None:
+            put((data, ts_ns, linktype))
 
-            self._sniffer = DumpcapSniffer(self.iface, queue_frame, self.bpf, self._started)
-        else:
-            self._sniffer = self._scapy_sniffer()
+        self._sniffer = self._engine_factory(
+            EngineRequest(self.iface, self.bpf, queue_frame, self._started))
         self._sniffer.start()
         return self
-
-    def _scapy_sniffer(self) -> Any:
-        from scapy.sendrecv import AsyncSniffer
-
-        # scapy warns when it cannot name the link layer (veth, PLC dongles); we only take
-        # the bytes and know the link type from the interface itself
-        logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-        linktype = interface_linktype(self.iface)
-
-        def queue_packet(pkt: Any) -> None:
-            self._queue.put((bytes(pkt), int(pkt.time * 1_000_000_000), linktype))
-
-        return AsyncSniffer(iface=self.iface, filter=self.bpf, store=False,
-                            prn=queue_packet, started_callback=self._started)
 
     def _open_output(self) -> None:
         self._file = open(self.write_path, "wb")  # noqa: SIM115 - closed in __exit__
@@ -149,7 +236,7 @@ class LiveCapture:
         self._stopped.set()
 
     def __exit__(self, *exc: object) -> None:
-        if self._sniffer is not None and (self._sniffer.running or self.backend == "dumpcap"):
+        if self._sniffer is not None:
             self._sniffer.stop()
         if self._file is not None:
             self._file.close()
@@ -165,7 +252,7 @@ class LiveCapture:
             if rule.idle_s is not None and self.frames_seen and now - last >= rule.idle_s:
                 break
             if self._sniffer is not None and not self._sniffer.running and self._queue.empty():
-                failure = getattr(self._sniffer, "exception", None)  # interface gone, ...
+                failure = self._sniffer.exception  # interface gone, ...
                 self.error = (str(failure) or repr(failure)) if failure else \
                     "the sniffer stopped"
                 break
@@ -187,17 +274,14 @@ class LiveCapture:
                 break
 
 
-BACKENDS = ("auto", "scapy", "dumpcap")
-
-
 def resolve_backend(backend: str) -> str:
     """The capture engine to use: "auto" is dumpcap when installed, scapy otherwise."""
     from chargescope.analyzer.live.dumpcap import dumpcap_path
 
-    if backend not in BACKENDS:
-        raise ValueError(f"capture backend {backend!r}: one of {', '.join(BACKENDS)}")
     if backend == "auto":
         return "dumpcap" if dumpcap_path() else "scapy"
+    if backend not in engine_names():
+        raise ValueError(f"capture backend {backend!r}: one of {', '.join(engine_names())}")
     return backend
 
 

@@ -4,8 +4,7 @@ dumpcap (Wireshark's capture engine, in Debian's `tshark` package) captures with
 own privileges and buffers and writes pcapng to a pipe; a thread here reads that pipe
 as it grows (`follow_capture`: an incomplete block at the end is waited for, not
 truncation) and hands each frame on, exactly as the scapy sniffer does. The object
-offers what `LiveCapture` uses of scapy's AsyncSniffer: `start`, `stop`, `running`,
-`exception`.
+is a `CaptureEngine` (`start`, `stop`, `running`, `exception`), registered as "dumpcap".
 """
 
 from __future__ import annotations
@@ -14,6 +13,10 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chargescope.analyzer.live.capture import EngineRequest
 
 DUMPCAP = "dumpcap"
 STOP_TIMEOUT_S = 5.0
@@ -113,3 +116,8 @@ class DumpcapSniffer:
                 self._proc.kill()
         if self._reader is not None:
             self._reader.join(STOP_TIMEOUT_S)
+
+
+def dumpcap_engine(request: EngineRequest) -> DumpcapSniffer:
+    """`LiveCapture`'s "dumpcap" engine."""
+    return DumpcapSniffer(request.iface, request.emit, request.bpf, request.started)

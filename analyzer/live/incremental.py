@@ -27,6 +27,13 @@ END_OF_INPUT_CODES = frozenset({"v2g.session.capture_ended", "ocpp.call.pending_
                                 "slac.capture.ends_mid_run"})
 
 
+def end_of_input(finding: Finding) -> bool:
+    """A finding that only says the input ended here: an end-of-input code, or a verdict
+    made because the input ended (`extra["at_end"]`, e.g. an OCPP CALL whose answer may
+    have been in a capture gap: while capturing, that answer may still arrive)."""
+    return finding.code in END_OF_INPUT_CODES or bool(finding.extra.get("at_end"))
+
+
 class LiveAnalysis:
     """Messages of one live source; `snapshot()` judges what has arrived so far."""
 
@@ -114,8 +121,7 @@ class LiveChanges:
                 sessions.append(line)
                 self._sessions[index] = line
         self._last_sessions = current_sessions
-        current = {finding_key(f): f for f in analysis.findings
-                   if f.code not in END_OF_INPUT_CODES}
+        current = {finding_key(f): f for f in analysis.findings if not end_of_input(f)}
         new = tuple(f for k, f in current.items()
                     if k in self._pending and k not in self._reported)
         withdrawn = tuple(f for k, f in self._reported.items() if k not in current)

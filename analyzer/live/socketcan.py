@@ -1,7 +1,7 @@
 """Live SocketCAN input: CAN frames from a Linux CAN interface (`AF_CAN`, `CAN_RAW`).
 
-`SocketCanCapture` is a `LiveCapture` whose frames come from a CAN_RAW socket instead of
-scapy's sniffer: the same `frames()` iterator, stop rules, pcapng writing (ring buffer
+The "socketcan" capture engine reads a CAN_RAW socket; `SocketCanCapture` is the
+`LiveCapture` on it: the same `frames()` iterator, stop rules, pcapng writing (ring buffer
 included) and `on_frame` hook, so `chargescope live --iface can0` and
 `chargescope chademo --live can0` reuse the offline pipeline unchanged. Each frame is
 stored as LINKTYPE_CAN_SOCKETCAN (227): the kernel's `struct can_frame` (16 octets) or
@@ -16,7 +16,6 @@ socketpair when the kernel has no vcan.
 
 from __future__ import annotations
 
-import queue
 import socket
 import struct
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from chargescope.analyzer.chademo.can import LINKTYPE_CAN_SOCKETCAN
-from chargescope.analyzer.live.capture import LiveCapture
+from chargescope.analyzer.live.capture import EngineRequest, LiveCapture
 
 ARPHRD_CAN = 280  # /sys/class/net/IFACE/type of a CAN interface (can0, vcan0, slcan0)
 CAN_RAW = 1
@@ -77,31 +76,42 @@ def _timestamp(ancdata: list[tuple[int, int, bytes]]) -> int:
     return time.time_ns()  # no kernel timestamp (e.g. a test's socketpair)
 
 
-class _SocketReader(threading.Thread):
-    """Receives frames on its own thread and queues (record, ts_ns, linktype), like the
-    scapy sniffer LiveCapture uses: `running`, `exception` and `stop()` alike."""
+class SocketCanEngine(threading.Thread):
+    """`LiveCapture`'s "socketcan" engine: receives frames on its own thread and emits
+    (record, ts_ns, LINKTYPE_CAN_SOCKETCAN). `sock` replaces the CAN_RAW socket (tests);
+    the engine closes the socket it uses when it stops."""
 
-    def __init__(self, sock: socket.socket, out: queue.Queue) -> None:
-        super().__init__(name="socketcan-reader", daemon=True)
+    def __init__(self, request: EngineRequest, sock: socket.socket | None = None) -> None:
+        super().__init__(name=f"socketcan-{request.iface}", daemon=True)
+        if request.bpf:
+            raise ValueError("BPF filters do not apply to CAN interfaces")
+        self.request = request
         self.sock = sock
-        self.out = out
-        self.running = True
+        self.running = False
         self.exception: BaseException | None = None
         self._halt = threading.Event()
-        sock.settimeout(_POLL_S)
+
+    def start(self) -> None:
+        if self.sock is None:
+            self.sock = open_can_socket(self.request.iface)
+        self.sock.settimeout(_POLL_S)
+        self.running = True
+        super().start()
+        self.request.started()
 
     def run(self) -> None:
+        emit, sock = self.request.emit, self.sock
         try:
             while not self._halt.is_set():
                 try:
-                    raw, ancdata, _flags, _addr = self.sock.recvmsg(
+                    raw, ancdata, _flags, _addr = sock.recvmsg(
                         CANFD_MTU, socket.CMSG_SPACE(_TIMESPEC.size))
                 except TimeoutError:
                     continue
                 if not raw:
                     break  # the other end closed (a socketpair in tests)
-                # a read of another size is queued as it is: the CAN decoder reports it
-                self.out.put((linktype_record(raw), _timestamp(ancdata), LINKTYPE_CAN_SOCKETCAN))
+                # a read of another size is emitted as it is: the CAN decoder reports it
+                emit(linktype_record(raw), _timestamp(ancdata), LINKTYPE_CAN_SOCKETCAN)
         except OSError as exc:  # interface went down, socket closed under us
             self.exception = exc
         finally:
@@ -109,33 +119,25 @@ class _SocketReader(threading.Thread):
 
     def stop(self) -> None:
         self._halt.set()
-        self.join(timeout=2 * _POLL_S)
+        if self.is_alive():
+            self.join(timeout=2 * _POLL_S)
+        if self.sock is not None:
+            self.sock.close()
+
+
+def socketcan_engine(request: EngineRequest) -> SocketCanEngine:
+    return SocketCanEngine(request)
 
 
 class SocketCanCapture(LiveCapture):
-    """`LiveCapture` for a SocketCAN interface; `sock` replaces the CAN_RAW socket (tests)."""
+    """`LiveCapture` on the "socketcan" engine; `sock` replaces the CAN_RAW socket (tests)."""
 
     def __init__(self, iface: str, *, sock: Any = None, **options: Any) -> None:
         if options.get("bpf"):
             raise ValueError("BPF filters do not apply to CAN interfaces")
-        options.pop("backend", None)  # the engine is this class
-        super().__init__(iface, backend="scapy", **options)
-        self.backend = "socketcan"
-        self._sock = sock
-
-    def __enter__(self) -> SocketCanCapture:
-        if self._sock is None:
-            self._sock = open_can_socket(self.iface)
-        if self.write_path is not None:
-            self._open_output()
-        self._sniffer = _SocketReader(self._sock, self._queue)
-        self._sniffer.start()
-        self._started()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        super().__exit__(*exc)
-        self._sock.close()
+        options.pop("backend", None)  # the engine is SocketCAN's
+        super().__init__(iface, backend="socketcan",
+                         engine=lambda request: SocketCanEngine(request, sock), **options)
 
 
 def open_live_capture(iface: str, **options: Any) -> LiveCapture:

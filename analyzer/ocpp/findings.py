@@ -69,6 +69,8 @@ SPECS: tuple[FindingSpec, ...] = (
     FindingSpec("ocpp.time.implausible", W, "interop", "timestamp before 2010 (clock not set?)"),
     # Transactions (patterns 2, 6, 8)
     FindingSpec("ocpp.tx.stop_without_start", W, "sequence", "transaction ended without a start in the capture"),
+    FindingSpec("ocpp.tx.start_not_captured", N, "sequence",
+                "transaction start (or the answer assigning its id) fell in bytes the capture lost"),
     FindingSpec("ocpp.tx.invalid_id", E, "protocol", "transactionId -1 or 0 (offline or unknown transaction)"),
     FindingSpec("ocpp.tx.after_end", W, "sequence", "transaction events after the transaction ended"),
     FindingSpec("ocpp.tx.seqno_gap", W, "sequence", "TransactionEvent seqNo values missing or repeated",

@@ -111,6 +111,7 @@ class PairingFinding:
     unique_id: str
     action: str | None
     conn: Hashable = None  # the connection the finding is about
+    at_end: bool = False  # holds only because the input ended (the CALL was still open)
 
 
 class _Side:
@@ -281,6 +282,6 @@ class PairingTracker:
                     if code:
                         out.append(PairingFinding(code, end_ns, (call,) if call else (), uid,
                                                   call.fields.get("action") if call else None,
-                                                  conn))
+                                                  conn, at_end=True))
         self._deadlines.clear()
         return out

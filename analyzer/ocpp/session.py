@@ -146,6 +146,8 @@ class OcppAnalyzer:
 
     def _pairing_findings(self, found: Iterable[PairingFinding], cp: str) -> None:
         for pf in found:
+            if pf.code == "ocpp.call.not_captured" and pf.evidence:
+                self._txs[self._conn_cp.get(pf.conn, cp)].start_answer_not_captured(pf.evidence[0])
             self._emit(self._conn_cp.get(pf.conn, cp), pf.code,
                        f"{pf.action or '?'} [{pf.unique_id}]: {self.registry[pf.code].summary}",
                        pf.evidence, pf.ts_ns, unique_id=pf.unique_id)
@@ -182,11 +184,14 @@ class OcppAnalyzer:
             for code, text in subprotocol_check(self._requests.pop(conn, None), msg):
                 self._emit(cp, code, text, (msg,), msg.ts_ns)
         elif msg.fields.get("event") == "gap":  # capture loss: pairing must not guess
+            self._txs[cp].capture_gap(msg.fields.get("direction", 0), msg.ts_ns)
             self._pairing_findings(self.pairing.gap(conn, msg.fields.get("direction", 0),
                                                     msg.ts_ns), cp)
         elif msg.name == "Connection closed":
             self._idle_drop(msg, conn, cp)
             for pf in self.pairing.close(conn, msg.ts_ns):
+                if pf.code == "ocpp.call.not_captured" and pf.evidence:
+                    self._txs[cp].start_answer_not_captured(pf.evidence[0])
                 why = ("connection closed before the answer" if pf.code == "ocpp.call.unanswered"
                        else self.registry[pf.code].summary)
                 self._emit(cp, pf.code, f"{pf.action or '?'} [{pf.unique_id}]: {why}",
@@ -211,9 +216,10 @@ class OcppAnalyzer:
     def finish(self) -> OcppReport:
         for pf in self.pairing.finish(self._end_by_source):
             cp = self._conn_cp.get(pf.conn, "")
+            # at_end: a live snapshot's "end" is only now; the answer may still come
             self._emit(cp, pf.code, f"{pf.action or '?'} [{pf.unique_id}]: "
                        f"{self.registry[pf.code].summary}", pf.evidence, pf.ts_ns,
-                       unique_id=pf.unique_id)
+                       unique_id=pf.unique_id, **({"at_end": True} if pf.at_end else {}))
         for cp, tracker in self._txs.items():
             for code, text, evidence in tracker.finish():
                 self._emit(cp, code, text, evidence, evidence[0].ts_ns if evidence else 0)

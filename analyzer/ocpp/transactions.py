@@ -3,6 +3,12 @@
 Fed OCPP Messages of one charge point in capture order (requests and their paired
 responses); yields (code, text, evidence) findings and keeps a bounded set of
 transactions. Records handed out are frozen snapshots.
+
+Capture loss: the session builder tells the tracker about gaps in the charge point's
+bytes (`capture_gap`) and about StartTransaction CALLs whose answer the pairing judged
+not captured (`start_answer_not_captured`). A transaction whose start (or the answer
+assigning its id) may sit in lost bytes is then a note, `ocpp.tx.start_not_captured`,
+not the warning `ocpp.tx.stop_without_start`.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from chargescope.analyzer.ocpp.meter import energy_wh
 from chargescope.analyzer.records import Message
 
 FindingTuple = tuple[str, str, tuple[Message, ...]]
+MAX_REMEMBERED = 4096  # capture gaps and unanswered StartTransactions kept per charger
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +65,14 @@ class _Tx:
     stop_reason: str | None = None
     trigger_reasons: list[str] = field(default_factory=list)
     seq_nos: list[int] = field(default_factory=list)
+    seq_ts: list[int] = field(default_factory=list)  # capture time of each seq_nos entry
     events: int = 0
     remote_start: bool = False
     remote_stop: bool = False
     ended: bool = False
     start_msg: Message | None = None
     last_reading_msg: Message | None = None
+    after_gap: bool = False  # first seen after charge-point bytes were lost from the capture
 
     def freeze(self) -> Transaction:
         start = self.meter_start if self.meter_start is not None else (
@@ -89,6 +98,25 @@ class TransactionTracker:
         self._start_requests: dict[str, Message] = {}  # 1.6 StartTransaction by unique id
         self._remote_start_pending = False
         self._remote_stop_ids: set[str] = set()
+        self._unanswered_starts: list[Message] = []  # StartTransaction CALLs, answer lost
+        self._gaps: list[int] = []  # times of capture gaps in the charge point's bytes
+
+    def capture_gap(self, direction: int, ts_ns: int) -> None:
+        """Bytes of one direction were lost from the capture (seen at `ts_ns`); only the
+        charge point's (direction 0) can hold its transaction events."""
+        if direction == 0:
+            self._gaps.append(ts_ns)
+            del self._gaps[:-MAX_REMEMBERED]
+
+    def start_answer_not_captured(self, call: Message) -> None:
+        """The pairing's verdict on a StartTransaction CALL: its answer, which assigns the
+        transactionId, may be in bytes the capture lost. The transaction is then learned
+        from the first MeterValues/StopTransaction naming an unknown id."""
+        if call.fields.get("action") != "StartTransaction" or call.fields.get("message_type") != "CALL":
+            return
+        self._start_requests.pop(call.fields.get("unique_id"), None)
+        self._unanswered_starts.append(call)
+        del self._unanswered_starts[:-MAX_REMEMBERED]
 
     def place_of(self, msg: Message) -> tuple[int | None, int | None, str | None]:
         """(evse, connector, transaction id) a MeterValues/TransactionEvent CALL is about."""
@@ -114,9 +142,45 @@ class TransactionTracker:
     def _tx(self, tx_id: str, version: str) -> _Tx:
         tx = self._txs.get(tx_id)
         if tx is None:
-            tx = self._txs[tx_id] = _Tx(tx_id, version)
+            tx = self._txs[tx_id] = _Tx(tx_id, version, after_gap=bool(self._gaps))
             self._order.append(tx_id)
         return tx
+
+    def _no_start(self, tx: _Tx, what: str, msg: Message) -> FindingTuple:
+        """A transaction ends that never started in the capture: a note when lost bytes
+        before its first message could hold the start, else a warning."""
+        if tx.after_gap:
+            return ("ocpp.tx.start_not_captured",
+                    f"{what} without a start in this capture: its start was not captured "
+                    "(charge-point bytes were lost before it was first seen)", (msg,))
+        return ("ocpp.tx.stop_without_start", f"{what} never started in this capture", (msg,))
+
+    def _adopt_unanswered_start(self, tx: _Tx, msg: Message,
+                                connector: Any) -> list[FindingTuple]:
+        """A transactionId first met in `msg` belongs to the oldest StartTransaction (same
+        connector) whose answer was not captured."""
+        for i, req in enumerate(self._unanswered_starts):
+            if connector is None or (req.fields.get("payload") or {}).get("connectorId") in (
+                    None, connector):
+                del self._unanswered_starts[i]
+                self._start_from_request(tx, req)
+                tx.remote_start = self._remote_start_pending
+                self._remote_start_pending = False
+                return [("ocpp.tx.start_not_captured",
+                         f"transaction {tx.transaction_id}: the StartTransaction answer assigning "
+                         f"it was not captured; id learned from {msg.fields.get('action')}, start "
+                         f"taken from the request [{req.fields.get('unique_id')}]", (req, msg))]
+        return []
+
+    @staticmethod
+    def _start_from_request(tx: _Tx, req: Message) -> None:
+        rp = req.fields.get("payload") or {}
+        tx.connector_id = rp.get("connectorId")
+        tx.id_token = rp.get("idTag")
+        tx.started_ns = req.ts_ns
+        tx.start_msg = req
+        if isinstance(rp.get("meterStart"), int | float):
+            tx.meter_start = float(rp["meterStart"])
 
     def feed(self, msg: Message) -> list[FindingTuple]:
         f = msg.fields
@@ -148,13 +212,7 @@ class TransactionTracker:
         status = (p.get("idTagInfo") or {}).get("status")
         tx.auth_status = status
         if req is not None:
-            rp = req.fields.get("payload") or {}
-            tx.connector_id = rp.get("connectorId")
-            tx.id_token = rp.get("idTag")
-            tx.started_ns = req.ts_ns
-            tx.start_msg = req
-            if isinstance(rp.get("meterStart"), int | float):
-                tx.meter_start = float(rp["meterStart"])
+            self._start_from_request(tx, req)
         tx.remote_start = self._remote_start_pending
         self._remote_start_pending = False
         if status not in (None, "Accepted"):
@@ -172,7 +230,10 @@ class TransactionTracker:
         out: list[FindingTuple] = []
         if _is_invalid_id(tx_id):
             out.append(("ocpp.tx.invalid_id", f"MeterValues with transactionId {tx_id}", (msg,)))
+        known = str(tx_id) in self._txs
         tx = self._tx(str(tx_id), version)
+        if not known:
+            out.extend(self._adopt_unanswered_start(tx, msg, p.get("connectorId")))
         if tx.connector_id is None:
             tx.connector_id = p.get("connectorId")
         tx.events += 1
@@ -202,9 +263,10 @@ class TransactionTracker:
         known = str(tx_id) in self._txs
         tx = self._tx(str(tx_id), version)
         tx.events += 1
-        if not known or (tx.started_ns is None and tx.start_msg is None):
-            out.append(("ocpp.tx.stop_without_start",
-                        f"StopTransaction for transaction {tx_id} never started in this capture", (msg,)))
+        if not known:
+            out.extend(self._adopt_unanswered_start(tx, msg, None))
+        if tx.started_ns is None and tx.start_msg is None:
+            out.append(self._no_start(tx, f"StopTransaction for transaction {tx_id}", msg))
         if tx.ended:
             out.append(("ocpp.tx.after_end", f"second StopTransaction for transaction {tx_id}", (msg,)))
         tx.ended = True
@@ -253,6 +315,7 @@ class TransactionTracker:
         seq = p.get("seqNo")
         if isinstance(seq, int):
             tx.seq_nos.append(seq)
+            tx.seq_ts.append(msg.ts_ns)
         if p.get("triggerReason"):
             tx.trigger_reasons.append(p["triggerReason"])
         evse = p.get("evse") or {}
@@ -272,8 +335,7 @@ class TransactionTracker:
             tx.remote_start = tx.remote_start or info.get("remoteStartId") is not None
         elif event == "Ended":
             if not known or tx.start_msg is None:
-                out.append(("ocpp.tx.stop_without_start",
-                            f"transaction {tx_id} Ended without a Started event in this capture", (msg,)))
+                out.append(self._no_start(tx, f"transaction {tx_id} Ended", msg))
             tx.ended = True
             tx.ended_ns = msg.ts_ns
             tx.stop_reason = info.get("stoppedReason", "Local")  # 2.x: absent means Local
@@ -302,14 +364,28 @@ class TransactionTracker:
             missing = sorted(set(range(seen[0], seen[-1] + 1)) - set(seen))
             repeated = sorted({s for s in seen if seen.count(s) > 1})
             if missing or repeated:
+                lost = [s for s in missing if self._gap_explains(tx, s)]
+                missing = [s for s in missing if s not in lost]
                 parts = []
                 if missing:
                     parts.append(f"missing seqNo {', '.join(map(str, missing))}")
+                if lost:
+                    parts.append(f"seqNo {', '.join(map(str, lost))} not captured (charge-point "
+                                 "bytes lost from the capture)")
                 if repeated:
                     parts.append(f"repeated seqNo {', '.join(map(str, repeated))}")
                 evidence = (tx.start_msg,) if tx.start_msg is not None else ()
                 out.append(("ocpp.tx.seqno_gap", f"transaction {tx_id}: {'; '.join(parts)}", evidence))
         return out
+
+    def _gap_explains(self, tx: _Tx, seq: int) -> bool:
+        """A capture gap in the charge point's bytes lies between the events seen just
+        before and just after the missing `seq`."""
+        lo = max((t for s, t in zip(tx.seq_nos, tx.seq_ts, strict=True) if s < seq), default=None)
+        hi = min((t for s, t in zip(tx.seq_nos, tx.seq_ts, strict=True) if s > seq), default=None)
+        if lo is None or hi is None:
+            return False
+        return any(lo <= g <= hi for g in self._gaps)
 
 
 _HANDLERS = {

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from chargescope import backends
 from chargescope.analyzer.records import Message
+
+# find(node, key): the first value under `key` anywhere in `node` (depth first), or None;
+# run on every message, so it is the "treewalk" hot path (`chargescope.analyzer.treewalk`)
+find = backends.load("treewalk").find
 
 
 def sub(node: Any, key: str) -> dict[str, Any]:
@@ -56,18 +61,3 @@ def physical(value: Any) -> float | None:
         return None
 
 
-def find(node: Any, key: str) -> Any:
-    """First value under `key` anywhere in `node` (depth first), or None."""
-    if isinstance(node, dict):
-        if key in node:
-            return node[key]
-        for value in node.values():
-            found = find(value, key)
-            if found is not None:
-                return found
-    elif isinstance(node, list):
-        for value in node:
-            found = find(value, key)
-            if found is not None:
-                return found
-    return None

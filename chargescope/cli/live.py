@@ -51,10 +51,11 @@ from chargescope.cli.common import (
 @click.option("--update", type=click.FloatRange(min=0, min_open=True), default=2.0,
               show_default=True,
               help="With --analyze: seconds between two looks at the sessions so far.")
-@click.option("--backend", type=click.Choice(["auto", "dumpcap", "scapy"]), default="auto",
-              show_default=True,
+@click.option("--backend", metavar="ENGINE", default="auto", show_default=True,
               help="Capture engine: dumpcap (Wireshark's, from the tshark package; "
-                   "pcapng through a pipe) or scapy; auto takes dumpcap when installed.")
+                   "pcapng through a pipe), scapy, socketcan (CAN interfaces) or one a "
+                   "plugin adds (`chargescope plugins`); auto takes SocketCAN for a CAN "
+                   "interface, else dumpcap when installed, else scapy.")
 @click.option("--keylog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               multiple=True, help="TLS key log file (NSS format) to decrypt with; may repeat "
                                   "(key log lines sent in-band are used anyway).")

@@ -14,9 +14,9 @@ from chargescope.plugins import DISABLE_ENV, GROUPS, installed
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def command(as_json):
     """List installed plugins (entry points in the chargescope.plugins group) and what
-    each added: frame/stream handoffs, finding codes, link analyzers. A plugin that
-    failed to load is listed with the reason and skipped by every other verb; exit
-    status 1 when any failed."""
+    each added: frame/stream handoffs, finding codes, link analyzers, capture engines.
+    A plugin that failed to load is listed with the reason and skipped by every other
+    verb; exit status 1 when any failed."""
     registry = installed()
     if as_json:
         emit_json({"groups": GROUPS, "loaded": registry.loaded, "failed": registry.failed})

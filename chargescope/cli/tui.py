@@ -26,8 +26,8 @@ from chargescope.cli.common import (
                    "messages and findings appear as frames arrive.")
 @click.option("--write", "write_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --live: also write every frame to this pcapng file.")
-@click.option("--backend", type=click.Choice(["auto", "dumpcap", "scapy"]), default="auto",
-              show_default=True, help="With --live: the capture engine (as `live`).")
+@click.option("--backend", metavar="ENGINE", default="auto", show_default=True,
+              help="With --live: the capture engine (as `live --backend`).")
 @click.option("--filter", "bpf", help="With --live: BPF capture filter.")
 @click.option("--keylog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               multiple=True, help="With --live: TLS key log file (NSS format); may repeat.")

@@ -135,6 +135,8 @@ class HttpStream:
         self._exchanges = 0
         self._held = bytearray()  # client bytes after an Upgrade request, until the answer
         self._held_offset = 0
+        self._hold_exchange = -1  # the Upgrade/CONNECT request whose answer ends the hold
+        self._switch = "a protocol switch"  # what made the connection opaque
         self._closed = [False, False]
         self._extra: list[Message] = []  # messages released while completing another
         self.accounting = StreamBytes()  # bytes made messages of / reported undecodable
@@ -166,7 +168,7 @@ class HttpStream:
     def on_gap(self, event: StreamGap) -> list[Message]:
         d = self._dirs[event.direction]
         d.ts_ns = event.ts_ns
-        out = self._gap(d, event.offset, event.length, event.ts_ns, event.frame)
+        out = self._gap(d, event.offset, event.length, event.ts_ns, event.frame, event.exact)
         d.next_offset = event.offset + event.length
         return out
 
@@ -290,6 +292,10 @@ class HttpStream:
             except h11.RemoteProtocolError as exc:
                 out += self._protocol_error(d, str(exc))
                 break
+            if event is h11.PAUSED and conn.their_state is h11.SWITCHED_PROTOCOL \
+                    and d.index == 1 and d.partial is not None and d.partial.head is not None:
+                out += self._tunnel(d)  # a 2xx to CONNECT: no EndOfMessage will follow
+                break
             if event is h11.NEED_DATA or event is h11.PAUSED or isinstance(
                     event, h11.ConnectionClosed):
                 break
@@ -388,14 +394,12 @@ class HttpStream:
             fields.update(body_fields(bytes(partial.body)))
         message = self._message(d, partial, fields, end, problems,
                                 over_cap=partial.body_len - len(partial.body))
-        if fields["kind"] == "response" and self._dirs[0].mode == HOLD:
-            request = fields.get("request") or {}
-            if request.get("method") == "CONNECT" and 200 <= fields["status"] < 300:
-                self._extra = self._go_opaque(d)
-                self._dirs[0].skipped += len(self._held)
-                self._held.clear()
-            else:
-                self._extra = self._release_hold()
+        if fields["kind"] == "response" and self._dirs[0].mode == HOLD \
+                and fields.get("exchange") == self._hold_exchange:
+            # the held request's answer, and not a switch (101 and a CONNECT's 2xx end
+            # in _switch_protocols / _tunnel); answers to earlier pipelined requests
+            # leave the hold alone
+            self._extra = self._release_hold()
         return message
 
     def _head_fields(self, d: _Direction, head: h11.Request | h11.Response) -> dict:
@@ -457,6 +461,7 @@ class HttpStream:
         self._exchanges += 1
         if upgrade or fields["method"] == "CONNECT":
             d.mode = HOLD  # the answer decides whether what follows is still HTTP
+            self._hold_exchange = self._exchanges - 1
 
     def _switch_protocols(self, d: _Direction, event: h11.InformationalResponse) -> list[Message]:
         partial = d.partial
@@ -469,11 +474,32 @@ class HttpStream:
         end = d.raw_start + len(d.raw) - len(trailing)
         message = self._message(d, partial, fields, end, list(partial.problems))
         # both directions now carry another protocol: count, do not parse
-        out = [message, *self._go_opaque(d)]
-        d.skipped += len(trailing)
-        self._dirs[0].skipped += len(self._held)
+        return [message, *self._go_opaque(d), *self._opaque_bytes(d, end, trailing)]
+
+    def _tunnel(self, d: _Direction) -> list[Message]:
+        """A 2xx answer to CONNECT: the response ends at its head and both directions
+        carry the tunnel, out of scope here (counted and reported as not HTTP)."""
+        partial = d.partial
+        assert partial is not None and partial.head is not None and d.h11 is not None
+        fields = self._head_fields(d, partial.head)
+        fields.update(body_length=0, tunnel=True)
+        trailing, _ = d.h11.trailing_data
+        end = d.raw_start + len(d.raw) - len(trailing)
+        message = self._message(d, partial, fields, end, list(partial.problems))
+        self._switch = "a CONNECT tunnel opened"
+        return [message, *self._go_opaque(d), *self._opaque_bytes(d, end, bytes(trailing))]
+
+    def _opaque_bytes(self, d: _Direction, end: int, trailing: bytes) -> list[Message]:
+        """What followed the switch: `d`'s bytes after its answer and the client's held
+        bytes, counted as not HTTP (reported with the rest at the next gap or close)."""
+        for side, start, size in ((d, end, len(trailing)),
+                                  (self._dirs[0], self._held_offset, len(self._held))):
+            if size:
+                if not side.skipped:
+                    side.skipped_at = start
+                side.skipped += size
         self._held.clear()
-        return out
+        return []
 
     def _go_opaque(self, d: _Direction) -> list[Message]:
         """Both directions switch protocols after `d`'s message: the other side's message
@@ -554,20 +580,24 @@ class HttpStream:
         d.mode = RESYNC
         d.scan = bytearray()
         d.scan_start = rest_start
-        out = [message, *self._release_hold()] if d.index == 1 else [message]
+        answered = message.fields.get("exchange", self._hold_exchange)
+        out = [message, *self._release_hold()] if d.index == 1 \
+            and answered == self._hold_exchange else [message]
         if rest:
             out += self._feed(d, rest_start, rest)
         return out
 
     def _gap(self, d: _Direction, offset: int, length: int, ts_ns: int,
-             frame: int) -> list[Message]:
-        """Bytes that never arrived (`frame`: where that showed): resynchronise after them."""
+             frame: int, exact: bool = True) -> list[Message]:
+        """Bytes that never arrived (`frame`: where that showed): resynchronise after them.
+        Inexact (under TLS: lost records' plaintext size unknown): `length` is at most."""
         out: list[Message] = []
+        size = f"{length} bytes" if exact else f"up to {length} bytes"
         if d.mode == SYNC and d.partial is None and d.raw:  # a head cut short by the gap
             d.partial = _Partial(start=d.raw_start)
         if d.mode == SYNC and d.partial is not None and (d.partial.head is not None or d.raw):
             out.append(self._broken(d, "http.stream.gap",
-                                    f"{length} bytes missing at stream offset {offset}"))
+                                    f"{size} missing at stream offset {offset}"))
         elif d.mode in (RESYNC, HOLD, OPAQUE):
             if d.mode == RESYNC and d.scan:
                 if not d.skipped:
@@ -576,7 +606,7 @@ class HttpStream:
                 d.scan.clear()
         if d.mode != OPAQUE:
             out += self._report_skipped(d, "")
-            out.append(self._gap_message(d, offset, length, ts_ns, frame))
+            out.append(self._gap_message(d, offset, length, ts_ns, frame, size))
         if d.mode in (SYNC, RESYNC):
             d.mode = RESYNC
             d.h11 = None
@@ -586,12 +616,12 @@ class HttpStream:
         return out
 
     def _gap_message(self, d: _Direction, offset: int, length: int, ts_ns: int,
-                     frame: int) -> Message:
+                     frame: int, size: str) -> Message:
         src, dst = self._endpoints(d)
         return Message(link=Link.C, protocol="http", name="HTTP gap", ts_ns=ts_ns, src=src,
                        dst=dst, fields={"kind": "gap", "offset": offset, "length": length},
                        problems=(self._problem(d, "http.stream.gap",
-                                               f"{length} bytes never captured", offset,
+                                               f"{size} never captured", offset,
                                                frame),))
 
     def _report_skipped(self, d: _Direction, why: str) -> list[Message]:
@@ -603,7 +633,7 @@ class HttpStream:
         src, dst = self._endpoints(d)
         detail = f"{count} bytes are not part of any HTTP message"
         if d.mode == OPAQUE:
-            detail = f"{count} bytes after a protocol switch, not HTTP"
+            detail = f"{count} bytes after {self._switch}, not HTTP"
         elif why:
             detail += f" ({why})"
         return [Message(link=Link.C, protocol="http", name="HTTP skipped bytes", ts_ns=d.ts_ns,

@@ -172,6 +172,8 @@ class OcppDecoder:
         # the common case: a known action's compiled schema, a payload object
         check = self._checks.get((version, action, mtype)) if type(payload) is dict else None
         if check is not None:
+            # the compiled schema's proof of validity; a False is confirmed by the
+            # general validator (the compiled one cannot prove some exotic values)
             try:
                 valid = check(payload)
             except (ValueError, RecursionError):  # nested deeper than the validator recurses
@@ -193,6 +195,8 @@ class OcppDecoder:
 
     def _invalid(self, version: str, action: str, mtype: int, payload: dict) -> dict:
         compiled = self._validators[(version, action, mtype == 3)]
+        if compiled.is_valid(payload):
+            return _VALID
         return {"schema": "invalid",
                 "schema_errors": [v.as_dict() for v in compiled.violations(payload)]}
 
@@ -229,7 +233,7 @@ class OcppDecoder:
         if compiled is None:
             return {"schema": "no-schema"}
         if self.validate is True:  # validated alike next time, without this walk
-            self._checks[(version, action, mtype)] = compiled.check
+            self._checks[(version, action, mtype)] = compiled.fast
         if not isinstance(payload, dict):
             return {"schema": "invalid", "schema_errors": [
                 {"pointer": "", "rule": "type", "detail": "payload is not an object"}]}

@@ -71,6 +71,7 @@ INNER_LINKS = {"v2gtp": Link.A, "websocket": Link.B, "http": Link.C}
 TLS13 = 0x0304
 MIN_RECORD = rl.HEADER_LEN + 17  # smallest protected record: TLS 1.3 type byte + AEAD tag
 MAX_RESYNC_RECORDS = 1024  # sequence numbers tried after gaps (bounds hostile input)
+MAX_HUNT_ATTEMPTS = 4 * MAX_RESYNC_RECORDS  # decryptions tried per gap to find the next record
 
 
 class _Side:
@@ -78,7 +79,8 @@ class _Side:
 
     __slots__ = ("buf", "start", "segments", "synced", "hs_buf", "protected", "decryptor",
                  "epoch", "failed", "plain_offset", "undecrypted", "undecrypted_bytes",
-                 "skipped", "app_secret", "key_params", "undecrypted_at", "resync")
+                 "skipped", "app_secret", "key_params", "undecrypted_at", "resync",
+                 "hunting", "hunt_pos", "hunt_budget", "hunt_false")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -96,6 +98,11 @@ class _Side:
         self.undecrypted_at: tuple[int, int] | None = None  # the first one's offset, frame
         self.skipped = 0
         self.resync = 0  # records a capture gap may have taken: sequence numbers to try
+        # after a gap: looking for the next record that authenticates (see _hunt)
+        self.hunting = False
+        self.hunt_pos = 0  # buf positions before this hold no record that authenticates
+        self.hunt_budget = 0  # decryptions left for this gap
+        self.hunt_false = 0  # plausible headers whose record did not authenticate
         self.app_secret = b""  # TLS 1.3: current application traffic secret (KeyUpdate)
         # TLS 1.2: (client random, server random, encrypt-then-MAC) of the handshake whose
         # ChangeCipherSpec this side sent last; a renegotiation replaces them at its own CCS
@@ -173,13 +180,22 @@ class TlsStream:
             side.segments.append((pos, ref))
             pos += ref.length
         side.buf += event.data
-        while True:
-            rec = self._next_record(side, event, out)
-            if rec is None:
-                break
-            self._on_record(rec, out)
+        self._records(side, event.direction, event.ts_ns, out)
         self._drain(out)
         return out
+
+    def _records(self, side: _Side, direction: int, ts_ns: int, out: list[Message],
+                 final: bool = False) -> None:
+        event = StreamData(self.conn, direction, side.start, b"", ts_ns, ())
+        while True:
+            if side.hunting:
+                if not self._hunt(side, direction, ts_ns, out, final):
+                    return
+                continue
+            rec = self._next_record(side, event, out)
+            if rec is None:
+                return
+            self._on_record(rec, out)
 
     def on_gap(self, event: StreamGap) -> list[Message]:
         side = self.sides[event.direction]
@@ -194,6 +210,9 @@ class TlsStream:
             # whole records may be gone: the next one is tried under the sequence numbers
             # they could have used (each lost record is at least MIN_RECORD bytes)
             side.resync = min(side.resync + lost // MIN_RECORD + 1, MAX_RESYNC_RECORDS)
+            if not self.pending:  # records waiting in order would be overtaken
+                side.hunting, side.hunt_pos, side.hunt_false = True, 0, 0
+                side.hunt_budget = MAX_HUNT_ATTEMPTS
         elif not side.failed and (side.protected or self.version == TLS13):
             side.failed = True
         out.append(self._tls_message(event.direction, "Gap", event.ts_ns,
@@ -216,6 +235,8 @@ class TlsStream:
         closing = (event.direction,) if event.direction >= 0 and event.reason == "fin" else (0, 1)
         for direction in closing:
             side = self.sides[direction]
+            if side.hunting and side.buf:  # no more bytes: candidates cut short are false
+                self._records(side, direction, event.ts_ns, out, final=True)
             if side.buf:  # the stream ended inside a record: report it, never drop it
                 self._books.undecodable[direction] += len(side.buf)
                 refs = side.refs(side.start, side.start + len(side.buf))
@@ -265,18 +286,7 @@ class TlsStream:
                 side.consume(keep)
                 self._books.undecodable[event.direction] += keep
                 return None
-            side.skipped += pos
-            side.consume(pos)
-            self._books.undecodable[event.direction] += pos
-            side.synced = True
-            if side.skipped:
-                out.append(self._tls_message(event.direction, "Skipped", event.ts_ns,
-                                             {"bytes": side.skipped}, (), self._problem(
-                                                 "tls.record.malformed",
-                                                 f"skipped {side.skipped} bytes to the next "
-                                                 "record header", side.start,
-                                                 side.refs(side.start, side.start + 1))))
-                side.skipped = 0
+            self._skip(side, event.direction, event.ts_ns, pos, out)
         if len(buf) < rl.HEADER_LEN:
             return None
         if not rl.header_ok(buf):
@@ -293,13 +303,111 @@ class TlsStream:
         length = int.from_bytes(buf[3:5], "big")
         if len(buf) < rl.HEADER_LEN + length:
             return None
-        start = side.start
+        return self._take_record(side, event.direction, event.ts_ns)
+
+    def _take_record(self, side: _Side, direction: int, ts_ns: int) -> rl.Record:
+        """The whole record at the start of `buf`, consumed."""
+        buf, start = side.buf, side.start
+        length = int.from_bytes(buf[3:5], "big")
         head = side.refs(start, start + 1)
-        rec = rl.Record(event.direction, buf[0], int.from_bytes(buf[1:3], "big"),
-                        bytes(buf[5:5 + length]), start, event.ts_ns,
+        rec = rl.Record(direction, buf[0], int.from_bytes(buf[1:3], "big"),
+                        bytes(buf[5:5 + length]), start, ts_ns,
                         side.refs(start + 5, start + 5 + length), head[0].frame if head else 0)
         side.consume(rl.HEADER_LEN + length)
         return rec
+
+    def _skip(self, side: _Side, direction: int, ts_ns: int, n: int, out: list[Message],
+              why: str = "") -> None:
+        """`n` bytes before the next record header are not a record: counted, reported."""
+        side.skipped += n
+        side.consume(n)
+        self._books.undecodable[direction] += n
+        side.synced = True
+        if side.skipped:
+            out.append(self._tls_message(direction, "Skipped", ts_ns,
+                                         {"bytes": side.skipped}, (), self._problem(
+                                             "tls.record.malformed",
+                                             f"skipped {side.skipped} bytes to the next "
+                                             f"record header{why}", side.start,
+                                             side.refs(side.start, side.start + 1))))
+            side.skipped = 0
+
+    def _hunt(self, side: _Side, direction: int, ts_ns: int, out: list[Message],
+              final: bool) -> bool:
+        """After a capture gap the bytes may start inside a record whose ciphertext holds
+        something that looks like a record header. The next record is the first plausible
+        header whose record authenticates under a sequence number the lost records could
+        have left (or, TLS 1.3, the first under application keys); a header that fails
+        is false and the scan goes on past it. Bounded by `hunt_budget` decryptions; when
+        it runs out the plain framing takes over (and fails as it reports).
+
+        False while more bytes are needed (`final`: none will come)."""
+        buf = side.buf
+        pos = side.hunt_pos
+        while True:
+            while pos + rl.HEADER_LEN <= len(buf) and not rl.header_ok(buf, pos):
+                pos += 1
+            if pos + rl.HEADER_LEN > len(buf):
+                side.hunt_pos = pos
+                if not final:
+                    return False
+                break
+            end = pos + rl.HEADER_LEN + int.from_bytes(buf[pos + 3:pos + 5], "big")
+            if end > len(buf):
+                if not final:
+                    side.hunt_pos = pos
+                    return False
+                pos += 1
+                continue
+            if side.hunt_budget <= 0:
+                break
+            candidate = rl.Record(direction, buf[pos], int.from_bytes(buf[pos + 1:pos + 3], "big"),
+                                  bytes(buf[pos + rl.HEADER_LEN:end]), side.start + pos, ts_ns,
+                                  ())
+            result = self._authenticate(side, candidate)
+            if result is not False:
+                false = side.hunt_false
+                side.hunting, side.resync, side.hunt_pos, side.hunt_false = False, 0, 0, 0
+                self._skip(side, direction, ts_ns, pos, out,
+                           f" ({false} false record headers after the gap)" if false else "")
+                rec = self._take_record(side, direction, ts_ns)
+                if result is None:  # a plaintext record (TLS 1.3 compatibility CCS)
+                    self._plain(rec, rec.content_type, rec.fragment, rec.refs, out)
+                else:
+                    ctype, plain, start = result
+                    self._plain(rec, ctype, plain, rl.slice_refs(rec.refs, start, len(plain)),
+                                out)
+                return True
+            side.hunt_false += 1
+            pos += 1
+        # out of budget (or of bytes at the end): the plain framing reports what follows
+        side.hunting, side.resync, side.hunt_pos = False, 0, 0
+        return True
+
+    def _authenticate(self, side: _Side, rec: rl.Record
+                      ) -> tuple[int, bytes, int] | None | bool:
+        """A hunted candidate: its decryption (decryptor advanced), None for a record that
+        is rightly plaintext, False when it is no record of this stream."""
+        if not self._is_protected(rec):
+            # only TLS 1.3's middlebox-compatibility ChangeCipherSpec travels in the clear
+            return None if rec.content_type == rl.CHANGE_CIPHER_SPEC and rec.fragment == b"\x01" \
+                else False
+        decryptor = side.decryptor
+        if decryptor is None:
+            return False
+        tries = min(side.resync, side.hunt_budget - 1)
+        side.hunt_budget -= tries + 1
+        try:  # under the next number first: a gap inside one record took only that one
+            found: tuple[int, bytes, int] | None = decryptor.decrypt(
+                rec.content_type, rec.version, rec.fragment)
+        except DecryptError:
+            found = self._lost_sequence_numbers(decryptor, rec, tries)
+        if found is None and side.hunt_budget > 0:
+            side.hunt_budget -= 1
+            found = self._retry_application_epoch(rec)
+            if found is None:  # back to the handshake keys, their sequence number kept
+                side.decryptor = decryptor
+        return False if found is None else found
 
     # -- record handling --------------------------------------------------------------------
 
@@ -445,12 +553,17 @@ class TlsStream:
         refs = rl.slice_refs(rec.refs, start, len(plain))
         self._plain(rec, ctype, plain, refs, out)
 
-    @staticmethod
-    def _after_lost_records(side: _Side, decryptor: RecordDecryptor, rec: rl.Record
+    @classmethod
+    def _after_lost_records(cls, side: _Side, decryptor: RecordDecryptor, rec: rl.Record
                             ) -> tuple[int, bytes, int] | None:
+        tries, side.resync = side.resync, 0
+        return cls._lost_sequence_numbers(decryptor, rec, tries)
+
+    @staticmethod
+    def _lost_sequence_numbers(decryptor: RecordDecryptor, rec: rl.Record, tries: int
+                               ) -> tuple[int, bytes, int] | None:
         """After a capture gap: the record under the sequence number it has if 1..n
         records were lost (AEAD and MAC bind the number, so only the right one verifies)."""
-        tries, side.resync = side.resync, 0
         base = decryptor.seq
         for skipped in range(1, tries + 1):
             decryptor.seq = base + skipped
