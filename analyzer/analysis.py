@@ -25,6 +25,7 @@ from chargescope.analyzer.correlate import (
 from chargescope.analyzer.limits import CAP_BY_CODE, DEFAULT_LIMITS, LimitHits, Limits
 from chargescope.analyzer.links import LinkAnalyzerFactory, link_analyzers
 from chargescope.analyzer.records import Finding, Message, Problem
+from chargescope.analyzer.store import MessageWindow
 
 
 class UnreadableSource(Exception):
@@ -152,6 +153,7 @@ class SourceAnalysis:
         self.links: set[str] = set()
         self.hits = LimitHits()  # resource caps hit while reading this source
         self._active = [factory(source) for factory in analyzers]
+        self._window = MessageWindow()  # stored messages kept compact (analyzer/store.py)
 
     def add(self, item: Message | Problem) -> None:
         summary = self.summary
@@ -174,6 +176,7 @@ class SourceAnalysis:
             self.kept.append(item)
         for analyzer in self._active:
             analyzer.feed(item)
+        self._window.add(item)
 
     def finish(self) -> tuple[list[LinkSession], list[Finding]]:
         """The link sessions and loose per-link findings (ends the link analyzers)."""
@@ -184,6 +187,7 @@ class SourceAnalysis:
             parts.extend(result.sessions)
             findings.extend(result.findings)
         findings.extend(self.hits.findings())
+        self._window.flush()
         return parts, findings
 
     def span(self) -> SourceSpan | None:
