@@ -13,6 +13,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chargescope.analyzer.anonymize import Pseudonymizer, anonymize_files
 from chargescope.analyzer.anonymize.certs import CertificateReissuer
@@ -383,3 +385,96 @@ def test_ocsp_data_names_the_reissued_certificate(tmp_path: Path) -> None:
         assert data["serialNumber"] == format(leaf.serial_number, "x")
         assert data["issuerNameHash"] == hashlib.sha256(leaf.issuer.public_bytes()).hexdigest()
         assert data["issuerKeyHash"] == hashlib.sha256(key_bits).hexdigest()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 2**159 - 1), st.binary(min_size=8, max_size=8))
+def test_reissued_serial_keeps_its_der_and_hex_lengths(serial: int, key: bytes) -> None:
+    """OCSP request data names a certificate by its serial's hex text, replaced in place:
+    the new serial's text must have the old one's length (and its DER too)."""
+    from chargescope.analyzer.anonymize.certs import _serial
+
+    old = serial.to_bytes(serial.bit_length() // 8 + 1, "big")  # DER: with a sign pad
+    new = _serial(Pseudonymizer(key.ljust(32, b"-")), old)
+    assert len(new) == len(old)  # (equal by chance at times: a keyed value, not a shift)
+    new_int = int.from_bytes(new, "big")
+    assert len(format(new_int, "x")) == len(format(serial, "x"))
+    assert new_int.to_bytes(new_int.bit_length() // 8 + 1, "big") == new  # minimal, positive
+
+
+def _hash_entry(cert: x509.Certificate, issuer_key_bits: bytes, serial_text: str) -> dict:
+    import hashlib
+
+    return {"hashAlgorithm": "SHA256", "serialNumber": serial_text,
+            "issuerNameHash": hashlib.sha256(cert.issuer.public_bytes()).hexdigest(),
+            "issuerKeyHash": hashlib.sha256(issuer_key_bits).hexdigest().upper(),
+            "responderURL": "http://ocsp.example/"}
+
+
+def _bits(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(serialization.Encoding.X962,
+                                          serialization.PublicFormat.UncompressedPoint)
+
+
+@pytest.mark.parametrize("run", range(6))
+def test_hash_data_entries_name_the_reissued_certificates(pki: dict[str, bytes],
+                                                          run: int) -> None:
+    """Each entry, in its own text form (minimal or zero-padded, either case), is mapped
+    to the re-issued certificate's serial and issuer hashes; the issuer key hash follows
+    the made root's key where the real root is not among the inputs."""
+    import hashlib
+
+    reissuer = _reissue(pki, key=f"hash data run {run}".encode().ljust(32, b"-"))
+    root_key = ec.generate_private_key(ec.SECP256R1())  # the absent root: not in the inputs
+    leaf, orphan = (x509.load_der_x509_certificate(pki[k]) for k in ("leaf", "orphan"))
+    sub = x509.load_der_x509_certificate(pki["sub"])
+    minimal = _hash_entry(leaf, _bits(sub), format(leaf.serial_number, "x"))
+    padded = _hash_entry(leaf, _bits(sub), format(leaf.serial_number, "040X"))
+    lost_root = _hash_entry(orphan, _bits(root_key), format(orphan.serial_number, "x"))
+    stranger = {**minimal, "issuerNameHash": "ab" * 32}  # same serial, another issuer
+    plan = reissuer.hash_data_replacements([minimal, padded, lost_root, stranger])
+
+    def mapped(entry: dict) -> dict:
+        return {k: plan.get(v.encode(), v.encode()).decode() for k, v in entry.items()}
+
+    new_leaf, new_sub, new_orphan = (x509.load_der_x509_certificate(reissuer.new[pki[k]])
+                                     for k in ("leaf", "sub", "orphan"))
+    for entry in (minimal, padded):
+        out = mapped(entry)
+        assert len(out["serialNumber"]) == len(entry["serialNumber"])
+        assert int(out["serialNumber"], 16) == new_leaf.serial_number
+        assert out["issuerNameHash"] == hashlib.sha256(new_leaf.issuer.public_bytes()).hexdigest()
+        assert out["issuerKeyHash"] == hashlib.sha256(_bits(new_sub)).hexdigest().upper()
+        assert out["responderURL"] == entry["responderURL"]
+    assert mapped(padded)["serialNumber"] == format(new_leaf.serial_number, "040X")
+    (made_root,) = [a for a in reissuer.anchors if a.subject == new_orphan.issuer]
+    out = mapped(lost_root)
+    assert int(out["serialNumber"], 16) == new_orphan.serial_number
+    assert out["issuerKeyHash"] == hashlib.sha256(_bits(made_root)).hexdigest().upper()
+    assert stranger["issuerNameHash"].encode() not in plan
+
+
+@pytest.mark.parametrize("key", [b"pnc serials 1", b"pnc serials 21", b"pnc serials 49"])
+def test_anonymised_pnc_keeps_the_contract_serial_agreeing_across_links(tmp_path: Path,
+                                                                        key: bytes) -> None:
+    """A vs B: the serial of the contract certificate in PaymentDetailsReq and the OCSP
+    hash data in OCPP Authorize still name one certificate after anonymisation, so the
+    cross-link rule stays quiet on the happy session and still fires on the stale one.
+    (Keys 21 and 49 gave the contract certificate a serial whose hex text was a digit
+    shorter, which no in-place replacement could map.)"""
+    from chargescope.analyzer.analysis import analyze
+
+    for scenario, expected in (("dc-pnc-happy", False), ("pnc-emaid-mismatch", True)):
+        source, out = tmp_path / scenario / "in", tmp_path / scenario / "out"
+        source.mkdir(parents=True)
+        render(SCENARIOS[scenario], source, seed=0)
+        anonymize_files(sorted(source.iterdir()), out, Pseudonymizer(key.ljust(32, b"-")))
+        for directory in (source, out):
+            (session,) = [s for s in analyze(sorted(p for p in directory.iterdir()
+                                                    if "link" in p.name)).sessions
+                          if s.link_parts("A") and s.link_parts("B")]
+            codes = {f.code for f in session.findings}
+            assert ("xlink.pnc.certificate_hash_mismatch" in codes) == expected, directory
+            [a], [b] = session.link_parts("A"), session.link_parts("B")
+            assert (a.keys["contract_serial"] in b.keys["contract_serial"].split(",")) \
+                == (not expected)

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -140,6 +142,69 @@ class CertificateReissuer:
                         self.new[issuer]).public_key())
                     pair(digest(old_bits).hexdigest(), digest(new_bits).hexdigest())
         return out
+
+    def hash_data_replacements(self, entries: Iterable[Mapping[str, Any]]
+                               ) -> dict[bytes, bytes]:
+        """Texts of OCSP request / certificate hash data entries (OCPP
+        iso15118CertificateHashData, ocspRequestData, certificateHashData: hashAlgorithm,
+        issuerNameHash, issuerKeyHash, serialNumber, responderURL) that name a re-issued
+        certificate (same serial, and the same issuer name hash where the algorithm is
+        known) -> the re-issued certificate's, each in the entry's own form (case, leading
+        zeros). The issuer key hash follows the issuer's new key also when the issuer is a
+        root made for the run. responderURL is the CA's, kept: the re-issued certificate
+        keeps its AIA extension byte for byte."""
+        by_serial: dict[int, list[bytes]] = {}
+        for der in self.new:
+            by_serial.setdefault(self.originals[der].serial_number, []).append(der)
+        out: dict[bytes, bytes] = {}
+        for entry in entries:
+            found = self._named_by(entry, by_serial)
+            if found is None:
+                continue
+            der, digest = found
+            new = x509.load_der_x509_certificate(self.new[der])
+            values = {"serialNumber": format(new.serial_number, "x")}
+            if digest is not None:
+                values["issuerNameHash"] = digest(new.issuer.public_bytes()).hexdigest()
+                key = self._new_issuer_key(der)
+                if key is not None:
+                    values["issuerKeyHash"] = digest(_key_bits(key)).hexdigest()
+            for name, value in values.items():
+                old = entry.get(name)
+                if isinstance(old, str) and old:
+                    new_text = _same_form(old, value)
+                    if new_text is not None and new_text != old:
+                        out[old.encode()] = new_text.encode()
+        return out
+
+    def _named_by(self, entry: Mapping[str, Any], by_serial: dict[int, list[bytes]]
+                  ) -> tuple[bytes, Any] | None:
+        """(original DER, hash function) of the re-issued certificate an entry names."""
+        try:
+            serial = int(str(entry.get("serialNumber", "")).strip(), 16)
+        except ValueError:
+            return None
+        digest = _HASHES.get(str(entry.get("hashAlgorithm", "")).upper().replace("-", ""))
+        name_hash = str(entry.get("issuerNameHash", "")).lower()
+        for der in by_serial.get(serial, ()):
+            if digest is None or digest(
+                    self.originals[der].issuer.public_bytes()).hexdigest() == name_hash:
+                return der, digest
+        return None
+
+    def _new_issuer_key(self, der: bytes):
+        """The new public key of the issuer of a re-issued certificate (re-issued issuer,
+        root made for the run, or itself when self-signed)."""
+        issuer = self._issuer_of.get(der)
+        if issuer is not None and issuer in self.new:
+            return x509.load_der_x509_certificate(self.new[issuer]).public_key()
+        cert = self.originals[der]
+        made = self._made_roots.get(cert.issuer.public_bytes())
+        if made is not None:
+            return made.public_key()
+        if cert.issuer == cert.subject:
+            return x509.load_der_x509_certificate(self.new[der]).public_key()
+        return None
 
     def key_for_der(self, der: bytes) -> PrivateKey:
         """The new key of a certificate of the run (by its original DER)."""
@@ -317,15 +382,31 @@ _STRING_TAGS = frozenset({0x0C, 0x13, 0x16, 0x1A})
 
 
 def _serial(pseudo: Pseudonymizer, old: bytes) -> bytes:
-    """A keyed serial of the same DER length, positive and minimally encoded."""
+    """A keyed serial of the same DER length, positive and minimally encoded, whose hex
+    text has the old one's length too (OCSP request data names certificates by that
+    text: replacing it in place must keep the JSON's length)."""
+    if not old.strip(b"\0"):
+        return old  # serial 0: nothing identifying
     new = bytearray(pseudo.opaque(b"serial\0" + old)[:len(old)])
-    if len(old) == 1:
-        new[0] = (new[0] & 0x7F) or 1
-    elif old[0] == 0:
+    if len(old) > 1 and old[0] == 0:  # the sign pad: the next octet has its top bit set
         new[0], new[1] = 0, new[1] | 0x80
-    else:
-        new[0] = (new[0] & 0x7F) or 1
+    elif old[0] < 0x10:  # one hex digit in the first octet
+        new[0] = new[0] % 0x0F + 1
+    else:  # two hex digits, and positive
+        new[0] = new[0] % 0x70 + 0x10
     return bytes(new)
+
+
+_HASHES = {"SHA256": hashlib.sha256, "SHA384": hashlib.sha384, "SHA512": hashlib.sha512}
+
+
+def _same_form(old: str, value: str) -> str | None:
+    """Hex `value` written like `old`: its length (leading zeros) and case; None when it
+    does not fit."""
+    if len(value) > len(old):
+        return None
+    value = value.rjust(len(old), "0")
+    return value.upper() if old != old.lower() else value
 
 
 def _spki(cert: x509.Certificate) -> bytes:

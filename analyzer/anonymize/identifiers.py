@@ -47,11 +47,14 @@ class Identifiers:
     binaries: set[bytes] = field(default_factory=set)
     parties: set[str] = field(default_factory=set)
     certificates: set[bytes] = field(default_factory=set)  # DER, or PEM/base64 text
+    # OCSP request / certificate hash data entries (serial, issuer name and key hashes)
+    hash_data: list[dict[str, str]] = field(default_factory=list)
 
     def add_messages(self, messages: Iterable[Message]) -> None:
         for message in messages:
             for key, value in _leaves(message.fields):
                 self._add(key, value)
+            self.hash_data += [e for e in _hash_data(message.fields) if e not in self.hash_data]
             path = message.fields.get("path")
             if isinstance(path, str) and path.startswith("/ocpp"):
                 self._add_path(path)
@@ -76,6 +79,19 @@ class Identifiers:
         match = _OCPP_PATH.search(path)
         if match and len(match.group(1)) >= MIN_TEXT:
             self.texts.add(match.group(1))
+
+
+def _hash_data(node: Any) -> Iterator[dict[str, str]]:
+    """Dicts shaped like OCPP's OCSPRequestData / CertificateHashData, wherever they sit."""
+    if isinstance(node, dict):
+        if isinstance(node.get("serialNumber"), str) and isinstance(
+                node.get("issuerNameHash"), str):
+            yield {k: v for k, v in node.items() if isinstance(v, str)}
+        for v in node.values():
+            yield from _hash_data(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _hash_data(v)
 
 
 def _all_zero_hex(value: str) -> bool:

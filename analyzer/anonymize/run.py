@@ -189,6 +189,9 @@ def _plan(pseudo: Pseudonymizer, ids: Identifiers, macs: set[bytes], v4: set[byt
         # OCSP data naming a re-issued certificate names its twin (over the generic
         # pseudonym a serialNumber text got above: it stays hex)
         plan.update(reissued.ocsp_replacements())
+        # each hash data entry of the inputs, in its own text form (issuer key hashes of
+        # roots made for the run included)
+        plan.update(reissued.hash_data_replacements(ids.hash_data))
     if "mac" not in keep:
         for raw in macs | {r for r in ids.binaries if len(r) == 6}:
             new = pseudo.mac(raw)

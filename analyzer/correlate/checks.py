@@ -296,6 +296,22 @@ def emaid_mismatch(parts, ctx):
                 return
 
 
+def contract_certificate_mismatch(parts, ctx):
+    """The OCSP hash data the charger sent the CSMS on B (Authorize
+    iso15118CertificateHashData) names no certificate with the serial of the contract
+    certificate the EV presented on A: the CSMS checked another contract."""
+    a = {normalise("contract_serial", p.keys["contract_serial"])
+         for p in _link(parts, "A") if p.keys.get("contract_serial")}
+    b_parts = [p for p in _link(parts, "B") if p.keys.get("contract_serial")]
+    b = {normalise("contract_serial", s) for p in b_parts
+         for s in p.keys["contract_serial"].split(",")}
+    if a and b and not a & b:
+        part = b_parts[0]
+        yield Hit(f"The EV presented contract certificate serial {', '.join(sorted(a))} on "
+                  f"link A but the charger sent the CSMS certificate hash data for serial(s) "
+                  f"{', '.join(sorted(b))} on link B", ctx.t(part, part.start_ns))
+
+
 def unmatched_part(parts, ctx):
     if len({p.link for p in parts}) != 1:
         return
@@ -363,6 +379,9 @@ RULES: tuple[tuple[FindingSpec, Rule], ...] = (
     (FindingSpec("xlink.emaid.mismatch", E, "security",
                  "One charging session carries different eMAIDs on links A, B and C "
                  "(contract certificate, OCPP idToken, OCPI token)"), emaid_mismatch),
+    (FindingSpec("xlink.pnc.certificate_hash_mismatch", E, "security",
+                 "OCPP Authorize iso15118CertificateHashData does not name the contract "
+                 "certificate the EV presented on link A"), contract_certificate_mismatch),
     (FindingSpec("xlink.join.unmatched", N, "correlation",
                  "Per-link session could not be joined although other links were captured"),
      unmatched_part),

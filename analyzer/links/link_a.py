@@ -126,10 +126,11 @@ def energy_wh(messages) -> float | None:
         meter = find(message.fields, "MeterReading")
         if isinstance(meter, int | float) and not isinstance(meter, bool):
             readings.append(float(meter))
+        if not message.name.endswith(("CurrentDemandRes", "DC_ChargeLoopRes")):
+            continue  # only the charging loop's responses are sampled
         volts = physical(find(message.fields, "EVSEPresentVoltage"))
         amps = physical(find(message.fields, "EVSEPresentCurrent"))
-        if volts is not None and amps is not None and message.name.endswith(
-                ("CurrentDemandRes", "DC_ChargeLoopRes")):
+        if volts is not None and amps is not None:
             samples.append((message.ts_ns, volts * amps))
     if len(readings) >= 2:
         return readings[-1] - readings[0]

@@ -179,7 +179,7 @@ _CATALOGUE: tuple[Scenario, ...] = (
            "forwards a cached stale contract (eMAID and certificate hash data) in Authorize "
            "/ TransactionEvent on B, which the CPO then reports in the OCPI session and CDR "
            "on C", {Fault.EMAID_MISMATCH},
-           {"xlink.emaid.mismatch"}),
+           {"xlink.emaid.mismatch", "xlink.pnc.certificate_hash_mismatch"}),
 )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from chargescope import backends
 from chargescope.analyzer.findings import FindingRegistry
 from chargescope.analyzer.records import Finding, FindingSpec, Message, Severity
 from chargescope.analyzer.tls.xmldsig import SignatureChecker
@@ -49,6 +50,8 @@ PNC_FINDINGS: tuple[FindingSpec, ...] = (
 _NS = 1_000_000_000
 PLAUSIBLE_CLOCK_NS = int(datetime.datetime(2010, 1, 1, tzinfo=datetime.UTC).timestamp()) * _NS
 _SINGLE_CERT_KEYS = ("OEMProvisioningCert",)
+_CHAIN_SUFFIXES = ("CertChain", "CertificateChain")  # a chain's element name ends so
+_chain_sites = backends.load("treewalk").chain_sites
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,20 +101,15 @@ def _chain_of(element: str, node: dict) -> CertChain:
 
 def find_chains(tree: Any) -> Iterator[CertChain]:
     """Every certificate chain (or single certificate) inside a decoded EXI tree."""
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            if isinstance(value, dict) and (key.endswith("CertChain")
-                                            or key.endswith("CertificateChain")) \
-                    and "Certificate" in value:
-                yield _chain_of(key, value)
-            elif key in _SINGLE_CERT_KEYS:
-                cert, error = _load(value)
-                yield CertChain(key, (cert,), (error,) if error else ())
-            else:
-                yield from find_chains(value)
-    elif isinstance(tree, list):
-        for value in tree:
-            yield from find_chains(value)
+    # every EXI message is searched: the walk is the "treewalk" hot path
+    for key, value, single in _chain_sites(tree, _CHAIN_SUFFIXES, "Certificate",
+                                           _SINGLE_CERT_KEYS):
+        yield _single(key, value) if single else _chain_of(key, value)
+
+
+def _single(key: str, value: Any) -> CertChain:
+    cert, error = _load(value)
+    return CertChain(key, (cert,), (error,) if error else ())
 
 
 def describe(cert: x509.Certificate) -> dict[str, Any]:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from chargescope import backends
 from chargescope.analyzer.records import Message
+
+# find(node, key): the first value under `key` anywhere in `node` (depth first), or None;
+# run on every message, so it is the "treewalk" hot path (`chargescope.analyzer.treewalk`)
+find = backends.load("treewalk").find
 
 
 def sub(node: Any, key: str) -> dict[str, Any]:
@@ -33,10 +38,19 @@ def items(node: Any, key: str) -> list[dict[str, Any]]:
 
 def body(msg: Message) -> dict[str, Any]:
     """The message element's content: Body/<Name> for DIN and ISO-2, <Name> for -20 / SAP."""
-    v2g = sub(msg.fields, "V2G_Message")
-    if v2g:
-        return sub(sub(v2g, "Body"), msg.name)
-    return sub(msg.fields, msg.name)
+    # `sub` spelled out: read several times for every V2G message
+    fields = msg.fields
+    if not isinstance(fields, dict):
+        return {}
+    v2g = fields.get("V2G_Message")
+    if isinstance(v2g, dict) and v2g:
+        node = v2g.get("Body")
+        if not isinstance(node, dict):
+            return {}
+    else:
+        node = fields
+    value = node.get(msg.name)
+    return value if isinstance(value, dict) else {}
 
 
 def session_id(msg: Message) -> str | None:
@@ -56,18 +70,3 @@ def physical(value: Any) -> float | None:
         return None
 
 
-def find(node: Any, key: str) -> Any:
-    """First value under `key` anywhere in `node` (depth first), or None."""
-    if isinstance(node, dict):
-        if key in node:
-            return node[key]
-        for value in node.values():
-            found = find(value, key)
-            if found is not None:
-                return found
-    elif isinstance(node, list):
-        for value in node:
-            found = find(value, key)
-            if found is not None:
-                return found
-    return None

@@ -37,6 +37,7 @@ _ROLE = {
 _TYPES_OF = {v.name: v.message_types for v in VERSIONS}
 # Message(...) positionally, with the slots filled directly when the extension is built
 _new_message = backends.load("recordbuild").builder(Message)
+_LINK_B = Link.B  # an Enum member lookup per message costs ~0.1 us
 _MISSING = object()
 _UNKNOWN_ACTION = object()
 _VALID = {"schema": "valid"}  # shared, never mutated (fields.update copies it)
@@ -69,6 +70,9 @@ class OcppDecoder:
         self._answered: OrderedDict[tuple[int, str], str] = OrderedDict()
         self._plausible: list[str] = list(_GUESS_ORDER)
         self._guessing = version is None
+        # a well-formed CALL / paired CALLRESULT of an action validated before, or None
+        # (looked up here, not at import: the extension imports this package's codec)
+        self._decode_common = backends.load("ocppdecode").decode_common
 
     # ------------------------------------------------------------------ version
 
@@ -106,8 +110,13 @@ class OcppDecoder:
 
         Name the arguments after `text` (callers do); the WebSocket handler alone passes
         them by position, once per message, where keyword binding costs ~0.2 us."""
-        # Hot path (one call per OCPP message): everything in locals, the RpcFrame
-        # unpacked once, validators looked up in a flat per-decoder cache.
+        if not problems:  # the common CALL/CALLRESULT in one go (hot path "ocppdecode")
+            message = self._decode_common(self, text, direction, ts_ns, src, dst, refs,
+                                          websocket)
+            if message is not None:
+                return message
+        # General path: everything in locals, the RpcFrame unpacked once, validators
+        # looked up in a flat per-decoder cache.
         (mtype, unique_id, action, payload, error_code, error_description,
          rpc_problems) = parse_rpc_value(text) if isinstance(text, list) else parse_rpc(text)
         all_problems = tuple(problems)
@@ -172,6 +181,8 @@ class OcppDecoder:
         # the common case: a known action's compiled schema, a payload object
         check = self._checks.get((version, action, mtype)) if type(payload) is dict else None
         if check is not None:
+            # the compiled schema's proof of validity; a False is confirmed by the
+            # general validator (the compiled one cannot prove some exotic values)
             try:
                 valid = check(payload)
             except (ValueError, RecursionError):  # nested deeper than the validator recurses
@@ -189,10 +200,12 @@ class OcppDecoder:
             fields["websocket"] = websocket
         role = _ROLE.get(mtype, "Unknown") if mtype is not None else "Malformed"
         name = f"{action} {role}" if action else role
-        return _new_message(Link.B, "ocpp", name, ts_ns, src, dst, fields, refs, all_problems)
+        return _new_message(_LINK_B, "ocpp", name, ts_ns, src, dst, fields, refs, all_problems)
 
     def _invalid(self, version: str, action: str, mtype: int, payload: dict) -> dict:
         compiled = self._validators[(version, action, mtype == 3)]
+        if compiled.is_valid(payload):
+            return _VALID
         return {"schema": "invalid",
                 "schema_errors": [v.as_dict() for v in compiled.violations(payload)]}
 
@@ -229,7 +242,7 @@ class OcppDecoder:
         if compiled is None:
             return {"schema": "no-schema"}
         if self.validate is True:  # validated alike next time, without this walk
-            self._checks[(version, action, mtype)] = compiled.check
+            self._checks[(version, action, mtype)] = compiled.fast
         if not isinstance(payload, dict):
             return {"schema": "invalid", "schema_errors": [
                 {"pointer": "", "rule": "type", "detail": "payload is not an object"}]}

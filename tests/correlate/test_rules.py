@@ -126,6 +126,13 @@ CASES = {
         [a_part(keys={"emaid": "DE-ABC-C12345678-9", "evccid": "01"}),
          b_part(keys={"id_token": "deabcc12345678", "evccid": "01"})],
     ),
+    "xlink.pnc.certificate_hash_mismatch": (
+        [a_part(keys={"emaid": "DE-ABC-C12345678-9", "contract_serial": "1D3C5E7F01"}),
+         b_part(keys={"id_token": "DEABCC12345678", "contract_serial": "5ca0002,1d3c5e7f02"})],
+        # the same serial with a leading zero and in upper case, among the sub-CAs' serials
+        [a_part(keys={"emaid": "DE-ABC-C12345678-9", "contract_serial": "1d3c5e7f01"}),
+         b_part(keys={"id_token": "DEABCC12345678", "contract_serial": "5CA0002,01D3C5E7F01"})],
+    ),
     "xlink.join.unmatched": (
         [a_part(keys={}), b_part(keys={}),
          part("B", "ocpp.transaction", "43", 100, 400, keys={})],

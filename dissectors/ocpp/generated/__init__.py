@@ -1,0 +1,1 @@
+"""Code generated from the OCPP JSON schemas (tools/ocppschemagen)."""
