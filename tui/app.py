@@ -12,6 +12,7 @@ import csv
 import gc
 import json
 import sys
+import threading
 from array import array
 from bisect import bisect_left
 from contextlib import contextmanager
@@ -55,7 +56,7 @@ SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severi
 # 1 GB capture can hold 10^5..10^6 messages; the message table shows a window of the matches
 # around the selection, the filter always runs over all of them.
 TABLE_WINDOW = 200
-ROW_BATCH = 100  # rows added between two chances for the screen to draw
+ROW_BATCH = 50  # rows added between two chances for the screen to draw
 # A session's messages arrive in steps of this many (merged in time order, swimlane marks,
 # the display filter: ~10 ms of work a step); the first step is the first screen, the rest
 # fill in between screen updates. Steps run at once while they stay under SESSION_AT_ONCE
@@ -79,14 +80,15 @@ class Tables:
     @classmethod
     def of(cls, analysis: Analysis) -> Tables:
         sessions = [
-            ((str(row.index), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
-              row.start, Text(row.ev), Text(row.charger), Text(row.protocol),
-              row.duration, row.energy, Text(row.worst)), str(row.index))
+            ((Text(str(row.index)), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
+              Text(row.start), Text(row.ev), Text(row.charger), Text(row.protocol),
+              Text(row.duration), Text(row.energy), Text(row.worst)), str(row.index))
             for row in data.session_rows(analysis)]
         findings = data.all_findings(analysis)
         finding_rows = [
-            ((str(index or "-"), Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
-              finding.code, Text(finding.text)), str(n))
+            ((Text(str(index or "-")),
+              Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
+              Text(finding.code), Text(finding.text)), str(n))
             for n, (index, finding) in enumerate(findings[:FINDINGS_LISTED])]
         return cls(sessions, findings, finding_rows)
 
@@ -136,6 +138,8 @@ class ChargescopeApp(App):
         self.session_complete = True  # every message of the session is in items
         self._progress = None  # the generator filling the session, a step at a time
         self._pending: Message | None = None  # a message to select once it has arrived
+        self._tables_filling: set[str] = set()  # tables whose rows are still being added
+        self._tables_filled = threading.Event()  # none is
         self.window = 0  # position in `shown` of the message table's first row
         self.filter_text = ""
         self.index: data.MessageIndex | None = None
@@ -218,6 +222,11 @@ class ChargescopeApp(App):
         if self.freeze_gc:
             gc.freeze()  # what loading built stays: no full collection walks it again
         self.call_from_thread(self._loaded, result, index, tables=tables)
+        # the frame index only once the tables are filled: competing for the GIL with
+        # the screen's thread, it doubled what each batch of rows held the screen
+        while not self._tables_filled.wait(0.2):
+            if not self.is_running:
+                return
         for source in result.sources:  # then the hex pane can seek to any frame
             if source.reader == "capture":
                 self.frames.index(source.path)
@@ -326,10 +335,12 @@ class ChargescopeApp(App):
         for cells, key in rows[:ROW_BATCH]:
             table.add_row(*cells, key=key)
         if len(rows) > ROW_BATCH:
+            self._tables_filling.add(group)
+            self._tables_filled.clear()
             self.run_worker(self._more_rows(table, rows, ROW_BATCH), group=group,
                             exclusive=True)
         else:
-            self._freeze_settled()
+            self._table_filled(group)
 
     async def _more_rows(self, table: DataTable, rows: list[tuple[tuple, str]],
                          start: int) -> None:
@@ -337,6 +348,12 @@ class ChargescopeApp(App):
             await asyncio.sleep(0)
             for cells, key in rows[at:at + ROW_BATCH]:
                 table.add_row(*cells, key=key)
+        self._table_filled(f"rows-{table.id}")
+
+    def _table_filled(self, group: str) -> None:
+        self._tables_filling.discard(group)
+        if not self._tables_filling:
+            self._tables_filled.set()
         self._freeze_settled()
 
     def _freeze_settled(self) -> None:
@@ -527,7 +544,8 @@ class ChargescopeApp(App):
         t0 = self.items[0][0]
         style = "red" if m.problems else ""
         # Text, not str: addresses like "[fe80::1]:15118" are not Rich markup
-        table.add_row(f"{(ts - t0) / 1e9:9.3f}", str(m.link), m.protocol,
+        # (and Text for every cell: a str cell is parsed as markup, row after row)
+        table.add_row(Text(f"{(ts - t0) / 1e9:9.3f}"), Text(str(m.link)), Text(m.protocol),
                       Text(m.name, style), Text(m.src), Text(m.dst),
                       Text(data.summary_text(m)), key=str(i))
 
