@@ -299,6 +299,7 @@ def test_a_session_opens_with_its_first_rows_and_fills_in_steps(demo_analysis, m
             table = app.query_one("#message-table")
             assert table.row_count == 20
             assert "loading" in str(app.query_one("#session-title").render())
+            assert "20 of 20 messages" in str(app.query_one("#filter-status").render())
             assert "loading" in str(app.query_one("#filter-status").render())
             lanes = app.query_one("#lanes", Swimlanes)
             assert lanes.items is app.items and lanes.span == (expected[0][0], expected[-1][0])

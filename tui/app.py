@@ -13,6 +13,7 @@ import gc
 import json
 import sys
 import threading
+import time
 from array import array
 from bisect import bisect_left
 from contextlib import contextmanager
@@ -64,6 +65,7 @@ ROW_BATCH = 50  # rows added between two chances for the screen to draw
 SESSION_STEP = 2000
 SESSION_AT_ONCE = 8000
 SELECT_LEAD = 25  # rows listed above a selection that opened a new window
+PROGRESS_EVERY_S = 0.25  # how often a filling session's counts and swimlanes are redrawn
 GIL_TURN_S = 0.0005  # the switch interval while the load worker runs (`short_gil_turns`)
 FINDINGS_LISTED = 2000  # findings listed, in time order; the header says when there are more
 
@@ -138,6 +140,7 @@ class ChargescopeApp(App):
         self.session_complete = True  # every message of the session is in items
         self._progress = None  # the generator filling the session, a step at a time
         self._pending: Message | None = None  # a message to select once it has arrived
+        self._redrawn_at = 0.0  # when the fill's progress was last shown (0: not yet)
         self._tables_filling: set[str] = set()  # tables whose rows are still being added
         self._tables_filled = threading.Event()  # none is
         self.window = 0  # position in `shown` of the message table's first row
@@ -393,6 +396,7 @@ class ChargescopeApp(App):
         # such walk touched every message they hold: 0.6-0.9 s at 200 MB of capture)
         self._freeze_settled()
         self.session_complete = False
+        self._redrawn_at = 0.0
         self._pending = select
         self.window = 0
         self.query_one("#lanes", Swimlanes).show(self.items, self.marks, self.stream.span())
@@ -427,6 +431,7 @@ class ChargescopeApp(App):
             return False
         self.predicate = predicate if text.strip() else None
         self.filter_text = text
+        self._redrawn_at = 0.0
         self.shown, self.filtered = array("q"), 0
         self._fill_messages(0)
         self._advance()
@@ -475,6 +480,7 @@ class ChargescopeApp(App):
         self.session_complete = True
         self._show_title()
         self._show_status()
+        self.query_one("#lanes", Swimlanes).refresh()
         self._freeze_settled()
         if self._pending is not None:
             self.notify(f"{self._pending.name}: not in this session's messages")
@@ -487,17 +493,20 @@ class ChargescopeApp(App):
         start = len(self.items)
         self.items += chunk
         self.marks.extend(m for _ts, m in chunk)
-        self.query_one("#lanes", Swimlanes).extend(start)
+        redraw = self._redraw_due()
+        self.query_one("#lanes", Swimlanes).extend(start, refresh=redraw)
         if self.filtered == start:
-            self._filter_more(len(chunk))
-        self._show_title()
+            self._filter_more(len(chunk), redraw=False)
+        if redraw:
+            self._show_title()
+            self._show_status()
         if self._pending is not None and chunk:
             self._select(self._pending)
         return len(chunk)
 
-    def _filter_more(self, count: int) -> int:
+    def _filter_more(self, count: int, redraw: bool | None = None) -> int:
         """Run the filter over the next `count` messages; list new matches the table has
-        room for."""
+        room for; redraw the counts if `redraw` (None: if due)."""
         first, end = self.filtered, min(self.filtered + count, len(self.items))
         if self.predicate is None:  # no filter: all of them at once, in C
             end = len(self.items)
@@ -507,8 +516,19 @@ class ChargescopeApp(App):
             self.shown.extend([i for i in range(first, end) if predicate(items[i][1])])
         self.filtered = end
         self._list_more()
-        self._show_status()
+        if redraw or redraw is None and self._redraw_due():
+            self._show_status()
         return end - first
+
+    def _redraw_due(self) -> bool:
+        """Whether the counts and the swimlanes should be redrawn now, while a session
+        fills: at its first step, then every PROGRESS_EVERY_S (a label's update lays the
+        screen out again: at every step, it was most of a step's cost)."""
+        now = time.perf_counter()
+        if now - self._redrawn_at < PROGRESS_EVERY_S and self._redrawn_at:
+            return False
+        self._redrawn_at = now
+        return True
 
     def _list_more(self) -> int:
         """Up to ROW_BATCH more rows where the table lists fewer than its window and

@@ -43,12 +43,14 @@ class Swimlanes(Widget):
         self.selected = -1
         self.refresh()
 
-    def extend(self, start: int) -> None:
-        """items[start:] and marks[start:] were appended: add just them to the drawing."""
+    def extend(self, start: int, refresh: bool = True) -> None:
+        """items[start:] and marks[start:] were appended: add just them to the drawing
+        (shown at the next refresh)."""
         if self._grid is not None:
             width, grid = self._grid
             self._mark(grid, width, start)
-        self.refresh()
+        if refresh:
+            self.refresh()
 
     def _columns(self, width: int) -> list[list[int]]:
         """Per lane and column: 0 nothing, 1 a mark, 2 a bad mark (cached per width)."""
