@@ -116,6 +116,47 @@ class Message:
         return not self.problems
 
 
+# A stored Message may keep `refs` and `fields` as one compact byte form
+# (`analyzer/store.py`: a few hundred bytes instead of kilobytes of nested dicts per message).
+# The two attributes are read through descriptors (hot path "compact") that give back the
+# same dicts and ByteRefs as the eager form, so every reader, `replace`, `==`, `repr` and
+# pickling see no difference. The slots themselves hold a dict and a tuple (eager) or the
+# byte form and `PACKED` (compacted); the last messages read keep their decoded form.
+_FIELDS_SLOT = Message.fields
+_REFS_SLOT = Message.refs
+PACKED = ("packed",)  # in the refs slot: refs and fields are in the fields slot's bytes
+
+
+def _attach_attributes():
+    from chargescope import backends
+    from chargescope.analyzer.compactcodec import TABLE
+
+    fields, refs, decoded = backends.load("compact").attributes(
+        _FIELDS_SLOT, _REFS_SLOT, PACKED, TABLE, ByteRef)
+    Message.fields = fields
+    Message.refs = refs
+    return decoded
+
+
+DECODED = _attach_attributes()  # `.clear()` forgets the decoded forms kept
+
+
+def stored_fields(message: Message) -> Any:
+    """What the fields slot holds: the dict, or the byte form of a compacted message."""
+    return _FIELDS_SLOT.__get__(message, Message)
+
+
+def stored_refs(message: Message) -> Any:
+    """What the refs slot holds: the ByteRef tuple, or PACKED."""
+    return _REFS_SLOT.__get__(message, Message)
+
+
+def store_packed(message: Message, blob: bytes) -> None:
+    """Make `message` keep its refs and fields as `blob` (`analyzer/store.py` writes it)."""
+    _FIELDS_SLOT.__set__(message, blob)
+    _REFS_SLOT.__set__(message, PACKED)
+
+
 @dataclass(frozen=True, slots=True)
 class FindingSpec:
     """A registered finding code (Wireshark's expert_field_info): stable, never renamed."""

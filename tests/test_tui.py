@@ -24,6 +24,10 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def _largest_session(analysis):
+    return max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+
+
 def test_failed_session_filter_and_jump_to_evidence(demo_analysis):
     paths, analysis = demo_analysis
     failed = next(s for s in analysis.sessions if s.verdict == "failed")
@@ -152,7 +156,7 @@ def test_the_message_table_lists_a_window_that_follows_the_selection(demo_analys
 
     monkeypatch.setattr(app_module, "TABLE_WINDOW", 10)
     paths, analysis = demo_analysis
-    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+    session = _largest_session(analysis)
 
     async def scenario():
         app = ChargescopeApp(paths, analysis=analysis)
@@ -232,10 +236,12 @@ def test_loading_freezes_what_the_analysis_keeps_and_stops_after(demo_analysis):
     """`chargescope tui` freezes survivors while loading (full GCs would stall the screen);
     the hook is gone once loaded, and the hex pane has its frame index."""
     import gc
+    import sys
 
     from chargescope.tui.app import _freeze_survivors
 
     paths, _analysis = demo_analysis
+    switch = sys.getswitchinterval()
 
     async def scenario():
         app = ChargescopeApp(paths[:3], freeze_gc=True)
@@ -246,6 +252,7 @@ def test_loading_freezes_what_the_analysis_keeps_and_stops_after(demo_analysis):
                     break
             assert app.analysis is not None
             assert _freeze_survivors not in gc.callbacks
+            assert sys.getswitchinterval() == switch  # short GIL turns only while loading
             assert gc.get_freeze_count() > 0
             assert set(app.frames._index) == {str(p) for p in paths[:3]}
             await pilot.pause()
@@ -278,7 +285,7 @@ def test_a_session_opens_with_its_first_rows_and_fills_in_steps(demo_analysis, m
 
     _small_steps(monkeypatch)
     paths, analysis = demo_analysis
-    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+    session = _largest_session(analysis)
     expected = MessageIndex(analysis).session(session)
     assert len(expected) > 200
 
@@ -321,7 +328,7 @@ def test_a_filter_typed_while_a_session_fills_covers_all_its_messages(demo_analy
                                                                       monkeypatch):
     _small_steps(monkeypatch)
     paths, analysis = demo_analysis
-    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+    session = _largest_session(analysis)
 
     async def scenario():
         app = ChargescopeApp(paths, analysis=analysis)
@@ -383,7 +390,7 @@ def test_a_click_on_the_swimlanes_selects_the_nearest_mark_of_its_lane(demo_anal
     """The click looks near the column (bisection), and finds what a scan of every mark
     would: the nearest column, the first message in it."""
     paths, analysis = demo_analysis
-    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+    session = _largest_session(analysis)
 
     def scanned(lanes, lane, col, width):
         best, best_dist = -1, width + 1

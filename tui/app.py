@@ -14,6 +14,7 @@ import json
 import sys
 from bisect import bisect_left
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -42,7 +43,7 @@ from chargescope.analyzer.filter import FilterError, compile_filter
 from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.live import FrameSource
 from chargescope.analyzer.live.incremental import LiveAnalysis, Snapshotter
-from chargescope.analyzer.records import ByteRef, Message, Severity
+from chargescope.analyzer.records import ByteRef, Finding, Message, Severity
 from chargescope.tui import data
 from chargescope.tui.help import HelpScreen
 from chargescope.tui.widgets import HexView, MessageTable, Swimlanes
@@ -53,15 +54,40 @@ SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severi
 # 1 GB capture can hold 10^5..10^6 messages; the message table shows a window of the matches
 # around the selection, the filter always runs over all of them.
 TABLE_WINDOW = 200
-ROW_BATCH = 200  # rows added between two chances for the screen to draw
+ROW_BATCH = 100  # rows added between two chances for the screen to draw
 # A session's messages arrive in steps of this many (merged in time order, swimlane marks,
 # the display filter: ~10 ms of work a step); the first step is the first screen, the rest
 # fill in between screen updates. Steps run at once while they stay under SESSION_AT_ONCE
 # messages in total, so a small session opens complete.
 SESSION_STEP = 2000
 SESSION_AT_ONCE = 8000
+SELECT_LEAD = 25  # rows listed above a selection that opened a new window
 GIL_TURN_S = 0.0005  # the switch interval while the load worker runs (`short_gil_turns`)
 FINDINGS_LISTED = 2000  # findings listed, in time order; the header says when there are more
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """The session and finding tables' rows ((cells, key) each), made off the screen's
+    thread: a 1 GB capture set has 10^4 sessions and findings."""
+
+    sessions: list[tuple[tuple, str]]
+    findings: list[tuple[int, Finding]]  # (session index or 0, finding), in time order
+    finding_rows: list[tuple[tuple, str]]  # the first FINDINGS_LISTED of them
+
+    @classmethod
+    def of(cls, analysis: Analysis) -> Tables:
+        sessions = [
+            ((str(row.index), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
+              row.start, Text(row.ev), Text(row.charger), Text(row.protocol),
+              row.duration, row.energy, Text(row.worst)), str(row.index))
+            for row in data.session_rows(analysis)]
+        findings = data.all_findings(analysis)
+        finding_rows = [
+            ((str(index or "-"), Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
+              finding.code, Text(finding.text)), str(n))
+            for n, (index, finding) in enumerate(findings[:FINDINGS_LISTED])]
+        return cls(sessions, findings, finding_rows)
 
 
 class ChargescopeApp(App):
@@ -178,6 +204,7 @@ class ChargescopeApp(App):
             # here, not on the screen's thread; and still under the freezing hook, so the
             # collections its allocations trigger do not walk the whole analysis
             index = data.MessageIndex(result)
+            tables = Tables.of(result)
         except Exception as exc:  # an unreadable input must reach the user, not kill the app
             self.call_from_thread(self.notify, f"cannot analyse: {exc}", severity="error",
                                   timeout=30)
@@ -187,7 +214,7 @@ class ChargescopeApp(App):
                 gc.callbacks.remove(_freeze_survivors)
         if self.freeze_gc:
             gc.freeze()  # what loading built stays: no full collection walks it again
-        self.call_from_thread(self._loaded, result, index)
+        self.call_from_thread(self._loaded, result, index, tables=tables)
         for source in result.sources:  # then the hex pane can seek to any frame
             if source.reader == "capture":
                 self.frames.index(source.path)
@@ -205,8 +232,9 @@ class ChargescopeApp(App):
         live = LiveAnalysis(source.iface, site)
 
         def show(analysis: Analysis) -> None:
-            # the message index is built here, not on the screen's thread
-            self.call_from_thread(self._refreshed, analysis, data.MessageIndex(analysis))
+            # the message index and table rows are built here, not on the screen's thread
+            self.call_from_thread(self._refreshed, analysis, data.MessageIndex(analysis),
+                                  Tables.of(analysis))
 
         snapshots = Snapshotter(live, interval_s=self.live_interval_s, on_snapshot=show,
                                 keep_messages=True)
@@ -235,20 +263,21 @@ class ChargescopeApp(App):
             return
         final = live.snapshot(keep_messages=True)
         self.live_done = True
-        self.call_from_thread(self._refreshed, final, data.MessageIndex(final))
+        self.call_from_thread(self._refreshed, final, data.MessageIndex(final), Tables.of(final))
         ended = f"capture ended: {source.frames_seen} frames"
         if source.error:
             ended += f" ({source.error})"
         self.call_from_thread(self.notify, ended, timeout=10)
 
-    def _refreshed(self, analysis: Analysis, index: data.MessageIndex | None = None) -> None:
+    def _refreshed(self, analysis: Analysis, index: data.MessageIndex | None = None,
+                   table_rows: Tables | None = None) -> None:
         """A newer analysis of the live capture: the same view, more in it."""
         focused = self.focused
         tables = {name: self.query_one(name, DataTable)
                   for name in ("#session-table", "#finding-table", "#message-table")}
         rows = {name: table.cursor_row for name, table in tables.items()}
         first = self.analysis is None or not self.analysis.sessions
-        self._loaded(analysis, index, focus=first)
+        self._loaded(analysis, index, focus=first, tables=table_rows)
         if self.session_index and any(s.index == self.session_index for s in analysis.sessions):
             self.open_session(self.session_index, switch=False)
         for name, table in tables.items():
@@ -260,24 +289,18 @@ class ChargescopeApp(App):
         self.sub_title = f"{state}: {self.sub_title}"
 
     def _loaded(self, analysis: Analysis, index: data.MessageIndex | None = None,
-                focus: bool = True) -> None:
+                focus: bool = True, tables: Tables | None = None) -> None:
         self.analysis = analysis
         self.index = index or data.MessageIndex(analysis)
+        tables = tables or Tables.of(analysis)
         self.query_one("#loading", ProgressBar).display = False
         table = self.query_one("#session-table", DataTable)
         table.clear()
-        self.fill_rows(table, [
-            ((str(row.index), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
-              row.start, Text(row.ev), Text(row.charger), Text(row.protocol),
-              row.duration, row.energy, Text(row.worst)), str(row.index))
-            for row in data.session_rows(analysis)])
+        self.fill_rows(table, tables.sessions)
         findings = self.query_one("#finding-table", DataTable)
         findings.clear()
-        self.findings = data.all_findings(analysis)
-        self.fill_rows(findings, [
-            ((str(index or "-"), Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
-              finding.code, Text(finding.text)), str(n))
-            for n, (index, finding) in enumerate(self.findings[:FINDINGS_LISTED])])
+        self.findings = tables.findings
+        self.fill_rows(findings, tables.finding_rows)
         listed = ("" if len(self.findings) <= FINDINGS_LISTED
                   else f" (first {FINDINGS_LISTED} listed)")
         self.sub_title = (f"{len(analysis.sessions)} session(s), "
@@ -314,10 +337,12 @@ class ChargescopeApp(App):
         self._freeze_settled()
 
     def _freeze_settled(self) -> None:
-        """A table or a session has just been filled: what the screen holds now stays as
-        long as it is shown, so (with `freeze_gc`) freeze it after a young collection (a
-        few ms); full collections then walk only what comes after, not thousands of rows
-        (they took 60-250 ms each at 50 MB of capture, every few seconds)."""
+        """A table has just been filled or a session opened: what the screen holds now
+        stays as long as it is shown, so (with `freeze_gc`) freeze it after a young
+        collection (a few ms); full collections then walk only what comes after, not
+        thousands of rows (60-250 ms each at 50 MB of capture, every few seconds). The
+        price: cyclic garbage among what is frozen is never collected (refcounting still
+        frees the rest, the lists of a session closed among them)."""
         if self.freeze_gc:
             gc.collect(1)
             gc.freeze()
@@ -343,6 +368,10 @@ class ChargescopeApp(App):
         self.session_index = index
         self.stream = data.SessionStream(self.index, session)
         self.items, self.marks, self.shown, self.filtered = [], data.Marks(), [], 0
+        # the session's big lists (its windows, the items that grow to 10^6 pairs) live
+        # until another session opens: frozen now, no full collection walks them (each
+        # such walk touched every message they hold: 0.6-0.9 s at 200 MB of capture)
+        self._freeze_settled()
         self.session_complete = False
         self._pending = select
         self.window = 0
@@ -383,14 +412,17 @@ class ChargescopeApp(App):
         self._advance()
         return True
 
-    def _advance(self) -> None:
-        """Run the session's filling steps now while they are few, the rest in a worker."""
+    def _advance(self, at_once: int | None = None) -> None:
+        """Run the session's filling steps now while they handle fewer than `at_once`
+        messages and rows (SESSION_AT_ONCE), the rest in a worker."""
+        if at_once is None:
+            at_once = SESSION_AT_ONCE
         self.workers.cancel_group(self, "session")
         self._progress = self._steps()
         done = 0
         for handled in self._progress:
             done += handled
-            if done >= SESSION_AT_ONCE:
+            if done >= at_once:
                 # the function, not a coroutine: a worker cancelled before it starts
                 # (the next session opened at once) leaves no coroutine never awaited
                 self.run_worker(partial(self._more_steps, self._progress), group="session",
@@ -410,6 +442,9 @@ class ChargescopeApp(App):
         if stream is None:
             return
         while True:
+            if self._list_more():
+                yield ROW_BATCH
+                continue
             if self.filtered < len(self.items):
                 yield self._filter_more(SESSION_STEP)
                 continue
@@ -451,11 +486,19 @@ class ChargescopeApp(App):
             predicate, items = self.predicate, self.items
             self.shown += [i for i in range(first, end) if predicate(items[i][1])]
         self.filtered = end
-        table = self.query_one("#message-table", DataTable)
-        for i in self.shown[self.window + table.row_count:self.window + TABLE_WINDOW]:
-            self._add_row(table, i)
+        self._list_more()
         self._show_status()
         return end - first
+
+    def _list_more(self) -> int:
+        """Up to ROW_BATCH more rows where the table lists fewer than its window and
+        matches wait (a row costs ~1 ms: a whole window at once would hold the screen)."""
+        table = self.query_one("#message-table", DataTable)
+        start = self.window + table.row_count
+        rows = self.shown[start:min(start + ROW_BATCH, self.window + TABLE_WINDOW)]
+        for i in rows:
+            self._add_row(table, i)
+        return len(rows)
 
     def _show_status(self) -> None:
         text = self.filter_text
@@ -469,13 +512,12 @@ class ChargescopeApp(App):
         self.query_one("#filter-status", Label).update(status)
 
     def _fill_messages(self, window: int) -> None:
-        """The message table: rows shown[window:window + TABLE_WINDOW]."""
+        """The message table from shown[window]: its first rows now, the rest of the
+        window (to TABLE_WINDOW rows) by the filling steps."""
         self.window = window
         self._show_status()
-        table = self.query_one("#message-table", DataTable)
-        table.clear()
-        for i in self.shown[window:window + TABLE_WINDOW]:
-            self._add_row(table, i)
+        self.query_one("#message-table", DataTable).clear()
+        self._list_more()
 
     def _add_row(self, table: DataTable, i: int) -> None:
         ts, m = self.items[i]
@@ -526,10 +568,13 @@ class ChargescopeApp(App):
         if move_cursor:
             position = bisect_left(self.shown, index)
             if position < len(self.shown) and self.shown[position] == index:
-                if not self.window <= position < self.window + TABLE_WINDOW:
-                    self._fill_messages(max(0, position - TABLE_WINDOW // 2))
-                self.query_one("#message-table", DataTable).move_cursor(
-                    row=position - self.window)
+                table = self.query_one("#message-table", DataTable)
+                if not self.window <= position < self.window + table.row_count:
+                    # a new window, the selection near its top: the rows down to it now
+                    # (one batch), the rest of the window in the background
+                    self._fill_messages(max(0, position - min(SELECT_LEAD, TABLE_WINDOW // 2)))
+                    self._advance(at_once=0)
+                table.move_cursor(row=position - self.window)
 
     def show_bytes(self, refs: tuple[ByteRef, ...], what: str, note: str = "") -> None:
         """The frame of the first of `refs` in the hex pane, its bytes of `refs` marked."""

@@ -474,7 +474,9 @@ class HttpStream:
         end = d.raw_start + len(d.raw) - len(trailing)
         message = self._message(d, partial, fields, end, list(partial.problems))
         # both directions now carry another protocol: count, do not parse
-        return [message, *self._go_opaque(d), *self._opaque_bytes(d, end, trailing)]
+        out = [message, *self._go_opaque(d)]
+        self._opaque_bytes(d, end, trailing)
+        return out
 
     def _tunnel(self, d: _Direction) -> list[Message]:
         """A 2xx answer to CONNECT: the response ends at its head and both directions
@@ -487,9 +489,11 @@ class HttpStream:
         end = d.raw_start + len(d.raw) - len(trailing)
         message = self._message(d, partial, fields, end, list(partial.problems))
         self._switch = "a CONNECT tunnel opened"
-        return [message, *self._go_opaque(d), *self._opaque_bytes(d, end, bytes(trailing))]
+        out = [message, *self._go_opaque(d)]
+        self._opaque_bytes(d, end, bytes(trailing))
+        return out
 
-    def _opaque_bytes(self, d: _Direction, end: int, trailing: bytes) -> list[Message]:
+    def _opaque_bytes(self, d: _Direction, end: int, trailing: bytes) -> None:
         """What followed the switch: `d`'s bytes after its answer and the client's held
         bytes, counted as not HTTP (reported with the rest at the next gap or close)."""
         for side, start, size in ((d, end, len(trailing)),
@@ -499,7 +503,6 @@ class HttpStream:
                     side.skipped_at = start
                 side.skipped += size
         self._held.clear()
-        return []
 
     def _go_opaque(self, d: _Direction) -> list[Message]:
         """Both directions switch protocols after `d`'s message: the other side's message

@@ -14,6 +14,7 @@ was not captured; without a handler they become plain "websocket" Messages.
 from __future__ import annotations
 
 import enum
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -94,6 +95,22 @@ class PayloadHandoff:
 class WebSocketOptions:
     max_message_size: int = DEFAULT_MAX_MESSAGE  # per (decompressed) message
     show_secrets: bool = False
+
+
+def _inflates_to_json(buf: bytearray, pos: int, head: wsf.FrameHeader) -> bool:
+    """A whole compressed text message at `pos` whose first inflated bytes start a JSON
+    array (OCPP-J): only on its own, i.e. without a shared window (no context takeover,
+    or the first message after the window was reset)."""
+    if not head.fin:
+        return False
+    payload = bytes(buf[pos + head.header_len:pos + head.total_len])
+    if head.masked:
+        payload = wsf.unmask(payload, head.mask_key)
+    try:
+        first = zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff", 64)
+    except zlib.error:
+        return False
+    return first.lstrip(b" \t\r\n").startswith(b"[")
 
 
 class _Mode(enum.Enum):
@@ -504,8 +521,10 @@ class WebSocketStream:
         """Is `pos` a frame boundary? True/False, or None while the bytes cannot tell yet.
 
         A boundary must hold a plausible frame *and* be followed by another plausible
-        frame (a chain of two), unless the frame is a text frame that starts like JSON,
-        which is evidence enough on its own. Candidates claiming more than
+        frame (a chain of two), unless the frame is a text frame, which is evidence enough
+        on its own (compressed, RFC 7692: when its payload inflates to text that starts
+        like JSON; waiting for the next frame would hand a charge point's CALL on only
+        after its answer). Candidates claiming more than
         `HUNT_HORIZON` bytes without that evidence are rejected, so hunting never
         buffers much.
         """
@@ -515,8 +534,9 @@ class WebSocketStream:
         if not wsf.plausible_frame_at(buf, pos, from_client=from_client,
                                       max_len=self.options.max_message_size):
             return False
-        strong = head.opcode == _OP_TEXT and not head.rsv1 and head.length > 0
         end = pos + head.total_len
+        strong = head.opcode == _OP_TEXT and head.length > 0 and (
+            not head.rsv1 or (end <= len(buf) and _inflates_to_json(buf, pos, head)))
         if end == len(buf) and head.opcode == 0x8 and head.length >= 2:
             # a Close ending exactly where the bytes end, with a registered close code
             code_bytes = bytes(buf[end - head.length:end - head.length + 2])
