@@ -364,13 +364,13 @@ class ChargescopeApp(App):
 
     def _freeze_settled(self) -> None:
         """A table has just been filled or a session opened: what the screen holds now
-        stays as long as it is shown, so (with `freeze_gc`) freeze it after a young
-        collection (a few ms); full collections then walk only what comes after, not
-        thousands of rows (60-250 ms each at 50 MB of capture, every few seconds). The
-        price: cyclic garbage among what is frozen is never collected (refcounting still
-        frees the rest, the lists of a session closed among them)."""
+        stays as long as it is shown, so (with `freeze_gc`) freeze it (O(1)); full
+        collections then walk only what comes after, not thousands of rows (60-250 ms
+        each at 50 MB of capture, every few seconds). No collection first: even a young
+        one took 100-160 ms here at 200 MB-1 GB. The price: cyclic garbage among what is
+        frozen is never collected (refcounting still frees the rest, the lists of a
+        session closed among them)."""
         if self.freeze_gc:
-            gc.collect(0)  # the youngest only: the middle one took 100 ms at 200 MB
             gc.freeze()
 
     # ---------------------------------------------------------------- sessions
