@@ -11,8 +11,12 @@ types): the caller then asks its general validator (dissectors/ocpp/schemas.py).
 
 from libc.math cimport floor, isfinite
 
+from libc.string cimport memcmp
+
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    void* PyUnicode_DATA(object o)
     double PyFloat_AS_DOUBLE(object o)
 
 cdef object _M = object()  # a missing member
@@ -45,149 +49,2342 @@ cdef bint _multiple_of(object x, double d):
     except (OverflowError, ValueError):
         return False
 
-cdef frozenset _E0 = frozenset(['Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid'])
-cdef frozenset _E1 = frozenset(['Accepted', 'Pending', 'Rejected'])
-cdef frozenset _E2 = frozenset(['Accepted', 'Rejected'])
-cdef frozenset _E3 = frozenset(['Inoperative', 'Operative'])
-cdef frozenset _E4 = frozenset(['Accepted', 'Rejected', 'Scheduled'])
-cdef frozenset _E5 = frozenset(['Accepted', 'NotSupported', 'RebootRequired', 'Rejected'])
-cdef frozenset _E6 = frozenset(['ChargePointMaxProfile', 'TxDefaultProfile', 'TxProfile'])
-cdef frozenset _E7 = frozenset(['Accepted', 'Unknown'])
-cdef frozenset _E8 = frozenset(['Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId'])
-cdef frozenset _E9 = frozenset(['SHA256', 'SHA384', 'SHA512'])
-cdef frozenset _E10 = frozenset(['Accepted', 'Failed', 'NotFound'])
-cdef frozenset _E11 = frozenset(['Idle', 'UploadFailed', 'Uploaded', 'Uploading'])
-cdef frozenset _E12 = frozenset(['BootNotification', 'FirmwareStatusNotification', 'Heartbeat', 'LogStatusNotification', 'MeterValues', 'SignChargePointCertificate', 'StatusNotification'])
-cdef frozenset _E13 = frozenset(['Accepted', 'NotImplemented', 'Rejected'])
-cdef frozenset _E14 = frozenset(['DownloadFailed', 'Downloaded', 'Downloading', 'Idle', 'InstallationFailed', 'Installed', 'Installing'])
-cdef frozenset _E15 = frozenset(['A', 'W'])
-cdef frozenset _E16 = frozenset(['CentralSystemRootCertificate', 'ManufacturerRootCertificate'])
-cdef frozenset _E17 = frozenset(['Accepted', 'NotFound'])
-cdef frozenset _E18 = frozenset(['DiagnosticsLog', 'SecurityLog'])
-cdef frozenset _E19 = frozenset(['Accepted', 'AcceptedCanceled', 'Rejected'])
-cdef frozenset _E20 = frozenset(['Accepted', 'Failed', 'Rejected'])
-cdef frozenset _E21 = frozenset(['BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'UploadFailure', 'Uploaded', 'Uploading'])
-cdef frozenset _E22 = frozenset(['Interruption.Begin', 'Interruption.End', 'Other', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger'])
-cdef frozenset _E23 = frozenset(['Raw', 'SignedData'])
-cdef frozenset _E24 = frozenset(['Body', 'Cable', 'EV', 'Inlet', 'Outlet'])
-cdef frozenset _E25 = frozenset(['Current.Export', 'Current.Import', 'Current.Offered', 'Energy.Active.Export.Interval', 'Energy.Active.Export.Register', 'Energy.Active.Import.Interval', 'Energy.Active.Import.Register', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Import.Register', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Factor', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'RPM', 'SoC', 'Temperature', 'Voltage'])
-cdef frozenset _E26 = frozenset(['L1', 'L1-L2', 'L1-N', 'L2', 'L2-L3', 'L2-N', 'L3', 'L3-L1', 'L3-N', 'N'])
-cdef frozenset _E27 = frozenset(['A', 'Celcius', 'Celsius', 'Fahrenheit', 'Hertz', 'K', 'Percent', 'V', 'VA', 'W', 'Wh', 'kVA', 'kW', 'kWh', 'kvar', 'kvarh', 'var', 'varh'])
-cdef frozenset _E28 = frozenset(['Absolute', 'Recurring', 'Relative'])
-cdef frozenset _E29 = frozenset(['Daily', 'Weekly'])
-cdef frozenset _E30 = frozenset(['Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable'])
-cdef frozenset _E31 = frozenset(['Hard', 'Soft'])
-cdef frozenset _E32 = frozenset(['Differential', 'Full'])
-cdef frozenset _E33 = frozenset(['Accepted', 'Failed', 'NotSupported', 'VersionMismatch'])
-cdef frozenset _E34 = frozenset(['Accepted', 'NotSupported', 'Rejected'])
-cdef frozenset _E35 = frozenset(['DownloadFailed', 'DownloadPaused', 'DownloadScheduled', 'Downloaded', 'Downloading', 'Idle', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InstallationFailed', 'Installed', 'Installing', 'InvalidSignature', 'SignatureVerified'])
-cdef frozenset _E36 = frozenset(['Accepted', 'AcceptedCanceled', 'InvalidCertificate', 'Rejected', 'RevokedCertificate'])
-cdef frozenset _E37 = frozenset(['ConnectorLockFailure', 'EVCommunicationError', 'GroundFailure', 'HighTemperature', 'InternalError', 'LocalListConflict', 'NoError', 'OtherError', 'OverCurrentFailure', 'OverVoltage', 'PowerMeterFailure', 'PowerSwitchFailure', 'ReaderFailure', 'ResetFailure', 'UnderVoltage', 'WeakSignal'])
-cdef frozenset _E38 = frozenset(['Available', 'Charging', 'Faulted', 'Finishing', 'Preparing', 'Reserved', 'SuspendedEV', 'SuspendedEVSE', 'Unavailable'])
-cdef frozenset _E39 = frozenset(['DeAuthorized', 'EVDisconnected', 'EmergencyStop', 'HardReset', 'Local', 'Other', 'PowerLoss', 'Reboot', 'Remote', 'SoftReset', 'UnlockCommand'])
-cdef frozenset _E40 = frozenset(['A', 'Celcius', 'Celsius', 'Fahrenheit', 'K', 'Percent', 'V', 'VA', 'W', 'Wh', 'kVA', 'kW', 'kWh', 'kvar', 'kvarh', 'var', 'varh'])
-cdef frozenset _E41 = frozenset(['BootNotification', 'DiagnosticsStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'StatusNotification'])
-cdef frozenset _E42 = frozenset(['NotSupported', 'UnlockFailed', 'Unlocked'])
-cdef frozenset _E43 = frozenset(['Central', 'ISO14443', 'ISO15693', 'KeyCode', 'Local', 'MacAddress', 'NoAuthorization', 'eMAID'])
-cdef frozenset _E44 = frozenset(['Accepted', 'CertChainError', 'CertificateExpired', 'CertificateRevoked', 'ContractCancelled', 'NoCertificateAvailable', 'SignatureError'])
-cdef frozenset _E45 = frozenset(['ASCII', 'HTML', 'URI', 'UTF8'])
-cdef frozenset _E46 = frozenset(['Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown'])
-cdef frozenset _E47 = frozenset(['ApplicationReset', 'FirmwareUpdate', 'LocalReset', 'PowerUp', 'RemoteReset', 'ScheduledReset', 'Triggered', 'Unknown', 'Watchdog'])
-cdef frozenset _E48 = frozenset(['ChargingStationCertificate', 'V2GCertificate'])
-cdef frozenset _E49 = frozenset(['ChargingStationExternalConstraints', 'ChargingStationMaxProfile', 'TxDefaultProfile', 'TxProfile'])
-cdef frozenset _E50 = frozenset(['Accepted', 'NotFound', 'Rejected'])
-cdef frozenset _E51 = frozenset(['CSO', 'EMS', 'Other', 'SO'])
-cdef frozenset _E52 = frozenset(['Accepted', 'Invalid', 'Rejected'])
-cdef frozenset _E53 = frozenset(['Install', 'Update'])
-cdef frozenset _E54 = frozenset(['Accepted', 'Failed'])
-cdef frozenset _E55 = frozenset(['ConfigurationInventory', 'FullInventory', 'SummaryInventory'])
-cdef frozenset _E56 = frozenset(['Accepted', 'EmptyResultSet', 'NotSupported', 'Rejected'])
-cdef frozenset _E57 = frozenset(['Accepted', 'NoProfiles'])
-cdef frozenset _E58 = frozenset(['AlwaysFront', 'InFront', 'NormalCycle'])
-cdef frozenset _E59 = frozenset(['Charging', 'Faulted', 'Idle', 'Unavailable'])
-cdef frozenset _E60 = frozenset(['CSMSRootCertificate', 'MORootCertificate', 'ManufacturerRootCertificate', 'V2GCertificateChain', 'V2GRootCertificate'])
-cdef frozenset _E61 = frozenset(['DeltaMonitoring', 'PeriodicMonitoring', 'ThresholdMonitoring'])
-cdef frozenset _E62 = frozenset(['Active', 'Available', 'Enabled', 'Problem'])
-cdef frozenset _E63 = frozenset(['Actual', 'MaxSet', 'MinSet', 'Target'])
-cdef frozenset _E64 = frozenset(['Accepted', 'NotSupportedAttributeType', 'Rejected', 'UnknownComponent', 'UnknownVariable'])
-cdef frozenset _E65 = frozenset(['CSMSRootCertificate', 'MORootCertificate', 'ManufacturerRootCertificate', 'V2GRootCertificate'])
-cdef frozenset _E66 = frozenset(['AcceptedCanceled', 'BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'UploadFailure', 'Uploaded', 'Uploading'])
-cdef frozenset _E67 = frozenset(['Current.Export', 'Current.Import', 'Current.Offered', 'Energy.Active.Export.Interval', 'Energy.Active.Export.Register', 'Energy.Active.Import.Interval', 'Energy.Active.Import.Register', 'Energy.Active.Net', 'Energy.Apparent.Export', 'Energy.Apparent.Import', 'Energy.Apparent.Net', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Import.Register', 'Energy.Reactive.Net', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Factor', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'SoC', 'Voltage'])
-cdef frozenset _E68 = frozenset(['CarbonDioxideEmission', 'RelativePricePercentage', 'RenewableGenerationPercentage'])
-cdef frozenset _E69 = frozenset(['AC_single_phase', 'AC_three_phase', 'AC_two_phase', 'DC'])
-cdef frozenset _E70 = frozenset(['Accepted', 'Processing', 'Rejected'])
-cdef frozenset _E71 = frozenset(['CustomMonitor', 'HardWiredMonitor', 'HardWiredNotification', 'PreconfiguredMonitor'])
-cdef frozenset _E72 = frozenset(['Alerting', 'Delta', 'Periodic'])
-cdef frozenset _E73 = frozenset(['Delta', 'LowerThreshold', 'Periodic', 'PeriodicClockAligned', 'UpperThreshold'])
-cdef frozenset _E74 = frozenset(['ReadOnly', 'ReadWrite', 'WriteOnly'])
-cdef frozenset _E75 = frozenset(['MemberList', 'OptionList', 'SequenceList', 'boolean', 'dateTime', 'decimal', 'integer', 'string'])
-cdef frozenset _E76 = frozenset(['ChecksumVerified', 'DownloadFailed', 'DownloadPaused', 'DownloadScheduled', 'Downloaded', 'Downloading', 'Idle', 'InvalidChecksum', 'PublishFailed', 'Published'])
-cdef frozenset _E77 = frozenset(['Expired', 'Removed'])
-cdef frozenset _E78 = frozenset(['Other1PhMax16A', 'Other1PhOver16A', 'Other3Ph', 'Pan', 'Undetermined', 'Unknown', 'cCCS1', 'cCCS2', 'cG105', 'cTesla', 'cType1', 'cType2', 's309-1P-16A', 's309-1P-32A', 's309-3P-16A', 's309-3P-32A', 'sBS1361', 'sCEE-7-7', 'sType2', 'sType3', 'wInductive', 'wResonant'])
-cdef frozenset _E79 = frozenset(['Immediate', 'OnIdle'])
-cdef frozenset _E80 = frozenset(['Accepted', 'Failed', 'VersionMismatch'])
-cdef frozenset _E81 = frozenset(['Accepted', 'NotSupportedMessageFormat', 'NotSupportedPriority', 'NotSupportedState', 'Rejected', 'UnknownTransaction'])
-cdef frozenset _E82 = frozenset(['All', 'FactoryDefault', 'HardWiredOnly'])
-cdef frozenset _E83 = frozenset(['AUTO', 'CHAP', 'NONE', 'PAP'])
-cdef frozenset _E84 = frozenset(['Wired0', 'Wired1', 'Wired2', 'Wired3', 'Wireless0', 'Wireless1', 'Wireless2', 'Wireless3'])
-cdef frozenset _E85 = frozenset(['JSON', 'SOAP'])
-cdef frozenset _E86 = frozenset(['OCPP12', 'OCPP15', 'OCPP16', 'OCPP20'])
-cdef frozenset _E87 = frozenset(['IKEv2', 'IPSec', 'L2TP', 'PPTP'])
-cdef frozenset _E88 = frozenset(['Accepted', 'Duplicate', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'UnsupportedMonitorType'])
-cdef frozenset _E89 = frozenset(['Accepted', 'NotSupportedAttributeType', 'RebootRequired', 'Rejected', 'UnknownComponent', 'UnknownVariable'])
-cdef frozenset _E90 = frozenset(['Available', 'Faulted', 'Occupied', 'Reserved', 'Unavailable'])
-cdef frozenset _E91 = frozenset(['Ended', 'Started', 'Updated'])
-cdef frozenset _E92 = frozenset(['Charging', 'EVConnected', 'Idle', 'SuspendedEV', 'SuspendedEVSE'])
-cdef frozenset _E93 = frozenset(['DeAuthorized', 'EVDisconnected', 'EmergencyStop', 'EnergyLimitReached', 'GroundFault', 'ImmediateReset', 'Local', 'LocalOutOfCredit', 'MasterPass', 'Other', 'OvercurrentFault', 'PowerLoss', 'PowerQuality', 'Reboot', 'Remote', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout'])
-cdef frozenset _E94 = frozenset(['AbnormalCondition', 'Authorized', 'CablePluggedIn', 'ChargingRateChanged', 'ChargingStateChanged', 'Deauthorized', 'EVCommunicationLost', 'EVConnectTimeout', 'EVDeparted', 'EVDetected', 'EnergyLimitReached', 'MeterValueClock', 'MeterValuePeriodic', 'RemoteStart', 'RemoteStop', 'ResetCommand', 'SignedDataReceived', 'StopAuthorized', 'TimeLimitReached', 'Trigger', 'UnlockCommand'])
-cdef frozenset _E95 = frozenset(['BootNotification', 'FirmwareStatusNotification', 'Heartbeat', 'LogStatusNotification', 'MeterValues', 'PublishFirmwareStatusNotification', 'SignChargingStationCertificate', 'SignCombinedCertificate', 'SignV2GCertificate', 'StatusNotification', 'TransactionEvent'])
-cdef frozenset _E96 = frozenset(['OngoingAuthorizedTransaction', 'UnknownConnector', 'UnlockFailed', 'Unlocked'])
-cdef frozenset _E97 = frozenset(['DownloadOngoing', 'NoFirmware', 'Unpublished'])
-cdef frozenset _E98 = frozenset(['AC_BPT', 'AC_BPT_DER', 'AC_DER', 'AC_single_phase', 'AC_three_phase', 'AC_two_phase', 'DC', 'DC_ACDP', 'DC_ACDP_BPT', 'DC_BPT', 'WPT'])
-cdef frozenset _E99 = frozenset(['ASCII', 'HTML', 'QRCODE', 'URI', 'UTF8'])
-cdef frozenset _E100 = frozenset(['Friday', 'Monday', 'Saturday', 'Sunday', 'Thursday', 'Tuesday', 'Wednesday'])
-cdef frozenset _E101 = frozenset(['AC', 'DC'])
-cdef frozenset _E102 = frozenset(['BatteryIn', 'BatteryOut', 'BatteryOutTimeout'])
-cdef frozenset _E103 = frozenset(['ChargingStationCertificate', 'V2G20Certificate', 'V2GCertificate'])
-cdef frozenset _E104 = frozenset(['Accepted', 'ConditionNotSupported', 'NoCurrencyChange', 'Rejected', 'TooManyElements', 'TxNotFound'])
-cdef frozenset _E105 = frozenset(['ChargingStationExternalConstraints', 'ChargingStationMaxProfile', 'LocalGeneration', 'PriorityCharging', 'TxDefaultProfile', 'TxProfile'])
-cdef frozenset _E106 = frozenset(['EnterService', 'FixedPFAbsorb', 'FixedPFInject', 'FixedVar', 'FreqDroop', 'FreqWatt', 'Gradients', 'HFMayTrip', 'HFMustTrip', 'HVMayTrip', 'HVMomCess', 'HVMustTrip', 'LFMustTrip', 'LVMayTrip', 'LVMomCess', 'LVMustTrip', 'LimitMaxDischarge', 'PowerMonitoringMustTrip', 'VoltVar', 'VoltWatt', 'WattPF', 'WattVar'])
-cdef frozenset _E107 = frozenset(['Accepted', 'NotFound', 'NotSupported', 'Rejected'])
-cdef frozenset _E108 = frozenset(['Accepted', 'Rejected', 'Unknown'])
-cdef frozenset _E109 = frozenset(['Accepted', 'NoTariff', 'Rejected'])
-cdef frozenset _E110 = frozenset(['CRL', 'OCSP'])
-cdef frozenset _E111 = frozenset(['Failed', 'Good', 'Revoked', 'Unknown'])
-cdef frozenset _E112 = frozenset(['CentralFrequency', 'CentralSetpoint', 'ChargingOnly', 'ExternalLimits', 'ExternalSetpoint', 'Idle', 'LocalFrequency', 'LocalLoadBalancing'])
-cdef frozenset _E113 = frozenset(['Charging', 'Discharging', 'Faulted', 'Idle', 'Suspended', 'Unavailable'])
-cdef frozenset _E114 = frozenset(['CSMSRootCertificate', 'MORootCertificate', 'ManufacturerRootCertificate', 'OEMRootCertificate', 'V2GCertificateChain', 'V2GRootCertificate'])
-cdef frozenset _E115 = frozenset(['DataCollectorLog', 'DiagnosticsLog', 'SecurityLog'])
-cdef frozenset _E116 = frozenset(['DefaultTariff', 'DriverTariff'])
-cdef frozenset _E117 = frozenset(['CSMSRootCertificate', 'MORootCertificate', 'ManufacturerRootCertificate', 'OEMRootCertificate', 'V2GRootCertificate'])
-cdef frozenset _E118 = frozenset(['Body', 'Cable', 'EV', 'Inlet', 'Outlet', 'Upstream'])
-cdef frozenset _E119 = frozenset(['Current.Export', 'Current.Export.Minimum', 'Current.Export.Offered', 'Current.Import', 'Current.Import.Minimum', 'Current.Import.Offered', 'Current.Offered', 'Display.BatteryEnergyCapacity', 'Display.ChargingComplete', 'Display.InletHot', 'Display.MaximumSOC', 'Display.MinimumSOC', 'Display.PresentSOC', 'Display.RemainingTimeToMaximumSOC', 'Display.RemainingTimeToMinimumSOC', 'Display.RemainingTimeToTargetSOC', 'Display.TargetSOC', 'Energy.Active.Export.Interval', 'Energy.Active.Export.Register', 'Energy.Active.Import.CableLoss', 'Energy.Active.Import.Interval', 'Energy.Active.Import.LocalGeneration.Register', 'Energy.Active.Import.Register', 'Energy.Active.Net', 'Energy.Active.Setpoint.Interval', 'Energy.Apparent.Export', 'Energy.Apparent.Import', 'Energy.Apparent.Net', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Import.Register', 'Energy.Reactive.Net', 'EnergyRequest.Bulk', 'EnergyRequest.Maximum', 'EnergyRequest.Maximum.V2X', 'EnergyRequest.Minimum', 'EnergyRequest.Minimum.V2X', 'EnergyRequest.Target', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Active.Residual', 'Power.Active.Setpoint', 'Power.Export.Minimum', 'Power.Export.Offered', 'Power.Factor', 'Power.Import.Minimum', 'Power.Import.Offered', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'SoC', 'Voltage', 'Voltage.Maximum', 'Voltage.Minimum'])
-cdef frozenset _E120 = frozenset(['CurrentImbalance', 'LocalEmergency', 'LowInputPower', 'OverCurrent', 'OverFrequency', 'OverVoltage', 'PhaseRotation', 'RemoteEmergency', 'UnderFrequency', 'UnderVoltage', 'VoltageImbalance'])
-cdef frozenset _E121 = frozenset(['DynamicControl', 'ScheduledControl'])
-cdef frozenset _E122 = frozenset(['FrequencyJump', 'ImpedanceAtFrequency', 'ImpedanceMeasurement', 'NoAntiIslandingSupport', 'OtherActive', 'OtherPassive', 'RCLQFactor', 'RoCoF', 'SandiaFrequencyShift', 'SandiaVoltageShift', 'SlipModeFrequencyShift', 'UFP_OFP', 'UVP_OVP', 'VoltageVectorShift', 'ZeroCrossingDetection'])
-cdef frozenset _E123 = frozenset(['EVCC', 'EVCC_SECC'])
-cdef frozenset _E124 = frozenset(['Accepted', 'NoChargingProfile', 'Processing', 'Rejected'])
-cdef frozenset _E125 = frozenset(['Delta', 'LowerThreshold', 'Periodic', 'PeriodicClockAligned', 'TargetDelta', 'TargetDeltaRelative', 'UpperThreshold'])
-cdef frozenset _E126 = frozenset(['Canceled', 'Failed', 'Rejected', 'Settled'])
-cdef frozenset _E127 = frozenset(['Absolute', 'Dynamic', 'Recurring', 'Relative'])
-cdef frozenset _E128 = frozenset(['Active', 'Reactive'])
-cdef frozenset _E129 = frozenset(['Not_Applicable', 'PctEffectiveV', 'PctMaxVar', 'PctMaxW', 'PctVarAvail', 'PctWAvail'])
-cdef frozenset _E130 = frozenset(['Expired', 'NoTransaction', 'Removed'])
-cdef frozenset _E131 = frozenset(['Immediate', 'ImmediateAndResume', 'OnIdle'])
-cdef frozenset _E132 = frozenset(['Accepted', 'ConditionNotSupported', 'DuplicateTariffId', 'Rejected', 'TooManyElements'])
-cdef frozenset _E133 = frozenset(['Accepted', 'LanguageNotSupported', 'NotSupportedMessageFormat', 'NotSupportedPriority', 'NotSupportedState', 'Rejected', 'UnknownTransaction'])
-cdef frozenset _E134 = frozenset(['Any', 'Wired0', 'Wired1', 'Wired2', 'Wired3', 'Wireless0', 'Wireless1', 'Wireless2', 'Wireless3'])
-cdef frozenset _E135 = frozenset(['OCPP12', 'OCPP15', 'OCPP16', 'OCPP20', 'OCPP201', 'OCPP21'])
-cdef frozenset _E136 = frozenset(['ChargingTime', 'Energy', 'IdleTIme', 'MaxCurrent', 'MaxPower', 'MinCurrent', 'MinPower'])
-cdef frozenset _E137 = frozenset(['MaxCost', 'MinCost', 'NormalCost'])
-cdef frozenset _E138 = frozenset(['NotReady', 'Preconditioning', 'Ready', 'Unknown'])
-cdef frozenset _E139 = frozenset(['DeAuthorized', 'EVDisconnected', 'EmergencyStop', 'EnergyLimitReached', 'GroundFault', 'ImmediateReset', 'Local', 'LocalOutOfCredit', 'MasterPass', 'Other', 'OvercurrentFault', 'PowerLoss', 'PowerQuality', 'Reboot', 'Remote', 'ReqEnergyTransferRejected', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout'])
-cdef frozenset _E140 = frozenset(['AbnormalCondition', 'Authorized', 'CablePluggedIn', 'ChargingRateChanged', 'ChargingStateChanged', 'CostLimitReached', 'Deauthorized', 'EVCommunicationLost', 'EVConnectTimeout', 'EVDeparted', 'EVDetected', 'EnergyLimitReached', 'LimitSet', 'MeterValueClock', 'MeterValuePeriodic', 'OperationModeChanged', 'RemoteStart', 'RemoteStop', 'ResetCommand', 'RunningCost', 'SignedDataReceived', 'SoCLimitReached', 'StopAuthorized', 'TariffChanged', 'TariffNotAccepted', 'TimeLimitReached', 'Trigger', 'TxResumed', 'UnlockCommand'])
-cdef frozenset _E141 = frozenset(['BootNotification', 'CustomTrigger', 'FirmwareStatusNotification', 'Heartbeat', 'LogStatusNotification', 'MeterValues', 'PublishFirmwareStatusNotification', 'SignChargingStationCertificate', 'SignCombinedCertificate', 'SignV2G20Certificate', 'SignV2GCertificate', 'StatusNotification', 'TransactionEvent'])
-cdef frozenset _E142 = frozenset(['Accepted', 'NoProfile', 'Rejected'])
+
+cdef inline bint _E0_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Blocked', 7) == 0 or memcmp(p, b'Expired', 7) == 0 or memcmp(p, b'Invalid', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0
+    if n == 12:
+        return memcmp(p, b'ConcurrentTx', 12) == 0
+    return False
+
+cdef inline bint _E1_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Pending', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    return False
+
+cdef inline bint _E2_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    return False
+
+cdef inline bint _E3_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 9:
+        return memcmp(p, b'Operative', 9) == 0
+    if n == 11:
+        return memcmp(p, b'Inoperative', 11) == 0
+    return False
+
+cdef inline bint _E4_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Scheduled', 9) == 0
+    return False
+
+cdef inline bint _E5_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 12:
+        return memcmp(p, b'NotSupported', 12) == 0
+    if n == 14:
+        return memcmp(p, b'RebootRequired', 14) == 0
+    return False
+
+cdef inline bint _E6_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 9:
+        return memcmp(p, b'TxProfile', 9) == 0
+    if n == 16:
+        return memcmp(p, b'TxDefaultProfile', 16) == 0
+    if n == 21:
+        return memcmp(p, b'ChargePointMaxProfile', 21) == 0
+    return False
+
+cdef inline bint _E7_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Unknown', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0
+    return False
+
+cdef inline bint _E8_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 15:
+        return memcmp(p, b'UnknownVendorId', 15) == 0
+    if n == 16:
+        return memcmp(p, b'UnknownMessageId', 16) == 0
+    return False
+
+cdef inline bint _E9_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'SHA256', 6) == 0 or memcmp(p, b'SHA384', 6) == 0 or memcmp(p, b'SHA512', 6) == 0
+    return False
+
+cdef inline bint _E10_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Failed', 6) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'NotFound', 8) == 0
+    return False
+
+cdef inline bint _E11_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Idle', 4) == 0
+    if n == 8:
+        return memcmp(p, b'Uploaded', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Uploading', 9) == 0
+    if n == 12:
+        return memcmp(p, b'UploadFailed', 12) == 0
+    return False
+
+cdef inline bint _E12_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 9:
+        return memcmp(p, b'Heartbeat', 9) == 0
+    if n == 11:
+        return memcmp(p, b'MeterValues', 11) == 0
+    if n == 16:
+        return memcmp(p, b'BootNotification', 16) == 0
+    if n == 18:
+        return memcmp(p, b'StatusNotification', 18) == 0
+    if n == 21:
+        return memcmp(p, b'LogStatusNotification', 21) == 0
+    if n == 26:
+        return memcmp(p, b'FirmwareStatusNotification', 26) == 0 or memcmp(p, b'SignChargePointCertificate', 26) == 0
+    return False
+
+cdef inline bint _E13_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 14:
+        return memcmp(p, b'NotImplemented', 14) == 0
+    return False
+
+cdef inline bint _E14_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Idle', 4) == 0
+    if n == 9:
+        return memcmp(p, b'Installed', 9) == 0
+    if n == 10:
+        return memcmp(p, b'Downloaded', 10) == 0 or memcmp(p, b'Installing', 10) == 0
+    if n == 11:
+        return memcmp(p, b'Downloading', 11) == 0
+    if n == 14:
+        return memcmp(p, b'DownloadFailed', 14) == 0
+    if n == 18:
+        return memcmp(p, b'InstallationFailed', 18) == 0
+    return False
+
+cdef inline bint _E15_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 1:
+        return memcmp(p, b'A', 1) == 0 or memcmp(p, b'W', 1) == 0
+    return False
+
+cdef inline bint _E16_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 27:
+        return memcmp(p, b'ManufacturerRootCertificate', 27) == 0
+    if n == 28:
+        return memcmp(p, b'CentralSystemRootCertificate', 28) == 0
+    return False
+
+cdef inline bint _E17_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'NotFound', 8) == 0
+    return False
+
+cdef inline bint _E18_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 11:
+        return memcmp(p, b'SecurityLog', 11) == 0
+    if n == 14:
+        return memcmp(p, b'DiagnosticsLog', 14) == 0
+    return False
+
+cdef inline bint _E19_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 16:
+        return memcmp(p, b'AcceptedCanceled', 16) == 0
+    return False
+
+cdef inline bint _E20_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Failed', 6) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    return False
+
+cdef inline bint _E21_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Idle', 4) == 0
+    if n == 8:
+        return memcmp(p, b'Uploaded', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Uploading', 9) == 0
+    if n == 10:
+        return memcmp(p, b'BadMessage', 10) == 0
+    if n == 13:
+        return memcmp(p, b'UploadFailure', 13) == 0
+    if n == 16:
+        return memcmp(p, b'PermissionDenied', 16) == 0
+    if n == 21:
+        return memcmp(p, b'NotSupportedOperation', 21) == 0
+    return False
+
+cdef inline bint _E22_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Other', 5) == 0
+    if n == 7:
+        return memcmp(p, b'Trigger', 7) == 0
+    if n == 12:
+        return memcmp(p, b'Sample.Clock', 12) == 0
+    if n == 15:
+        return memcmp(p, b'Sample.Periodic', 15) == 0 or memcmp(p, b'Transaction.End', 15) == 0
+    if n == 16:
+        return memcmp(p, b'Interruption.End', 16) == 0
+    if n == 17:
+        return memcmp(p, b'Transaction.Begin', 17) == 0
+    if n == 18:
+        return memcmp(p, b'Interruption.Begin', 18) == 0
+    return False
+
+cdef inline bint _E23_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'Raw', 3) == 0
+    if n == 10:
+        return memcmp(p, b'SignedData', 10) == 0
+    return False
+
+cdef inline bint _E24_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 2:
+        return memcmp(p, b'EV', 2) == 0
+    if n == 4:
+        return memcmp(p, b'Body', 4) == 0
+    if n == 5:
+        return memcmp(p, b'Cable', 5) == 0 or memcmp(p, b'Inlet', 5) == 0
+    if n == 6:
+        return memcmp(p, b'Outlet', 6) == 0
+    return False
+
+cdef inline bint _E25_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'RPM', 3) == 0 or memcmp(p, b'SoC', 3) == 0
+    if n == 7:
+        return memcmp(p, b'Voltage', 7) == 0
+    if n == 9:
+        return memcmp(p, b'Frequency', 9) == 0
+    if n == 11:
+        return memcmp(p, b'Temperature', 11) == 0
+    if n == 12:
+        return memcmp(p, b'Power.Factor', 12) == 0
+    if n == 13:
+        return memcmp(p, b'Power.Offered', 13) == 0
+    if n == 14:
+        return memcmp(p, b'Current.Export', 14) == 0 or memcmp(p, b'Current.Import', 14) == 0
+    if n == 15:
+        return memcmp(p, b'Current.Offered', 15) == 0
+    if n == 19:
+        return memcmp(p, b'Power.Active.Export', 19) == 0 or memcmp(p, b'Power.Active.Import', 19) == 0
+    if n == 21:
+        return memcmp(p, b'Power.Reactive.Export', 21) == 0 or memcmp(p, b'Power.Reactive.Import', 21) == 0
+    if n == 29:
+        return memcmp(p, b'Energy.Active.Export.Interval', 29) == 0 or memcmp(p, b'Energy.Active.Export.Register', 29) == 0 or memcmp(p, b'Energy.Active.Import.Interval', 29) == 0 or memcmp(p, b'Energy.Active.Import.Register', 29) == 0
+    if n == 31:
+        return memcmp(p, b'Energy.Reactive.Export.Interval', 31) == 0 or memcmp(p, b'Energy.Reactive.Export.Register', 31) == 0 or memcmp(p, b'Energy.Reactive.Import.Interval', 31) == 0 or memcmp(p, b'Energy.Reactive.Import.Register', 31) == 0
+    return False
+
+cdef inline bint _E26_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 1:
+        return memcmp(p, b'N', 1) == 0
+    if n == 2:
+        return memcmp(p, b'L1', 2) == 0 or memcmp(p, b'L2', 2) == 0 or memcmp(p, b'L3', 2) == 0
+    if n == 4:
+        return memcmp(p, b'L1-N', 4) == 0 or memcmp(p, b'L2-N', 4) == 0 or memcmp(p, b'L3-N', 4) == 0
+    if n == 5:
+        return memcmp(p, b'L1-L2', 5) == 0 or memcmp(p, b'L2-L3', 5) == 0 or memcmp(p, b'L3-L1', 5) == 0
+    return False
+
+cdef inline bint _E27_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 1:
+        return memcmp(p, b'A', 1) == 0 or memcmp(p, b'K', 1) == 0 or memcmp(p, b'V', 1) == 0 or memcmp(p, b'W', 1) == 0
+    if n == 2:
+        return memcmp(p, b'VA', 2) == 0 or memcmp(p, b'Wh', 2) == 0 or memcmp(p, b'kW', 2) == 0
+    if n == 3:
+        return memcmp(p, b'kVA', 3) == 0 or memcmp(p, b'kWh', 3) == 0 or memcmp(p, b'var', 3) == 0
+    if n == 4:
+        return memcmp(p, b'kvar', 4) == 0 or memcmp(p, b'varh', 4) == 0
+    if n == 5:
+        return memcmp(p, b'Hertz', 5) == 0 or memcmp(p, b'kvarh', 5) == 0
+    if n == 7:
+        return memcmp(p, b'Celcius', 7) == 0 or memcmp(p, b'Celsius', 7) == 0 or memcmp(p, b'Percent', 7) == 0
+    if n == 10:
+        return memcmp(p, b'Fahrenheit', 10) == 0
+    return False
+
+cdef inline bint _E28_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Absolute', 8) == 0 or memcmp(p, b'Relative', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Recurring', 9) == 0
+    return False
+
+cdef inline bint _E29_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Daily', 5) == 0
+    if n == 6:
+        return memcmp(p, b'Weekly', 6) == 0
+    return False
+
+cdef inline bint _E30_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Faulted', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Occupied', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 11:
+        return memcmp(p, b'Unavailable', 11) == 0
+    return False
+
+cdef inline bint _E31_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Hard', 4) == 0 or memcmp(p, b'Soft', 4) == 0
+    return False
+
+cdef inline bint _E32_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Full', 4) == 0
+    if n == 12:
+        return memcmp(p, b'Differential', 12) == 0
+    return False
+
+cdef inline bint _E33_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Failed', 6) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0
+    if n == 12:
+        return memcmp(p, b'NotSupported', 12) == 0
+    if n == 15:
+        return memcmp(p, b'VersionMismatch', 15) == 0
+    return False
+
+cdef inline bint _E34_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 12:
+        return memcmp(p, b'NotSupported', 12) == 0
+    return False
+
+cdef inline bint _E35_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Idle', 4) == 0
+    if n == 9:
+        return memcmp(p, b'Installed', 9) == 0
+    if n == 10:
+        return memcmp(p, b'Downloaded', 10) == 0 or memcmp(p, b'Installing', 10) == 0
+    if n == 11:
+        return memcmp(p, b'Downloading', 11) == 0
+    if n == 14:
+        return memcmp(p, b'DownloadFailed', 14) == 0 or memcmp(p, b'DownloadPaused', 14) == 0
+    if n == 16:
+        return memcmp(p, b'InstallRebooting', 16) == 0 or memcmp(p, b'InstallScheduled', 16) == 0 or memcmp(p, b'InvalidSignature', 16) == 0
+    if n == 17:
+        return memcmp(p, b'DownloadScheduled', 17) == 0 or memcmp(p, b'SignatureVerified', 17) == 0
+    if n == 18:
+        return memcmp(p, b'InstallationFailed', 18) == 0
+    if n == 25:
+        return memcmp(p, b'InstallVerificationFailed', 25) == 0
+    return False
+
+cdef inline bint _E36_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 16:
+        return memcmp(p, b'AcceptedCanceled', 16) == 0
+    if n == 18:
+        return memcmp(p, b'InvalidCertificate', 18) == 0 or memcmp(p, b'RevokedCertificate', 18) == 0
+    return False
+
+cdef inline bint _E37_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'NoError', 7) == 0
+    if n == 10:
+        return memcmp(p, b'OtherError', 10) == 0 or memcmp(p, b'WeakSignal', 10) == 0
+    if n == 11:
+        return memcmp(p, b'OverVoltage', 11) == 0
+    if n == 12:
+        return memcmp(p, b'ResetFailure', 12) == 0 or memcmp(p, b'UnderVoltage', 12) == 0
+    if n == 13:
+        return memcmp(p, b'GroundFailure', 13) == 0 or memcmp(p, b'InternalError', 13) == 0 or memcmp(p, b'ReaderFailure', 13) == 0
+    if n == 15:
+        return memcmp(p, b'HighTemperature', 15) == 0
+    if n == 17:
+        return memcmp(p, b'LocalListConflict', 17) == 0 or memcmp(p, b'PowerMeterFailure', 17) == 0
+    if n == 18:
+        return memcmp(p, b'OverCurrentFailure', 18) == 0 or memcmp(p, b'PowerSwitchFailure', 18) == 0
+    if n == 20:
+        return memcmp(p, b'ConnectorLockFailure', 20) == 0 or memcmp(p, b'EVCommunicationError', 20) == 0
+    return False
+
+cdef inline bint _E38_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Faulted', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Charging', 8) == 0 or memcmp(p, b'Reserved', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Available', 9) == 0 or memcmp(p, b'Finishing', 9) == 0 or memcmp(p, b'Preparing', 9) == 0
+    if n == 11:
+        return memcmp(p, b'SuspendedEV', 11) == 0 or memcmp(p, b'Unavailable', 11) == 0
+    if n == 13:
+        return memcmp(p, b'SuspendedEVSE', 13) == 0
+    return False
+
+cdef inline bint _E39_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Local', 5) == 0 or memcmp(p, b'Other', 5) == 0
+    if n == 6:
+        return memcmp(p, b'Reboot', 6) == 0 or memcmp(p, b'Remote', 6) == 0
+    if n == 9:
+        return memcmp(p, b'HardReset', 9) == 0 or memcmp(p, b'PowerLoss', 9) == 0 or memcmp(p, b'SoftReset', 9) == 0
+    if n == 12:
+        return memcmp(p, b'DeAuthorized', 12) == 0
+    if n == 13:
+        return memcmp(p, b'EmergencyStop', 13) == 0 or memcmp(p, b'UnlockCommand', 13) == 0
+    if n == 14:
+        return memcmp(p, b'EVDisconnected', 14) == 0
+    return False
+
+cdef inline bint _E40_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 1:
+        return memcmp(p, b'A', 1) == 0 or memcmp(p, b'K', 1) == 0 or memcmp(p, b'V', 1) == 0 or memcmp(p, b'W', 1) == 0
+    if n == 2:
+        return memcmp(p, b'VA', 2) == 0 or memcmp(p, b'Wh', 2) == 0 or memcmp(p, b'kW', 2) == 0
+    if n == 3:
+        return memcmp(p, b'kVA', 3) == 0 or memcmp(p, b'kWh', 3) == 0 or memcmp(p, b'var', 3) == 0
+    if n == 4:
+        return memcmp(p, b'kvar', 4) == 0 or memcmp(p, b'varh', 4) == 0
+    if n == 5:
+        return memcmp(p, b'kvarh', 5) == 0
+    if n == 7:
+        return memcmp(p, b'Celcius', 7) == 0 or memcmp(p, b'Celsius', 7) == 0 or memcmp(p, b'Percent', 7) == 0
+    if n == 10:
+        return memcmp(p, b'Fahrenheit', 10) == 0
+    return False
+
+cdef inline bint _E41_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 9:
+        return memcmp(p, b'Heartbeat', 9) == 0
+    if n == 11:
+        return memcmp(p, b'MeterValues', 11) == 0
+    if n == 16:
+        return memcmp(p, b'BootNotification', 16) == 0
+    if n == 18:
+        return memcmp(p, b'StatusNotification', 18) == 0
+    if n == 26:
+        return memcmp(p, b'FirmwareStatusNotification', 26) == 0
+    if n == 29:
+        return memcmp(p, b'DiagnosticsStatusNotification', 29) == 0
+    return False
+
+cdef inline bint _E42_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Unlocked', 8) == 0
+    if n == 12:
+        return memcmp(p, b'NotSupported', 12) == 0 or memcmp(p, b'UnlockFailed', 12) == 0
+    return False
+
+cdef inline bint _E43_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Local', 5) == 0 or memcmp(p, b'eMAID', 5) == 0
+    if n == 7:
+        return memcmp(p, b'Central', 7) == 0 or memcmp(p, b'KeyCode', 7) == 0
+    if n == 8:
+        return memcmp(p, b'ISO14443', 8) == 0 or memcmp(p, b'ISO15693', 8) == 0
+    if n == 10:
+        return memcmp(p, b'MacAddress', 10) == 0
+    if n == 15:
+        return memcmp(p, b'NoAuthorization', 15) == 0
+    return False
+
+cdef inline bint _E44_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0
+    if n == 14:
+        return memcmp(p, b'CertChainError', 14) == 0 or memcmp(p, b'SignatureError', 14) == 0
+    if n == 17:
+        return memcmp(p, b'ContractCancelled', 17) == 0
+    if n == 18:
+        return memcmp(p, b'CertificateExpired', 18) == 0 or memcmp(p, b'CertificateRevoked', 18) == 0
+    if n == 22:
+        return memcmp(p, b'NoCertificateAvailable', 22) == 0
+    return False
+
+cdef inline bint _E45_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'URI', 3) == 0
+    if n == 4:
+        return memcmp(p, b'HTML', 4) == 0 or memcmp(p, b'UTF8', 4) == 0
+    if n == 5:
+        return memcmp(p, b'ASCII', 5) == 0
+    return False
+
+cdef inline bint _E46_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Blocked', 7) == 0 or memcmp(p, b'Expired', 7) == 0 or memcmp(p, b'Invalid', 7) == 0 or memcmp(p, b'Unknown', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'NoCredit', 8) == 0
+    if n == 12:
+        return memcmp(p, b'ConcurrentTx', 12) == 0
+    if n == 13:
+        return memcmp(p, b'NotAtThisTime', 13) == 0
+    if n == 17:
+        return memcmp(p, b'NotAtThisLocation', 17) == 0
+    if n == 18:
+        return memcmp(p, b'NotAllowedTypeEVSE', 18) == 0
+    return False
+
+cdef inline bint _E47_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'PowerUp', 7) == 0 or memcmp(p, b'Unknown', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Watchdog', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Triggered', 9) == 0
+    if n == 10:
+        return memcmp(p, b'LocalReset', 10) == 0
+    if n == 11:
+        return memcmp(p, b'RemoteReset', 11) == 0
+    if n == 14:
+        return memcmp(p, b'FirmwareUpdate', 14) == 0 or memcmp(p, b'ScheduledReset', 14) == 0
+    if n == 16:
+        return memcmp(p, b'ApplicationReset', 16) == 0
+    return False
+
+cdef inline bint _E48_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 14:
+        return memcmp(p, b'V2GCertificate', 14) == 0
+    if n == 26:
+        return memcmp(p, b'ChargingStationCertificate', 26) == 0
+    return False
+
+cdef inline bint _E49_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 9:
+        return memcmp(p, b'TxProfile', 9) == 0
+    if n == 16:
+        return memcmp(p, b'TxDefaultProfile', 16) == 0
+    if n == 25:
+        return memcmp(p, b'ChargingStationMaxProfile', 25) == 0
+    if n == 34:
+        return memcmp(p, b'ChargingStationExternalConstraints', 34) == 0
+    return False
+
+cdef inline bint _E50_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'NotFound', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    return False
+
+cdef inline bint _E51_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 2:
+        return memcmp(p, b'SO', 2) == 0
+    if n == 3:
+        return memcmp(p, b'CSO', 3) == 0 or memcmp(p, b'EMS', 3) == 0
+    if n == 5:
+        return memcmp(p, b'Other', 5) == 0
+    return False
+
+cdef inline bint _E52_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Invalid', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    return False
+
+cdef inline bint _E53_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Update', 6) == 0
+    if n == 7:
+        return memcmp(p, b'Install', 7) == 0
+    return False
+
+cdef inline bint _E54_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Failed', 6) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0
+    return False
+
+cdef inline bint _E55_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 13:
+        return memcmp(p, b'FullInventory', 13) == 0
+    if n == 16:
+        return memcmp(p, b'SummaryInventory', 16) == 0
+    if n == 22:
+        return memcmp(p, b'ConfigurationInventory', 22) == 0
+    return False
+
+cdef inline bint _E56_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 12:
+        return memcmp(p, b'NotSupported', 12) == 0
+    if n == 14:
+        return memcmp(p, b'EmptyResultSet', 14) == 0
+    return False
+
+cdef inline bint _E57_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0
+    if n == 10:
+        return memcmp(p, b'NoProfiles', 10) == 0
+    return False
+
+cdef inline bint _E58_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'InFront', 7) == 0
+    if n == 11:
+        return memcmp(p, b'AlwaysFront', 11) == 0 or memcmp(p, b'NormalCycle', 11) == 0
+    return False
+
+cdef inline bint _E59_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Idle', 4) == 0
+    if n == 7:
+        return memcmp(p, b'Faulted', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Charging', 8) == 0
+    if n == 11:
+        return memcmp(p, b'Unavailable', 11) == 0
+    return False
+
+cdef inline bint _E60_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 17:
+        return memcmp(p, b'MORootCertificate', 17) == 0
+    if n == 18:
+        return memcmp(p, b'V2GRootCertificate', 18) == 0
+    if n == 19:
+        return memcmp(p, b'CSMSRootCertificate', 19) == 0 or memcmp(p, b'V2GCertificateChain', 19) == 0
+    if n == 27:
+        return memcmp(p, b'ManufacturerRootCertificate', 27) == 0
+    return False
+
+cdef inline bint _E61_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 15:
+        return memcmp(p, b'DeltaMonitoring', 15) == 0
+    if n == 18:
+        return memcmp(p, b'PeriodicMonitoring', 18) == 0
+    if n == 19:
+        return memcmp(p, b'ThresholdMonitoring', 19) == 0
+    return False
+
+cdef inline bint _E62_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Active', 6) == 0
+    if n == 7:
+        return memcmp(p, b'Enabled', 7) == 0 or memcmp(p, b'Problem', 7) == 0
+    if n == 9:
+        return memcmp(p, b'Available', 9) == 0
+    return False
+
+cdef inline bint _E63_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Actual', 6) == 0 or memcmp(p, b'MaxSet', 6) == 0 or memcmp(p, b'MinSet', 6) == 0 or memcmp(p, b'Target', 6) == 0
+    return False
+
+cdef inline bint _E64_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 15:
+        return memcmp(p, b'UnknownVariable', 15) == 0
+    if n == 16:
+        return memcmp(p, b'UnknownComponent', 16) == 0
+    if n == 25:
+        return memcmp(p, b'NotSupportedAttributeType', 25) == 0
+    return False
+
+cdef inline bint _E65_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 17:
+        return memcmp(p, b'MORootCertificate', 17) == 0
+    if n == 18:
+        return memcmp(p, b'V2GRootCertificate', 18) == 0
+    if n == 19:
+        return memcmp(p, b'CSMSRootCertificate', 19) == 0
+    if n == 27:
+        return memcmp(p, b'ManufacturerRootCertificate', 27) == 0
+    return False
+
+cdef inline bint _E66_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Idle', 4) == 0
+    if n == 8:
+        return memcmp(p, b'Uploaded', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Uploading', 9) == 0
+    if n == 10:
+        return memcmp(p, b'BadMessage', 10) == 0
+    if n == 13:
+        return memcmp(p, b'UploadFailure', 13) == 0
+    if n == 16:
+        return memcmp(p, b'AcceptedCanceled', 16) == 0 or memcmp(p, b'PermissionDenied', 16) == 0
+    if n == 21:
+        return memcmp(p, b'NotSupportedOperation', 21) == 0
+    return False
+
+cdef inline bint _E67_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'SoC', 3) == 0
+    if n == 7:
+        return memcmp(p, b'Voltage', 7) == 0
+    if n == 9:
+        return memcmp(p, b'Frequency', 9) == 0
+    if n == 12:
+        return memcmp(p, b'Power.Factor', 12) == 0
+    if n == 13:
+        return memcmp(p, b'Power.Offered', 13) == 0
+    if n == 14:
+        return memcmp(p, b'Current.Export', 14) == 0 or memcmp(p, b'Current.Import', 14) == 0
+    if n == 15:
+        return memcmp(p, b'Current.Offered', 15) == 0
+    if n == 17:
+        return memcmp(p, b'Energy.Active.Net', 17) == 0
+    if n == 19:
+        return memcmp(p, b'Energy.Apparent.Net', 19) == 0 or memcmp(p, b'Energy.Reactive.Net', 19) == 0 or memcmp(p, b'Power.Active.Export', 19) == 0 or memcmp(p, b'Power.Active.Import', 19) == 0
+    if n == 21:
+        return memcmp(p, b'Power.Reactive.Export', 21) == 0 or memcmp(p, b'Power.Reactive.Import', 21) == 0
+    if n == 22:
+        return memcmp(p, b'Energy.Apparent.Export', 22) == 0 or memcmp(p, b'Energy.Apparent.Import', 22) == 0
+    if n == 29:
+        return memcmp(p, b'Energy.Active.Export.Interval', 29) == 0 or memcmp(p, b'Energy.Active.Export.Register', 29) == 0 or memcmp(p, b'Energy.Active.Import.Interval', 29) == 0 or memcmp(p, b'Energy.Active.Import.Register', 29) == 0
+    if n == 31:
+        return memcmp(p, b'Energy.Reactive.Export.Interval', 31) == 0 or memcmp(p, b'Energy.Reactive.Export.Register', 31) == 0 or memcmp(p, b'Energy.Reactive.Import.Interval', 31) == 0 or memcmp(p, b'Energy.Reactive.Import.Register', 31) == 0
+    return False
+
+cdef inline bint _E68_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 21:
+        return memcmp(p, b'CarbonDioxideEmission', 21) == 0
+    if n == 23:
+        return memcmp(p, b'RelativePricePercentage', 23) == 0
+    if n == 29:
+        return memcmp(p, b'RenewableGenerationPercentage', 29) == 0
+    return False
+
+cdef inline bint _E69_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 2:
+        return memcmp(p, b'DC', 2) == 0
+    if n == 12:
+        return memcmp(p, b'AC_two_phase', 12) == 0
+    if n == 14:
+        return memcmp(p, b'AC_three_phase', 14) == 0
+    if n == 15:
+        return memcmp(p, b'AC_single_phase', 15) == 0
+    return False
+
+cdef inline bint _E70_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 10:
+        return memcmp(p, b'Processing', 10) == 0
+    return False
+
+cdef inline bint _E71_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 13:
+        return memcmp(p, b'CustomMonitor', 13) == 0
+    if n == 16:
+        return memcmp(p, b'HardWiredMonitor', 16) == 0
+    if n == 20:
+        return memcmp(p, b'PreconfiguredMonitor', 20) == 0
+    if n == 21:
+        return memcmp(p, b'HardWiredNotification', 21) == 0
+    return False
+
+cdef inline bint _E72_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Delta', 5) == 0
+    if n == 8:
+        return memcmp(p, b'Alerting', 8) == 0 or memcmp(p, b'Periodic', 8) == 0
+    return False
+
+cdef inline bint _E73_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Delta', 5) == 0
+    if n == 8:
+        return memcmp(p, b'Periodic', 8) == 0
+    if n == 14:
+        return memcmp(p, b'LowerThreshold', 14) == 0 or memcmp(p, b'UpperThreshold', 14) == 0
+    if n == 20:
+        return memcmp(p, b'PeriodicClockAligned', 20) == 0
+    return False
+
+cdef inline bint _E74_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'ReadOnly', 8) == 0
+    if n == 9:
+        return memcmp(p, b'ReadWrite', 9) == 0 or memcmp(p, b'WriteOnly', 9) == 0
+    return False
+
+cdef inline bint _E75_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'string', 6) == 0
+    if n == 7:
+        return memcmp(p, b'boolean', 7) == 0 or memcmp(p, b'decimal', 7) == 0 or memcmp(p, b'integer', 7) == 0
+    if n == 8:
+        return memcmp(p, b'dateTime', 8) == 0
+    if n == 10:
+        return memcmp(p, b'MemberList', 10) == 0 or memcmp(p, b'OptionList', 10) == 0
+    if n == 12:
+        return memcmp(p, b'SequenceList', 12) == 0
+    return False
+
+cdef inline bint _E76_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Idle', 4) == 0
+    if n == 9:
+        return memcmp(p, b'Published', 9) == 0
+    if n == 10:
+        return memcmp(p, b'Downloaded', 10) == 0
+    if n == 11:
+        return memcmp(p, b'Downloading', 11) == 0
+    if n == 13:
+        return memcmp(p, b'PublishFailed', 13) == 0
+    if n == 14:
+        return memcmp(p, b'DownloadFailed', 14) == 0 or memcmp(p, b'DownloadPaused', 14) == 0
+    if n == 15:
+        return memcmp(p, b'InvalidChecksum', 15) == 0
+    if n == 16:
+        return memcmp(p, b'ChecksumVerified', 16) == 0
+    if n == 17:
+        return memcmp(p, b'DownloadScheduled', 17) == 0
+    return False
+
+cdef inline bint _E77_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Expired', 7) == 0 or memcmp(p, b'Removed', 7) == 0
+    return False
+
+cdef inline bint _E78_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'Pan', 3) == 0
+    if n == 5:
+        return memcmp(p, b'cCCS1', 5) == 0 or memcmp(p, b'cCCS2', 5) == 0 or memcmp(p, b'cG105', 5) == 0
+    if n == 6:
+        return memcmp(p, b'cTesla', 6) == 0 or memcmp(p, b'cType1', 6) == 0 or memcmp(p, b'cType2', 6) == 0 or memcmp(p, b'sType2', 6) == 0 or memcmp(p, b'sType3', 6) == 0
+    if n == 7:
+        return memcmp(p, b'Unknown', 7) == 0 or memcmp(p, b'sBS1361', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Other3Ph', 8) == 0 or memcmp(p, b'sCEE-7-7', 8) == 0
+    if n == 9:
+        return memcmp(p, b'wResonant', 9) == 0
+    if n == 10:
+        return memcmp(p, b'wInductive', 10) == 0
+    if n == 11:
+        return memcmp(p, b's309-1P-16A', 11) == 0 or memcmp(p, b's309-1P-32A', 11) == 0 or memcmp(p, b's309-3P-16A', 11) == 0 or memcmp(p, b's309-3P-32A', 11) == 0
+    if n == 12:
+        return memcmp(p, b'Undetermined', 12) == 0
+    if n == 14:
+        return memcmp(p, b'Other1PhMax16A', 14) == 0
+    if n == 15:
+        return memcmp(p, b'Other1PhOver16A', 15) == 0
+    return False
+
+cdef inline bint _E79_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'OnIdle', 6) == 0
+    if n == 9:
+        return memcmp(p, b'Immediate', 9) == 0
+    return False
+
+cdef inline bint _E80_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Failed', 6) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0
+    if n == 15:
+        return memcmp(p, b'VersionMismatch', 15) == 0
+    return False
+
+cdef inline bint _E81_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 17:
+        return memcmp(p, b'NotSupportedState', 17) == 0
+    if n == 18:
+        return memcmp(p, b'UnknownTransaction', 18) == 0
+    if n == 20:
+        return memcmp(p, b'NotSupportedPriority', 20) == 0
+    if n == 25:
+        return memcmp(p, b'NotSupportedMessageFormat', 25) == 0
+    return False
+
+cdef inline bint _E82_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'All', 3) == 0
+    if n == 13:
+        return memcmp(p, b'HardWiredOnly', 13) == 0
+    if n == 14:
+        return memcmp(p, b'FactoryDefault', 14) == 0
+    return False
+
+cdef inline bint _E83_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'PAP', 3) == 0
+    if n == 4:
+        return memcmp(p, b'AUTO', 4) == 0 or memcmp(p, b'CHAP', 4) == 0 or memcmp(p, b'NONE', 4) == 0
+    return False
+
+cdef inline bint _E84_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Wired0', 6) == 0 or memcmp(p, b'Wired1', 6) == 0 or memcmp(p, b'Wired2', 6) == 0 or memcmp(p, b'Wired3', 6) == 0
+    if n == 9:
+        return memcmp(p, b'Wireless0', 9) == 0 or memcmp(p, b'Wireless1', 9) == 0 or memcmp(p, b'Wireless2', 9) == 0 or memcmp(p, b'Wireless3', 9) == 0
+    return False
+
+cdef inline bint _E85_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'JSON', 4) == 0 or memcmp(p, b'SOAP', 4) == 0
+    return False
+
+cdef inline bint _E86_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'OCPP12', 6) == 0 or memcmp(p, b'OCPP15', 6) == 0 or memcmp(p, b'OCPP16', 6) == 0 or memcmp(p, b'OCPP20', 6) == 0
+    return False
+
+cdef inline bint _E87_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'L2TP', 4) == 0 or memcmp(p, b'PPTP', 4) == 0
+    if n == 5:
+        return memcmp(p, b'IKEv2', 5) == 0 or memcmp(p, b'IPSec', 5) == 0
+    return False
+
+cdef inline bint _E88_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Duplicate', 9) == 0
+    if n == 15:
+        return memcmp(p, b'UnknownVariable', 15) == 0
+    if n == 16:
+        return memcmp(p, b'UnknownComponent', 16) == 0
+    if n == 22:
+        return memcmp(p, b'UnsupportedMonitorType', 22) == 0
+    return False
+
+cdef inline bint _E89_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 14:
+        return memcmp(p, b'RebootRequired', 14) == 0
+    if n == 15:
+        return memcmp(p, b'UnknownVariable', 15) == 0
+    if n == 16:
+        return memcmp(p, b'UnknownComponent', 16) == 0
+    if n == 25:
+        return memcmp(p, b'NotSupportedAttributeType', 25) == 0
+    return False
+
+cdef inline bint _E90_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Faulted', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Occupied', 8) == 0 or memcmp(p, b'Reserved', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Available', 9) == 0
+    if n == 11:
+        return memcmp(p, b'Unavailable', 11) == 0
+    return False
+
+cdef inline bint _E91_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Ended', 5) == 0
+    if n == 7:
+        return memcmp(p, b'Started', 7) == 0 or memcmp(p, b'Updated', 7) == 0
+    return False
+
+cdef inline bint _E92_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Idle', 4) == 0
+    if n == 8:
+        return memcmp(p, b'Charging', 8) == 0
+    if n == 11:
+        return memcmp(p, b'EVConnected', 11) == 0 or memcmp(p, b'SuspendedEV', 11) == 0
+    if n == 13:
+        return memcmp(p, b'SuspendedEVSE', 13) == 0
+    return False
+
+cdef inline bint _E93_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Local', 5) == 0 or memcmp(p, b'Other', 5) == 0
+    if n == 6:
+        return memcmp(p, b'Reboot', 6) == 0 or memcmp(p, b'Remote', 6) == 0
+    if n == 7:
+        return memcmp(p, b'Timeout', 7) == 0
+    if n == 9:
+        return memcmp(p, b'PowerLoss', 9) == 0
+    if n == 10:
+        return memcmp(p, b'MasterPass', 10) == 0
+    if n == 11:
+        return memcmp(p, b'GroundFault', 11) == 0 or memcmp(p, b'StoppedByEV', 11) == 0
+    if n == 12:
+        return memcmp(p, b'DeAuthorized', 12) == 0 or memcmp(p, b'PowerQuality', 12) == 0
+    if n == 13:
+        return memcmp(p, b'EmergencyStop', 13) == 0
+    if n == 14:
+        return memcmp(p, b'EVDisconnected', 14) == 0 or memcmp(p, b'ImmediateReset', 14) == 0
+    if n == 15:
+        return memcmp(p, b'SOCLimitReached', 15) == 0
+    if n == 16:
+        return memcmp(p, b'LocalOutOfCredit', 16) == 0 or memcmp(p, b'OvercurrentFault', 16) == 0 or memcmp(p, b'TimeLimitReached', 16) == 0
+    if n == 18:
+        return memcmp(p, b'EnergyLimitReached', 18) == 0
+    return False
+
+cdef inline bint _E94_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Trigger', 7) == 0
+    if n == 10:
+        return memcmp(p, b'Authorized', 10) == 0 or memcmp(p, b'EVDeparted', 10) == 0 or memcmp(p, b'EVDetected', 10) == 0 or memcmp(p, b'RemoteStop', 10) == 0
+    if n == 11:
+        return memcmp(p, b'RemoteStart', 11) == 0
+    if n == 12:
+        return memcmp(p, b'Deauthorized', 12) == 0 or memcmp(p, b'ResetCommand', 12) == 0
+    if n == 13:
+        return memcmp(p, b'UnlockCommand', 13) == 0
+    if n == 14:
+        return memcmp(p, b'CablePluggedIn', 14) == 0 or memcmp(p, b'StopAuthorized', 14) == 0
+    if n == 15:
+        return memcmp(p, b'MeterValueClock', 15) == 0
+    if n == 16:
+        return memcmp(p, b'EVConnectTimeout', 16) == 0 or memcmp(p, b'TimeLimitReached', 16) == 0
+    if n == 17:
+        return memcmp(p, b'AbnormalCondition', 17) == 0
+    if n == 18:
+        return memcmp(p, b'EnergyLimitReached', 18) == 0 or memcmp(p, b'MeterValuePeriodic', 18) == 0 or memcmp(p, b'SignedDataReceived', 18) == 0
+    if n == 19:
+        return memcmp(p, b'ChargingRateChanged', 19) == 0 or memcmp(p, b'EVCommunicationLost', 19) == 0
+    if n == 20:
+        return memcmp(p, b'ChargingStateChanged', 20) == 0
+    return False
+
+cdef inline bint _E95_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 9:
+        return memcmp(p, b'Heartbeat', 9) == 0
+    if n == 11:
+        return memcmp(p, b'MeterValues', 11) == 0
+    if n == 16:
+        return memcmp(p, b'BootNotification', 16) == 0 or memcmp(p, b'TransactionEvent', 16) == 0
+    if n == 18:
+        return memcmp(p, b'SignV2GCertificate', 18) == 0 or memcmp(p, b'StatusNotification', 18) == 0
+    if n == 21:
+        return memcmp(p, b'LogStatusNotification', 21) == 0
+    if n == 23:
+        return memcmp(p, b'SignCombinedCertificate', 23) == 0
+    if n == 26:
+        return memcmp(p, b'FirmwareStatusNotification', 26) == 0
+    if n == 30:
+        return memcmp(p, b'SignChargingStationCertificate', 30) == 0
+    if n == 33:
+        return memcmp(p, b'PublishFirmwareStatusNotification', 33) == 0
+    return False
+
+cdef inline bint _E96_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Unlocked', 8) == 0
+    if n == 12:
+        return memcmp(p, b'UnlockFailed', 12) == 0
+    if n == 16:
+        return memcmp(p, b'UnknownConnector', 16) == 0
+    if n == 28:
+        return memcmp(p, b'OngoingAuthorizedTransaction', 28) == 0
+    return False
+
+cdef inline bint _E97_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 10:
+        return memcmp(p, b'NoFirmware', 10) == 0
+    if n == 11:
+        return memcmp(p, b'Unpublished', 11) == 0
+    if n == 15:
+        return memcmp(p, b'DownloadOngoing', 15) == 0
+    return False
+
+cdef inline bint _E98_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 2:
+        return memcmp(p, b'DC', 2) == 0
+    if n == 3:
+        return memcmp(p, b'WPT', 3) == 0
+    if n == 6:
+        return memcmp(p, b'AC_BPT', 6) == 0 or memcmp(p, b'AC_DER', 6) == 0 or memcmp(p, b'DC_BPT', 6) == 0
+    if n == 7:
+        return memcmp(p, b'DC_ACDP', 7) == 0
+    if n == 10:
+        return memcmp(p, b'AC_BPT_DER', 10) == 0
+    if n == 11:
+        return memcmp(p, b'DC_ACDP_BPT', 11) == 0
+    if n == 12:
+        return memcmp(p, b'AC_two_phase', 12) == 0
+    if n == 14:
+        return memcmp(p, b'AC_three_phase', 14) == 0
+    if n == 15:
+        return memcmp(p, b'AC_single_phase', 15) == 0
+    return False
+
+cdef inline bint _E99_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'URI', 3) == 0
+    if n == 4:
+        return memcmp(p, b'HTML', 4) == 0 or memcmp(p, b'UTF8', 4) == 0
+    if n == 5:
+        return memcmp(p, b'ASCII', 5) == 0
+    if n == 6:
+        return memcmp(p, b'QRCODE', 6) == 0
+    return False
+
+cdef inline bint _E100_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Friday', 6) == 0 or memcmp(p, b'Monday', 6) == 0 or memcmp(p, b'Sunday', 6) == 0
+    if n == 7:
+        return memcmp(p, b'Tuesday', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Saturday', 8) == 0 or memcmp(p, b'Thursday', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Wednesday', 9) == 0
+    return False
+
+cdef inline bint _E101_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 2:
+        return memcmp(p, b'AC', 2) == 0 or memcmp(p, b'DC', 2) == 0
+    return False
+
+cdef inline bint _E102_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 9:
+        return memcmp(p, b'BatteryIn', 9) == 0
+    if n == 10:
+        return memcmp(p, b'BatteryOut', 10) == 0
+    if n == 17:
+        return memcmp(p, b'BatteryOutTimeout', 17) == 0
+    return False
+
+cdef inline bint _E103_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 14:
+        return memcmp(p, b'V2GCertificate', 14) == 0
+    if n == 16:
+        return memcmp(p, b'V2G20Certificate', 16) == 0
+    if n == 26:
+        return memcmp(p, b'ChargingStationCertificate', 26) == 0
+    return False
+
+cdef inline bint _E104_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 10:
+        return memcmp(p, b'TxNotFound', 10) == 0
+    if n == 15:
+        return memcmp(p, b'TooManyElements', 15) == 0
+    if n == 16:
+        return memcmp(p, b'NoCurrencyChange', 16) == 0
+    if n == 21:
+        return memcmp(p, b'ConditionNotSupported', 21) == 0
+    return False
+
+cdef inline bint _E105_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 9:
+        return memcmp(p, b'TxProfile', 9) == 0
+    if n == 15:
+        return memcmp(p, b'LocalGeneration', 15) == 0
+    if n == 16:
+        return memcmp(p, b'PriorityCharging', 16) == 0 or memcmp(p, b'TxDefaultProfile', 16) == 0
+    if n == 25:
+        return memcmp(p, b'ChargingStationMaxProfile', 25) == 0
+    if n == 34:
+        return memcmp(p, b'ChargingStationExternalConstraints', 34) == 0
+    return False
+
+cdef inline bint _E106_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'WattPF', 6) == 0
+    if n == 7:
+        return memcmp(p, b'VoltVar', 7) == 0 or memcmp(p, b'WattVar', 7) == 0
+    if n == 8:
+        return memcmp(p, b'FixedVar', 8) == 0 or memcmp(p, b'FreqWatt', 8) == 0 or memcmp(p, b'VoltWatt', 8) == 0
+    if n == 9:
+        return memcmp(p, b'FreqDroop', 9) == 0 or memcmp(p, b'Gradients', 9) == 0 or memcmp(p, b'HFMayTrip', 9) == 0 or memcmp(p, b'HVMayTrip', 9) == 0 or memcmp(p, b'HVMomCess', 9) == 0 or memcmp(p, b'LVMayTrip', 9) == 0 or memcmp(p, b'LVMomCess', 9) == 0
+    if n == 10:
+        return memcmp(p, b'HFMustTrip', 10) == 0 or memcmp(p, b'HVMustTrip', 10) == 0 or memcmp(p, b'LFMustTrip', 10) == 0 or memcmp(p, b'LVMustTrip', 10) == 0
+    if n == 12:
+        return memcmp(p, b'EnterService', 12) == 0
+    if n == 13:
+        return memcmp(p, b'FixedPFAbsorb', 13) == 0 or memcmp(p, b'FixedPFInject', 13) == 0
+    if n == 17:
+        return memcmp(p, b'LimitMaxDischarge', 17) == 0
+    if n == 23:
+        return memcmp(p, b'PowerMonitoringMustTrip', 23) == 0
+    return False
+
+cdef inline bint _E107_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'NotFound', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 12:
+        return memcmp(p, b'NotSupported', 12) == 0
+    return False
+
+cdef inline bint _E108_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Unknown', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    return False
+
+cdef inline bint _E109_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'NoTariff', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    return False
+
+cdef inline bint _E110_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'CRL', 3) == 0
+    if n == 4:
+        return memcmp(p, b'OCSP', 4) == 0
+    return False
+
+cdef inline bint _E111_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Good', 4) == 0
+    if n == 6:
+        return memcmp(p, b'Failed', 6) == 0
+    if n == 7:
+        return memcmp(p, b'Revoked', 7) == 0 or memcmp(p, b'Unknown', 7) == 0
+    return False
+
+cdef inline bint _E112_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Idle', 4) == 0
+    if n == 12:
+        return memcmp(p, b'ChargingOnly', 12) == 0
+    if n == 14:
+        return memcmp(p, b'ExternalLimits', 14) == 0 or memcmp(p, b'LocalFrequency', 14) == 0
+    if n == 15:
+        return memcmp(p, b'CentralSetpoint', 15) == 0
+    if n == 16:
+        return memcmp(p, b'CentralFrequency', 16) == 0 or memcmp(p, b'ExternalSetpoint', 16) == 0
+    if n == 18:
+        return memcmp(p, b'LocalLoadBalancing', 18) == 0
+    return False
+
+cdef inline bint _E113_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'Idle', 4) == 0
+    if n == 7:
+        return memcmp(p, b'Faulted', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Charging', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Suspended', 9) == 0
+    if n == 11:
+        return memcmp(p, b'Discharging', 11) == 0 or memcmp(p, b'Unavailable', 11) == 0
+    return False
+
+cdef inline bint _E114_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 17:
+        return memcmp(p, b'MORootCertificate', 17) == 0
+    if n == 18:
+        return memcmp(p, b'OEMRootCertificate', 18) == 0 or memcmp(p, b'V2GRootCertificate', 18) == 0
+    if n == 19:
+        return memcmp(p, b'CSMSRootCertificate', 19) == 0 or memcmp(p, b'V2GCertificateChain', 19) == 0
+    if n == 27:
+        return memcmp(p, b'ManufacturerRootCertificate', 27) == 0
+    return False
+
+cdef inline bint _E115_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 11:
+        return memcmp(p, b'SecurityLog', 11) == 0
+    if n == 14:
+        return memcmp(p, b'DiagnosticsLog', 14) == 0
+    if n == 16:
+        return memcmp(p, b'DataCollectorLog', 16) == 0
+    return False
+
+cdef inline bint _E116_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 12:
+        return memcmp(p, b'DriverTariff', 12) == 0
+    if n == 13:
+        return memcmp(p, b'DefaultTariff', 13) == 0
+    return False
+
+cdef inline bint _E117_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 17:
+        return memcmp(p, b'MORootCertificate', 17) == 0
+    if n == 18:
+        return memcmp(p, b'OEMRootCertificate', 18) == 0 or memcmp(p, b'V2GRootCertificate', 18) == 0
+    if n == 19:
+        return memcmp(p, b'CSMSRootCertificate', 19) == 0
+    if n == 27:
+        return memcmp(p, b'ManufacturerRootCertificate', 27) == 0
+    return False
+
+cdef inline bint _E118_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 2:
+        return memcmp(p, b'EV', 2) == 0
+    if n == 4:
+        return memcmp(p, b'Body', 4) == 0
+    if n == 5:
+        return memcmp(p, b'Cable', 5) == 0 or memcmp(p, b'Inlet', 5) == 0
+    if n == 6:
+        return memcmp(p, b'Outlet', 6) == 0
+    if n == 8:
+        return memcmp(p, b'Upstream', 8) == 0
+    return False
+
+cdef inline bint _E119_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'SoC', 3) == 0
+    if n == 7:
+        return memcmp(p, b'Voltage', 7) == 0
+    if n == 9:
+        return memcmp(p, b'Frequency', 9) == 0
+    if n == 12:
+        return memcmp(p, b'Power.Factor', 12) == 0
+    if n == 13:
+        return memcmp(p, b'Power.Offered', 13) == 0
+    if n == 14:
+        return memcmp(p, b'Current.Export', 14) == 0 or memcmp(p, b'Current.Import', 14) == 0
+    if n == 15:
+        return memcmp(p, b'Current.Offered', 15) == 0 or memcmp(p, b'Voltage.Maximum', 15) == 0 or memcmp(p, b'Voltage.Minimum', 15) == 0
+    if n == 16:
+        return memcmp(p, b'Display.InletHot', 16) == 0
+    if n == 17:
+        return memcmp(p, b'Display.TargetSOC', 17) == 0 or memcmp(p, b'Energy.Active.Net', 17) == 0
+    if n == 18:
+        return memcmp(p, b'Display.MaximumSOC', 18) == 0 or memcmp(p, b'Display.MinimumSOC', 18) == 0 or memcmp(p, b'Display.PresentSOC', 18) == 0 or memcmp(p, b'EnergyRequest.Bulk', 18) == 0
+    if n == 19:
+        return memcmp(p, b'Energy.Apparent.Net', 19) == 0 or memcmp(p, b'Energy.Reactive.Net', 19) == 0 or memcmp(p, b'Power.Active.Export', 19) == 0 or memcmp(p, b'Power.Active.Import', 19) == 0
+    if n == 20:
+        return memcmp(p, b'EnergyRequest.Target', 20) == 0 or memcmp(p, b'Power.Export.Minimum', 20) == 0 or memcmp(p, b'Power.Export.Offered', 20) == 0 or memcmp(p, b'Power.Import.Minimum', 20) == 0 or memcmp(p, b'Power.Import.Offered', 20) == 0
+    if n == 21:
+        return memcmp(p, b'EnergyRequest.Maximum', 21) == 0 or memcmp(p, b'EnergyRequest.Minimum', 21) == 0 or memcmp(p, b'Power.Active.Residual', 21) == 0 or memcmp(p, b'Power.Active.Setpoint', 21) == 0 or memcmp(p, b'Power.Reactive.Export', 21) == 0 or memcmp(p, b'Power.Reactive.Import', 21) == 0
+    if n == 22:
+        return memcmp(p, b'Current.Export.Minimum', 22) == 0 or memcmp(p, b'Current.Export.Offered', 22) == 0 or memcmp(p, b'Current.Import.Minimum', 22) == 0 or memcmp(p, b'Current.Import.Offered', 22) == 0 or memcmp(p, b'Energy.Apparent.Export', 22) == 0 or memcmp(p, b'Energy.Apparent.Import', 22) == 0
+    if n == 24:
+        return memcmp(p, b'Display.ChargingComplete', 24) == 0
+    if n == 25:
+        return memcmp(p, b'EnergyRequest.Maximum.V2X', 25) == 0 or memcmp(p, b'EnergyRequest.Minimum.V2X', 25) == 0
+    if n == 29:
+        return memcmp(p, b'Display.BatteryEnergyCapacity', 29) == 0 or memcmp(p, b'Energy.Active.Export.Interval', 29) == 0 or memcmp(p, b'Energy.Active.Export.Register', 29) == 0 or memcmp(p, b'Energy.Active.Import.Interval', 29) == 0 or memcmp(p, b'Energy.Active.Import.Register', 29) == 0
+    if n == 30:
+        return memcmp(p, b'Energy.Active.Import.CableLoss', 30) == 0
+    if n == 31:
+        return memcmp(p, b'Energy.Active.Setpoint.Interval', 31) == 0 or memcmp(p, b'Energy.Reactive.Export.Interval', 31) == 0 or memcmp(p, b'Energy.Reactive.Export.Register', 31) == 0 or memcmp(p, b'Energy.Reactive.Import.Interval', 31) == 0 or memcmp(p, b'Energy.Reactive.Import.Register', 31) == 0
+    if n == 32:
+        return memcmp(p, b'Display.RemainingTimeToTargetSOC', 32) == 0
+    if n == 33:
+        return memcmp(p, b'Display.RemainingTimeToMaximumSOC', 33) == 0 or memcmp(p, b'Display.RemainingTimeToMinimumSOC', 33) == 0
+    if n == 45:
+        return memcmp(p, b'Energy.Active.Import.LocalGeneration.Register', 45) == 0
+    return False
+
+cdef inline bint _E120_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 11:
+        return memcmp(p, b'OverCurrent', 11) == 0 or memcmp(p, b'OverVoltage', 11) == 0
+    if n == 12:
+        return memcmp(p, b'UnderVoltage', 12) == 0
+    if n == 13:
+        return memcmp(p, b'LowInputPower', 13) == 0 or memcmp(p, b'OverFrequency', 13) == 0 or memcmp(p, b'PhaseRotation', 13) == 0
+    if n == 14:
+        return memcmp(p, b'LocalEmergency', 14) == 0 or memcmp(p, b'UnderFrequency', 14) == 0
+    if n == 15:
+        return memcmp(p, b'RemoteEmergency', 15) == 0
+    if n == 16:
+        return memcmp(p, b'CurrentImbalance', 16) == 0 or memcmp(p, b'VoltageImbalance', 16) == 0
+    return False
+
+cdef inline bint _E121_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 14:
+        return memcmp(p, b'DynamicControl', 14) == 0
+    if n == 16:
+        return memcmp(p, b'ScheduledControl', 16) == 0
+    return False
+
+cdef inline bint _E122_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'RoCoF', 5) == 0
+    if n == 7:
+        return memcmp(p, b'UFP_OFP', 7) == 0 or memcmp(p, b'UVP_OVP', 7) == 0
+    if n == 10:
+        return memcmp(p, b'RCLQFactor', 10) == 0
+    if n == 11:
+        return memcmp(p, b'OtherActive', 11) == 0
+    if n == 12:
+        return memcmp(p, b'OtherPassive', 12) == 0
+    if n == 13:
+        return memcmp(p, b'FrequencyJump', 13) == 0
+    if n == 18:
+        return memcmp(p, b'SandiaVoltageShift', 18) == 0 or memcmp(p, b'VoltageVectorShift', 18) == 0
+    if n == 20:
+        return memcmp(p, b'ImpedanceAtFrequency', 20) == 0 or memcmp(p, b'ImpedanceMeasurement', 20) == 0 or memcmp(p, b'SandiaFrequencyShift', 20) == 0
+    if n == 21:
+        return memcmp(p, b'ZeroCrossingDetection', 21) == 0
+    if n == 22:
+        return memcmp(p, b'NoAntiIslandingSupport', 22) == 0 or memcmp(p, b'SlipModeFrequencyShift', 22) == 0
+    return False
+
+cdef inline bint _E123_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 4:
+        return memcmp(p, b'EVCC', 4) == 0
+    if n == 9:
+        return memcmp(p, b'EVCC_SECC', 9) == 0
+    return False
+
+cdef inline bint _E124_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 10:
+        return memcmp(p, b'Processing', 10) == 0
+    if n == 17:
+        return memcmp(p, b'NoChargingProfile', 17) == 0
+    return False
+
+cdef inline bint _E125_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Delta', 5) == 0
+    if n == 8:
+        return memcmp(p, b'Periodic', 8) == 0
+    if n == 11:
+        return memcmp(p, b'TargetDelta', 11) == 0
+    if n == 14:
+        return memcmp(p, b'LowerThreshold', 14) == 0 or memcmp(p, b'UpperThreshold', 14) == 0
+    if n == 19:
+        return memcmp(p, b'TargetDeltaRelative', 19) == 0
+    if n == 20:
+        return memcmp(p, b'PeriodicClockAligned', 20) == 0
+    return False
+
+cdef inline bint _E126_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Failed', 6) == 0
+    if n == 7:
+        return memcmp(p, b'Settled', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Canceled', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    return False
+
+cdef inline bint _E127_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Dynamic', 7) == 0
+    if n == 8:
+        return memcmp(p, b'Absolute', 8) == 0 or memcmp(p, b'Relative', 8) == 0
+    if n == 9:
+        return memcmp(p, b'Recurring', 9) == 0
+    return False
+
+cdef inline bint _E128_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Active', 6) == 0
+    if n == 8:
+        return memcmp(p, b'Reactive', 8) == 0
+    return False
+
+cdef inline bint _E129_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'PctMaxW', 7) == 0
+    if n == 9:
+        return memcmp(p, b'PctMaxVar', 9) == 0 or memcmp(p, b'PctWAvail', 9) == 0
+    if n == 11:
+        return memcmp(p, b'PctVarAvail', 11) == 0
+    if n == 13:
+        return memcmp(p, b'PctEffectiveV', 13) == 0
+    if n == 14:
+        return memcmp(p, b'Not_Applicable', 14) == 0
+    return False
+
+cdef inline bint _E130_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Expired', 7) == 0 or memcmp(p, b'Removed', 7) == 0
+    if n == 13:
+        return memcmp(p, b'NoTransaction', 13) == 0
+    return False
+
+cdef inline bint _E131_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'OnIdle', 6) == 0
+    if n == 9:
+        return memcmp(p, b'Immediate', 9) == 0
+    if n == 18:
+        return memcmp(p, b'ImmediateAndResume', 18) == 0
+    return False
+
+cdef inline bint _E132_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 15:
+        return memcmp(p, b'TooManyElements', 15) == 0
+    if n == 17:
+        return memcmp(p, b'DuplicateTariffId', 17) == 0
+    if n == 21:
+        return memcmp(p, b'ConditionNotSupported', 21) == 0
+    return False
+
+cdef inline bint _E133_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 17:
+        return memcmp(p, b'NotSupportedState', 17) == 0
+    if n == 18:
+        return memcmp(p, b'UnknownTransaction', 18) == 0
+    if n == 20:
+        return memcmp(p, b'LanguageNotSupported', 20) == 0 or memcmp(p, b'NotSupportedPriority', 20) == 0
+    if n == 25:
+        return memcmp(p, b'NotSupportedMessageFormat', 25) == 0
+    return False
+
+cdef inline bint _E134_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 3:
+        return memcmp(p, b'Any', 3) == 0
+    if n == 6:
+        return memcmp(p, b'Wired0', 6) == 0 or memcmp(p, b'Wired1', 6) == 0 or memcmp(p, b'Wired2', 6) == 0 or memcmp(p, b'Wired3', 6) == 0
+    if n == 9:
+        return memcmp(p, b'Wireless0', 9) == 0 or memcmp(p, b'Wireless1', 9) == 0 or memcmp(p, b'Wireless2', 9) == 0 or memcmp(p, b'Wireless3', 9) == 0
+    return False
+
+cdef inline bint _E135_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'OCPP12', 6) == 0 or memcmp(p, b'OCPP15', 6) == 0 or memcmp(p, b'OCPP16', 6) == 0 or memcmp(p, b'OCPP20', 6) == 0 or memcmp(p, b'OCPP21', 6) == 0
+    if n == 7:
+        return memcmp(p, b'OCPP201', 7) == 0
+    return False
+
+cdef inline bint _E136_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 6:
+        return memcmp(p, b'Energy', 6) == 0
+    if n == 8:
+        return memcmp(p, b'IdleTIme', 8) == 0 or memcmp(p, b'MaxPower', 8) == 0 or memcmp(p, b'MinPower', 8) == 0
+    if n == 10:
+        return memcmp(p, b'MaxCurrent', 10) == 0 or memcmp(p, b'MinCurrent', 10) == 0
+    if n == 12:
+        return memcmp(p, b'ChargingTime', 12) == 0
+    return False
+
+cdef inline bint _E137_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'MaxCost', 7) == 0 or memcmp(p, b'MinCost', 7) == 0
+    if n == 10:
+        return memcmp(p, b'NormalCost', 10) == 0
+    return False
+
+cdef inline bint _E138_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Ready', 5) == 0
+    if n == 7:
+        return memcmp(p, b'Unknown', 7) == 0
+    if n == 8:
+        return memcmp(p, b'NotReady', 8) == 0
+    if n == 15:
+        return memcmp(p, b'Preconditioning', 15) == 0
+    return False
+
+cdef inline bint _E139_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 5:
+        return memcmp(p, b'Local', 5) == 0 or memcmp(p, b'Other', 5) == 0
+    if n == 6:
+        return memcmp(p, b'Reboot', 6) == 0 or memcmp(p, b'Remote', 6) == 0
+    if n == 7:
+        return memcmp(p, b'Timeout', 7) == 0
+    if n == 9:
+        return memcmp(p, b'PowerLoss', 9) == 0
+    if n == 10:
+        return memcmp(p, b'MasterPass', 10) == 0
+    if n == 11:
+        return memcmp(p, b'GroundFault', 11) == 0 or memcmp(p, b'StoppedByEV', 11) == 0
+    if n == 12:
+        return memcmp(p, b'DeAuthorized', 12) == 0 or memcmp(p, b'PowerQuality', 12) == 0
+    if n == 13:
+        return memcmp(p, b'EmergencyStop', 13) == 0
+    if n == 14:
+        return memcmp(p, b'EVDisconnected', 14) == 0 or memcmp(p, b'ImmediateReset', 14) == 0
+    if n == 15:
+        return memcmp(p, b'SOCLimitReached', 15) == 0
+    if n == 16:
+        return memcmp(p, b'LocalOutOfCredit', 16) == 0 or memcmp(p, b'OvercurrentFault', 16) == 0 or memcmp(p, b'TimeLimitReached', 16) == 0
+    if n == 18:
+        return memcmp(p, b'EnergyLimitReached', 18) == 0
+    if n == 25:
+        return memcmp(p, b'ReqEnergyTransferRejected', 25) == 0
+    return False
+
+cdef inline bint _E140_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 7:
+        return memcmp(p, b'Trigger', 7) == 0
+    if n == 8:
+        return memcmp(p, b'LimitSet', 8) == 0
+    if n == 9:
+        return memcmp(p, b'TxResumed', 9) == 0
+    if n == 10:
+        return memcmp(p, b'Authorized', 10) == 0 or memcmp(p, b'EVDeparted', 10) == 0 or memcmp(p, b'EVDetected', 10) == 0 or memcmp(p, b'RemoteStop', 10) == 0
+    if n == 11:
+        return memcmp(p, b'RemoteStart', 11) == 0 or memcmp(p, b'RunningCost', 11) == 0
+    if n == 12:
+        return memcmp(p, b'Deauthorized', 12) == 0 or memcmp(p, b'ResetCommand', 12) == 0
+    if n == 13:
+        return memcmp(p, b'TariffChanged', 13) == 0 or memcmp(p, b'UnlockCommand', 13) == 0
+    if n == 14:
+        return memcmp(p, b'CablePluggedIn', 14) == 0 or memcmp(p, b'StopAuthorized', 14) == 0
+    if n == 15:
+        return memcmp(p, b'MeterValueClock', 15) == 0 or memcmp(p, b'SoCLimitReached', 15) == 0
+    if n == 16:
+        return memcmp(p, b'CostLimitReached', 16) == 0 or memcmp(p, b'EVConnectTimeout', 16) == 0 or memcmp(p, b'TimeLimitReached', 16) == 0
+    if n == 17:
+        return memcmp(p, b'AbnormalCondition', 17) == 0 or memcmp(p, b'TariffNotAccepted', 17) == 0
+    if n == 18:
+        return memcmp(p, b'EnergyLimitReached', 18) == 0 or memcmp(p, b'MeterValuePeriodic', 18) == 0 or memcmp(p, b'SignedDataReceived', 18) == 0
+    if n == 19:
+        return memcmp(p, b'ChargingRateChanged', 19) == 0 or memcmp(p, b'EVCommunicationLost', 19) == 0
+    if n == 20:
+        return memcmp(p, b'ChargingStateChanged', 20) == 0 or memcmp(p, b'OperationModeChanged', 20) == 0
+    return False
+
+cdef inline bint _E141_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 9:
+        return memcmp(p, b'Heartbeat', 9) == 0
+    if n == 11:
+        return memcmp(p, b'MeterValues', 11) == 0
+    if n == 13:
+        return memcmp(p, b'CustomTrigger', 13) == 0
+    if n == 16:
+        return memcmp(p, b'BootNotification', 16) == 0 or memcmp(p, b'TransactionEvent', 16) == 0
+    if n == 18:
+        return memcmp(p, b'SignV2GCertificate', 18) == 0 or memcmp(p, b'StatusNotification', 18) == 0
+    if n == 20:
+        return memcmp(p, b'SignV2G20Certificate', 20) == 0
+    if n == 21:
+        return memcmp(p, b'LogStatusNotification', 21) == 0
+    if n == 23:
+        return memcmp(p, b'SignCombinedCertificate', 23) == 0
+    if n == 26:
+        return memcmp(p, b'FirmwareStatusNotification', 26) == 0
+    if n == 30:
+        return memcmp(p, b'SignChargingStationCertificate', 30) == 0
+    if n == 33:
+        return memcmp(p, b'PublishFirmwareStatusNotification', 33) == 0
+    return False
+
+cdef inline bint _E142_has(object s):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const char* p
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    p = <const char*>PyUnicode_DATA(s)
+    if n == 8:
+        return memcmp(p, b'Accepted', 8) == 0 or memcmp(p, b'Rejected', 8) == 0
+    if n == 9:
+        return memcmp(p, b'NoProfile', 9) == 0
+    return False
 
 
 cdef int _o_e0ec39c8636a(object o) except -1:
@@ -225,7 +2422,7 @@ cdef int _o_945b1c3776b4(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E0:
+    if type(v) is not str or not _E0_has(v):
         return False
     return n == len(o)
 
@@ -323,7 +2520,7 @@ cdef int _o_68dfdfe0b972(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E1:
+    if type(v) is not str or not _E1_has(v):
         return False
     return n == len(o)
 
@@ -353,7 +2550,7 @@ cdef int _o_041d6e59c241(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     return n == len(o)
 
@@ -383,7 +2580,7 @@ cdef int _o_56bf2cb13353(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     return n == len(o)
 
@@ -404,7 +2601,7 @@ cdef int _o_4173f77fae69(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E3:
+    if type(v) is not str or not _E3_has(v):
         return False
     return n == len(o)
 
@@ -419,7 +2616,7 @@ cdef int _o_b60d7058f89e(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E4:
+    if type(v) is not str or not _E4_has(v):
         return False
     return n == len(o)
 
@@ -455,7 +2652,7 @@ cdef int _o_e6c9979e973a(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E5:
+    if type(v) is not str or not _E5_has(v):
         return False
     return n == len(o)
 
@@ -478,7 +2675,7 @@ cdef int _o_2142448a873d(object o) except -1:
     v = d.get('chargingProfilePurpose', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E6:
+        if type(v) is not str or not _E6_has(v):
             return False
     v = d.get('connectorId', _M)
     if v is not _M:
@@ -508,7 +2705,7 @@ cdef int _o_3b25ffbecedc(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E7:
+    if type(v) is not str or not _E7_has(v):
         return False
     return n == len(o)
 
@@ -553,7 +2750,7 @@ cdef int _o_031da16583b2(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E8:
+    if type(v) is not str or not _E8_has(v):
         return False
     return n == len(o)
 
@@ -568,7 +2765,7 @@ cdef int _o_05f6757cc5b2(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E9:
+    if type(v) is not str or not _E9_has(v):
         return False
     v = d.get('issuerKeyHash', _M)
     if v is _M:
@@ -616,7 +2813,7 @@ cdef int _o_048f288f92eb(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E10:
+    if type(v) is not str or not _E10_has(v):
         return False
     return n == len(o)
 
@@ -631,7 +2828,7 @@ cdef int _o_deb8c42b08aa(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E11:
+    if type(v) is not str or not _E11_has(v):
         return False
     return n == len(o)
 
@@ -651,7 +2848,7 @@ cdef int _o_6a64953b4044(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E12:
+    if type(v) is not str or not _E12_has(v):
         return False
     return n == len(o)
 
@@ -666,7 +2863,7 @@ cdef int _o_3a571298f6e2(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E13:
+    if type(v) is not str or not _E13_has(v):
         return False
     return n == len(o)
 
@@ -681,7 +2878,7 @@ cdef int _o_1f98eb43456c(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E14:
+    if type(v) is not str or not _E14_has(v):
         return False
     return n == len(o)
 
@@ -695,7 +2892,7 @@ cdef int _o_062df3034064(object o) except -1:
     v = d.get('chargingRateUnit', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E15:
+        if type(v) is not str or not _E15_has(v):
             return False
     v = d.get('connectorId', _M)
     if v is _M:
@@ -748,7 +2945,7 @@ cdef int _o_4a70c4a6949e(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E15:
+    if type(v) is not str or not _E15_has(v):
         return False
     v = d.get('chargingSchedulePeriod', _M)
     if v is _M:
@@ -802,7 +2999,7 @@ cdef int _o_a915c74cdfa5(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     return n == len(o)
 
@@ -934,7 +3131,7 @@ cdef int _o_5e361d99bfe9(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E16:
+    if type(v) is not str or not _E16_has(v):
         return False
     return n == len(o)
 
@@ -957,7 +3154,7 @@ cdef int _o_ebcc7d0e0e9e(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E17:
+    if type(v) is not str or not _E17_has(v):
         return False
     return n == len(o)
 
@@ -1018,7 +3215,7 @@ cdef int _o_ff64561405e7(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E18:
+    if type(v) is not str or not _E18_has(v):
         return False
     v = d.get('requestId', _M)
     if v is _M:
@@ -1054,7 +3251,7 @@ cdef int _o_a55aad43572b(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E19:
+    if type(v) is not str or not _E19_has(v):
         return False
     return n == len(o)
 
@@ -1090,7 +3287,7 @@ cdef int _o_6b6d66473613(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E16:
+    if type(v) is not str or not _E16_has(v):
         return False
     return n == len(o)
 
@@ -1105,7 +3302,7 @@ cdef int _o_ed459e518c07(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E20:
+    if type(v) is not str or not _E20_has(v):
         return False
     return n == len(o)
 
@@ -1125,7 +3322,7 @@ cdef int _o_522e273b0860(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E21:
+    if type(v) is not str or not _E21_has(v):
         return False
     return n == len(o)
 
@@ -1148,32 +3345,32 @@ cdef int _o_a3af571d59a6(object o) except -1:
     v = d.get('context', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E22:
+        if type(v) is not str or not _E22_has(v):
             return False
     v = d.get('format', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E23:
+        if type(v) is not str or not _E23_has(v):
             return False
     v = d.get('location', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E24:
+        if type(v) is not str or not _E24_has(v):
             return False
     v = d.get('measurand', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E25:
+        if type(v) is not str or not _E25_has(v):
             return False
     v = d.get('phase', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E26:
+        if type(v) is not str or not _E26_has(v):
             return False
     v = d.get('unit', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E27:
+        if type(v) is not str or not _E27_has(v):
             return False
     v = d.get('value', _M)
     if v is _M:
@@ -1253,13 +3450,13 @@ cdef int _o_ba0be7096f69(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E28:
+    if type(v) is not str or not _E28_has(v):
         return False
     v = d.get('chargingProfilePurpose', _M)
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E6:
+    if type(v) is not str or not _E6_has(v):
         return False
     v = d.get('chargingSchedule', _M)
     if v is _M:
@@ -1270,7 +3467,7 @@ cdef int _o_ba0be7096f69(object o) except -1:
     v = d.get('recurrencyKind', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E29:
+        if type(v) is not str or not _E29_has(v):
             return False
     v = d.get('stackLevel', _M)
     if v is _M:
@@ -1384,7 +3581,7 @@ cdef int _o_83bde17c07ff(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E30:
+    if type(v) is not str or not _E30_has(v):
         return False
     return n == len(o)
 
@@ -1399,7 +3596,7 @@ cdef int _o_235d26c31ae7(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E31:
+    if type(v) is not str or not _E31_has(v):
         return False
     return n == len(o)
 
@@ -1474,7 +3671,7 @@ cdef int _o_b3a2efcb4e6b(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E32:
+    if type(v) is not str or not _E32_has(v):
         return False
     return n == len(o)
 
@@ -1489,7 +3686,7 @@ cdef int _o_a711c63b2136(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E33:
+    if type(v) is not str or not _E33_has(v):
         return False
     return n == len(o)
 
@@ -1525,7 +3722,7 @@ cdef int _o_2010b776ad07(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E34:
+    if type(v) is not str or not _E34_has(v):
         return False
     return n == len(o)
 
@@ -1560,7 +3757,7 @@ cdef int _o_3dfe4dd21382(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E35:
+    if type(v) is not str or not _E35_has(v):
         return False
     return n == len(o)
 
@@ -1644,7 +3841,7 @@ cdef int _o_242b72f2fc1c(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E36:
+    if type(v) is not str or not _E36_has(v):
         return False
     return n == len(o)
 
@@ -1724,7 +3921,7 @@ cdef int _o_ef50c52039f1(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E37:
+    if type(v) is not str or not _E37_has(v):
         return False
     v = d.get('info', _M)
     if v is not _M:
@@ -1735,7 +3932,7 @@ cdef int _o_ef50c52039f1(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E38:
+    if type(v) is not str or not _E38_has(v):
         return False
     v = d.get('timestamp', _M)
     if v is not _M:
@@ -1764,32 +3961,32 @@ cdef int _o_5641b69d614e(object o) except -1:
     v = d.get('context', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E22:
+        if type(v) is not str or not _E22_has(v):
             return False
     v = d.get('format', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E23:
+        if type(v) is not str or not _E23_has(v):
             return False
     v = d.get('location', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E24:
+        if type(v) is not str or not _E24_has(v):
             return False
     v = d.get('measurand', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E25:
+        if type(v) is not str or not _E25_has(v):
             return False
     v = d.get('phase', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E26:
+        if type(v) is not str or not _E26_has(v):
             return False
     v = d.get('unit', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E40:
+        if type(v) is not str or not _E40_has(v):
             return False
     v = d.get('value', _M)
     if v is _M:
@@ -1844,7 +4041,7 @@ cdef int _o_6970bb35dad8(object o) except -1:
     v = d.get('reason', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E39:
+        if type(v) is not str or not _E39_has(v):
             return False
     v = d.get('timestamp', _M)
     if v is _M:
@@ -1898,7 +4095,7 @@ cdef int _o_7ac2dbe51824(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E41:
+    if type(v) is not str or not _E41_has(v):
         return False
     return n == len(o)
 
@@ -1913,7 +4110,7 @@ cdef int _o_b6da9b815e55(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E13:
+    if type(v) is not str or not _E13_has(v):
         return False
     return n == len(o)
 
@@ -1943,7 +4140,7 @@ cdef int _o_4d43dfd78f84(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E42:
+    if type(v) is not str or not _E42_has(v):
         return False
     return n == len(o)
 
@@ -2049,7 +4246,7 @@ cdef int _o_35992eda2d73(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E43:
+    if type(v) is not str or not _E43_has(v):
         return False
     return n == len(o)
 
@@ -2069,7 +4266,7 @@ cdef int _o_142c3b831d54(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E9:
+    if type(v) is not str or not _E9_has(v):
         return False
     v = d.get('issuerKeyHash', _M)
     if v is _M:
@@ -2152,7 +4349,7 @@ cdef int _o_4ce745f2bc68(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E45:
+    if type(v) is not str or not _E45_has(v):
         return False
     v = d.get('language', _M)
     if v is not _M:
@@ -2215,7 +4412,7 @@ cdef int _o_13cd70f66be3(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E46:
+    if type(v) is not str or not _E46_has(v):
         return False
     return n == len(o)
 
@@ -2229,7 +4426,7 @@ cdef int _o_8519c7451776(object o) except -1:
     v = d.get('certificateStatus', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E44:
+        if type(v) is not str or not _E44_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -2331,7 +4528,7 @@ cdef int _o_67a9d04a2390(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E47:
+    if type(v) is not str or not _E47_has(v):
         return False
     return n == len(o)
 
@@ -2388,7 +4585,7 @@ cdef int _o_b1fc5e613508(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E1:
+    if type(v) is not str or not _E1_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -2433,7 +4630,7 @@ cdef int _o_a9626101252f(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -2458,7 +4655,7 @@ cdef int _o_d81761712abf(object o) except -1:
     v = d.get('certificateType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E48:
+        if type(v) is not str or not _E48_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -2513,7 +4710,7 @@ cdef int _o_550a05d3581c(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E3:
+    if type(v) is not str or not _E3_has(v):
         return False
     return n == len(o)
 
@@ -2533,7 +4730,7 @@ cdef int _o_e01837365f2c(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E4:
+    if type(v) is not str or not _E4_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -2566,7 +4763,7 @@ cdef int _o_895ff34f402e(object o) except -1:
     v = d.get('chargingProfilePurpose', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E49:
+        if type(v) is not str or not _E49_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -2625,7 +4822,7 @@ cdef int _o_d23190056269(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E7:
+    if type(v) is not str or not _E7_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -2699,7 +4896,7 @@ cdef int _o_b017dbeafeee(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E50:
+    if type(v) is not str or not _E50_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -2742,7 +4939,7 @@ cdef int _o_c67c5f794525(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E51:
+    if type(v) is not str or not _E51_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -2798,7 +4995,7 @@ cdef int _o_9dd54dc60095(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E9:
+    if type(v) is not str or not _E9_has(v):
         return False
     v = d.get('issuerKeyHash', _M)
     if v is _M:
@@ -2883,7 +5080,7 @@ cdef int _o_a3ab968f1489(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E52:
+    if type(v) is not str or not _E52_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -2939,7 +5136,7 @@ cdef int _o_1dd61442b12b(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E8:
+    if type(v) is not str or not _E8_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -2984,7 +5181,7 @@ cdef int _o_79da8351757d(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E10:
+    if type(v) is not str or not _E10_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -3014,7 +5211,7 @@ cdef int _o_f37077785903(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E35:
+    if type(v) is not str or not _E35_has(v):
         return False
     return n == len(o)
 
@@ -3029,7 +5226,7 @@ cdef int _o_c70c742e44c2(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E53:
+    if type(v) is not str or not _E53_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -3072,7 +5269,7 @@ cdef int _o_a877ae10455d(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E54:
+    if type(v) is not str or not _E54_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -3097,7 +5294,7 @@ cdef int _o_69a45c105f11(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E55:
+    if type(v) is not str or not _E55_has(v):
         return False
     v = d.get('requestId', _M)
     if v is _M:
@@ -3123,7 +5320,7 @@ cdef int _o_2417bf8a5e8e(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E56:
+    if type(v) is not str or not _E56_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -3173,7 +5370,7 @@ cdef int _o_f537e424f9bf(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E54:
+    if type(v) is not str or not _E54_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -3195,7 +5392,7 @@ cdef int _o_93be79d83d98(object o) except -1:
         if type(v) is not list or len(v) < 1 or len(v) > 4:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E51:
+            if type(x1) is not str or not _E51_has(x1):
                 return False
     v = d.get('chargingProfileId', _M)
     if v is not _M:
@@ -3208,7 +5405,7 @@ cdef int _o_93be79d83d98(object o) except -1:
     v = d.get('chargingProfilePurpose', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E49:
+        if type(v) is not str or not _E49_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -3269,7 +5466,7 @@ cdef int _o_41826b27f046(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E57:
+    if type(v) is not str or not _E57_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -3288,7 +5485,7 @@ cdef int _o_d2e72bc28f69(object o) except -1:
     v = d.get('chargingRateUnit', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E15:
+        if type(v) is not str or not _E15_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -3356,7 +5553,7 @@ cdef int _o_a5699ae77661(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E15:
+    if type(v) is not str or not _E15_has(v):
         return False
     v = d.get('chargingSchedulePeriod', _M)
     if v is _M:
@@ -3413,7 +5610,7 @@ cdef int _o_fe637d379f10(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -3445,7 +5642,7 @@ cdef int _o_603423531137(object o) except -1:
     v = d.get('priority', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E58:
+        if type(v) is not str or not _E58_has(v):
             return False
     v = d.get('requestId', _M)
     if v is _M:
@@ -3456,7 +5653,7 @@ cdef int _o_603423531137(object o) except -1:
     v = d.get('state', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E59:
+        if type(v) is not str or not _E59_has(v):
             return False
     return n == len(o)
 
@@ -3473,7 +5670,7 @@ cdef int _o_43dc7e5b86ea(object o) except -1:
         if type(v) is not list or len(v) < 1:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E60:
+            if type(x1) is not str or not _E60_has(x1):
                 return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -3499,7 +5696,7 @@ cdef int _o_7b328d41971a(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E60:
+    if type(v) is not str or not _E60_has(v):
         return False
     v = d.get('childCertificateHashData', _M)
     if v is not _M:
@@ -3540,7 +5737,7 @@ cdef int _o_5e65b677d333(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E17:
+    if type(v) is not str or not _E17_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -3621,7 +5818,7 @@ cdef int _o_de523903e7c6(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E18:
+    if type(v) is not str or not _E18_has(v):
         return False
     v = d.get('requestId', _M)
     if v is _M:
@@ -3662,7 +5859,7 @@ cdef int _o_857dc68f7a27(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E19:
+    if type(v) is not str or not _E19_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -3777,7 +5974,7 @@ cdef int _o_5b517c4ae6fa(object o) except -1:
         if type(v) is not list or len(v) < 1 or len(v) > 3:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E61:
+            if type(x1) is not str or not _E61_has(x1):
                 return False
     v = d.get('requestId', _M)
     if v is _M:
@@ -3800,7 +5997,7 @@ cdef int _o_701db111e183(object o) except -1:
         if type(v) is not list or len(v) < 1 or len(v) > 4:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E62:
+            if type(x1) is not str or not _E62_has(x1):
                 return False
     v = d.get('componentVariable', _M)
     if v is not _M:
@@ -3877,7 +6074,7 @@ cdef int _o_ea33ced4fc4a(object o) except -1:
     v = d.get('attributeType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E63:
+        if type(v) is not str or not _E63_has(v):
             return False
     v = d.get('component', _M)
     if v is _M:
@@ -3932,7 +6129,7 @@ cdef int _o_b019512450dd(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E64:
+    if type(v) is not str or not _E64_has(v):
         return False
     v = d.get('attributeStatusInfo', _M)
     if v is not _M:
@@ -3942,7 +6139,7 @@ cdef int _o_b019512450dd(object o) except -1:
     v = d.get('attributeType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E63:
+        if type(v) is not str or not _E63_has(v):
             return False
     v = d.get('attributeValue', _M)
     if v is not _M:
@@ -4028,7 +6225,7 @@ cdef int _o_4b3439d1cd19(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E65:
+    if type(v) is not str or not _E65_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -4053,7 +6250,7 @@ cdef int _o_007c1a26a449(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E20:
+    if type(v) is not str or not _E20_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -4083,7 +6280,7 @@ cdef int _o_02b753676dee(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E66:
+    if type(v) is not str or not _E66_has(v):
         return False
     return n == len(o)
 
@@ -4159,7 +6356,7 @@ cdef int _o_e484112b7edb(object o) except -1:
     v = d.get('context', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E22:
+        if type(v) is not str or not _E22_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -4169,17 +6366,17 @@ cdef int _o_e484112b7edb(object o) except -1:
     v = d.get('location', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E24:
+        if type(v) is not str or not _E24_has(v):
             return False
     v = d.get('measurand', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E67:
+        if type(v) is not str or not _E67_has(v):
             return False
     v = d.get('phase', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E26:
+        if type(v) is not str or not _E26_has(v):
             return False
     v = d.get('signedMeterValue', _M)
     if v is not _M:
@@ -4268,7 +6465,7 @@ cdef int _o_a2e6b54f214e(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E51:
+    if type(v) is not str or not _E51_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -4304,7 +6501,7 @@ cdef int _o_2a8ff9a346ef(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E68:
+    if type(v) is not str or not _E68_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -4450,7 +6647,7 @@ cdef int _o_d1264daf1266(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E15:
+    if type(v) is not str or not _E15_has(v):
         return False
     v = d.get('chargingSchedulePeriod', _M)
     if v is _M:
@@ -4608,7 +6805,7 @@ cdef int _o_868977880f88(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E58:
+    if type(v) is not str or not _E58_has(v):
         return False
     v = d.get('startDateTime', _M)
     if v is not _M:
@@ -4618,7 +6815,7 @@ cdef int _o_868977880f88(object o) except -1:
     v = d.get('state', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E59:
+        if type(v) is not str or not _E59_has(v):
             return False
     v = d.get('transactionId', _M)
     if v is not _M:
@@ -4785,7 +6982,7 @@ cdef int _o_110e2335779c(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E69:
+    if type(v) is not str or not _E69_has(v):
         return False
     return n == len(o)
 
@@ -4836,7 +7033,7 @@ cdef int _o_7bdfb5239772(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E70:
+    if type(v) is not str or not _E70_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -4921,7 +7118,7 @@ cdef int _o_2fdb0baf2c08(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E71:
+    if type(v) is not str or not _E71_has(v):
         return False
     v = d.get('techCode', _M)
     if v is not _M:
@@ -4948,7 +7145,7 @@ cdef int _o_2fdb0baf2c08(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E72:
+    if type(v) is not str or not _E72_has(v):
         return False
     v = d.get('variable', _M)
     if v is _M:
@@ -5037,7 +7234,7 @@ cdef int _o_fa32bd365b27(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E73:
+    if type(v) is not str or not _E73_has(v):
         return False
     v = d.get('value', _M)
     if v is _M:
@@ -5147,7 +7344,7 @@ cdef int _o_a54d197345e3(object o) except -1:
     v = d.get('mutability', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E74:
+        if type(v) is not str or not _E74_has(v):
             return False
     v = d.get('persistent', _M)
     if v is not _M:
@@ -5157,7 +7354,7 @@ cdef int _o_a54d197345e3(object o) except -1:
     v = d.get('type', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E63:
+        if type(v) is not str or not _E63_has(v):
             return False
     v = d.get('value', _M)
     if v is not _M:
@@ -5182,7 +7379,7 @@ cdef int _o_cc4b82015710(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E75:
+    if type(v) is not str or not _E75_has(v):
         return False
     v = d.get('maxLimit', _M)
     if v is not _M:
@@ -5368,7 +7565,7 @@ cdef int _o_49621afb0e6e(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E76:
+    if type(v) is not str or not _E76_has(v):
         return False
     return n == len(o)
 
@@ -5383,13 +7580,13 @@ cdef int _o_5744b7923ce1(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E28:
+    if type(v) is not str or not _E28_has(v):
         return False
     v = d.get('chargingProfilePurpose', _M)
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E49:
+    if type(v) is not str or not _E49_has(v):
         return False
     v = d.get('chargingSchedule', _M)
     if v is _M:
@@ -5414,7 +7611,7 @@ cdef int _o_5744b7923ce1(object o) except -1:
     v = d.get('recurrencyKind', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E29:
+        if type(v) is not str or not _E29_has(v):
             return False
     v = d.get('stackLevel', _M)
     if v is _M:
@@ -5450,7 +7647,7 @@ cdef int _o_7da354c057cd(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E51:
+    if type(v) is not str or not _E51_has(v):
         return False
     v = d.get('chargingProfile', _M)
     if v is _M:
@@ -5542,7 +7739,7 @@ cdef int _o_25f4601c8771(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -5598,7 +7795,7 @@ cdef int _o_ffe059c9384a(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E77:
+    if type(v) is not str or not _E77_has(v):
         return False
     return n == len(o)
 
@@ -5612,7 +7809,7 @@ cdef int _o_722f8e6d0f55(object o) except -1:
     v = d.get('connectorType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E78:
+        if type(v) is not str or not _E78_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -5665,7 +7862,7 @@ cdef int _o_7b88d49da8ef(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E30:
+    if type(v) is not str or not _E30_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -5695,7 +7892,7 @@ cdef int _o_e4d4fc12729f(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E79:
+    if type(v) is not str or not _E79_has(v):
         return False
     return n == len(o)
 
@@ -5779,7 +7976,7 @@ cdef int _o_c13136248dde(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E32:
+    if type(v) is not str or not _E32_has(v):
         return False
     v = d.get('versionNumber', _M)
     if v is _M:
@@ -5805,7 +8002,7 @@ cdef int _o_edde0b882850(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E80:
+    if type(v) is not str or not _E80_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -5876,7 +8073,7 @@ cdef int _o_e20827350003(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E81:
+    if type(v) is not str or not _E81_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -5901,7 +8098,7 @@ cdef int _o_568155064f72(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E82:
+    if type(v) is not str or not _E82_has(v):
         return False
     return n == len(o)
 
@@ -5942,7 +8139,7 @@ cdef int _o_01ce1f23853f(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E83:
+    if type(v) is not str or not _E83_has(v):
         return False
     v = d.get('apnPassword', _M)
     if v is not _M:
@@ -6015,7 +8212,7 @@ cdef int _o_53d3188f26d8(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E87:
+    if type(v) is not str or not _E87_has(v):
         return False
     v = d.get('user', _M)
     if v is _M:
@@ -6058,19 +8255,19 @@ cdef int _o_bbd96b690a68(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E84:
+    if type(v) is not str or not _E84_has(v):
         return False
     v = d.get('ocppTransport', _M)
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E85:
+    if type(v) is not str or not _E85_has(v):
         return False
     v = d.get('ocppVersion', _M)
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E86:
+    if type(v) is not str or not _E86_has(v):
         return False
     v = d.get('securityProfile', _M)
     if v is _M:
@@ -6149,7 +8346,7 @@ cdef int _o_5469848a7888(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E73:
+    if type(v) is not str or not _E73_has(v):
         return False
     v = d.get('value', _M)
     if v is _M:
@@ -6221,7 +8418,7 @@ cdef int _o_540f8431f43f(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E88:
+    if type(v) is not str or not _E88_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -6232,7 +8429,7 @@ cdef int _o_540f8431f43f(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E73:
+    if type(v) is not str or not _E73_has(v):
         return False
     v = d.get('variable', _M)
     if v is _M:
@@ -6275,7 +8472,7 @@ cdef int _o_82f6599c70fc(object o) except -1:
     v = d.get('attributeType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E63:
+        if type(v) is not str or not _E63_has(v):
             return False
     v = d.get('attributeValue', _M)
     if v is _M:
@@ -6336,7 +8533,7 @@ cdef int _o_57ec843d56f0(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E89:
+    if type(v) is not str or not _E89_has(v):
         return False
     v = d.get('attributeStatusInfo', _M)
     if v is not _M:
@@ -6346,7 +8543,7 @@ cdef int _o_57ec843d56f0(object o) except -1:
     v = d.get('attributeType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E63:
+        if type(v) is not str or not _E63_has(v):
             return False
     v = d.get('component', _M)
     if v is _M:
@@ -6400,7 +8597,7 @@ cdef int _o_1d2a6e578ed3(object o) except -1:
     v = d.get('certificateType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E48:
+        if type(v) is not str or not _E48_has(v):
             return False
     v = d.get('csr', _M)
     if v is _M:
@@ -6432,7 +8629,7 @@ cdef int _o_0dbec762543e(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E90:
+    if type(v) is not str or not _E90_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -6463,7 +8660,7 @@ cdef int _o_1897e08978b7(object o) except -1:
     v = d.get('chargingState', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E92:
+        if type(v) is not str or not _E92_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -6478,7 +8675,7 @@ cdef int _o_1897e08978b7(object o) except -1:
     v = d.get('stoppedReason', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E93:
+        if type(v) is not str or not _E93_has(v):
             return False
     v = d.get('timeSpentCharging', _M)
     if v is not _M:
@@ -6514,7 +8711,7 @@ cdef int _o_8c8c1f12f4f5(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E91:
+    if type(v) is not str or not _E91_has(v):
         return False
     v = d.get('evse', _M)
     if v is not _M:
@@ -6571,7 +8768,7 @@ cdef int _o_8c8c1f12f4f5(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E94:
+    if type(v) is not str or not _E94_has(v):
         return False
     return n == len(o)
 
@@ -6630,7 +8827,7 @@ cdef int _o_d12438c7ac90(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E95:
+    if type(v) is not str or not _E95_has(v):
         return False
     return n == len(o)
 
@@ -6650,7 +8847,7 @@ cdef int _o_32a9caa4a689(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E13:
+    if type(v) is not str or not _E13_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -6701,7 +8898,7 @@ cdef int _o_b674ebbb9ba4(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E96:
+    if type(v) is not str or not _E96_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -6746,7 +8943,7 @@ cdef int _o_45a3374595c6(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E97:
+    if type(v) is not str or not _E97_has(v):
         return False
     return n == len(o)
 
@@ -6843,7 +9040,7 @@ cdef int _o_79bc61682139(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E36:
+    if type(v) is not str or not _E36_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -6919,7 +9116,7 @@ cdef int _o_bf5fee4ab226(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -7054,7 +9251,7 @@ cdef int _o_d2839344a2f0(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E9:
+    if type(v) is not str or not _E9_has(v):
         return False
     v = d.get('issuerKeyHash', _M)
     if v is _M:
@@ -7137,7 +9334,7 @@ cdef int _o_c92cb055e45c(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E99:
+    if type(v) is not str or not _E99_has(v):
         return False
     v = d.get('language', _M)
     if v is not _M:
@@ -7200,7 +9397,7 @@ cdef int _o_943c5dec211c(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E46:
+    if type(v) is not str or not _E46_has(v):
         return False
     return n == len(o)
 
@@ -7222,7 +9419,7 @@ cdef int _o_eef8caa7b031(object o) except -1:
         if type(v) is not list or len(v) < 1 or len(v) > 7:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E100:
+            if type(x1) is not str or not _E100_has(x1):
                 return False
     v = d.get('endTimeOfDay', _M)
     if v is not _M:
@@ -7232,7 +9429,7 @@ cdef int _o_eef8caa7b031(object o) except -1:
     v = d.get('evseKind', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E101:
+        if type(v) is not str or not _E101_has(v):
             return False
     v = d.get('maxChargingTime', _M)
     if v is not _M:
@@ -7472,7 +9669,7 @@ cdef int _o_d67157816593(object o) except -1:
         if type(v) is not list or len(v) < 1 or len(v) > 7:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E100:
+            if type(x1) is not str or not _E100_has(x1):
                 return False
     v = d.get('endTimeOfDay', _M)
     if v is not _M:
@@ -7482,7 +9679,7 @@ cdef int _o_d67157816593(object o) except -1:
     v = d.get('evseKind', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E101:
+        if type(v) is not str or not _E101_has(v):
             return False
     v = d.get('paymentBrand', _M)
     if v is not _M:
@@ -7691,12 +9888,12 @@ cdef int _o_03651d4b4165(object o) except -1:
         if type(v) is not list or len(v) < 1:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E98:
+            if type(x1) is not str or not _E98_has(x1):
                 return False
     v = d.get('certificateStatus', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E44:
+        if type(v) is not str or not _E44_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -7789,7 +9986,7 @@ cdef int _o_db9a615bd754(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E102:
+    if type(v) is not str or not _E102_has(v):
         return False
     v = d.get('idToken', _M)
     if v is _M:
@@ -7833,7 +10030,7 @@ cdef int _o_e2e9567caca3(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E1:
+    if type(v) is not str or not _E1_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -7878,7 +10075,7 @@ cdef int _o_5f943cf9c598(object o) except -1:
     v = d.get('certificateType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E103:
+        if type(v) is not str or not _E103_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -7938,7 +10135,7 @@ cdef int _o_b7c118f6d593(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E3:
+    if type(v) is not str or not _E3_has(v):
         return False
     return n == len(o)
 
@@ -7958,7 +10155,7 @@ cdef int _o_efdb1e2adc48(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E4:
+    if type(v) is not str or not _E4_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8009,7 +10206,7 @@ cdef int _o_c04267c67bd1(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E104:
+    if type(v) is not str or not _E104_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8028,7 +10225,7 @@ cdef int _o_2acf6ce8e99c(object o) except -1:
     v = d.get('chargingProfilePurpose', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E105:
+        if type(v) is not str or not _E105_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -8087,7 +10284,7 @@ cdef int _o_11ec4c19bd67(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E7:
+    if type(v) is not str or not _E7_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8111,7 +10308,7 @@ cdef int _o_b1225269002c(object o) except -1:
     v = d.get('controlType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E106:
+        if type(v) is not str or not _E106_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -8142,7 +10339,7 @@ cdef int _o_42d1e1835e7e(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E107:
+    if type(v) is not str or not _E107_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8187,7 +10384,7 @@ cdef int _o_354b283aeb2a(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E108:
+    if type(v) is not str or not _E108_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8239,7 +10436,7 @@ cdef int _o_474b4c6ee6e3(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E109:
+    if type(v) is not str or not _E109_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8321,7 +10518,7 @@ cdef int _o_2c44505973b0(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E50:
+    if type(v) is not str or not _E50_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8441,7 +10638,7 @@ cdef int _o_fccd8b411aa6(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E52:
+    if type(v) is not str or not _E52_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8469,7 +10666,7 @@ cdef int _o_c47dac68f6ff(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E8:
+    if type(v) is not str or not _E8_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8494,7 +10691,7 @@ cdef int _o_3a5ebeced81d(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E10:
+    if type(v) is not str or not _E10_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8524,7 +10721,7 @@ cdef int _o_49292412760f(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E35:
+    if type(v) is not str or not _E35_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8544,7 +10741,7 @@ cdef int _o_b857219b64ad(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E53:
+    if type(v) is not str or not _E53_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -8605,7 +10802,7 @@ cdef int _o_e5dcd3471d74(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E54:
+    if type(v) is not str or not _E54_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8630,7 +10827,7 @@ cdef int _o_2751746aca33(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E56:
+    if type(v) is not str or not _E56_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8661,7 +10858,7 @@ cdef int _o_db4368a95849(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E110:
+    if type(v) is not str or not _E110_has(v):
         return False
     v = d.get('urls', _M)
     if v is _M:
@@ -8725,13 +10922,13 @@ cdef int _o_2c0cc99b3af4(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E110:
+    if type(v) is not str or not _E110_has(v):
         return False
     v = d.get('status', _M)
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E111:
+    if type(v) is not str or not _E111_has(v):
         return False
     return n == len(o)
 
@@ -8799,7 +10996,7 @@ cdef int _o_7461211a5f63(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E54:
+    if type(v) is not str or not _E54_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8834,7 +11031,7 @@ cdef int _o_889a8e5468ad(object o) except -1:
     v = d.get('chargingProfilePurpose', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E105:
+        if type(v) is not str or not _E105_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -8895,7 +11092,7 @@ cdef int _o_a241e5a753d7(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E57:
+    if type(v) is not str or not _E57_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -8914,7 +11111,7 @@ cdef int _o_c0066a5be8c8(object o) except -1:
     v = d.get('chargingRateUnit', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E15:
+        if type(v) is not str or not _E15_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -9042,7 +11239,7 @@ cdef int _o_cf5cd75b5008(object o) except -1:
     v = d.get('operationMode', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E112:
+        if type(v) is not str or not _E112_has(v):
             return False
     v = d.get('phaseToUse', _M)
     if v is not _M:
@@ -9124,7 +11321,7 @@ cdef int _o_4beca3a4be30(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E15:
+    if type(v) is not str or not _E15_has(v):
         return False
     v = d.get('chargingSchedulePeriod', _M)
     if v is _M:
@@ -9181,7 +11378,7 @@ cdef int _o_cc9f54e8dc12(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -9205,7 +11402,7 @@ cdef int _o_af04a996f939(object o) except -1:
     v = d.get('controlType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E106:
+        if type(v) is not str or not _E106_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -9248,7 +11445,7 @@ cdef int _o_44edbe66b3a6(object o) except -1:
     v = d.get('priority', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E58:
+        if type(v) is not str or not _E58_has(v):
             return False
     v = d.get('requestId', _M)
     if v is _M:
@@ -9259,7 +11456,7 @@ cdef int _o_44edbe66b3a6(object o) except -1:
     v = d.get('state', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E113:
+        if type(v) is not str or not _E113_has(v):
             return False
     return n == len(o)
 
@@ -9276,7 +11473,7 @@ cdef int _o_4b9da3cd8f86(object o) except -1:
         if type(v) is not list or len(v) < 1:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E114:
+            if type(x1) is not str or not _E114_has(x1):
                 return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -9302,7 +11499,7 @@ cdef int _o_7d82ab08acc0(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E114:
+    if type(v) is not str or not _E114_has(v):
         return False
     v = d.get('childCertificateHashData', _M)
     if v is not _M:
@@ -9343,7 +11540,7 @@ cdef int _o_f961b4f6d4a0(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E17:
+    if type(v) is not str or not _E17_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -9404,7 +11601,7 @@ cdef int _o_59260cfac104(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E115:
+    if type(v) is not str or not _E115_has(v):
         return False
     v = d.get('requestId', _M)
     if v is _M:
@@ -9445,7 +11642,7 @@ cdef int _o_cff3dc882e22(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E19:
+    if type(v) is not str or not _E19_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -9535,7 +11732,7 @@ cdef int _o_1ba61cf7ee63(object o) except -1:
         if type(v) is not list or len(v) < 1 or len(v) > 3:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E61:
+            if type(x1) is not str or not _E61_has(x1):
                 return False
     v = d.get('requestId', _M)
     if v is _M:
@@ -9612,7 +11809,7 @@ cdef int _o_03ff2d3bbbdf(object o) except -1:
         if type(v) is not list or len(v) < 1 or len(v) > 4:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E62:
+            if type(x1) is not str or not _E62_has(x1):
                 return False
     v = d.get('componentVariable', _M)
     if v is not _M:
@@ -9693,7 +11890,7 @@ cdef int _o_b0284dd30f1a(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E116:
+    if type(v) is not str or not _E116_has(v):
         return False
     v = d.get('validFrom', _M)
     if v is not _M:
@@ -9718,7 +11915,7 @@ cdef int _o_6b2f51efc921(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E109:
+    if type(v) is not str or not _E109_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -9745,7 +11942,7 @@ cdef int _o_05009e9c6f8e(object o) except -1:
     v = d.get('attributeType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E63:
+        if type(v) is not str or not _E63_has(v):
             return False
     v = d.get('component', _M)
     if v is _M:
@@ -9800,7 +11997,7 @@ cdef int _o_d304d06f0e1b(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E64:
+    if type(v) is not str or not _E64_has(v):
         return False
     v = d.get('attributeStatusInfo', _M)
     if v is not _M:
@@ -9810,7 +12007,7 @@ cdef int _o_d304d06f0e1b(object o) except -1:
     v = d.get('attributeType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E63:
+        if type(v) is not str or not _E63_has(v):
             return False
     v = d.get('attributeValue', _M)
     if v is not _M:
@@ -9876,7 +12073,7 @@ cdef int _o_8a640e366633(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E117:
+    if type(v) is not str or not _E117_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -9901,7 +12098,7 @@ cdef int _o_28166ada9025(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E20:
+    if type(v) is not str or not _E20_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -9931,7 +12128,7 @@ cdef int _o_8ff6a49785a9(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E66:
+    if type(v) is not str or not _E66_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -9986,7 +12183,7 @@ cdef int _o_93f4a69dcdbb(object o) except -1:
     v = d.get('context', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E22:
+        if type(v) is not str or not _E22_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -9996,17 +12193,17 @@ cdef int _o_93f4a69dcdbb(object o) except -1:
     v = d.get('location', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E118:
+        if type(v) is not str or not _E118_has(v):
             return False
     v = d.get('measurand', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E119:
+        if type(v) is not str or not _E119_has(v):
             return False
     v = d.get('phase', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E26:
+        if type(v) is not str or not _E26_has(v):
             return False
     v = d.get('signedMeterValue', _M)
     if v is not _M:
@@ -10098,7 +12295,7 @@ cdef int _o_419a0dc85b10(object o) except -1:
     if type(v) is not list or len(v) < 1:
         return False
     for x1 in v:
-        if type(x1) is not str or x1 not in _E98:
+        if type(x1) is not str or not _E98_has(x1):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -10642,7 +12839,7 @@ cdef int _o_731d4d8ddd67(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E15:
+    if type(v) is not str or not _E15_has(v):
         return False
     v = d.get('chargingSchedulePeriod', _M)
     if v is _M:
@@ -10813,7 +13010,7 @@ cdef int _o_822630cae122(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E106:
+    if type(v) is not str or not _E106_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -10828,7 +13025,7 @@ cdef int _o_822630cae122(object o) except -1:
     v = d.get('gridEventFault', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E120:
+        if type(v) is not str or not _E120_has(v):
             return False
     v = d.get('timestamp', _M)
     if v is _M:
@@ -10924,7 +13121,7 @@ cdef int _o_f7b81cdb5d61(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E58:
+    if type(v) is not str or not _E58_has(v):
         return False
     v = d.get('startDateTime', _M)
     if v is not _M:
@@ -10934,7 +13131,7 @@ cdef int _o_f7b81cdb5d61(object o) except -1:
     v = d.get('state', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E113:
+        if type(v) is not str or not _E113_has(v):
             return False
     v = d.get('transactionId', _M)
     if v is not _M:
@@ -11123,7 +13320,7 @@ cdef int _o_eebf9a42eb54(object o) except -1:
         if type(v) is not list or len(v) < 1:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E122:
+            if type(x1) is not str or not _E122_has(x1):
                 return False
     v = d.get('evIslandingTripTime', _M)
     if v is not _M:
@@ -11166,7 +13363,7 @@ cdef int _o_eebf9a42eb54(object o) except -1:
         if type(v) is not list or len(v) < 1:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E106:
+            if type(x1) is not str or not _E106_has(x1):
                 return False
     v = d.get('evUnderExcitedMaxDischargePower', _M)
     if v is not _M:
@@ -11623,12 +13820,12 @@ cdef int _o_91f158629c96(object o) except -1:
         if type(v) is not list or len(v) < 1:
             return False
         for x1 in v:
-            if type(x1) is not str or x1 not in _E98:
+            if type(x1) is not str or not _E98_has(x1):
                 return False
     v = d.get('controlMode', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E121:
+        if type(v) is not str or not _E121_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -11658,13 +13855,13 @@ cdef int _o_91f158629c96(object o) except -1:
     v = d.get('mobilityNeedsMode', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E123:
+        if type(v) is not str or not _E123_has(v):
             return False
     v = d.get('requestedEnergyTransfer', _M)
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E98:
+    if type(v) is not str or not _E98_has(v):
         return False
     v = d.get('v2xChargingParameters', _M)
     if v is not _M:
@@ -11725,7 +13922,7 @@ cdef int _o_b2ddfd2ebcae(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E124:
+    if type(v) is not str or not _E124_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -11820,7 +14017,7 @@ cdef int _o_0b2437f968ff(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E71:
+    if type(v) is not str or not _E71_has(v):
         return False
     v = d.get('severity', _M)
     if v is not _M:
@@ -11852,7 +14049,7 @@ cdef int _o_0b2437f968ff(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E72:
+    if type(v) is not str or not _E72_has(v):
         return False
     v = d.get('variable', _M)
     if v is _M:
@@ -11923,7 +14120,7 @@ cdef int _o_6ee66e79b00e(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E71:
+    if type(v) is not str or not _E71_has(v):
         return False
     v = d.get('id', _M)
     if v is _M:
@@ -11947,7 +14144,7 @@ cdef int _o_6ee66e79b00e(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E125:
+    if type(v) is not str or not _E125_has(v):
         return False
     v = d.get('value', _M)
     if v is _M:
@@ -12146,7 +14343,7 @@ cdef int _o_f7a32040eda2(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E75:
+    if type(v) is not str or not _E75_has(v):
         return False
     v = d.get('maxElements', _M)
     if v is not _M:
@@ -12358,7 +14555,7 @@ cdef int _o_fa47db267887(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E126:
+    if type(v) is not str or not _E126_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -12523,7 +14720,7 @@ cdef int _o_244b80cc1236(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E76:
+    if type(v) is not str or not _E76_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -12647,7 +14844,7 @@ cdef int _o_31fa058781a5(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -12667,13 +14864,13 @@ cdef int _o_540f335a0c42(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E127:
+    if type(v) is not str or not _E127_has(v):
         return False
     v = d.get('chargingProfilePurpose', _M)
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E105:
+    if type(v) is not str or not _E105_has(v):
         return False
     v = d.get('chargingSchedule', _M)
     if v is _M:
@@ -12723,7 +14920,7 @@ cdef int _o_540f335a0c42(object o) except -1:
     v = d.get('recurrencyKind', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E29:
+        if type(v) is not str or not _E29_has(v):
             return False
     v = d.get('stackLevel', _M)
     if v is _M:
@@ -12908,7 +15105,7 @@ cdef int _o_e21bb3177d2f(object o) except -1:
     v = d.get('powerDuringCessation', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E128:
+        if type(v) is not str or not _E128_has(v):
             return False
     return n == len(o)
 
@@ -12973,7 +15170,7 @@ cdef int _o_0d2be7ac57f7(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E129:
+    if type(v) is not str or not _E129_has(v):
         return False
     return n == len(o)
 
@@ -12994,7 +15191,7 @@ cdef int _o_85534d1037cd(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E106:
+    if type(v) is not str or not _E106_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -13224,7 +15421,7 @@ cdef int _o_3c1276c9b95b(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E129:
+    if type(v) is not str or not _E129_has(v):
         return False
     return n == len(o)
 
@@ -13672,7 +15869,7 @@ cdef int _o_337dad60be1f(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -13708,7 +15905,7 @@ cdef int _o_dc2eb85b8f64(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E130:
+    if type(v) is not str or not _E130_has(v):
         return False
     return n == len(o)
 
@@ -13775,7 +15972,7 @@ cdef int _o_b6d3129d3582(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E30:
+    if type(v) is not str or not _E30_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -13805,7 +16002,7 @@ cdef int _o_8d6d010acc27(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E131:
+    if type(v) is not str or not _E131_has(v):
         return False
     return n == len(o)
 
@@ -13858,7 +16055,7 @@ cdef int _o_17e2e9f54af1(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E32:
+    if type(v) is not str or not _E32_has(v):
         return False
     v = d.get('versionNumber', _M)
     if v is _M:
@@ -13884,7 +16081,7 @@ cdef int _o_67338aa15428(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E80:
+    if type(v) is not str or not _E80_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -13936,7 +16133,7 @@ cdef int _o_1eaad4b3d1ff(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E106:
+    if type(v) is not str or not _E106_has(v):
         return False
     v = d.get('curve', _M)
     if v is not _M:
@@ -14007,7 +16204,7 @@ cdef int _o_779eeea95627(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E107:
+    if type(v) is not str or not _E107_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -14066,7 +16263,7 @@ cdef int _o_fa05fbe1635b(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E132:
+    if type(v) is not str or not _E132_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -14111,7 +16308,7 @@ cdef int _o_c3aca405adf1(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E133:
+    if type(v) is not str or not _E133_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -14157,7 +16354,7 @@ cdef int _o_5d61af2d370f(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E83:
+    if type(v) is not str or not _E83_has(v):
         return False
     v = d.get('apnPassword', _M)
     if v is not _M:
@@ -14230,7 +16427,7 @@ cdef int _o_68fd9b4958f9(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E87:
+    if type(v) is not str or not _E87_has(v):
         return False
     v = d.get('user', _M)
     if v is _M:
@@ -14283,18 +16480,18 @@ cdef int _o_ca9f747976e1(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E134:
+    if type(v) is not str or not _E134_has(v):
         return False
     v = d.get('ocppTransport', _M)
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E85:
+    if type(v) is not str or not _E85_has(v):
         return False
     v = d.get('ocppVersion', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E135:
+        if type(v) is not str or not _E135_has(v):
             return False
     v = d.get('securityProfile', _M)
     if v is _M:
@@ -14378,7 +16575,7 @@ cdef int _o_96eb21d738f5(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E125:
+    if type(v) is not str or not _E125_has(v):
         return False
     v = d.get('value', _M)
     if v is _M:
@@ -14450,7 +16647,7 @@ cdef int _o_47c4c6b398f2(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E88:
+    if type(v) is not str or not _E88_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -14461,7 +16658,7 @@ cdef int _o_47c4c6b398f2(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E125:
+    if type(v) is not str or not _E125_has(v):
         return False
     v = d.get('variable', _M)
     if v is _M:
@@ -14504,7 +16701,7 @@ cdef int _o_4a5587441244(object o) except -1:
     v = d.get('attributeType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E63:
+        if type(v) is not str or not _E63_has(v):
             return False
     v = d.get('attributeValue', _M)
     if v is _M:
@@ -14565,7 +16762,7 @@ cdef int _o_c5062e0f50a6(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E89:
+    if type(v) is not str or not _E89_has(v):
         return False
     v = d.get('attributeStatusInfo', _M)
     if v is not _M:
@@ -14575,7 +16772,7 @@ cdef int _o_c5062e0f50a6(object o) except -1:
     v = d.get('attributeType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E63:
+        if type(v) is not str or not _E63_has(v):
             return False
     v = d.get('component', _M)
     if v is _M:
@@ -14629,7 +16826,7 @@ cdef int _o_d3e5e6291f04(object o) except -1:
     v = d.get('certificateType', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E103:
+        if type(v) is not str or not _E103_has(v):
             return False
     v = d.get('csr', _M)
     if v is _M:
@@ -14671,7 +16868,7 @@ cdef int _o_000564aa3817(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E90:
+    if type(v) is not str or not _E90_has(v):
         return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -14708,7 +16905,7 @@ cdef int _o_358002ab15ea(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E136:
+    if type(v) is not str or not _E136_has(v):
         return False
     v = d.get('volume', _M)
     if v is _M:
@@ -14833,7 +17030,7 @@ cdef int _o_3a63f61851c7(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E137:
+    if type(v) is not str or not _E137_has(v):
         return False
     return n == len(o)
 
@@ -14962,7 +17159,7 @@ cdef int _o_9c22c0ce9477(object o) except -1:
     v = d.get('chargingState', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E92:
+        if type(v) is not str or not _E92_has(v):
             return False
     v = d.get('customData', _M)
     if v is not _M:
@@ -14972,7 +17169,7 @@ cdef int _o_9c22c0ce9477(object o) except -1:
     v = d.get('operationMode', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E112:
+        if type(v) is not str or not _E112_has(v):
             return False
     v = d.get('remoteStartId', _M)
     if v is not _M:
@@ -14982,7 +17179,7 @@ cdef int _o_9c22c0ce9477(object o) except -1:
     v = d.get('stoppedReason', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E139:
+        if type(v) is not str or not _E139_has(v):
             return False
     v = d.get('tariffId', _M)
     if v is not _M:
@@ -15033,7 +17230,7 @@ cdef int _o_cdf094c9a4eb(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E91:
+    if type(v) is not str or not _E91_has(v):
         return False
     v = d.get('evse', _M)
     if v is not _M:
@@ -15071,7 +17268,7 @@ cdef int _o_cdf094c9a4eb(object o) except -1:
     v = d.get('preconditioningStatus', _M)
     if v is not _M:
         n += 1
-        if type(v) is not str or v not in _E138:
+        if type(v) is not str or not _E138_has(v):
             return False
     v = d.get('reservationId', _M)
     if v is not _M:
@@ -15100,7 +17297,7 @@ cdef int _o_cdf094c9a4eb(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E140:
+    if type(v) is not str or not _E140_has(v):
         return False
     return n == len(o)
 
@@ -15177,7 +17374,7 @@ cdef int _o_7b74df43086a(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E141:
+    if type(v) is not str or not _E141_has(v):
         return False
     return n == len(o)
 
@@ -15197,7 +17394,7 @@ cdef int _o_86b7d2c27116(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E13:
+    if type(v) is not str or not _E13_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -15248,7 +17445,7 @@ cdef int _o_6ab52447fc58(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E96:
+    if type(v) is not str or not _E96_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -15376,7 +17573,7 @@ cdef int _o_fcfcb3465ad4(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E36:
+    if type(v) is not str or not _E36_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -15427,7 +17624,7 @@ cdef int _o_b709550b2f55(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E142:
+    if type(v) is not str or not _E142_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:
@@ -15487,7 +17684,7 @@ cdef int _o_63000bd872f3(object o) except -1:
     if v is _M:
         return False
     n += 1
-    if type(v) is not str or v not in _E2:
+    if type(v) is not str or not _E2_has(v):
         return False
     v = d.get('statusInfo', _M)
     if v is not _M:

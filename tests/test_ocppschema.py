@@ -164,7 +164,7 @@ def _agree(index: int, instance) -> None:
 
 @pytest.mark.parametrize("index", range(len(FILES)),
                          ids=[f"{f.folder}/{f.stem}" for f in FILES])
-@settings(max_examples=6, deadline=None,
+@settings(max_examples=5, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_compiled_verdicts_equal_jsonschema(index, data):
