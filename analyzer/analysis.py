@@ -25,7 +25,7 @@ from chargescope.analyzer.correlate import (
 from chargescope.analyzer.limits import CAP_BY_CODE, DEFAULT_LIMITS, LimitHits, Limits
 from chargescope.analyzer.links import LinkAnalyzerFactory, link_analyzers
 from chargescope.analyzer.records import Finding, Message, Problem
-from chargescope.analyzer.store import MessageWindow
+from chargescope.analyzer.store import message_window
 
 
 class UnreadableSource(Exception):
@@ -153,7 +153,7 @@ class SourceAnalysis:
         self.links: set[str] = set()
         self.hits = LimitHits()  # resource caps hit while reading this source
         self._active = [factory(source) for factory in analyzers]
-        self._window = MessageWindow()  # stored messages kept compact (analyzer/store.py)
+        self._window = message_window()  # stored messages kept compact (analyzer/store.py)
 
     def add(self, item: Message | Problem) -> None:
         summary = self.summary

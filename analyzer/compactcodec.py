@@ -25,6 +25,7 @@ Layout: one byte tag, then its body. Integers in bodies are unsigned LEB128 vari
 from __future__ import annotations
 
 import struct
+import sys
 import threading
 
 MAX_DEPTH = 100  # deeper trees stay as they are (ValueError): no recursion on hostile JSON
@@ -335,6 +336,8 @@ class _SlotAttribute:
 class FieldsAttribute(_SlotAttribute):
     """`message.fields`: the dict, decoded from the byte form of a compacted message."""
 
+    interned: tuple = ()  # the str slots interned when compacting
+
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
@@ -343,6 +346,34 @@ class FieldsAttribute(_SlotAttribute):
         if type(value) is bytes and self.other.__get__(obj, objtype) is self.packed:
             return self.decoded.entry(obj, value, 1)[1]
         return value
+
+    def compact(self, message) -> bool:
+        """Keep `message`'s refs and fields as one byte form (in place); False when a value
+        cannot be carried (it then stays as it was). Interns its str slots. (The extension
+        also takes it off the garbage collector's lists, which Python code cannot do.)"""
+        self.check(message)
+        fields = self.slot.__get__(message, None)
+        refs = self.other.__get__(message, None)
+        if refs is self.packed:
+            return True
+        if type(fields) is not dict or type(refs) is not tuple:
+            return False
+        rows = []
+        for ref in refs:
+            if type(ref) is not self.decoded.byte_ref:
+                return False
+            rows.append((ref.source, ref.frame, ref.start, ref.length))
+        try:
+            blob = pack((tuple(rows), fields), self.decoded.table)
+        except (TypeError, ValueError):
+            return False
+        self.slot.__set__(message, blob)
+        self.other.__set__(message, self.packed)
+        for slot in self.interned:
+            value = slot.__get__(message, None)
+            if type(value) is str:
+                slot.__set__(message, sys.intern(value))
+        return True
 
 
 class RefsAttribute(_SlotAttribute):
@@ -358,7 +389,7 @@ class RefsAttribute(_SlotAttribute):
         return value
 
 
-def attributes(fields_slot, refs_slot, packed, table: AtomTable, byte_ref):
+def attributes(fields_slot, refs_slot, packed, table: AtomTable, byte_ref, intern_slots=()):
     """The descriptors for a record's `fields` and `refs` slots (given as their member
     descriptors): reading them decodes a compacted record (`packed` in the refs slot, the byte
     form in the fields slot), writing them stores as the slot would. Also the cache of decoded
@@ -366,8 +397,39 @@ def attributes(fields_slot, refs_slot, packed, table: AtomTable, byte_ref):
     if fields_slot.__objclass__ is not refs_slot.__objclass__:
         raise TypeError("both slots must belong to one class")
     decoded = _Decoded(table, byte_ref)
-    return (FieldsAttribute("fields", fields_slot, refs_slot, packed, decoded),
-            RefsAttribute("refs", refs_slot, fields_slot, packed, decoded), decoded)
+    fields = FieldsAttribute("fields", fields_slot, refs_slot, packed, decoded)
+    fields.interned = tuple(intern_slots)
+    return fields, RefsAttribute("refs", refs_slot, fields_slot, packed, decoded), decoded
+
+
+class Window:
+    """Compacts each message added once `size` newer ones have been added, unless nothing
+    else holds it any more (it is about to be freed: compacting it would be wasted work)."""
+
+    def __init__(self, attribute: FieldsAttribute, size: int) -> None:
+        if size < 1:
+            raise ValueError("a window holds one message at least")
+        self.attribute = attribute
+        self.size = size
+        self.ring: list = [None] * size
+        self.pos = 0
+
+    def add(self, message) -> None:
+        old = self.ring[self.pos]
+        self.ring[self.pos] = message
+        self.pos = (self.pos + 1) % self.size
+        if old is not None and sys.getrefcount(old) > 2:  # more than `old` and the argument
+            self.attribute.compact(old)
+
+    def flush(self) -> None:
+        """Compact every message still in the window (the analyzers are done reading)."""
+        for i in range(self.size):
+            at = (self.pos + i) % self.size
+            old = self.ring[at]
+            self.ring[at] = None
+            if old is not None and sys.getrefcount(old) > 2:
+                self.attribute.compact(old)
+        self.pos = 0
 
 
 TABLE = AtomTable()  # the process's table: every compacted Message reads its strings here

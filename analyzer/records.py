@@ -132,16 +132,19 @@ def _attach_attributes():
     from chargescope.analyzer.compactcodec import TABLE
 
     fields, refs, decoded = backends.load("compact").attributes(
-        _FIELDS_SLOT, _REFS_SLOT, PACKED, TABLE, ByteRef)
+        _FIELDS_SLOT, _REFS_SLOT, PACKED, TABLE, ByteRef,
+        (Message.src, Message.dst, Message.name))  # interned when compacting
     Message.fields = fields
     Message.refs = refs
     # the slots behind the two attributes, for constructors that fill slots directly
     # (hot path "recordbuild": writing a slot stores exactly what the attribute would)
     Message.__slot_members__ = {"fields": _FIELDS_SLOT, "refs": _REFS_SLOT}
-    return decoded
+    return fields, decoded
 
 
-DECODED = _attach_attributes()  # `.clear()` forgets the decoded forms kept
+# FIELDS.compact(message) compacts in place (`store.compact`); DECODED.clear() forgets the
+# decoded forms kept
+FIELDS, DECODED = _attach_attributes()
 
 
 def stored_fields(message: Message) -> Any:
@@ -154,10 +157,6 @@ def stored_refs(message: Message) -> Any:
     return _REFS_SLOT.__get__(message, Message)
 
 
-def store_packed(message: Message, blob: bytes) -> None:
-    """Make `message` keep its refs and fields as `blob` (`analyzer/store.py` writes it)."""
-    _FIELDS_SLOT.__set__(message, blob)
-    _REFS_SLOT.__set__(message, PACKED)
 
 
 @dataclass(frozen=True, slots=True)

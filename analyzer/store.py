@@ -5,43 +5,27 @@ message, 3.3 KB for an OCPI one. An analysis keeps most of its messages (link se
 finding evidence, the TUI's message list), so a 1 GB capture set (~4 M messages) would need
 15-20 GB. Once the link analyzers are done reading a message, `compact()` rewrites it in place
 to keep its refs and fields as one byte form (`analyzer/compactcodec.py`, hot path
-"compact"; ~100-300 bytes), and interns its endpoint and name strings. Readers see no change:
-`message.fields` and `message.refs` decode on access (`records.py`), and the last few
-messages decoded keep their decoded form (`RECENT`), so code that reads one message's
-fields several times in a row decodes it once.
+"compact"; ~100-300 bytes), interns its endpoint and name strings, and (extension) takes it
+off the garbage collector's lists. Readers see no change: `message.fields` and
+`message.refs` decode on access (`records.py`), and the last messages read keep their decoded
+form (`compactcodec.CACHE` of them), so code that reads one message's fields several times
+in a row decodes it once.
 
-`MessageWindow` is how `SourceAnalysis` does it: it compacts a message only when
-`WINDOW` newer messages have arrived (analyzers look back at a request when its response
-comes: those reads stay free), and not at all when nothing holds it any more.
+`message_window()` is how `SourceAnalysis` does it: it compacts a message once `WINDOW` newer
+messages have arrived (analyzers look back at a request when its response comes: those
+reads stay free), and not at all when nothing holds it any more.
 """
 
 from __future__ import annotations
 
-import collections
-import sys
-
 from chargescope import backends
-from chargescope.analyzer.compactcodec import TABLE
-from chargescope.analyzer.records import (
-    DECODED,
-    PACKED,
-    ByteRef,
-    Message,
-    store_packed,
-    stored_fields,
-    stored_refs,
-)
+from chargescope.analyzer.records import DECODED, FIELDS, Message
 
-WINDOW = 256  # messages a SourceAnalysis leaves uncompacted behind the newest
-
-_codec = None
-
-
-def _impl():
-    global _codec
-    if _codec is None:
-        _codec = backends.load("compact")
-    return _codec
+# messages a SourceAnalysis leaves uncompacted behind the newest: a request stays as decoded
+# until its response has been read; later is slower, as the tree has left the CPU caches
+# (bench_memory.py at 50 MB: 1-2 beat eager by 5-10 % CPU, 256 lost 5-10 %)
+WINDOW = 2
+ENABLED = True  # False: analyses keep messages as decoded (comparisons, benchmarks)
 
 
 def compact(message: Message) -> bool:
@@ -49,29 +33,7 @@ def compact(message: Message) -> bool:
 
     False when they cannot be (a value of a type the byte form does not carry, nesting
     deeper than `compactcodec.MAX_DEPTH`): the message then stays as it was."""
-    fields = stored_fields(message)
-    refs = stored_refs(message)
-    if refs is PACKED or type(fields) is not dict or type(refs) is not tuple:
-        return refs is PACKED
-    rows = []
-    for ref in refs:
-        if type(ref) is not ByteRef:
-            return False
-        rows.append((ref.source, ref.frame, ref.start, ref.length))
-    try:
-        blob = _impl().pack((tuple(rows), fields), TABLE)
-    except (TypeError, ValueError):
-        return False
-    store_packed(message, blob)
-    setattr_ = object.__setattr__  # a frozen record: same strings, shared
-    intern = sys.intern
-    if type(message.src) is str:
-        setattr_(message, "src", intern(message.src))
-    if type(message.dst) is str:
-        setattr_(message, "dst", intern(message.dst))
-    if type(message.name) is str:
-        setattr_(message, "name", intern(message.name))
-    return True
+    return FIELDS.compact(message)
 
 
 def forget_decoded() -> None:
@@ -79,28 +41,18 @@ def forget_decoded() -> None:
     DECODED.clear()
 
 
-class MessageWindow:
-    """Compacts each message fed through it once `window` newer ones have arrived."""
-
-    def __init__(self, window: int = WINDOW) -> None:
-        self.window = window
-        self.pending: collections.deque[Message] = collections.deque()
-
+class _NoWindow:
     def add(self, message: Message) -> None:
-        pending = self.pending
-        pending.append(message)
-        if len(pending) > self.window:
-            _compact_if_held(pending.popleft())
+        pass
 
     def flush(self) -> None:
-        """Compact what is left (when the analyzers have finished reading)."""
-        pending = self.pending
-        while pending:
-            _compact_if_held(pending.popleft())
+        pass
 
 
-def _compact_if_held(message: Message) -> None:
-    # a message nobody holds (only this frame and getrefcount's argument) is about to be
-    # freed: compacting it would be wasted work
-    if sys.getrefcount(message) > 2:
-        compact(message)
+def message_window(window: int = 0):
+    """What `SourceAnalysis` feeds every message through: compacts each one once `window`
+    (default `WINDOW`) newer ones have arrived and something still holds it;
+    `.flush()` compacts the rest. Does nothing while `ENABLED` is False."""
+    if not ENABLED:
+        return _NoWindow()
+    return backends.load("compact").Window(FIELDS, window or WINDOW)

@@ -111,7 +111,7 @@ def run(paths: list[Path], site_path: Path, trace: bool, eager: bool = False) ->
     if eager:  # messages kept as decoded (before the compact store), for comparison
         from chargescope.analyzer import store
 
-        store.compact = lambda message: False
+        store.ENABLED = False
 
     site = SiteMap.load(site_path)
     demo = Path(__file__).resolve().parent.parent / "captures" / "demo"
@@ -162,17 +162,16 @@ def compare_cpu(paths: list[Path], site_path: Path, rounds: int) -> dict:
     from chargescope.analyzer.correlate import SiteMap
 
     site = SiteMap.load(site_path)
-    compact = store.compact
     best = {"eager": float("inf"), "compact": float("inf")}
     for _ in range(rounds):
         for mode in best:
-            store.compact = compact if mode == "compact" else (lambda message: False)
+            store.ENABLED = mode == "compact"
             gc.collect()
             cpu0 = time.process_time()
             analysis = analyze(paths, site, keep_messages=True)
             best[mode] = min(best[mode], time.process_time() - cpu0)
             del analysis
-    store.compact = compact
+    store.ENABLED = True
     return {f"best cpu_s {mode} (of {rounds})": cpu for mode, cpu in best.items()}
 
 

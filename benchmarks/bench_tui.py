@@ -147,6 +147,7 @@ async def drive(paths: list[Path], site: Path, diagnose: bool = False,
             # and leave now (asyncio.run would wait for it)
             stopped(result)
         await pilot.pause()
+        phases = {"loading": (0.0, time.perf_counter())}
         result["loaded_s"] = time.perf_counter() - t0
         usage = resource.getrusage(resource.RUSAGE_SELF)
         result["loaded_cpu_s"] = usage.ru_utime + usage.ru_stime  # fairer on a shared machine
@@ -169,6 +170,7 @@ async def drive(paths: list[Path], site: Path, diagnose: bool = False,
             await asyncio.sleep(0.05)
         await pilot.pause()
         result["settled_s"] = time.perf_counter() - t0
+        phases["settling (frame index, tables)"] = (phases["loading"][1], time.perf_counter())
         result["settle_worst_stall_ms"] = max(stalls[mark:], default=0.0) * 1000
         biggest = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
         mark = len(stalls)
@@ -183,24 +185,32 @@ async def drive(paths: list[Path], site: Path, diagnose: bool = False,
             await asyncio.sleep(0.02)
         await pilot.pause()
         result["session_filled_s"] = time.perf_counter() - t1
+        phases["opening and filling the largest session"] = (t1, time.perf_counter())
         result["fill_worst_stall_ms"] = max(stalls[mark:], default=0.0) * 1000
         result["fill_stalls_over_100ms"] = sum(1 for s in stalls[mark:] if s > 0.1)
         result["session_messages"] = len(app.items)
-        took = []  # 50 selections across the session, each shown before the next (keys)
+        took = []  # 50 selections across the session: until painted, then the next (keys)
         for index in range(0, len(app.items), max(1, len(app.items) // 50)):
             t1 = time.perf_counter()
+            painted = asyncio.Event()
             app.show_message(index, move_cursor=True)
-            await pilot.pause()
+            app.call_after_refresh(painted.set)
+            await painted.wait()
             took.append(time.perf_counter() - t1)
+            await pilot.pause()
         result["show_message_ms"] = sum(took) * 1000 / len(took)
         result["show_message_worst_ms"] = max(took) * 1000
+        phases["selecting across it"] = (phases["opening and filling the largest session"][1],
+                                         time.perf_counter())
         message = app.items[-1][1]
         t1 = time.perf_counter()
         field_ranges(message, app.frames.get)
         result["field_ranges_ms"] = (time.perf_counter() - t1) * 1000
         if diagnose:
             watch.stop()
-            result["stall_report"] = "\n" + watch.report()
+            result["stall_report"] = "".join(
+                f"\n\n#### {phase}: " + watch.report(top=6, start=start, end=end)
+                for phase, (start, end) in phases.items())
     result["rss_mb"] = rss_mb()
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result

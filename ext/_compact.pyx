@@ -31,7 +31,7 @@ cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
 
-__all__ = ["AtomTable", "attributes", "pack", "unpack"]
+__all__ = ["AtomTable", "Window", "attributes", "pack", "unpack"]
 
 cdef Py_ssize_t C_MAX_DEPTH = MAX_DEPTH
 cdef Py_ssize_t C_MAX_ATOMS = MAX_ATOMS
@@ -367,6 +367,9 @@ cdef extern from "Python.h":
         PyMemberDef* d_member
     void Py_XINCREF(PyObject*)
     void Py_XDECREF(PyObject*)
+    void PyObject_GC_UnTrack(void*)
+    void PyUnicode_InternInPlace(PyObject**)
+    Py_ssize_t Py_REFCNT(object)
 
 cdef enum:
     CACHE = 256  # decoded messages kept (direct-mapped by address)
@@ -441,6 +444,7 @@ cdef class _SlotAttribute:
 
 cdef class FieldsAttribute(_SlotAttribute):
     """`message.fields`: the dict, decoded from the byte form of a compacted message."""
+    cdef tuple interned  # offsets of the str slots interned when compacting
 
     def __get__(self, obj, objtype):
         if obj is None:
@@ -450,6 +454,45 @@ cdef class FieldsAttribute(_SlotAttribute):
         if type(value) is bytes and self.raw(obj, self.other) is self.packed:
             return self.decoded.entry(obj, <bytes> value, 1)[1]
         return value
+
+    cpdef bint compact(self, message) except -1:
+        """Keep `message`'s refs and fields as one byte form (in place); False when a value
+        cannot be carried (it then stays as it was). Interns its str slots, and takes it
+        off the garbage collector's lists: a compacted record refers to no container that
+        could lead back to it."""
+        cdef PyObject** at
+        cdef PyObject** other
+        cdef Py_ssize_t offset
+        cdef list rows = []
+        self.check(message)
+        fields = self.raw(message, self.offset)
+        refs = self.raw(message, self.other)
+        if refs is self.packed:
+            return True
+        if type(fields) is not dict or type(refs) is not tuple:
+            return False
+        for ref in <tuple> refs:
+            if type(ref) is not self.decoded.byte_ref:
+                return False
+            rows.append((ref.source, ref.frame, ref.start, ref.length))
+        try:
+            blob = pack((tuple(rows), fields), self.decoded.table)
+        except (TypeError, ValueError):
+            return False
+        at = <PyObject**> (<char*> <void*> message + self.offset)
+        other = <PyObject**> (<char*> <void*> message + self.other)
+        Py_XINCREF(<PyObject*> blob)
+        Py_XDECREF(at[0])
+        at[0] = <PyObject*> blob
+        Py_XINCREF(<PyObject*> self.packed)
+        Py_XDECREF(other[0])
+        other[0] = <PyObject*> self.packed
+        for offset in self.interned:
+            at = <PyObject**> (<char*> <void*> message + offset)
+            if at[0] != NULL and type(<object> at[0]) is str:
+                PyUnicode_InternInPlace(at)
+        PyObject_GC_UnTrack(<void*> message)
+        return True
 
 
 cdef class RefsAttribute(_SlotAttribute):
@@ -465,7 +508,7 @@ cdef class RefsAttribute(_SlotAttribute):
         return value
 
 
-def attributes(fields_slot, refs_slot, packed, table, byte_ref):
+def attributes(fields_slot, refs_slot, packed, table, byte_ref, intern_slots=()):
     """The descriptors for a record's `fields` and `refs` slots (given as their member
     descriptors): reading them decodes a compacted record (`packed` in the refs slot, the byte
     form in the fields slot), writing them stores as the slot would. Also the cache of decoded
@@ -480,4 +523,39 @@ def attributes(fields_slot, refs_slot, packed, table, byte_ref):
     fields.owner = refs.owner = fields_slot.__objclass__
     fields.packed = refs.packed = packed
     fields.decoded = refs.decoded = decoded
+    fields.interned = tuple(_offset(slot) for slot in intern_slots)
     return fields, refs, decoded
+
+
+cdef class Window:
+    """Compacts each message added once `size` newer ones have been added, unless nothing
+    else holds it any more (it is about to be freed: compacting it would be wasted work)."""
+    cdef FieldsAttribute attribute
+    cdef list ring
+    cdef Py_ssize_t size
+    cdef Py_ssize_t pos
+
+    def __init__(self, FieldsAttribute attribute, Py_ssize_t size):
+        if size < 1:
+            raise ValueError("a window holds one message at least")
+        self.attribute = attribute
+        self.size = size
+        self.ring = [None] * size
+        self.pos = 0
+
+    def add(self, message):
+        old = <object> PyList_GET_ITEM(self.ring, self.pos)
+        self.ring[self.pos] = message
+        self.pos = (self.pos + 1) % self.size
+        if old is not None and Py_REFCNT(old) > 1:  # more holders than `old` here
+            self.attribute.compact(old)
+
+    def flush(self):
+        """Compact every message still in the window (the analyzers are done reading)."""
+        cdef Py_ssize_t i
+        for i in range(self.size):
+            old = self.ring[(self.pos + i) % self.size]
+            self.ring[(self.pos + i) % self.size] = None
+            if old is not None and Py_REFCNT(old) > 1:
+                self.attribute.compact(old)
+        self.pos = 0

@@ -18,7 +18,7 @@ import pytest
 
 from chargescope.analyzer import store
 from chargescope.analyzer.analysis import UnreadableSource, analyze
-from chargescope.analyzer.compactcodec import AtomTable
+from chargescope.analyzer.compactcodec import TABLE, AtomTable
 from chargescope.analyzer.correlate import SiteMap
 from chargescope.analyzer.records import PACKED, ByteRef, Link, Message, stored_fields, stored_refs
 from tests.conftest import DATA, REPO, corpus_path, load_impl, twin_params
@@ -38,12 +38,7 @@ CORPUS_SAMPLE = (
 
 
 def _eager_messages(paths, site=None) -> list[Message]:
-    original = store.compact
-    store.compact = lambda message: False
-    try:
-        return analyze(paths, site, keep_messages=True).messages
-    finally:
-        store.compact = original
+    return _analysis(paths, site, compact=False).messages
 
 
 def _demo_messages() -> list[Message]:
@@ -102,13 +97,11 @@ def _compare(paths, site=None) -> None:
 
 
 def _analysis(paths, site, compact: bool):
-    original = store.compact
-    if not compact:
-        store.compact = lambda message: False
+    store.ENABLED = compact
     try:
         return analyze(paths, site, keep_messages=True)
     finally:
-        store.compact = original
+        store.ENABLED = True
 
 
 def test_demo_analysis_is_identical_compacted():
@@ -132,7 +125,7 @@ def _message(n: int, fields=None) -> Message:
 
 
 def test_window_compacts_what_is_held_once_newer_messages_came():
-    window = store.MessageWindow(window=2)
+    window = store.message_window(2)
     held = [_message(n) for n in range(5)]
     for message in held:
         window.add(message)
@@ -143,18 +136,27 @@ def test_window_compacts_what_is_held_once_newer_messages_came():
 
 
 def test_window_leaves_messages_nobody_holds():
-    window = store.MessageWindow(window=1)
-    seen = []
-    original = store.compact
-    store.compact = lambda message: seen.append(message) or True
+    window = store.message_window(1)
+    window.add(_message(1, {"key-of-a-message-nobody-holds": 1}))
+    kept = _message(2, {"key-of-a-held-message": 2})
+    window.add(kept)
+    window.add(_message(3))
+    assert stored_refs(kept) is PACKED
+    assert "key-of-a-held-message" in TABLE.index  # keys become atoms when compacted
+    assert "key-of-a-message-nobody-holds" not in TABLE.index
+
+
+def test_no_window_while_disabled():
+    store.ENABLED = False
     try:
-        window.add(_message(1))  # only the window holds it
-        kept = _message(2)
-        window.add(kept)
-        window.add(_message(3))
+        window = store.message_window(1)
     finally:
-        store.compact = original
-    assert seen == [kept]
+        store.ENABLED = True
+    held = [_message(n) for n in range(3)]
+    for message in held:
+        window.add(message)
+    window.flush()
+    assert not any(stored_refs(m) is PACKED for m in held)
 
 
 def test_what_cannot_be_compacted_stays_as_it_was():

@@ -12,6 +12,9 @@ import csv
 import gc
 import json
 import sys
+import threading
+import time
+from array import array
 from bisect import bisect_left
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,7 +57,7 @@ SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severi
 # 1 GB capture can hold 10^5..10^6 messages; the message table shows a window of the matches
 # around the selection, the filter always runs over all of them.
 TABLE_WINDOW = 200
-ROW_BATCH = 100  # rows added between two chances for the screen to draw
+ROW_BATCH = 50  # rows added between two chances for the screen to draw
 # A session's messages arrive in steps of this many (merged in time order, swimlane marks,
 # the display filter: ~10 ms of work a step); the first step is the first screen, the rest
 # fill in between screen updates. Steps run at once while they stay under SESSION_AT_ONCE
@@ -62,6 +65,7 @@ ROW_BATCH = 100  # rows added between two chances for the screen to draw
 SESSION_STEP = 2000
 SESSION_AT_ONCE = 8000
 SELECT_LEAD = 25  # rows listed above a selection that opened a new window
+PROGRESS_EVERY_S = 0.25  # how often a filling session's counts and swimlanes are redrawn
 GIL_TURN_S = 0.0005  # the switch interval while the load worker runs (`short_gil_turns`)
 FINDINGS_LISTED = 2000  # findings listed, in time order; the header says when there are more
 
@@ -78,14 +82,15 @@ class Tables:
     @classmethod
     def of(cls, analysis: Analysis) -> Tables:
         sessions = [
-            ((str(row.index), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
-              row.start, Text(row.ev), Text(row.charger), Text(row.protocol),
-              row.duration, row.energy, Text(row.worst)), str(row.index))
+            ((Text(str(row.index)), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
+              Text(row.start), Text(row.ev), Text(row.charger), Text(row.protocol),
+              Text(row.duration), Text(row.energy), Text(row.worst)), str(row.index))
             for row in data.session_rows(analysis)]
         findings = data.all_findings(analysis)
         finding_rows = [
-            ((str(index or "-"), Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
-              finding.code, Text(finding.text)), str(n))
+            ((Text(str(index or "-")),
+              Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
+              Text(finding.code), Text(finding.text)), str(n))
             for n, (index, finding) in enumerate(findings[:FINDINGS_LISTED])]
         return cls(sessions, findings, finding_rows)
 
@@ -126,13 +131,18 @@ class ChargescopeApp(App):
         self.session_index = 0
         self.items: list[tuple[int, Message]] = []  # the selected session's messages
         self.marks = data.Marks()  # their swimlane marks (lane, is a failure)
-        self.shown: list[int] = []  # indexes into items that pass the filter
+        # indexes into items that pass the filter: a flat array, not a list of int objects
+        # that every garbage collection reaching it would visit (10^6 of them)
+        self.shown = array("q")
         self.filtered = 0  # items the filter has been run over (the rest: not yet)
         self.predicate = None  # the display filter (None: every message)
         self.stream: data.SessionStream | None = None  # where the session's messages come from
         self.session_complete = True  # every message of the session is in items
         self._progress = None  # the generator filling the session, a step at a time
         self._pending: Message | None = None  # a message to select once it has arrived
+        self._redrawn_at = 0.0  # when the fill's progress was last shown (0: not yet)
+        self._tables_filling: set[str] = set()  # tables whose rows are still being added
+        self._tables_filled = threading.Event()  # none is
         self.window = 0  # position in `shown` of the message table's first row
         self.filter_text = ""
         self.index: data.MessageIndex | None = None
@@ -215,6 +225,11 @@ class ChargescopeApp(App):
         if self.freeze_gc:
             gc.freeze()  # what loading built stays: no full collection walks it again
         self.call_from_thread(self._loaded, result, index, tables=tables)
+        # the frame index only once the tables are filled: competing for the GIL with
+        # the screen's thread, it doubled what each batch of rows held the screen
+        while not self._tables_filled.wait(0.2):
+            if not self.is_running:
+                return
         for source in result.sources:  # then the hex pane can seek to any frame
             if source.reader == "capture":
                 self.frames.index(source.path)
@@ -323,10 +338,12 @@ class ChargescopeApp(App):
         for cells, key in rows[:ROW_BATCH]:
             table.add_row(*cells, key=key)
         if len(rows) > ROW_BATCH:
+            self._tables_filling.add(group)
+            self._tables_filled.clear()
             self.run_worker(self._more_rows(table, rows, ROW_BATCH), group=group,
                             exclusive=True)
         else:
-            self._freeze_settled()
+            self._table_filled(group)
 
     async def _more_rows(self, table: DataTable, rows: list[tuple[tuple, str]],
                          start: int) -> None:
@@ -334,6 +351,12 @@ class ChargescopeApp(App):
             await asyncio.sleep(0)
             for cells, key in rows[at:at + ROW_BATCH]:
                 table.add_row(*cells, key=key)
+        self._table_filled(f"rows-{table.id}")
+
+    def _table_filled(self, group: str) -> None:
+        self._tables_filling.discard(group)
+        if not self._tables_filling:
+            self._tables_filled.set()
         self._freeze_settled()
 
     def _freeze_settled(self) -> None:
@@ -367,12 +390,13 @@ class ChargescopeApp(App):
         self.workers.cancel_group(self, "session")
         self.session_index = index
         self.stream = data.SessionStream(self.index, session)
-        self.items, self.marks, self.shown, self.filtered = [], data.Marks(), [], 0
+        self.items, self.marks, self.shown, self.filtered = [], data.Marks(), array("q"), 0
         # the session's big lists (its windows, the items that grow to 10^6 pairs) live
         # until another session opens: frozen now, no full collection walks them (each
         # such walk touched every message they hold: 0.6-0.9 s at 200 MB of capture)
         self._freeze_settled()
         self.session_complete = False
+        self._redrawn_at = 0.0
         self._pending = select
         self.window = 0
         self.query_one("#lanes", Swimlanes).show(self.items, self.marks, self.stream.span())
@@ -407,7 +431,8 @@ class ChargescopeApp(App):
             return False
         self.predicate = predicate if text.strip() else None
         self.filter_text = text
-        self.shown, self.filtered = [], 0
+        self._redrawn_at = 0.0
+        self.shown, self.filtered = array("q"), 0
         self._fill_messages(0)
         self._advance()
         return True
@@ -455,6 +480,7 @@ class ChargescopeApp(App):
         self.session_complete = True
         self._show_title()
         self._show_status()
+        self.query_one("#lanes", Swimlanes).refresh()
         self._freeze_settled()
         if self._pending is not None:
             self.notify(f"{self._pending.name}: not in this session's messages")
@@ -467,28 +493,42 @@ class ChargescopeApp(App):
         start = len(self.items)
         self.items += chunk
         self.marks.extend(m for _ts, m in chunk)
-        self.query_one("#lanes", Swimlanes).extend(start)
+        redraw = self._redraw_due()
+        self.query_one("#lanes", Swimlanes).extend(start, refresh=redraw)
         if self.filtered == start:
-            self._filter_more(len(chunk))
-        self._show_title()
+            self._filter_more(len(chunk), redraw=False)
+        if redraw:
+            self._show_title()
+            self._show_status()
         if self._pending is not None and chunk:
             self._select(self._pending)
         return len(chunk)
 
-    def _filter_more(self, count: int) -> int:
+    def _filter_more(self, count: int, redraw: bool | None = None) -> int:
         """Run the filter over the next `count` messages; list new matches the table has
-        room for."""
+        room for; redraw the counts if `redraw` (None: if due)."""
         first, end = self.filtered, min(self.filtered + count, len(self.items))
         if self.predicate is None:  # no filter: all of them at once, in C
             end = len(self.items)
-            self.shown += range(first, end)
+            self.shown.extend(range(first, end))
         else:
             predicate, items = self.predicate, self.items
-            self.shown += [i for i in range(first, end) if predicate(items[i][1])]
+            self.shown.extend([i for i in range(first, end) if predicate(items[i][1])])
         self.filtered = end
         self._list_more()
-        self._show_status()
+        if redraw or redraw is None and self._redraw_due():
+            self._show_status()
         return end - first
+
+    def _redraw_due(self) -> bool:
+        """Whether the counts and the swimlanes should be redrawn now, while a session
+        fills: at its first step, then every PROGRESS_EVERY_S (a label's update lays the
+        screen out again: at every step, it was most of a step's cost)."""
+        now = time.perf_counter()
+        if now - self._redrawn_at < PROGRESS_EVERY_S and self._redrawn_at:
+            return False
+        self._redrawn_at = now
+        return True
 
     def _list_more(self) -> int:
         """Up to ROW_BATCH more rows where the table lists fewer than its window and
@@ -524,7 +564,8 @@ class ChargescopeApp(App):
         t0 = self.items[0][0]
         style = "red" if m.problems else ""
         # Text, not str: addresses like "[fe80::1]:15118" are not Rich markup
-        table.add_row(f"{(ts - t0) / 1e9:9.3f}", str(m.link), m.protocol,
+        # (and Text for every cell: a str cell is parsed as markup, row after row)
+        table.add_row(Text(f"{(ts - t0) / 1e9:9.3f}"), Text(str(m.link)), Text(m.protocol),
                       Text(m.name, style), Text(m.src), Text(m.dst),
                       Text(data.summary_text(m)), key=str(i))
 

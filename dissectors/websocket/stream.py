@@ -103,11 +103,15 @@ def _inflates_to_json(buf: bytearray, pos: int, head: wsf.FrameHeader) -> bool:
     or the first message after the window was reset)."""
     if not head.fin:
         return False
-    payload = bytes(buf[pos + head.header_len:pos + head.total_len])
+    # the first KiB is plenty for 64 inflated bytes (block header, Huffman tables)
+    start = pos + head.header_len
+    payload = bytes(buf[start:min(start + 1024, pos + head.total_len)])
     if head.masked:
         payload = wsf.unmask(payload, head.mask_key)
+    if head.length <= 1024:
+        payload += b"\x00\x00\xff\xff"  # RFC 7692 7.2.2: the tail the sender removed
     try:
-        first = zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff", 64)
+        first = zlib.decompressobj(-15).decompress(payload, 64)
     except zlib.error:
         return False
     return first.lstrip(b" \t\r\n").startswith(b"[")
