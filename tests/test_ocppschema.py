@@ -297,3 +297,18 @@ def test_every_message_of_the_test_captures_agrees():
         _agree(index, fields["payload"])
         checked += 1
     assert checked > 200
+
+
+def test_fast_checker_choice(monkeypatch):
+    """Extension built and allowed: its checker; else jsonschema-rs (faster than the twin),
+    and the generated twin only where jsonschema-rs is missing too."""
+    from chargescope.dissectors.ocpp import schemas
+
+    schema = FILES[0].schema
+    digest = schema_digest(schema)
+    if EXT is not None and not backends.pure_forced():
+        assert schemas.fast_checker(schema) is EXT.CHECKS[digest]
+    monkeypatch.setenv(backends.PURE_ENV, "1")
+    assert schemas.fast_checker(schema) is None  # jsonschema-rs answers first
+    monkeypatch.setattr(schemas, "_rs", None)
+    assert schemas.fast_checker(schema) is TWIN.CHECKS[digest]
