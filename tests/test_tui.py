@@ -415,3 +415,52 @@ def test_a_click_on_the_swimlanes_selects_the_nearest_mark_of_its_lane(demo_anal
                     assert lanes.nearest(lane, col, width) == scanned(lanes, lane, col, width)
 
     run(scenario())
+
+
+def test_session_and_finding_tables_list_a_window_that_keys_move(demo_analysis, monkeypatch):
+    """A 1 GB capture set has 10^4 sessions: the tables list a window of them too."""
+    from chargescope.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "TABLE_WINDOW", 2)
+    monkeypatch.setattr(app_module, "SELECT_LEAD", 0)
+    paths, analysis = demo_analysis
+    assert len(analysis.sessions) > 2
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            table = app.query_one("#session-table")
+            await pilot.pause()
+            assert table.row_count == 2
+            table.focus()
+            for _ in range(len(analysis.sessions) - 1):  # down to the last session
+                await pilot.press("down")
+                await pilot.pause()
+            assert table.row_count <= 2
+            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+            assert key == str(analysis.sessions[-1].index)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.session_index == analysis.sessions[-1].index
+            # back up to the first one
+            app.action_show_tab("sessions")
+            table.focus()
+            for _ in range(len(analysis.sessions) - 1):
+                await pilot.press("up")
+                await pilot.pause()
+            assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == \
+                str(analysis.sessions[0].index)
+            # the findings: every one reachable, in time order
+            findings = app.query_one("#finding-table")
+            app.action_show_tab("findings")
+            findings.focus()
+            await pilot.pause()
+            seen = []
+            for _ in range(len(app.findings)):
+                seen.append(findings.coordinate_to_cell_key((findings.cursor_row, 0))
+                            .row_key.value)
+                await pilot.press("down")
+                await pilot.pause()
+            assert seen == [str(n) for n in range(len(app.findings))]
+
+    run(scenario())

@@ -148,20 +148,22 @@ class Swimlanes(Widget):
         return first_at_or_after(column), first_at_or_after(column + 1)
 
 
-class MessageTable(DataTable):
-    """The message list: lists a window of the matches; keys that would leave it ask the
-    app to move the window (`Edge`) instead of stopping at the last listed row."""
+class WindowTable(DataTable):
+    """A table listing a window of a long list (messages, sessions, findings): keys that
+    would leave it ask the app to move the window (`Edge`) instead of stopping at the
+    last listed row."""
 
     class Edge(TextualMessage):
-        def __init__(self, step: int) -> None:
+        def __init__(self, step: int, table_id: str | None) -> None:
             super().__init__()
             self.step = step
+            self.table_id = table_id
 
     def _past_edge(self, step: int) -> bool:
         row = self.cursor_row + step
         if 0 <= row < self.row_count:
             return False
-        self.post_message(self.Edge(step))
+        self.post_message(self.Edge(step, self.id))
         return True
 
     def action_cursor_down(self) -> None:
