@@ -136,6 +136,9 @@ def _attach_attributes():
         (Message.src, Message.dst, Message.name))  # interned when compacting
     Message.fields = fields
     Message.refs = refs
+    # the slots behind the two attributes, for constructors that fill slots directly
+    # (hot path "recordbuild": writing a slot stores exactly what the attribute would)
+    Message.__slot_members__ = {"fields": _FIELDS_SLOT, "refs": _REFS_SLOT}
     return fields, decoded
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import resource
 import shutil
 import sys
@@ -91,7 +92,8 @@ def rss_mb() -> float:
     return 0.0
 
 
-async def drive(paths: list[Path], site: Path, diagnose: bool = False) -> dict:
+async def drive(paths: list[Path], site: Path, diagnose: bool = False,
+                max_rss_mb: float = 0.0, stopped=None) -> dict:
     from chargescope.analyzer.fieldranges import field_ranges
     from chargescope.tui.app import ChargescopeApp
 
@@ -128,7 +130,24 @@ async def drive(paths: list[Path], site: Path, diagnose: bool = False) -> dict:
             watch = StallWatch(app)
         while app.analysis is None:
             await asyncio.sleep(0.05)
+            if max_rss_mb and rss_mb() > max_rss_mb:  # the machine is shared: stop here
+                bar = app.query_one("#loading")
+                result["stopped"] = (f"RSS passed {max_rss_mb:.0f} MB at "
+                                     f"{time.perf_counter() - t0:.0f} s, "
+                                     f"{bar.percentage or 0:.0%} of the bytes read")
+                break
+        if "stopped" in result:
+            result["worst_stall_ms"] = max(stalls, default=0.0) * 1000
+            result["stalls_over_100ms"] = sum(1 for s in stalls if s > 0.1)
+            if diagnose:
+                watch.stop()
+                result["stall_report"] = "\n" + watch.report()
+            result["rss_mb"] = rss_mb()
+            # the load worker thread is still analysing and cannot be cancelled: report
+            # and leave now (asyncio.run would wait for it)
+            stopped(result)
         await pilot.pause()
+        phases = {"loading": (0.0, time.perf_counter())}
         result["loaded_s"] = time.perf_counter() - t0
         usage = resource.getrusage(resource.RUSAGE_SELF)
         result["loaded_cpu_s"] = usage.ru_utime + usage.ru_stime  # fairer on a shared machine
@@ -151,6 +170,7 @@ async def drive(paths: list[Path], site: Path, diagnose: bool = False) -> dict:
             await asyncio.sleep(0.05)
         await pilot.pause()
         result["settled_s"] = time.perf_counter() - t0
+        phases["settling (frame index, tables)"] = (phases["loading"][1], time.perf_counter())
         result["settle_worst_stall_ms"] = max(stalls[mark:], default=0.0) * 1000
         biggest = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
         mark = len(stalls)
@@ -165,21 +185,32 @@ async def drive(paths: list[Path], site: Path, diagnose: bool = False) -> dict:
             await asyncio.sleep(0.02)
         await pilot.pause()
         result["session_filled_s"] = time.perf_counter() - t1
+        phases["opening and filling the largest session"] = (t1, time.perf_counter())
         result["fill_worst_stall_ms"] = max(stalls[mark:], default=0.0) * 1000
         result["fill_stalls_over_100ms"] = sum(1 for s in stalls[mark:] if s > 0.1)
         result["session_messages"] = len(app.items)
-        t1 = time.perf_counter()
+        took = []  # 50 selections across the session: until painted, then the next (keys)
         for index in range(0, len(app.items), max(1, len(app.items) // 50)):
+            t1 = time.perf_counter()
+            painted = asyncio.Event()
             app.show_message(index, move_cursor=True)
-        await pilot.pause()
-        result["show_message_ms"] = (time.perf_counter() - t1) * 1000 / 50
+            app.call_after_refresh(painted.set)
+            await painted.wait()
+            took.append(time.perf_counter() - t1)
+            await pilot.pause()
+        result["show_message_ms"] = sum(took) * 1000 / len(took)
+        result["show_message_worst_ms"] = max(took) * 1000
+        phases["selecting across it"] = (phases["opening and filling the largest session"][1],
+                                         time.perf_counter())
         message = app.items[-1][1]
         t1 = time.perf_counter()
         field_ranges(message, app.frames.get)
         result["field_ranges_ms"] = (time.perf_counter() - t1) * 1000
         if diagnose:
             watch.stop()
-            result["stall_report"] = "\n" + watch.report()
+            result["stall_report"] = "".join(
+                f"\n\n#### {phase}: " + watch.report(top=6, start=start, end=end)
+                for phase, (start, end) in phases.items())
     result["rss_mb"] = rss_mb()
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
@@ -190,19 +221,34 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1000, help="capture set size in MB")
     ap.add_argument("--out", type=Path, default=Path("/tmp/chargescope-tui-bench"))
     ap.add_argument("--keep", action="store_true", help="keep the generated captures")
+    ap.add_argument("--max-rss-mb", type=float, default=10_000,
+                    help="stop loading (and report what was measured) past this RSS")
     ap.add_argument("--diagnose-stalls", action="store_true",
                     help="sample every thread's stack while the UI loop is late by > 100 ms")
     args = ap.parse_args()
     paths = build(args.out, args.size)
     size = sum(p.stat().st_size for p in paths)
-    try:
-        result = asyncio.run(drive(paths, args.out / "site.toml", args.diagnose_stalls))
-    finally:
+
+    def report(result: dict) -> None:
         if not args.keep:
             shutil.rmtree(args.out, ignore_errors=True)
-    print(f"capture set: {size / 1e6:.0f} MB in {len(paths)} files")
-    for key, value in result.items():
-        print(f"{key:20} {value:.3f}" if isinstance(value, float) else f"{key:20} {value}")
+        print(f"capture set: {size / 1e6:.0f} MB in {len(paths)} files")
+        for key, value in result.items():
+            print(f"{key:20} {value:.3f}" if isinstance(value, float) else f"{key:20} {value}")
+
+    def stopped(result: dict) -> None:
+        report(result)
+        sys.stdout.flush()
+        os._exit(0)
+
+    try:
+        result = asyncio.run(drive(paths, args.out / "site.toml", args.diagnose_stalls,
+                                   args.max_rss_mb, stopped))
+    except BaseException:
+        if not args.keep:
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
+    report(result)
 
 
 if __name__ == "__main__":

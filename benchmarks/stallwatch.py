@@ -37,7 +37,8 @@ class Sample:
 
 @dataclass(slots=True)
 class Stall:
-    at_s: float  # when the loop got control back, seconds since the watch started
+    at: float  # perf_counter when the loop got control back
+    at_s: float  # the same, seconds since the watch started
     late_ms: float
     samples: list[Sample] = field(default_factory=list)
     gcs: list[tuple[int, float]] = field(default_factory=list)  # (generation, ms) inside
@@ -73,8 +74,12 @@ class StallWatch:
         self.tick_s = tick_s
         self.poll_s = poll_s
         self.stalls: list[Stall] = []
+        # samples the watchdog took on waking late itself (the GIL held through one long
+        # call, whoever's): the other threads' stacks right after it, wherever the UI was
+        self.held: list[Sample] = []
         self._samples: list[Sample] = []
         self._gcs: list[tuple[float, float, int]] = []  # (start, end, generation)
+        self._gc_log: list[tuple[float, float, int]] = []  # those of 5 ms and more
         self._gc_start = 0.0
         self._names: dict[int, str] = {threading.get_ident(): "UI loop"}
         self._t0 = self._last = time.perf_counter()
@@ -88,7 +93,10 @@ class StallWatch:
         if phase == "start":
             self._gc_start = time.perf_counter()
         else:
-            self._gcs.append((self._gc_start, time.perf_counter(), info["generation"]))
+            entry = (self._gc_start, time.perf_counter(), info["generation"])
+            self._gcs.append(entry)
+            if entry[1] - entry[0] >= 0.005:
+                self._gc_log.append(entry)
 
     def _watch(self) -> None:
         sampled = 0.0
@@ -99,12 +107,15 @@ class StallWatch:
             gil_wait = now - woke - self.poll_s
             woke = now
             late = now - self._last - self.tick_s
-            if late > self.threshold_s and now - sampled >= self.threshold_s:
+            starved = gil_wait > self.threshold_s
+            if starved or late > self.threshold_s and now - sampled >= self.threshold_s:
                 sampled = now
                 self._names.update({t.ident: t.name for t in threading.enumerate()
                                     if t.ident and t.ident not in self._names})
-                self._samples.append(Sample(now, max(0.0, gil_wait) * 1000,
-                                            stacks_now(self._names)))
+                sample = Sample(now, max(0.0, gil_wait) * 1000, stacks_now(self._names))
+                self._samples.append(sample)
+                if starved:
+                    self.held.append(sample)
 
     def _tick(self) -> None:
         now = time.perf_counter()
@@ -112,7 +123,7 @@ class StallWatch:
         started = self._last
         self._last = now
         if late > self.threshold_s:
-            stall = Stall(now - self._t0, late * 1000,
+            stall = Stall(now, now - self._t0, late * 1000,
                           [s for s in self._samples if started <= s.at <= now])
             stall.gcs = [(gen, (end - start) * 1000) for start, end, gen in self._gcs
                          if end >= started and start <= now]
@@ -127,19 +138,22 @@ class StallWatch:
         if self._on_gc in gc.callbacks:
             gc.callbacks.remove(self._on_gc)
 
-    def report(self, top: int = 10, depth: int = 6) -> str:
-        """The stalls, worst first, each with the stacks sampled in it; then the lines most
-        often on top of a non-UI thread's stack during stalls (the usual culprits)."""
-        lines = [f"{sum(1 for s in self.stalls if s.late_ms > self.threshold_s * 1000)} "
+    def report(self, top: int = 10, depth: int = 6, start: float = 0.0,
+               end: float = float("inf")) -> str:
+        """The stalls (those that ended between perf_counter `start` and `end`), worst
+        first, each with the stacks sampled in it; then the lines most often on top of a
+        non-UI thread's stack during them (the usual culprits)."""
+        stalls = [s for s in self.stalls if start <= s.at < end]
+        lines = [f"{sum(1 for s in stalls if s.late_ms > self.threshold_s * 1000)} "
                  f"stall(s) over {self.threshold_s * 1000:.0f} ms; "
-                 f"worst {max((s.late_ms for s in self.stalls), default=0):.0f} ms"]
+                 f"worst {max((s.late_ms for s in stalls), default=0):.0f} ms"]
         culprits: Counter[str] = Counter()
-        for stall in self.stalls:
+        for stall in stalls:
             for sample in stall.samples:
                 for name, frames in sample.stacks.items():
                     if frames and name != "UI loop":
                         culprits[f"{name}: {' < '.join(frames[:3])}"] += 1
-        for stall in sorted(self.stalls, key=lambda s: -s.late_ms)[:top]:
+        for stall in sorted(stalls, key=lambda s: -s.late_ms)[:top]:
             gcs = ", ".join(f"gen{g} {ms:.0f} ms" for g, ms in stall.gcs if ms >= 5)
             lines.append(f"\n== {stall.late_ms:.0f} ms late at {stall.at_s:.1f} s; "
                          f"{len(stall.samples)} sample(s)" + (f"; GC: {gcs}" if gcs else ""))
@@ -150,4 +164,17 @@ class StallWatch:
                     lines.append(f"  [{n}] {name}: " + " < ".join(frames[:depth]) + held)
         lines.append("\nmost sampled (thread: innermost frames), all stalls:")
         lines += [f"  {count:4} {where}" for where, count in culprits.most_common(top)]
+        held = sorted((s for s in self.held if start <= s.at < end),
+                      key=lambda s: -s.gil_wait_ms)[:top]
+        if held:
+            lines.append("\nthe GIL held through one long call (watchdog kept waiting; the "
+                         "stacks right after, innermost first):")
+        for sample in held:
+            gcs = ", ".join(f"gen{g} {(e - b) * 1000:.0f} ms" for b, e, g in self._gc_log
+                            if e >= sample.at - sample.gil_wait_ms / 1000 and b <= sample.at
+                            and e - b >= 0.005)
+            lines.append(f"  {sample.gil_wait_ms:.0f} ms at {sample.at - self._t0:.1f} s"
+                         + (f" (GC: {gcs})" if gcs else ""))
+            for name, frames in sample.stacks.items():
+                lines.append(f"    {name}: " + " < ".join(frames[:depth]))
         return "\n".join(lines)

@@ -175,11 +175,21 @@ def default_exi_decoder(data: bytes, schema: str, *, max_depth: int = 64,
                         max_string: int = 256 * 1024) -> dict:
     """The one place that calls the EXI codec (chargescope.dissectors.exi.decode), with
     the exi-depth / exi-string caps (`Limits`)."""
+    decode = _exi_decode or _load_exi_decode()
+    return decode(data, schema, max_depth=max_depth, max_string=max_string)
+
+
+_exi_decode: Callable[..., dict] | None = None  # found once: an import per message cost ~2 us
+
+
+def _load_exi_decode() -> Callable[..., dict]:
+    global _exi_decode
     try:
         from chargescope.dissectors import exi
     except ImportError as exc:  # the codec lands separately; report, do not crash
         raise ExiUnavailable(str(exc)) from exc
-    return exi.decode(data, schema, max_depth=max_depth, max_string=max_string)
+    _exi_decode = exi.decode
+    return _exi_decode
 
 
 # Schemas tried, in order, on a 0x8001 payload when the connection's handshake was not seen

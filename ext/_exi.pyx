@@ -15,12 +15,15 @@ import binascii
 from chargescope.dissectors.exi.errors import ExiError
 from chargescope.dissectors.exi import _codec as twin
 from chargescope.dissectors.exi._codec import (
+    ORDER,
     XSI_NIL,
     XSI_TYPE,
     _text_of,
     _untyped_pending,
     put_nil,
+    simple_after_type,
     wildcard_at,
+    wildcard_order,
     xsi_type_at,
     xsi_type_bits,
 )
@@ -438,19 +441,22 @@ cdef object empty_value(CTables t, int state, Py_ssize_t start):
     raise ExiError("exi.value", "element ended before its value", start)
 
 
-cdef int wildcard(Reader* r, CTables t, int event, object uri, dict node, int depth,
-                  list ctx) except -1:
+cdef object wildcard(Reader* r, CTables t, int event, object uri, dict node, int depth,
+                     list ctx):
     """Undeclared / wildcard content (rare): the twin decodes it from the same position and
-    the stream's string table lives in ctx[1] between calls."""
-    r.pos, ctx[1] = wildcard_at(ctx[0], r.pos, ctx[1], t.g, event, uri, node, depth,
-                                r.max_depth, r.max_string)
-    return 0
+    the stream's string table lives in ctx[1] between calls. The element's key (None for
+    an attribute)."""
+    r.pos, ctx[1], key = wildcard_at(ctx[0], r.pos, ctx[1], t.g, event, uri, node, depth,
+                                     r.max_depth, r.max_string)
+    return key
 
 
 cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str name,
                  bint is_list, int depth, list ctx) except -1:
     cdef dict node = None
     cdef object value = None
+    cdef list placed = None  # [key, declared children before it] of wildcard children
+    cdef int declared = 0  # declared child elements so far
     cdef int width, kind, k
     cdef Py_ssize_t start, nprods
     cdef unsigned long long code
@@ -494,7 +500,11 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
                 if event == S2_SE or event == S2_AT:
                     if node is None:
                         node = {}
-                    wildcard(r, t, event, None, node, depth, ctx)
+                    key = wildcard(r, t, event, None, node, depth, ctx)
+                    if key is not None:
+                        if placed is None:
+                            placed = []
+                        placed.append([key, declared])
                     if event == S2_SE and t.st_content2[state] >= 0:
                         state = t.st_content2[state]
                     continue
@@ -504,9 +514,10 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
                         node[XSI_NIL] = nil
                     elif nil:
                         value = {XSI_NIL: True}
-                    else:
-                        raise ExiError("exi.unsupported", "xsi:nil=false on a simple-typed "
-                                       "element", start, state)
+                    else:  # a simple-typed element then becomes {"xsi:nil": false, "value"}
+                        if node is None:
+                            node = {}
+                        node[XSI_NIL] = False
                     if nil:
                         state = t.st_empty[state]
                     continue
@@ -519,6 +530,7 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
             k = t.st_first[state] + <int>code
             kind = t.p_kind[k]
             if kind == K_SE:
+                declared += 1
                 element(r, t, t.p_a[k], t.p_b[k], node, <str>t.p_name[k], t.p_list[k],
                         depth + 1, ctx)
                 state = t.p_next[k]
@@ -535,8 +547,12 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
             else:  # SE(*) / SE(uri:*) / AT(*) of a wildcard or the ur-type
                 if node is None:
                     node = {}
-                wildcard(r, t, SEW if kind == SEW else S2_AT, t.g.states[state][1][code][1],
-                         node, depth, ctx)
+                key = wildcard(r, t, SEW if kind == SEW else S2_AT,
+                               t.g.states[state][1][code][1], node, depth, ctx)
+                if key is not None:
+                    if placed is None:
+                        placed = []
+                    placed.append([key, declared])
                 state = t.g.states[state][1][code][2]
     except ExiError as exc:
         if exc.state is None:
@@ -544,6 +560,10 @@ cdef int element(Reader* r, CTables t, int state, int shape, dict parent, str na
             exc.expected = expected_events(t.g.states, state)
         exc.path.insert(0, name)
         raise
+    if placed is not None:
+        order = wildcard_order(placed, declared, node)
+        if order is not None:
+            node[ORDER] = order
     if shape == SHAPE_SIMPLE:
         if node:  # undeclared content in a simple-typed element: an object after all
             value = node if value is None else {**node, "value": value}
@@ -853,7 +873,7 @@ cdef int put_element(Writer w, CTables t, int state, int shape, object content, 
             w.bits(<unsigned long long>field[0], field[1])
         used[XSI_TYPE] = 1
         if shape == SHAPE_SIMPLE:
-            content = (<dict>content).get("value")
+            content = simple_after_type(<dict>content)
     if t.st_empty[state] >= 0 and type(content) is dict and XSI_NIL in <dict>content:
         nil = put_nil(None, t.g, state, shape, content, path)
         w.bits(<unsigned long long>t.st_nprods[state], t.st_width[state])
@@ -862,6 +882,8 @@ cdef int put_element(Writer w, CTables t, int state, int shape, object content, 
         used[XSI_NIL] = 1
         if nil:
             state, shape = t.st_empty[state], SHAPE_COMPLEX
+        elif shape == SHAPE_SIMPLE:
+            content = (<dict>content)["value"]
     if shape == SHAPE_SIMPLE:
         return put_simple(w, t, state, content, path)
     if isinstance(content, dict):

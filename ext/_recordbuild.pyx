@@ -57,8 +57,11 @@ def builder(cls):
     made = Builder()
     made.cls = cls
     made.n = len(names)
+    # a slot read through another descriptor (analyzer/records.py: Message.fields and
+    # .refs) names its member descriptor in __slot_members__
+    members = cls.__dict__.get("__slot_members__") or {}
     for i, name in enumerate(names):
-        desc = cls.__dict__.get(name)
+        desc = members.get(name) or cls.__dict__.get(name)
         if type(desc).__name__ != "member_descriptor":
             return cls
         if (<PyMemberDescrObject*>desc).d_member.type != T_OBJECT_EX:

@@ -231,3 +231,98 @@ def test_xsi_type_truncation_and_bit_flips_raise_only_exi_error(impl, vector):
             assert err.value.kind == exc.kind
         else:
             assert twin.decode(bytes(flipped), g) == ours
+
+
+def test_nil_false_on_a_simple_element_json_form_and_refusals(impl):
+    """xsi:nil="false" on a simple-typed element (a stream may carry it; EXIficient reads
+    it, never writes it): {"xsi:nil": false, "value": v}, with xsi:type alongside."""
+    g = grammar("iso2")
+    by_case = {v["case"]: v for v in VECTORS}
+    assert by_case["nil-false-simple"]["made_by"] == "chargescope"
+    body = by_case["nil-false-simple"]["json"]["V2G_Message"]["Body"]
+    assert body == {"SessionSetupReq": {"EVCCID": {"xsi:nil": False, "value": "0A0B"}}}
+    assert by_case["nil-false-simple-with-type"]["json"]["V2G_Message"]["Body"][
+        "SessionSetupReq"]["EVCCID"]["xsi:nil"] is False
+    for wrong in ({"xsi:nil": False}, {"xsi:nil": False, "value": "0A", "Id": "x"},
+                  {"xsi:nil": True, "value": "0A"}, {"xsi:nil": "false", "value": "0A"}):
+        tree = json.loads(json.dumps(by_case["nil-false-simple"]["json"]))
+        tree["V2G_Message"]["Body"]["SessionSetupReq"]["EVCCID"] = wrong
+        with pytest.raises(ExiError) as err:
+            impl.encode(tree, g)
+        assert err.value.kind == "exi.tree"
+
+
+ORDERED = [v for v in WILDCARD if "#order" in json.dumps(v["expected"])]
+
+
+def test_order_only_where_undeclared_content_is_not_last():
+    assert {v["case"] for v in ORDERED} == {
+        "undeclared-before-declared", "undeclared-first-in-header",
+        "undeclared-around-declared", "undeclared-interleaved",
+        "undeclared-interleaved-children", "transform-any-before-xpath"}
+
+
+@pytest.mark.parametrize("vector", ORDERED, ids=[v["case"] for v in ORDERED])
+def test_order_refusals_and_default_placement(impl, vector):
+    """A wrong "#order" is refused (exi.tree); without it the undeclared elements go after
+    the declared ones, grouped by key: another valid stream of the same content."""
+    g = grammar(vector["schema"])
+    data = bytes.fromhex(vector["hex"])
+
+    def holder(tree):  # the object that holds "#order"
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                if "#order" in node:
+                    return node
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+        raise AssertionError("no #order")
+
+    order = holder(impl.decode(data, g))["#order"]
+    key = order[0][0]
+    for wrong in (order[:-1], order + [order[-1]], list(reversed(order)) + [[key, 99], [key, 0]],
+                  [["{urn:nope}X", 0]] + order[1:], [[key, -1]] + order[1:], "x"):
+        tree = impl.decode(data, g)
+        holder(tree)["#order"] = wrong
+        with pytest.raises(ExiError) as err:
+            impl.encode(tree, g)
+        assert err.value.kind == "exi.tree", wrong
+    tree = impl.decode(data, g)
+    del holder(tree)["#order"]
+    again = impl.encode(tree, g)
+    assert again != data
+    assert impl.decode(again, g) == tree
+
+
+_PLACED = st.lists(st.tuples(st.sampled_from(["{urn:x}A", "{urn:y}B", "{urn:x}C"]),
+                             st.integers(0, 1)), min_size=1, max_size=6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(placed=_PLACED.map(lambda p: sorted(p, key=lambda e: e[1])))
+def test_undeclared_positions_round_trip_on_both_backends(placed):
+    """Undeclared elements before and after the declared SessionID, in any order: the tree
+    with its "#order" comes back (without it when the default placement is the order)."""
+    g = grammar("iso2")
+    header: dict = {"SessionID": "0102"}
+    for n, (key, _) in enumerate(placed):
+        header.setdefault(key, []).append({"value": str(n)})
+    header["#order"] = [[key, at] for key, at in placed]
+    tree = {"V2G_Message": {"Header": header, "Body": {"SessionSetupReq": {"EVCCID": "0A0B"}}}}
+    first_seen = list(dict.fromkeys(key for key, _ in placed))
+    default = [[key, 1] for key in first_seen for _ in header[key]]
+    expected = json.loads(json.dumps(tree))
+    if header["#order"] == default:
+        del expected["V2G_Message"]["Header"]["#order"]
+    twin = backends.load_twin("exi")
+    data = twin.encode(tree, g)
+    assert twin.decode(data, g) == expected
+    assert canonical(to_xml(expected, "iso2")) == canonical(to_xml(tree, "iso2"))
+    for impl in (twin, backends.load_extension("exi")):
+        if impl is None:
+            continue
+        assert impl.encode(tree, g) == data == impl.encode(expected, g)
+        assert impl.decode(data, g) == expected

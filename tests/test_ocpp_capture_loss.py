@@ -8,11 +8,14 @@ or the CSMS's CALLRESULT) must give a `websocket.stream.gap` and an
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import twin_params
 from lossy import demo_frames, payload_frames, reassembly_twin
 from ocpp_builder import BASE, Ocpp, S
 
+from chargescope.analyzer.capture import open_capture
 from chargescope.analyzer.ocpp import analyze
 from chargescope.analyzer.ocpp.findings import registry
 from chargescope.analyzer.ocpp.pairing import PairingTracker
@@ -153,6 +156,46 @@ def test_unanswered_start_is_adopted_only_on_its_connector() -> None:
     by_id = {t.transaction_id: t for t in tracker.transactions()}
     assert by_id["6"].meter_start_wh == 10 and by_id["6"].id_token == "T"
     assert by_id["5"].started_ns is None
+
+
+DATA_OCPP = Path(__file__).resolve().parent / "data" / "ocpp"
+
+
+@pytest.mark.parametrize(("capture", "action", "mtype"), [
+    ("ocpp16_basic.pcap", "StartTransaction", "CALLRESULT"),
+    ("ocpp16_basic.pcap", "StartTransaction", "CALL"),
+    # OCPP 2.1 with permessage-deflate (no context takeover): the first TransactionEvent
+    # (Started) lost; the WebSocket resync must hand the next CALL on before its answer
+    ("ocpp21_nocontext.pcap", "TransactionEvent", "CALL")])
+def test_start_lost_from_a_library_made_capture(impl: str, capture: str, action: str,
+                                                mtype: str) -> None:
+    with open_capture(DATA_OCPP / capture) as source:
+        frames = list(source.frames())
+    whole = _messages(frames)
+    lost = _frame_of(frames, action, mtype)
+    codes = sorted(f.code for f in analyze(_messages(
+        [f for f in frames if f.number != lost])).findings)
+    assert codes == sorted([f.code for f in analyze(whole).findings] + [
+        "websocket.stream.gap", "ocpp.call.not_captured", "ocpp.tx.start_not_captured"])
+
+
+def test_a_late_answer_takes_back_a_start_judged_not_captured() -> None:
+    from chargescope.analyzer.ocpp.transactions import TransactionTracker
+
+    o = Ocpp()
+    tracker = TransactionTracker()
+    start = o.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 10,
+                                        "timestamp": "2024-01-01T00:00:00Z"}, 1, uid="s")
+    tracker.feed(start)
+    tracker.start_answer_not_captured(start)
+    tracker.feed(o.result("s", {"transactionId": 9, "idTagInfo": {"status": "Accepted"}}, 50))
+    mv = {"meterValue": [{"timestamp": "2024-01-01T00:01:00Z",
+                          "sampledValue": [{"value": "20"}]}]}
+    assert tracker.feed(o.call("MeterValues", {"connectorId": 1, "transactionId": 10, **mv},
+                               60)) == []  # the start is transaction 9's, not 10's
+    by_id = {t.transaction_id: t for t in tracker.transactions()}
+    assert by_id["9"].id_token == "T" and by_id["9"].meter_start_wh == 10
+    assert by_id["10"].started_ns is None
 
 
 HB = {"currentTime": "2024-01-01T00:00:00Z"}

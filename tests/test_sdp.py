@@ -77,3 +77,13 @@ def test_real_sdp_response_announces_the_v2g_tcp_port(name):
            and not s.flags & 0x10}
     # every announced (ip, port) is where the EVCC then opened its TCP connection
     assert {(ip, port) for ip in ips for port in ports} & tcp
+
+
+@given(st.sampled_from([0x9000, 0x9001]), st.binary(min_size=20, max_size=20))
+def test_fast_layouts_read_what_the_construct_specification_reads(ptype, payload):
+    """`decode` unpacks with `struct`; the construct Structs stay the specification."""
+    _name, layout = sdp.PAYLOADS[ptype]
+    size, unpack = sdp._FAST[ptype]
+    assert size == layout.sizeof()
+    spec = layout.parse(payload[:size])
+    assert unpack(payload) == tuple(v for k, v in spec.items() if not k.startswith("_"))

@@ -177,3 +177,46 @@ def test_a_false_record_header_after_a_gap_is_passed_over(tmp_path, version: str
     (skipped,) = [p for m in messages for p in m.problems if p.kind == "tls.record.malformed"]
     assert "1 false record header" in skipped.detail
     assert calls(messages) == ["n0", "n1", "n2"]  # all but the one the gap cut
+
+
+def test_hunting_is_bounded_in_bytes_kept() -> None:
+    """Hostile: after a gap, a long run of bytes in which no record header can start (then,
+    with `tail`, one that claims a record longer than what follows). The hunt gives up past
+    MAX_HUNT_BYTES and the plain framing drops what starts no record; every byte is
+    reported (skipped or truncated), the books balance and nothing raises."""
+    from chargescope.analyzer.records import (
+        Connection,
+        Endpoint,
+        StreamClose,
+        StreamData,
+        StreamGap,
+    )
+    from chargescope.analyzer.tls.keylog import KeyLog
+    from chargescope.dissectors.tls import records as rl
+    from chargescope.dissectors.tls.decrypt import RecordDecryptor
+    from chargescope.dissectors.tls.keyschedule import tls13_keys
+    from chargescope.dissectors.tls.stream import MAX_HUNT_BYTES, TlsStream
+    from chargescope.dissectors.tls.suites import DECRYPTABLE
+
+    for tail in (b"", bytes([23, 3, 3, 0x40, 0]) + bytes(100)):  # (claims 16 KiB)
+        conn = Connection(0, Endpoint("10.0.0.7", 40000), Endpoint("10.0.0.1", 443), "test")
+        stream = TlsStream(conn, KeyLog())
+        suite = DECRYPTABLE[0x1301]  # TLS_AES_128_GCM_SHA256
+        stream.version, stream.suite_code = 0x0304, 0x1301
+        side = stream.sides[0]
+        side.decryptor = RecordDecryptor(suite, tls13_keys(suite, bytes(32)), tls13=True)
+        out = stream.on_gap(StreamGap(conn, 0, 0, 1000, 1))
+        offset = 1000
+        for data in [bytes(2000)] * 50 + [tail]:  # 0x00 starts no record header
+            out += stream.on_data(StreamData(conn, 0, offset, data, 2, ()))
+            offset += len(data)
+            assert len(side.buf) <= MAX_HUNT_BYTES + rl.HEADER_LEN + rl.MAX_FRAGMENT
+        assert not side.hunting  # gave up
+        out += stream.on_close(StreamClose(conn, -1, 4, "end"))
+        sent = offset - 1000
+        books = stream.accounting
+        assert books.consumed[0] + books.undecodable[0] == sent
+        reported = sum(m.fields["tls"].get("bytes", 0) for m in out if m.name == "Skipped")
+        reported += sum(m.fields["tls"].get("length", 0) for m in out if m.problems
+                        and m.problems[0].kind == "tls.record.truncated")
+        assert reported == sent

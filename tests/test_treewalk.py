@@ -101,3 +101,21 @@ def test_too_deep_a_tree_is_a_recursion_error_in_both(which):
 def test_a_non_text_key_above_a_dict_fails_as_before():
     with pytest.raises(AttributeError):
         list(find_chains({1: {"Certificate": "x"}}))
+
+
+@settings(max_examples=100, deadline=None)
+@given(fields=st.one_of(trees, st.dictionaries(
+    st.sampled_from(("V2G_Message", "Body", "PowerDeliveryReq", "x")),
+    st.one_of(trees, st.dictionaries(st.sampled_from(("Body", "Header")), trees))),
+    st.builds(lambda b: {"V2G_Message": {"Body": b}}, st.dictionaries(
+        st.sampled_from(("PowerDeliveryReq", "x")), trees))),
+    name=st.sampled_from(("PowerDeliveryReq", "x", "Body")))
+def test_body_is_the_sub_composition(fields, name):
+    """`tree.body` inlines `sub(sub(sub(fields, V2G_Message), Body), name)`."""
+    from chargescope.analyzer.records import Link, Message
+    from chargescope.analyzer.v2g.tree import body, sub
+
+    message = Message(Link.A, "exi", name, 0, "", "", fields)
+    v2g = sub(fields, "V2G_Message")
+    expected = sub(sub(v2g, "Body"), name) if v2g else sub(fields, name)
+    assert body(message) == expected

@@ -24,6 +24,10 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def _largest_session(analysis):
+    return max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+
+
 def test_failed_session_filter_and_jump_to_evidence(demo_analysis):
     paths, analysis = demo_analysis
     failed = next(s for s in analysis.sessions if s.verdict == "failed")
@@ -152,7 +156,7 @@ def test_the_message_table_lists_a_window_that_follows_the_selection(demo_analys
 
     monkeypatch.setattr(app_module, "TABLE_WINDOW", 10)
     paths, analysis = demo_analysis
-    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+    session = _largest_session(analysis)
 
     async def scenario():
         app = ChargescopeApp(paths, analysis=analysis)
@@ -232,10 +236,12 @@ def test_loading_freezes_what_the_analysis_keeps_and_stops_after(demo_analysis):
     """`chargescope tui` freezes survivors while loading (full GCs would stall the screen);
     the hook is gone once loaded, and the hex pane has its frame index."""
     import gc
+    import sys
 
     from chargescope.tui.app import _freeze_survivors
 
     paths, _analysis = demo_analysis
+    switch = sys.getswitchinterval()
 
     async def scenario():
         app = ChargescopeApp(paths[:3], freeze_gc=True)
@@ -246,6 +252,7 @@ def test_loading_freezes_what_the_analysis_keeps_and_stops_after(demo_analysis):
                     break
             assert app.analysis is not None
             assert _freeze_survivors not in gc.callbacks
+            assert sys.getswitchinterval() == switch  # short GIL turns only while loading
             assert gc.get_freeze_count() > 0
             assert set(app.frames._index) == {str(p) for p in paths[:3]}
             await pilot.pause()
@@ -278,7 +285,7 @@ def test_a_session_opens_with_its_first_rows_and_fills_in_steps(demo_analysis, m
 
     _small_steps(monkeypatch)
     paths, analysis = demo_analysis
-    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+    session = _largest_session(analysis)
     expected = MessageIndex(analysis).session(session)
     assert len(expected) > 200
 
@@ -292,6 +299,7 @@ def test_a_session_opens_with_its_first_rows_and_fills_in_steps(demo_analysis, m
             table = app.query_one("#message-table")
             assert table.row_count == 20
             assert "loading" in str(app.query_one("#session-title").render())
+            assert "20 of 20 messages" in str(app.query_one("#filter-status").render())
             assert "loading" in str(app.query_one("#filter-status").render())
             lanes = app.query_one("#lanes", Swimlanes)
             assert lanes.items is app.items and lanes.span == (expected[0][0], expected[-1][0])
@@ -303,7 +311,7 @@ def test_a_session_opens_with_its_first_rows_and_fills_in_steps(demo_analysis, m
             await _until_complete(app, pilot)
             assert [id(m) for _ts, m in app.items] == [id(m) for _ts, m in expected]
             assert list(app.marks) == [(lane_of(m), is_failure(m)) for _ts, m in expected]
-            assert app.shown == list(range(len(expected)))
+            assert list(app.shown) == list(range(len(expected)))
             assert table.row_count == 50  # the table lists its window, no more
             assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == "5"
             assert "loading" not in str(app.query_one("#session-title").render())
@@ -321,7 +329,7 @@ def test_a_filter_typed_while_a_session_fills_covers_all_its_messages(demo_analy
                                                                       monkeypatch):
     _small_steps(monkeypatch)
     paths, analysis = demo_analysis
-    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+    session = _largest_session(analysis)
 
     async def scenario():
         app = ChargescopeApp(paths, analysis=analysis)
@@ -333,7 +341,7 @@ def test_a_filter_typed_while_a_session_fills_covers_all_its_messages(demo_analy
             while app.filtered < len(app.items):
                 await pilot.pause()
             wanted = [i for i, (_ts, m) in enumerate(app.items) if str(m.link) == "B"]
-            assert wanted and app.shown == wanted
+            assert wanted and list(app.shown) == wanted
             table = app.query_one("#message-table")
             keys = [table.coordinate_to_cell_key((row, 0)).row_key.value
                     for row in range(table.row_count)]
@@ -342,7 +350,8 @@ def test_a_filter_typed_while_a_session_fills_covers_all_its_messages(demo_analy
             app.apply_filter("link == A")
             while app.filtered < len(app.items):
                 await pilot.pause()
-            assert app.shown == [i for i, (_ts, m) in enumerate(app.items) if str(m.link) == "A"]
+            assert list(app.shown) == [i for i, (_ts, m) in enumerate(app.items)
+                                       if str(m.link) == "A"]
 
     run(scenario())
 
@@ -383,7 +392,7 @@ def test_a_click_on_the_swimlanes_selects_the_nearest_mark_of_its_lane(demo_anal
     """The click looks near the column (bisection), and finds what a scan of every mark
     would: the nearest column, the first message in it."""
     paths, analysis = demo_analysis
-    session = max(analysis.sessions, key=lambda s: sum(len(p.messages) for p in s.parts))
+    session = _largest_session(analysis)
 
     def scanned(lanes, lane, col, width):
         best, best_dist = -1, width + 1
@@ -404,5 +413,54 @@ def test_a_click_on_the_swimlanes_selects_the_nearest_mark_of_its_lane(demo_anal
             for lane in range(5):
                 for col in range(width):
                     assert lanes.nearest(lane, col, width) == scanned(lanes, lane, col, width)
+
+    run(scenario())
+
+
+def test_session_and_finding_tables_list_a_window_that_keys_move(demo_analysis, monkeypatch):
+    """A 1 GB capture set has 10^4 sessions: the tables list a window of them too."""
+    from chargescope.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "TABLE_WINDOW", 2)
+    monkeypatch.setattr(app_module, "SELECT_LEAD", 0)
+    paths, analysis = demo_analysis
+    assert len(analysis.sessions) > 2
+
+    async def scenario():
+        app = ChargescopeApp(paths, analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            table = app.query_one("#session-table")
+            await pilot.pause()
+            assert table.row_count == 2
+            table.focus()
+            for _ in range(len(analysis.sessions) - 1):  # down to the last session
+                await pilot.press("down")
+                await pilot.pause()
+            assert table.row_count <= 2
+            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+            assert key == str(analysis.sessions[-1].index)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.session_index == analysis.sessions[-1].index
+            # back up to the first one
+            app.action_show_tab("sessions")
+            table.focus()
+            for _ in range(len(analysis.sessions) - 1):
+                await pilot.press("up")
+                await pilot.pause()
+            assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == \
+                str(analysis.sessions[0].index)
+            # the findings: every one reachable, in time order
+            findings = app.query_one("#finding-table")
+            app.action_show_tab("findings")
+            findings.focus()
+            await pilot.pause()
+            seen = []
+            for _ in range(len(app.findings)):
+                seen.append(findings.coordinate_to_cell_key((findings.cursor_row, 0))
+                            .row_key.value)
+                await pilot.press("down")
+                await pilot.pause()
+            assert seen == [str(n) for n in range(len(app.findings))]
 
     run(scenario())

@@ -323,3 +323,29 @@ def test_real_captures_decode_the_same_however_segmented(name, sizes):
     whole = feed(WebSocketStream(conn, [payload_handoff()]), events[1:])
     pieces = feed(WebSocketStream(conn, [payload_handoff()]), rechunk(events[1:], sizes))
     assert summary(pieces) == summary(whole)
+
+
+@pytest.mark.parametrize("size", [10, 3000])
+@pytest.mark.parametrize("mask_key", [b"", b"\x01\x02\x03\x04"])
+def test_a_compressed_json_text_frame_is_evidence_on_its_own(size: int, mask_key: bytes) -> None:
+    """Resync after a gap: a compressed (RFC 7692) text frame whose payload inflates to a
+    JSON array is a frame boundary without waiting for the next frame; random bytes,
+    or a fragment (no FIN), are not."""
+    import json as _json
+    import random
+    import zlib
+
+    from chargescope.dissectors.websocket import frames as wsf
+    from chargescope.dissectors.websocket.stream import _inflates_to_json
+
+    text = _json.dumps([2, "u", "DataTransfer", {"data": "ab" * size}]).encode()
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    payload = (packer.compress(text) + packer.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+    def check(data: bytes, fin: bool = True) -> bool:
+        buf = bytearray(wsf.build_frame(data, rsv1=True, fin=fin, mask_key=mask_key))
+        return _inflates_to_json(buf, 0, wsf.parse_header(buf, 0))
+
+    assert check(payload)
+    assert not check(payload, fin=False)
+    assert not check(random.Random(7).randbytes(len(payload)))  # (fixed: no flakiness)

@@ -13,7 +13,10 @@ canonical XML are kept; the others are printed. "wildcard" cases (undeclared and
 content: decoded, re-encoded byte for byte and written as the same canonical XML) carry
 {"path", "expected", "wildcard"} instead of "json": the subtree the XML instance means in the
 JSON form, written here by hand. "fragment" cases are EXI fragments (EXIficient in fragment
-mode) with {"json"}: decoded and re-encoded byte for byte.
+mode) with {"json"}: decoded and re-encoded byte for byte. "stream" cases carry what
+EXIficient decodes but never writes from XML (it drops xsi:nil="false"): our encoder makes
+the stream from a JSON tree, EXIficient decodes it, and the case is kept when its XML is
+ours and our decoder gives the tree back (rows like the first kind, "made_by": "chargescope").
 """
 
 from __future__ import annotations
@@ -127,6 +130,40 @@ WILDCARD: dict[str, tuple[str, str, list, object]] = {
         SIGNATURE + ["Object"],
         [{"{http://www.w3.org/2000/09/xmldsig#}SignatureProperties": [
             {"SignatureProperty": [{"Target": "#a", "{urn:x}P": [{"value": "p"}]}]}]}]),
+    # position among declared siblings: "#order" (absent when they all come last)
+    "undeclared-before-declared": (
+        "iso2", iso2('<b:SessionSetupReq><b:Extra>e</b:Extra><b:EVCCID>0A0B</b:EVCCID>'
+                     '</b:SessionSetupReq>'), ["V2G_Message", "Body"],
+        {"SessionSetupReq": {"{urn:iso:15118:2:2013:MsgBody}Extra": [{"value": "e"}],
+                             "EVCCID": "0A0B",
+                             "#order": [["{urn:iso:15118:2:2013:MsgBody}Extra", 0]]}}),
+    "undeclared-first-in-header": (
+        "iso2", iso2(SSR).replace("<h:SessionID>", '<Foo xmlns="urn:x">bar</Foo><h:SessionID>'),
+        HEADER, {"{urn:x}Foo": [{"value": "bar"}], "SessionID": "0102",
+                 "#order": [["{urn:x}Foo", 0]]}),
+    "undeclared-around-declared": (
+        "iso2", iso2(SSR, '<Foo xmlns="urn:x">2</Foo>').replace(
+            "<h:SessionID>", '<Foo xmlns="urn:x">1</Foo><h:SessionID>'),
+        HEADER, {"{urn:x}Foo": [{"value": "1"}, {"value": "2"}], "SessionID": "0102",
+                 "#order": [["{urn:x}Foo", 0], ["{urn:x}Foo", 1]]}),
+    "undeclared-interleaved": (
+        "iso2", iso2(SSR, '<Foo xmlns="urn:x">1</Foo><Bar xmlns="urn:x"/><Foo xmlns="urn:x">2'
+                          '</Foo>'), HEADER,
+        {"SessionID": "0102", "{urn:x}Foo": [{"value": "1"}, {"value": "2"}],
+         "{urn:x}Bar": [{}], "#order": [["{urn:x}Foo", 1], ["{urn:x}Bar", 1],
+                                         ["{urn:x}Foo", 1]]}),
+    "undeclared-interleaved-children": (
+        "iso2", iso2(SSR, '<Foo xmlns="urn:x"><A>1</A><B/><A>2</A></Foo>'), HEADER,
+        {"SessionID": "0102", "{urn:x}Foo": [{
+            "{urn:x}A": [{"value": "1"}, {"value": "2"}], "{urn:x}B": [{}],
+            "#order": [["{urn:x}A", 0], ["{urn:x}B", 0], ["{urn:x}A", 0]]}]}),
+    "transform-any-before-xpath": (
+        "iso2", signed("", SIGNED_INFO.replace(
+            "<ds:DigestMethod", '<ds:Transforms><ds:Transform Algorithm="t"><y:Q xmlns:y="urn:y">'
+            'q</y:Q><ds:XPath>/a</ds:XPath></ds:Transform></ds:Transforms><ds:DigestMethod')),
+        SIGNATURE + ["SignedInfo", "Reference", 0, "Transforms", "Transform"],
+        [{"Algorithm": "t", "XPath": ["/a"], "{urn:y}Q": [{"value": "q"}],
+          "#order": [["{urn:y}Q", 0]]}]),
     "transform-xpath-and-any": (
         "iso2", signed("", SIGNED_INFO.replace(
             "<ds:DigestMethod", '<ds:Transforms><ds:Transform Algorithm="t"><ds:XPath>/a'
@@ -144,9 +181,30 @@ FRAGMENTS: dict[str, tuple[str, str]] = {
         '</ds:Transforms><ds:DigestMethod').split("<ds:SignatureValue>")[0].replace(
         "<ds:SignedInfo>", '<ds:SignedInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">')),
 }
+# what EXIficient decodes but does not write: case -> (schema, JSON tree we encode)
+SESSION_SETUP = {"SessionSetupReq": {"EVCCID": "0A0B"}}
+STREAMS: dict[str, tuple[str, dict]] = {
+    "nil-false-simple": ("iso2", {"V2G_Message": {"Header": {"SessionID": "0102"}, "Body": {
+        "SessionSetupReq": {"EVCCID": {"xsi:nil": False, "value": "0A0B"}}}}}),
+    "nil-false-simple-header": ("iso2", {"V2G_Message": {
+        "Header": {"SessionID": {"xsi:nil": False, "value": "0102"}}, "Body": SESSION_SETUP}}),
+    "nil-false-simple-with-type": ("iso2", {"V2G_Message": {
+        "Header": {"SessionID": "0102"}, "Body": {"SessionSetupReq": {"EVCCID": {
+            "xsi:type": "{urn:iso:15118:2:2013:MsgDataTypes}evccIDType", "xsi:nil": False,
+            "value": "0A0B"}}}}}),
+    "nil-false-complex": ("iso2", {"V2G_Message": {"Header": {"SessionID": "0102"}, "Body": {
+        "SessionSetupReq": {"xsi:nil": False, "EVCCID": "0A0B"}}}}),
+}
 GRAMMAR = {"iso2": "iso15118_2_Grammar", "din": "dinspec_70121",
            "iso20_CommonMessages": "iso15118_20_V2G_CI_CommonMessages",
            "xmldsig": "core_schema_Protocol"}
+
+
+def ask(oracle: list[str], jobs: list[dict]) -> list[dict]:
+    """One run of the EXIficient oracle: a result per job, in order."""
+    lines = "".join(json.dumps(job) + "\n" for job in jobs)
+    return [json.loads(x) for x in subprocess.run(
+        oracle, input=lines, capture_output=True, text=True, check=True).stdout.splitlines()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,15 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         "exificient_fragment_oracle.py")), args.jar]
     cases = {**CASES, **{n: c[:2] for n, c in WILDCARD.items()}}
     names = list(cases)
-    jobs = "".join(json.dumps({"xml": cases[n][1], "grammar": GRAMMAR[cases[n][0]],
-                               "fragment": False}) + "\n" for n in names)
-    encoded = [json.loads(x) for x in subprocess.run(
-        oracle, input=jobs, capture_output=True, text=True, check=True).stdout.splitlines()]
-    jobs = "".join(json.dumps({"hex": e.get("hex") or "80", "grammar": GRAMMAR[cases[n][0]],
-                               "fragment": False}) + "\n" for n, e in zip(names, encoded,
-                                                                         strict=True))
-    decoded = [json.loads(x) for x in subprocess.run(
-        oracle, input=jobs, capture_output=True, text=True, check=True).stdout.splitlines()]
+    encoded = ask(oracle, [{"xml": cases[n][1], "grammar": GRAMMAR[cases[n][0]],
+                            "fragment": False} for n in names])
+    decoded = ask(oracle, [{"hex": e.get("hex") or "80", "grammar": GRAMMAR[cases[n][0]],
+                            "fragment": False} for n, e in zip(names, encoded, strict=True)])
     rows = []
     for name, enc, dec in zip(names, encoded, decoded, strict=True):
         schema = cases[name][0]
@@ -217,10 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rows.append({"case": name, "schema": schema, "hex": enc["hex"], "c14n": reference,
                      "json": tree})
-    jobs = "".join(json.dumps({"xml": xml, "grammar": GRAMMAR[schema], "fragment": True})
-                   + "\n" for schema, xml in FRAGMENTS.values())
-    encoded = [json.loads(x) for x in subprocess.run(
-        oracle, input=jobs, capture_output=True, text=True, check=True).stdout.splitlines()]
+    encoded = ask(oracle, [{"xml": xml, "grammar": GRAMMAR[schema], "fragment": True}
+                           for schema, xml in FRAGMENTS.values()])
     for (name, (schema, _)), enc in zip(FRAGMENTS.items(), encoded, strict=True):
         if not enc.get("hex"):
             print(f"{name}: EXIficient failed: {enc.get('err')}")
@@ -238,7 +289,24 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rows.append({"case": name, "schema": schema, "hex": enc["hex"], "json": tree,
                      "fragment": True})
+    made = {name: exi.encode(tree, schema).hex().upper()
+            for name, (schema, tree) in STREAMS.items()}
+    decoded = ask(oracle, [{"hex": made[name], "grammar": GRAMMAR[schema], "fragment": False}
+                           for name, (schema, _) in STREAMS.items()])
+    for (name, (schema, tree)), dec in zip(STREAMS.items(), decoded, strict=True):
+        if not dec.get("xml"):
+            print(f"{name}: EXIficient failed: {dec.get('err')}")
+            continue
+        reference = canonical(etree.fromstring(dec["xml"].encode()))
+        back = exi.decode(bytes.fromhex(made[name]), schema)
+        ours = canonical(to_xml(back, schema))
+        if back != tree or ours != reference:
+            print(f"{name}: differs\n  ref {reference}\n  our {ours}\n  tree {back}")
+            continue
+        rows.append({"case": name, "schema": schema, "hex": made[name], "c14n": reference,
+                     "json": back, "made_by": "chargescope"})
     cases.update(FRAGMENTS)
+    cases.update(STREAMS)
     print(f"{len(rows)} of {len(cases)} cases agree")
     if args.update:
         OUT.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))

@@ -12,8 +12,12 @@ import csv
 import gc
 import json
 import sys
+import threading
+import time
+from array import array
 from bisect import bisect_left
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -42,10 +46,10 @@ from chargescope.analyzer.filter import FilterError, compile_filter
 from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.live import FrameSource
 from chargescope.analyzer.live.incremental import LiveAnalysis, Snapshotter
-from chargescope.analyzer.records import ByteRef, Message, Severity
+from chargescope.analyzer.records import ByteRef, Finding, Message, Severity
 from chargescope.tui import data
 from chargescope.tui.help import HelpScreen
-from chargescope.tui.widgets import HexView, MessageTable, Swimlanes
+from chargescope.tui.widgets import HexView, Swimlanes, WindowTable
 
 VERDICT_STYLE = {"success": "bold green", "failed": "bold red", "inconclusive": "bold yellow"}
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
@@ -53,15 +57,41 @@ SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severi
 # 1 GB capture can hold 10^5..10^6 messages; the message table shows a window of the matches
 # around the selection, the filter always runs over all of them.
 TABLE_WINDOW = 200
-ROW_BATCH = 200  # rows added between two chances for the screen to draw
+ROW_BATCH = 50  # rows added between two chances for the screen to draw
 # A session's messages arrive in steps of this many (merged in time order, swimlane marks,
 # the display filter: ~10 ms of work a step); the first step is the first screen, the rest
 # fill in between screen updates. Steps run at once while they stay under SESSION_AT_ONCE
 # messages in total, so a small session opens complete.
 SESSION_STEP = 2000
 SESSION_AT_ONCE = 8000
+SELECT_LEAD = 25  # rows listed above a selection that opened a new window
+PROGRESS_EVERY_S = 0.25  # how often a filling session's counts and swimlanes are redrawn
 GIL_TURN_S = 0.0005  # the switch interval while the load worker runs (`short_gil_turns`)
-FINDINGS_LISTED = 2000  # findings listed, in time order; the header says when there are more
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """The session and finding tables' rows ((cells, key) each), made off the screen's
+    thread: a 1 GB capture set has 10^4 sessions and findings."""
+
+    sessions: list[tuple[tuple, str]]
+    findings: list[tuple[int, Finding]]  # (session index or 0, finding), in time order
+    finding_rows: list[tuple[tuple, str]]
+
+    @classmethod
+    def of(cls, analysis: Analysis) -> Tables:
+        sessions = [
+            ((Text(str(row.index)), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
+              Text(row.start), Text(row.ev), Text(row.charger), Text(row.protocol),
+              Text(row.duration), Text(row.energy), Text(row.worst)), str(row.index))
+            for row in data.session_rows(analysis)]
+        findings = data.all_findings(analysis)
+        finding_rows = [
+            ((Text(str(index or "-")),
+              Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
+              Text(finding.code), Text(finding.text)), str(n))
+            for n, (index, finding) in enumerate(findings)]
+        return cls(sessions, findings, finding_rows)
 
 
 class ChargescopeApp(App):
@@ -100,13 +130,20 @@ class ChargescopeApp(App):
         self.session_index = 0
         self.items: list[tuple[int, Message]] = []  # the selected session's messages
         self.marks = data.Marks()  # their swimlane marks (lane, is a failure)
-        self.shown: list[int] = []  # indexes into items that pass the filter
+        # indexes into items that pass the filter: a flat array, not a list of int objects
+        # that every garbage collection reaching it would visit (10^6 of them)
+        self.shown = array("q")
         self.filtered = 0  # items the filter has been run over (the rest: not yet)
         self.predicate = None  # the display filter (None: every message)
         self.stream: data.SessionStream | None = None  # where the session's messages come from
         self.session_complete = True  # every message of the session is in items
         self._progress = None  # the generator filling the session, a step at a time
         self._pending: Message | None = None  # a message to select once it has arrived
+        self._redrawn_at = 0.0  # when the fill's progress was last shown (0: not yet)
+        self.table_rows: dict[str, list[tuple[tuple, str]]] = {}  # all rows, by table id
+        self.table_window: dict[str, int] = {}  # the first row listed, by table id
+        self._tables_filling: set[str] = set()  # tables whose rows are still being added
+        self._tables_filled = threading.Event()  # none is
         self.window = 0  # position in `shown` of the message table's first row
         self.filter_text = ""
         self.index: data.MessageIndex | None = None
@@ -121,7 +158,7 @@ class ChargescopeApp(App):
         yield ProgressBar(id="loading", show_eta=False)
         with TabbedContent(initial="sessions", id="tabs"):
             with TabPane("Sessions", id="sessions"):
-                yield DataTable(id="session-table", cursor_type="row", zebra_stripes=True)
+                yield WindowTable(id="session-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Session", id="session"):
                 yield Label("", id="session-title")
                 yield Swimlanes(id="lanes")
@@ -130,12 +167,12 @@ class ChargescopeApp(App):
                         yield Input(placeholder="display filter, e.g. v2g.ResponseCode != \"OK\"",
                                     id="filter")
                         yield Label("", id="filter-status")
-                        yield MessageTable(id="message-table", cursor_type="row")
+                        yield WindowTable(id="message-table", cursor_type="row")
                     with Vertical(id="detail-pane"):
                         yield Tree("message", id="detail")
                         yield HexView("", id="hex")
             with TabPane("Findings", id="findings"):
-                yield DataTable(id="finding-table", cursor_type="row", zebra_stripes=True)
+                yield WindowTable(id="finding-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Plots", id="plots"):
                 yield Label("", id="plot-text")
         yield Footer()
@@ -178,6 +215,7 @@ class ChargescopeApp(App):
             # here, not on the screen's thread; and still under the freezing hook, so the
             # collections its allocations trigger do not walk the whole analysis
             index = data.MessageIndex(result)
+            tables = Tables.of(result)
         except Exception as exc:  # an unreadable input must reach the user, not kill the app
             self.call_from_thread(self.notify, f"cannot analyse: {exc}", severity="error",
                                   timeout=30)
@@ -187,7 +225,12 @@ class ChargescopeApp(App):
                 gc.callbacks.remove(_freeze_survivors)
         if self.freeze_gc:
             gc.freeze()  # what loading built stays: no full collection walks it again
-        self.call_from_thread(self._loaded, result, index)
+        self.call_from_thread(self._loaded, result, index, tables=tables)
+        # the frame index only once the tables are filled: competing for the GIL with
+        # the screen's thread, it doubled what each batch of rows held the screen
+        while not self._tables_filled.wait(0.2):
+            if not self.is_running:
+                return
         for source in result.sources:  # then the hex pane can seek to any frame
             if source.reader == "capture":
                 self.frames.index(source.path)
@@ -205,8 +248,9 @@ class ChargescopeApp(App):
         live = LiveAnalysis(source.iface, site)
 
         def show(analysis: Analysis) -> None:
-            # the message index is built here, not on the screen's thread
-            self.call_from_thread(self._refreshed, analysis, data.MessageIndex(analysis))
+            # the message index and table rows are built here, not on the screen's thread
+            self.call_from_thread(self._refreshed, analysis, data.MessageIndex(analysis),
+                                  Tables.of(analysis))
 
         snapshots = Snapshotter(live, interval_s=self.live_interval_s, on_snapshot=show,
                                 keep_messages=True)
@@ -235,20 +279,21 @@ class ChargescopeApp(App):
             return
         final = live.snapshot(keep_messages=True)
         self.live_done = True
-        self.call_from_thread(self._refreshed, final, data.MessageIndex(final))
+        self.call_from_thread(self._refreshed, final, data.MessageIndex(final), Tables.of(final))
         ended = f"capture ended: {source.frames_seen} frames"
         if source.error:
             ended += f" ({source.error})"
         self.call_from_thread(self.notify, ended, timeout=10)
 
-    def _refreshed(self, analysis: Analysis, index: data.MessageIndex | None = None) -> None:
+    def _refreshed(self, analysis: Analysis, index: data.MessageIndex | None = None,
+                   table_rows: Tables | None = None) -> None:
         """A newer analysis of the live capture: the same view, more in it."""
         focused = self.focused
         tables = {name: self.query_one(name, DataTable)
                   for name in ("#session-table", "#finding-table", "#message-table")}
         rows = {name: table.cursor_row for name, table in tables.items()}
         first = self.analysis is None or not self.analysis.sessions
-        self._loaded(analysis, index, focus=first)
+        self._loaded(analysis, index, focus=first, tables=table_rows)
         if self.session_index and any(s.index == self.session_index for s in analysis.sessions):
             self.open_session(self.session_index, switch=False)
         for name, table in tables.items():
@@ -260,28 +305,18 @@ class ChargescopeApp(App):
         self.sub_title = f"{state}: {self.sub_title}"
 
     def _loaded(self, analysis: Analysis, index: data.MessageIndex | None = None,
-                focus: bool = True) -> None:
+                focus: bool = True, tables: Tables | None = None) -> None:
         self.analysis = analysis
         self.index = index or data.MessageIndex(analysis)
+        tables = tables or Tables.of(analysis)
         self.query_one("#loading", ProgressBar).display = False
         table = self.query_one("#session-table", DataTable)
-        table.clear()
-        self.fill_rows(table, [
-            ((str(row.index), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
-              row.start, Text(row.ev), Text(row.charger), Text(row.protocol),
-              row.duration, row.energy, Text(row.worst)), str(row.index))
-            for row in data.session_rows(analysis)])
+        self.fill_rows(table, tables.sessions)
         findings = self.query_one("#finding-table", DataTable)
-        findings.clear()
-        self.findings = data.all_findings(analysis)
-        self.fill_rows(findings, [
-            ((str(index or "-"), Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
-              finding.code, Text(finding.text)), str(n))
-            for n, (index, finding) in enumerate(self.findings[:FINDINGS_LISTED])])
-        listed = ("" if len(self.findings) <= FINDINGS_LISTED
-                  else f" (first {FINDINGS_LISTED} listed)")
+        self.findings = tables.findings
+        self.fill_rows(findings, tables.finding_rows)
         self.sub_title = (f"{len(analysis.sessions)} session(s), "
-                          f"{len(self.findings)} finding(s){listed}, "
+                          f"{len(self.findings)} finding(s), "
                           f"{len(analysis.problems)} problem(s)")
         if analysis.sessions and focus:
             self.open_session(analysis.sessions[0].index, switch=False)
@@ -292,18 +327,26 @@ class ChargescopeApp(App):
         if self.live is not None:
             self.live.stop()  # the capture thread ends at its next frame or idle poll
 
-    def fill_rows(self, table: DataTable, rows: list[tuple[tuple, str]]) -> None:
-        """Add rows now, up to a screenful's worth of work; the rest in batches that let
-        the screen draw and take keys in between (a 1 GB capture has 10^4 sessions)."""
+    def fill_rows(self, table: DataTable, rows: list[tuple[tuple, str]],
+                  window: int = 0) -> None:
+        """List rows[window:window + TABLE_WINDOW] (a 1 GB capture has 10^4 sessions and
+        more findings; keys past the listed rows move the window, `on_window_table_edge`):
+        a batch now, the rest in batches that let the screen draw and take keys between."""
         group = f"rows-{table.id}"
         self.workers.cancel_group(self, group)  # a refill (live view): no stale rows after it
-        for cells, key in rows[:ROW_BATCH]:
+        self.table_rows[table.id] = rows
+        self.table_window[table.id] = window
+        table.clear()
+        listed = rows[window:window + TABLE_WINDOW]
+        for cells, key in listed[:ROW_BATCH]:
             table.add_row(*cells, key=key)
-        if len(rows) > ROW_BATCH:
-            self.run_worker(self._more_rows(table, rows, ROW_BATCH), group=group,
+        if len(listed) > ROW_BATCH:
+            self._tables_filling.add(group)
+            self._tables_filled.clear()
+            self.run_worker(self._more_rows(table, listed, ROW_BATCH), group=group,
                             exclusive=True)
         else:
-            self._freeze_settled()
+            self._table_filled(group)
 
     async def _more_rows(self, table: DataTable, rows: list[tuple[tuple, str]],
                          start: int) -> None:
@@ -311,15 +354,23 @@ class ChargescopeApp(App):
             await asyncio.sleep(0)
             for cells, key in rows[at:at + ROW_BATCH]:
                 table.add_row(*cells, key=key)
+        self._table_filled(f"rows-{table.id}")
+
+    def _table_filled(self, group: str) -> None:
+        self._tables_filling.discard(group)
+        if not self._tables_filling:
+            self._tables_filled.set()
         self._freeze_settled()
 
     def _freeze_settled(self) -> None:
-        """A table or a session has just been filled: what the screen holds now stays as
-        long as it is shown, so (with `freeze_gc`) freeze it after a young collection (a
-        few ms); full collections then walk only what comes after, not thousands of rows
-        (they took 60-250 ms each at 50 MB of capture, every few seconds)."""
+        """A table has just been filled or a session opened: what the screen holds now
+        stays as long as it is shown, so (with `freeze_gc`) freeze it after a young
+        collection (a few ms); full collections then walk only what comes after, not
+        thousands of rows (60-250 ms each at 50 MB of capture, every few seconds). The
+        price: cyclic garbage among what is frozen is never collected (refcounting still
+        frees the rest, the lists of a session closed among them)."""
         if self.freeze_gc:
-            gc.collect(1)
+            gc.collect(0)  # the youngest only: the middle one took 100 ms at 200 MB
             gc.freeze()
 
     # ---------------------------------------------------------------- sessions
@@ -342,8 +393,13 @@ class ChargescopeApp(App):
         self.workers.cancel_group(self, "session")
         self.session_index = index
         self.stream = data.SessionStream(self.index, session)
-        self.items, self.marks, self.shown, self.filtered = [], data.Marks(), [], 0
+        self.items, self.marks, self.shown, self.filtered = [], data.Marks(), array("q"), 0
+        # the session's big lists (its windows, the items that grow to 10^6 pairs) live
+        # until another session opens: frozen now, no full collection walks them (each
+        # such walk touched every message they hold: 0.6-0.9 s at 200 MB of capture)
+        self._freeze_settled()
         self.session_complete = False
+        self._redrawn_at = 0.0
         self._pending = select
         self.window = 0
         self.query_one("#lanes", Swimlanes).show(self.items, self.marks, self.stream.span())
@@ -378,19 +434,23 @@ class ChargescopeApp(App):
             return False
         self.predicate = predicate if text.strip() else None
         self.filter_text = text
-        self.shown, self.filtered = [], 0
+        self._redrawn_at = 0.0
+        self.shown, self.filtered = array("q"), 0
         self._fill_messages(0)
         self._advance()
         return True
 
-    def _advance(self) -> None:
-        """Run the session's filling steps now while they are few, the rest in a worker."""
+    def _advance(self, at_once: int | None = None) -> None:
+        """Run the session's filling steps now while they handle fewer than `at_once`
+        messages and rows (SESSION_AT_ONCE), the rest in a worker."""
+        if at_once is None:
+            at_once = SESSION_AT_ONCE
         self.workers.cancel_group(self, "session")
         self._progress = self._steps()
         done = 0
         for handled in self._progress:
             done += handled
-            if done >= SESSION_AT_ONCE:
+            if done >= at_once:
                 # the function, not a coroutine: a worker cancelled before it starts
                 # (the next session opened at once) leaves no coroutine never awaited
                 self.run_worker(partial(self._more_steps, self._progress), group="session",
@@ -410,6 +470,9 @@ class ChargescopeApp(App):
         if stream is None:
             return
         while True:
+            if self._list_more():
+                yield ROW_BATCH
+                continue
             if self.filtered < len(self.items):
                 yield self._filter_more(SESSION_STEP)
                 continue
@@ -420,6 +483,7 @@ class ChargescopeApp(App):
         self.session_complete = True
         self._show_title()
         self._show_status()
+        self.query_one("#lanes", Swimlanes).refresh()
         self._freeze_settled()
         if self._pending is not None:
             self.notify(f"{self._pending.name}: not in this session's messages")
@@ -432,30 +496,52 @@ class ChargescopeApp(App):
         start = len(self.items)
         self.items += chunk
         self.marks.extend(m for _ts, m in chunk)
-        self.query_one("#lanes", Swimlanes).extend(start)
+        redraw = self._redraw_due()
+        self.query_one("#lanes", Swimlanes).extend(start, refresh=redraw)
         if self.filtered == start:
-            self._filter_more(len(chunk))
-        self._show_title()
+            self._filter_more(len(chunk), redraw=False)
+        if redraw:
+            self._show_title()
+            self._show_status()
         if self._pending is not None and chunk:
             self._select(self._pending)
         return len(chunk)
 
-    def _filter_more(self, count: int) -> int:
+    def _filter_more(self, count: int, redraw: bool | None = None) -> int:
         """Run the filter over the next `count` messages; list new matches the table has
-        room for."""
+        room for; redraw the counts if `redraw` (None: if due)."""
         first, end = self.filtered, min(self.filtered + count, len(self.items))
         if self.predicate is None:  # no filter: all of them at once, in C
             end = len(self.items)
-            self.shown += range(first, end)
+            self.shown.extend(range(first, end))
         else:
             predicate, items = self.predicate, self.items
-            self.shown += [i for i in range(first, end) if predicate(items[i][1])]
+            self.shown.extend([i for i in range(first, end) if predicate(items[i][1])])
         self.filtered = end
-        table = self.query_one("#message-table", DataTable)
-        for i in self.shown[self.window + table.row_count:self.window + TABLE_WINDOW]:
-            self._add_row(table, i)
-        self._show_status()
+        self._list_more()
+        if redraw or redraw is None and self._redraw_due():
+            self._show_status()
         return end - first
+
+    def _redraw_due(self) -> bool:
+        """Whether the counts and the swimlanes should be redrawn now, while a session
+        fills: at its first step, then every PROGRESS_EVERY_S (a label's update lays the
+        screen out again: at every step, it was most of a step's cost)."""
+        now = time.perf_counter()
+        if now - self._redrawn_at < PROGRESS_EVERY_S and self._redrawn_at:
+            return False
+        self._redrawn_at = now
+        return True
+
+    def _list_more(self) -> int:
+        """Up to ROW_BATCH more rows where the table lists fewer than its window and
+        matches wait (a row costs ~1 ms: a whole window at once would hold the screen)."""
+        table = self.query_one("#message-table", DataTable)
+        start = self.window + table.row_count
+        rows = self.shown[start:min(start + ROW_BATCH, self.window + TABLE_WINDOW)]
+        for i in rows:
+            self._add_row(table, i)
+        return len(rows)
 
     def _show_status(self) -> None:
         text = self.filter_text
@@ -469,20 +555,20 @@ class ChargescopeApp(App):
         self.query_one("#filter-status", Label).update(status)
 
     def _fill_messages(self, window: int) -> None:
-        """The message table: rows shown[window:window + TABLE_WINDOW]."""
+        """The message table from shown[window]: its first rows now, the rest of the
+        window (to TABLE_WINDOW rows) by the filling steps."""
         self.window = window
         self._show_status()
-        table = self.query_one("#message-table", DataTable)
-        table.clear()
-        for i in self.shown[window:window + TABLE_WINDOW]:
-            self._add_row(table, i)
+        self.query_one("#message-table", DataTable).clear()
+        self._list_more()
 
     def _add_row(self, table: DataTable, i: int) -> None:
         ts, m = self.items[i]
         t0 = self.items[0][0]
         style = "red" if m.problems else ""
         # Text, not str: addresses like "[fe80::1]:15118" are not Rich markup
-        table.add_row(f"{(ts - t0) / 1e9:9.3f}", str(m.link), m.protocol,
+        # (and Text for every cell: a str cell is parsed as markup, row after row)
+        table.add_row(Text(f"{(ts - t0) / 1e9:9.3f}"), Text(str(m.link)), Text(m.protocol),
                       Text(m.name, style), Text(m.src), Text(m.dst),
                       Text(data.summary_text(m)), key=str(i))
 
@@ -498,12 +584,29 @@ class ChargescopeApp(App):
             except NoMatches:  # queued by a live refresh while the app was closing
                 pass
 
-    def on_message_table_edge(self, event: MessageTable.Edge) -> None:
+    def on_window_table_edge(self, event: WindowTable.Edge) -> None:
         """Keyboard scrolling past the listed rows: move the window along."""
+        if event.table_id != "message-table":
+            self._move_table_window(event.table_id, event.step)
+            return
         table = self.query_one("#message-table", DataTable)
         position = min(max(self.window + table.cursor_row + event.step, 0), len(self.shown) - 1)
         if position >= 0 and not self.window <= position < self.window + table.row_count:
             self.show_message(self.shown[position], move_cursor=True)
+
+    def _move_table_window(self, table_id: str | None, step: int) -> None:
+        """The session or finding table: list the rows around the one moved to."""
+        rows = self.table_rows.get(table_id or "")
+        if not rows:
+            return
+        table = self.query_one(f"#{table_id}", DataTable)
+        window = self.table_window[table.id]
+        position = min(max(window + table.cursor_row + step, 0), len(rows) - 1)
+        if window <= position < window + table.row_count:
+            return
+        window = max(0, position - min(SELECT_LEAD, TABLE_WINDOW // 2))
+        self.fill_rows(table, rows, window)
+        table.move_cursor(row=position - window)
 
     def on_swimlanes_mark_selected(self, event: Swimlanes.MarkSelected) -> None:
         self.show_message(event.index, move_cursor=True)
@@ -526,10 +629,13 @@ class ChargescopeApp(App):
         if move_cursor:
             position = bisect_left(self.shown, index)
             if position < len(self.shown) and self.shown[position] == index:
-                if not self.window <= position < self.window + TABLE_WINDOW:
-                    self._fill_messages(max(0, position - TABLE_WINDOW // 2))
-                self.query_one("#message-table", DataTable).move_cursor(
-                    row=position - self.window)
+                table = self.query_one("#message-table", DataTable)
+                if not self.window <= position < self.window + table.row_count:
+                    # a new window, the selection near its top: the rows down to it now
+                    # (one batch), the rest of the window in the background
+                    self._fill_messages(max(0, position - min(SELECT_LEAD, TABLE_WINDOW // 2)))
+                    self._advance(at_once=0)
+                table.move_cursor(row=position - self.window)
 
     def show_bytes(self, refs: tuple[ByteRef, ...], what: str, note: str = "") -> None:
         """The frame of the first of `refs` in the hex pane, its bytes of `refs` marked."""
@@ -697,9 +803,12 @@ def short_gil_turns(turn_s: float = GIL_TURN_S):
 
 
 def _freeze_survivors(phase: str, info: dict) -> None:
-    """While loading: what survived a young collection is (nearly all) analysis that stays,
-    so freeze it; a full collection then walks only what came since, not the whole heap."""
-    if phase == "stop" and info["generation"] >= 1:
+    """While loading: what survived a collection is (nearly all) analysis that stays, so
+    freeze it; an older generation then holds only what came since, not the whole heap.
+    After every collection, the youngest too: `analyze` raises the young threshold to
+    50,000 objects, and survivors left to pile up in the middle generation made each of
+    its collections a 0.4-1 s stop-the-world pause at 200 MB (stallwatch, 2026-11-25)."""
+    if phase == "stop":
         gc.freeze()
 
 

@@ -43,12 +43,14 @@ class Swimlanes(Widget):
         self.selected = -1
         self.refresh()
 
-    def extend(self, start: int) -> None:
-        """items[start:] and marks[start:] were appended: add just them to the drawing."""
+    def extend(self, start: int, refresh: bool = True) -> None:
+        """items[start:] and marks[start:] were appended: add just them to the drawing
+        (shown at the next refresh)."""
         if self._grid is not None:
             width, grid = self._grid
             self._mark(grid, width, start)
-        self.refresh()
+        if refresh:
+            self.refresh()
 
     def _columns(self, width: int) -> list[list[int]]:
         """Per lane and column: 0 nothing, 1 a mark, 2 a bad mark (cached per width)."""
@@ -94,8 +96,7 @@ class Swimlanes(Widget):
         text = Text()
         for lane, (label, _link, _protocols) in enumerate(LANES):
             text.append(f"{label:<{LABEL_WIDTH}}", style="bold")
-            for col in range(width):
-                text.append(rows[lane][col], style=styles[lane][col] or "dim")
+            append_runs(text, rows[lane], [style or "dim" for style in styles[lane]])
             text.append("\n")
         lo, hi = self._span()
         text.append(" " * LABEL_WIDTH + f"0 s{'':>{max(0, width - 14)}}{(hi - lo) / 1e9:8.1f} s",
@@ -147,20 +148,22 @@ class Swimlanes(Widget):
         return first_at_or_after(column), first_at_or_after(column + 1)
 
 
-class MessageTable(DataTable):
-    """The message list: lists a window of the matches; keys that would leave it ask the
-    app to move the window (`Edge`) instead of stopping at the last listed row."""
+class WindowTable(DataTable):
+    """A table listing a window of a long list (messages, sessions, findings): keys that
+    would leave it ask the app to move the window (`Edge`) instead of stopping at the
+    last listed row."""
 
     class Edge(TextualMessage):
-        def __init__(self, step: int) -> None:
+        def __init__(self, step: int, table_id: str | None) -> None:
             super().__init__()
             self.step = step
+            self.table_id = table_id
 
     def _past_edge(self, step: int) -> bool:
         row = self.cursor_row + step
         if 0 <= row < self.row_count:
             return False
-        self.post_message(self.Edge(step))
+        self.post_message(self.Edge(step, self.id))
         return True
 
     def action_cursor_down(self) -> None:
@@ -202,12 +205,26 @@ class HexView(Static):
         for row in range(0, len(data), 16):
             chunk = data[row:row + 16]
             text.append(f"{row:04x}  ", style="dim")
+            chars, styles = [], []
             for i, byte in enumerate(chunk):
-                text.append(f"{byte:02x}", style="reverse yellow" if row + i in marked else "")
-                text.append(" ")
-            text.append("   " * (16 - len(chunk)) + " ")
+                chars += (f"{byte:02x}", " ")
+                styles += ("reverse yellow" if row + i in marked else "", "")
+            chars.append("   " * (16 - len(chunk)) + " ")
+            styles.append("")
             for i, byte in enumerate(chunk):
-                char = chr(byte) if 32 <= byte < 127 else "."
-                text.append(char, style="reverse yellow" if row + i in marked else "dim")
+                chars.append(chr(byte) if 32 <= byte < 127 else ".")
+                styles.append("reverse yellow" if row + i in marked else "dim")
+            append_runs(text, chars, styles)
             text.append("\n")
         self.update(text)
+
+
+def append_runs(text: Text, chars: list[str], styles: list[str]) -> None:
+    """Append `chars` with their `styles`, one span per run of one style rather than one
+    per character: the screen's redraw costs what the spans number (swimlanes and hex
+    pane hold hundreds)."""
+    start = 0
+    for end in range(1, len(chars) + 1):
+        if end == len(chars) or styles[end] != styles[start]:
+            text.append("".join(chars[start:end]), style=styles[start])
+            start = end

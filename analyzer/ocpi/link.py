@@ -7,6 +7,8 @@ the rest are returned loose.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from chargescope.analyzer.correlate.model import LinkEvent, LinkSession
@@ -40,8 +42,51 @@ def _event(ts: int, name: str, detail: dict[str, Any], message: Message) -> Link
     return LinkEvent(ts, name, detail, message)
 
 
+class _Citations:
+    """The findings whose evidence holds a message (`message in finding.evidence`), in
+    finding order, without testing every finding for every message (quadratic over a
+    long capture: thousands of authorizations times thousands of findings). Findings
+    are bucketed by what equal messages share (time, name, ends); the bucket is then
+    checked with `in`, as before."""
+
+    def __init__(self, findings: tuple[Finding, ...]) -> None:
+        self.findings = findings
+        self._by_key: dict[tuple, list[int]] = defaultdict(list)
+        self._always: list[int] = []  # evidence that is no Message: checked every time
+        for n, finding in enumerate(findings):
+            keys = set()
+            for item in finding.evidence:
+                key = _key(item)
+                if key is None:
+                    keys = None
+                    break
+                keys.add(key)
+            if keys is None:
+                self._always.append(n)
+                continue
+            for key in keys:
+                self._by_key[key].append(n)
+
+    def citing(self, messages: Iterable[Message]) -> tuple[Finding, ...]:
+        """The findings citing any of `messages`, in finding order."""
+        messages = tuple(messages)
+        candidates = set(self._always)
+        for message in messages:
+            candidates.update(self._by_key.get(_key(message), ()))
+        return tuple(self.findings[n] for n in sorted(candidates)
+                     if any(m in self.findings[n].evidence for m in messages))
+
+
+def _key(item: Any) -> tuple | None:
+    try:
+        return (item.ts_ns, item.name, item.src, item.dst)
+    except AttributeError:
+        return None
+
+
 def link_sessions(analysis: OcpiAnalysis, report: OcpiReport, source: str) -> list[LinkSession]:
     out: list[LinkSession] = []
+    citations = _Citations(report.findings)
     for key, s in report.sessions.items():
         events = tuple(_event(*e) for e in sorted(s.events, key=lambda e: e[0]))
         if not events and s.last is None:
@@ -63,7 +108,7 @@ def link_sessions(analysis: OcpiAnalysis, report: OcpiReport, source: str) -> li
                                None if energy is None else energy * 1000.0, "",
                                _protocol(s.version), events, findings, messages))
     for command in analysis.commands.values():
-        out.append(_command_session(command, report.findings, source))
+        out.append(_command_session(command, citations, source))
     for message, uid, info in analysis.authorization_events:
         unknown = message.fields.get("status") == 404 or message.fields.get("status_code") == 2004
         name = "ocpi.token_unknown" if unknown else "ocpi.token_authorized"
@@ -79,7 +124,7 @@ def link_sessions(analysis: OcpiAnalysis, report: OcpiReport, source: str) -> li
             keys["location_id"] = str(location["location_id"])
         event = _event(message.ts_ns, name, {"allowed": allowed}, message)
         outcome = "success" if allowed == "ALLOWED" else "failed"
-        findings = tuple(f for f in report.findings if message in f.evidence)
+        findings = citations.citing((message,))
         out.append(LinkSession("C", "ocpi.authorization", f"{uid}@{message.ts_ns}", source,
                                message.ts_ns, message.ts_ns, keys, outcome, "authorization",
                                None, "", _protocol(message.fields.get("version", "")), (event,),
@@ -98,7 +143,7 @@ def link_sessions(analysis: OcpiAnalysis, report: OcpiReport, source: str) -> li
     return out
 
 
-def _command_session(command: CommandState, findings: tuple[Finding, ...],
+def _command_session(command: CommandState, citations: _Citations,
                      source: str) -> LinkSession:
     request = command.request
     body = request.fields.get("body") if isinstance(request.fields.get("body"), dict) else {}
@@ -127,7 +172,7 @@ def _command_session(command: CommandState, findings: tuple[Finding, ...],
         outcome = "incomplete"
     messages = tuple(m for m in (request, command.response, command.callback_message)
                      if m is not None)
-    mine = tuple(f for f in findings if any(m in f.evidence for m in messages))
+    mine = citations.citing(messages)
     end = max(request.ts_ns, command.callback_ts_ns)
     return LinkSession("C", "ocpi.command", f"{command.command}@{command.response_url}", source,
                        request.ts_ns, end, keys, outcome, command.command.lower(), None, "",

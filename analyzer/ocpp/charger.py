@@ -6,6 +6,7 @@ the WebSocket handshake/close events) in capture order.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,6 +96,8 @@ class ChargerTracker:
         self.heartbeat_interval: int | None = None
         self.statuses: list[StatusChange] = []
         self.connections: list[dict[str, Any]] = []
+        self._connection_at: dict[Any, dict[str, Any]] = {}  # connection -> its entry above
+        self._handshake_starts: list[int] = []  # opened_ns of those with a handshake, sorted
         self.iso15118: list[dict[str, Any]] = []
         self.versions: dict[str, Message] = {}  # negotiated subprotocol -> its handshake
         self.ocpp_versions: dict[str, None] = {}  # versions messages were decoded as, in order
@@ -111,12 +114,20 @@ class ChargerTracker:
     # ---------------------------------------------------------------- connections
 
     def _connection(self, conn: Any, ts_ns: int) -> dict[str, Any]:
-        for c in self.connections:
-            if c["connection"] == conn:
-                return c
+        # looked up for every message: by hash, not by a scan of every connection so far
+        try:
+            c = self._connection_at.get(conn)
+        except TypeError:  # an unhashable connection key: compare one by one
+            c = next((c for c in self.connections if c["connection"] == conn), None)
+        if c is not None:
+            return c
         c = {"connection": conn, "opened_ns": ts_ns, "closed_ns": None, "subprotocol": "",
              "handshake_seen": False, "close_code": None, "http_status": None}
         self.connections.append(c)
+        try:
+            self._connection_at[conn] = c
+        except TypeError:
+            pass
         return c
 
     def on_websocket(self, msg: Message, conn: Any) -> list[FindingTuple]:
@@ -124,13 +135,18 @@ class ChargerTracker:
         c = self._connection(conn, msg.ts_ns)
         name = msg.name
         if name == "Handshake Request":
+            # handshake times of every connection so far, kept sorted: counting the recent
+            # ones is a bisection, not a scan of all connections at every handshake
+            starts = self._handshake_starts
+            if c["handshake_seen"]:
+                del starts[bisect_left(starts, c["opened_ns"])]
             c["handshake_seen"] = True
             c["opened_ns"] = msg.ts_ns
-            starts = [x["opened_ns"] for x in self.connections if x["handshake_seen"]]
-            recent = [t for t in starts if msg.ts_ns - t <= STORM_WINDOW_NS]
-            if len(recent) == STORM_COUNT:
+            insort(starts, msg.ts_ns)
+            recent = len(starts) - bisect_left(starts, msg.ts_ns - STORM_WINDOW_NS)
+            if recent == STORM_COUNT:
                 out.append(("ocpp.reconnect.storm",
-                            f"{self.charge_point_id}: {len(recent)} connections within "
+                            f"{self.charge_point_id}: {recent} connections within "
                             f"{STORM_WINDOW_NS // 10**9} s", (msg,)))
         elif name == "Handshake Response":
             c["subprotocol"] = (msg.fields.get("subprotocol")

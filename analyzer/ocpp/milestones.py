@@ -8,6 +8,7 @@ never led to a transaction.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from chargescope.analyzer.correlate.keys import normalise
@@ -128,11 +129,21 @@ def link_sessions(report: Any) -> list[LinkSession]:
         events: tuple[LinkEvent, ...] = ch.milestones
         source = _source(events)
         used: set[int] = set()
+        # a charger serves thousands of transactions over a long capture: each one looks
+        # only at the events in its time window (indices in their order), and the finding
+        # payloads are turned into text once, not once per transaction
+        by_time = sorted((e.ts_ns, i) for i, e in enumerate(events))
+        times = [t for t, _i in by_time]
+        texts = [(f, [str(m.fields.get("payload")) for m in f.evidence
+                      if m.fields.get("payload")]) for f in ch.findings]
         for tx in ch.transactions:
             start = tx.started_ns or _first_ts(events, tx.transaction_id) or 0
             end = tx.ended_ns or (events[-1].ts_ns if events else start)
             picked = []
-            for i, e in enumerate(events):
+            window = sorted(i for _t, i in by_time[bisect_left(times, start - LEAD_NS):
+                                                   bisect_right(times, end + TAIL_NS)])
+            for i in window:
+                e = events[i]
                 tid = e.detail.get("transaction_id")
                 if tid is not None and tid != tx.transaction_id and e.name != "ocpp.remote_start":
                     continue
@@ -164,7 +175,8 @@ def link_sessions(report: Any) -> list[LinkSession]:
                 "B", "ocpp.transaction", tx.transaction_id, source, start, end, keys, outcome, stage,
                 tx.energy_wh, _STOP_REASON.get(tx.stop_reason or "", "other" if tx.stop_reason else ""),
                 f"OCPP {tx.ocpp_version}", tuple(picked),
-                tuple(f for f in ch.findings if _concerns(f, tx.transaction_id)),
+                tuple(f for f, payloads in texts
+                      if any(tx.transaction_id in text for text in payloads)),
                 tuple(e.message for e in picked if e.message is not None)))
         for i, e in enumerate(events):
             if i in used or e.name not in ("ocpp.authorize_rejected", "ocpp.authorize_accepted",
@@ -192,6 +204,3 @@ def _source(events: tuple[LinkEvent, ...]) -> str:
 def _first_ts(events: tuple[LinkEvent, ...], tx_id: str) -> int | None:
     return next((e.ts_ns for e in events if e.detail.get("transaction_id") == tx_id), None)
 
-
-def _concerns(finding: Any, tx_id: str) -> bool:
-    return any(m.fields.get("payload") and tx_id in str(m.fields.get("payload")) for m in finding.evidence)

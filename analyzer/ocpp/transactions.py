@@ -202,7 +202,13 @@ class TransactionTracker:
         return []
 
     def _start_conf(self, msg: Message, p: dict, version: str) -> list[FindingTuple]:
-        req = self._start_requests.pop(msg.fields["unique_id"], None)
+        uid = msg.fields["unique_id"]
+        req = self._start_requests.pop(uid, None)
+        if req is None:  # a late answer to a start judged not captured: it is answered
+            req = next((r for r in self._unanswered_starts
+                        if r.fields.get("unique_id") == uid), None)
+            if req is not None:
+                self._unanswered_starts.remove(req)
         tx_id = p.get("transactionId")
         out: list[FindingTuple] = []
         if tx_id is None:

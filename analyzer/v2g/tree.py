@@ -38,10 +38,19 @@ def items(node: Any, key: str) -> list[dict[str, Any]]:
 
 def body(msg: Message) -> dict[str, Any]:
     """The message element's content: Body/<Name> for DIN and ISO-2, <Name> for -20 / SAP."""
-    v2g = sub(msg.fields, "V2G_Message")
-    if v2g:
-        return sub(sub(v2g, "Body"), msg.name)
-    return sub(msg.fields, msg.name)
+    # `sub` spelled out: read several times for every V2G message
+    fields = msg.fields
+    if not isinstance(fields, dict):
+        return {}
+    v2g = fields.get("V2G_Message")
+    if isinstance(v2g, dict) and v2g:
+        node = v2g.get("Body")
+        if not isinstance(node, dict):
+            return {}
+    else:
+        node = fields
+    value = node.get(msg.name)
+    return value if isinstance(value, dict) else {}
 
 
 def session_id(msg: Message) -> str | None:

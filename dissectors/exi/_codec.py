@@ -50,6 +50,10 @@ from .tables import (
 
 XSI_NIL = "xsi:nil"  # JSON key of an xsi:nil attribute (true: the element has no content)
 XSI_TYPE = "xsi:type"  # JSON key of an xsi:type attribute: the type's Clark name
+# JSON key of where undeclared / wildcard child elements stood: [[key, declared child
+# elements before it], ...] in document order; only there when that is not "after the
+# declared children, grouped by key" (where the encoder writes them by default)
+ORDER = "#order"
 
 MAX_DEPTH = 64  # the V2G schemas nest < 20 deep; bounds recursion on hostile input
 MAX_STRING = 256 * 1024  # characters of a string / bytes of a binary (Limits.exi_string)
@@ -230,6 +234,8 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
     else:
         node = {}
     value = None
+    declared = 0  # declared child elements so far
+    placed: list | None = None  # [key, declared before it] of each wildcard child element
     try:
         while True:
             width, prods = states[state][:2]
@@ -251,7 +257,9 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
                     node[XSI_TYPE] = key
                     continue
                 if event == S2_SE or event == S2_AT:
-                    wildcard(r, g, event, None, node, depth)
+                    key = wildcard(r, g, event, None, node, depth)
+                    if key is not None:
+                        placed = (placed or []) + [[key, declared]]
                     state = _after_characters(states, state) if event == S2_SE else state
                     continue
                 if event == S2_NIL:
@@ -260,9 +268,8 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
                         node[XSI_NIL] = nil
                     elif nil:
                         value = {XSI_NIL: True}
-                    else:
-                        raise ExiError("exi.unsupported", "xsi:nil=false on a simple-typed "
-                                       "element", start, state)
+                    else:  # a simple-typed element then becomes {"xsi:nil": false, "value"}
+                        node[XSI_NIL] = False
                     if nil:
                         state = g.empty[state]
                     continue
@@ -275,6 +282,7 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
             prod = prods[code]
             kind = prod[0]
             if kind == SE:
+                declared += 1
                 if spans is None:
                     _element(r, g, prod[2], prod[3], node, prod[1], prod[4], depth + 1)
                 else:
@@ -299,7 +307,9 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
             elif kind == EE:
                 break
             else:  # SE(*) / SE(uri:*) / AT(*) of a wildcard or the ur-type
-                wildcard(r, g, SEW if kind == SEW else S2_AT, prod[1], node, depth)
+                key = wildcard(r, g, SEW if kind == SEW else S2_AT, prod[1], node, depth)
+                if key is not None:
+                    placed = (placed or []) + [[key, declared]]
                 state = prod[2]
     except ExiError as exc:
         if exc.state is None:
@@ -307,6 +317,10 @@ def _element(r: _Reader, g: Grammar, state: int, shape: int, parent: dict, name:
             exc.expected = expected_events(states, state)
         exc.path.insert(0, name)
         raise
+    if placed:
+        order = wildcard_order(placed, declared, node)
+        if order is not None:
+            node[ORDER] = order
     if shape == SIMPLE:
         if node:  # undeclared content in a simple-typed element: an object after all
             value = node if value is None else {**node, "value": value}
@@ -436,11 +450,20 @@ def clark(uri: str, local: str) -> str:
     return f"{{{uri}}}{local}" if uri else local
 
 
+def wildcard_order(placed: list, declared: int, node: dict) -> list | None:
+    """The ORDER of an element's wildcard children ([key, declared children before it] in
+    document order), or None when the default placement reproduces it: every one after
+    the `declared` declared children, grouped by key in the object's key order."""
+    keys = dict.fromkeys(key for key, _ in placed)
+    default = [[key, declared] for key in node if key in keys for _ in node[key]]
+    return None if placed == default else placed
+
+
 def wildcard(r: _Reader, g: Grammar, event: int, uri: str | None, node: dict,
-             depth: int) -> None:
+             depth: int) -> str | None:
     """SE(*) / SE(uri:*) (event SEW or S2_SE) or AT(*) (S2_AT) into node: elements under
     their Clark key as a list, attributes as strings (untyped: no global attributes in the
-    V2G schemas)."""
+    V2G schemas). The key of an element, None for an attribute."""
     strings = r.strings
     if strings is None:
         strings = r.strings = _Strings(g)
@@ -455,23 +478,24 @@ def wildcard(r: _Reader, g: Grammar, event: int, uri: str | None, node: dict,
     uri = strings.uris[uri_id]
     if event == S2_AT:
         node[clark(uri, local)] = _value(r, (DT_STR,))
-        return
+        return None
     element_of(r, g, uri, local, node, depth + 1)
+    return clark(uri, local)
 
 
 def wildcard_at(data: bytes, pos: int, strings: _Strings | None, g: Grammar, event: int,
                 uri: str | None, node: dict, depth: int, max_depth: int,
-                max_string: int) -> tuple[int, _Strings | None]:
+                max_string: int) -> tuple[int, _Strings | None, str | None]:
     """`wildcard` for the Cython decoder: from bit `pos` of `data`, with the stream's string
-    table so far; returns the new position and the table."""
+    table so far; returns the new position, the table and the element's key."""
     r = _Reader(data, max_depth, max_string)
     r.pos = pos
     r.strings = strings
     try:
-        wildcard(r, g, event, uri, node, depth)
+        key = wildcard(r, g, event, uri, node, depth)
     finally:
         strings = r.strings
-    return r.pos, strings
+    return r.pos, strings, key
 
 
 def element_of(r: _Reader, g: Grammar, uri: str, local: str, parent: dict, depth: int) -> None:
@@ -825,14 +849,23 @@ def put_nil(w: _Writer | None, g: Grammar, state: int, shape: int, content: dict
             path: list[str]) -> bool:
     """Write AT(xsi:nil) (second level of a start state) when the content carries it."""
     nil = content[XSI_NIL]
-    if not isinstance(nil, bool) or (shape == SIMPLE and (nil is not True or len(content) > 1)):
-        raise _tree_error(path + [XSI_NIL], f"expected xsi:nil true{' or false' if shape == COMPLEX else ''} "
-                          f"alone, got {content!r}")
+    if not isinstance(nil, bool) or (shape == SIMPLE and (
+            set(content) != ({XSI_NIL} if nil else {XSI_NIL, "value"}))):
+        raise _tree_error(path + [XSI_NIL], "expected xsi:nil true alone or false with a value"
+                          f"{'' if shape == SIMPLE else ' and content'}, got {content!r}")
     if w is not None:
         w.bits(len(g.states[state][1]), g.states[state][0])
         w.bits(g.second[state][S2_NIL], g.second[state][0])
         w.bits(1 if nil else 0, 1)
     return nil
+
+
+def simple_after_type(content: dict):
+    """A simple-typed element's content once its xsi:type is written: the value, or the
+    object that still holds an xsi:nil."""
+    if XSI_NIL in content:
+        return {k: v for k, v in content.items() if k != XSI_TYPE}
+    return content.get("value")
 
 
 def _text_of(value, path: list[str]) -> str:
@@ -914,8 +947,8 @@ def wildcard_items(g: Grammar, state: int, items: dict, used: dict) -> dict:
     if not extra:
         return {}
     names = element_names(g)
-    return {k: v for k, v in items.items() if k in extra and k != "value" and k not in used
-            and isinstance(k, str) and (k.startswith("{") or k not in names)}
+    return {k: v for k, v in items.items() if k in extra and k not in ("value", ORDER)
+            and k not in used and isinstance(k, str) and (k.startswith("{") or k not in names)}
 
 
 def _split_clark(key: str) -> tuple[str, str]:
@@ -1020,26 +1053,67 @@ def _put_urtype(w: _Writer, g: Grammar, content, path: list[str], depth: int) ->
         raise _tree_error(path, f"an undeclared element is an object, got {content!r}")
     state = g.urtype[0]
     for key, value in content.items():
-        if key != "value" and not isinstance(value, list):
+        if key not in ("value", ORDER) and not isinstance(value, list):
             w.bits(_code_of_kind(g, state, ATW), g.states[state][0])
             _put_wild_attribute(w, g, key, value, path)
     if "value" in content:
         w.bits(_code_of_kind(g, state, CH), g.states[state][0])
         _put_value(w, (DT_STR,), _text_of(content["value"], path), path + ["value"])
         state = g.urtype[1]
-    for key, value in content.items():
-        if key != "value" and isinstance(value, list):
-            for child in value:
-                w.bits(_code_of_kind(g, state, SEW), g.states[state][0])
-                _put_wild_element(w, g, key, child, None, path, depth)
-                state = g.urtype[1]
+    placement = Placement(content, {k: v for k, v in content.items() if k != ORDER}, path)
+    counts: dict[str, int] = {}
+    while (key := placement.due(True)) is not None:
+        placement.next += 1
+        n = counts[key] = counts.get(key, -1) + 1
+        w.bits(_code_of_kind(g, state, SEW), g.states[state][0])
+        _put_wild_element(w, g, key, content[key][n], None, path, depth)
+        state = g.urtype[1]
     w.bits(_code_of_kind(g, state, EE), g.states[state][0])
 
 
+class Placement:
+    """Where an element's wildcard children go: its ORDER ([key, declared children before
+    it] in document order), else all after the declared children, grouped by key."""
+
+    __slots__ = ("queue", "next", "declared")
+
+    def __init__(self, content: dict, wild: dict, path: list[str]) -> None:
+        self.next = 0  # index of the next wildcard child to write
+        self.declared = 0  # declared child elements written so far
+        order = content.get(ORDER)
+        children = {k: v for k, v in wild.items() if isinstance(v, list)}
+        if order is None:
+            self.queue = [(key, -1) for key, value in children.items() for _ in value]
+            return
+        if not isinstance(order, list) or not all(
+                isinstance(e, list) and len(e) == 2 and e[0] in children
+                and type(e[1]) is int and e[1] >= 0 for e in order):
+            raise _tree_error(path + [ORDER], f"expected [[wildcard element key, declared "
+                              f"children before it], ...], got {order!r}")
+        counts = {key: sum(1 for e in order if e[0] == key) for key in children}
+        if any(counts[key] != len(value) for key, value in children.items()) or any(
+                a[1] > b[1] for a, b in zip(order, order[1:], strict=False)):
+            raise _tree_error(path + [ORDER], "expected one entry per wildcard element, in "
+                              "document order")
+        self.queue = [(key, at) for key, at in order]
+
+    def due(self, at_end: bool) -> str | None:
+        """The key of the wildcard child to write now (before the next declared child, or
+        at the element's end), None when none is due."""
+        if self.next >= len(self.queue):
+            return None
+        key, at = self.queue[self.next]
+        if at_end or 0 <= at <= self.declared:
+            return key
+        return None
+
+
 def _put_wildcards(w: _Writer, g: Grammar, state: int, chosen: int, wild: dict,
-                   used: dict, path: list[str], depth: int) -> int | None:
+                   used: dict, path: list[str], depth: int,
+                   placement: Placement) -> int | None:
     """Write one pending undeclared attribute (before the element's content) or element
-    (where the element would otherwise end); the next state, or None when nothing fits."""
+    (where its placement puts it: before a declared child or where the element would
+    otherwise end); the next state, or None when nothing fits."""
     prods = g.states[state][1]
     width = g.states[state][0]
     prod = prods[chosen] if chosen >= 0 else None
@@ -1059,14 +1133,14 @@ def _put_wildcards(w: _Writer, g: Grammar, state: int, chosen: int, wild: dict,
             used[key] = 1
             _put_wild_attribute(w, g, key, wild[key], path)
             return state
-    if chosen == SECOND_LEVEL_EE or (prod is not None and prod[0] == EE):
-        for key, value in wild.items():
-            if not isinstance(value, list):
-                continue
+    at_end = chosen == SECOND_LEVEL_EE or (prod is not None and prod[0] == EE)
+    if at_end or (prod is not None and prod[0] == SE):
+        key = placement.due(at_end)
+        if key is not None:
+            value = wild[key]
             n = used.get(key, 0)
-            if n >= len(value):
-                continue
             used[key] = n + 1
+            placement.next += 1
             uri = _split_clark(key)[0]
             for code, p in enumerate(prods):
                 if p[0] == SEW and (p[1] is None or p[1] == uri):
@@ -1094,7 +1168,7 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
             w.bits(value, width)
         used[XSI_TYPE] = 1
         if shape == SIMPLE:
-            content = content.get("value")
+            content = simple_after_type(content)
     if isinstance(content, dict) and XSI_NIL in content and state in g.empty:
         nil = put_nil(w, g, state, shape, content, path)
         used[XSI_NIL] = 1
@@ -1102,17 +1176,23 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
             state, shape = g.empty[state], COMPLEX
             if not isinstance(content, dict) or set(content) == {XSI_NIL}:
                 content = {XSI_NIL: True}
+        elif shape == SIMPLE:
+            content = content["value"]
     items = element_items(shape, content, path)
     wild: dict = {}
+    placement = None
     if shape == COMPLEX:
+        if ORDER in items:
+            used[ORDER] = 1
         wild = wildcard_items(g, state, items, used)
         if wild:
             items = {k: v for k, v in items.items() if k not in wild}
+            placement = Placement(content, wild, path)
     while True:
         width, prods = states[state][:2]
         chosen = next_event(g, state, items, used, path)
-        if wild:
-            after = _put_wildcards(w, g, state, chosen, wild, used, path, depth)
+        if placement is not None:
+            after = _put_wildcards(w, g, state, chosen, wild, used, path, depth, placement)
             if after is not None:
                 state = after
                 continue
@@ -1147,6 +1227,8 @@ def _put_element(w: _Writer, g: Grammar, state: int, shape: int, content, path: 
             child = items[key][n] if prod[4] else items[key]
             _put_element(w, g, prod[2], prod[3], child, path + [key], depth + 1)
             state = prod[5]
+            if placement is not None:
+                placement.declared += 1
         else:
             used[prod[1]] = 1
             _put_value(w, g.datatypes[prod[2]], items[prod[1]], path + [prod[1]])

@@ -18,10 +18,12 @@ from functools import cache
 from lxml import etree
 
 from ._codec import (
+    ORDER,
     SECOND_LEVEL_CH,
     SECOND_LEVEL_EE,
     XSI_NIL,
     XSI_TYPE,
+    Placement,
     _after_characters,
     _split_clark,
     _text_of,
@@ -32,6 +34,7 @@ from ._codec import (
     fragment_element,
     next_event,
     put_nil,
+    simple_after_type,
     wildcard_items,
     xsi_type_bits,
 )
@@ -76,25 +79,31 @@ def _fill(el: etree._Element, g: Grammar, state: int, shape: int, content,
         el.set(f"{{{XSI}}}type", f"{prefix}:{local}")
         used[XSI_TYPE] = 1
         if shape == SIMPLE:
-            content = content.get("value")
+            content = simple_after_type(content)
     if isinstance(content, dict) and XSI_NIL in content and state in g.empty:
         nil = put_nil(None, g, state, shape, content, path)
         el.set(f"{{{XSI}}}nil", "true" if nil else "false")
         used[XSI_NIL] = 1
         if nil:
             state, shape = g.empty[state], COMPLEX
+        elif shape == SIMPLE:
+            content = content["value"]
     items = element_items(shape, content, path)
     wild: dict = {}
+    placement = None
     if shape == COMPLEX:  # undeclared / wildcard content: as the encoder tells it apart
+        if ORDER in items:
+            used[ORDER] = 1
         wild = wildcard_items(g, state, items, used)
         if wild:
             items = {k: v for k, v in items.items() if k not in wild}
+            placement = Placement(content, wild, path)
     last_child = None
     while True:
         prods = g.states[state][1]
         code = next_event(g, state, items, used, path)
         if code == SECOND_LEVEL_EE:
-            _fill_wild(el, g, wild, path)
+            _fill_wild(el, g, wild, path, placement)
             return
         if code == SECOND_LEVEL_CH:
             used["value"] = 1
@@ -109,7 +118,7 @@ def _fill(el: etree._Element, g: Grammar, state: int, shape: int, content,
         kind = prod[0]
         if kind == EE:
             check_all_used(items, used, path)
-            _fill_wild(el, g, wild, path)
+            _fill_wild(el, g, wild, path, placement)
             return
         if kind == CH:
             used["value"] = 1
@@ -124,6 +133,8 @@ def _fill(el: etree._Element, g: Grammar, state: int, shape: int, content,
             el.set(_qname(prod[4], prod[1]), _text(items[prod[1]]))
             state = prod[3]
         elif kind == SE:
+            while placement is not None and (due := placement.due(False)) is not None:
+                last_child = _next_wild_child(el, g, wild, due, placement, path)
             key = prod[1]
             n = used.get(key, 0)
             used[key] = n + 1
@@ -131,40 +142,55 @@ def _fill(el: etree._Element, g: Grammar, state: int, shape: int, content,
             last_child = etree.SubElement(el, _qname(prod[6], key))
             _fill(last_child, g, prod[2], prod[3], child_content, path + [key])
             state = prod[5]
+            if placement is not None:
+                placement.declared += 1
         else:
             raise _tree_error(path, "wildcard content cannot be written")
 
 
-def _fill_wild(el: etree._Element, g: Grammar, wild: dict, path: list[str]) -> None:
-    """Undeclared attributes, then undeclared / wildcard child elements after the declared
-    ones (where the encoder writes them)."""
+def _fill_wild(el: etree._Element, g: Grammar, wild: dict, path: list[str],
+               placement: Placement | None) -> None:
+    """Undeclared attributes, then the undeclared / wildcard child elements still to come
+    (where the encoder writes them: all of them, after the declared ones, without an
+    ORDER)."""
     for key, value in wild.items():
         if not isinstance(value, list):
             if not isinstance(value, str):
                 raise _tree_error(path + [key], f"an undeclared attribute is text, got {value!r}")
             el.set(_qname(*_split_clark(key)), value)
-    for key, value in wild.items():
-        if isinstance(value, list):
-            for child in value:
-                _wild_child(el, g, key, child, path + [key])
+    if placement is None:
+        placement = Placement({}, wild, path)
+    while (key := placement.due(True)) is not None:
+        _next_wild_child(el, g, wild, key, placement, path)
 
 
-def _wild_child(el: etree._Element, g: Grammar, key: str, content, path: list[str]) -> None:
+def _next_wild_child(el: etree._Element, g: Grammar, wild: dict, key: str,
+                     placement: Placement, path: list[str]) -> etree._Element:
+    """The next occurrence of wildcard child `key`, written where the placement stands."""
+    n = sum(1 for k, _ in placement.queue[:placement.next] if k == key)
+    placement.next += 1
+    return _wild_child(el, g, key, wild[key][n], path + [key])
+
+
+def _wild_child(el: etree._Element, g: Grammar, key: str, content,
+                path: list[str]) -> etree._Element:
     """A global element in its grammar, else an undeclared element cast to xsd:anyType
     (xsi:type written, as EXIficient's XML has it): attributes, text, children."""
     uri, local = _split_clark(key)
     declared = g.globals.get((uri, local))
     if declared is not None:
-        _fill(etree.SubElement(el, _qname(uri, local)), g, declared[0], declared[1], content,
-              path)
-        return
+        child = etree.SubElement(el, _qname(uri, local))
+        _fill(child, g, declared[0], declared[1], content, path)
+        return child
     if not isinstance(content, dict):
         raise _tree_error(path, f"an undeclared element is an object, got {content!r}")
     child = etree.SubElement(el, _qname(uri, local), nsmap={"xs": XS_NS})
     child.set(f"{{{XSI}}}type", "xs:anyType")
     if "value" in content:
         child.text = _text_of(content["value"], path)
-    _fill_wild(child, g, {k: v for k, v in content.items() if k != "value"}, path)
+    wild = {k: v for k, v in content.items() if k not in ("value", ORDER)}
+    _fill_wild(child, g, wild, path, Placement(content, wild, path))
+    return child
 
 
 @cache

@@ -37,6 +37,7 @@ def payload_handoff(version: str | None = None,
 
         applied = [""]  # the subprotocol last given to the decoder (same one: no change)
         decode = decoder.decode
+        common = decoder._decode_common  # decode's own first step, without its call
 
         def handle(payload: bytes, info: WsMessageInfo) -> Message:
             (_conn, direction, ts_ns, src, dst, refs, subprotocol, charge_point_id, websocket,
@@ -45,6 +46,10 @@ def payload_handoff(version: str | None = None,
                 decoder.set_subprotocol(subprotocol)
                 applied[0] = subprotocol
             decoder.charge_point_id = charge_point_id
+            if not problems:
+                message = common(decoder, payload, direction, ts_ns, src, dst, refs, websocket)
+                if message is not None:
+                    return message
             return decode(payload, direction, ts_ns, src, dst, refs, websocket, problems)
 
         return handle

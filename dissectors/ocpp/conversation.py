@@ -37,6 +37,7 @@ _ROLE = {
 _TYPES_OF = {v.name: v.message_types for v in VERSIONS}
 # Message(...) positionally, with the slots filled directly when the extension is built
 _new_message = backends.load("recordbuild").builder(Message)
+_LINK_B = Link.B  # an Enum member lookup per message costs ~0.1 us
 _MISSING = object()
 _UNKNOWN_ACTION = object()
 _VALID = {"schema": "valid"}  # shared, never mutated (fields.update copies it)
@@ -69,6 +70,9 @@ class OcppDecoder:
         self._answered: OrderedDict[tuple[int, str], str] = OrderedDict()
         self._plausible: list[str] = list(_GUESS_ORDER)
         self._guessing = version is None
+        # a well-formed CALL / paired CALLRESULT of an action validated before, or None
+        # (looked up here, not at import: the extension imports this package's codec)
+        self._decode_common = backends.load("ocppdecode").decode_common
 
     # ------------------------------------------------------------------ version
 
@@ -106,8 +110,13 @@ class OcppDecoder:
 
         Name the arguments after `text` (callers do); the WebSocket handler alone passes
         them by position, once per message, where keyword binding costs ~0.2 us."""
-        # Hot path (one call per OCPP message): everything in locals, the RpcFrame
-        # unpacked once, validators looked up in a flat per-decoder cache.
+        if not problems:  # the common CALL/CALLRESULT in one go (hot path "ocppdecode")
+            message = self._decode_common(self, text, direction, ts_ns, src, dst, refs,
+                                          websocket)
+            if message is not None:
+                return message
+        # General path: everything in locals, the RpcFrame unpacked once, validators
+        # looked up in a flat per-decoder cache.
         (mtype, unique_id, action, payload, error_code, error_description,
          rpc_problems) = parse_rpc_value(text) if isinstance(text, list) else parse_rpc(text)
         all_problems = tuple(problems)
@@ -191,7 +200,7 @@ class OcppDecoder:
             fields["websocket"] = websocket
         role = _ROLE.get(mtype, "Unknown") if mtype is not None else "Malformed"
         name = f"{action} {role}" if action else role
-        return _new_message(Link.B, "ocpp", name, ts_ns, src, dst, fields, refs, all_problems)
+        return _new_message(_LINK_B, "ocpp", name, ts_ns, src, dst, fields, refs, all_problems)
 
     def _invalid(self, version: str, action: str, mtype: int, payload: dict) -> dict:
         compiled = self._validators[(version, action, mtype == 3)]

@@ -72,6 +72,7 @@ TLS13 = 0x0304
 MIN_RECORD = rl.HEADER_LEN + 17  # smallest protected record: TLS 1.3 type byte + AEAD tag
 MAX_RESYNC_RECORDS = 1024  # sequence numbers tried after gaps (bounds hostile input)
 MAX_HUNT_ATTEMPTS = 4 * MAX_RESYNC_RECORDS  # decryptions tried per gap to find the next record
+MAX_HUNT_BYTES = 2 * (rl.HEADER_LEN + rl.MAX_FRAGMENT)  # how far past a gap it looks
 
 
 class _Side:
@@ -80,7 +81,7 @@ class _Side:
     __slots__ = ("buf", "start", "segments", "synced", "hs_buf", "protected", "decryptor",
                  "epoch", "failed", "plain_offset", "undecrypted", "undecrypted_bytes",
                  "skipped", "app_secret", "key_params", "undecrypted_at", "resync",
-                 "hunting", "hunt_pos", "hunt_budget", "hunt_false")
+                 "hunting", "hunt_pos", "hunt_budget", "hunt_false", "skipped_frame")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -97,6 +98,7 @@ class _Side:
         self.undecrypted_bytes = 0
         self.undecrypted_at: tuple[int, int] | None = None  # the first one's offset, frame
         self.skipped = 0
+        self.skipped_frame = 0  # the frame of the first byte `skipped` counts
         self.resync = 0  # records a capture gap may have taken: sequence numbers to try
         # after a gap: looking for the next record that authenticates (see _hunt)
         self.hunting = False
@@ -237,6 +239,9 @@ class TlsStream:
             side = self.sides[direction]
             if side.hunting and side.buf:  # no more bytes: candidates cut short are false
                 self._records(side, direction, event.ts_ns, out, final=True)
+            if side.skipped:  # dropped while looking for a header that never came
+                self._skip(side, direction, event.ts_ns, 0, out,
+                           " (none came before the stream ended)", side.skipped_frame)
             if side.buf:  # the stream ended inside a record: report it, never drop it
                 self._books.undecodable[direction] += len(side.buf)
                 refs = side.refs(side.start, side.start + len(side.buf))
@@ -282,6 +287,9 @@ class TlsStream:
                 pos += 1
             if pos + rl.HEADER_LEN > len(buf):
                 keep = max(0, len(buf) - rl.HEADER_LEN + 1)
+                if keep and not side.skipped:  # where a report at the end would point
+                    head = side.refs(side.start, side.start + 1)
+                    side.skipped_frame = head[0].frame if head else 0
                 side.skipped += keep
                 side.consume(keep)
                 self._books.undecodable[event.direction] += keep
@@ -317,7 +325,7 @@ class TlsStream:
         return rec
 
     def _skip(self, side: _Side, direction: int, ts_ns: int, n: int, out: list[Message],
-              why: str = "") -> None:
+              why: str = "", frame: int = 0) -> None:
         """`n` bytes before the next record header are not a record: counted, reported."""
         side.skipped += n
         side.consume(n)
@@ -329,7 +337,7 @@ class TlsStream:
                                              "tls.record.malformed",
                                              f"skipped {side.skipped} bytes to the next "
                                              f"record header{why}", side.start,
-                                             side.refs(side.start, side.start + 1))))
+                                             side.refs(side.start, side.start + 1), frame)))
             side.skipped = 0
 
     def _hunt(self, side: _Side, direction: int, ts_ns: int, out: list[Message],
@@ -341,12 +349,17 @@ class TlsStream:
         is false and the scan goes on past it. Bounded by `hunt_budget` decryptions; when
         it runs out the plain framing takes over (and fails as it reports).
 
+        The next record starts within one record of the gap's end, so the hunt also gives up
+        past MAX_HUNT_BYTES (which bounds what it keeps buffered).
+
         False while more bytes are needed (`final`: none will come)."""
         buf = side.buf
         pos = side.hunt_pos
         while True:
             while pos + rl.HEADER_LEN <= len(buf) and not rl.header_ok(buf, pos):
                 pos += 1
+            if pos > MAX_HUNT_BYTES:
+                break
             if pos + rl.HEADER_LEN > len(buf):
                 side.hunt_pos = pos
                 if not final:

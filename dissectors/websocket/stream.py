@@ -14,6 +14,7 @@ was not captured; without a handler they become plain "websocket" Messages.
 from __future__ import annotations
 
 import enum
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -96,11 +97,35 @@ class WebSocketOptions:
     show_secrets: bool = False
 
 
+def _inflates_to_json(buf: bytearray, pos: int, head: wsf.FrameHeader) -> bool:
+    """A whole compressed text message at `pos` whose first inflated bytes start a JSON
+    array (OCPP-J): only on its own, i.e. without a shared window (no context takeover,
+    or the first message after the window was reset)."""
+    if not head.fin:
+        return False
+    # the first KiB is plenty for 64 inflated bytes (block header, Huffman tables)
+    start = pos + head.header_len
+    payload = bytes(buf[start:min(start + 1024, pos + head.total_len)])
+    if head.masked:
+        payload = wsf.unmask(payload, head.mask_key)
+    if head.length <= 1024:
+        payload += b"\x00\x00\xff\xff"  # RFC 7692 7.2.2: the tail the sender removed
+    try:
+        first = zlib.decompressobj(-15).decompress(payload, 64)
+    except zlib.error:
+        return False
+    return first.lstrip(b" \t\r\n").startswith(b"[")
+
+
 class _Mode(enum.Enum):
     HANDSHAKE = "handshake"
     FRAMES = "frames"
     HUNT = "hunt"
     OPAQUE = "opaque"  # not WebSocket (e.g. after an HTTP 401): counted, reported
+
+
+# plain module names for the per-event checks (an Enum member lookup costs ~0.1 us)
+_FRAMES = _Mode.FRAMES
 
 
 class _RefMap:
@@ -180,6 +205,7 @@ class WebSocketStream:
         self._handoffs = tuple(handoffs)
         self._dirs = (_Direction(), _Direction())
         self._ends = (str(conn.client), str(conn.server))
+        self._ends_back = self._ends[::-1]  # (src, dst) of server -> client messages
         self.request: dict | None = None
         self.response: dict | None = None
         self.subprotocol = ""
@@ -224,7 +250,7 @@ class WebSocketStream:
                 return out
         if not d.buf:
             d.base = offset
-            if (d.mode is _Mode.FRAMES and d.frag is None and not d.skip and not d.tentative
+            if (d.mode is _FRAMES and d.frag is None and not d.skip and not d.tentative
                     and len(event.refs) == 1 and data is event.data):
                 used = self._whole_frames(event, out)
                 d.consumed += used
@@ -250,10 +276,22 @@ class WebSocketStream:
             ref = event.refs[0]
             source, frame, at = ref.source, ref.frame, ref.start
             base, ts_ns, deliver = d.base, event.ts_ns, self._deliver
+            handler = self._handler
+            src, dst = self._ends if direction == 0 else self._ends_back
             for opcode, rsv1, start, end, payload in frames:
-                out.append(deliver(direction, opcode, rsv1, payload, 1, len(payload), [],
-                                   base + start, ts_ns,
-                                   (_new_ref(source, frame, at + start, end - start),)))
+                refs = (_new_ref(source, frame, at + start, end - start),)
+                if handler is None or rsv1 or (opcode == _OP_TEXT and not payload.isascii()):
+                    out.append(deliver(direction, opcode, rsv1, payload, 1, len(payload), [],
+                                       base + start, ts_ns, refs))
+                    handler = self._handler
+                    continue
+                # `_deliver` written out for its common case: an uncompressed message,
+                # ASCII if text (so valid UTF-8), to the connection's payload handler
+                out.append(handler(payload, _new_info((
+                    self.conn, direction, ts_ns, src, dst, refs, self.subprotocol,
+                    self.charge_point_id, {"opcode": opcode, "fragments": 1,
+                                           "compressed": False, "wire_size": len(payload)},
+                    ()))))
         d.base += used
         return used
 
@@ -487,8 +525,10 @@ class WebSocketStream:
         """Is `pos` a frame boundary? True/False, or None while the bytes cannot tell yet.
 
         A boundary must hold a plausible frame *and* be followed by another plausible
-        frame (a chain of two), unless the frame is a text frame that starts like JSON,
-        which is evidence enough on its own. Candidates claiming more than
+        frame (a chain of two), unless the frame is a text frame, which is evidence enough
+        on its own (compressed, RFC 7692: when its payload inflates to text that starts
+        like JSON; waiting for the next frame would hand a charge point's CALL on only
+        after its answer). Candidates claiming more than
         `HUNT_HORIZON` bytes without that evidence are rejected, so hunting never
         buffers much.
         """
@@ -498,8 +538,9 @@ class WebSocketStream:
         if not wsf.plausible_frame_at(buf, pos, from_client=from_client,
                                       max_len=self.options.max_message_size):
             return False
-        strong = head.opcode == _OP_TEXT and not head.rsv1 and head.length > 0
         end = pos + head.total_len
+        strong = head.opcode == _OP_TEXT and head.length > 0 and (
+            not head.rsv1 or (end <= len(buf) and _inflates_to_json(buf, pos, head)))
         if end == len(buf) and head.opcode == 0x8 and head.length >= 2:
             # a Close ending exactly where the bytes end, with a registered close code
             code_bytes = bytes(buf[end - head.length:end - head.length + 2])
@@ -728,7 +769,7 @@ class WebSocketStream:
                                               f"text message is not UTF-8 at payload byte "
                                               f"{exc.start} (RFC 6455 8.1)", start, refs))
         handler = self._handler or self._payload_handler(payload)
-        src, dst = (self._ends if direction == 0 else self._ends[::-1])
+        src, dst = self._ends if direction == 0 else self._ends_back
         if handler is None:
             fields = {**ws, "text" if opcode == 1 else "data":
                       payload.decode("utf-8", "replace") if opcode == 1 else payload.hex()}

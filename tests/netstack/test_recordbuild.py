@@ -59,3 +59,19 @@ def test_classes_it_cannot_serve_come_back_unchanged(build) -> None:
 
     assert build(Checked) is Checked
     assert build(int) is int
+
+
+def test_message_is_built_fast_through_its_slot_attributes(build) -> None:
+    """Message.fields/.refs are read through the compact-storage descriptors; the fast
+    constructor fills the slots behind them and the record is the class's own."""
+    from chargescope import backends
+    from chargescope.analyzer.records import Link, Message
+
+    refs = (ByteRef("s", 1, 54, 3),)
+    args = (Link.B, "ocpp", "Heartbeat Request", 5, "a", "b", {"x": [1]}, refs, ())
+    made = build(Message)(*args)
+    assert type(made) is Message and made == Message(*args)
+    assert made.fields == {"x": [1]} and made.refs == refs
+    extension = backends.load_extension("recordbuild")
+    if extension is not None and build is extension.builder:
+        assert build(Message) is not Message  # the slot constructor, not the class
