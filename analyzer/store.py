@@ -18,6 +18,8 @@ reads stay free), and not at all when nothing holds it any more.
 
 from __future__ import annotations
 
+import os
+
 from chargescope import backends
 from chargescope.analyzer.records import DECODED, FIELDS, Message
 
@@ -25,7 +27,9 @@ from chargescope.analyzer.records import DECODED, FIELDS, Message
 # until its response has been read; later is slower, as the tree has left the CPU caches
 # (bench_memory.py at 50 MB: 1-2 beat eager by 5-10 % CPU, 256 lost 5-10 %)
 WINDOW = 2
-ENABLED = True  # False: analyses keep messages as decoded (comparisons, benchmarks)
+# False: analyses keep messages as decoded (comparisons, benchmarks; the environment
+# variable CHARGESCOPE_EAGER_MESSAGES=1 sets it so for a whole run)
+ENABLED = os.environ.get("CHARGESCOPE_EAGER_MESSAGES", "") in ("", "0")
 
 
 def compact(message: Message) -> bool:

@@ -478,3 +478,90 @@ def test_anonymised_pnc_keeps_the_contract_serial_agreeing_across_links(tmp_path
             [a], [b] = session.link_parts("A"), session.link_parts("B")
             assert (a.keys["contract_serial"] in b.keys["contract_serial"].split(",")) \
                 == (not expected)
+
+
+PNC_16 = "org.openchargealliance.iso15118pnc"
+
+
+def _ocpp16_pnc_capture(path: Path, frames: list[list]) -> None:
+    """A link B capture of OCPP 1.6 whose frames (CALL/CALLRESULT lists, sent by the CSMS
+    when the CALL's unique id starts with "c") follow the simulator's WebSocket opening."""
+    import dataclasses
+    import random
+
+    from chargescope.analyzer.simulate import encoders as enc
+    from chargescope.analyzer.simulate import netbuild as nb
+    from chargescope.analyzer.simulate.events import Ocpp, WsOpen
+    from chargescope.analyzer.simulate.render import _link_b
+
+    events: list = [WsOpen(10**9)]
+    for index, frame in enumerate(frames, start=1):
+        by_csms = frame[1].startswith("c") == (frame[0] == 2)
+        events.append(Ocpp(10**9 + index * 10**8, not by_csms, frame))
+    wire = nb.Wire(random.Random(0))
+    _link_b(wire, dataclasses.replace(SCENARIOS["dc-pnc-happy"], ocpp="ocpp1.6"), events, 0)
+    with enc.writer_module().PcapWriter(path, linktype=1, nano=False) as out:
+        for wire_frame in wire.ordered():
+            out.write(wire_frame.data, wire_frame.ts_ns)
+
+
+def test_ocpp16_pnc_data_transfer_strings_name_the_reissued_certificates(
+        pki: dict[str, bytes], tmp_path: Path) -> None:
+    """OCA's 1.6 PnC whitepaper tunnels ISO 15118 messages in DataTransfer `data` strings:
+    a certificate chain there (PEM escaped twice) is re-issued, and hash data in an answer
+    (no vendorId: only the request names PnC) names the re-issued certificate, issuer key
+    hash of the root made for the run included; the frames keep their lengths."""
+    import hashlib
+
+    from chargescope.analyzer.analysis import analyze
+
+    orphan = x509.load_der_x509_certificate(pki["orphan"])
+    pem = orphan.public_bytes(serialization.Encoding.PEM).decode()
+    absent_root_key = hashlib.sha256(b"absent root key bits").hexdigest()  # any real-looking
+    entry = {"hashAlgorithm": "SHA256", "serialNumber": format(orphan.serial_number, "X"),
+             "issuerNameHash": hashlib.sha256(orphan.issuer.public_bytes()).hexdigest(),
+             "issuerKeyHash": absent_root_key}
+    frames = [
+        [2, "c1", "DataTransfer", {"vendorId": PNC_16, "messageId": "CertificateSigned",
+                                   "data": json.dumps({"certificateChain": pem})}],
+        [3, "c1", {"status": "Accepted", "data": json.dumps({"status": "Accepted"})}],
+        [2, "c2", "DataTransfer", {"vendorId": PNC_16, "messageId": "GetInstalledCertificateIds",
+                                   "data": json.dumps({"certificateType": "V2GRootCertificate"})}],
+        [3, "c2", {"status": "Accepted", "data": json.dumps(
+            {"status": "Accepted", "certificateHashData": [entry]})}],
+        [2, "p3", "DataTransfer", {"vendorId": PNC_16, "messageId": "Authorize",
+                                   "data": json.dumps({"idToken": {"idToken": "DEEXAC12345678",
+                                                                   "type": "eMAID"},
+                                                       "iso15118CertificateHashData": [
+                                                           {**entry, "serialNumber": format(
+                                                               orphan.serial_number, "x")}]})}],
+        [3, "p3", {"status": "Accepted", "data": json.dumps(
+            {"idTokenInfo": {"status": "Accepted"}})}],
+    ]
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    _ocpp16_pnc_capture(source / "pnc16-linkB.pcap", frames)
+    report = anonymize_files([source / "pnc16-linkB.pcap"], out, Pseudonymizer(KEY))
+    assert report.certificates_reissued == 1 and not report.certificates_marked
+    blob = (out / "pnc16-linkB.pcap").read_bytes()
+    assert not [line for line in pem.splitlines()[1:-1] if line.encode() in blob]
+    (anchor,) = x509.load_pem_x509_certificates(report.anchors)
+
+    before, after = ([m for m in analyze([d / "pnc16-linkB.pcap"], keep_messages=True).messages
+                      if m.protocol == "ocpp"] for d in (source, out))
+    assert [(m.name, m.ok, m.fields["schema"]) for m in after] == \
+        [(m.name, m.ok, m.fields["schema"]) for m in before]
+    assert [len(m.fields["payload"]["data"]) for m in after] == \
+        [len(m.fields["payload"]["data"]) for m in before]
+    new_pem = after[0].fields["iso15118_pnc"]["data"]["certificateChain"]
+    new = x509.load_pem_x509_certificate(new_pem.encode())
+    assert new != orphan and new.issuer == anchor.subject
+    new.verify_directly_issued_by(anchor)
+    (mapped,) = json.loads(after[3].fields["payload"]["data"])["certificateHashData"]
+    assert mapped["serialNumber"] == format(new.serial_number, "X").rjust(
+        len(entry["serialNumber"]), "0")
+    assert mapped["issuerNameHash"] == hashlib.sha256(new.issuer.public_bytes()).hexdigest()
+    assert mapped["issuerKeyHash"] == hashlib.sha256(_bits(anchor)).hexdigest()
+    (asked,) = after[4].fields["iso15118_pnc"]["data"]["iso15118CertificateHashData"]
+    assert (asked["serialNumber"], asked["issuerKeyHash"]) == (
+        format(new.serial_number, "x"), mapped["issuerKeyHash"])

@@ -223,7 +223,7 @@ def test_connect_2xx_opens_a_tunnel_out_of_scope_and_counted(chunk):
     stream = HttpStream(CONN)
     live = run(stream, script, chunk=chunk, close=False)
     # the answer is a message as soon as its head is in (h11 pauses: no end of message)
-    assert [m.name for m in live] == ["CONNECT 443", "200 Connection established"]
+    assert [m.name for m in live] == ["CONNECT cpo.example:443", "200 Connection established"]
     assert live[1].fields["tunnel"] and live[1].fields["exchange"] == 0 and live[1].ok
     stream = HttpStream(CONN)
     messages = run(stream, script, chunk=chunk)
@@ -240,8 +240,45 @@ def test_refused_connect_keeps_parsing():
     refused = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"
     messages = run(HttpStream(CONN), [(0, CONNECT + REQ), (1, refused + CHUNKED)])
     assert [m.name for m in messages if m.fields.get("kind") == "request"] == [
-        "CONNECT 443", "GET /ocpi/cpo/2.2.1/locations"]  # (path of an authority)
+        "CONNECT cpo.example:443", "GET /ocpi/cpo/2.2.1/locations"]
     assert all(m.ok for m in messages)
+
+
+@pytest.mark.parametrize(("target", "host", "port"), [
+    ("cpo.example:443", "cpo.example", 443), ("10.0.0.9:8443", "10.0.0.9", 8443),
+    ("[2001:db8::1]:443", "2001:db8::1", 443), ("cpo.example", "cpo.example", None),
+    ("cpo.example:https", "cpo.example", None), ("[2001:db8::1", "[2001:db8::1", None),
+    ("h:99999", "h", None)])
+def test_connect_is_named_by_its_authority(target, host, port):
+    connect = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode()
+    request = run(HttpStream(CONN), [(0, connect)])[0]
+    assert request.name == f"CONNECT {target}" and request.ok
+    fields = request.fields
+    assert (fields["authority"], fields["host"], fields["port"]) == (target, host, port)
+    assert (fields["target"], fields["path"], fields["query"]) == (target, "", {})
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 Connection established\r\n\r\n",
+    b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"])
+@pytest.mark.parametrize("direction", [0, 1])
+def test_gap_after_a_protocol_switch_is_reported(answer, direction):
+    opening = CONNECT if answer.startswith(b"HTTP/1.1 200") else (
+        b"GET /x HTTP/1.1\r\nHost: c\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+    script = [(0, opening + TUNNEL_C), (1, answer + TUNNEL_S), ("gap", direction, 40),
+              (direction, TUNNEL_C)]
+    stream = HttpStream(CONN)
+    messages = run(stream, script)
+    gaps = [m for m in messages if m.fields.get("kind") == "gap"]
+    assert len(gaps) == 1
+    sent = len(opening + TUNNEL_C) if direction == 0 else len(answer + TUNNEL_S)
+    assert (gaps[0].fields["offset"], gaps[0].fields["length"]) == (sent, 40)
+    assert [(p.kind, p.offset) for p in gaps[0].problems] == [("http.stream.gap", sent)]
+    # the tunnel bytes before the gap are reported before it, those after it at the close
+    skipped = [m for m in messages if m.fields.get("kind") == "skipped"]
+    assert sum(m.fields["length"] for m in skipped) == 3 * len(TUNNEL_C)
+    assert messages.index(gaps[0]) > min(messages.index(m) for m in skipped)
+    _books_balance(stream, [item for item in script if item[0] != "gap"])
 
 
 def test_answer_to_an_earlier_pipelined_request_keeps_the_upgrade_held():

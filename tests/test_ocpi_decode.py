@@ -139,3 +139,14 @@ def test_any_json_through_decoder_and_analysis(method, path, body, answer, statu
 
 def test_non_ascii_token_is_not_base64():
     assert token_of("Token \xe4bcd") == ("\xe4bcd", False)
+
+
+def test_connect_passes_through_named_by_its_authority():
+    connect = b"CONNECT cpo.example:443 HTTP/1.1\r\nHost: cpo.example:443\r\n\r\n"
+    refused = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+    msgs = play([(connect, refused),
+                 (request("GET", "/ocpi/cpo/2.2.1/locations"), response([]))])
+    assert [(m.protocol, m.name) for m in msgs] == [
+        ("http", "CONNECT cpo.example:443"), ("http", "403 Forbidden"),
+        ("ocpi", "GET locations"), ("ocpi", "GET locations response")]
+    assert (msgs[0].fields["host"], msgs[0].fields["port"]) == ("cpo.example", 443)

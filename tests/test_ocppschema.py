@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import cache
 
 import jsonschema
@@ -155,6 +156,8 @@ def _verdicts(digest: str, instance) -> list[bool]:
 
 def _agree(index: int, instance) -> None:
     node, draft, digest, reference, rs = _prepared(index)
+    if digest not in TWIN.CHECKS:
+        _same_ocpp_release()  # skips: this schema changed in the installed release
     expected = reference.is_valid(instance)
     for verdict in _verdicts(digest, instance):
         assert verdict is expected, (FILES[index].stem, instance)
@@ -178,7 +181,20 @@ def test_compiled_verdicts_equal_jsonschema(index, data):
 # ------------------------------------------------------------------ coverage, sync
 
 
+def _same_ocpp_release() -> None:
+    """The committed code was generated from one `ocpp` release; with another installed,
+    its changed schemas simply have no checker (digest keys) and regeneration differs."""
+    from importlib import metadata
+
+    made_from = re.search(r"\(ocpp ([^)]+)\)", TWIN.__doc__ or "")
+    installed = metadata.version("ocpp")
+    if made_from is None or made_from.group(1) != installed:
+        pytest.skip(f"generated from ocpp {made_from and made_from.group(1)}, installed "
+                    f"{installed}: run python -m tools.ocppschemagen")
+
+
 def test_every_schema_has_a_checker_in_both_twins():
+    _same_ocpp_release()
     digests = {schema_digest(f.schema) for f in FILES}
     assert set(TWIN.CHECKS) == digests
     if EXT is not None:
@@ -186,6 +202,7 @@ def test_every_schema_has_a_checker_in_both_twins():
 
 
 def test_regeneration_is_identical():
+    _same_ocpp_release()
     from tools.ocppschemagen.__main__ import PYX, generate
     from tools.ocppschemagen.__main__ import TWIN as TWIN_PATH
 
@@ -280,3 +297,18 @@ def test_every_message_of_the_test_captures_agrees():
         _agree(index, fields["payload"])
         checked += 1
     assert checked > 200
+
+
+def test_fast_checker_choice(monkeypatch):
+    """Extension built and allowed: its checker; else jsonschema-rs (faster than the twin),
+    and the generated twin only where jsonschema-rs is missing too."""
+    from chargescope.dissectors.ocpp import schemas
+
+    schema = FILES[0].schema
+    digest = schema_digest(schema)
+    if EXT is not None and not backends.pure_forced():
+        assert schemas.fast_checker(schema) is EXT.CHECKS[digest]
+    monkeypatch.setenv(backends.PURE_ENV, "1")
+    assert schemas.fast_checker(schema) is None  # jsonschema-rs answers first
+    monkeypatch.setattr(schemas, "_rs", None)
+    assert schemas.fast_checker(schema) is TWIN.CHECKS[digest]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,12 +53,19 @@ class Identifiers:
 
     def add_messages(self, messages: Iterable[Message]) -> None:
         for message in messages:
-            for key, value in _leaves(message.fields):
-                self._add(key, value)
-            self.hash_data += [e for e in _hash_data(message.fields) if e not in self.hash_data]
+            for tree in (message.fields, *_data_transfer_json(message)):
+                self._add_tree(tree)
             path = message.fields.get("path")
             if isinstance(path, str) and path.startswith("/ocpp"):
                 self._add_path(path)
+
+    def _add_tree(self, tree: Any) -> None:
+        try:
+            for key, value in _leaves(tree):
+                self._add(key, value)
+            self.hash_data += [e for e in _hash_data(tree) if e not in self.hash_data]
+        except RecursionError:  # a hostile DataTransfer string nested too deep to walk
+            return
 
     def _add(self, key: str, value: Any) -> None:
         if not isinstance(value, str) or not value:
@@ -79,6 +87,26 @@ class Identifiers:
         match = _OCPP_PATH.search(path)
         if match and len(match.group(1)) >= MIN_TEXT:
             self.texts.add(match.group(1))
+
+
+def _data_transfer_json(message: Message) -> list[Any]:
+    """The JSON document an OCPP DataTransfer carries as its `data` string (OCA's 1.6 PnC
+    whitepaper tunnels Authorize, GetCertificateStatus, GetInstalledCertificateIds...
+    that way), requests and responses alike: the dissector unpacks only requests, whose
+    vendorId names PnC. Its values sit in the frame as JSON string text, so the byte
+    replacements planned from them rewrite them in place (same lengths)."""
+    fields = message.fields
+    payload = fields.get("payload")
+    if message.protocol != "ocpp" or fields.get("action") != "DataTransfer" \
+            or not isinstance(payload, dict):
+        return []
+    data = payload.get("data")
+    if not isinstance(data, str) or data.lstrip()[:1] not in ("{", "["):
+        return []
+    try:
+        return [json.loads(data)]
+    except (ValueError, RecursionError):
+        return []
 
 
 def _hash_data(node: Any) -> Iterator[dict[str, str]]:

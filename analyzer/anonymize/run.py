@@ -136,7 +136,9 @@ def _replaced_certificate(raw: bytes, reissued: dict[bytes, bytes]) -> dict[byte
             for line in lines:
                 new_lines.append(new[at:at + len(line)])
                 at += len(line)
-            for sep in (b"\n", b"\r\n", b"\\n", b"\\r\\n"):
+            # escaped once in JSON; twice in JSON inside a JSON string (OCPP 1.6
+            # DataTransfer data)
+            for sep in (b"\n", b"\r\n", b"\\n", b"\\r\\n", b"\\\\n", b"\\\\r\\\\n"):
                 plan[sep.join(lines)] = sep.join(new_lines)
         return plan
     try:

@@ -409,10 +409,14 @@ class HttpStream:
         fields["chunked"] = chunked
         if isinstance(head, h11.Request):
             target = head.target.decode("latin-1")
-            split = split_url(target)
             fields.update(kind="request", method=head.method.decode("ascii"), target=target,
-                          path=split.path, query=dict(parse_qsl(split.query)),
                           exchange=self._exchanges)
+            if head.method == b"CONNECT":  # authority-form `host:port`, no path (RFC 9110 §9.3.6)
+                host, port = split_authority(target)
+                fields.update(path="", query={}, authority=target, host=host, port=port)
+            else:
+                split = split_url(target)
+                fields.update(path=split.path, query=dict(parse_qsl(split.query)))
             return fields
         pending = d.partial.pending if d.partial else None
         fields.update(kind="response", status=head.status_code,
@@ -439,7 +443,7 @@ class HttpStream:
             self.accounting.undecodable[d.index] += lost
         src, dst = self._endpoints(d)
         if fields.get("kind") == "request":
-            name = f"{fields['method']} {fields['path']}"
+            name = request_name(fields)
             self._request_done(d, partial, fields)
         elif fields.get("kind") == "response":
             name = f"{fields['status']} {fields['reason']}".strip()
@@ -607,9 +611,10 @@ class HttpStream:
                     d.skipped_at = d.scan_start
                 d.skipped += len(d.scan)
                 d.scan.clear()
-        if d.mode != OPAQUE:
-            out += self._report_skipped(d, "")
-            out.append(self._gap_message(d, offset, length, ts_ns, frame, size))
+        if d.mode == OPAQUE:  # the bytes lost were not HTTP, but their loss is reported
+            size += f" after {self._switch}"
+        out += self._report_skipped(d, "")
+        out.append(self._gap_message(d, offset, length, ts_ns, frame, size))
         if d.mode in (SYNC, RESYNC):
             d.mode = RESYNC
             d.h11 = None
@@ -653,6 +658,29 @@ def split_url(url: str) -> SplitResult:
         return urlsplit(url)
     except ValueError:
         return SplitResult("", "", url, "", "")
+
+
+def request_name(fields: dict) -> str:
+    """A request's Message name: method and path, or CONNECT and its authority."""
+    return f"{fields['method']} {fields.get('authority', fields['path'])}"
+
+
+def split_authority(target: str) -> tuple[str, int | None]:
+    """The host and port of an authority-form target (`host:port`, `[v6]:port`); the
+    port is None when absent or not a number in 0..65535. Never raises."""
+    if target.startswith("["):
+        close = target.find("]")
+        if close < 0:
+            return target, None
+        host, rest = target[1:close], target[close + 1:]
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, colon, port_text = target.rpartition(":")
+        if not colon:
+            return target, None
+    port = int(port_text) if port_text.isascii() and port_text.isdigit() \
+        and len(port_text) <= 5 and int(port_text) <= 65535 else None
+    return host, port
 
 
 def _header(head: h11.Request | h11.Response | h11.InformationalResponse, name: bytes) -> str:

@@ -184,6 +184,8 @@ class OcpiDecoder:
 
     def _request(self, message: Message) -> Message:
         fields = message.fields
+        if fields["method"] == "CONNECT":  # a tunnel to `host:port`, never an OCPI module
+            return self._masked_http(message)
         body, error = _json_body(fields)
         route = self.context.route(fields["method"], fields["path"], body)
         headers = _header_map(fields.get("headers", ()))
@@ -235,7 +237,7 @@ class OcpiDecoder:
     def _response(self, message: Message) -> Message:
         fields = message.fields
         request = fields.get("request") or {}
-        if not request:
+        if not request or request.get("method") == "CONNECT":
             return self._masked_http(message)
         target = request.get("target", "")
         split = split_url(target)

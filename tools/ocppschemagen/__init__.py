@@ -25,13 +25,16 @@ and fails loudly on anything else (`UnsupportedSchema`), never validating loosel
 Semantics are `jsonschema`'s (the reference) for every JSON value: draft-04 integers
 are ints only, draft-06 ones also integral floats; bools are neither integers nor
 numbers; maxLength counts code points. Values no JSON text decodes to through orjson
-(NaN or infinite floats, strings with lone surrogates) and Python types other than the
-exact JSON ones are *not proven valid* (the function says False); the caller then asks
-the product's general validator, which has the last word, so a False here never changes
-a verdict, it only costs time. A True is a proof: every schema rule holds.
+(NaN or infinite floats, strings with lone surrogates, types other than the exact JSON
+ones) are not proven valid where they are checked (the function says False); the caller
+then asks the product's general validator, which has the last word, so a False here never
+changes a verdict, it only costs time. A True is a proof: every schema rule holds. (On such
+non-JSON input the two renderings may differ, e.g. on a str-subclass member name, which
+the Cython walk does not read; each stays sound.)
 
 Each generated checker is keyed by the digest of its schema file's content
-(`chargescope.dissectors.ocpp.schemas.schema_digest`), so a different `ocpp` release with changed schemas is never checked
+(`chargescope.dissectors.ocpp.schemas.schema_digest`), so a different `ocpp` release
+with changed schemas is never checked
 by stale code: its schemas simply have no fast checker.
 """
 

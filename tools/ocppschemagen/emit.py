@@ -1,10 +1,13 @@
 """Render compiled OCPP schemas as code: one Cython module and its pure-Python twin.
 
-Both renderings come from the same walk over the canonical schemas and differ only in
-declarations (`cdef` functions and typed locals in Cython), so they take the same
-decisions in the same order. One function per distinct object schema (equal
-definitions across files and versions share it); strings, numbers, enums and arrays
-are checked inline where they occur. Every check returns early with False.
+Both renderings come from the same walk over the canonical schemas and check the same
+rules in the same terms: one function per distinct object schema (equal definitions
+across files and versions share it); strings, numbers, enums and arrays inline where they
+occur; every check returns early with False. They differ in how an object's members are
+met: the twin looks each declared property up (`dict.get`, fast in Python), the Cython
+form walks the members present once (PyDict_Next, names and enum values told apart by
+length + memcmp, so no fresh string from orjson is hashed), which is what makes it cheap:
+most declared properties are absent from a typical payload.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ PYX_PRELUDE = '''
 
 from libc.math cimport floor, isfinite
 
+from cpython.dict cimport PyDict_Next
+from cpython.ref cimport PyObject
 from libc.string cimport memcmp
 
 cdef extern from "Python.h":
@@ -218,6 +223,10 @@ class Emitter:
         props: dict[str, Any] = node.get("properties", {})
         required = set(node.get("required", []))
         closed = node.get("additionalProperties", True) is False
+        if self.cython and not (required - set(props)) and all(p.isascii() for p in props):
+            self.functions.pop(name)  # re-inserted after its dependencies
+            self.functions[name] = self.members_walk(name, props, required, closed, draft)
+            return name
         if self.cython:
             lines = [f"cdef int {name}(object o) except -1:",
                      "    cdef Py_ssize_t n = 0",
@@ -251,6 +260,42 @@ class Emitter:
         self.functions.pop(name)  # re-insert after its dependencies
         self.functions[name] = lines
         return name
+
+    def members_walk(self, name: str, props: dict, required: set[str], closed: bool,
+                     draft: int) -> list[str]:
+        """Cython: one pass over the members present (PyDict_Next), each name told by its
+        length and memcmp, instead of one lookup per declared property (most of them
+        absent in a typical payload); `r` counts the required ones met."""
+        lines = [f"cdef int {name}(object o) except -1:",
+                 "    cdef Py_ssize_t pos = 0, r = 0, n",
+                 "    cdef PyObject* kp",
+                 "    cdef PyObject* vp",
+                 "    cdef const char* p",
+                 "    if type(o) is not dict:",
+                 "        return False",
+                 "    while PyDict_Next(o, &pos, &kp, &vp):",
+                 "        k = <object>kp",
+                 "        if type(k) is not str:",
+                 "            return False  # JSON object keys are strings",
+                 "        if not PyUnicode_IS_ASCII(k):",
+                 "            " + ("return False" if closed else "continue") + "  # not declared",
+                 "        v = <object>vp",
+                 "        n = PyUnicode_GET_LENGTH(k)",
+                 "        p = <const char*>PyUnicode_DATA(k)"]
+        by_length: dict[int, list[str]] = {}
+        for prop in sorted(props):
+            by_length.setdefault(len(prop), []).append(prop)
+        for length in sorted(by_length):
+            lines.append(f"        if n == {length}:")
+            for prop in by_length[length]:
+                lines.append(f"            if memcmp(p, {prop.encode()!r}, {length}) == 0:")
+                lines += self.check(props[prop], "v", draft, " " * 16, 1)
+                if prop in required:
+                    lines.append("                r += 1")
+                lines.append("                continue")
+        lines.append("        " + ("return False  # not declared" if closed else "continue"))
+        lines.append(f"    return r == {len(required)}")
+        return lines
 
     # -------------------------------------------------------------- module
 
