@@ -529,6 +529,14 @@ def test_ocpp16_pnc_data_transfer_strings_name_the_reissued_certificates(
                                    "data": json.dumps({"certificateType": "V2GRootCertificate"})}],
         [3, "c2", {"status": "Accepted", "data": json.dumps(
             {"status": "Accepted", "certificateHashData": [entry]})}],
+        [2, "p3", "DataTransfer", {"vendorId": PNC_16, "messageId": "Authorize",
+                                   "data": json.dumps({"idToken": {"idToken": "DEEXAC12345678",
+                                                                   "type": "eMAID"},
+                                                       "iso15118CertificateHashData": [
+                                                           {**entry, "serialNumber": format(
+                                                               orphan.serial_number, "x")}]})}],
+        [3, "p3", {"status": "Accepted", "data": json.dumps(
+            {"idTokenInfo": {"status": "Accepted"}})}],
     ]
     source, out = tmp_path / "in", tmp_path / "out"
     source.mkdir()
@@ -554,3 +562,6 @@ def test_ocpp16_pnc_data_transfer_strings_name_the_reissued_certificates(
         len(entry["serialNumber"]), "0")
     assert mapped["issuerNameHash"] == hashlib.sha256(new.issuer.public_bytes()).hexdigest()
     assert mapped["issuerKeyHash"] == hashlib.sha256(_bits(anchor)).hexdigest()
+    (asked,) = after[4].fields["iso15118_pnc"]["data"]["iso15118CertificateHashData"]
+    assert (asked["serialNumber"], asked["issuerKeyHash"]) == (
+        format(new.serial_number, "x"), mapped["issuerKeyHash"])

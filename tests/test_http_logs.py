@@ -120,3 +120,19 @@ def test_random_log_lines_never_crash(tmp_path_factory, lines):
     for message in read_http_file(path):
         analysis.add(message)
     analysis.finish()
+
+
+def test_logged_connect_is_named_by_its_authority(tmp_path):
+    path = tmp_path / "proxy.jsonl"
+    entries = [{"ts": 1, "type": "request", "id": "1", "method": "CONNECT",
+                "url": "cpo.example:443"},
+               {"ts": 2, "type": "response", "id": "1", "status": 200},
+               {"ts": 3, "type": "request", "id": "2", "method": "CONNECT",
+                "url": "https://[2001:db8::1]:8443"}]
+    path.write_text("\n".join(json.dumps(e) for e in entries) + "\n")
+    messages = list(read_http_file(path))
+    assert [m.name for m in messages] == ["CONNECT cpo.example:443", "200",
+                                          "CONNECT [2001:db8::1]:8443"]
+    assert [(m.fields["host"], m.fields["port"]) for m in messages[::2]] == [
+        ("cpo.example", 443), ("2001:db8::1", 8443)]
+    assert messages[1].fields["request"]["target"] == "cpo.example:443"

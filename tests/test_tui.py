@@ -464,3 +464,30 @@ def test_session_and_finding_tables_list_a_window_that_keys_move(demo_analysis, 
             assert seen == [str(n) for n in range(len(app.findings))]
 
     run(scenario())
+
+
+def test_plots_and_export_wait_for_a_filling_session(demo_analysis, monkeypatch, tmp_path):
+    _small_steps(monkeypatch)
+    paths, analysis = demo_analysis
+    session = next(s for s in sorted(analysis.sessions,
+                                     key=lambda s: -sum(len(p.messages) for p in s.parts))
+                   if any(p.protocol.startswith(("ISO", "DIN")) for p in s.parts))
+
+    async def scenario():
+        app = ChargescopeApp([tmp_path / "x.pcap"], analysis=analysis)
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_session(session.index)
+            assert not app.session_complete
+            app.action_export()
+            assert not list(tmp_path.glob("chargescope-session*"))
+            app.plot()
+            assert not app.plotted
+            assert "loading" in str(app.query_one("#plot-text").render())
+            await _until_complete(app, pilot)
+            app.plot()
+            assert app.plotted
+            assert "EVSEPresentVoltage" in str(app.query_one("#plot-text").render())
+            app.action_export()
+            assert list(tmp_path.glob("chargescope-session*.json"))
+
+    run(scenario())

@@ -93,3 +93,49 @@ def test_a_session_streamed_in_chunks_is_its_messages_in_time_order():
         for ts, message in index.strays[session.index]:
             assert any(m is message for p in session.parts for m in p.messages)
             assert ts == index.reference_ns(message)
+
+
+def _live_session(outcome: str, *findings):
+    from chargescope.analyzer.correlate.model import ChargingSession, LinkSession
+    from chargescope.analyzer.correlate.session import judge
+
+    parts = [LinkSession("B", "ocpp.transaction", "7", "b.pcap", 0, 10, outcome=outcome)]
+    findings = tuple(sorted(findings, key=lambda f: f.ts_ns))
+    verdict, reason = judge(parts, tuple(findings))
+    return ChargingSession(1, tuple(parts), (), 1.0, 0, 10, verdict, reason, tuple(findings))
+
+
+@pytest.mark.parametrize(("outcome", "codes", "verdict", "provisional"), [
+    # an error judged only because the input ended decides "failed": provisional
+    ("incomplete", ["at_end_error"], "failed", True),
+    # another error decides it as well: the verdict stands without the end-of-input one
+    ("incomplete", ["at_end_error", "error"], "failed", False),
+    ("incomplete", ["pending_at_end"], "inconclusive", True),
+    ("incomplete", [], "inconclusive", False),
+    ("failed", ["at_end_error"], "failed", False),  # the part failed on its own
+    ("success", ["at_end_error"], "success", False),
+])
+def test_provisional_verdicts(outcome, codes, verdict, provisional):
+    from types import SimpleNamespace
+
+    from chargescope.analyzer.records import Finding, Severity
+    from chargescope.tui.data import all_findings, session_rows
+    from chargescope.tui.data import provisional as is_provisional
+
+    made = {"at_end_error": Finding("ocpp.call.unanswered", Severity.ERROR, "", 5, link="B",
+                                    extra={"at_end": True}),
+            "error": Finding("ocpp.call.unanswered", Severity.ERROR, "", 3, link="B"),
+            "pending_at_end": Finding("ocpp.call.pending_at_end", Severity.NOTE, "", 5,
+                                      link="B")}
+    session = _live_session(outcome, *(made[c] for c in codes))
+    assert session.verdict == verdict
+    assert is_provisional(session) is provisional
+
+    # the parts of an Analysis the rows read
+    snapshot = SimpleNamespace(sessions=(session,), link_findings=[],
+                               correlation=SimpleNamespace(findings=()))
+    (live,), (ended,) = session_rows(snapshot, live=True), session_rows(snapshot)
+    assert (live.provisional, ended.provisional) == (provisional, False)
+    assert [f for _i, f in all_findings(snapshot)] == list(session.findings)
+    assert [f for _i, f in all_findings(snapshot, live=True)] == [
+        made[c] for c in codes if c == "error"]

@@ -134,3 +134,79 @@ def test_frames_that_left_the_cache_come_from_the_written_file() -> None:
     store.read_from("eth9", str(CAPTURE))
     assert store.get("eth9", 1) == frames[0].data
     assert store.get("eth9", 50) == frames[49].data
+
+
+def _shown_codes(app) -> list[str]:
+    return [finding.code for _index, finding in app.findings]
+
+
+def test_end_of_input_findings_wait_for_the_end_of_the_capture() -> None:
+    """Held mid-session, a snapshot says the V2G session ended with the capture: not
+    listed, nor the worst finding, and the verdict is marked as resting on it; when the
+    capture does end there, the finding is listed and the verdict is unmarked."""
+    from chargescope.analyzer.live.incremental import end_of_input
+
+    go = threading.Event()
+    source = ReplaySource(CAPTURE, 60, go)
+
+    async def scenario() -> None:
+        app = ChargescopeApp([], live=source, live_interval_s=0.1)
+        async with app.run_test(size=(160, 50)) as pilot:
+            sessions = app.query_one("#session-table")
+            assert await _until(pilot, lambda: source.frames_seen == 60 and app.analysis
+                                is not None and any(f.code == "v2g.session.capture_ended"
+                                                    for f in app.analysis.findings))
+            await pilot.pause(0.1)
+            (session,) = app.analysis.sessions
+            assert session.verdict == "inconclusive"
+            assert "v2g.session.capture_ended" not in _shown_codes(app)
+            assert not any(end_of_input(f) for _i, f in app.findings)
+            row = sessions.get_row_at(0)
+            assert str(row[1]) == "INCONCLUSIVE so far"
+            assert "capture_ended" not in str(row[8])
+            assert "so far" in str(app.query_one("#session-title").render())
+            source.stop()  # the capture ends here: the snapshot's verdict is the final one
+            assert await _until(pilot, lambda: app.live_done)
+            await pilot.pause(0.2)
+            assert "v2g.session.capture_ended" in _shown_codes(app)
+            # (the end of the capture closes the connection: judged again, not marked)
+            assert str(sessions.get_row_at(0)[1]) == app.analysis.sessions[0].verdict.upper()
+            assert "so far" not in str(app.query_one("#session-title").render())
+
+    asyncio.run(scenario())
+
+
+def test_a_call_awaiting_its_answer_is_no_finding_while_capturing() -> None:
+    """OCPP: held after the Authorize CALL, before its answer, the snapshot's
+    ocpp.call.pending_at_end is not listed; the answer comes and nothing was."""
+    from chargescope.analyzer.pipeline import Pipeline
+    from chargescope.analyzer.records import Message
+    from chargescope.tui.data import all_findings
+
+    capture = CAPTURE.with_name("dc-pnc-happy-linkB-csms.pcapng")
+    with open_capture(capture) as cap:
+        frames = list(cap.frames())
+    authorize = next(m for m in Pipeline().run(iter(frames)) if isinstance(m, Message)
+                     and m.name == "Authorize Request")
+    hold = next(n for n, f in enumerate(frames) if f.number == authorize.refs[-1].frame) + 1
+    go = threading.Event()
+    source = ReplaySource(capture, hold, go)
+
+    async def scenario() -> None:
+        app = ChargescopeApp([], live=source, live_interval_s=0.1)
+        async with app.run_test(size=(160, 50)) as pilot:
+            assert await _until(pilot, lambda: app.analysis is not None and any(
+                f.code == "ocpp.call.pending_at_end" for f in app.analysis.findings))
+            await pilot.pause(0.1)
+            assert "ocpp.call.pending_at_end" not in _shown_codes(app)
+            assert app.query_one("#finding-table").row_count == len(app.findings)
+            assert all("pending_at_end" not in str(app.query_one("#session-table")
+                                                   .get_row_at(r)[8])
+                       for r in range(app.query_one("#session-table").row_count))
+            go.set()
+            assert await _until(pilot, lambda: app.live_done)
+            await pilot.pause(0.2)
+            offline = analyze([capture])
+            assert _shown_codes(app) == [f.code for _i, f in all_findings(offline)]
+
+    asyncio.run(scenario())

@@ -52,6 +52,7 @@ from chargescope.tui.help import HelpScreen
 from chargescope.tui.widgets import HexView, Swimlanes, WindowTable
 
 VERDICT_STYLE = {"success": "bold green", "failed": "bold red", "inconclusive": "bold yellow"}
+PROVISIONAL = "so far"  # after a live snapshot's verdict that the capture's end decided
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
 # Rows a table holds at once: a DataTable row costs ~1 ms to add and measure, and a session of a
 # 1 GB capture can hold 10^5..10^6 messages; the message table shows a window of the matches
@@ -77,21 +78,28 @@ class Tables:
     sessions: list[tuple[tuple, str]]
     findings: list[tuple[int, Finding]]  # (session index or 0, finding), in time order
     finding_rows: list[tuple[tuple, str]]
+    live: bool = False  # of a snapshot while capturing (`data.shown_findings`)
 
     @classmethod
-    def of(cls, analysis: Analysis) -> Tables:
+    def of(cls, analysis: Analysis, live: bool = False) -> Tables:
         sessions = [
-            ((Text(str(row.index)), Text(row.verdict.upper(), VERDICT_STYLE[row.verdict]),
+            ((Text(str(row.index)), verdict_text(row.verdict, row.provisional),
               Text(row.start), Text(row.ev), Text(row.charger), Text(row.protocol),
               Text(row.duration), Text(row.energy), Text(row.worst)), str(row.index))
-            for row in data.session_rows(analysis)]
-        findings = data.all_findings(analysis)
+            for row in data.session_rows(analysis, live)]
+        findings = data.all_findings(analysis, live)
         finding_rows = [
             ((Text(str(index or "-")),
               Text(str(finding.severity), SEVERITY_STYLE[finding.severity]),
               Text(finding.code), Text(finding.text)), str(n))
             for n, (index, finding) in enumerate(findings)]
-        return cls(sessions, findings, finding_rows)
+        return cls(sessions, findings, finding_rows, live)
+
+
+def verdict_text(verdict: str, provisional: bool) -> Text:
+    """The verdict as shown; one that rests on the capture having ended "now" says so."""
+    shown = f"{verdict.upper()} {PROVISIONAL}" if provisional else verdict.upper()
+    return Text(shown, VERDICT_STYLE[verdict])
 
 
 class ChargescopeApp(App):
@@ -148,6 +156,7 @@ class ChargescopeApp(App):
         self.filter_text = ""
         self.index: data.MessageIndex | None = None
         self.findings: list = []
+        self.snapshot_live = False  # what is shown is a snapshot of a capture still going
         self.plotted = False
         self.message: Message | None = None  # the one in the detail tree
         self._field_ranges: FieldRanges | None = None  # its field positions, once asked
@@ -250,7 +259,7 @@ class ChargescopeApp(App):
         def show(analysis: Analysis) -> None:
             # the message index and table rows are built here, not on the screen's thread
             self.call_from_thread(self._refreshed, analysis, data.MessageIndex(analysis),
-                                  Tables.of(analysis))
+                                  Tables.of(analysis, live=True))
 
         snapshots = Snapshotter(live, interval_s=self.live_interval_s, on_snapshot=show,
                                 keep_messages=True)
@@ -309,6 +318,7 @@ class ChargescopeApp(App):
         self.analysis = analysis
         self.index = index or data.MessageIndex(analysis)
         tables = tables or Tables.of(analysis)
+        self.snapshot_live = tables.live
         self.query_one("#loading", ProgressBar).display = False
         table = self.query_one("#session-table", DataTable)
         self.fill_rows(table, tables.sessions)
@@ -420,7 +430,7 @@ class ChargescopeApp(App):
                  else f"{len(self.items)} of {self.stream.expected} messages, loading")
         self.query_one("#session-title", Label).update(Text.assemble(
             (f"Session {session.index} ", "bold"),
-            (session.verdict.upper(), VERDICT_STYLE[session.verdict]),
+            verdict_text(session.verdict, self.snapshot_live and data.provisional(session)),
             f"  {session.verdict_reason}  ({count})"))
 
     def apply_filter(self, text: str) -> bool:

@@ -17,6 +17,8 @@ from itertools import islice
 
 from chargescope.analyzer.analysis import Analysis
 from chargescope.analyzer.correlate import ChargingSession
+from chargescope.analyzer.correlate.session import judge
+from chargescope.analyzer.live.incremental import end_of_input
 from chargescope.analyzer.records import Finding, Message
 from chargescope.analyzer.v2g.tree import find, physical
 
@@ -57,9 +59,34 @@ class SessionRow:
     duration: str
     energy: str
     worst: str
+    provisional: bool = False  # live: the verdict rests on the input having ended "now"
 
 
-def session_rows(analysis: Analysis) -> list[SessionRow]:
+def shown_findings(findings: Iterable[Finding], live: bool) -> list[Finding]:
+    """What a table lists: while capturing, not the findings judged only because the
+    input ended (`end_of_input`: an OCPP CALL whose answer is on its way is no finding
+    yet); once the capture ended, all of them, as the offline report has them."""
+    return [f for f in findings if not end_of_input(f)] if live else list(findings)
+
+
+def provisional(session: ChargingSession) -> bool:
+    """While capturing: does the session's verdict rest only on the input having ended
+    here? It does when judging it again without the end-of-input findings gives another
+    verdict, or when it is inconclusive and carries such findings (a part is open because
+    the capture has not gone on yet, e.g. `v2g.session.capture_ended`). Judged on the
+    session's own parts and findings: the snapshot is not analysed again."""
+    if session.verdict == "success":
+        return False
+    kept = tuple(f for f in session.findings if not end_of_input(f))
+    if len(kept) == len(session.findings):
+        return False
+    return session.verdict == "inconclusive" or \
+        judge(list(session.parts), kept)[0] != session.verdict
+
+
+def session_rows(analysis: Analysis, live: bool = False) -> list[SessionRow]:
+    """One row per session; `live`: the analysis is a snapshot of a capture still going
+    (end-of-input findings left out of the worst finding, provisional verdicts marked)."""
     rows = []
     for s in analysis.sessions:
         keys = s.keys
@@ -68,11 +95,13 @@ def session_rows(analysis: Analysis) -> list[SessionRow]:
         protocol = " / ".join(dict.fromkeys(p.protocol for p in s.parts if p.protocol))
         energy = next((f"{p.energy_wh / 1000:.2f} kWh" for p in s.parts
                        if p.energy_wh is not None), "")
-        worst = max(s.findings, key=lambda f: (f.severity, -f.ts_ns), default=None)
+        worst = max(shown_findings(s.findings, live), key=lambda f: (f.severity, -f.ts_ns),
+                    default=None)
         rows.append(SessionRow(
             s.index, s.verdict, clock(s.start_ns), ev, charger, protocol,
             f"{(s.end_ns - s.start_ns) / SECOND:.1f} s", energy,
-            f"{worst.severity}: {worst.code}" if worst else ""))
+            f"{worst.severity}: {worst.code}" if worst else "",
+            live and provisional(s)))
     return rows
 
 
@@ -235,11 +264,12 @@ def session_messages(analysis: Analysis, session: ChargingSession) -> list[tuple
     return MessageIndex(analysis).session(session)
 
 
-def all_findings(analysis: Analysis) -> list[tuple[int, Finding]]:
-    """(session index or 0, finding) for every finding, in time order."""
-    out = [(s.index, f) for s in analysis.sessions for f in s.findings]
-    out += [(0, f) for f in analysis.link_findings]
-    out += [(0, f) for f in analysis.correlation.findings]
+def all_findings(analysis: Analysis, live: bool = False) -> list[tuple[int, Finding]]:
+    """(session index or 0, finding) for every finding, in time order (`live`: those
+    `shown_findings` lists while capturing)."""
+    out = [(s.index, f) for s in analysis.sessions for f in shown_findings(s.findings, live)]
+    out += [(0, f) for f in shown_findings(analysis.link_findings, live)]
+    out += [(0, f) for f in shown_findings(analysis.correlation.findings, live)]
     return sorted(out, key=lambda pair: pair[1].ts_ns)
 
 

@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from chargescope.analyzer.records import Link, Message, Problem
 from chargescope.dissectors.http.body import MAX_BODY_BYTES, body_fields
+from chargescope.dissectors.http.stream import request_name, split_authority, split_url
 
 
 def _ts_ns(value: Any) -> int:
@@ -63,6 +64,12 @@ def _headers(value: Any) -> list[list[str]]:
 
 
 def _request_fields(method: str, url: str, headers: list[list[str]], exchange: Any) -> dict:
+    if method.upper() == "CONNECT":  # a tunnel to `host:port` (a proxy may log it as a URL)
+        authority = split_url(url).netloc if "://" in url else url
+        host, port = split_authority(authority)
+        return {"kind": "request", "method": "CONNECT", "target": authority, "path": "",
+                "query": {}, "authority": authority, "host": host, "port": port,
+                "version": "1.1", "headers": headers, "exchange": exchange, "chunked": False}
     split = urlsplit(url)
     target = split.path or "/"
     if split.query:
@@ -129,7 +136,7 @@ def _log_entry(entry: dict, number: int, source: str, requests: dict[str, dict])
         fields.update(_text_body(entry.get("body")))
         requests[exchange] = {"method": fields["method"], "target": fields["target"],
                               "ts_ns": ts, "src": src, "dst": dst}
-        return Message(link=Link.C, protocol="http", name=f"{fields['method']} {fields['path']}",
+        return Message(link=Link.C, protocol="http", name=request_name(fields),
                        ts_ns=ts, src=src, dst=dst, fields=fields)
     status = entry.get("status")
     if not isinstance(status, int):
@@ -181,7 +188,7 @@ def _har_entry(entry: dict, index: int, source: str) -> Iterator[Message]:
     fields["version"] = str(request.get("httpVersion", "HTTP/1.1")).removeprefix("HTTP/")
     post = request.get("postData") or {}
     fields.update(_text_body(post.get("text")))
-    yield Message(link=Link.C, protocol="http", name=f"{fields['method']} {fields['path']}",
+    yield Message(link=Link.C, protocol="http", name=request_name(fields),
                   ts_ns=ts, src=src, dst=dst, fields=fields)
     status = response.get("status")
     if not isinstance(status, int) or status <= 0:  # HAR writes 0 for "no response"

@@ -443,7 +443,7 @@ class HttpStream:
             self.accounting.undecodable[d.index] += lost
         src, dst = self._endpoints(d)
         if fields.get("kind") == "request":
-            name = f"{fields['method']} {fields.get('authority', fields['path'])}"
+            name = request_name(fields)
             self._request_done(d, partial, fields)
         elif fields.get("kind") == "response":
             name = f"{fields['status']} {fields['reason']}".strip()
@@ -658,6 +658,11 @@ def split_url(url: str) -> SplitResult:
         return urlsplit(url)
     except ValueError:
         return SplitResult("", "", url, "", "")
+
+
+def request_name(fields: dict) -> str:
+    """A request's Message name: method and path, or CONNECT and its authority."""
+    return f"{fields['method']} {fields.get('authority', fields['path'])}"
 
 
 def split_authority(target: str) -> tuple[str, int | None]:
