@@ -43,7 +43,7 @@ def extensions():
     from setuptools import Extension
 
     exts = [
-        Extension(f"chargescope.ext.{Path(s).stem}", [s], extra_compile_args=["-O3"])
+        Extension(f"chargescope.ext.{Path(s).stem}", [s], extra_compile_args=["-O3", "-g0"])
         for s in sources
     ]
     return cythonize(exts, language_level=3, quiet=True)
