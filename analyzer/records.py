@@ -157,8 +157,6 @@ def stored_refs(message: Message) -> Any:
     return _REFS_SLOT.__get__(message, Message)
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class FindingSpec:
     """A registered finding code (Wireshark's expert_field_info): stable, never renamed."""
