@@ -43,13 +43,6 @@ cdef inline bint _integral(object x):
     return isfinite(d) and floor(d) == d
 
 
-cdef bint _multiple_of(object x, double d):
-    """A multiple of a float divisor is never proven here: jsonschema (x / d integral) and
-    jsonschema-rs (the product's validator) disagree on values such as 0.3 or
-    0.7000000000000001 for 0.1, so a proof could contradict the product's verdict. False
-    hands the message to jsonschema-rs, which decides."""
-    return False
-
 
 cdef inline bint _E0_has(object s):
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
@@ -3212,7 +3205,7 @@ cdef int _o_a5dbdc964949(object o) except -1:
         p = <const char*>PyUnicode_DATA(k)
         if n == 5:
             if memcmp(p, b'limit', 5) == 0:
-                if not (type(v) is int or (type(v) is float and _finite(v))) or not _multiple_of(v, 0.1):
+                if not (type(v) is int or (type(v) is float and _finite(v))) or True:
                     return False
                 r += 1
                 continue
@@ -3259,7 +3252,7 @@ cdef int _o_4a70c4a6949e(object o) except -1:
                 continue
         if n == 15:
             if memcmp(p, b'minChargingRate', 15) == 0:
-                if not (type(v) is int or (type(v) is float and _finite(v))) or not _multiple_of(v, 0.1):
+                if not (type(v) is int or (type(v) is float and _finite(v))) or True:
                     return False
                 continue
         if n == 16:
