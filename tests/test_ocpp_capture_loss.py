@@ -138,15 +138,23 @@ def test_seqno_missing_without_a_gap_is_still_missing() -> None:
     assert code == "ocpp.tx.seqno_gap" and "missing seqNo 1" in text and "not captured" not in text
 
 
-def test_unanswered_start_is_adopted_only_on_its_connector() -> None:
+def _lost_start_answer(o: Ocpp, connector: int):
+    """A tracker that saw StartTransaction (uid "s", meterStart 10, idTag "T") on
+    `connector` and was told its answer was not captured."""
     from chargescope.analyzer.ocpp.transactions import TransactionTracker
 
-    o = Ocpp()
     tracker = TransactionTracker()
-    start = o.call("StartTransaction", {"connectorId": 2, "idTag": "T", "meterStart": 10,
-                                        "timestamp": "2024-01-01T00:00:00Z"}, 1, uid="s")
+    start = o.call("StartTransaction", {"connectorId": connector, "idTag": "T",
+                                        "meterStart": 10, "timestamp": "2024-01-01T00:00:00Z"},
+                   1, uid="s")
     tracker.feed(start)
     tracker.start_answer_not_captured(start)
+    return tracker
+
+
+def test_unanswered_start_is_adopted_only_on_its_connector() -> None:
+    o = Ocpp()
+    tracker = _lost_start_answer(o, connector=2)
     mv = {"meterValue": [{"timestamp": "2024-01-01T00:00:05Z",
                           "sampledValue": [{"value": "20"}]}]}
     other = tracker.feed(o.call("MeterValues", {"connectorId": 1, "transactionId": 5, **mv}, 5))
@@ -180,14 +188,8 @@ def test_start_lost_from_a_library_made_capture(impl: str, capture: str, action:
 
 
 def test_a_late_answer_takes_back_a_start_judged_not_captured() -> None:
-    from chargescope.analyzer.ocpp.transactions import TransactionTracker
-
     o = Ocpp()
-    tracker = TransactionTracker()
-    start = o.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 10,
-                                        "timestamp": "2024-01-01T00:00:00Z"}, 1, uid="s")
-    tracker.feed(start)
-    tracker.start_answer_not_captured(start)
+    tracker = _lost_start_answer(o, connector=1)
     tracker.feed(o.result("s", {"transactionId": 9, "idTagInfo": {"status": "Accepted"}}, 50))
     mv = {"meterValue": [{"timestamp": "2024-01-01T00:01:00Z",
                           "sampledValue": [{"value": "20"}]}]}
