@@ -95,3 +95,174 @@ def decode_common(dec, text, int direction, ts_ns, src, dst, refs, websocket):
     if websocket is not None:
         fields["websocket"] = websocket
     return _new_message(_LINK_B, "ocpp", action + role, ts_ns, src, dst, fields, refs, ())
+
+
+cdef class OcppHandler:
+    """The OCPP payload handler of one WebSocket connection (twin: `fastpath.OcppHandler`).
+
+    The decoder's hot state lives here in C fields (version, its source, the guessing
+    flag, the pending/answered/check tables, the cap), read from the decoder once and again
+    after anything that may change it (a new subprotocol, a general-path decode); the
+    common message's fields dict is a copy of a per-connection template with its keys in
+    the order the general path writes them, so only the varying values are set.
+    """
+
+    cdef readonly object decoder
+    cdef object _applied, _cpid, _version, _decode_general
+    cdef bint _guessing
+    cdef object _pending, _answered
+    cdef dict _checks
+    cdef Py_ssize_t _max_pending
+    cdef dict _call_fields, _result_fields
+
+    def __init__(self, decoder):
+        self.decoder = decoder
+        self._applied = ""
+        self._pending = decoder._pending
+        self._answered = decoder._answered
+        self._checks = decoder._checks
+        self._max_pending = decoder.max_pending
+        self._decode_general = decoder.decode_general
+        self._refresh()
+
+    cdef _refresh(self):
+        """Read the decoder's state again and rebuild the templates from it."""
+        dec = self.decoder
+        self._version = dec.version
+        self._guessing = dec._guessing
+        self._cpid = dec.charge_point_id
+        head = {"capture": dec.capture, "connection": dec.connection,
+                "charge_point_id": self._cpid, "direction": 0, "ocpp_version": self._version,
+                "version_source": dec.version_source}
+        self._call_fields = {**head, "message_type": "CALL", "message_type_id": 2,
+                             "unique_id": None, "action": None, "payload": None,
+                             "schema": "valid", "websocket": None}
+        self._result_fields = {**head, "message_type": "CALLRESULT", "message_type_id": 3,
+                               "unique_id": None, "action": None, "paired": True,
+                               "payload": None, "schema": "valid", "websocket": None}
+
+    cdef inline _context(self, subprotocol, charge_point_id):
+        """What `handle` gave the decoder before each message (no-ops when unchanged)."""
+        if subprotocol and subprotocol != self._applied:
+            self.decoder.set_subprotocol(subprotocol)
+            self._applied = subprotocol
+            self._refresh()
+        if charge_point_id is not self._cpid:
+            self.decoder.charge_point_id = charge_point_id
+            self._refresh()
+
+    cdef object _common(self, text, int direction, ts_ns, src, dst, refs, websocket):
+        """`decode_common` over the C fields, or None (the general path decides)."""
+        if self._guessing or self._version is None:
+            return None
+        try:
+            doc = _loads(text)
+        except (_DecodeError, TypeError, ValueError, RecursionError):
+            return None
+        if type(doc) is not list:
+            return None
+        cdef Py_ssize_t n = len(<list>doc)
+        cdef bint known = False
+        cdef dict fields
+        cdef object pending = self._pending
+        cdef int mtype
+        if n == 4:
+            m, unique_id, action, payload = doc
+            if not (type(m) is int and m == 2 and type(unique_id) is str
+                    and 0 < len(<str>unique_id) <= _MAX_UID and type(action) is str and action
+                    and type(payload) is dict):
+                return None
+            key = (direction, unique_id)
+            known = key in pending
+            if not known and len(pending) >= self._max_pending:
+                return None
+            mtype = 2
+            role = " Request"
+        elif n == 3:
+            m, unique_id, payload = doc
+            if not (type(m) is int and m == 3 and type(unique_id) is str
+                    and 0 < len(<str>unique_id) <= _MAX_UID and type(payload) is dict):
+                return None
+            key = (1 - direction, unique_id)
+            action = pending.get(key)
+            if action is None:
+                return None
+            mtype = 3
+            role = " Response"
+        else:
+            return None
+        if action == "DataTransfer":
+            return None
+        check = self._checks.get((self._version, action, m))
+        if check is None:
+            return None
+        # decided: from here on the decoder's state changes exactly as in the general path
+        if mtype == 2:
+            pending[key] = action
+            if known:
+                pending.move_to_end(key)
+        else:
+            del pending[key]
+            answered = self._answered
+            answered[key] = action
+            if len(answered) > _ANSWERED_MAX:
+                answered.popitem(last=False)
+        try:
+            valid = check(payload)
+        except (ValueError, RecursionError):
+            valid = False
+        if valid:
+            fields = (self._call_fields if mtype == 2 else self._result_fields).copy()
+            fields["direction"] = direction
+            fields["unique_id"] = unique_id
+            fields["action"] = action
+            fields["payload"] = payload
+            if websocket is not None:
+                fields["websocket"] = websocket
+            else:
+                del fields["websocket"]
+        else:
+            dec = self.decoder
+            fields = {
+                "capture": dec.capture,
+                "connection": dec.connection,
+                "charge_point_id": self._cpid,
+                "direction": direction,
+                "ocpp_version": self._version,
+                "version_source": dec.version_source,
+                "message_type": "CALL" if mtype == 2 else "CALLRESULT",
+                "message_type_id": m,
+                "unique_id": unique_id,
+                "action": action,
+            }
+            if mtype == 3:
+                fields["paired"] = True
+            fields["payload"] = payload
+            fields.update(dec._invalid(self._version, action, m, payload))
+            if websocket is not None:
+                fields["websocket"] = websocket
+        return _new_message(_LINK_B, "ocpp", action + role, ts_ns, src, dst, fields, refs, ())
+
+    def __call__(self, payload, info):
+        (_conn, direction, ts_ns, src, dst, refs, subprotocol, charge_point_id, websocket,
+         problems) = info
+        self._context(subprotocol, charge_point_id)
+        if not problems:
+            message = self._common(payload, direction, ts_ns, src, dst, refs, websocket)
+            if message is not None:
+                return message
+        message = self._decode_general(payload, direction, ts_ns, src, dst, refs, websocket,
+                                       problems)
+        self._refresh()  # a guessed version, say
+        return message
+
+    def deliver(self, payload, int direction, ts_ns, src, dst, refs, subprotocol,
+                charge_point_id, websocket):
+        """A message without problems, from the WebSocket fast path (no WsMessageInfo)."""
+        self._context(subprotocol, charge_point_id)
+        message = self._common(payload, direction, ts_ns, src, dst, refs, websocket)
+        if message is None:
+            message = self._decode_general(payload, direction, ts_ns, src, dst, refs,
+                                           websocket, ())
+            self._refresh()
+        return message
