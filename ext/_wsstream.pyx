@@ -12,15 +12,42 @@ from cpython.bytearray cimport PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_GET_SIZE
 
 from chargescope import backends
-from chargescope.analyzer.records import ByteRef
+from chargescope.analyzer.records import ByteRef, StreamData
 # one definition of these for both implementations (the twin module is plain Python)
 from chargescope.dissectors.websocket.streamcore import Mode, RefMap, new_info
 
 include "_wsframe.pxi"
+include "_records.pxi"
 
 _new_ref = backends.load("recordbuild").builder(ByteRef)  # ByteRef(...), slots filled directly
 cdef object _FRAMES = Mode.FRAMES
 cdef object _HANDSHAKE = Mode.HANDSHAKE
+# the websocket dict of a whole uncompressed text message (copied, then two values set)
+cdef dict _WEBSOCKET = {"opcode": 1, "fragments": 1, "compressed": False, "wire_size": 0}
+
+# slot offsets of the records read and built per segment (all 0: read as attributes)
+cdef Py_ssize_t _SD[6]
+if not _plain_record(StreamData, ("conn", "direction", "offset", "data", "ts_ns", "refs"), _SD):
+    _SD[:] = [0, 0, 0, 0, 0, 0]
+cdef Py_ssize_t _BR[4]
+cdef bint _BR_OK = _plain_record(ByteRef, ("source", "frame", "start", "length"), _BR)
+
+
+cdef inline object _field(object record, Py_ssize_t offset, str name):
+    """A record's field, through its slot when its offset is known."""
+    return _slot(record, offset) if offset else getattr(record, name)
+
+
+cdef inline object _byte_ref(source, frame, start, length):
+    """ByteRef(source, frame, start, length), its slots filled directly."""
+    if not _BR_OK:
+        return _new_ref(source, frame, start, length)
+    ref = PyType_GenericAlloc(ByteRef, 0)
+    _fill(ref, _BR[0], source)
+    _fill(ref, _BR[1], frame)
+    _fill(ref, _BR[2], start)
+    _fill(ref, _BR[3], length)
+    return ref
 
 
 cdef inline bint _ascii(const unsigned char* p, Py_ssize_t n) noexcept nogil:
@@ -41,7 +68,7 @@ cdef class Direction:
     """One direction's state: buffered bytes, mode, fragment, inflater, byte books."""
 
     cdef public bytearray buf
-    cdef public object base  # stream offset of buf[0]
+    cdef public long long base  # stream offset of buf[0]
     cdef public object mode
     cdef public object frag  # the fragmented message being reassembled
     cdef public object skip  # payload bytes of an oversized frame still to discard
@@ -50,8 +77,8 @@ cdef class Direction:
     cdef public bint window_lost
     cdef public bint tentative  # just resynchronised: the boundary is not yet confirmed
     cdef public object hunt_from  # where the next hunt starts (1 after a false boundary)
-    cdef public object consumed  # bytes made Messages of (analyzer/accounting.py)
-    cdef public object undecodable  # bytes skipped, cut short or left unparsed, reported
+    cdef public long long consumed  # bytes made Messages of (analyzer/accounting.py)
+    cdef public long long undecodable  # bytes skipped, cut short or left unparsed, reported
 
     def __init__(self):
         self.buf = bytearray()
@@ -105,18 +132,20 @@ cdef class StreamCore:
         self.charge_point_id = ""
 
     def on_data(self, event):
-        cdef int direction = event.direction
+        if type(event) is not StreamData:
+            return self._on_data_general(event)
+        cdef int direction = _field(event, _SD[1], "direction")
         cdef Direction d = <Direction> self._dirs[direction]
-        data = event.data
-        refs = event.refs
+        data = _field(event, _SD[3], "data")
+        refs = _field(event, _SD[5], "refs")
         if (PyByteArray_GET_SIZE(d.buf) or d.mode is not _FRAMES or d.frag is not None
                 or d.skip or d.tentative or type(refs) is not tuple or len(<tuple> refs) != 1
-                or type(data) is not bytes or event.offset != d.base
+                or type(data) is not bytes or _field(event, _SD[2], "offset") != d.base
                 or direction in self._closed):
             return self._on_data_general(event)
         cdef list out = []
         cdef Py_ssize_t used = self._frames(direction, d, <bytes> data, (<tuple> refs)[0],
-                                            event.ts_ns, out)
+                                            _field(event, _SD[4], "ts_ns"), out)
         d.consumed += used
         if used == PyBytes_GET_SIZE(data):
             return out
@@ -142,8 +171,11 @@ cdef class StreamCore:
         end = _whole_data_frame(buf, 0, n, from_client, deflate_on, self._cap, &head)
         if end < 0:
             return 0
-        source, frame, at = ref.source, ref.frame, ref.start
-        base = d.base
+        if type(ref) is ByteRef and _BR_OK:
+            source, frame, at = _slot(ref, _BR[0]), _slot(ref, _BR[1]), _slot(ref, _BR[2])
+        else:
+            source, frame, at = ref.source, ref.frame, ref.start
+        cdef long long base = d.base
         src, dst = self._ends if direction == 0 else self._ends_back
         while end >= 0:
             opcode = buf[pos] & 0x0F
@@ -151,7 +183,7 @@ cdef class StreamCore:
             size = end - pos - head
             payload = _payload(buf + pos + head, size,
                                buf + pos + head - 4 if buf[pos + 1] & 0x80 else NULL)
-            refs = (_new_ref(source, frame, at + pos, end - pos),)
+            refs = (_byte_ref(source, frame, at + pos, end - pos),)
             handler = self._handler
             if handler is None or rsv1 or (opcode == 0x1 and not _ascii(
                     <const unsigned char*> PyBytes_AS_STRING(payload), size)):
@@ -160,8 +192,10 @@ cdef class StreamCore:
             else:
                 # `_deliver` written out for its common case: an uncompressed message,
                 # ASCII if text (so valid UTF-8), to the connection's payload handler
-                websocket = {"opcode": opcode, "fragments": 1, "compressed": False,
-                             "wire_size": size}
+                websocket = _WEBSOCKET.copy()
+                if opcode != 0x1:
+                    websocket["opcode"] = opcode
+                websocket["wire_size"] = size
                 if handler is not self._entry_of:
                     self._entry = getattr(handler, "deliver", None)
                     self._entry_of = handler
