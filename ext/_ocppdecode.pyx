@@ -10,11 +10,35 @@ from chargescope import backends
 from chargescope.analyzer.records import Link, Message
 from chargescope.dissectors.ocpp.codec import MAX_UNIQUE_ID, _DecodeError, _loads
 
+include "_records.pxi"
+
 _new_message = backends.load("recordbuild").builder(Message)
 cdef dict _VALID = {"schema": "valid"}  # never mutated (fields.update copies it)
 cdef Py_ssize_t _ANSWERED_MAX = 256  # results remembered for a 2.1 CALLRESULTERROR
 cdef Py_ssize_t _MAX_UID = MAX_UNIQUE_ID
 _LINK_B = Link.B
+# Message slot offsets, for building it without a call (all 0: through _new_message)
+cdef Py_ssize_t _MSG[9]
+cdef bint _MSG_OK = _plain_record(Message, ("link", "protocol", "name", "ts_ns", "src", "dst",
+                                            "fields", "refs", "problems"), _MSG)
+cdef tuple _NO_PROBLEMS = ()
+
+
+cdef inline object _ocpp_message(name, ts_ns, src, dst, dict fields, refs):
+    """Message(Link.B, "ocpp", name, ts_ns, src, dst, fields, refs, ()), slots filled."""
+    if not _MSG_OK:
+        return _new_message(_LINK_B, "ocpp", name, ts_ns, src, dst, fields, refs, ())
+    message = PyType_GenericAlloc(Message, 0)
+    _fill(message, _MSG[0], _LINK_B)
+    _fill(message, _MSG[1], "ocpp")
+    _fill(message, _MSG[2], name)
+    _fill(message, _MSG[3], ts_ns)
+    _fill(message, _MSG[4], src)
+    _fill(message, _MSG[5], dst)
+    _fill(message, _MSG[6], fields)
+    _fill(message, _MSG[7], refs)
+    _fill(message, _MSG[8], _NO_PROBLEMS)
+    return message
 
 
 def decode_common(dec, text, int direction, ts_ns, src, dst, refs, websocket):
@@ -114,6 +138,8 @@ cdef class OcppHandler:
     cdef dict _checks
     cdef Py_ssize_t _max_pending
     cdef dict _call_fields, _result_fields
+    # action -> compiled check / Message name, per message type, for the current version
+    cdef dict _call_checks, _result_checks, _call_names, _result_names
 
     def __init__(self, decoder):
         self.decoder = decoder
@@ -140,6 +166,8 @@ cdef class OcppHandler:
         self._result_fields = {**head, "message_type": "CALLRESULT", "message_type_id": 3,
                                "unique_id": None, "action": None, "paired": True,
                                "payload": None, "schema": "valid", "websocket": None}
+        self._call_checks, self._result_checks = {}, {}
+        self._call_names, self._result_names = {}, {}
 
     cdef inline _context(self, subprotocol, charge_point_id):
         """What `handle` gave the decoder before each message (no-ops when unchanged)."""
@@ -193,9 +221,14 @@ cdef class OcppHandler:
             return None
         if action == "DataTransfer":
             return None
-        check = self._checks.get((self._version, action, m))
+        checks = self._call_checks if mtype == 2 else self._result_checks
+        check = checks.get(action)
         if check is None:
-            return None
+            # the decoder's table only grows (a check once there stays): cache what it has
+            check = self._checks.get((self._version, action, m))
+            if check is None:
+                return None
+            checks[action] = check
         # decided: from here on the decoder's state changes exactly as in the general path
         if mtype == 2:
             pending[key] = action
@@ -206,7 +239,7 @@ cdef class OcppHandler:
             answered = self._answered
             answered[key] = action
             if len(answered) > _ANSWERED_MAX:
-                answered.popitem(last=False)
+                answered.popitem(False)  # the oldest (positional: no keyword dict per call)
         try:
             valid = check(payload)
         except (ValueError, RecursionError):
@@ -241,7 +274,11 @@ cdef class OcppHandler:
             fields.update(dec._invalid(self._version, action, m, payload))
             if websocket is not None:
                 fields["websocket"] = websocket
-        return _new_message(_LINK_B, "ocpp", action + role, ts_ns, src, dst, fields, refs, ())
+        names = self._call_names if mtype == 2 else self._result_names
+        name = names.get(action)
+        if name is None:
+            name = names[action] = action + role
+        return _ocpp_message(name, ts_ns, src, dst, fields, refs)
 
     def __call__(self, payload, info):
         (_conn, direction, ts_ns, src, dst, refs, subprotocol, charge_point_id, websocket,
