@@ -12,6 +12,9 @@ from chargescope.dissectors.ocpp.codec import MAX_UNIQUE_ID, _DecodeError, _load
 
 include "_records.pxi"
 
+cdef extern from "Python.h":
+    PyObject* PyDict_GetItemWithError(object mp, object key) except? NULL
+
 _new_message = backends.load("recordbuild").builder(Message)
 cdef dict _VALID = {"schema": "valid"}  # never mutated (fields.update copies it)
 cdef Py_ssize_t _ANSWERED_MAX = 256  # results remembered for a 2.1 CALLRESULTERROR
@@ -212,9 +215,11 @@ cdef class OcppHandler:
                     and 0 < len(<str>unique_id) <= _MAX_UID and type(payload) is dict):
                 return None
             key = (1 - direction, unique_id)
-            action = pending.get(key)
-            if action is None:
+            # a read of the OrderedDict's own dict (no method lookup); writes go through it
+            found = PyDict_GetItemWithError(pending, key)
+            if found == NULL:
                 return None
+            action = <object> found
             mtype = 3
             role = " Response"
         else:
