@@ -1,9 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Cython hot path "ocppdecode": the common OCPP message, decoded in one go.
 
-Twin of `chargescope.dissectors.ocpp.fastpath` (same function, same Messages, same
-decisions to hand over to the general path; see there). The code is the twin's, with
-C types for the counters and the tuple/dict work done through the C API by Cython.
+Twin of `chargescope.dissectors.ocpp.fastpath` (same functions and classes, same
+Messages, same decisions to hand over to the general path; see there). One
+implementation serves both entries: `OcppHandler._common`, over the decoder's hot state
+copied into C fields (version, its source, charge point id, the pending/answered/check
+tables), with the fields dict copied from per-connection templates whose keys are in the
+general path's order, checks and Message names cached per action, and the Message built
+through its slots. `decode_common(decoder, ...)` keeps such a handler on the decoder and
+makes it again when the decoder's state changed.
 """
 
 from chargescope import backends
@@ -16,7 +21,6 @@ cdef extern from "Python.h":
     PyObject* PyDict_GetItemWithError(object mp, object key) except? NULL
 
 _new_message = backends.load("recordbuild").builder(Message)
-cdef dict _VALID = {"schema": "valid"}  # never mutated (fields.update copies it)
 cdef Py_ssize_t _ANSWERED_MAX = 256  # results remembered for a 2.1 CALLRESULTERROR
 cdef Py_ssize_t _MAX_UID = MAX_UNIQUE_ID
 _LINK_B = Link.B
@@ -45,83 +49,16 @@ cdef inline object _ocpp_message(name, ts_ns, src, dst, dict fields, refs):
 
 
 def decode_common(dec, text, int direction, ts_ns, src, dst, refs, websocket):
-    """The Message of a common CALL/CALLRESULT, or None (the general path decides)."""
-    if dec._guessing or dec.version is None:
-        return None
-    try:
-        doc = _loads(text)
-    except (_DecodeError, TypeError, ValueError, RecursionError):
-        return None
-    if type(doc) is not list:
-        return None
-    cdef Py_ssize_t n = len(<list>doc)
-    cdef bint known = False  # a CALL's id already waiting (a duplicate)
-    cdef dict fields
-    if n == 4:
-        mtype, unique_id, action, payload = doc
-        if not (mtype == 2 and type(mtype) is int and type(unique_id) is str
-                and 0 < len(unique_id) <= _MAX_UID and type(action) is str and action
-                and type(payload) is dict):
-            return None
-        pending = dec._pending
-        key = (direction, unique_id)
-        known = key in pending
-        if not known and len(pending) >= dec.max_pending:
-            return None  # the cap would forget one: the general path reports it
-        role = " Request"
-    elif n == 3:
-        mtype, unique_id, payload = doc
-        if not (mtype == 3 and type(mtype) is int and type(unique_id) is str
-                and 0 < len(unique_id) <= _MAX_UID and type(payload) is dict):
-            return None
-        pending = dec._pending
-        key = (1 - direction, unique_id)
-        action = pending.get(key)
-        if action is None:
-            return None  # unpaired: the general path says so
-        role = " Response"
-    else:
-        return None
-    version = dec.version
-    if action == "DataTransfer":
-        return None  # may carry ISO 15118 PnC: the general path decodes it
-    check = dec._checks.get((version, action, mtype))
-    if check is None:
-        return None
-    # decided: from here on the decoder's state changes exactly as in the general path
-    if mtype == 2:
-        pending[key] = action
-        if known:  # a new key is appended last already
-            pending.move_to_end(key)
-    else:
-        del pending[key]
-        answered = dec._answered
-        answered[key] = action
-        if len(answered) > _ANSWERED_MAX:
-            answered.popitem(last=False)
-    fields = {
-        "capture": dec.capture,
-        "connection": dec.connection,
-        "charge_point_id": dec.charge_point_id,
-        "direction": direction,
-        "ocpp_version": version,
-        "version_source": dec.version_source,
-        "message_type": "CALL" if mtype == 2 else "CALLRESULT",
-        "message_type_id": mtype,
-        "unique_id": unique_id,
-        "action": action,
-    }
-    if mtype == 3:
-        fields["paired"] = True
-    fields["payload"] = payload
-    try:
-        valid = check(payload)
-    except (ValueError, RecursionError):  # nested deeper than the validator recurses
-        valid = False
-    fields.update(_VALID if valid else dec._invalid(version, action, mtype, payload))
-    if websocket is not None:
-        fields["websocket"] = websocket
-    return _new_message(_LINK_B, "ocpp", action + role, ts_ns, src, dst, fields, refs, ())
+    """The Message of a common CALL/CALLRESULT, or None (the general path decides).
+
+    The work is the handler's (`OcppHandler._common`): the decoder keeps one in
+    `_common_state`, made again whenever the state it copied has changed."""
+    state = dec._common_state
+    if type(state) is not OcppHandler or (<OcppHandler> state).decoder is not dec \
+            or (<OcppHandler> state)._stale():
+        state = OcppHandler(dec)
+        dec._common_state = state
+    return (<OcppHandler> state)._common(text, direction, ts_ns, src, dst, refs, websocket)
 
 
 cdef class OcppHandler:
@@ -135,7 +72,8 @@ cdef class OcppHandler:
     """
 
     cdef readonly object decoder
-    cdef object _applied, _cpid, _version, _decode_general
+    cdef object _applied, _cpid, _version, _version_source, _capture, _connection
+    cdef object _decode_general
     cdef bint _guessing
     cdef object _pending, _answered
     cdef dict _checks
@@ -158,11 +96,14 @@ cdef class OcppHandler:
         """Read the decoder's state again and rebuild the templates from it."""
         dec = self.decoder
         self._version = dec.version
+        self._version_source = dec.version_source
         self._guessing = dec._guessing
         self._cpid = dec.charge_point_id
-        head = {"capture": dec.capture, "connection": dec.connection,
+        self._capture = dec.capture
+        self._connection = dec.connection
+        head = {"capture": self._capture, "connection": self._connection,
                 "charge_point_id": self._cpid, "direction": 0, "ocpp_version": self._version,
-                "version_source": dec.version_source}
+                "version_source": self._version_source}
         self._call_fields = {**head, "message_type": "CALL", "message_type_id": 2,
                              "unique_id": None, "action": None, "payload": None,
                              "schema": "valid", "websocket": None}
@@ -171,6 +112,14 @@ cdef class OcppHandler:
                                "payload": None, "schema": "valid", "websocket": None}
         self._call_checks, self._result_checks = {}, {}
         self._call_names, self._result_names = {}, {}
+
+    cdef bint _stale(self) except -1:
+        """Has the decoder's state changed since it was copied (by someone else)?"""
+        dec = self.decoder
+        return not (dec.version is self._version and dec.version_source is self._version_source
+                    and dec.charge_point_id is self._cpid and dec._guessing == self._guessing
+                    and dec.capture is self._capture and dec.connection is self._connection
+                    and dec.max_pending == self._max_pending)
 
     cdef inline _context(self, subprotocol, charge_point_id):
         """What `handle` gave the decoder before each message (no-ops when unchanged)."""
@@ -260,14 +209,13 @@ cdef class OcppHandler:
             else:
                 del fields["websocket"]
         else:
-            dec = self.decoder
             fields = {
-                "capture": dec.capture,
-                "connection": dec.connection,
+                "capture": self._capture,
+                "connection": self._connection,
                 "charge_point_id": self._cpid,
                 "direction": direction,
                 "ocpp_version": self._version,
-                "version_source": dec.version_source,
+                "version_source": self._version_source,
                 "message_type": "CALL" if mtype == 2 else "CALLRESULT",
                 "message_type_id": m,
                 "unique_id": unique_id,
@@ -276,7 +224,7 @@ cdef class OcppHandler:
             if mtype == 3:
                 fields["paired"] = True
             fields["payload"] = payload
-            fields.update(dec._invalid(self._version, action, m, payload))
+            fields.update(self.decoder._invalid(self._version, action, m, payload))
             if websocket is not None:
                 fields["websocket"] = websocket
         names = self._call_names if mtype == 2 else self._result_names

@@ -58,6 +58,7 @@ def _reference(steps, contexts, version, validate, max_pending):
 
 def _through_handler(impl, steps, contexts, version, validate, max_pending):
     dec = _decoder(version, validate, max_pending)
+    dec._decode_common = load_impl("ocppdecode", impl).decode_common  # one implementation
     handler = load_impl("ocppdecode", impl).OcppHandler(dec)
     out = []
     for i, (step, context) in enumerate(zip(steps, contexts, strict=True)):
@@ -99,7 +100,9 @@ def test_handler_equals_the_decoder(impl, version, validate, max_pending, steps,
 @pytest.mark.parametrize("impl", twin_params("ocppdecode"))
 def test_handler_keeps_templates_current(impl):
     """A new charge point id or subprotocol mid-connection shows in the next Message."""
-    handler = load_impl("ocppdecode", impl).OcppHandler(_decoder(None, True, 4096))
+    dec = _decoder(None, True, 4096)
+    dec._decode_common = load_impl("ocppdecode", impl).decode_common
+    handler = load_impl("ocppdecode", impl).OcppHandler(dec)
     beat = _texts(UIDS[0])[2].encode()
     answer = b'[3, "u1", {"currentTime": "2024-05-01T10:15:00Z"}]'
     seen = []
@@ -112,3 +115,35 @@ def test_handler_keeps_templates_current(impl):
     assert seen == [("CP1", "1.6", "Heartbeat Response", True, "websocket")] * 2 + [
         ("CP2", "1.6", "Heartbeat Response", True, "websocket"),
         ("CP2", "1.6", "Heartbeat Response", True, "websocket")]  # the handshake's version stays
+
+
+def _general(*_args):
+    return None
+
+
+@pytest.mark.parametrize("impl", twin_params("ocppdecode"))
+@settings(max_examples=30, deadline=None)
+@given(steps=STEPS, data=st.data())
+def test_decode_common_follows_changes_made_to_the_decoder(impl, steps, data):
+    """Whoever changes the decoder between messages (charge point id, capture name,
+    subprotocol), `decode_common` answers from the state as it is now."""
+    changes = data.draw(st.lists(st.tuples(st.sampled_from(CHARGE_POINTS),
+                                           st.sampled_from(["c.pcap", "d.pcap"]),
+                                           st.sampled_from(SUBPROTOCOLS)),
+                                 min_size=len(steps), max_size=len(steps)))
+
+    def run(common):
+        dec = _decoder(None, True, 4096)
+        dec._decode_common = common
+        out = []
+        for i, (step, (cpid, capture, sub)) in enumerate(zip(steps, changes, strict=True)):
+            dec.charge_point_id = cpid
+            dec.capture = capture
+            if sub:
+                dec.set_subprotocol(sub)
+            payload, direction, ts_ns, src, dst, refs, *_rest = _message_args(i, step,
+                                                                              ("", "", False))
+            out.append(dec.decode(payload, direction, ts_ns, src, dst, refs, None))
+        return _ordered((out, _state(dec)))
+
+    assert run(load_impl("ocppdecode", impl).decode_common) == run(_general)

@@ -73,6 +73,7 @@ class OcppDecoder:
         # a well-formed CALL / paired CALLRESULT of an action validated before, or None
         # (looked up here, not at import: the extension imports this package's codec)
         self._decode_common = backends.load("ocppdecode").decode_common
+        self._common_state: Any = None  # what the extension's decode_common keeps here
 
     # ------------------------------------------------------------------ version
 
