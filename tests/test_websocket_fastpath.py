@@ -16,7 +16,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ws_builder import CONN, MASK, Deflater, request, response
+from ws_builder import CONN, MASK, Deflater, feed, request, response
 
 from chargescope.analyzer.records import ByteRef, StreamClose, StreamData, StreamGap
 from chargescope.dissectors.ocpp import payload_handoff
@@ -190,14 +190,7 @@ def _events(conv):
 
 def _run(cls, events, cap):
     stream = cls(CONN, [payload_handoff()], WebSocketOptions(max_message_size=cap))
-    out = []
-    for ev in events:
-        if isinstance(ev, StreamData):
-            out.extend(stream.on_data(ev))
-        elif isinstance(ev, StreamGap):
-            out.extend(stream.on_gap(ev))
-        else:
-            out.extend(stream.on_close(ev))
+    out = feed(stream, events)
     books = stream.accounting
     # fields compared with their key order (outputs are serialised)
     return ([(m, json.dumps(m.fields, default=repr)) for m in out],
