@@ -134,7 +134,10 @@ cdef class StreamCore:
     def on_data(self, event):
         if type(event) is not StreamData:
             return self._on_data_general(event)
-        cdef int direction = _field(event, _SD[1], "direction")
+        direction_value = _field(event, _SD[1], "direction")
+        if not (direction_value == 0 or direction_value == 1):
+            return self._on_data_general(event)  # what it makes of it, as the twin's
+        cdef int direction = direction_value
         cdef Direction d = <Direction> self._dirs[direction]
         data = _field(event, _SD[3], "data")
         refs = _field(event, _SD[5], "refs")
@@ -153,9 +156,10 @@ cdef class StreamCore:
 
     def _whole_frames(self, event, list out):
         """The twin's `_whole_frames` (the general path calls it): returns the bytes used."""
-        cdef int direction = event.direction
-        return self._frames(direction, <Direction> self._dirs[direction], bytes(event.data),
-                            event.refs[0], event.ts_ns, out)
+        direction = event.direction
+        d = self._dirs[direction]  # indexed as the twin does (-1 is the last)
+        return self._frames(direction, <Direction?> d, bytes(event.data), event.refs[0],
+                            event.ts_ns, out)
 
     cdef Py_ssize_t _frames(self, int direction, Direction d, bytes data, ref, ts_ns,
                             list out) except -1:

@@ -67,7 +67,14 @@ _HTTP_METHODS = (b"GET ", b"POST", b"PUT ", b"HEAD", b"OPTI", b"DELE", b"PATC", 
 
 @dataclass(frozen=True, slots=True)
 class PayloadHandoff:
-    """Where a payload dissector attaches on WebSocket (one declaration per fact)."""
+    """Where a payload dissector attaches on WebSocket (one declaration per fact).
+
+    `factory(conn)` makes the connection's PayloadHandler, `handler(payload, info)`. A
+    handler may also offer the fast entry `handler.deliver(payload, direction, ts_ns, src,
+    dst, refs, subprotocol, charge_point_id, websocket) -> Message`, for a whole message
+    without problems (the WsMessageInfo fields as arguments, none built): the steady-state
+    path of hot path "wsstream" calls it when present. It must return what
+    `handler(payload, info)` would (OCPP's does: `ocppdecode.OcppHandler`)."""
 
     name: str
     subprotocols: tuple[str, ...]  # exact Sec-WebSocket-Protocol values
