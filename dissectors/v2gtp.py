@@ -19,6 +19,7 @@ from typing import Any
 
 from construct import Bytes, Const, Int8ub, Int16ub, Int32ub, Struct, this
 
+from chargescope import backends
 from chargescope.analyzer.accounting import StreamBytes
 from chargescope.analyzer.byteranges import refs_between, slice_refs, stream_problem
 from chargescope.analyzer.handoff import StreamHandoff
@@ -116,6 +117,9 @@ class Header:
         }
 
 
+# Message(...) without the frozen dataclass __init__ (same record; hot path "recordbuild")
+_new_message = backends.load("recordbuild").builder(Message)
+_new_ref = backends.load("recordbuild").builder(ByteRef)
 _HEADER_FAST = struct.Struct(">BBHI")  # the same layout as HEADER, for the hot path
 
 
@@ -270,6 +274,13 @@ class V2gtpStream:
     # StreamDissector interface
     def on_data(self, event: StreamData) -> list[Message]:
         d = self._dirs[event.direction]
+        if not d.buf and d.synced and not d.skipped and len(event.refs) == 1:
+            return self._whole_units(d, event)
+        return self._buffered(d, event)
+
+    def _buffered(self, d: _Direction, event: StreamData) -> list[Message]:
+        """`on_data` in general: the bytes join the direction's buffer, units are cut
+        from it."""
         if not d.buf:
             d.start = event.offset
             d.segments = []
@@ -290,6 +301,46 @@ class V2gtpStream:
         if event.refs:
             d.last_frame = event.refs[-1].frame
         return self._drain(event.direction)
+
+    def _whole_units(self, d: _Direction, event: StreamData) -> list[Message]:
+        """`on_data` with nothing buffered, in sync, and one frame's bytes (the common
+        case): the complete, valid units at the start of the data become Messages straight
+        from it; from the first partial or faulty unit on, the general path takes the rest
+        with the state it would have had (same Messages either way)."""
+        data = event.data
+        if type(data) is not bytes:
+            data = bytes(data)
+        ref = event.refs[0]
+        direction = event.direction
+        base = event.offset
+        size = len(data)
+        pos = 0
+        out: list[Message] = []
+        consumed = self.accounting.consumed
+        unpack = _HEADER_FAST.unpack_from
+        while size - pos >= HEADER_LEN:
+            version, inverse, ptype, length = unpack(data, pos)
+            total = HEADER_LEN + length
+            if (version != PROTOCOL_VERSION or inverse != INVERSE_PROTOCOL_VERSION
+                    or length > MAX_PAYLOAD_LEN or size - pos < total
+                    or (ptype not in TCP_PAYLOAD_TYPES and ptype < 0xA000)):
+                break  # partial or faulty: the general path reports or waits
+            out.append(self._unit_message(
+                direction, Header(version, inverse, ptype, length),
+                data[pos + HEADER_LEN:pos + total], base + pos, event.ts_ns,
+                (_new_ref(ref.source, ref.frame, ref.start + pos, total),)))
+            consumed[direction] += total
+            pos += total
+        d.ts_ns = event.ts_ns
+        d.last_frame = ref.frame
+        d.start = base + pos
+        if pos < size:  # what the general path holds after consuming the units above
+            d.buf += data[pos:] if pos else data
+            d.segments = [(base, ref)]
+            out += self._drain(direction)
+        else:
+            d.segments = []
+        return out
 
     def on_gap(self, event: StreamGap) -> list[Message]:
         return self._lose(event.direction, event.offset + event.length, event.ts_ns,
@@ -414,8 +465,8 @@ class V2gtpStream:
         ptype = PAYLOAD_TYPES.get(header.payload_type)
         if ptype is None or ptype.schema is None:
             fields["payload"] = payload.hex().upper()
-            return Message(Link.A, "v2gtp", payload_type_name(header.payload_type), ts_ns, src,
-                           dst, fields, refs)
+            return _new_message(Link.A, "v2gtp", payload_type_name(header.payload_type), ts_ns,
+                                src, dst, fields, refs, ())
         problems: list[Problem] = []
         tree, schema, err = self._decode_payload(ptype.schema, payload)
         if tree is None:
@@ -431,7 +482,7 @@ class V2gtpStream:
             fields["schema_guessed"] = True
         fields.update(tree)
         self._learn(tree)
-        return Message(Link.A, "exi", message_name(tree), ts_ns, src, dst, fields, refs)
+        return _new_message(Link.A, "exi", message_name(tree), ts_ns, src, dst, fields, refs, ())
 
     def _decode_payload(self, kind: str, payload: bytes
                         ) -> tuple[dict | None, str, tuple[str, str, int]]:

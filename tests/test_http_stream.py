@@ -252,10 +252,25 @@ def test_refused_connect_keeps_parsing():
 def test_connect_is_named_by_its_authority(target, host, port):
     connect = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode()
     request = run(HttpStream(CONN), [(0, connect)])[0]
-    assert request.name == f"CONNECT {target}" and request.ok
+    assert request.name == f"CONNECT {target}"
     fields = request.fields
     assert (fields["authority"], fields["host"], fields["port"]) == (target, host, port)
     assert (fields["target"], fields["path"], fields["query"]) == (target, "", {})
+    # RFC 9110 9.3.6: the target is host:port; without a port the tunnel's end is unknown
+    assert [p.kind for p in request.problems] == (
+        [] if port is not None else ["http.connect.bad-authority"])
+    if port is None:
+        assert target in request.problems[0].detail and request.problems[0].offset == 0
+
+
+def test_connect_without_host_is_flagged_and_the_tunnel_still_opens():
+    connect = b"CONNECT :443 HTTP/1.1\r\nHost: x\r\n\r\n"
+    messages = run(HttpStream(CONN), [(0, connect),
+                                      (1, b"HTTP/1.1 200 Connection established\r\n\r\n")])
+    request, answer = messages[0], messages[1]
+    assert [p.kind for p in request.problems] == ["http.connect.bad-authority"]
+    assert "no host" in request.problems[0].detail
+    assert answer.name == "200 Connection established" and answer.ok
 
 
 @pytest.mark.parametrize("answer", [

@@ -184,3 +184,39 @@ def test_a_call_open_across_a_gap_is_judged_once_the_caller_moves_on() -> None:
 def test_the_final_analysis_keeps_the_not_captured_verdict() -> None:
     live, _, _ = _gap_then([])
     assert [f.code for f in live.snapshot().findings] == ["ocpp.call.not_captured"]
+
+
+def _session_resting_on_the_end(*extra):
+    from chargescope.analyzer.correlate.model import ChargingSession, LinkSession
+    from chargescope.analyzer.correlate.session import judge
+    from chargescope.analyzer.records import Finding, Severity
+
+    at_end = Finding("ocpp.call.unanswered", Severity.ERROR, "", 5, link="B",
+                     extra={"at_end": True})
+    findings = tuple(sorted((at_end, *extra), key=lambda f: f.ts_ns))
+    parts = [LinkSession("B", "ocpp.transaction", "7", "b.pcap", 0, 10, outcome="incomplete")]
+    verdict, reason = judge(parts, findings)
+    return ChargingSession(1, tuple(parts), (), 1.0, 0, 10, verdict, reason, findings)
+
+
+def test_live_session_lines_mark_a_verdict_only_the_end_decided() -> None:
+    from chargescope.analyzer.live.incremental import session_line
+    from chargescope.analyzer.records import Finding, Severity
+
+    session = _session_resting_on_the_end()
+    assert session.verdict == "failed"
+    assert session_line(session, live=True).startswith("session 1 [B] failed so far: ")
+    assert session_line(session).startswith("session 1 [B] failed: ")  # the final report
+
+    # an error of its own decides it as well: nothing provisional about it
+    decided = _session_resting_on_the_end(
+        Finding("ocpp.call.unanswered", Severity.ERROR, "", 3, link="B"))
+    assert session_line(decided, live=True).startswith("session 1 [B] failed: ")
+
+    class _Snapshot:
+        findings = ()
+        sessions = (session,)
+
+    changes = LiveChanges()
+    changes.update(_Snapshot())
+    assert changes.update(_Snapshot()).lines() == [f"live: {session_line(session, live=True)}"]

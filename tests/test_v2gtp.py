@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from v2g_helpers import CONN, CORPUS, OracleDecoder, data_events, tcp_events, vector
 
-from chargescope.analyzer.records import StreamClose, StreamData, StreamGap
+from chargescope.analyzer.records import ByteRef, StreamClose, StreamData, StreamGap
 from chargescope.dissectors import v2gtp
 
 
@@ -267,3 +267,50 @@ def test_real_captures_split_into_the_expected_units(name, expected):
     units, problems = _count_units(path)
     assert problems == []
     assert units == expected
+
+
+class _BufferedOnly(v2gtp.V2gtpStream):
+    """The general path alone: every segment goes through the buffer."""
+
+    def _whole_units(self, d, event):
+        return self._buffered(d, event)
+
+
+def _state(stream: v2gtp.V2gtpStream):
+    return ([(bytes(d.buf), d.start, d.segments, d.ts_ns, d.synced, d.skipped, d.skipped_from,
+              d.last_frame) for d in stream._dirs],
+            stream.accounting, stream.agreed_schema, stream.guessed, stream._offered)
+
+
+_UNIT_PIECES = st.sampled_from([
+    HANDSHAKE_REQ, HANDSHAKE_RES, unit("din", "SessionSetupReq"), unit("din", "CableCheckReq"),
+    unit("iso2", "SessionSetupReq"), v2gtp.build(0x8001, b"\x80\x98\x02"),  # bad EXI
+    v2gtp.build(0xA001, b"\x09"), v2gtp.build(0x8102, b""), bytes.fromhex("02FD800100000002"),
+    bytes.fromhex("01FE9000000000020000"), bytes.fromhex("01FE8001FFFFFFFF"), b"\x01\xfe",
+    b"\x00" * 3])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.lists(_UNIT_PIECES, min_size=1, max_size=4),
+                          st.integers(-1, 60), st.integers(0, 3)), min_size=1, max_size=10))
+def test_the_whole_unit_fast_path_equals_the_buffered_path(segments):
+    # each segment: a direction, units glued together, cut at a point (-1: not cut), and
+    # sometimes a gap before it; the fast path must give the same Messages and state
+    events, offsets, frame = [], [0, 0], 0
+    for direction, pieces, cut, gap in segments:
+        raw = b"".join(pieces)
+        if gap == 3:
+            events.append(StreamGap(CONN, direction, offsets[direction], 5, frame, frame + 1))
+            offsets[direction] += 5
+        for chunk in ([raw] if cut < 0 or cut >= len(raw) else [raw[:cut], raw[cut:]]):
+            if not chunk:
+                continue
+            frame += 1
+            events.append(StreamData(CONN, direction, offsets[direction], chunk, frame,
+                                     (ByteRef(CONN.source, frame, 54, len(chunk)),)))
+            offsets[direction] += len(chunk)
+    events.append(StreamClose(CONN, -1, frame + 1, "end-of-capture"))
+    fast, general = v2gtp.V2gtpStream(CONN), _BufferedOnly(CONN)
+    for n in range(len(events)):
+        assert feed(fast, events[n:n + 1]) == feed(general, events[n:n + 1])
+        assert _state(fast) == _state(general)

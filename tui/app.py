@@ -45,14 +45,13 @@ from chargescope.analyzer.fieldranges import FieldRanges, field_ranges
 from chargescope.analyzer.filter import FilterError, compile_filter
 from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.live import FrameSource
-from chargescope.analyzer.live.incremental import LiveAnalysis, Snapshotter
+from chargescope.analyzer.live.incremental import PROVISIONAL, LiveAnalysis, Snapshotter
 from chargescope.analyzer.records import ByteRef, Finding, Message, Severity
 from chargescope.tui import data
 from chargescope.tui.help import HelpScreen
 from chargescope.tui.widgets import HexView, Swimlanes, WindowTable
 
 VERDICT_STYLE = {"success": "bold green", "failed": "bold red", "inconclusive": "bold yellow"}
-PROVISIONAL = "so far"  # after a live snapshot's verdict that the capture's end decided
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
 # Rows a table holds at once: a DataTable row costs ~1 ms to add and measure, and a session of a
 # 1 GB capture can hold 10^5..10^6 messages; the message table shows a window of the matches

@@ -17,8 +17,7 @@ from itertools import islice
 
 from chargescope.analyzer.analysis import Analysis
 from chargescope.analyzer.correlate import ChargingSession
-from chargescope.analyzer.correlate.session import judge
-from chargescope.analyzer.live.incremental import end_of_input
+from chargescope.analyzer.live.incremental import end_of_input, provisional
 from chargescope.analyzer.records import Finding, Message
 from chargescope.analyzer.v2g.tree import find, physical
 
@@ -67,21 +66,6 @@ def shown_findings(findings: Iterable[Finding], live: bool) -> list[Finding]:
     input ended (`end_of_input`: an OCPP CALL whose answer is on its way is no finding
     yet); once the capture ended, all of them, as the offline report has them."""
     return [f for f in findings if not end_of_input(f)] if live else list(findings)
-
-
-def provisional(session: ChargingSession) -> bool:
-    """While capturing: does the session's verdict rest only on the input having ended
-    here? It does when judging it again without the end-of-input findings gives another
-    verdict, or when it is inconclusive and carries such findings (a part is open because
-    the capture has not gone on yet, e.g. `v2g.session.capture_ended`). Judged on the
-    session's own parts and findings: the snapshot is not analysed again."""
-    if session.verdict == "success":
-        return False
-    kept = tuple(f for f in session.findings if not end_of_input(f))
-    if len(kept) == len(session.findings):
-        return False
-    return session.verdict == "inconclusive" or \
-        judge(list(session.parts), kept)[0] != session.verdict
 
 
 def session_rows(analysis: Analysis, live: bool = False) -> list[SessionRow]:

@@ -18,7 +18,6 @@ from chargescope.analyzer.records import Message
 from chargescope.analyzer.slac import SlacRunBuilder, Traffic, check_run
 from chargescope.analyzer.v2g import V2GAnalyser
 from chargescope.analyzer.v2g.link import link_sessions
-from chargescope.analyzer.v2g.tree import find, physical
 
 SLAC_TO_V2G_NS = 60 * 1_000_000_000
 SLAC_RETRY_NS = 60 * 1_000_000_000
@@ -54,7 +53,11 @@ class LinkAAnalyzer:
 
     def finish(self) -> LinkResult:
         report = self.v2g.finish()
-        v2g = sorted(link_sessions(report, self.source), key=lambda s: s.start_ns)
+        energies = self.v2g.energies()  # session index -> Wh, accumulated while feeding
+        v2g_pairs = sorted(zip(link_sessions(report, self.source),
+                               (energies.get(s.index) for s in report.sessions), strict=True),
+                           key=lambda pair: pair[0].start_ns)
+        v2g = [part for part, _ in v2g_pairs]
         merged = list(v2g)
         slac_parts = []
         taken: set[int] = set()
@@ -88,8 +91,8 @@ class LinkAAnalyzer:
                 stage="SLAC matched, no V2G" if matched else f"SLAC {run.state}",
                 protocol="ISO 15118-3", events=tuple(events), findings=tuple(findings),
                 messages=tuple(e.message for e in events if e.message is not None)))
-        merged = [p if p.energy_wh is not None else replace(p, energy_wh=energy_wh(p.messages))
-                  for p in merged]
+        merged = [p if p.energy_wh is not None else replace(p, energy_wh=energy)
+                  for p, (_, energy) in zip(merged, v2g_pairs, strict=True)]
         sessions = merged + slac_parts
         return LinkResult(sessions, loose(report.findings, sessions))
 
@@ -113,32 +116,6 @@ def _attempts(runs) -> list[list]:
 
 def _run_end(run) -> int:
     return run.steps[-1].ts_ns if run.steps else run.started_ns
-
-
-def energy_wh(messages) -> float | None:
-    """Energy of a V2G session as link A saw it: the EVSE meter (MeterInfo.MeterReading,
-    Wh) from first to last reading when the EVSE sends one, else, for DC, the EVSE's
-    present voltage × current integrated over the charging loop's responses."""
-    readings, samples = [], []
-    for message in messages:
-        if message.protocol != "exi":
-            continue
-        meter = find(message.fields, "MeterReading")
-        if isinstance(meter, int | float) and not isinstance(meter, bool):
-            readings.append(float(meter))
-        if not message.name.endswith(("CurrentDemandRes", "DC_ChargeLoopRes")):
-            continue  # only the charging loop's responses are sampled
-        volts = physical(find(message.fields, "EVSEPresentVoltage"))
-        amps = physical(find(message.fields, "EVSEPresentCurrent"))
-        if volts is not None and amps is not None:
-            samples.append((message.ts_ns, volts * amps))
-    if len(readings) >= 2:
-        return readings[-1] - readings[0]
-    if len(samples) >= 2:
-        joules = sum((t1 - t0) / 1e9 * (p0 + p1) / 2
-                     for (t0, p0), (t1, p1) in zip(samples, samples[1:], strict=False))
-        return joules / 3600.0
-    return None
 
 
 @lru_cache(maxsize=4096)  # a session repeats the same two endpoints thousands of times

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from chargescope.analyzer.analysis import Analysis, SourceAnalysis, assemble
 from chargescope.analyzer.correlate import SiteMap
 from chargescope.analyzer.correlate.model import ChargingSession
+from chargescope.analyzer.correlate.session import judge
 from chargescope.analyzer.links import LinkAnalyzerFactory, link_analyzers
 from chargescope.analyzer.records import Finding, Message, Problem
 
@@ -66,10 +67,33 @@ def finding_key(finding: Finding) -> tuple:
     return finding.code, finding.link, anchor
 
 
-def session_line(session: ChargingSession) -> str:
+PROVISIONAL = "so far"  # after a live verdict that only the input's end "now" decided
+
+
+def provisional(session: ChargingSession) -> bool:
+    """While capturing: does the session's verdict rest only on the input having ended
+    here? It does when judging it again without the end-of-input findings gives another
+    verdict, or when it is inconclusive and carries such findings (a part is open because
+    the capture has not gone on yet, e.g. `v2g.session.capture_ended`). Judged on the
+    session's own parts and findings: the snapshot is not analysed again."""
+    if session.verdict == "success":
+        return False
+    kept = tuple(f for f in session.findings if not end_of_input(f))
+    if len(kept) == len(session.findings):
+        return False
+    return session.verdict == "inconclusive" or \
+        judge(list(session.parts), kept)[0] != session.verdict
+
+
+def session_line(session: ChargingSession, live: bool = False) -> str:
+    """One session as a text line; `live`: the capture goes on, so a verdict only the
+    input's end decided is marked "so far" (as the live TUI marks it)."""
     parts = ", ".join(f"{p.link}:{p.kind} {p.outcome}" + (f" at {p.stage}" if p.stage else "")
                       for p in session.parts)
-    return (f"session {session.index} [{session.links}] {session.verdict}: "
+    verdict = session.verdict
+    if live and provisional(session):
+        verdict = f"{verdict} {PROVISIONAL}"
+    return (f"session {session.index} [{session.links}] {verdict}: "
             f"{session.verdict_reason} ({parts})")
 
 
@@ -114,7 +138,7 @@ class LiveChanges:
 
     def update(self, analysis: Analysis) -> Changes:
         sessions = []
-        current_sessions = {s.index: session_line(s) for s in analysis.sessions}
+        current_sessions = {s.index: session_line(s, live=True) for s in analysis.sessions}
         for index, line in current_sessions.items():
             # like findings: a line two looks agree on, and not printed already
             if self._last_sessions.get(index) == line and self._sessions.get(index) != line:

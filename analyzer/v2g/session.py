@@ -17,6 +17,7 @@ from typing import Any
 from chargescope.analyzer.records import Finding, Message
 from chargescope.analyzer.v2g import states
 from chargescope.analyzer.v2g.discovery import announced, sdp_findings
+from chargescope.analyzer.v2g.energy import SessionEnergy
 from chargescope.analyzer.v2g.protocols import (
     ENERGY_SERVICES,
     LOOPS,
@@ -89,6 +90,7 @@ class _Session:
     decode_problems: dict[str, list] = field(default_factory=dict)  # kind -> [n, msg, detail]
     tagged: dict[str, int] = field(default_factory=dict)  # finding key -> index in findings
     repeats: dict[str, int] = field(default_factory=dict)  # finding key -> occurrences
+    energy: SessionEnergy = field(default_factory=SessionEnergy)  # fed with its exi messages
 
 
 @dataclass(slots=True)
@@ -169,6 +171,7 @@ class V2GAnalyser:
                     conn.lost |= 1 << direction
         if msg.protocol != "exi":
             return
+        sess.energy.feed(msg)
         if msg.fields.get("schema_guessed"):
             sess.schema_guessed = True
         if not sess.protocol:
@@ -194,6 +197,10 @@ class V2GAnalyser:
         findings = sdp_findings(self._reg, self._discovery, self._tcp_servers, protocols)
         return LinkAReport(sessions, tuple(self._discovery), tuple(findings),
                            tuple(sorted(announced(self._discovery))))
+
+    def energies(self) -> dict[int, float | None]:
+        """Energy per session index (Wh as link A saw it: `analyzer/v2g/energy.py`)."""
+        return {s.index: s.energy.wh for s in self._sessions}
 
     # ---------------------------------------------------------------- connections
     def _conn(self, msg: Message) -> _Conn:

@@ -86,7 +86,8 @@ def command(iface, write_path, ring_size, ring_files, run_analysis, update, back
     V2G, OCPP, OCPI; CHAdeMO on a SocketCAN interface such as can0) while capturing;
     Ctrl-C, --count, --duration or --idle ends it. With --analyze, "live:" lines name
     sessions and findings as they appear (a finding once two looks --update seconds
-    apart agree, withdrawn if later messages resolve it) and, at the end, the report
+    apart agree, withdrawn if later messages resolve it; a verdict only the capture's
+    end "now" decided says "so far") and, at the end, the report
     follows exactly as `chargescope analyze` of the written file gives it. The capture
     engine is dumpcap when installed (else scapy). Exit status: 0 done, 1 error
     findings, 2 the

@@ -315,6 +315,11 @@ class HttpStream:
                         d, "http.head.too-large",
                         f"{size} bytes of headers, over the {MAX_HEAD_BYTES} byte cap",
                         partial.start))
+                if isinstance(event, h11.Request) and event.method == b"CONNECT":
+                    problem = _connect_target_problem(event.target.decode("latin-1"))
+                    if problem:
+                        partial.problems.append(self._problem(
+                            d, "http.connect.bad-authority", problem, partial.start))
             elif isinstance(event, h11.Data):
                 partial.body_len += len(event.data)
                 if len(partial.body) < self.max_body:
@@ -681,6 +686,17 @@ def split_authority(target: str) -> tuple[str, int | None]:
     port = int(port_text) if port_text.isascii() and port_text.isdigit() \
         and len(port_text) <= 5 and int(port_text) <= 65535 else None
     return host, port
+
+
+def _connect_target_problem(target: str) -> str:
+    """Why a CONNECT target is not the `host:port` RFC 9110 §9.3.6 requires, or ""."""
+    host, port = split_authority(target)
+    if port is None:
+        return (f"CONNECT target {target!r} has no valid port (RFC 9110 §9.3.6 requires "
+                "host:port); where the tunnel leads is not known")
+    if not host:
+        return f"CONNECT target {target!r} has no host (RFC 9110 §9.3.6 requires host:port)"
+    return ""
 
 
 def _header(head: h11.Request | h11.Response | h11.InformationalResponse, name: bytes) -> str:

@@ -45,8 +45,8 @@ def test_slac_only_capture_gives_failed_slac_parts(name):
 
 
 def test_link_a_energy_from_meter_or_dc_integration():
-    from chargescope.analyzer.links.link_a import energy_wh
     from chargescope.analyzer.records import Link, Message
+    from chargescope.analyzer.v2g.energy import energy_wh
 
     def res(t_s, volts, amps, meter=None):
         body = {"EVSEPresentVoltage": {"Multiplier": 0, "Unit": "V", "Value": volts},
