@@ -46,8 +46,13 @@ Every frame is counted exactly once in `stats.frames` and in one of `decoded`,
 ``"linktype:N"``, ...) and per handoff name (plus ``"tcp:undissected"``).
 
 Hot paths (`chargescope.backends`): ``netdecode`` (link/IP/transport decode, twin
-`analyzer/net.py`), ``tcpreassembly`` (twin `analyzer/reassembly/tcp.py`) and
-``recordbuild`` (fast record constructors, twin `analyzer/recordbuild.py`).
+`analyzer/net.py`), ``tcpreassembly`` (twin `analyzer/reassembly/tcp.py`),
+``recordbuild`` (fast record constructors, twin `analyzer/recordbuild.py`) and
+``pipeloop`` (`Pipeline.run`'s per-frame loop, twin `analyzer/pipeloop.py`). The loop
+sends a TCP segment of an established connection (in-order bytes or a bare ACK: the
+steady state) from frame to StreamData through `TcpReassembler.feed_frame`, with no
+Packet; every other frame goes through `_Decoder.frame_items` (what
+`iter_stream_events` yields for it) and `Pipeline._item`: same items, same stats.
 Every Problem kind this layer emits is listed in `PROBLEM_KINDS`.
 """
 

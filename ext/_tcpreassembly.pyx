@@ -193,9 +193,40 @@ cdef class _Conn:
     cdef long long last_ts, last_frame
     cdef bint finished
     cdef int cport, sport  # client_key's ports (client's, server's), for `_match`
+    cdef int slot  # its place in TcpReassembler._recent (`_recent_slot`)
 
     cdef inline _Half half(self, int direction):
         return self.h0 if direction == 0 else self.h1
+
+
+cdef enum:
+    RECENT = 256  # connections the fast path remembers, direct-mapped
+
+
+cdef inline int _recent_slot(int sport, int dport, int src_last, int dst_last) noexcept:
+    """Where a connection sits in `_recent`: the same for both directions (symmetric in
+    the two ports and the two addresses' last bytes)."""
+    return ((sport ^ dport) ^ ((src_last ^ dst_last) << 4)) & (RECENT - 1)
+
+
+cdef inline int _match(_Conn state, object source, const unsigned char* addrs,
+                       Py_ssize_t half_len, int sport, int dport) except -2:
+    """The direction of a segment from (`source`, `addrs`: source then destination
+    address, `half_len` bytes each, ports) in connection `state`, -1 if not in it: the
+    key comparison the lookup dict would make."""
+    key_source = <object>PyTuple_GET_ITEM(state.client_key, 0)
+    cdef bytes key_addrs = <bytes>PyTuple_GET_ITEM(state.client_key, 1)
+    cdef const char* ka = PyBytes_AS_STRING(key_addrs)
+    if PyBytes_GET_SIZE(key_addrs) != 2 * half_len or not (
+            key_source is source or key_source == source):
+        return -1
+    if sport == state.cport and dport == state.sport and memcmp(addrs, ka, 2 * half_len) == 0:
+        return 0
+    if (sport == state.sport and dport == state.cport
+            and memcmp(addrs, ka + half_len, half_len) == 0
+            and memcmp(addrs + half_len, ka, half_len) == 0):
+        return 1
+    return -1
 
 
 cdef inline bytes _addresses(object packet):
@@ -249,7 +280,7 @@ cdef class TcpReassembler:
     cdef dict _lookup
     cdef long long _next_index, _expiry_step, _next_expiry
     cdef object _tail  # the _Conn known to be last in `_conns` (None: not known)
-    cdef object _hot  # the _Conn the fast path took last: compared before any lookup
+    cdef list _recent  # _Conns the fast path took, by `_recent_slot`: looked at first
 
     def __init__(self, *, max_buffer=DEFAULT_MAX_BUFFER,
                  idle_timeout_ns=DEFAULT_IDLE_TIMEOUT_NS,
@@ -265,7 +296,7 @@ cdef class TcpReassembler:
         self._expiry_step = max(1, self.closed_timeout_ns // 16)
         self._next_expiry = -(1LL << 62)
         self._tail = None
-        self._hot = None
+        self._recent = [None] * RECENT
 
     @property
     def open_connections(self):
@@ -391,7 +422,7 @@ cdef class TcpReassembler:
         cdef long long ts, diff, ack, seq, family
         cdef _Conn state
         cdef _Half half, other
-        cdef bytes hot_addrs
+        cdef int slot
         cdef bint in_place = _filled(frame)
         if in_place:
             ts_obj = _slot(frame, FRAME_SLOT[1])
@@ -511,23 +542,13 @@ cdef class TcpReassembler:
         sport = (p[l4] << 8) | p[l4 + 1]
         dport = (p[l4 + 2] << 8) | p[l4 + 3]
         source = _slot(frame, FRAME_SLOT[6]) if in_place else frame.source
-        direction = -1
-        if self._hot is not None:
-            state = <_Conn>self._hot
-            key_source = <object>PyTuple_GET_ITEM(state.client_key, 0)
-            hot_addrs = <bytes>PyTuple_GET_ITEM(state.client_key, 1)
-            if (PyBytes_GET_SIZE(hot_addrs) == 2 * half_len
-                    and (key_source is source or key_source == source)):
-                if (sport == state.cport and dport == state.sport
-                        and memcmp(p + l3, PyBytes_AS_STRING(hot_addrs), 2 * half_len) == 0):
-                    direction = 0
-                elif (sport == state.sport and dport == state.cport
-                      and memcmp(p + l3, PyBytes_AS_STRING(hot_addrs) + half_len,
-                                 half_len) == 0
-                      and memcmp(p + l3 + half_len, PyBytes_AS_STRING(hot_addrs),
-                                 half_len) == 0):
-                    direction = 1
-        if direction < 0:
+        slot = _recent_slot(sport, dport, p[l3 + half_len - 1], p[l3 + 2 * half_len - 1])
+        recent = self._recent[slot]
+        direction = -1 if recent is None else _match(<_Conn>recent, source, p + l3, half_len,
+                                                     sport, dport)
+        if direction >= 0:
+            state = <_Conn>recent
+        else:
             entry = self._lookup.get(
                 (source, PyBytes_FromStringAndSize(<const char*>p + l3, 2 * half_len),
                  sport, dport))
@@ -557,7 +578,7 @@ cdef class TcpReassembler:
             if diff != 0:
                 return None
         # -- the steady state: from here on, what `feed` does for it
-        self._hot = state
+        self._recent[slot] = state
         if state is not self._tail:
             self._conns.move_to_end(state.client_key)
             self._tail = state
@@ -588,7 +609,7 @@ cdef class TcpReassembler:
         self._conns.clear()
         self._lookup.clear()
         self._tail = None
-        self._hot = None
+        self._recent = [None] * RECENT
         return events
 
     # -- internals ---------------------------------------------------------------------
@@ -626,6 +647,9 @@ cdef class TcpReassembler:
         state.finished = False
         state.cport = ckey[2]
         state.sport = ckey[3]
+        addrs = ckey[1]
+        state.slot = _recent_slot(state.cport, state.sport, addrs[len(addrs) // 2 - 1],
+                                  addrs[len(addrs) - 1])
         if len(self._conns) >= self.max_connections:
             old = next(iter(self._conns.values()))
             events.append(connection_cap_problem(old.conn, conn, self.max_connections,
@@ -817,8 +841,8 @@ cdef class TcpReassembler:
     cdef void _forget(self, _Conn state):
         if state is self._tail:
             self._tail = None
-        if state is self._hot:
-            self._hot = None
+        if self._recent[state.slot] is state:
+            self._recent[state.slot] = None
         del self._conns[state.client_key]
         del self._lookup[state.client_key]
         del self._lookup[state.server_key]

@@ -39,6 +39,11 @@ Rules, chosen to match what users know from tshark's "follow TCP stream":
 
 StreamClose reasons: ``"fin"``, ``"rst"``, ``"idle-timeout"``, ``"evicted"``, ``"reused"``
 (a new SYN took over the 4-tuple) and ``"end-of-capture"``.
+
+`feed_frame(frame)` is the steady-state fast path the pipeline tries first: a frame
+straight to its event (no Packet) when it is a plain segment of an open connection
+carrying the next bytes or none; otherwise None, with nothing changed, and the caller
+decodes and calls `feed`. Both give the same events and leave the same state.
 """
 
 from __future__ import annotations
