@@ -433,6 +433,95 @@ def _transport(frame: Frame, data: bytes, start: int, end: int, ethertype: int,
                   None, -1, 0, 0, 0, 0, 0, 0, start, avail)
 
 
+def plain_tcp(frame: Frame) -> tuple[int, int, int, int, int] | None:
+    """`(ip_version, l3_offset, l4_offset, payload_offset, payload_length)` of a frame that
+    `decode` reads as a whole, unfragmented TCP segment with no IPv6 extension headers and
+    nothing cut by the snap length; None for every other frame (of any kind or shape).
+
+    The shape test of the TCP reassembler's steady-state fast path (`feed_frame`): when
+    it answers, `decode(frame)` would give a DECODED Packet with exactly these offsets
+    (the twin of the checks in `ext/_tcpreassembly.pyx`).
+    """
+    data = frame.data
+    if type(data) is not bytes:
+        return None
+    n = len(data)
+    linktype = frame.linktype
+    if linktype == LINKTYPE_ETHERNET:
+        if n < 14:
+            return None
+        ethertype = (data[12] << 8) | data[13]
+        pos = 14
+    elif linktype == LINKTYPE_LINUX_SLL:
+        if n < 16:
+            return None
+        ethertype = (data[14] << 8) | data[15]
+        pos = 16
+    elif linktype == LINKTYPE_LINUX_SLL2:
+        if n < 20:
+            return None
+        ethertype = (data[0] << 8) | data[1]
+        pos = 20
+    elif linktype in (LINKTYPE_RAW, LINKTYPE_RAW_BSD12, LINKTYPE_RAW_BSD14):
+        if n < 1:
+            return None
+        version = data[0] >> 4
+        ethertype = ETHERTYPE_IPV4 if version == 4 else ETHERTYPE_IPV6 if version == 6 else -1
+        pos = 0
+    elif linktype == LINKTYPE_IPV4 or linktype == LINKTYPE_IPV6:
+        ethertype = ETHERTYPE_IPV4 if linktype == LINKTYPE_IPV4 else ETHERTYPE_IPV6
+        pos = 0
+    elif linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
+        if n < 4:
+            return None
+        if linktype == LINKTYPE_LOOP or (data[0] == 0 and data[1] == 0):
+            family = (data[0] << 24) | (data[1] << 16) | (data[2] << 8) | data[3]
+        else:
+            family = (data[3] << 24) | (data[2] << 16) | (data[1] << 8) | data[0]
+        ethertype = (ETHERTYPE_IPV4 if family in AF_INET_VALUES else
+                     ETHERTYPE_IPV6 if family in AF_INET6_VALUES else -1)
+        pos = 4
+    else:
+        return None
+    while ethertype in VLAN_ETHERTYPES:
+        if pos + 4 > n:
+            return None
+        ethertype = (data[pos + 2] << 8) | data[pos + 3]
+        pos += 4
+    avail = n - pos
+    if ethertype == ETHERTYPE_IPV4:
+        if avail < 20 or data[pos] >> 4 != 4 or data[pos + 9] != IPPROTO_TCP:
+            return None
+        ihl = (data[pos] & 0x0F) * 4
+        total = (data[pos + 2] << 8) | data[pos + 3]
+        if total == 0:  # segmentation offload, as `decode` reads it
+            total = avail
+        if ihl < 20 or total < ihl or total > avail:
+            return None
+        if (data[pos + 6] & 0x3F) or data[pos + 7]:  # more fragments, or an offset
+            return None
+        version = 4
+        start = pos + ihl
+        end = pos + total
+    elif ethertype == ETHERTYPE_IPV6:
+        if avail < 40 or data[pos] >> 4 != 6 or data[pos + 6] != IPPROTO_TCP:
+            return None
+        plen = (data[pos + 4] << 8) | data[pos + 5]
+        if plen == 0:
+            plen = avail - 40
+        elif plen > avail - 40:
+            return None
+        version = 6
+        start = pos + 40
+        end = start + plen
+    else:
+        return None
+    hlen = (data[start + 12] >> 4) * 4 if end - start >= 20 else 0
+    if hlen < 20 or hlen > end - start:
+        return None
+    return version, pos, start, start + hlen, end - start - hlen
+
+
 def _l4_problem(frame: Frame, kind: str, detail: str, offset: int, ethertype: int,
                 vlans: tuple[int, ...], l2_src: int, l2_dst: int, l3: int, version: int,
                 proto: int) -> Packet:

@@ -46,15 +46,20 @@ Every frame is counted exactly once in `stats.frames` and in one of `decoded`,
 ``"linktype:N"``, ...) and per handoff name (plus ``"tcp:undissected"``).
 
 Hot paths (`chargescope.backends`): ``netdecode`` (link/IP/transport decode, twin
-`analyzer/net.py`), ``tcpreassembly`` (twin `analyzer/reassembly/tcp.py`) and
-``recordbuild`` (fast record constructors, twin `analyzer/recordbuild.py`).
+`analyzer/net.py`), ``tcpreassembly`` (twin `analyzer/reassembly/tcp.py`),
+``recordbuild`` (fast record constructors, twin `analyzer/recordbuild.py`) and
+``pipeloop`` (`Pipeline.run`'s per-frame loop, twin `analyzer/pipeloop.py`). The loop
+sends a TCP segment of an established connection (in-order bytes or a bare ACK: the
+steady state) from frame to StreamData through `TcpReassembler.feed_frame`, with no
+Packet; every other frame goes through `_Decoder.frame_items` (what
+`iter_stream_events` yields for it) and `Pipeline._item`: same items, same stats.
 Every Problem kind this layer emits is listed in `PROBLEM_KINDS`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from chargescope import backends
@@ -64,6 +69,8 @@ from chargescope.analyzer.handoff import FrameHandoff, StreamDissector, StreamHa
 from chargescope.analyzer.limits import DEFAULT_LIMITS, Limits
 from chargescope.analyzer.net import (
     DECODED,
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
     IPPROTO_TCP,
     IPPROTO_UDP,
     MALFORMED,
@@ -159,6 +166,34 @@ class _Decoder:
             max_buffer=limits.tcp_buffer, idle_timeout_ns=tcp_idle_timeout_ns,
             max_connections=limits.tcp_connections)
 
+    def frame_items(self, frame: Frame) -> list[Packet | Reassembled | StreamEvent | Problem]:
+        """What `iter_stream_events` yields for one frame, in order."""
+        packet = self.decode(frame)
+        if packet.status is not DECODED:
+            return [packet] if packet.problem is None else [packet, packet.problem]
+        if packet.frag is not None:
+            rebuilt, problems = self.defrag.feed(packet)
+            items: list = [packet, *problems]
+            if rebuilt is None:
+                return items
+            items.append(rebuilt)
+            whole = rebuilt.packet
+            if whole.status is not DECODED:
+                if whole.problem is not None:
+                    items.append(whole.problem)
+            elif whole.l4_offset >= 0 and whole.ip_proto == IPPROTO_TCP:
+                items += self.tcp.feed(whole, rebuilt.origin)
+            return items
+        if packet.ip_proto == IPPROTO_TCP and packet.l4_offset >= 0:
+            events = self.tcp.feed(packet)
+            if events:  # most segments (ACKs, old data) cause none
+                return [packet, *events]
+        return [packet]
+
+    def finish(self) -> list[Problem | StreamEvent]:
+        """End of input: IP datagrams never completed, then TCP's last events."""
+        return [*self.defrag.finish(), *self.tcp.finish()]
+
 
 def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int | None = None,
                        tcp_idle_timeout_ns: int = DEFAULT_IDLE_TIMEOUT_NS,
@@ -177,36 +212,9 @@ def iter_stream_events(frames: Iterable[Frame], *, tcp_max_buffer: int | None = 
         limits = replace(limits, tcp_buffer=tcp_max_buffer)
     dec = _Decoder(limits=limits, tcp_idle_timeout_ns=tcp_idle_timeout_ns,
                    ip_timeout_ns=ip_timeout_ns)
-    decode = dec.decode
-    tcp_feed = dec.tcp.feed
-    defrag_feed = dec.defrag.feed
     for frame in frames:
-        packet = decode(frame)
-        yield packet
-        if packet.status is not DECODED:
-            if packet.problem is not None:
-                yield packet.problem
-            continue
-        if packet.frag is not None:
-            rebuilt, problems = defrag_feed(packet)
-            yield from problems
-            if rebuilt is None:
-                continue
-            yield rebuilt
-            whole = rebuilt.packet
-            if whole.status is not DECODED:
-                if whole.problem is not None:
-                    yield whole.problem
-                continue
-            if whole.l4_offset >= 0 and whole.ip_proto == IPPROTO_TCP:
-                yield from tcp_feed(whole, rebuilt.origin)
-            continue
-        if packet.ip_proto == IPPROTO_TCP and packet.l4_offset >= 0:
-            events = tcp_feed(packet)
-            if events:  # most segments (ACKs, old data) cause none
-                yield from events
-    yield from dec.defrag.finish()
-    yield from dec.tcp.finish()
+        yield from dec.frame_items(frame)
+    yield from dec.finish()
 
 
 class _StreamRoute:
@@ -280,75 +288,114 @@ class Pipeline:
             for port in entry.tcp_ports:
                 self._by_tcp_port.setdefault(port, entry)
         self._probes = tuple(e for e in self.stream_handoffs if e.probe is not None)
-        self.stats = PipelineStats()
+        self._stats = PipelineStats()
+        # set by a run whose loop keeps some counts aside (hot path "pipeloop"): adds
+        # them to `_stats`; called whenever `stats` is read
+        self._stats_hook: Callable[[], None] | None = None
         self._unsettled: list[_StreamRoute] = []  # closed, books not yet final (TLS)
+        # TCP segments may skip the Packet (`TcpReassembler.feed_frame`) unless a frame
+        # handoff wants IP packets by EtherType, which only a Packet can give it
+        self._fast_tcp = not ({ETHERTYPE_IPV4, ETHERTYPE_IPV6} & self._by_ethertype.keys())
+        self._loop = backends.load("pipeloop")
+
+    @property
+    def stats(self) -> PipelineStats:
+        """The accounting of the current (or last) run, up to date whenever it is read
+        (read it again to see later counts: the loop may keep some aside meanwhile)."""
+        if self._stats_hook is not None:
+            self._stats_hook()
+        return self._stats
 
     def run(self, frames: Iterable[Frame]) -> Iterator[Message | Problem]:
-        stats = self.stats = PipelineStats()
+        """Messages and Problems of `frames`, in capture order (a lazy iterator; `stats`
+        is reset when the first item is asked for).
+
+        The per-frame loop is hot path "pipeloop" (`analyzer/pipeloop.py`, Cython
+        `ext/_pipeloop.pyx`): steady-state TCP segments go from frame to stream event
+        through `TcpReassembler.feed_frame` without a Packet; every other frame takes
+        `_Decoder.frame_items` and `_item`, the general path. Same items, same stats.
+        """
+        return self._loop.run(self, frames)
+
+    # -- the loop's parts (called by hot path "pipeloop") ----------------------------------
+
+    def _begin_run(self) -> tuple[PipelineStats, dict[int, _StreamRoute], _Decoder]:
+        """Fresh stats, routes and decoder for one run."""
+        if self._stats_hook is not None:  # the counts of a run left unfinished
+            self._stats_hook()
+            self._stats_hook = None
+        self._stats = PipelineStats()
         self._unsettled = []
         if self._tls:
             self._tls_deferred.clear()  # left over from a run that was not iterated to its end
-        layers = stats.layers
-        routes: dict[int, _StreamRoute] = {}
-        by_ethertype = self._by_ethertype
-        by_udp_port = self._by_udp_port
-        by_linktype = self._by_linktype
-        for item in iter_stream_events(frames, **self._options):
-            kind = type(item)
-            if kind is Packet or kind is Reassembled:
-                if kind is Packet:
-                    stats.frames += 1
-                    status = item.status
-                    if status is DECODED:
-                        stats.decoded += 1
-                    elif status is MALFORMED:
-                        stats.malformed += 1
-                        continue
-                    else:
-                        stats.out_of_scope += 1
-                    packet = item
+        return self._stats, {}, _Decoder(**self._options)
+
+    def _item(self, item: Packet | Reassembled | StreamEvent | Problem,
+              routes: dict[int, _StreamRoute], stats: PipelineStats) -> list[Message | Problem]:
+        """What one item of `_Decoder.frame_items` (or `.finish`) yields."""
+        kind = type(item)
+        if kind is Packet or kind is Reassembled:
+            if kind is Packet:
+                stats.frames += 1
+                status = item.status
+                if status is DECODED:
+                    stats.decoded += 1
+                elif status is MALFORMED:
+                    stats.malformed += 1
+                    return _NOTHING
                 else:
-                    stats.handoffs["ip-reassembled"] += 1
-                    packet = item.packet
-                    if packet.status is not DECODED:
-                        continue
-                ethertype = packet.ethertype
-                layers[(packet.ip_version, ethertype,
-                        packet.frame.linktype if ethertype < 0 else 0,
-                        -2 if packet.frag is not None else
-                        (packet.ip_proto if packet.l4_offset >= 0 else -1))] += 1
-                if (by_ethertype and ethertype in by_ethertype) or (
-                        by_udp_port and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
-                        and (packet.dport in by_udp_port or packet.sport in by_udp_port)) or (
-                        by_linktype and ethertype < 0 and packet.frame.linktype in by_linktype):
-                    yield from self._dispatch_frame(packet)
-                elif (self._tls and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
-                      and looks_like_inband_key_log(packet.frame.data[
-                          packet.payload_offset:packet.payload_offset + 64])):
-                    message = inband_key_log(packet, self.keylog)
-                    stats.handoffs["tls-keylog"] += 1
-                    stats.messages += 1
-                    yield message
-            elif kind is Problem:
-                stats.problems += 1
-                yield item
-            elif kind is StreamData and (route := routes.get(item.conn.index)) is not None \
-                    and route.dissector is not None and route.decided:
-                # the common event (data for a connection whose dissector is chosen):
-                # `_stream_event` -> `_feed` without their calls
-                route.data[item.direction] += len(item.data)
-                try:
-                    out = route.dissector.on_data(item)
-                except Exception as exc:  # a dissector bug must not stop a field analysis
-                    yield self._detach(route, item, exc, stats)
-                    continue
-                if out:
-                    stats.messages += len(out)
-                    yield from out
+                    stats.out_of_scope += 1
+                packet = item
             else:
-                out = self._stream_event(item, routes, stats)
-                if out:
-                    yield from out
+                stats.handoffs["ip-reassembled"] += 1
+                packet = item.packet
+                if packet.status is not DECODED:
+                    return _NOTHING
+            ethertype = packet.ethertype
+            stats.layers[(packet.ip_version, ethertype,
+                          packet.frame.linktype if ethertype < 0 else 0,
+                          -2 if packet.frag is not None else
+                          (packet.ip_proto if packet.l4_offset >= 0 else -1))] += 1
+            by_ethertype = self._by_ethertype
+            by_udp_port = self._by_udp_port
+            by_linktype = self._by_linktype
+            if (by_ethertype and ethertype in by_ethertype) or (
+                    by_udp_port and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
+                    and (packet.dport in by_udp_port or packet.sport in by_udp_port)) or (
+                    by_linktype and ethertype < 0 and packet.frame.linktype in by_linktype):
+                return list(self._dispatch_frame(packet))
+            if (self._tls and packet.ip_proto == IPPROTO_UDP and packet.l4_offset >= 0
+                    and looks_like_inband_key_log(packet.frame.data[
+                        packet.payload_offset:packet.payload_offset + 64])):
+                message = inband_key_log(packet, self.keylog)
+                stats.handoffs["tls-keylog"] += 1
+                stats.messages += 1
+                return [message]
+            return _NOTHING
+        if kind is Problem:
+            stats.problems += 1
+            return [item]
+        if kind is StreamData and (route := routes.get(item.conn.index)) is not None \
+                and route.dissector is not None and route.decided:
+            return self._data(route, item, stats)
+        return self._stream_event(item, routes, stats)
+
+    def _data(self, route: _StreamRoute, event: StreamData, stats: PipelineStats
+              ) -> list[Message | Problem]:
+        """The common event (data for a connection whose dissector is chosen):
+        `_stream_event` -> `_feed` without their calls."""
+        route.data[event.direction] += len(event.data)
+        try:
+            out = route.dissector.on_data(event)
+        except Exception as exc:  # a dissector bug must not stop a field analysis
+            return [self._detach(route, event, exc, stats)]
+        if out:
+            stats.messages += len(out)
+        return out
+
+    def _end_run(self, routes: dict[int, _StreamRoute], stats: PipelineStats
+                 ) -> Iterator[Message | Problem]:
+        """After the last frame and the decoder's end-of-input items: books and flushes."""
         unsettled = self._unsettled
         self._unsettled = []
         for route in routes.values():  # not closed by a StreamClose (should not happen)
@@ -394,17 +441,17 @@ class Pipeline:
     def _frame_dissect(self, entries: list[FrameHandoff], packet: Packet
                        ) -> Iterator[Message | Problem]:
         for entry in entries:
-            self.stats.handoffs[entry.name] += 1
+            self._stats.handoffs[entry.name] += 1
             try:
                 messages = entry.dissector(packet)
             except Exception as exc:  # a dissector bug must not stop a field analysis
-                self.stats.problems += 1
+                self._stats.problems += 1
                 frame = packet.frame
                 yield Problem("pipeline.dissector.error",
                               f"frame dissector {entry.name} raised {exc!r}", frame.source,
                               frame.number, packet.payload_offset, "frame")
                 continue
-            self.stats.messages += len(messages)
+            self._stats.messages += len(messages)
             yield from messages
 
     def _stream_event(self, event: StreamEvent, routes: dict[int, _StreamRoute],
@@ -467,7 +514,7 @@ class Pipeline:
         route.dissector = entry.factory(conn)
         route.name = entry.name
         route.decided = True
-        self.stats.handoffs[entry.name] += 1
+        self._stats.handoffs[entry.name] += 1
 
     def _feed(self, route: _StreamRoute, event: StreamEvent, stats: PipelineStats
               ) -> list[Message | Problem]:

@@ -254,6 +254,37 @@ def run_pipeline(path: Path, limit: int) -> tuple[int, int]:
     return pipeline.stats.frames, path.stat().st_size
 
 
+class _NullDissector:
+    """A stream dissector that does nothing: what is left is the pipeline itself."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def on_data(self, event) -> list:
+        return []
+
+    on_gap = on_close = on_data
+
+
+def run_pipeline_core(path: Path, limit: int) -> tuple[int, int]:
+    """Pipeline().run with every TCP connection handed to a dissector that does nothing and
+    no frame handoffs: reading, decode, reassembly and the pipeline's own per-frame work
+    (hot paths "pipeloop" and the reassembler's steady-state fast path)."""
+    from itertools import islice
+
+    from chargescope.analyzer.handoff import StreamHandoff
+    from chargescope.analyzer.pipeline import Pipeline
+
+    source = frames_of(path)
+    if limit:
+        source = islice(source, limit)
+    pipeline = Pipeline(frame_handoffs=(), stream_handoffs=(
+        StreamHandoff("null", (), lambda data, direction: True, _NullDissector),), tls=False)
+    for _item in pipeline.run(source):
+        pass
+    return pipeline.stats.frames, path.stat().st_size
+
+
 def run_tshark(args: tuple[str, ...]) -> Callable[[Path, int], tuple[int, int]]:
     """tshark with extra taps; frames and bytes from an io,stat tap in the same pass."""
     def run(path: Path, limit: int) -> tuple[int, int]:
@@ -268,6 +299,7 @@ RUNNERS: dict[str, Callable[[Path, int], tuple[int, int]]] = {
     "decode": run_decode("cython"),
     "decode-python": run_decode("python"),
     "streams": run_decode_reassembly,
+    "pipeline-core": run_pipeline_core,
     "pipeline": run_pipeline,
     "tshark-conv": run_tshark(("-2", "-z", "conv,tcp")),
     "tshark-io": run_tshark(()),
@@ -277,6 +309,7 @@ LABELS = {
     "decode": "+ link/IP/TCP decode (Cython)",
     "decode-python": "+ link/IP/TCP decode (pure Python)",
     "streams": "+ decode + IP/TCP reassembly (iter_stream_events)",
+    "pipeline-core": "Pipeline().run, do-nothing stream dissector",
     "pipeline": "Pipeline().run, built-in handoffs",
     "tshark-conv": "tshark -2 -q -z conv,tcp",
     "tshark-io": "tshark -q -z io,stat,0",

@@ -20,6 +20,7 @@ HOT_PATHS: dict[str, tuple[str, str]] = {
     "netdecode": ("chargescope.ext._netdecode", "chargescope.analyzer.net"),
     "recordbuild": ("chargescope.ext._recordbuild", "chargescope.analyzer.recordbuild"),
     "tcpreassembly": ("chargescope.ext._tcpreassembly", "chargescope.analyzer.reassembly.tcp"),
+    "pipeloop": ("chargescope.ext._pipeloop", "chargescope.analyzer.pipeloop"),
     "exi": ("chargescope.ext._exi", "chargescope.dissectors.exi._codec"),
     "homeplug": ("chargescope.ext._homeplug", "chargescope.dissectors.homeplug._decode"),
     "wsmask": ("chargescope.ext._wsmask", "chargescope.dissectors.websocket.mask"),

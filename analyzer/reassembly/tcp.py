@@ -39,6 +39,11 @@ Rules, chosen to match what users know from tshark's "follow TCP stream":
 
 StreamClose reasons: ``"fin"``, ``"rst"``, ``"idle-timeout"``, ``"evicted"``, ``"reused"``
 (a new SYN took over the 4-tuple) and ``"end-of-capture"``.
+
+`feed_frame(frame)` is the steady-state fast path the pipeline tries first: a frame
+straight to its event (no Packet) when it is a plain segment of an open connection
+carrying the next bytes or none; otherwise None, with nothing changed, and the caller
+decodes and calls `feed`. Both give the same events and leave the same state.
 """
 
 from __future__ import annotations
@@ -47,11 +52,20 @@ from collections import OrderedDict
 
 from chargescope import backends
 from chargescope.analyzer.byteranges import slice_refs
-from chargescope.analyzer.net import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, ip_text
+from chargescope.analyzer.net import (
+    TCP_ACK,
+    TCP_FIN,
+    TCP_RST,
+    TCP_SYN,
+    Packet,
+    ip_text,
+    plain_tcp,
+)
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
     Endpoint,
+    Frame,
     Problem,
     StreamClose,
     StreamData,
@@ -151,6 +165,7 @@ class TcpReassembler:
         # key: (source, client address + server address, client port, server port)
         self._conns: OrderedDict[tuple, _Conn] = OrderedDict()  # least recently active first
         self._lookup: dict[tuple, tuple[_Conn, int]] = {}  # either side's key -> direction
+        self._tail: _Conn | None = None  # known to be last in `_conns` (None: not known)
         self._next_index = 0
         # idle connections are looked for every 1/16 of the timeout of capture time
         self._expiry_step = max(1, self.closed_timeout_ns // 16)
@@ -201,8 +216,9 @@ class TcpReassembler:
                 state = None
         if state is None:
             state, direction = self._open(packet, key, addrs, events)
-        else:
+        elif state is not self._tail:
             self._conns.move_to_end(state.client_key)
+            self._tail = state
         state.last_ts = ts
         state.last_frame = frame.number
         if state.finished:
@@ -255,6 +271,67 @@ class TcpReassembler:
                     state.finished = True
         return events
 
+    def feed_frame(self, frame: Frame) -> tuple[int, StreamData | None] | None:
+        """The steady-state fast path: a frame straight to its stream event, no Packet.
+
+        Takes a frame only when it is a plain TCP segment (`net.plain_tcp`: a decode would
+        find a whole, unfragmented segment) with no SYN/FIN/RST of a known, open
+        connection whose direction is under way, carrying either no bytes or the next
+        in-order bytes with nothing buffered, and acknowledging nothing unseen; and only
+        between idle checks. Then it does what `feed(decode(frame))` would and returns
+        `(ip_version, event)`: the StreamData, or None for a bare ACK or an old
+        acknowledgement. Anything else returns None *before any state is touched*, and
+        the caller takes the general path (`decode` + `feed`): same events, same state.
+        """
+        ts = frame.ts_ns
+        if ts >= self._next_expiry:
+            return None
+        shape = plain_tcp(frame)
+        if shape is None:
+            return None
+        version, l3, l4, offset, length = shape
+        data = frame.data
+        flags = data[l4 + 13]
+        if flags & PLAIN_MASK:
+            return None
+        addrs = data[l3 + 12:l3 + 20] if version == 4 else data[l3 + 8:l3 + 40]
+        entry = self._lookup.get((frame.source, addrs, (data[l4] << 8) | data[l4 + 1],
+                                  (data[l4 + 2] << 8) | data[l4 + 3]))
+        if entry is None:
+            return None
+        state, direction = entry
+        half = state.halves[direction]
+        if state.finished or half.base is None:
+            return None
+        if flags & TCP_ACK:
+            other = state.halves[1 - direction]
+            if other.base is not None:
+                ack = int.from_bytes(data[l4 + 8:l4 + 12])
+                if 1 < ((ack - other.base) % MOD32 - other.next % MOD32) % MOD32 < HALF32:
+                    return None  # acknowledges bytes not seen: `_acked` has work to do
+        if length:
+            if half.pending or half.fin_at is not None:
+                return None
+            seq = int.from_bytes(data[l4 + 4:l4 + 8])
+            if ((seq - half.base) % MOD32 - half.next % MOD32) % MOD32:
+                return None  # not the next byte expected (old, overlapping or ahead)
+        # the steady state: from here on, what `feed` does for it
+        if state is not self._tail:
+            self._conns.move_to_end(state.client_key)
+            self._tail = state
+        state.last_ts = ts
+        state.last_frame = frame.number
+        if not length:
+            return version, None
+        payload = data[offset:offset + length]
+        start = half.next
+        half.next = start + length
+        half.last_start = start
+        half.last_data = payload
+        return version, self._streamdata(
+            state.conn, direction, start, payload, ts,
+            (self._byteref(frame.source, frame.number, offset, length),))
+
     def finish(self, ts_ns: int | None = None) -> list[Event]:
         """End of capture: gaps for missing bytes, then close every open connection."""
         events: list[Event] = []
@@ -264,6 +341,7 @@ class TcpReassembler:
                             state.last_ts if ts_ns is None else ts_ns, events)
         self._conns.clear()
         self._lookup.clear()
+        self._tail = None
         return events
 
     # -- internals ---------------------------------------------------------------------
@@ -300,6 +378,7 @@ class TcpReassembler:
             if not old.finished:
                 self._close(old, -1, "evicted", packet.frame.ts_ns, events)
         self._conns[ckey] = state
+        self._tail = state
         self._lookup[ckey] = (state, 0)
         self._lookup[state.server_key] = (state, 1)
         events.append(StreamOpen(conn, packet.frame.ts_ns, handshake))
@@ -473,6 +552,8 @@ class TcpReassembler:
             events.append(StreamClose(state.conn, direction, ts, reason))
 
     def _forget(self, state: _Conn) -> None:
+        if state is self._tail:
+            self._tail = None
         del self._conns[state.client_key]
         del self._lookup[state.client_key]
         del self._lookup[state.server_key]
