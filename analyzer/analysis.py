@@ -175,15 +175,36 @@ class SourceAnalysis:
         if self.keep_messages:
             self.kept.append(item)
         for analyzer in self._active:
-            analyzer.feed(item)
+            try:
+                analyzer.feed(item)
+            except Exception as exc:  # a link analyzer bug must not stop a field analysis
+                self._analyzer_failed(analyzer, exc, item)
         self._window.add(item)
+
+    def _analyzer_failed(self, analyzer: object, exc: Exception,
+                         message: Message | None = None) -> None:
+        """An `analysis.analyzer.error` Problem: the analyzer skipped `message` (or, at
+        the end, gave no result); the analysis goes on with what the others found."""
+        what = f"on {message.protocol} {message.name!r}" if message is not None else "at the end"
+        ref = message.refs[0] if message is not None and message.refs else None
+        self.summary.problems += 1
+        self.problems.append(Problem(
+            "analysis.analyzer.error",
+            f"link analyzer {type(analyzer).__name__} raised {exc!r} {what}; "
+            + ("it skipped that message" if message is not None else "its sessions are missing"),
+            ref.source if ref else self.source, ref.frame if ref else 0,
+            ref.start if ref else 0, "unit"))
 
     def finish(self) -> tuple[list[LinkSession], list[Finding]]:
         """The link sessions and loose per-link findings (ends the link analyzers)."""
         parts: list[LinkSession] = []
         findings: list[Finding] = []
         for analyzer in self._active:
-            result = analyzer.finish()
+            try:
+                result = analyzer.finish()
+            except Exception as exc:  # as in `add`: report it, keep the other links' results
+                self._analyzer_failed(analyzer, exc)
+                continue
             parts.extend(result.sessions)
             findings.extend(result.findings)
         findings.extend(self.hits.findings())

@@ -99,7 +99,7 @@ def identity_tokens(keys: dict[str, str]) -> set[str]:
     out = set()
     for name in ("emaid", "id_token", "token_uid"):
         value = keys.get(name, "")
-        if value:
+        if value and isinstance(value, str):
             out.add(emaid_core(value) or _SEPARATORS.sub("", value).upper())
     return out
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chargescope.analyzer.ocpp.shapes import arr, ident, obj, text
 from chargescope.analyzer.records import Message
 
 FindingTuple = tuple[str, str, tuple[Message, ...]]
@@ -226,8 +227,8 @@ class ChargerTracker:
             value = None
             if action == "ChangeConfiguration" and p.get("key") == "HeartbeatInterval":
                 value = p.get("value")
-            for item in p.get("setVariableData") or []:
-                if isinstance(item, dict) and (item.get("variable") or {}).get("name") == "HeartbeatInterval":
+            for item in arr(p.get("setVariableData")):
+                if isinstance(item, dict) and obj(item.get("variable")).get("name") == "HeartbeatInterval":
                     value = item.get("attributeValue")
             if value is not None and str(value).strip().isascii() and str(value).strip().isdigit():
                 self._interval_pending[uid] = int(str(value).strip())
@@ -238,11 +239,9 @@ class ChargerTracker:
         if action == "ChangeConfiguration":
             accepted = p.get("status") == "Accepted"
         else:
-            results = p.get("setVariableResult")
             accepted = any(isinstance(r, dict) and r.get("attributeStatus") == "Accepted"
-                           and isinstance(r.get("variable"), dict)
-                           and r["variable"].get("name") == "HeartbeatInterval"
-                           for r in (results if isinstance(results, list) else ()))
+                           and obj(r.get("variable")).get("name") == "HeartbeatInterval"
+                           for r in arr(p.get("setVariableResult")))
         if accepted:
             self.heartbeat_interval = value
 
@@ -299,11 +298,12 @@ class ChargerTracker:
 
     def _status(self, msg: Message, p: dict) -> list[FindingTuple]:
         if "connectorStatus" in p:  # 2.x
-            change = StatusChange(msg.ts_ns, p.get("evseId"), p.get("connectorId"),
-                                  p.get("connectorStatus"), None, None)
+            change = StatusChange(msg.ts_ns, ident(p.get("evseId")), ident(p.get("connectorId")),
+                                  text(p.get("connectorStatus")), None, None)
         else:
-            change = StatusChange(msg.ts_ns, None, p.get("connectorId"), p.get("status"),
-                                  p.get("errorCode"), p.get("info") or p.get("vendorErrorCode"))
+            change = StatusChange(msg.ts_ns, None, ident(p.get("connectorId")), text(p.get("status")),
+                                  text(p.get("errorCode")),
+                                  text(p.get("info")) or text(p.get("vendorErrorCode")))
         self.statuses.append(change)
         self._status_msgs.append(msg)
         if change.status == "Faulted":

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from chargescope.analyzer.ocpp.shapes import obj, text
 from chargescope.analyzer.records import Message
 from chargescope.dissectors.ocpp.schemas import default_store
 from chargescope.dissectors.ocpp.versions import BY_NAME, ERROR_CODES, VERSIONS
@@ -93,9 +94,8 @@ def _auth(msg: Message) -> CheckResult:
     f = msg.fields
     if f.get("message_type") != "CALLRESULT" or f.get("action") != "Authorize":
         return []
-    p = f.get("payload") or {}
-    info = p.get("idTagInfo") or p.get("idTokenInfo") or {}
-    status = info.get("status") if isinstance(info, dict) else None
+    p = obj(f.get("payload"))
+    status = text(obj(p.get("idTagInfo") or p.get("idTokenInfo")).get("status"))
     if status is not None and status != "Accepted":
         return [("ocpp.auth.rejected", f"Authorize answered {status}")]
     return []

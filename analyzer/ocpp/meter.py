@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chargescope.analyzer.ocpp.shapes import arr
+
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 _SCALE = {"wh": 1.0, "kwh": 1000.0}
 
@@ -34,7 +36,7 @@ def _energy_wh(meter_values: Any) -> list[tuple[str, float]]:
         if not isinstance(mv, dict):
             continue
         ts = mv.get("timestamp", "")
-        for sv in mv.get("sampledValue") or []:
+        for sv in arr(mv.get("sampledValue")):
             if not isinstance(sv, dict):
                 continue
             if sv.get("measurand", ENERGY_REGISTER) != ENERGY_REGISTER or sv.get("phase"):

@@ -14,6 +14,7 @@ from typing import Any
 from chargescope.analyzer.correlate.keys import normalise
 from chargescope.analyzer.correlate.model import LinkEvent, LinkSession
 from chargescope.analyzer.ocpp.meter import energy_wh
+from chargescope.analyzer.ocpp.shapes import obj, text
 from chargescope.analyzer.records import Message
 
 # how far before a transaction's start its authorization and plug-in may lie
@@ -56,7 +57,7 @@ class MilestoneCollector:
 
     def _call(self, msg: Message, action: str | None, p: dict) -> None:
         if action == "Authorize":
-            token = p.get("idTag") or (p.get("idToken") or {}).get("idToken")
+            token = text(p.get("idTag")) or text(obj(p.get("idToken")).get("idToken"))
             self._auth_tokens[msg.fields["unique_id"]] = token
             if len(self._auth_tokens) > 1024:
                 self._auth_tokens.pop(next(iter(self._auth_tokens)))
@@ -73,7 +74,7 @@ class MilestoneCollector:
                       reason=p.get("reason", "Local"))
         elif action in ("MeterValues", "TransactionEvent"):
             readings = energy_wh(p.get("meterValue"))
-            info = p.get("transactionInfo") or {}
+            info = obj(p.get("transactionInfo"))
             tx = p.get("transactionId", info.get("transactionId"))
             if action == "TransactionEvent" and p.get("eventType") == "Started":
                 self._add(msg, "ocpp.tx_started", transaction_id=str(tx))
@@ -87,10 +88,10 @@ class MilestoneCollector:
         if action == "BootNotification":
             self._add(msg, "ocpp.boot", status=p.get("status"))
         elif action == "Authorize":
-            info = p.get("idTagInfo") or p.get("idTokenInfo") or {}
+            info = obj(p.get("idTagInfo") or p.get("idTokenInfo"))
             token = self._auth_tokens.pop(msg.fields["unique_id"], None)
             serials = self._auth_serials.pop(msg.fields["unique_id"], None)
-            status = info.get("status")
+            status = text(info.get("status"))
             name = "ocpp.authorize_accepted" if status == "Accepted" else "ocpp.authorize_rejected"
             self._add(msg, name, status=status, id_token=token,
                       **({"cert_serials": serials} if serials else {}))

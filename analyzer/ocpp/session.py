@@ -28,6 +28,7 @@ from chargescope.analyzer.ocpp.pairing import (
     PairingFinding,
     PairingTracker,
 )
+from chargescope.analyzer.ocpp.shapes import obj
 from chargescope.analyzer.ocpp.transactions import Transaction, TransactionTracker
 from chargescope.analyzer.records import Finding, Link, Message, Severity
 
@@ -157,7 +158,7 @@ class OcppAnalyzer:
         f = msg.fields
         if f.get("message_type") != "CALL" or f.get("action") not in ("MeterValues", "TransactionEvent"):
             return
-        if not energy_wh((f.get("payload") or {}).get("meterValue")):
+        if not energy_wh(obj(f.get("payload")).get("meterValue")):
             return
         evse, connector, tx_id = self._txs[cp].place_of(msg)
         if connector is None:

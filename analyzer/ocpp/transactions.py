@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chargescope.analyzer.ocpp.meter import energy_wh
+from chargescope.analyzer.ocpp.shapes import ident, obj, text
 from chargescope.analyzer.records import Message
 
 FindingTuple = tuple[str, str, tuple[Message, ...]]
@@ -120,11 +121,11 @@ class TransactionTracker:
 
     def place_of(self, msg: Message) -> tuple[int | None, int | None, str | None]:
         """(evse, connector, transaction id) a MeterValues/TransactionEvent CALL is about."""
-        p = msg.fields.get("payload") or {}
+        p = obj(msg.fields.get("payload"))
         if msg.fields.get("action") == "MeterValues":
             tx = p.get("transactionId")
-            return None, p.get("connectorId"), None if tx is None else str(tx)
-        info = p.get("transactionInfo") or {}
+            return None, ident(p.get("connectorId")), None if tx is None else str(tx)
+        info = obj(p.get("transactionInfo"))
         tx_id = info.get("transactionId")
         tx = self._txs.get(str(tx_id)) if tx_id is not None else None
         if tx is None:
@@ -160,7 +161,7 @@ class TransactionTracker:
         """A transactionId first met in `msg` belongs to the oldest StartTransaction (same
         connector) whose answer was not captured."""
         for i, req in enumerate(self._unanswered_starts):
-            if connector is None or (req.fields.get("payload") or {}).get("connectorId") in (
+            if connector is None or obj(req.fields.get("payload")).get("connectorId") in (
                     None, connector):
                 del self._unanswered_starts[i]
                 self._start_from_request(tx, req)
@@ -174,9 +175,9 @@ class TransactionTracker:
 
     @staticmethod
     def _start_from_request(tx: _Tx, req: Message) -> None:
-        rp = req.fields.get("payload") or {}
-        tx.connector_id = rp.get("connectorId")
-        tx.id_token = rp.get("idTag")
+        rp = obj(req.fields.get("payload"))
+        tx.connector_id = ident(rp.get("connectorId"))
+        tx.id_token = text(rp.get("idTag"))
         tx.started_ns = req.ts_ns
         tx.start_msg = req
         if isinstance(rp.get("meterStart"), int | float):
@@ -215,7 +216,7 @@ class TransactionTracker:
             return out
         tx = self._tx(str(tx_id), version)
         tx.events += 1
-        status = (p.get("idTagInfo") or {}).get("status")
+        status = text(obj(p.get("idTagInfo")).get("status"))
         tx.auth_status = status
         if req is not None:
             self._start_from_request(tx, req)
@@ -277,7 +278,7 @@ class TransactionTracker:
             out.append(("ocpp.tx.after_end", f"second StopTransaction for transaction {tx_id}", (msg,)))
         tx.ended = True
         tx.ended_ns = msg.ts_ns
-        tx.stop_reason = p.get("reason", "Local")  # 1.6: absent reason means Local
+        tx.stop_reason = text(p.get("reason", "Local"))  # 1.6: absent reason means Local
         if tx.id_token is None:
             tx.id_token = p.get("idTag")
         tx.remote_stop = tx.remote_stop or str(tx_id) in self._remote_stop_ids
@@ -309,7 +310,7 @@ class TransactionTracker:
     # ---------------------------------------------------------------- 2.x
 
     def _tx_event(self, msg: Message, p: dict, version: str) -> list[FindingTuple]:
-        info = p.get("transactionInfo") or {}
+        info = obj(p.get("transactionInfo"))
         tx_id = info.get("transactionId")
         if tx_id is None:
             return []
@@ -325,13 +326,13 @@ class TransactionTracker:
         if p.get("triggerReason"):
             tx.trigger_reasons.append(p["triggerReason"])
         evse = p.get("evse") or {}
-        if isinstance(evse, dict) and evse.get("id") is not None:
-            tx.evse_id = evse.get("id")
-            tx.connector_id = evse.get("connectorId", tx.connector_id)
+        if isinstance(evse, dict) and ident(evse.get("id")) is not None:
+            tx.evse_id = ident(evse.get("id"))
+            tx.connector_id = ident(evse.get("connectorId", tx.connector_id))
         token = p.get("idToken")
         if isinstance(token, dict):
-            tx.id_token = token.get("idToken")
-            tx.id_token_type = token.get("type")
+            tx.id_token = text(token.get("idToken"))
+            tx.id_token_type = text(token.get("type"))
         if tx.ended:
             out.append(("ocpp.tx.after_end",
                         f"TransactionEvent {event} (seqNo {seq}) after transaction {tx_id} ended", (msg,)))
@@ -344,7 +345,7 @@ class TransactionTracker:
                 out.append(self._no_start(tx, f"transaction {tx_id} Ended", msg))
             tx.ended = True
             tx.ended_ns = msg.ts_ns
-            tx.stop_reason = info.get("stoppedReason", "Local")  # 2.x: absent means Local
+            tx.stop_reason = text(info.get("stoppedReason", "Local"))  # 2.x: absent means Local
             if p.get("triggerReason") == "RemoteStop":
                 tx.remote_stop = True
         out.extend(self._readings(tx, msg, [wh for _, wh in energy_wh(p.get("meterValue"))]))
@@ -355,7 +356,7 @@ class TransactionTracker:
         return out
 
     def _tx_event_conf(self, msg: Message, p: dict, version: str) -> list[FindingTuple]:
-        status = (p.get("idTokenInfo") or {}).get("status")
+        status = text(obj(p.get("idTokenInfo")).get("status"))
         if status is not None and status != "Accepted":
             return [("ocpp.auth.rejected", f"TransactionEvent answered idTokenInfo.status={status}", (msg,))]
         return []
