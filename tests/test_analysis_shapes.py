@@ -102,3 +102,32 @@ def test_a_link_analyzer_that_raises_is_reported_and_the_others_go_on():
     # the other analyzers saw every message: the same sessions as without the broken one
     assert [s.verdict for s in analysis.sessions] == [s.verdict for s in good.sessions]
     assert len(analysis.sessions) == len(good.sessions) > 0
+
+
+OCPI_CAPTURES = ("captures/demo/energy-mismatch-linkC-ocpi.pcap",
+                 "captures/demo/auth-rejected-b-linkC-ocpi.pcap",
+                 "tests/data/ocpi/ocpi211-extrawest.pcap", "tests/data/ocpi/ocpi221-extrawest.pcap")
+REPO = Path(__file__).resolve().parent.parent
+
+
+@cache
+def _messages(path: str) -> tuple[Message, ...]:
+    from chargescope.analyzer.capture import open_capture
+    from chargescope.analyzer.pipeline import Pipeline
+
+    with open_capture(REPO / path) as cap:
+        return tuple(m for m in Pipeline().run(cap.frames()) if isinstance(m, Message))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(OCPI_CAPTURES), st.sampled_from([0.05, 0.3]), st.data())
+def test_any_ocpi_object_shape_is_analysed_without_an_analyzer_error(path, rate, data):
+    # the request body and response data are the wire's JSON, passed on as they came
+    from dataclasses import replace
+
+    out = [replace(m, fields={k: _reshaped(v, data.draw, rate) if k in ("body", "data") else v
+                              for k, v in m.fields.items()}) if m.protocol == "ocpi" else m
+           for m in _messages(path)]
+    analysis = _analysis(out)
+    assert [p for p in analysis.problems if p.kind == "analysis.analyzer.error"] == []
+    json.dumps(render_json(analysis.correlation, analysis.link_findings), default=str)

@@ -132,7 +132,7 @@ def check_versions(data: Any) -> list[Check]:
             out.append(("ocpi.version.malformed",
                         f"version {version!r} is not a published OCPI version number",
                         {"version": version}))
-        elif version in WITHDRAWN:
+        elif isinstance(version, str) and version in WITHDRAWN:
             out.append(("ocpi.version.malformed",
                         f"version {version!r} is a withdrawn number; parties that mean "
                         f"{WITHDRAWN[version]!r} fail string comparison", {"version": version}))

@@ -347,7 +347,7 @@ class OcpiAnalysis:
                 self._by_address[address] = server.key
                 server.addresses.add(address)
             # the token the client hands over is the one the server will call it with
-            if sent.get("token_fingerprint"):
+            if sent.get("token_fingerprint") and isinstance(sent["token_fingerprint"], str):
                 self._by_token[sent["token_fingerprint"]] = server.key
                 server.tokens.add(sent["token_fingerprint"])
         if client:
@@ -356,7 +356,7 @@ class OcpiAnalysis:
                 self._by_address[urlsplit(url).netloc] = client.key
                 client.addresses.add(urlsplit(url).netloc)
             for fp in (got.get("token_fingerprint"), request.fields.get("token_fingerprint")):
-                if fp:  # token C from now on; token A for the registration itself
+                if fp and isinstance(fp, str):  # token C from now on; token A for the registration
                     self._by_token.setdefault(fp, client.key)
                     client.tokens.add(fp)
 
