@@ -25,6 +25,7 @@ HOT_PATHS: dict[str, tuple[str, str]] = {
     "homeplug": ("chargescope.ext._homeplug", "chargescope.dissectors.homeplug._decode"),
     "wsmask": ("chargescope.ext._wsmask", "chargescope.dissectors.websocket.mask"),
     "wsframes": ("chargescope.ext._wsframes", "chargescope.dissectors.websocket.split"),
+    "wsstream": ("chargescope.ext._wsstream", "chargescope.dissectors.websocket.streamcore"),
     "ocppdecode": ("chargescope.ext._ocppdecode", "chargescope.dissectors.ocpp.fastpath"),
     "compact": ("chargescope.ext._compact", "chargescope.analyzer.compactcodec"),
     "treewalk": ("chargescope.ext._treewalk", "chargescope.analyzer.treewalk"),

@@ -6,13 +6,14 @@ subprotocol, or by a probe over the first message when the handshake is missing)
 
 from __future__ import annotations
 
-from chargescope.analyzer.records import Connection, Message
+from chargescope import backends
+from chargescope.analyzer.records import Connection
 from chargescope.dissectors.ocpp.conversation import (
     MAX_PENDING,
     OcppDecoder,
     known_subprotocols,
 )
-from chargescope.dissectors.websocket.stream import PayloadHandler, PayloadHandoff, WsMessageInfo
+from chargescope.dissectors.websocket.stream import PayloadHandler, PayloadHandoff
 
 
 def looks_like_ocpp(payload: bytes) -> bool:
@@ -35,24 +36,9 @@ def payload_handoff(version: str | None = None,
                               version_source="option" if version else "", validate=validate,
                               capture=conn.source, max_pending=max_pending)
 
-        applied = [""]  # the subprotocol last given to the decoder (same one: no change)
-        decode = decoder.decode
-        common = decoder._decode_common  # decode's own first step, without its call
-
-        def handle(payload: bytes, info: WsMessageInfo) -> Message:
-            (_conn, direction, ts_ns, src, dst, refs, subprotocol, charge_point_id, websocket,
-             problems) = info
-            if subprotocol and subprotocol != applied[0]:
-                decoder.set_subprotocol(subprotocol)
-                applied[0] = subprotocol
-            decoder.charge_point_id = charge_point_id
-            if not problems:
-                message = common(decoder, payload, direction, ts_ns, src, dst, refs, websocket)
-                if message is not None:
-                    return message
-            return decode(payload, direction, ts_ns, src, dst, refs, websocket, problems)
-
-        return handle
+        # hot path "ocppdecode": the handler, with the fast entry the WebSocket fast path
+        # calls (`deliver`) besides the PayloadHandler call
+        return backends.load("ocppdecode").OcppHandler(decoder)
 
     return PayloadHandoff("ocpp", known_subprotocols(), looks_like_ocpp, factory)
 

@@ -73,6 +73,7 @@ class OcppDecoder:
         # a well-formed CALL / paired CALLRESULT of an action validated before, or None
         # (looked up here, not at import: the extension imports this package's codec)
         self._decode_common = backends.load("ocppdecode").decode_common
+        self._common_state: Any = None  # what the extension's decode_common keeps here
 
     # ------------------------------------------------------------------ version
 
@@ -115,6 +116,15 @@ class OcppDecoder:
                                           websocket)
             if message is not None:
                 return message
+        return self.decode_general(text, direction, ts_ns, src, dst, refs, websocket, problems,
+                                   source, frame)
+
+    def decode_general(self, text: bytes | str | list, direction: int, ts_ns: int, src: str,
+                       dst: str, refs: tuple[ByteRef, ...] = (), websocket: dict | None = None,
+                       problems: Sequence[Problem] = (), source: str = "",
+                       frame: int = 0) -> Message:
+        """`decode` without its common-message attempt (for a caller that made its own:
+        the WebSocket handler of hot path "ocppdecode"); the same Message either way."""
         # General path: everything in locals, the RpcFrame unpacked once, validators
         # looked up in a flat per-decoder cache.
         (mtype, unique_id, action, payload, error_code, error_description,

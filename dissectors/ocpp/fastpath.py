@@ -101,3 +101,42 @@ def decode_common(dec: Any, text: Any, direction: int, ts_ns: int, src: str, dst
     if websocket is not None:
         fields["websocket"] = websocket
     return _new_message(_LINK_B, "ocpp", action + role, ts_ns, src, dst, fields, refs, ())
+
+
+class OcppHandler:
+    """The OCPP payload handler of one WebSocket connection (PayloadHandler).
+
+    `handler(payload, info)` takes a WsMessageInfo (any message); `handler.deliver(payload,
+    direction, ts_ns, src, dst, refs, subprotocol, charge_point_id, websocket)` is the
+    WebSocket fast path's entry for a message without problems (no WsMessageInfo built).
+    Both return the Message `decoder.decode` returns, after giving the decoder the
+    connection's subprotocol (when it changed) and charge point id. The extension keeps
+    the decoder's hot state in C fields and builds fields from per-connection templates;
+    this twin simply calls the decoder.
+    """
+
+    __slots__ = ("decoder", "_applied")
+
+    def __init__(self, decoder: Any) -> None:
+        self.decoder = decoder
+        self._applied = ""  # the subprotocol last given to the decoder (same one: no change)
+
+    def __call__(self, payload: bytes, info: tuple) -> Message:
+        (_conn, direction, ts_ns, src, dst, refs, subprotocol, charge_point_id, websocket,
+         problems) = info
+        dec = self.decoder
+        if subprotocol and subprotocol != self._applied:
+            dec.set_subprotocol(subprotocol)
+            self._applied = subprotocol
+        dec.charge_point_id = charge_point_id
+        return dec.decode(payload, direction, ts_ns, src, dst, refs, websocket, problems)
+
+    def deliver(self, payload: bytes, direction: int, ts_ns: int, src: str, dst: str,
+                refs: tuple[ByteRef, ...], subprotocol: str, charge_point_id: str,
+                websocket: dict) -> Message:
+        dec = self.decoder
+        if subprotocol and subprotocol != self._applied:
+            dec.set_subprotocol(subprotocol)
+            self._applied = subprotocol
+        dec.charge_point_id = charge_point_id
+        return dec.decode(payload, direction, ts_ns, src, dst, refs, websocket)

@@ -13,16 +13,13 @@ was not captured; without a handler they become plain "websocket" Messages.
 
 from __future__ import annotations
 
-import enum
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import NamedTuple
 
 from chargescope import backends
 from chargescope.analyzer.accounting import StreamBytes
-from chargescope.analyzer.byteranges import refs_between, stream_problem
+from chargescope.analyzer.byteranges import stream_problem
 from chargescope.analyzer.records import (
     ByteRef,
     Connection,
@@ -48,42 +45,36 @@ from chargescope.dissectors.websocket.handshake import (
     request_fields,
     response_fields,
 )
+from chargescope.dissectors.websocket.streamcore import (
+    _FRAMES,
+    PayloadHandler,
+    coalesce,
+)
+from chargescope.dissectors.websocket.streamcore import Mode as _Mode
+from chargescope.dissectors.websocket.streamcore import (
+    WsMessageInfo as WsMessageInfo,  # re-exported: handlers import it from here
+)
+from chargescope.dissectors.websocket.streamcore import new_info as _new_info
 
 MAX_HEADER_BLOCK = 64 << 10
-_new_ref = backends.load("recordbuild").builder(ByteRef)  # ByteRef(...), slots filled directly
-_split_data_frames = backends.load("wsframes").split_data_frames
+# the connection's hot state and steady-state on_data (hot path "wsstream")
+_core = backends.load("wsstream")
 # plain ints on the per-frame path (enum member lookups cost more than the frame parse)
 _OP_CONTINUATION, _OP_TEXT, _OP_BINARY = 0x0, 0x1, 0x2
 HUNT_HORIZON = 64 << 10  # longest frame a resync candidate may claim without evidence
 _HTTP_METHODS = (b"GET ", b"POST", b"PUT ", b"HEAD", b"OPTI", b"DELE", b"PATC", b"CONN")
 
 
-class WsMessageInfo(NamedTuple):
-    """Everything a payload handler needs besides the payload itself.
-
-    Immutable like a record, but a tuple: it is built once per message on the hot
-    path and a frozen dataclass's ten field assignments would double its cost."""
-
-    conn: Connection
-    direction: int  # 0 client -> server (charge point -> CSMS for OCPP-J), 1 back
-    ts_ns: int
-    src: str
-    dst: str
-    refs: tuple[ByteRef, ...]
-    subprotocol: str  # "" when the handshake was not seen
-    charge_point_id: str
-    websocket: dict  # opcode, fragments, compressed, sizes
-    problems: tuple[Problem, ...]
-
-
-PayloadHandler = Callable[[bytes, WsMessageInfo], Message]
-# WsMessageInfo from one tuple, skipping the generated __new__ (once per message)
-_new_info = partial(tuple.__new__, WsMessageInfo)
-
-
 @dataclass(frozen=True, slots=True)
 class PayloadHandoff:
-    """Where a payload dissector attaches on WebSocket (one declaration per fact)."""
+    """Where a payload dissector attaches on WebSocket (one declaration per fact).
+
+    `factory(conn)` makes the connection's PayloadHandler, `handler(payload, info)`. A
+    handler may also offer the fast entry `handler.deliver(payload, direction, ts_ns, src,
+    dst, refs, subprotocol, charge_point_id, websocket) -> Message`, for a whole message
+    without problems (the WsMessageInfo fields as arguments, none built): the steady-state
+    path of hot path "wsstream" calls it when present. It must return what
+    `handler(payload, info)` would (OCPP's does: `ocppdecode.OcppHandler`)."""
 
     name: str
     subprotocols: tuple[str, ...]  # exact Sec-WebSocket-Protocol values
@@ -117,42 +108,6 @@ def _inflates_to_json(buf: bytearray, pos: int, head: wsf.FrameHeader) -> bool:
     return first.lstrip(b" \t\r\n").startswith(b"[")
 
 
-class _Mode(enum.Enum):
-    HANDSHAKE = "handshake"
-    FRAMES = "frames"
-    HUNT = "hunt"
-    OPAQUE = "opaque"  # not WebSocket (e.g. after an HTTP 401): counted, reported
-
-
-# plain module names for the per-event checks (an Enum member lookup costs ~0.1 us)
-_FRAMES = _Mode.FRAMES
-
-
-class _RefMap:
-    """Maps stream offsets of buffered bytes back to frame byte ranges."""
-
-    __slots__ = ("_spans",)
-
-    def __init__(self) -> None:
-        self._spans: list[tuple[int, ByteRef]] = []
-
-    def add(self, offset: int, refs: Sequence[ByteRef]) -> None:
-        for ref in refs:
-            self._spans.append((offset, ref))
-            offset += ref.length
-
-    def slice(self, start: int, end: int) -> tuple[ByteRef, ...]:
-        return coalesce(list(refs_between(self._spans, start, end)))
-
-    def drop_before(self, offset: int) -> None:
-        spans = self._spans
-        i = 0
-        while i < len(spans) and spans[i][0] + spans[i][1].length <= offset:
-            i += 1
-        if i:
-            del spans[:i]
-
-
 @dataclass(slots=True)
 class _Fragmented:
     opcode: int
@@ -167,43 +122,17 @@ class _Fragmented:
     refs: list[ByteRef] = field(default_factory=list)
 
 
-class _Direction:
-    __slots__ = ("buf", "base", "mode", "frag", "skip", "refs", "inflater", "window_lost",
-                 "tentative", "hunt_from", "consumed", "undecodable")
-
-    def __init__(self) -> None:
-        self.buf = bytearray()
-        self.base = 0  # stream offset of buf[0]
-        self.mode = _Mode.HANDSHAKE
-        self.frag: _Fragmented | None = None
-        self.skip = 0  # payload bytes of an oversized frame still to discard
-        self.refs = _RefMap()
-        self.inflater: Inflater | None = None
-        self.window_lost = False
-        self.tentative = False  # just resynchronised: the boundary is not yet confirmed
-        self.hunt_from = 0  # where the next hunt starts (1 after a false boundary)
-        self.consumed = 0  # bytes made Messages of (analyzer/accounting.py)
-        self.undecodable = 0  # bytes skipped, cut short or left unparsed, reported
-
-    def consume(self, n: int, lost: bool = False) -> None:
-        del self.buf[:n]
-        self.base += n
-        self.refs.drop_before(self.base)
-        if lost:
-            self.undecodable += n
-        else:
-            self.consumed += n
-
-
-class WebSocketStream:
-    """StreamDissector for one TCP connection (see analyzer.handoff.StreamDissector)."""
+class _GeneralPath:
+    """Everything but the steady-state segment, which `StreamCore` (hot path "wsstream")
+    answers itself: WebSocketStream is this over the core."""
 
     def __init__(self, conn: Connection, handoffs: Sequence[PayloadHandoff] = (),
                  options: WebSocketOptions | None = None) -> None:
+        super().__init__()  # the core: both Directions, the closed set, its hot fields
         self.conn = conn
         self.options = options or WebSocketOptions()
+        self._cap = self.options.max_message_size
         self._handoffs = tuple(handoffs)
-        self._dirs = (_Direction(), _Direction())
         self._ends = (str(conn.client), str(conn.server))
         self._ends_back = self._ends[::-1]  # (src, dst) of server -> client messages
         self.request: dict | None = None
@@ -215,7 +144,6 @@ class WebSocketStream:
         self.payload_protocol = ""  # name of the payload handoff chosen (e.g. "ocpp")
         self._pending_body = 0  # body bytes of a non-101 response still expected
         self._response_msg: dict | None = None
-        self._closed: set[int] = set()  # directions that sent FIN/RST
 
     @property
     def accounting(self) -> StreamBytes:
@@ -225,7 +153,8 @@ class WebSocketStream:
 
     # ------------------------------------------------------------------ events
 
-    def on_data(self, event: StreamData) -> list[Message]:
+    def _on_data_general(self, event: StreamData) -> list[Message]:
+        """`on_data` for any event (the core took the steady-state segments)."""
         d = self._dirs[event.direction]
         if event.direction in self._closed:  # bytes beyond this side's FIN (hostile TCP)
             d.undecodable += len(event.data)
@@ -262,38 +191,14 @@ class WebSocketStream:
         out.extend(self._process(event.direction, event.ts_ns))
         return out
 
-    def _whole_frames(self, event: StreamData, out: list[Message]) -> int:
-        """Fast path: decode the unfragmented, well-formed data frames at the start of
-        `event.data` straight from it, without buffering; returns the bytes used. The
-        first frame that is partial, fragmented, control or faulty stops it, and the
-        general path takes over from there (same Messages either way). The split is
-        hot path "wsframes"."""
-        direction = event.direction
-        d = self._dirs[direction]
-        frames, used = _split_data_frames(event.data, 0, direction == 0, d.inflater is not None,
-                                          self.options.max_message_size)
-        if frames:
-            ref = event.refs[0]
-            source, frame, at = ref.source, ref.frame, ref.start
-            base, ts_ns, deliver = d.base, event.ts_ns, self._deliver
-            handler = self._handler
-            src, dst = self._ends if direction == 0 else self._ends_back
-            for opcode, rsv1, start, end, payload in frames:
-                refs = (_new_ref(source, frame, at + start, end - start),)
-                if handler is None or rsv1 or (opcode == _OP_TEXT and not payload.isascii()):
-                    out.append(deliver(direction, opcode, rsv1, payload, 1, len(payload), [],
-                                       base + start, ts_ns, refs))
-                    handler = self._handler
-                    continue
-                # `_deliver` written out for its common case: an uncompressed message,
-                # ASCII if text (so valid UTF-8), to the connection's payload handler
-                out.append(handler(payload, _new_info((
-                    self.conn, direction, ts_ns, src, dst, refs, self.subprotocol,
-                    self.charge_point_id, {"opcode": opcode, "fragments": 1,
-                                           "compressed": False, "wire_size": len(payload)},
-                    ()))))
-        d.base += used
-        return used
+    def _on_data_rest(self, event: StreamData, used: int, out: list[Message]) -> list[Message]:
+        """After the core decoded `used` bytes of whole frames: buffer the rest, go on."""
+        d = self._dirs[event.direction]
+        offset = event.offset + used
+        d.buf += event.data[used:]
+        d.refs.add(offset, _refs_for(event, offset))
+        out.extend(self._process(event.direction, event.ts_ns))
+        return out
 
     def on_gap(self, event: StreamGap) -> list[Message]:
         d = self._dirs[event.direction]
@@ -795,18 +700,8 @@ class WebSocketStream:
         return self._handler
 
 
-def coalesce(refs: Sequence[ByteRef]) -> tuple[ByteRef, ...]:
-    """Adjacent ranges of the same frame merged: one range per frame piece, however fed."""
-    out: list[ByteRef] = []
-    for ref in refs:
-        if out:
-            last = out[-1]
-            if (last.source == ref.source and last.frame == ref.frame
-                    and last.start + last.length == ref.start):
-                out[-1] = ByteRef(last.source, last.frame, last.start, last.length + ref.length)
-                continue
-        out.append(ref)
-    return tuple(out)
+class WebSocketStream(_GeneralPath, _core.StreamCore):
+    """StreamDissector for one TCP connection (see analyzer.handoff.StreamDissector)."""
 
 
 def _refs_for(event: StreamData, offset: int) -> tuple[ByteRef, ...]:
