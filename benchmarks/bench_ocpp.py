@@ -21,7 +21,8 @@ then matches nothing and tshark does less work), so it runs with
 `-o websocket.text_type:As json`, one pass (its fastest way), two passes, and `-T ek`;
 a row without JSON subdissection is printed for reference. Every tshark row checks that
 it matched every message. A stage table splits chargescope's time per message: reading
-frames, decode + TCP reassembly, pipeline + WebSocket, OCPP parse + validation + Message.
+frames, decode + TCP reassembly + the pipeline's dispatch, WebSocket, OCPP parse +
+validation + Message.
 Capture-path rates are per CPU second (user + sys of our process; of its tshark child
 for tshark, as bench_pipeline.py does), so a busy shared machine skews them less than
 wall time would. Medians of `--repeat` runs (5).
@@ -42,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -189,27 +191,45 @@ def chargescope_capture_run(pcap: Path, stage: str = "full") -> int:
     """One pass over `pcap` up to `stage`; returns the count that stage produces.
 
     Stages (each includes the ones before it): "frames" (capture reader), "streams"
-    (link/IP decode + TCP reassembly -> stream events), "websocket" (the pipeline and the
-    WebSocket dissector, payloads handed to a handler that returns a constant Message),
-    "full" (pcap -> validated OCPP Messages: counts those whose schema verdict is valid).
+    (the pipeline: link/IP decode, TCP reassembly and the stream data handed to a
+    dissector that does nothing; the pipeline runs these in one loop, so stream events
+    alone would time another path), "websocket" (the WebSocket dissector added, payloads
+    handed to a handler that returns a constant Message), "full" (pcap -> validated OCPP
+    Messages: counts those whose schema verdict is valid).
     """
     from chargescope.analyzer.capture import open_capture
 
     with open_capture(pcap) as cap:
         if stage == "frames":
             return sum(1 for _ in cap.frames())
-        from chargescope.analyzer.pipeline import Pipeline, iter_stream_events
+        from chargescope.analyzer.handoff import StreamHandoff
+        from chargescope.analyzer.pipeline import Pipeline
+        from chargescope.dissectors.websocket import probe
 
         if stage == "streams":
-            return sum(1 for _ in iter_stream_events(cap.frames()))
+            class Nothing:
+                """A stream dissector that does nothing: its on_data is C calls only (no
+                Python frame per segment, as WebSocket's), answering an empty (dict) of
+                Messages."""
+
+                on_data = staticmethod(partial(dict.fromkeys, ()))
+
+                def on_gap(self, event):
+                    return []
+
+                def on_close(self, event):
+                    return []
+
+            pipeline = Pipeline(frame_handoffs=(), stream_handoffs=(
+                StreamHandoff("websocket", (), probe, lambda conn: Nothing()),))
+            return sum(1 for _ in pipeline.run(cap.frames()))
         from chargescope.dissectors.ocpp import stream_handoff
 
         if stage == "websocket":
-            from chargescope.analyzer.handoff import StreamHandoff
             from chargescope.analyzer.records import Link, Message
             from chargescope.dissectors.ocpp import looks_like_ocpp
             from chargescope.dissectors.ocpp.conversation import known_subprotocols
-            from chargescope.dissectors.websocket import probe, stream_factory
+            from chargescope.dissectors.websocket import stream_factory
             from chargescope.dissectors.websocket.stream import PayloadHandoff
 
             const = Message(Link.B, "ocpp", "-", 0, "", "", {}, (), ())
@@ -427,7 +447,7 @@ def main() -> None:
         print(f"\nCython vs the fastest tshark WebSocket + JSON run: {ours / max(tsharks):.1f}x")
     print("\nWhere the time goes (microseconds per message, cumulative stage minus the one "
           "before):\n")
-    print("| backend | read frames | decode + TCP reassembly | pipeline + WebSocket "
+    print("| backend | read frames | decode + TCP reassembly + pipeline | WebSocket "
           "| OCPP parse + validate + Message | total |")
     print("|---|---:|---:|---:|---:|---:|")
     for backend, st in stages:
@@ -446,8 +466,8 @@ def main() -> None:
         best = 1 / (cy["streams"] / msgs + floor)
         print(f"\nFloor, per message of this mix: orjson.loads alone {floors['none'] * 1e6:.2f} "
               f"us; + jsonschema-rs is_valid {floors['rs'] * 1e6:.2f} us; + the compiled "
-              f"checker (hot path ocppschema) {floor * 1e6:.2f} us. With frames read and TCP "
-              f"reassembled as now and the pipeline, WebSocket and Message building free, the "
+              f"checker (hot path ocppschema) {floor * 1e6:.2f} us. With frames read, TCP "
+              f"reassembled and dispatched as now and WebSocket and Message building free, the "
               f"ceiling is {best:,.0f} msgs/s" + (f" = {best / max(tsharks):.1f}x the fastest "
                                                   "tshark run." if tsharks else "."))
 

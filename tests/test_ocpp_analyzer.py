@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from ocpp_builder import Ocpp, exchange
 
 from chargescope.analyzer.ocpp import analyze
@@ -282,3 +283,15 @@ def test_heartbeat_interval_follows_accepted_changes():
         {"attributeStatus": "Rejected", "component": {"name": "OCPPCommCtrlr"},
          "variable": {"name": "HeartbeatInterval"}}]}, 1, direction=1)
     assert analyze(msgs).chargers[0].heartbeat_interval is None  # rejected: unchanged
+
+
+@pytest.mark.parametrize("result", [True, 5, "Accepted", [True, {"attributeStatus": "Accepted",
+                                                                 "variable": "HeartbeatInterval"}]])
+def test_a_broken_set_variables_result_changes_nothing_and_never_crashes(result):
+    # a schema-invalid answer is still analysed: its shape must not stop the analysis
+    o2 = Ocpp("2.0.1")
+    msgs = exchange(o2, "SetVariables", {"setVariableData": [
+        {"attributeValue": "30", "component": {"name": "OCPPCommCtrlr"},
+         "variable": {"name": "HeartbeatInterval"}}]}, {"setVariableResult": result}, 1,
+        direction=1)
+    assert analyze(msgs).chargers[0].heartbeat_interval is None

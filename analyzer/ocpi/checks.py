@@ -30,6 +30,11 @@ def parse_time(value: Any) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
+def _items(value: Any) -> list:
+    """A JSON array's items; nothing for any other value (hostile or broken objects)."""
+    return value if isinstance(value, list) else []
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -42,7 +47,7 @@ def _price(value: Any) -> tuple[float | None, float | None]:
     if isinstance(value, dict):
         if "before_taxes" in value:
             before = _number(value.get("before_taxes"))
-            taxes = [_number(t.get("amount")) for t in value.get("taxes") or ()
+            taxes = [_number(t.get("amount")) for t in _items(value.get("taxes"))
                      if isinstance(t, dict)]
             known = [t for t in taxes if t is not None]
             return before, (before + sum(known) if before is not None and known else None)
@@ -52,10 +57,10 @@ def _price(value: Any) -> tuple[float | None, float | None]:
 
 def dimension_sums(cdr: dict) -> dict[str, float]:
     sums: dict[str, float] = {}
-    for period in cdr.get("charging_periods") or ():
+    for period in _items(cdr.get("charging_periods")):
         if not isinstance(period, dict):
             continue
-        for dim in period.get("dimensions") or ():
+        for dim in _items(period.get("dimensions")):
             if isinstance(dim, dict) and isinstance(dim.get("type"), str):
                 volume = _number(dim.get("volume"))
                 if volume is not None:

@@ -238,9 +238,11 @@ class ChargerTracker:
         if action == "ChangeConfiguration":
             accepted = p.get("status") == "Accepted"
         else:
+            results = p.get("setVariableResult")
             accepted = any(isinstance(r, dict) and r.get("attributeStatus") == "Accepted"
-                           and (r.get("variable") or {}).get("name") == "HeartbeatInterval"
-                           for r in p.get("setVariableResult") or [])
+                           and isinstance(r.get("variable"), dict)
+                           and r["variable"].get("name") == "HeartbeatInterval"
+                           for r in (results if isinstance(results, list) else ()))
         if accepted:
             self.heartbeat_interval = value
 
