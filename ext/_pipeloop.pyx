@@ -11,14 +11,9 @@ methods, as in the twin.
 
 import sys
 
-from cpython.dict cimport PyDict_GetItemWithError, PyDict_SetItem
-from cpython.exc cimport PyErr_Occurred
-from cpython.long cimport PyLong_AsLongLong, PyLong_FromLongLong
 from cpython.object cimport PyObject
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
-from cpython.ref cimport Py_DECREF, Py_INCREF
 
-from chargescope.analyzer.pipeline import PipelineStats
 from chargescope.analyzer.pipeloop import LAYER_V4, LAYER_V6
 
 # as declared in ext/_tcpreassembly.pyx (keep the two in step)
@@ -36,101 +31,32 @@ cdef const char* CAPSULE = b"chargescope.tcpreassembly.fast_frame"
 # The counts of the frames the fast path takes are kept in C and added to the stats
 # when `pipeline.stats` is read (the run sets `pipeline._stats_hook`) and at the end of
 # the run: updating three attributes and a Counter entry per frame cost a fifth of the
-# whole per-frame work. The int slots of PipelineStats (a slotted dataclass) are then
-# written in place when its layout allows (checked here once).
-cdef extern from "Python.h":
-    ctypedef struct PyMemberDef:
-        int type
-        Py_ssize_t offset
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
-
-cdef Py_ssize_t FRAMES_SLOT = -1, DECODED_SLOT = -1, MESSAGES_SLOT = -1
-
-
-cdef Py_ssize_t _slot(str name):
-    desc = PipelineStats.__dict__.get(name)
-    if type(desc).__name__ != "member_descriptor" or (<PyMemberDescrObject*>desc).d_member.type != 16:
-        return -1  # not a plain object slot (T_OBJECT_EX)
-    return (<PyMemberDescrObject*>desc).d_member.offset
-
-
-FRAMES_SLOT = _slot("frames")
-DECODED_SLOT = _slot("decoded")
-MESSAGES_SLOT = _slot("messages")
-
-
-cdef int _add(object stats, Py_ssize_t slot, str name, long long n) except -1:
-    """stats.<name> += n (in place in its slot when the layout check passed)."""
-    cdef PyObject** at
-    cdef PyObject* old
-    if n == 0:
-        return 0
-    if slot < 0 or type(stats) is not PipelineStats:
-        setattr(stats, name, getattr(stats, name) + n)
-        return 0
-    at = <PyObject**>((<char*><PyObject*>stats) + slot)
-    old = at[0]
-    if old == NULL or type(<object>old) is not int:
-        setattr(stats, name, getattr(stats, name) + n)
-        return 0
-    new = PyLong_FromLongLong(PyLong_AsLongLong(<object>old) + n)
-    Py_INCREF(new)
-    at[0] = <PyObject*>new
-    Py_DECREF(<object>old)
-    return 0
-
-
+# whole per-frame work.
 cdef class _Pending:
     """Counts of the fast path not yet added to the stats."""
     cdef long long frames, v4, v6, messages
-    cdef object stats, layers, key4, key6
+    cdef object stats
 
     def __call__(self):
         """`pipeline._stats_hook`: bring the stats up to date."""
         self.flush()
 
     cdef int flush(self) except -1:
+        stats = self.stats
         if self.frames:
-            _add(self.stats, FRAMES_SLOT, "frames", self.frames)
-            _add(self.stats, DECODED_SLOT, "decoded", self.frames)
+            stats.frames += self.frames
+            stats.decoded += self.frames
             self.frames = 0
             if self.v4:
-                if self.key4 is None:
-                    self.key4 = _stored_key(self.layers, LAYER_V4)
-                _count(self.layers, self.key4, self.v4)
+                stats.layers[LAYER_V4] += self.v4
                 self.v4 = 0
             if self.v6:
-                if self.key6 is None:
-                    self.key6 = _stored_key(self.layers, LAYER_V6)
-                _count(self.layers, self.key6, self.v6)
+                stats.layers[LAYER_V6] += self.v6
                 self.v6 = 0
         if self.messages:
-            _add(self.stats, MESSAGES_SLOT, "messages", self.messages)
+            stats.messages += self.messages
             self.messages = 0
         return 0
-
-
-cdef int _count(object layers, object key, long long n) except -1:
-    """layers[key] += n for the Counter `layers`, as dict operations (Counter's own
-    subscript costs twice as much; a missing key counts from 0, as Counter's does)."""
-    cdef PyObject* held = PyDict_GetItemWithError(layers, key)
-    if held == NULL:
-        if PyErr_Occurred():
-            return -1
-        PyDict_SetItem(layers, key, n)
-    else:
-        PyDict_SetItem(layers, key, <object>held + n)
-    return 0
-
-
-cdef object _stored_key(object layers, tuple key):
-    """The key object `layers` holds equal to `key` (found by identity on later lookups,
-    not compared item by item), or `key` itself when it holds none yet."""
-    for held in layers:
-        if held == key:
-            return held
-    return key
 
 
 cdef fast_fn _c_fast_path(object tcp, list no_event):
@@ -157,7 +83,6 @@ def run(pipeline, frames):
     cdef list last_data = None  # ... its route's byte counts
     stats, routes, dec = pipeline._begin_run()
     pending.stats = stats
-    pending.layers = stats.layers
     pipeline._stats_hook = pending
     item_out = pipeline._item
     frame_items = dec.frame_items

@@ -17,7 +17,9 @@ from typing import BinaryIO
 
 from chargescope.analyzer.capture.model import GZIP_MAGIC
 
-CHUNK = 1 << 20
+# 64 KiB: below glibc's mmap threshold (128 KiB), so each new buffer reuses heap memory
+# instead of fresh pages to fault in (1 MiB chunks: 0.45 vs 0.22 us per 1.4 kB frame)
+CHUNK = 1 << 16
 FOLLOW_POLL_S = 0.05  # how often a followed file is looked at again when it has not grown
 
 
@@ -82,11 +84,7 @@ class ChunkReader:
         have = len(parts[0])
         self.base += pos
         while have < need:
-            # the common case (a partial record left over) reads up to one chunk in all:
-            # buffers of one size, whose memory the allocator reuses, instead of fresh
-            # pages to fault in for every chunk (a third of the reading time)
-            size = self.chunk - have if have < self.chunk // 2 else self.chunk
-            data = self._read(max(size, need - have))
+            data = self._read(max(self.chunk, need - have))
             if not data:
                 self.eof = True
                 break

@@ -16,7 +16,7 @@ from chargescope.analyzer.records import Frame, Link, Message, StreamData
 from tests.conftest import load_impl, twin_params
 
 from .netbuild import eth, ipv4, tcp
-from .tcp_traffic import ACK, PSH, SYN, traffic
+from .tcp_traffic import ACK, FIN, PSH, SYN, traffic
 
 TIMEOUTS = st.sampled_from([600 * 10**9, 5 * 10**9, 10**6])
 
@@ -231,3 +231,48 @@ def test_stats_of_a_run_left_unfinished_are_complete(which) -> None:
         3 + 15 - 1, 3 + 15 - 1, 10)
     list(_pipeline().run(iter(frames)))  # another pipeline's run changes nothing here
     assert pipeline.stats.frames == early.frames
+
+
+@pytest.mark.parametrize("which", twin_params("tcpreassembly"))
+def test_many_connections_at_once_some_sharing_a_cache_slot(which) -> None:
+    """Connections interleaved segment by segment, client ports 256 apart (the same place
+    in the extension's direct-mapped cache of recent connections), some closed and their
+    ports reused by a new connection while the others go on."""
+    impl = load_impl("tcpreassembly", which)
+    frames: list[Frame] = []
+
+    def seg(cport: int, client: bool, flags: int, seq: int, ack: int, data: bytes = b""):
+        src, dst = (bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))[::1 if client else -1]
+        sport, dport = (cport, 9000) if client else (9000, cport)
+        raw = eth(0x0800, ipv4(6, tcp(data, flags=flags, sport=sport, dport=dport,
+                                      seq=seq % (1 << 32), ack=ack % (1 << 32)),
+                               src=src, dst=dst))
+        frames.append(Frame(len(frames) + 1, len(frames) * 1000, 1, raw, len(raw), source="m"))
+
+    ports = [40000 + 256 * i for i in range(12)] + [41000 + i for i in range(12)]
+    state = {}
+    for generation in range(2):
+        for port in ports:
+            c, s = 1000 * port + generation * 7777, 5000 + port
+            seg(port, True, SYN, c - 1, 0)
+            seg(port, False, SYN | ACK, s - 1, c)
+            state[port] = [c, s]
+        for round_ in range(6):
+            for port in ports:
+                c, s = state[port]
+                data = b"%d:%d:%d" % (generation, round_, port)
+                seg(port, True, ACK | PSH, c, s, data)
+                c += len(data)
+                seg(port, False, ACK | PSH, s, c, data[::-1])
+                s += len(data)
+                seg(port, True, ACK, c, s)
+                state[port] = [c, s]
+        for port in ports[::2]:  # half of them close; their ports come back next time
+            c, s = state[port]
+            seg(port, True, FIN | ACK, c, s)
+            seg(port, False, FIN | ACK, s, c + 1)
+            seg(port, True, ACK, c + 1, s + 1)
+    general, _ = drive(impl, frames, False)
+    fast, taken = drive(impl, frames, True)
+    assert fast == general
+    assert taken > len(frames) * 3 // 4
