@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import load_impl, twin_params
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from chargescope import backends
@@ -56,6 +56,8 @@ def test_twins_agree_on_any_bytes(frames, cut, from_client, deflate_on, cap, pos
 @given(payloads=st.lists(st.tuples(st.binary(max_size=70000 // 8), st.booleans()), max_size=5),
        tail=st.binary(max_size=20), from_client=st.booleans())
 def test_whole_frames_come_back_unmasked(impl, payloads, tail, from_client):
+    # a tail that is itself a whole frame (e.g. a masked empty text frame) is split too
+    assume(not impl.split_data_frames(tail, 0, from_client, False, CAP)[0])
     key = b"\x37\xfa\x21\x3d" if from_client else b""
     data = b"".join(build_frame(p, 0x1 if text else 0x2, mask_key=key) for p, text in payloads)
     frames, end = impl.split_data_frames(data + tail, 0, from_client, False, CAP)
@@ -98,3 +100,10 @@ def test_start_position_and_bad_arguments(impl):
     assert impl.split_data_frames(b"", 0, False, False, CAP) == ([], 0)
     with pytest.raises(ValueError):
         impl.split_data_frames(data, -1, False, False, CAP)
+
+
+def test_a_tail_that_is_a_whole_empty_frame_is_split_too(impl):
+    # what hypothesis once drew as "tail": a client's masked empty text frame (key 0)
+    data = build_frame(b"[2]", mask_key=b"abcd") + b"\x81\x80\0\0\0\0"
+    frames, end = impl.split_data_frames(data, 0, True, False, CAP)
+    assert [(f[0], f[4]) for f in frames] == [(0x1, b"[2]"), (0x1, b"")] and end == len(data)
