@@ -6,7 +6,8 @@ Reads every capture under tests/data and captures/, the OCPP log files of tests/
 the corpus's EVerest OCPP logs, and writes one JSON line per Message (link B protocols:
 name, time, ends, fields, byte references, problems) plus the pipeline stats of each
 capture. Run it before and after a change (and with CHARGESCOPE_PUREPYTHON=1 for the
-twins), then `cmp` the files: performance work on the OCPP path must leave them equal.
+twins), then `cmp` the files: performance work on the OCPP path must leave them equal,
+the order of every Message's field keys included (records are written in their own order).
 Paths are written relative to their root, so runs from different checkouts compare.
 """
 
@@ -69,8 +70,9 @@ def dump(out: Path, extra: list[Path]) -> int:
             for item in items:
                 if getattr(item, "protocol", "ocpp") not in ("ocpp", "websocket"):
                     continue  # other links; Problems (no protocol) are kept
-                fh.write(json.dumps({"input": name, **_record(item)}, sort_keys=True,
-                                    default=repr) + "\n")
+                # key order kept: a Message's fields are serialised in their order, so a
+                # change of order is a change of output
+                fh.write(json.dumps({"input": name, **_record(item)}, default=repr) + "\n")
                 lines += 1
             fh.write(json.dumps({"input": name, "stats": stats}, sort_keys=True,
                                 default=repr) + "\n")
