@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from chargescope.analyzer.shapes import arr
 from chargescope.dissectors.ocpi.paths import VERSIONS, parse_path
 
 Check = tuple[str, str, dict[str, Any]]
@@ -30,11 +31,6 @@ def parse_time(value: Any) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
-def _items(value: Any) -> list:
-    """A JSON array's items; nothing for any other value (hostile or broken objects)."""
-    return value if isinstance(value, list) else []
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -47,7 +43,7 @@ def _price(value: Any) -> tuple[float | None, float | None]:
     if isinstance(value, dict):
         if "before_taxes" in value:
             before = _number(value.get("before_taxes"))
-            taxes = [_number(t.get("amount")) for t in _items(value.get("taxes"))
+            taxes = [_number(t.get("amount")) for t in arr(value.get("taxes"))
                      if isinstance(t, dict)]
             known = [t for t in taxes if t is not None]
             return before, (before + sum(known) if before is not None and known else None)
@@ -57,10 +53,10 @@ def _price(value: Any) -> tuple[float | None, float | None]:
 
 def dimension_sums(cdr: dict) -> dict[str, float]:
     sums: dict[str, float] = {}
-    for period in _items(cdr.get("charging_periods")):
+    for period in arr(cdr.get("charging_periods")):
         if not isinstance(period, dict):
             continue
-        for dim in _items(period.get("dimensions")):
+        for dim in arr(period.get("dimensions")):
             if isinstance(dim, dict) and isinstance(dim.get("type"), str):
                 volume = _number(dim.get("volume"))
                 if volume is not None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chargescope.analyzer.ocpp.shapes import arr, ident, obj, text
 from chargescope.analyzer.records import Message
+from chargescope.analyzer.shapes import arr, ident, obj, text
 
 FindingTuple = tuple[str, str, tuple[Message, ...]]
 PENDING_LOOP = 3  # consecutive Pending/Rejected boot answers that make a loop

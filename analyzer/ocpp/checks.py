@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from chargescope.analyzer.ocpp.shapes import obj, text
 from chargescope.analyzer.records import Message
+from chargescope.analyzer.shapes import obj, text
 from chargescope.dissectors.ocpp.schemas import default_store
 from chargescope.dissectors.ocpp.versions import BY_NAME, ERROR_CODES, VERSIONS
 

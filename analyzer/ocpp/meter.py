@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargescope.analyzer.ocpp.shapes import arr
+from chargescope.analyzer.shapes import arr
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 _SCALE = {"wh": 1.0, "kwh": 1000.0}

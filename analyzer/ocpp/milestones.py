@@ -14,8 +14,8 @@ from typing import Any
 from chargescope.analyzer.correlate.keys import normalise
 from chargescope.analyzer.correlate.model import LinkEvent, LinkSession
 from chargescope.analyzer.ocpp.meter import energy_wh
-from chargescope.analyzer.ocpp.shapes import obj, text
 from chargescope.analyzer.records import Message
+from chargescope.analyzer.shapes import obj, text
 
 # how far before a transaction's start its authorization and plug-in may lie
 LEAD_NS = 300 * 10**9

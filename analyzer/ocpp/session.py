@@ -28,9 +28,9 @@ from chargescope.analyzer.ocpp.pairing import (
     PairingFinding,
     PairingTracker,
 )
-from chargescope.analyzer.ocpp.shapes import obj
 from chargescope.analyzer.ocpp.transactions import Transaction, TransactionTracker
 from chargescope.analyzer.records import Finding, Link, Message, Severity
+from chargescope.analyzer.shapes import obj
 
 IDLE_DROP_NS = 20 * 10**9  # a silence this long before a TCP close without Close frames
 

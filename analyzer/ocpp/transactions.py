@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chargescope.analyzer.ocpp.meter import energy_wh
-from chargescope.analyzer.ocpp.shapes import ident, obj, text
 from chargescope.analyzer.records import Message
+from chargescope.analyzer.shapes import ident, obj, text
 
 FindingTuple = tuple[str, str, tuple[Message, ...]]
 MAX_REMEMBERED = 4096  # capture gaps and unanswered StartTransactions kept per charger

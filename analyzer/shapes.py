@@ -1,4 +1,4 @@
-"""Shape-safe reads of OCPP payloads for the analyzers.
+"""Shape-safe reads of wire JSON (OCPP payloads, OCPI objects) for the analyzers.
 
 Schema-invalid messages are analysed too (a StartTransaction with a wrong field is still
 a start), so a value may have any JSON shape: `true` where an object belongs, a number
