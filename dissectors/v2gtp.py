@@ -319,15 +319,12 @@ class V2gtpStream:
         consumed = self.accounting.consumed
         unpack = _HEADER_FAST.unpack_from
         while size - pos >= HEADER_LEN:
-            version, inverse, ptype, length = unpack(data, pos)
-            total = HEADER_LEN + length
-            if (version != PROTOCOL_VERSION or inverse != INVERSE_PROTOCOL_VERSION
-                    or length > MAX_PAYLOAD_LEN or size - pos < total
-                    or (ptype not in TCP_PAYLOAD_TYPES and ptype < 0xA000)):
+            header = Header(*unpack(data, pos))
+            total = HEADER_LEN + header.payload_length
+            if size - pos < total or header_problem(header, tcp=True) is not None:
                 break  # partial or faulty: the general path reports or waits
             out.append(self._unit_message(
-                direction, Header(version, inverse, ptype, length),
-                data[pos + HEADER_LEN:pos + total], base + pos, event.ts_ns,
+                direction, header, data[pos + HEADER_LEN:pos + total], base + pos, event.ts_ns,
                 (_new_ref(ref.source, ref.frame, ref.start + pos, total),)))
             consumed[direction] += total
             pos += total
